@@ -1,0 +1,30 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+  name: "xdpbatch",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "xdpbatch", targets: ["xdpbatch"])
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // Layers, bottom to top. Each imports only the layers below it.
+    .target(name: "BPF"),
+
+    // C libraries, reached through small shims.
+    .systemLibrary(name: "CBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
+
+    .executableTarget(
+      name: "xdpbatch",
+      dependencies: [
+        "BPF",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+
+    .testTarget(name: "BPFTests", dependencies: ["BPF", "CBPF"]),
+  ]
+)
