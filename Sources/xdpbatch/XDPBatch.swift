@@ -1,7 +1,16 @@
 import ArgumentParser
 import BPF
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// The `xdpbatch` command: an operator console for XDP batching.
+///
+/// Exit codes are part of the command line's contract (DESIGN.md): 0 on
+/// success, 1 when the operation failed (the message on stderr says what,
+/// where and why), 2 for a usage error.
 @main
 struct XDPBatch: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -9,4 +18,35 @@ struct XDPBatch: ParsableCommand {
     abstract: "An operator console for XDP batching.",
     subcommands: []
   )
+
+  /// Parses and runs a subcommand, mapping failures onto the documented exit
+  /// codes instead of ArgumentParser's defaults.
+  static func main() {
+    let command: ParsableCommand
+    do {
+      command = try parseAsRoot()
+    } catch {
+      let code = exitCode(for: error)
+      if code == .success {
+        exit(withError: error)
+      }
+      writeToStandardError(fullMessage(for: error))
+      Glibc.exit(2)
+    }
+    do {
+      var runnable = command
+      try runnable.run()
+    } catch let exitCode as ExitCode {
+      Glibc.exit(exitCode.rawValue)
+    } catch {
+      writeToStandardError("xdpbatch: error: \(error)")
+      Glibc.exit(1)
+    }
+  }
+}
+
+/// Writes one message line to standard error.
+func writeToStandardError(_ message: String) {
+  let line = message.hasSuffix("\n") ? message : message + "\n"
+  FileHandle.standardError.write(Data(line.utf8))
 }
