@@ -2,29 +2,32 @@
 // `if w1 s>= 0x7 goto -0x3`, `call 0x1`, `call -0x1`, `exit`.
 
 extension Disassembler {
-  func jumpText(_ instruction: Instruction, at index: Int) -> String? {
-    guard let operation = instruction.jumpOperation else { return nil }
+  func jumpText(_ instruction: Instruction, at index: Int) throws(Undecodable) -> String {
+    guard let operation = instruction.jumpOperation else { throw Undecodable() }
     let wide = instruction.instructionClass == .jmp
     let register = instruction.operandSource == .register
     switch operation {
     case .ja:
-      guard !register else { return nil }
+      guard !register else { throw Undecodable() }
       return wide
         ? "goto \(numberStyle.formatSigned(Int64(instruction.offset)))"
         : "gotol \(numberStyle.formatSigned(Int64(instruction.immediate)))"
     case .call:
-      guard wide, !register else { return nil }
+      guard wide, !register else { throw Undecodable() }
       return callText(instruction, at: index)
     case .exit:
-      guard wide, !register else { return nil }
+      // LLVM decodes `exit` only with offset and immediate zero.
+      guard wide, !register, instruction.offset == 0, instruction.immediate == 0 else {
+        throw Undecodable()
+      }
       return "exit"
     default:
-      guard let symbol = comparisonSymbol(operation) else { return nil }
+      guard let symbol = comparisonSymbol(operation) else { throw Undecodable() }
       let operand =
         register
-        ? name(instruction.src, wide: wide) : numberStyle.format(Int64(instruction.immediate))
+        ? try name(instruction.src, wide: wide) : numberStyle.format(Int64(instruction.immediate))
       let distance = numberStyle.formatSigned(Int64(instruction.offset))
-      return "if \(name(instruction.dst, wide: wide)) \(symbol) \(operand) goto \(distance)"
+      return "if \(try name(instruction.dst, wide: wide)) \(symbol) \(operand) goto \(distance)"
     }
   }
 

@@ -7,39 +7,43 @@
 // always write the 64-bit register.
 
 extension Disassembler {
-  func loadText(_ instruction: Instruction) -> String? {
-    guard let size = instruction.accessSize else { return nil }
-    let pointer = numberStyle.address(instruction.src, instruction.offset)
+  func loadText(_ instruction: Instruction) throws(Undecodable) -> String {
+    guard let size = instruction.accessSize else { throw Undecodable() }
+    let pointer = try address(instruction.src, instruction.offset)
     switch instruction.accessMode {
     case .memory:
-      let dst = name(instruction.dst, wide: size == .doubleWord)
+      let dst = try name(instruction.dst, wide: size == .doubleWord)
       return "\(dst) = *(\(size.unsignedTypeName) *)\(pointer)"
     case .memorySignExtend where size != .doubleWord:
-      return "\(name(instruction.dst, wide: true)) = *(s\(size.bytes * 8) *)\(pointer)"
+      return "\(try name(instruction.dst, wide: true)) = *(s\(size.bytes * 8) *)\(pointer)"
     default:
-      return nil
+      throw Undecodable()
     }
   }
 
-  func storeImmediateText(_ instruction: Instruction) -> String? {
-    guard instruction.accessMode == .memory, let size = instruction.accessSize else { return nil }
-    let pointer = numberStyle.address(instruction.dst, instruction.offset)
+  func storeImmediateText(_ instruction: Instruction) throws(Undecodable) -> String {
+    guard instruction.accessMode == .memory, let size = instruction.accessSize else {
+      throw Undecodable()
+    }
+    let pointer = try address(instruction.dst, instruction.offset)
     return
       "*(\(size.unsignedTypeName) *)\(pointer) = \(numberStyle.format(Int64(instruction.immediate)))"
   }
 
-  func storeRegisterText(_ instruction: Instruction) -> String? {
-    guard let size = instruction.accessSize else { return nil }
+  func storeRegisterText(_ instruction: Instruction) throws(Undecodable) -> String {
+    guard let size = instruction.accessSize else { throw Undecodable() }
     let wide = size == .doubleWord
     switch instruction.accessMode {
     case .memory:
-      let pointer = numberStyle.address(instruction.dst, instruction.offset)
-      return "*(\(size.unsignedTypeName) *)\(pointer) = \(name(instruction.src, wide: wide))"
+      let pointer = try address(instruction.dst, instruction.offset)
+      return "*(\(size.unsignedTypeName) *)\(pointer) = \(try name(instruction.src, wide: wide))"
     case .atomic where size == .word || size == .doubleWord:
-      guard let operation = AtomicOperation(rawValue: instruction.immediate) else { return nil }
-      return atomicText(instruction, operation, size: size)
+      guard let operation = AtomicOperation(rawValue: instruction.immediate) else {
+        throw Undecodable()
+      }
+      return try atomicText(instruction, operation, size: size)
     default:
-      return nil
+      throw Undecodable()
     }
   }
 
@@ -48,11 +52,11 @@ extension Disassembler {
   private func atomicText(
     _ instruction: Instruction, _ operation: AtomicOperation, size: AccessSize
   )
-    -> String
+    throws(Undecodable) -> String
   {
     let wide = size == .doubleWord
-    let src = name(instruction.src, wide: wide)
-    let pointer = numberStyle.address(instruction.dst, instruction.offset)
+    let src = try name(instruction.src, wide: wide)
+    let pointer = try address(instruction.dst, instruction.offset)
     let type = size.unsignedTypeName
     let bareAddress = String(pointer.dropFirst().dropLast())
     switch operation {
@@ -67,31 +71,32 @@ extension Disassembler {
     case .exchange:
       return "\(src) = \(wide ? "xchg_64" : "xchg32_32")(\(bareAddress), \(src))"
     case .compareExchange:
-      let r0 = name(.r0, wide: wide)
+      let r0 = try name(.r0, wide: wide)
       return "\(r0) = \(wide ? "cmpxchg_64" : "cmpxchg32_32")(\(bareAddress), \(r0), \(src))"
     }
   }
 
   /// The legacy packet loads: `r0 = *(u32 *)skb[0xc]` (absolute) and
   /// `r0 = *(u32 *)skb[r3]` (indirect; LLVM does not print the immediate).
-  func packetLoadText(_ instruction: Instruction) -> String? {
-    guard let size = instruction.accessSize, size != .doubleWord else { return nil }
+  func packetLoadText(_ instruction: Instruction) throws(Undecodable) -> String {
+    guard let size = instruction.accessSize, size != .doubleWord else { throw Undecodable() }
     let type = size.unsignedTypeName
     switch instruction.accessMode {
     case .absolute:
       return "r0 = *(\(type) *)skb[\(numberStyle.format(Int64(instruction.immediate)))]"
     case .indirect:
-      return "r0 = *(\(type) *)skb[\(instruction.src)]"
+      return "r0 = *(\(type) *)skb[\(try name(instruction.src, wide: true))]"
     default:
-      return nil
+      throw Undecodable()
     }
   }
 
   /// `r1 = 0x100000005 ll` for a constant (printed as a signed 64-bit
   /// number), objdump's `ld_pseudo\tr1, 0x5, 0x3` for every other kind, or
   /// the named map forms when ``mapName`` knows the map.
-  func wideLoadText(_ first: Instruction, _ second: Instruction) -> String? {
-    let dst = name(first.dst, wide: true)
+  func wideLoadText(_ first: Instruction, _ second: Instruction) throws(Undecodable) -> String {
+    guard first.offset == 0 else { throw Undecodable() }
+    let dst = try name(first.dst, wide: true)
     if first.src.rawValue == ImmediateLoadKind.value.rawValue {
       let value = Int64(bitPattern: first.wideImmediate(with: second))
       return "\(dst) = \(numberStyle.format(value)) ll"

@@ -82,7 +82,8 @@ public struct Disassembler: Sendable {
   public static let unknown = "<unknown>"
 
   /// Disassembles a whole stream: one line per instruction, where an
-  /// `ld_imm64` with a proper second slot is one line covering both.
+  /// `ld_imm64` is one line covering both its slots. Like LLVM, this takes
+  /// the slot after `ld_imm64` as its second half whatever it holds.
   public func lines(_ instructions: [Instruction]) -> [Line] {
     var lines: [Line] = []
     var index = 0
@@ -99,8 +100,7 @@ public struct Disassembler: Sendable {
   /// needed only when this one is `ld_imm64`.
   public func line(_ instruction: Instruction, next: Instruction?, at index: Int) -> Line {
     if instruction.isWideImmediateLoad {
-      guard let next, next.isWideLoadContinuation,
-        let text = wideLoadText(instruction, next)
+      guard let next, let text = try? wideLoadText(instruction, next)
       else { return Line(index: index, slotCount: 1, text: Self.unknown) }
       return Line(index: index, slotCount: 2, text: text)
     }
@@ -109,25 +109,38 @@ public struct Disassembler: Sendable {
 
   /// The text of a one-slot instruction, or `nil` if LLVM does not decode it.
   func text(of instruction: Instruction, at index: Int) -> String? {
+    try? renderedText(of: instruction, at: index)
+  }
+
+  private func renderedText(of instruction: Instruction, at index: Int) throws(Undecodable)
+    -> String
+  {
     switch instruction.instructionClass {
-    case .alu, .alu64: arithmeticText(instruction)
-    case .jmp, .jmp32: jumpText(instruction, at: index)
-    case .ld: packetLoadText(instruction)
-    case .ldx: loadText(instruction)
-    case .st: storeImmediateText(instruction)
-    case .stx: storeRegisterText(instruction)
+    case .alu, .alu64: try arithmeticText(instruction)
+    case .jmp, .jmp32: try jumpText(instruction, at: index)
+    case .ld: try packetLoadText(instruction)
+    case .ldx: try loadText(instruction)
+    case .st: try storeImmediateText(instruction)
+    case .stx: try storeRegisterText(instruction)
     }
   }
 
-  /// A register as a 64-bit (`r1`) or 32-bit (`w1`) operand.
-  func name(_ register: Register, wide: Bool) -> String {
-    (wide ? "r" : "w") + String(register.rawValue)
+  /// A register as a 64-bit (`r1`) or 32-bit (`w1`) operand; LLVM decodes
+  /// no instruction that names a register above R10.
+  func name(_ register: Register, wide: Bool) throws(Undecodable) -> String {
+    guard register.isValid else { throw Undecodable() }
+    return (wide ? "r" : "w") + String(register.rawValue)
+  }
+
+  /// A memory operand `(r2 - 0x8)`, `(r1 + 0x0)`: the base register and a
+  /// displacement whose sign becomes the operator.
+  func address(_ base: Register, _ displacement: Int16) throws(Undecodable) -> String {
+    let operation = displacement < 0 ? "-" : "+"
+    let magnitude = numberStyle.format(magnitude: UInt64(displacement.magnitude))
+    return "(\(try name(base, wide: true)) \(operation) \(magnitude))"
   }
 }
 
-extension Instruction {
-  /// Whether this slot can be the second half of `ld_imm64` as LLVM decodes
-  /// it: opcode, source register and offset zero (the destination field is
-  /// ignored by LLVM; ``InstructionValidator`` requires it to be zero too).
-  var isWideLoadContinuation: Bool { opcode == 0 && src.rawValue == 0 && offset == 0 }
-}
+/// Raised inside the disassembler for an encoding that LLVM does not
+/// decode; it becomes ``Disassembler/unknown``.
+struct Undecodable: Error {}

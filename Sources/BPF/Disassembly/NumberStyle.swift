@@ -29,11 +29,4 @@ public enum NumberStyle: Sendable, Hashable {
   func formatSigned(_ value: Int64) -> String {
     value < 0 ? format(value) : "+" + format(value)
   }
-
-  /// A memory operand `(r2 - 0x8)`, `(r1 + 0x0)`: the base register and a
-  /// displacement whose sign becomes the operator.
-  func address(_ base: Register, _ displacement: Int16) -> String {
-    let operation = displacement < 0 ? "-" : "+"
-    return "(\(base) \(operation) \(format(magnitude: UInt64(displacement.magnitude))))"
-  }
 }

@@ -79,7 +79,7 @@ struct LLVMToolchain: Sendable {
   /// (objdump's default) or decimal.
   func disassemble(_ object: URL, hexadecimal: Bool = true) throws -> ObjdumpListing {
     let style = hexadecimal ? "--print-imm-hex" : "--no-print-imm-hex"
-    return ObjdumpListing(parsing: try run("llvm-objdump", ["-d", style, object.path]))
+    return ObjdumpListing(parsing: try run("llvm-objdump", ["-d", "-z", style, object.path]))
   }
 
   /// Assembles raw instruction bytes into a BPF object whose `.text` holds
