@@ -22,8 +22,10 @@
 ///   of `call 0x12`.
 ///
 /// Encodings that LLVM does not decode print as `<unknown>`, one slot each,
-/// as objdump does. Fields that RFC 9669 requires to be zero are not
-/// checked here (``InstructionValidator`` does that).
+/// as objdump does; so do LLVM's own extensions outside RFC 9669 (`callx`,
+/// `may_goto`, `addr_space_cast`, `load_acquire`, `store_release`). Where
+/// LLVM ignores a field that RFC 9669 requires to be zero, so does this
+/// (``InstructionValidator`` checks those fields).
 public struct Disassembler: Sendable {
   /// How numbers are written.
   public var numberStyle: NumberStyle
