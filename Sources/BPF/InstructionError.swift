@@ -16,6 +16,11 @@ public enum InstructionError: Error, Equatable, Sendable {
   case malformedWideLoad(index: Int)
   /// A jump or call lands outside the program or inside an `ld_imm64`.
   case jumpOutOfRange(index: Int, target: Int)
+  /// The last instruction can continue past the end of the program (it is
+  /// not `exit` or an unconditional jump).
+  case fallsOffEnd(index: Int)
+  /// The program has no instructions at all.
+  case emptyProgram
 }
 
 extension InstructionError: CustomStringConvertible {
@@ -34,6 +39,10 @@ extension InstructionError: CustomStringConvertible {
       "instruction \(index): ld_imm64 without a valid second slot"
     case .jumpOutOfRange(let index, let target):
       "instruction \(index): jump target \(target) is outside the program or inside ld_imm64"
+    case .fallsOffEnd(let index):
+      "instruction \(index): the program can run past its last instruction (end it with exit or goto)"
+    case .emptyProgram:
+      "the program has no instructions"
     }
   }
 }

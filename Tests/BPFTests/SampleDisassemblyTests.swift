@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+
+@testable import BPF
+
+/// Every instruction of every bundled sample, decoded by ``Instruction`` and
+/// rendered by ``Disassembler``, against the toolchain's `llvm-objdump -d`.
+@Suite(
+  .enabled(if: LLVMToolchain.found != nil, LLVMToolchain.missingReason),
+  .enabled(if: !SampleObjects.all.isEmpty, SampleObjects.missingReason))
+struct SampleDisassemblyTests {
+  static let samples = SampleObjects.all
+
+  @Test(arguments: samples, [true, false])
+  func disassemblyMatchesObjdump(_ sample: URL, hexadecimal: Bool) throws {
+    let toolchain = try #require(LLVMToolchain.found)
+    let listing = try toolchain.disassemble(sample, hexadecimal: hexadecimal)
+    #expect(!listing.sections.isEmpty, "objdump listed no code in \(sample.lastPathComponent)")
+    let disassembler = Disassembler(numberStyle: hexadecimal ? .hexadecimal : .decimal)
+    for section in listing.sections {
+      let instructions = try Instruction.decode(littleEndian: section.bytes)
+      let ours = disassembler.lines(instructions)
+      #expect(ours.count == section.lines.count, "\(sample.lastPathComponent) \(section.name)")
+      for (mine, theirs) in zip(ours, section.lines) {
+        #expect(mine.index == theirs.index, "\(sample.lastPathComponent) \(section.name)")
+        #expect(mine.slotCount * Instruction.size == theirs.bytes.count)
+        #expect(
+          mine.text == theirs.text,
+          "\(sample.lastPathComponent) \(section.name) instruction \(theirs.index)")
+      }
+    }
+  }
+
+  @Test(arguments: samples)
+  func encodingRoundTrips(_ sample: URL) throws {
+    let toolchain = try #require(LLVMToolchain.found)
+    for section in try toolchain.disassemble(sample).sections {
+      let bytes = section.bytes
+      let instructions = try Instruction.decode(littleEndian: bytes)
+      #expect(instructions.count * Instruction.size == bytes.count)
+      #expect(
+        Instruction.encode(instructions) == bytes, "\(sample.lastPathComponent) \(section.name)")
+    }
+  }
+
+  @Test(arguments: samples)
+  func validatorAcceptsEverySection(_ sample: URL) throws {
+    let toolchain = try #require(LLVMToolchain.found)
+    for section in try toolchain.disassemble(sample).sections {
+      let instructions = try Instruction.decode(littleEndian: section.bytes)
+      #expect(throws: Never.self, "\(sample.lastPathComponent) \(section.name)") {
+        try InstructionValidator().validate(instructions)
+      }
+    }
+  }
+}
