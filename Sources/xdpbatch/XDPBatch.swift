@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPF
+import Control
 
 /// The `xdpbatch` command: an operator console for XDP batching.
 @main
@@ -7,6 +8,6 @@ struct XDPBatch: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "xdpbatch",
     abstract: "An operator console for XDP batching.",
-    subcommands: []
+    subcommands: [ListCommand.self]
   )
 }
