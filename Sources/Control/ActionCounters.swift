@@ -48,7 +48,8 @@ extension ActionCounts: Codable {
     let container = try decoder.container(keyedBy: ActionKey.self)
     self.init()
     for action in XDPAction.allCases {
-      self[action] = try container.decodeIfPresent(ActionCount.self, forKey: ActionKey(action)) ?? ActionCount()
+      self[action] =
+        try container.decodeIfPresent(ActionCount.self, forKey: ActionKey(action)) ?? ActionCount()
     }
   }
 

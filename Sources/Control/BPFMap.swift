@@ -48,14 +48,17 @@ public struct BPFMap: Sendable {
     guard info.type == definition.type.rawValue, info.key_size == definition.keySize,
       info.value_size == definition.valueSize, info.max_entries == definition.maxEntries
     else {
-      throw SystemCallError("pinned map \(path) does not have the layout of \"\(definition.name)\"", code: EINVAL)
+      throw SystemCallError(
+        "pinned map \(path) does not have the layout of \"\(definition.name)\"", code: EINVAL)
     }
     return map
   }
 
   /// Pins the map at `path` on a bpf filesystem.
   public func pin(at path: String) throws(SystemCallError) {
-    try check("pin map \"\(definition.name)\" at \(path)") { bpf_obj_pin(descriptor.rawValue, path) }
+    try check("pin map \"\(definition.name)\" at \(path)") {
+      bpf_obj_pin(descriptor.rawValue, path)
+    }
   }
 
   /// The kernel's id of this map.

@@ -18,7 +18,9 @@ public struct FrameTemplate: Hashable, Sendable {
     let payload = (0..<payloadSize).map { UInt8(truncatingIfNeeded: $0) }
     let udpLength = 8 + payload.count
     let ipLength = 20 + udpLength
-    var ip: [UInt8] = [0x45, 0, UInt8(ipLength >> 8), UInt8(ipLength & 0xff), 0, 0, 0x40, 0, 64, 17, 0, 0]
+    var ip: [UInt8] = [
+      0x45, 0, UInt8(ipLength >> 8), UInt8(ipLength & 0xff), 0, 0, 0x40, 0, 64, 17, 0, 0,
+    ]
     ip += source + destination
     let checksum = internetChecksum(ip)
     ip[10] = UInt8(checksum >> 8)

@@ -27,7 +27,8 @@ struct IPCommand {
     guard process.terminationStatus == 0 else {
       throw .command(
         arguments: arguments,
-        message: String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        message: String(decoding: message, as: UTF8.self).trimmingCharacters(
+          in: .whitespacesAndNewlines))
     }
   }
 }

@@ -86,7 +86,8 @@ public struct InterfaceListing: Hashable, Sendable {
       driver = interface.driver?.driver
       i40e = interface.isI40e
       let program = interface.program
-      xdp = XDP(program: program.map { $0.name ?? "id \($0.id)" }, mode: program?.mode, id: program?.id)
+      xdp = XDP(
+        program: program.map { $0.name ?? "id \($0.id)" }, mode: program?.mode, id: program?.id)
       mac = interface.macAddress
       mtu = interface.mtu
       state = interface.state

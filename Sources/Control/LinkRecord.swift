@@ -67,7 +67,11 @@ public struct LinkRecord: Hashable, Sendable {
 
 /// RFC 2863 operational state, as `IFLA_OPERSTATE` numbers it.
 public enum OperationalState: String, Codable, Sendable {
-  case unknown, notPresent = "notpresent", down, lowerLayerDown = "lowerlayerdown", testing,
+  case unknown
+  case notPresent = "notpresent"
+  case down
+  case lowerLayerDown = "lowerlayerdown"
+  case testing,
     dormant, up
 
   /// The state for an `IF_OPER_*` value.

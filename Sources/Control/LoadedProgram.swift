@@ -43,7 +43,8 @@ public struct LoadedProgram: Sendable {
       case .failure(let failure):
         let log = VerifierLog(failure.log)
         if failure.log.isEmpty || failure.code == EPERM {
-          throw .kernel(program: name, SystemCallError("load program \"\(name)\"", code: failure.code))
+          throw .kernel(
+            program: name, SystemCallError("load program \"\(name)\"", code: failure.code))
         }
         throw .rejected(
           program: name, instruction: log.rejectedInstruction, reason: log.lastLines(8),

@@ -17,14 +17,15 @@ public struct NetdevFamily: Sendable {
   /// Resolves the family through `CTRL_CMD_GETFAMILY`; `nil` when the
   /// kernel has no `netdev` family (before 6.3).
   public static func resolve(over socket: NetlinkSocket) throws(SystemCallError) -> NetdevFamily? {
-    let request = genericHeader(command: getFamilyCommand)
+    let request =
+      genericHeader(command: getFamilyCommand)
       + NetlinkAttribute.encode([NetlinkAttribute(type: familyNameAttribute, string: "netdev")])
     let replies: [NetlinkMessage]
     do {
       replies = try socket.request(
         "resolve the netdev generic-netlink family", type: controllerID, flags: 0,
         payload: request)
-    } catch where error.code == 2 /* ENOENT */ {
+    } catch  where error.code == 2 /* ENOENT */ {
       return nil
     }
     for reply in replies {
@@ -36,7 +37,9 @@ public struct NetdevFamily: Sendable {
 
   /// `NETDEV_CMD_DEV_GET` as a dump: the XDP feature bits of every device,
   /// by interface index.
-  public func xdpFeatures(over socket: NetlinkSocket) throws(SystemCallError) -> [UInt32: XDPFeatures] {
+  public func xdpFeatures(over socket: NetlinkSocket) throws(SystemCallError) -> [UInt32:
+    XDPFeatures]
+  {
     let replies = try socket.request(
       "read XDP features (netdev family)", type: id, flags: NetlinkMessage.dumpFlag,
       payload: Self.genericHeader(command: Self.deviceGetCommand))

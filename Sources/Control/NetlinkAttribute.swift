@@ -48,7 +48,8 @@ public struct NetlinkAttribute: Hashable, Sendable {
   public var encoded: [UInt8] {
     let length = UInt16(Self.headerSize + payload.count)
     let typeField = type | (isNested ? Self.nestedFlag : 0)
-    var bytes = withUnsafeBytes(of: length) { Array($0) } + withUnsafeBytes(of: typeField) { Array($0) }
+    var bytes =
+      withUnsafeBytes(of: length) { Array($0) } + withUnsafeBytes(of: typeField) { Array($0) }
     bytes += payload
     bytes += [UInt8](repeating: 0, count: netlinkPadding(bytes.count))
     return bytes
@@ -84,9 +85,13 @@ public struct NetlinkAttribute: Hashable, Sendable {
   /// The payload as an 8-bit integer.
   public var uint8: UInt8? { payload.count >= 1 ? payload[0] : nil }
   /// The payload as a 16-bit integer.
-  public var uint16: UInt16? { payload.count >= 2 ? payload.hostInteger(at: 0, as: UInt16.self) : nil }
+  public var uint16: UInt16? {
+    payload.count >= 2 ? payload.hostInteger(at: 0, as: UInt16.self) : nil
+  }
   /// The payload as a 32-bit integer.
-  public var uint32: UInt32? { payload.count >= 4 ? payload.hostInteger(at: 0, as: UInt32.self) : nil }
+  public var uint32: UInt32? {
+    payload.count >= 4 ? payload.hostInteger(at: 0, as: UInt32.self) : nil
+  }
   /// The payload as a 64-bit integer (a 32-bit payload widens, as
   /// `nla_get_uint` allows).
   public var uint64: UInt64? {

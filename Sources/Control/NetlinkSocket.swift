@@ -48,7 +48,8 @@ public final class NetlinkSocket {
     var buffer = [UInt8](repeating: 0, count: 1 << 16)
     while true {
       let received = try check(operation()) {
-        Int32(buffer.withUnsafeMutableBytes { recv(descriptor.rawValue, $0.baseAddress, $0.count, 0) })
+        Int32(
+          buffer.withUnsafeMutableBytes { recv(descriptor.rawValue, $0.baseAddress, $0.count, 0) })
       }
       for reply in NetlinkMessage.decode(Array(buffer.prefix(Int(received))))
       where reply.sequence == sequence {

@@ -41,7 +41,9 @@ public struct NetworkNamespace: Hashable, Sendable {
   /// call this on a thread of your own, never on a shared pool thread.
   public func enterOnCurrentThread() throws(PlumbingError) {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw .enter(namespace: name, SystemCallError("open \(path)", code: errno)) }
+    guard fd >= 0 else {
+      throw .enter(namespace: name, SystemCallError("open \(path)", code: errno))
+    }
     defer { close(fd) }
     guard clinux_enter_network_namespace(fd) == 0 else {
       throw .enter(namespace: name, SystemCallError("setns \(path)", code: errno))

@@ -38,6 +38,11 @@ public struct VethPair: Hashable, Sendable {
       "link", "add", name, "type", "veth", "peer", "name", peer, "netns", namespace.name,
     ])
     do {
+      // No IPv6 link-local address: the ends then send no neighbour
+      // discovery or MLD of their own, and counters see only the frames
+      // the generator sends.
+      try IPCommand.run(["link", "set", name, "addrgenmode", "none"])
+      try IPCommand.run(["-n", namespace.name, "link", "set", peer, "addrgenmode", "none"])
       try IPCommand.run(["addr", "add", address, "dev", name])
       try IPCommand.run(["link", "set", name, "up"])
       try IPCommand.run(["-n", namespace.name, "addr", "add", peerAddress, "dev", peer])

@@ -25,8 +25,11 @@ public struct XDPLink: Sendable {
     var options = bpf_link_create_opts()
     options.sz = MemoryLayout<bpf_link_create_opts>.size
     options.flags = mode.flags
-    let fd = try check("attach program \"\(program.name)\" to interface \(interfaceIndex) (\(mode))") {
-      bpf_link_create(program.descriptor.rawValue, Int32(bitPattern: interfaceIndex), BPF_XDP, &options)
+    let fd = try check(
+      "attach program \"\(program.name)\" to interface \(interfaceIndex) (\(mode))"
+    ) {
+      bpf_link_create(
+        program.descriptor.rawValue, Int32(bitPattern: interfaceIndex), BPF_XDP, &options)
     }
     return XDPLink(descriptor: KernelDescriptor(owning: fd))
   }

@@ -36,7 +36,9 @@ struct ListCommand: ParsableCommand {
 
   /// The interfaces as aligned columns; i40e ports carry a `*`.
   static func table(_ interfaces: [NetworkInterface]) -> String {
-    let header = ["", "IDX", "NAME", "DRIVER", "BUS", "MAC", "MTU", "STATE", "RX/TX", "XDP", "FEATURES"]
+    let header = [
+      "", "IDX", "NAME", "DRIVER", "BUS", "MAC", "MTU", "STATE", "RX/TX", "XDP", "FEATURES",
+    ]
     let rows = interfaces.map { interface -> [String] in
       let program = interface.program.map { "\($0.name ?? "?") (id \($0.id), \($0.mode.rawValue))" }
       return [
@@ -58,7 +60,8 @@ struct ListCommand: ParsableCommand {
     let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
     return all.map { row in
       row.enumerated().map { column, cell in
-        column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+        column == row.count - 1
+          ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
       }.joined(separator: "  ")
     }.joined(separator: "\n")
   }

@@ -1,4 +1,5 @@
 import BPF
+import Foundation
 import Testing
 
 @testable import Control
@@ -62,5 +63,3 @@ import Testing
     for action in XDPAction.allCases { #expect(text.contains("\"\(action.name)\"")) }
   }
 }
-
-import Foundation

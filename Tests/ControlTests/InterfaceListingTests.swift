@@ -8,7 +8,8 @@ import Testing
 @Suite struct InterfaceListingTests {
   static func recordedMachine() throws -> InterfaceInventory {
     let url = try #require(
-      Bundle.module.url(forResource: "i40e-machine", withExtension: "json", subdirectory: "Fixtures"))
+      Bundle.module.url(
+        forResource: "i40e-machine", withExtension: "json", subdirectory: "Fixtures"))
     return try JSONDecoder().decode(InterfaceInventory.self, from: Data(contentsOf: url))
   }
 

@@ -23,7 +23,8 @@ import Testing
 
   @Test func messagesSplitFromOneDatagram() {
     let first = NetlinkMessage(type: 16, flags: 2, sequence: 7, payload: [1, 2, 3])
-    let done = NetlinkMessage(type: NetlinkMessage.doneType, flags: 2, sequence: 7, payload: [0, 0, 0, 0])
+    let done = NetlinkMessage(
+      type: NetlinkMessage.doneType, flags: 2, sequence: 7, payload: [0, 0, 0, 0])
     let decoded = NetlinkMessage.decode(first.encoded + done.encoded)
     #expect(decoded.count == 2)
     #expect(decoded[0].payload.prefix(3) == [1, 2, 3])
@@ -31,7 +32,8 @@ import Testing
   }
 
   @Test func errorReplyCarriesErrno() {
-    let reply = NetlinkMessage(type: NetlinkMessage.errorType, flags: 0, payload: [0xfe, 0xff, 0xff, 0xff])
+    let reply = NetlinkMessage(
+      type: NetlinkMessage.errorType, flags: 0, payload: [0xfe, 0xff, 0xff, 0xff])
     #expect(reply.errorCode == 2)
   }
 
