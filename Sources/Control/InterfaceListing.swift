@@ -41,24 +41,38 @@ public struct InterfaceListing: Hashable, Sendable {
   /// `driver`, `i40e` and `xdp` {`program`, `mode`} are a stable contract
   /// (DESIGN.md); the others may grow.
   public struct Entry: Codable, Hashable, Sendable {
+    /// Interface name.
     public var name: String
+    /// Interface index.
     public var ifindex: UInt32
+    /// ethtool driver name, `null` when none.
     public var driver: String?
+    /// Whether the driver is i40e.
     public var i40e: Bool
+    /// The attached program.
     public var xdp: XDP
+    /// MAC address.
     public var mac: String
+    /// MTU.
     public var mtu: UInt32
+    /// Operational state.
     public var state: OperationalState
+    /// Bus address, `null` for virtual devices.
     public var bus: String?
+    /// Receive queues.
     public var rxQueues: UInt32
+    /// Transmit queues.
     public var txQueues: UInt32
     /// Feature names, `nil` when the kernel does not report them.
     public var xdpFeatures: [String]?
 
     /// The attached program: its name and mode, `null` for both when none.
     public struct XDP: Codable, Hashable, Sendable {
+      /// The program's name.
       public var program: String?
+      /// The attach mode.
       public var mode: XDPMode?
+      /// The kernel's program id.
       public var id: UInt32?
 
       enum CodingKeys: String, CodingKey { case program, mode, id }

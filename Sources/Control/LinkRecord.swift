@@ -67,6 +67,7 @@ public struct LinkRecord: Hashable, Sendable {
 
 /// RFC 2863 operational state, as `IFLA_OPERSTATE` numbers it.
 public enum OperationalState: String, Codable, Sendable {
+  // The names `ip link` prints, lower-cased.
   case unknown
   case notPresent = "notpresent"
   case down

@@ -65,12 +65,19 @@ public struct XDPFeatures: OptionSet, Hashable, Codable, Sendable {
   /// Wraps the bits.
   public init(rawValue: UInt64) { self.rawValue = rawValue }
 
+  /// `XDP_PASS`/`DROP`/`ABORTED` in the driver.
   public static let basic = XDPFeatures(rawValue: 1)
+  /// `XDP_TX` and `XDP_REDIRECT`.
   public static let redirect = XDPFeatures(rawValue: 2)
+  /// Can be the target of a redirect (`ndo_xdp_xmit`).
   public static let ndoTransmit = XDPFeatures(rawValue: 4)
+  /// AF_XDP zero-copy.
   public static let socketZeroCopy = XDPFeatures(rawValue: 8)
+  /// Programs run on the NIC.
   public static let hardwareOffload = XDPFeatures(rawValue: 16)
+  /// Multi-buffer (frags) frames on receive.
   public static let receiveScatterGather = XDPFeatures(rawValue: 32)
+  /// Multi-buffer frames as a redirect target.
   public static let ndoTransmitScatterGather = XDPFeatures(rawValue: 64)
 
   private static let names: [(XDPFeatures, String)] = [

@@ -39,12 +39,18 @@ public final class TrafficGenerator: Sendable {
 
   /// Why the generator stopped early.
   public enum Failure: Error, Sendable, CustomStringConvertible {
+    /// The configuration has no frame templates.
     case noFrames
+    /// The namespace could not be entered.
     case plumbing(PlumbingError)
+    /// The interface to send from does not exist (in that namespace).
     case interfaceNotFound(String)
+    /// The generator's own program did not load.
     case load(LoadError)
+    /// A test run failed.
     case send(SystemCallError)
 
+    /// A message naming the step that failed.
     public var description: String {
       switch self {
       case .noFrames: "the traffic generator has no frames to send"
