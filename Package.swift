@@ -13,18 +13,24 @@ let package = Package(
   targets: [
     // Layers, bottom to top. Each imports only the layers below it.
     .target(name: "BPF"),
+    .target(name: "Control", dependencies: ["BPF", "CBPF", "CLinux"]),
 
     // C libraries, reached through small shims.
     .systemLibrary(name: "CBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
+    .systemLibrary(name: "CLinux"),
 
     .executableTarget(
       name: "xdpbatch",
       dependencies: [
         "BPF",
+        "Control",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
 
     .testTarget(name: "BPFTests", dependencies: ["BPF", "CBPF"]),
+    .testTarget(
+      name: "ControlTests", dependencies: ["Control", "BPF", "CBPF"],
+      resources: [.copy("Fixtures")]),
   ]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPF
+import Control
 import Foundation
 
 #if canImport(Glibc)
@@ -16,7 +17,7 @@ struct XDPBatch: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "xdpbatch",
     abstract: "An operator console for XDP batching.",
-    subcommands: []
+    subcommands: [ListCommand.self]
   )
 
   /// Parses and runs a subcommand, mapping failures onto the documented exit

@@ -1,0 +1,61 @@
+/* Linux interfaces that Swift cannot call directly: the ethtool ioctl
+ * (ioctl is variadic), setns (needs _GNU_SOURCE), and the netlink and
+ * ethtool constants that arrive as macros. */
+#ifndef XDPBATCH_CLINUX_SHIM_H
+#define XDPBATCH_CLINUX_SHIM_H
+
+/* No _GNU_SOURCE here: it changes glibc's struct definitions (fd_set)
+ * and then clashes with the Glibc and CBPF modules. setns is declared by
+ * hand instead. */
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/if_link.h>
+#include <linux/genetlink.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
+
+/* errno as a function: Swift cannot read the thread-local macro directly. */
+static inline int clinux_errno(void) { return errno; }
+
+/* ETHTOOL_GDRVINFO on `name` through the socket `fd`: driver, version,
+ * firmware and bus info. Returns 0, or -1 with errno set. */
+static inline int clinux_ethtool_drvinfo(int fd, const char *name, struct ethtool_drvinfo *info)
+{
+  struct ifreq request;
+  memset(&request, 0, sizeof(request));
+  memset(info, 0, sizeof(*info));
+  strncpy(request.ifr_name, name, IFNAMSIZ - 1);
+  info->cmd = ETHTOOL_GDRVINFO;
+  request.ifr_data = (void *)info;
+  return ioctl(fd, SIOCETHTOOL, &request);
+}
+
+extern int setns(int fd, int nstype);
+
+/* setns(2) for network namespaces (CLONE_NEWNET): moves the calling thread only. */
+static inline int clinux_enter_network_namespace(int fd) { return setns(fd, 0x40000000); }
+
+/* mount -t bpf bpf PATH. */
+static inline int clinux_mount_bpffs(const char *path)
+{
+  return mount("bpf", path, "bpf", 0, "mode=0700");
+}
+
+/* Whether PATH is on a bpf filesystem: 1 yes, 0 no, -1 error. */
+static inline int clinux_is_bpffs(const char *path)
+{
+  struct statfs info;
+  if (statfs(path, &info) != 0) return -1;
+  return info.f_type == BPF_FS_MAGIC ? 1 : 0;
+}
+
+#endif

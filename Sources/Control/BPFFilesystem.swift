@@ -1,0 +1,61 @@
+import CLinux
+import Foundation
+import Glibc
+
+/// The bpf filesystem where xdpbatch pins what must outlive the process:
+/// one directory per interface, `/sys/fs/bpf/xdpbatch/IFACE/`, holding the
+/// XDP link (`link`) and the action counters (`counters`).
+public struct PinDirectory: Hashable, Sendable {
+  /// The bpffs mount point.
+  public var mountPoint: String
+  /// The interface the directory belongs to.
+  public var interface: String
+
+  /// The directory for `interface` under `mountPoint`.
+  public init(interface: String, mountPoint: String = "/sys/fs/bpf") {
+    self.interface = interface
+    self.mountPoint = mountPoint
+  }
+
+  /// `/sys/fs/bpf/xdpbatch`.
+  public var root: String { mountPoint + "/xdpbatch" }
+  /// `/sys/fs/bpf/xdpbatch/IFACE`.
+  public var path: String { root + "/" + interface }
+  /// Where the XDP link is pinned.
+  public var linkPath: String { path + "/link" }
+  /// Where the action-counters map is pinned.
+  public var countersPath: String { path + "/counters" }
+
+  /// Whether `path` exists.
+  static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+  /// Mounts a bpf filesystem at ``mountPoint`` unless one is there.
+  public func ensureMounted() throws(SystemCallError) {
+    switch clinux_is_bpffs(mountPoint) {
+    case 1: return
+    case 0: break
+    default:
+      try check("create \(mountPoint)") { mkdir(mountPoint, 0o700) }
+    }
+    try check("mount a bpf filesystem at \(mountPoint)") { clinux_mount_bpffs(mountPoint) }
+  }
+
+  /// Creates the interface's directory (and `xdpbatch/`); returns the
+  /// directories it created, deepest last, so a rollback can remove them.
+  func create() throws(SystemCallError) -> [String] {
+    var created: [String] = []
+    for directory in [root, path] where !Self.exists(directory) {
+      try check("create \(directory)") { mkdir(directory, 0o700) }
+      created.append(directory)
+    }
+    return created
+  }
+
+  /// Removes the interface's directory, and `xdpbatch/` when it is left
+  /// empty. Other files in them are left alone (the removal then fails
+  /// quietly).
+  func removeDirectories() {
+    rmdir(path)
+    rmdir(root)
+  }
+}

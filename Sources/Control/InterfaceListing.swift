@@ -1,0 +1,131 @@
+/// The interfaces `xdpbatch list` shows, in the order it shows them: i40e
+/// ports first (they are what xdpbatch is for), then the rest, each group
+/// in index order. Without `includeAll` only i40e ports are listed when
+/// the machine has any.
+public struct InterfaceListing: Hashable, Sendable {
+  /// The interfaces to show, in order.
+  public var interfaces: [NetworkInterface]
+  /// Whether the machine has any i40e port.
+  public var foundI40e: Bool
+  /// Whether the kernel reported XDP features.
+  public var reportsXDPFeatures: Bool
+
+  /// Orders and filters a snapshot.
+  public init(_ inventory: InterfaceInventory, includeAll: Bool) {
+    let byIndex = inventory.interfaces.sorted { $0.index < $1.index }
+    let i40e = byIndex.filter(\.isI40e)
+    foundI40e = !i40e.isEmpty
+    reportsXDPFeatures = inventory.reportsXDPFeatures
+    if includeAll || i40e.isEmpty {
+      interfaces = i40e + byIndex.filter { !$0.isI40e }
+    } else {
+      interfaces = i40e
+    }
+  }
+
+  /// Lines to print before the list: that no i40e port exists, that XDP
+  /// features are unknown on this kernel.
+  public var notices: [String] {
+    var notices: [String] = []
+    if !foundI40e { notices.append("no i40e interface found; listing every interface") }
+    if !reportsXDPFeatures {
+      notices.append("this kernel has no netdev netlink family (Linux 6.3+): XDP features unknown")
+    }
+    return notices
+  }
+
+  /// The `list --json` document: one ``Entry`` per interface.
+  public var entries: [Entry] { interfaces.map(Entry.init) }
+
+  /// One element of `xdpbatch list --json`. The keys `name`, `ifindex`,
+  /// `driver`, `i40e` and `xdp` {`program`, `mode`} are a stable contract
+  /// (DESIGN.md); the others may grow.
+  public struct Entry: Codable, Hashable, Sendable {
+    /// Interface name.
+    public var name: String
+    /// Interface index.
+    public var ifindex: UInt32
+    /// ethtool driver name, `null` when none.
+    public var driver: String?
+    /// Whether the driver is i40e.
+    public var i40e: Bool
+    /// The attached program.
+    public var xdp: XDP
+    /// MAC address.
+    public var mac: String
+    /// MTU.
+    public var mtu: UInt32
+    /// Operational state.
+    public var state: OperationalState
+    /// Bus address, `null` for virtual devices.
+    public var bus: String?
+    /// Receive queues.
+    public var rxQueues: UInt32
+    /// Transmit queues.
+    public var txQueues: UInt32
+    /// Feature names, `nil` when the kernel does not report them.
+    public var xdpFeatures: [String]?
+
+    /// The attached program: its name and mode, `null` for both when none.
+    public struct XDP: Codable, Hashable, Sendable {
+      /// The program's name.
+      public var program: String?
+      /// The attach mode.
+      public var mode: XDPMode?
+      /// The kernel's program id.
+      public var id: UInt32?
+
+      enum CodingKeys: String, CodingKey { case program, mode, id }
+
+      /// Writes `null` for absent values instead of omitting the keys.
+      public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(program, forKey: .program)
+        try container.encode(mode, forKey: .mode)
+        try container.encode(id, forKey: .id)
+      }
+    }
+
+    enum CodingKeys: String, CodingKey {
+      case name, ifindex, driver, i40e, xdp, mac, mtu, state, bus
+      case rxQueues = "rx_queues"
+      case txQueues = "tx_queues"
+      case xdpFeatures = "xdp_features"
+    }
+
+    /// The entry for `interface`.
+    public init(_ interface: NetworkInterface) {
+      name = interface.name
+      ifindex = interface.index
+      driver = interface.driver?.driver
+      i40e = interface.isI40e
+      let program = interface.program
+      xdp = XDP(
+        program: program.map { $0.name ?? "id \($0.id)" }, mode: program?.mode, id: program?.id)
+      mac = interface.macAddress
+      mtu = interface.mtu
+      state = interface.state
+      bus = interface.driver.flatMap { $0.busInfo.isEmpty ? nil : $0.busInfo }
+      rxQueues = interface.receiveQueues
+      txQueues = interface.transmitQueues
+      xdpFeatures = interface.xdpFeatures?.names
+    }
+
+    /// Writes `null` for a missing driver instead of omitting the key.
+    public func encode(to encoder: any Encoder) throws {
+      var container = encoder.container(keyedBy: CodingKeys.self)
+      try container.encode(name, forKey: .name)
+      try container.encode(ifindex, forKey: .ifindex)
+      try container.encode(driver, forKey: .driver)
+      try container.encode(i40e, forKey: .i40e)
+      try container.encode(xdp, forKey: .xdp)
+      try container.encode(mac, forKey: .mac)
+      try container.encode(mtu, forKey: .mtu)
+      try container.encode(state, forKey: .state)
+      try container.encode(bus, forKey: .bus)
+      try container.encode(rxQueues, forKey: .rxQueues)
+      try container.encode(txQueues, forKey: .txQueues)
+      try container.encode(xdpFeatures, forKey: .xdpFeatures)
+    }
+  }
+}

@@ -1,0 +1,31 @@
+/// Why a program did not load.
+public enum LoadError: Error, Equatable, Sendable {
+  /// The verifier refused the program. `instruction` is the index the log
+  /// names (the instruction being checked when it gave up), `reason` the
+  /// log's last lines.
+  case rejected(program: String, instruction: Int?, reason: String, code: Int32)
+  /// The kernel refused before verifying (no privilege, bad attributes).
+  case kernel(program: String, SystemCallError)
+  /// A map the program needs could not be created or found.
+  case map(program: String, SystemCallError)
+  /// An `ld_imm64` names a map index the object does not have.
+  case unknownMap(program: String, instruction: Int, mapIndex: Int, mapCount: Int)
+}
+
+extension LoadError: CustomStringConvertible {
+  /// A message naming the program, the instruction and the reason.
+  public var description: String {
+    switch self {
+    case .rejected(let program, let instruction, let reason, _):
+      let place = instruction.map { " at instruction \($0)" } ?? ""
+      return "the verifier rejected program \"\(program)\"\(place):\n\(reason)"
+    case .kernel(let program, let error):
+      return "program \"\(program)\": \(error)"
+    case .map(let program, let error):
+      return "program \"\(program)\": \(error)"
+    case .unknownMap(let program, let instruction, let index, let count):
+      return
+        "program \"\(program)\", instruction \(instruction): map index \(index) is out of range (the object has \(count) maps)"
+    }
+  }
+}

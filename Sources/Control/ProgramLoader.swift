@@ -1,0 +1,81 @@
+import BPF
+
+/// Loads a linked ``BPF/Program`` into the kernel: creates the maps it
+/// references, patches each `ld_imm64` from a map index to the map's
+/// descriptor, and runs `BPF_PROG_LOAD`.
+///
+/// Maps that already exist are passed in `reusing`, by index in the
+/// object's map table: that is how an interface's pinned action-counters
+/// map is shared by every program attached there. The action-counting pass
+/// appends the counters map to the object's table and references it by
+/// that index; the loader does not care which pass produced the program.
+public struct ProgramLoader: Sendable {
+  /// The object's map table, as the program's `ld_imm64` indices count it.
+  public var maps: [MapDefinition]
+  /// Maps that must not be created but taken as they are, by index.
+  public var reusing: [Int: BPFMap]
+  /// The program's license string (helpers such as `bpf_trace_printk`
+  /// need a GPL-compatible one).
+  public var license: String
+
+  /// Describes a load of programs that reference `maps`.
+  public init(maps: [MapDefinition], reusing: [Int: BPFMap] = [:], license: String = "GPL") {
+    self.maps = maps
+    self.reusing = reusing
+    self.license = license
+  }
+
+  /// A loaded program with the maps it references, which it keeps alive.
+  public struct Loaded: Sendable {
+    /// The program.
+    public var program: LoadedProgram
+    /// Every map of the table the program references, by index.
+    public var maps: [Int: BPFMap]
+  }
+
+  /// Creates the referenced maps (those not in ``reusing``), patches the
+  /// program and loads it. Maps the program never references are not
+  /// created. Nothing stays in the kernel if any step fails.
+  public func load(_ program: Program) throws(LoadError) -> Loaded {
+    let references = program.mapReferences
+    var handles: [Int: BPFMap] = [:]
+    for reference in references where handles[reference.map] == nil {
+      guard maps.indices.contains(reference.map) || reusing[reference.map] != nil else {
+        throw .unknownMap(
+          program: program.name, instruction: reference.instruction, mapIndex: reference.map,
+          mapCount: maps.count)
+      }
+      if let existing = reusing[reference.map] {
+        handles[reference.map] = existing
+      } else {
+        do {
+          handles[reference.map] = try BPFMap.create(maps[reference.map])
+        } catch {
+          throw .map(program: program.name, error)
+        }
+      }
+    }
+    let patched = Self.patch(program.instructions, references: references, maps: handles)
+    let loaded = try LoadedProgram.load(
+      name: program.name, instructions: patched, license: license)
+    return Loaded(program: loaded, maps: handles)
+  }
+
+  /// The instructions with each map-by-index `ld_imm64` turned into
+  /// `BPF_PSEUDO_MAP_FD` (or `BPF_PSEUDO_MAP_VALUE`, keeping the value
+  /// offset in the second slot) carrying the map's descriptor.
+  static func patch(
+    _ instructions: [Instruction],
+    references: [(instruction: Int, map: Int, valueOffset: Int32?)],
+    maps: [Int: BPFMap]
+  ) -> [Instruction] {
+    var patched = instructions
+    for reference in references {
+      guard let map = maps[reference.map] else { continue }
+      let kind: ImmediateLoadKind = reference.valueOffset == nil ? .mapByFD : .mapValueByFD
+      patched[reference.instruction].src = Register(rawValue: kind.rawValue)
+      patched[reference.instruction].immediate = map.descriptor.rawValue
+    }
+    return patched
+  }
+}

@@ -1,0 +1,155 @@
+import BPF
+import Foundation
+import Synchronization
+
+/// Sends real frames out of an interface from a background thread, using
+/// `BPF_PROG_TEST_RUN` with `BPF_F_TEST_XDP_LIVE_FRAMES`: a tiny XDP
+/// program of our own returns `XDP_TX` for each frame, and the kernel
+/// transmits it from the interface, as if it had been received there and
+/// bounced.
+///
+/// On a veth end, the frames arrive at the other end, where the program
+/// under test runs.
+public final class TrafficGenerator: Sendable {
+  /// What to send, and from where.
+  public struct Configuration: Sendable {
+    /// The frames, sent in turn.
+    public var frames: [FrameTemplate]
+    /// The interface to send from.
+    public var interface: String
+    /// The namespace the interface lives in; `nil` for the caller's.
+    public var namespace: NetworkNamespace?
+    /// Frames per test run (each run sends one template this many times).
+    public var framesPerRun: UInt32
+    /// Stop after this many frames; `nil` to send until ``stop()``.
+    public var limit: UInt64?
+
+    /// Describes a generator.
+    public init(
+      frames: [FrameTemplate], interface: String, namespace: NetworkNamespace? = nil,
+      framesPerRun: UInt32 = 256, limit: UInt64? = nil
+    ) {
+      self.frames = frames
+      self.interface = interface
+      self.namespace = namespace
+      self.framesPerRun = max(1, framesPerRun)
+      self.limit = limit
+    }
+  }
+
+  /// Why the generator stopped early.
+  public enum Failure: Error, Sendable, CustomStringConvertible {
+    /// The configuration has no frame templates.
+    case noFrames
+    /// The namespace could not be entered.
+    case plumbing(PlumbingError)
+    /// The interface to send from does not exist (in that namespace).
+    case interfaceNotFound(String)
+    /// The generator's own program did not load.
+    case load(LoadError)
+    /// A test run failed.
+    case send(SystemCallError)
+
+    /// A message naming the step that failed.
+    public var description: String {
+      switch self {
+      case .noFrames: "the traffic generator has no frames to send"
+      case .plumbing(let error): error.description
+      case .interfaceNotFound(let name): "traffic generator: no interface named \(name)"
+      case .load(let error): "traffic generator: \(error)"
+      case .send(let error): "traffic generator: \(error)"
+      }
+    }
+  }
+
+  /// The generator's own program: `r0 = XDP_TX; exit`.
+  public static let transmitProgram = Program(
+    name: "xdpbatch_gen", sectionName: "xdp",
+    instructions: [.move(.r0, immediate: Int32(XDPAction.tx.rawValue)), .exit])
+
+  private let configuration: Configuration
+  private let sentFrames = Atomic<UInt64>(0)
+  private let stopRequested = Atomic<Bool>(false)
+  private let finished = Atomic<Bool>(false)
+  private let failure = Mutex<Failure?>(nil)
+  private let done = DispatchSemaphore(value: 0)
+
+  private init(configuration: Configuration) {
+    self.configuration = configuration
+  }
+
+  /// Starts sending on a new thread.
+  public static func start(_ configuration: Configuration) -> TrafficGenerator {
+    let generator = TrafficGenerator(configuration: configuration)
+    let thread = Thread { generator.send() }
+    thread.name = "xdpbatch traffic generator"
+    thread.start()
+    return generator
+  }
+
+  /// Frames handed to the kernel for transmission so far.
+  public var framesSent: UInt64 { sentFrames.load(ordering: .relaxed) }
+
+  /// Whether the generator is still sending.
+  public var isRunning: Bool { !finished.load(ordering: .acquiring) }
+
+  /// Asks the generator to stop after the current run, waits for it, and
+  /// reports why it ended if it failed.
+  @discardableResult
+  public func stop() -> Failure? {
+    stopRequested.store(true, ordering: .relaxed)
+    return wait()
+  }
+
+  /// Waits until the generator ends (its limit reached, stopped, or
+  /// failed) and reports the failure, if any.
+  @discardableResult
+  public func wait() -> Failure? {
+    if isRunning {
+      done.wait()
+      done.signal()
+    }
+    return failure.withLock { $0 }
+  }
+
+  private func send() {
+    defer {
+      finished.store(true, ordering: .releasing)
+      done.signal()
+    }
+    do {
+      try run()
+    } catch {
+      failure.withLock { $0 = error }
+    }
+  }
+
+  private func run() throws(Failure) {
+    guard !configuration.frames.isEmpty else { throw .noFrames }
+    if let namespace = configuration.namespace {
+      do { try namespace.enterOnCurrentThread() } catch { throw .plumbing(error) }
+    }
+    let index = if_nametoindex(configuration.interface)
+    guard index != 0 else { throw .interfaceNotFound(configuration.interface) }
+    let program: LoadedProgram
+    do {
+      program = try ProgramLoader(maps: []).load(Self.transmitProgram).program
+    } catch {
+      throw .load(error)
+    }
+    var next = 0
+    while !stopRequested.load(ordering: .relaxed) {
+      var count = UInt64(configuration.framesPerRun)
+      if let limit = configuration.limit {
+        count = min(count, limit - framesSent)
+        if count == 0 { return }
+      }
+      let run = TestRun(
+        frame: configuration.frames[next].bytes, repetitions: UInt32(count),
+        interfaceIndex: index, liveFrames: true)
+      do { _ = try run.run(program) } catch { throw .send(error) }
+      sentFrames.add(count, ordering: .relaxed)
+      next = (next + 1) % configuration.frames.count
+    }
+  }
+}

@@ -1,0 +1,196 @@
+import BPF
+import CBPF
+import Glibc
+
+/// An XDP program that xdpbatch attached to an interface through a pinned
+/// BPF link, with the interface's pinned action-counters map.
+///
+/// The pins (``PinDirectory``) make the attachment outlive the process;
+/// ``open(interface:)`` finds it again. Every operation either completes
+/// or leaves the interface, the pins and the kernel as they were.
+public struct XDPAttachment: Sendable {
+  /// The interface name.
+  public let interface: String
+  /// The interface index.
+  public let interfaceIndex: UInt32
+  /// Where the link and counters are pinned.
+  public let pins: PinDirectory
+  /// The link holding the attachment.
+  public let link: XDPLink
+  /// The interface's action counters, shared by every program attached there.
+  public let counters: ActionCounters
+
+  /// What to load: a linked program, its object's map table, and where in
+  /// that table the action-counters map sits (for a program instrumented
+  /// by the action-counting pass), if anywhere.
+  public struct Request: Sendable {
+    /// The program, already rewritten or instrumented as wanted.
+    public var program: Program
+    /// The object's map table (including the counters map's definition
+    /// at ``countersMapIndex`` when the program references it).
+    public var maps: [MapDefinition]
+    /// The index of the counters map in ``maps``; the pinned map is used
+    /// there instead of a new one.
+    public var countersMapIndex: Int?
+
+    /// Describes what to load.
+    public init(program: Program, maps: [MapDefinition], countersMapIndex: Int? = nil) {
+      self.program = program
+      self.maps = maps
+      self.countersMapIndex = countersMapIndex
+    }
+
+    /// Loads the program, giving it `counters` at ``countersMapIndex``.
+    func load(counters: ActionCounters) throws(AttachError) -> ProgramLoader.Loaded {
+      var reusing: [Int: BPFMap] = [:]
+      if let countersMapIndex { reusing[countersMapIndex] = counters.map }
+      do {
+        return try ProgramLoader(maps: maps, reusing: reusing).load(program)
+      } catch {
+        throw .load(error)
+      }
+    }
+  }
+
+  /// The program now attached (read from the link).
+  public func program() throws(SystemCallError) -> LoadedProgram {
+    try LoadedProgram.open(id: link.info().programID)
+  }
+
+  /// Attaches `request`'s program to `interface` in `mode` through a new
+  /// BPF link, pinned with the interface's counters map (created on first
+  /// use, reused afterwards).
+  ///
+  /// If xdpbatch already has a program there, this replaces it
+  /// (``replace(with:)``). A program attached by someone else is refused
+  /// unless `force`; with `force` it is detached first, and attached again
+  /// if anything later fails.
+  public static func attach(
+    _ request: Request, to interface: String, mode: XDPMode, force: Bool = false,
+    pins: PinDirectory? = nil
+  ) throws(AttachError) -> XDPAttachment {
+    let pins = pins ?? PinDirectory(interface: interface)
+    let index = try interfaceIndex(of: interface)
+    if let existing = try open(interface: interface, pins: pins) {
+      try existing.replace(with: request)
+      return existing
+    }
+    var rollback = Rollback()
+    defer { rollback.run() }
+    do {
+      try pins.ensureMounted()
+      let foreign = try ForeignPrograms(interface: interface, index: index)
+      if let program = foreign.programs.first, !force {
+        throw AttachError.foreignProgram(interface: interface, program: program)
+      }
+      try foreign.detach(into: &rollback)
+      for directory in try pins.create() { rollback.add { rmdir(directory) } }
+      let counters: ActionCounters
+      if PinDirectory.exists(pins.countersPath) {
+        counters = ActionCounters(
+          map: try BPFMap.open(pinnedAt: pins.countersPath, as: ActionCounters.definition))
+      } else {
+        counters = try ActionCounters.create()
+        try counters.map.pin(at: pins.countersPath)
+        rollback.add { unlink(pins.countersPath) }
+      }
+      let loaded = try request.load(counters: counters)
+      let link = try XDPLink.attach(loaded.program, interfaceIndex: index, mode: mode)
+      try link.pin(at: pins.linkPath)
+      rollback.add { unlink(pins.linkPath) }
+      rollback.commit()
+      return XDPAttachment(
+        interface: interface, interfaceIndex: index, pins: pins, link: link, counters: counters)
+    } catch let error as AttachError {
+      throw error
+    } catch let error as SystemCallError {
+      throw .kernel(error)
+    } catch {
+      throw .kernel(SystemCallError("attach to \(interface): \(error)", code: EIO))
+    }
+  }
+
+  /// The attachment xdpbatch made on `interface`, from its pins; `nil`
+  /// when there is none. A pinned link whose attachment is gone (the
+  /// interface was removed or someone detached it) is unpinned.
+  public static func open(interface: String, pins: PinDirectory? = nil) throws(AttachError)
+    -> XDPAttachment?
+  {
+    let pins = pins ?? PinDirectory(interface: interface)
+    guard PinDirectory.exists(pins.linkPath) else { return nil }
+    do {
+      let link = try XDPLink.open(pinnedAt: pins.linkPath)
+      let info = link.info()
+      guard info.programID != 0, info.interfaceIndex != 0 else {
+        unlink(pins.linkPath)
+        return nil
+      }
+      let counters = ActionCounters(
+        map: try BPFMap.open(pinnedAt: pins.countersPath, as: ActionCounters.definition))
+      return XDPAttachment(
+        interface: interface, interfaceIndex: info.interfaceIndex, pins: pins, link: link,
+        counters: counters)
+    } catch {
+      throw .kernel(error)
+    }
+  }
+
+  /// Loads `request`'s program with this interface's counters map and
+  /// swaps it in atomically (`bpf_link_update`, expecting the program
+  /// attached now). On failure the old program stays attached.
+  public func replace(with request: Request) throws(AttachError) {
+    let loaded = try request.load(counters: counters)
+    do {
+      let current = try program()
+      try link.update(to: loaded.program, expecting: current)
+    } catch {
+      throw .kernel(error)
+    }
+  }
+
+  /// Detaches the program and removes the link and counters pins and the
+  /// interface's pin directory.
+  public func detach() throws(AttachError) {
+    do {
+      try link.detach()
+    } catch {
+      throw .kernel(error)
+    }
+    unlink(pins.linkPath)
+    unlink(pins.countersPath)
+    pins.removeDirectories()
+  }
+
+  /// Detaches xdpbatch's program from `interface`.
+  public static func detach(interface: String, pins: PinDirectory? = nil) throws(AttachError) {
+    guard let attachment = try open(interface: interface, pins: pins) else {
+      throw .notAttached(interface: interface)
+    }
+    try attachment.detach()
+  }
+
+  /// The index of `interface` in the calling thread's namespace.
+  static func interfaceIndex(of interface: String) throws(AttachError) -> UInt32 {
+    let index = if_nametoindex(interface)
+    guard index != 0 else { throw .interfaceNotFound(interface) }
+    return index
+  }
+}
+
+/// Undo steps collected while an operation advances, run in reverse
+/// unless the operation commits.
+struct Rollback {
+  private var steps: [() -> Void] = []
+
+  /// Adds an undo step.
+  mutating func add(_ step: @escaping () -> Void) { steps.append(step) }
+
+  /// Keeps everything: the undo steps are dropped.
+  mutating func commit() { steps.removeAll() }
+
+  /// Undoes, newest first.
+  mutating func run() {
+    for step in steps.reversed() { step() }
+    steps.removeAll()
+  }
+}
