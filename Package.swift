@@ -13,6 +13,7 @@ let package = Package(
   targets: [
     // Layers, bottom to top. Each imports only the layers below it.
     .target(name: "BPF"),
+    .target(name: "Rewriter", dependencies: ["BPF"]),
 
     // C libraries, reached through small shims.
     .systemLibrary(name: "CBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
@@ -26,5 +27,6 @@ let package = Package(
     ),
 
     .testTarget(name: "BPFTests", dependencies: ["BPF", "CBPF"]),
+    .testTarget(name: "RewriterTests", dependencies: ["Rewriter", "BPF", "CBPF"]),
   ]
 )
