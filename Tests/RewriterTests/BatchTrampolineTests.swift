@@ -190,14 +190,18 @@ struct Variant: CustomTestStringConvertible, Sendable {
     #expect(batch.summary.addedPerPacket == batch.layout.epilogue.count)
   }
 
-  @Test func printsVariantCounts() throws {
-    for variant in Variant.all {
-      for program in [Fixtures.classifier, Fixtures.redirecting] {
-        let s = try rewrite(program, variant).summary
-        print(
-          "COUNTS \(variant.testDescription) \(program.name): once=\(s.addedOnce) perPacket=\(s.addedPerPacket) stack=\(s.stackBytes) \(s.instructionsBefore)->\(s.instructionsAfter)"
-        )
-      }
+  @Test(arguments: BatchStrategy.allCases)
+  func endPointerIsCheapestPerPacketAndRedirectCostsTwo(_ strategy: BatchStrategy) throws {
+    func perPacket(_ bound: BatchBound, _ program: Program) throws -> Int {
+      try rewrite(program, Variant(strategy: strategy, bound: bound)).summary.addedPerPacket
+    }
+    for bound in [BatchBound.immediate, .count] {
+      #expect(
+        try perPacket(.endPointer, Fixtures.classifier) < perPacket(bound, Fixtures.classifier))
+    }
+    for bound in BatchBound.allCases {
+      #expect(
+        try perPacket(bound, Fixtures.redirecting) == perPacket(bound, Fixtures.spillAndFill) + 2)
     }
   }
 }
