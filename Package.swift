@@ -13,7 +13,8 @@ let package = Package(
   targets: [
     // Layers, bottom to top. Each imports only the layers below it.
     .target(name: "BPF"),
-    .target(name: "Control", dependencies: ["BPF", "CBPF", "CLinux"]),
+    .target(name: "Rewriter", dependencies: ["BPF"]),
+    .target(name: "Control", dependencies: ["BPF", "Rewriter", "CBPF", "CLinux"]),
 
     // C libraries, reached through small shims.
     .systemLibrary(name: "CBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
@@ -23,12 +24,14 @@ let package = Package(
       name: "xdpbatch",
       dependencies: [
         "BPF",
+        "Rewriter",
         "Control",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
 
     .testTarget(name: "BPFTests", dependencies: ["BPF", "CBPF"]),
+    .testTarget(name: "RewriterTests", dependencies: ["Rewriter", "BPF", "CBPF"]),
     .testTarget(
       name: "ControlTests", dependencies: ["Control", "BPF", "CBPF"],
       resources: [.copy("Fixtures")]),

@@ -1,0 +1,199 @@
+import BPF
+
+/// Wraps a per-packet XDP program in a loop over a batch of context
+/// records: the batch trampoline of the LPC 2019 proof of concept, done the
+/// way the talk's questions asked for.
+///
+/// - A prologue (once) saves the first record's address and the bound.
+/// - Every `exit` of the main program becomes a jump to ONE epilogue; exits
+///   of subprograms are returns and stay. A jump to instruction 0 still
+///   lands on the original first instruction, after the prologue.
+/// - The epilogue (per packet) stores R0 into the record's action field
+///   (the runner maps values above 4 to ABORTED), steps to the next record
+///   and loops while below the bound; after the loop the program returns
+///   the number of records processed.
+/// - If the program calls `bpf_redirect` or `bpf_redirect_map`, the
+///   epilogue calls ``HelperFunction/commitRedirect`` so that each record
+///   keeps its own redirect target (the per-CPU `bpf_redirect_info` bug the
+///   talk's audience raised).
+/// - Tail calls (they never return) and stacks that cannot be proven to fit
+///   are refused with a ``RewriteError``. Every emitted program passes
+///   ``SafetyCheck``.
+public struct BatchTrampoline: Sendable {
+  /// Where the loop's values live on the stack.
+  public var strategy: BatchStrategy
+  /// How the loop knows when to stop.
+  public var bound: BatchBound
+  /// The largest batch; for ``BatchBound/immediate`` the exact count.
+  public var batchSize: Int
+  /// The context record layout (offsets of `act`, the stride).
+  public var layout: XDPContextLayout
+
+  /// The BPF stack limit in bytes.
+  public static let stackLimit = 512
+
+  /// Configures a rewrite.
+  public init(
+    strategy: BatchStrategy = .reserve, bound: BatchBound = .endPointer, batchSize: Int = 64,
+    layout: XDPContextLayout = .engine
+  ) {
+    self.strategy = strategy
+    self.bound = bound
+    self.batchSize = batchSize
+    self.layout = layout
+  }
+
+  /// The batch form of `program`.
+  public func rewrite(_ program: Program) throws(RewriteError) -> BatchProgram {
+    guard let size = Int32(exactly: batchSize), size > 0 else {
+      throw .invalidBatchSize(batchSize)
+    }
+    guard layout.stride > 0 else { throw .invalidLayout(stride: layout.stride) }
+    var buffer: InstructionBuffer
+    do {
+      buffer = try InstructionBuffer(program.instructions)
+    } catch {
+      throw .malformedProgram(error)
+    }
+    let frame = StackFrameAnalysis(program)
+    try Self.checkRewritable(frame, strategy: strategy)
+
+    let reserved = bound.slotCount * 8
+    let depth = (frame.stackDepth + 7) / 8 * 8
+    guard depth + reserved <= Self.stackLimit else {
+      throw .stackTooLarge(used: frame.stackDepth, reserved: reserved)
+    }
+    let slots = TrampolineSlots(bound: bound, top: strategy == .shift ? -8 : -depth - 8)
+    let code = TrampolineCode(
+      bound: bound, slots: slots, batchSize: size, layout: layout,
+      commitsRedirect: Self.setsRedirectTarget(program))
+
+    let emitted: Emitted
+    do {
+      emitted = try emit(program, into: buffer, code: code, frame: frame, shiftingBy: reserved)
+    } catch {
+      throw .patchFailed(error)
+    }
+    let result = emitted.program
+    let entry: Set<Register> = bound == .immediate ? [.r1] : [.r1, .r2]
+    let violations = SafetyCheck(entryRegisters: entry, allowedBackEdges: emitted.allowedBackEdges)
+      .violations(in: result)
+    guard violations.isEmpty else { throw .safetyCheckFailed(violations) }
+
+    let summary = BatchSummary(
+      program: program.name, strategy: strategy.rawValue, bound: bound.rawValue,
+      instructionsBefore: program.instructions.count, instructionsAfter: result.instructions.count,
+      addedOnce: code.prologue.count + code.tail.count,
+      addedPerPacket: code.epilogue.count + emitted.adjustments,
+      stackBytes: StackFrameAnalysis(result, entryRegisters: entry).stackDepth)
+    let epilogue = emitted.epilogue
+    let tail = epilogue + code.epilogue.count
+    return BatchProgram(
+      program: result, summary: summary, originalLocations: emitted.originalLocations,
+      layout: BatchProgram.Layout(
+        prologue: 0..<code.prologue.count, epilogue: epilogue..<tail,
+        tail: tail..<(tail + code.tail.count), slots: slots))
+  }
+
+  /// The rewritten program before it is checked.
+  private struct Emitted {
+    var program: Program
+    var epilogue: Int
+    var adjustments: Int
+    var allowedBackEdges: Set<ControlFlowEdge>
+    var originalLocations: [Int?]
+  }
+
+  private func emit(
+    _ program: Program, into buffer: InstructionBuffer, code: TrampolineCode,
+    frame: StackFrameAnalysis, shiftingBy reserved: Int
+  ) throws(PatchError) -> Emitted {
+    var buffer = buffer
+    let adjustments = strategy == .shift ? try Self.shiftFrame(&buffer, frame, by: reserved) : 0
+    try buffer.insert(code.prologue, at: 0, landing: .onOriginal)
+    let end = buffer.location(ofOriginal: program.mainLength) ?? buffer.count
+    let epilogue = try buffer.routeExits(frame.mainExits, into: code.epilogue + code.tail, at: end)
+    let tail = epilogue + code.epilogue.count
+    let firstInstruction = buffer.location(ofOriginal: 0) ?? epilogue
+    try buffer.retarget(at: epilogue + code.backEdge, to: firstInstruction)
+    if let test = code.emptyBatchTest { try buffer.retarget(at: test, to: tail) }
+    let loop = ControlFlowEdge(from: epilogue + code.backEdge, to: firstInstruction)
+    return Emitted(
+      program: buffer.relinked(program, mainLength: tail + code.tail.count),
+      epilogue: epilogue, adjustments: adjustments,
+      allowedBackEdges: Self.movedBackEdges(frame.graph, buffer, fallback: epilogue).union([loop]),
+      originalLocations: buffer.originalLocations(count: program.instructions.count))
+  }
+
+  /// Refuses what cannot be batched or cannot be proven safe.
+  static func checkRewritable(
+    _ frame: StackFrameAnalysis, strategy: BatchStrategy
+  ) throws(RewriteError) {
+    if let call = frame.tailCalls.first { throw .tailCall(index: call) }
+    guard !frame.mainExits.isEmpty else { throw .noMainExit }
+    if strategy == .shift,
+      case .variableOffset(let index) = frame.hazards.first(where: {
+        if case .variableOffset = $0 { true } else { false }
+      })
+    {
+      throw .variableStackOffset(index: index)
+    }
+    if let hazard = frame.hazards.first { throw .unprovableStack(hazard) }
+  }
+
+  /// Whether any instruction calls a helper that sets a redirect target.
+  static func setsRedirectTarget(_ program: Program) -> Bool {
+    program.instructions.contains {
+      $0.isHelperCall && HelperFunction(rawValue: $0.immediate).setsRedirectTarget
+    }
+  }
+
+  /// Moves every main-frame access and R10-derived pointer down by
+  /// `bytes`: accesses based on R10 get a lower offset; each `rX = r10`
+  /// gets `rX += -bytes`, folded into the `rX += c` that clang emits right
+  /// after it when nothing else jumps there.
+  ///
+  /// - Returns: how many instructions it inserted.
+  static func shiftFrame(
+    _ buffer: inout InstructionBuffer, _ frame: StackFrameAnalysis, by bytes: Int
+  ) throws(PatchError) -> Int {
+    for access in frame.accesses where access.isDirect {
+      guard let location = buffer.location(ofOriginal: access.index) else { continue }
+      var moved = buffer.instructions[location]
+      moved.offset = Int16(access.offset - bytes)
+      try buffer.replace(at: location, with: [moved])
+    }
+    var inserted = 0
+    let instructions = frame.graph.instructions
+    for copy in frame.framePointerCopies {
+      guard let location = buffer.location(ofOriginal: copy) else { continue }
+      let register = instructions[copy].dst
+      let next = copy + 1
+      if instructions.indices.contains(next),
+        instructions[next] == .add(register, immediate: instructions[next].immediate),
+        frame.graph.predecessors(ofInstruction: next) == [copy],
+        let folded = Int32(exactly: Int(instructions[next].immediate) - bytes),
+        let nextLocation = buffer.location(ofOriginal: next)
+      {
+        try buffer.replace(at: nextLocation, with: [.add(register, immediate: folded)])
+      } else {
+        try buffer.insert(
+          [.add(register, immediate: Int32(-bytes))], at: location + 1, landing: .onOriginal)
+        inserted += 1
+      }
+    }
+    return inserted
+  }
+
+  /// The input's own loops, in the rewritten program's indices.
+  static func movedBackEdges(
+    _ graph: ControlFlowGraph, _ buffer: InstructionBuffer, fallback: Int
+  ) -> Set<ControlFlowEdge> {
+    Set(
+      graph.backEdges().map {
+        ControlFlowEdge(
+          from: buffer.location(ofOriginal: $0.from) ?? fallback,
+          to: buffer.location(ofOriginal: $0.to) ?? fallback)
+      })
+  }
+}

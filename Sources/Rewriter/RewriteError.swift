@@ -1,0 +1,53 @@
+import BPF
+
+/// Why a program cannot be rewritten. Each case names the instruction (its
+/// index in the input program) and says what the user can do; callers add
+/// the object file and program name.
+public enum RewriteError: Error, Equatable, Sendable {
+  /// The input is not a well-formed instruction sequence.
+  case malformedProgram(PatchError)
+  /// The program calls `bpf_tail_call`, which never returns.
+  case tailCall(index: Int)
+  /// The main program has no `exit`.
+  case noMainExit
+  /// Under ``BatchStrategy/shift``: a stack pointer with a variable offset
+  /// cannot be moved with the frame.
+  case variableStackOffset(index: Int)
+  /// The stack analysis cannot prove the rewrite safe.
+  case unprovableStack(StackHazard)
+  /// The frame plus the reserved slots exceed the 512-byte BPF stack.
+  case stackTooLarge(used: Int, reserved: Int)
+  /// The batch size is not in 1...`Int32.max`.
+  case invalidBatchSize(Int)
+  /// The context layout cannot hold a batch (its stride is not positive).
+  case invalidLayout(stride: Int32)
+  /// An edit failed (a jump no longer fits after inserting code).
+  case patchFailed(PatchError)
+  /// The emitted program failed ``SafetyCheck``: a rewriter bug.
+  case safetyCheckFailed([SafetyViolation])
+}
+
+extension RewriteError: CustomStringConvertible {
+  /// A one-line message with the instruction index and a way forward.
+  public var description: String {
+    switch self {
+    case .malformedProgram(let error): "malformed program: \(error)"
+    case .tailCall(let index):
+      "instruction \(index) calls bpf_tail_call, which never returns to the batch loop; "
+        + "run this program per packet"
+    case .noMainExit: "the main program has no exit instruction"
+    case .variableStackOffset(let index):
+      "instruction \(index): a stack pointer with a variable offset cannot be shifted; "
+        + "use --strategy reserve"
+    case .unprovableStack(let hazard): "cannot prove the stack rewrite safe: \(hazard)"
+    case .stackTooLarge(let used, let reserved):
+      "the program uses \(used) bytes of stack; \(reserved) more for the batch loop exceed 512"
+    case .invalidBatchSize(let size): "batch size \(size) is not between 1 and \(Int32.max)"
+    case .invalidLayout(let stride): "context record stride \(stride) is not positive"
+    case .patchFailed(let error): "patch failed: \(error)"
+    case .safetyCheckFailed(let violations):
+      "internal error, the rewritten program fails the safety check: "
+        + violations.map(\.description).joined(separator: "; ")
+    }
+  }
+}

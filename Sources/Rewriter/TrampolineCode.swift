@@ -1,0 +1,113 @@
+import BPF
+
+/// Stack offsets (from R10) of the values a batch loop keeps across the
+/// original program's body, which may clobber every register.
+public struct TrampolineSlots: Hashable, Sendable {
+  /// The current record's address.
+  public var cursor: Int16
+  /// `immediate`: records done; `count`: records left; else unused.
+  public var counter: Int16?
+  /// `end-pointer`: the address after the last record.
+  public var end: Int16?
+  /// `count`, `end-pointer`: the record count, returned at the end.
+  public var total: Int16?
+
+  /// Consecutive 8-byte slots downward from `top` (the highest slot's
+  /// offset), as many as `bound` needs.
+  init(bound: BatchBound, top: Int) {
+    func slot(_ number: Int) -> Int16 { Int16(top - 8 * number) }
+    cursor = slot(0)
+    switch bound {
+    case .immediate: counter = slot(1)
+    case .count: (counter, total) = (slot(1), slot(2))
+    case .endPointer: (end, total) = (slot(1), slot(2))
+    }
+  }
+}
+
+/// The instructions of a batch trampoline for one bound: a prologue that
+/// runs once, the per-packet epilogue that ends with the loop's back edge,
+/// and the tail that returns the record count.
+///
+/// Jump distances that reach outside these pieces (the back edge to the
+/// program's first instruction, the empty-batch test to the tail) are
+/// placeholders; ``BatchTrampoline`` aims them once the layout is known.
+struct TrampolineCode {
+  var prologue: [Instruction] = []
+  /// Index in ``prologue`` of `if r2 == 0 goto tail`, if any.
+  var emptyBatchTest: Int?
+  var epilogue: [Instruction] = []
+  var tail: [Instruction] = []
+
+  /// The back edge is the last instruction of the epilogue.
+  var backEdge: Int { epilogue.count - 1 }
+
+  init(
+    bound: BatchBound, slots: TrampolineSlots, batchSize: Int32, layout: XDPContextLayout,
+    commitsRedirect: Bool
+  ) {
+    let cursor = slots.cursor
+    prologue = [.store(.doubleWord, .r1, to: .r10, offset: cursor)]
+    epilogue = [
+      .load(.doubleWord, .r1, from: .r10, offset: cursor),
+      .store(.word, .r0, to: .r1, offset: layout.action),
+    ]
+    if commitsRedirect {
+      // The redirect helpers leave their target in per-CPU state; the next
+      // packet would overwrite it before the runner acts on this one. The
+      // engine-only helper moves it into this record's redirect slot
+      // (R1 = the record). It clobbers R0-R5: the verdict is stored above,
+      // and R1 is reloaded below.
+      epilogue += [
+        .call(helper: HelperFunction.commitRedirect.rawValue),
+        .load(.doubleWord, .r1, from: .r10, offset: cursor),
+      ]
+    }
+    epilogue += [
+      .add(.r1, immediate: layout.stride),
+      .store(.doubleWord, .r1, to: .r10, offset: cursor),
+    ]
+    switch bound {
+    case .immediate:
+      let counter = slots.counter ?? cursor
+      prologue += [.store(.doubleWord, immediate: 0, to: .r10, offset: counter)]
+      epilogue += [
+        .load(.doubleWord, .r2, from: .r10, offset: counter),
+        .add(.r2, immediate: 1),
+        .store(.doubleWord, .r2, to: .r10, offset: counter),
+        .jump(.jlt, .r2, immediate: batchSize, offset: 0),
+      ]
+      tail = [.move(.r0, immediate: batchSize), .exit]
+    case .count:
+      let (left, total) = (slots.counter ?? cursor, slots.total ?? cursor)
+      prologue += [
+        .store(.doubleWord, .r2, to: .r10, offset: total),
+        .store(.doubleWord, .r2, to: .r10, offset: left),
+        .jump(.jeq, .r2, immediate: 0, offset: 0),
+      ]
+      emptyBatchTest = prologue.count - 1
+      epilogue += [
+        .load(.doubleWord, .r2, from: .r10, offset: left),
+        .add(.r2, immediate: -1),
+        .store(.doubleWord, .r2, to: .r10, offset: left),
+        .jump(.jne, .r2, immediate: 0, offset: 0),
+      ]
+      tail = [.load(.doubleWord, .r0, from: .r10, offset: total), .exit]
+    case .endPointer:
+      let (end, total) = (slots.end ?? cursor, slots.total ?? cursor)
+      prologue += [
+        .store(.doubleWord, .r2, to: .r10, offset: total),
+        .jump(.jeq, .r2, immediate: 0, offset: 0),
+        .arithmetic(.mul, .r2, immediate: layout.stride),
+        .arithmetic(.add, .r2, .r1),
+        .store(.doubleWord, .r2, to: .r10, offset: end),
+      ]
+      emptyBatchTest = prologue.count - 4
+      epilogue += [
+        .load(.doubleWord, .r2, from: .r10, offset: end),
+        .jump(.jlt, .r1, .r2, offset: 0),
+      ]
+      tail = [.load(.doubleWord, .r0, from: .r10, offset: total), .exit]
+    }
+  }
+}

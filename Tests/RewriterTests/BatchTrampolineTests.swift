@@ -1,0 +1,207 @@
+import BPF
+import Testing
+
+@testable import Rewriter
+
+struct Variant: CustomTestStringConvertible, Sendable {
+  var strategy: BatchStrategy
+  var bound: BatchBound
+  var testDescription: String { "\(strategy.rawValue)/\(bound.rawValue)" }
+  static let all = BatchStrategy.allCases.flatMap { s in
+    BatchBound.allCases.map { Variant(strategy: s, bound: $0) }
+  }
+}
+
+@Suite struct BatchTrampolineTests {
+  func rewrite(_ program: Program, _ variant: Variant, layout: XDPContextLayout = .engine) throws
+    -> BatchProgram
+  {
+    try BatchTrampoline(strategy: variant.strategy, bound: variant.bound, layout: layout)
+      .rewrite(program)
+  }
+
+  @Test(arguments: Variant.all)
+  func everyMainExitReachesTheEpilogue(_ variant: Variant) throws {
+    for program in Fixtures.batchable {
+      let batch = try rewrite(program, variant)
+      let result = batch.program
+      let epilogueStart = batch.layout.epilogue.lowerBound
+      let exitsInMain = (0..<result.mainLength).filter { result.instructions[$0].isExit }
+      #expect(exitsInMain == [batch.layout.tail.upperBound - 1], "\(program.name)")
+      for exit in StackFrameAnalysis(program).mainExits {
+        guard let moved = batch.originalLocations[exit] else {
+          // Only a trailing run of exits right before the epilogue is removed.
+          #expect((exit..<program.mainLength).allSatisfy { program.instructions[$0].isExit })
+          continue
+        }
+        #expect(result.instructions[moved].referenceTarget(at: moved) == epilogueStart)
+      }
+      let backEdge = batch.layout.epilogue.upperBound - 1
+      #expect(
+        result.instructions[backEdge].referenceTarget(at: backEdge) == batch.originalLocations[0])
+      #expect(batch.layout.prologue.upperBound == batch.originalLocations[0])
+    }
+  }
+
+  @Test(arguments: Variant.all)
+  func subprogramsAreUntouched(_ variant: Variant) throws {
+    let program = Fixtures.withSubprogram
+    let batch = try rewrite(program, variant)
+    let old = program.subprograms[0]
+    let new = batch.program.subprograms[0]
+    #expect(new.start == batch.program.mainLength)
+    #expect(
+      Array(batch.program.instructions[new.start..<(new.start + new.length)])
+        == Array(program.instructions[old.start..<(old.start + old.length)]))
+    let call = try #require(batch.originalLocations[2])
+    #expect(batch.program.instructions[call].referenceTarget(at: call) == new.start)
+  }
+
+  @Test(arguments: Variant.all)
+  func stackMovesOnlyUnderShift(_ variant: Variant) throws {
+    for program in Fixtures.batchable {
+      let batch = try rewrite(program, variant)
+      let reserved = variant.strategy == .shift ? variant.bound.slotCount * 8 : 0
+      let before = StackFrameAnalysis(program)
+      for access in before.accesses where access.isDirect {
+        let moved = try #require(batch.originalLocations[access.index])
+        #expect(Int(batch.program.instructions[moved].offset) == access.offset - reserved)
+      }
+      let after = StackFrameAnalysis(batch.program, entryRegisters: [.r1, .r2])
+      for access in before.accesses {
+        let moved = try #require(batch.originalLocations[access.index])
+        #expect(
+          after.accesses.contains { $0.index == moved && $0.offset == access.offset - reserved })
+      }
+      for argument in before.helperArguments {
+        let moved = try #require(batch.originalLocations[argument.index])
+        #expect(
+          after.helperArguments.contains {
+            $0.index == moved && $0.offset == argument.offset - reserved
+          })
+      }
+      let slots = batch.layout.slots
+      let lowest = Int(min(slots.cursor, slots.counter ?? 0, slots.end ?? 0, slots.total ?? 0))
+      if variant.strategy == .reserve {
+        #expect(Int(slots.cursor) < -before.stackDepth)
+      } else {
+        #expect(lowest >= -reserved)
+      }
+      #expect(batch.summary.stackBytes <= 512)
+      #expect(batch.summary.stackBytes >= before.stackDepth + variant.bound.slotCount * 8 - 7)
+    }
+  }
+
+  @Test(arguments: Variant.all)
+  func countsAddUp(_ variant: Variant) throws {
+    for program in Fixtures.batchable {
+      let batch = try rewrite(program, variant)
+      let summary = batch.summary
+      let removed = batch.originalLocations.filter { $0 == nil }.count
+      let adjustments = summary.addedPerPacket - batch.layout.epilogue.count
+      #expect(adjustments >= 0)
+      #expect(summary.instructionsBefore == program.instructions.count)
+      #expect(
+        summary.instructionsAfter
+          == summary.instructionsBefore + summary.addedOnce + batch.layout.epilogue.count
+          + adjustments - removed)
+      #expect(summary.addedOnce == batch.layout.prologue.count + batch.layout.tail.count)
+    }
+  }
+
+  @Test func bestVariantAddsAtMostSevenInstructionsAPacket() throws {
+    let batch = try rewrite(Fixtures.classifier, Variant(strategy: .reserve, bound: .endPointer))
+    #expect(batch.summary.addedPerPacket <= 7)
+  }
+
+  @Test(arguments: Variant.all)
+  func epilogueUsesTheLayout(_ variant: Variant) throws {
+    var layout = XDPContextLayout.engine
+    layout.action = 40
+    layout.stride = 48
+    let batch = try rewrite(Fixtures.classifier, variant, layout: layout)
+    let epilogue = batch.program.instructions[batch.layout.epilogue]
+    #expect(epilogue.contains(.store(.word, .r0, to: .r1, offset: 40)))
+    #expect(epilogue.contains(.add(.r1, immediate: 48)))
+    #expect(!epilogue.contains { $0.offset == XDPContextLayout.engine.action && $0.dst == .r1 })
+  }
+
+  @Test(arguments: Variant.all)
+  func redirectIsCommittedPerRecord(_ variant: Variant) throws {
+    let batch = try rewrite(Fixtures.redirecting, variant)
+    let epilogue = Array(batch.program.instructions[batch.layout.epilogue])
+    let commit = try #require(
+      epilogue.firstIndex(of: .call(helper: HelperFunction.commitRedirect.rawValue)))
+    let verdict = try #require(epilogue.firstIndex { $0.instructionClass == .stx && $0.src == .r0 })
+    #expect(verdict < commit)
+    #expect(
+      epilogue[commit + 1] == .load(.doubleWord, .r1, from: .r10, offset: batch.layout.slots.cursor)
+    )
+    let plain = try rewrite(Fixtures.classifier, variant)
+    #expect(
+      !plain.program.instructions.contains(.call(helper: HelperFunction.commitRedirect.rawValue)))
+  }
+
+  @Test func refusesTailCalls() {
+    #expect(throws: RewriteError.tailCall(index: 5)) {
+      try BatchTrampoline().rewrite(Fixtures.tailCalling)
+    }
+  }
+
+  @Test(arguments: Variant.all)
+  func refusesStacksThatNoLongerFit(_ variant: Variant) throws {
+    let reserved = variant.bound.slotCount * 8
+    _ = try rewrite(Fixtures.deepStack(Int16(512 - reserved)), variant)
+    #expect(throws: RewriteError.stackTooLarge(used: 512 - reserved + 8, reserved: reserved)) {
+      try rewrite(Fixtures.deepStack(Int16(512 - reserved + 8)), variant)
+    }
+  }
+
+  @Test func refusesVariableOffsets() {
+    #expect(throws: RewriteError.variableStackOffset(index: 4)) {
+      try BatchTrampoline(strategy: .shift).rewrite(Fixtures.variableOffset)
+    }
+    #expect(throws: RewriteError.unprovableStack(.variableOffset(index: 4))) {
+      try BatchTrampoline(strategy: .reserve).rewrite(Fixtures.variableOffset)
+    }
+  }
+
+  @Test func refusesUnprovableStacks() {
+    #expect(throws: RewriteError.unprovableStack(.passedToSubprogram(index: 3, register: .r1))) {
+      try BatchTrampoline().rewrite(Fixtures.pointerToSubprogram)
+    }
+  }
+
+  @Test func refusesBadParameters() {
+    #expect(throws: RewriteError.invalidBatchSize(0)) {
+      try BatchTrampoline(batchSize: 0).rewrite(Fixtures.classifier)
+    }
+    var layout = XDPContextLayout.engine
+    layout.stride = 0
+    #expect(throws: RewriteError.invalidLayout(stride: 0)) {
+      try BatchTrampoline(layout: layout).rewrite(Fixtures.classifier)
+    }
+  }
+
+  @Test func shiftAdjustsFramePointerCopiesWithoutNewInstructionsWhenItCanFold() throws {
+    let batch = try rewrite(Fixtures.classifier, Variant(strategy: .shift, bound: .immediate))
+    let add = try #require(batch.originalLocations[12])
+    #expect(batch.program.instructions[add] == .add(.r2, immediate: -4 - 16))
+    #expect(batch.summary.addedPerPacket == batch.layout.epilogue.count)
+  }
+
+  @Test(arguments: BatchStrategy.allCases)
+  func endPointerIsCheapestPerPacketAndRedirectCostsTwo(_ strategy: BatchStrategy) throws {
+    func perPacket(_ bound: BatchBound, _ program: Program) throws -> Int {
+      try rewrite(program, Variant(strategy: strategy, bound: bound)).summary.addedPerPacket
+    }
+    for bound in [BatchBound.immediate, .count] {
+      #expect(
+        try perPacket(.endPointer, Fixtures.classifier) < perPacket(bound, Fixtures.classifier))
+    }
+    for bound in BatchBound.allCases {
+      #expect(
+        try perPacket(bound, Fixtures.redirecting) == perPacket(bound, Fixtures.spillAndFill) + 2)
+    }
+  }
+}
