@@ -1,0 +1,52 @@
+import ArgumentParser
+import BPF
+
+/// `xdpbatch disasm`: each program's linked instructions, in the syntax of
+/// `llvm-objdump -d`, with map references and subprogram calls by name.
+struct DisasmCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "disasm",
+    abstract: "Print each program's linked instructions, with maps and calls by name."
+  )
+
+  @Argument(help: "A BPF object file (clang -target bpf -O2 -g).")
+  var object: String
+
+  @Option(help: "Only this program (default: every program in the object).")
+  var program: String?
+
+  @Flag(help: "Print immediates and offsets in decimal instead of hexadecimal.")
+  var decimal = false
+
+  func run() throws {
+    let file = try BPFObject(contentsOf: object)
+    let programs = try program.map { [try file.program(named: $0)] } ?? file.programs()
+    for (position, program) in programs.enumerated() {
+      if position > 0 { print() }
+      print(header(for: program))
+      print(listing(of: program, maps: file.maps), terminator: "")
+    }
+  }
+
+  private func header(for program: Program) -> String {
+    let subprograms =
+      program.subprograms.isEmpty
+      ? "" : ", subprograms: " + program.subprograms.map(\.name).joined(separator: ", ")
+    return
+      "\(program.name) (section \(program.sectionName), \(program.instructions.count) instructions\(subprograms)):"
+  }
+
+  private func listing(of program: Program, maps: [MapDefinition]) -> String {
+    let disassembler = Disassembler(
+      naming: program, maps: maps, numberStyle: decimal ? .decimal : .hexadecimal)
+    let starts = Dictionary(uniqueKeysWithValues: program.subprograms.map { ($0.start, $0.name) })
+    let width = String(max(program.instructions.count - 1, 0)).count
+    var text = ""
+    for line in disassembler.lines(program.instructions) {
+      if let name = starts[line.index] { text += "\n<\(name)>:\n" }
+      let index = String(line.index)
+      text += String(repeating: " ", count: width - index.count + 4) + index + ":\t" + line.text + "\n"
+    }
+    return text
+  }
+}
