@@ -51,6 +51,7 @@ enum ObjectFixtures {
     guard let clang else { throw FixtureError.noClang }
     let directory = FileManager.default.temporaryDirectory
       .appendingPathComponent("xdpbatch-elf-\(ProcessInfo.processInfo.processIdentifier)")
+      .appendingPathComponent(UUID().uuidString)
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let sourceURL = directory.appendingPathComponent("\(name).c")
     let objectURL = directory.appendingPathComponent("\(name).o")
