@@ -131,14 +131,3 @@ public struct BPFObject: Sendable {
       coreRelocations: coreRelocations)
   }
 }
-
-extension Program {
-  /// Whether `name` is one of libbpf's XDP section names: `xdp`, `xdp/...`,
-  /// `xdp.frags`, `xdp.frags/...`.
-  public static func isXDPSection(_ name: String) -> Bool {
-    name == "xdp" || name.hasPrefix("xdp/") || name == "xdp.frags" || name.hasPrefix("xdp.frags/")
-  }
-
-  /// Whether the program comes from an XDP section.
-  public var isXDP: Bool { Self.isXDPSection(sectionName) }
-}

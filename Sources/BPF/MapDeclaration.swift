@@ -55,7 +55,7 @@ struct MapReader {
     if let section = elf.section(named: "maps"), section.size > 0 {
       maps += try legacyMaps(in: section)
     }
-    maps += globalDataMaps()
+    maps += try globalDataMaps()
     return maps
   }
 
@@ -69,8 +69,19 @@ struct MapReader {
       || name.hasPrefix(".rodata.")
   }
 
-  private func globalDataMaps() -> [MapDeclaration] {
-    elf.sections.filter(Self.isGlobalData).map { section in
+  /// The largest global data section this reader creates a map for; the
+  /// kernel refuses array values above a few MiB anyway.
+  static let largestGlobalData: UInt64 = 1 << 26
+
+  private func globalDataMaps() throws(BPFObjectError) -> [MapDeclaration] {
+    let sections = elf.sections.filter(Self.isGlobalData)
+    if let large = sections.first(where: { $0.size > Self.largestGlobalData }) {
+      throw .invalidMap(
+        file: file, map: large.name,
+        reason:
+          "global data section of \(large.size) bytes is larger than \(Self.largestGlobalData)")
+    }
+    return sections.map { section in
       let readOnly = section.name.hasPrefix(".rodata")
       let contents = section.data.map { Array($0.contents) }
       let size = UInt32(clamping: section.size)

@@ -174,7 +174,8 @@ enum ObjectFixtures {
     char _license[] SEC("license") = "GPL";
     """
 
-  /// A legacy `struct bpf_map_def` map in section `maps`.
+  /// Legacy `struct bpf_map_def` maps in section `maps`, next to a BTF map
+  /// with a member this reader does not know.
   static let legacySource = """
     #include <linux/bpf.h>
     #include <bpf/bpf_helpers.h>
@@ -188,6 +189,13 @@ enum ObjectFixtures {
     struct legacy_map_def legacy_hash SEC("maps") = {
       BPF_MAP_TYPE_HASH, 8, 16, 32, 1,
     };
+    struct {
+      __uint(type, BPF_MAP_TYPE_ARRAY);
+      __type(key, __u32);
+      __type(value, __u32[3]);
+      __uint(max_entries, 2);
+      __uint(frobnicate, 3);
+    } modern SEC(".maps");
 
     SEC("xdp")
     int legacy_prog(struct xdp_md *ctx)
@@ -197,6 +205,7 @@ enum ObjectFixtures {
       if (value)
         *value += 1;
       bpf_map_lookup_elem(&legacy_hash, &key);
+      bpf_map_lookup_elem(&modern, &key);
       return XDP_PASS;
     }
 

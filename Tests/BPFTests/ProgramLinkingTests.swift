@@ -135,14 +135,20 @@ struct FixtureObjectTests {
     let object = try BPFObject(contentsOf: path)
     #expect(
       object.maps == [
+        MapDefinition(name: "modern", type: .array, keySize: 4, valueSize: 12, maxEntries: 2),
         MapDefinition(
           name: "legacy_counts", type: .perCPUArray, keySize: 4, valueSize: 8, maxEntries: 5),
         MapDefinition(
           name: "legacy_hash", type: .hash, keySize: 8, valueSize: 16, maxEntries: 32, flags: 1),
       ])
+    #expect(object.mapDeclarations.map(\.origin) == [.btf, .legacy, .legacy])
+    #expect(object.notes.count == 1)
+    #expect(object.notes.first?.contains("ignoring member 'frobnicate'") == true)
     let program = try object.program(named: "legacy_prog")
     #expect(
-      program.mapReferences.map { object.maps[$0.map].name } == ["legacy_counts", "legacy_hash"])
+      program.mapReferences.map { object.maps[$0.map].name } == [
+        "legacy_counts", "legacy_hash", "modern",
+      ])
   }
 
   @Test func hostObjectIsAnotherMachine() throws {
