@@ -45,8 +45,17 @@ struct DisasmCommand: ParsableCommand {
     for line in disassembler.lines(program.instructions) {
       if let name = starts[line.index] { text += "\n<\(name)>:\n" }
       let index = String(line.index)
-      text += String(repeating: " ", count: width - index.count + 4) + index + ":\t" + line.text + "\n"
+      text += String(repeating: " ", count: width - index.count + 4) + index + ":\t" + line.text
+      text += helperComment(program.instructions[line.index]) + "\n"
     }
     return text
+  }
+
+  /// `\t; bpf_map_lookup_elem` after a helper call whose id is known.
+  private func helperComment(_ instruction: Instruction) -> String {
+    guard instruction.isHelperCall,
+      let name = HelperFunction(rawValue: instruction.immediate).name
+    else { return "" }
+    return "\t; bpf_\(name)"
   }
 }
