@@ -23,17 +23,20 @@ public final class TrafficGenerator: Sendable {
     public var framesPerRun: UInt32
     /// Stop after this many frames; `nil` to send until ``stop()``.
     public var limit: UInt64?
+    /// Frames per second to aim at; `nil` for as fast as the kernel sends.
+    public var framesPerSecond: Double?
 
     /// Describes a generator.
     public init(
       frames: [FrameTemplate], interface: String, namespace: NetworkNamespace? = nil,
-      framesPerRun: UInt32 = 256, limit: UInt64? = nil
+      framesPerRun: UInt32 = 256, limit: UInt64? = nil, framesPerSecond: Double? = nil
     ) {
       self.frames = frames
       self.interface = interface
       self.namespace = namespace
       self.framesPerRun = max(1, framesPerRun)
       self.limit = limit
+      self.framesPerSecond = framesPerSecond.flatMap { $0 > 0 ? $0 : nil }
     }
   }
 
@@ -138,7 +141,13 @@ public final class TrafficGenerator: Sendable {
       throw .load(error)
     }
     var next = 0
+    let start = Date()
     while !stopRequested.load(ordering: .relaxed) {
+      if let rate = configuration.framesPerSecond {
+        let due = start.addingTimeInterval(Double(framesSent) / rate).timeIntervalSinceNow
+        if due > 0 { usleep(UInt32(min(due, 0.1) * 1_000_000)) }
+        if due > 0.1 { continue }
+      }
       var count = UInt64(configuration.framesPerRun)
       if let limit = configuration.limit {
         count = min(count, limit - framesSent)

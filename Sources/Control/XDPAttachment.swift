@@ -32,20 +32,26 @@ public struct XDPAttachment: Sendable {
     /// The index of the counters map in ``maps``; the pinned map is used
     /// there instead of a new one.
     public var countersMapIndex: Int?
+    /// The object's license string.
+    public var license: String
 
     /// Describes what to load.
-    public init(program: Program, maps: [MapDefinition], countersMapIndex: Int? = nil) {
+    public init(
+      program: Program, maps: [MapDefinition], countersMapIndex: Int? = nil,
+      license: String = "GPL"
+    ) {
       self.program = program
       self.maps = maps
       self.countersMapIndex = countersMapIndex
+      self.license = license
     }
 
     /// Loads the program, giving it `counters` at ``countersMapIndex``.
-    func load(counters: ActionCounters) throws(AttachError) -> ProgramLoader.Loaded {
+    public func load(counters: ActionCounters) throws(AttachError) -> ProgramLoader.Loaded {
       var reusing: [Int: BPFMap] = [:]
       if let countersMapIndex { reusing[countersMapIndex] = counters.map }
       do {
-        return try ProgramLoader(maps: maps, reusing: reusing).load(program)
+        return try ProgramLoader(maps: maps, reusing: reusing, license: license).load(program)
       } catch {
         throw .load(error)
       }

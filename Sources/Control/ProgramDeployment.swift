@@ -1,0 +1,181 @@
+import BPF
+import Foundation
+import Glibc
+
+/// The command line's attach, swap and detach: an ``XDPAttachment`` plus
+/// the ``AttachmentRecord`` that says what it runs, kept in step.
+///
+/// Every operation either completes or leaves the interface, the pins and
+/// the record as they were.
+public struct ProgramDeployment: Sendable {
+  /// Where records are kept.
+  public var state: StateDirectory
+  /// Where the kernel's BTF is read for the batch-capability probe.
+  public var btfPath: String
+
+  /// Uses the default locations.
+  public init(
+    state: StateDirectory = StateDirectory(), btfPath: String = BatchKernelSupport.vmlinuxPath
+  ) {
+    self.state = state
+    self.btfPath = btfPath
+  }
+
+  /// Attaches `source`'s program to `interface` in `mode`, as `form`, and
+  /// records it. An xdpbatch program already there (in the same mode) is
+  /// replaced atomically; a foreign one is refused unless `force`.
+  @discardableResult
+  public func attach(
+    _ source: ProgramSource, to interface: String, mode: XDPMode, form: ProgramForm = .perPacket,
+    force: Bool = false
+  ) throws(DeploymentError) -> AttachmentRecord {
+    if form == .batch { throw .batchUnsupported(try batchRefusal()) }
+    let request: XDPAttachment.Request
+    do {
+      request = try source.request()
+    } catch {
+      throw .source(error)
+    }
+    do {
+      _ = try XDPAttachment.interfaceIndex(of: interface)
+      if let existing = try XDPAttachment.open(interface: interface),
+        let record = state.record(interface: interface), record.attachMode != mode,
+        record.programID == (try? existing.program().info().id)
+      {
+        throw DeploymentError.modeMismatch(interface: interface, attached: record.attachMode)
+      }
+    } catch let error as DeploymentError {
+      throw error
+    } catch let error as AttachError {
+      throw .attach(error)
+    } catch {
+      throw .attach(.kernel(SystemCallError("\(error)", code: EIO)))
+    }
+    do {
+      try state.create()
+    } catch {
+      throw .attach(.kernel(error))
+    }
+    let previous = state.record(interface: interface)
+    let attachment: XDPAttachment
+    do {
+      attachment = try XDPAttachment.attach(request, to: interface, mode: mode, force: force)
+    } catch {
+      throw .attach(error)
+    }
+    let object = URL(fileURLWithPath: source.objectPath).standardizedFileURL.path
+    do {
+      let record = AttachmentRecord(
+        interface: interface, object: object, program: source.programName, form: form,
+        attachMode: previous?.attachMode ?? mode, programID: try attachment.program().info().id)
+      try state.save(record)
+      return record
+    } catch {
+      if previous == nil { try? attachment.detach() }
+      throw .attach(.kernel(error))
+    }
+  }
+
+  /// Alternates the program on `interface` between its per-packet and
+  /// batch forms. Fails, changing nothing, where the kernel cannot run
+  /// batch programs.
+  @discardableResult
+  public func swap(interface: String) throws(DeploymentError) -> AttachmentRecord {
+    let (_, record) = try current(interface: interface)
+    guard let record else { throw .unknownProgram(interface: interface) }
+    switch record.form {
+    case .perPacket:
+      throw .batchUnsupported(try batchRefusal())
+    case .batch:
+      return try attach(
+        ProgramSource(objectPath: record.object, programName: record.program), to: interface,
+        mode: record.attachMode, form: .perPacket)
+    }
+  }
+
+  /// Detaches xdpbatch's program from `interface`, removes its pins and record.
+  public func detach(interface: String) throws(DeploymentError) {
+    do {
+      _ = try XDPAttachment.interfaceIndex(of: interface)
+      try XDPAttachment.detach(interface: interface)
+    } catch {
+      throw .attach(error)
+    }
+    state.removeRecord(interface: interface)
+  }
+
+  /// The attachment on `interface` and its record (`nil` when the record
+  /// is missing or describes a program no longer attached).
+  public func current(interface: String) throws(DeploymentError) -> (
+    XDPAttachment, AttachmentRecord?
+  ) {
+    do throws(AttachError) {
+      _ = try XDPAttachment.interfaceIndex(of: interface)
+      guard let attachment = try XDPAttachment.open(interface: interface) else {
+        throw AttachError.notAttached(interface: interface)
+      }
+      let programID = try? attachment.program().info().id
+      let record = state.record(interface: interface).flatMap {
+        $0.programID == programID ? $0 : nil
+      }
+      return (attachment, record)
+    } catch {
+      throw .attach(error)
+    }
+  }
+
+  /// Why the batch form cannot be attached on this kernel.
+  func batchRefusal() throws(DeploymentError) -> String {
+    let support: BatchKernelSupport
+    do {
+      support = try BatchKernelSupport.probe(btfPath: btfPath)
+    } catch {
+      return "the kernel's batch capability cannot be determined: \(error)"
+    }
+    guard let field = support.actionField else {
+      return
+        "this kernel cannot run batch XDP programs: its struct xdp_buff (\(support.bufferSize) bytes) has no per-buffer action field (act/action); the software batch runtime (AF_XDP + engine) is not available yet. Nothing was changed."
+    }
+    return
+      "this kernel's struct xdp_buff has a per-buffer action field (\(field.name) at offset \(field.offset), struct size \(support.bufferSize)), but attaching batch programs to such a kernel is not supported yet. Nothing was changed."
+  }
+}
+
+/// Why attach, swap or detach failed. The interface, pins and record are
+/// as they were before the call.
+public enum DeploymentError: Error, Sendable, CustomStringConvertible {
+  /// The object or program could not be prepared.
+  case source(ProgramSourceError)
+  /// Attaching, replacing or detaching failed.
+  case attach(AttachError)
+  /// The batch form cannot run here; the text says why.
+  case batchUnsupported(String)
+  /// An xdpbatch program is attached, but no record says which.
+  case unknownProgram(interface: String)
+  /// Replacing would need a different XDP mode than the attached one.
+  case modeMismatch(interface: String, attached: XDPMode)
+
+  /// A message saying what failed and what to do.
+  public var description: String {
+    switch self {
+    case .source(let error): error.description
+    case .attach(let error): Self.withPrivilegeHint(error)
+    case .batchUnsupported(let reason): reason
+    case .unknownProgram(let interface):
+      "xdpbatch has a program on \(interface) but no record of which object it came from; attach it again with `xdpbatch attach \(interface) OBJ.o --program NAME`"
+    case .modeMismatch(let interface, let attached):
+      "\(interface) runs xdpbatch's program in \(attached.rawValue) mode; detach it first (`xdpbatch detach \(interface)`) to change the mode"
+    }
+  }
+
+  private static func withPrivilegeHint(_ error: AttachError) -> String {
+    let denied: Bool
+    switch error {
+    case .kernel(let call): denied = call.isPermissionDenied
+    case .load(.kernel(_, let call)), .load(.map(_, let call)): denied = call.isPermissionDenied
+    default: denied = false
+    }
+    return error.description
+      + (denied ? " (this needs root: CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)" : "")
+  }
+}

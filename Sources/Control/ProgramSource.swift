@@ -1,0 +1,67 @@
+import BPF
+import Rewriter
+
+/// A program of a compiled BPF object file, instrumented with verdict
+/// counting and ready to attach: the object is read, the program linked,
+/// the interface's counters map appended to the object's map table and the
+/// ``Rewriter/ActionCountingPass`` applied.
+public struct ProgramSource: Hashable, Sendable {
+  /// The object file.
+  public var objectPath: String
+  /// The program's name in the object.
+  public var programName: String
+
+  /// Names a program of an object file.
+  public init(objectPath: String, programName: String) {
+    self.objectPath = objectPath
+    self.programName = programName
+  }
+
+  /// Reads, links and instruments the program.
+  public func request() throws(ProgramSourceError) -> XDPAttachment.Request {
+    let object: BPFObject
+    let program: Program
+    do {
+      object = try BPFObject(contentsOf: objectPath)
+      program = try object.program(named: programName)
+    } catch {
+      throw .object(error)
+    }
+    guard Program.isXDPSection(program.sectionName) else {
+      throw .notXDP(file: objectPath, program: programName, section: program.sectionName)
+    }
+    let countersIndex = object.maps.count
+    let instrumented: Program
+    do {
+      instrumented = try ActionCountingPass(countersMapIndex: Int32(countersIndex)).apply(
+        to: program)
+    } catch {
+      throw .instrumentation(file: objectPath, program: programName, error)
+    }
+    return XDPAttachment.Request(
+      program: instrumented, maps: object.maps + [ActionCountingPass.countersMap],
+      countersMapIndex: countersIndex, license: object.license ?? "GPL")
+  }
+}
+
+/// Why a program of an object file cannot be prepared for attaching.
+public enum ProgramSourceError: Error, Sendable, CustomStringConvertible {
+  /// The object could not be read, or has no such program.
+  case object(BPFObjectError)
+  /// The program is not in an XDP section.
+  case notXDP(file: String, program: String, section: String)
+  /// The action-counting pass could not instrument the program.
+  case instrumentation(file: String, program: String, RewriteError)
+
+  /// A message naming the file and program.
+  public var description: String {
+    switch self {
+    case .object(let error):
+      "\(error)"
+    case .notXDP(let file, let program, let section):
+      "\(file): program \"\(program)\" is in section \"\(section)\", not an XDP section (xdp, xdp/..., xdp.frags)"
+    case .instrumentation(let file, let program, let error):
+      "\(file): program \"\(program)\" cannot be instrumented to count its verdicts: \(error)"
+    }
+  }
+}
