@@ -10,7 +10,7 @@ SWIFT_FLAGS ?=
 SAMPLE_SOURCES := $(wildcard Samples/*.bpf.c)
 SAMPLE_OBJECTS := $(patsubst Samples/%.bpf.c,build/samples/%.o,$(SAMPLE_SOURCES))
 
-.PHONY: all deps build samples test demo format clean
+.PHONY: all deps build samples test demo demo-down format clean
 
 all: build
 
@@ -38,8 +38,13 @@ test: deps samples
 	swift test --skip-build $(SWIFT_FLAGS)
 
 demo: build
-	@echo "== xdpbatch disasm build/samples/xdp1.o"
-	@swift run --skip-build xdpbatch disasm build/samples/xdp1.o
+	@if [ "$$(id -u)" -ne 0 ]; then echo "error: the demo needs root (namespaces, BPF)" >&2; exit 1; fi
+	swift run --skip-build xdpbatch demo up --object build/samples/xdp_classify.o
+	@echo "== xdpbatch stats xdpbatch0 --interval 1 (Ctrl-C to stop; \`make demo-down\` removes the demo)"
+	@swift run --skip-build xdpbatch stats xdpbatch0 --interval 1 || true
+
+demo-down:
+	swift run --skip-build xdpbatch demo down
 
 format:
 	swift-format format --in-place --recursive Sources Tests Package.swift

@@ -41,23 +41,27 @@ public struct Demo: Sendable {
     throws(DemoError) -> DemoStatus
   {
     let deployment = ProgramDeployment(state: state)
+    let wasUp = namespace.exists || if_nametoindex(veth.name) != 0
     do {
       if !namespace.exists { _ = try NetworkNamespace.create(namespace.name) }
       if if_nametoindex(veth.name) == 0 { try veth.create() }
-    } catch {
-      throw .plumbing(error)
-    }
-    let source = ProgramSource(objectPath: object, programName: programName)
-    let attached = try? deployment.current(interface: veth.name)
-    if attached?.1?.program != programName {
-      do {
+      let source = ProgramSource(objectPath: object, programName: programName)
+      let attached = try? deployment.current(interface: veth.name)
+      if attached?.1?.program != programName {
         try deployment.attach(source, to: veth.name, mode: mode)
-      } catch {
-        throw .deployment(error)
       }
-    }
-    if let generatorCommand, generatorPID() == nil {
-      try startGenerator(generatorCommand)
+      if let generatorCommand, generatorPID() == nil {
+        try startGenerator(generatorCommand)
+      }
+    } catch {
+      // A first `up` that fails takes down what it made.
+      if !wasUp { down() }
+      switch error {
+      case let error as PlumbingError: throw .plumbing(error)
+      case let error as DeploymentError: throw .deployment(error)
+      case let error as DemoError: throw error
+      default: throw .generator("\(error)")
+      }
     }
     return status()
   }
@@ -92,6 +96,7 @@ public struct Demo: Sendable {
       namespace.delete()
       removed.append("namespace \(namespace.name)")
     }
+    rmdir(state.path)  // only when nothing else is kept there
     return removed
   }
 

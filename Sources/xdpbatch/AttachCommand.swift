@@ -1,0 +1,44 @@
+import ArgumentParser
+import Control
+
+extension XDPMode: ExpressibleByArgument {}
+
+/// `xdpbatch attach`: loads a program of an object file, instrumented to
+/// count its verdicts, and attaches it to an interface through a pinned
+/// BPF link (replacing xdpbatch's program there atomically).
+struct AttachCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "attach",
+    abstract: "Attach an XDP program of an object file to an interface (replaces ours atomically).")
+
+  @Argument(help: "The network interface.")
+  var interface: String
+
+  @Argument(help: "A BPF object file (clang -target bpf -O2 -g).")
+  var object: String
+
+  @Option(help: "The program's name in the object.")
+  var program: String
+
+  @Option(help: "native (in the driver) or generic (after the sk_buff is built).")
+  var mode: XDPMode = .native
+
+  @Flag(help: "Attach the batch form (needs a batch-capable kernel).")
+  var batch = false
+
+  @Flag(help: "Replace an XDP program that another tool attached.")
+  var force = false
+
+  func validate() throws {
+    guard mode != .offload else { throw ValidationError("--mode must be native or generic") }
+  }
+
+  func run() throws {
+    let record = try ProgramDeployment().attach(
+      ProgramSource(objectPath: object, programName: program), to: interface, mode: mode,
+      form: batch ? .batch : .perPacket, force: force)
+    print(
+      "attached \(record.program) (\(record.form.rawValue), \(record.attachMode.rawValue), program id \(record.programID)) to \(interface)"
+    )
+  }
+}

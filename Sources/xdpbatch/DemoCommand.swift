@@ -1,0 +1,166 @@
+import ArgumentParser
+import Control
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `xdpbatch demo up|down|status`: a namespace, a veth pair, the
+/// classifier sample and a traffic generator that makes all five verdicts.
+struct DemoCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "demo",
+    abstract: "Set up, inspect or remove the demo (namespace, veth pair, classifier, generator).",
+    subcommands: [Up.self, Down.self, Status.self, Generate.self])
+
+  /// Prints the demo's state as text or JSON.
+  static func show(_ status: DemoStatus, json: Bool) throws {
+    if json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+      let data = try encoder.encode(status)
+      print(String(decoding: data, as: UTF8.self))
+      return
+    }
+    guard status.isUp, let interface = status.interface else {
+      print("demo: down")
+      return
+    }
+    let program = status.program.map { "\($0) (\(status.mode?.rawValue ?? "?"))" } ?? "none"
+    let generator =
+      status.generator.running ? "running, \(status.generator.sent) frames sent" : "stopped"
+    print(
+      """
+      demo: up (namespace \(status.namespace ?? "?"), \(interface) <-> \(status.peer ?? "?"))
+      program: \(program) on \(interface)
+      generator: \(generator)
+      """)
+  }
+
+  struct Up: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Make the demo (idempotent): namespace, veth pair, classifier, generator.")
+
+    @Option(help: "The classifier object (default: build/samples/xdp_classify.o).")
+    var object: String?
+
+    @Option(help: "native or generic XDP.")
+    var mode: XDPMode = .native
+
+    @Option(help: "Frames per second the generator sends.")
+    var rate: Double = 20_000
+
+    @Flag(help: "Print the demo's state as JSON.")
+    var json = false
+
+    func validate() throws {
+      guard rate > 0 else { throw ValidationError("--rate must be above 0") }
+      guard mode != .offload else { throw ValidationError("--mode must be native or generic") }
+    }
+
+    func run() throws {
+      let path = try object ?? Self.defaultObject()
+      let status = try Demo().up(
+        object: path, mode: mode,
+        generatorCommand: [Self.executablePath(), "demo", "generate", "--rate", String(rate)])
+      try DemoCommand.show(status, json: json)
+    }
+
+    /// `build/samples/xdp_classify.o` in the working directory, or in the
+    /// package the executable was built in (`.build/<config>/xdpbatch`).
+    static func defaultObject() throws -> String {
+      let relative = "build/samples/xdp_classify.o"
+      let executableDirectory = URL(fileURLWithPath: executablePath()).deletingLastPathComponent()
+      let candidates = [
+        relative,
+        executableDirectory.appendingPathComponent("../../../" + relative).standardizedFileURL.path,
+        executableDirectory.appendingPathComponent("../../" + relative).standardizedFileURL.path,
+      ]
+      guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) })
+      else {
+        throw DemoCommandError.noObject(candidates)
+      }
+      return found
+    }
+
+    static func executablePath() -> String {
+      (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        ?? CommandLine.arguments[0]
+    }
+  }
+
+  struct Down: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Remove everything the demo made (quiet when nothing is up).")
+
+    func run() throws {
+      let removed = Demo().down()
+      print(
+        removed.isEmpty
+          ? "demo: nothing to remove" : "demo: removed " + removed.joined(separator: ", "))
+    }
+  }
+
+  struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show what of the demo exists.")
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+      try DemoCommand.show(Demo().status(), json: json)
+    }
+  }
+
+  /// The generator process `demo up` starts: sends the traffic mix from
+  /// the peer until SIGTERM, writing its pid and sent count to files.
+  struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Run the demo's traffic generator (started by `demo up`).",
+      shouldDisplay: false)
+
+    @Option(help: "Frames per second.")
+    var rate: Double = 20_000
+
+    func run() throws {
+      setsid()
+      let demo = Demo()
+      var signals = sigset_t()
+      sigemptyset(&signals)
+      sigaddset(&signals, SIGTERM)
+      sigaddset(&signals, SIGINT)
+      sigaddset(&signals, SIGHUP)
+      pthread_sigmask(SIG_BLOCK, &signals, nil)
+      let generator = TrafficGenerator.start(
+        .init(
+          frames: TrafficMix.classifier().frames, interface: demo.veth.peer,
+          namespace: demo.namespace, framesPerRun: UInt32(min(max(rate / 50, 64), 16384)),
+          framesPerSecond: rate))
+      try? String(getpid()).write(toFile: demo.generatorPIDPath, atomically: true, encoding: .utf8)
+      defer { unlink(demo.generatorPIDPath) }
+      var timeout = timespec(tv_sec: 0, tv_nsec: 250_000_000)
+      while generator.isRunning {
+        try? String(generator.framesSent).write(
+          toFile: demo.generatorCountPath, atomically: true, encoding: .utf8)
+        if sigtimedwait(&signals, nil, &timeout) > 0 { break }
+      }
+      let failure = generator.stop()
+      try? String(generator.framesSent).write(
+        toFile: demo.generatorCountPath, atomically: true, encoding: .utf8)
+      if let failure { throw failure }
+    }
+  }
+}
+
+/// Why a demo command could not start.
+enum DemoCommandError: Error, CustomStringConvertible {
+  case noObject([String])
+
+  var description: String {
+    switch self {
+    case .noObject(let paths):
+      "the classifier sample is not built (looked for \(paths.joined(separator: ", "))); run `make samples` or pass --object"
+    }
+  }
+}

@@ -1,0 +1,17 @@
+import ArgumentParser
+import Control
+
+/// `xdpbatch detach`: removes xdpbatch's program, its pins and its record.
+struct DetachCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "detach",
+    abstract: "Detach xdpbatch's program from an interface and remove its pins.")
+
+  @Argument(help: "The network interface.")
+  var interface: String
+
+  func run() throws {
+    try ProgramDeployment().detach(interface: interface)
+    print("detached xdpbatch's program from \(interface)")
+  }
+}

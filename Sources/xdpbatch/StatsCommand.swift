@@ -1,0 +1,116 @@
+import ArgumentParser
+import BPF
+import Control
+import Foundation
+
+/// `xdpbatch stats`: the interface's per-action counters, their rates and
+/// the program's cost per packet; once, or every interval (JSON lines).
+struct StatsCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "stats",
+    abstract: "Print per-action counters and rates of xdpbatch's program on an interface.")
+
+  @Argument(help: "The network interface.")
+  var interface: String
+
+  @Flag(help: "Print JSON (one document, or one line per interval with --interval).")
+  var json = false
+
+  @Option(help: "Print every SECONDS seconds (rates over each interval).")
+  var interval: Double?
+
+  @Option(help: "With --interval: stop after N reports.")
+  var count: Int?
+
+  /// The window for rates when printing once.
+  static let singleWindow = 0.5
+
+  func validate() throws {
+    if let interval, !(interval > 0) { throw ValidationError("--interval must be above 0") }
+    if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+    if count != nil && interval == nil { throw ValidationError("--count needs --interval") }
+  }
+
+  func run() throws {
+    let (attachment, record) = try ProgramDeployment().current(interface: interface)
+    let statistics = try? RunStatistics.enable()
+    defer { _ = statistics }
+    let window = interval ?? Self.singleWindow
+    var tracker = CounterTracker()
+    _ = tracker.record(try attachment.sample(at: Self.now()))
+    var printed = 0
+    while count.map({ printed < $0 }) ?? true {
+      Thread.sleep(forTimeInterval: window)
+      let sample = try attachment.sample(at: Self.now())
+      let report = StatsReport(
+        interface: interface, record: record, sample: sample,
+        name: (try? attachment.program().name) ?? "?", tracker: tracker.record(sample))
+      // Unbuffered, so that a reader of a pipe sees each interval at once.
+      FileHandle.standardOutput.write(
+        Data(((json ? report.jsonLine() : report.table()) + "\n").utf8))
+      printed += 1
+      if interval == nil { break }
+    }
+  }
+
+  static func now() -> Double {
+    ProcessInfo.processInfo.systemUptime
+  }
+}
+
+/// One report of `stats`, in DESIGN.md's JSON shape.
+struct StatsReport: Encodable {
+  var interface: String
+  var program: String
+  var mode: String?
+  var attachMode: String?
+  var programID: UInt32
+  var actions: ActionCounts
+  var rates: [String: Double]
+  var nsPerPacket: Double?
+
+  enum CodingKeys: String, CodingKey {
+    case interface, program, mode, actions, rates
+    case attachMode = "attach_mode"
+    case programID = "program_id"
+    case nsPerPacket = "ns_per_packet"
+  }
+
+  init(
+    interface: String, record: AttachmentRecord?, sample: CounterSample, name: String,
+    tracker report: CounterTracker.Report
+  ) {
+    self.interface = interface
+    program = record?.program ?? name
+    mode = record?.form.rawValue
+    attachMode = record?.attachMode.rawValue
+    programID = sample.programID
+    actions = report.totals
+    rates = Dictionary(
+      uniqueKeysWithValues: XDPAction.allCases.map { ($0.name, report.packetsPerSecond[$0] ?? 0) })
+    nsPerPacket = report.nanosecondsPerRun
+  }
+
+  func jsonLine() -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    let data = (try? encoder.encode(self)) ?? Data("{}".utf8)
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  func table() -> String {
+    let cost = nsPerPacket.map { String(format: "%.1f ns/packet", $0) } ?? "ns/packet n/a"
+    var lines = [
+      "\(interface): \(program) (\(mode ?? "unknown form"), \(attachMode ?? "?") mode, id \(programID)), \(cost)",
+      "ACTION          PACKETS            BYTES       PACKETS/S",
+    ]
+    for action in XDPAction.allCases {
+      let count = actions[action]
+      lines.append(
+        action.name.padding(toLength: 8, withPad: " ", startingAt: 0)
+          + String(
+            format: "%15llu  %15llu  %14.0f", count.packets, count.bytes, rates[action.name] ?? 0))
+    }
+    return lines.joined(separator: "\n")
+  }
+}

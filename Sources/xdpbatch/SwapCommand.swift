@@ -1,0 +1,18 @@
+import ArgumentParser
+import Control
+
+/// `xdpbatch swap`: alternates the attached program between its
+/// per-packet and batch forms, atomically.
+struct SwapCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "swap",
+    abstract: "Swap the attached program between per-packet and batch form, atomically.")
+
+  @Argument(help: "The network interface.")
+  var interface: String
+
+  func run() throws {
+    let record = try ProgramDeployment().swap(interface: interface)
+    print("\(interface) now runs \(record.program) (\(record.form.rawValue))")
+  }
+}
