@@ -13,6 +13,7 @@ let package = Package(
   targets: [
     // Layers, bottom to top. Each imports only the layers below it.
     .target(name: "BPF"),
+    .target(name: "Engine", dependencies: ["BPF"]),
 
     // C libraries, reached through small shims.
     .systemLibrary(name: "CBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
@@ -21,10 +22,12 @@ let package = Package(
       name: "xdpbatch",
       dependencies: [
         "BPF",
+        "Engine",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
 
     .testTarget(name: "BPFTests", dependencies: ["BPF", "CBPF"]),
+    .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Conformance"]),
   ]
 )
