@@ -33,11 +33,6 @@ extension Machine {
     var pc = 0
     var depth = 0
     var executed = 0
-    defer { lastInstructionCount = executed }
-
-    @inline(__always) func fault(_ address: UInt64, _ size: Int, _ write: Bool) -> ExecutionError {
-      .memoryFault(index: pc - 1, address: address, size: size, write: write)
-    }
 
     while true {
       let s = code[pc]
@@ -138,7 +133,7 @@ extension Machine {
 
       case .ja:
         let target = Int(s.offset)
-        if target < pc && executed >= budget { throw budgetExceeded(pc, budget) }
+        if target < pc && executed >= budget { throw fail(budgetExceeded(pc, budget), executed) }
         pc = target
       case .jeqK: if r[d] == k { pc = try branch(s, pc, executed, budget) }
       case .jeqX: if r[d] == r[Int(s.src)] { pc = try branch(s, pc, executed, budget) }
@@ -182,17 +177,27 @@ extension Machine {
         }
 
       case .callHelper:
-        r[0] = try callHelper(Int32(truncatingIfNeeded: s.immediate), index: pc - 1)
+        do {
+          r[0] = try callHelper(Int32(truncatingIfNeeded: s.immediate), index: pc - 1)
+        } catch {
+          throw fail(error, executed)
+        }
       case .tailCall:
-        if executed >= budget { throw budgetExceeded(pc, budget) }
-        if let next = try tailCallTarget(index: pc - 1) {
+        if executed >= budget { throw fail(budgetExceeded(pc, budget), executed) }
+        let next: PreparedProgram?
+        do {
+          next = try tailCallTarget(index: pc - 1)
+        } catch {
+          throw fail(error, executed)
+        }
+        if let next {
           code = next.slots
           pc = 0
         }
       case .callLocal:
-        if executed >= budget { throw budgetExceeded(pc, budget) }
+        if executed >= budget { throw fail(budgetExceeded(pc, budget), executed) }
         guard depth + 1 < Machine.frameLimit else {
-          throw .callDepthExceeded(index: pc - 1, limit: Machine.frameLimit)
+          throw fail(.callDepthExceeded(index: pc - 1, limit: Machine.frameLimit), executed)
         }
         frames[depth] = CallFrame(
           returnIndex: pc, code: code, r6: r[6], r7: r[7], r8: r[8], r9: r[9], r10: r[10])
@@ -200,7 +205,10 @@ extension Machine {
         r[10] = stackTops[depth]
         pc = Int(s.offset)
       case .exit:
-        if depth == 0 { return r[0] }
+        if depth == 0 {
+          lastInstructionCount = executed
+          return r[0]
+        }
         depth -= 1
         let frame = frames[depth]
         pc = frame.returnIndex
@@ -213,87 +221,96 @@ extension Machine {
 
       case .loadByte:
         let a = r[Int(s.src)] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 1) else { throw fault(a, 1, false) }
+        guard let p = memory.at(a, 1) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 1, write: false), executed) }
         r[d] = UInt64(p.load(as: UInt8.self))
       case .loadHalf:
         let a = r[Int(s.src)] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 2) else { throw fault(a, 2, false) }
+        guard let p = memory.at(a, 2) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 2, write: false), executed) }
         r[d] = UInt64(p.loadUnaligned(as: UInt16.self))
       case .loadWord:
         let a = r[Int(s.src)] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 4) else { throw fault(a, 4, false) }
+        guard let p = memory.at(a, 4) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: false), executed) }
         r[d] = UInt64(p.loadUnaligned(as: UInt32.self))
       case .loadDouble:
         let a = r[Int(s.src)] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 8) else { throw fault(a, 8, false) }
+        guard let p = memory.at(a, 8) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 8, write: false), executed) }
         r[d] = p.loadUnaligned(as: UInt64.self)
       case .loadSignedByte:
         let a = r[Int(s.src)] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 1) else { throw fault(a, 1, false) }
+        guard let p = memory.at(a, 1) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 1, write: false), executed) }
         r[d] = UInt64(bitPattern: Int64(p.load(as: Int8.self)))
       case .loadSignedHalf:
         let a = r[Int(s.src)] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 2) else { throw fault(a, 2, false) }
+        guard let p = memory.at(a, 2) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 2, write: false), executed) }
         r[d] = UInt64(bitPattern: Int64(p.loadUnaligned(as: Int16.self)))
       case .loadSignedWord:
         let a = r[Int(s.src)] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 4) else { throw fault(a, 4, false) }
+        guard let p = memory.at(a, 4) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: false), executed) }
         r[d] = UInt64(bitPattern: Int64(p.loadUnaligned(as: Int32.self)))
       case .storeImmediateByte:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 1) else { throw fault(a, 1, true) }
+        guard let p = memory.at(a, 1) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 1, write: true), executed) }
         p.storeBytes(of: UInt8(truncatingIfNeeded: k), as: UInt8.self)
       case .storeImmediateHalf:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 2) else { throw fault(a, 2, true) }
+        guard let p = memory.at(a, 2) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 2, write: true), executed) }
         p.storeBytes(of: UInt16(truncatingIfNeeded: k), as: UInt16.self)
       case .storeImmediateWord:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 4) else { throw fault(a, 4, true) }
+        guard let p = memory.at(a, 4) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: true), executed) }
         p.storeBytes(of: UInt32(truncatingIfNeeded: k), as: UInt32.self)
       case .storeImmediateDouble:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 8) else { throw fault(a, 8, true) }
+        guard let p = memory.at(a, 8) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 8, write: true), executed) }
         p.storeBytes(of: k, as: UInt64.self)
       case .storeByte:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 1) else { throw fault(a, 1, true) }
+        guard let p = memory.at(a, 1) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 1, write: true), executed) }
         p.storeBytes(of: UInt8(truncatingIfNeeded: r[Int(s.src)]), as: UInt8.self)
       case .storeHalf:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 2) else { throw fault(a, 2, true) }
+        guard let p = memory.at(a, 2) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 2, write: true), executed) }
         p.storeBytes(of: UInt16(truncatingIfNeeded: r[Int(s.src)]), as: UInt16.self)
       case .storeWord:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 4) else { throw fault(a, 4, true) }
+        guard let p = memory.at(a, 4) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: true), executed) }
         p.storeBytes(of: UInt32(truncatingIfNeeded: r[Int(s.src)]), as: UInt32.self)
       case .storeDouble:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 8) else { throw fault(a, 8, true) }
+        guard let p = memory.at(a, 8) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 8, write: true), executed) }
         p.storeBytes(of: r[Int(s.src)], as: UInt64.self)
 
       case .atomicAdd32, .atomicOr32, .atomicAnd32, .atomicXor32, .atomicFetchAdd32,
         .atomicFetchOr32, .atomicFetchAnd32, .atomicFetchXor32, .atomicExchange32,
         .atomicCompareExchange32:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 4) else { throw fault(a, 4, true) }
+        guard let p = memory.at(a, 4) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: true), executed) }
         Arithmetic.atomic32(s.operation, p, r, Int(s.src))
       case .atomicAdd64, .atomicOr64, .atomicAnd64, .atomicXor64, .atomicFetchAdd64,
         .atomicFetchOr64, .atomicFetchAnd64, .atomicFetchXor64, .atomicExchange64,
         .atomicCompareExchange64:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 8) else { throw fault(a, 8, true) }
+        guard let p = memory.at(a, 8) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 8, write: true), executed) }
         Arithmetic.atomic64(s.operation, p, r, Int(s.src))
 
       case .loadImmediate64: r[d] = k
       case .packetLoadAbsoluteByte, .packetLoadAbsoluteHalf, .packetLoadAbsoluteWord,
         .packetLoadIndirectByte, .packetLoadIndirectHalf, .packetLoadIndirectWord:
-        guard let value = legacyPacketLoad(s, r, memory) else { return 0 }
+        guard let value = legacyPacketLoad(s, r, memory) else {
+          lastInstructionCount = executed
+          return 0
+        }
         r[0] = value
       case .trap:
-        throw .fellOffEnd(index: Int(s.offset))
+        throw fail(.fellOffEnd(index: Int(s.offset)), executed)
       }
     }
+  }
+
+  /// Records the instruction count of a failed run and passes the error on.
+  private func fail(_ error: ExecutionError, _ executed: Int) -> ExecutionError {
+    lastInstructionCount = executed
+    return error
   }
 
   @inline(__always)
@@ -301,7 +318,7 @@ extension Machine {
     -> Int
   {
     let target = Int(s.offset)
-    if target < pc && executed >= budget { throw budgetExceeded(pc, budget) }
+    if target < pc && executed >= budget { throw fail(budgetExceeded(pc, budget), executed) }
     return target
   }
 

@@ -7,6 +7,6 @@ struct XDPBatch: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "xdpbatch",
     abstract: "An operator console for XDP batching.",
-    subcommands: []
+    subcommands: [ExecCommand.self]
   )
 }
