@@ -293,7 +293,9 @@ extension Machine {
         guard let p = memory.at(a, 8) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 8, write: true), executed) }
         Arithmetic.atomic64(s.operation, p, r, Int(s.src))
 
-      case .loadImmediate64: r[d] = k
+      case .loadImmediate64:
+        r[d] = k
+        pc &+= 1
       case .packetLoadAbsoluteByte, .packetLoadAbsoluteHalf, .packetLoadAbsoluteWord,
         .packetLoadIndirectByte, .packetLoadIndirectHalf, .packetLoadIndirectWord:
         guard let value = legacyPacketLoad(s, r, memory) else {
