@@ -110,7 +110,9 @@ public final class Machine {
       knowsHelper: { id in
         Helpers.known.contains(id) || (conformance && id == Helpers.conformanceUnwind)
       },
-      mapHandle: { [maps] index in index < maps.count ? Self.mapHandle(index) : nil },
+      mapHandle: { [maps] index in
+        index >= 0 && index < maps.count ? Self.mapHandle(index) : nil
+      },
       mapValueAddress: { [maps] index, offset in
         guard index >= 0, index < maps.count, let base = maps[index].firstValueAddress else {
           return nil
