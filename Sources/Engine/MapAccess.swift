@@ -10,6 +10,13 @@ public struct MapOperationError: Error, Equatable, Sendable, CustomStringConvert
   /// The positive errno (`ENOENT` 2, `E2BIG` 7, `EEXIST` 17, `EINVAL` 22).
   public var code: Int32
 
+  /// Describes a failed operation.
+  public init(map: String, operation: String, code: Int32) {
+    self.map = map
+    self.operation = operation
+    self.code = code
+  }
+
   /// `map rxcnt: update failed with errno 7`.
   public var description: String { "map \(map): \(operation) failed with errno \(code)" }
 }
