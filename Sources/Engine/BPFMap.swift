@@ -47,7 +47,8 @@ public final class BPFMap {
     }
     let entries = Int(definition.maxEntries)
     guard entries > 0, definition.valueSize > 0, definition.keySize > 0 else {
-      throw .invalidMap(name: definition.name, reason: "key, value size and max_entries must be > 0")
+      throw .invalidMap(
+        name: definition.name, reason: "key, value size and max_entries must be > 0")
     }
     if kind != .hash, definition.keySize != 4 {
       throw .invalidMap(name: definition.name, reason: "array-like maps need 4-byte keys")

@@ -24,9 +24,9 @@ public enum ConformanceRun {
   }
 
   /// Runs decoded instructions over `memory` and returns R0.
-  public static func execute(_ instructions: [Instruction], memory: [UInt8]) throws(
-    ConformanceError
-  ) -> UInt64 {
+  public static func execute(_ instructions: [Instruction], memory: [UInt8])
+    throws(ConformanceError) -> UInt64
+  {
     let machine: Machine
     do {
       machine = try Machine(configuration: MachineConfiguration(conformanceHelpers: true))

@@ -37,14 +37,18 @@ public struct FrameGenerator: Sendable {
     case .ipv6ICMP: return ipv6(nextHeader: 58, size: size())
     case .arp: return arp()
     case .vlan:
-      let inner = random(below: 2) == 0 ? ipv4(protocol: 17, size: size() - 4) : ipv6(nextHeader: 6, size: size() - 4)
+      let inner =
+        random(below: 2) == 0
+        ? ipv4(protocol: 17, size: size() - 4) : ipv6(nextHeader: 6, size: size() - 4)
       let tag: [UInt8] = [0x81, 0x00] + be16(UInt16(random(below: 4094) + 1))
       return Array(inner[0..<12]) + tag + Array(inner[12...])
     case .runt:
       return Array(ipv4(protocol: 17, size: 60).prefix(Int(14 + random(below: 46))))
     case .truncated:
-      let whole = random(below: 2) == 0 ? ipv4(protocol: 6, size: size()) : ipv6(nextHeader: 17, size: size())
-      let cut = whole[12] == 0x08 ? 14 + 20 + Int(random(below: 20)) : 14 + 40 + Int(random(below: 8))
+      let whole =
+        random(below: 2) == 0 ? ipv4(protocol: 6, size: size()) : ipv6(nextHeader: 17, size: size())
+      let cut =
+        whole[12] == 0x08 ? 14 + 20 + Int(random(below: 20)) : 14 + 40 + Int(random(below: 8))
       return Array(whole.prefix(min(cut, whole.count - 1)))
     }
   }
@@ -52,8 +56,9 @@ public struct FrameGenerator: Sendable {
   // MARK: Frame builders
 
   private mutating func ipv4(protocol proto: UInt8, size: Int) -> [UInt8] {
-    let payloadLength = size - 14 - 20
-    var header: [UInt8] = [0x45, 0] + be16(UInt16(20 + payloadLength)) + be16(UInt16(random(below: 65536)))
+    let payloadLength = max(size - 14 - 20, Self.transportHeaderLength(proto))
+    var header: [UInt8] =
+      [0x45, 0] + be16(UInt16(20 + payloadLength)) + be16(UInt16(random(below: 65536)))
     header += [0x40, 0, 64, proto, 0, 0]
     let source = ipv4Address()
     let destination = ipv4Address()
@@ -67,15 +72,19 @@ public struct FrameGenerator: Sendable {
   }
 
   private mutating func ipv6(nextHeader: UInt8, size: Int) -> [UInt8] {
-    let payloadLength = size - 14 - 40
+    let payloadLength = max(size - 14 - 40, Self.transportHeaderLength(nextHeader))
     var header: [UInt8] = [0x60, 0, 0, 0] + be16(UInt16(payloadLength)) + [nextHeader, 64]
     let source = ipv6Address()
     let destination = ipv6Address()
     header += source + destination
-    let pseudo = source + destination + [0, 0] + be16(UInt16(payloadLength)) + [0, 0, 0, nextHeader]
+    let pseudo =
+      source + destination + [0, 0] + be16(UInt16(payloadLength)) + [0, 0, 0, nextHeader]
     let l4 = transport(nextHeader, length: payloadLength, pseudoHeader: pseudo)
     return ethernet(type: 0x86dd) + header + l4
   }
+
+  /// The fixed header length of UDP (8), TCP (20) and ICMP (8).
+  private static func transportHeaderLength(_ proto: UInt8) -> Int { proto == 6 ? 20 : 8 }
 
   /// A UDP, TCP or ICMP/ICMPv6 segment of exactly `length` bytes with a
   /// correct checksum.
@@ -87,7 +96,8 @@ public struct FrameGenerator: Sendable {
       segment = be16(port()) + be16(port()) + be16(UInt16(length)) + [0, 0]
       checksumOffset = 6
     case 6:
-      segment = be16(port()) + be16(port()) + be32(UInt32(truncatingIfNeeded: random(below: 1 << 32)))
+      segment =
+        be16(port()) + be16(port()) + be32(UInt32(truncatingIfNeeded: random(below: 1 << 32)))
       segment += be32(0) + [0x50, 0x02] + be16(64240) + [0, 0, 0, 0]
       checksumOffset = 16
     default:
@@ -127,7 +137,8 @@ public struct FrameGenerator: Sendable {
 
   /// 2001:2::/48.
   private mutating func ipv6Address() -> [UInt8] {
-    [0x20, 0x01, 0x00, 0x02, 0x00, 0x00] + (0..<10).map { _ in UInt8(truncatingIfNeeded: random(below: 256)) }
+    [0x20, 0x01, 0x00, 0x02, 0x00, 0x00]
+      + (0..<10).map { _ in UInt8(truncatingIfNeeded: random(below: 256)) }
   }
 
   private mutating func port() -> UInt16 { UInt16(1024 + random(below: 64512)) }
@@ -158,4 +169,6 @@ public struct FrameGenerator: Sendable {
 }
 
 private func be16(_ value: UInt16) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xff)] }
-private func be32(_ value: UInt32) -> [UInt8] { be16(UInt16(value >> 16)) + be16(UInt16(value & 0xffff)) }
+private func be32(_ value: UInt32) -> [UInt8] {
+  be16(UInt16(value >> 16)) + be16(UInt16(value & 0xffff))
+}

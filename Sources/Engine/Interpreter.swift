@@ -94,11 +94,13 @@ extension Machine {
       case .or32X: r[d] = UInt64(UInt32(truncatingIfNeeded: r[d] | r[Int(s.src)]))
       case .and32K: r[d] = UInt64(UInt32(truncatingIfNeeded: r[d] & k))
       case .and32X: r[d] = UInt64(UInt32(truncatingIfNeeded: r[d] & r[Int(s.src)]))
-      case .lsh32K: r[d] = UInt64(UInt32(truncatingIfNeeded: r[d]) &<< UInt32(truncatingIfNeeded: k))
+      case .lsh32K:
+        r[d] = UInt64(UInt32(truncatingIfNeeded: r[d]) &<< UInt32(truncatingIfNeeded: k))
       case .lsh32X:
         r[d] = UInt64(
           UInt32(truncatingIfNeeded: r[d]) &<< UInt32(truncatingIfNeeded: r[Int(s.src)]))
-      case .rsh32K: r[d] = UInt64(UInt32(truncatingIfNeeded: r[d]) &>> UInt32(truncatingIfNeeded: k))
+      case .rsh32K:
+        r[d] = UInt64(UInt32(truncatingIfNeeded: r[d]) &>> UInt32(truncatingIfNeeded: k))
       case .rsh32X:
         r[d] = UInt64(
           UInt32(truncatingIfNeeded: r[d]) &>> UInt32(truncatingIfNeeded: r[Int(s.src)]))
@@ -145,12 +147,14 @@ extension Machine {
       case .jsetX: if r[d] & r[Int(s.src)] != 0 { pc = try branch(s, pc, executed, budget) }
       case .jneK: if r[d] != k { pc = try branch(s, pc, executed, budget) }
       case .jneX: if r[d] != r[Int(s.src)] { pc = try branch(s, pc, executed, budget) }
-      case .jsgtK: if Int64(bitPattern: r[d]) > s.immediate { pc = try branch(s, pc, executed, budget) }
+      case .jsgtK:
+        if Int64(bitPattern: r[d]) > s.immediate { pc = try branch(s, pc, executed, budget) }
       case .jsgtX:
         if Int64(bitPattern: r[d]) > Int64(bitPattern: r[Int(s.src)]) {
           pc = try branch(s, pc, executed, budget)
         }
-      case .jsgeK: if Int64(bitPattern: r[d]) >= s.immediate { pc = try branch(s, pc, executed, budget) }
+      case .jsgeK:
+        if Int64(bitPattern: r[d]) >= s.immediate { pc = try branch(s, pc, executed, budget) }
       case .jsgeX:
         if Int64(bitPattern: r[d]) >= Int64(bitPattern: r[Int(s.src)]) {
           pc = try branch(s, pc, executed, budget)
@@ -159,12 +163,14 @@ extension Machine {
       case .jltX: if r[d] < r[Int(s.src)] { pc = try branch(s, pc, executed, budget) }
       case .jleK: if r[d] <= k { pc = try branch(s, pc, executed, budget) }
       case .jleX: if r[d] <= r[Int(s.src)] { pc = try branch(s, pc, executed, budget) }
-      case .jsltK: if Int64(bitPattern: r[d]) < s.immediate { pc = try branch(s, pc, executed, budget) }
+      case .jsltK:
+        if Int64(bitPattern: r[d]) < s.immediate { pc = try branch(s, pc, executed, budget) }
       case .jsltX:
         if Int64(bitPattern: r[d]) < Int64(bitPattern: r[Int(s.src)]) {
           pc = try branch(s, pc, executed, budget)
         }
-      case .jsleK: if Int64(bitPattern: r[d]) <= s.immediate { pc = try branch(s, pc, executed, budget) }
+      case .jsleK:
+        if Int64(bitPattern: r[d]) <= s.immediate { pc = try branch(s, pc, executed, budget) }
       case .jsleX:
         if Int64(bitPattern: r[d]) <= Int64(bitPattern: r[Int(s.src)]) {
           pc = try branch(s, pc, executed, budget)
@@ -221,76 +227,110 @@ extension Machine {
 
       case .loadByte:
         let a = r[Int(s.src)] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 1) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 1, write: false), executed) }
+        guard let p = memory.at(a, 1) else {
+          throw fail(.memoryFault(index: pc - 1, address: a, size: 1, write: false), executed)
+        }
         r[d] = UInt64(p.load(as: UInt8.self))
       case .loadHalf:
         let a = r[Int(s.src)] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 2) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 2, write: false), executed) }
+        guard let p = memory.at(a, 2) else {
+          throw fail(.memoryFault(index: pc - 1, address: a, size: 2, write: false), executed)
+        }
         r[d] = UInt64(p.loadUnaligned(as: UInt16.self))
       case .loadWord:
         let a = r[Int(s.src)] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 4) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: false), executed) }
+        guard let p = memory.at(a, 4) else {
+          throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: false), executed)
+        }
         r[d] = UInt64(p.loadUnaligned(as: UInt32.self))
       case .loadDouble:
         let a = r[Int(s.src)] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 8) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 8, write: false), executed) }
+        guard let p = memory.at(a, 8) else {
+          throw fail(.memoryFault(index: pc - 1, address: a, size: 8, write: false), executed)
+        }
         r[d] = p.loadUnaligned(as: UInt64.self)
       case .loadSignedByte:
         let a = r[Int(s.src)] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 1) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 1, write: false), executed) }
+        guard let p = memory.at(a, 1) else {
+          throw fail(.memoryFault(index: pc - 1, address: a, size: 1, write: false), executed)
+        }
         r[d] = UInt64(bitPattern: Int64(p.load(as: Int8.self)))
       case .loadSignedHalf:
         let a = r[Int(s.src)] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 2) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 2, write: false), executed) }
+        guard let p = memory.at(a, 2) else {
+          throw fail(.memoryFault(index: pc - 1, address: a, size: 2, write: false), executed)
+        }
         r[d] = UInt64(bitPattern: Int64(p.loadUnaligned(as: Int16.self)))
       case .loadSignedWord:
         let a = r[Int(s.src)] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 4) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: false), executed) }
+        guard let p = memory.at(a, 4) else {
+          throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: false), executed)
+        }
         r[d] = UInt64(bitPattern: Int64(p.loadUnaligned(as: Int32.self)))
       case .storeImmediateByte:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 1) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 1, write: true), executed) }
+        guard let p = memory.at(a, 1) else {
+          throw fail(.memoryFault(index: pc - 1, address: a, size: 1, write: true), executed)
+        }
         p.storeBytes(of: UInt8(truncatingIfNeeded: k), as: UInt8.self)
       case .storeImmediateHalf:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 2) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 2, write: true), executed) }
+        guard let p = memory.at(a, 2) else {
+          throw fail(.memoryFault(index: pc - 1, address: a, size: 2, write: true), executed)
+        }
         p.storeBytes(of: UInt16(truncatingIfNeeded: k), as: UInt16.self)
       case .storeImmediateWord:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 4) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: true), executed) }
+        guard let p = memory.at(a, 4) else {
+          throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: true), executed)
+        }
         p.storeBytes(of: UInt32(truncatingIfNeeded: k), as: UInt32.self)
       case .storeImmediateDouble:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 8) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 8, write: true), executed) }
+        guard let p = memory.at(a, 8) else {
+          throw fail(.memoryFault(index: pc - 1, address: a, size: 8, write: true), executed)
+        }
         p.storeBytes(of: k, as: UInt64.self)
       case .storeByte:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 1) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 1, write: true), executed) }
+        guard let p = memory.at(a, 1) else {
+          throw fail(.memoryFault(index: pc - 1, address: a, size: 1, write: true), executed)
+        }
         p.storeBytes(of: UInt8(truncatingIfNeeded: r[Int(s.src)]), as: UInt8.self)
       case .storeHalf:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 2) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 2, write: true), executed) }
+        guard let p = memory.at(a, 2) else {
+          throw fail(.memoryFault(index: pc - 1, address: a, size: 2, write: true), executed)
+        }
         p.storeBytes(of: UInt16(truncatingIfNeeded: r[Int(s.src)]), as: UInt16.self)
       case .storeWord:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 4) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: true), executed) }
+        guard let p = memory.at(a, 4) else {
+          throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: true), executed)
+        }
         p.storeBytes(of: UInt32(truncatingIfNeeded: r[Int(s.src)]), as: UInt32.self)
       case .storeDouble:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 8) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 8, write: true), executed) }
+        guard let p = memory.at(a, 8) else {
+          throw fail(.memoryFault(index: pc - 1, address: a, size: 8, write: true), executed)
+        }
         p.storeBytes(of: r[Int(s.src)], as: UInt64.self)
 
       case .atomicAdd32, .atomicOr32, .atomicAnd32, .atomicXor32, .atomicFetchAdd32,
         .atomicFetchOr32, .atomicFetchAnd32, .atomicFetchXor32, .atomicExchange32,
         .atomicCompareExchange32:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 4) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: true), executed) }
+        guard let p = memory.at(a, 4) else {
+          throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: true), executed)
+        }
         Arithmetic.atomic32(s.operation, p, r, Int(s.src))
       case .atomicAdd64, .atomicOr64, .atomicAnd64, .atomicXor64, .atomicFetchAdd64,
         .atomicFetchOr64, .atomicFetchAnd64, .atomicFetchXor64, .atomicExchange64,
         .atomicCompareExchange64:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 8) else { throw fail(.memoryFault(index: pc - 1, address: a, size: 8, write: true), executed) }
+        guard let p = memory.at(a, 8) else {
+          throw fail(.memoryFault(index: pc - 1, address: a, size: 8, write: true), executed)
+        }
         Arithmetic.atomic64(s.operation, p, r, Int(s.src))
 
       case .loadImmediate64:

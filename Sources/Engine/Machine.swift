@@ -66,7 +66,8 @@ public final class Machine {
       }
       for (index, definition) in definitions.enumerated() {
         maps.append(
-          try BPFMap(definition, index: index, processors: configuration.processorCount,
+          try BPFMap(
+            definition, index: index, processors: configuration.processorCount,
             in: addressSpace))
       }
     } catch let error as MachineError {

@@ -54,7 +54,9 @@ struct Slot {
   /// Sign-extended immediate; the full constant for `ld_imm64`; helper id.
   var immediate: Int64
 
-  init(_ operation: Operation, dst: UInt8 = 0, src: UInt8 = 0, offset: Int32 = 0, immediate: Int64 = 0) {
+  init(
+    _ operation: Operation, dst: UInt8 = 0, src: UInt8 = 0, offset: Int32 = 0, immediate: Int64 = 0
+  ) {
     self.operation = operation
     self.dst = dst
     self.src = src

@@ -28,7 +28,9 @@ extension Machine {
     return (record, frame, UInt64(data), UInt64(end), UInt64(meta))
   }
 
-  private func setBounds(_ record: UInt64, data: UInt64? = nil, end: UInt64? = nil, meta: UInt64? = nil) {
+  private func setBounds(
+    _ record: UInt64, data: UInt64? = nil, end: UInt64? = nil, meta: UInt64? = nil
+  ) {
     let layout = XDPContextLayout.engine
     if let data { addressSpace.writeWord(UInt32(data), at: record + UInt64(layout.data)) }
     if let end { addressSpace.writeWord(UInt32(end), at: record + UInt64(layout.dataEnd)) }

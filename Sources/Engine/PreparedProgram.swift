@@ -73,7 +73,8 @@ extension PreparedProgram {
     let value: UInt64
     switch first.src.rawValue {
     case ImmediateLoadKind.value.rawValue:
-      value = UInt64(UInt32(bitPattern: first.immediate))
+      value =
+        UInt64(UInt32(bitPattern: first.immediate))
         | UInt64(UInt32(bitPattern: second.immediate)) << 32
     case ImmediateLoadKind.mapByIndex.rawValue:
       guard let handle = context.mapHandle(Int(first.immediate)) else {
@@ -108,7 +109,8 @@ extension PreparedProgram {
     case .alu, .alu64:
       guard dst != 10 else { throw .frameRegisterWrite(index: index) }
       guard let operation = try OperationTable.arithmetic(instruction) else {
-        throw invalid(instruction.opcode & 0xf0 == 0xd0 ? "byte swap width" : "offset",
+        throw invalid(
+          instruction.opcode & 0xf0 == 0xd0 ? "byte swap width" : "offset",
           instruction.opcode & 0xf0 == 0xd0 ? immediate : Int64(offset))
       }
       return make(operation)

@@ -23,6 +23,12 @@ public struct ActionTotals: Hashable, Sendable {
     public var packets: UInt64 = 0
     /// Sum of their lengths.
     public var bytes: UInt64 = 0
+
+    /// A count.
+    public init(packets: UInt64 = 0, bytes: UInt64 = 0) {
+      self.packets = packets
+      self.bytes = bytes
+    }
   }
 
   private var counters = [Counter](repeating: Counter(), count: XDPAction.allCases.count)

@@ -9,16 +9,19 @@ extension Machine {
     let size = Int(UInt32(truncatingIfNeeded: r[2]))
     let format = try bytes(at: r[1], count: size, index)
     guard let last = format.last, last == 0 else { return errno(-Errno.invalid) }
-    guard let text = TraceFormat.render(Array(format.dropLast()), arguments: [r[3], r[4], r[5]],
-      string: { [addressSpace] address in
-        var bytes: [UInt8] = []
-        var cursor = address
-        while bytes.count < 256, let byte = addressSpace.read(cursor, count: 1)?.first, byte != 0 {
-          bytes.append(byte)
-          cursor += 1
-        }
-        return String(decoding: bytes, as: UTF8.self)
-      })
+    guard
+      let text = TraceFormat.render(
+        Array(format.dropLast()), arguments: [r[3], r[4], r[5]],
+        string: { [addressSpace] address in
+          var bytes: [UInt8] = []
+          var cursor = address
+          while bytes.count < 256, let byte = addressSpace.read(cursor, count: 1)?.first, byte != 0
+          {
+            bytes.append(byte)
+            cursor += 1
+          }
+          return String(decoding: bytes, as: UTF8.self)
+        })
     else { return errno(-Errno.invalid) }
     traceLog.append(text)
     return UInt64(text.utf8.count)
@@ -81,7 +84,8 @@ enum TraceFormat {
       case UInt8(ascii: "u"):
         text = wide ? String(value) : String(UInt32(truncatingIfNeeded: value))
       case UInt8(ascii: "x"), UInt8(ascii: "X"):
-        text = String(wide ? value : UInt64(UInt32(truncatingIfNeeded: value)), radix: 16,
+        text = String(
+          wide ? value : UInt64(UInt32(truncatingIfNeeded: value)), radix: 16,
           uppercase: conversion == UInt8(ascii: "X"))
       case UInt8(ascii: "p"):
         text = "0x" + String(value, radix: 16)
@@ -93,7 +97,8 @@ enum TraceFormat {
         return nil
       }
       if text.count < width {
-        let padding = String(repeating: zeroPad && !leftAlign ? "0" : " ", count: width - text.count)
+        let padding = String(
+          repeating: zeroPad && !leftAlign ? "0" : " ", count: width - text.count)
         text = leftAlign ? text + padding : padding + text
       }
       output += text

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Engine
 
-
 /// `xdpbatch exec [MEMHEX]`: the bpf_conformance plugin protocol.
 ///
 /// Reads the program as hex bytes from standard input, runs it in the

@@ -45,7 +45,9 @@ struct BadInputTests {
 
   @Test func writeToFramePointer() {
     #expect(prepareError([.exit, .move(.r10, immediate: 1)]) == .frameRegisterWrite(index: 1))
-    #expect(prepareError([.load(.word, .r10, from: .r1, offset: 0), .exit]) == .frameRegisterWrite(index: 0))
+    #expect(
+      prepareError([.load(.word, .r10, from: .r1, offset: 0), .exit])
+        == .frameRegisterWrite(index: 0))
   }
 
   @Test func unknownHelper() {
@@ -57,7 +59,9 @@ struct BadInputTests {
   @Test func stackOutsideFrame() {
     let below = runError([.store(.doubleWord, .r1, to: .r10, offset: -520), .exit])
     #expect(below == .memoryFault(index: 0, address: below.map(address) ?? 0, size: 8, write: true))
-    let above = runError([.move(.r0, immediate: 0), .load(.doubleWord, .r0, from: .r10, offset: 0), .exit])
+    let above = runError([
+      .move(.r0, immediate: 0), .load(.doubleWord, .r0, from: .r10, offset: 0), .exit,
+    ])
     if case .memoryFault(let index, _, let size, let write) = above {
       #expect(index == 1 && size == 8 && !write)
     } else {
@@ -126,8 +130,9 @@ struct BadInputTests {
         }
         // Bias towards real opcodes so that more programs get past preparation.
         for slot in stride(from: 0, to: bytes.count, by: 8) where Bool.random(using: &random) {
-          bytes[slot] = [0x07, 0x0f, 0x61, 0x63, 0x7b, 0x85, 0x95, 0xb7, 0x15, 0x05, 0xdb][
-            Int.random(in: 0..<11, using: &random)]
+          bytes[slot] =
+            [0x07, 0x0f, 0x61, 0x63, 0x7b, 0x85, 0x95, 0xb7, 0x15, 0x05, 0xdb][
+              Int.random(in: 0..<11, using: &random)]
           bytes[slot + 1] &= 0x9a
         }
       } else {

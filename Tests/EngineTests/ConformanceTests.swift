@@ -90,9 +90,10 @@ func runExec(program: [UInt8], memory: [UInt8]) throws -> (Int32, String) {
 struct ConformanceTests {
   @Test("the vector folder covers every RFC 9669 opcode")
   func coversOpcodes() {
-    let used = Set(ConformanceVector.all.flatMap { vector in
-      stride(from: 0, to: vector.program.count, by: 8).map { vector.program[$0] }
-    })
+    let used = Set(
+      ConformanceVector.all.flatMap { vector in
+        stride(from: 0, to: vector.program.count, by: 8).map { vector.program[$0] }
+      })
     let expected: [UInt8] = [
       0x07, 0x0f, 0x17, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x47, 0x4f, 0x57, 0x5f, 0x67, 0x6f, 0x77,
       0x7f, 0x87, 0x97, 0x9f, 0xa7, 0xaf, 0xb7, 0xbf, 0xc7, 0xcf, 0xd7, 0x04, 0x0c, 0x14, 0x1c,

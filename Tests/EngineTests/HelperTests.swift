@@ -88,10 +88,12 @@ struct HelperTests {
     #expect(outcome.returnValue == 0x0d0c_0b0a)
     #expect(Array(outcome.output.prefix(4)) == [10, 11, 12, 13])
     func load(offset: Int32, length: Int32) throws -> UInt64 {
-      try runPacket([
-        .move(.r2, immediate: offset), .move(.r3, .r10), .add(.r3, immediate: -16),
-        .move(.r4, immediate: length), .helper(.xdpLoadBytes), .exit,
-      ], packet: packet).0.returnValue
+      try runPacket(
+        [
+          .move(.r2, immediate: offset), .move(.r3, .r10), .add(.r3, immediate: -16),
+          .move(.r4, immediate: length), .helper(.xdpLoadBytes), .exit,
+        ], packet: packet
+      ).0.returnValue
     }
     #expect(try load(offset: 60, length: 4) == 0)
     #expect(try load(offset: 61, length: 4) == einval)
@@ -99,16 +101,21 @@ struct HelperTests {
   }
 
   @Test func redirectHelper() throws {
-    let (ok, _) = try runPacket([.move(.r1, immediate: 7), .move(.r2, immediate: 0), .helper(.redirect), .exit])
+    let (ok, _) = try runPacket([
+      .move(.r1, immediate: 7), .move(.r2, immediate: 0), .helper(.redirect), .exit,
+    ])
     #expect(ok.action == .redirect)
     #expect(ok.redirect == .interface(7))
-    let (flagged, _) = try runPacket([.move(.r1, immediate: 7), .move(.r2, immediate: 1), .helper(.redirect), .exit])
+    let (flagged, _) = try runPacket([
+      .move(.r1, immediate: 7), .move(.r2, immediate: 1), .helper(.redirect), .exit,
+    ])
     #expect(flagged.returnValue == 0)
     #expect(flagged.redirect == nil)
   }
 
   @Test func redirectMapOnDevmap() throws {
-    let devmap = MapDefinition(name: "tx_port", type: .devmap, keySize: 4, valueSize: 4, maxEntries: 8)
+    let devmap = MapDefinition(
+      name: "tx_port", type: .devmap, keySize: 4, valueSize: 4, maxEntries: 8)
     func redirect(key: Int32, flags: Int32) throws -> PacketOutcome {
       try runPacket(
         Instruction.map(.r1, 0) + [
@@ -124,14 +131,16 @@ struct HelperTests {
     #expect(try redirect(key: 4, flags: 2).redirect == nil)
     // Flags outside the action bits and BPF_F_BROADCAST/EXCLUDE_INGRESS: XDP_ABORTED.
     #expect(try redirect(key: 3, flags: 0x20).returnValue == 0)
-    #expect(try redirect(key: 4, flags: 8 | 16).redirect == .broadcast(map: 0, excludingIngress: true))
+    #expect(
+      try redirect(key: 4, flags: 8 | 16).redirect == .broadcast(map: 0, excludingIngress: true))
   }
 
   @Test func redirectMapOnCPUMapRejectsBroadcast() throws {
     let cpumap = MapDefinition(name: "cpus", type: .cpumap, keySize: 4, valueSize: 4, maxEntries: 4)
-    let program = Instruction.map(.r1, 0) + [
-      .move(.r2, immediate: 1), .move(.r3, .r6), .helper(.redirectMap), .exit,
-    ]
+    let program =
+      Instruction.map(.r1, 0) + [
+        .move(.r2, immediate: 1), .move(.r3, .r6), .helper(.redirectMap), .exit,
+      ]
     func verdict(flags: Int32) throws -> PacketOutcome {
       try runPacket([.move(.r6, immediate: flags)] + program, maps: [cpumap]) { machine in
         try machine.maps[0].update(key: BPFMap.key(1), value: le32(128))
@@ -155,8 +164,10 @@ struct HelperTests {
   @Test func checksumDifference() throws {
     // The kernel selftest's push case: 0xdeadbeefdeadbeef, seed 0 -> 0x3b3b.
     let push: [Instruction] = [
-      .storeWord(Int32(bitPattern: 0xdead_beef), .r10, -8), .storeWord(Int32(bitPattern: 0xdead_beef), .r10, -4),
-      .move(.r1, immediate: 0), .move(.r2, immediate: 0), .move(.r3, .r10), .add(.r3, immediate: -8),
+      .storeWord(Int32(bitPattern: 0xdead_beef), .r10, -8),
+      .storeWord(Int32(bitPattern: 0xdead_beef), .r10, -4),
+      .move(.r1, immediate: 0), .move(.r2, immediate: 0), .move(.r3, .r10),
+      .add(.r3, immediate: -8),
       .move(.r4, immediate: 8), .move(.r5, immediate: 0), .helper(.checksumDiff), .exit,
     ]
     #expect(try run(push) == 0x3b3b)
@@ -170,10 +181,17 @@ struct HelperTests {
     let new: [UInt8] = [198, 19, 7, 9]
     // r0 = csum_diff(&old, 4, &new, 4, 0)
     let program: [Instruction] = [
-      .storeWord(Int32(bitPattern: UInt32(old[0]) | UInt32(old[1]) << 8 | UInt32(old[2]) << 16 | UInt32(old[3]) << 24), .r10, -8),
-      .storeWord(Int32(bitPattern: UInt32(new[0]) | UInt32(new[1]) << 8 | UInt32(new[2]) << 16 | UInt32(new[3]) << 24), .r10, -4),
+      .storeWord(
+        Int32(
+          bitPattern: UInt32(old[0]) | UInt32(old[1]) << 8 | UInt32(old[2]) << 16 | UInt32(old[3])
+            << 24), .r10, -8),
+      .storeWord(
+        Int32(
+          bitPattern: UInt32(new[0]) | UInt32(new[1]) << 8 | UInt32(new[2]) << 16 | UInt32(new[3])
+            << 24), .r10, -4),
       .move(.r1, .r10), .add(.r1, immediate: -8), .move(.r2, immediate: 4),
-      .move(.r3, .r10), .add(.r3, immediate: -4), .move(.r4, immediate: 4), .move(.r5, immediate: 0),
+      .move(.r3, .r10), .add(.r3, immediate: -4), .move(.r4, immediate: 4),
+      .move(.r5, immediate: 0),
       .helper(.checksumDiff), .exit,
     ]
     let diff = UInt32(try run(program))
@@ -193,13 +211,16 @@ struct HelperTests {
     var program: [Instruction] = []
     for (index, chunk) in stride(from: 0, to: format.count, by: 4).enumerated() {
       let bytes = format[chunk..<min(chunk + 4, format.count)] + [0, 0, 0]
-      let word = UInt32(bytes[chunk]) | UInt32(bytes[chunk + 1]) << 8 | UInt32(bytes[chunk + 2]) << 16 | UInt32(bytes[chunk + 3]) << 24
+      let word =
+        UInt32(bytes[chunk]) | UInt32(bytes[chunk + 1]) << 8 | UInt32(bytes[chunk + 2]) << 16
+        | UInt32(bytes[chunk + 3]) << 24
       program.append(.storeWord(Int32(bitPattern: word), .r10, Int16(-32 + index * 4)))
     }
     program.append(.storeWord(0x6b6f, .r10, -8))  // "ok\0"
     program += [
       .move(.r1, .r10), .add(.r1, immediate: -32), .move(.r2, immediate: Int32(format.count)),
-      .move(.r3, immediate: -1), .move(.r4, immediate: 255), .move(.r5, .r10), .add(.r5, immediate: -8),
+      .move(.r3, immediate: -1), .move(.r4, immediate: 255), .move(.r5, .r10),
+      .add(.r5, immediate: -8),
       .helper(.tracePrintk), .exit,
     ]
     let machine = try Machine()
@@ -224,29 +245,37 @@ struct HelperTests {
     #expect(a != c)
     let clock: [Instruction] = [
       .helper(.ktimeGetNanoseconds), .move(.r6, .r0), .helper(.ktimeGetNanoseconds),
-      .arithmetic(.sub, .r0, .r6), .arithmetic(.lsh, .r6, immediate: 16), .arithmetic(.or, .r0, .r6), .exit,
+      .arithmetic(.sub, .r0, .r6), .arithmetic(.lsh, .r6, immediate: 16),
+      .arithmetic(.or, .r0, .r6), .exit,
     ]
-    #expect(try run(clock, configuration: MachineConfiguration(fixedClock: (100, 10))) == 100 << 16 | 10)
-    #expect(try run([.helper(.getSMPProcessorID), .exit], configuration: MachineConfiguration(processorID: 3)) == 3)
+    #expect(
+      try run(clock, configuration: MachineConfiguration(fixedClock: (100, 10))) == 100 << 16 | 10)
+    #expect(
+      try run(
+        [.helper(.getSMPProcessorID), .exit], configuration: MachineConfiguration(processorID: 3))
+        == 3)
   }
 
   @Test func tailCalls() throws {
-    let programs = MapDefinition(name: "jmp", type: .programArray, keySize: 4, valueSize: 4, maxEntries: 4)
+    let programs = MapDefinition(
+      name: "jmp", type: .programArray, keySize: 4, valueSize: 4, maxEntries: 4)
     let machine = try Machine(maps: [programs])
     let target = try machine.prepare(instructions: [.move(.r0, immediate: 3), .exit])
     try machine.maps[0].setProgram(target, at: 0)
     func caller(_ slot: Int32) throws -> PreparedProgram {
-      try machine.prepare(instructions: Instruction.map(.r2, 0) + [
-        .move(.r3, immediate: slot), .helper(.tailCall), .move(.r0, immediate: 1), .exit,
-      ])
+      try machine.prepare(
+        instructions: Instruction.map(.r2, 0) + [
+          .move(.r3, immediate: slot), .helper(.tailCall), .move(.r0, immediate: 1), .exit,
+        ])
     }
     #expect(try machine.run(caller(0), r1: 0) == 3)
     #expect(try machine.run(caller(1), r1: 0) == 1)  // empty slot: falls through
     #expect(try machine.run(caller(9), r1: 0) == 1)  // out of range: falls through
     // A program that tail-calls itself: 33 calls succeed, then it falls through.
-    let counting = try machine.prepare(instructions: [.add(.r6, immediate: 1)] + Instruction.map(.r2, 0) + [
-      .move(.r3, immediate: 2), .helper(.tailCall), .move(.r0, .r6), .exit,
-    ])
+    let counting = try machine.prepare(
+      instructions: [.add(.r6, immediate: 1)] + Instruction.map(.r2, 0) + [
+        .move(.r3, immediate: 2), .helper(.tailCall), .move(.r0, .r6), .exit,
+      ])
     try machine.maps[0].setProgram(counting, at: 2)
     #expect(try machine.run(counting, r1: 0) == 34)
   }

@@ -4,7 +4,8 @@ import Testing
 
 @Suite("Maps")
 struct MapTests {
-  let counters = MapDefinition(name: "counters", type: .array, keySize: 4, valueSize: 8, maxEntries: 4)
+  let counters = MapDefinition(
+    name: "counters", type: .array, keySize: 4, valueSize: 8, maxEntries: 4)
 
   /// key = 1; value = lookup(map 0, &key); if value: *value += 1 (atomic); return 2.
   let increment: [Instruction] =
@@ -52,7 +53,8 @@ struct MapTests {
   }
 
   @Test func hashErrorsFollowTheKernel() throws {
-    let definition = MapDefinition(name: "flows", type: .hash, keySize: 2, valueSize: 4, maxEntries: 2)
+    let definition = MapDefinition(
+      name: "flows", type: .hash, keySize: 2, valueSize: 4, maxEntries: 2)
     let map = try Machine(maps: [definition]).maps[0]
     func code(_ body: () throws -> Void) -> Int32? {
       do { try body() } catch { return (error as? MapOperationError)?.code ?? -1 }
@@ -72,7 +74,8 @@ struct MapTests {
   }
 
   @Test func lruHashEvictsTheLeastRecentlyUsed() throws {
-    let definition = MapDefinition(name: "lru", type: .lruHash, keySize: 1, valueSize: 1, maxEntries: 2)
+    let definition = MapDefinition(
+      name: "lru", type: .lruHash, keySize: 1, valueSize: 1, maxEntries: 2)
     let map = try Machine(maps: [definition]).maps[0]
     try map.update(key: [1], value: [10])
     try map.update(key: [2], value: [20])
@@ -86,10 +89,11 @@ struct MapTests {
   @Test func programUpdateReturnsKernelErrors() throws {
     let definition = MapDefinition(name: "h", type: .hash, keySize: 4, valueSize: 4, maxEntries: 8)
     // Insert key 7 with BPF_NOEXIST twice; return the second result.
-    let insert: [Instruction] = Instruction.map(.r1, 0) + [
-      .move(.r2, .r10), .add(.r2, immediate: -4), .move(.r3, .r10), .add(.r3, immediate: -8),
-      .move(.r4, immediate: 1), .helper(.mapUpdateElement),
-    ]
+    let insert: [Instruction] =
+      Instruction.map(.r1, 0) + [
+        .move(.r2, .r10), .add(.r2, immediate: -4), .move(.r3, .r10), .add(.r3, immediate: -8),
+        .move(.r4, immediate: 1), .helper(.mapUpdateElement),
+      ]
     let program: [Instruction] =
       [Instruction.storeWord(7, .r10, -4), Instruction.storeWord(99, .r10, -8)] + insert + insert
       + [.exit]
@@ -107,7 +111,8 @@ struct MapTests {
   }
 
   @Test func unsupportedMapTypeIsRefused() {
-    let ringbuf = MapDefinition(name: "rb", type: .ringbuf, keySize: 0, valueSize: 0, maxEntries: 4096)
+    let ringbuf = MapDefinition(
+      name: "rb", type: .ringbuf, keySize: 0, valueSize: 0, maxEntries: 4096)
     #expect(throws: MachineError.unsupportedMap(name: "rb", type: .ringbuf)) {
       try Machine(maps: [ringbuf])
     }
