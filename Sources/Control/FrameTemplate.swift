@@ -1,4 +1,5 @@
 import Engine
+
 /// An Ethernet + IPv4 + UDP frame for the traffic generator to send.
 public struct FrameTemplate: Hashable, Sendable {
   /// The frame's bytes, checksums filled in.
