@@ -14,7 +14,8 @@ let package = Package(
     // Layers, bottom to top. Each imports only the layers below it.
     .target(name: "BPF"),
     .target(name: "Rewriter", dependencies: ["BPF"]),
-    .target(name: "Control", dependencies: ["BPF", "Rewriter", "CBPF", "CLinux"]),
+    .target(name: "Engine", dependencies: ["BPF", "Rewriter"]),
+    .target(name: "Control", dependencies: ["BPF", "Rewriter", "Engine", "CBPF", "CLinux"]),
 
     // C libraries, reached through small shims.
     .systemLibrary(name: "CBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
@@ -25,6 +26,7 @@ let package = Package(
       dependencies: [
         "BPF",
         "Rewriter",
+        "Engine",
         "Control",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
@@ -32,6 +34,7 @@ let package = Package(
 
     .testTarget(name: "BPFTests", dependencies: ["BPF", "CBPF"]),
     .testTarget(name: "RewriterTests", dependencies: ["Rewriter", "BPF", "CBPF"]),
+    .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Conformance"]),
     .testTarget(
       name: "ControlTests", dependencies: ["Control", "BPF", "CBPF"],
       resources: [.copy("Fixtures")]),

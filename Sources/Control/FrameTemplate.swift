@@ -1,3 +1,5 @@
+import Engine
+
 /// An Ethernet + IPv4 + UDP frame for the traffic generator to send.
 public struct FrameTemplate: Hashable, Sendable {
   /// The frame's bytes, checksums filled in.
@@ -22,7 +24,7 @@ public struct FrameTemplate: Hashable, Sendable {
       0x45, 0, UInt8(ipLength >> 8), UInt8(ipLength & 0xff), 0, 0, 0x40, 0, 64, 17, 0, 0,
     ]
     ip += source + destination
-    let checksum = internetChecksum(ip)
+    let checksum = FrameGenerator.checksum(ip)
     ip[10] = UInt8(checksum >> 8)
     ip[11] = UInt8(checksum & 0xff)
     let udp: [UInt8] = [
@@ -30,20 +32,6 @@ public struct FrameTemplate: Hashable, Sendable {
       UInt8(destinationPort & 0xff), UInt8(udpLength >> 8), UInt8(udpLength & 0xff), 0, 0,
     ]
     return FrameTemplate(bytes: destinationMAC + sourceMAC + [0x08, 0x00] + ip + udp + payload)
-  }
-
-  /// The RFC 1071 checksum of `bytes`.
-  static func internetChecksum(_ bytes: [UInt8]) -> UInt16 {
-    var sum: UInt32 = 0
-    var index = 0
-    while index < bytes.count {
-      let high = UInt32(bytes[index]) << 8
-      let low = index + 1 < bytes.count ? UInt32(bytes[index + 1]) : 0
-      sum += high | low
-      index += 2
-    }
-    while sum > 0xffff { sum = (sum & 0xffff) + (sum >> 16) }
-    return ~UInt16(sum)
   }
 }
 

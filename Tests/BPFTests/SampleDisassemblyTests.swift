@@ -3,8 +3,9 @@ import Testing
 
 @testable import BPF
 
-/// Every instruction of every bundled sample, decoded by ``Instruction`` and
-/// rendered by ``Disassembler``, against the toolchain's `llvm-objdump -d`.
+/// Every instruction of every bundled sample, read from its section by
+/// ``BPFObject`` and rendered by ``Disassembler``, against the toolchain's
+/// `llvm-objdump -d`.
 @Suite(
   .enabled(if: LLVMToolchain.found != nil, LLVMToolchain.missingReason),
   .enabled(if: !SampleObjects.all.isEmpty, SampleObjects.missingReason))
@@ -16,10 +17,15 @@ struct SampleDisassemblyTests {
     let toolchain = try #require(LLVMToolchain.found)
     let listing = try toolchain.disassemble(sample, hexadecimal: hexadecimal)
     #expect(!listing.sections.isEmpty, "objdump listed no code in \(sample.lastPathComponent)")
+    let object = try BPFObject(contentsOf: sample.path)
     let disassembler = Disassembler(numberStyle: hexadecimal ? .hexadecimal : .decimal)
+    #expect(
+      Set(object.executableSections.map(\.name)) == Set(listing.sections.map(\.name)),
+      "\(sample.lastPathComponent): executable sections differ from objdump's")
     for section in listing.sections {
-      let instructions = try Instruction.decode(littleEndian: section.bytes)
-      let ours = disassembler.lines(instructions)
+      let raw = try #require(object.section(named: section.name), "\(section.name)")
+      #expect(Instruction.encode(raw.instructions) == section.bytes, "\(section.name) bytes")
+      let ours = disassembler.lines(raw.instructions)
       #expect(ours.count == section.lines.count, "\(sample.lastPathComponent) \(section.name)")
       for (mine, theirs) in zip(ours, section.lines) {
         #expect(mine.index == theirs.index, "\(sample.lastPathComponent) \(section.name)")

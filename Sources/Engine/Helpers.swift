@@ -1,0 +1,157 @@
+import BPF
+
+/// The helper functions the engine implements, by kernel id.
+enum Helpers {
+  /// Ids a program may call.
+  static let known: Set<Int32> = [
+    HelperFunction.mapLookupElement, .mapUpdateElement, .mapDeleteElement, .ktimeGetNanoseconds,
+    .tracePrintk, .getPseudoRandomU32, .getSMPProcessorID, .tailCall, .redirect, .checksumDiff,
+    .xdpAdjustHead, .redirectMap, .xdpAdjustMeta, .xdpAdjustTail, .xdpLoadBytes, .xdpStoreBytes,
+    .commitRedirect,
+  ].reduce(into: []) { $0.insert($1.rawValue) }
+  /// In bpf_conformance mode, helper 5 returns its first argument (uBPF's
+  /// `unwind` test helper).
+  static let conformanceUnwind: Int32 = 5
+  /// `XDP_REDIRECT`.
+  static let redirectVerdict: UInt64 = 4
+}
+
+extension Machine {
+  /// Calls helper `id` with R1–R5 and returns its R0.
+  func callHelper(_ id: Int32, index: Int) throws(ExecutionError) -> UInt64 {
+    let r = registers
+    switch id {
+    case HelperFunction.mapLookupElement.rawValue:
+      let map = try mapArgument(r[1], id, index)
+      let key = try bytes(at: r[2], count: Int(map.definition.keySize), index)
+      guard map.kind != .programArray else {
+        throw .helperFault(index: index, helper: id, reason: "prog_array values cannot be read")
+      }
+      guard let slot = map.slot(for: key) else { return 0 }
+      return map.valueAddress(slot: slot, processor: Int(configuration.processorID))
+    case HelperFunction.mapUpdateElement.rawValue:
+      let map = try mapArgument(r[1], id, index)
+      let key = try bytes(at: r[2], count: Int(map.definition.keySize), index)
+      let value = try bytes(at: r[3], count: Int(map.definition.valueSize), index)
+      let processor = map.processors > 1 ? Int(configuration.processorID) : nil
+      return errno(map.update(key: key, value: value, flags: r[4], processor: processor))
+    case HelperFunction.mapDeleteElement.rawValue:
+      let map = try mapArgument(r[1], id, index)
+      return errno(map.delete(key: try bytes(at: r[2], count: Int(map.definition.keySize), index)))
+    case HelperFunction.ktimeGetNanoseconds.rawValue:
+      if configuration.conformanceHelpers { return r[1] }
+      return now()
+    case HelperFunction.tracePrintk.rawValue:
+      return try tracePrintk(index)
+    case HelperFunction.getPseudoRandomU32.rawValue:
+      return UInt64(nextRandom())
+    case HelperFunction.getSMPProcessorID.rawValue:
+      return UInt64(configuration.processorID)
+    case HelperFunction.redirect.rawValue:
+      guard r[2] == 0 else { return 0 }
+      pendingRedirect = .interface(UInt32(truncatingIfNeeded: r[1]))
+      return Helpers.redirectVerdict
+    case HelperFunction.redirectMap.rawValue:
+      return try redirectMap(r[1], key: UInt32(truncatingIfNeeded: r[2]), flags: r[3], id, index)
+    case HelperFunction.checksumDiff.rawValue:
+      let from = try bytes(at: r[1], count: Int(UInt32(truncatingIfNeeded: r[2])), index)
+      let to = try bytes(at: r[3], count: Int(UInt32(truncatingIfNeeded: r[4])), index)
+      return UInt64(Checksum.difference(from: from, to: to, seed: UInt32(truncatingIfNeeded: r[5])))
+    case HelperFunction.xdpAdjustHead.rawValue:
+      return try adjustHead(index)
+    case HelperFunction.xdpAdjustMeta.rawValue:
+      return try adjustMeta(index)
+    case HelperFunction.xdpAdjustTail.rawValue:
+      return try adjustTail(index)
+    case HelperFunction.xdpLoadBytes.rawValue:
+      return try copyPacketBytes(store: false, index)
+    case HelperFunction.xdpStoreBytes.rawValue:
+      return try copyPacketBytes(store: true, index)
+    case HelperFunction.commitRedirect.rawValue:
+      let slot = r[1] &+ UInt64(XDPContextLayout.engine.redirectTarget)
+      guard addressSpace.writeWord(pendingRedirect?.slotValue ?? 0, at: slot) else {
+        throw .memoryFault(index: index, address: slot, size: 4, write: true)
+      }
+      committedRedirects[r[1]] = pendingRedirect
+      pendingRedirect = nil
+      return 0
+    default:
+      throw .helperFault(index: index, helper: id, reason: "not implemented")
+    }
+  }
+
+  /// A negative errno as the 64-bit value helpers return.
+  func errno(_ code: Int32) -> UInt64 { UInt64(bitPattern: Int64(code)) }
+
+  func mapArgument(_ handle: UInt64, _ id: Int32, _ index: Int) throws(ExecutionError) -> BPFMap {
+    guard let map = map(handle: handle) else {
+      throw .helperFault(
+        index: index, helper: id, reason: "R1 (0x\(String(handle, radix: 16))) is not a map")
+    }
+    return map
+  }
+
+  /// Copies bytes a helper argument points to, or faults naming the address.
+  func bytes(at address: UInt64, count: Int, _ index: Int) throws(ExecutionError) -> [UInt8] {
+    if count == 0 { return [] }
+    guard let bytes = addressSpace.read(address, count: count) else {
+      throw .memoryFault(index: index, address: address, size: count, write: false)
+    }
+    return bytes
+  }
+
+  private func now() -> UInt64 {
+    if let fixed = configuration.fixedClock {
+      defer { clockTicks += 1 }
+      return fixed.start &+ fixed.step &* clockTicks
+    }
+    let elapsed = ContinuousClock.now - clockOrigin
+    let (seconds, attoseconds) = elapsed.components
+    return UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
+  }
+
+  /// splitmix64, seeded from the configuration.
+  func nextRandom() -> UInt32 {
+    randomState &+= 0x9e37_79b9_7f4a_7c15
+    var z = randomState
+    z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+    z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+    return UInt32(truncatingIfNeeded: z ^ (z >> 31))
+  }
+
+  /// `bpf_redirect_map` as `__bpf_xdp_redirect_map` in net/core/filter.c.
+  private func redirectMap(
+    _ handle: UInt64, key: UInt32, flags: UInt64, _ id: Int32, _ index: Int
+  ) throws(ExecutionError) -> UInt64 {
+    let map = try mapArgument(handle, id, index)
+    let actionMask: UInt64 = 3
+    let broadcast: UInt64 = 1 << 3
+    let excludeIngress: UInt64 = 1 << 4
+    let type = map.definition.type
+    let flagMask: UInt64
+    switch type {
+    case .devmap, .devmapHash: flagMask = broadcast | excludeIngress
+    case .cpumap, .xskmap: flagMask = 0
+    default:
+      throw .helperFault(index: index, helper: id, reason: "map type \(type) cannot redirect")
+    }
+    guard flags & ~(actionMask | flagMask) == 0 else { return 0 }
+    let slot = map.slot(for: BPFMap.key(key))
+    if flags & broadcast != 0 {
+      pendingRedirect = .broadcast(map: map.index, excludingIngress: flags & excludeIngress != 0)
+      return Helpers.redirectVerdict
+    }
+    guard let slot else {
+      pendingRedirect = nil
+      return flags & actionMask
+    }
+    switch type {
+    case .cpumap: pendingRedirect = .processor(map: map.index, cpu: key)
+    case .xskmap: pendingRedirect = .socket(map: map.index, queue: key)
+    default:
+      let interface = addressSpace.readWord(map.valueAddress(slot: slot, processor: 0)) ?? 0
+      pendingRedirect = .device(map: map.index, key: key, interface: interface)
+    }
+    return Helpers.redirectVerdict
+  }
+}

@@ -1,0 +1,208 @@
+import BPF
+
+/// The engine's virtual machine: the address space, the maps, the stack
+/// frames and the state helpers keep between calls (redirect target, random
+/// state, captured `trace_printk` output).
+///
+/// A machine runs one program at a time. It is not thread-safe; give each
+/// thread its own machine.
+public final class Machine {
+  /// The most frames a run may have, the main program's included (the
+  /// kernel's `MAX_CALL_FRAMES`).
+  public static let frameLimit = 8
+  /// The stack bytes of one frame (the kernel's `MAX_BPF_STACK`).
+  public static let frameSize = 512
+  /// The most tail calls one run may take (the kernel's `MAX_TAIL_CALL_CNT`).
+  public static let tailCallLimit = 33
+
+  /// How the machine behaves.
+  public let configuration: MachineConfiguration
+  /// Every region programs can reach.
+  public let addressSpace: AddressSpace
+  /// The maps, in the order of the object's map table.
+  public private(set) var maps: [BPFMap] = []
+  /// Lines `trace_printk` produced, oldest first.
+  public var traceLog: [String] = []
+  /// The redirect target set by the last `redirect`/`redirect_map` and not
+  /// yet consumed (the kernel's per-CPU `bpf_redirect_info`).
+  public var pendingRedirect: RedirectTarget?
+  /// Instructions executed by the last run (including a failed one).
+  public internal(set) var lastInstructionCount = 0
+
+  let registers: UnsafeMutablePointer<UInt64>
+  let frames: UnsafeMutablePointer<CallFrame>
+  let stackTops: UnsafeMutablePointer<UInt64>
+  /// Packet frames behind context records, by record address.
+  var packetFrames: [UInt64: PacketFrame] = [:]
+  /// Redirect targets committed into batch records, by record address.
+  var committedRedirects: [UInt64: RedirectTarget] = [:]
+  /// Bytes the legacy `ld_abs`/`ld_ind` loads read from.
+  var legacyPacket: (start: UInt64, end: UInt64) = (0, 0)
+  /// Whether tail calls are refused (batch runs).
+  var refusesTailCalls = false
+  var tailCallCount = 0
+  var randomState: UInt64
+  var clockTicks: UInt64 = 0
+  let clockOrigin = ContinuousClock.now
+
+  /// Makes a machine with one map per definition.
+  ///
+  /// - Throws: ``MachineError`` when a map type is not supported or the
+  ///   address space cannot hold the maps.
+  public init(maps definitions: [MapDefinition] = [], configuration: MachineConfiguration = .init())
+    throws(MachineError)
+  {
+    self.configuration = configuration
+    addressSpace = AddressSpace()
+    registers = .allocate(capacity: 16)
+    registers.initialize(repeating: 0, count: 16)
+    frames = .allocate(capacity: Self.frameLimit)
+    stackTops = .allocate(capacity: Self.frameLimit)
+    randomState = configuration.randomSeed
+    do {
+      for frame in 0..<Self.frameLimit {
+        let region = try addressSpace.map(length: Self.frameSize, name: "stack frame \(frame)")
+        stackTops[frame] = UInt64(region.end)
+      }
+      for (index, definition) in definitions.enumerated() {
+        maps.append(
+          try BPFMap(
+            definition, index: index, processors: configuration.processorCount,
+            in: addressSpace))
+      }
+    } catch let error as MachineError {
+      throw error
+    } catch {
+      throw .addressSpace(error as! AddressSpaceError)
+    }
+  }
+
+  deinit {
+    registers.deallocate()
+    frames.deallocate()
+    stackTops.deallocate()
+  }
+
+  /// The value a program holds for map `index` (what `ld_imm64` with
+  /// source 5 loads): not an address, so a dereference faults.
+  public static func mapHandle(_ index: Int) -> UInt64 { 0xffff_0000_0000_0000 | UInt64(index) }
+
+  /// The map a handle names, if any.
+  func map(handle: UInt64) -> BPFMap? {
+    guard handle >> 32 == 0xffff_0000, let index = Int(exactly: handle & 0xffff_ffff),
+      index < maps.count
+    else { return nil }
+    return maps[index]
+  }
+
+  /// Checks and decodes a linked program for this machine: unknown opcodes,
+  /// bad jumps, unknown helpers and missing maps are refused here, naming
+  /// the instruction index.
+  public func prepare(_ program: Program) throws(PreparationError) -> PreparedProgram {
+    try prepare(instructions: program.instructions, name: program.name)
+  }
+
+  /// Checks and decodes a bare instruction sequence.
+  public func prepare(instructions: [Instruction], name: String = "program")
+    throws(PreparationError) -> PreparedProgram
+  {
+    let conformance = configuration.conformanceHelpers
+    let context = PreparationContext(
+      knowsHelper: { id in
+        Helpers.known.contains(id) || (conformance && id == Helpers.conformanceUnwind)
+      },
+      mapHandle: { [maps] index in
+        index >= 0 && index < maps.count ? Self.mapHandle(index) : nil
+      },
+      mapValueAddress: { [maps] index, offset in
+        guard index >= 0, index < maps.count, let base = maps[index].firstValueAddress else {
+          return nil
+        }
+        return UInt64(Int64(base) + Int64(offset))
+      })
+    return try PreparedProgram.decode(instructions, name: name, context: context)
+  }
+
+  /// Runs a prepared program with R1 and R2 set, and returns R0.
+  ///
+  /// - Throws: ``ExecutionError`` on an out-of-bounds access, a runaway
+  ///   loop, too deep calls, or a helper misuse.
+  public func run(_ program: PreparedProgram, r1: UInt64, r2: UInt64 = 0) throws(ExecutionError)
+    -> UInt64
+  {
+    for register in 0..<11 { registers[register] = 0 }
+    registers[1] = r1
+    registers[2] = r2
+    registers[10] = stackTops[0]
+    tailCallCount = 0
+    return try interpret(program)
+  }
+}
+
+/// What a machine is set up with.
+public struct MachineConfiguration: Sendable {
+  /// Instructions one run may execute before it is stopped.
+  public var instructionBudget: Int
+  /// Seed of `get_prandom_u32`.
+  public var randomSeed: UInt64
+  /// What `get_smp_processor_id` returns, and which per-CPU value programs see.
+  public var processorID: UInt32
+  /// Number of per-CPU copies per-CPU maps keep.
+  public var processorCount: Int
+  /// When set, `ktime_get_ns` returns `start + n * step` for the n-th call
+  /// instead of the monotonic clock (deterministic tests).
+  public var fixedClock: (start: UInt64, step: UInt64)?
+  /// The bpf_conformance plugin mode: helper 5 returns R1 instead of the time.
+  public var conformanceHelpers: Bool
+
+  /// Describes a configuration.
+  public init(
+    instructionBudget: Int = 1_000_000, randomSeed: UInt64 = 0x5eed, processorID: UInt32 = 0,
+    processorCount: Int = 1, fixedClock: (start: UInt64, step: UInt64)? = nil,
+    conformanceHelpers: Bool = false
+  ) {
+    self.instructionBudget = instructionBudget
+    self.randomSeed = randomSeed
+    self.processorID = processorID
+    self.processorCount = max(1, processorCount)
+    self.fixedClock = fixedClock
+    self.conformanceHelpers = conformanceHelpers
+  }
+}
+
+/// Why a machine could not be built.
+public enum MachineError: Error, Equatable, Sendable {
+  /// The map's type is not one the engine implements.
+  case unsupportedMap(name: String, type: MapType)
+  /// The map's sizes are not usable (zero key or value, too large).
+  case invalidMap(name: String, reason: String)
+  /// The maps do not fit the address space.
+  case addressSpace(AddressSpaceError)
+}
+
+extension MachineError: CustomStringConvertible {
+  /// A one-line message naming the map.
+  public var description: String {
+    switch self {
+    case .unsupportedMap(let name, let type): "map \(name): type \(type) is not supported"
+    case .invalidMap(let name, let reason): "map \(name): \(reason)"
+    case .addressSpace(let error): error.description
+    }
+  }
+}
+
+/// A saved caller frame of a bpf-to-bpf call.
+struct CallFrame {
+  var returnIndex: Int
+  var code: UnsafeMutablePointer<Slot>
+  var r6: UInt64, r7: UInt64, r8: UInt64, r9: UInt64, r10: UInt64
+}
+
+/// The `xdp_buff` bounds behind one context record.
+struct PacketFrame {
+  /// `data_hard_start`: where the frame (and its headroom) begins.
+  var hardStart: UInt64
+  /// `data_hard_end`: the end of usable tailroom (frame end less the
+  /// reserved `skb_shared_info`).
+  var hardEnd: UInt64
+}

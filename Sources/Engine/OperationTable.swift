@@ -1,0 +1,137 @@
+import BPF
+
+/// Maps RFC 9669 encodings (opcode plus the offset or immediate that selects
+/// a variant) to the engine's ``Operation``. Only called for instructions
+/// that `InstructionValidator` accepted.
+enum OperationTable {
+  /// The arithmetic operation, or nil when the variant selector (offset for
+  /// `sdiv`/`smod`/`movsx`, width for byte swaps) is invalid.
+  static func arithmetic(_ instruction: Instruction) throws(PreparationError) -> Operation? {
+    let wide = instruction.instructionClass == .alu64
+    let register = instruction.opcode & 0x08 != 0
+    let offset = instruction.offset
+    func pick(_ k64: Operation, _ x64: Operation, _ k32: Operation, _ x32: Operation) -> Operation {
+      wide ? (register ? x64 : k64) : (register ? x32 : k32)
+    }
+    switch instruction.opcode & 0xf0 {
+    case 0x00: return pick(.add64K, .add64X, .add32K, .add32X)
+    case 0x10: return pick(.sub64K, .sub64X, .sub32K, .sub32X)
+    case 0x20: return pick(.mul64K, .mul64X, .mul32K, .mul32X)
+    case 0x30:
+      if offset == 0 { return pick(.div64K, .div64X, .div32K, .div32X) }
+      if offset == 1 { return pick(.sdiv64K, .sdiv64X, .sdiv32K, .sdiv32X) }
+      return nil
+    case 0x40: return pick(.or64K, .or64X, .or32K, .or32X)
+    case 0x50: return pick(.and64K, .and64X, .and32K, .and32X)
+    case 0x60: return pick(.lsh64K, .lsh64X, .lsh32K, .lsh32X)
+    case 0x70: return pick(.rsh64K, .rsh64X, .rsh32K, .rsh32X)
+    case 0x80: return wide ? .neg64 : .neg32
+    case 0x90:
+      if offset == 0 { return pick(.mod64K, .mod64X, .mod32K, .mod32X) }
+      if offset == 1 { return pick(.smod64K, .smod64X, .smod32K, .smod32X) }
+      return nil
+    case 0xa0: return pick(.xor64K, .xor64X, .xor32K, .xor32X)
+    case 0xb0:
+      switch (offset, register, wide) {
+      case (0, _, _): return pick(.mov64K, .mov64X, .mov32K, .mov32X)
+      case (8, true, true): return .movsx8To64
+      case (16, true, true): return .movsx16To64
+      case (32, true, true): return .movsx32To64
+      case (8, true, false): return .movsx8To32
+      case (16, true, false): return .movsx16To32
+      default: return nil
+      }
+    case 0xc0: return pick(.arsh64K, .arsh64X, .arsh32K, .arsh32X)
+    default:
+      let width = instruction.immediate
+      let toBigEndian = instruction.opcode == 0xdc
+      let swaps = wide || toBigEndian
+      switch width {
+      case 16: return swaps ? .swap16 : .toLittle16
+      case 32: return swaps ? .swap32 : .toLittle32
+      case 64: return swaps ? .swap64 : .toLittle64
+      default: return nil
+      }
+    }
+  }
+
+  /// The conditional or unconditional jump.
+  static func jump(_ instruction: Instruction) -> Operation {
+    let wide = instruction.instructionClass == .jmp
+    let register = instruction.opcode & 0x08 != 0
+    func pick(_ k64: Operation, _ x64: Operation, _ k32: Operation, _ x32: Operation) -> Operation {
+      wide ? (register ? x64 : k64) : (register ? x32 : k32)
+    }
+    switch instruction.opcode & 0xf0 {
+    case 0x10: return pick(.jeqK, .jeqX, .jeq32K, .jeq32X)
+    case 0x20: return pick(.jgtK, .jgtX, .jgt32K, .jgt32X)
+    case 0x30: return pick(.jgeK, .jgeX, .jge32K, .jge32X)
+    case 0x40: return pick(.jsetK, .jsetX, .jset32K, .jset32X)
+    case 0x50: return pick(.jneK, .jneX, .jne32K, .jne32X)
+    case 0x60: return pick(.jsgtK, .jsgtX, .jsgt32K, .jsgt32X)
+    case 0x70: return pick(.jsgeK, .jsgeX, .jsge32K, .jsge32X)
+    case 0xa0: return pick(.jltK, .jltX, .jlt32K, .jlt32X)
+    case 0xb0: return pick(.jleK, .jleX, .jle32K, .jle32X)
+    case 0xc0: return pick(.jsltK, .jsltX, .jslt32K, .jslt32X)
+    case 0xd0: return pick(.jsleK, .jsleX, .jsle32K, .jsle32X)
+    default: return .ja
+    }
+  }
+
+  /// `ldx` in its plain and sign-extending forms.
+  static func load(_ opcode: UInt8) -> Operation {
+    switch opcode {
+    case 0x71: .loadByte
+    case 0x69: .loadHalf
+    case 0x61: .loadWord
+    case 0x79: .loadDouble
+    case 0x91: .loadSignedByte
+    case 0x89: .loadSignedHalf
+    default: .loadSignedWord
+    }
+  }
+
+  /// `st` and `stx` (non-atomic).
+  static func store(_ opcode: UInt8) -> Operation {
+    switch opcode {
+    case 0x72: .storeImmediateByte
+    case 0x6a: .storeImmediateHalf
+    case 0x62: .storeImmediateWord
+    case 0x7a: .storeImmediateDouble
+    case 0x73: .storeByte
+    case 0x6b: .storeHalf
+    case 0x63: .storeWord
+    default: .storeDouble
+    }
+  }
+
+  /// The atomic operation, or nil for an immediate that names none.
+  static func atomic(_ instruction: Instruction) -> Operation? {
+    guard let kind = AtomicOperation(rawValue: instruction.immediate) else { return nil }
+    let wide = instruction.opcode == 0xdb
+    switch kind {
+    case .add: return wide ? .atomicAdd64 : .atomicAdd32
+    case .or: return wide ? .atomicOr64 : .atomicOr32
+    case .and: return wide ? .atomicAnd64 : .atomicAnd32
+    case .xor: return wide ? .atomicXor64 : .atomicXor32
+    case .fetchAdd: return wide ? .atomicFetchAdd64 : .atomicFetchAdd32
+    case .fetchOr: return wide ? .atomicFetchOr64 : .atomicFetchOr32
+    case .fetchAnd: return wide ? .atomicFetchAnd64 : .atomicFetchAnd32
+    case .fetchXor: return wide ? .atomicFetchXor64 : .atomicFetchXor32
+    case .exchange: return wide ? .atomicExchange64 : .atomicExchange32
+    case .compareExchange: return wide ? .atomicCompareExchange64 : .atomicCompareExchange32
+    }
+  }
+
+  /// The legacy packet loads (`ld_abs`, `ld_ind`).
+  static func packetLoad(_ opcode: UInt8) -> Operation {
+    switch opcode {
+    case 0x20: .packetLoadAbsoluteWord
+    case 0x28: .packetLoadAbsoluteHalf
+    case 0x30: .packetLoadAbsoluteByte
+    case 0x40: .packetLoadIndirectWord
+    case 0x48: .packetLoadIndirectHalf
+    default: .packetLoadIndirectByte
+    }
+  }
+}

@@ -1,0 +1,177 @@
+import BPF
+
+/// How a program is invoked on packets.
+public enum RunMode: Hashable, Sendable {
+  /// One call per packet, R1 = the packet's context record.
+  case perPacket
+  /// One call per batch of up to `size` records: R1 = the first record,
+  /// R2 = the count; the program returns the count processed and leaves
+  /// each verdict in the record's `act` field.
+  case batch(size: Int)
+}
+
+/// Feeds packets to a program on a machine, in per-packet or batch mode,
+/// and collects verdicts, output bytes and redirect targets.
+///
+/// Every packet sits in its own frame: 256 bytes of headroom (the kernel's
+/// `XDP_PACKET_HEADROOM`), the packet, then tailroom up to the frame's hard
+/// end, which keeps the last 320 bytes free as the kernel does for
+/// `skb_shared_info`.
+public final class PacketRunner {
+  /// `XDP_PACKET_HEADROOM`.
+  public static let headroom = 256
+  /// Bytes reserved at the end of each frame (`skb_shared_info`).
+  public static let sharedInfoSize = 320
+  /// The most records a batch may have.
+  public static let maximumBatch = 64
+
+  /// The machine programs run on.
+  public let machine: Machine
+  /// The program.
+  public let program: PreparedProgram
+  /// Per-packet or batch.
+  public let mode: RunMode
+  /// The `ingress_ifindex` every record carries.
+  public var ingressInterface: UInt32 = 1
+  /// The `rx_queue_index` every record carries.
+  public var receiveQueue: UInt32 = 0
+  /// Bytes per packet frame.
+  public let frameSize: Int
+
+  private let layout = XDPContextLayout.engine
+  private let records: Region
+  private let frames: [Region]
+
+  /// Maps the records and frames a run needs.
+  ///
+  /// - Parameter maximumPacketSize: the largest packet the runner accepts
+  ///   (frames are sized from it, in whole pages).
+  public init(
+    machine: Machine, program: PreparedProgram, mode: RunMode, maximumPacketSize: Int = 3520
+  ) throws(RunError) {
+    self.machine = machine
+    self.program = program
+    self.mode = mode
+    let needed = Self.headroom + maximumPacketSize + Self.sharedInfoSize
+    let frameSize =
+      (needed + AddressSpace.pageSize - 1) / AddressSpace.pageSize * AddressSpace.pageSize
+    self.frameSize = frameSize
+    let slots: Int
+    switch mode {
+    case .perPacket: slots = 1
+    case .batch(let size): slots = min(max(size, 1), Self.maximumBatch)
+    }
+    do {
+      records = try machine.addressSpace.map(
+        length: slots * Int(layout.stride), name: "context records")
+      frames = try (0..<slots).map { slot throws(AddressSpaceError) in
+        try machine.addressSpace.map(length: frameSize, name: "packet frame \(slot)")
+      }
+    } catch {
+      throw .addressSpace(error)
+    }
+  }
+
+  /// The largest packet a frame holds.
+  public var packetLimit: Int { frameSize - Self.headroom - Self.sharedInfoSize }
+
+  /// Runs every packet through the program.
+  public func run(_ packets: [[UInt8]]) throws(RunError) -> RunReport {
+    var report = RunReport()
+    report.outcomes.reserveCapacity(packets.count)
+    for (index, packet) in packets.enumerated() where packet.count > packetLimit {
+      throw .packetTooLarge(packet: index, size: packet.count, limit: packetLimit)
+    }
+    switch mode {
+    case .perPacket:
+      machine.refusesTailCalls = false
+      for (index, packet) in packets.enumerated() {
+        let record = load(packet, slot: 0)
+        machine.pendingRedirect = nil
+        let value: UInt64
+        do {
+          value = try machine.run(program, r1: record)
+        } catch {
+          throw .execution(packet: index, error)
+        }
+        report.instructions += machine.lastInstructionCount
+        report.invocations += 1
+        let action = XDPAction(returnValue: value)
+        let outcome = PacketOutcome(
+          action: action, returnValue: value, output: output(of: record),
+          redirect: action == .redirect ? machine.pendingRedirect : nil)
+        machine.pendingRedirect = nil
+        report.totals.record(action, bytes: outcome.output.count)
+        report.outcomes.append(outcome)
+      }
+    case .batch:
+      machine.refusesTailCalls = true
+      defer { machine.refusesTailCalls = false }
+      var start = 0
+      while start < packets.count {
+        let batch = packets[start..<min(start + frames.count, packets.count)]
+        try runBatch(batch, first: start, into: &report)
+        start += batch.count
+      }
+    }
+    return report
+  }
+
+  private func runBatch(_ batch: ArraySlice<[UInt8]>, first: Int, into report: inout RunReport)
+    throws(RunError)
+  {
+    let addresses = batch.indices.map { load(batch[$0], slot: $0 - first) }
+    machine.committedRedirects.removeAll(keepingCapacity: true)
+    machine.pendingRedirect = nil
+    let processed: UInt64
+    do {
+      processed = try machine.run(program, r1: addresses[0], r2: UInt64(batch.count))
+    } catch {
+      throw .execution(packet: first, error)
+    }
+    report.instructions += machine.lastInstructionCount
+    report.invocations += 1
+    guard processed == UInt64(batch.count) else {
+      throw .batchIncomplete(packet: first, processed: processed, expected: batch.count)
+    }
+    for record in addresses {
+      let value = UInt64(machine.addressSpace.readWord(record + UInt64(layout.action)) ?? 0)
+      let action = XDPAction(returnValue: value)
+      let outcome = PacketOutcome(
+        action: action, returnValue: value, output: output(of: record),
+        redirect: action == .redirect ? machine.committedRedirects[record] ?? nil : nil)
+      report.totals.record(action, bytes: outcome.output.count)
+      report.outcomes.append(outcome)
+    }
+  }
+
+  /// Copies a packet into frame `slot`, fills its record, returns the record address.
+  private func load(_ packet: [UInt8], slot: Int) -> UInt64 {
+    let space = machine.addressSpace
+    let frame = frames[slot]
+    let record = UInt64(records.start) + UInt64(slot) * UInt64(layout.stride)
+    let data = UInt64(frame.start) + UInt64(Self.headroom)
+    space.write(packet, at: data)
+    let end = data + UInt64(packet.count)
+    let fields: [(Int16, UInt32)] = [
+      (layout.data, UInt32(data)), (layout.dataEnd, UInt32(end)), (layout.dataMeta, UInt32(data)),
+      (layout.ingressInterfaceIndex, ingressInterface), (layout.receiveQueueIndex, receiveQueue),
+      (layout.egressInterfaceIndex, 0), (layout.action, 0), (layout.redirectTarget, 0),
+    ]
+    for (offset, value) in fields { space.writeWord(value, at: record + UInt64(offset)) }
+    machine.packetFrames[record] = PacketFrame(
+      hardStart: UInt64(frame.start),
+      hardEnd: UInt64(frame.start) + UInt64(frameSize - Self.sharedInfoSize))
+    machine.legacyPacket = (data, end)
+    return record
+  }
+
+  /// The bytes between the record's `data` and `data_end`.
+  private func output(of record: UInt64) -> [UInt8] {
+    let space = machine.addressSpace
+    guard let data = space.readWord(record + UInt64(layout.data)),
+      let end = space.readWord(record + UInt64(layout.dataEnd)), end >= data
+    else { return [] }
+    return space.read(UInt64(data), count: Int(end - data)) ?? []
+  }
+}

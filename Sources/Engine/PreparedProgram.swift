@@ -1,0 +1,157 @@
+import BPF
+
+/// A program decoded once into the engine's compact form: one 16-byte slot
+/// per instruction, jump targets absolute, map references resolved to this
+/// machine's maps, and a trap slot after the end. Made by
+/// ``Machine/prepare(_:)``; valid only with the machine that made it.
+public final class PreparedProgram {
+  /// The program's name (from ``Program/name``).
+  public let name: String
+  /// Number of instruction slots (without the trailing trap).
+  public let count: Int
+  /// Whether the program calls `bpf_tail_call`.
+  public let usesTailCalls: Bool
+  let slots: UnsafeMutablePointer<Slot>
+
+  init(name: String, slots: [Slot], usesTailCalls: Bool) {
+    self.name = name
+    self.count = slots.count - 1
+    self.usesTailCalls = usesTailCalls
+    self.slots = .allocate(capacity: slots.count)
+    self.slots.initialize(from: slots, count: slots.count)
+  }
+
+  deinit { slots.deallocate() }
+}
+
+/// What the decoder needs to know about the machine it prepares for.
+struct PreparationContext {
+  /// Whether a helper id is implemented.
+  var knowsHelper: (Int32) -> Bool
+  /// The handle a program holds for map `index`, if it exists.
+  var mapHandle: (Int) -> UInt64?
+  /// The address of map `index`'s first value plus `offset`, if it has one.
+  var mapValueAddress: (Int, Int32) -> UInt64?
+}
+
+extension PreparedProgram {
+  /// Checks and decodes `instructions`.
+  static func decode(
+    _ instructions: [Instruction], name: String, context: PreparationContext
+  ) throws(PreparationError) -> PreparedProgram {
+    guard !instructions.isEmpty else { throw .emptyProgram }
+    do {
+      try InstructionValidator().validate(instructions)
+    } catch {
+      throw .invalidInstruction(error)
+    }
+    var slots: [Slot] = []
+    slots.reserveCapacity(instructions.count + 1)
+    var tailCalls = false
+    var index = 0
+    while index < instructions.count {
+      let instruction = instructions[index]
+      if instruction.isWideImmediateLoad {
+        slots.append(try wideLoad(instruction, instructions[index + 1], index, context))
+        slots.append(Slot(.trap, offset: Int32(index + 1)))
+        index += 2
+        continue
+      }
+      let slot = try decode(instruction, at: index, context: context)
+      if slot.operation == .tailCall { tailCalls = true }
+      slots.append(slot)
+      index += 1
+    }
+    slots.append(Slot(.trap, offset: Int32(instructions.count)))
+    return PreparedProgram(name: name, slots: slots, usesTailCalls: tailCalls)
+  }
+
+  private static func wideLoad(
+    _ first: Instruction, _ second: Instruction, _ index: Int, _ context: PreparationContext
+  ) throws(PreparationError) -> Slot {
+    guard first.dst != .r10 else { throw .frameRegisterWrite(index: index) }
+    let value: UInt64
+    switch first.src.rawValue {
+    case ImmediateLoadKind.value.rawValue:
+      value =
+        UInt64(UInt32(bitPattern: first.immediate))
+        | UInt64(UInt32(bitPattern: second.immediate)) << 32
+    case ImmediateLoadKind.mapByIndex.rawValue:
+      guard let handle = context.mapHandle(Int(first.immediate)) else {
+        throw .unknownMap(index: index, map: Int(first.immediate))
+      }
+      value = handle
+    case ImmediateLoadKind.mapValueByIndex.rawValue:
+      guard let address = context.mapValueAddress(Int(first.immediate), second.immediate) else {
+        throw .unknownMap(index: index, map: Int(first.immediate))
+      }
+      value = address
+    default:
+      throw .unsupportedImmediateLoad(index: index, kind: first.src.rawValue)
+    }
+    return Slot(.loadImmediate64, dst: first.dst.rawValue, immediate: Int64(bitPattern: value))
+  }
+
+  private static func decode(
+    _ instruction: Instruction, at index: Int, context: PreparationContext
+  ) throws(PreparationError) -> Slot {
+    let dst = instruction.dst.rawValue
+    let src = instruction.src.rawValue
+    let immediate = Int64(instruction.immediate)
+    let offset = Int32(instruction.offset)
+    func invalid(_ field: String, _ value: Int64) -> PreparationError {
+      .invalidInstruction(.invalidField(index: index, field: field, value: value))
+    }
+    func make(_ operation: Operation) -> Slot {
+      Slot(operation, dst: dst, src: src, offset: offset, immediate: immediate)
+    }
+    switch instruction.instructionClass {
+    case .alu, .alu64:
+      guard dst != 10 else { throw .frameRegisterWrite(index: index) }
+      guard let operation = try OperationTable.arithmetic(instruction) else {
+        throw invalid(
+          instruction.opcode & 0xf0 == 0xd0 ? "byte swap width" : "offset",
+          instruction.opcode & 0xf0 == 0xd0 ? immediate : Int64(offset))
+      }
+      return make(operation)
+    case .jmp, .jmp32:
+      if instruction.isExit { return make(.exit) }
+      if instruction.isCall {
+        switch src {
+        case CallKind.helper.rawValue:
+          guard context.knowsHelper(instruction.immediate) else {
+            throw .unknownHelper(index: index, helper: instruction.immediate)
+          }
+          let isTailCall = instruction.immediate == HelperFunction.tailCall.rawValue
+          return Slot(
+            isTailCall ? .tailCall : .callHelper, offset: Int32(index), immediate: immediate)
+        case CallKind.local.rawValue:
+          return Slot(.callLocal, offset: Int32(index + 1) + instruction.immediate)
+        default:
+          throw .unsupportedCall(index: index, kind: src)
+        }
+      }
+      let target = Int32(index + 1 + (instruction.branchDistance ?? 0))
+      let operation = OperationTable.jump(instruction)
+      return Slot(operation, dst: dst, src: src, offset: target, immediate: immediate)
+    case .ldx:
+      guard dst != 10 else { throw .frameRegisterWrite(index: index) }
+      return make(OperationTable.load(instruction.opcode))
+    case .st, .stx:
+      if instruction.accessMode == .atomic {
+        guard let operation = OperationTable.atomic(instruction) else {
+          throw invalid("atomic operation", immediate)
+        }
+        if AtomicOperation(rawValue: instruction.immediate)?.fetches == true, src == 10,
+          operation != .atomicCompareExchange32, operation != .atomicCompareExchange64
+        {
+          throw .frameRegisterWrite(index: index)
+        }
+        return make(operation)
+      }
+      return make(OperationTable.store(instruction.opcode))
+    case .ld:
+      return make(OperationTable.packetLoad(instruction.opcode))
+    }
+  }
+}

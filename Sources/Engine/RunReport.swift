@@ -1,0 +1,91 @@
+import BPF
+
+/// What happened to one packet.
+public struct PacketOutcome: Hashable, Sendable {
+  /// The verdict (a return value above 4 counts as ``XDPAction/aborted``).
+  public var action: XDPAction
+  /// The raw verdict: R0 in per-packet mode, the record's `act` in batch mode.
+  public var returnValue: UInt64
+  /// The packet bytes between `data` and `data_end` after the program ran
+  /// (after any `xdp_adjust_head`/`xdp_adjust_tail`).
+  public var output: [UInt8]
+  /// Where a REDIRECT verdict sends the packet, if a redirect helper set a
+  /// target (nil for every other verdict).
+  public var redirect: RedirectTarget?
+}
+
+/// Packets and bytes per verdict, as xdp-tools' `xdp_stats_record` counts
+/// them (bytes are the packet's length when the program returned).
+public struct ActionTotals: Hashable, Sendable {
+  /// One verdict's count.
+  public struct Counter: Hashable, Sendable {
+    /// Number of packets.
+    public var packets: UInt64 = 0
+    /// Sum of their lengths.
+    public var bytes: UInt64 = 0
+
+    /// A count.
+    public init(packets: UInt64 = 0, bytes: UInt64 = 0) {
+      self.packets = packets
+      self.bytes = bytes
+    }
+  }
+
+  private var counters = [Counter](repeating: Counter(), count: XDPAction.allCases.count)
+
+  /// Empty totals.
+  public init() {}
+
+  /// The counter of one verdict.
+  public subscript(action: XDPAction) -> Counter {
+    get { counters[Int(action.rawValue)] }
+    set { counters[Int(action.rawValue)] = newValue }
+  }
+
+  /// Counts one packet.
+  public mutating func record(_ action: XDPAction, bytes: Int) {
+    self[action].packets += 1
+    self[action].bytes += UInt64(bytes)
+  }
+
+  /// All packets counted.
+  public var packets: UInt64 { counters.reduce(0) { $0 + $1.packets } }
+}
+
+/// The result of running a list of packets through a program.
+public struct RunReport: Sendable {
+  /// One outcome per input packet, in order.
+  public var outcomes: [PacketOutcome] = []
+  /// Per-verdict totals.
+  public var totals = ActionTotals()
+  /// Instructions executed over the whole run.
+  public var instructions = 0
+  /// Program invocations (packets in per-packet mode, batches in batch mode).
+  public var invocations = 0
+}
+
+/// Why a run over packets stopped.
+public enum RunError: Error, Equatable, Sendable {
+  /// The program faulted on a packet (per-packet) or a batch starting there.
+  case execution(packet: Int, ExecutionError)
+  /// A packet does not fit the engine's packet frame.
+  case packetTooLarge(packet: Int, size: Int, limit: Int)
+  /// A batch program returned a count other than the number of records.
+  case batchIncomplete(packet: Int, processed: UInt64, expected: Int)
+  /// The packet buffers could not be mapped.
+  case addressSpace(AddressSpaceError)
+}
+
+extension RunError: CustomStringConvertible {
+  /// A one-line message naming the packet.
+  public var description: String {
+    switch self {
+    case .execution(let packet, let error): "packet \(packet): \(error)"
+    case .packetTooLarge(let packet, let size, let limit):
+      "packet \(packet): \(size) bytes exceeds the engine's limit of \(limit)"
+    case .batchIncomplete(let packet, let processed, let expected):
+      "batch at packet \(packet): program returned \(processed), expected \(expected) records"
+    case .addressSpace(let error): error.description
+    }
+  }
+}

@@ -1,0 +1,36 @@
+import BPF
+import Engine
+
+/// Shorthands for hand-written test programs.
+extension Instruction {
+  static func map(_ dst: Register, _ index: Int) -> [Instruction] {
+    loadImmediate64(dst, UInt64(index), kind: .mapByIndex)
+  }
+  static func helper(_ function: HelperFunction) -> Instruction { .call(helper: function.rawValue) }
+  static func storeWord(_ immediate: Int32, _ base: Register, _ offset: Int16) -> Instruction {
+    .store(.word, immediate: immediate, to: base, offset: offset)
+  }
+}
+
+/// Runs instructions on a fresh machine with R1 = `r1`.
+func run(
+  _ instructions: [Instruction], maps: [MapDefinition] = [],
+  configuration: MachineConfiguration = .init(), r1: UInt64 = 0
+) throws -> UInt64 {
+  let machine = try Machine(maps: maps, configuration: configuration)
+  return try machine.run(machine.prepare(instructions: instructions), r1: r1)
+}
+
+/// A seeded splitmix64 for tests.
+struct SeededRandom: RandomNumberGenerator {
+  var state: UInt64
+  mutating func next() -> UInt64 {
+    state &+= 0x9e37_79b9_7f4a_7c15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+    z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+    return z ^ (z >> 31)
+  }
+}
+
+func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
