@@ -20,18 +20,21 @@ public struct Demo: Sendable {
 
   /// The demo's standard names: namespace `xdpbatch-demo`, veth
   /// `xdpbatch0` (host) and `xdpbatch1` (peer), 198.18.0.1/30 and .2/30.
-  public init(state: StateDirectory = StateDirectory(), namespace: String = "xdpbatch-demo") {
+  public init(
+    state: StateDirectory = StateDirectory(), namespace: String = "xdpbatch-demo",
+    interface: String = "xdpbatch0", peer: String = "xdpbatch1"
+  ) {
     let namespace = NetworkNamespace(name: namespace)
     self.namespace = namespace
-    self.veth = VethPair(name: "xdpbatch0", peer: "xdpbatch1", namespace: namespace)
+    self.veth = VethPair(name: interface, peer: peer, namespace: namespace)
     self.state = state
     self.programName = "xdp_classify_prog"
   }
 
   /// The generator's pid file.
-  public var generatorPIDPath: String { state.path + "/demo-generator.pid" }
+  public var generatorPIDPath: String { state.path + "/\(namespace.name)-generator.pid" }
   /// The file where the generator writes how many frames it has sent.
-  public var generatorCountPath: String { state.path + "/demo-generator.sent" }
+  public var generatorCountPath: String { state.path + "/\(namespace.name)-generator.sent" }
 
   /// Makes what is missing: namespace, veth pair, attachment of `object`'s
   /// classifier (`mode`), and the generator, started as

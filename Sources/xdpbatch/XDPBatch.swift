@@ -19,7 +19,7 @@ struct XDPBatch: ParsableCommand {
     abstract: "An operator console for XDP batching.",
     subcommands: [
       ListCommand.self, DisasmCommand.self, ExecCommand.self, AttachCommand.self,
-      SwapCommand.self, DetachCommand.self, StatsCommand.self, DemoCommand.self,
+      SwapCommand.self, DetachCommand.self, StatsCommand.self, DemoCommand.self, BenchCommand.self,
     ]
   )
 
