@@ -36,7 +36,7 @@ let package = Package(
     .testTarget(name: "RewriterTests", dependencies: ["Rewriter", "BPF", "CBPF"]),
     .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Conformance"]),
     .testTarget(
-      name: "ControlTests", dependencies: ["Control", "BPF", "CBPF"],
+      name: "ControlTests", dependencies: ["Control", "Engine", "Rewriter", "BPF", "CBPF"],
       resources: [.copy("Fixtures")]),
   ]
 )
