@@ -71,7 +71,8 @@ import Testing
   @Test func syntheticKernelWithoutActionFieldOrBuffer() throws {
     var withBuffer = SyntheticBTF()
     let u32 = withBuffer.integer("u32", size: 4)
-    _ = withBuffer.structure("xdp_buff", size: 8, members: [("frame_sz", u32, 0), ("actx", u32, 32)])
+    _ = withBuffer.structure(
+      "xdp_buff", size: 8, members: [("frame_sz", u32, 0), ("actx", u32, 32)])
     let support = try BatchKernelSupport(btf: BTF(bytes: withBuffer.bytes(), name: "stock"))
     #expect(support.actionField == nil)
     #expect(support.fields.map(\.name) == ["frame_sz", "actx"])
@@ -138,7 +139,9 @@ struct SyntheticBTF {
 
   func bytes() -> [UInt8] {
     var header: [UInt8] = [0x9f, 0xeb, 1, 0]
-    for value in [24, 0, UInt32(types.count), UInt32(types.count), UInt32(strings.count)] as [UInt32] {
+    for value in [24, 0, UInt32(types.count), UInt32(types.count), UInt32(strings.count)]
+      as [UInt32]
+    {
       header += withUnsafeBytes(of: value.littleEndian, Array.init)
     }
     return header + types + strings
