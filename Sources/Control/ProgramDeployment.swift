@@ -29,6 +29,11 @@ public struct ProgramDeployment: Sendable {
     _ source: ProgramSource, to interface: String, mode: XDPMode, form: ProgramForm = .perPacket,
     force: Bool = false
   ) throws(DeploymentError) -> AttachmentRecord {
+    do {
+      _ = try XDPAttachment.interfaceIndex(of: interface)
+    } catch {
+      throw .attach(error)
+    }
     if form == .batch { throw .batchUnsupported(try batchRefusal()) }
     let request: XDPAttachment.Request
     do {
@@ -37,7 +42,6 @@ public struct ProgramDeployment: Sendable {
       throw .source(error)
     }
     do {
-      _ = try XDPAttachment.interfaceIndex(of: interface)
       if let existing = try XDPAttachment.open(interface: interface),
         let record = state.record(interface: interface), record.attachMode != mode,
         record.programID == (try? existing.program().info().id)

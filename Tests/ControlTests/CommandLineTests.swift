@@ -1,0 +1,251 @@
+import BPF
+import CBPF
+import Foundation
+import Glibc
+import Testing
+
+@testable import Control
+
+/// Where `swift build` put the xdpbatch binary, if it did.
+enum BuiltBinary {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("../..").standardizedFileURL
+  static let path: String? = {
+    let path = root.appendingPathComponent(".build/debug/xdpbatch").path
+    return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+  }()
+}
+
+/// The built `xdpbatch` binary on bad input and through the demo: clear
+/// messages, exit 1, and nothing attached or pinned afterwards.
+@Suite(
+  .serialized,
+  .enabled(if: KernelAccess.available, KernelAccess.comment),
+  .enabled(if: BuiltBinary.path != nil, "build xdpbatch first (swift build)"))
+struct CommandLineTests {
+  static let root = BuiltBinary.root
+  static let binary = BuiltBinary.path
+  static let samples = root.appendingPathComponent("build/samples").path
+  static let classifier = samples + "/xdp_classify.o"
+
+  struct Outcome {
+    var status: Int32
+    var output: String
+    var errors: String
+  }
+
+  /// Runs the binary; `asNobody` drops to uid/gid 65534 through setpriv.
+  static func run(_ arguments: [String], asNobody: Bool = false) throws -> Outcome {
+    let process = Process()
+    let binary = try #require(binary)
+    if asNobody {
+      process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+      process.arguments =
+        ["--reuid=65534", "--regid=65534", "--clear-groups", binary] + arguments
+    } else {
+      process.executableURL = URL(fileURLWithPath: binary)
+      process.arguments = arguments
+    }
+    let output = Pipe()
+    let errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    let out = output.fileHandleForReading.readDataToEndOfFile()
+    let err = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Outcome(
+      status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
+      errors: String(decoding: err, as: UTF8.self))
+  }
+
+  /// Nothing of xdpbatch on `interface`: no program, no pins, no record.
+  static func expectUntouched(
+    _ interface: String, sourceLocation: SourceLocation = #_sourceLocation
+  )
+    throws
+  {
+    let programs = try InterfaceInventory.query()[name: interface]?.programs
+    #expect(programs?.isEmpty == true, "programs on \(interface)", sourceLocation: sourceLocation)
+    #expect(
+      !PinDirectory.exists(PinDirectory(interface: interface).path), sourceLocation: sourceLocation)
+    #expect(
+      StateDirectory().record(interface: interface) == nil, sourceLocation: sourceLocation)
+  }
+
+  /// A program that reads the packet without a bounds check, compiled with
+  /// the toolchain's clang; `nil` when there is no clang.
+  static func rejectedObject() throws -> String? {
+    let clang = ["/opt/swift/usr/bin/clang", "/usr/bin/clang"].first {
+      FileManager.default.isExecutableFile(atPath: $0)
+    }
+    guard let clang else { return nil }
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "xbt-rejected-\(getpid())")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let source = directory.appendingPathComponent("unchecked.bpf.c")
+    try """
+    #include <linux/bpf.h>
+    #include <bpf/bpf_helpers.h>
+    SEC("xdp") int unchecked(struct xdp_md *ctx)
+    {
+      unsigned char *data = (unsigned char *)(long)ctx->data;
+      return data[12] == 8 ? XDP_DROP : XDP_PASS;
+    }
+    char _license[] SEC("license") = "GPL";
+    """.write(to: source, atomically: true, encoding: .utf8)
+    let object = directory.appendingPathComponent("unchecked.o").path
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: clang)
+    process.arguments = [
+      "-target", "bpf", "-O2", "-g", "-I/usr/include/x86_64-linux-gnu",
+      "-I/usr/include/aarch64-linux-gnu", "-c", source.path, "-o", object,
+    ]
+    try process.run()
+    process.waitUntilExit()
+    return process.terminationStatus == 0 ? object : nil
+  }
+
+  @Test func badInputFailsCleanly() throws {
+    let network = try TestNetwork()
+    defer { network.tearDown() }
+    let interface = network.veth.name
+
+    let unknown = try Self.run(["attach", "xbtnosuch0", Self.classifier, "--program", "x"])
+    #expect(unknown.status == 1)
+    #expect(unknown.errors.contains("no network interface named \"xbtnosuch0\""))
+
+    let missing = try Self.run(["attach", interface, Self.classifier, "--program", "nope"])
+    #expect(missing.status == 1)
+    #expect(missing.errors.contains("nope"))
+    #expect(missing.errors.contains("xdp_classify_prog"), "lists the programs there are")
+    try Self.expectUntouched(interface)
+
+    let rejectedObject = try #require(try Self.rejectedObject(), "clang with the BPF target")
+    let rejected = try Self.run(["attach", interface, rejectedObject, "--program", "unchecked"])
+    #expect(rejected.status == 1)
+    #expect(rejected.errors.contains("the verifier rejected program \"unchecked\" at instruction"))
+    #expect(rejected.errors.contains("invalid access to packet"))
+    try Self.expectUntouched(interface)
+
+    let nobody = try Self.run(
+      ["attach", interface, Self.classifier, "--program", "xdp_classify_prog"], asNobody: true)
+    #expect(nobody.status == 1)
+    #expect(nobody.errors.contains("needs root"))
+    try Self.expectUntouched(interface)
+
+    let batch = try Self.run(
+      ["attach", interface, Self.classifier, "--program", "xdp_classify_prog", "--batch"])
+    #expect(batch.status == 1)
+    #expect(batch.errors.contains("cannot run batch XDP programs"))
+    try Self.expectUntouched(interface)
+
+    let usage = try Self.run(["attach", interface])
+    #expect(usage.status == 2)
+  }
+
+  @Test func foreignProgramIsRefused() throws {
+    let network = try TestNetwork()
+    defer { network.tearDown() }
+    let interface = network.veth.name
+    let index = if_nametoindex(interface)
+    let foreign = try ProgramLoader(maps: []).load(TestPrograms.returning(.pass, name: "foreign"))
+    let foreignID = try foreign.program.info().id
+    try #require(
+      bpf_xdp_attach(Int32(index), foreign.program.descriptor.rawValue, XDPMode.native.flags, nil)
+        == 0)
+    defer { _ = bpf_xdp_detach(Int32(index), XDPMode.native.flags, nil) }
+    let refused = try Self.run(
+      ["attach", interface, Self.classifier, "--program", "xdp_classify_prog"])
+    #expect(refused.status == 1)
+    #expect(refused.errors.contains("--force"))
+    #expect(refused.errors.contains("\"foreign\""))
+    #expect(try InterfaceInventory.query()[name: interface]?.programs.map(\.id) == [foreignID])
+    #expect(!PinDirectory.exists(PinDirectory(interface: interface).path))
+    #expect(StateDirectory().record(interface: interface) == nil)
+  }
+
+  @Test func attachStatsSwapDetach() throws {
+    let network = try TestNetwork()
+    defer {
+      StateDirectory().removeRecord(interface: network.veth.name)
+      network.tearDown()
+    }
+    let interface = network.veth.name
+    let attached = try Self.run(
+      ["attach", interface, Self.classifier, "--program", "xdp_classify_prog"])
+    #expect(attached.status == 0, "\(attached.errors)")
+    let record = try #require(StateDirectory().record(interface: interface))
+    #expect(record.form == .perPacket)
+    #expect(record.attachMode == .native)
+
+    let stats = try Self.run(["stats", interface, "--json"])
+    #expect(stats.status == 0, "\(stats.errors)")
+    let document = try #require(
+      try JSONSerialization.jsonObject(with: Data(stats.output.utf8)) as? [String: Any])
+    #expect(document["interface"] as? String == interface)
+    #expect(document["program"] as? String == "xdp_classify_prog")
+    #expect(document["mode"] as? String == "per-packet")
+    let actions = try #require(document["actions"] as? [String: [String: Int]])
+    #expect(Set(actions.keys) == ["aborted", "drop", "pass", "tx", "redirect"])
+    let rates = try #require(document["rates"] as? [String: Double])
+    #expect(Set(rates.keys) == Set(actions.keys))
+
+    let lines = try Self.run(["stats", interface, "--json", "--interval", "0.1", "--count", "2"])
+    #expect(lines.output.split(separator: "\n").count == 2)
+
+    // This kernel has no batch xdp_buff: swap says so and changes nothing.
+    let swap = try Self.run(["swap", interface])
+    #expect(swap.status == 1)
+    #expect(swap.errors.contains("cannot run batch XDP programs"))
+    #expect(swap.errors.contains("Nothing was changed"))
+    #expect(StateDirectory().record(interface: interface) == record)
+    let attachment = try #require(try XDPAttachment.open(interface: interface))
+    #expect(try attachment.program().info().id == record.programID)
+
+    let detached = try Self.run(["detach", interface])
+    #expect(detached.status == 0, "\(detached.errors)")
+    try Self.expectUntouched(interface)
+    let again = try Self.run(["detach", interface])
+    #expect(again.status == 1)
+    #expect(again.errors.contains("has no program attached"))
+  }
+
+  @Test(.enabled(if: FileManager.default.fileExists(atPath: classifier), "make samples"))
+  func demoUpStatusDownLeavesNothing() throws {
+    let demo = Demo()
+    defer { demo.down() }
+    for _ in 0..<2 {
+      let up = try Self.run(["demo", "up", "--object", Self.classifier, "--rate", "5000"])
+      #expect(up.status == 0, "\(up.errors)")
+    }
+    #expect(
+      try eventually {
+        let status = try Self.run(["demo", "status", "--json"])
+        let decoded = try JSONDecoder().decode(DemoStatus.self, from: Data(status.output.utf8))
+        return decoded.generator.running && decoded.generator.sent > 0
+      })
+    let status = try JSONDecoder().decode(
+      DemoStatus.self, from: Data(try Self.run(["demo", "status", "--json"]).output.utf8))
+    #expect(status.namespace == "xdpbatch-demo")
+    #expect(status.interface == "xdpbatch0")
+    #expect(status.peer == "xdpbatch1")
+    #expect(status.program == "xdp_classify_prog")
+    let pid = try #require(demo.generatorPID())
+
+    let down = try Self.run(["demo", "down"])
+    #expect(down.status == 0, "\(down.errors)")
+    #expect(kill(pid, 0) != 0, "the generator process is gone")
+    #expect(!NetworkNamespace(name: "xdpbatch-demo").exists)
+    let links = try InterfaceInventory.query().interfaces.map(\.name)
+    #expect(!links.contains("xdpbatch0"))
+    #expect(!PinDirectory.exists(PinDirectory(interface: "xdpbatch0").path))
+    #expect(!FileManager.default.fileExists(atPath: demo.generatorPIDPath))
+    #expect(StateDirectory().record(interface: "xdpbatch0") == nil)
+    let idle = try Self.run(["demo", "down"])
+    #expect(idle.status == 0)
+    let idleStatus = try Self.run(["demo", "status", "--json"])
+    #expect(
+      try JSONDecoder().decode(DemoStatus.self, from: Data(idleStatus.output.utf8)).isUp == false)
+  }
+}
