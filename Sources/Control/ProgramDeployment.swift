@@ -65,7 +65,7 @@ public struct ProgramDeployment: Sendable {
     do {
       attachment = try XDPAttachment.attach(request, to: interface, mode: mode, force: force)
     } catch {
-      throw .attach(error)
+      throw .attach(Self.diagnose(error, source: source))
     }
     let object = URL(fileURLWithPath: source.objectPath).standardizedFileURL.path
     do {
@@ -126,6 +126,23 @@ public struct ProgramDeployment: Sendable {
     } catch {
       throw .attach(error)
     }
+  }
+
+  /// For a verifier rejection of the instrumented program: the verifier's
+  /// verdict on the program as compiled, whose instruction indices are
+  /// those of the object (and of `xdpbatch disasm`). When the program as
+  /// compiled loads, the instrumentation is to blame and the rejection is
+  /// reported as it is.
+  static func diagnose(_ error: AttachError, source: ProgramSource) -> AttachError {
+    guard case .load(.rejected) = error,
+      let plain = try? source.uninstrumentedRequest()
+    else { return error }
+    do {
+      _ = try ProgramLoader(maps: plain.maps, license: plain.license).load(plain.program)
+    } catch let original {
+      if case .rejected = original { return .load(original) }
+    }
+    return error
   }
 
   /// Why the batch form cannot be attached on this kernel.

@@ -17,8 +17,14 @@ public struct ProgramSource: Hashable, Sendable {
     self.programName = programName
   }
 
-  /// Reads, links and instruments the program.
-  public func request() throws(ProgramSourceError) -> XDPAttachment.Request {
+  /// Reads and links the program as compiled, without instrumentation.
+  public func uninstrumentedRequest() throws(ProgramSourceError) -> XDPAttachment.Request {
+    let (object, program) = try read()
+    return XDPAttachment.Request(
+      program: program, maps: object.maps, license: object.license ?? "GPL")
+  }
+
+  private func read() throws(ProgramSourceError) -> (BPFObject, Program) {
     let object: BPFObject
     let program: Program
     do {
@@ -30,6 +36,12 @@ public struct ProgramSource: Hashable, Sendable {
     guard Program.isXDPSection(program.sectionName) else {
       throw .notXDP(file: objectPath, program: programName, section: program.sectionName)
     }
+    return (object, program)
+  }
+
+  /// Reads, links and instruments the program.
+  public func request() throws(ProgramSourceError) -> XDPAttachment.Request {
+    let (object, program) = try read()
     let countersIndex = object.maps.count
     let instrumented: Program
     do {

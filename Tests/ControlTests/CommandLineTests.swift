@@ -124,7 +124,18 @@ struct CommandLineTests {
     let rejectedObject = try #require(try Self.rejectedObject(), "clang with the BPF target")
     let rejected = try Self.run(["attach", interface, rejectedObject, "--program", "unchecked"])
     #expect(rejected.status == 1)
-    #expect(rejected.errors.contains("the verifier rejected program \"unchecked\" at instruction"))
+    defer {
+      try? FileManager.default.removeItem(
+        atPath: (rejectedObject as NSString).deletingLastPathComponent)
+    }
+    // The message names the instruction of the program as compiled: the
+    // unchecked one-byte packet load at offset 12.
+    let compiled = try BPFObject(contentsOf: rejectedObject).program(named: "unchecked")
+    let unchecked = try #require(
+      compiled.instructions.firstIndex { $0.accessSize == .byte && $0.offset == 12 })
+    #expect(
+      rejected.errors.contains(
+        "the verifier rejected program \"unchecked\" at instruction \(unchecked):"))
     #expect(rejected.errors.contains("invalid access to packet"))
     try Self.expectUntouched(interface)
 
