@@ -73,7 +73,7 @@ public struct EquivalenceCheck: Sendable {
     }
 
     var result = ProgramEquivalence(program: program.name)
-    guard forms.contains(where: { $0 != nil }) else {
+    guard forms.isEmpty || forms.contains(where: { $0 != nil }) else {
       result.variants = outcomes
       return result
     }

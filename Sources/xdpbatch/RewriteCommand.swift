@@ -42,7 +42,8 @@ struct RewriteCommand: ParsableCommand {
       rewritten = try BatchTrampoline(strategy: strategy, bound: bound, batchSize: batch)
         .rewrite(original)
     } catch {
-      throw ProgramCommandError("\(object): program \(program): cannot rewrite: \(error)")
+      throw ProgramCommandError(
+        "\(object): program \(program): cannot rewrite: \(Self.reason(error, in: original))")
     }
     if let output {
       let bytes: [UInt8]
@@ -70,6 +71,15 @@ struct RewriteCommand: ParsableCommand {
       print()
     }
     print(Self.summary(rewritten.summary, output: output))
+  }
+
+  /// The rewriter's reason, with the deepest stack access named when the
+  /// frame is too large (the one instruction to look at).
+  static func reason(_ error: RewriteError, in program: Program) -> String {
+    guard case .stackTooLarge = error,
+      let deepest = StackFrameAnalysis(program).accesses.min(by: { $0.offset < $1.offset })
+    else { return error.description }
+    return "instruction \(deepest.index) reaches r10 \(deepest.offset): \(error)"
   }
 
   /// The figures of a rewrite, one per line.
