@@ -43,6 +43,10 @@ struct ObjectWriterTests {
       #expect(reread.maps == object.maps, "\(label)")
       #expect(reread.license == "GPL", "\(label)")
       #expect(reread.programNames == [batch.program.name], "\(label)")
+      let entry: Set<Register> = batch.summary.bound == "immediate" ? [.r1] : [.r1, .r2]
+      #expect(
+        batch.summary.stackBytes
+          == StackFrameAnalysis(batch.program, entryRegisters: entry).stackDepth, "\(label)")
     }
   }
 
