@@ -35,6 +35,7 @@ let package = Package(
     .testTarget(name: "BPFTests", dependencies: ["BPF", "CBPF"]),
     .testTarget(name: "RewriterTests", dependencies: ["Rewriter", "BPF", "CBPF"]),
     .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Conformance"]),
+    .testTarget(name: "CheckTests", dependencies: ["BPF", "Rewriter", "Engine"]),
     .testTarget(
       name: "ControlTests", dependencies: ["Control", "Engine", "Rewriter", "BPF", "CBPF"],
       resources: [.copy("Fixtures")]),

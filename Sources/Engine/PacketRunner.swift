@@ -37,6 +37,12 @@ public final class PacketRunner {
   public var receiveQueue: UInt32 = 0
   /// Bytes per packet frame.
   public let frameSize: Int
+  /// Whether a partial batch is padded to the full batch size with empty
+  /// frames (`data == data_end`) whose records are run but not reported:
+  /// what a program rewritten with the `immediate` bound needs, since it
+  /// always processes exactly the batch size. A program that changes maps
+  /// for an empty frame shows it in its maps.
+  public var padsPartialBatches = false
 
   private let layout = XDPContextLayout.engine
   private let records: Region
@@ -105,14 +111,30 @@ public final class PacketRunner {
         report.outcomes.append(outcome)
       }
     case .batch:
-      machine.refusesTailCalls = true
-      defer { machine.refusesTailCalls = false }
-      var start = 0
-      while start < packets.count {
-        let batch = packets[start..<min(start + frames.count, packets.count)]
-        try runBatch(batch, first: start, into: &report)
-        start += batch.count
-      }
+      return try run(packets, batchSizes: [])
+    }
+    return report
+  }
+
+  /// Runs the packets in batches of the given sizes, in order (batch mode
+  /// only; per-packet mode ignores the sizes). Each size is clamped to
+  /// 1...the mode's batch size; when the sizes run out, batches are full.
+  public func run(_ packets: [[UInt8]], batchSizes: [Int]) throws(RunError) -> RunReport {
+    guard case .batch = mode else { return try run(packets) }
+    for (index, packet) in packets.enumerated() where packet.count > packetLimit {
+      throw .packetTooLarge(packet: index, size: packet.count, limit: packetLimit)
+    }
+    var report = RunReport()
+    report.outcomes.reserveCapacity(packets.count)
+    machine.refusesTailCalls = true
+    defer { machine.refusesTailCalls = false }
+    var start = 0
+    var sizes = batchSizes.makeIterator()
+    while start < packets.count {
+      let size = min(max(sizes.next() ?? frames.count, 1), frames.count)
+      let batch = packets[start..<min(start + size, packets.count)]
+      try runBatch(batch, first: start, into: &report)
+      start += batch.count
     }
     return report
   }
@@ -121,18 +143,21 @@ public final class PacketRunner {
     throws(RunError)
   {
     let addresses = batch.indices.map { load(batch[$0], slot: $0 - first) }
+    let padding = padsPartialBatches ? frames.count - batch.count : 0
+    for slot in batch.count..<(batch.count + padding) { _ = load([], slot: slot) }
     machine.committedRedirects.removeAll(keepingCapacity: true)
     machine.pendingRedirect = nil
     let processed: UInt64
+    let records = batch.count + padding
     do {
-      processed = try machine.run(program, r1: addresses[0], r2: UInt64(batch.count))
+      processed = try machine.run(program, r1: addresses[0], r2: UInt64(records))
     } catch {
       throw .execution(packet: first, error)
     }
     report.instructions += machine.lastInstructionCount
     report.invocations += 1
-    guard processed == UInt64(batch.count) else {
-      throw .batchIncomplete(packet: first, processed: processed, expected: batch.count)
+    guard processed == UInt64(records) else {
+      throw .batchIncomplete(packet: first, processed: processed, expected: records)
     }
     for record in addresses {
       let value = UInt64(machine.addressSpace.readWord(record + UInt64(layout.action)) ?? 0)

@@ -85,7 +85,8 @@ public struct BatchTrampoline: Sendable {
       instructionsBefore: program.instructions.count, instructionsAfter: result.instructions.count,
       addedOnce: code.prologue.count + code.tail.count,
       addedPerPacket: code.epilogue.count + emitted.adjustments,
-      stackBytes: StackFrameAnalysis(result, entryRegisters: entry).stackDepth)
+      stackBytes: strategy == .shift
+        ? max(frame.stackDepth + reserved, reserved) : depth + reserved)
     let epilogue = emitted.epilogue
     let tail = epilogue + code.epilogue.count
     return BatchProgram(
@@ -157,8 +158,10 @@ public struct BatchTrampoline: Sendable {
   static func shiftFrame(
     _ buffer: inout InstructionBuffer, _ frame: StackFrameAnalysis, by bytes: Int
   ) throws(PatchError) -> Int {
+    // Same-size replacements move nothing: the locations hold for the loop.
+    let locations = buffer.originalLocations(count: frame.graph.instructions.count)
     for access in frame.accesses where access.isDirect {
-      guard let location = buffer.location(ofOriginal: access.index) else { continue }
+      guard let location = locations[access.index] else { continue }
       var moved = buffer.instructions[location]
       moved.offset = Int16(access.offset - bytes)
       try buffer.replace(at: location, with: [moved])

@@ -41,25 +41,31 @@ public struct ControlFlowGraph: Sendable {
     isSecondSlot = second
     var successors = [[Int]](repeating: [], count: instructions.count)
     var entrySet = Set([0] + subprogramStarts)
-    var leaders = entrySet
+    var isLeader = [Bool](repeating: false, count: instructions.count + 1)
+    for entry in entrySet where entry >= 0 && entry < instructions.count { isLeader[entry] = true }
+    func lead(_ index: Int) { if index >= 0 && index < isLeader.count { isLeader[index] = true } }
     for index in instructions.indices where !second[index] {
       let instruction = instructions[index]
       var next: [Int] = []
       let fallThrough = index + (instruction.isWideImmediateLoad ? 2 : 1)
       if instruction.isBranch, let target = instruction.referenceTarget(at: index) {
         next = instruction.jumpOperation?.isConditional == true ? [fallThrough, target] : [target]
-        leaders.insert(target)
-        leaders.insert(fallThrough)
+        lead(target)
+        lead(fallThrough)
       } else if instruction.isExit {
-        leaders.insert(fallThrough)
+        lead(fallThrough)
       } else {
         next = [fallThrough]
         if let target = instruction.referenceTarget(at: index) {
           entrySet.insert(target)
-          leaders.insert(target)
+          lead(target)
         }
       }
-      successors[index] = Array(Set(next.filter { instructions.indices.contains($0) })).sorted()
+      next = next.filter { instructions.indices.contains($0) }
+      if next.count == 2 {
+        if next[0] == next[1] { next.removeLast() } else if next[0] > next[1] { next.swapAt(0, 1) }
+      }
+      successors[index] = next
     }
     successorLists = successors
     var predecessors = [[Int]](repeating: [], count: instructions.count)
@@ -69,7 +75,7 @@ public struct ControlFlowGraph: Sendable {
     predecessorLists = predecessors
     entries = entrySet.filter { instructions.indices.contains($0) }.sorted()
 
-    let starts = leaders.filter { instructions.indices.contains($0) && !second[$0] }.sorted()
+    let starts = instructions.indices.filter { isLeader[$0] && !second[$0] }
     var owner = [Int](repeating: 0, count: instructions.count)
     var built: [Block] = []
     for (number, start) in starts.enumerated() {

@@ -13,8 +13,13 @@ extension InstructionBuffer {
     try insert(block, at: position, landing: .onOriginal)
     var start = position
     var jumps: [Int] = []
+    // Exits go last to first: only the last can be removed (it sits right
+    // before the block), which moves nothing before it, so the locations
+    // found once hold for every exit.
+    let original = (origins.compactMap { $0 }.max() ?? -1) + 1
+    let locations = originalLocations(count: original)
     for exit in exits.sorted(by: >) {
-      guard let location = location(ofOriginal: exit) else { continue }
+      guard locations.indices.contains(exit), let location = locations[exit] else { continue }
       if location == start - 1 {
         try remove(at: location)
         start -= 1

@@ -70,6 +70,18 @@ public struct InstructionBuffer: Hashable, Sendable {
   /// over its place in ``origins``.
   public mutating func replace(at index: Int, with patch: [Instruction]) throws(PatchError) {
     let range = try instructionRange(at: index)
+    if range.count == 1, patch.count == 1, !patch[0].isWideImmediateLoad,
+      CodeReference(instructions[index]) == nil
+    {
+      // One slot for one, and the old slot aimed nowhere: nothing moves and
+      // no other reference changes, so only the new slot's own target needs
+      // checking (what keeps a pass over every stack access linear).
+      if let target = patch[0].referenceTarget(at: index) {
+        try Self.checkTarget(target, from: index, in: instructions)
+      }
+      instructions[index] = patch[0]
+      return
+    }
     try splice(range, with: patch, landOnPatch: true)
   }
 
@@ -138,12 +150,10 @@ public struct InstructionBuffer: Hashable, Sendable {
     origins = newOrigins
   }
 
+  /// In a buffer (always validated) a second slot has opcode 0, so it can
+  /// never itself start an `ld_imm64`: the slot before is enough to tell.
   private static func isSecondSlot(_ index: Int, in instructions: [Instruction]) -> Bool {
-    var slot = 0
-    while slot < index {
-      slot += instructions[slot].isWideImmediateLoad ? 2 : 1
-    }
-    return slot != index
+    index > 0 && index <= instructions.count && instructions[index - 1].isWideImmediateLoad
   }
 
   private static func validate(_ instructions: [Instruction]) throws(PatchError) {

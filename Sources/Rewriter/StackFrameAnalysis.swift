@@ -96,21 +96,31 @@ public struct StackFrameAnalysis: Sendable {
     statesBefore.indices.contains(index) ? statesBefore[index] : nil
   }
 
+  /// Forward sweeps in instruction order until nothing changes: a state
+  /// that changes ahead of the sweep is taken in the same sweep, one behind
+  /// it (a loop) in the next.
   private mutating func solve(entry: FrameState, mainLength: Int) {
     statesBefore[0] = entry
-    var pending: Set<Int> = [0]
+    var dirty = [Bool](repeating: false, count: mainLength)
+    dirty[0] = true
     var scratch = Facts()
-    while let index = pending.min() {
-      pending.remove(index)
-      guard var state = statesBefore[index] else { continue }
-      Self.transfer(index, graph.instructions, &state, &scratch)
-      for next in graph.successors(ofInstruction: index) where next < mainLength {
-        let merged = statesBefore[next].map { $0.joined(with: state) } ?? state
-        if merged != statesBefore[next] {
-          statesBefore[next] = merged
-          pending.insert(next)
+    var sweepAgain = true
+    while sweepAgain {
+      sweepAgain = false
+      for index in 0..<mainLength where dirty[index] {
+        dirty[index] = false
+        guard var state = statesBefore[index] else { continue }
+        Self.transfer(index, graph.instructions, &state, &scratch)
+        for next in graph.successors(ofInstruction: index) where next < mainLength {
+          let merged = statesBefore[next].map { $0.joined(with: state) } ?? state
+          if merged != statesBefore[next] {
+            statesBefore[next] = merged
+            dirty[next] = true
+            if next <= index { sweepAgain = true }
+          }
         }
       }
+      scratch = Facts()
     }
   }
 

@@ -18,8 +18,9 @@ struct XDPBatch: ParsableCommand {
     commandName: "xdpbatch",
     abstract: "An operator console for XDP batching.",
     subcommands: [
-      ListCommand.self, DisasmCommand.self, ExecCommand.self, AttachCommand.self,
-      SwapCommand.self, DetachCommand.self, StatsCommand.self, DemoCommand.self, BenchCommand.self,
+      ListCommand.self, DisasmCommand.self, RewriteCommand.self, CheckCommand.self,
+      ExecCommand.self, AttachCommand.self, SwapCommand.self, DetachCommand.self,
+      StatsCommand.self, DemoCommand.self, BenchCommand.self,
     ]
   )
 

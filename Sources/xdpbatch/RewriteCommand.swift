@@ -1,0 +1,100 @@
+import ArgumentParser
+import BPF
+import Foundation
+import Rewriter
+
+/// `xdpbatch rewrite`: the batch form of one program, as a summary, a
+/// side-by-side listing, JSON, or a new object file.
+struct RewriteCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "rewrite",
+    abstract: "Rewrite a per-packet XDP program into its batch form (the LPC 2019 trampoline).")
+
+  @Argument(help: "A BPF object file (clang -target bpf -O2 -g).")
+  var object: String
+
+  @Option(help: "The program to rewrite.")
+  var program: String
+
+  @Option(help: "shift (move the frame down) or reserve (slots below the deepest use).")
+  var strategy: BatchStrategy = .reserve
+
+  @Option(help: "count (R2 records), immediate (always --batch records) or end-pointer.")
+  var bound: BatchBound = .endPointer
+
+  @Option(help: "The largest batch; the exact count for --bound immediate.")
+  var batch = 64
+
+  @Flag(help: "Show the original and rewritten program side by side.")
+  var listing = false
+
+  @Flag(help: "Print the summary as one JSON document.")
+  var json = false
+
+  @Option(name: .shortAndLong, help: "Write the batch program to this ELF object file.")
+  var output: String?
+
+  func run() throws {
+    let file = try BPFObject(contentsOf: object)
+    let original = try file.program(named: program)
+    let rewritten: BatchProgram
+    do {
+      rewritten = try BatchTrampoline(strategy: strategy, bound: bound, batchSize: batch)
+        .rewrite(original)
+    } catch {
+      throw ProgramCommandError(
+        "\(object): program \(program): cannot rewrite: \(Self.reason(error, in: original))")
+    }
+    if let output {
+      let bytes: [UInt8]
+      do {
+        bytes = try ObjectWriter(
+          program: rewritten.program, maps: file.maps, license: file.license ?? "GPL"
+        ).bytes()
+      } catch {
+        throw ProgramCommandError("\(object): \(error)")
+      }
+      do {
+        try Data(bytes).write(to: URL(fileURLWithPath: output))
+      } catch {
+        throw ProgramCommandError("cannot write \(output): \(error.localizedDescription)")
+      }
+    }
+    if json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+      print(String(decoding: try encoder.encode(rewritten.summary), as: UTF8.self))
+      return
+    }
+    if listing {
+      print(BatchListing(original: original, batch: rewritten, maps: file.maps).text)
+      print()
+    }
+    print(Self.summary(rewritten.summary, output: output))
+  }
+
+  /// The rewriter's reason, with the deepest stack access named when the
+  /// frame is too large (the one instruction to look at).
+  static func reason(_ error: RewriteError, in program: Program) -> String {
+    guard case .stackTooLarge = error,
+      let deepest = StackFrameAnalysis(program).accesses.min(by: { $0.offset < $1.offset })
+    else { return error.description }
+    return "instruction \(deepest.index) reaches r10 \(deepest.offset): \(error)"
+  }
+
+  /// The figures of a rewrite, one per line.
+  static func summary(_ summary: BatchSummary, output: String?) -> String {
+    var lines = [
+      "\(summary.program): \(summary.strategy) / \(summary.bound)",
+      "  instructions:     \(summary.instructionsBefore) -> \(summary.instructionsAfter)",
+      "  added once:       \(summary.addedOnce)",
+      "  added per packet: \(summary.addedPerPacket)",
+      "  stack bytes:      \(summary.stackBytes)",
+    ]
+    if let output { lines.append("  written to:       \(output)") }
+    return lines.joined(separator: "\n")
+  }
+}
+
+extension BatchStrategy: ExpressibleByArgument {}
+extension BatchBound: ExpressibleByArgument {}
