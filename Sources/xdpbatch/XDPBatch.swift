@@ -17,7 +17,7 @@ struct XDPBatch: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "xdpbatch",
     abstract: "An operator console for XDP batching.",
-    subcommands: [ListCommand.self, DisasmCommand.self, ExecCommand.self]
+    subcommands: [ListCommand.self, DisasmCommand.self, ExecCommand.self, RunCommand.self]
   )
 
   /// Parses and runs a subcommand, mapping failures onto the documented exit
