@@ -38,5 +38,9 @@ let package = Package(
     .testTarget(
       name: "ControlTests", dependencies: ["Control", "BPF", "CBPF"],
       resources: [.copy("Fixtures")]),
+    // The engine against the kernel (root), and the built executable.
+    .testTarget(
+      name: "FidelityTests", dependencies: ["Engine", "Control", "BPF", "Rewriter", "CLinux"],
+      exclude: ["Programs"]),
   ]
 )

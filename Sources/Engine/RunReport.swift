@@ -5,10 +5,14 @@ public struct PacketOutcome: Hashable, Sendable {
   /// The verdict (a return value above 4 counts as ``XDPAction/aborted``).
   public var action: XDPAction
   /// The raw verdict: R0 in per-packet mode, the record's `act` in batch mode.
+  /// The kernel reads only its low 32 bits (``action`` does too).
   public var returnValue: UInt64
   /// The packet bytes between `data` and `data_end` after the program ran
   /// (after any `xdp_adjust_head`/`xdp_adjust_tail`).
   public var output: [UInt8]
+  /// The metadata in front of the packet (between `data_meta` and `data`)
+  /// that `xdp_adjust_meta` made room for; empty when there is none.
+  public var metadata: [UInt8] = []
   /// Where a REDIRECT verdict sends the packet, if a redirect helper set a
   /// target (nil for every other verdict).
   public var redirect: RedirectTarget?
