@@ -42,5 +42,6 @@ let package = Package(
     .testTarget(
       name: "FidelityTests", dependencies: ["Engine", "Control", "BPF", "Rewriter", "CLinux"],
       exclude: ["Programs"]),
+    .testTarget(name: "CommandTests"),
   ]
 )

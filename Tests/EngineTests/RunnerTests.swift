@@ -53,6 +53,16 @@ struct RunnerTests {
     return try runner.run(packets)
   }
 
+  /// Regression (found against the kernel): the kernel's XDP verdict is
+  /// R0's low 32 bits; upper bits do not make a verdict ABORTED.
+  @Test("a verdict with R0's upper half set counts by its low 32 bits")
+  func verdictIsLow32Bits() throws {
+    let program = Instruction.loadImmediate64(.r0, 0x7_0000_0002) + [.exit]
+    let outcome = try report(program, .perPacket, [[UInt8](repeating: 0, count: 60)]).outcomes[0]
+    #expect(outcome.returnValue == 0x7_0000_0002)
+    #expect(outcome.action == .pass)
+  }
+
   @Test("batch mode gives every packet its own verdict and redirect target")
   func batchMatchesPerPacket() throws {
     var generator = FrameGenerator(seed: 11)
