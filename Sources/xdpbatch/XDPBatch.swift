@@ -17,7 +17,10 @@ struct XDPBatch: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "xdpbatch",
     abstract: "An operator console for XDP batching.",
-    subcommands: [ListCommand.self, DisasmCommand.self, ExecCommand.self, RunCommand.self]
+    subcommands: [
+      ListCommand.self, DisasmCommand.self, ExecCommand.self, RunCommand.self,
+      BenchCommand.self,
+    ]
   )
 
   /// Parses and runs a subcommand, mapping failures onto the documented exit
