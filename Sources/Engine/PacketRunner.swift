@@ -161,12 +161,17 @@ public final class PacketRunner {
       .initializeMemory(as: UInt8.self, repeating: 0, count: Self.headroom)
     space.write(packet, at: data)
     let end = data + UInt64(packet.count)
-    let fields: [(Int16, UInt32)] = [
-      (layout.data, UInt32(data)), (layout.dataEnd, UInt32(end)), (layout.dataMeta, UInt32(data)),
-      (layout.ingressInterfaceIndex, ingressInterface), (layout.receiveQueueIndex, receiveQueue),
-      (layout.egressInterfaceIndex, 0), (layout.action, 0), (layout.redirectTarget, 0),
-    ]
-    for (offset, value) in fields { space.writeWord(value, at: record + UInt64(offset)) }
+    func set(_ offset: Int16, _ value: UInt32) {
+      space.writeWord(value, at: record + UInt64(offset))
+    }
+    set(layout.data, UInt32(data))
+    set(layout.dataEnd, UInt32(end))
+    set(layout.dataMeta, UInt32(data))
+    set(layout.ingressInterfaceIndex, ingressInterface)
+    set(layout.receiveQueueIndex, receiveQueue)
+    set(layout.egressInterfaceIndex, 0)
+    set(layout.action, 0)
+    set(layout.redirectTarget, 0)
     machine.packetFrames[record] = PacketFrame(
       hardStart: UInt64(frame.start),
       hardEnd: UInt64(frame.start) + UInt64(frameSize - Self.sharedInfoSize))
