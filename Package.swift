@@ -39,5 +39,10 @@ let package = Package(
     .testTarget(
       name: "ControlTests", dependencies: ["Control", "Engine", "Rewriter", "BPF", "CBPF"],
       resources: [.copy("Fixtures")]),
+    // The engine against the kernel (root), and the built executable.
+    .testTarget(
+      name: "FidelityTests", dependencies: ["Engine", "Control", "BPF", "Rewriter", "CLinux"],
+      exclude: ["Programs"]),
+    .testTarget(name: "CommandTests"),
   ]
 )

@@ -58,4 +58,10 @@ static inline int clinux_is_bpffs(const char *path)
   return info.f_type == BPF_FS_MAGIC ? 1 : 0;
 }
 
+/* CPU affinity of the calling thread (GNU extensions, declared by hand as
+ * setns is). A mask is an array of bits, CPU n at bit n % 8 of byte n / 8. */
+extern int sched_getcpu(void);
+extern int sched_getaffinity(int pid, size_t size, void *mask);
+extern int sched_setaffinity(int pid, size_t size, const void *mask);
+
 #endif

@@ -1,3 +1,5 @@
+import BPF
+
 /// One reading of an interface's counters: the action counters map and
 /// the attached program's run statistics, with when it was taken.
 public struct CounterSample: Hashable, Sendable {

@@ -36,6 +36,10 @@ public struct TestRun: Sendable {
     self.batchSize = batchSize
   }
 
+  /// The page a test run builds the frame in (headroom, data, tailroom):
+  /// no program can hand back more.
+  static let pageSize = 4096
+
   /// What a test run reports.
   public struct Result: Hashable, Sendable {
     /// The program's return value on the last run.
@@ -48,7 +52,10 @@ public struct TestRun: Sendable {
 
   /// Runs `program` as described.
   public func run(_ program: LoadedProgram) throws(SystemCallError) -> Result {
-    var output = [UInt8](repeating: 0, count: liveFrames ? 0 : frame.count + 256)
+    // The program may grow the frame at both ends (adjust_head, adjust_meta,
+    // adjust_tail) up to the page the kernel builds it in.
+    let capacity = max(frame.count + 256, Self.pageSize)
+    var output = [UInt8](repeating: 0, count: liveFrames ? 0 : capacity)
     // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex.
     var context = xdp_md()
     context.data_end = UInt32(frame.count)

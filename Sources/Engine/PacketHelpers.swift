@@ -3,14 +3,18 @@ import BPF
 /// The XDP helpers that move packet bounds or copy packet bytes, with the
 /// limits of net/core/filter.c: `xdp_adjust_head` keeps room for a
 /// `struct xdp_frame` (40 bytes) plus metadata at the front and an Ethernet
-/// header (14 bytes) of data; `xdp_adjust_meta` allows at most 32 bytes of
-/// metadata in multiples of 4; `xdp_adjust_tail` stays between data + 14
-/// and the frame's hard end.
+/// header (14 bytes) of data; `xdp_adjust_meta` allows metadata in
+/// multiples of 4 up to what `skb_shared_info.meta_len` (a `u8`) can hold,
+/// as `xdp_metalen_invalid` checks since Linux 6.6 (it was 32 bytes
+/// before); `xdp_adjust_tail` stays between data + 14 and the frame's hard
+/// end.
 extension Machine {
   /// `sizeof(struct xdp_frame)`, kept free at the start of every frame.
   static let xdpFrameSize: UInt64 = 40
   /// `ETH_HLEN`.
   static let ethernetHeaderLength: UInt64 = 14
+  /// The most metadata bytes: `type_max(skb_shared_info.meta_len)`.
+  static let metadataLimit: Int64 = 255
 
   /// The record's packet bounds, read from the context record R1 points to.
   private func packetBounds(_ id: HelperFunction, _ index: Int) throws(ExecutionError) -> (
@@ -61,7 +65,9 @@ extension Machine {
     guard meta >= Int64(packet.frame.hardStart + Self.xdpFrameSize), meta <= Int64(packet.data)
     else { return errno(-Errno.invalid) }
     let metaLength = Int64(packet.data) - meta
-    guard metaLength & 3 == 0, metaLength <= 32 else { return errno(-Errno.accessDenied) }
+    guard metaLength & 3 == 0, metaLength <= Self.metadataLimit else {
+      return errno(-Errno.accessDenied)
+    }
     setBounds(packet.record, meta: UInt64(meta))
     return 0
   }

@@ -102,9 +102,12 @@ public final class PacketRunner {
         }
         report.instructions += machine.lastInstructionCount
         report.invocations += 1
-        let action = XDPAction(returnValue: value)
+        // The kernel's XDP verdict is a u32 (`bpf_prog_run_xdp`): R0's
+        // upper half is ignored.
+        let action = XDPAction(returnValue: value & 0xffff_ffff)
         let outcome = PacketOutcome(
           action: action, returnValue: value, output: output(of: record),
+          metadata: metadata(of: record),
           redirect: action == .redirect ? machine.pendingRedirect : nil)
         machine.pendingRedirect = nil
         report.totals.record(action, bytes: outcome.output.count)
@@ -164,6 +167,7 @@ public final class PacketRunner {
       let action = XDPAction(returnValue: value)
       let outcome = PacketOutcome(
         action: action, returnValue: value, output: output(of: record),
+        metadata: metadata(of: record),
         redirect: action == .redirect ? machine.committedRedirects[record] ?? nil : nil)
       report.totals.record(action, bytes: outcome.output.count)
       report.outcomes.append(outcome)
@@ -176,14 +180,23 @@ public final class PacketRunner {
     let frame = frames[slot]
     let record = UInt64(records.start) + UInt64(slot) * UInt64(layout.stride)
     let data = UInt64(frame.start) + UInt64(Self.headroom)
+    // Headroom that adjust_head/adjust_meta expose starts zeroed, as in the
+    // kernel's test run, never holding the previous packet's bytes.
+    space.pointer(UInt64(frame.start), count: Self.headroom)?
+      .initializeMemory(as: UInt8.self, repeating: 0, count: Self.headroom)
     space.write(packet, at: data)
     let end = data + UInt64(packet.count)
-    let fields: [(Int16, UInt32)] = [
-      (layout.data, UInt32(data)), (layout.dataEnd, UInt32(end)), (layout.dataMeta, UInt32(data)),
-      (layout.ingressInterfaceIndex, ingressInterface), (layout.receiveQueueIndex, receiveQueue),
-      (layout.egressInterfaceIndex, 0), (layout.action, 0), (layout.redirectTarget, 0),
-    ]
-    for (offset, value) in fields { space.writeWord(value, at: record + UInt64(offset)) }
+    func set(_ offset: Int16, _ value: UInt32) {
+      space.writeWord(value, at: record + UInt64(offset))
+    }
+    set(layout.data, UInt32(data))
+    set(layout.dataEnd, UInt32(end))
+    set(layout.dataMeta, UInt32(data))
+    set(layout.ingressInterfaceIndex, ingressInterface)
+    set(layout.receiveQueueIndex, receiveQueue)
+    set(layout.egressInterfaceIndex, 0)
+    set(layout.action, 0)
+    set(layout.redirectTarget, 0)
     machine.packetFrames[record] = PacketFrame(
       hardStart: UInt64(frame.start),
       hardEnd: UInt64(frame.start) + UInt64(frameSize - Self.sharedInfoSize))
@@ -193,10 +206,19 @@ public final class PacketRunner {
 
   /// The bytes between the record's `data` and `data_end`.
   private func output(of record: UInt64) -> [UInt8] {
+    bytes(of: record, from: layout.data, to: layout.dataEnd)
+  }
+
+  /// The bytes between the record's `data_meta` and `data`.
+  private func metadata(of record: UInt64) -> [UInt8] {
+    bytes(of: record, from: layout.dataMeta, to: layout.data)
+  }
+
+  private func bytes(of record: UInt64, from start: Int16, to end: Int16) -> [UInt8] {
     let space = machine.addressSpace
-    guard let data = space.readWord(record + UInt64(layout.data)),
-      let end = space.readWord(record + UInt64(layout.dataEnd)), end >= data
+    guard let first = space.readWord(record + UInt64(start)),
+      let last = space.readWord(record + UInt64(end)), last >= first
     else { return [] }
-    return space.read(UInt64(data), count: Int(end - data)) ?? []
+    return space.read(UInt64(first), count: Int(last - first)) ?? []
   }
 }

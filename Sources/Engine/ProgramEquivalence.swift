@@ -8,7 +8,7 @@ public struct ProgramEquivalence: Sendable {
   /// Packets run through every form.
   public var packets = 0
   /// The per-packet form's verdict totals.
-  public var actions = ActionTotals()
+  public var actions = ActionCounts()
   /// One outcome per variant, in the order asked for.
   public var variants: [VariantOutcome] = []
 
@@ -143,16 +143,6 @@ extension Difference: CustomStringConvertible {
 extension String {
   fileprivate func leftPadded(_ width: Int) -> String {
     String(repeating: "0", count: max(0, width - count)) + self
-  }
-}
-
-extension ActionTotals {
-  /// Adds another run's counts.
-  public mutating func add(_ other: ActionTotals) {
-    for action in XDPAction.allCases {
-      self[action].packets += other[action].packets
-      self[action].bytes += other[action].bytes
-    }
   }
 }
 

@@ -5,51 +5,17 @@ public struct PacketOutcome: Hashable, Sendable {
   /// The verdict (a return value above 4 counts as ``XDPAction/aborted``).
   public var action: XDPAction
   /// The raw verdict: R0 in per-packet mode, the record's `act` in batch mode.
+  /// The kernel reads only its low 32 bits (``action`` does too).
   public var returnValue: UInt64
   /// The packet bytes between `data` and `data_end` after the program ran
   /// (after any `xdp_adjust_head`/`xdp_adjust_tail`).
   public var output: [UInt8]
+  /// The metadata in front of the packet (between `data_meta` and `data`)
+  /// that `xdp_adjust_meta` made room for; empty when there is none.
+  public var metadata: [UInt8] = []
   /// Where a REDIRECT verdict sends the packet, if a redirect helper set a
   /// target (nil for every other verdict).
   public var redirect: RedirectTarget?
-}
-
-/// Packets and bytes per verdict, as xdp-tools' `xdp_stats_record` counts
-/// them (bytes are the packet's length when the program returned).
-public struct ActionTotals: Hashable, Sendable {
-  /// One verdict's count.
-  public struct Counter: Hashable, Sendable {
-    /// Number of packets.
-    public var packets: UInt64 = 0
-    /// Sum of their lengths.
-    public var bytes: UInt64 = 0
-
-    /// A count.
-    public init(packets: UInt64 = 0, bytes: UInt64 = 0) {
-      self.packets = packets
-      self.bytes = bytes
-    }
-  }
-
-  private var counters = [Counter](repeating: Counter(), count: XDPAction.allCases.count)
-
-  /// Empty totals.
-  public init() {}
-
-  /// The counter of one verdict.
-  public subscript(action: XDPAction) -> Counter {
-    get { counters[Int(action.rawValue)] }
-    set { counters[Int(action.rawValue)] = newValue }
-  }
-
-  /// Counts one packet.
-  public mutating func record(_ action: XDPAction, bytes: Int) {
-    self[action].packets += 1
-    self[action].bytes += UInt64(bytes)
-  }
-
-  /// All packets counted.
-  public var packets: UInt64 { counters.reduce(0) { $0 + $1.packets } }
 }
 
 /// The result of running a list of packets through a program.
@@ -57,7 +23,7 @@ public struct RunReport: Sendable {
   /// One outcome per input packet, in order.
   public var outcomes: [PacketOutcome] = []
   /// Per-verdict totals.
-  public var totals = ActionTotals()
+  public var totals = ActionCounts()
   /// Instructions executed over the whole run.
   public var instructions = 0
   /// Program invocations (packets in per-packet mode, batches in batch mode).

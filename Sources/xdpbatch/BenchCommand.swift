@@ -1,80 +1,110 @@
 import ArgumentParser
 import BPF
 import Control
+import Engine
 import Foundation
+import Rewriter
 
-/// `xdpbatch bench`: per sample program, the kernel's nanoseconds per
-/// packet (test run with repeat) and live millions of packets per second
-/// on a veth pair (native XDP). The engine's figures join these later.
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `xdpbatch bench`: what each part costs, always next to a reference
+/// measured in the same run (the kernel, or the other mode).
+///
+/// - Interpreter: ns per instruction on a compute loop, and xdp1's ns per
+///   packet per-packet and in batch form, against the kernel's test run on
+///   the same frames.
+/// - Samples: every bundled program's engine ns per packet (both modes)
+///   next to the kernel's, and live Mpps on a veth pair (native XDP).
+/// - Rewriter: the time to rewrite a 4,000-instruction program, per
+///   strategy and bound.
+///
+/// Kernel figures need root and BPF; without them they are skipped with
+/// the reason, and the engine and rewriter figures still print.
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
-    abstract: "Measure each sample program in the kernel: ns per packet and live Mpps on a veth.")
+    abstract: "Measure the engine, the kernel and the rewriter side by side.")
 
   @Option(help: "The directory of compiled samples.")
   var samples = "build/samples"
 
-  @Option(help: "Seconds of live traffic per program (0 skips the live figure).")
-  var duration = 2.0
+  @Option(help: "The object for the interpreter head-to-head.")
+  var object = "build/samples/xdp1.o"
 
-  @Option(help: "Kernel test runs per frame of the mix.")
-  var repetitions: UInt32 = 20_000
+  @Option(help: "The program in it.")
+  var program = "xdp_prog1"
+
+  @Option(help: "Generated frames for the interpreter head-to-head.")
+  var packets = 2_000
+
+  @Option(help: "Seed of the frame generator.")
+  var seed: UInt64 = 1
+
+  @Option(help: "Kernel test runs per frame (BPF_PROG_TEST_RUN repeat).")
+  var repetitions: UInt32 = 1_000
+
+  @Option(help: "Seconds of live traffic per sample (0 skips the live figure).")
+  var duration = 2.0
 
   @Flag(help: "Print one JSON document.")
   var json = false
 
   func validate() throws {
+    guard packets > 0 else { throw ValidationError("--packets must be at least 1") }
     guard duration >= 0 else { throw ValidationError("--duration must not be negative") }
   }
 
-  /// One program's figures.
-  struct Row: Encodable {
-    var object: String
-    var program: String
-    var kernelNsPerPacket: Double?
-    var liveMpps: Double?
-    var note: String?
-
-    enum CodingKeys: String, CodingKey {
-      case object, program, note
-      case kernelNsPerPacket = "kernel_ns_per_packet"
-      case liveMpps = "live_mpps"
+  func run() throws {
+    let interpreter = try interpreterReport()
+    let sampleRows = try sampleFigures()
+    let rewriter = try RewriterBench.run()
+    if json {
+      let report = BenchDocument(
+        interpreter: interpreter, samples: sampleRows,
+        rewriter: rewriter.map(RewriteTiming.init))
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+      print(String(decoding: try encoder.encode(report), as: UTF8.self))
+    } else {
+      print(interpreter.text)
+      print()
+      print(SampleFigures.table(sampleRows))
+      print()
+      print(RewriteTiming.table(rewriter.map(RewriteTiming.init)))
     }
   }
 
-  func run() throws {
-    let bench = KernelBench(repetitions: repetitions, liveDuration: duration)
-    let sources = try programs()
-    var rows = sources.map { source in
-      Row(
-        object: URL(fileURLWithPath: source.objectPath).lastPathComponent,
-        program: source.programName)
-    }
-    var measurable: [Int] = []
-    for (index, source) in sources.enumerated() {
-      do {
-        rows[index].kernelNsPerPacket = try bench.nanosecondsPerPacket(source)
-        _ = try source.request()  // live runs need the counting pass
-        measurable.append(index)
-      } catch {
-        rows[index].note = "\(error)"
+  private func interpreterReport() throws -> InterpreterReport {
+    let file = try BPFObject(contentsOf: object)
+    let linked = try file.program(named: program)
+    var generator = FrameGenerator(seed: seed)
+    let frames = generator.frames(packets)
+    let engine = try EngineFigures.measure(linked, maps: file.maps, frames: frames)
+    let kernel = KernelFigures.measure(
+      linked, maps: file.maps, license: file.license, frames: frames, repetitions: repetitions)
+    return InterpreterReport(
+      object: object, program: linked.name, packets: frames.count, engine: engine, kernel: kernel)
+  }
+
+  private func sampleFigures() throws -> [SampleFigures] {
+    let sources = try sampleSources()
+    let bench = KernelBench(repetitions: repetitions * 20, liveDuration: duration)
+    let frames = bench.frames.map(\.bytes)
+    var rows = sources.map { SampleFigures.engine($0, frames: frames) }
+    if getuid() == 0 {
+      SampleFigures.addKernel(to: &rows, sources: sources, bench: bench, live: duration > 0)
+    } else {
+      for index in rows.indices {
+        rows[index].notes.append("kernel: skipped (needs root for BPF_PROG_LOAD and test runs)")
       }
     }
-    if duration > 0 {
-      let rates = try bench.liveRates(measurable.map { sources[$0] })
-      for (index, rate) in zip(measurable, rates) { rows[index].liveMpps = rate }
-    }
-    if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-      print(String(decoding: try encoder.encode(["kernel": rows]), as: UTF8.self))
-    } else {
-      print(Self.table(rows))
-    }
+    return rows
   }
 
   /// Every XDP program of every object in the samples directory.
-  func programs() throws -> [ProgramSource] {
+  private func sampleSources() throws -> [ProgramSource] {
     let files = try FileManager.default.contentsOfDirectory(atPath: samples)
       .filter { $0.hasSuffix(".o") }.sorted()
     guard !files.isEmpty else {
@@ -87,18 +117,43 @@ struct BenchCommand: ParsableCommand {
       }
     }
   }
+}
 
-  static func table(_ rows: [Row]) -> String {
-    var lines = [
-      "PROGRAM".padding(toLength: 44, withPad: " ", startingAt: 0) + " KERNEL ns/pkt   LIVE Mpps"
-    ]
+/// Everything `bench --json` prints.
+struct BenchDocument: Encodable {
+  var interpreter: InterpreterReport
+  var samples: [SampleFigures]
+  var rewriter: [RewriteTiming]
+}
+
+/// One rewriter variant's timing, in milliseconds.
+struct RewriteTiming: Encodable {
+  var strategy: String
+  var bound: String
+  var instructions: Int
+  var medianMilliseconds: Double
+  var minimumMilliseconds: Double
+
+  init(_ result: RewriterBench.Result) {
+    strategy = result.strategy.rawValue
+    bound = result.bound.rawValue
+    instructions = result.instructions
+    medianMilliseconds = result.medianNanoseconds / 1e6
+    minimumMilliseconds = result.minimumNanoseconds / 1e6
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case strategy, bound, instructions
+    case medianMilliseconds = "median_ms"
+    case minimumMilliseconds = "minimum_ms"
+  }
+
+  static func table(_ rows: [RewriteTiming]) -> String {
+    var lines = ["REWRITE (\(rows.first?.instructions ?? 0) instructions)   median ms   minimum ms"]
     for row in rows {
-      let name = "\(row.object):\(row.program)"
-      let ns = row.kernelNsPerPacket.map { String(format: "%13.1f", $0) } ?? "            -"
-      let mpps = row.liveMpps.map { String(format: "%11.3f", $0) } ?? "          -"
       lines.append(
-        name.padding(toLength: 44, withPad: " ", startingAt: 0) + " " + ns + " " + mpps
-          + (row.note.map { "  (\($0))" } ?? ""))
+        "\(row.strategy) / \(row.bound)".padding(toLength: 33, withPad: " ", startingAt: 0)
+          + String(format: "%11.2f  %11.2f", row.medianMilliseconds, row.minimumMilliseconds))
     }
     return lines.joined(separator: "\n")
   }

@@ -18,14 +18,9 @@ struct CheckReport: Encodable {
   struct ProgramEntry: Encodable {
     var program: String
     var packets: Int
-    var actions: [String: ActionCount]
+    var actions: ActionCounts
     var refused: Bool
     var variants: [VariantEntry]
-  }
-
-  struct ActionCount: Encodable {
-    var packets: UInt64
-    var bytes: UInt64
   }
 
   struct VariantEntry: Encodable {
@@ -52,11 +47,7 @@ struct CheckReport: Encodable {
     programs = results.map { result in
       ProgramEntry(
         program: result.program, packets: result.packets,
-        actions: Dictionary(
-          uniqueKeysWithValues: XDPAction.allCases.map { action in
-            let counter = result.actions[action]
-            return (action.name, ActionCount(packets: counter.packets, bytes: counter.bytes))
-          }),
+        actions: result.actions,
         refused: result.isRefused,
         variants: result.variants.map { outcome in
           VariantEntry(

@@ -19,8 +19,8 @@ struct XDPBatch: ParsableCommand {
     abstract: "An operator console for XDP batching.",
     subcommands: [
       ListCommand.self, DisasmCommand.self, RewriteCommand.self, CheckCommand.self,
-      ExecCommand.self, AttachCommand.self, SwapCommand.self, DetachCommand.self,
-      StatsCommand.self, DemoCommand.self, BenchCommand.self,
+      RunCommand.self, ExecCommand.self, AttachCommand.self, SwapCommand.self,
+      DetachCommand.self, StatsCommand.self, DemoCommand.self, BenchCommand.self,
     ]
   )
 

@@ -51,7 +51,7 @@ struct EquivalencePropertyTests {
   /// redirect targets, and map writes.
   @Test func generatedProgramsCoverTheirFeatures() throws {
     var generator = ProgramGenerator(seed: 0xc0ffee)
-    var actions = ActionTotals()
+    var actions = ActionCounts()
     var redirects = 0
     var deepFrames = 0
     for number in 0..<60 {

@@ -42,10 +42,54 @@ struct HelperTests {
     #expect(try adjust(.xdpAdjustMeta, -4).0 == 0)
     #expect(try adjust(.xdpAdjustMeta, -32).0 == 0)
     #expect(try adjust(.xdpAdjustMeta, -3).0 == UInt64(bitPattern: -13))  // EACCES: not 4-aligned
-    #expect(try adjust(.xdpAdjustMeta, -36).0 == UInt64(bitPattern: -13))  // EACCES: over 32
     #expect(try adjust(.xdpAdjustMeta, 4).0 == einval)  // past data
   }
 
+  /// Regression (found against the kernel, 6.18): metadata may be longer
+  /// than 32 bytes since Linux 6.6; the limit is `u8 meta_len` (255), and
+  /// the room in front of `data` (headroom less the 40-byte xdp_frame).
+  @Test func adjustMetaBeyondThirtyTwoBytes() throws {
+    let eacces = UInt64(bitPattern: -13)
+    #expect(try adjust(.xdpAdjustMeta, -36).0 == 0)
+    #expect(try adjust(.xdpAdjustMeta, -216).0 == 0)
+    #expect(try adjust(.xdpAdjustMeta, -220).0 == einval)  // below hard start + 40
+    func metaAfterPull(_ offset: Int32) throws -> UInt64 {
+      // Pull the head by 60 first so that 276 bytes lie in front of data.
+      try runPacket(
+        [
+          .move(.r6, .r1), .move(.r2, immediate: 60), .helper(.xdpAdjustHead),
+          .move(.r1, .r6), .move(.r2, immediate: offset), .helper(.xdpAdjustMeta), .exit,
+        ], packet: [UInt8](repeating: 1, count: 120)
+      ).0.returnValue
+    }
+    #expect(try metaAfterPull(-252) == 0)
+    #expect(try metaAfterPull(-256) == eacces)  // over 255
+  }
+
+  /// Regression (found against the kernel): the headroom a program pushes
+  /// into is zero, as in the kernel's test run, not the previous packet's.
+  @Test func headroomStartsZeroedForEveryPacket() throws {
+    // adjust_head(-16); PASS if the new head's first 8 bytes are zero, else
+    // DROP; then fill them with 0xff for the next packet to find.
+    let program: [Instruction] = [
+      .move(.r6, .r1), .move(.r2, immediate: -16), .helper(.xdpAdjustHead),
+      .load(.word, .r2, from: .r6, offset: 0), .load(.doubleWord, .r4, from: .r2, offset: 0),
+      .move(.r3, immediate: -1), .store(.doubleWord, .r3, to: .r2, offset: 0),
+      .move(.r0, immediate: 2),
+      .jump(.jeq, .r4, immediate: 0, offset: 1),
+      .move(.r0, immediate: 1),
+      .exit,
+    ]
+    let machine = try Machine()
+    let runner = try PacketRunner(
+      machine: machine, program: machine.prepare(instructions: program), mode: .perPacket)
+    let report = try runner.run([
+      [UInt8](repeating: 1, count: 60), [UInt8](repeating: 2, count: 60),
+    ])
+    #expect(report.outcomes.map(\.action) == [.pass, .pass])
+    #expect(
+      report.outcomes.allSatisfy { $0.output.prefix(8) == [UInt8](repeating: 0xff, count: 8)[...] })
+  }
   @Test func adjustTailLimits() throws {
     // Frame 4096 bytes, 320 reserved at the end, packet starts at 256: 3520 bytes of room.
     #expect(try adjust(.xdpAdjustTail, 3460) == (0, 3520))

@@ -53,6 +53,16 @@ struct RunnerTests {
     return try runner.run(packets)
   }
 
+  /// Regression (found against the kernel): the kernel's XDP verdict is
+  /// R0's low 32 bits; upper bits do not make a verdict ABORTED.
+  @Test("a verdict with R0's upper half set counts by its low 32 bits")
+  func verdictIsLow32Bits() throws {
+    let program = Instruction.loadImmediate64(.r0, 0x7_0000_0002) + [.exit]
+    let outcome = try report(program, .perPacket, [[UInt8](repeating: 0, count: 60)]).outcomes[0]
+    #expect(outcome.returnValue == 0x7_0000_0002)
+    #expect(outcome.action == .pass)
+  }
+
   @Test("batch mode gives every packet its own verdict and redirect target")
   func batchMatchesPerPacket() throws {
     var generator = FrameGenerator(seed: 11)
@@ -80,7 +90,7 @@ struct RunnerTests {
   @Test func verdictsAboveFourCountAsAborted() throws {
     let packets = [[UInt8](repeating: 0, count: 60), [UInt8](repeating: 0, count: 1000)]
     let result = try report([.move(.r0, immediate: 7), .exit], .perPacket, packets)
-    #expect(result.totals[.aborted] == ActionTotals.Counter(packets: 2, bytes: 1060))
+    #expect(result.totals[.aborted] == ActionCount(packets: 2, bytes: 1060))
     #expect(result.outcomes.map(\.returnValue) == [7, 7])
     #expect(result.totals[.pass].packets == 0)
   }
@@ -94,7 +104,7 @@ struct RunnerTests {
     let packet = (0..<100).map { UInt8($0) }
     let result = try report(program, .perPacket, [packet])
     #expect(result.outcomes[0].output == Array(packet[14..<90]))
-    #expect(result.totals[.tx] == ActionTotals.Counter(packets: 1, bytes: 76))
+    #expect(result.totals[.tx] == ActionCount(packets: 1, bytes: 76))
   }
 
   @Test func batchMustReportEveryRecord() {

@@ -1,0 +1,195 @@
+import ArgumentParser
+import BPF
+import Engine
+import Foundation
+import Rewriter
+
+/// `xdpbatch run`: runs one XDP program of an object in the engine, offline,
+/// over seeded generated frames or the frames of a pcap file, per packet or
+/// rewritten into its batch form, and reports what it did with them.
+struct RunCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "run",
+    abstract: "Run an XDP program in the engine over generated frames or a pcap file.",
+    discussion: """
+      Prints packets and bytes per action, the engine's nanoseconds per packet and,
+      with --maps, every map entry afterwards. --mode batch rewrites the program with
+      the batch trampoline (see `xdpbatch rewrite`) and runs it over batches of records.
+      """)
+
+  @Argument(help: "A BPF object file (clang -target bpf -O2 -g).")
+  var object: String
+
+  @Option(help: "The program to run.")
+  var program: String
+
+  @Option(help: "per-packet (one call a packet) or batch (one call a batch of records).")
+  var mode: String
+
+  @Option(help: "Generate this many frames (default 1000 when no --pcap is given).")
+  var packets: Int?
+
+  @Option(help: "Run over the frames of this classic pcap file instead of generated ones.")
+  var pcap: String?
+
+  @Option(help: "Seed of the frame generator.")
+  var seed: UInt64 = 1
+
+  @Option(help: "Batch mode: where the loop keeps its values, shift or reserve.")
+  var strategy = BatchStrategy.reserve.rawValue
+
+  @Option(help: "Batch mode: how the loop stops, count, immediate or end-pointer.")
+  var bound = BatchBound.endPointer.rawValue
+
+  @Option(help: "Batch mode: records per batch (1...64).")
+  var batch = 64
+
+  @Flag(help: "Also print every map entry after the run (key and value in hex).")
+  var maps = false
+
+  @Flag(help: "Print one JSON document.")
+  var json = false
+
+  func validate() throws {
+    guard mode == "per-packet" || mode == "batch" else {
+      throw ValidationError("--mode must be per-packet or batch, not '\(mode)'")
+    }
+    guard BatchStrategy(rawValue: strategy) != nil else {
+      throw ValidationError("--strategy must be shift or reserve, not '\(strategy)'")
+    }
+    guard BatchBound(rawValue: bound) != nil else {
+      throw ValidationError("--bound must be count, immediate or end-pointer, not '\(bound)'")
+    }
+    guard (1...PacketRunner.maximumBatch).contains(batch) else {
+      throw ValidationError("--batch must be between 1 and \(PacketRunner.maximumBatch)")
+    }
+    if pcap != nil, packets != nil {
+      throw ValidationError("give either --packets or --pcap, not both")
+    }
+    if let packets, packets < 1 { throw ValidationError("--packets must be at least 1") }
+  }
+
+  func run() throws {
+    let frames = try inputFrames()
+    let file = try BPFObject(contentsOf: object)
+    let linked = try file.program(named: program)
+    let plan = try executionPlan(for: linked, frameCount: frames.count)
+    let context = RunFailure.Context(
+      object: object, program: linked.name, batchProgram: plan.batchProgram)
+
+    let machine: Machine
+    let prepared: PreparedProgram
+    let runner: PacketRunner
+    do {
+      machine = try Machine(maps: file.maps)
+      prepared = try machine.prepare(plan.program)
+      runner = try PacketRunner(machine: machine, program: prepared, mode: plan.mode)
+    } catch {
+      throw RunFailure(context: context, reason: "\(error)")
+    }
+    let start = ContinuousClock.now
+    let report: RunReport
+    do {
+      report = try runner.run(frames)
+    } catch {
+      throw RunFailure(context: context, error)
+    }
+    let elapsed = ContinuousClock.now - start
+
+    let summary = RunSummary(
+      program: linked.name, mode: mode, report: report, elapsed: elapsed,
+      maps: maps ? machine.maps.compactMap(MapListing.init) : nil)
+    if json {
+      print(try summary.json())
+    } else {
+      print(summary.text(source: pcap ?? "\(frames.count) generated frames (seed \(seed))"))
+    }
+  }
+
+  /// The frames of the pcap file, or freshly generated ones.
+  private func inputFrames() throws -> [[UInt8]] {
+    if let pcap {
+      switch Result(catching: { () throws(PcapError) in try PcapFile(path: pcap) }) {
+      case .success(let file): return file.packets
+      case .failure(.unreadable(let path)): throw RunFailure(message: "\(path): cannot read file")
+      case .failure(let error): throw RunFailure(message: "\(pcap): \(error)")
+      }
+    }
+    var generator = FrameGenerator(seed: seed)
+    return generator.frames(packets ?? 1000)
+  }
+
+  /// What the engine runs: the program as compiled, or its batch form.
+  private struct ExecutionPlan {
+    var program: Program
+    var mode: RunMode
+    var batchProgram: BatchProgram?
+  }
+
+  private func executionPlan(for linked: Program, frameCount: Int) throws -> ExecutionPlan {
+    guard mode == "batch" else { return ExecutionPlan(program: linked, mode: .perPacket) }
+    let bound = BatchBound(rawValue: bound) ?? .endPointer
+    if bound == .immediate, frameCount % batch != 0 {
+      throw RunFailure(
+        message:
+          "\(object): program \(linked.name): the immediate bound always processes exactly "
+          + "\(batch) records, and \(frameCount) frames leave a partial batch; "
+          + "use --bound count or end-pointer, or a frame count that is a multiple of --batch")
+    }
+    let trampoline = BatchTrampoline(
+      strategy: BatchStrategy(rawValue: strategy) ?? .reserve, bound: bound, batchSize: batch)
+    do {
+      let rewritten = try trampoline.rewrite(linked)
+      return ExecutionPlan(
+        program: rewritten.program, mode: .batch(size: batch), batchProgram: rewritten)
+    } catch {
+      throw RunFailure(
+        message: "\(object): program \(linked.name): cannot build the batch form: \(error)")
+    }
+  }
+}
+
+/// A failed `xdpbatch run`, with a message naming the object, the program,
+/// the packet and the instruction.
+struct RunFailure: Error, CustomStringConvertible {
+  /// Where the failure happened.
+  struct Context {
+    var object: String
+    var program: String
+    /// The batch form, to translate its instruction indices back.
+    var batchProgram: BatchProgram?
+  }
+
+  let description: String
+
+  init(message: String) { description = message }
+
+  init(context: Context, reason: String) {
+    description = "\(context.object): program \(context.program): \(reason)"
+  }
+
+  init(context: Context, _ error: RunError) {
+    var reason = error.description
+    if case .execution(_, let execution) = error, let batch = context.batchProgram,
+      let index = execution.instructionIndex
+    {
+      if let original = batch.originalLocations.firstIndex(of: index) {
+        reason += " (instruction \(original) of the program as compiled)"
+      } else {
+        reason += " (in the batch trampoline's own code)"
+      }
+    }
+    self.init(context: context, reason: reason)
+  }
+}
+
+extension ExecutionError {
+  /// The instruction the error names.
+  var instructionIndex: Int? {
+    switch self {
+    case .memoryFault(let index, _, _, _), .instructionBudgetExceeded(let index, _),
+      .callDepthExceeded(let index, _), .fellOffEnd(let index), .helperFault(let index, _, _):
+      index
+    }
+  }
+}

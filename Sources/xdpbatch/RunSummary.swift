@@ -1,0 +1,137 @@
+import BPF
+import Engine
+import Foundation
+
+/// What `xdpbatch run` reports: per-action counts, the engine's time per
+/// packet and, on request, the maps afterwards. Encodes to the JSON shape
+/// of DESIGN.md (`program`, `mode`, `packets`, `actions`, `ns_per_packet`,
+/// plus `maps` when asked for).
+struct RunSummary: Encodable {
+  var program: String
+  var mode: String
+  var packets: UInt64
+  var actions: ActionCounts
+  var nanosecondsPerPacket: Double
+  /// Instructions the engine executed over the run.
+  var instructions: Int
+  /// Program invocations: packets per packet, batches in batch mode.
+  var invocations: Int
+  var maps: [MapListing]?
+
+  init(program: String, mode: String, report: RunReport, elapsed: Duration, maps: [MapListing]?) {
+    self.program = program
+    self.mode = mode
+    packets = report.totals.totalPackets
+    actions = report.totals
+    let (seconds, attoseconds) = elapsed.components
+    let nanoseconds = Double(seconds) * 1e9 + Double(attoseconds) / 1e9
+    nanosecondsPerPacket = packets == 0 ? 0 : nanoseconds / Double(packets)
+    instructions = report.instructions
+    invocations = report.invocations
+    self.maps = maps
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case program, mode, packets, actions, instructions, invocations, maps
+    case nanosecondsPerPacket = "ns_per_packet"
+  }
+
+  func encode(to encoder: Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(program, forKey: .program)
+    try container.encode(mode, forKey: .mode)
+    try container.encode(packets, forKey: .packets)
+    try container.encode(actions, forKey: .actions)
+    try container.encode((nanosecondsPerPacket * 10).rounded() / 10, forKey: .nanosecondsPerPacket)
+    try container.encode(instructions, forKey: .instructions)
+    try container.encode(invocations, forKey: .invocations)
+    if let maps {
+      let byName = Dictionary(maps.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+      try container.encode(byName, forKey: .maps)
+    }
+  }
+
+  /// One JSON document.
+  func json() throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: try encoder.encode(self), as: UTF8.self)
+  }
+
+  /// The human-readable report.
+  func text(source: String) -> String {
+    var lines = [
+      "\(program) (\(mode)) over \(source): \(packets) packets, "
+        + String(format: "%.1f ns per packet", nanosecondsPerPacket)
+        + ", \(instructions) instructions in \(invocations) calls",
+      "",
+      "ACTION      PACKETS        BYTES",
+    ]
+    for action in XDPAction.allCases {
+      let counter = actions[action]
+      lines.append(
+        action.name.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0)
+          + String(format: "%11llu  %11llu", counter.packets, counter.bytes))
+    }
+    for map in maps ?? [] {
+      lines.append("")
+      lines += map.textLines()
+    }
+    return lines.joined(separator: "\n")
+  }
+}
+
+/// One map's entries after a run, keys and values in hex (per-CPU maps:
+/// one value per CPU). Program arrays hold programs and are not listed.
+struct MapListing: Encodable {
+  struct Entry: Encodable {
+    var key: String
+    /// The value of a shared map.
+    var value: String?
+    /// The values of a per-CPU map, CPU 0 first.
+    var values: [String]?
+  }
+
+  var name: String
+  var type: String
+  var entries: [Entry]
+
+  init?(_ map: Engine.BPFMap) {
+    let definition = map.definition
+    guard definition.type != .programArray else { return nil }
+    name = definition.name
+    type = definition.type.description
+    let perCPU = definition.type.isPerCPU
+    entries = map.keys.compactMap { key in
+      guard let copies = map.perProcessorValues(key: key) else { return nil }
+      let hex = copies.map(Self.hex)
+      return Entry(
+        key: Self.hex(key), value: perCPU ? nil : hex.first, values: perCPU ? hex : nil)
+    }
+  }
+
+  static func hex(_ bytes: [UInt8]) -> String {
+    bytes.map { String(format: "%02x", $0) }.joined()
+  }
+
+  /// `name (type):` then one line a non-zero entry.
+  func textLines() -> [String] {
+    let isZero = { (entry: Entry) in
+      (entry.values ?? [entry.value ?? ""]).allSatisfy { $0.allSatisfy { $0 == "0" } }
+    }
+    let shown = type.hasSuffix("array") ? entries.filter { !isZero($0) } : entries
+    var lines = ["map \(name) (\(type), \(entries.count) entries):"]
+    for entry in shown {
+      if let values = entry.values {
+        let cpus = values.enumerated().map { "cpu\($0.offset) \($0.element)" }
+        lines.append("  \(entry.key): " + cpus.joined(separator: "  "))
+      } else {
+        lines.append("  \(entry.key): \(entry.value ?? "")")
+      }
+    }
+    if shown.count < entries.count {
+      lines.append("  (\(entries.count - shown.count) all-zero entries not shown)")
+    }
+    return lines
+  }
+}

@@ -1,0 +1,84 @@
+import BPF
+import Control
+import Engine
+import Foundation
+import Testing
+
+/// The engine against the kernel: every bundled sample program runs over
+/// the same 2,000 frames in both, one `BPF_PROG_TEST_RUN` per frame, from
+/// the same initial maps, and must give the same verdict and the same
+/// output bytes for every frame, and leave the same map contents.
+///
+/// Both worlds see `ingress_ifindex` = a veth with four receive queues and
+/// `rx_queue_index` = frame number mod 4. Per-CPU maps are compared CPU by
+/// CPU: the thread is pinned, so every test run executes on one CPU (see
+/// ``onOneProcessor(_:)``), and the engine runs with that processor id and
+/// the kernel's number of possible CPUs.
+///
+/// What the kernel's test run does not expose is not compared: the
+/// redirect target (test runs return XDP_REDIRECT without acting on it or
+/// checking the device) and `trace_printk` output. No sample reads the
+/// clock or the random generator.
+@Suite(
+  "Engine vs kernel fidelity", .serialized,
+  .enabled(if: KernelAccess.available, KernelAccess.comment))
+struct KernelFidelityTests {
+  static let frameCount = 2_000
+
+  @Test(
+    "verdicts, output bytes and maps equal the kernel's",
+    .enabled(if: !SampleProgram.all.isEmpty, SampleProgram.missingReason),
+    arguments: SampleProgram.all)
+  func sampleMatchesKernel(_ sample: SampleProgram) throws {
+    let device = try TestDevice.create()
+    defer { device.delete() }
+    let frames = fidelityFrames(count: Self.frameCount, seed: 0xf1de)
+    let (cpu, comparison) = try onOneProcessor { cpu in
+      try FidelityRun(sample: sample, device: device, cpu: cpu).compare(frames)
+    }
+    #expect(comparison.frames == Self.frameCount)
+    #expect(
+      comparison.mismatches.isEmpty,
+      "\(sample.testDescription) on CPU \(cpu): \(comparison.mismatches.count) frames differ; first: \(comparison.mismatches.prefix(3).joined(separator: "; "))"
+    )
+    #expect(
+      comparison.mapDifferences.isEmpty,
+      "\(sample.testDescription): maps differ after the run: \(comparison.mapDifferences.prefix(5).joined(separator: "; "))"
+    )
+    // The comparison means something only if the program touched its maps.
+    #expect(comparison.comparedMaps == comparison.referencedMaps)
+  }
+
+  @Test(
+    "helper edge cases give the kernel's return values, bytes and verdicts",
+    .enabled(if: !EdgePrograms.all.isEmpty, EdgePrograms.unavailableReason),
+    arguments: EdgePrograms.all)
+  func edgeCaseMatchesKernel(_ program: SampleProgram) throws {
+    let device = try TestDevice.create()
+    defer { device.delete() }
+    let frames = fidelityFrames(count: Self.frameCount, seed: 0xed9e)
+    let (_, comparison) = try onOneProcessor { cpu in
+      try FidelityRun(sample: program, device: device, cpu: cpu).compare(frames)
+    }
+    #expect(comparison.frames == Self.frameCount)
+    #expect(
+      comparison.mismatches.isEmpty,
+      "\(program.testDescription): \(comparison.mismatches.count) frames differ; first: \(comparison.mismatches.prefix(3).joined(separator: "; "))"
+    )
+    #expect(comparison.mapDifferences.isEmpty, "\(comparison.mapDifferences.prefix(5))")
+  }
+
+  @Test(
+    "the frames take every verdict of xdp_classify in the kernel",
+    .enabled(if: !SampleProgram.all.isEmpty, SampleProgram.missingReason))
+  func framesCoverClassifier() throws {
+    let sample = try #require(SampleProgram.all.first { $0.program == "xdp_classify_prog" })
+    let device = try TestDevice.create()
+    defer { device.delete() }
+    let frames = fidelityFrames(count: Self.frameCount, seed: 0xf1de)
+    let (_, comparison) = try onOneProcessor { cpu in
+      try FidelityRun(sample: sample, device: device, cpu: cpu).compare(frames)
+    }
+    #expect(Set(comparison.kernelVerdicts) == Set(XDPAction.allCases.map(\.rawValue)))
+  }
+}
