@@ -37,6 +37,8 @@ let package = Package(
     .testTarget(
       name: "ControlTests", dependencies: ["Control", "BPF", "CBPF"],
       resources: [.copy("Fixtures")]),
-    .testTarget(name: "ConsoleTests", dependencies: ["Console", "Control", "BPF"]),
+    .testTarget(
+      name: "ConsoleTests", dependencies: ["Console", "Control", "BPF", "CNcursesw"],
+      exclude: ["__Snapshots__"]),
   ]
 )

@@ -19,6 +19,10 @@
 // concurrency-safe there): small getters instead.
 
 static inline WINDOW *cncurses_stdscr(void) { return stdscr; }
+
+/// Starts curses on the process's standard output and input; unlike
+/// initscr, returns NULL instead of exiting when the terminal is unusable.
+static inline SCREEN *cncurses_newterm(void) { return newterm(NULL, stdout, stdin); }
 static inline int cncurses_lines(void) { return LINES; }
 static inline int cncurses_cols(void) { return COLS; }
 static inline int cncurses_colors(void) { return COLORS; }

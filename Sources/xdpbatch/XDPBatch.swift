@@ -17,7 +17,8 @@ struct XDPBatch: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "xdpbatch",
     abstract: "An operator console for XDP batching.",
-    subcommands: [ListCommand.self]
+    subcommands: [ConsoleSubcommand.self, ListCommand.self],
+    defaultSubcommand: ConsoleSubcommand.self
   )
 
   /// Parses and runs a subcommand, mapping failures onto the documented exit

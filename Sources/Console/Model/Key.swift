@@ -102,3 +102,20 @@ public struct AttachChooser: Hashable, Sendable {
     self.interface = interface
   }
 }
+
+extension ConsoleCommand: CustomStringConvertible {
+  /// What the command does, in the operator's words ("swap per-packet ⇄
+  /// batch on ens1f0"), for status messages.
+  public var description: String {
+    switch self {
+    case .select(let interface): "select \(interface)"
+    case .attach(let interface, let objectPath, let program):
+      "attach \(program.map { $0 + " from " } ?? "")\(objectPath) to \(interface)"
+    case .swapMode(let interface): "swap per-packet ⇄ batch on \(interface)"
+    case .cycleStrategy(let interface): "change the rewrite strategy on \(interface)"
+    case .detach(let interface): "detach from \(interface)"
+    case .resetBaseline(let interface): "reset the counters of \(interface)"
+    case .quit: "quit"
+    }
+  }
+}

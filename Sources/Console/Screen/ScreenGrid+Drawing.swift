@@ -36,14 +36,18 @@ extension ScreenGrid {
   }
 
   /// Writes `spans` one after another from column `x`; returns the column
-  /// after the last one.
+  /// after the last one. Spans that run past `clip` end in `…`.
   @discardableResult
   public mutating func write(
     spans: [(String, CellStyle)], x: Int, y: Int, clip: Rect? = nil
   ) -> Int {
+    let limit = (clip ?? bounds).maxX
     var column = x
     for (text, style) in spans {
-      column += write(text, x: column, y: y, style: style, clip: clip)
+      let room = limit - column
+      guard room > 0 else { break }
+      column += write(text.truncated(toWidth: room), x: column, y: y, style: style, clip: clip)
+      if text.displayWidth > room { break }
     }
     return column
   }
