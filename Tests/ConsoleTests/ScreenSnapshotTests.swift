@@ -78,7 +78,8 @@ struct ScreenSize: Sendable, CustomTestStringConvertible {
   func errorMessage(size: ScreenSize) throws {
     var snapshot = try Fixtures.live()
     snapshot.status = .error(
-      "attach failed: xdp_stack.o, program xdp_stack: instruction 14: stack access beyond 512 bytes")
+      "attach failed: xdp_stack.o, program xdp_stack: instruction 14: stack access beyond 512 bytes"
+    )
     let grid = render(snapshot, freshState(for: snapshot), size)
     let status = try #require(GridTranscript.characters(of: grid).last)
     #expect(status.contains("✗ attach failed"))
@@ -95,7 +96,9 @@ struct ScreenSize: Sendable, CustomTestStringConvertible {
     _ = state.reduce(.character("t"), in: snapshot)
     #expect(state.themeName == "light")
     let after = render(snapshot, state, size)
-    #expect(GridTranscript.characters(of: before).dropFirst().dropLast() == GridTranscript.characters(of: after).dropFirst().dropLast())
+    #expect(
+      GridTranscript.characters(of: before).dropFirst().dropLast()
+        == GridTranscript.characters(of: after).dropFirst().dropLast())
     #expect(before[0, 5].style != after[0, 5].style)
     ScreenSnapshots.check(after, named: "theme-light-\(size.testDescription)")
   }
@@ -109,7 +112,8 @@ struct ScreenSize: Sendable, CustomTestStringConvertible {
     state.overlay = nil
     _ = state.reduce(.character("d"), in: snapshot)
     let grid = render(snapshot, state, ScreenSize.all[0])
-    #expect(GridTranscript.characters(of: grid).contains { $0.contains("Detach xdp_prog1 from ens1f1?") })
+    #expect(
+      GridTranscript.characters(of: grid).contains { $0.contains("Detach xdp_prog1 from ens1f1?") })
     ScreenSnapshots.check(grid, named: "confirm-detach-80x24")
   }
 
@@ -123,7 +127,10 @@ struct ScreenSize: Sendable, CustomTestStringConvertible {
     ScreenSnapshots.check(grid, named: "mono-80x24")
   }
 
-  @Test(arguments: [ScreenSize(width: 79, height: 24), ScreenSize(width: 80, height: 23), ScreenSize(width: 40, height: 10)])
+  @Test(arguments: [
+    ScreenSize(width: 79, height: 24), ScreenSize(width: 80, height: 23),
+    ScreenSize(width: 40, height: 10),
+  ])
   func tooSmallTerminal(size: ScreenSize) throws {
     let snapshot = try Fixtures.live()
     let grid = render(snapshot, freshState(for: snapshot), size)

@@ -32,10 +32,11 @@ public struct RGBColor: Hashable, Sendable {
 
   /// `#rrggbb`.
   public var hex: String {
-    "#" + [red, green, blue].map { channel in
-      let digits = String(channel, radix: 16)
-      return digits.count == 1 ? "0" + digits : digits
-    }.joined()
+    "#"
+      + [red, green, blue].map { channel in
+        let digits = String(channel, radix: 16)
+        return digits.count == 1 ? "0" + digits : digits
+      }.joined()
   }
 
   /// Squared distance to `other`, weighted for the eye (red 3, green 4,

@@ -73,7 +73,8 @@ public struct ScreenGrid: Hashable, Sendable {
 
   /// Stores one character, keeping wide characters whole: overwriting
   /// either half of a wide character blanks the other half.
-  private mutating func put(_ character: Character, columns: Int, x: Int, y: Int, style: CellStyle) {
+  private mutating func put(_ character: Character, columns: Int, x: Int, y: Int, style: CellStyle)
+  {
     let index = y * width + x
     if cells[index].isContinuation, x > 0 {
       cells[index - 1].character = " "

@@ -43,7 +43,8 @@ public struct ConsoleRunner {
       TerminationSignals.restore(previousHandlers)
     }
     var state = ConsoleState(themeNames: catalog.names, theme: theme.name)
-    let problems = catalog.problems.map(\.description) + (themeProblem.map { [$0.description] } ?? [])
+    let problems =
+      catalog.problems.map(\.description) + (themeProblem.map { [$0.description] } ?? [])
     if let first = problems.first {
       state.notice = .error(first + (problems.count > 1 ? " (+\(problems.count - 1) more)" : ""))
     }

@@ -114,7 +114,8 @@ final class CursesTerminal {
     if key.foreground == -1, key.background == -1 { return 0 }
     if let pair = pairs[key] { return pair }
     let pair = Int32(pairs.count + 1)
-    guard pair < pairLimit, init_extended_pair(pair, key.foreground, key.background) == cncurses_ok()
+    guard pair < pairLimit,
+      init_extended_pair(pair, key.foreground, key.background) == cncurses_ok()
     else { return 0 }
     pairs[key] = pair
     return pair

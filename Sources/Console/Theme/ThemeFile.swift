@@ -9,7 +9,7 @@ public enum ThemeFile {
   {
     var colors = base?.colors ?? [:]
     var lineNumber = 0
-    for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+    for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
       lineNumber += 1
       let line = rawLine.trimmingSpaces()
       if line.isEmpty || line.hasPrefix("#") { continue }

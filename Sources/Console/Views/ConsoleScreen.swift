@@ -20,13 +20,17 @@ public enum ConsoleScreen {
     let status = StatusLineView(snapshot: snapshot, state: state, styles: styles)
     status.drawHeader(into: &grid, in: layout.header)
     InterfacesView(
-      interfaces: visible, selection: state.selection, focused: state.focus == .interfaces,
+      interfaces: visible, selection: state.selection,
+      anyI40e: snapshot.interfaces.contains(where: \.isI40e), focused: state.focus == .interfaces,
       state: state, styles: styles
     ).draw(into: &grid, in: layout.interfaces)
     let showsSelection = snapshot.selectedInterface == state.selection
     ProgramView(
       program: showsSelection ? snapshot.program : nil,
-      interface: state.selection, kernel: snapshot.kernelBatchSupport,
+      interface: state.selection,
+      foreign: showsSelection && snapshot.program != nil
+        ? nil : snapshot.interface(named: state.selection)?.program,
+      kernel: snapshot.kernelBatchSupport,
       focused: state.focus == .program, styles: styles
     ).draw(into: &grid, in: layout.program)
     HistogramView(

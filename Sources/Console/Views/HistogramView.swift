@@ -13,7 +13,8 @@ struct HistogramView {
     let peak = XDPAction.allCases.map { traffic.packetsPerSecond[$0] ?? 0 }.max() ?? 0
     grid.box(
       rect, style: focused ? styles.focusBorder : styles.border, title: "actions",
-      titleStyle: styles.title, note: "total " + Quantity.si(Double(traffic.totals.totalPackets))
+      titleStyle: styles.title,
+      note: "total " + Quantity.si(Double(traffic.totals.totalPackets))
         + " pkts", noteStyle: styles.inactive)
     let inner = rect.inset(by: 1)
     let wide = inner.width >= 110
@@ -42,10 +43,12 @@ struct HistogramView {
         style: rate > 0 ? style.adding(.bold) : styles.inactive, clip: inner)
       let bar = Self.bar(value: rate, peak: peak, width: barWidth)
       grid.write(bar, x: inner.x + 1 + labelWidth, y: y, style: style, clip: inner)
-      let values = [
-        Quantity.si(rate, unit: "pps"), Quantity.si(traffic.bytesPerSecond[action] ?? 0, unit: "B/s"),
-        Quantity.count(total.packets),
-      ] + (wide ? [Quantity.si(Double(total.bytes), unit: "B")] : [])
+      let values =
+        [
+          Quantity.si(rate, unit: "pps"),
+          Quantity.si(traffic.bytesPerSecond[action] ?? 0, unit: "B/s"),
+          Quantity.count(total.packets),
+        ] + (wide ? [Quantity.si(Double(total.bytes), unit: "B")] : [])
       var x = inner.x + 1 + labelWidth + barWidth + 1
       for (value, column) in zip(values, columns) {
         let valueStyle = value.hasPrefix("0") ? styles.inactive : styles.base

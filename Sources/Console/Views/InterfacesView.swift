@@ -6,6 +6,8 @@ import Control
 struct InterfacesView {
   let interfaces: [NetworkInterface]
   let selection: String?
+  /// Whether the machine has any i40e port (listed or filtered out).
+  let anyI40e: Bool
   let focused: Bool
   let state: ConsoleState
   let styles: StyleSheet
@@ -25,7 +27,7 @@ struct InterfacesView {
     } else if !state.filter.isEmpty {
       title += "  /" + state.filter
     }
-    let note = "\(interfaces.count) shown"
+    let note = (anyI40e ? "" : "no i40e · ") + "\(interfaces.count) shown"
     grid.box(
       rect, style: focused ? styles.focusBorder : styles.border, title: title,
       titleStyle: styles.title, note: note, noteStyle: styles.inactive)
@@ -49,13 +51,16 @@ struct InterfacesView {
       let y = inner.y + 1 + offset
       let isSelected = interface.name == selection
       let style = isSelected ? styles.selected : styles.base
-      if isSelected { grid.fill(Rect(x: inner.x, y: y, width: inner.width, height: 1), style: style) }
+      if isSelected {
+        grid.fill(Rect(x: inner.x, y: y, width: inner.width, height: 1), style: style)
+      }
       if interface.isI40e {
         grid.write("●", x: inner.x, y: y, style: isSelected ? style : styles.i40e, clip: inner)
       }
       var x = inner.x + 2
       for column in columns {
-        let text = column.value(interface).padded(toWidth: column.width, alignRight: column.alignRight)
+        let text = column.value(interface).padded(
+          toWidth: column.width, alignRight: column.alignRight)
         let cellStyle = text.trimmingSpaces() == "-" && !isSelected ? styles.inactive : style
         x += grid.write(text, x: x, y: y, style: cellStyle, clip: inner)
         x += grid.write(" ", x: x, y: y, style: style, clip: inner)
@@ -73,7 +78,10 @@ struct InterfacesView {
   /// what is left.
   private func columns(fitting width: Int) -> [Column] {
     func widest(_ heading: String, _ value: (NetworkInterface) -> String, cap: Int) -> Int {
-      min(cap, interfaces.map { value($0).displayWidth }.max().map { max($0, heading.count) } ?? heading.count)
+      min(
+        cap,
+        interfaces.map { value($0).displayWidth }.max().map { max($0, heading.count) }
+          ?? heading.count)
     }
     let name: (NetworkInterface) -> String = { $0.name }
     let driver: (NetworkInterface) -> String = { $0.driver?.driver ?? "-" }

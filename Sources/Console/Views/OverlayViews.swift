@@ -55,12 +55,16 @@ struct OverlayView {
 
   private func drawChooser(_ chooser: AttachChooser, into grid: inout ScreenGrid, in screen: Rect) {
     let choices = snapshot.attachChoices
-    let rows = choices.map { choice in
-      ((choice.objectPath.split(separator: "/").last.map(String.init) ?? choice.objectPath)
-        + (choice.programName.map { "  " + $0 } ?? ""), choice.summary)
-    } + [("type a path…", "any BPF object with an XDP program")]
+    let rows =
+      choices.map { choice in
+        (
+          (choice.objectPath.split(separator: "/").last.map(String.init) ?? choice.objectPath)
+            + (choice.programName.map { "  " + $0 } ?? ""), choice.summary
+        )
+      } + [("type a path…", "any BPF object with an XDP program")]
     let nameWidth = min(40, rows.map(\.0.displayWidth).max() ?? 0)
-    let width = min(screen.width - 4, max(50, nameWidth + (rows.map(\.1.displayWidth).max() ?? 0) + 8))
+    let width = min(
+      screen.width - 4, max(50, nameWidth + (rows.map(\.1.displayWidth).max() ?? 0) + 8))
     let height = min(screen.height - 2, rows.count + 5)
     let inner = dialog(
       "attach to \(chooser.interface)", width: width, height: height, into: &grid, in: screen)
@@ -71,7 +75,10 @@ struct OverlayView {
       let selected = offset == chooser.cursor
       let style = selected ? styles.selected : styles.base
       if selected { grid.fill(Rect(x: inner.x, y: y, width: inner.width, height: 1), style: style) }
-      let x = inner.x + 2 + grid.write(row.0.padded(toWidth: nameWidth), x: inner.x + 2, y: y, style: style, clip: inner)
+      let x =
+        inner.x + 2
+        + grid.write(
+          row.0.padded(toWidth: nameWidth), x: inner.x + 2, y: y, style: style, clip: inner)
       grid.write("  " + row.1, x: x, y: y, style: selected ? style : styles.inactive, clip: inner)
     }
     let prompt = inner.maxY - 1
@@ -80,7 +87,9 @@ struct OverlayView {
       let text = ProgramView.leftTruncated(chooser.path, width: inner.width - end - 4) + "▏"
       grid.write(text, x: inner.x + 2 + end, y: prompt, style: styles.highlight, clip: inner)
     } else if choices.isEmpty {
-      grid.write("no bundled samples found (make samples)", x: inner.x + 2, y: prompt, style: styles.inactive, clip: inner)
+      grid.write(
+        "no bundled samples found (make samples)", x: inner.x + 2, y: prompt,
+        style: styles.inactive, clip: inner)
     }
   }
 
@@ -91,9 +100,13 @@ struct OverlayView {
     let question = "Detach \(program) from \(interface)?"
     let inner = dialog(
       "detach", width: max(40, question.displayWidth + 6), height: 6, into: &grid, in: screen)
-    grid.write(question, x: inner.x + 2, y: inner.y + 1, style: styles.base.adding(.bold), clip: inner)
     grid.write(
-      spans: [("y", styles.highlight), (" detach    ", styles.base), ("n", styles.highlight), (" keep it", styles.base)],
+      question, x: inner.x + 2, y: inner.y + 1, style: styles.base.adding(.bold), clip: inner)
+    grid.write(
+      spans: [
+        ("y", styles.highlight), (" detach    ", styles.base), ("n", styles.highlight),
+        (" keep it", styles.base),
+      ],
       x: inner.x + 2, y: inner.y + 2, clip: inner)
   }
 }

@@ -1,9 +1,13 @@
+import Control
+
 /// The program pane: which object and program run on the selected
 /// interface, per-packet or batch, how the rewrite was made and what it
 /// costs, and whether the kernel could batch by itself.
 struct ProgramView {
   let program: ProgramStatus?
   let interface: String?
+  /// A program on the interface that xdpbatch did not attach, if any.
+  let foreign: AttachedProgram?
   let kernel: KernelBatchSupport
   let focused: Bool
   let styles: StyleSheet
@@ -15,7 +19,16 @@ struct ProgramView {
     let inner = rect.inset(by: 1)
     var lines: [[(String, CellStyle)]] = []
     if let program {
-      lines = rows(for: program, width: inner.width - 9)
+      lines = rows(for: program, width: inner.width - 10)
+    } else if let foreign {
+      lines.append(
+        row(
+          "kernel",
+          [
+            ((foreign.name ?? "unnamed") + " #\(foreign.id)", styles.base.adding(.bold)),
+            (" · " + foreign.mode.rawValue, styles.inactive),
+          ]))
+      lines.append([("attached by another tool (left alone)", styles.inactive)])
     } else {
       lines.append([("nothing attached", styles.inactive)])
       lines.append([
@@ -23,7 +36,7 @@ struct ProgramView {
         (" attaches a sample", styles.inactive),
       ])
     }
-    lines.append(row("kernel", kernelText))
+    lines.append(row("batching", kernelText))
     for (offset, line) in lines.prefix(inner.height).enumerated() {
       grid.write(spans: line, x: inner.x + 1, y: inner.y + offset, clip: inner)
     }
@@ -32,13 +45,14 @@ struct ProgramView {
   private var kernelText: [(String, CellStyle)] {
     switch kernel {
     case .supported(let detail): [("batches", styles.info), (" · " + detail, styles.inactive)]
-    case .unsupported(let detail): [("per-packet only", styles.base), (" · " + detail, styles.inactive)]
+    case .unsupported(let detail):
+      [("per-packet only", styles.base), (" · " + detail, styles.inactive)]
     case .unknown(let detail): [("unknown", styles.inactive), (" · " + detail, styles.inactive)]
     }
   }
 
   private func row(_ label: String, _ value: [(String, CellStyle)]) -> [(String, CellStyle)] {
-    [(label.padded(toWidth: 8), styles.inactive)] + value
+    [(label.padded(toWidth: 9), styles.inactive)] + value
   }
 
   private func rows(for program: ProgramStatus, width: Int) -> [[(String, CellStyle)]] {

@@ -16,7 +16,9 @@ enum Quantity {
     }
     let digits: String
     if prefix == 0 {
-      digits = scaled < 10 && scaled != scaled.rounded() ? String(format: "%.1f", scaled)
+      digits =
+        scaled < 10 && scaled != scaled.rounded()
+        ? String(format: "%.1f", scaled)
         : String(format: "%.0f", scaled)
     } else if scaled < 9.995 {
       digits = String(format: "%.2f", scaled)

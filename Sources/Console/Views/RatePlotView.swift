@@ -40,7 +40,9 @@ struct RatePlotView {
     for row in 0..<canvas.rows {
       for column in 0..<canvas.columns {
         guard let character = canvas.character(column: column, row: row) else { continue }
-        let owner = canvas.owner(column: column, row: row).flatMap { XDPAction(rawValue: UInt32($0)) }
+        let owner = canvas.owner(column: column, row: row).flatMap {
+          XDPAction(rawValue: UInt32($0))
+        }
         grid.write(
           String(character), x: plot.x + column, y: plot.y + row,
           style: owner.map(styles.action) ?? styles.base)

@@ -25,7 +25,8 @@ struct StatusLineView {
     grid.write(spans: spans, x: rect.x, y: rect.y, clip: rect)
     var right = "theme \(state.themeName)"
     if state.plotsPaused { right = "PAUSED · " + right }
-    grid.write(right + " ", rightAlignedTo: rect.maxX, y: rect.y, style: styles.inactive, clip: rect)
+    grid.write(
+      right + " ", rightAlignedTo: rect.maxX, y: rect.y, style: styles.inactive, clip: rect)
   }
 
   func drawStatus(into grid: inout ScreenGrid, in rect: Rect) {
@@ -36,7 +37,8 @@ struct StatusLineView {
       // The message comes first; the hints get what is left, at least "? help".
       let room = rect.width - 12
       let text = (message.severity == .error ? "✗ " : "") + message.text
-      x += grid.write(text.truncated(toWidth: room), x: x, y: rect.y, style: styles.message(message))
+      x += grid.write(
+        text.truncated(toWidth: room), x: x, y: rect.y, style: styles.message(message))
       x += 2
     }
     let hints = overlayHints ?? Self.hints
@@ -50,7 +52,8 @@ struct StatusLineView {
     while width > rect.maxX - x, spans.count >= 2 {
       width -= spans.removeLast().0.displayWidth + spans.removeLast().0.displayWidth
     }
-    grid.write(spans: spans, x: max(x, rect.maxX - width), y: rect.y, clip: rect)
+    let start = message == nil ? x : max(x, rect.maxX - width)
+    grid.write(spans: spans, x: start, y: rect.y, clip: rect)
   }
 
   /// While a dialog is open, its own keys replace the general hints.
@@ -62,7 +65,8 @@ struct StatusLineView {
     case .confirmDetach: [("y", "detach"), ("n", "keep")]
     case .attach(let chooser):
       chooser.typing
-        ? [("Enter", "attach"), ("Esc", "back")] : [("↑↓", "choose"), ("Enter", "attach"), ("Esc", "close")]
+        ? [("Enter", "attach"), ("Esc", "back")]
+        : [("↑↓", "choose"), ("Enter", "attach"), ("Esc", "close")]
     }
   }
 }

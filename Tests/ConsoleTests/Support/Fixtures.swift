@@ -37,9 +37,14 @@ enum Fixtures {
 
   /// The sample objects the attach chooser offers.
   static let choices = [
-    AttachChoice(objectPath: "build/samples/xdp1.o", programName: "xdp_prog1", summary: "count by protocol, drop"),
-    AttachChoice(objectPath: "build/samples/xdp_tx.o", programName: "xdp_tx", summary: "swap MACs, transmit"),
-    AttachChoice(objectPath: "build/samples/xdp_classify.o", programName: "xdp_classify", summary: "all five actions"),
+    AttachChoice(
+      objectPath: "build/samples/xdp1.o", programName: "xdp_prog1",
+      summary: "count by protocol, drop"),
+    AttachChoice(
+      objectPath: "build/samples/xdp_tx.o", programName: "xdp_tx", summary: "swap MACs, transmit"),
+    AttachChoice(
+      objectPath: "build/samples/xdp_classify.o", programName: "xdp_classify",
+      summary: "all five actions"),
   ]
 
   /// Packets per second of each action at second `t` of the made-up run.

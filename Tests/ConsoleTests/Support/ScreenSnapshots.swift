@@ -25,7 +25,9 @@ enum ScreenSnapshots {
       try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
       do {
         try actual.write(to: file, atomically: true, encoding: .utf8)
-        Issue.record("recorded \(file.lastPathComponent); run again without CONSOLE_SNAPSHOTS=record", sourceLocation: sourceLocation)
+        Issue.record(
+          "recorded \(file.lastPathComponent); run again without CONSOLE_SNAPSHOTS=record",
+          sourceLocation: sourceLocation)
       } catch {
         Issue.record("cannot write \(file.path): \(error)", sourceLocation: sourceLocation)
       }
@@ -40,7 +42,9 @@ enum ScreenSnapshots {
     guard expected != actual else { return }
     let expectedLines = expected.split(separator: "\n", omittingEmptySubsequences: false)
     let actualLines = actual.split(separator: "\n", omittingEmptySubsequences: false)
-    let firstDifference = zip(expectedLines, actualLines).enumerated().first { $0.element.0 != $0.element.1 }
+    let firstDifference = zip(expectedLines, actualLines).enumerated().first {
+      $0.element.0 != $0.element.1
+    }
     let line = firstDifference?.offset ?? min(expectedLines.count, actualLines.count)
     Issue.record(
       """
