@@ -143,6 +143,13 @@ import Testing
     #expect(ansi.index(for: RGBColor(red: 240, green: 240, blue: 240)) == 7)
     #expect(ansi.index(for: RGBColor(red: 200, green: 30, blue: 30)) == 1)
     #expect(ansi.index(for: RGBColor(red: 40, green: 200, blue: 60)) == 2)
+    // Dark grey on near-black would be black on black with 8 colours.
+    let border = RGBColor(red: 0x3f, green: 0x46, blue: 0x54)
+    let background = RGBColor(red: 0x1c, green: 0x1f, blue: 0x26)
+    #expect(ansi.index(for: border) == ansi.index(for: background))
+    let (front, back) = ansi.indices(foreground: border, background: background)
+    #expect(front != back)
+    #expect(ansi.indices(foreground: nil, background: background) == (nil, 0))
     #expect(TerminalPalette(colors: 256) == .xterm256)
     #expect(TerminalPalette(colors: 8) == .ansi8)
     #expect(TerminalPalette(colors: 2) == nil)

@@ -27,6 +27,17 @@ public enum TerminalPalette: Hashable, Sendable {
     }
   }
 
+  /// Palette indices for a foreground on a background (`nil`: the
+  /// terminal default). With 8 colours, dark greys and dark blues all land
+  /// on black; text that would vanish into its background is drawn in
+  /// white on black (black on anything else) instead.
+  public func indices(foreground: RGBColor?, background: RGBColor?) -> (Int?, Int?) {
+    let front = foreground.map(index(for:))
+    let back = background.map(index(for:))
+    guard self == .ansi8, let front, let back, front == back else { return (front, back) }
+    return (back == 0 ? 7 : 0, back)
+  }
+
   /// The RGB value of palette entry `index`, as xterm defines it.
   public func color(at index: Int) -> RGBColor {
     switch self {

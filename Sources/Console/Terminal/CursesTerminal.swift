@@ -108,9 +108,10 @@ final class CursesTerminal {
   /// terminal's default colours) when colours are off or pairs ran out.
   private func pair(for style: CellStyle) -> Int32 {
     guard let palette else { return 0 }
+    let (foreground, background) = palette.indices(
+      foreground: style.foreground, background: style.background)
     let key = ColorPair(
-      foreground: style.foreground.map { Int32(palette.index(for: $0)) } ?? -1,
-      background: style.background.map { Int32(palette.index(for: $0)) } ?? -1)
+      foreground: foreground.map(Int32.init) ?? -1, background: background.map(Int32.init) ?? -1)
     if key.foreground == -1, key.background == -1 { return 0 }
     if let pair = pairs[key] { return pair }
     let pair = Int32(pairs.count + 1)
