@@ -1,3 +1,5 @@
+import Glibc
+
 /// Runs the console: draws the snapshot it is handed at least ten times a
 /// second, turns keys into commands and hands them to Control. The lead
 /// wires Control in through the two closures; the runner itself never
@@ -33,7 +35,8 @@ public struct ConsoleRunner {
   }
 
   /// Takes over the terminal until the operator quits or a termination
-  /// signal arrives. Returns the signal number if one ended it.
+  /// signal arrives. Returns the signal number if one ended it (SIGHUP
+  /// also when the terminal went away).
   @discardableResult
   public func run() throws -> Int32? {
     let terminal = try CursesTerminal()
@@ -59,6 +62,8 @@ public struct ConsoleRunner {
       switch terminal.read() {
       case .tick:
         continue
+      case .closed:
+        return SIGHUP
       case .resize:
         terminal.invalidate()
       case .key(let key):

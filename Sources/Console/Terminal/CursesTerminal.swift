@@ -59,11 +59,18 @@ final class CursesTerminal {
     (Int(getmaxx(window)), Int(getmaxy(window)))
   }
 
-  /// Waits up to the timeout for a key.
+  /// Waits up to the timeout for a key. A hung-up terminal makes reads
+  /// fail at once; that is reported as ``TerminalInput/closed`` instead of
+  /// a tick, so the run loop ends rather than spins.
   func read() -> TerminalInput {
     var code: wint_t = 0
     let status = wget_wch(window, &code)
-    return TerminalInput(status: status, code: UInt32(code))
+    let input = TerminalInput(status: status, code: UInt32(code))
+    guard input == .tick else { return input }
+    var descriptor = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+    let ready = poll(&descriptor, 1, 0)
+    let gone = Int16(POLLHUP) | Int16(POLLERR) | Int16(POLLNVAL)
+    return ready > 0 && descriptor.revents & gone != 0 ? .closed : .tick
   }
 
   /// Forgets what is on screen, so that the next frame is drawn whole

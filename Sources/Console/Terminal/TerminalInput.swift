@@ -8,6 +8,8 @@ public enum TerminalInput: Hashable, Sendable {
   case resize
   /// Nothing within the read timeout: time to draw the next frame.
   case tick
+  /// The terminal went away (hang-up): nothing more will be read.
+  case closed
 
   /// Decodes `wget_wch`'s result: `status` is `OK` for a character,
   /// `KEY_CODE_YES` for a function key and `ERR` for a timeout; `code` is

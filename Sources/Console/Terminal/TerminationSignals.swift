@@ -10,9 +10,14 @@ private let terminationRequested = Atomic<Int32>(0)
 enum TerminationSignals {
   static let handled = [SIGTERM, SIGHUP, SIGINT]
 
-  /// Routes the signals to the flag; returns the previous handlers.
+  /// Routes the signals to the flag and unblocks them (a parent may have
+  /// started us with them blocked); returns the previous handlers.
   static func install() -> [Int32: sighandler_t?] {
     terminationRequested.store(0, ordering: .relaxed)
+    var set = sigset_t()
+    sigemptyset(&set)
+    for number in handled { sigaddset(&set, number) }
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
     var previous: [Int32: sighandler_t?] = [:]
     for number in handled {
       previous[number] = signal(number) { number in
