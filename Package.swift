@@ -16,10 +16,14 @@ let package = Package(
     .target(name: "Rewriter", dependencies: ["BPF"]),
     .target(name: "Engine", dependencies: ["BPF", "Rewriter"]),
     .target(name: "Control", dependencies: ["BPF", "Rewriter", "Engine", "CBPF", "CLinux"]),
+    .target(name: "Console", dependencies: ["Control", "BPF", "CNcursesw"]),
 
     // C libraries, reached through small shims.
     .systemLibrary(name: "CBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
     .systemLibrary(name: "CLinux"),
+    // No pkgConfig: SwiftPM would drop its -D flags anyway; shim.h defines
+    // NCURSES_WIDECHAR itself and the module map links ncursesw.
+    .systemLibrary(name: "CNcursesw", providers: [.apt(["libncurses-dev"])]),
 
     .executableTarget(
       name: "xdpbatch",
@@ -28,6 +32,7 @@ let package = Package(
         "Rewriter",
         "Engine",
         "Control",
+        "Console",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -44,5 +49,8 @@ let package = Package(
       name: "FidelityTests", dependencies: ["Engine", "Control", "BPF", "Rewriter", "CLinux"],
       exclude: ["Programs"]),
     .testTarget(name: "CommandTests"),
+    .testTarget(
+      name: "ConsoleTests", dependencies: ["Console", "Control", "BPF", "CNcursesw"],
+      exclude: ["__Snapshots__"]),
   ]
 )

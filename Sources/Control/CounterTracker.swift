@@ -28,6 +28,9 @@ public struct CounterTracker: Sendable {
     /// Packets per second for each action, over the last interval
     /// (zero on the first sample).
     public var packetsPerSecond: [XDPAction: Double]
+    /// Bytes per second for each action, over the last interval (zero on
+    /// the first sample).
+    public var bytesPerSecond: [XDPAction: Double] = [:]
     /// Average nanoseconds per program run over the last interval, `nil`
     /// when the program did not run or statistics are off.
     public var nanosecondsPerRun: Double?
@@ -36,6 +39,7 @@ public struct CounterTracker: Sendable {
   /// Adds `sample` and reports totals and rates.
   public mutating func record(_ sample: CounterSample) -> Report {
     var rates: [XDPAction: Double] = [:]
+    var byteRates: [XDPAction: Double] = [:]
     var nanosecondsPerRun: Double?
     if let last {
       let sameMap = last.mapID == sample.mapID
@@ -44,9 +48,11 @@ public struct CounterTracker: Sendable {
         let now = sample.actions[action]
         let before = sameMap ? last.actions[action] : ActionCount()
         let packets = now.packets &- before.packets
+        let bytes = now.bytes &- before.bytes
         totals[action].packets &+= packets
-        totals[action].bytes &+= now.bytes &- before.bytes
+        totals[action].bytes &+= bytes
         rates[action] = elapsed > 0 ? Double(packets) / elapsed : 0
+        byteRates[action] = elapsed > 0 ? Double(bytes) / elapsed : 0
       }
       let sameProgram = last.programID == sample.programID
       let runDelta = sample.runCount &- (sameProgram ? last.runCount : 0)
@@ -58,9 +64,14 @@ public struct CounterTracker: Sendable {
       totals = sample.actions
       runs = sample.runCount
       runTimeNanoseconds = sample.runTimeNanoseconds
-      for action in XDPAction.allCases { rates[action] = 0 }
+      for action in XDPAction.allCases {
+        rates[action] = 0
+        byteRates[action] = 0
+      }
     }
     last = sample
-    return Report(totals: totals, packetsPerSecond: rates, nanosecondsPerRun: nanosecondsPerRun)
+    return Report(
+      totals: totals, packetsPerSecond: rates, bytesPerSecond: byteRates,
+      nanosecondsPerRun: nanosecondsPerRun)
   }
 }

@@ -18,10 +18,12 @@ struct XDPBatch: ParsableCommand {
     commandName: "xdpbatch",
     abstract: "An operator console for XDP batching.",
     subcommands: [
-      ListCommand.self, DisasmCommand.self, RewriteCommand.self, CheckCommand.self,
-      RunCommand.self, ExecCommand.self, AttachCommand.self, SwapCommand.self,
-      DetachCommand.self, StatsCommand.self, DemoCommand.self, BenchCommand.self,
-    ]
+      ConsoleSubcommand.self, ListCommand.self, DisasmCommand.self, RewriteCommand.self,
+      CheckCommand.self, RunCommand.self, ExecCommand.self, AttachCommand.self,
+      SwapCommand.self, DetachCommand.self, StatsCommand.self, DemoCommand.self,
+      BenchCommand.self,
+    ],
+    defaultSubcommand: ConsoleSubcommand.self
   )
 
   /// Parses and runs a subcommand, mapping failures onto the documented exit

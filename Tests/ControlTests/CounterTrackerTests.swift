@@ -22,6 +22,10 @@ import Testing
     #expect(report.totals[.drop].packets == 300)
     #expect(report.packetsPerSecond[.drop] == 100)
     #expect(report.packetsPerSecond[.pass] == 0)
+    // 200 packets of 64 bytes over 2 s.
+    let bytesPerSecond: Double = 200 * 64 / 2
+    #expect(report.bytesPerSecond[.drop] == bytesPerSecond)
+    #expect(report.bytesPerSecond[.pass] == 0)
   }
 
   @Test func wrappingCounterStaysContinuous() {

@@ -1,0 +1,29 @@
+import BPF
+import Control
+
+/// Per-action totals and current rates on one interface.
+public struct ActionTraffic: Hashable, Sendable {
+  /// Packets and bytes since the baseline.
+  public var totals: ActionCounts
+  /// Packets per second over the last interval.
+  public var packetsPerSecond: [XDPAction: Double]
+  /// Bytes per second over the last interval.
+  public var bytesPerSecond: [XDPAction: Double]
+
+  /// Describes traffic; no traffic by default.
+  public init(
+    totals: ActionCounts = ActionCounts(), packetsPerSecond: [XDPAction: Double] = [:],
+    bytesPerSecond: [XDPAction: Double] = [:]
+  ) {
+    self.totals = totals
+    self.packetsPerSecond = packetsPerSecond
+    self.bytesPerSecond = bytesPerSecond
+  }
+
+  /// The traffic a ``CounterTracker`` reported.
+  public init(_ report: CounterTracker.Report) {
+    self.init(
+      totals: report.totals, packetsPerSecond: report.packetsPerSecond,
+      bytesPerSecond: report.bytesPerSecond)
+  }
+}

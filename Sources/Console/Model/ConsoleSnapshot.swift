@@ -1,0 +1,118 @@
+import Control
+
+/// Everything the console draws at one tick, as Control produces it. The
+/// console only reads snapshots; it never asks the kernel itself.
+public struct ConsoleSnapshot: Hashable, Sendable {
+  /// The interfaces, in the order to show them (i40e ports first, as
+  /// ``InterfaceListing`` orders them).
+  public var interfaces: [NetworkInterface]
+  /// Whether the kernel reports XDP features (`netdev` netlink family).
+  public var reportsXDPFeatures: Bool
+  /// The interface that ``program`` and ``traffic`` describe.
+  public var selectedInterface: String?
+  /// The program xdpbatch runs on the selected interface, if any.
+  public var program: ProgramStatus?
+  /// Whether the running kernel can run batch XDP itself.
+  public var kernelBatchSupport: KernelBatchSupport
+  /// Per-action totals and rates on the selected interface.
+  public var traffic: ActionTraffic
+  /// Per-action packets per second over time.
+  public var history: RateHistory
+  /// The last thing Control has to say.
+  public var status: StatusMessage?
+  /// What the attach chooser offers: the bundled sample objects.
+  public var attachChoices: [AttachChoice]
+
+  /// Describes a snapshot.
+  public init(
+    interfaces: [NetworkInterface], reportsXDPFeatures: Bool = true,
+    selectedInterface: String? = nil, program: ProgramStatus? = nil,
+    kernelBatchSupport: KernelBatchSupport = .unknown("not probed"),
+    traffic: ActionTraffic = ActionTraffic(), history: RateHistory = RateHistory(),
+    status: StatusMessage? = nil, attachChoices: [AttachChoice] = []
+  ) {
+    self.interfaces = interfaces
+    self.reportsXDPFeatures = reportsXDPFeatures
+    self.selectedInterface = selectedInterface
+    self.program = program
+    self.kernelBatchSupport = kernelBatchSupport
+    self.traffic = traffic
+    self.history = history
+    self.status = status
+    self.attachChoices = attachChoices
+  }
+
+  /// A snapshot of `listing`'s interfaces (every interface, i40e first)
+  /// and nothing else yet.
+  public init(listing: InterfaceListing) {
+    self.init(interfaces: listing.interfaces, reportsXDPFeatures: listing.reportsXDPFeatures)
+  }
+
+  /// The interface named `name`.
+  public func interface(named name: String?) -> NetworkInterface? {
+    guard let name else { return nil }
+    return interfaces.first { $0.name == name }
+  }
+}
+
+/// A line for the status bar.
+public struct StatusMessage: Hashable, Sendable {
+  /// How the message is shown.
+  public enum Severity: Hashable, Sendable {
+    /// Ordinary news (attached, swapped).
+    case info
+    /// Something failed; drawn in the theme's error colour.
+    case error
+  }
+
+  /// Info or error.
+  public var severity: Severity
+  /// The text.
+  public var text: String
+
+  /// Describes a message.
+  public init(_ severity: Severity, _ text: String) {
+    self.severity = severity
+    self.text = text
+  }
+
+  /// An informational message.
+  public static func info(_ text: String) -> StatusMessage { StatusMessage(.info, text) }
+  /// An error message.
+  public static func error(_ text: String) -> StatusMessage { StatusMessage(.error, text) }
+}
+
+/// One entry of the attach chooser: an object file and the program in it.
+public struct AttachChoice: Hashable, Sendable {
+  /// Path of the BPF object (`build/samples/xdp1.o`).
+  public var objectPath: String
+  /// The program to load, `nil` for the object's first XDP program.
+  public var programName: String?
+  /// One line about what it does.
+  public var summary: String
+
+  /// Describes a choice.
+  public init(objectPath: String, programName: String? = nil, summary: String = "") {
+    self.objectPath = objectPath
+    self.programName = programName
+    self.summary = summary
+  }
+}
+
+/// Whether the running kernel carries a batching patch, as a BTF probe of
+/// `struct xdp_buff` found out.
+public enum KernelBatchSupport: Hashable, Sendable {
+  /// The kernel batches; the detail says what the probe found.
+  case supported(String)
+  /// A stock kernel: batch programs run in xdpbatch's engine.
+  case unsupported(String)
+  /// Not probed, or the probe failed.
+  case unknown(String)
+
+  /// What the probe found, or why it could not tell.
+  public var detail: String {
+    switch self {
+    case .supported(let detail), .unsupported(let detail), .unknown(let detail): detail
+    }
+  }
+}

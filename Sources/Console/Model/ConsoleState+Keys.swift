@@ -1,0 +1,162 @@
+/// Key handling: each key changes the state and may ask Control for
+/// something. The help overlay (`?`) lists the same keys.
+extension ConsoleState {
+  /// Applies `key` with `snapshot` on screen; returns the commands to run.
+  public mutating func reduce(_ key: Key, in snapshot: ConsoleSnapshot) -> [ConsoleCommand] {
+    if key == .interrupt { return [.quit] }
+    if let overlay { return reduce(key, in: overlay, snapshot: snapshot) }
+    notice = nil
+    switch key {
+    case .character("q"), .escape:
+      return [.quit]
+    case .character("?"):
+      overlay = .help
+    case .up, .character("k"):
+      return step(-1, in: snapshot)
+    case .down, .character("j"):
+      return step(1, in: snapshot)
+    case .pageUp, .home:
+      return moveSelection(by: -Int.max / 2, in: snapshot)
+    case .pageDown, .end:
+      return moveSelection(by: Int.max / 2, in: snapshot)
+    case .tab, .right:
+      focus = focus.moved(by: 1)
+    case .backTab, .left:
+      focus = focus.moved(by: -1)
+    case .enter, .character("a"):
+      guard let interface = requireSelection() else { break }
+      overlay = .attach(AttachChooser(interface: interface))
+    case .character("b"):
+      return requireSelection().map { [.swapMode(interface: $0)] } ?? []
+    case .character("s"):
+      return requireSelection().map { [.cycleStrategy(interface: $0)] } ?? []
+    case .character("d"):
+      guard let interface = requireSelection() else { break }
+      if hasProgram(on: interface, in: snapshot) {
+        overlay = .confirmDetach(interface: interface)
+      } else {
+        notice = .info("nothing is attached to \(interface)")
+      }
+    case .character("r"):
+      return requireSelection().map { [.resetBaseline(interface: $0)] } ?? []
+    case .character("/"):
+      overlay = .filter(previous: filter)
+    case .character("i"):
+      i40eOnly.toggle()
+      notice = .info(i40eOnly ? "listing i40e ports only" : "listing every interface")
+      return reconcile(with: snapshot)
+    case .character("t"):
+      themeIndex = (themeIndex + 1) % themeNames.count
+      notice = .info("theme \(themeName)")
+    case .character("p"):
+      frozenHistory = plotsPaused ? nil : snapshot.history
+      notice = .info(plotsPaused ? "plots paused (p resumes)" : "plots live")
+    default:
+      break
+    }
+    return []
+  }
+
+  /// Up/Down: the cursor in the interface list, the time span in the plot.
+  private mutating func step(_ step: Int, in snapshot: ConsoleSnapshot) -> [ConsoleCommand] {
+    guard focus == .history else { return moveSelection(by: step, in: snapshot) }
+    let windows = Self.plotWindows
+    let index = windows.firstIndex(of: plotWindow) ?? 0
+    plotWindow = windows[max(0, min(windows.count - 1, index + step))]
+    return []
+  }
+
+  /// The selected interface, or `nil` with a notice saying to pick one.
+  private mutating func requireSelection() -> String? {
+    if selection == nil { notice = .error("no interface selected") }
+    return selection
+  }
+
+  private mutating func reduce(_ key: Key, in overlay: Overlay, snapshot: ConsoleSnapshot)
+    -> [ConsoleCommand]
+  {
+    switch overlay {
+    case .help:
+      self.overlay = nil
+    case .confirmDetach(let interface):
+      self.overlay = nil
+      if key == .character("y") || key == .character("Y") || key == .enter {
+        return [.detach(interface: interface)]
+      }
+      notice = .info("detach cancelled")
+    case .filter(let previous):
+      return reduceFilter(key, previous: previous, snapshot: snapshot)
+    case .attach(let chooser):
+      return reduceChooser(key, chooser, choices: snapshot.attachChoices)
+    }
+    return []
+  }
+
+  private mutating func reduceFilter(_ key: Key, previous: String, snapshot: ConsoleSnapshot)
+    -> [ConsoleCommand]
+  {
+    switch key {
+    case .enter:
+      overlay = nil
+    case .escape:
+      filter = previous
+      overlay = nil
+    case .backspace:
+      if !filter.isEmpty { filter.removeLast() }
+    case .character(let character):
+      filter.append(character)
+    default:
+      return []
+    }
+    return reconcile(with: snapshot)
+  }
+
+  private mutating func reduceChooser(
+    _ key: Key, _ chooser: AttachChooser, choices: [AttachChoice]
+  ) -> [ConsoleCommand] {
+    var chooser = chooser
+    if chooser.typing {
+      switch key {
+      case .escape:
+        chooser.typing = false
+      case .backspace:
+        if !chooser.path.isEmpty { chooser.path.removeLast() }
+      case .character(let character):
+        chooser.path.append(character)
+      case .enter:
+        guard !chooser.path.isEmpty else { break }
+        overlay = nil
+        return [.attach(interface: chooser.interface, objectPath: chooser.path, program: nil)]
+      default:
+        break
+      }
+      overlay = .attach(chooser)
+      return []
+    }
+    switch key {
+    case .escape, .character("q"):
+      overlay = nil
+      return []
+    case .up, .character("k"):
+      chooser.cursor = max(0, chooser.cursor - 1)
+    case .down, .character("j"):
+      chooser.cursor = min(choices.count, chooser.cursor + 1)
+    case .enter:
+      guard chooser.cursor < choices.count else {
+        chooser.typing = true
+        break
+      }
+      let choice = choices[chooser.cursor]
+      overlay = nil
+      return [
+        .attach(
+          interface: chooser.interface, objectPath: choice.objectPath,
+          program: choice.programName)
+      ]
+    default:
+      break
+    }
+    overlay = .attach(chooser)
+    return []
+  }
+}

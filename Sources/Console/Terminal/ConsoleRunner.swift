@@ -1,0 +1,89 @@
+import Glibc
+
+/// Runs the console: draws the snapshot it is handed at least ten times a
+/// second, turns keys into commands and hands them to Control. The lead
+/// wires Control in through the two closures; the runner itself never
+/// touches the kernel.
+///
+/// The terminal is restored on every way out: `q`, Esc, Ctrl-C, SIGTERM,
+/// SIGHUP, and an error thrown by either closure.
+public struct ConsoleRunner {
+  /// Produces the snapshot to draw; called once per frame.
+  public typealias SnapshotProvider = () throws -> ConsoleSnapshot
+  /// Carries out a command; a thrown error is shown on the status line.
+  /// `.quit` is not passed on: ``run()`` returns instead.
+  public typealias CommandExecutor = (ConsoleCommand) throws -> Void
+
+  private var catalog: ThemeCatalog
+  private let theme: Theme
+  private let themeProblem: ThemeError?
+  private let snapshot: SnapshotProvider
+  private let execute: CommandExecutor
+
+  /// A runner starting with theme `requested` (a name or a `.theme` path;
+  /// `nil` for the default, or mono under `NO_COLOR`).
+  public init(
+    theme requested: String?, environment: [String: String],
+    snapshot: @escaping SnapshotProvider, execute: @escaping CommandExecutor
+  ) {
+    var catalog = ThemeCatalog(
+      directories: ThemeCatalog.standardDirectories(environment: environment))
+    (theme, themeProblem) = catalog.initialTheme(requested: requested, environment: environment)
+    self.catalog = catalog
+    self.snapshot = snapshot
+    self.execute = execute
+  }
+
+  /// Takes over the terminal until the operator quits or a termination
+  /// signal arrives. Returns the signal number if one ended it (SIGHUP
+  /// also when the terminal went away).
+  @discardableResult
+  public func run() throws -> Int32? {
+    let terminal = try CursesTerminal()
+    let previousHandlers = TerminationSignals.install()
+    defer {
+      terminal.close()
+      TerminationSignals.restore(previousHandlers)
+    }
+    var state = ConsoleState(themeNames: catalog.names, theme: theme.name)
+    let problems =
+      catalog.problems.map(\.description) + (themeProblem.map { [$0.description] } ?? [])
+    if let first = problems.first {
+      state.notice = .error(first + (problems.count > 1 ? " (+\(problems.count - 1) more)" : ""))
+    }
+    while TerminationSignals.received == nil {
+      let current = try snapshot()
+      perform(state.reconcile(with: current), state: &state)
+      let size = terminal.size
+      terminal.draw(
+        ConsoleScreen.render(
+          current, state: state, theme: catalog.theme(named: state.themeName) ?? theme,
+          width: size.width, height: size.height))
+      switch terminal.read() {
+      case .tick:
+        continue
+      case .closed:
+        return SIGHUP
+      case .resize:
+        terminal.invalidate()
+      case .key(let key):
+        let commands = state.reduce(key, in: current)
+        if commands.contains(.quit) { return nil }
+        perform(commands, state: &state)
+      }
+    }
+    return TerminationSignals.received
+  }
+
+  /// Executes `commands`; the first failure becomes the status message.
+  private func perform(_ commands: [ConsoleCommand], state: inout ConsoleState) {
+    for command in commands {
+      do {
+        try execute(command)
+      } catch {
+        state.notice = .error("\(error)")
+        return
+      }
+    }
+  }
+}

@@ -1,0 +1,123 @@
+import Control
+
+/// The interface list: i40e ports first and marked, one row each with
+/// driver, state, XDP mode and attached program; more columns (index,
+/// queues, bus, MAC) as width allows.
+struct InterfacesView {
+  let interfaces: [NetworkInterface]
+  let selection: String?
+  /// Whether the machine has any i40e port (listed or filtered out).
+  let anyI40e: Bool
+  let focused: Bool
+  let state: ConsoleState
+  let styles: StyleSheet
+
+  /// One column: a heading, a width and how to print a row's value.
+  private struct Column {
+    var heading: String
+    var width: Int
+    var alignRight = false
+    var value: (NetworkInterface) -> String
+  }
+
+  func draw(into grid: inout ScreenGrid, in rect: Rect) {
+    var title = state.i40eOnly ? "interfaces (i40e only)" : "interfaces"
+    if case .filter = state.overlay {
+      title += "  /" + state.filter + "▏"
+    } else if !state.filter.isEmpty {
+      title += "  /" + state.filter
+    }
+    let note = (anyI40e ? "" : "no i40e · ") + "\(interfaces.count) shown"
+    grid.box(
+      rect, style: focused ? styles.focusBorder : styles.border, title: title,
+      titleStyle: styles.title, note: note, noteStyle: styles.inactive)
+    let inner = rect.inset(by: 1)
+    guard inner.height >= 2 else { return }
+    let columns = self.columns(fitting: inner.width - 2)
+    var x = inner.x + 2
+    for column in columns {
+      let heading = column.heading.padded(toWidth: column.width, alignRight: column.alignRight)
+      x += grid.write(heading + " ", x: x, y: inner.y, style: styles.inactive, clip: inner)
+    }
+    guard !interfaces.isEmpty else {
+      let text = state.filter.isEmpty ? "no interfaces" : "no interface matches /\(state.filter)"
+      grid.write(text, x: inner.x + 2, y: inner.y + 1, style: styles.inactive, clip: inner)
+      return
+    }
+    let rows = inner.height - 1
+    let selected = interfaces.firstIndex { $0.name == selection } ?? 0
+    let first = max(0, min(selected - rows / 2, interfaces.count - rows))
+    for (offset, interface) in interfaces.dropFirst(first).prefix(rows).enumerated() {
+      let y = inner.y + 1 + offset
+      let isSelected = interface.name == selection
+      let style = isSelected ? styles.selected : styles.base
+      if isSelected {
+        grid.fill(Rect(x: inner.x, y: y, width: inner.width, height: 1), style: style)
+      }
+      if interface.isI40e {
+        grid.write("●", x: inner.x, y: y, style: isSelected ? style : styles.i40e, clip: inner)
+      }
+      var x = inner.x + 2
+      for column in columns {
+        let text = column.value(interface).padded(
+          toWidth: column.width, alignRight: column.alignRight)
+        let cellStyle = text.trimmingSpaces() == "-" && !isSelected ? styles.inactive : style
+        x += grid.write(text, x: x, y: y, style: cellStyle, clip: inner)
+        x += grid.write(" ", x: x, y: y, style: style, clip: inner)
+      }
+    }
+    if first > 0 {
+      grid.write("↑", x: inner.maxX - 1, y: inner.y + 1, style: styles.inactive)
+    }
+    if first + rows < interfaces.count {
+      grid.write("↓", x: inner.maxX - 1, y: inner.maxY - 1, style: styles.inactive)
+    }
+  }
+
+  /// The columns that fit in `width`, in order; the program column takes
+  /// what is left.
+  private func columns(fitting width: Int) -> [Column] {
+    func widest(_ heading: String, _ value: (NetworkInterface) -> String, cap: Int) -> Int {
+      min(
+        cap,
+        interfaces.map { value($0).displayWidth }.max().map { max($0, heading.count) }
+          ?? heading.count)
+    }
+    let name: (NetworkInterface) -> String = { $0.name }
+    let driver: (NetworkInterface) -> String = { $0.driver?.driver ?? "-" }
+    let state: (NetworkInterface) -> String = { $0.state.rawValue }
+    let mode: (NetworkInterface) -> String = { $0.program?.mode.rawValue ?? "-" }
+    let index: (NetworkInterface) -> String = { String($0.index) }
+    let queues: (NetworkInterface) -> String = { "\($0.receiveQueues)/\($0.transmitQueues)" }
+    let bus: (NetworkInterface) -> String = { interface in
+      guard let bus = interface.driver?.busInfo, !bus.isEmpty, bus != "N/A" else { return "-" }
+      return bus
+    }
+    let mac: (NetworkInterface) -> String = { $0.macAddress.isEmpty ? "-" : $0.macAddress }
+    let essential = [
+      Column(heading: "NAME", width: widest("NAME", name, cap: 15), value: name),
+      Column(heading: "DRIVER", width: widest("DRIVER", driver, cap: 10), value: driver),
+      Column(heading: "STATE", width: widest("STATE", state, cap: 7), value: state),
+      Column(heading: "XDP", width: widest("XDP", mode, cap: 7), value: mode),
+    ]
+    let optional = [
+      Column(heading: "IDX", width: widest("IDX", index, cap: 5), alignRight: true, value: index),
+      Column(heading: "RX/TX", width: widest("RX/TX", queues, cap: 9), value: queues),
+      Column(heading: "BUS", width: widest("BUS", bus, cap: 12), value: bus),
+      Column(heading: "MAC", width: 17, value: mac),
+    ]
+    let programMinimum = 12
+    var used = essential.reduce(0) { $0 + $1.width + 1 }
+    var chosen: [Column] = []
+    for column in optional where used + column.width + 1 + programMinimum <= width {
+      chosen.append(column)
+      used += column.width + 1
+    }
+    let program = Column(heading: "PROGRAM", width: max(0, width - used - 1)) { interface in
+      interface.program.map { program in (program.name ?? "?") + " #\(program.id)" } ?? "-"
+    }
+    let leading = chosen.filter { $0.heading == "IDX" }
+    let trailing = chosen.filter { $0.heading != "IDX" }
+    return leading + essential.prefix(1) + essential.dropFirst() + [program] + trailing
+  }
+}

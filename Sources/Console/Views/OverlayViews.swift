@@ -1,0 +1,112 @@
+/// The dialogs drawn over the panes: key help, the attach chooser and the
+/// detach confirmation.
+struct OverlayView {
+  let overlay: Overlay
+  let snapshot: ConsoleSnapshot
+  let styles: StyleSheet
+
+  /// Every key, as `?` shows them.
+  static let help: [(key: String, action: String)] = [
+    ("↑ ↓  j k", "select an interface (in the plot: time span)"),
+    ("Tab  Shift-Tab", "switch pane"),
+    ("Enter  a", "attach: a bundled sample or a typed path"),
+    ("b", "swap per-packet ⇄ batch"),
+    ("s", "cycle rewrite strategy (shift, reserve)"),
+    ("d", "detach (asks first)"),
+    ("r", "reset counters baseline"),
+    ("/", "filter interfaces by name, driver, program"),
+    ("i", "toggle i40e ports only"),
+    ("t", "cycle themes"),
+    ("p", "pause / resume plots"),
+    ("?", "this help"),
+    ("q  Esc  Ctrl-C", "quit"),
+  ]
+
+  func draw(into grid: inout ScreenGrid, in screen: Rect) {
+    switch overlay {
+    case .help: drawHelp(into: &grid, in: screen)
+    case .attach(let chooser): drawChooser(chooser, into: &grid, in: screen)
+    case .confirmDetach(let interface): drawConfirm(interface, into: &grid, in: screen)
+    case .filter: break
+    }
+  }
+
+  /// A cleared, bordered dialog box of the given size, centred.
+  private func dialog(
+    _ title: String, width: Int, height: Int, into grid: inout ScreenGrid, in screen: Rect
+  ) -> Rect {
+    let rect = screen.centered(width: width, height: height)
+    grid.fill(rect, style: styles.base)
+    grid.box(rect, style: styles.focusBorder, title: title, titleStyle: styles.title)
+    return rect.inset(by: 1)
+  }
+
+  private func drawHelp(into grid: inout ScreenGrid, in screen: Rect) {
+    let keyWidth = Self.help.map(\.key.displayWidth).max() ?? 0
+    let width = keyWidth + (Self.help.map(\.action.displayWidth).max() ?? 0) + 7
+    let inner = dialog(
+      "keys", width: width, height: Self.help.count + 4, into: &grid, in: screen)
+    for (offset, entry) in Self.help.enumerated() {
+      let y = inner.y + 1 + offset
+      grid.write(entry.key, x: inner.x + 2, y: y, style: styles.highlight, clip: inner)
+      grid.write(entry.action, x: inner.x + 4 + keyWidth, y: y, style: styles.base, clip: inner)
+    }
+  }
+
+  private func drawChooser(_ chooser: AttachChooser, into grid: inout ScreenGrid, in screen: Rect) {
+    let choices = snapshot.attachChoices
+    let rows =
+      choices.map { choice in
+        (
+          (choice.objectPath.split(separator: "/").last.map(String.init) ?? choice.objectPath)
+            + (choice.programName.map { "  " + $0 } ?? ""), choice.summary
+        )
+      } + [("type a path…", "any BPF object with an XDP program")]
+    let nameWidth = min(40, rows.map(\.0.displayWidth).max() ?? 0)
+    let width = min(
+      screen.width - 4, max(50, nameWidth + (rows.map(\.1.displayWidth).max() ?? 0) + 8))
+    let height = min(screen.height - 2, rows.count + 5)
+    let inner = dialog(
+      "attach to \(chooser.interface)", width: width, height: height, into: &grid, in: screen)
+    let listRows = inner.height - 3
+    let first = max(0, min(chooser.cursor - listRows / 2, rows.count - listRows))
+    for (offset, row) in rows.enumerated().dropFirst(first).prefix(listRows) {
+      let y = inner.y + 1 + offset - first
+      let selected = offset == chooser.cursor
+      let style = selected ? styles.selected : styles.base
+      if selected { grid.fill(Rect(x: inner.x, y: y, width: inner.width, height: 1), style: style) }
+      let x =
+        inner.x + 2
+        + grid.write(
+          row.0.padded(toWidth: nameWidth), x: inner.x + 2, y: y, style: style, clip: inner)
+      grid.write("  " + row.1, x: x, y: y, style: selected ? style : styles.inactive, clip: inner)
+    }
+    let prompt = inner.maxY - 1
+    if chooser.typing {
+      let end = grid.write("path: ", x: inner.x + 2, y: prompt, style: styles.inactive, clip: inner)
+      let text = ProgramView.leftTruncated(chooser.path, width: inner.width - end - 4) + "▏"
+      grid.write(text, x: inner.x + 2 + end, y: prompt, style: styles.highlight, clip: inner)
+    } else if choices.isEmpty {
+      grid.write(
+        "no bundled samples found (make samples)", x: inner.x + 2, y: prompt,
+        style: styles.inactive, clip: inner)
+    }
+  }
+
+  private func drawConfirm(_ interface: String, into grid: inout ScreenGrid, in screen: Rect) {
+    let program =
+      (snapshot.selectedInterface == interface ? snapshot.program?.programName : nil)
+      ?? snapshot.interface(named: interface)?.program?.name ?? "the program"
+    let question = "Detach \(program) from \(interface)?"
+    let inner = dialog(
+      "detach", width: max(40, question.displayWidth + 6), height: 6, into: &grid, in: screen)
+    grid.write(
+      question, x: inner.x + 2, y: inner.y + 1, style: styles.base.adding(.bold), clip: inner)
+    grid.write(
+      spans: [
+        ("y", styles.highlight), (" detach    ", styles.base), ("n", styles.highlight),
+        (" keep it", styles.base),
+      ],
+      x: inner.x + 2, y: inner.y + 2, clip: inner)
+  }
+}

@@ -1,0 +1,118 @@
+import Control
+
+/// The program pane: which object and program run on the selected
+/// interface, per-packet or batch, how the rewrite was made and what it
+/// costs, and whether the kernel could batch by itself.
+struct ProgramView {
+  let program: ProgramStatus?
+  let interface: String?
+  /// A program on the interface that xdpbatch did not attach, if any.
+  let foreign: AttachedProgram?
+  let kernel: KernelBatchSupport
+  let focused: Bool
+  let styles: StyleSheet
+
+  func draw(into grid: inout ScreenGrid, in rect: Rect) {
+    grid.box(
+      rect, style: focused ? styles.focusBorder : styles.border, title: "program",
+      titleStyle: styles.title, note: interface ?? "", noteStyle: styles.inactive)
+    let inner = rect.inset(by: 1)
+    var lines: [[(String, CellStyle)]] = []
+    if let program {
+      lines = rows(for: program, width: inner.width - 10)
+    } else if let foreign {
+      lines.append(
+        row(
+          "kernel",
+          [
+            ((foreign.name ?? "unnamed") + " #\(foreign.id)", styles.base.adding(.bold)),
+            (" · " + foreign.mode.rawValue, styles.inactive),
+          ]))
+      lines.append([("attached by another tool (left alone)", styles.inactive)])
+    } else {
+      lines.append([("nothing attached", styles.inactive)])
+      lines.append([
+        ("a", styles.highlight), (" or ", styles.inactive), ("Enter", styles.highlight),
+        (" attaches a sample", styles.inactive),
+      ])
+    }
+    lines.append(row("batching", kernelText))
+    for (offset, line) in lines.prefix(inner.height).enumerated() {
+      grid.write(spans: line, x: inner.x + 1, y: inner.y + offset, clip: inner)
+    }
+  }
+
+  private var kernelText: [(String, CellStyle)] {
+    switch kernel {
+    case .supported(let detail): [("batches", styles.info), (" · " + detail, styles.inactive)]
+    case .unsupported(let detail):
+      [("per-packet only", styles.base), (" · " + detail, styles.inactive)]
+    case .unknown(let detail): [("unknown", styles.inactive), (" · " + detail, styles.inactive)]
+    }
+  }
+
+  private func row(_ label: String, _ value: [(String, CellStyle)]) -> [(String, CellStyle)] {
+    [(label.padded(toWidth: 9), styles.inactive)] + value
+  }
+
+  private func rows(for program: ProgramStatus, width: Int) -> [[(String, CellStyle)]] {
+    let modeStyle = program.mode == .batch ? styles.info.adding(.bold) : styles.base.adding(.bold)
+    var instructions: [(String, CellStyle)] = [("\(program.instructionsBefore)", styles.base)]
+    if let after = program.instructionsAfter {
+      instructions += [(" → ", styles.inactive), ("\(after)", styles.base)]
+      instructions.append(("  (+\(after - program.instructionsBefore))", styles.inactive))
+    }
+    return [
+      row("object", [(Self.leftTruncated(program.objectPath, width: width), styles.base)]),
+      row("program", [(program.programName, styles.base.adding(.bold))]),
+      row(
+        "mode",
+        [(program.mode.rawValue, modeStyle)]
+          + [(program.attachMode.map { " · \($0.rawValue)" } ?? " · engine", styles.inactive)]),
+      row(
+        "rewrite",
+        [
+          (program.strategy.rawValue, styles.base), (" · ", styles.inactive),
+          (program.bound.rawValue, styles.base), (" · ", styles.inactive),
+          ("\(program.batchSize)", styles.base), (" buffers", styles.inactive),
+        ]),
+      row("insns", instructions),
+      row("ns/pkt", costText(program)),
+    ]
+  }
+
+  private func costText(_ program: ProgramStatus) -> [(String, CellStyle)] {
+    let perPacket = program.nanosecondsPerPacket[.perPacket]
+    let batch = program.nanosecondsPerPacket[.batch]
+    switch (perPacket, batch) {
+    case (let perPacket?, let batch?):
+      var spans: [(String, CellStyle)] = [
+        (Quantity.nanoseconds(perPacket), styles.base), (" → ", styles.inactive),
+        (Quantity.nanoseconds(batch), styles.base),
+      ]
+      if perPacket > 0 {
+        let change = (batch - perPacket) / perPacket * 100
+        let text = change <= 0 ? "  (\(Int(change.rounded()))%)" : "  (+\(Int(change.rounded()))%)"
+        spans.append((text, change <= 0 ? styles.info : styles.error))
+      }
+      return spans
+    case (let only?, nil):
+      return [(Quantity.nanoseconds(only), styles.base), (" per-packet", styles.inactive)]
+    case (nil, let only?):
+      return [(Quantity.nanoseconds(only), styles.base), (" batch", styles.inactive)]
+    case (nil, nil):
+      return [("not measured", styles.inactive)]
+    }
+  }
+
+  /// A path cut at the left (`…/samples/xdp1.o`): the file name matters most.
+  static func leftTruncated(_ path: String, width: Int) -> String {
+    guard path.displayWidth > width, width > 1 else { return path }
+    var tail = ""
+    for character in path.reversed() {
+      if tail.displayWidth + DisplayWidth.of(character) > width - 1 { break }
+      tail.insert(character, at: tail.startIndex)
+    }
+    return "…" + tail
+  }
+}

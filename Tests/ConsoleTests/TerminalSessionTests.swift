@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+
+/// The real binary in a real (tmux) terminal: it draws, shows the help on
+/// `?`, follows a resize, and gives the terminal back on `q` and SIGTERM.
+@Suite(
+  .serialized,
+  .enabled(if: TerminalSession.tmux != nil, "tmux is not installed"),
+  .enabled(if: TerminalSession.binaryExists, "build the xdpbatch executable first (swift build)"))
+struct TerminalSessionTests {
+  @Test func drawsHelpsResizesAndQuitsCleanly() throws {
+    let session = try TerminalSession(width: 100, height: 30)
+    defer { session.close() }
+    #expect(session.waitFor { $0.contains("xdpbatch") && $0.contains("interfaces") })
+    session.send("?")
+    #expect(session.waitFor { $0.contains("swap per-packet ⇄ batch") })
+    session.send("x")
+    #expect(session.waitFor { !$0.contains("swap per-packet ⇄ batch") })
+    session.resize(width: 70, height: 20)
+    #expect(session.waitFor { $0.contains("terminal too small: 70x20") })
+    session.resize(width: 100, height: 30)
+    #expect(session.waitFor { $0.contains("interfaces") })
+    session.send("q")
+    #expect(session.waitFor { $0.contains("EXIT=0") })
+    #expect(session.waitFor { !$0.contains("interfaces") })
+  }
+
+  @Test func sigtermRestoresTheTerminal() throws {
+    let session = try TerminalSession(width: 100, height: 30)
+    defer { session.close() }
+    #expect(session.waitFor { $0.contains("interfaces") })
+    let console = try #require(session.consoleProcess())
+    kill(console, SIGTERM)
+    #expect(session.waitFor { $0.contains("EXIT=143") })
+    #expect(
+      session.waitFor { $0.contains("STTY") && $0.contains(" icanon") && $0.contains(" echo") })
+  }
+}
+
+extension TerminalSessionTests {
+  @Test func hangUpEndsTheConsoleInsteadOfSpinning() throws {
+    let session = try TerminalSession(width: 100, height: 30)
+    #expect(session.waitFor { $0.contains("interfaces") })
+    let console = try #require(session.consoleProcess())
+    session.close()
+    var gone = false
+    for _ in 0..<150 where !gone {
+      gone = kill(console, 0) != 0
+      if !gone { usleep(100_000) }
+    }
+    if !gone { kill(console, SIGKILL) }
+    #expect(gone, "xdpbatch \(console) still runs after its terminal went away")
+  }
+}
+
+/// A detached tmux session running `xdpbatch`, then printing its exit
+/// status and the terminal modes.
+final class TerminalSession {
+  static let tmux: String? = ["/usr/bin/tmux", "/usr/local/bin/tmux"].first {
+    FileManager.default.isExecutableFile(atPath: $0)
+  }
+  static var binary: String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent(".build/debug/xdpbatch").path
+  }
+  static var binaryExists: Bool { FileManager.default.isExecutableFile(atPath: binary) }
+
+  let name = "xdpbatch-test-\(UUID().uuidString.prefix(8))"
+  let command = TerminalSession.binary
+
+  init(width: Int, height: Int) throws {
+    let script =
+      "\(command); echo EXIT=$?; printf 'STTY '; stty -a | tr '\\n' ' '; echo; sleep 30"
+    // The server that new-session starts keeps its standard output open:
+    // point it away from the pipe, or reading the pipe never ends.
+    tmux(
+      ["new-session", "-d", "-s", name, "-x", "\(width)", "-y", "\(height)", script],
+      readOutput: false)
+  }
+
+  func send(_ keys: String) { tmux(["send-keys", "-t", name, "-l", keys]) }
+
+  func resize(width: Int, height: Int) {
+    tmux(["resize-window", "-t", name, "-x", "\(width)", "-y", "\(height)"])
+  }
+
+  func capture() -> String { tmux(["capture-pane", "-p", "-J", "-t", name]) }
+
+  /// Polls the screen until `condition` holds; false after 15 s.
+  func waitFor(_ condition: (String) -> Bool) -> Bool {
+    for _ in 0..<150 {
+      if condition(capture()) { return true }
+      usleep(100_000)
+    }
+    return false
+  }
+
+  func close() { tmux(["kill-session", "-t", name]) }
+
+  /// The console's process id: the child of the pane's shell.
+  func consoleProcess() -> pid_t? {
+    let shell = tmux(["display-message", "-p", "-t", name, "#{pane_pid}"])
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let children =
+      (try? String(
+        contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)) ?? ""
+    return children.split(separator: " ").first.flatMap { pid_t($0) }
+  }
+
+  /// Runs tmux through the shell (`popen`), not Foundation's `Process`,
+  /// whose wait for the client never ended once the client had started
+  /// the tmux server.
+  @discardableResult
+  func tmux(_ arguments: [String], readOutput: Bool = true) -> String {
+    let quoted = ([Self.tmux ?? "tmux"] + arguments).map { argument in
+      "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+    let redirections = readOutput ? " 2>/dev/null </dev/null" : " >/dev/null 2>&1 </dev/null"
+    guard let pipe = popen(quoted.joined(separator: " ") + redirections, "r")
+    else { return "" }
+    var output = [UInt8]()
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+      let count = fread(&buffer, 1, buffer.count, pipe)
+      if count <= 0 { break }
+      output += buffer[0..<count]
+    }
+    pclose(pipe)
+    return String(decoding: output, as: UTF8.self)
+  }
+}
