@@ -41,13 +41,7 @@ public struct BPFObject: Sendable {
 
   /// Reads the object file at `path`.
   public init(contentsOf path: String) throws(BPFObjectError) {
-    let bytes: [UInt8]
-    do {
-      bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-    } catch {
-      throw .unreadable(file: path, reason: error.localizedDescription)
-    }
-    try self.init(bytes: bytes, name: path)
+    try self.init(bytes: ByteView.contents(ofFile: path), name: path)
   }
 
   /// Reads an object from memory; `name` (a file name) is used in messages

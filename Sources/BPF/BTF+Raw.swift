@@ -1,5 +1,3 @@
-import Foundation
-
 extension BTF {
   /// Parses a raw BTF blob: the bytes of a `.BTF` section on their own,
   /// as the kernel exposes its own types at `/sys/kernel/btf/vmlinux`
@@ -10,13 +8,7 @@ extension BTF {
 
   /// Reads and parses the raw BTF blob at `path`.
   public init(contentsOf path: String) throws(BPFObjectError) {
-    let bytes: [UInt8]
-    do {
-      bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-    } catch {
-      throw .unreadable(file: path, reason: error.localizedDescription)
-    }
-    try self.init(bytes: bytes, name: path)
+    try self.init(bytes: ByteView.contents(ofFile: path), name: path)
   }
 
   /// The ids and types named `name` of kind `kind`, in id order.

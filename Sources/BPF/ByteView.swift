@@ -1,3 +1,5 @@
+import Foundation
+
 /// A bounds-checked, little-endian window onto part of an object file.
 ///
 /// Every read names the region it reads from, so that a truncated or
@@ -95,5 +97,16 @@ struct ByteView: Sendable {
     let end = base + count
     guard let nul = bytes[start..<end].firstIndex(of: 0) else { return nil }
     return String(decoding: bytes[start..<nul], as: UTF8.self)
+  }
+}
+
+extension ByteView {
+  /// The bytes of the file at `path`, or an error naming it.
+  static func contents(ofFile path: String) throws(BPFObjectError) -> [UInt8] {
+    do {
+      return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    } catch {
+      throw .unreadable(file: path, reason: error.localizedDescription)
+    }
   }
 }
