@@ -37,18 +37,22 @@ let package = Package(
       ]
     ),
 
-    .testTarget(name: "BPFTests", dependencies: ["BPF", "CBPF"]),
+    // Shared by the test targets: package layout, the built executable, seeded randomness.
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
+    .testTarget(name: "BPFTests", dependencies: ["BPF", "CBPF", "TestSupport"]),
     .testTarget(name: "RewriterTests", dependencies: ["Rewriter", "BPF", "CBPF"]),
-    .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Conformance"]),
-    .testTarget(name: "CheckTests", dependencies: ["BPF", "Rewriter", "Engine"]),
     .testTarget(
-      name: "ControlTests", dependencies: ["Control", "Engine", "Rewriter", "BPF", "CBPF"],
+      name: "EngineTests", dependencies: ["Engine", "TestSupport"], exclude: ["Conformance"]),
+    .testTarget(name: "CheckTests", dependencies: ["BPF", "Rewriter", "Engine", "TestSupport"]),
+    .testTarget(
+      name: "ControlTests",
+      dependencies: ["Control", "Engine", "Rewriter", "BPF", "CBPF", "TestSupport"],
       resources: [.copy("Fixtures")]),
     // The engine against the kernel (root), and the built executable.
     .testTarget(
       name: "FidelityTests", dependencies: ["Engine", "Control", "BPF", "Rewriter", "CLinux"],
       exclude: ["Programs"]),
-    .testTarget(name: "CommandTests"),
+    .testTarget(name: "CommandTests", dependencies: ["TestSupport"]),
     .testTarget(
       name: "ConsoleTests", dependencies: ["Console", "Control", "BPF", "CNcursesw"],
       exclude: ["__Snapshots__"]),

@@ -1,23 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import BPF
 
-/// SplitMix64: a small seeded generator so that every run corrupts the same way.
-struct SeededGenerator: RandomNumberGenerator {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9e37_79b9_7f4a_7c15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-    z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-    return z ^ (z >> 31)
-  }
-}
-
 /// Corrupts an object in one of the ways files get damaged or forged.
 struct Corruptor {
-  var random: SeededGenerator
+  var random: SeededRandom
 
   mutating func corrupt(_ original: [UInt8]) -> [UInt8] {
     var patch = ELFPatch(original)
@@ -83,7 +72,7 @@ struct BPFObjectFuzzTests {
   @Test(arguments: ObjectFixtures.sampleNames)
   func corruptedSamplesNeverCrash(name: String) throws {
     let original = try ObjectFixtures.sampleBytes(name)
-    var corruptor = Corruptor(random: SeededGenerator(state: UInt64(name.utf8.count) &* Self.seed))
+    var corruptor = Corruptor(random: SeededRandom(state: UInt64(name.utf8.count) &* Self.seed))
     var parsed = 0
     var rejected = 0
     for _ in 0..<Self.iterations {

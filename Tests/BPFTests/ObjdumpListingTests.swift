@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 
 /// The objdump-output parser that the comparison tests rely on.

@@ -2,13 +2,14 @@ import BPF
 import Engine
 import Foundation
 import Rewriter
+import TestSupport
 import Testing
 
 /// `xdpbatch rewrite` and `xdpbatch check` as a user runs them: exit codes,
 /// JSON shapes, messages.
 @Suite(
   .enabled(if: !Samples.all.isEmpty, Samples.missingReason),
-  .enabled(if: XDPBatchExecutable.url != nil, XDPBatchExecutable.missingReason))
+  .enabled(if: BuiltXDPBatch.url != nil, BuiltXDPBatch.missingReason))
 struct CommandTests {
   @Test func checkPassesOnTheTailCallObjectAndNamesTheRefusal() throws {
     let sample = Samples.named("xdp_tailcall.o").path
@@ -17,17 +18,17 @@ struct CommandTests {
       program.instructions.firstIndex {
         $0.isHelperCall && $0.immediate == HelperFunction.tailCall.rawValue
       })
-    let whole = try XDPBatchExecutable.run(["check", sample, "--packets", "500"])
+    let whole = try BuiltXDPBatch.run(["check", sample, "--packets", "500"])
     #expect(whole.status == 0, "\(whole.errors)")
     #expect(whole.errors.contains("program xdp_tailcall_prog: refused by the rewriter"))
     #expect(whole.errors.contains("instruction \(index) calls bpf_tail_call"))
-    let only = try XDPBatchExecutable.run(["check", sample, "--program", "xdp_tailcall_prog"])
+    let only = try BuiltXDPBatch.run(["check", sample, "--program", "xdp_tailcall_prog"])
     #expect(only.status == 1)
     #expect(only.errors.contains("nothing compared"))
   }
 
   @Test func checkJSONCountsEveryVariant() throws {
-    let result = try XDPBatchExecutable.run([
+    let result = try BuiltXDPBatch.run([
       "check", Samples.named("xdp_classify.o").path, "--packets", "700", "--seed", "9", "--json",
     ])
     #expect(result.status == 0, "\(result.errors)")
@@ -50,7 +51,7 @@ struct CommandTests {
   @Test(arguments: BatchVariant.all)
   func rewriteJSONMatchesTheAPI(_ variant: BatchVariant) throws {
     let sample = Samples.named("xdp1.o").path
-    let result = try XDPBatchExecutable.run([
+    let result = try BuiltXDPBatch.run([
       "rewrite", sample, "--program", "xdp_prog1", "--strategy", variant.strategy.rawValue,
       "--bound", variant.bound.rawValue, "--json",
     ])
@@ -69,7 +70,7 @@ struct CommandTests {
   }
 
   @Test func listingMarksEveryPiece() throws {
-    let result = try XDPBatchExecutable.run([
+    let result = try BuiltXDPBatch.run([
       "rewrite", Samples.named("xdp_classify.o").path, "--program", "xdp_classify_prog",
       "--strategy", "shift", "--listing",
     ])
@@ -88,7 +89,7 @@ struct CommandTests {
     let directory = try temporaryDirectory("rewrite-o")
     defer { try? FileManager.default.removeItem(at: directory) }
     let output = directory.appendingPathComponent("batch.o").path
-    let result = try XDPBatchExecutable.run([
+    let result = try BuiltXDPBatch.run([
       "rewrite", Samples.named("xdp_calls.o").path, "--program", "xdp_calls_prog", "-o", output,
     ])
     #expect(result.status == 0, "\(result.errors)")
@@ -99,7 +100,7 @@ struct CommandTests {
 
   @Test func rewriteRefusalsExitOneNamingFileProgramAndIndex() throws {
     let sample = Samples.named("xdp_tailcall.o").path
-    let tail = try XDPBatchExecutable.run(["rewrite", sample, "--program", "xdp_tailcall_prog"])
+    let tail = try BuiltXDPBatch.run(["rewrite", sample, "--program", "xdp_tailcall_prog"])
     #expect(tail.status == 1)
     #expect(tail.errors.contains(sample))
     #expect(tail.errors.contains("program xdp_tailcall_prog"))
@@ -115,12 +116,12 @@ struct CommandTests {
       ])
     let file = directory.appendingPathComponent("deep.o")
     try Data(ObjectWriter(program: deep, maps: []).bytes()).write(to: file)
-    let stack = try XDPBatchExecutable.run(["rewrite", file.path, "--program", "deep"])
+    let stack = try BuiltXDPBatch.run(["rewrite", file.path, "--program", "deep"])
     #expect(stack.status == 1)
     #expect(stack.errors.contains("program deep"))
     #expect(stack.errors.contains("496 bytes of stack"))
     #expect(stack.errors.contains("instruction 0 reaches r10 -496"))
-    let usage = try XDPBatchExecutable.run([
+    let usage = try BuiltXDPBatch.run([
       "rewrite", sample, "--program", "x", "--bound", "never",
     ])
     #expect(usage.status == 2)

@@ -2,6 +2,7 @@ import BPF
 import Engine
 import Foundation
 import Rewriter
+import TestSupport
 import Testing
 
 /// `xdpbatch rewrite -o`: the object written for each batch form reads back
@@ -50,7 +51,7 @@ struct ObjectWriterTests {
     }
   }
 
-  @Test(.enabled(if: Objdump.url != nil, Objdump.missingReason))
+  @Test(.enabled(if: LLVMToolchain.found != nil, LLVMToolchain.missingReason))
   func objdumpPrintsWhatWeDisassemble() throws {
     let directory = try temporaryDirectory("objdump")
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -58,12 +59,14 @@ struct ObjectWriterTests {
     for (position, (label, _, batch, object)) in try Self.rewrites().enumerated() {
       let file = directory.appendingPathComponent("batch\(position).o")
       try Data(ObjectWriter(program: batch.program, maps: object.maps).bytes()).write(to: file)
-      let listing = try Objdump.listing(of: file)
+      let listing = try #require(LLVMToolchain.found).disassemble(file)
       let reread = try BPFObject(contentsOf: file.path)
-      #expect(Set(listing.keys) == Set(reread.executableSections.map(\.name)), "\(label)")
+      #expect(
+        Set(listing.sections.map(\.name)) == Set(reread.executableSections.map(\.name)),
+        "\(label)")
       for section in reread.executableSections {
         let ours = Disassembler().lines(section.instructions)
-        let theirs = listing[section.name] ?? []
+        let theirs = listing.section(named: section.name)?.lines ?? []
         #expect(ours.count == theirs.count, "\(label) \(section.name)")
         for (mine, other) in zip(ours, theirs) {
           #expect(

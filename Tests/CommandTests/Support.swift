@@ -1,63 +1,29 @@
 import Foundation
+import TestSupport
 import Testing
 
-/// The built `xdpbatch` executable (beside the test bundle) and the
-/// compiled samples, for tests that run the command line as a user would.
+/// The built `xdpbatch` executable and the compiled samples, for tests that
+/// run the command line as a user would.
 enum Command {
-  static let executable: URL? = {
-    var directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-      .deletingLastPathComponent()
-    for _ in 0..<3 {
-      let candidate = directory.appendingPathComponent("xdpbatch")
-      if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-      directory = directory.deletingLastPathComponent()
-    }
-    return nil
-  }()
-
-  static let packageRoot = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent()  // CommandTests
-    .deletingLastPathComponent()  // Tests
-    .deletingLastPathComponent()
-
-  static func sample(_ name: String) -> String {
-    packageRoot.appendingPathComponent("build/samples/\(name).o").path
-  }
+  static func sample(_ name: String) -> String { PackageLayout.sample(name) }
 
   static var ready: Bool {
-    executable != nil && FileManager.default.fileExists(atPath: sample("xdp_classify"))
+    BuiltXDPBatch.url != nil && FileManager.default.fileExists(atPath: sample("xdp_classify"))
   }
 
   static let missingReason: Comment =
     "needs the built xdpbatch (swift build) and the samples (make samples)"
 
-  struct Result {
-    var status: Int32
-    var output: String
-    var errors: String
-
-    /// The output parsed as a JSON object.
-    func json() throws -> [String: Any] {
-      let object = try JSONSerialization.jsonObject(with: Data(output.utf8))
-      return try #require(object as? [String: Any], "not a JSON object: \(output.prefix(200))")
-    }
+  static func run(_ arguments: [String]) throws -> ProcessResult {
+    try BuiltXDPBatch.run(arguments)
   }
+}
 
-  static func run(_ arguments: [String]) throws -> Result {
-    let process = Process()
-    process.executableURL = try #require(executable)
-    process.arguments = arguments
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let outData = output.fileHandleForReading.readDataToEndOfFile()
-    let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Result(
-      status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self),
-      errors: String(decoding: errorData, as: UTF8.self))
+extension ProcessResult {
+  /// The output parsed as a JSON object.
+  func json() throws -> [String: Any] {
+    let object = try JSONSerialization.jsonObject(with: Data(output.utf8))
+    return try #require(object as? [String: Any], "not a JSON object: \(output.prefix(200))")
   }
 }
 

@@ -2,61 +2,24 @@ import BPF
 import CBPF
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 @testable import Control
-
-/// Where `swift build` put the xdpbatch binary, if it did.
-enum BuiltBinary {
-  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("../..").standardizedFileURL
-  static let path: String? = {
-    let path = root.appendingPathComponent(".build/debug/xdpbatch").path
-    return FileManager.default.isExecutableFile(atPath: path) ? path : nil
-  }()
-}
 
 /// The built `xdpbatch` binary on bad input and through the demo: clear
 /// messages, exit 1, and nothing attached or pinned afterwards.
 @Suite(
   .serialized,
   .enabled(if: KernelAccess.available, KernelAccess.comment),
-  .enabled(if: BuiltBinary.path != nil, "build xdpbatch first (swift build)"))
+  .enabled(if: BuiltXDPBatch.url != nil, Comment(rawValue: BuiltXDPBatch.missing)))
 struct CommandLineTests {
-  static let root = BuiltBinary.root
-  static let binary = BuiltBinary.path
-  static let samples = root.appendingPathComponent("build/samples").path
+  static let samples = PackageLayout.samplesDirectory.path
   static let classifier = samples + "/xdp_classify.o"
 
-  struct Outcome {
-    var status: Int32
-    var output: String
-    var errors: String
-  }
-
   /// Runs the binary; `asNobody` drops to uid/gid 65534 through setpriv.
-  static func run(_ arguments: [String], asNobody: Bool = false) throws -> Outcome {
-    let process = Process()
-    let binary = try #require(binary)
-    if asNobody {
-      process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-      process.arguments =
-        ["--reuid=65534", "--regid=65534", "--clear-groups", binary] + arguments
-    } else {
-      process.executableURL = URL(fileURLWithPath: binary)
-      process.arguments = arguments
-    }
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let out = output.fileHandleForReading.readDataToEndOfFile()
-    let err = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Outcome(
-      status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
-      errors: String(decoding: err, as: UTF8.self))
+  static func run(_ arguments: [String], asNobody: Bool = false) throws -> ProcessResult {
+    try BuiltXDPBatch.run(arguments, asNobody: asNobody)
   }
 
   /// Nothing of xdpbatch on `interface`: no program, no pins, no record.

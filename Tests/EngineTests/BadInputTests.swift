@@ -1,5 +1,6 @@
 import BPF
 import Engine
+import TestSupport
 import Testing
 
 @Suite("Bad programs are refused or stopped with a clear error")

@@ -15,31 +15,35 @@ import Foundation
 /// ```
 ///
 /// The `<symbol+0x..>` note that follows a branch is dropped from the text.
-struct ObjdumpListing: Sendable {
+public struct ObjdumpListing: Sendable {
   /// One instruction line.
-  struct Line: Hashable, Sendable {
+  public struct Line: Hashable, Sendable {
     /// The slot index within the section.
-    var index: Int
+    public var index: Int
     /// The raw bytes (8, or 16 for `ld_imm64`).
-    var bytes: [UInt8]
+    public var bytes: [UInt8]
     /// The instruction text without the branch-target note.
-    var text: String
+    public var text: String
   }
 
   /// One disassembled section.
-  struct Section: Sendable {
-    var name: String
-    var lines: [Line]
+  public struct Section: Sendable {
+    /// The section name.
+    public var name: String
+    /// Its instructions.
+    public var lines: [Line]
     /// The section's bytes, rebuilt from the lines.
-    var bytes: [UInt8] { lines.flatMap(\.bytes) }
+    public var bytes: [UInt8] { lines.flatMap(\.bytes) }
   }
 
-  var sections: [Section] = []
+  /// The sections, in objdump's order.
+  public var sections: [Section] = []
 
   /// Sections by name (the first of each name).
-  func section(named name: String) -> Section? { sections.first { $0.name == name } }
+  public func section(named name: String) -> Section? { sections.first { $0.name == name } }
 
-  init(parsing output: String) {
+  /// Parses `llvm-objdump -d` output.
+  public init(parsing output: String) {
     let prefix = "Disassembly of section "
     for rawLine in output.split(separator: "\n", omittingEmptySubsequences: true) {
       if rawLine.hasPrefix(prefix) {
@@ -65,7 +69,7 @@ struct ObjdumpListing: Sendable {
   }
 
   /// Drops a trailing ` <symbol+0x48>` after a branch; keeps `<unknown>`.
-  static func withoutTargetNote(_ text: String) -> String {
+  public static func withoutTargetNote(_ text: String) -> String {
     guard text.hasSuffix(">"), let open = text.range(of: " <", options: .backwards) else {
       return text
     }

@@ -1,5 +1,4 @@
 import Foundation
-import Testing
 
 /// The Swift toolchain's LLVM tools (`clang`, `llvm-objdump`), which tests
 /// use as the reference for BPF assembly and disassembly.
@@ -7,18 +6,18 @@ import Testing
 /// Looks in `$XDPBATCH_LLVM_BIN`, then next to the `clang` on `PATH`, then
 /// in `/opt/swift/usr/bin`, and accepts only LLVM 19 or newer (older ones,
 /// such as Debian's `/usr/bin/llvm-objdump` 14, print another syntax).
-struct LLVMToolchain: Sendable {
+public struct LLVMToolchain: Sendable {
   /// The directory holding `clang` and `llvm-objdump`.
-  var directory: URL
+  public var directory: URL
 
   /// The toolchain found on this machine, if any.
-  static let found: LLVMToolchain? = locate()
+  public static let found: LLVMToolchain? = locate()
 
   /// Why tests that need the toolchain are skipped, for `.enabled(if:)`.
-  static let missingReason: Comment =
+  public static let missing =
     "no LLVM >= 19 clang + llvm-objdump (set XDPBATCH_LLVM_BIN or install the Swift toolchain)"
 
-  static let minimumMajorVersion = 19
+  public static let minimumMajorVersion = 19
 
   private static func locate() -> LLVMToolchain? {
     var candidates: [String] = []
@@ -47,37 +46,26 @@ struct LLVMToolchain: Sendable {
   }
 
   /// The major version in `llvm-objdump --version` output ("LLVM version 21.0.0").
-  static func majorVersion(in text: String) -> Int? {
+  public static func majorVersion(in text: String) -> Int? {
     guard let range = text.range(of: "LLVM version ") else { return nil }
     return Int(text[range.upperBound...].prefix { $0.isNumber })
   }
 
-  func tool(_ name: String) -> URL { directory.appendingPathComponent(name) }
+  public func tool(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
   /// Runs a tool and returns its standard output; throws when it fails.
-  func run(_ name: String, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = tool(name)
-    process.arguments = arguments
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
+  public func run(_ name: String, _ arguments: [String]) throws -> String {
+    let result = try runProcess(tool(name), arguments)
+    guard result.status == 0 else {
       throw ToolFailure(
-        command: ([name] + arguments).joined(separator: " "),
-        message: String(decoding: errorData, as: UTF8.self))
+        command: ([name] + arguments).joined(separator: " "), message: result.errors)
     }
-    return String(decoding: data, as: UTF8.self)
+    return result.output
   }
 
   /// Disassembles an object with `llvm-objdump -d`, in hexadecimal
   /// (objdump's default) or decimal.
-  func disassemble(_ object: URL, hexadecimal: Bool = true) throws -> ObjdumpListing {
+  public func disassemble(_ object: URL, hexadecimal: Bool = true) throws -> ObjdumpListing {
     let style = hexadecimal ? "--print-imm-hex" : "--no-print-imm-hex"
     return ObjdumpListing(parsing: try run("llvm-objdump", ["-d", "-z", style, object.path]))
   }
@@ -85,7 +73,7 @@ struct LLVMToolchain: Sendable {
   /// Assembles raw instruction bytes into a BPF object whose `.text` holds
   /// exactly those bytes (as `.byte` directives, so that no instruction is
   /// re-encoded by the assembler), in a fresh temporary directory.
-  func object(containing bytes: [UInt8], named name: String = "raw") throws -> URL {
+  public func object(containing bytes: [UInt8], named name: String = "raw") throws -> URL {
     let directory = FileManager.default.temporaryDirectory
       .appendingPathComponent("xdpbatch-\(name)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -106,8 +94,11 @@ struct LLVMToolchain: Sendable {
 }
 
 /// A toolchain command that exited with a failure status.
-struct ToolFailure: Error, CustomStringConvertible {
-  var command: String
-  var message: String
-  var description: String { "\(command) failed: \(message)" }
+public struct ToolFailure: Error, CustomStringConvertible {
+  /// The command line.
+  public var command: String
+  /// What it printed on standard error.
+  public var message: String
+  /// `COMMAND failed: MESSAGE`.
+  public var description: String { "\(command) failed: \(message)" }
 }

@@ -1,0 +1,31 @@
+import Foundation
+
+/// Where the package's own files are, for tests that read the bundled
+/// samples or run the built executable: found from this file's path.
+public enum PackageLayout {
+  /// The package root.
+  public static let root = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent()  // TestSupport
+    .deletingLastPathComponent()  // Tests
+    .deletingLastPathComponent()
+
+  /// `build/samples`, where `make samples` puts the compiled samples.
+  public static let samplesDirectory = root.appendingPathComponent("build/samples")
+
+  /// Every compiled sample object, sorted by name; empty before `make samples`.
+  public static let sampleObjects: [URL] = {
+    let names =
+      (try? FileManager.default.contentsOfDirectory(atPath: samplesDirectory.path)) ?? []
+    return names.filter { $0.hasSuffix(".o") }.sorted().map {
+      samplesDirectory.appendingPathComponent($0)
+    }
+  }()
+
+  /// The path of the compiled sample `name` (without `.o`).
+  public static func sample(_ name: String) -> String {
+    samplesDirectory.appendingPathComponent("\(name).o").path
+  }
+
+  /// Why sample tests are skipped when there are none.
+  public static let samplesMissing = "no sample objects in build/samples (run `make samples`)"
+}
