@@ -30,21 +30,7 @@ struct KernelFidelityTests {
     .enabled(if: !SampleProgram.all.isEmpty, SampleProgram.missingReason),
     arguments: SampleProgram.all)
   func sampleMatchesKernel(_ sample: SampleProgram) throws {
-    let device = try TestDevice.create()
-    defer { device.delete() }
-    let frames = fidelityFrames(count: Self.frameCount, seed: 0xf1de)
-    let (cpu, comparison) = try onOneProcessor { cpu in
-      try FidelityRun(sample: sample, device: device, cpu: cpu).compare(frames)
-    }
-    #expect(comparison.frames == Self.frameCount)
-    #expect(
-      comparison.mismatches.isEmpty,
-      "\(sample.testDescription) on CPU \(cpu): \(comparison.mismatches.count) frames differ; first: \(comparison.mismatches.prefix(3).joined(separator: "; "))"
-    )
-    #expect(
-      comparison.mapDifferences.isEmpty,
-      "\(sample.testDescription): maps differ after the run: \(comparison.mapDifferences.prefix(5).joined(separator: "; "))"
-    )
+    let comparison = try expectKernelAgreement(sample, seed: 0xf1de)
     // The comparison means something only if the program touched its maps.
     #expect(comparison.comparedMaps == comparison.referencedMaps)
   }
@@ -54,18 +40,32 @@ struct KernelFidelityTests {
     .enabled(if: !EdgePrograms.all.isEmpty, EdgePrograms.unavailableReason),
     arguments: EdgePrograms.all)
   func edgeCaseMatchesKernel(_ program: SampleProgram) throws {
+    try expectKernelAgreement(program, seed: 0xed9e)
+  }
+
+  /// Runs `program` over generated frames in the engine and in the kernel
+  /// (on one CPU, on a test device) and expects the same verdicts, bytes
+  /// and maps.
+  @discardableResult
+  private func expectKernelAgreement(
+    _ program: SampleProgram, seed: UInt64, sourceLocation: SourceLocation = #_sourceLocation
+  ) throws -> FidelityRun.Comparison {
     let device = try TestDevice.create()
     defer { device.delete() }
-    let frames = fidelityFrames(count: Self.frameCount, seed: 0xed9e)
-    let (_, comparison) = try onOneProcessor { cpu in
+    let frames = fidelityFrames(count: Self.frameCount, seed: seed)
+    let (cpu, comparison) = try onOneProcessor { cpu in
       try FidelityRun(sample: program, device: device, cpu: cpu).compare(frames)
     }
-    #expect(comparison.frames == Self.frameCount)
+    #expect(comparison.frames == Self.frameCount, sourceLocation: sourceLocation)
     #expect(
       comparison.mismatches.isEmpty,
-      "\(program.testDescription): \(comparison.mismatches.count) frames differ; first: \(comparison.mismatches.prefix(3).joined(separator: "; "))"
-    )
-    #expect(comparison.mapDifferences.isEmpty, "\(comparison.mapDifferences.prefix(5))")
+      "\(program.testDescription) on CPU \(cpu): \(comparison.mismatches.count) frames differ; first: \(comparison.mismatches.prefix(3).joined(separator: "; "))",
+      sourceLocation: sourceLocation)
+    #expect(
+      comparison.mapDifferences.isEmpty,
+      "\(program.testDescription): maps differ after the run: \(comparison.mapDifferences.prefix(5).joined(separator: "; "))",
+      sourceLocation: sourceLocation)
+    return comparison
   }
 
   @Test(
