@@ -15,8 +15,9 @@ import Rewriter
 final class ConsoleSession {
   /// Seconds between interface listings (netlink dumps).
   static let inventoryInterval = 1.0
-  /// Seconds between counter samples (the rates' window).
-  static let sampleInterval = 0.5
+  /// Seconds between counter samples (the rates' window, as `stats
+  /// --interval 1`).
+  static let sampleInterval = 1.0
 
   private let deployment: ProgramDeployment
   private let kernelSupport: KernelBatchSupport
@@ -101,9 +102,10 @@ final class ConsoleSession {
     case .quit:
       return
     }
-    // What the command changed shows in the next frame, not a second later.
+    // What the command changed shows in the next frame, not a second
+    // later; the counters keep their pace (a short window's rates jitter).
     inventoryReadAt = -.infinity
-    watch?.sampledAt = -.infinity
+    watch?.refreshRecord(deployment: deployment)
     cached = nil
   }
 
@@ -159,11 +161,9 @@ final class ConsoleSession {
     do {
       let support = try BatchKernelSupport.probe(btfPath: btfPath)
       if let field = support.actionField {
-        return .supported(
-          "struct xdp_buff.\(field.name) at offset \(field.offset), \(support.bufferSize) bytes")
+        return .supported("xdp_buff.\(field.name) at \(field.offset) of \(support.bufferSize) B")
       }
-      return .unsupported(
-        "struct xdp_buff (\(support.bufferSize) bytes) has no per-buffer action field")
+      return .unsupported("no xdp_buff.act (BTF)")
     } catch {
       return .unknown("\(error)")
     }
@@ -192,12 +192,14 @@ struct TrafficWatch {
     sampledAt = now
     do {
       let (attachment, current) = try deployment.current(interface: interface)
+      let hasRates = tracker.last != nil
       let report = tracker.record(try attachment.sample(at: now))
       // Another program's cost says nothing about this one's.
       if current?.source != record?.source { nanosecondsPerPacket = [:] }
       record = current
       traffic = ActionTraffic(report)
-      history.append(time: now, packetsPerSecond: report.packetsPerSecond)
+      // The first sample has totals but no rates yet: not a point at zero.
+      if hasRates { history.append(time: now, packetsPerSecond: report.packetsPerSecond) }
       if let form = current?.form, let cost = report.nanosecondsPerRun {
         nanosecondsPerPacket[form] = cost
       }
@@ -211,6 +213,16 @@ struct TrafficWatch {
     } catch {
       record = nil
       problem = .error("cannot read the counters of \(interface): \(error)")
+    }
+  }
+
+  /// Re-reads only which program runs (after a command), leaving the
+  /// counters to the next sample.
+  mutating func refreshRecord(deployment: ProgramDeployment) {
+    do {
+      record = try deployment.current(interface: interface).1
+    } catch {
+      record = nil
     }
   }
 
