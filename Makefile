@@ -6,6 +6,7 @@ CLANG ?= $(shell command -v clang)
 BPF_CFLAGS := -target bpf -O2 -g -I/usr/include/$(ARCH)-linux-gnu -Wall -Werror
 APT_PACKAGES := libbpf-dev libelf-dev libncursesw5-dev linux-libc-dev zlib1g-dev pkg-config
 SWIFT_FLAGS ?=
+XDPBATCH = $(shell swift build $(SWIFT_FLAGS) --show-bin-path)/xdpbatch
 
 SAMPLE_SOURCES := $(wildcard Samples/*.bpf.c)
 SAMPLE_OBJECTS := $(patsubst Samples/%.bpf.c,build/samples/%.o,$(SAMPLE_SOURCES))
@@ -37,14 +38,16 @@ test: deps samples
 	swift build --build-tests $(SWIFT_FLAGS)
 	swift test --skip-build $(SWIFT_FLAGS)
 
+## demo: the demo (namespace, veth pair, classifier, generator), then the
+## console on its interface. The demo stays up after q: `make demo-down`.
 demo: build
 	@if [ "$$(id -u)" -ne 0 ]; then echo "error: the demo needs root (namespaces, BPF)" >&2; exit 1; fi
-	swift run --skip-build xdpbatch demo up --object build/samples/xdp_classify.o
-	@echo "== xdpbatch stats xdpbatch0 --interval 1 (Ctrl-C to stop; \`make demo-down\` removes the demo)"
-	@swift run --skip-build xdpbatch stats xdpbatch0 --interval 1 || true
+	$(XDPBATCH) demo up --object build/samples/xdp_classify.o
+	@$(XDPBATCH) console --interface xdpbatch0
+	@echo "the demo is still up: \`make demo-down\` removes it"
 
 demo-down:
-	swift run --skip-build xdpbatch demo down
+	$(XDPBATCH) demo down
 
 format:
 	swift-format format --in-place --recursive Sources Tests Package.swift

@@ -36,6 +36,15 @@ public struct CounterTracker: Sendable {
     public var nanosecondsPerRun: Double?
   }
 
+  /// Starts the totals again from zero at the last sample (a new
+  /// baseline): the kernel's counters are left as they are, and the next
+  /// sample adds only what happened since.
+  public mutating func resetBaseline() {
+    totals = ActionCounts()
+    runs = 0
+    runTimeNanoseconds = 0
+  }
+
   /// Adds `sample` and reports totals and rates.
   public mutating func record(_ sample: CounterSample) -> Report {
     var rates: [XDPAction: Double] = [:]

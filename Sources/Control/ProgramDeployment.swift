@@ -1,6 +1,7 @@
 import BPF
 import Foundation
 import Glibc
+import Rewriter
 
 /// The command line's attach, swap and detach: an ``XDPAttachment`` plus
 /// the ``AttachmentRecord`` that says what it runs, kept in step.
@@ -69,9 +70,11 @@ public struct ProgramDeployment: Sendable {
     }
     let object = URL(fileURLWithPath: source.objectPath).standardizedFileURL.path
     do {
+      // The operator's choice of rewrite outlives the program it was made for.
       let record = AttachmentRecord(
         interface: interface, object: object, program: source.programName, form: form,
-        attachMode: previous?.attachMode ?? mode, programID: try attachment.program().info().id)
+        attachMode: previous?.attachMode ?? mode, strategy: previous?.strategy,
+        bound: previous?.bound, programID: try attachment.program().info().id)
       try state.save(record)
       return record
     } catch {
@@ -95,6 +98,40 @@ public struct ProgramDeployment: Sendable {
         ProgramSource(objectPath: record.object, programName: record.program), to: interface,
         mode: record.attachMode, form: .perPacket)
     }
+  }
+
+  /// Records `strategy` as the stack strategy of the batch form of the
+  /// program on `interface`: what the next swap rewrites with. Running in
+  /// per-packet form, only the record changes; running in batch form, the
+  /// batch program is rewritten and replaced (refused where the kernel
+  /// cannot run it, changing nothing).
+  @discardableResult
+  public func setStrategy(_ strategy: BatchStrategy, interface: String)
+    throws(DeploymentError) -> AttachmentRecord
+  {
+    let (_, current) = try current(interface: interface)
+    guard var record = current else { throw .unknownProgram(interface: interface) }
+    if record.form == .batch {
+      try attach(record.source, to: interface, mode: record.attachMode, form: .batch)
+    }
+    record.strategy = strategy.rawValue
+    do {
+      try state.save(record)
+    } catch {
+      throw .attach(.kernel(error))
+    }
+    return record
+  }
+
+  /// Moves the batch form of `interface`'s program to the next stack
+  /// strategy (shift, reserve, shift, ...); see ``setStrategy(_:interface:)``.
+  @discardableResult
+  public func cycleStrategy(interface: String) throws(DeploymentError) -> AttachmentRecord {
+    let (_, current) = try current(interface: interface)
+    guard let record = current else { throw .unknownProgram(interface: interface) }
+    let strategies = BatchStrategy.allCases
+    let index = strategies.firstIndex(of: record.batchStrategy) ?? 0
+    return try setStrategy(strategies[(index + 1) % strategies.count], interface: interface)
   }
 
   /// Detaches xdpbatch's program from `interface`, removes its pins and record.
@@ -155,10 +192,10 @@ public struct ProgramDeployment: Sendable {
     }
     guard let field = support.actionField else {
       return
-        "this kernel cannot run batch XDP programs: its struct xdp_buff (\(support.bufferSize) bytes) has no per-buffer action field (act/action); the software batch runtime (AF_XDP + engine) is not available yet. Nothing was changed."
+        "batch not available: this kernel cannot run batch XDP programs (its struct xdp_buff, \(support.bufferSize) bytes, has no per-buffer action field act/action) and the software batch runtime (AF_XDP + engine) does not exist yet. Nothing was changed."
     }
     return
-      "this kernel's struct xdp_buff has a per-buffer action field (\(field.name) at offset \(field.offset), struct size \(support.bufferSize)), but attaching batch programs to such a kernel is not supported yet. Nothing was changed."
+      "batch not available: this kernel's struct xdp_buff has a per-buffer action field (\(field.name) at offset \(field.offset), struct size \(support.bufferSize)), but attaching batch programs to such a kernel is not supported yet. Nothing was changed."
   }
 }
 

@@ -39,6 +39,37 @@ public struct ProgramSource: Hashable, Sendable {
     return (object, program)
   }
 
+  /// What the batch rewrite makes of the program as compiled: its
+  /// instruction counts before and after, and what the loop adds. The
+  /// kernel need not be able to run the result.
+  public func batchSummary(_ trampoline: BatchTrampoline) throws(ProgramSourceError)
+    -> BatchSummary
+  {
+    let (_, program) = try read()
+    do {
+      return try trampoline.rewrite(program).summary
+    } catch {
+      throw .batchRewrite(file: objectPath, program: programName, error)
+    }
+  }
+
+  /// The object's first program in an XDP section: what the console
+  /// attaches when an object is chosen without a program name.
+  public static func firstXDPProgram(in objectPath: String) throws(ProgramSourceError)
+    -> ProgramSource
+  {
+    let object: BPFObject
+    do {
+      object = try BPFObject(contentsOf: objectPath)
+    } catch {
+      throw .object(error)
+    }
+    guard let entry = object.programEntries.first(where: \.isXDP) else {
+      throw .noXDPProgram(file: objectPath, programs: object.programNames)
+    }
+    return ProgramSource(objectPath: objectPath, programName: entry.name)
+  }
+
   /// Reads, links and instruments the program.
   public func request() throws(ProgramSourceError) -> XDPAttachment.Request {
     let (object, program) = try read()
@@ -64,6 +95,10 @@ public enum ProgramSourceError: Error, Sendable, CustomStringConvertible {
   case notXDP(file: String, program: String, section: String)
   /// The action-counting pass could not instrument the program.
   case instrumentation(file: String, program: String, RewriteError)
+  /// The batch rewrite refused the program.
+  case batchRewrite(file: String, program: String, RewriteError)
+  /// The object has no program in an XDP section.
+  case noXDPProgram(file: String, programs: [String])
 
   /// A message naming the file and program.
   public var description: String {
@@ -74,6 +109,11 @@ public enum ProgramSourceError: Error, Sendable, CustomStringConvertible {
       "\(file): program \"\(program)\" is in section \"\(section)\", not an XDP section (xdp, xdp/..., xdp.frags)"
     case .instrumentation(let file, let program, let error):
       "\(file): program \"\(program)\" cannot be instrumented to count its verdicts: \(error)"
+    case .batchRewrite(let file, let program, let error):
+      "\(file): program \"\(program)\" has no batch form: \(error)"
+    case .noXDPProgram(let file, let programs):
+      "\(file) has no program in an XDP section"
+        + (programs.isEmpty ? "" : " (programs: \(programs.joined(separator: ", ")))")
     }
   }
 }

@@ -46,6 +46,9 @@ struct XDPBatch: ParsableCommand {
     } catch let exitCode as ExitCode {
       Glibc.exit(exitCode.rawValue)
     } catch {
+      // `--help` parses into ArgumentParser's help command, whose run
+      // throws the help request: print the help, exit 0.
+      if exitCode(for: error) == .success { exit(withError: error) }
       writeToStandardError("xdpbatch: error: \(error)")
       Glibc.exit(1)
     }

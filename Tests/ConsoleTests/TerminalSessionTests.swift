@@ -71,11 +71,32 @@ final class TerminalSession {
   init(width: Int, height: Int) throws {
     let script =
       "\(command); echo EXIT=$?; printf 'STTY '; stty -a | tr '\\n' ' '; echo; sleep 30"
+    start(width: width, height: height, script: script)
+  }
+
+  /// The prompt of ``init(width:height:shellPrompt:)``'s shell.
+  static let prompt = "xdpbatch-test$"
+
+  /// An interactive shell (no rc files, prompt ``prompt``) instead of the
+  /// console: ``type(_:)`` runs commands in it as an operator would.
+  init(width: Int, height: Int, shellPrompt: Void) {
+    start(
+      width: width, height: height,
+      script: "env PS1='\(Self.prompt) ' TERM=screen bash --norc --noprofile -i")
+  }
+
+  private func start(width: Int, height: Int, script: String) {
     // The server that new-session starts keeps its standard output open:
     // point it away from the pipe, or reading the pipe never ends.
     tmux(
       ["new-session", "-d", "-s", name, "-x", "\(width)", "-y", "\(height)", script],
       readOutput: false)
+  }
+
+  /// Types `line` and Enter.
+  func type(_ line: String) {
+    send(line)
+    tmux(["send-keys", "-t", name, "Enter"])
   }
 
   func send(_ keys: String) { tmux(["send-keys", "-t", name, "-l", keys]) }
@@ -86,13 +107,14 @@ final class TerminalSession {
 
   func capture() -> String { tmux(["capture-pane", "-p", "-J", "-t", name]) }
 
-  /// Polls the screen until `condition` holds; false after 15 s.
-  func waitFor(_ condition: (String) -> Bool) -> Bool {
-    for _ in 0..<150 {
+  /// Polls the screen until `condition` holds; false after `seconds`.
+  func waitFor(seconds: Double = 15, _ condition: (String) -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
       if condition(capture()) { return true }
       usleep(100_000)
     }
-    return false
+    return condition(capture())
   }
 
   func close() { tmux(["kill-session", "-t", name]) }

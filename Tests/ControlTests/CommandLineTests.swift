@@ -187,6 +187,8 @@ struct CommandLineTests {
 
   @Test(.enabled(if: FileManager.default.fileExists(atPath: classifier), "make samples"))
   func demoUpStatusDownLeavesNothing() throws {
+    let lock = DemoLock()
+    defer { lock.release() }
     let demo = Demo()
     defer { demo.down() }
     for _ in 0..<2 {

@@ -28,6 +28,20 @@ import Testing
     #expect(report.bytesPerSecond[.pass] == 0)
   }
 
+  @Test func resetBaselineCountsFromTheLastSampleOn() {
+    var tracker = CounterTracker()
+    _ = tracker.record(sample(0, drop: 1_000, runs: 1_000))
+    _ = tracker.record(sample(1, drop: 1_500, runs: 1_500))
+    tracker.resetBaseline()
+    #expect(tracker.totals[.drop].packets == 0)
+    let report = tracker.record(sample(2, drop: 1_700, runs: 1_700))
+    // Only the 200 packets after the reset count; the rate is unaffected.
+    #expect(report.totals[.drop].packets == 200)
+    #expect(report.totals[.drop].bytes == 200 * 64)
+    #expect(report.packetsPerSecond[.drop] == 200)
+    #expect(tracker.runs == 200)
+  }
+
   @Test func wrappingCounterStaysContinuous() {
     var tracker = CounterTracker()
     _ = tracker.record(sample(0, drop: UInt64.max - 4))

@@ -51,14 +51,21 @@ public struct ConsoleRunner {
     if let first = problems.first {
       state.notice = .error(first + (problems.count > 1 ? " (+\(problems.count - 1) more)" : ""))
     }
+    // What the screen shows; a frame that would show the same is skipped,
+    // which keeps an idle console near zero CPU at ten frames a second.
+    var shown: Frame?
     while TerminationSignals.received == nil {
       let current = try snapshot()
       perform(state.reconcile(with: current), state: &state)
       let size = terminal.size
-      terminal.draw(
-        ConsoleScreen.render(
-          current, state: state, theme: catalog.theme(named: state.themeName) ?? theme,
-          width: size.width, height: size.height))
+      let frame = Frame(snapshot: current, state: state, width: size.width, height: size.height)
+      if frame != shown {
+        terminal.draw(
+          ConsoleScreen.render(
+            current, state: state, theme: catalog.theme(named: state.themeName) ?? theme,
+            width: size.width, height: size.height))
+        shown = frame
+      }
       switch terminal.read() {
       case .tick:
         continue
@@ -66,6 +73,7 @@ public struct ConsoleRunner {
         return SIGHUP
       case .resize:
         terminal.invalidate()
+        shown = nil
       case .key(let key):
         let commands = state.reduce(key, in: current)
         if commands.contains(.quit) { return nil }
@@ -85,5 +93,13 @@ public struct ConsoleRunner {
         return
       }
     }
+  }
+
+  /// Everything a drawn frame depends on.
+  private struct Frame: Equatable {
+    var snapshot: ConsoleSnapshot
+    var state: ConsoleState
+    var width: Int
+    var height: Int
   }
 }
