@@ -10,7 +10,7 @@ import Rewriter
 /// `stats` on the command line.
 ///
 /// Kernel reads are paced, not done per frame: the interface list once a
-/// second, the selected interface's counters every half second. Between
+/// second, the selected interface's counters once a second. Between
 /// reads a frame gets the snapshot it got before.
 final class ConsoleSession {
   /// Seconds between interface listings (netlink dumps).
