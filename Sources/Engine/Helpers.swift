@@ -23,6 +23,14 @@ extension Machine {
     switch id {
     case HelperFunction.mapLookupElement.rawValue:
       let map = try mapArgument(r[1], id, index)
+      if map.kind == .array {
+        // The 4-byte key is read in place: no copy for the common lookup.
+        guard let key = addressSpace.readWord(r[2]) else {
+          throw .memoryFault(index: index, address: r[2], size: 4, write: false)
+        }
+        guard key < map.definition.maxEntries else { return 0 }
+        return map.valueAddress(slot: Int(key), processor: Int(configuration.processorID))
+      }
       let key = try bytes(at: r[2], count: Int(map.definition.keySize), index)
       guard map.kind != .programArray else {
         throw .helperFault(index: index, helper: id, reason: "prog_array values cannot be read")

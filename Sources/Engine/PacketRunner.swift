@@ -76,6 +76,16 @@ public final class PacketRunner {
     } catch {
       throw .addressSpace(error)
     }
+    // Each slot's frame is fixed, so its bounds are registered once.
+    for slot in frames.indices {
+      machine.packetFrames[recordAddress(slot)] = PacketFrame(
+        hardStart: UInt64(frames[slot].start),
+        hardEnd: UInt64(frames[slot].start) + UInt64(frameSize - Self.sharedInfoSize))
+    }
+  }
+
+  private func recordAddress(_ slot: Int) -> UInt64 {
+    UInt64(records.start) + UInt64(slot) * UInt64(layout.stride)
   }
 
   /// The largest packet a frame holds.
@@ -178,7 +188,7 @@ public final class PacketRunner {
   private func load(_ packet: [UInt8], slot: Int) -> UInt64 {
     let space = machine.addressSpace
     let frame = frames[slot]
-    let record = UInt64(records.start) + UInt64(slot) * UInt64(layout.stride)
+    let record = recordAddress(slot)
     let data = UInt64(frame.start) + UInt64(Self.headroom)
     // Headroom that adjust_head/adjust_meta expose starts zeroed, as in the
     // kernel's test run, never holding the previous packet's bytes.
@@ -186,20 +196,20 @@ public final class PacketRunner {
       .initializeMemory(as: UInt8.self, repeating: 0, count: Self.headroom)
     space.write(packet, at: data)
     let end = data + UInt64(packet.count)
-    func set(_ offset: Int16, _ value: UInt32) {
-      space.writeWord(value, at: record + UInt64(offset))
+    // The record is mapped by init: one bounds check for all its fields.
+    if let fields = space.pointer(record, count: Int(layout.stride)) {
+      func set(_ offset: Int16, _ value: UInt32) {
+        fields.storeBytes(of: value, toByteOffset: Int(offset), as: UInt32.self)
+      }
+      set(layout.data, UInt32(data))
+      set(layout.dataEnd, UInt32(end))
+      set(layout.dataMeta, UInt32(data))
+      set(layout.ingressInterfaceIndex, ingressInterface)
+      set(layout.receiveQueueIndex, receiveQueue)
+      set(layout.egressInterfaceIndex, 0)
+      set(layout.action, 0)
+      set(layout.redirectTarget, 0)
     }
-    set(layout.data, UInt32(data))
-    set(layout.dataEnd, UInt32(end))
-    set(layout.dataMeta, UInt32(data))
-    set(layout.ingressInterfaceIndex, ingressInterface)
-    set(layout.receiveQueueIndex, receiveQueue)
-    set(layout.egressInterfaceIndex, 0)
-    set(layout.action, 0)
-    set(layout.redirectTarget, 0)
-    machine.packetFrames[record] = PacketFrame(
-      hardStart: UInt64(frame.start),
-      hardEnd: UInt64(frame.start) + UInt64(frameSize - Self.sharedInfoSize))
     machine.legacyPacket = (data, end)
     return record
   }
@@ -217,8 +227,9 @@ public final class PacketRunner {
   private func bytes(of record: UInt64, from start: Int16, to end: Int16) -> [UInt8] {
     let space = machine.addressSpace
     guard let first = space.readWord(record + UInt64(start)),
-      let last = space.readWord(record + UInt64(end)), last >= first
+      let last = space.readWord(record + UInt64(end)), last > first,
+      let source = space.pointer(UInt64(first), count: Int(last - first))
     else { return [] }
-    return space.read(UInt64(first), count: Int(last - first)) ?? []
+    return [UInt8](UnsafeRawBufferPointer(start: source, count: Int(last - first)))
   }
 }

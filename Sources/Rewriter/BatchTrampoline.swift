@@ -166,17 +166,21 @@ public struct BatchTrampoline: Sendable {
       moved.offset = Int16(access.offset - bytes)
       try buffer.replace(at: location, with: [moved])
     }
+    // Copies go in instruction order and each insertion lands right after
+    // its copy, so an original slot has moved by the insertions made so far.
     var inserted = 0
-    let instructions = frame.graph.instructions
+    let graph = frame.graph
+    let instructions = graph.instructions
     for copy in frame.framePointerCopies {
-      guard let location = buffer.location(ofOriginal: copy) else { continue }
+      guard let location = locations[copy].map({ $0 + inserted }) else { continue }
       let register = instructions[copy].dst
       let next = copy + 1
       if instructions.indices.contains(next),
         instructions[next] == .add(register, immediate: instructions[next].immediate),
-        frame.graph.predecessors(ofInstruction: next) == [copy],
+        graph.predecessorStarts[next + 1] - graph.predecessorStarts[next] == 1,
+        graph.predecessorSources[graph.predecessorStarts[next]] == copy,
         let folded = Int32(exactly: Int(instructions[next].immediate) - bytes),
-        let nextLocation = buffer.location(ofOriginal: next)
+        let nextLocation = locations[next].map({ $0 + inserted })
       {
         try buffer.replace(at: nextLocation, with: [.add(register, immediate: folded)])
       } else {

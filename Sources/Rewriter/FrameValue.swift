@@ -41,36 +41,89 @@ public enum FrameValue: Hashable, Sendable {
 
 /// The analysis state at one instruction: every register, and every 8-byte
 /// stack slot of the main frame that has been written.
+///
+/// The registers are stored inline (no heap buffer), so that the analysis
+/// keeps one state per instruction without one allocation per instruction.
 public struct FrameState: Hashable, Sendable {
-  /// R0–R10, by register number.
-  public var registers: [FrameValue]
+  /// R0–R10 (and R11–R15, never used), by register number.
+  typealias RegisterFile = (
+    FrameValue, FrameValue, FrameValue, FrameValue, FrameValue, FrameValue, FrameValue,
+    FrameValue, FrameValue, FrameValue, FrameValue
+  )
+  private var file: RegisterFile
   /// Written slots, by their (8-aligned) offset from R10.
   public var slots: [Int: FrameValue]
 
   /// The state at a frame's entry: `defined` hold non-frame values, R10 is
   /// the frame pointer, the rest are undefined.
   init(entry defined: Set<Register>) {
-    registers = (0...10).map {
-      defined.contains(Register(rawValue: UInt8($0))) ? .other : .undefined
-    }
-    registers[10] = .frame(0)
+    let u = FrameValue.undefined
+    file = (u, u, u, u, u, u, u, u, u, u, u)
     slots = [:]
+    for number in 0..<10 where defined.contains(Register(rawValue: UInt8(number))) {
+      self[number] = .other
+    }
+    self[10] = .frame(0)
   }
+
+  /// R0–R10, by register number.
+  public var registers: [FrameValue] {
+    get { (0..<Self.registerCount).map { self[$0] } }
+    set {
+      for number in 0..<Self.registerCount {
+        self[number] = number < newValue.count ? newValue[number] : .undefined
+      }
+    }
+  }
+
+  static let registerCount = 11
 
   /// The value of `register`.
   public subscript(register: Register) -> FrameValue {
-    get { registers[Int(register.rawValue)] }
-    set { registers[Int(register.rawValue)] = newValue }
+    get { self[Int(register.rawValue)] }
+    set { self[Int(register.rawValue)] = newValue }
+  }
+
+  /// The value of register number `number` (0...10; anything else reads
+  /// as undefined and is not stored, as an out-of-range register number
+  /// cannot hold a frame pointer).
+  subscript(number: Int) -> FrameValue {
+    get {
+      guard number >= 0 && number < Self.registerCount else { return .undefined }
+      return withUnsafeBytes(of: file) {
+        $0.load(fromByteOffset: number * MemoryLayout<FrameValue>.stride, as: FrameValue.self)
+      }
+    }
+    set {
+      guard number >= 0 && number < Self.registerCount else { return }
+      withUnsafeMutableBytes(of: &file) {
+        $0.storeBytes(
+          of: newValue, toByteOffset: number * MemoryLayout<FrameValue>.stride, as: FrameValue.self)
+      }
+    }
+  }
+
+  public static func == (left: FrameState, right: FrameState) -> Bool {
+    for number in 0..<registerCount where left[number] != right[number] { return false }
+    return left.slots == right.slots
+  }
+
+  public func hash(into hasher: inout Hasher) {
+    for number in 0..<Self.registerCount { hasher.combine(self[number]) }
+    hasher.combine(slots)
   }
 
   /// The state where two paths meet.
   func joined(with other: FrameState) -> FrameState {
     var result = self
-    for index in registers.indices {
-      result.registers[index] = registers[index].joined(with: other.registers[index])
+    for number in 0..<Self.registerCount {
+      let joined = self[number].joined(with: other[number])
+      if joined != self[number] { result[number] = joined }
     }
     for (offset, value) in other.slots {
-      result.slots[offset] = (slots[offset] ?? .undefined).joined(with: value)
+      let current = slots[offset] ?? .undefined
+      let joined = current.joined(with: value)
+      if joined != current || slots[offset] == nil { result.slots[offset] = joined }
     }
     return result
   }

@@ -1,62 +1,71 @@
 import BPF
 
-/// Which registers one instruction reads, defines and leaves undefined.
+/// Which registers one instruction reads, defines and leaves undefined, as
+/// bit masks (bit n for Rn), so that a pass over every instruction of a
+/// program allocates nothing.
 ///
 /// Calls read no argument registers here: a helper's arity is in the
 /// kernel's prototype table, not in the instruction. Calls define R0 and
 /// leave R1–R5 undefined (`NOT_INIT` in the verifier).
 struct RegisterEffects {
   /// Registers whose value the instruction uses.
-  var reads: [Register] = []
+  var reads: UInt16 = 0
   /// Registers that hold a defined value afterwards.
-  var writes: [Register] = []
+  var writes: UInt16 = 0
   /// Registers whose value is gone afterwards.
-  var clobbers: [Register] = []
+  var clobbers: UInt16 = 0
 
   static let callerSaved: [Register] = [.r1, .r2, .r3, .r4, .r5]
+  /// R1–R5 as a mask.
+  static let callerSavedMask: UInt16 = 0b11_1110
+
+  /// The mask of one register.
+  static func bit(_ register: Register) -> UInt16 { 1 << UInt16(register.rawValue & 15) }
 
   init(_ instruction: Instruction) {
     let usesSource = instruction.operandSource == .register
+    let dst = Self.bit(instruction.dst)
+    let src = Self.bit(instruction.src)
     switch instruction.instructionClass {
     case .alu, .alu64:
       switch instruction.arithmeticOperation {
-      case .mov: reads = usesSource ? [instruction.src] : []
-      case .neg, .end: reads = [instruction.dst]
-      default: reads = [instruction.dst] + (usesSource ? [instruction.src] : [])
+      case .mov: reads = usesSource ? src : 0
+      case .neg, .end: reads = dst
+      default: reads = dst | (usesSource ? src : 0)
       }
-      writes = [instruction.dst]
+      writes = dst
     case .ld:
       if instruction.isWideImmediateLoad {
-        writes = [instruction.dst]
+        writes = dst
       } else {
-        reads = [.r6] + (instruction.accessMode == .indirect ? [instruction.src] : [])
-        writes = [.r0]
-        clobbers = Self.callerSaved
+        reads = Self.bit(.r6) | (instruction.accessMode == .indirect ? src : 0)
+        writes = Self.bit(.r0)
+        clobbers = Self.callerSavedMask
       }
     case .ldx:
-      reads = [instruction.src]
-      writes = [instruction.dst]
+      reads = src
+      writes = dst
     case .st:
-      reads = [instruction.dst]
+      reads = dst
     case .stx:
-      reads = [instruction.dst, instruction.src]
+      reads = dst | src
       if instruction.accessMode == .atomic {
         let operation = AtomicOperation(rawValue: instruction.immediate)
         if operation == .compareExchange {
-          reads.append(.r0)
-          writes = [.r0]
+          reads |= Self.bit(.r0)
+          writes = Self.bit(.r0)
         } else if operation?.fetches == true {
-          writes = [instruction.src]
+          writes = src
         }
       }
     case .jmp, .jmp32:
       if instruction.isCall {
-        writes = [.r0]
-        clobbers = Self.callerSaved
+        writes = Self.bit(.r0)
+        clobbers = Self.callerSavedMask
       } else if instruction.isExit {
-        reads = [.r0]
+        reads = Self.bit(.r0)
       } else if instruction.jumpOperation?.isConditional == true {
-        reads = [instruction.dst] + (usesSource ? [instruction.src] : [])
+        reads = dst | (usesSource ? src : 0)
       }
     }
   }

@@ -39,12 +39,12 @@ public struct SafetyCheck: Sendable {
     for index in instructions.indices where !graph.isSecondSlot[index] {
       if !reachable[index] && !previousUnreachable { found.append(.unreachable(index: index)) }
       previousUnreachable = !reachable[index]
-      if RegisterEffects(instructions[index]).writes.contains(.r10) {
+      if RegisterEffects(instructions[index]).writes & RegisterEffects.bit(.r10) != 0 {
         found.append(.framePointerWritten(index: index))
       }
     }
     found += Self.directStackViolations(instructions, isSecondSlot: graph.isSecondSlot)
-    let frame = StackFrameAnalysis(program, entryRegisters: entryRegisters)
+    let frame = StackFrameAnalysis(program, graph: graph, entryRegisters: entryRegisters)
     for case .outsideFrame(let index, let offset, let size) in frame.hazards
     where !found.contains(.stackAccessOutsideFrame(index: index, offset: offset, size: size)) {
       found.append(.stackAccessOutsideFrame(index: index, offset: offset, size: size))
@@ -129,12 +129,16 @@ public struct SafetyCheck: Sendable {
     while let index = pending.popLast() {
       guard var state = defined[index] else { continue }
       let effects = RegisterEffects(graph.instructions[index])
-      for register in effects.reads where state & mask([register]) == 0 {
-        found.insert(.undefinedRegister(index: index, register: register))
+      var undefined = effects.reads & ~state
+      while undefined != 0 {
+        let number = UInt8(undefined.trailingZeroBitCount)
+        found.insert(.undefinedRegister(index: index, register: Register(rawValue: number)))
+        undefined &= undefined - 1
       }
-      state |= mask(effects.writes)
-      state &= ~mask(effects.clobbers.filter { !effects.writes.contains($0) })
-      for next in graph.successors(ofInstruction: index) {
+      state |= effects.writes
+      state &= ~(effects.clobbers & ~effects.writes)
+      for edge in graph.successorStarts[index]..<graph.successorStarts[index + 1] {
+        let next = graph.successorTargets[edge]
         let merged = defined[next].map { $0 & state } ?? state
         if merged != defined[next] {
           defined[next] = merged

@@ -55,23 +55,42 @@ public struct StackFrameAnalysis: Sendable {
   public let tailCalls: [Int]
   /// The control-flow graph the analysis ran on.
   public let graph: ControlFlowGraph
-  private var statesBefore: [FrameState?]
+  /// The state at the start of each block of ``graph`` (nil: not reached
+  /// in the main program); states inside a block are replayed from it.
+  private var blockEntryStates: [FrameState?]
+  private let mainLength: Int
 
   /// Analyzes the main frame of `program`. `entryRegisters` are defined at
   /// entry besides R10 (R1, the context; a batch program also has R2).
   public init(_ program: Program, entryRegisters: Set<Register> = [.r1]) {
+    let graph = ControlFlowGraph(
+      program.instructions, subprogramStarts: program.subprograms.map(\.start))
+    self.init(program, graph: graph, entryRegisters: entryRegisters)
+  }
+
+  /// Analyzes `program` on a graph already built from its instructions.
+  init(_ program: Program, graph: ControlFlowGraph, entryRegisters: Set<Register>) {
     let instructions = program.instructions
     let mainLength = min(program.mainLength, instructions.count)
-    let graph = ControlFlowGraph(instructions, subprogramStarts: program.subprograms.map(\.start))
     self.graph = graph
-    let slots = instructions.indices.filter { !graph.isSecondSlot[$0] }
-    mainExits = slots.filter { $0 < mainLength && instructions[$0].isExit }
-    subprogramExits = slots.filter { $0 >= mainLength && instructions[$0].isExit }
-    tailCalls = slots.filter {
-      instructions[$0].isHelperCall
-        && instructions[$0].immediate == HelperFunction.tailCall.rawValue
+    var mainExits: [Int] = []
+    var subprogramExits: [Int] = []
+    var tailCalls: [Int] = []
+    for index in instructions.indices where !graph.isSecondSlot[index] {
+      let instruction = instructions[index]
+      if instruction.isExit {
+        if index < mainLength { mainExits.append(index) } else { subprogramExits.append(index) }
+      } else if instruction.isHelperCall
+        && instruction.immediate == HelperFunction.tailCall.rawValue
+      {
+        tailCalls.append(index)
+      }
     }
-    statesBefore = Array(repeating: nil, count: instructions.count)
+    self.mainExits = mainExits
+    self.subprogramExits = subprogramExits
+    self.tailCalls = tailCalls
+    self.mainLength = mainLength
+    blockEntryStates = Array(repeating: nil, count: graph.blockStarts.count)
     guard mainLength > 0 else { return }
     solve(entry: FrameState(entry: entryRegisters), mainLength: mainLength)
     collectFacts(mainLength: mainLength)
@@ -93,42 +112,71 @@ public struct StackFrameAnalysis: Sendable {
   /// The analysis state before the instruction at `index`, or nil if it is
   /// not reached in the main program.
   public func state(before index: Int) -> FrameState? {
-    statesBefore.indices.contains(index) ? statesBefore[index] : nil
+    guard index >= 0, index < mainLength, !graph.isSecondSlot[index],
+      var state = blockEntryStates[graph.block(containing: index)]
+    else { return nil }
+    var scratch = Facts()
+    var slot = graph.blockStarts[graph.block(containing: index)]
+    while slot < index {
+      Self.transfer(slot, graph.instructions, &state, &scratch)
+      slot += graph.instructions[slot].isWideImmediateLoad ? 2 : 1
+    }
+    return state
   }
 
-  /// Forward sweeps in instruction order until nothing changes: a state
-  /// that changes ahead of the sweep is taken in the same sweep, one behind
-  /// it (a loop) in the next.
+  /// Forward sweeps over the blocks in instruction order until nothing
+  /// changes: a block whose entry state changes ahead of the sweep is taken
+  /// in the same sweep, one behind it (a loop) in the next. Only block
+  /// entries keep a state; inside a block one state is carried along.
   private mutating func solve(entry: FrameState, mainLength: Int) {
-    statesBefore[0] = entry
-    var dirty = [Bool](repeating: false, count: mainLength)
+    let blockCount = graph.blockStarts.count
+    blockEntryStates[0] = entry
+    var dirty = [Bool](repeating: false, count: blockCount)
     dirty[0] = true
     var scratch = Facts()
     var sweepAgain = true
     while sweepAgain {
       sweepAgain = false
-      for index in 0..<mainLength where dirty[index] {
-        dirty[index] = false
-        guard var state = statesBefore[index] else { continue }
-        Self.transfer(index, graph.instructions, &state, &scratch)
-        for next in graph.successors(ofInstruction: index) where next < mainLength {
-          let merged = statesBefore[next].map { $0.joined(with: state) } ?? state
-          if merged != statesBefore[next] {
-            statesBefore[next] = merged
-            dirty[next] = true
-            if next <= index { sweepAgain = true }
+      for block in 0..<blockCount where dirty[block] {
+        dirty[block] = false
+        guard var state = blockEntryStates[block] else { continue }
+        guard let last = walk(block, &state, &scratch) else { continue }
+        scratch.removeAll()
+        for edge in graph.successorStarts[last]..<graph.successorStarts[last + 1] {
+          let next = graph.successorTargets[edge]
+          guard next < mainLength else { continue }
+          let target = graph.block(containing: next)
+          let merged = blockEntryStates[target].map { $0.joined(with: state) } ?? state
+          if merged != blockEntryStates[target] {
+            blockEntryStates[target] = merged
+            dirty[target] = true
+            if target <= block { sweepAgain = true }
           }
         }
       }
-      scratch = Facts()
     }
+  }
+
+  /// Applies the transfer of every main-program instruction of `block` to
+  /// `state`; returns the last instruction, nil if the block is not in the
+  /// main program.
+  private func walk(_ block: Int, _ state: inout FrameState, _ facts: inout Facts) -> Int? {
+    var slot = graph.blockStarts[block]
+    var last: Int?
+    let end = min(graph.blockRange(block).upperBound, mainLength)
+    while slot < end {
+      Self.transfer(slot, graph.instructions, &state, &facts)
+      last = slot
+      slot += graph.instructions[slot].isWideImmediateLoad ? 2 : 1
+    }
+    return last
   }
 
   private mutating func collectFacts(mainLength: Int) {
     var facts = Facts()
-    for index in 0..<mainLength {
-      guard var state = statesBefore[index] else { continue }
-      Self.transfer(index, graph.instructions, &state, &facts)
+    for block in blockEntryStates.indices {
+      guard var state = blockEntryStates[block] else { continue }
+      _ = walk(block, &state, &facts)
     }
     accesses = facts.accesses
     framePointerCopies = facts.framePointerCopies
@@ -145,5 +193,12 @@ extension StackFrameAnalysis {
     var framePointerCopies: [Int] = []
     var helperArguments: [HelperArgument] = []
     var hazards: [StackHazard] = []
+
+    mutating func removeAll() {
+      accesses.removeAll(keepingCapacity: true)
+      framePointerCopies.removeAll(keepingCapacity: true)
+      helperArguments.removeAll(keepingCapacity: true)
+      hazards.removeAll(keepingCapacity: true)
+    }
   }
 }
