@@ -54,7 +54,8 @@ let package = Package(
       exclude: ["Programs"]),
     .testTarget(name: "CommandTests", dependencies: ["TestSupport"]),
     .testTarget(
-      name: "ConsoleTests", dependencies: ["Console", "Control", "BPF", "CNcursesw"],
+      name: "ConsoleTests",
+      dependencies: ["Console", "Control", "BPF", "CNcursesw", "TestSupport"],
       exclude: ["__Snapshots__"]),
   ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// `make demo` as an operator sees it: the built binary's `demo up`, then
@@ -92,25 +93,4 @@ enum DemoObject {
   static let classifier = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("build/samples/xdp_classify.o").path
-}
-
-/// The standard demo (namespace xdpbatch-demo, veth xdpbatch0) exists once
-/// per machine: suites that make it take this lock (a `flock` on a file in
-/// /tmp), so that they do not run at the same time.
-struct DemoLock {
-  static let path = "/tmp/xdpbatch-demo.lock"
-  private let descriptor: Int32
-
-  /// Waits for the lock.
-  init() {
-    descriptor = open(Self.path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-    if descriptor >= 0 { flock(descriptor, LOCK_EX) }
-  }
-
-  /// Lets the next holder in.
-  func release() {
-    guard descriptor >= 0 else { return }
-    flock(descriptor, LOCK_UN)
-    close(descriptor)
-  }
 }

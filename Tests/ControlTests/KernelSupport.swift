@@ -1,6 +1,7 @@
 import BPF
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 @testable import Control
@@ -114,26 +115,4 @@ func eventually(seconds: Double = 3, _ condition: () throws -> Bool) rethrows ->
     usleep(20_000)
   }
   return try condition()
-}
-
-/// The standard demo (namespace xdpbatch-demo, veth xdpbatch0) exists once
-/// per machine: suites that make it (here and the console's end-to-end
-/// test) take this lock (a `flock` on a file in /tmp) so that they do not
-/// run at the same time.
-struct DemoLock {
-  static let path = "/tmp/xdpbatch-demo.lock"
-  private let descriptor: Int32
-
-  /// Waits for the lock.
-  init() {
-    descriptor = open(Self.path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-    if descriptor >= 0 { flock(descriptor, LOCK_EX) }
-  }
-
-  /// Lets the next holder in.
-  func release() {
-    guard descriptor >= 0 else { return }
-    flock(descriptor, LOCK_UN)
-    close(descriptor)
-  }
 }
