@@ -1,9 +1,10 @@
 import BPF
 import CLinux
-import Control
 import Foundation
 import Glibc
 import Testing
+
+@testable import Control
 
 /// Whether this process can load BPF programs and make a veth pair, and
 /// the reason when it cannot (tests are then skipped with that reason).
@@ -16,41 +17,12 @@ enum KernelAccess {
     } catch {
       return "BPF is not usable here: \(error)"
     }
-    if IPTool.path == nil { return "iproute2's ip is not installed" }
+    if IPCommand.path == nil { return "iproute2's ip is not installed" }
     return nil
   }()
 
   static var available: Bool { unavailableReason == nil }
   static var comment: Comment { Comment(rawValue: unavailableReason ?? "root and BPF available") }
-}
-
-/// iproute2's `ip`, for the test's own veth pair.
-enum IPTool {
-  static let path: String? = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first {
-    FileManager.default.isExecutableFile(atPath: $0)
-  }
-
-  struct Failure: Error, CustomStringConvertible {
-    var description: String
-  }
-
-  static func run(_ arguments: [String]) throws {
-    guard let path else { throw Failure(description: "ip is not installed") }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let errors = Pipe()
-    process.standardError = errors
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    let message = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-      throw Failure(
-        description: "ip \(arguments.joined(separator: " ")): "
-          + String(decoding: message, as: UTF8.self))
-    }
-  }
 }
 
 /// A veth pair in the test's namespace whose ends have four receive
@@ -66,19 +38,24 @@ struct TestDevice {
   static func create() throws -> TestDevice {
     let suffix = String(UInt32.random(in: 0..<UInt32.max), radix: 36)
     let name = "xbf\(suffix)a"
-    try IPTool.run([
+    try IPCommand.run([
       "link", "add", name, "numrxqueues", "\(receiveQueues)", "type", "veth", "peer", "name",
       "xbf\(suffix)b", "numrxqueues", "\(receiveQueues)",
     ])
     let index = if_nametoindex(name)
     guard index != 0 else {
-      try? IPTool.run(["link", "delete", name])
-      throw IPTool.Failure(description: "veth \(name) was created but has no ifindex")
+      try? IPCommand.run(["link", "delete", name])
+      throw KernelSetupFailure(description: "veth \(name) was created but has no ifindex")
     }
     return TestDevice(name: name, index: index)
   }
 
-  func delete() { try? IPTool.run(["link", "delete", name]) }
+  func delete() { try? IPCommand.run(["link", "delete", name]) }
+}
+
+/// A test device or CPU pinning could not be set up.
+struct KernelSetupFailure: Error, CustomStringConvertible {
+  var description: String
 }
 
 /// Keeps the calling thread on one CPU while `body` runs, so that every
@@ -93,16 +70,16 @@ func onOneProcessor<Result>(_ body: (Int) throws -> Result) throws -> (cpu: Int,
   let maskSize = 128  // bytes: 1024 CPUs, as glibc's cpu_set_t
   var previous = [UInt8](repeating: 0, count: maskSize)
   guard sched_getaffinity(0, maskSize, &previous) == 0 else {
-    throw IPTool.Failure(description: "sched_getaffinity failed: errno \(clinux_errno())")
+    throw KernelSetupFailure(description: "sched_getaffinity failed: errno \(clinux_errno())")
   }
   let cpu = Int(sched_getcpu())
   guard cpu >= 0, cpu < maskSize * 8 else {
-    throw IPTool.Failure(description: "sched_getcpu failed: errno \(clinux_errno())")
+    throw KernelSetupFailure(description: "sched_getcpu failed: errno \(clinux_errno())")
   }
   var only = [UInt8](repeating: 0, count: maskSize)
   only[cpu / 8] = UInt8(1 << (cpu % 8))
   guard sched_setaffinity(0, maskSize, only) == 0 else {
-    throw IPTool.Failure(description: "sched_setaffinity(\(cpu)) failed: errno \(clinux_errno())")
+    throw KernelSetupFailure(description: "sched_setaffinity(\(cpu)) failed: errno \(clinux_errno())")
   }
   defer { sched_setaffinity(0, maskSize, previous) }
   return (cpu, try body(cpu))
