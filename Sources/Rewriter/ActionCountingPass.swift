@@ -34,16 +34,11 @@ public struct ActionCountingPass: Sendable {
 
   /// `program` with verdict counting added.
   public func apply(to program: Program) throws(RewriteError) -> Program {
-    var buffer: InstructionBuffer
-    do {
-      buffer = try InstructionBuffer(program.instructions)
-    } catch {
-      throw .malformedProgram(error)
-    }
+    var buffer = try InstructionBuffer(rewriting: program)
     let frame = StackFrameAnalysis(program)
     guard !frame.mainExits.isEmpty else { throw .noMainExit }
     if let hazard = frame.hazards.first { throw .unprovableStack(hazard) }
-    let depth = (frame.stackDepth + 7) / 8 * 8
+    let depth = frame.alignedStackDepth
     guard depth + 16 <= BatchTrampoline.stackLimit else {
       throw .stackTooLarge(used: frame.stackDepth, reserved: 16)
     }

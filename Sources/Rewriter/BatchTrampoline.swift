@@ -49,17 +49,12 @@ public struct BatchTrampoline: Sendable {
       throw .invalidBatchSize(batchSize)
     }
     guard layout.stride > 0 else { throw .invalidLayout(stride: layout.stride) }
-    var buffer: InstructionBuffer
-    do {
-      buffer = try InstructionBuffer(program.instructions)
-    } catch {
-      throw .malformedProgram(error)
-    }
+    let buffer = try InstructionBuffer(rewriting: program)
     let frame = StackFrameAnalysis(program)
     try Self.checkRewritable(frame, strategy: strategy)
 
     let reserved = bound.slotCount * 8
-    let depth = (frame.stackDepth + 7) / 8 * 8
+    let depth = frame.alignedStackDepth
     guard depth + reserved <= Self.stackLimit else {
       throw .stackTooLarge(used: frame.stackDepth, reserved: reserved)
     }

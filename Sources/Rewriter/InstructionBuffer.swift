@@ -220,3 +220,15 @@ extension Instruction {
     opcode == 0 && dst == .r0 && src == .r0 && offset == 0
   }
 }
+
+extension InstructionBuffer {
+  /// A buffer holding `program`'s instructions, for a rewrite pass; a
+  /// program the buffer cannot hold is a ``RewriteError/malformedProgram(_:)``.
+  init(rewriting program: Program) throws(RewriteError) {
+    do {
+      try self.init(program.instructions)
+    } catch {
+      throw .malformedProgram(error)
+    }
+  }
+}

@@ -104,6 +104,10 @@ public struct StackFrameAnalysis: Sendable {
   /// Bytes of stack the main frame uses (`-deepestOffset`).
   public var stackDepth: Int { -deepestOffset }
 
+  /// ``stackDepth`` rounded up to whole 8-byte slots: where slots that the
+  /// rewriter reserves below the program's own use begin.
+  public var alignedStackDepth: Int { (stackDepth + 7) / 8 * 8 }
+
   /// Whether any hazard is a variable offset.
   public var hasVariableOffset: Bool {
     hazards.contains { if case .variableOffset = $0 { true } else { false } }

@@ -79,7 +79,8 @@ func onOneProcessor<Result>(_ body: (Int) throws -> Result) throws -> (cpu: Int,
   var only = [UInt8](repeating: 0, count: maskSize)
   only[cpu / 8] = UInt8(1 << (cpu % 8))
   guard sched_setaffinity(0, maskSize, only) == 0 else {
-    throw KernelSetupFailure(description: "sched_setaffinity(\(cpu)) failed: errno \(clinux_errno())")
+    throw KernelSetupFailure(
+      description: "sched_setaffinity(\(cpu)) failed: errno \(clinux_errno())")
   }
   defer { sched_setaffinity(0, maskSize, previous) }
   return (cpu, try body(cpu))
