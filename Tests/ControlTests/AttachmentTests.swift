@@ -100,14 +100,9 @@ struct AttachmentTests {
     let network = try TestNetwork()
     defer { network.tearDown() }
     let interface = network.veth.name
-    let index = if_nametoindex(interface)
-    // Someone else's program, attached the legacy way (netlink), generic mode.
-    let foreign = try ProgramLoader(maps: []).load(TestPrograms.returning(.pass, name: "foreign"))
-    let foreignID = try foreign.program.info().id
-    try #require(
-      bpf_xdp_attach(Int32(index), foreign.program.descriptor.rawValue, XDPMode.generic.flags, nil)
-        == 0)
-    defer { _ = bpf_xdp_detach(Int32(index), XDPMode.generic.flags, nil) }
+    let foreign = try ForeignProgram(on: interface, mode: .generic)
+    defer { foreign.detach() }
+    let foreignID = foreign.id
 
     let error = try #require(throws: AttachError.self) {
       _ = try XDPAttachment.attach(

@@ -122,13 +122,9 @@ struct CommandLineTests {
     let network = try TestNetwork()
     defer { network.tearDown() }
     let interface = network.veth.name
-    let index = if_nametoindex(interface)
-    let foreign = try ProgramLoader(maps: []).load(TestPrograms.returning(.pass, name: "foreign"))
-    let foreignID = try foreign.program.info().id
-    try #require(
-      bpf_xdp_attach(Int32(index), foreign.program.descriptor.rawValue, XDPMode.native.flags, nil)
-        == 0)
-    defer { _ = bpf_xdp_detach(Int32(index), XDPMode.native.flags, nil) }
+    let foreign = try ForeignProgram(on: interface, mode: .native)
+    defer { foreign.detach() }
+    let foreignID = foreign.id
     let refused = try Self.run(
       ["attach", interface, Self.classifier, "--program", "xdp_classify_prog"])
     #expect(refused.status == 1)

@@ -1,4 +1,5 @@
 import BPF
+import CBPF
 import Foundation
 import Glibc
 import TestSupport
@@ -61,6 +62,28 @@ enum TestPrograms {
       name: name, sectionName: "xdp",
       instructions: [.move(.r0, immediate: Int32(action.rawValue)), .exit])
   }
+}
+
+/// Someone else's XDP program (`foreign`, returning PASS), attached the
+/// legacy way (netlink, no link): what xdpbatch must refuse to replace
+/// without `--force`. ``detach()`` removes it.
+struct ForeignProgram {
+  let interfaceIndex: Int32
+  let mode: XDPMode
+  /// Its kernel id.
+  let id: UInt32
+  private let loaded: ProgramLoader.Loaded
+
+  init(on interface: String, mode: XDPMode) throws {
+    interfaceIndex = Int32(if_nametoindex(interface))
+    self.mode = mode
+    loaded = try ProgramLoader(maps: []).load(TestPrograms.returning(.pass, name: "foreign"))
+    id = try loaded.program.info().id
+    try #require(
+      bpf_xdp_attach(interfaceIndex, loaded.program.descriptor.rawValue, mode.flags, nil) == 0)
+  }
+
+  func detach() { _ = bpf_xdp_detach(interfaceIndex, mode.flags, nil) }
 }
 
 /// A namespace and a veth pair made for one test, with a per-run suffix,
