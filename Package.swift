@@ -14,8 +14,11 @@ let package = Package(
     // Layers, bottom to top. Each imports only the layers below it.
     .target(name: "BPF"),
     .target(name: "Rewriter", dependencies: ["BPF"]),
-    .target(name: "Engine", dependencies: ["BPF", "Rewriter"]),
-    .target(name: "Control", dependencies: ["BPF", "Rewriter", "Engine", "CBPF", "CLinux"]),
+    .target(name: "Engine", dependencies: ["BPF"]),
+    // Harnesses: equivalence of the two forms, and the benchmark fixtures.
+    .target(name: "Check", dependencies: ["BPF", "Rewriter", "Engine"]),
+    .target(name: "Control", dependencies: ["BPF", "Rewriter", "CBPF", "CLinux"]),
+    .target(name: "Bench", dependencies: ["BPF", "Rewriter", "Engine", "Control"]),
     .target(name: "Console", dependencies: ["Control", "BPF", "CNcursesw"]),
 
     // C libraries, reached through small shims.
@@ -31,7 +34,9 @@ let package = Package(
         "BPF",
         "Rewriter",
         "Engine",
+        "Check",
         "Control",
+        "Bench",
         "Console",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
@@ -43,7 +48,8 @@ let package = Package(
     .testTarget(name: "RewriterTests", dependencies: ["Rewriter", "BPF", "CBPF"]),
     .testTarget(
       name: "EngineTests", dependencies: ["Engine", "TestSupport"], exclude: ["Conformance"]),
-    .testTarget(name: "CheckTests", dependencies: ["BPF", "Rewriter", "Engine", "TestSupport"]),
+    .testTarget(
+      name: "CheckTests", dependencies: ["BPF", "Rewriter", "Engine", "Check", "TestSupport"]),
     .testTarget(
       name: "ControlTests",
       dependencies: ["Control", "Engine", "Rewriter", "BPF", "CBPF", "TestSupport"],

@@ -1,3 +1,5 @@
+import BPF
+
 /// A seeded generator of Ethernet frames for offline runs: IPv4 and IPv6
 /// carrying UDP, TCP or ICMP, ARP, 802.1Q-tagged frames, runts (shorter
 /// than the 60-byte minimum) and truncated frames (headers promise more
@@ -63,7 +65,7 @@ public struct FrameGenerator: Sendable {
     let source = ipv4Address()
     let destination = ipv4Address()
     header += source + destination
-    let checksum = Self.checksum(header)
+    let checksum = InternetChecksum.of(header)
     header[10] = UInt8(checksum >> 8)
     header[11] = UInt8(checksum & 0xff)
     let pseudo = source + destination + [0, proto] + be16(UInt16(payloadLength))
@@ -107,7 +109,7 @@ public struct FrameGenerator: Sendable {
     while segment.count < length { segment.append(UInt8(truncatingIfNeeded: random(below: 256))) }
     segment = Array(segment.prefix(length))
     let covered = proto == 1 ? segment : pseudoHeader + segment
-    var checksum = Self.checksum(covered)
+    var checksum = InternetChecksum.of(covered)
     if proto == 17 && checksum == 0 { checksum = 0xffff }
     segment[checksumOffset] = UInt8(checksum >> 8)
     segment[checksumOffset + 1] = UInt8(checksum & 0xff)
@@ -151,20 +153,6 @@ public struct FrameGenerator: Sendable {
     z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
     z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
     return (z ^ (z >> 31)) % bound
-  }
-
-  /// The Internet checksum (RFC 1071) of `bytes`.
-  public static func checksum(_ bytes: [UInt8]) -> UInt16 {
-    var sum: UInt32 = 0
-    var index = 0
-    while index < bytes.count {
-      let high = UInt32(bytes[index]) << 8
-      let low = index + 1 < bytes.count ? UInt32(bytes[index + 1]) : 0
-      sum += high | low
-      index += 2
-    }
-    while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
-    return ~UInt16(sum)
   }
 }
 

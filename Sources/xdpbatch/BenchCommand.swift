@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPF
+import Bench
 import Control
 import Engine
 import Foundation

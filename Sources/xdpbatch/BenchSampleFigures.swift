@@ -1,4 +1,5 @@
 import BPF
+import Bench
 import Control
 import Engine
 import Foundation

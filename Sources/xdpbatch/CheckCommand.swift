@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPF
+import Check
 import Engine
 import Foundation
 import Rewriter

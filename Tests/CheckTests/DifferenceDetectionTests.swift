@@ -2,6 +2,7 @@ import BPF
 import Rewriter
 import Testing
 
+@testable import Check
 @testable import Engine
 
 /// The check finds differences, not only their absence.

@@ -1,4 +1,5 @@
 import BPF
+import Check
 import Engine
 import Foundation
 import Rewriter

@@ -1,4 +1,5 @@
 import BPF
+import Check
 import Engine
 import Testing
 
@@ -247,7 +248,7 @@ struct HelperTests {
     header[12..<16] = new[...]
     header[10] = UInt8(updated & 0xff)
     header[11] = UInt8(updated >> 8)
-    #expect(FrameGenerator.checksum(header) == 0)
+    #expect(InternetChecksum.of(header) == 0)
   }
 
   @Test func tracePrintkIsCaptured() throws {

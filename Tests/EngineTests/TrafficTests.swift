@@ -1,3 +1,4 @@
+import BPF
 import Engine
 import Testing
 
@@ -18,7 +19,7 @@ struct TrafficTests {
       let v4 = generator.frame(.ipv4UDP)
       #expect((60...1514).contains(v4.count))
       #expect(v4[12] == 0x08 && v4[13] == 0x00)
-      #expect(FrameGenerator.checksum(Array(v4[14..<34])) == 0)
+      #expect(InternetChecksum.of(Array(v4[14..<34])) == 0)
       #expect(v4[26] == 198 && (v4[27] == 18 || v4[27] == 19))
       #expect(Int(v4[16]) << 8 | Int(v4[17]) == v4.count - 14)
       let v6 = generator.frame(.ipv6TCP)

@@ -1,3 +1,4 @@
+import Check
 import Console
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import BPF
+import Engine
 
 /// A small interpreter benchmark: how long one instruction takes, measured
 /// on a loop of arithmetic, memory and branch instructions (the mix a

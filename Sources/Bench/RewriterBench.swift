@@ -1,4 +1,5 @@
 import BPF
+import Rewriter
 
 /// How long the batch rewrite takes: each strategy x bound applied to a
 /// synthetic XDP program of a given size (4,000 instructions by default)

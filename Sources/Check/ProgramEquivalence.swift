@@ -1,4 +1,5 @@
 import BPF
+import Engine
 import Rewriter
 
 /// What ``EquivalenceCheck`` found for one program.

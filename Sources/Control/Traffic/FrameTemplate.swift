@@ -1,4 +1,4 @@
-import Engine
+import BPF
 
 /// An Ethernet + IPv4 + UDP frame for the traffic generator to send.
 public struct FrameTemplate: Hashable, Sendable {
@@ -24,7 +24,7 @@ public struct FrameTemplate: Hashable, Sendable {
       0x45, 0, UInt8(ipLength >> 8), UInt8(ipLength & 0xff), 0, 0, 0x40, 0, 64, 17, 0, 0,
     ]
     ip += source + destination
-    let checksum = FrameGenerator.checksum(ip)
+    let checksum = InternetChecksum.of(ip)
     ip[10] = UInt8(checksum >> 8)
     ip[11] = UInt8(checksum & 0xff)
     let udp: [UInt8] = [

@@ -1,4 +1,5 @@
 import BPF
+import Engine
 import Rewriter
 
 /// Runs a program per packet and, for each ``BatchVariant``, rewritten

@@ -1,4 +1,5 @@
 import BPF
+import Control
 import Foundation
 
 /// The kernel's side of `xdpbatch bench`: what a program costs in the
