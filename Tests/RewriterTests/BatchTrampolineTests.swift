@@ -109,9 +109,20 @@ struct Variant: CustomTestStringConvertible, Sendable {
     }
   }
 
-  @Test func bestVariantAddsAtMostSevenInstructionsAPacket() throws {
-    let batch = try rewrite(Fixtures.classifier, Variant(strategy: .reserve, bound: .endPointer))
-    #expect(batch.summary.addedPerPacket <= 7)
+  /// The README's "Per-packet overhead" table, pinned: instructions added
+  /// per packet for a program without a redirect helper and for one with
+  /// it, and instructions added once per batch, for every variant.
+  @Test(arguments: Variant.all)
+  func overheadMatchesTheREADMETable(_ variant: Variant) throws {
+    let table: [BatchBound: (perPacket: Int, withRedirect: Int, once: Int)] = [
+      .immediate: (8, 10, 4), .count: (8, 10, 6), .endPointer: (6, 8, 8),
+    ]
+    let expected = try #require(table[variant.bound])
+    let plain = try rewrite(Fixtures.classifier, variant).summary
+    let redirecting = try rewrite(Fixtures.redirecting, variant).summary
+    #expect(plain.addedPerPacket == expected.perPacket)
+    #expect(redirecting.addedPerPacket == expected.withRedirect)
+    #expect(plain.addedOnce == expected.once)
   }
 
   @Test(arguments: Variant.all)
