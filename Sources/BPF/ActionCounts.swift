@@ -49,7 +49,7 @@ public struct ActionCounts: Hashable, Sendable {
 }
 
 extension ActionCounts: Codable {
-  /// Encodes as DESIGN.md's `"actions"` object: `{"aborted": {"packets",
+  /// Encodes as docs/DESIGN.md's `"actions"` object: `{"aborted": {"packets",
   /// "bytes"}, "drop": ..., ...}`.
   public func encode(to encoder: any Encoder) throws {
     var container = encoder.container(keyedBy: ActionKey.self)

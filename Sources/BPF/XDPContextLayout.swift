@@ -1,7 +1,7 @@
 /// Where the fields of one XDP context record lie, and how far apart
 /// consecutive records of a batch are.
 ///
-/// The engine's record (DESIGN.md) is ``engine``: `struct xdp_md`'s six
+/// The engine's record (docs/DESIGN.md) is ``engine``: `struct xdp_md`'s six
 /// 32-bit fields, then the batch verdict (`act`) and the per-buffer redirect
 /// slot, 32 bytes in all. A kernel that carries a batching patch has its own
 /// layout, read from its BTF; the rewriter takes the layout as a value and
@@ -43,7 +43,7 @@ public struct XDPContextLayout: Hashable, Sendable {
     self.stride = stride
   }
 
-  /// The engine's 32-byte record (DESIGN.md, "Engine context record").
+  /// The engine's 32-byte record (docs/DESIGN.md, "Context record").
   public static let engine = XDPContextLayout(
     data: 0, dataEnd: 4, dataMeta: 8, ingressInterfaceIndex: 12, receiveQueueIndex: 16,
     egressInterfaceIndex: 20, action: 24, redirectTarget: 28, stride: 32)

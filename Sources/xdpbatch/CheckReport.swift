@@ -8,7 +8,7 @@ import Foundation
 /// `{"object", "seed", "equivalent", "programs": [{"program", "packets",
 /// "actions", "refused", "variants": [{"variant", "strategy", "bound",
 /// "packets", "mismatches", "added_per_packet", "first_difference",
-/// "refusal"}]}]}`; `actions` has DESIGN.md's shape and counts the
+/// "refusal"}]}]}`; `actions` has docs/DESIGN.md's shape and counts the
 /// per-packet form's verdicts.
 struct CheckReport: Encodable {
   var object: String

@@ -4,7 +4,7 @@ import Foundation
 
 /// What `xdpbatch run` reports: per-action counts, the engine's time per
 /// packet and, on request, the maps afterwards. Encodes to the JSON shape
-/// of DESIGN.md (`program`, `mode`, `packets`, `actions`, `ns_per_packet`,
+/// of docs/DESIGN.md (`program`, `mode`, `packets`, `actions`, `ns_per_packet`,
 /// plus `maps` when asked for).
 struct RunSummary: Encodable {
   var program: String

@@ -58,7 +58,7 @@ struct StatsCommand: ParsableCommand {
   }
 }
 
-/// One report of `stats`, in DESIGN.md's JSON shape.
+/// One report of `stats`, in docs/DESIGN.md's JSON shape.
 struct StatsReport: Encodable {
   var interface: String
   var program: String

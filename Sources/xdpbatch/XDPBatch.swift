@@ -9,7 +9,7 @@ import Foundation
 
 /// The `xdpbatch` command: an operator console for XDP batching.
 ///
-/// Exit codes are part of the command line's contract (DESIGN.md): 0 on
+/// Exit codes are part of the command line's contract (docs/DESIGN.md): 0 on
 /// success, 1 when the operation failed (the message on stderr says what,
 /// where and why), 2 for a usage error.
 @main

@@ -23,7 +23,7 @@ struct RunnerTests {
     .exit,
   ]
 
-  /// The same body wrapped by hand in the batch trampoline of DESIGN.md:
+  /// The same body wrapped by hand in the batch trampoline of docs/DESIGN.md:
   /// every exit jumps to an epilogue that stores the verdict in `act`,
   /// commits the redirect target, and advances to the next record.
   static var batch: [Instruction] {

@@ -39,7 +39,7 @@ public struct InterfaceListing: Hashable, Sendable {
 
   /// One element of `xdpbatch list --json`. The keys `name`, `ifindex`,
   /// `driver`, `i40e` and `xdp` {`program`, `mode`} are a stable contract
-  /// (DESIGN.md); the others may grow.
+  /// (docs/DESIGN.md); the others may grow.
   public struct Entry: Codable, Hashable, Sendable {
     /// Interface name.
     public var name: String
