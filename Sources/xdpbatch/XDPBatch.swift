@@ -17,11 +17,12 @@ struct XDPBatch: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "xdpbatch",
     abstract: "An operator console for XDP batching.",
+    version: Version.description,
     subcommands: [
       ConsoleSubcommand.self, ListCommand.self, DisasmCommand.self, RewriteCommand.self,
       CheckCommand.self, RunCommand.self, ExecCommand.self, AttachCommand.self,
       SwapCommand.self, DetachCommand.self, StatsCommand.self, DemoCommand.self,
-      BenchCommand.self,
+      BenchCommand.self, VersionCommand.self,
     ],
     defaultSubcommand: ConsoleSubcommand.self
   )
