@@ -38,7 +38,7 @@ struct XDPBatch: ParsableCommand {
       if code == .success {
         exit(withError: error)
       }
-      writeToStandardError(fullMessage(for: error))
+      writeToStandardError(usageMessage(for: error))
       Glibc.exit(2)
     }
     do {
@@ -53,6 +53,16 @@ struct XDPBatch: ParsableCommand {
       writeToStandardError("xdpbatch: error: \(error)")
       Glibc.exit(1)
     }
+  }
+}
+
+extension XDPBatch {
+  /// ArgumentParser's message for a usage error, under the one prefix
+  /// every error of the tool has (`xdpbatch: error: …`), usage after it.
+  static func usageMessage(for error: Error) -> String {
+    let message = fullMessage(for: error)
+    guard message.hasPrefix("Error: ") else { return message }
+    return "xdpbatch: error: " + message.dropFirst("Error: ".count)
   }
 }
 
