@@ -22,6 +22,8 @@ public final class PinnedTraffic: TrafficSource {
     self.deployment = deployment
   }
 
+  /// Samples the counters map and the program's run statistics through
+  /// the kept handle, with the record if it describes the program seen.
   public func read(interface: String, at time: Double) throws -> TrafficReading? {
     let sample = try throughHandle(interface: interface) { try $0.sample(at: time) }
     guard let sample else { return nil }
@@ -29,13 +31,15 @@ public final class PinnedTraffic: TrafficSource {
       sample: sample, record: record(interface: interface, programID: sample.programID))
   }
 
+  /// The record of the program the kept link runs now.
   public func record(interface: String) throws -> AttachmentRecord? {
     let programID = try throughHandle(interface: interface) { try $0.program().info().id }
     return programID.flatMap { record(interface: interface, programID: $0) }
   }
 
-  /// `read` on the kept handle; on failure (or with no handle for
-  /// `interface`) on a handle opened again from the pins. `nil` when
+  /// `read` on the kept handle; when it is detached or the read fails
+  /// (or there is no handle for `interface`), on one opened again from
+  /// the pins. `nil` when
   /// xdpbatch has nothing attached to `interface`.
   private func throughHandle<Value>(
     interface: String, _ read: (XDPAttachment) throws -> Value

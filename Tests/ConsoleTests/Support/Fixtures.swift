@@ -6,7 +6,9 @@ import LiveConsole
 
 /// Snapshots built from recorded data: the i40e machine that Control's
 /// tests use (read from their fixture through Control's types) and
-/// traffic computed by Control's ``CounterTracker`` from made-up samples.
+/// traffic computed by Control's ``CounterTracker`` from made-up samples,
+/// turned into Console's view model by LiveConsole as the live console's
+/// are.
 enum Fixtures {
   /// `Tests/ControlTests/Fixtures/i40e-machine.json`.
   static var machineFile: URL {
