@@ -40,6 +40,11 @@ public final class Machine {
   var legacyPacket: (start: UInt64, end: UInt64) = (0, 0)
   /// Whether tail calls are refused (batch runs).
   var refusesTailCalls = false
+  /// The programs the current run has entered (the one it started with and
+  /// every tail-call target), held until the run ends: a program that
+  /// deletes its own PROG_ARRAY slot keeps running on code that stays
+  /// allocated.
+  var runningPrograms: [PreparedProgram] = []
   var tailCallCount = 0
   var randomState: UInt64
   var clockTicks: UInt64 = 0
@@ -135,6 +140,8 @@ public final class Machine {
     registers[2] = r2
     registers[10] = stackTops[0]
     tailCallCount = 0
+    runningPrograms.append(program)
+    defer { runningPrograms.removeAll(keepingCapacity: true) }
     return try interpret(program)
   }
 }
