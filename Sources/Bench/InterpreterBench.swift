@@ -16,9 +16,12 @@ public enum InterpreterBench {
   }
 
   /// Runs the loop `iterations` times (about 10 instructions each).
-  public static func run(iterations: Int32 = 2_000_000) throws -> Result {
+  public static func run(
+    iterations: Int32 = 2_000_000, engine: EngineKind = .interpreter
+  ) throws -> Result {
     let machine = try Machine(
-      configuration: MachineConfiguration(instructionBudget: Int(iterations) * 16 + 64))
+      configuration: MachineConfiguration(
+        instructionBudget: Int(iterations) * 16 + 64, engine: engine))
     let program = try machine.prepare(instructions: loop(iterations), name: "bench")
     _ = try machine.run(program, r1: 0)
     let clock = ContinuousClock()
