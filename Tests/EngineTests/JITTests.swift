@@ -120,4 +120,24 @@ import Testing
       #expect(machine.engineFallback == nil)
     }
   }
+
+  /// The call-style driver calls the program once per record, in every
+  /// style (the retpoline thunk returns to the right place).
+  @Test func dispatchLoopCallsOncePerRecordInEveryStyle() throws {
+    let counts = MapDefinition(name: "c", type: .array, keySize: 4, valueSize: 8, maxEntries: 1)
+    for style in CallStyle.allCases {
+      let machine = try Machine(maps: [counts], configuration: MachineConfiguration(engine: .jit))
+      let program = try machine.prepare(
+        instructions: [.storeWord(0, .r10, -4), .move(.r2, .r10), .add(.r2, immediate: -4)]
+          + Instruction.map(.r1, 0) + [
+            .helper(.mapLookupElement), .jump(.jeq, .r0, immediate: 0, offset: 3),
+            .load(.doubleWord, .r1, from: .r0, offset: 0), .add(.r1, immediate: 1),
+            .store(.doubleWord, .r1, to: .r0, offset: 0), .move(.r0, immediate: 2), .exit,
+          ])
+      let loop = try DispatchLoop(machine: machine, program: program, style: style)
+      try loop.run(records: [UInt64](repeating: 0, count: 1000))
+      let expected = withUnsafeBytes(of: UInt64(1000).littleEndian) { Array($0) }
+      #expect(machine.maps[0].lookup(key: BPFMap.key(0)) == expected, "\(style)")
+    }
+  }
 }

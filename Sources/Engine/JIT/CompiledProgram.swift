@@ -6,12 +6,16 @@ final class CompiledProgram {
   let memory: ExecutableMemory
   /// Offset of the body in the pages.
   let bodyOffset: Int
+  /// The code's bytes (position-independent: internal jumps are relative,
+  /// callbacks absolute), which ``DispatchLoop`` copies beside its driver.
+  let bytes: [UInt8]
 
   /// The C signature of the code: context block in, R0 out.
   typealias Entry = @convention(c) (UnsafeMutableRawPointer) -> UInt64
 
-  init(memory: ExecutableMemory, bodyOffset: Int) {
+  init(memory: ExecutableMemory, bodyOffset: Int, bytes: [UInt8]) {
     self.memory = memory
+    self.bytes = bytes
     self.bodyOffset = bodyOffset
   }
 

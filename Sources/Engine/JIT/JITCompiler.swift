@@ -50,7 +50,7 @@ struct JITCompiler {
       guard let code = compiler.a.finish() else {
         throw .unresolvedLabel(program: program.name)
       }
-      return CompiledProgram(memory: try ExecutableMemory(code), bodyOffset: body)
+      return CompiledProgram(memory: try ExecutableMemory(code), bodyOffset: body, bytes: code)
     #else
       throw .unsupportedArchitecture
     #endif

@@ -78,6 +78,13 @@ extension Machine {
 
   /// Runs compiled code with the registers ``run(_:r1:r2:)`` set up.
   func runCompiled(_ code: CompiledProgram) throws(ExecutionError) -> UInt64 {
+    let state = armContext()
+    let result = code.entry(state.context)
+    return try finishCompiledRun(result)
+  }
+
+  /// Fills the context block for a run.
+  func armContext() -> JITRuntime {
     let state = jit
     state.refresh(addressSpace)
     state[JITContext.machine] = UInt64(UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque()))
@@ -90,7 +97,12 @@ extension Machine {
       state[JITContext.stackTops + Int32(frame * 8)] = stackTops[frame]
     }
     state.error = nil
-    let result = code.entry(state.context)
+    return state
+  }
+
+  /// The run's result, or its error, from the context block.
+  func finishCompiledRun(_ result: UInt64) throws(ExecutionError) -> UInt64 {
+    let state = jit
     lastInstructionCount = Int(state[JITContext.executed])
     let index = Int(state[JITContext.faultIndex])
     switch JITContext.Status(rawValue: Int32(truncatingIfNeeded: state[JITContext.status])) {

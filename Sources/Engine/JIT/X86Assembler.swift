@@ -26,9 +26,16 @@ struct CodeLabel: Hashable { let id: Int }
 
 /// An x86-64 condition code (the low nibble of `Jcc`).
 enum Condition: UInt8 {
-  case below = 0x2, aboveOrEqual = 0x3, equal = 0x4, notEqual = 0x5
-  case belowOrEqual = 0x6, above = 0x7, less = 0xc, greaterOrEqual = 0xd
-  case lessOrEqual = 0xe, greater = 0xf
+  case below = 0x2
+  case aboveOrEqual = 0x3
+  case equal = 0x4
+  case notEqual = 0x5
+  case belowOrEqual = 0x6
+  case above = 0x7
+  case less = 0xc
+  case greaterOrEqual = 0xd
+  case lessOrEqual = 0xe
+  case greater = 0xf
 }
 
 /// Encodes x86-64 instructions into a byte buffer: REX, ModRM, SIB and
@@ -62,7 +69,9 @@ struct X86Assembler {
   }
 
   /// REX prefix; `force` emits it even when empty (byte registers sil/dil).
-  mutating func rex(wide: Bool, reg: UInt8 = 0, index: UInt8 = 0, base: UInt8 = 0, force: Bool = false) {
+  mutating func rex(
+    wide: Bool, reg: UInt8 = 0, index: UInt8 = 0, base: UInt8 = 0, force: Bool = false
+  ) {
     let value: UInt8 =
       0x40 | (wide ? 8 : 0) | (reg >= 8 ? 4 : 0) | (index >= 8 ? 2 : 0) | (base >= 8 ? 1 : 0)
     if value != 0x40 || force { emit(value) }
