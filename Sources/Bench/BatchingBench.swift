@@ -22,8 +22,8 @@ public enum BatchingBench {
   /// Measures `program` over 64 of `frames` (repeated when fewer), each form
   /// called `repeats` times over them; the best of `rounds` is kept.
   public static func run(
-    _ program: Program, maps: [MapDefinition], frames: [[UInt8]], repeats: Int = 2_000,
-    rounds: Int = 3
+    _ program: Program, maps: [MapDefinition], frames: [[UInt8]], repeats: Int = 1_000,
+    rounds: Int = 7
   ) throws -> [Row] {
     let size = PacketRunner.maximumBatch
     let batchForm = try BatchTrampoline(batchSize: size).rewrite(program).program
@@ -39,27 +39,27 @@ public enum BatchingBench {
     let count = Double(records.count * repeats)
     let batchLoop = try DispatchLoop(
       machine: machine, program: batch, style: .direct, r2: Int32(records.count))
-    func best(_ body: () throws -> Void) throws -> Double {
-      var fastest = Double.infinity
-      try body()  // warm-up
-      for _ in 0..<rounds {
-        let elapsed = try ContinuousClock().measure(body)
-        let (seconds, attoseconds) = elapsed.components
-        fastest = min(fastest, (Double(seconds) * 1e9 + Double(attoseconds) / 1e9) / count)
-      }
-      return fastest
+    let styles = try CallStyle.allCases.map { style in
+      try DispatchLoop(machine: machine, program: single, style: style)
     }
-    let batchNanoseconds = try best {
-      _ = runner.stage(packets)
-      try batchLoop.run(records: batchRecords)
-    }
-    return try CallStyle.allCases.map { style in
-      let loop = try DispatchLoop(machine: machine, program: single, style: style)
-      let perPacket = try best {
+    // The four loops take turns, round after round, and each keeps its
+    // fastest round: load from other work on a shared machine then falls
+    // on all of them alike.
+    let runs: [(loop: DispatchLoop, records: [UInt64])] =
+      [(batchLoop, batchRecords)] + styles.map { ($0, perPacketRecords) }
+    var fastest = [Double](repeating: .infinity, count: runs.count)
+    for round in 0...rounds {
+      for (index, run) in runs.enumerated() {
         _ = runner.stage(packets)
-        try loop.run(records: perPacketRecords)
+        let elapsed = try ContinuousClock().measure { try run.loop.run(records: run.records) }
+        let (seconds, attoseconds) = elapsed.components
+        let nanoseconds = (Double(seconds) * 1e9 + Double(attoseconds) / 1e9) / count
+        if round > 0 { fastest[index] = min(fastest[index], nanoseconds) }  // round 0 warms up
       }
-      return Row(call: style, perPacketNanoseconds: perPacket, batchNanoseconds: batchNanoseconds)
+    }
+    return CallStyle.allCases.enumerated().map { index, style in
+      Row(
+        call: style, perPacketNanoseconds: fastest[index + 1], batchNanoseconds: fastest[0])
     }
   }
 }

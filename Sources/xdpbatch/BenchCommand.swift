@@ -69,10 +69,10 @@ struct BenchCommand: ParsableCommand {
     progress.step("interpreter head-to-head")
     let interpreter = try interpreterReport(directory)
     let sampleRows = try sampleFigures(directory, progress)
-    progress.step("engines")
-    let engines = try EngineComparison.measure(samples: sampleRows, engine: engineOption.engine)
     let batching = BatchingFigure.measure(
       try sampleSources(directory), frames: KernelBench().frames.map(\.bytes), progress: progress)
+    progress.step("engines")
+    let engines = try EngineComparison.measure(samples: sampleRows, batching: batching)
     progress.step("rewriter")
     let rewriter = try RewriterBench.run()
     progress.note("done")

@@ -16,6 +16,8 @@ struct SampleFigures: Encodable {
   var kernelNanosecondsPerPacket: Double?
   var liveMpps: Double?
   var notes: [String] = []
+  /// The packet runner's figure in the JIT (for the engines table).
+  var jitRunnerNanosecondsPerPacket: Double?
 
   /// The engine's per-packet cost over the kernel's, when both exist.
   var engineKernelRatio: Double? {
@@ -47,6 +49,12 @@ struct SampleFigures: Encodable {
       row.engineNanosecondsPerPacket = try PacketBench.run(
         program, maps: object.maps, mode: .perPacket, packets: frames, engine: engine
       ).nanosecondsPerPacket
+      row.jitRunnerNanosecondsPerPacket =
+        engine == .jit
+        ? row.engineNanosecondsPerPacket
+        : try PacketBench.run(
+          program, maps: object.maps, mode: .perPacket, packets: frames, engine: .jit
+        ).nanosecondsPerPacket
       let size = PacketRunner.maximumBatch
       let batch = try BatchTrampoline(batchSize: size).rewrite(program)
       row.engineBatchNanosecondsPerPacket = try PacketBench.run(
