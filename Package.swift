@@ -19,7 +19,10 @@ let package = Package(
     .target(name: "Check", dependencies: ["BPF", "Rewriter", "Engine"]),
     .target(name: "Control", dependencies: ["BPF", "Rewriter", "CBPF", "CLinux"]),
     .target(name: "Bench", dependencies: ["BPF", "Rewriter", "Engine", "Control"]),
-    .target(name: "Console", dependencies: ["Control", "BPF", "CNcursesw"]),
+    // The console draws the values it is handed; LiveConsole hands it
+    // Control's readings and carries out its keys through Control.
+    .target(name: "Console", dependencies: ["BPF", "CNcursesw"]),
+    .target(name: "LiveConsole", dependencies: ["Control", "Console", "Rewriter", "BPF"]),
 
     // C libraries, reached through small shims.
     .systemLibrary(name: "CBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
@@ -38,9 +41,13 @@ let package = Package(
         "Control",
         "Bench",
         "Console",
+        "LiveConsole",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-      ]
+      ],
+      plugins: ["BuildInfo"]
     ),
+    // The build's commit, for `xdpbatch --version`.
+    .plugin(name: "BuildInfo", capability: .buildTool()),
 
     // Shared by the test targets: package layout, the built executable, seeded randomness.
     .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -61,7 +68,12 @@ let package = Package(
     .testTarget(name: "CommandTests", dependencies: ["TestSupport"]),
     .testTarget(
       name: "ConsoleTests",
-      dependencies: ["Console", "Control", "BPF", "CNcursesw", "TestSupport"],
+      dependencies: ["Console", "LiveConsole", "Control", "BPF", "CNcursesw", "TestSupport"],
       exclude: ["__Snapshots__"]),
+    // The console's live side: pacing and snapshots with an injected
+    // clock and counters, and the kernel on a veth pair (root).
+    .testTarget(
+      name: "LiveConsoleTests",
+      dependencies: ["LiveConsole", "Console", "Control", "BPF", "TestSupport"]),
   ]
 )

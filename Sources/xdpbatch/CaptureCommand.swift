@@ -76,7 +76,7 @@ struct CaptureCommand: ParsableCommand {
     guard FileManager.default.createFile(atPath: write, contents: nil),
       let file = FileHandle(forWritingAtPath: write)
     else {
-      throw ValidationError("cannot write \(write)")
+      throw InspectionFileError(path: write)
     }
     defer { try? file.close() }
     let writer = CaptureFileFormat(
@@ -131,4 +131,10 @@ struct CaptureCommand: ParsableCommand {
         + (summary.isEmpty ? "" : " (" + summary.joined(separator: ", ") + ")")
         + "; program id \(capture.originalID) is back on \(interface)")
   }
+}
+
+/// The output file of a capture cannot be created.
+struct InspectionFileError: Error, CustomStringConvertible {
+  var path: String
+  var description: String { "\(path): cannot create the file (check the directory and permissions)" }
 }
