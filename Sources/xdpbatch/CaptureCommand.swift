@@ -136,5 +136,7 @@ struct CaptureCommand: ParsableCommand {
 /// The output file of a capture cannot be created.
 struct InspectionFileError: Error, CustomStringConvertible {
   var path: String
-  var description: String { "\(path): cannot create the file (check the directory and permissions)" }
+  var description: String {
+    "\(path): cannot create the file (check the directory and permissions)"
+  }
 }

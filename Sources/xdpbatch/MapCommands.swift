@@ -119,23 +119,6 @@ struct MapDumpReport: Encodable {
   var entries: [MapEntry]
 }
 
-extension MapEntry {
-  /// Whether every integer of the value (or of each CPU's copy) is zero.
-  var isZero: Bool {
-    func zero(_ value: BTFValue) -> Bool {
-      switch value {
-      case .array(let elements): elements.allSatisfy(zero)
-      case .members(let members): members.allSatisfy { zero($0.value) }
-      case .bytes(let bytes): bytes.allSatisfy { $0 == 0 }
-      case .text(let text): text.isEmpty
-      default: value.unsignedValue == 0
-      }
-    }
-    if let perCPU { return perCPU.allSatisfy(zero) }
-    return value.map(zero) ?? true
-  }
-}
-
 /// `xdpbatch map update IFACE NAME KEY VALUE`.
 struct MapUpdateCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
