@@ -176,21 +176,27 @@ struct InspectionCommandTests {
   /// variant is in, and returns the result; the original program must be
   /// back afterwards.
   static func capture(
-    _ network: TestNetwork, file: String, extra: [String] = [], send count: UInt64 = frames
+    _ network: TestNetwork, file: String, extra: [String] = [], send count: UInt64 = frames,
+    interrupt: Bool = false
   ) throws -> (status: Int32, errors: String) {
     let interface = network.veth.name
     let original = programID(interface)
     let url = try #require(BuiltXDPBatch.url)
     let process = Process()
     process.executableURL = url
-    process.arguments =
-      ["capture", interface, "--count", String(frames), "-w", file, "--duration", "30"] + extra
+    let limit = interrupt ? [] : ["--count", String(frames)]
+    process.arguments = ["capture", interface, "-w", file, "--duration", "30"] + limit + extra
     let errors = Pipe()
     process.standardError = errors
     process.standardOutput = FileHandle.nullDevice
     try process.run()
     #expect(try eventually(seconds: 20) { programID(interface) != original })
     send(network, count: count)
+    if interrupt {
+      // What Ctrl-C sends; the capture must end and put the original back.
+      usleep(300_000)
+      kill(process.processIdentifier, SIGINT)
+    }
     let errorData = errors.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     #expect(programID(interface) == original, "the original program is back")
@@ -237,6 +243,16 @@ struct InspectionCommandTests {
       #expect(lines.count == Int(Self.frames), "\(format): \(lines.prefix(3))")
       #expect(lines.filter { $0.contains("198.18.0.2") }.count >= Int(Self.frames) - 2)
     }
+    // A filter on another verdict (xdp1 drops everything) keeps nothing;
+    // Ctrl-C ends the capture and the original program is back.
+    let filtered = directory.path + "/pass.pcapng"
+    let interrupted = try Self.capture(
+      network, file: filtered, extra: ["--action", "pass"], interrupt: true)
+    #expect(interrupted.status == 0, "\(interrupted.errors)")
+    #expect(interrupted.errors.contains("0 frames written"))
+    #expect(try Self.tcpdumpLines(filtered).isEmpty)
+    #expect(XDPLink.links(onInterface: if_nametoindex(interface)).count == 1, "one link, ours")
+
     // pcapng keeps each verdict in the packet's comment.
     let bytes = try Data(contentsOf: URL(fileURLWithPath: directory.path + "/frames.pcapng"))
     #expect(String(decoding: bytes, as: UTF8.self).contains("verdict: XDP_DROP"))
