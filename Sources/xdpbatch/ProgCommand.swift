@@ -84,7 +84,8 @@ struct ProgCommand: ParsableCommand {
   }
 
   /// The xlated code through the project's disassembler. Map references
-  /// name the map (the kernel writes its id into the instruction).
+  /// name the map (the kernel writes its id into the instruction), helper
+  /// calls the kernel function they reach (from `/proc/kallsyms`).
   static func xlatedListing(_ program: InterfaceProgram, details: ProgramDetails) throws -> String {
     let bytes = try ProgramDetails.xlatedCode(program.program.descriptor)
     guard !bytes.isEmpty else {
@@ -96,9 +97,15 @@ struct ProgCommand: ParsableCommand {
       uniquingKeysWith: { a, _ in a })
     // The kernel writes map references back as BPF_PSEUDO_MAP_FD (1) or
     // BPF_PSEUDO_MAP_VALUE (2) with the map's id, as bpftool shows them.
+    let symbols = KernelSymbols.load()
     return Disassembler().lines(instructions).map { line in
       let instruction = instructions[line.index]
       var text = line.text
+      if instruction.isHelperCall,
+        let name = symbols?.helperName(callImmediate: instruction.immediate)
+      {
+        text = "call \(name)"
+      }
       if instruction.isWideImmediateLoad, [1, 2].contains(instruction.src.rawValue) {
         let id = Int(UInt32(bitPattern: instruction.immediate))
         let offset =

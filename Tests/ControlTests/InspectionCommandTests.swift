@@ -292,6 +292,11 @@ struct InspectionCommandTests {
     #expect(xlated.status == 0)
     #expect(xlated.output.contains("exit"))
     #expect(xlated.output.contains("rxcnt"), "map references name the map")
+    #expect(
+      xlated.output.contains("call percpu_array_map_lookup_elem")
+        || xlated.output.contains("call bpf_map_lookup_elem")
+        || !xlated.output.contains("call "),
+      "helper calls name the kernel function they reach")
     let jited = try Self.run(["prog", interface, "--jited"])
     #expect(jited.status == 0)
     #expect(jited.output.contains("     0: "))
