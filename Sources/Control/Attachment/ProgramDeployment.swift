@@ -13,13 +13,18 @@ public struct ProgramDeployment: Sendable {
   public var state: StateDirectory
   /// Where the kernel's BTF is read for the batch-capability probe.
   public var btfPath: String
+  /// How the pinned link's information is read: the kernel, or a test's
+  /// reader that fails with a chosen errno.
+  public var readLinkInfo: XDPLink.InfoReader
 
   /// Uses the default locations.
   public init(
-    state: StateDirectory = StateDirectory(), btfPath: String = BatchKernelSupport.vmlinuxPath
+    state: StateDirectory = StateDirectory(), btfPath: String = BatchKernelSupport.vmlinuxPath,
+    readLinkInfo: @escaping XDPLink.InfoReader = XDPLink.kernelInfo
   ) {
     self.state = state
     self.btfPath = btfPath
+    self.readLinkInfo = readLinkInfo
   }
 
   /// Attaches `source`'s program to `interface` in `mode`, as `form`, and
@@ -42,45 +47,49 @@ public struct ProgramDeployment: Sendable {
     } catch {
       throw .source(error)
     }
+    let existing: XDPAttachment?
     do {
-      if let existing = try XDPAttachment.open(interface: interface),
-        let record = state.record(interface: interface), record.attachMode != mode,
-        record.programID == (try? existing.program().info().id)
-      {
-        throw DeploymentError.modeMismatch(interface: interface, attached: record.attachMode)
-      }
-    } catch let error as DeploymentError {
-      throw error
-    } catch let error as AttachError {
-      throw .attach(error)
+      existing = try XDPAttachment.open(interface: interface, readInfo: readLinkInfo)
     } catch {
-      throw .attach(.kernel(SystemCallError("\(error)", code: EIO)))
+      throw .attach(error)
+    }
+    if let existing, let record = state.record(interface: interface), record.attachMode != mode,
+      record.programID == (try? existing.programID())
+    {
+      throw DeploymentError.modeMismatch(interface: interface, attached: record.attachMode)
     }
     do {
       try state.create()
     } catch {
-      throw .attach(.kernel(error))
+      throw .record(.file(error))
     }
     let previous = state.record(interface: interface)
     let attachment: XDPAttachment
     do {
-      attachment = try XDPAttachment.attach(request, to: interface, mode: mode, force: force)
+      attachment = try XDPAttachment.attach(
+        request, to: interface, mode: mode, force: force, readInfo: readLinkInfo)
     } catch {
       throw .attach(Self.diagnose(error, source: source))
     }
     let object = URL(fileURLWithPath: source.objectPath).standardizedFileURL.path
+    let programID: UInt32
     do {
-      // The operator's choice of rewrite outlives the program it was made for.
-      let record = AttachmentRecord(
-        interface: interface, object: object, program: source.programName, form: form,
-        attachMode: previous?.attachMode ?? mode, strategy: previous?.strategy,
-        bound: previous?.bound, programID: try attachment.program().info().id)
-      try state.save(record)
-      return record
+      programID = try attachment.programID()
     } catch {
-      if previous == nil { try? attachment.detach() }
       throw .attach(.kernel(error))
     }
+    // The operator's choice of rewrite outlives the program it was made for.
+    let record = AttachmentRecord(
+      interface: interface, object: object, program: source.programName, form: form,
+      attachMode: previous?.attachMode ?? mode, strategy: previous?.strategy,
+      bound: previous?.bound, programID: programID)
+    do {
+      try state.save(record)
+    } catch {
+      if previous == nil { try? attachment.detach() }
+      throw .record(error)
+    }
+    return record
   }
 
   /// Alternates the program on `interface` between its per-packet and
@@ -118,7 +127,7 @@ public struct ProgramDeployment: Sendable {
     do {
       try state.save(record)
     } catch {
-      throw .attach(.kernel(error))
+      throw .record(error)
     }
     return record
   }
@@ -138,7 +147,7 @@ public struct ProgramDeployment: Sendable {
   public func detach(interface: String) throws(DeploymentError) {
     do {
       _ = try XDPAttachment.interfaceIndex(of: interface)
-      try XDPAttachment.detach(interface: interface)
+      try XDPAttachment.detach(interface: interface, readInfo: readLinkInfo)
     } catch {
       throw .attach(error)
     }
@@ -152,10 +161,11 @@ public struct ProgramDeployment: Sendable {
   ) {
     do throws(AttachError) {
       _ = try XDPAttachment.interfaceIndex(of: interface)
-      guard let attachment = try XDPAttachment.open(interface: interface) else {
+      guard let attachment = try XDPAttachment.open(interface: interface, readInfo: readLinkInfo)
+      else {
         throw AttachError.notAttached(interface: interface)
       }
-      let programID = try? attachment.program().info().id
+      let programID = try kernel { () throws(SystemCallError) in try attachment.programID() }
       let record = state.record(interface: interface).flatMap {
         $0.programID == programID ? $0 : nil
       }
@@ -206,6 +216,8 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
   case source(ProgramSourceError)
   /// Attaching, replacing or detaching failed.
   case attach(AttachError)
+  /// The record could not be written.
+  case record(RecordError)
   /// The batch form cannot run here; the text says why.
   case batchUnsupported(String)
   /// An xdpbatch program is attached, but no record says which.
@@ -218,6 +230,7 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
     switch self {
     case .source(let error): error.description
     case .attach(let error): Self.withPrivilegeHint(error)
+    case .record(let error): error.description
     case .batchUnsupported(let reason): reason
     case .unknownProgram(let interface):
       "xdpbatch has a program on \(interface) but no record of which object it came from; attach it again with `xdpbatch attach \(interface) OBJ.o --program NAME`"

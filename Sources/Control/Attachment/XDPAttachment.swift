@@ -19,6 +19,21 @@ public struct XDPAttachment: Sendable {
   public let link: XDPLink
   /// The interface's action counters, shared by every program attached there.
   public let counters: ActionCounters
+  /// How the link's information is read (the kernel, or a test's reader).
+  let readInfo: XDPLink.InfoReader
+
+  /// An attachment made of its parts.
+  init(
+    interface: String, interfaceIndex: UInt32, pins: PinDirectory, link: XDPLink,
+    counters: ActionCounters, readInfo: @escaping XDPLink.InfoReader = XDPLink.kernelInfo
+  ) {
+    self.interface = interface
+    self.interfaceIndex = interfaceIndex
+    self.pins = pins
+    self.link = link
+    self.counters = counters
+    self.readInfo = readInfo
+  }
 
   /// What to load: a linked program, its object's map table, and where in
   /// that table the action-counters map sits (for a program instrumented
@@ -60,7 +75,12 @@ public struct XDPAttachment: Sendable {
 
   /// The program now attached (read from the link).
   public func program() throws(SystemCallError) -> LoadedProgram {
-    try LoadedProgram.open(id: link.info().programID)
+    try LoadedProgram.open(id: readInfo(link).programID)
+  }
+
+  /// The kernel id of the program now attached (read from the link).
+  public func programID() throws(SystemCallError) -> UInt32 {
+    try readInfo(link).programID
   }
 
   /// Attaches `request`'s program to `interface` in `mode` through a new
@@ -73,72 +93,81 @@ public struct XDPAttachment: Sendable {
   /// if anything later fails.
   public static func attach(
     _ request: Request, to interface: String, mode: XDPMode, force: Bool = false,
-    pins: PinDirectory? = nil
+    pins: PinDirectory? = nil, readInfo: @escaping XDPLink.InfoReader = XDPLink.kernelInfo
   ) throws(AttachError) -> XDPAttachment {
     let pins = pins ?? PinDirectory(interface: interface)
     let index = try interfaceIndex(of: interface)
-    if let existing = try open(interface: interface, pins: pins) {
+    if let existing = try open(interface: interface, pins: pins, readInfo: readInfo) {
       try existing.replace(with: request)
       return existing
     }
     var rollback = Rollback()
     defer { rollback.run() }
-    do {
-      try pins.ensureMounted()
-      let foreign = try ForeignPrograms(interface: interface, index: index)
-      if let program = foreign.programs.first, !force {
-        throw AttachError.foreignProgram(interface: interface, program: program)
-      }
-      try foreign.detach(into: &rollback)
-      for directory in try pins.create() { rollback.add { rmdir(directory) } }
-      let counters: ActionCounters
-      if PinDirectory.exists(pins.countersPath) {
-        counters = ActionCounters(
-          map: try BPFMap.open(pinnedAt: pins.countersPath, as: ActionCounters.definition))
-      } else {
-        counters = try ActionCounters.create()
-        try counters.map.pin(at: pins.countersPath)
-        rollback.add { unlink(pins.countersPath) }
-      }
-      let loaded = try request.load(counters: counters)
-      let link = try XDPLink.attach(loaded.program, interfaceIndex: index, mode: mode)
-      try link.pin(at: pins.linkPath)
-      rollback.add { unlink(pins.linkPath) }
-      rollback.commit()
-      return XDPAttachment(
-        interface: interface, interfaceIndex: index, pins: pins, link: link, counters: counters)
-    } catch let error as AttachError {
-      throw error
-    } catch let error as SystemCallError {
-      throw .kernel(error)
-    } catch {
-      throw .kernel(SystemCallError("attach to \(interface): \(error)", code: EIO))
+    try kernel { () throws(SystemCallError) in try pins.ensureMounted() }
+    let foreign = try kernel { () throws(SystemCallError) in
+      try ForeignPrograms(interface: interface, index: index)
     }
+    if let program = foreign.programs.first, !force {
+      throw .foreignProgram(interface: interface, program: program)
+    }
+    try kernel { () throws(SystemCallError) in try foreign.detach(into: &rollback) }
+    for directory in try kernel({ () throws(SystemCallError) in try pins.create() }) {
+      rollback.add { rmdir(directory) }
+    }
+    let counters: ActionCounters
+    if PinDirectory.exists(pins.countersPath) {
+      counters = try kernel { () throws(SystemCallError) in
+        ActionCounters(
+          map: try BPFMap.open(pinnedAt: pins.countersPath, as: ActionCounters.definition))
+      }
+    } else {
+      counters = try kernel { () throws(SystemCallError) in try ActionCounters.create() }
+      try kernel { () throws(SystemCallError) in try counters.map.pin(at: pins.countersPath) }
+      rollback.add { unlink(pins.countersPath) }
+    }
+    let loaded = try request.load(counters: counters)
+    let link = try kernel { () throws(SystemCallError) in
+      try XDPLink.attach(loaded.program, interfaceIndex: index, mode: mode)
+    }
+    try kernel { () throws(SystemCallError) in try link.pin(at: pins.linkPath) }
+    rollback.commit()
+    return XDPAttachment(
+      interface: interface, interfaceIndex: index, pins: pins, link: link, counters: counters,
+      readInfo: readInfo)
   }
 
   /// The attachment xdpbatch made on `interface`, from its pins; `nil`
-  /// when there is none. A pinned link whose attachment is gone (the
-  /// interface was removed or someone detached it) is unpinned.
-  public static func open(interface: String, pins: PinDirectory? = nil) throws(AttachError)
-    -> XDPAttachment?
-  {
+  /// when there is none. A pinned link that the kernel reports as
+  /// detached (the interface was removed or someone detached it) is
+  /// unpinned. A failure to read the link (EPERM, EINTR, ENOMEM, ...) is
+  /// thrown with the kernel's errno and changes nothing: only the
+  /// kernel's positive answer "detached" removes a pin.
+  public static func open(
+    interface: String, pins: PinDirectory? = nil,
+    readInfo: @escaping XDPLink.InfoReader = XDPLink.kernelInfo
+  ) throws(AttachError) -> XDPAttachment? {
     let pins = pins ?? PinDirectory(interface: interface)
     guard PinDirectory.exists(pins.linkPath) else { return nil }
+    let link: XDPLink
     do {
-      let link = try XDPLink.open(pinnedAt: pins.linkPath)
-      let info = link.info()
-      guard info.programID != 0, info.interfaceIndex != 0 else {
-        unlink(pins.linkPath)
-        return nil
-      }
-      let counters = ActionCounters(
-        map: try BPFMap.open(pinnedAt: pins.countersPath, as: ActionCounters.definition))
-      return XDPAttachment(
-        interface: interface, interfaceIndex: info.interfaceIndex, pins: pins, link: link,
-        counters: counters)
+      link = try XDPLink.open(pinnedAt: pins.linkPath)
+    } catch  where error.code == ENOENT {
+      return nil
     } catch {
       throw .kernel(error)
     }
+    let info = try kernel { () throws(SystemCallError) in try readInfo(link) }
+    guard info.interfaceIndex != 0 else {
+      unlink(pins.linkPath)
+      return nil
+    }
+    let counters = try kernel { () throws(SystemCallError) in
+      ActionCounters(
+        map: try BPFMap.open(pinnedAt: pins.countersPath, as: ActionCounters.definition))
+    }
+    return XDPAttachment(
+      interface: interface, interfaceIndex: info.interfaceIndex, pins: pins, link: link,
+      counters: counters, readInfo: readInfo)
   }
 
   /// Loads `request`'s program with this interface's counters map and
@@ -168,8 +197,11 @@ public struct XDPAttachment: Sendable {
   }
 
   /// Detaches xdpbatch's program from `interface`.
-  public static func detach(interface: String, pins: PinDirectory? = nil) throws(AttachError) {
-    guard let attachment = try open(interface: interface, pins: pins) else {
+  public static func detach(
+    interface: String, pins: PinDirectory? = nil,
+    readInfo: @escaping XDPLink.InfoReader = XDPLink.kernelInfo
+  ) throws(AttachError) {
+    guard let attachment = try open(interface: interface, pins: pins, readInfo: readInfo) else {
       throw .notAttached(interface: interface)
     }
     try attachment.detach()
@@ -180,6 +212,16 @@ public struct XDPAttachment: Sendable {
     let index = if_nametoindex(interface)
     guard index != 0 else { throw .interfaceNotFound(interface) }
     return index
+  }
+}
+
+/// Runs a kernel call, reporting its failure (with the kernel's errno) as
+/// ``AttachError/kernel(_:)``.
+func kernel<T>(_ call: () throws(SystemCallError) -> T) throws(AttachError) -> T {
+  do {
+    return try call()
+  } catch {
+    throw .kernel(error)
   }
 }
 
