@@ -44,7 +44,8 @@ struct StatsCommand: ParsableCommand {
       let sample = try attachment.sample(at: Self.now())
       let report = StatsReport(
         interface: interface, record: record, sample: sample,
-        name: (try? attachment.program().name) ?? "?", tracker: tracker.record(sample))
+        name: (try? attachment.program().name) ?? "?", attachMode: try? attachment.mode(),
+        tracker: tracker.record(sample))
       // Unbuffered, so that a reader of a pipe sees each interval at once.
       FileHandle.standardOutput.write(
         Data(((json ? report.jsonLine() : report.table()) + "\n").utf8))
@@ -76,14 +77,17 @@ struct StatsReport: Encodable {
     case nsPerPacket = "ns_per_packet"
   }
 
+  /// A report of what the kernel runs: the program id and attach mode
+  /// come from the kernel; the record adds the object's names and form
+  /// when it describes that program.
   init(
     interface: String, record: AttachmentRecord?, sample: CounterSample, name: String,
-    tracker report: CounterTracker.Report
+    attachMode kernelMode: XDPMode?, tracker report: CounterTracker.Report
   ) {
     self.interface = interface
     program = record?.program ?? name
     mode = record?.form.rawValue
-    attachMode = record?.attachMode.rawValue
+    attachMode = (kernelMode ?? record?.attachMode)?.rawValue
     programID = sample.programID
     actions = report.totals
     rates = Dictionary(

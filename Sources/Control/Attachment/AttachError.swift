@@ -7,6 +7,9 @@ public enum AttachError: Error, Sendable {
   case foreignProgram(interface: String, program: AttachedProgram)
   /// xdpbatch has no program attached to the interface.
   case notAttached(interface: String)
+  /// xdpbatch's program runs in another mode than the one asked for; a
+  /// link cannot change mode, so replacing it would silently keep the old one.
+  case modeMismatch(interface: String, attached: XDPMode, requested: XDPMode)
   /// The program did not load.
   case load(LoadError)
   /// A kernel call failed.
@@ -24,6 +27,9 @@ extension AttachError: CustomStringConvertible {
         "\(interface) already runs XDP program \"\(program.name ?? "?")\" (id \(program.id), \(program.mode.rawValue) mode) that xdpbatch did not attach; detach it first or pass --force to replace it"
     case .notAttached(let interface):
       return "xdpbatch has no program attached to \(interface)"
+    case .modeMismatch(let interface, let attached, let requested):
+      return
+        "\(interface) runs xdpbatch's program in \(attached.rawValue) mode, not \(requested.rawValue); detach it first (`xdpbatch detach \(interface)`) to change the mode, or ask for --mode \(attached.rawValue)"
     case .load(let error):
       return error.description
     case .kernel(let error):

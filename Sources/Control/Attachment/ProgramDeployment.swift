@@ -47,17 +47,6 @@ public struct ProgramDeployment: Sendable {
     } catch {
       throw .source(error)
     }
-    let existing: XDPAttachment?
-    do {
-      existing = try XDPAttachment.open(interface: interface, readInfo: readLinkInfo)
-    } catch {
-      throw .attach(error)
-    }
-    if let existing, let record = state.record(interface: interface), record.attachMode != mode,
-      record.programID == (try? existing.programID())
-    {
-      throw DeploymentError.modeMismatch(interface: interface, attached: record.attachMode)
-    }
     do {
       try state.create()
     } catch {
@@ -73,15 +62,17 @@ public struct ProgramDeployment: Sendable {
     }
     let object = URL(fileURLWithPath: source.objectPath).standardizedFileURL.path
     let programID: UInt32
+    let attachedMode: XDPMode
     do {
       programID = try attachment.programID()
+      attachedMode = try attachment.mode() ?? mode
     } catch {
       throw .attach(.kernel(error))
     }
     // The operator's choice of rewrite outlives the program it was made for.
     let record = AttachmentRecord(
       interface: interface, object: object, program: source.programName, form: form,
-      attachMode: previous?.attachMode ?? mode, strategy: previous?.strategy,
+      attachMode: attachedMode, strategy: previous?.strategy,
       bound: previous?.bound, programID: programID)
     do {
       try state.save(record)
@@ -155,7 +146,9 @@ public struct ProgramDeployment: Sendable {
   }
 
   /// The attachment on `interface` and its record (`nil` when the record
-  /// is missing or describes a program no longer attached).
+  /// is missing or describes a program no longer attached). The record's
+  /// attach mode is the one the kernel reports (`IFLA_XDP`), whatever the
+  /// file says.
   public func current(interface: String) throws(DeploymentError) -> (
     XDPAttachment, AttachmentRecord?
   ) {
@@ -166,8 +159,13 @@ public struct ProgramDeployment: Sendable {
         throw AttachError.notAttached(interface: interface)
       }
       let programID = try kernel { () throws(SystemCallError) in try attachment.programID() }
-      let record = state.record(interface: interface).flatMap {
+      var record = state.record(interface: interface).flatMap {
         $0.programID == programID ? $0 : nil
+      }
+      if record != nil,
+        let mode = try kernel({ () throws(SystemCallError) in try attachment.mode() })
+      {
+        record?.attachMode = mode
       }
       return (attachment, record)
     } catch {
@@ -222,8 +220,6 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
   case batchUnsupported(String)
   /// An xdpbatch program is attached, but no record says which.
   case unknownProgram(interface: String)
-  /// Replacing would need a different XDP mode than the attached one.
-  case modeMismatch(interface: String, attached: XDPMode)
 
   /// A message saying what failed and what to do.
   public var description: String {
@@ -234,8 +230,6 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
     case .batchUnsupported(let reason): reason
     case .unknownProgram(let interface):
       "xdpbatch has a program on \(interface) but no record of which object it came from; attach it again with `xdpbatch attach \(interface) OBJ.o --program NAME`"
-    case .modeMismatch(let interface, let attached):
-      "\(interface) runs xdpbatch's program in \(attached.rawValue) mode; detach it first (`xdpbatch detach \(interface)`) to change the mode"
     }
   }
 

@@ -78,6 +78,14 @@ public struct XDPAttachment: Sendable {
     try LoadedProgram.open(id: readInfo(link).programID)
   }
 
+  /// The mode the kernel runs the attached program in, as `IFLA_XDP`
+  /// reports it (not as any record remembers it); `nil` when the kernel
+  /// reports the program in no mode (detached since).
+  public func mode() throws(SystemCallError) -> XDPMode? {
+    let id = try programID()
+    return try XDPAttachmentState.query(interfaceIndex: interfaceIndex).mode(ofProgram: id)
+  }
+
   /// The kernel id of the program now attached (read from the link).
   public func programID() throws(SystemCallError) -> UInt32 {
     try readInfo(link).programID
@@ -88,7 +96,9 @@ public struct XDPAttachment: Sendable {
   /// use, reused afterwards).
   ///
   /// If xdpbatch already has a program there, this replaces it
-  /// (``replace(with:)``). A program attached by someone else is refused
+  /// (``replace(with:)``) when the kernel runs it in `mode`, and refuses
+  /// with ``AttachError/modeMismatch(interface:attached:requested:)``
+  /// otherwise (a link cannot change mode). A program attached by someone else is refused
   /// unless `force`; with `force` it is detached first, and attached again
   /// if anything later fails.
   public static func attach(
@@ -98,6 +108,10 @@ public struct XDPAttachment: Sendable {
     let pins = pins ?? PinDirectory(interface: interface)
     let index = try interfaceIndex(of: interface)
     if let existing = try open(interface: interface, pins: pins, readInfo: readInfo) {
+      let attached = try kernel { () throws(SystemCallError) in try existing.mode() }
+      if let attached, attached != mode {
+        throw .modeMismatch(interface: interface, attached: attached, requested: mode)
+      }
       try existing.replace(with: request)
       return existing
     }

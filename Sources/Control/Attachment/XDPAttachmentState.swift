@@ -53,4 +53,18 @@ public struct XDPAttachmentState: Hashable, Codable, Sendable {
 
   /// Whether any program is attached.
   public var isAttached: Bool { !programs.isEmpty }
+
+  /// The mode the kernel runs program `id` in, `nil` when it is not attached.
+  public func mode(ofProgram id: UInt32) -> XDPMode? {
+    programs.first { $0.id == id }?.mode
+  }
+
+  /// What `IFLA_XDP` reports for the interface with index `index` now
+  /// (one `RTM_GETLINK` dump); ``none`` when the interface is gone.
+  public static func query(interfaceIndex index: UInt32) throws(SystemCallError)
+    -> XDPAttachmentState
+  {
+    let links = try LinkRecord.dump(over: NetlinkSocket(protocol: NetlinkSocket.route))
+    return links.first { $0.index == index }?.xdp ?? .none
+  }
 }
