@@ -90,7 +90,7 @@ final class ConsoleSession {
     case .cycleStrategy(let interface):
       let record = try deployment.cycleStrategy(interface: interface)
       news = .info(
-        "batch form of \(record.program) uses the \(record.batchStrategy.rawValue) strategy (b swaps)"
+        "batch form of \(record.program) uses the \(record.strategy.rawValue) strategy (b swaps)"
       )
     case .detach(let interface):
       try deployment.detach(interface: interface)
@@ -142,18 +142,12 @@ final class ConsoleSession {
 
   private func programStatus(_ record: AttachmentRecord, watch: TrafficWatch) -> ProgramStatus {
     let counts = rewrites.counts(of: record)
-    var nanoseconds: [ProgramStatus.Mode: Double] = [:]
-    for (form, value) in watch.nanosecondsPerPacket {
-      nanoseconds[form == .batch ? .batch : .perPacket] = value
-    }
     return ProgramStatus(
       objectPath: record.object, programName: record.program,
-      mode: record.form == .batch ? .batch : .perPacket,
-      strategy: ProgramStatus.Strategy(rawValue: record.batchStrategy.rawValue) ?? .shift,
-      bound: ProgramStatus.Bound(rawValue: record.batchBound.rawValue) ?? .count,
+      mode: record.form, strategy: record.strategy, bound: record.bound,
       batchSize: record.batchTrampoline.batchSize, attachMode: record.attachMode,
       instructionsBefore: counts?.before ?? 0, instructionsAfter: counts?.after,
-      nanosecondsPerPacket: nanoseconds)
+      nanosecondsPerPacket: watch.nanosecondsPerPacket)
   }
 
   /// What the BTF probe says about batch XDP in the running kernel.
@@ -180,7 +174,7 @@ struct TrafficWatch {
   var traffic = ActionTraffic()
   var history = RateHistory()
   var record: AttachmentRecord?
-  var nanosecondsPerPacket: [ProgramForm: Double] = [:]
+  var nanosecondsPerPacket: [Form: Double] = [:]
   var problem: StatusMessage?
 
   init(interface: String) {
@@ -256,8 +250,8 @@ struct RewriteSummaries {
   /// is unreadable.
   mutating func counts(of record: AttachmentRecord) -> Counts? {
     let key = Key(
-      object: record.object, program: record.program, strategy: record.batchStrategy,
-      bound: record.batchBound)
+      object: record.object, program: record.program, strategy: record.strategy,
+      bound: record.bound)
     if let counts = known[key] { return counts }
     var counts: Counts?
     if let summary = try? record.source.batchSummary(record.batchTrampoline) {

@@ -59,11 +59,13 @@ struct StatsCommand: ParsableCommand {
   }
 }
 
-/// One report of `stats`, in DESIGN.md's JSON shape.
+/// One report of `stats`, in DESIGN.md's JSON shape (`mode` is the form;
+/// `form` repeats it under its own name).
 struct StatsReport: Encodable {
   var interface: String
   var program: String
   var mode: String?
+  var form: String?
   var attachMode: String?
   var programID: UInt32
   var actions: ActionCounts
@@ -71,7 +73,7 @@ struct StatsReport: Encodable {
   var nsPerPacket: Double?
 
   enum CodingKeys: String, CodingKey {
-    case interface, program, mode, actions, rates
+    case interface, program, mode, form, actions, rates
     case attachMode = "attach_mode"
     case programID = "program_id"
     case nsPerPacket = "ns_per_packet"
@@ -82,11 +84,12 @@ struct StatsReport: Encodable {
   /// when it describes that program.
   init(
     interface: String, record: AttachmentRecord?, sample: CounterSample, name: String,
-    attachMode kernelMode: XDPMode?, tracker report: CounterTracker.Report
+    attachMode kernelMode: AttachMode?, tracker report: CounterTracker.Report
   ) {
     self.interface = interface
     program = record?.program ?? name
     mode = record?.form.rawValue
+    form = mode
     attachMode = (kernelMode ?? record?.attachMode)?.rawValue
     programID = sample.programID
     actions = report.totals

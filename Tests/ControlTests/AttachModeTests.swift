@@ -1,3 +1,4 @@
+import BPF
 import Foundation
 import Glibc
 import TestSupport
@@ -26,8 +27,8 @@ struct AttachModeTests {
       ).path)
   }
 
-  @Test(arguments: [XDPMode.native, .generic])
-  func replacingInAnotherModeIsRefused(attached: XDPMode) throws {
+  @Test(arguments: [AttachMode.native, .generic])
+  func replacingInAnotherModeIsRefused(attached: AttachMode) throws {
     let network = try TestNetwork()
     defer { network.tearDown() }
     let interface = network.veth.name
@@ -39,7 +40,7 @@ struct AttachModeTests {
     let kernel = try InterfaceInventory.query()[name: interface]?.programs
     #expect(kernel?.map(\.mode) == [attached])
 
-    let other: XDPMode = attached == .native ? .generic : .native
+    let other: AttachMode = attached == .native ? .generic : .native
     #expect {
       try deployment.attach(Self.dropper, to: interface, mode: other)
     } throws: { error in

@@ -1,3 +1,5 @@
+import BPF
+
 /// Why attaching, replacing or detaching a program failed. In every case
 /// the interface is left as it was before the call.
 public enum AttachError: Error, Sendable {
@@ -9,7 +11,7 @@ public enum AttachError: Error, Sendable {
   case notAttached(interface: String)
   /// xdpbatch's program runs in another mode than the one asked for; a
   /// link cannot change mode, so replacing it would silently keep the old one.
-  case modeMismatch(interface: String, attached: XDPMode, requested: XDPMode)
+  case modeMismatch(interface: String, attached: AttachMode, requested: AttachMode)
   /// The program did not load.
   case load(LoadError)
   /// A kernel call failed.

@@ -32,13 +32,17 @@ public struct ProgramDeployment: Sendable {
   /// replaced atomically; a foreign one is refused unless `force`.
   @discardableResult
   public func attach(
-    _ source: ProgramSource, to interface: String, mode: XDPMode, form: ProgramForm = .perPacket,
+    _ source: ProgramSource, to interface: String, mode: AttachMode, form: Form = .perPacket,
     force: Bool = false
   ) throws(DeploymentError) -> AttachmentRecord {
+    let index: UInt32
     do {
-      _ = try XDPAttachment.interfaceIndex(of: interface)
+      index = try XDPAttachment.interfaceIndex(of: interface)
     } catch {
       throw .attach(error)
+    }
+    if mode == .offload {
+      throw .offloadUnsupported(OffloadSupport.refusal(interface: interface, index: index))
     }
     if form == .batch { throw .batchUnsupported(try batchRefusal()) }
     let request: XDPAttachment.Request
@@ -62,7 +66,7 @@ public struct ProgramDeployment: Sendable {
     }
     let object = URL(fileURLWithPath: source.objectPath).standardizedFileURL.path
     let programID: UInt32
-    let attachedMode: XDPMode
+    let attachedMode: AttachMode
     do {
       programID = try attachment.programID()
       attachedMode = try attachment.mode() ?? mode
@@ -72,8 +76,8 @@ public struct ProgramDeployment: Sendable {
     // The operator's choice of rewrite outlives the program it was made for.
     let record = AttachmentRecord(
       interface: interface, object: object, program: source.programName, form: form,
-      attachMode: attachedMode, strategy: previous?.strategy,
-      bound: previous?.bound, programID: programID)
+      attachMode: attachedMode, strategy: previous?.strategy ?? .default,
+      bound: previous?.bound ?? .default, programID: programID)
     do {
       try state.save(record)
     } catch {
@@ -114,7 +118,7 @@ public struct ProgramDeployment: Sendable {
     if record.form == .batch {
       try attach(record.source, to: interface, mode: record.attachMode, form: .batch)
     }
-    record.strategy = strategy.rawValue
+    record.strategy = strategy
     do {
       try state.save(record)
     } catch {
@@ -130,7 +134,7 @@ public struct ProgramDeployment: Sendable {
     let (_, current) = try current(interface: interface)
     guard let record = current else { throw .unknownProgram(interface: interface) }
     let strategies = BatchStrategy.allCases
-    let index = strategies.firstIndex(of: record.batchStrategy) ?? 0
+    let index = strategies.firstIndex(of: record.strategy) ?? 0
     return try setStrategy(strategies[(index + 1) % strategies.count], interface: interface)
   }
 
@@ -218,6 +222,8 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
   case record(RecordError)
   /// The batch form cannot run here; the text says why.
   case batchUnsupported(String)
+  /// The program cannot be offloaded to this interface; the text says why.
+  case offloadUnsupported(String)
   /// An xdpbatch program is attached, but no record says which.
   case unknownProgram(interface: String)
 
@@ -227,7 +233,7 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
     case .source(let error): error.description
     case .attach(let error): Self.withPrivilegeHint(error)
     case .record(let error): error.description
-    case .batchUnsupported(let reason): reason
+    case .batchUnsupported(let reason), .offloadUnsupported(let reason): reason
     case .unknownProgram(let interface):
       "xdpbatch has a program on \(interface) but no record of which object it came from; attach it again with `xdpbatch attach \(interface) OBJ.o --program NAME`"
     }

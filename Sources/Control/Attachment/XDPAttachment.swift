@@ -63,7 +63,7 @@ public struct XDPAttachment: Sendable {
 
     /// Loads the program, giving it `counters` at ``countersMapIndex``.
     public func load(counters: ActionCounters) throws(AttachError) -> ProgramLoader.Loaded {
-      var reusing: [Int: BPFMap] = [:]
+      var reusing: [Int: KernelMap] = [:]
       if let countersMapIndex { reusing[countersMapIndex] = counters.map }
       do {
         return try ProgramLoader(maps: maps, reusing: reusing, license: license).load(program)
@@ -81,7 +81,7 @@ public struct XDPAttachment: Sendable {
   /// The mode the kernel runs the attached program in, as `IFLA_XDP`
   /// reports it (not as any record remembers it); `nil` when the kernel
   /// reports the program in no mode (detached since).
-  public func mode() throws(SystemCallError) -> XDPMode? {
+  public func mode() throws(SystemCallError) -> AttachMode? {
     let id = try programID()
     return try XDPAttachmentState.query(interfaceIndex: interfaceIndex).mode(ofProgram: id)
   }
@@ -102,7 +102,7 @@ public struct XDPAttachment: Sendable {
   /// unless `force`; with `force` it is detached first, and attached again
   /// if anything later fails.
   public static func attach(
-    _ request: Request, to interface: String, mode: XDPMode, force: Bool = false,
+    _ request: Request, to interface: String, mode: AttachMode, force: Bool = false,
     pins: PinDirectory? = nil, readInfo: @escaping XDPLink.InfoReader = XDPLink.kernelInfo
   ) throws(AttachError) -> XDPAttachment {
     let pins = pins ?? PinDirectory(interface: interface)
@@ -132,7 +132,7 @@ public struct XDPAttachment: Sendable {
     if PinDirectory.exists(pins.countersPath) {
       counters = try kernel { () throws(SystemCallError) in
         ActionCounters(
-          map: try BPFMap.open(pinnedAt: pins.countersPath, as: ActionCounters.definition))
+          map: try KernelMap.open(pinnedAt: pins.countersPath, as: ActionCounters.definition))
       }
     } else {
       counters = try kernel { () throws(SystemCallError) in try ActionCounters.create() }
@@ -177,7 +177,7 @@ public struct XDPAttachment: Sendable {
     }
     let counters = try kernel { () throws(SystemCallError) in
       ActionCounters(
-        map: try BPFMap.open(pinnedAt: pins.countersPath, as: ActionCounters.definition))
+        map: try KernelMap.open(pinnedAt: pins.countersPath, as: ActionCounters.definition))
     }
     return XDPAttachment(
       interface: interface, interfaceIndex: info.interfaceIndex, pins: pins, link: link,

@@ -1,3 +1,4 @@
+import BPF
 import CBPF
 import Glibc
 
@@ -20,7 +21,7 @@ public struct XDPLink: Sendable {
   /// (`bpf_link_create`, attach type `BPF_XDP`). Fails with `EBUSY` when
   /// another program is attached in that mode.
   public static func attach(
-    _ program: LoadedProgram, interfaceIndex: UInt32, mode: XDPMode
+    _ program: LoadedProgram, interfaceIndex: UInt32, mode: AttachMode
   ) throws(SystemCallError) -> XDPLink {
     var options = bpf_link_create_opts()
     options.sz = MemoryLayout<bpf_link_create_opts>.size
