@@ -16,6 +16,9 @@ public enum AttachError: Error, Sendable {
   case load(LoadError)
   /// A kernel call failed.
   case kernel(SystemCallError)
+  /// The record of the program about to run could not be written; the
+  /// kernel was not changed.
+  case record(RecordError)
 }
 
 extension AttachError: CustomStringConvertible {
@@ -35,6 +38,8 @@ extension AttachError: CustomStringConvertible {
     case .load(let error):
       return error.description
     case .kernel(let error):
+      return error.description
+    case .record(let error):
       return error.description
     }
   }

@@ -29,11 +29,28 @@ public struct ProgramDeployment: Sendable {
 
   /// Attaches `source`'s program to `interface` in `mode`, as `form`, and
   /// records it. An xdpbatch program already there (in the same mode) is
-  /// replaced atomically; a foreign one is refused unless `force`.
+  /// replaced atomically; a foreign one is refused unless `force`. Holds
+  /// the interface's ``InterfaceLock`` throughout.
   @discardableResult
   public func attach(
     _ source: ProgramSource, to interface: String, mode: AttachMode, form: Form = .perPacket,
     force: Bool = false
+  ) throws(DeploymentError) -> AttachmentRecord {
+    try changing(interface) { () throws(DeploymentError) in
+      try attachHoldingLock(source, to: interface, mode: mode, form: form, force: force)
+    }
+  }
+
+  /// ``attach(_:to:mode:form:force:)`` with the lock already held.
+  ///
+  /// Crash consistency: the record of the new program is written as the
+  /// pending record once the program is loaded (its id known) and before
+  /// the kernel runs it, and renamed over the record afterwards. Killed
+  /// at any point, the kernel runs either the program of the record or
+  /// that of the pending record, and ``current(interface:)`` picks the one
+  /// that matches.
+  private func attachHoldingLock(
+    _ source: ProgramSource, to interface: String, mode: AttachMode, form: Form, force: Bool
   ) throws(DeploymentError) -> AttachmentRecord {
     let index: UInt32
     do {
@@ -51,40 +68,56 @@ public struct ProgramDeployment: Sendable {
     } catch {
       throw .source(error)
     }
-    do {
-      try state.create()
-    } catch {
-      throw .record(.file(error))
-    }
     let previous = state.record(interface: interface)
+    let object = URL(fileURLWithPath: source.objectPath).standardizedFileURL.path
+    // The operator's choice of rewrite outlives the program it was made for.
+    var record = AttachmentRecord(
+      interface: interface, object: object, program: source.programName, form: form,
+      attachMode: mode, strategy: previous?.strategy ?? .default,
+      bound: previous?.bound ?? .default, programID: 0)
     let attachment: XDPAttachment
-    do {
+    do throws(AttachError) {
       attachment = try XDPAttachment.attach(
-        request, to: interface, mode: mode, force: force, readInfo: readLinkInfo)
+        request, to: interface, mode: mode, force: force, readInfo: readLinkInfo
+      ) { (program) throws(AttachError) in
+        record.programID = try kernel { () throws(SystemCallError) in try program.info().id }
+        do throws(RecordError) {
+          try state.savePending(record)
+        } catch {
+          throw .record(error)
+        }
+      }
     } catch {
+      state.removePending(interface: interface)
+      if case .record(let failure) = error { throw .record(failure) }
       throw .attach(Self.diagnose(error, source: source))
     }
-    let object = URL(fileURLWithPath: source.objectPath).standardizedFileURL.path
-    let programID: UInt32
-    let attachedMode: AttachMode
     do {
-      programID = try attachment.programID()
-      attachedMode = try attachment.mode() ?? mode
+      if let attached = try attachment.mode() { record.attachMode = attached }
     } catch {
       throw .attach(.kernel(error))
     }
-    // The operator's choice of rewrite outlives the program it was made for.
-    let record = AttachmentRecord(
-      interface: interface, object: object, program: source.programName, form: form,
-      attachMode: attachedMode, strategy: previous?.strategy ?? .default,
-      bound: previous?.bound ?? .default, programID: programID)
     do {
       try state.save(record)
     } catch {
-      if previous == nil { try? attachment.detach() }
       throw .record(error)
     }
+    state.removePending(interface: interface)
     return record
+  }
+
+  /// Runs `body` holding `interface`'s lock.
+  private func changing<T>(_ interface: String, _ body: () throws(DeploymentError) -> T)
+    throws(DeploymentError) -> T
+  {
+    let lock: InterfaceLock
+    do {
+      lock = try InterfaceLock.acquire(interface: interface, state: state)
+    } catch {
+      throw .lock(error)
+    }
+    defer { withExtendedLifetime(lock) {} }
+    return try body()
   }
 
   /// Alternates the program on `interface` between its per-packet and
@@ -92,15 +125,16 @@ public struct ProgramDeployment: Sendable {
   /// batch programs.
   @discardableResult
   public func swap(interface: String) throws(DeploymentError) -> AttachmentRecord {
-    let (_, record) = try current(interface: interface)
-    guard let record else { throw .unknownProgram(interface: interface) }
-    switch record.form {
-    case .perPacket:
-      throw .batchUnsupported(try batchRefusal())
-    case .batch:
-      return try attach(
-        ProgramSource(objectPath: record.object, programName: record.program), to: interface,
-        mode: record.attachMode, form: .perPacket)
+    try changing(interface) { () throws(DeploymentError) in
+      let (_, record) = try current(interface: interface)
+      guard let record else { throw .unknownProgram(interface: interface) }
+      switch record.form {
+      case .perPacket:
+        throw .batchUnsupported(try batchRefusal())
+      case .batch:
+        return try attachHoldingLock(
+          record.source, to: interface, mode: record.attachMode, form: .perPacket, force: false)
+      }
     }
   }
 
@@ -113,10 +147,19 @@ public struct ProgramDeployment: Sendable {
   public func setStrategy(_ strategy: BatchStrategy, interface: String)
     throws(DeploymentError) -> AttachmentRecord
   {
+    try changing(interface) { () throws(DeploymentError) in
+      try setStrategyHoldingLock(strategy, interface: interface)
+    }
+  }
+
+  private func setStrategyHoldingLock(_ strategy: BatchStrategy, interface: String)
+    throws(DeploymentError) -> AttachmentRecord
+  {
     let (_, current) = try current(interface: interface)
     guard var record = current else { throw .unknownProgram(interface: interface) }
     if record.form == .batch {
-      try attach(record.source, to: interface, mode: record.attachMode, form: .batch)
+      record = try attachHoldingLock(
+        record.source, to: interface, mode: record.attachMode, form: .batch, force: false)
     }
     record.strategy = strategy
     do {
@@ -131,28 +174,44 @@ public struct ProgramDeployment: Sendable {
   /// strategy (shift, reserve, shift, ...); see ``setStrategy(_:interface:)``.
   @discardableResult
   public func cycleStrategy(interface: String) throws(DeploymentError) -> AttachmentRecord {
-    let (_, current) = try current(interface: interface)
-    guard let record = current else { throw .unknownProgram(interface: interface) }
-    let strategies = BatchStrategy.allCases
-    let index = strategies.firstIndex(of: record.strategy) ?? 0
-    return try setStrategy(strategies[(index + 1) % strategies.count], interface: interface)
-  }
-
-  /// Detaches xdpbatch's program from `interface`, removes its pins and record.
-  public func detach(interface: String) throws(DeploymentError) {
-    do {
-      _ = try XDPAttachment.interfaceIndex(of: interface)
-      try XDPAttachment.detach(interface: interface, readInfo: readLinkInfo)
-    } catch {
-      throw .attach(error)
+    try changing(interface) { () throws(DeploymentError) in
+      let (_, current) = try current(interface: interface)
+      guard let record = current else { throw .unknownProgram(interface: interface) }
+      let strategies = BatchStrategy.allCases
+      let index = strategies.firstIndex(of: record.strategy) ?? 0
+      return try setStrategyHoldingLock(
+        strategies[(index + 1) % strategies.count], interface: interface)
     }
-    state.removeRecord(interface: interface)
   }
 
-  /// The attachment on `interface` and its record (`nil` when the record
-  /// is missing or describes a program no longer attached). The record's
-  /// attach mode is the one the kernel reports (`IFLA_XDP`), whatever the
-  /// file says.
+  /// Detaches xdpbatch's program from `interface`, removes its pins and
+  /// record. With no program attached it still removes what an
+  /// interrupted attach may have left (a counters pin, a record) and
+  /// reports ``AttachError/notAttached(interface:)``.
+  public func detach(interface: String) throws(DeploymentError) {
+    try changing(interface) { () throws(DeploymentError) in
+      do throws(AttachError) {
+        _ = try XDPAttachment.interfaceIndex(of: interface)
+        try XDPAttachment.detach(interface: interface, readInfo: readLinkInfo)
+      } catch {
+        if case .notAttached = error {
+          let pins = PinDirectory(interface: interface)
+          unlink(pins.countersPath)
+          pins.removeDirectories()
+          state.removeRecord(interface: interface)
+        }
+        throw .attach(error)
+      }
+      state.removeRecord(interface: interface)
+    }
+  }
+
+  /// The attachment on `interface` and its record (`nil` when no record
+  /// describes the program the kernel runs). The record's attach mode is
+  /// the one the kernel reports (`IFLA_XDP`), whatever the file says.
+  ///
+  /// After an interrupted attach the pending record may be the one that
+  /// describes the kernel's program: it is then made the record.
   public func current(interface: String) throws(DeploymentError) -> (
     XDPAttachment, AttachmentRecord?
   ) {
@@ -165,6 +224,12 @@ public struct ProgramDeployment: Sendable {
       let programID = try kernel { () throws(SystemCallError) in try attachment.programID() }
       var record = state.record(interface: interface).flatMap {
         $0.programID == programID ? $0 : nil
+      }
+      if record == nil, let pending = state.pendingRecord(interface: interface),
+        pending.programID == programID
+      {
+        try? state.promotePending(interface: interface)
+        record = pending
       }
       if record != nil,
         let mode = try kernel({ () throws(SystemCallError) in try attachment.mode() })
@@ -220,6 +285,9 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
   case attach(AttachError)
   /// The record could not be written.
   case record(RecordError)
+  /// The interface's lock could not be taken: another xdpbatch process
+  /// is changing it, or the lock file cannot be made.
+  case lock(LockError)
   /// The batch form cannot run here; the text says why.
   case batchUnsupported(String)
   /// The program cannot be offloaded to this interface; the text says why.
@@ -233,11 +301,17 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
     case .source(let error): error.description
     case .attach(let error): Self.withPrivilegeHint(error)
     case .record(let error): error.description
+    case .lock(.file(let call)) where call.isPermissionDenied:
+      call.description + Self.privilegeHint
+    case .lock(let error): error.description
     case .batchUnsupported(let reason), .offloadUnsupported(let reason): reason
     case .unknownProgram(let interface):
       "xdpbatch has a program on \(interface) but no record of which object it came from; attach it again with `xdpbatch attach \(interface) OBJ.o --program NAME`"
     }
   }
+
+  private static let privilegeHint =
+    " (this needs root: CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)"
 
   private static func withPrivilegeHint(_ error: AttachError) -> String {
     let denied: Bool
@@ -247,6 +321,6 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
     default: denied = false
     }
     return error.description
-      + (denied ? " (this needs root: CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)" : "")
+      + (denied ? privilegeHint : "")
   }
 }

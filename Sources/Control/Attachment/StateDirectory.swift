@@ -13,36 +13,74 @@ public struct StateDirectory: Hashable, Sendable {
     self.path = path
   }
 
-  /// Permissions of the directory.
-  static let directoryMode: mode_t = 0o755
-  /// Permissions of a record.
-  static let recordMode: mode_t = 0o644
+  /// Permissions of the directory: root's only, like the pins.
+  static let directoryMode: mode_t = 0o700
+  /// Permissions of a record and a lock file.
+  static let recordMode: mode_t = 0o600
 
   /// The record file for `interface`.
   public func recordPath(interface: String) -> String { path + "/" + interface + ".json" }
 
-  /// Creates the directory if needed.
+  /// The record of the change under way on `interface`: written before the
+  /// kernel changes, renamed over the record after, so that a process
+  /// killed in between leaves a record for whichever program the kernel
+  /// runs (see ``ProgramDeployment/current(interface:)``).
+  public func pendingRecordPath(interface: String) -> String {
+    recordPath(interface: interface) + ".next"
+  }
+
+  /// Creates the directory if needed (0700); an existing one that others
+  /// can read is closed to them.
   public func create() throws(SystemCallError) {
-    if access(path, F_OK) == 0 { return }
     do {
       try check("create \(path)") { mkdir(path, Self.directoryMode) }
     } catch  where error.code == EEXIST {
-      return
+      var status = stat()
+      if stat(path, &status) == 0, status.st_mode & 0o077 != 0, status.st_uid == getuid() {
+        try check("restrict \(path) to its owner") { chmod(path, Self.directoryMode) }
+      }
     }
   }
 
   /// The record for `interface`, `nil` when there is none or it is unreadable.
   public func record(interface: String) -> AttachmentRecord? {
-    guard let data = FileManager.default.contents(atPath: recordPath(interface: interface)) else {
-      return nil
-    }
+    Self.read(recordPath(interface: interface))
+  }
+
+  /// The record of an unfinished change on `interface`, if any.
+  public func pendingRecord(interface: String) -> AttachmentRecord? {
+    Self.read(pendingRecordPath(interface: interface))
+  }
+
+  private static func read(_ path: String) -> AttachmentRecord? {
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
     return try? JSONDecoder().decode(AttachmentRecord.self, from: data)
+  }
+
+  /// Writes `record` as the pending record of its interface (atomically).
+  func savePending(_ record: AttachmentRecord) throws(RecordError) {
+    try save(record, to: pendingRecordPath(interface: record.interface))
+  }
+
+  /// Makes the pending record the record (one `rename(2)`).
+  func promotePending(interface: String) throws(SystemCallError) {
+    let pending = pendingRecordPath(interface: interface)
+    try check("rename \(pending)") { rename(pending, recordPath(interface: interface)) }
+  }
+
+  /// Removes the pending record; quiet when there is none.
+  func removePending(interface: String) {
+    unlink(pendingRecordPath(interface: interface))
   }
 
   /// Writes `record` atomically: a temporary file beside it, written and
   /// flushed, then renamed into place, so that a reader (or a process
   /// killed half-way) sees the old record or the new one, never a mix.
   public func save(_ record: AttachmentRecord) throws(RecordError) {
+    try save(record, to: recordPath(interface: record.interface))
+  }
+
+  private func save(_ record: AttachmentRecord, to file: String) throws(RecordError) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     let data: Data
@@ -53,7 +91,7 @@ public struct StateDirectory: Hashable, Sendable {
     }
     do throws(SystemCallError) {
       try create()
-      try write(data, to: recordPath(interface: record.interface))
+      try write(data, to: file)
     } catch {
       throw .file(error)
     }
@@ -87,9 +125,11 @@ public struct StateDirectory: Hashable, Sendable {
     }
   }
 
-  /// Removes the record for `interface`; quiet when there is none.
+  /// Removes the record (and any pending one) for `interface`; quiet
+  /// when there is none.
   public func removeRecord(interface: String) {
     unlink(recordPath(interface: interface))
+    removePending(interface: interface)
   }
 }
 

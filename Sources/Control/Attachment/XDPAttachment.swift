@@ -93,7 +93,14 @@ public struct XDPAttachment: Sendable {
 
   /// Attaches `request`'s program to `interface` in `mode` through a new
   /// BPF link, pinned with the interface's counters map (created on first
-  /// use, reused afterwards).
+  /// use, reused afterwards). `beforeAttaching` sees the loaded program
+  /// before the kernel runs it (to record it); if it throws, nothing is
+  /// attached.
+  ///
+  /// The steps are ordered so that a process killed at any point leaves a
+  /// state the next call recognises: the counters pin first (reused by the
+  /// next attach), then the link, which the kernel drops with the process
+  /// until it is pinned; once pinned, the attachment is complete.
   ///
   /// If xdpbatch already has a program there, this replaces it
   /// (``replace(with:)``) when the kernel runs it in `mode`, and refuses
@@ -103,7 +110,8 @@ public struct XDPAttachment: Sendable {
   /// if anything later fails.
   public static func attach(
     _ request: Request, to interface: String, mode: AttachMode, force: Bool = false,
-    pins: PinDirectory? = nil, readInfo: @escaping XDPLink.InfoReader = XDPLink.kernelInfo
+    pins: PinDirectory? = nil, readInfo: @escaping XDPLink.InfoReader = XDPLink.kernelInfo,
+    beforeAttaching: (LoadedProgram) throws(AttachError) -> Void = { _ in }
   ) throws(AttachError) -> XDPAttachment {
     let pins = pins ?? PinDirectory(interface: interface)
     let index = try interfaceIndex(of: interface)
@@ -112,7 +120,7 @@ public struct XDPAttachment: Sendable {
       if let attached, attached != mode {
         throw .modeMismatch(interface: interface, attached: attached, requested: mode)
       }
-      try existing.replace(with: request)
+      try existing.replace(with: request, beforeSwapping: beforeAttaching)
       return existing
     }
     var rollback = Rollback()
@@ -140,6 +148,7 @@ public struct XDPAttachment: Sendable {
       rollback.add { unlink(pins.countersPath) }
     }
     let loaded = try request.load(counters: counters)
+    try beforeAttaching(loaded.program)
     let link = try kernel { () throws(SystemCallError) in
       try XDPLink.attach(loaded.program, interfaceIndex: index, mode: mode)
     }
@@ -187,8 +196,13 @@ public struct XDPAttachment: Sendable {
   /// Loads `request`'s program with this interface's counters map and
   /// swaps it in atomically (`bpf_link_update`, expecting the program
   /// attached now). On failure the old program stays attached.
-  public func replace(with request: Request) throws(AttachError) {
+  /// `beforeSwapping` sees the loaded program before the kernel switches
+  /// (to record it); if it throws, nothing is switched.
+  public func replace(
+    with request: Request, beforeSwapping: (LoadedProgram) throws(AttachError) -> Void = { _ in }
+  ) throws(AttachError) {
     let loaded = try request.load(counters: counters)
+    try beforeSwapping(loaded.program)
     do {
       let current = try program()
       try link.update(to: loaded.program, expecting: current)
