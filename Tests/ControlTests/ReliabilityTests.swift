@@ -183,6 +183,29 @@ struct ReliabilityTests {
     #expect(try BuiltXDPBatch.run(["detach", interface]).status == 0)
     try CommandLineTests.expectUntouched(interface)
     #expect(!FileManager.default.fileExists(atPath: StateDirectory().path + "/\(interface).lock"))
+    let left = try FileManager.default.contentsOfDirectory(atPath: StateDirectory().path)
+    #expect(
+      !left.contains { $0.hasPrefix(interface + ".") }, "no file of \(interface) is left: \(left)")
+  }
+
+  @Test func lostCountersPinIsPinnedAgain() throws {
+    let network = try TestNetwork()
+    defer {
+      StateDirectory().removeRecord(interface: network.veth.name)
+      network.tearDown()
+    }
+    let interface = network.veth.name
+    #expect(try BuiltXDPBatch.run(Self.attachArguments(interface, 0)).status == 0)
+    let pins = PinDirectory(interface: interface)
+    let mapID = try #require(try XDPAttachment.open(interface: interface)).counters.map.id
+    // What an older xdpbatch's rollback did under a concurrent attach.
+    #expect(unlink(pins.countersPath) == 0)
+    let stats = try BuiltXDPBatch.run(["stats", interface, "--json"])
+    #expect(stats.status == 0, "\(stats.errors)")
+    #expect(PinDirectory.exists(pins.countersPath))
+    #expect(try #require(try XDPAttachment.open(interface: interface)).counters.map.id == mapID)
+    #expect(try BuiltXDPBatch.run(["detach", interface]).status == 0)
+    try CommandLineTests.expectUntouched(interface)
   }
 
   @Test func recordsArePrivate() throws {

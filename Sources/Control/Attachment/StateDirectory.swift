@@ -91,9 +91,25 @@ public struct StateDirectory: Hashable, Sendable {
     }
     do throws(SystemCallError) {
       try create()
+      removeAbandonedTemporaries(interface: record.interface)
       try write(data, to: file)
     } catch {
       throw .file(error)
+    }
+  }
+
+  /// Removes the temporary files of `interface`'s records that processes
+  /// killed while writing left (`IFACE.json.tmp.PID`, `IFACE.json.next.tmp.PID`
+  /// of a pid that no longer runs).
+  func removeAbandonedTemporaries(interface: String) {
+    let prefix = interface + ".json"
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    for name in names where name.hasPrefix(prefix) {
+      let rest = name.dropFirst(prefix.count)
+      guard rest.hasPrefix(".tmp.") || rest.hasPrefix(".next.tmp."),
+        let pid = rest.split(separator: ".").last.flatMap({ pid_t($0) })
+      else { continue }
+      if kill(pid, 0) != 0 && errno == ESRCH { unlink(path + "/" + name) }
     }
   }
 
@@ -130,6 +146,7 @@ public struct StateDirectory: Hashable, Sendable {
   public func removeRecord(interface: String) {
     unlink(recordPath(interface: interface))
     removePending(interface: interface)
+    removeAbandonedTemporaries(interface: interface)
   }
 }
 

@@ -185,8 +185,18 @@ public struct XDPAttachment: Sendable {
       return nil
     }
     let counters = try kernel { () throws(SystemCallError) in
-      ActionCounters(
-        map: try KernelMap.open(pinnedAt: pins.countersPath, as: ActionCounters.definition))
+      do throws(SystemCallError) {
+        return ActionCounters(
+          map: try KernelMap.open(pinnedAt: pins.countersPath, as: ActionCounters.definition))
+      } catch  where error.code == ENOENT {
+        // The link runs but its counters pin is gone: pin the program's
+        // counters map again.
+        guard
+          let map = try CountersRecovery.repin(
+            programID: info.programID, at: pins.countersPath)
+        else { throw error }
+        return ActionCounters(map: map)
+      }
     }
     return XDPAttachment(
       interface: interface, interfaceIndex: info.interfaceIndex, pins: pins, link: link,
