@@ -53,7 +53,11 @@ public final class Machine {
     throws(MachineError)
   {
     self.configuration = configuration
-    addressSpace = AddressSpace()
+    do {
+      addressSpace = try AddressSpace(budget: configuration.memoryBudget)
+    } catch {
+      throw .addressSpace(error)
+    }
     registers = .allocate(capacity: 16)
     registers.initialize(repeating: 0, count: 16)
     frames = .allocate(capacity: Self.frameLimit)
@@ -154,13 +158,16 @@ public struct MachineConfiguration: Sendable {
   public var fixedClock: (start: UInt64, step: UInt64)?
   /// The bpf_conformance plugin mode: helper 5 returns R1 instead of the time.
   public var conformanceHelpers: Bool
+  /// What the machine's memory is charged to (one budget per process).
+  public var memoryBudget: MemoryBudget
 
   /// Describes a configuration.
   public init(
     instructionBudget: Int = 1_000_000, randomSeed: UInt64 = 0x5eed, processorID: UInt32 = 0,
     processorCount: Int = 1, fixedClock: (start: UInt64, step: UInt64)? = nil,
-    conformanceHelpers: Bool = false
+    conformanceHelpers: Bool = false, memoryBudget: MemoryBudget = .shared
   ) {
+    self.memoryBudget = memoryBudget
     self.instructionBudget = instructionBudget
     self.randomSeed = randomSeed
     self.processorID = processorID

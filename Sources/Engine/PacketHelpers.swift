@@ -114,8 +114,10 @@ extension Machine {
       throw .helperFault(index: index, helper: id, reason: "R2 is not a prog_array map")
     }
     let slot = Int(UInt32(truncatingIfNeeded: registers[3]))
-    guard slot < map.programs.count, tailCallCount < Machine.tailCallLimit else { return nil }
+    guard let target = map.programs[slot], tailCallCount < Machine.tailCallLimit else {
+      return nil
+    }
     tailCallCount += 1
-    return map.programs[slot]
+    return target
   }
 }

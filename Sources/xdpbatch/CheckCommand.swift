@@ -41,6 +41,8 @@ struct CheckCommand: ParsableCommand {
   @Flag(help: "Print one JSON document instead of a table.")
   var json = false
 
+  @OptionGroup var memory: MemoryOption
+
   func validate() throws {
     guard packets > 0 else { throw ValidationError("--packets must be positive") }
     guard (1...PacketRunner.maximumBatch).contains(batch) else {
@@ -49,6 +51,7 @@ struct CheckCommand: ParsableCommand {
   }
 
   func run() throws {
+    memory.apply()
     let file = try BPFObject(contentsOf: object)
     let programs = try selectedPrograms(in: file)
     let check = EquivalenceCheck(packets: packets, seed: seed, batchSize: batch)

@@ -50,6 +50,8 @@ struct RunCommand: ParsableCommand {
   @Flag(help: "Print one JSON document.")
   var json = false
 
+  @OptionGroup var memory: MemoryOption
+
   func validate() throws {
     guard mode == "per-packet" || mode == "batch" else {
       throw ValidationError("--mode must be per-packet or batch, not '\(mode)'")
@@ -70,6 +72,7 @@ struct RunCommand: ParsableCommand {
   }
 
   func run() throws {
+    memory.apply()
     let frames = try inputFrames()
     let file = try BPFObject(contentsOf: object)
     let linked = try file.program(named: program)
