@@ -144,6 +144,32 @@ public final class AddressSpace {
     return true
   }
 
+  /// Which of the `pages` pages from page-aligned `address` the host may
+  /// hold data for (written, or swapped out), from `/proc/self/pagemap`;
+  /// all of them when it cannot be read. Lets a scan skip, and never
+  /// fault in, pages no one wrote.
+  public func possiblyWrittenPages(from address: UInt64, pages: Int) -> [Int] {
+    let all = Array(0..<pages)
+    let descriptor = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { return all }
+    defer { close(descriptor) }
+    let entrySize = MemoryLayout<UInt64>.size
+    let firstEntry = (Int(bitPattern: arena) + Int(address)) / Self.pageSize
+    var result: [Int] = []
+    var entries = [UInt64](repeating: 0, count: 8192)
+    var done = 0
+    while done < pages {
+      let batch = min(entries.count, pages - done)
+      let bytes = entries.withUnsafeMutableBytes {
+        pread(descriptor, $0.baseAddress, batch * entrySize, off_t((firstEntry + done) * entrySize))
+      }
+      guard bytes == batch * entrySize else { return all }
+      for index in 0..<batch where entries[index] & (3 << 62) != 0 { result.append(done + index) }
+      done += batch
+    }
+    return result
+  }
+
   /// One page of zeros to compare with (never written).
   private nonisolated(unsafe) static let zeroPage = UnsafeRawPointer(
     UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: pageSize).initializeMemory(

@@ -84,11 +84,10 @@ extension BPFMap {
     guard kind == .array, let values else { return keys }
     let entryBytes = stride * processors
     var found: [[UInt8]] = []
-    var page = 0
-    while page * AddressSpace.pageSize < values.length {
+    let pageCount = (values.length + AddressSpace.pageSize - 1) / AddressSpace.pageSize
+    for page in space.possiblyWrittenPages(from: UInt64(values.start), pages: pageCount) {
       let offset = page * AddressSpace.pageSize
       let length = min(AddressSpace.pageSize, values.length - offset)
-      page += 1
       if space.isZero(UInt64(values.start) + UInt64(offset), count: length) { continue }
       let first = max(offset / entryBytes, found.last.map { Self.index($0) + 1 } ?? 0)
       let last = min((offset + length - 1) / entryBytes, Int(definition.maxEntries) - 1)
