@@ -55,9 +55,9 @@ fuzz: deps samples
 	    llvm-objcopy -O binary --only-section=$$s $$o build/fuzz/engine/$$(basename $$o .o)-$$(echo $$s | tr / _); \
 	  done; done
 	cd build/fuzz && ( ../../.build/fuzz/release/FuzzObject object -seed=1 -max_len=65536 \
-	    -timeout=10 -rss_limit_mb=4096 -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -timeout=30 -rss_limit_mb=4096 -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    -artifact_prefix=object- > object.log 2>&1 & \
-	  ../../.build/fuzz/release/FuzzEngine engine -seed=1 -max_len=4096 -timeout=10 \
+	  ../../.build/fuzz/release/FuzzEngine engine -seed=1 -max_len=4096 -timeout=30 \
 	    -rss_limit_mb=4096 -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    -artifact_prefix=engine- > engine.log 2>&1 & wait )
 	@for f in object engine; do echo "== $$f"; grep -E "stat::number_of_executed_units|stat::peak_rss_mb|ERROR|SUMMARY" build/fuzz/$$f.log || true; done
