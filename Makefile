@@ -11,7 +11,7 @@ XDPBATCH = $(shell swift build $(SWIFT_FLAGS) --show-bin-path)/xdpbatch
 SAMPLE_SOURCES := $(wildcard Samples/*.bpf.c)
 SAMPLE_OBJECTS := $(patsubst Samples/%.bpf.c,build/samples/%.o,$(SAMPLE_SOURCES))
 
-.PHONY: all deps build samples test demo demo-down format clean
+.PHONY: all deps build samples test fuzz demo demo-down format clean
 
 all: build
 
@@ -37,6 +37,31 @@ build: deps samples
 test: deps samples
 	swift build --build-tests $(SWIFT_FLAGS)
 	swift test --skip-build $(SWIFT_FLAGS)
+
+## fuzz: libFuzzer with ASan on the object reader (+ check) and on the engine
+## (+ rewriter), FUZZ_SECONDS each, both at once; seeds from the samples.
+## Findings (crash-*, leak-*, timeout-*) land in build/fuzz/; the last lines of
+## each log give the executions.
+FUZZ_SECONDS ?= 600
+FUZZ_FLAGS := -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library \
+	-Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld --scratch-path .build/fuzz
+fuzz: deps samples
+	XDPBATCH_FUZZ=1 swift build $(FUZZ_FLAGS) --product FuzzObject
+	XDPBATCH_FUZZ=1 swift build $(FUZZ_FLAGS) --product FuzzEngine
+	@rm -rf build/fuzz && mkdir -p build/fuzz/object build/fuzz/engine
+	@cp build/samples/*.o build/fuzz/object/
+	@for o in build/samples/*.o; do \
+	  for s in $$(llvm-objdump -h $$o | awk '$$2 ~ /^xdp/ {print $$2}'); do \
+	    llvm-objcopy -O binary --only-section=$$s $$o build/fuzz/engine/$$(basename $$o .o)-$$(echo $$s | tr / _); \
+	  done; done
+	cd build/fuzz && ( ../../.build/fuzz/release/FuzzObject object -seed=1 -max_len=65536 \
+	    -timeout=30 -rss_limit_mb=4096 -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=object- > object.log 2>&1 & \
+	  ../../.build/fuzz/release/FuzzEngine engine -seed=1 -max_len=4096 -timeout=30 \
+	    -rss_limit_mb=4096 -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=engine- > engine.log 2>&1 & wait )
+	@for f in object engine; do echo "== $$f"; grep -E "stat::number_of_executed_units|stat::peak_rss_mb|ERROR|SUMMARY" build/fuzz/$$f.log || true; done
+	@ls build/fuzz | grep -E "^(object|engine)-(crash|leak|timeout|oom)" && exit 1 || echo "no findings"
 
 ## demo: the demo (namespace, veth pair, classifier, generator), then the
 ## console on its interface. The demo stays up after q: `make demo-down`.

@@ -1,4 +1,5 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -78,3 +79,18 @@ let package = Package(
       dependencies: ["LiveConsole", "Console", "Control", "BPF", "TestSupport"]),
   ]
 )
+
+// `make fuzz` only: libFuzzer harnesses for the object reader and the engine,
+// built with -sanitize=fuzzer,address (their `main` is libFuzzer's driver, so
+// the ordinary build must not see them).
+if ProcessInfo.processInfo.environment["XDPBATCH_FUZZ"] != nil {
+  package.targets += [
+    .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
+    .executableTarget(
+      name: "FuzzObject", dependencies: ["BPF", "Engine", "Check", "FuzzSupport"],
+      path: "Fuzz/FuzzObject"),
+    .executableTarget(
+      name: "FuzzEngine", dependencies: ["BPF", "Engine", "Rewriter", "FuzzSupport"],
+      path: "Fuzz/FuzzEngine"),
+  ]
+}

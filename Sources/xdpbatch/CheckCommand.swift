@@ -43,6 +43,8 @@ struct CheckCommand: ParsableCommand {
 
   @OptionGroup var engineOption: EngineOption
 
+  @OptionGroup var memory: MemoryOption
+
   func validate() throws {
     guard packets > 0 else { throw ValidationError("--packets must be positive") }
     guard (1...PacketRunner.maximumBatch).contains(batch) else {
@@ -51,6 +53,7 @@ struct CheckCommand: ParsableCommand {
   }
 
   func run() throws {
+    memory.apply()
     let file = try BPFObject(contentsOf: object)
     let programs = try selectedPrograms(in: file)
     var check = EquivalenceCheck(packets: packets, seed: seed, batchSize: batch)

@@ -64,6 +64,8 @@ struct RunCommand: ParsableCommand {
   )
   var write: String?
 
+  @OptionGroup var memory: MemoryOption
+
   func validate() throws {
     _ = try selectedForm()
     guard (1...PacketRunner.maximumBatch).contains(batch) else {
@@ -97,6 +99,7 @@ struct RunCommand: ParsableCommand {
         "xdpbatch: warning: `run --mode \(mode)` is deprecated and will mean the attach mode; use `--form \(mode)`"
       )
     }
+    memory.apply()
     let frames = try inputFrames()
     let file = try BPFObject(contentsOf: object)
     let linked = try file.program(named: program)

@@ -107,6 +107,8 @@ struct MapListing: Encodable {
   var name: String
   var type: String
   var entries: [Entry]
+  /// All-zero entries of a large array (over 65536 entries) left out.
+  var omittedZeroEntries: Int?
 
   init?(_ map: Engine.BPFMap) {
     let definition = map.definition
@@ -114,7 +116,11 @@ struct MapListing: Encodable {
     name = definition.name
     type = definition.type.description
     let perCPU = definition.type.isPerCPU
-    entries = map.keys.compactMap { key in
+    let isArray = definition.type == .array || definition.type == .perCPUArray
+    let large = isArray && definition.maxEntries > 65_536
+    let keys = large ? map.storedKeys : map.keys
+    omittedZeroEntries = large ? Int(definition.maxEntries) - keys.count : nil
+    entries = keys.compactMap { key in
       guard let copies = map.perProcessorValues(key: key) else { return nil }
       let hex = copies.map(Self.hex)
       return Entry(
@@ -132,7 +138,8 @@ struct MapListing: Encodable {
       (entry.values ?? [entry.value ?? ""]).allSatisfy { $0.allSatisfy { $0 == "0" } }
     }
     let shown = type.hasSuffix("array") ? entries.filter { !isZero($0) } : entries
-    var lines = ["map \(name) (\(type), \(entries.count) entries):"]
+    let total = entries.count + (omittedZeroEntries ?? 0)
+    var lines = ["map \(name) (\(type), \(total) entries):"]
     for entry in shown {
       if let values = entry.values {
         let cpus = values.enumerated().map { "cpu\($0.offset) \($0.element)" }
@@ -141,8 +148,8 @@ struct MapListing: Encodable {
         lines.append("  \(entry.key): \(entry.value ?? "")")
       }
     }
-    if shown.count < entries.count {
-      lines.append("  (\(entries.count - shown.count) all-zero entries not shown)")
+    if shown.count < total {
+      lines.append("  (\(total - shown.count) all-zero entries not shown)")
     }
     return lines
   }
