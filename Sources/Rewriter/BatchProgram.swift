@@ -22,6 +22,9 @@ public struct BatchProgram: Hashable, Sendable {
   public struct Layout: Hashable, Sendable {
     /// The prologue (runs once).
     public var prologue: Range<Int>
+    /// The per-record head before the body (the `immediate` bound's skip
+    /// of padding records; empty otherwise).
+    public var head: Range<Int>
     /// The per-packet epilogue, ending with the loop's back edge.
     public var epilogue: Range<Int>
     /// The code after the loop that returns the record count (runs once).
@@ -45,7 +48,7 @@ public struct BatchSummary: Hashable, Sendable, Codable {
   public var instructionsAfter: Int
   /// Instructions that run once a batch (prologue and final return).
   public var addedOnce: Int
-  /// Instructions that run once a packet: the epilogue, plus any pointer
+  /// Instructions that run once a packet: the head and the epilogue, plus any pointer
   /// adjustments `shift` had to insert (each counted once). Exits replaced
   /// by a jump to the epilogue are not counted: they ran anyway.
   public var addedPerPacket: Int

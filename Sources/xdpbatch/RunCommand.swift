@@ -72,7 +72,7 @@ struct RunCommand: ParsableCommand {
   func run() throws {
     let frames = try inputFrames()
     let file = try BPFObject(contentsOf: object)
-    let linked = try file.program(named: program)
+    let linked = try file.xdpProgram(named: program)
     let plan = try executionPlan(for: linked, frameCount: frames.count)
     let context = RunFailure.Context(
       object: object, program: linked.name, batchProgram: plan.batchProgram)
@@ -84,6 +84,7 @@ struct RunCommand: ParsableCommand {
       machine = try Machine(maps: file.maps)
       prepared = try machine.prepare(plan.program)
       runner = try PacketRunner(machine: machine, program: prepared, mode: plan.mode)
+      runner.padsPartialBatches = bound == BatchBound.immediate.rawValue
     } catch {
       throw RunFailure(context: context, reason: "\(error)")
     }
@@ -129,13 +130,6 @@ struct RunCommand: ParsableCommand {
   private func executionPlan(for linked: Program, frameCount: Int) throws -> ExecutionPlan {
     guard mode == "batch" else { return ExecutionPlan(program: linked, mode: .perPacket) }
     let bound = BatchBound(rawValue: bound) ?? .endPointer
-    if bound == .immediate, frameCount % batch != 0 {
-      throw RunFailure(
-        message:
-          "\(object): program \(linked.name): the immediate bound always processes exactly "
-          + "\(batch) records, and \(frameCount) frames leave a partial batch; "
-          + "use --bound count or end-pointer, or a frame count that is a multiple of --batch")
-    }
     let trampoline = BatchTrampoline(
       strategy: BatchStrategy(rawValue: strategy) ?? .reserve, bound: bound, batchSize: batch)
     do {

@@ -37,9 +37,12 @@ struct Variant: CustomTestStringConvertible, Sendable {
         #expect(result.instructions[moved].referenceTarget(at: moved) == epilogueStart)
       }
       let backEdge = batch.layout.epilogue.upperBound - 1
+      // The loop starts at the per-record head (the padding skip), which
+      // falls into the program's first instruction.
       #expect(
-        result.instructions[backEdge].referenceTarget(at: backEdge) == batch.originalLocations[0])
-      #expect(batch.layout.prologue.upperBound == batch.originalLocations[0])
+        result.instructions[backEdge].referenceTarget(at: backEdge) == batch.layout.head.lowerBound)
+      #expect(batch.layout.prologue.upperBound == batch.layout.head.lowerBound)
+      #expect(batch.layout.head.upperBound == batch.originalLocations[0])
     }
   }
 
@@ -98,13 +101,13 @@ struct Variant: CustomTestStringConvertible, Sendable {
       let batch = try rewrite(program, variant)
       let summary = batch.summary
       let removed = batch.originalLocations.filter { $0 == nil }.count
-      let adjustments = summary.addedPerPacket - batch.layout.epilogue.count
+      let perRecord = batch.layout.head.count + batch.layout.epilogue.count
+      let adjustments = summary.addedPerPacket - perRecord
       #expect(adjustments >= 0)
       #expect(summary.instructionsBefore == program.instructions.count)
       #expect(
         summary.instructionsAfter
-          == summary.instructionsBefore + summary.addedOnce + batch.layout.epilogue.count
-          + adjustments - removed)
+          == summary.instructionsBefore + summary.addedOnce + perRecord + adjustments - removed)
       #expect(summary.addedOnce == batch.layout.prologue.count + batch.layout.tail.count)
     }
   }
@@ -115,7 +118,7 @@ struct Variant: CustomTestStringConvertible, Sendable {
   @Test(arguments: Variant.all)
   func overheadMatchesTheREADMETable(_ variant: Variant) throws {
     let table: [BatchBound: (perPacket: Int, withRedirect: Int, once: Int)] = [
-      .immediate: (8, 10, 4), .count: (8, 10, 6), .endPointer: (6, 8, 8),
+      .immediate: (10, 12, 4), .count: (8, 10, 6), .endPointer: (6, 8, 8),
     ]
     let expected = try #require(table[variant.bound])
     let plain = try rewrite(Fixtures.classifier, variant).summary
@@ -198,7 +201,26 @@ struct Variant: CustomTestStringConvertible, Sendable {
     let batch = try rewrite(Fixtures.classifier, Variant(strategy: .shift, bound: .immediate))
     let add = try #require(batch.originalLocations[12])
     #expect(batch.program.instructions[add] == .add(.r2, immediate: -4 - 16))
-    #expect(batch.summary.addedPerPacket == batch.layout.epilogue.count)
+    #expect(
+      batch.summary.addedPerPacket == batch.layout.head.count + batch.layout.epilogue.count)
+  }
+
+  @Test(arguments: Variant.all)
+  func onlyTheImmediateBoundHasAHeadThatSkipsPadding(_ variant: Variant) throws {
+    let batch = try rewrite(Fixtures.classifier, variant)
+    let head = Array(batch.program.instructions[batch.layout.head])
+    guard variant.bound == .immediate else {
+      #expect(head.isEmpty)
+      return
+    }
+    #expect(head.count == 2)
+    #expect(head.first == .load(.word, .r2, from: .r1, offset: XDPContextLayout.engine.action))
+    let test = batch.layout.head.upperBound - 1
+    #expect(head.last?.immediate == XDPContextLayout.paddingAction)
+    // The skip lands on the step to the next record, past the verdict store.
+    let target = try #require(batch.program.instructions[test].referenceTarget(at: test))
+    #expect(batch.layout.epilogue.contains(target))
+    #expect(batch.program.instructions[target] == .add(.r1, immediate: 32))
   }
 
   @Test(arguments: BatchStrategy.allCases)
