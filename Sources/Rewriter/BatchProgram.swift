@@ -64,3 +64,26 @@ public struct BatchSummary: Hashable, Sendable, Codable {
     case stackBytes = "stack_bytes"
   }
 }
+
+extension BatchProgram {
+  /// Whether `program` looks like a batch form this rewriter emitted (an
+  /// object written by `xdpbatch rewrite -o` and loaded back): it reads R2
+  /// at entry, which only the batch runner passes (`count`,
+  /// `end-pointer`), or it tests records for the runner's padding mark
+  /// (`immediate`). A per-packet XDP program does neither: the kernel
+  /// passes it R1 only.
+  public static func looksLikeBatchForm(_ program: Program) -> Bool {
+    let instructions = program.instructions
+    let testsPadding = instructions.contains {
+      $0.jumpOperation == .jeq && $0.operandSource == .immediate
+        && $0.immediate == XDPContextLayout.paddingAction
+    }
+    if testsPadding { return true }
+    return SafetyCheck(entryRegisters: [.r1]).violations(in: program).contains {
+      if case .undefinedRegister(_, .r2) = $0 { true } else { false }
+    }
+      && SafetyCheck(entryRegisters: [.r1, .r2]).violations(in: program).allSatisfy {
+        if case .undefinedRegister = $0 { false } else { true }
+      }
+  }
+}

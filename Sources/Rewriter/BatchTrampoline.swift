@@ -71,8 +71,11 @@ public struct BatchTrampoline: Sendable {
     }
     let result = emitted.program
     let entry: Set<Register> = bound == .immediate ? [.r1] : [.r1, .r2]
-    let violations = SafetyCheck(entryRegisters: entry, allowedBackEdges: emitted.allowedBackEdges)
-      .violations(in: result)
+    let loopSlots = [slots.cursor, slots.counter, slots.end, slots.total].compactMap { $0 }
+    let violations = SafetyCheck(
+      entryRegisters: entry, allowedBackEdges: emitted.allowedBackEdges,
+      opaqueSlots: Set(loopSlots.map(Int.init))
+    ).violations(in: result)
     guard violations.isEmpty else { throw .safetyCheckFailed(violations) }
 
     let summary = BatchSummary(
@@ -133,13 +136,6 @@ public struct BatchTrampoline: Sendable {
   ) throws(RewriteError) {
     if let call = frame.tailCalls.first { throw .tailCall(index: call) }
     guard !frame.mainExits.isEmpty else { throw .noMainExit }
-    if strategy == .shift,
-      case .variableOffset(let index) = frame.hazards.first(where: {
-        if case .variableOffset = $0 { true } else { false }
-      })
-    {
-      throw .variableStackOffset(index: index)
-    }
     if let hazard = frame.hazards.first { throw .unprovableStack(hazard) }
   }
 

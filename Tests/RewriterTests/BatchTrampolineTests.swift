@@ -171,12 +171,42 @@ struct Variant: CustomTestStringConvertible, Sendable {
     }
   }
 
-  @Test func refusesVariableOffsets() {
-    #expect(throws: RewriteError.variableStackOffset(index: 4)) {
-      try BatchTrampoline(strategy: .shift).rewrite(Fixtures.variableOffset)
+  @Test func refusesUnboundedVariableOffsets() {
+    for strategy in BatchStrategy.allCases {
+      #expect(throws: RewriteError.self) {
+        try BatchTrampoline(strategy: strategy).rewrite(Fixtures.unboundedOffset)
+      }
+      do {
+        _ = try BatchTrampoline(strategy: strategy).rewrite(Fixtures.unboundedOffset)
+      } catch {
+        guard case .unprovableStack(.variableOffset(let index, _, _)) = error else {
+          Issue.record("\(strategy): \(error)")
+          continue
+        }
+        #expect(index == 4)
+      }
     }
-    #expect(throws: RewriteError.unprovableStack(.variableOffset(index: 4))) {
-      try BatchTrampoline(strategy: .reserve).rewrite(Fixtures.variableOffset)
+  }
+
+  /// Bounded variable offsets: `reserve` moves nothing and puts its slots
+  /// below the deepest byte any offset reaches; `shift` moves the base.
+  @Test(arguments: Variant.all)
+  func acceptsBoundedVariableOffsets(_ variant: Variant) throws {
+    for program in [Fixtures.variableOffset, Fixtures.stackArrayLoop, Fixtures.disagreeingPaths] {
+      let batch = try rewrite(program, variant)
+      let depth = StackFrameAnalysis(program).alignedStackDepth
+      let slots = batch.layout.slots
+      if variant.strategy == .reserve {
+        #expect(Int(slots.cursor) == -depth - 8, "\(program.name)")
+      } else {
+        #expect(slots.cursor == -8, "\(program.name)")
+        let moved = StackFrameAnalysis(batch.program, entryRegisters: [.r1, .r2])
+        let reserved = variant.bound == .immediate ? 16 : 24
+        // The original frame moved down by the reserved slots.
+        #expect(
+          moved.stackDepth == StackFrameAnalysis(program).stackDepth + reserved, "\(program.name)")
+        #expect(moved.hazards.isEmpty, "\(program.name): \(moved.hazards)")
+      }
     }
   }
 
@@ -235,6 +265,20 @@ struct Variant: CustomTestStringConvertible, Sendable {
     for bound in BatchBound.allCases {
       #expect(
         try perPacket(bound, Fixtures.redirecting) == perPacket(bound, Fixtures.spillAndFill) + 2)
+    }
+  }
+}
+
+/// `attach` refuses an object that is already a batch form; the test it
+/// uses tells every variant's output from every per-packet input.
+@Suite struct BatchFormRecognitionTests {
+  @Test(arguments: Variant.all)
+  func batchFormsAreRecognizedAndInputsAreNot(_ variant: Variant) throws {
+    for program in Fixtures.batchable {
+      #expect(!BatchProgram.looksLikeBatchForm(program), "\(program.name)")
+      let batch = try BatchTrampoline(strategy: variant.strategy, bound: variant.bound)
+        .rewrite(program)
+      #expect(BatchProgram.looksLikeBatchForm(batch.program), "\(program.name) \(variant)")
     }
   }
 }
