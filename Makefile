@@ -10,8 +10,10 @@ XDPBATCH = $(shell swift build $(SWIFT_FLAGS) --show-bin-path)/xdpbatch
 
 SAMPLE_SOURCES := $(wildcard Samples/*.bpf.c)
 SAMPLE_OBJECTS := $(patsubst Samples/%.bpf.c,build/samples/%.o,$(SAMPLE_SOURCES))
+CORPUS_SOURCES := $(wildcard Corpus/*.bpf.c)
+CORPUS_OBJECTS := $(patsubst Corpus/%.bpf.c,build/corpus/%.o,$(CORPUS_SOURCES))
 
-.PHONY: all deps build samples test fuzz demo demo-down format clean
+.PHONY: all deps build samples corpus test fuzz demo demo-down format clean
 
 all: build
 
@@ -31,10 +33,18 @@ build/samples/%.o: Samples/%.bpf.c Samples/xdp_common.h | deps
 	@mkdir -p build/samples
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+## corpus: compile the rewriter's test corpus (programs written for this
+## project's tests, not samples) the same way.
+corpus: $(CORPUS_OBJECTS)
+
+build/corpus/%.o: Corpus/%.bpf.c Samples/xdp_common.h | deps
+	@mkdir -p build/corpus
+	$(CLANG) $(BPF_CFLAGS) -ISamples -c $< -o $@
+
 build: deps samples
 	swift build $(SWIFT_FLAGS)
 
-test: deps samples
+test: deps samples corpus
 	swift build --build-tests $(SWIFT_FLAGS)
 	swift test --skip-build $(SWIFT_FLAGS)
 

@@ -93,7 +93,7 @@ struct CheckCommand: ParsableCommand {
 
   /// The named program, or every XDP program of the object.
   private func selectedPrograms(in file: BPFObject) throws -> [Program] {
-    if let program { return [try file.program(named: program)] }
+    if let program { return [try file.xdpProgram(named: program)] }
     let programs = try file.programs().filter { Program.isXDPSection($0.sectionName) }
     guard !programs.isEmpty else {
       throw ProgramCommandError("\(object): no XDP program (section xdp, xdp/..., xdp.frags)")

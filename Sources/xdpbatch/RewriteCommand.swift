@@ -32,7 +32,7 @@ struct RewriteCommand: ParsableCommand {
 
   func run() throws {
     let file = try BPFObject(contentsOf: object)
-    let original = try file.program(named: program)
+    let original = try file.xdpProgram(named: program)
     let rewritten: BatchProgram
     do {
       rewritten = try BatchTrampoline(

@@ -102,8 +102,8 @@ struct RunCommand: ParsableCommand {
     memory.apply()
     let frames = try inputFrames()
     let file = try BPFObject(contentsOf: object)
-    let linked = try file.program(named: program)
-    let plan = try executionPlan(for: linked, form: form, frameCount: frames.count)
+    let linked = try file.xdpProgram(named: program)
+    let plan = try executionPlan(for: linked, form: form)
     let context = RunFailure.Context(
       object: object, program: linked.name, batchProgram: plan.batchProgram)
 
@@ -115,6 +115,7 @@ struct RunCommand: ParsableCommand {
         maps: file.maps, configuration: MachineConfiguration(engine: engineOption.engine))
       prepared = try machine.prepare(plan.program)
       runner = try PacketRunner(machine: machine, program: prepared, mode: plan.mode)
+      runner.padsPartialBatches = rewrite.bound == .immediate
     } catch {
       throw RunFailure(context: context, reason: "\(error)")
     }
@@ -181,18 +182,11 @@ struct RunCommand: ParsableCommand {
     var batchProgram: BatchProgram?
   }
 
-  private func executionPlan(for linked: Program, form: Form, frameCount: Int) throws
+  private func executionPlan(for linked: Program, form: Form) throws
     -> ExecutionPlan
   {
     guard form == .batch else { return ExecutionPlan(program: linked, mode: .perPacket) }
     let bound = rewrite.bound
-    if bound == .immediate, frameCount % batch != 0 {
-      throw RunFailure(
-        message:
-          "\(object): program \(linked.name): the immediate bound always processes exactly "
-          + "\(batch) records, and \(frameCount) frames leave a partial batch; "
-          + "use --bound count or end-pointer, or a frame count that is a multiple of --batch")
-    }
     let trampoline = BatchTrampoline(strategy: rewrite.strategy, bound: bound, batchSize: batch)
     do {
       let rewritten = try trampoline.rewrite(linked)
