@@ -20,10 +20,13 @@ let package = Package(
     .target(name: "Control", dependencies: ["BPF", "Rewriter", "CBPF", "CLinux"]),
     .target(name: "Bench", dependencies: ["BPF", "Rewriter", "Engine", "Control"]),
     .target(name: "Console", dependencies: ["Control", "BPF", "CNcursesw"]),
+    // The software datapath: AF_XDP sockets feeding the engine, one process per interface.
+    .target(name: "Datapath", dependencies: ["BPF", "Rewriter", "Engine", "Control", "CXDP"]),
 
     // C libraries, reached through small shims.
     .systemLibrary(name: "CBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
     .systemLibrary(name: "CLinux"),
+    .systemLibrary(name: "CXDP", providers: [.apt(["libxdp-dev"])]),
     // No pkgConfig: SwiftPM would drop its -D flags anyway; shim.h defines
     // NCURSES_WIDECHAR itself and the module map links ncursesw.
     .systemLibrary(name: "CNcursesw", providers: [.apt(["libncurses-dev"])]),
@@ -38,6 +41,7 @@ let package = Package(
         "Control",
         "Bench",
         "Console",
+        "Datapath",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -47,7 +51,8 @@ let package = Package(
     .testTarget(name: "BPFTests", dependencies: ["BPF", "CBPF", "TestSupport"]),
     .testTarget(name: "RewriterTests", dependencies: ["Rewriter", "BPF", "CBPF"]),
     .testTarget(
-      name: "EngineTests", dependencies: ["Engine", "TestSupport"], exclude: ["Conformance"]),
+      name: "EngineTests", dependencies: ["Engine", "Check", "TestSupport"],
+      exclude: ["Conformance"]),
     .testTarget(
       name: "CheckTests", dependencies: ["BPF", "Rewriter", "Engine", "Check", "TestSupport"]),
     .testTarget(
@@ -58,10 +63,13 @@ let package = Package(
     .testTarget(
       name: "FidelityTests", dependencies: ["Engine", "Control", "BPF", "Rewriter", "CLinux"],
       exclude: ["Programs"]),
+    .testTarget(
+      name: "DatapathTests",
+      dependencies: ["Datapath", "Control", "Engine", "Rewriter", "BPF", "TestSupport"]),
     .testTarget(name: "CommandTests", dependencies: ["TestSupport"]),
     .testTarget(
       name: "ConsoleTests",
-      dependencies: ["Console", "Control", "BPF", "CNcursesw", "TestSupport"],
+      dependencies: ["Console", "Control", "BPF", "Check", "CNcursesw", "TestSupport"],
       exclude: ["__Snapshots__"]),
   ]
 )

@@ -22,6 +22,9 @@ public final class AddressSpace {
   private var pageCapacity: Int
   /// The mapped regions, in address order.
   public private(set) var regions: [Region] = []
+  /// Whether the host memory stays where it is (``fixInPlace()``): a map
+  /// that would need more room then fails instead of moving the arena.
+  public private(set) var isFixedInPlace = false
 
   /// Makes an empty space (only the unmapped page 0).
   public init() {
@@ -47,7 +50,10 @@ public final class AddressSpace {
     guard length >= 0, (pageCount + pages) * Self.pageSize <= Self.maximumSize else {
       throw .exhausted(requested: length, name: name)
     }
-    if pageCount + pages > pageCapacity { grow(to: pageCount + pages) }
+    if pageCount + pages > pageCapacity {
+      guard !isFixedInPlace else { throw .exhausted(requested: length, name: name) }
+      grow(to: pageCount + pages)
+    }
     let start = pageCount * Self.pageSize
     let region = Region(name: name, start: UInt32(start), length: length)
     for page in pageCount..<(pageCount + pages) { limits[page] = region.end }
@@ -55,6 +61,23 @@ public final class AddressSpace {
     regions.append(region)
     return region
   }
+
+  /// Makes room for `bytes` more bytes of regions at once, so that the
+  /// maps that follow do not move the arena repeatedly.
+  public func reserveCapacity(bytes: Int) {
+    let pages = pageCount + (bytes + Self.pageSize - 1) / Self.pageSize
+    if pages > pageCapacity, !isFixedInPlace,
+      pages * Self.pageSize <= Self.maximumSize
+    {
+      grow(to: pages)
+    }
+  }
+
+  /// Keeps the host memory where it is from now on: what memory shared with
+  /// the kernel (an AF_XDP UMEM registered at its host address) needs.
+  /// Later maps that do not fit the room already there fail with
+  /// ``AddressSpaceError/exhausted(requested:name:)``.
+  public func fixInPlace() { isFixedInPlace = true }
 
   private func grow(to pages: Int) {
     var capacity = pageCapacity

@@ -21,7 +21,7 @@ struct XDPBatch: ParsableCommand {
       ConsoleSubcommand.self, ListCommand.self, DisasmCommand.self, RewriteCommand.self,
       CheckCommand.self, RunCommand.self, ExecCommand.self, AttachCommand.self,
       SwapCommand.self, DetachCommand.self, StatsCommand.self, DemoCommand.self,
-      BenchCommand.self,
+      BenchCommand.self, DatapathCommand.self,
     ],
     defaultSubcommand: ConsoleSubcommand.self
   )
