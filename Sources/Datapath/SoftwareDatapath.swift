@@ -75,6 +75,16 @@ public final class SoftwareDatapath: @unchecked Sendable {
     self.base = base
   }
 
+  /// Removes what a datapath of `interface` that is no longer running
+  /// left: its control socket file and its pins (sockets map, fallback,
+  /// datapath counters). The link and action counters are the
+  /// attachment's. Sockets and the TAP device went with the process.
+  public static func removeLeftovers(interface: String, state: StateDirectory = StateDirectory()) {
+    let path = ControlSocket.path(interface, state)
+    if (try? DatapathClient(path: path).request("status")) == nil { unlink(path) }
+    KernelSide.removePins(interface: interface)
+  }
+
   /// The receive queues of `interface` (from sysfs).
   public static func receiveQueues(of interface: String) -> Int {
     let entries =

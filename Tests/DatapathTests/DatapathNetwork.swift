@@ -64,7 +64,7 @@ struct DatapathNetwork {
       if let attachment = try? XDPAttachment.open(interface: pair.name) {
         try? attachment.detach()
       }
-      KernelSide.removePins(interface: pair.name)
+      SoftwareDatapath.removeLeftovers(interface: pair.name)
       let pins = PinDirectory(interface: pair.name)
       unlink(pins.linkPath)
       unlink(pins.countersPath)

@@ -123,7 +123,7 @@ struct SoftwareDatapathTests {
     let generator = TrafficGenerator.start(
       .init(
         frames: [DatapathNetwork.udp(port: 9)], interface: network.veth.peer,
-        namespace: network.namespace, framesPerRun: 1 << 20))
+        namespace: network.namespace, fullSpeed: true))
     var swaps = 0
     for _ in 0..<100 {
       usleep(10_000)
