@@ -43,8 +43,11 @@ let package = Package(
         "Console",
         "Datapath",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-      ]
+      ],
+      plugins: ["BuildInfo"]
     ),
+    // The build's commit, for `xdpbatch --version`.
+    .plugin(name: "BuildInfo", capability: .buildTool()),
 
     // Shared by the test targets: package layout, the built executable, seeded randomness.
     .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// A bounds-checked, little-endian window onto part of an object file.
 ///
 /// Every read names the region it reads from, so that a truncated or
@@ -101,12 +105,39 @@ struct ByteView: Sendable {
 }
 
 extension ByteView {
-  /// The bytes of the file at `path`, or an error naming it.
+  /// The bytes of the file at `path`, or an error naming it and the cause
+  /// in plain words (the system's message for the errno, or "is a
+  /// directory").
   static func contents(ofFile path: String) throws(BPFObjectError) -> [UInt8] {
-    do {
-      return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-    } catch {
-      throw .unreadable(file: path, reason: error.localizedDescription)
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { throw .unreadable(file: path, reason: Self.reason(errno)) }
+    defer { close(descriptor) }
+    var status = stat()
+    guard fstat(descriptor, &status) == 0 else {
+      throw .unreadable(file: path, reason: Self.reason(errno))
     }
+    guard status.st_mode & S_IFMT == S_IFREG else {
+      throw .unreadable(
+        file: path,
+        reason: status.st_mode & S_IFMT == S_IFDIR ? "is a directory" : "not a regular file")
+    }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+      let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+      if count == 0 { return bytes }
+      if count < 0 {
+        if errno == EINTR { continue }
+        throw .unreadable(file: path, reason: Self.reason(errno))
+      }
+      bytes.append(contentsOf: chunk[..<count])
+    }
+  }
+
+  /// The system's description of `code`, lower-cased as the rest of a
+  /// message ("no such file or directory").
+  private static func reason(_ code: Int32) -> String {
+    let text = String(cString: strerror(code))
+    return text.prefix(1).lowercased() + text.dropFirst()
   }
 }

@@ -68,16 +68,20 @@ struct CheckCommand: ParsableCommand {
         print(Self.table(result))
       }
     }
+    // Refusals are part of the report above; only failures go to stderr,
+    // once each.
     for result in results {
-      for message in Self.problems(result) {
-        writeToStandardError("xdpbatch check: \(object): program \(result.program)\(message)")
+      for outcome in result.variants {
+        guard let difference = outcome.firstDifference else { continue }
+        writeToStandardError(
+          "xdpbatch: error: \(object): program \(result.program) (\(outcome.variant)): \(difference)"
+        )
       }
     }
     if results.contains(where: { !$0.isEquivalent }) { throw ExitCode.failure }
     if results.allSatisfy(\.isRefused) {
-      writeToStandardError(
-        "xdpbatch check: \(object): nothing compared: the rewriter refused every variant")
-      throw ExitCode.failure
+      throw ProgramCommandError(
+        "\(object): nothing compared: the rewriter refused every variant")
     }
   }
 

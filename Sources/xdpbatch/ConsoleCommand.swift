@@ -3,6 +3,10 @@ import Console
 import Control
 import Foundation
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// `xdpbatch console` (and `xdpbatch` alone): the interactive console.
 ///
 /// Named `ConsoleSubcommand` because `ConsoleCommand` is what the console
@@ -25,6 +29,8 @@ struct ConsoleSubcommand: ParsableCommand {
   var interface: String?
 
   func run() throws {
+    try ConsoleStartError.checkTerminal()
+    if let interface { try ConsoleStartError.checkInterface(interface) }
     let session = ConsoleSession(interface: interface)
     let runner = ConsoleRunner(
       theme: theme, environment: ProcessInfo.processInfo.environment,
@@ -34,8 +40,40 @@ struct ConsoleSubcommand: ParsableCommand {
         throw ExitCode(128 + signal)
       }
     } catch let error as TerminalError {
-      writeToStandardError("xdpbatch console: \(error)")
+      writeToStandardError("xdpbatch: error: \(error)")
       throw ExitCode.failure
     }
+  }
+}
+
+/// Why the console refuses to start, before it touches the terminal.
+enum ConsoleStartError: Error, CustomStringConvertible {
+  /// Standard input or output is not a terminal (a pipe, a script, CI).
+  case notATerminal(stream: String)
+  /// `--interface` names no interface; `available` lists those there are.
+  case unknownInterface(String, available: [String])
+
+  var description: String {
+    switch self {
+    case .notATerminal(let stream):
+      "the console needs a terminal (standard \(stream) is not one); "
+        + "`xdpbatch stats IFACE --interval 1` prints the same counts for scripts"
+    case .unknownInterface(let name, let available):
+      "no interface named '\(name)'; interfaces: \(available.joined(separator: ", "))"
+    }
+  }
+
+  /// Refuses unless standard input and output are both terminals: the
+  /// console draws with escape codes and reads keys.
+  static func checkTerminal() throws(ConsoleStartError) {
+    guard isatty(STDOUT_FILENO) == 1 else { throw .notATerminal(stream: "output") }
+    guard isatty(STDIN_FILENO) == 1 else { throw .notATerminal(stream: "input") }
+  }
+
+  /// Refuses an interface the kernel does not know, listing those it does.
+  static func checkInterface(_ name: String) throws {
+    guard if_nametoindex(name) == 0 else { return }
+    let names = try InterfaceInventory.query().interfaces.map(\.name)
+    throw ConsoleStartError.unknownInterface(name, available: names)
   }
 }

@@ -19,7 +19,7 @@ struct ListCommand: ParsableCommand {
     do {
       inventory = try InterfaceInventory.query()
     } catch {
-      FileHandle.standardError.write(Data("xdpbatch list: \(error)\n".utf8))
+      writeToStandardError("xdpbatch: error: \(error)")
       throw ExitCode.failure
     }
     let listing = InterfaceListing(inventory, includeAll: all)

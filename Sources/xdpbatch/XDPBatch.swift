@@ -17,11 +17,12 @@ struct XDPBatch: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "xdpbatch",
     abstract: "An operator console for XDP batching.",
+    version: Version.description,
     subcommands: [
       ConsoleSubcommand.self, ListCommand.self, DisasmCommand.self, RewriteCommand.self,
       CheckCommand.self, RunCommand.self, ExecCommand.self, AttachCommand.self,
       SwapCommand.self, DetachCommand.self, StatsCommand.self, DemoCommand.self,
-      BenchCommand.self, DatapathCommand.self,
+      BenchCommand.self, VersionCommand.self, DatapathCommand.self,
     ],
     defaultSubcommand: ConsoleSubcommand.self
   )
@@ -37,7 +38,7 @@ struct XDPBatch: ParsableCommand {
       if code == .success {
         exit(withError: error)
       }
-      writeToStandardError(fullMessage(for: error))
+      writeToStandardError(usageMessage(for: error))
       Glibc.exit(2)
     }
     do {
@@ -52,6 +53,16 @@ struct XDPBatch: ParsableCommand {
       writeToStandardError("xdpbatch: error: \(error)")
       Glibc.exit(1)
     }
+  }
+}
+
+extension XDPBatch {
+  /// ArgumentParser's message for a usage error, under the one prefix
+  /// every error of the tool has (`xdpbatch: error: …`), usage after it.
+  static func usageMessage(for error: Error) -> String {
+    let message = fullMessage(for: error)
+    guard message.hasPrefix("Error: ") else { return message }
+    return "xdpbatch: error: " + message.dropFirst("Error: ".count)
   }
 }
 

@@ -155,8 +155,22 @@ struct BPFObjectErrorTests {
     #expect(message.hasPrefix("dir/thing.o: "))
   }
 
-  @Test func missingFileIsUnreadable() {
-    #expect(throws: BPFObjectError.self) { try BPFObject(contentsOf: "/nonexistent/x.o") }
+  /// File errors name the path and the cause in plain words, never a
+  /// Foundation error domain and code.
+  @Test func fileErrorsSayWhatIsWrongInPlainWords() {
+    #expect(
+      throws: BPFObjectError.unreadable(
+        file: "/nonexistent/x.o", reason: "no such file or directory")
+    ) { try BPFObject(contentsOf: "/nonexistent/x.o") }
+    #expect(throws: BPFObjectError.unreadable(file: "/tmp", reason: "is a directory")) {
+      try BPFObject(contentsOf: "/tmp")
+    }
+    #expect(throws: BPFObjectError.unreadable(file: "/dev/null", reason: "not a regular file")) {
+      try BPFObject(contentsOf: "/dev/null")
+    }
+    #expect(throws: BPFObjectError.unreadable(file: "/tmp", reason: "is a directory")) {
+      try BTF(contentsOf: "/tmp")
+    }
   }
 
   private func reason(_ error: BPFObjectError?) -> String? {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The real binary in a real (tmux) terminal: it draws, shows the help on
@@ -38,6 +39,28 @@ struct TerminalSessionTests {
 }
 
 extension TerminalSessionTests {
+  /// An unknown `--interface` is refused before the screen is taken over,
+  /// with the interfaces there are; nothing else gets selected instead.
+  @Test func unknownInterfaceIsRefusedAtStart() throws {
+    let session = try TerminalSession(
+      width: 100, height: 30, arguments: ["console", "--interface", "nosuch0"])
+    defer { session.close() }
+    #expect(session.waitFor { $0.contains("EXIT=1") })
+    let screen = session.capture()
+    #expect(screen.contains("xdpbatch: error: no interface named 'nosuch0'; interfaces: lo"))
+    #expect(!screen.contains("╭─ interfaces"))
+  }
+
+  /// With its output on a pipe the console refuses at once (exit 1) and
+  /// says what scripts should use, instead of writing escape codes forever.
+  @Test func refusesWithoutATerminal() throws {
+    let result = try BuiltXDPBatch.run(["console"])
+    #expect(result.status == 1)
+    #expect(result.output.isEmpty)
+    #expect(result.errors.contains("the console needs a terminal"))
+    #expect(result.errors.contains("stats IFACE --interval"))
+  }
+
   @Test func hangUpEndsTheConsoleInsteadOfSpinning() throws {
     let session = try TerminalSession(width: 100, height: 30)
     #expect(session.waitFor { $0.contains("interfaces") })
@@ -68,9 +91,10 @@ final class TerminalSession {
   let name = "xdpbatch-test-\(UUID().uuidString.prefix(8))"
   let command = TerminalSession.binary
 
-  init(width: Int, height: Int) throws {
+  init(width: Int, height: Int, arguments: [String] = []) throws {
+    let invocation = ([command] + arguments).joined(separator: " ")
     let script =
-      "\(command); echo EXIT=$?; printf 'STTY '; stty -a | tr '\\n' ' '; echo; sleep 30"
+      "\(invocation); echo EXIT=$?; printf 'STTY '; stty -a | tr '\\n' ' '; echo; sleep 30"
     start(width: width, height: height, script: script)
   }
 
