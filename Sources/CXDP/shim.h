@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <poll.h>
+#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
@@ -23,6 +24,13 @@
 #ifndef SOL_XDP
 #define SOL_XDP 283
 #endif
+
+/* posix_spawn: close every descriptor from `fd` up in the child (a macro-free
+ * wrapper; `actions` is a posix_spawn_file_actions_t). */
+static inline int cxdp_spawn_close_from(void *actions, int fd)
+{
+  return posix_spawn_file_actions_addclosefrom_np((posix_spawn_file_actions_t *)actions, fd);
+}
 
 /* errno as a function: Swift cannot read the thread-local macro directly. */
 static inline int cxdp_errno(void) { return errno; }

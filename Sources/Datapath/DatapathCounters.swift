@@ -17,8 +17,7 @@ public struct DatapathCounters: Sendable {
   public let map: BPFMap
 
   /// The pinned map's declaration.
-  public static let definition = MapDefinition(
-    name: "xdpbatch_dp", type: .array, keySize: 4, valueSize: 16, maxEntries: 8)
+  public static let definition = SoftwareDatapathRecords.definition
 
   /// Key of the failed-redirect record.
   static let redirectFailedKey: UInt32 = 5

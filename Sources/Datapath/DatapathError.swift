@@ -23,6 +23,10 @@ public enum DatapathError: Error, Sendable, CustomStringConvertible {
   case controlSocket(path: String, step: String, code: Int32)
   /// The batch form cannot be made for this program.
   case batchUnavailable(String)
+  /// The datapath process did not start; its log's last lines say why.
+  case process(interface: String, log: String)
+  /// Attaching, swapping or detaching through Control failed.
+  case deployment(DeploymentError)
 
   /// A message naming what failed and how to act on it.
   public var description: String {
@@ -43,6 +47,9 @@ public enum DatapathError: Error, Sendable, CustomStringConvertible {
       "control socket \(path): \(step) failed: \(Self.text(code))"
         + (code == 2 || code == 111 ? " (is the datapath running?)" : "")
     case .batchUnavailable(let reason): reason
+    case .process(let interface, let log):
+      "the software datapath of \(interface) did not start" + (log.isEmpty ? "" : ": \(log)")
+    case .deployment(let error): error.description
     }
   }
 

@@ -17,7 +17,7 @@ public struct DatapathPins: Hashable, Sendable {
   /// empties a program array when its last user reference goes).
   public var fallbackPath: String { directory.path + "/fallback" }
   /// The datapath's own counter records (``DatapathCounters``).
-  public var countersPath: String { directory.path + "/datapath" }
+  public var countersPath: String { SoftwareDatapathRecords.path(directory) }
 
   /// Every path the datapath pins.
   public var all: [String] { [socketsPath, fallbackPath, countersPath] }

@@ -128,8 +128,9 @@ public struct KernelSide: Sendable {
   /// Removes the datapath's pins of `interface` (sockets map, fallback,
   /// datapath counters). The link and the action counters belong to the
   /// attachment and go with `detach`.
-  public static func removePins(interface: String) {
-    for path in DatapathPins(interface: interface).all { unlink(path) }
+  public static func removePins(interface: String, keepCounters: Bool = false) {
+    let pins = DatapathPins(interface: interface)
+    for path in pins.all where !(keepCounters && path == pins.countersPath) { unlink(path) }
   }
 }
 

@@ -17,9 +17,7 @@ final class PassDevice {
   private let descriptor: Int32
 
   /// The TAP device name for `interface`: at most 15 characters.
-  static func name(for interface: String) -> String {
-    String(interface.prefix(11)) + "-tap"
-  }
+  static func name(for interface: String) -> String { PassDeviceName.for(interface) }
 
   /// Makes and brings up the TAP device for `interface`.
   init(interface: String) throws(DatapathError) {
@@ -47,6 +45,12 @@ final class PassDevice {
     address.withUnsafeBytes { frame.copyMemory(from: $0.baseAddress!, byteCount: 6) }
     return write(descriptor, frame, length) == length
   }
+}
+
+/// The name of the TAP device PASS frames of an interface go to.
+public enum PassDeviceName {
+  /// `IFACE-tap`, the interface name cut to 11 characters (names have at most 15).
+  public static func `for`(_ interface: String) -> String { String(interface.prefix(11)) + "-tap" }
 }
 
 /// Sockets that send frames out of other interfaces, for REDIRECT verdicts

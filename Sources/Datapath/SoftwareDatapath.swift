@@ -79,10 +79,14 @@ public final class SoftwareDatapath: @unchecked Sendable {
   /// left: its control socket file and its pins (sockets map, fallback,
   /// datapath counters). The link and action counters are the
   /// attachment's. Sockets and the TAP device went with the process.
-  public static func removeLeftovers(interface: String, state: StateDirectory = StateDirectory()) {
+  /// With `keepCounters` the datapath's counter records stay (the
+  /// interface's totals then stay continuous while it remains attached).
+  public static func removeLeftovers(
+    interface: String, state: StateDirectory = StateDirectory(), keepCounters: Bool = false
+  ) {
     let path = ControlSocket.path(interface, state)
     if (try? DatapathClient(path: path).request("status")) == nil { unlink(path) }
-    KernelSide.removePins(interface: interface)
+    KernelSide.removePins(interface: interface, keepCounters: keepCounters)
   }
 
   /// The receive queues of `interface` (from sysfs).

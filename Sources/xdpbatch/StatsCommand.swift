@@ -1,6 +1,7 @@
 import ArgumentParser
 import BPF
 import Control
+import Datapath
 import Foundation
 
 /// `xdpbatch stats`: the interface's per-action counters, their rates and
@@ -68,9 +69,19 @@ struct StatsReport: Encodable {
   var actions: ActionCounts
   var rates: [String: Double]
   var nsPerPacket: Double?
+  /// `kernel` or `software` (a software datapath found dead reports
+  /// `kernel`: the kernel fallback runs the program then).
+  var datapath: String
+  var form: String?
+  /// The software datapath's sockets' XDP_STATISTICS.
+  var socket: SocketStatistics?
+  /// The software datapath's time per packet in each form.
+  var forms: TimingByForm?
+  var zeroCopy: Bool?
 
   enum CodingKeys: String, CodingKey {
-    case interface, program, mode, actions, rates
+    case interface, program, mode, actions, rates, datapath, form, socket, forms
+    case zeroCopy = "zero_copy"
     case attachMode = "attach_mode"
     case programID = "program_id"
     case nsPerPacket = "ns_per_packet"
@@ -89,6 +100,17 @@ struct StatsReport: Encodable {
     rates = Dictionary(
       uniqueKeysWithValues: XDPAction.allCases.map { ($0.name, report.packetsPerSecond[$0] ?? 0) })
     nsPerPacket = report.nanosecondsPerRun
+    form = record?.form.rawValue
+    let software = DatapathDeployment().status(interface: interface)
+    datapath = software == nil ? DatapathKind.kernel.rawValue : DatapathKind.software.rawValue
+    socket = software?.socket
+    forms = software?.forms
+    zeroCopy = software?.zeroCopy
+    if let software {
+      // The kernel's run statistics would time the redirect program: the
+      // engine's time per packet in the running form says what the program costs.
+      nsPerPacket = software.forms[software.form].programNanosecondsPerPacket
+    }
   }
 
   func jsonLine() -> String {
@@ -101,7 +123,7 @@ struct StatsReport: Encodable {
   func table() -> String {
     let cost = nsPerPacket.map { String(format: "%.1f ns/packet", $0) } ?? "ns/packet n/a"
     var lines = [
-      "\(interface): \(program) (\(mode ?? "unknown form"), \(attachMode ?? "?") mode, id \(programID)), \(cost)",
+      "\(interface): \(program) (\(mode ?? "unknown form"), \(datapath) datapath, \(attachMode ?? "?") mode, id \(programID)), \(cost)",
       "ACTION          PACKETS            BYTES       PACKETS/S",
     ]
     for action in XDPAction.allCases {

@@ -113,7 +113,8 @@ public struct Demo: Sendable {
     return DemoStatus(
       namespace: isUp ? namespace.name : nil, interface: isUp ? veth.name : nil,
       peer: isUp ? veth.peer : nil, program: record?.program, mode: record?.form,
-      generator: .init(running: generatorPID() != nil, sent: sent ?? 0))
+      datapath: record.map { $0.isSoftware && $0.process?.isAlive == true ? "software" : "kernel" },
+      form: record?.form, generator: .init(running: generatorPID() != nil, sent: sent ?? 0))
   }
 
   /// The generator's pid, if the pid file names a live generator process.
@@ -178,6 +179,11 @@ public struct DemoStatus: Hashable, Codable, Sendable {
   public var program: String?
   /// Per-packet or batch.
   public var mode: ProgramForm?
+  /// Where the program runs: `kernel` or `software` (a dead software
+  /// datapath's interface runs the kernel fallback: `kernel`).
+  public var datapath: String?
+  /// Per-packet or batch (the same as ``mode``, under the name `stats` uses).
+  public var form: ProgramForm?
   /// The traffic generator.
   public var generator: Generator
 
