@@ -19,7 +19,10 @@ let package = Package(
     .target(name: "Check", dependencies: ["BPF", "Rewriter", "Engine"]),
     .target(name: "Control", dependencies: ["BPF", "Rewriter", "CBPF", "CLinux"]),
     .target(name: "Bench", dependencies: ["BPF", "Rewriter", "Engine", "Control"]),
-    .target(name: "Console", dependencies: ["Control", "BPF", "CNcursesw"]),
+    // The console draws the values it is handed; LiveConsole hands it
+    // Control's readings and carries out its keys through Control.
+    .target(name: "Console", dependencies: ["BPF", "CNcursesw"]),
+    .target(name: "LiveConsole", dependencies: ["Control", "Console", "Rewriter", "BPF"]),
     // The software datapath: AF_XDP sockets feeding the engine, one process per interface.
     .target(name: "Datapath", dependencies: ["BPF", "Rewriter", "Engine", "Control", "CXDP"]),
 
@@ -41,6 +44,7 @@ let package = Package(
         "Control",
         "Bench",
         "Console",
+        "LiveConsole",
         "Datapath",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
@@ -72,7 +76,14 @@ let package = Package(
     .testTarget(name: "CommandTests", dependencies: ["TestSupport"]),
     .testTarget(
       name: "ConsoleTests",
-      dependencies: ["Console", "Control", "BPF", "Check", "CNcursesw", "TestSupport"],
+      dependencies: [
+        "Console", "LiveConsole", "Control", "BPF", "Check", "CNcursesw", "TestSupport",
+      ],
       exclude: ["__Snapshots__"]),
+    // The console's live side: pacing and snapshots with an injected
+    // clock and counters, and the kernel on a veth pair (root).
+    .testTarget(
+      name: "LiveConsoleTests",
+      dependencies: ["LiveConsole", "Console", "Control", "BPF", "TestSupport"]),
   ]
 )

@@ -2,6 +2,7 @@ import ArgumentParser
 import Console
 import Control
 import Foundation
+import LiveConsole
 
 #if canImport(Glibc)
   import Glibc
@@ -10,7 +11,7 @@ import Foundation
 /// `xdpbatch console` (and `xdpbatch` alone): the interactive console.
 ///
 /// Named `ConsoleSubcommand` because `ConsoleCommand` is what the console
-/// asks Control to do (Console's key model).
+/// asks the layer above to do (Console's key model).
 struct ConsoleSubcommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "console",

@@ -1,5 +1,4 @@
 import BPF
-import Control
 
 /// Per-action totals and current rates on one interface.
 public struct ActionTraffic: Hashable, Sendable {
@@ -18,12 +17,5 @@ public struct ActionTraffic: Hashable, Sendable {
     self.totals = totals
     self.packetsPerSecond = packetsPerSecond
     self.bytesPerSecond = bytesPerSecond
-  }
-
-  /// The traffic a ``CounterTracker`` reported.
-  public init(_ report: CounterTracker.Report) {
-    self.init(
-      totals: report.totals, packetsPerSecond: report.packetsPerSecond,
-      bytesPerSecond: report.bytesPerSecond)
   }
 }

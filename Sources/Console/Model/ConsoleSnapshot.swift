@@ -1,11 +1,8 @@
-import Control
-
-/// Everything the console draws at one tick, as Control produces it. The
+/// Everything the console draws at one tick, as the layer above produces it. The
 /// console only reads snapshots; it never asks the kernel itself.
 public struct ConsoleSnapshot: Hashable, Sendable {
-  /// The interfaces, in the order to show them (i40e ports first, as
-  /// ``InterfaceListing`` orders them).
-  public var interfaces: [NetworkInterface]
+  /// The interfaces, in the order to show them (i40e ports first).
+  public var interfaces: [InterfaceRow]
   /// Whether the kernel reports XDP features (`netdev` netlink family).
   public var reportsXDPFeatures: Bool
   /// The interface that ``program`` and ``traffic`` describe.
@@ -18,14 +15,14 @@ public struct ConsoleSnapshot: Hashable, Sendable {
   public var traffic: ActionTraffic
   /// Per-action packets per second over time.
   public var history: RateHistory
-  /// The last thing Control has to say.
+  /// The last thing the layer above has to say.
   public var status: StatusMessage?
   /// What the attach chooser offers: the bundled sample objects.
   public var attachChoices: [AttachChoice]
 
   /// Describes a snapshot.
   public init(
-    interfaces: [NetworkInterface], reportsXDPFeatures: Bool = true,
+    interfaces: [InterfaceRow], reportsXDPFeatures: Bool = true,
     selectedInterface: String? = nil, program: ProgramStatus? = nil,
     kernelBatchSupport: KernelBatchSupport = .unknown("not probed"),
     traffic: ActionTraffic = ActionTraffic(), history: RateHistory = RateHistory(),
@@ -42,14 +39,8 @@ public struct ConsoleSnapshot: Hashable, Sendable {
     self.attachChoices = attachChoices
   }
 
-  /// A snapshot of `listing`'s interfaces (every interface, i40e first)
-  /// and nothing else yet.
-  public init(listing: InterfaceListing) {
-    self.init(interfaces: listing.interfaces, reportsXDPFeatures: listing.reportsXDPFeatures)
-  }
-
   /// The interface named `name`.
-  public func interface(named name: String?) -> NetworkInterface? {
+  public func interface(named name: String?) -> InterfaceRow? {
     guard let name else { return nil }
     return interfaces.first { $0.name == name }
   }

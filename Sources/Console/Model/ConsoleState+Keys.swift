@@ -1,4 +1,4 @@
-/// Key handling: each key changes the state and may ask Control for
+/// Key handling: each key changes the state and may ask the layer above for
 /// something. The help overlay (`?`) lists the same keys.
 extension ConsoleState {
   /// Applies `key` with `snapshot` on screen; returns the commands to run.

@@ -1,8 +1,6 @@
-import Control
-
 /// What the console remembers between frames: focus, selection, filter,
 /// the open dialog, theme and plot settings. Pure data; keys change it
-/// through ``reduce(_:in:)``, which returns the commands for Control.
+/// through ``reduce(_:in:)``, which returns the commands for the layer above.
 public struct ConsoleState: Hashable, Sendable {
   /// The focused pane.
   public var focus: Pane = .interfaces
@@ -43,12 +41,12 @@ public struct ConsoleState: Hashable, Sendable {
 
   /// The interfaces the list shows, in the snapshot's order, after the
   /// i40e-only toggle and the filter.
-  public func visibleInterfaces(in snapshot: ConsoleSnapshot) -> [NetworkInterface] {
+  public func visibleInterfaces(in snapshot: ConsoleSnapshot) -> [InterfaceRow] {
     let needle = filter.lowercased()
     return snapshot.interfaces.filter { interface in
       if i40eOnly && !interface.isI40e { return false }
       guard !needle.isEmpty else { return true }
-      let fields = [interface.name, interface.driver?.driver ?? "", interface.program?.name ?? ""]
+      let fields = [interface.name, interface.driver ?? "", interface.program?.name ?? ""]
       return fields.contains { $0.lowercased().contains(needle) }
     }
   }

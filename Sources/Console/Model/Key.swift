@@ -35,8 +35,9 @@ public enum Key: Hashable, Sendable {
   case other(Int)
 }
 
-/// What the console asks Control to do. The app loop executes these; the
-/// console itself never touches the kernel.
+/// What the console asks the layer above (LiveConsole, through Control)
+/// to do. The app loop executes these; the console itself never touches
+/// the kernel.
 public enum ConsoleCommand: Hashable, Sendable {
   /// Show `interface` in the program, histogram and plot panes.
   case select(interface: String)

@@ -1,5 +1,3 @@
-import Control
-
 /// The program pane's data: which program runs on the selected interface,
 /// in which form, and what the rewrite cost and gained.
 public struct ProgramStatus: Hashable, Sendable {
@@ -41,9 +39,9 @@ public struct ProgramStatus: Hashable, Sendable {
   public var bound: Bound
   /// Buffers per batch.
   public var batchSize: Int
-  /// Where the kernel runs it (native, generic), `nil` when it runs in
-  /// xdpbatch's engine only.
-  public var attachMode: XDPMode?
+  /// Where the kernel runs it, as the kernel names it (`native`,
+  /// `generic`); `nil` when it runs in xdpbatch's engine only.
+  public var attachMode: String?
   /// Instructions as compiled.
   public var instructionsBefore: Int
   /// Instructions after the batch rewrite, `nil` until rewritten.
@@ -55,7 +53,7 @@ public struct ProgramStatus: Hashable, Sendable {
   public init(
     objectPath: String, programName: String, mode: Mode = .perPacket,
     strategy: Strategy = .shift, bound: Bound = .count, batchSize: Int = 64,
-    attachMode: XDPMode? = nil, instructionsBefore: Int, instructionsAfter: Int? = nil,
+    attachMode: String? = nil, instructionsBefore: Int, instructionsAfter: Int? = nil,
     nanosecondsPerPacket: [Mode: Double] = [:]
   ) {
     self.objectPath = objectPath

@@ -1,9 +1,9 @@
 import Glibc
 
 /// Runs the console: draws the snapshot it is handed at least ten times a
-/// second, turns keys into commands and hands them to Control. The lead
-/// wires Control in through the two closures; the runner itself never
-/// touches the kernel.
+/// second, turns keys into commands and hands them to the layer above.
+/// The caller wires the kernel side in through the two closures; the
+/// runner itself never touches the kernel.
 ///
 /// The terminal is restored on every way out: `q`, Esc, Ctrl-C, SIGTERM,
 /// SIGHUP, and an error thrown by either closure.

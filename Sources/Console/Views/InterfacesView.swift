@@ -1,10 +1,8 @@
-import Control
-
 /// The interface list: i40e ports first and marked, one row each with
 /// driver, state, XDP mode and attached program; more columns (index,
 /// queues, bus, MAC) as width allows.
 struct InterfacesView {
-  let interfaces: [NetworkInterface]
+  let interfaces: [InterfaceRow]
   let selection: String?
   /// Whether the machine has any i40e port (listed or filtered out).
   let anyI40e: Bool
@@ -17,7 +15,7 @@ struct InterfacesView {
     var heading: String
     var width: Int
     var alignRight = false
-    var value: (NetworkInterface) -> String
+    var value: (InterfaceRow) -> String
   }
 
   func draw(into grid: inout ScreenGrid, in rect: Rect) {
@@ -77,23 +75,20 @@ struct InterfacesView {
   /// The columns that fit in `width`, in order; the program column takes
   /// what is left.
   private func columns(fitting width: Int) -> [Column] {
-    func widest(_ heading: String, _ value: (NetworkInterface) -> String, cap: Int) -> Int {
+    func widest(_ heading: String, _ value: (InterfaceRow) -> String, cap: Int) -> Int {
       min(
         cap,
         interfaces.map { value($0).displayWidth }.max().map { max($0, heading.count) }
           ?? heading.count)
     }
-    let name: (NetworkInterface) -> String = { $0.name }
-    let driver: (NetworkInterface) -> String = { $0.driver?.driver ?? "-" }
-    let state: (NetworkInterface) -> String = { $0.state.rawValue }
-    let mode: (NetworkInterface) -> String = { $0.program?.mode.rawValue ?? "-" }
-    let index: (NetworkInterface) -> String = { String($0.index) }
-    let queues: (NetworkInterface) -> String = { "\($0.receiveQueues)/\($0.transmitQueues)" }
-    let bus: (NetworkInterface) -> String = { interface in
-      guard let bus = interface.driver?.busInfo, !bus.isEmpty, bus != "N/A" else { return "-" }
-      return bus
-    }
-    let mac: (NetworkInterface) -> String = { $0.macAddress.isEmpty ? "-" : $0.macAddress }
+    let name: (InterfaceRow) -> String = { $0.name }
+    let driver: (InterfaceRow) -> String = { $0.driver ?? "-" }
+    let state: (InterfaceRow) -> String = { $0.state }
+    let mode: (InterfaceRow) -> String = { $0.program?.attachMode ?? "-" }
+    let index: (InterfaceRow) -> String = { String($0.index) }
+    let queues: (InterfaceRow) -> String = { "\($0.receiveQueues)/\($0.transmitQueues)" }
+    let bus: (InterfaceRow) -> String = { $0.bus ?? "-" }
+    let mac: (InterfaceRow) -> String = { $0.macAddress.isEmpty ? "-" : $0.macAddress }
     let essential = [
       Column(heading: "NAME", width: widest("NAME", name, cap: 15), value: name),
       Column(heading: "DRIVER", width: widest("DRIVER", driver, cap: 10), value: driver),

@@ -1,5 +1,3 @@
-import Control
-
 /// The program pane: which object and program run on the selected
 /// interface, per-packet or batch, how the rewrite was made and what it
 /// costs, and whether the kernel could batch by itself.
@@ -7,7 +5,7 @@ struct ProgramView {
   let program: ProgramStatus?
   let interface: String?
   /// A program on the interface that xdpbatch did not attach, if any.
-  let foreign: AttachedProgram?
+  let foreign: KernelProgram?
   let kernel: KernelBatchSupport
   let focused: Bool
   let styles: StyleSheet
@@ -26,7 +24,7 @@ struct ProgramView {
           "kernel",
           [
             ((foreign.name ?? "unnamed") + " #\(foreign.id)", styles.base.adding(.bold)),
-            (" · " + foreign.mode.rawValue, styles.inactive),
+            (" · " + foreign.attachMode, styles.inactive),
           ]))
       lines.append([("attached by another tool (left alone)", styles.inactive)])
     } else {
@@ -68,7 +66,7 @@ struct ProgramView {
       row(
         "mode",
         [(program.mode.rawValue, modeStyle)]
-          + [(program.attachMode.map { " · \($0.rawValue)" } ?? " · engine", styles.inactive)]),
+          + [(program.attachMode.map { " · \($0)" } ?? " · engine", styles.inactive)]),
       row(
         "rewrite",
         [

@@ -2,10 +2,13 @@ import BPF
 import Console
 import Control
 import Foundation
+import LiveConsole
 
 /// Snapshots built from recorded data: the i40e machine that Control's
 /// tests use (read from their fixture through Control's types) and
-/// traffic computed by Control's ``CounterTracker`` from made-up samples.
+/// traffic computed by Control's ``CounterTracker`` from made-up samples,
+/// turned into Console's view model by LiveConsole as the live console's
+/// are.
 enum Fixtures {
   /// `Tests/ControlTests/Fixtures/i40e-machine.json`.
   static var machineFile: URL {
@@ -65,7 +68,7 @@ enum Fixtures {
     snapshot.selectedInterface = "ens1f1"
     snapshot.program = ProgramStatus(
       objectPath: "/work/main/build/samples/xdp1.o", programName: "xdp_prog1", mode: .batch,
-      strategy: .shift, bound: .count, batchSize: 64, attachMode: .native,
+      strategy: .shift, bound: .count, batchSize: 64, attachMode: "native",
       instructionsBefore: 27, instructionsAfter: 41,
       nanosecondsPerPacket: [.perPacket: 38.2, .batch: 30.6])
     var tracker = CounterTracker()

@@ -3,8 +3,9 @@ import Foundation
 
 /// The bundled sample objects (`make samples` builds them into
 /// build/samples), found beside the working directory or the executable.
-enum SampleCatalog {
-  static let summaries: [String: String] = [
+public enum SampleCatalog {
+  /// One line about each sample, by object name without `.o`.
+  public static let summaries: [String: String] = [
     "xdp1": "count by protocol, drop",
     "xdp_tx": "swap MACs, transmit back",
     "xdp_redirect_map": "redirect through a DEVMAP",
@@ -15,7 +16,10 @@ enum SampleCatalog {
     "xdp_tailcall": "tail call (cannot be batched)",
   ]
 
-  static func choices() -> [AttachChoice] {
+  /// The attach chooser's entries: every object in the first
+  /// `build/samples` found in the working directory or up to four levels
+  /// above the executable; empty when none is found.
+  public static func choices() -> [AttachChoice] {
     let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "")
       .resolvingSymlinksInPath().deletingLastPathComponent()
     var candidates = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]

@@ -1,0 +1,174 @@
+import Console
+import Control
+import Foundation
+
+/// Control's side of the console: produces the ``ConsoleSnapshot`` the
+/// console draws each frame, and carries out the commands its keys ask
+/// for through the same Control calls as `attach`, `swap`, `detach` and
+/// `stats` on the command line.
+///
+/// Kernel reads are paced, not done per frame: the interface list once a
+/// second, the selected interface's counters once a second. Between
+/// reads a frame gets the snapshot it got before. The clock, the
+/// interface listing and the counters are injected, so that the pacing
+/// and the snapshot can be tested without a kernel.
+public final class ConsoleSession {
+  /// Seconds between interface listings (netlink dumps).
+  public static let inventoryInterval = 1.0
+  /// Seconds between counter samples (the rates' window, as `stats
+  /// --interval 1`).
+  public static let sampleInterval = 1.0
+
+  private let deployment: ProgramDeployment
+  private let traffic: any TrafficSource
+  private let listInterfaces: () throws -> InterfaceInventory
+  private let kernelSupport: KernelBatchSupport
+  private let choices: [AttachChoice]
+  /// Keeps the kernel's run statistics on while the console runs.
+  private let statistics: RunStatistics?
+  private let clock: () -> Double
+
+  private var inventory: InterfaceInventory?
+  private var inventoryReadAt = -Double.infinity
+  private var inventoryProblem: StatusMessage?
+  private var selected: String?
+  private var watch: TrafficWatch?
+  private var news: StatusMessage?
+  private var rewrites = RewriteSummaries()
+  private var cached: ConsoleSnapshot?
+
+  /// A session starting with `interface` selected (`nil`: the demo's
+  /// interface when the demo is up, otherwise the list's first).
+  ///
+  /// - Parameters:
+  ///   - deployment: what the keys that act (attach, swap, strategy,
+  ///     detach) go through, as the command line's commands do.
+  ///   - traffic: where the counters come from; by default the kernel,
+  ///     through `deployment`'s pins kept open between samples.
+  ///   - interfaces: the interface listing; by default a netlink dump.
+  ///   - kernelSupport: what the console says about batch XDP in the
+  ///     kernel; by default a BTF probe at `deployment.btfPath`.
+  ///   - choices: the attach chooser's entries; by default the bundled
+  ///     sample objects (``SampleCatalog``).
+  ///   - runStatistics: whether to turn the kernel's per-program run
+  ///     statistics on while the session lives (the ns/pkt figures).
+  ///   - clock: seconds on a monotonic clock.
+  public init(
+    interface: String?, deployment: ProgramDeployment = ProgramDeployment(),
+    traffic: (any TrafficSource)? = nil,
+    interfaces: @escaping () throws -> InterfaceInventory = { try InterfaceInventory.query() },
+    kernelSupport: KernelBatchSupport? = nil, choices: [AttachChoice]? = nil,
+    runStatistics: Bool = true,
+    clock: @escaping () -> Double = { ProcessInfo.processInfo.systemUptime }
+  ) {
+    self.deployment = deployment
+    self.traffic = traffic ?? PinnedTraffic(deployment: deployment)
+    listInterfaces = interfaces
+    self.clock = clock
+    self.choices = choices ?? SampleCatalog.choices()
+    statistics = runStatistics ? try? RunStatistics.enable() : nil
+    self.kernelSupport = kernelSupport ?? .probe(btfPath: deployment.btfPath)
+    if let interface {
+      selected = interface
+    } else {
+      let demo = Demo(state: deployment.state)
+      selected = demo.status().isUp ? demo.veth.name : nil
+    }
+  }
+
+  /// The snapshot for this frame.
+  public func snapshot() -> ConsoleSnapshot {
+    let now = clock()
+    var changed = false
+    if now - inventoryReadAt >= Self.inventoryInterval {
+      refreshInventory(at: now)
+      changed = true
+    }
+    // A newly selected interface is read at once, then once a second.
+    if let selected, watch?.interface != selected {
+      watch = TrafficWatch(interface: selected)
+    }
+    if selected != nil, now - (watch?.sampledAt ?? -.infinity) >= Self.sampleInterval {
+      watch?.sample(from: traffic, at: now)
+      changed = true
+    }
+    if !changed, let cached { return cached }
+    let snapshot = makeSnapshot()
+    cached = snapshot
+    return snapshot
+  }
+
+  /// Carries out `command`; a failure is thrown with Control's message
+  /// (the console shows it in the error colour), success becomes news.
+  public func execute(_ command: Console.ConsoleCommand) throws {
+    switch command {
+    case .select(let interface):
+      selected = interface
+      news = nil
+    case .attach(let interface, let objectPath, let program):
+      let source =
+        try program.map { ProgramSource(objectPath: objectPath, programName: $0) }
+        ?? ProgramSource.firstXDPProgram(in: objectPath)
+      let record = try deployment.attach(source, to: interface, mode: .native)
+      news = .info(
+        "attached \(record.program) (\(record.form.rawValue), \(record.attachMode.rawValue)) to \(interface)"
+      )
+    case .swapMode(let interface):
+      let record = try deployment.swap(interface: interface)
+      news = .info("\(interface) now runs \(record.program) \(record.form.rawValue)")
+    case .cycleStrategy(let interface):
+      let record = try deployment.cycleStrategy(interface: interface)
+      news = .info(
+        "batch form of \(record.program) uses the \(record.batchStrategy.rawValue) strategy (b swaps)"
+      )
+    case .detach(let interface):
+      try deployment.detach(interface: interface)
+      news = .info("detached xdpbatch's program from \(interface)")
+    case .resetBaseline(let interface):
+      guard watch?.interface == interface else { break }
+      watch?.resetBaseline()
+      news = .info("counting \(interface) from zero (the kernel's counters are unchanged)")
+    case .quit:
+      return
+    }
+    // What the command changed shows in the next frame, not a second
+    // later; the counters keep their pace (a short window's rates jitter).
+    inventoryReadAt = -.infinity
+    watch?.refreshRecord(from: traffic)
+    cached = nil
+  }
+
+  private func refreshInventory(at now: Double) {
+    inventoryReadAt = now
+    do {
+      inventory = try listInterfaces()
+      inventoryProblem = nil
+    } catch {
+      inventoryProblem = .error("cannot list interfaces: \(error)")
+    }
+  }
+
+  private func makeSnapshot() -> ConsoleSnapshot {
+    let listing = InterfaceListing(
+      inventory ?? InterfaceInventory(interfaces: [], reportsXDPFeatures: false), includeAll: true)
+    var snapshot = ConsoleSnapshot(listing: listing)
+    snapshot.selectedInterface = selected
+    snapshot.kernelBatchSupport = kernelSupport
+    snapshot.attachChoices = choices
+    if let watch, watch.interface == selected {
+      snapshot.traffic = watch.traffic
+      snapshot.history = watch.history
+      snapshot.program = watch.record.map {
+        ProgramStatus(
+          $0, counts: rewrites.counts(of: $0), nanosecondsPerPacket: watch.nanosecondsPerPacket)
+      }
+    }
+    let listed = selected.map { name in listing.interfaces.contains { $0.name == name } } ?? true
+    snapshot.status =
+      inventoryProblem ?? watch?.problem ?? news
+      ?? (listed ? nil : .error("no interface named \(selected ?? "")"))
+      ?? listing.notices.first.map { .info($0) }
+      ?? .info("\(listing.interfaces.filter(\.isI40e).count) i40e port(s); ? shows the keys")
+    return snapshot
+  }
+}

@@ -1,0 +1,86 @@
+import Console
+import Control
+
+// Control's values turned into the plain values Console draws. Console
+// cannot see Control; this is the one place that knows both.
+
+extension InterfaceRow {
+  /// The row for `interface`: its first attached program (native before
+  /// generic before offload), a bus address only where one exists.
+  public init(_ interface: NetworkInterface) {
+    let bus = interface.driver?.busInfo
+    self.init(
+      name: interface.name, index: interface.index, driver: interface.driver?.driver,
+      isI40e: interface.isI40e, state: interface.state.rawValue,
+      receiveQueues: interface.receiveQueues, transmitQueues: interface.transmitQueues,
+      bus: bus.flatMap { $0.isEmpty || $0 == "N/A" ? nil : $0 },
+      macAddress: interface.macAddress,
+      program: interface.program.map {
+        KernelProgram(id: $0.id, name: $0.name, attachMode: $0.mode.rawValue)
+      })
+  }
+}
+
+extension ConsoleSnapshot {
+  /// A snapshot of `listing`'s interfaces (in its order, i40e first) and
+  /// nothing else yet.
+  public init(listing: InterfaceListing) {
+    self.init(
+      interfaces: listing.interfaces.map(InterfaceRow.init),
+      reportsXDPFeatures: listing.reportsXDPFeatures)
+  }
+}
+
+extension ActionTraffic {
+  /// The traffic a ``CounterTracker`` reported.
+  public init(_ report: CounterTracker.Report) {
+    self.init(
+      totals: report.totals, packetsPerSecond: report.packetsPerSecond,
+      bytesPerSecond: report.bytesPerSecond)
+  }
+}
+
+extension ProgramStatus {
+  /// The program pane for `record`, with the rewrite's instruction counts
+  /// (`nil` when the object is unreadable) and the measured cost per
+  /// packet of each form.
+  init(
+    _ record: AttachmentRecord, counts: RewriteSummaries.Counts?,
+    nanosecondsPerPacket: [ProgramForm: Double]
+  ) {
+    var nanoseconds: [Mode: Double] = [:]
+    for (form, value) in nanosecondsPerPacket {
+      nanoseconds[Mode(form)] = value
+    }
+    self.init(
+      objectPath: record.object, programName: record.program, mode: Mode(record.form),
+      strategy: Strategy(rawValue: record.batchStrategy.rawValue) ?? .shift,
+      bound: Bound(rawValue: record.batchBound.rawValue) ?? .count,
+      batchSize: record.batchTrampoline.batchSize, attachMode: record.attachMode.rawValue,
+      instructionsBefore: counts?.before ?? 0, instructionsAfter: counts?.after,
+      nanosecondsPerPacket: nanoseconds)
+  }
+}
+
+extension ProgramStatus.Mode {
+  /// The pane's name for `form`.
+  init(_ form: ProgramForm) {
+    self = form == .batch ? .batch : .perPacket
+  }
+}
+
+extension KernelBatchSupport {
+  /// What the BTF probe at `btfPath` says about batch XDP in the running
+  /// kernel.
+  public static func probe(btfPath: String) -> KernelBatchSupport {
+    do {
+      let support = try BatchKernelSupport.probe(btfPath: btfPath)
+      if let field = support.actionField {
+        return .supported("xdp_buff.\(field.name) at \(field.offset) of \(support.bufferSize) B")
+      }
+      return .unsupported("no xdp_buff.act (BTF)")
+    } catch {
+      return .unknown("\(error)")
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import Control
+import Rewriter
+
+/// The batch rewrite's instruction counts, computed once per program and
+/// rewrite (reading the object and rewriting is too slow for every frame).
+struct RewriteSummaries {
+  /// Instructions as compiled, and after the rewrite (`nil` when the
+  /// rewriter refuses the program, as it does tail calls).
+  struct Counts: Hashable {
+    var before: Int
+    var after: Int?
+  }
+
+  private struct Key: Hashable {
+    var object: String
+    var program: String
+    var strategy: BatchStrategy
+    var bound: BatchBound
+  }
+
+  private var known: [Key: Counts?] = [:]
+
+  /// The counts for `record`'s program and rewrite, `nil` when the object
+  /// is unreadable.
+  mutating func counts(of record: AttachmentRecord) -> Counts? {
+    let key = Key(
+      object: record.object, program: record.program, strategy: record.batchStrategy,
+      bound: record.batchBound)
+    if let counts = known[key] { return counts }
+    var counts: Counts?
+    if let summary = try? record.source.batchSummary(record.batchTrampoline) {
+      counts = Counts(before: summary.instructionsBefore, after: summary.instructionsAfter)
+    } else if let request = try? record.source.uninstrumentedRequest() {
+      counts = Counts(before: request.program.instructions.count, after: nil)
+    }
+    known[key] = counts
+    return counts
+  }
+}
