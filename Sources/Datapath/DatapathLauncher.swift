@@ -73,7 +73,9 @@ struct DatapathLauncher {
     kill(pid, SIGKILL)
     var status: Int32 = 0
     waitpid(pid, &status, 0)
-    throw .process(interface: interface, log: Self.tail(of: log))
+    let reason = Self.tail(of: log)
+    unlink(log)
+    throw .process(interface: interface, log: reason)
   }
 
   /// The last lines of a log (what a failed start printed).

@@ -115,4 +115,25 @@ struct DatapathLifecycleTests {
     #expect(try Self.run(["detach", interface]).status == 0)
     #expect(access(PinDirectory(interface: interface).path, F_OK) != 0)
   }
+
+  @Test func aDatapathThatCannotStartLeavesNothing() throws {
+    let network = try DatapathNetwork()
+    defer { network.tearDown() }
+    let interface = network.veth.name
+    // A tail call never returns to the batch loop: the program has no batch form.
+    let attached = try Self.run([
+      "attach", interface, PackageLayout.sample("xdp_tailcall"), "--program", "xdp_tailcall_prog",
+      "--datapath", "software", "--form", "batch",
+    ])
+    #expect(attached.status == 1)
+    #expect(attached.errors.contains("did not start"), "\(attached.errors)")
+    #expect(attached.errors.contains("bpf_tail_call"), "\(attached.errors)")
+    let state = StateDirectory()
+    #expect(state.record(interface: interface) == nil)
+    #expect(access(state.path + "/\(interface).sock", F_OK) != 0)
+    #expect(access(state.path + "/\(interface).log", F_OK) != 0)
+    #expect(access(PinDirectory(interface: interface).path, F_OK) != 0)
+    #expect(if_nametoindex(PassDeviceName.for(interface)) == 0)
+    #expect(XDPLink.links(onInterface: if_nametoindex(interface)).isEmpty)
+  }
 }
