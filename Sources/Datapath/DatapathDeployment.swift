@@ -185,10 +185,13 @@ public struct DatapathDeployment: Sendable {
   /// Stops the datapath process (if any), then removes every socket, link,
   /// pin, TAP device, log and record of `interface`.
   public func detach(interface: String) throws(DatapathError) {
-    if let current = deployment.state.record(interface: interface), current.isSoftware {
-      if let process = current.process { launcher.stop(process, interface: interface) }
-      unlink(launcher.logPath(interface))
+    if let current = deployment.state.record(interface: interface), current.isSoftware,
+      let process = current.process
+    {
+      launcher.stop(process, interface: interface)
     }
+    // The log stays after a datapath moved back to the kernel, until detach.
+    unlink(launcher.logPath(interface))
     SoftwareDatapath.removeLeftovers(interface: interface, state: deployment.state)
     do {
       try deployment.detach(interface: interface)

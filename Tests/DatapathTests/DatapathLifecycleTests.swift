@@ -114,6 +114,7 @@ struct DatapathLifecycleTests {
     #expect(eventually { !process.isAlive })
     #expect(try Self.run(["detach", interface]).status == 0)
     #expect(access(PinDirectory(interface: interface).path, F_OK) != 0)
+    #expect(access(StateDirectory().path + "/\(interface).log", F_OK) != 0)
   }
 
   @Test func aDatapathThatCannotStartLeavesNothing() throws {

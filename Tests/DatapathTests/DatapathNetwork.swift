@@ -65,6 +65,7 @@ struct DatapathNetwork {
         try? attachment.detach()
       }
       SoftwareDatapath.removeLeftovers(interface: pair.name)
+      unlink("/run/xdpbatch/\(pair.name).log")
       let pins = PinDirectory(interface: pair.name)
       unlink(pins.linkPath)
       unlink(pins.countersPath)
