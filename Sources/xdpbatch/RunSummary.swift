@@ -17,6 +17,8 @@ struct RunSummary: Encodable {
   /// Program invocations: packets per packet, batches in batch mode.
   var invocations: Int
   var maps: [MapListing]?
+  /// Each frame's verdict, in input order (`run --verdicts`).
+  var verdicts: [String]?
 
   init(program: String, mode: String, report: RunReport, elapsed: Duration, maps: [MapListing]?) {
     self.program = program
@@ -32,7 +34,7 @@ struct RunSummary: Encodable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case program, mode, packets, actions, instructions, invocations, maps
+    case program, mode, packets, actions, instructions, invocations, maps, verdicts
     case nanosecondsPerPacket = "ns_per_packet"
   }
 
@@ -49,6 +51,7 @@ struct RunSummary: Encodable {
       let byName = Dictionary(maps.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
       try container.encode(byName, forKey: .maps)
     }
+    try container.encodeIfPresent(verdicts, forKey: .verdicts)
   }
 
   /// One JSON document.
@@ -76,6 +79,13 @@ struct RunSummary: Encodable {
     for map in maps ?? [] {
       lines.append("")
       lines += map.textLines()
+    }
+    if let verdicts {
+      lines.append("")
+      lines.append("FRAME  VERDICT")
+      for (index, verdict) in verdicts.enumerated() {
+        lines.append(String(index).padding(toLength: 7, withPad: " ", startingAt: 0) + verdict)
+      }
     }
     return lines.joined(separator: "\n")
   }

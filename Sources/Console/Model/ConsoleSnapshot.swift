@@ -1,3 +1,5 @@
+import BPF
+
 /// Everything the console draws at one tick, as the layer above produces it. The
 /// console only reads snapshots; it never asks the kernel itself.
 public struct ConsoleSnapshot: Hashable, Sendable {
@@ -19,6 +21,11 @@ public struct ConsoleSnapshot: Hashable, Sendable {
   public var status: StatusMessage?
   /// What the attach chooser offers: the bundled sample objects.
   public var attachChoices: [AttachChoice]
+  /// The maps of the selected interface's program (the maps pane, `m`).
+  public var maps: [MapPanel] = []
+  /// The selected program's action counts per CPU, when it has a counters
+  /// map (the per-CPU pane, `c`).
+  public var perCPU: [ActionCounts] = []
 
   /// Describes a snapshot.
   public init(

@@ -48,6 +48,10 @@ extension ConsoleState {
     case .character("t"):
       themeIndex = (themeIndex + 1) % themeNames.count
       notice = .info("theme \(themeName)")
+    case .character("m"):
+      overlay = .maps(scroll: 0)
+    case .character("c"):
+      overlay = .perCPU
     case .character("p"):
       frozenHistory = plotsPaused ? nil : snapshot.history
       notice = .info(plotsPaused ? "plots paused (p resumes)" : "plots live")
@@ -76,8 +80,17 @@ extension ConsoleState {
     -> [ConsoleCommand]
   {
     switch overlay {
-    case .help:
+    case .help, .perCPU:
       self.overlay = nil
+    case .maps(let scroll):
+      let lines = MapPanel.lines(snapshot.maps).count
+      switch key {
+      case .up, .character("k"): self.overlay = .maps(scroll: max(0, scroll - 1))
+      case .down, .character("j"): self.overlay = .maps(scroll: min(max(0, lines - 1), scroll + 1))
+      case .pageUp: self.overlay = .maps(scroll: max(0, scroll - 10))
+      case .pageDown: self.overlay = .maps(scroll: min(max(0, lines - 1), scroll + 10))
+      default: self.overlay = nil
+      }
     case .confirmDetach(let interface):
       self.overlay = nil
       if key == .character("y") || key == .character("Y") || key == .enter {

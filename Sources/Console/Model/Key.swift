@@ -84,6 +84,10 @@ public enum Overlay: Hashable, Sendable {
   case confirmDetach(interface: String)
   /// Typing an interface filter; `previous` is restored by Escape.
   case filter(previous: String)
+  /// The maps of the selected program, scrolled down `scroll` lines.
+  case maps(scroll: Int)
+  /// The selected program's action counts per CPU.
+  case perCPU
 }
 
 /// The attach chooser's state: a cursor over the bundled samples plus a

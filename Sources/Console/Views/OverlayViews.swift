@@ -18,6 +18,8 @@ struct OverlayView {
     ("i", "toggle i40e ports only"),
     ("t", "cycle themes"),
     ("p", "pause / resume plots"),
+    ("m", "maps of the program (↑ ↓ scroll)"),
+    ("c", "action counts per CPU"),
     ("?", "this help"),
     ("q  Esc  Ctrl-C", "quit"),
   ]
@@ -28,11 +30,13 @@ struct OverlayView {
     case .attach(let chooser): drawChooser(chooser, into: &grid, in: screen)
     case .confirmDetach(let interface): drawConfirm(interface, into: &grid, in: screen)
     case .filter: break
+    case .maps(let scroll): drawMaps(scroll: scroll, into: &grid, in: screen)
+    case .perCPU: drawPerCPU(into: &grid, in: screen)
     }
   }
 
   /// A cleared, bordered dialog box of the given size, centred.
-  private func dialog(
+  func dialog(
     _ title: String, width: Int, height: Int, into grid: inout ScreenGrid, in screen: Rect
   ) -> Rect {
     let rect = screen.centered(width: width, height: height)

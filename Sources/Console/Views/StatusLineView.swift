@@ -61,6 +61,8 @@ struct StatusLineView {
     switch state.overlay {
     case nil: nil
     case .help: [("any key", "close")]
+    case .maps: [("↑↓", "scroll"), ("any key", "close")]
+    case .perCPU: [("any key", "close")]
     case .filter: [("Enter", "keep"), ("Esc", "cancel")]
     case .confirmDetach: [("y", "detach"), ("n", "keep")]
     case .attach(let chooser):
