@@ -1,3 +1,4 @@
+import BPF
 import Control
 import Foundation
 import Glibc
@@ -116,9 +117,9 @@ final class ControlSocket: @unchecked Sendable {
     case "status":
       reply = (try? String(decoding: encoder.encode(datapath.status()), as: UTF8.self)) ?? "{}"
     case "swap", "form":
-      var target: ProgramForm?
+      var target: Form?
       if words.first == "form" {
-        guard words.count == 2, let form = ProgramForm(rawValue: words[1]) else {
+        guard words.count == 2, let form = Form(rawValue: words[1]) else {
           reply = Self.failure("form needs per-packet or batch")
           break
         }

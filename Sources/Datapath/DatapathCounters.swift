@@ -14,7 +14,7 @@ import Control
 /// had no room for.
 public struct DatapathCounters: Sendable {
   /// The map.
-  public let map: BPFMap
+  public let map: KernelMap
 
   /// The pinned map's declaration.
   public static let definition = SoftwareDatapathRecords.definition
@@ -27,7 +27,7 @@ public struct DatapathCounters: Sendable {
   static let transmitFailedKey: UInt32 = 7
 
   /// Wraps the map.
-  public init(map: BPFMap) { self.map = map }
+  public init(map: KernelMap) { self.map = map }
 
   /// Everything the datapath counts.
   public struct Totals: Hashable, Codable, Sendable {
@@ -66,9 +66,9 @@ public struct DatapathCounters: Sendable {
   public static func openOrCreate(_ pins: DatapathPins) throws(SystemCallError) -> DatapathCounters
   {
     if access(pins.countersPath, F_OK) == 0 {
-      return DatapathCounters(map: try BPFMap.open(pinnedAt: pins.countersPath, as: definition))
+      return DatapathCounters(map: try KernelMap.open(pinnedAt: pins.countersPath, as: definition))
     }
-    let map = try BPFMap.create(definition)
+    let map = try KernelMap.create(definition)
     try map.pin(at: pins.countersPath)
     return DatapathCounters(map: map)
   }
@@ -77,7 +77,7 @@ public struct DatapathCounters: Sendable {
   public static func read(interface: String) -> Totals? {
     let pins = DatapathPins(interface: interface)
     guard access(pins.countersPath, F_OK) == 0,
-      let map = try? BPFMap.open(pinnedAt: pins.countersPath, as: definition)
+      let map = try? KernelMap.open(pinnedAt: pins.countersPath, as: definition)
     else { return nil }
     return try? DatapathCounters(map: map).read()
   }

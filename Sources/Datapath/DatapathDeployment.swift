@@ -1,3 +1,4 @@
+import BPF
 import Control
 import Foundation
 import Glibc
@@ -47,8 +48,8 @@ public struct DatapathDeployment: Sendable {
   /// one, left running the program per packet in the kernel).
   @discardableResult
   public func attach(
-    _ source: ProgramSource, to interface: String, mode: XDPMode, datapath: DatapathKind,
-    form: ProgramForm, force: Bool = false
+    _ source: ProgramSource, to interface: String, mode: AttachMode, datapath: DatapathKind,
+    form: Form, force: Bool = false
   ) throws(DatapathError) -> AttachmentRecord {
     let previous = deployment.state.record(interface: interface)
     if let previous, previous.isSoftware, let process = previous.process {
@@ -83,13 +84,13 @@ public struct DatapathDeployment: Sendable {
 
   /// Starts the datapath process for `record`'s program in `form` and
   /// records it.
-  private func startSoftware(_ record: AttachmentRecord, form: ProgramForm, movedFromKernel: Bool)
+  private func startSoftware(_ record: AttachmentRecord, form: Form, movedFromKernel: Bool)
     throws(DatapathError) -> AttachmentRecord
   {
     let process = try launcher.launch(
       DatapathConfiguration(
         interface: record.interface, source: record.source, form: form,
-        strategy: record.batchStrategy, bound: record.batchBound, attachMode: record.attachMode,
+        strategy: record.strategy, bound: record.bound, attachMode: record.attachMode,
         state: deployment.state))
     var updated = record
     updated.form = form
@@ -103,6 +104,9 @@ public struct DatapathDeployment: Sendable {
     } catch let error as DeploymentError {
       launcher.stop(process, interface: record.interface)
       throw .deployment(error)
+    } catch let error as RecordError {
+      launcher.stop(process, interface: record.interface)
+      throw .record(error)
     } catch {
       launcher.stop(process, interface: record.interface)
       throw .kernel(error as? SystemCallError ?? SystemCallError("\(error)", code: EIO))
@@ -132,7 +136,7 @@ public struct DatapathDeployment: Sendable {
         current = try startSoftware(
           current, form: current.form, movedFromKernel: current.movedFromKernel ?? false)
       }
-      let next: ProgramForm = current.form == .batch ? .perPacket : .batch
+      let next: Form = current.form == .batch ? .perPacket : .batch
       if next == .perPacket, current.movedFromKernel == true {
         if let process = current.process { launcher.stop(process, interface: interface) }
         SoftwareDatapath.removeLeftovers(
@@ -153,7 +157,7 @@ public struct DatapathDeployment: Sendable {
       do {
         try deployment.state.save(current)
       } catch {
-        throw .kernel(error)
+        throw .record(error)
       }
       return current
     }

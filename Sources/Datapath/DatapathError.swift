@@ -1,3 +1,4 @@
+import BPF
 import Control
 
 /// Why the software datapath could not start, or failed while running.
@@ -27,6 +28,8 @@ public enum DatapathError: Error, Sendable, CustomStringConvertible {
   case process(interface: String, log: String)
   /// Attaching, swapping or detaching through Control failed.
   case deployment(DeploymentError)
+  /// The attachment record could not be written.
+  case record(RecordError)
 
   /// A message naming what failed and how to act on it.
   public var description: String {
@@ -50,6 +53,7 @@ public enum DatapathError: Error, Sendable, CustomStringConvertible {
     case .process(let interface, let log):
       "the software datapath of \(interface) did not start" + (log.isEmpty ? "" : ": \(log)")
     case .deployment(let error): error.description
+    case .record(let error): error.description
     }
   }
 

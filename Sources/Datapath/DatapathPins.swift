@@ -1,3 +1,4 @@
+import BPF
 import Control
 
 /// What the software datapath pins beside the link and the action counters

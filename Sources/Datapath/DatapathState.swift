@@ -1,9 +1,9 @@
+import BPF
 import Control
 import Engine
 import Synchronization
 
 /// The datapath's two program forms, in the words of the attachment record.
-typealias Form = ProgramForm
 
 /// What every queue's worker shares: the form to run, the stop request and
 /// the first engine fault (for the log).
@@ -123,7 +123,7 @@ public struct TimingByForm: Hashable, Codable, Sendable {
   public init() {}
 
   /// The timing of `form`.
-  public subscript(form: ProgramForm) -> FormTiming {
+  public subscript(form: Form) -> FormTiming {
     get { form == .batch ? batch : perPacket }
     set { if form == .batch { batch = newValue } else { perPacket = newValue } }
   }

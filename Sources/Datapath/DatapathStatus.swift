@@ -1,3 +1,4 @@
+import BPF
 import Control
 
 /// What a running software datapath reports through its control socket
@@ -12,7 +13,7 @@ public struct DatapathStatus: Hashable, Codable, Sendable {
   /// Always `"software"`.
   public var datapath: String
   /// The form the next RX batch runs in.
-  public var form: ProgramForm
+  public var form: Form
   /// The batch form's stack strategy.
   public var strategy: String
   /// The batch form's loop bound.

@@ -15,7 +15,7 @@ public struct KernelSide: Sendable {
   /// Where everything is pinned.
   public let pins: DatapathPins
   /// Queue -> AF_XDP socket.
-  public let sockets: BPFMap
+  public let sockets: KernelMap
   /// The datapath's own counters.
   public let counters: DatapathCounters
 
@@ -24,7 +24,7 @@ public struct KernelSide: Sendable {
   /// counters), then the redirect program, which replaces xdpbatch's
   /// program on the link atomically (or makes the link). On failure the
   /// pins this call made are removed and the link is as it was.
-  public static func install(_ source: ProgramSource, on interface: String, mode: XDPMode)
+  public static func install(_ source: ProgramSource, on interface: String, mode: AttachMode)
     throws(DatapathError) -> KernelSide
   {
     let index = if_nametoindex(interface)
@@ -44,7 +44,7 @@ public struct KernelSide: Sendable {
       let actionCounters: ActionCounters
       if access(directory.countersPath, F_OK) == 0 {
         actionCounters = ActionCounters(
-          map: try BPFMap.open(pinnedAt: directory.countersPath, as: ActionCounters.definition))
+          map: try KernelMap.open(pinnedAt: directory.countersPath, as: ActionCounters.definition))
       } else {
         actionCounters = try ActionCounters.create()
         try actionCounters.map.pin(at: directory.countersPath)
@@ -110,9 +110,9 @@ public struct KernelSide: Sendable {
 
   private static func openOrCreate(
     _ definition: MapDefinition, at path: String, _ made: inout [String]
-  ) throws(SystemCallError) -> BPFMap {
-    if access(path, F_OK) == 0 { return try BPFMap.open(pinnedAt: path, as: definition) }
-    let map = try BPFMap.create(definition)
+  ) throws(SystemCallError) -> KernelMap {
+    if access(path, F_OK) == 0 { return try KernelMap.open(pinnedAt: path, as: definition) }
+    let map = try KernelMap.create(definition)
     try map.pin(at: path)
     made.append(path)
     return map

@@ -1,3 +1,4 @@
+import BPF
 import CXDP
 import Engine
 import Glibc

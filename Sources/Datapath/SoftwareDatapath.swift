@@ -13,21 +13,21 @@ public struct DatapathConfiguration: Sendable {
   /// The user's program.
   public var source: ProgramSource
   /// The form it starts in.
-  public var form: ProgramForm
+  public var form: Form
   /// The batch form's stack strategy.
   public var strategy: BatchStrategy
   /// The batch form's loop bound.
   public var bound: BatchBound
   /// How the kernel half attaches (native for veth: copy-mode AF_XDP needs it).
-  public var attachMode: XDPMode
+  public var attachMode: AttachMode
   /// Where the control socket lives.
   public var state: StateDirectory
 
   /// Describes a datapath.
   public init(
-    interface: String, source: ProgramSource, form: ProgramForm = .perPacket,
+    interface: String, source: ProgramSource, form: Form = .perPacket,
     strategy: BatchStrategy = .reserve, bound: BatchBound = .endPointer,
-    attachMode: XDPMode = .native, state: StateDirectory = StateDirectory()
+    attachMode: AttachMode = .native, state: StateDirectory = StateDirectory()
   ) {
     self.interface = interface
     self.source = source
@@ -213,7 +213,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
   /// Switches the form for the next RX batch; `nil` toggles. Refused when
   /// the program has no batch form.
   @discardableResult
-  public func swap(to form: ProgramForm? = nil) throws(DatapathError) -> ProgramForm {
+  public func swap(to form: Form? = nil) throws(DatapathError) -> Form {
     let next = form ?? (state.form == .batch ? .perPacket : .batch)
     if next == .batch, let batchRefusal { throw .batchUnavailable(batchRefusal) }
     state.form = next
@@ -221,7 +221,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
   }
 
   /// The form the next RX batch runs in.
-  public var form: ProgramForm { state.form }
+  public var form: Form { state.form }
 
   /// What the datapath is doing now.
   public func status() -> DatapathStatus {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPF
 import Control
 import Datapath
 import Foundation
@@ -17,8 +18,6 @@ struct DatapathCommand: ParsableCommand {
       DatapathStopCommand.self,
     ])
 }
-
-extension ProgramForm: ExpressibleByArgument {}
 
 /// `xdpbatch datapath run IFACE OBJ --program P`: the datapath in the foreground
 /// (for debugging and for systemd) until SIGINT, SIGTERM or `datapath stop`.
@@ -43,7 +42,7 @@ struct DatapathRunCommand: ParsableCommand {
   var program: String
 
   @Option(help: "per-packet or batch.")
-  var form: ProgramForm = .perPacket
+  var form: Form = .perPacket
 
   @Option(help: "Batch form: where the loop keeps its values, shift or reserve.")
   var strategy = BatchStrategy.reserve.rawValue
@@ -52,7 +51,7 @@ struct DatapathRunCommand: ParsableCommand {
   var bound = BatchBound.endPointer.rawValue
 
   @Option(help: "How the kernel half attaches: native or generic.")
-  var mode: XDPMode = .native
+  var mode: AttachMode = .native
 
   func validate() throws {
     guard BatchStrategy(rawValue: strategy) != nil else {
@@ -121,7 +120,7 @@ struct DatapathFormCommand: ParsableCommand {
   var interface: String
 
   @Argument(help: "per-packet or batch (default: the other one).")
-  var form: ProgramForm?
+  var form: Form?
 
   func run() throws {
     let answer = try DatapathClient(interface: interface).request(

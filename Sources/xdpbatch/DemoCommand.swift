@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPF
 import Control
 import Foundation
 
@@ -27,7 +28,7 @@ struct DemoCommand: ParsableCommand {
       print("demo: down")
       return
     }
-    let program = status.program.map { "\($0) (\(status.mode?.rawValue ?? "?"))" } ?? "none"
+    let program = status.program.map { "\($0) (\(status.form?.rawValue ?? "?"))" } ?? "none"
     let generator =
       status.generator.running ? "running, \(status.generator.sent) frames sent" : "stopped"
     print(
@@ -45,8 +46,7 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "The classifier object (default: build/samples/xdp_classify.o).")
     var object: String?
 
-    @Option(help: "native or generic XDP.")
-    var mode: XDPMode = .native
+    @OptionGroup var attachMode: AttachModeOption
 
     @Option(help: "Frames per second the generator sends.")
     var rate: Double = 20_000
@@ -56,13 +56,12 @@ struct DemoCommand: ParsableCommand {
 
     func validate() throws {
       guard rate > 0 else { throw ValidationError("--rate must be above 0") }
-      guard mode != .offload else { throw ValidationError("--mode must be native or generic") }
     }
 
     func run() throws {
       let path = try object ?? Self.defaultObject()
       let status = try Demo().up(
-        object: path, mode: mode,
+        object: path, mode: attachMode.mode,
         generatorCommand: [Self.executablePath(), "demo", "generate", "--rate", String(rate)])
       try DemoCommand.show(status, json: json)
     }

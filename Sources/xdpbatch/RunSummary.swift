@@ -5,10 +5,11 @@ import Foundation
 /// What `xdpbatch run` reports: per-action counts, the engine's time per
 /// packet and, on request, the maps afterwards. Encodes to the JSON shape
 /// of docs/DESIGN.md (`program`, `mode`, `packets`, `actions`, `ns_per_packet`,
-/// plus `maps` when asked for).
+/// plus `maps` when asked for). `mode` is the form, as the JSON shape fixed
+/// it; `form` says the same under its own name.
 struct RunSummary: Encodable {
   var program: String
-  var mode: String
+  var form: Form
   var packets: UInt64
   var actions: ActionCounts
   var nanosecondsPerPacket: Double
@@ -20,9 +21,9 @@ struct RunSummary: Encodable {
   /// Each frame's verdict, in input order (`run --verdicts`).
   var verdicts: [String]?
 
-  init(program: String, mode: String, report: RunReport, elapsed: Duration, maps: [MapListing]?) {
+  init(program: String, form: Form, report: RunReport, elapsed: Duration, maps: [MapListing]?) {
     self.program = program
-    self.mode = mode
+    self.form = form
     packets = report.totals.totalPackets
     actions = report.totals
     let (seconds, attoseconds) = elapsed.components
@@ -34,14 +35,15 @@ struct RunSummary: Encodable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case program, mode, packets, actions, instructions, invocations, maps, verdicts
+    case program, mode, form, packets, actions, instructions, invocations, maps, verdicts
     case nanosecondsPerPacket = "ns_per_packet"
   }
 
   func encode(to encoder: Encoder) throws {
     var container = encoder.container(keyedBy: CodingKeys.self)
     try container.encode(program, forKey: .program)
-    try container.encode(mode, forKey: .mode)
+    try container.encode(form, forKey: .mode)
+    try container.encode(form, forKey: .form)
     try container.encode(packets, forKey: .packets)
     try container.encode(actions, forKey: .actions)
     try container.encode((nanosecondsPerPacket * 10).rounded() / 10, forKey: .nanosecondsPerPacket)
@@ -64,7 +66,7 @@ struct RunSummary: Encodable {
   /// The human-readable report.
   func text(source: String) -> String {
     var lines = [
-      "\(program) (\(mode)) over \(source): \(packets) packets, "
+      "\(program) (\(form.rawValue)) over \(source): \(packets) packets, "
         + String(format: "%.1f ns per packet", nanosecondsPerPacket)
         + ", \(instructions) instructions in \(invocations) calls",
       "",

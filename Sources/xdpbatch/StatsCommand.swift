@@ -45,7 +45,8 @@ struct StatsCommand: ParsableCommand {
       let sample = try attachment.sample(at: Self.now())
       var report = StatsReport(
         interface: interface, record: record, sample: sample,
-        name: (try? attachment.program().name) ?? "?", tracker: tracker.record(sample))
+        name: (try? attachment.program().name) ?? "?", attachMode: try? attachment.mode(),
+        tracker: tracker.record(sample))
       report.perCPU = try? PerCPUActionCounts.read(
         InspectedMap.open(pinnedAt: attachment.pins.countersPath))
       // Unbuffered, so that a reader of a pipe sees each interval at once.
@@ -61,11 +62,13 @@ struct StatsCommand: ParsableCommand {
   }
 }
 
-/// One report of `stats`, in docs/DESIGN.md's JSON shape.
+/// One report of `stats`, in docs/DESIGN.md's JSON shape (`mode` is the
+/// form; `form` repeats it under its own name).
 struct StatsReport: Encodable {
   var interface: String
   var program: String
   var mode: String?
+  var form: String?
   var attachMode: String?
   var programID: UInt32
   var actions: ActionCounts
@@ -75,8 +78,7 @@ struct StatsReport: Encodable {
   var perCPU: PerCPUActionCounts?
   /// `kernel` or `software` (a software datapath found dead reports
   /// `kernel`: the kernel fallback runs the program then).
-  var datapath: String
-  var form: String?
+  var datapath: String = "kernel"
   /// The software datapath's sockets' XDP_STATISTICS.
   var socket: SocketStatistics?
   /// The software datapath's time per packet in each form.
@@ -84,7 +86,7 @@ struct StatsReport: Encodable {
   var zeroCopy: Bool?
 
   enum CodingKeys: String, CodingKey {
-    case interface, program, mode, actions, rates, datapath, form, socket, forms
+    case interface, program, mode, form, actions, rates, datapath, socket, forms
     case zeroCopy = "zero_copy"
     case perCPU = "per_cpu"
     case attachMode = "attach_mode"
@@ -92,20 +94,23 @@ struct StatsReport: Encodable {
     case nsPerPacket = "ns_per_packet"
   }
 
+  /// A report of what the kernel runs: the program id and attach mode
+  /// come from the kernel; the record adds the object's names and form
+  /// when it describes that program.
   init(
     interface: String, record: AttachmentRecord?, sample: CounterSample, name: String,
-    tracker report: CounterTracker.Report
+    attachMode kernelMode: AttachMode?, tracker report: CounterTracker.Report
   ) {
     self.interface = interface
     program = record?.program ?? name
     mode = record?.form.rawValue
-    attachMode = record?.attachMode.rawValue
+    form = mode
+    attachMode = (kernelMode ?? record?.attachMode)?.rawValue
     programID = sample.programID
     actions = report.totals
     rates = Dictionary(
       uniqueKeysWithValues: XDPAction.allCases.map { ($0.name, report.packetsPerSecond[$0] ?? 0) })
     nsPerPacket = report.nanosecondsPerRun
-    form = record?.form.rawValue
     let software = DatapathDeployment().status(interface: interface)
     datapath = software == nil ? DatapathKind.kernel.rawValue : DatapathKind.software.rawValue
     socket = software?.socket

@@ -88,7 +88,7 @@ struct DatapathLifecycleTests {
     #expect(access(state.path + "/\(interface).log", F_OK) != 0)
     #expect(access(PinDirectory(interface: interface).path, F_OK) != 0)
     #expect(if_nametoindex(tap) == 0)
-    #expect(XDPLink.links(onInterface: if_nametoindex(interface)).isEmpty)
+    #expect(try XDPLink.links(onInterface: if_nametoindex(interface)).isEmpty)
   }
 
   @Test func swapMovesAKernelAttachmentToSoftwareBatchAndBack() throws {
@@ -135,6 +135,6 @@ struct DatapathLifecycleTests {
     #expect(access(state.path + "/\(interface).log", F_OK) != 0)
     #expect(access(PinDirectory(interface: interface).path, F_OK) != 0)
     #expect(if_nametoindex(PassDeviceName.for(interface)) == 0)
-    #expect(XDPLink.links(onInterface: if_nametoindex(interface)).isEmpty)
+    #expect(try XDPLink.links(onInterface: if_nametoindex(interface)).isEmpty)
   }
 }

@@ -11,7 +11,7 @@ enum DatapathAccess {
     if getuid() != 0 { return "needs root (BPF, AF_XDP, namespaces, TAP)" }
     let probe = MapDefinition(name: "probe", type: .xskmap, keySize: 4, valueSize: 4, maxEntries: 1)
     do {
-      _ = try BPFMap.create(probe)
+      _ = try KernelMap.create(probe)
     } catch {
       return "AF_XDP maps are not usable here: \(error)"
     }

@@ -16,7 +16,7 @@ import Testing
 struct DatapathProcessTests {
   /// Starts `xdpbatch datapath run` on the network's interface and waits
   /// until its control socket answers.
-  static func launch(_ network: DatapathNetwork, form: ProgramForm) throws -> Process {
+  static func launch(_ network: DatapathNetwork, form: Form) throws -> Process {
     let process = Process()
     process.executableURL = try #require(BuiltXDPBatch.url)
     process.arguments = [
@@ -52,7 +52,7 @@ struct DatapathProcessTests {
     // The kernel's own counters (the fallback's counting pass) keep growing.
     let pins = PinDirectory(interface: network.veth.name)
     let counters = ActionCounters(
-      map: try BPFMap.open(pinnedAt: pins.countersPath, as: ActionCounters.definition))
+      map: try KernelMap.open(pinnedAt: pins.countersPath, as: ActionCounters.definition))
     let first = try counters.read()[.drop].packets
     #expect(eventually { ((try? counters.read()[.drop].packets) ?? 0) > first + 1000 })
     // The process's sockets and TAP device went with it.

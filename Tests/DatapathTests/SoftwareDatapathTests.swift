@@ -31,7 +31,7 @@ struct SoftwareDatapathTests {
     return counts
   }
 
-  func start(_ network: DatapathNetwork, form: ProgramForm) throws -> SoftwareDatapath {
+  func start(_ network: DatapathNetwork, form: Form) throws -> SoftwareDatapath {
     try SoftwareDatapath.start(
       DatapathConfiguration(
         interface: network.veth.name,
@@ -39,8 +39,8 @@ struct SoftwareDatapathTests {
         form: form))
   }
 
-  @Test(arguments: [ProgramForm.perPacket, .batch])
-  func countersMatchTheEnginesPrediction(form: ProgramForm) throws {
+  @Test(arguments: [Form.perPacket, .batch])
+  func countersMatchTheEnginesPrediction(form: Form) throws {
     let network = try DatapathNetwork()
     defer { network.tearDown() }
     let datapath = try start(network, form: form)

@@ -1,3 +1,4 @@
+import BPF
 import Foundation
 import Glibc
 
@@ -40,7 +41,7 @@ public struct Demo: Sendable {
   /// classifier (`mode`), and the generator, started as
   /// `generatorCommand` (an executable and its arguments) in a session of
   /// its own. `generatorCommand` `nil` starts no generator.
-  public func up(object: String, mode: XDPMode = .native, generatorCommand: [String]?)
+  public func up(object: String, mode: AttachMode = .native, generatorCommand: [String]?)
     throws(DemoError) -> DemoStatus
   {
     let deployment = ProgramDeployment(state: state)
@@ -112,9 +113,9 @@ public struct Demo: Sendable {
     }
     return DemoStatus(
       namespace: isUp ? namespace.name : nil, interface: isUp ? veth.name : nil,
-      peer: isUp ? veth.peer : nil, program: record?.program, mode: record?.form,
+      peer: isUp ? veth.peer : nil, program: record?.program, form: record?.form,
       datapath: record.map { $0.isSoftware && $0.process?.isAlive == true ? "software" : "kernel" },
-      form: record?.form, generator: .init(running: generatorPID() != nil, sent: sent ?? 0))
+      generator: .init(running: generatorPID() != nil, sent: sent ?? 0))
   }
 
   /// The generator's pid, if the pid file names a live generator process.
@@ -177,15 +178,59 @@ public struct DemoStatus: Hashable, Codable, Sendable {
   public var peer: String?
   /// The program attached.
   public var program: String?
-  /// Per-packet or batch.
-  public var mode: ProgramForm?
+  /// Per-packet or batch (JSON: `form`, and `mode` as DESIGN.md fixed it).
+  public var form: Form?
   /// Where the program runs: `kernel` or `software` (a dead software
   /// datapath's interface runs the kernel fallback: `kernel`).
   public var datapath: String?
-  /// Per-packet or batch (the same as ``mode``, under the name `stats` uses).
-  public var form: ProgramForm?
   /// The traffic generator.
   public var generator: Generator
+
+  enum CodingKeys: String, CodingKey {
+    case namespace, interface, peer, program, form, generator, datapath
+    case legacyForm = "mode"
+  }
+
+  /// Describes the demo's state.
+  public init(
+    namespace: String?, interface: String?, peer: String?, program: String?, form: Form?,
+    datapath: String? = nil, generator: Generator
+  ) {
+    self.datapath = datapath
+    self.namespace = namespace
+    self.interface = interface
+    self.peer = peer
+    self.program = program
+    self.form = form
+    self.generator = generator
+  }
+
+  /// Reads `form`, or `mode` from an older xdpbatch.
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    namespace = try container.decodeIfPresent(String.self, forKey: .namespace)
+    interface = try container.decodeIfPresent(String.self, forKey: .interface)
+    peer = try container.decodeIfPresent(String.self, forKey: .peer)
+    program = try container.decodeIfPresent(String.self, forKey: .program)
+    form =
+      try container.decodeIfPresent(Form.self, forKey: .form)
+      ?? container.decodeIfPresent(Form.self, forKey: .legacyForm)
+    generator = try container.decode(Generator.self, forKey: .generator)
+    datapath = try container.decodeIfPresent(String.self, forKey: .datapath)
+  }
+
+  /// Writes the form under both `form` and `mode`.
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encodeIfPresent(namespace, forKey: .namespace)
+    try container.encodeIfPresent(interface, forKey: .interface)
+    try container.encodeIfPresent(peer, forKey: .peer)
+    try container.encodeIfPresent(program, forKey: .program)
+    try container.encodeIfPresent(form, forKey: .form)
+    try container.encodeIfPresent(form, forKey: .legacyForm)
+    try container.encode(generator, forKey: .generator)
+    try container.encodeIfPresent(datapath, forKey: .datapath)
+  }
 
   /// The generator's state.
   public struct Generator: Hashable, Codable, Sendable {

@@ -19,7 +19,7 @@ public enum SoftwareDatapathRecords {
   public static func actions(_ pins: PinDirectory) -> ActionCounts {
     var counts = ActionCounts()
     let path = path(pins)
-    guard access(path, F_OK) == 0, let map = try? BPFMap.open(pinnedAt: path, as: definition)
+    guard access(path, F_OK) == 0, let map = try? KernelMap.open(pinnedAt: path, as: definition)
     else { return counts }
     for action in XDPAction.allCases {
       guard let words = try? map.lookupSummed(key: action.rawValue.littleEndianBytes),
