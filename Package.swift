@@ -24,10 +24,13 @@ let package = Package(
     // Control's readings and carries out its keys through Control.
     .target(name: "Console", dependencies: ["BPF", "CNcursesw"]),
     .target(name: "LiveConsole", dependencies: ["Control", "Console", "Rewriter", "BPF"]),
+    // The software datapath: AF_XDP sockets feeding the engine, one process per interface.
+    .target(name: "Datapath", dependencies: ["BPF", "Rewriter", "Engine", "Control", "CXDP"]),
 
     // C libraries, reached through small shims.
     .systemLibrary(name: "CBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
     .systemLibrary(name: "CLinux"),
+    .systemLibrary(name: "CXDP", providers: [.apt(["libxdp-dev"])]),
     // No pkgConfig: SwiftPM would drop its -D flags anyway; shim.h defines
     // NCURSES_WIDECHAR itself and the module map links ncursesw.
     .systemLibrary(name: "CNcursesw", providers: [.apt(["libncurses-dev"])]),
@@ -43,6 +46,7 @@ let package = Package(
         "Bench",
         "Console",
         "LiveConsole",
+        "Datapath",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       plugins: ["BuildInfo"]
@@ -67,10 +71,15 @@ let package = Package(
     .testTarget(
       name: "FidelityTests", dependencies: ["Engine", "Control", "BPF", "Rewriter", "CLinux"],
       exclude: ["Programs"]),
+    .testTarget(
+      name: "DatapathTests",
+      dependencies: ["Datapath", "Control", "Engine", "Rewriter", "BPF", "TestSupport"]),
     .testTarget(name: "CommandTests", dependencies: ["TestSupport"]),
     .testTarget(
       name: "ConsoleTests",
-      dependencies: ["Console", "LiveConsole", "Control", "BPF", "CNcursesw", "TestSupport"],
+      dependencies: [
+        "Console", "LiveConsole", "Control", "BPF", "Check", "CNcursesw", "TestSupport",
+      ],
       exclude: ["__Snapshots__"]),
     // The console's live side: pacing and snapshots with an injected
     // clock and counters, and the kernel on a veth pair (root).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Control
+import Datapath
 
 /// `xdpbatch detach`: removes xdpbatch's program, its pins and its record.
 struct DetachCommand: ParsableCommand {
@@ -11,7 +12,7 @@ struct DetachCommand: ParsableCommand {
   var interface: String
 
   func run() throws {
-    try ProgramDeployment().detach(interface: interface)
+    try DatapathDeployment().detach(interface: interface)
     print("detached xdpbatch's program from \(interface)")
   }
 }

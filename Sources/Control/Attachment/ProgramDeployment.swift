@@ -269,7 +269,7 @@ public struct ProgramDeployment: Sendable {
     }
     guard let field = support.actionField else {
       return
-        "batch not available: this kernel cannot run batch XDP programs (its struct xdp_buff, \(support.bufferSize) bytes, has no per-buffer action field act/action) and the software batch runtime (AF_XDP + engine) does not exist yet. Nothing was changed."
+        "batch not available: this kernel cannot run batch XDP programs (its struct xdp_buff, \(support.bufferSize) bytes, has no per-buffer action field act/action). Nothing was changed. The software datapath runs the batch form on this kernel: `xdpbatch attach IFACE OBJ --program P --datapath software --form batch`, or `xdpbatch swap IFACE`."
     }
     return
       "batch not available: this kernel's struct xdp_buff has a per-buffer action field (\(field.name) at offset \(field.offset), struct size \(support.bufferSize)), but attaching batch programs to such a kernel is not supported yet. Nothing was changed."

@@ -114,6 +114,7 @@ public struct Demo: Sendable {
     return DemoStatus(
       namespace: isUp ? namespace.name : nil, interface: isUp ? veth.name : nil,
       peer: isUp ? veth.peer : nil, program: record?.program, form: record?.form,
+      datapath: record.map { $0.isSoftware && $0.process?.isAlive == true ? "software" : "kernel" },
       generator: .init(running: generatorPID() != nil, sent: sent ?? 0))
   }
 
@@ -179,19 +180,23 @@ public struct DemoStatus: Hashable, Codable, Sendable {
   public var program: String?
   /// Per-packet or batch (JSON: `form`, and `mode` as DESIGN.md fixed it).
   public var form: Form?
+  /// Where the program runs: `kernel` or `software` (a dead software
+  /// datapath's interface runs the kernel fallback: `kernel`).
+  public var datapath: String?
   /// The traffic generator.
   public var generator: Generator
 
   enum CodingKeys: String, CodingKey {
-    case namespace, interface, peer, program, form, generator
+    case namespace, interface, peer, program, form, generator, datapath
     case legacyForm = "mode"
   }
 
   /// Describes the demo's state.
   public init(
     namespace: String?, interface: String?, peer: String?, program: String?, form: Form?,
-    generator: Generator
+    datapath: String? = nil, generator: Generator
   ) {
+    self.datapath = datapath
     self.namespace = namespace
     self.interface = interface
     self.peer = peer
@@ -211,6 +216,7 @@ public struct DemoStatus: Hashable, Codable, Sendable {
       try container.decodeIfPresent(Form.self, forKey: .form)
       ?? container.decodeIfPresent(Form.self, forKey: .legacyForm)
     generator = try container.decode(Generator.self, forKey: .generator)
+    datapath = try container.decodeIfPresent(String.self, forKey: .datapath)
   }
 
   /// Writes the form under both `form` and `mode`.
@@ -223,6 +229,7 @@ public struct DemoStatus: Hashable, Codable, Sendable {
     try container.encodeIfPresent(form, forKey: .form)
     try container.encodeIfPresent(form, forKey: .legacyForm)
     try container.encode(generator, forKey: .generator)
+    try container.encodeIfPresent(datapath, forKey: .datapath)
   }
 
   /// The generator's state.
