@@ -8,7 +8,12 @@ let package = Package(
     .executable(name: "xdpbatch", targets: ["xdpbatch"])
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    // Hummingbird's own dependencies, named for the types the exporter uses.
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.14.0"),
   ],
   targets: [
     // Layers, bottom to top. Each imports only the layers below it.
@@ -23,6 +28,16 @@ let package = Package(
     // Control's readings and carries out its keys through Control.
     .target(name: "Console", dependencies: ["BPF", "CNcursesw"]),
     .target(name: "LiveConsole", dependencies: ["Control", "Console", "Rewriter", "BPF"]),
+    // Prometheus exporter: metric families over Control's counters, served over HTTP.
+    .target(
+      name: "Exporter",
+      dependencies: [
+        "Control",
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ]),
 
     // C libraries, reached through small shims.
     .systemLibrary(name: "CBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
@@ -42,6 +57,7 @@ let package = Package(
         "Bench",
         "Console",
         "LiveConsole",
+        "Exporter",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       plugins: ["BuildInfo"]
@@ -67,6 +83,13 @@ let package = Package(
       name: "FidelityTests", dependencies: ["Engine", "Control", "BPF", "Rewriter", "CLinux"],
       exclude: ["Programs"]),
     .testTarget(name: "CommandTests", dependencies: ["TestSupport"]),
+    // The exporter: exposition, series, the built binary, a real Prometheus server.
+    .testTarget(
+      name: "ExporterTests",
+      dependencies: [
+        "Exporter", "Control", "BPF", "TestSupport",
+        .product(name: "Prometheus", package: "swift-prometheus"),
+      ]),
     .testTarget(
       name: "ConsoleTests",
       dependencies: ["Console", "LiveConsole", "Control", "BPF", "CNcursesw", "TestSupport"],
