@@ -46,7 +46,7 @@ public enum ExpositionFormat: Sendable, Equatable {
         default: nil
         }
       guard let format, quality > 0 else { continue }
-      if best == nil || quality > best!.quality { best = (format, quality) }
+      if quality > (best?.quality ?? 0) { best = (format, quality) }
     }
     return best?.format ?? .text
   }
@@ -79,7 +79,9 @@ public enum ExpositionFormat: Sendable, Equatable {
       if counters.contains(name), name.hasSuffix("_total") { name = name.dropLast(6) }
       output += "# \(words[1]) \(name)"
       if words.count == 4 {
-        let rest = words[1] == "HELP" ? words[3].replacingOccurrences(of: "\"", with: "\\\"") : String(words[3])
+        let rest =
+          words[1] == "HELP"
+          ? words[3].replacingOccurrences(of: "\"", with: "\\\"") : String(words[3])
         output += " " + rest
       }
       output += "\n"

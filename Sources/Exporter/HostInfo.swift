@@ -5,9 +5,6 @@ import Glibc
 /// What `xdpbatch_info` says about the host: the xdpbatch version, the
 /// kernel release and whether the kernel can run batch programs.
 public struct HostInfo: Hashable, Sendable {
-  /// xdpbatch's version, as the exporter reports it.
-  public static let xdpbatchVersion = "0.1.0"
-
   /// The xdpbatch version.
   public var version: String
   /// The kernel release (`uname -r`).
@@ -17,21 +14,26 @@ public struct HostInfo: Hashable, Sendable {
   public var batchCapable: String
 
   /// Describes a host.
-  public init(version: String = xdpbatchVersion, kernel: String, batchCapable: String) {
+  public init(version: String, kernel: String, batchCapable: String) {
     self.version = version
     self.kernel = kernel
     self.batchCapable = batchCapable
   }
 
-  /// This host, probed now.
-  public static func probe(btfPath: String = BatchKernelSupport.vmlinuxPath) -> HostInfo {
+  /// This host, probed now, running xdpbatch `version` (the executable
+  /// knows its release; this library does not).
+  public static func probe(version: String, btfPath: String = BatchKernelSupport.vmlinuxPath)
+    -> HostInfo
+  {
     var names = utsname()
     uname(&names)
     let release = withUnsafeBytes(of: &names.release) { bytes in
       String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
     }
-    let capable = (try? BatchKernelSupport.probe(btfPath: btfPath)).map { String($0.isBatchCapable) }
-    return HostInfo(kernel: release, batchCapable: capable ?? "unknown")
+    let capable = (try? BatchKernelSupport.probe(btfPath: btfPath)).map {
+      String($0.isBatchCapable)
+    }
+    return HostInfo(version: version, kernel: release, batchCapable: capable ?? "unknown")
   }
 
   /// The label pairs of `xdpbatch_info`.

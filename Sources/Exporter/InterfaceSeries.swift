@@ -85,12 +85,15 @@ struct AttachmentCounters {
   /// Registers the attachment's counters in `registry` (at zero).
   init(labels: SeriesLabels, registry: PrometheusCollectorRegistry) {
     packets = XDPAction.allCases.map {
-      registry.makeCounter(descriptor: MetricFamily.packets.descriptor, labels: labels.pairs(action: $0))
+      registry.makeCounter(
+        descriptor: MetricFamily.packets.descriptor, labels: labels.pairs(action: $0))
     }
     bytes = XDPAction.allCases.map {
-      registry.makeCounter(descriptor: MetricFamily.bytes.descriptor, labels: labels.pairs(action: $0))
+      registry.makeCounter(
+        descriptor: MetricFamily.bytes.descriptor, labels: labels.pairs(action: $0))
     }
-    runs = registry.makeCounter(descriptor: MetricFamily.programRuns.descriptor, labels: labels.pairs())
+    runs = registry.makeCounter(
+      descriptor: MetricFamily.programRuns.descriptor, labels: labels.pairs())
     runSeconds = registry.makeCounter(
       descriptor: MetricFamily.programRunSeconds.descriptor, labels: labels.pairs())
   }

@@ -1,9 +1,9 @@
 /// Where the exporter listens: a host (an IPv4 or IPv6 address, or a name)
 /// and a TCP port, written `ADDR:PORT` (`[ADDR]:PORT` for IPv6).
 public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
-  /// The port the exporter listens on unless told otherwise: outside the
-  /// 9100–9999 range of Prometheus's "Default port allocations" list
-  /// (fully allocated) and the allocations that continue above it.
+  /// The port the exporter listens on unless told otherwise: well outside
+  /// the 9100–9999 exporter range of Prometheus's "Default port
+  /// allocations" list (fully allocated), and no common exporter's.
   public static let defaultPort: UInt16 = 18064
   /// Loopback: exporting to other hosts is the operator's explicit choice.
   public static let defaultHost = "127.0.0.1"

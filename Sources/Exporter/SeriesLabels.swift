@@ -1,6 +1,6 @@
-import Foundation
 import BPF
 import Control
+import Foundation
 
 /// The labels that name one attachment's series: which interface, which
 /// program, on which datapath and in which form. The counters families

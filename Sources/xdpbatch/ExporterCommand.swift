@@ -23,7 +23,9 @@ struct ExporterCommand: ParsableCommand {
 
   @Flag(
     inversion: .prefixedNo,
-    help: "Keep the kernel's run statistics on while serving (costs the program two clock reads a run).")
+    help:
+      "Keep the kernel's run statistics on while serving (costs the program two clock reads a run)."
+  )
   var runStatistics = true
 
   func validate() throws {
@@ -40,7 +42,8 @@ struct ExporterCommand: ParsableCommand {
     let statistics = runStatistics ? try? RunStatistics.enable() : nil
     defer { _ = statistics }
     let server = MetricsServer(
-      address: address, interval: interval, metrics: XDPMetrics(host: HostInfo.probe()))
+      address: address, interval: interval,
+      metrics: XDPMetrics(host: HostInfo.probe(version: Version.release)))
     let outcome = ServerOutcome()
     let finished = DispatchSemaphore(value: 0)
     Task.detached {

@@ -6,14 +6,16 @@ import Testing
 /// The built binary's `exporter` on bad input: a port in use and an
 /// address that is not this host's are clear errors (exit 1), a malformed
 /// `--listen` a usage error (exit 2); on a free port it serves.
-@Suite(.serialized, .enabled(if: BuiltXDPBatch.url != nil, Comment(rawValue: BuiltXDPBatch.missing)))
+@Suite(
+  .serialized, .enabled(if: BuiltXDPBatch.url != nil, Comment(rawValue: BuiltXDPBatch.missing)))
 struct ExporterCommandTests {
   @Test func aPortInUseIsAClearErrorAndExitOne() throws {
     let listener = try LoopbackListener()
     defer { listener.close() }
     let result = try BuiltXDPBatch.run(["exporter", "--listen", "127.0.0.1:\(listener.port)"])
     #expect(result.status == 1)
-    #expect(result.errors.contains("cannot listen on 127.0.0.1:\(listener.port)"), "\(result.errors)")
+    #expect(
+      result.errors.contains("cannot listen on 127.0.0.1:\(listener.port)"), "\(result.errors)")
     #expect(result.errors.contains("Address already in use"), "\(result.errors)")
     #expect(result.errors.split(separator: "\n").count == 1, "one line: \(result.errors)")
   }

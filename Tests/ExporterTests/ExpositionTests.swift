@@ -20,16 +20,19 @@ struct ExpositionTests {
       ExpositionFormat.negotiate(
         accept: "application/openmetrics-text;q=0.2, text/plain;version=0.0.4;q=0.5") == .text)
     // An OpenMetrics version the exporter does not write is not chosen.
-    #expect(ExpositionFormat.negotiate(accept: "application/openmetrics-text;version=2.0.0") == .text)
+    #expect(
+      ExpositionFormat.negotiate(accept: "application/openmetrics-text;version=2.0.0") == .text)
     #expect(ExpositionFormat.negotiate(accept: "application/json") == .text)
   }
 
   @Test func openMetricsNamesCounterFamiliesWithoutTotalAndEndsWithEOF() {
     let registry = PrometheusCollectorRegistry()
     registry.makeCounter(
-      descriptor: MetricFamily.packets.descriptor, labels: [("interface", "eth0"), ("action", "drop")]
+      descriptor: MetricFamily.packets.descriptor,
+      labels: [("interface", "eth0"), ("action", "drop")]
     ).increment(by: Int64(42))
-    registry.makeGauge(descriptor: MetricFamily.info.descriptor, labels: [("kernel", "6.1")]).set(1)
+    registry.makeGauge(descriptor: MetricFamily.info.descriptor, labels: [("kernel", "6.1")]).set(
+      to: 1.0)
     let text = registry.emitToString()
     #expect(ExpositionFormat.text.render(text) == text)
     #expect(text.contains("# TYPE xdpbatch_packets_total counter\n"))

@@ -47,13 +47,15 @@ struct PrometheusScrapeTests {
     let target = try #require(
       metricsURL.dropFirst("http://".count).split(separator: "/").first.map(String.init))
 
-    let prometheus = try PrometheusServer(job: "xdpbatch", targets: [target], ruleFiles: [Self.rules])
+    let prometheus = try PrometheusServer(
+      job: "xdpbatch", targets: [target], ruleFiles: [Self.rules])
     defer { prometheus.stop() }
     try #require(prometheus.waitUntilReady(seconds: 20), "prometheus not ready: \(prometheus.log)")
 
     // Six scrapes of the interface within the last 10 s: the rate's window is full.
     let filled = Self.waitFor(seconds: 30) {
-      let query = "count_over_time(xdpbatch_packets_total{interface=\"\(Self.interface)\",action=\"pass\"}[10s])"
+      let query =
+        "count_over_time(xdpbatch_packets_total{interface=\"\(Self.interface)\",action=\"pass\"}[10s])"
       return ((try? prometheus.query(query))?.first?.value ?? 0) >= 6
     }
     try #require(filled, "prometheus has not scraped the interface: \(prometheus.log)")
@@ -95,8 +97,8 @@ struct PrometheusScrapeTests {
     #expect(series.first?.labels["program"] == "xdp_classify_prog")
     let recorded = Self.waitFor(seconds: 10) {
       !((try? prometheus.query(
-        "instance_interface_action:xdpbatch_packets:rate1m{interface=\"\(Self.interface)\"}")) ?? []
-      ).isEmpty
+        "instance_interface_action:xdpbatch_packets:rate1m{interface=\"\(Self.interface)\"}")) ?? [])
+        .isEmpty
     }
     #expect(recorded, "the recording rule has no result: \(prometheus.log)")
 
@@ -106,10 +108,12 @@ struct PrometheusScrapeTests {
     let check = try promtool(["check", "metrics"], input: scrape.body)
     #expect(check.status == 0, "promtool check metrics: \(check.output)")
     #expect(check.output.isEmpty, "promtool check metrics: \(check.output)")
-    for family in ["xdpbatch_packets_total", "xdpbatch_bytes_total", "xdpbatch_program_runs_total",
-      "xdpbatch_program_run_seconds_total"]
-    {
-      #expect(scrape.body.contains("\(family){interface=\"\(Self.interface)\""), "\(family) missing")
+    for family in [
+      "xdpbatch_packets_total", "xdpbatch_bytes_total", "xdpbatch_program_runs_total",
+      "xdpbatch_program_run_seconds_total",
+    ] {
+      #expect(
+        scrape.body.contains("\(family){interface=\"\(Self.interface)\""), "\(family) missing")
     }
 
     // The interface disappears (both ends of the veth pair): its series

@@ -103,7 +103,7 @@ final class PrometheusServer {
 }
 
 /// Runs promtool with `arguments`, `input` on its standard input.
-func promtool(_ arguments: [String], input: String) throws -> ProcessResult {
+func promtool(_ arguments: [String], input: String) throws -> (status: Int32, output: String) {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: PrometheusServer.promtool ?? "/usr/bin/promtool")
   process.arguments = arguments
@@ -117,6 +117,5 @@ func promtool(_ arguments: [String], input: String) throws -> ProcessResult {
   try stdin.fileHandleForWriting.close()
   let data = output.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()
-  let text = String(decoding: data, as: UTF8.self)
-  return ProcessResult(status: process.terminationStatus, output: text, errors: "")
+  return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }

@@ -9,7 +9,8 @@ struct LoopbackListener {
 
   /// Binds 127.0.0.1 on a port the kernel chooses, and listens.
   init() throws {
-    descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    let descriptor = socket(
+      AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -19,7 +20,7 @@ struct LoopbackListener {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, size) }
     }
     guard bound == 0, listen(descriptor, 1) == 0 else {
-      close(descriptor)
+      Glibc.close(descriptor)
       throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
     }
     var length = size
@@ -28,6 +29,7 @@ struct LoopbackListener {
         getsockname(descriptor, $0, &length)
       }
     }
+    self.descriptor = descriptor
     port = UInt16(bigEndian: address.sin_port)
   }
 
@@ -114,7 +116,9 @@ final class LineBuffer: @unchecked Sendable {
 func httpGet(_ url: String, accept: String? = nil) throws -> (
   status: Int, contentType: String, body: String
 ) {
-  var arguments = ["-s", "-S", "--max-time", "5", "-o", "-", "-w", "\n%{http_code} %{content_type}"]
+  var arguments = [
+    "-s", "-S", "--max-time", "5", "-o", "-", "-w", "\n%{http_code} %{content_type}",
+  ]
   if let accept { arguments += ["-H", "Accept: \(accept)"] }
   let result = try runProcess(URL(fileURLWithPath: curlPath ?? "/usr/bin/curl"), arguments + [url])
   let text = result.output
