@@ -11,14 +11,18 @@ struct ExporterCommand: ParsableCommand {
     abstract: "Serve per-interface counters and run statistics at /metrics for Prometheus.",
     discussion: """
       Listens on \(ListenAddress.default) unless told otherwise (port \(ListenAddress.defaultPort) \
-      is outside Prometheus's default port allocations). Serves the Prometheus text format, or \
+      is well outside the exporter range of Prometheus's default port allocations). Serves the Prometheus text format, or \
       OpenMetrics when the scraper's Accept header asks for it. Stops on SIGTERM or SIGINT.
       """)
 
-  @Option(help: "The address and port to listen on (ADDR:PORT, [ADDR]:PORT for IPv6).")
+  @Option(
+    help: ArgumentHelp(
+      "The address and port to listen on ([ADDR]:PORT for IPv6).", valueName: "ADDR:PORT"))
   var listen: String = ListenAddress.default.description
 
-  @Option(help: "Seconds between samples of the counters (a scrape also samples).")
+  @Option(
+    help: ArgumentHelp(
+      "Seconds between samples of the counters (a scrape also samples).", valueName: "SECONDS"))
   var interval: Double = 1
 
   @Flag(
