@@ -70,10 +70,14 @@ final class PrometheusServer {
     return false
   }
 
-  /// One instant query: each result's labels and value.
-  func query(_ promQL: String) throws -> [(labels: [String: String], value: Double)] {
+  /// One instant query, evaluated now or at `time` (seconds since 1970):
+  /// each result's labels and value.
+  func query(_ promQL: String, at time: Double? = nil) throws -> [(
+    labels: [String: String], value: Double
+  )] {
     let encoded = promQL.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? promQL
-    let response = try httpGet(base + "/api/v1/query?query=" + encoded)
+    let at = time.map { "&time=" + String(format: "%.3f", $0) } ?? ""
+    let response = try httpGet(base + "/api/v1/query?query=" + encoded + at)
     guard response.status == 200,
       let document = try JSONSerialization.jsonObject(with: Data(response.body.utf8))
         as? [String: Any],
