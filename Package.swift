@@ -9,7 +9,12 @@ let package = Package(
     .executable(name: "xdpbatch", targets: ["xdpbatch"])
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    // Hummingbird's own dependencies, named for the types the exporter uses.
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.14.0"),
   ],
   targets: [
     // Layers, bottom to top. Each imports only the layers below it.
@@ -26,6 +31,16 @@ let package = Package(
     .target(name: "LiveConsole", dependencies: ["Control", "Console", "Rewriter", "BPF"]),
     // The software datapath: AF_XDP sockets feeding the engine, one process per interface.
     .target(name: "Datapath", dependencies: ["BPF", "Rewriter", "Engine", "Control", "CXDP"]),
+    // Prometheus exporter: metric families over Control's counters, served over HTTP.
+    .target(
+      name: "Exporter",
+      dependencies: [
+        "Control",
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ]),
 
     // C libraries, reached through small shims.
     .systemLibrary(name: "CBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
@@ -47,6 +62,7 @@ let package = Package(
         "Console",
         "LiveConsole",
         "Datapath",
+        "Exporter",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       plugins: ["BuildInfo"]
@@ -75,6 +91,13 @@ let package = Package(
       name: "DatapathTests",
       dependencies: ["Datapath", "Control", "Engine", "Rewriter", "BPF", "TestSupport"]),
     .testTarget(name: "CommandTests", dependencies: ["TestSupport"]),
+    // The exporter: exposition, series, the built binary, a real Prometheus server.
+    .testTarget(
+      name: "ExporterTests",
+      dependencies: [
+        "Exporter", "Control", "BPF", "TestSupport",
+        .product(name: "Prometheus", package: "swift-prometheus"),
+      ]),
     .testTarget(
       name: "ConsoleTests",
       dependencies: [
