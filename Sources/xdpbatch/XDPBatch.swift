@@ -24,7 +24,7 @@ struct XDPBatch: ParsableCommand {
       SwapCommand.self, DetachCommand.self, StatsCommand.self, DemoCommand.self,
       BenchCommand.self, VersionCommand.self, MapsCommand.self, MapCommand.self, ProgCommand.self,
       CaptureCommand.self, DatapathCommand.self,
-      CaptureCommand.self, ExporterCommand.self,
+      ExporterCommand.self,
     ],
     defaultSubcommand: ConsoleSubcommand.self
   )
