@@ -48,11 +48,13 @@ public struct Demo: Sendable {
     do {
       if !namespace.exists { _ = try NetworkNamespace.create(namespace.name) }
       if if_nametoindex(veth.name) == 0 { try veth.create() }
+      if if_nametoindex(redirectTarget.name) == 0 { try redirectTarget.create() }
       let source = ProgramSource(objectPath: object, programName: programName)
       let attached = try? deployment.current(interface: veth.name)
       if attached?.1?.program != programName {
         try deployment.attach(source, to: veth.name, mode: mode)
       }
+      try fillRedirectMaps()
       if let generatorCommand, generatorPID() == nil {
         try startGenerator(generatorCommand)
       }
@@ -63,6 +65,7 @@ public struct Demo: Sendable {
       case let error as PlumbingError: throw .plumbing(error)
       case let error as DeploymentError: throw .deployment(error)
       case let error as DemoError: throw error
+      case let error as SystemCallError: throw .deployment(.attach(.kernel(error)))
       default: throw .generator("\(error)")
       }
     }
@@ -86,6 +89,10 @@ public struct Demo: Sendable {
       }
       veth.delete()
       removed.append("veth pair \(veth.name)/\(veth.peer)")
+    }
+    if if_nametoindex(redirectTarget.name) != 0 {
+      redirectTarget.delete()
+      removed.append("veth pair \(redirectTarget.name)/\(redirectTarget.peer)")
     }
     let pins = PinDirectory(interface: veth.name)
     if PinDirectory.exists(pins.path) {
