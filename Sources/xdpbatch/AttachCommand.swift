@@ -34,6 +34,7 @@ struct AttachCommand: ParsableCommand {
   }
 
   func run() throws {
+    try Privileges.require(for: "attach")
     let record = try ProgramDeployment().attach(
       ProgramSource(objectPath: object, programName: program), to: interface, mode: mode,
       form: batch ? .batch : .perPacket, force: force)

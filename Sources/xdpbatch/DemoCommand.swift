@@ -27,7 +27,10 @@ struct DemoCommand: ParsableCommand {
       print("demo: down")
       return
     }
-    let program = status.program.map { "\($0) (\(status.mode?.rawValue ?? "?"))" } ?? "none"
+    let program =
+      status.program.map { "\($0) (\(status.mode?.rawValue ?? "?"))" }
+      ?? (Privileges.sufficient
+        ? "none" : "unknown (reading it needs root: CAP_BPF and CAP_NET_ADMIN)")
     let generator =
       status.generator.running ? "running, \(status.generator.sent) frames sent" : "stopped"
     print(
@@ -60,6 +63,7 @@ struct DemoCommand: ParsableCommand {
     }
 
     func run() throws {
+      try Privileges.require(for: "demo up")
       let path = try object ?? Self.defaultObject()
       let status = try Demo().up(
         object: path, mode: mode,
@@ -95,6 +99,7 @@ struct DemoCommand: ParsableCommand {
       abstract: "Remove everything the demo made (quiet when nothing is up).")
 
     func run() throws {
+      try Privileges.require(for: "demo down")
       let removed = Demo().down()
       print(
         removed.isEmpty

@@ -19,6 +19,7 @@ struct DetachCommand: ParsableCommand {
   var force = false
 
   func run() throws {
+    try Privileges.require(for: "detach")
     let deployment = ProgramDeployment()
     let foreign = try deployment.foreignPrograms(interface: interface)
     var detachedOurs = true

@@ -32,6 +32,7 @@ struct StatsCommand: ParsableCommand {
   }
 
   func run() throws {
+    try Privileges.require(for: "stats")
     let (attachment, record) = try ProgramDeployment().current(interface: interface)
     let statistics = try? RunStatistics.enable()
     defer { _ = statistics }

@@ -12,6 +12,7 @@ struct SwapCommand: ParsableCommand {
   var interface: String
 
   func run() throws {
+    try Privileges.require(for: "swap")
     let record = try ProgramDeployment().swap(interface: interface)
     print("\(interface) now runs \(record.program) (\(record.form.rawValue))")
   }

@@ -234,6 +234,7 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
     default: denied = false
     }
     return error.description
-      + (denied ? " (this needs root: CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)" : "")
+      + (denied && !Privileges.sufficient
+        ? " (this needs root: CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)" : "")
   }
 }
