@@ -86,3 +86,26 @@ struct PrivilegeAndPinNameTests {
     #expect(!PinDirectory.exists(pins.path))
   }
 }
+
+extension PrivilegeAndPinNameTests {
+  /// Item 6: native XDP on a driver without it names the interface, the
+  /// cause and the mode that works. Run on the loopback of the test's own
+  /// namespace, so the machine's `lo` is never touched.
+  @Test func nativeModeOnADriverWithoutItNamesTheCauseAndTheWayOut() throws {
+    let network = try TestNetwork()
+    defer { network.tearDown() }
+    let binary = try #require(BuiltXDPBatch.url)
+    let result = try runProcess(
+      URL(fileURLWithPath: "/usr/sbin/ip"),
+      [
+        "netns", "exec", network.namespace.name, binary.path, "attach", "lo", Self.classifier,
+        "--program", "xdp_classify_prog", "--mode", "native",
+      ])
+    #expect(result.status == 1)
+    #expect(
+      result.errors.contains(
+        "cannot attach to lo in native mode: its driver has no native XDP"))
+    #expect(result.errors.contains("`--mode skb`"))
+    #expect(!result.errors.contains("needs root"))
+  }
+}

@@ -66,6 +66,9 @@ public struct ProgramDeployment: Sendable {
     do {
       attachment = try XDPAttachment.attach(request, to: interface, mode: mode, force: force)
     } catch {
+      if case .kernel(let call) = error, call.code == EOPNOTSUPP, mode == .native {
+        throw .nativeUnsupported(interface: interface)
+      }
       throw .attach(Self.diagnose(error, source: source))
     }
     let object = URL(fileURLWithPath: source.objectPath).standardizedFileURL.path
@@ -212,6 +215,9 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
   case unknownProgram(interface: String)
   /// Replacing would need a different XDP mode than the attached one.
   case modeMismatch(interface: String, attached: XDPMode)
+  /// The interface's driver has no native XDP (loopback, most virtual
+  /// devices but veth); generic XDP works everywhere.
+  case nativeUnsupported(interface: String)
 
   /// A message saying what failed and what to do.
   public var description: String {
@@ -223,6 +229,8 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
       "xdpbatch has a program on \(interface) but no record of which object it came from; attach it again with `xdpbatch attach \(interface) OBJ.o --program NAME`"
     case .modeMismatch(let interface, let attached):
       "\(interface) runs xdpbatch's program in \(attached.rawValue) mode; detach it first (`xdpbatch detach \(interface)`) to change the mode"
+    case .nativeUnsupported(let interface):
+      "cannot attach to \(interface) in native mode: its driver has no native XDP (Operation not supported); `--mode skb` (generic) works on any interface"
     }
   }
 
