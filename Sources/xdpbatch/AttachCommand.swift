@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPF
 import Control
 
 extension XDPMode: ExpressibleByArgument {}
@@ -17,8 +18,8 @@ struct AttachCommand: ParsableCommand {
   @Argument(help: "A BPF object file (clang -target bpf -O2 -g).")
   var object: String
 
-  @Option(help: "The program's name in the object.")
-  var program: String
+  @Option(help: "The program's name in the object (default: its only XDP program).")
+  var program: String?
 
   @Option(help: "native (in the driver) or generic (after the sk_buff is built).")
   var mode: XDPMode = .native
@@ -35,8 +36,9 @@ struct AttachCommand: ParsableCommand {
 
   func run() throws {
     try Privileges.require(for: "attach")
+    let name = try program ?? BPFObject(contentsOf: object).onlyXDPProgramName(file: object)
     let record = try ProgramDeployment().attach(
-      ProgramSource(objectPath: object, programName: program), to: interface, mode: mode,
+      ProgramSource(objectPath: object, programName: name), to: interface, mode: mode,
       form: batch ? .batch : .perPacket, force: force)
     print(
       "attached \(record.program) (\(record.form.rawValue), \(record.attachMode.rawValue), program id \(record.programID)) to \(interface)"

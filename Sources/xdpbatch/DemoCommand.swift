@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPF
 import Control
 import Foundation
 
@@ -48,6 +49,9 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "The classifier object (default: build/samples/xdp_classify.o).")
     var object: String?
 
+    @Option(help: "The program in --object (default: its only XDP program).")
+    var program: String?
+
     @Option(help: "native or generic XDP.")
     var mode: XDPMode = .native
 
@@ -65,7 +69,11 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
       try Privileges.require(for: "demo up")
       let path = try object ?? Self.defaultObject()
-      let status = try Demo().up(
+      var demo = Demo()
+      if object != nil || program != nil {
+        demo.programName = try program ?? BPFObject(contentsOf: path).onlyXDPProgramName(file: path)
+      }
+      let status = try demo.up(
         object: path, mode: mode,
         generatorCommand: [Self.executablePath(), "demo", "generate", "--rate", String(rate)])
       try DemoCommand.show(status, json: json)

@@ -20,8 +20,8 @@ struct RunCommand: ParsableCommand {
   @Argument(help: "A BPF object file (clang -target bpf -O2 -g).")
   var object: String
 
-  @Option(help: "The program to run.")
-  var program: String
+  @Option(help: "The program to run (default: the object's only XDP program).")
+  var program: String?
 
   @Option(help: "per-packet (one call a packet) or batch (one call a batch of records).")
   var mode: String
@@ -72,7 +72,7 @@ struct RunCommand: ParsableCommand {
   func run() throws {
     let frames = try inputFrames()
     let file = try BPFObject(contentsOf: object)
-    let linked = try file.program(named: program)
+    let linked = try file.program(named: program ?? file.onlyXDPProgramName(file: object))
     let plan = try executionPlan(for: linked, frameCount: frames.count)
     let context = RunFailure.Context(
       object: object, program: linked.name, batchProgram: plan.batchProgram)
@@ -98,7 +98,9 @@ struct RunCommand: ParsableCommand {
 
     let summary = RunSummary(
       program: linked.name, mode: mode, report: report, elapsed: elapsed,
-      maps: maps ? machine.maps.compactMap(MapListing.init) : nil)
+      maps: maps ? machine.maps.compactMap(MapListing.init) : nil,
+      batch: mode == "batch"
+        ? RunSummary.BatchSettings(strategy: strategy, bound: bound, size: batch) : nil)
     if json {
       print(try summary.json())
     } else {

@@ -50,9 +50,20 @@ public struct Demo: Sendable {
       if if_nametoindex(veth.name) == 0 { try veth.create() }
       if if_nametoindex(redirectTarget.name) == 0 { try redirectTarget.create() }
       let source = ProgramSource(objectPath: object, programName: programName)
-      let attached = try? deployment.current(interface: veth.name)
-      if attached?.1?.program != programName {
-        try deployment.attach(source, to: veth.name, mode: mode)
+      // Already up: a different program, object or mode is applied (the
+      // program replaced atomically; a different mode is refused with
+      // the reason), the same one left running.
+      let record = (try? deployment.current(interface: veth.name))?.1
+      let objectPath = URL(fileURLWithPath: object).standardizedFileURL.path
+      if record?.program != programName || record?.object != objectPath
+        || record?.attachMode != mode
+      {
+        do {
+          try deployment.attach(source, to: veth.name, mode: mode)
+        } catch {
+          guard case .modeMismatch(_, let attached) = error else { throw error }
+          throw DemoError.modeChange(running: attached, requested: mode)
+        }
       }
       try fillRedirectMaps()
       if let generatorCommand, generatorPID() == nil {
@@ -208,6 +219,8 @@ public enum DemoError: Error, Sendable, CustomStringConvertible {
   case deployment(DeploymentError)
   /// The generator process did not start.
   case generator(String)
+  /// The demo is up in another XDP mode than the one asked for.
+  case modeChange(running: XDPMode, requested: XDPMode)
 
   /// A message naming the step.
   public var description: String {
@@ -215,6 +228,8 @@ public enum DemoError: Error, Sendable, CustomStringConvertible {
     case .plumbing(let error): "demo: \(error)"
     case .deployment(let error): "demo: \(error)"
     case .generator(let reason): "demo: traffic generator: \(reason)"
+    case .modeChange(let running, let requested):
+      "demo: the demo runs its program in \(running.rawValue) mode; `xdpbatch demo down` first to bring it up in \(requested.rawValue) mode"
     }
   }
 }
