@@ -105,6 +105,8 @@ public enum Opcode {
   public static let exit: UInt8 = 0x95
   /// `call`: `jmp | call`.
   public static let call: UInt8 = 0x85
+  /// `callx`: call the helper whose id is in the destination register.
+  public static let callRegister: UInt8 = 0x8d
   /// `ja` with a 16-bit offset: `jmp | ja`.
   public static let jump: UInt8 = 0x05
   /// `gotol`, `ja` with a 32-bit offset in the immediate: `jmp32 | ja`.

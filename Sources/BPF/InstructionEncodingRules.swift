@@ -76,6 +76,12 @@ extension Instruction {
       } else {
         try requireZero(offset, "offset", at: index)
       }
+    case .call where wide && operandSource == .register:
+      // `callx`: the helper id is in the destination register.
+      try requireRegister(dst, at: index)
+      try requireZero(src, "source register", at: index)
+      try requireZero(offset, "offset", at: index)
+      try requireZero(immediate, "immediate", at: index)
     case .call:
       guard wide, operandSource == .immediate else { throw unknownOpcode(index) }
       try requireZero(dst, "destination register", at: index)

@@ -28,9 +28,9 @@ public enum PacketBench {
   /// `BatchTrampoline`) with `.batch(size:)`.
   public static func run(
     _ program: Program, maps: [MapDefinition], mode: RunMode, packets: [[UInt8]],
-    rounds: Int = 5
+    rounds: Int = 5, engine: EngineKind = .platformDefault
   ) throws -> Result {
-    let machine = try Machine(maps: maps)
+    let machine = try Machine(maps: maps, configuration: MachineConfiguration(engine: engine))
     let runner = try PacketRunner(machine: machine, program: machine.prepare(program), mode: mode)
     var instructions = try runner.run(packets).instructions
     var best = Double.infinity

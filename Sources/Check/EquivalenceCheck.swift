@@ -24,6 +24,8 @@ public struct EquivalenceCheck: Sendable {
   public var variants: [BatchVariant]
   /// Packets generated and compared at a time.
   public var chunkSize = 4096
+  /// The engine every form runs in.
+  public var engine = EngineKind.platformDefault
 
   /// Configures a check.
   public init(
@@ -53,13 +55,14 @@ public struct EquivalenceCheck: Sendable {
     guard (1...PacketRunner.maximumBatch).contains(batchSize) else {
       throw .invalidBatchSize(batchSize)
     }
-    let reference = try Form(program, maps: maps, mode: .perPacket)
+    let reference = try Form(program, maps: maps, mode: .perPacket, engine: engine)
     var forms: [Form?] = []
     var outcomes: [VariantOutcome] = []
     for variant in variants {
       do {
         let batch = try variant.trampoline(batchSize: batchSize).rewrite(program)
-        let form = try Form(batch.program, maps: maps, mode: .batch(size: batchSize))
+        let form = try Form(
+          batch.program, maps: maps, mode: .batch(size: batchSize), engine: engine)
         form.runner.padsPartialBatches = variant.bound == .immediate
         forms.append(form)
         outcomes.append(VariantOutcome(variant: variant, summary: batch.summary))
@@ -118,10 +121,13 @@ public struct EquivalenceCheck: Sendable {
     let machine: Machine
     var runner: PacketRunner
 
-    init(_ program: Program, maps: [MapDefinition], mode: RunMode) throws(EquivalenceError) {
+    init(_ program: Program, maps: [MapDefinition], mode: RunMode, engine: EngineKind)
+      throws(EquivalenceError)
+    {
       do {
         machine = try Machine(
-          maps: maps, configuration: MachineConfiguration(fixedClock: (1_000_000, 1_000)))
+          maps: maps,
+          configuration: MachineConfiguration(fixedClock: (1_000_000, 1_000), engine: engine))
         machine.seedDeviceMaps()
         runner = try PacketRunner(machine: machine, program: machine.prepare(program), mode: mode)
       } catch {

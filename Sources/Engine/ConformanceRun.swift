@@ -9,9 +9,9 @@ public enum ConformanceRun {
   ///
   /// - Throws: ``ConformanceError`` naming what was wrong: the hex text,
   ///   the program, or the run.
-  public static func execute(programHex: String, memoryHex: String?) throws(ConformanceError)
-    -> UInt64
-  {
+  public static func execute(
+    programHex: String, memoryHex: String?, engine: EngineKind = .platformDefault
+  ) throws(ConformanceError) -> UInt64 {
     guard let code = HexBytes.parse(programHex) else { throw .malformedHex("program") }
     guard let memory = HexBytes.parse(memoryHex ?? "") else { throw .malformedHex("memory") }
     let instructions: [Instruction]
@@ -20,16 +20,17 @@ public enum ConformanceRun {
     } catch {
       throw .preparation(.invalidInstruction(error))
     }
-    return try execute(instructions, memory: memory)
+    return try execute(instructions, memory: memory, engine: engine)
   }
 
   /// Runs decoded instructions over `memory` and returns R0.
-  public static func execute(_ instructions: [Instruction], memory: [UInt8])
-    throws(ConformanceError) -> UInt64
-  {
+  public static func execute(
+    _ instructions: [Instruction], memory: [UInt8], engine: EngineKind = .platformDefault
+  ) throws(ConformanceError) -> UInt64 {
     let machine: Machine
     do {
-      machine = try Machine(configuration: MachineConfiguration(conformanceHelpers: true))
+      machine = try Machine(
+        configuration: MachineConfiguration(conformanceHelpers: true, engine: engine))
     } catch {
       throw .machine(error.description)
     }

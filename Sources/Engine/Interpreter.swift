@@ -200,6 +200,10 @@ extension Machine {
           code = next.slots
           pc = 0
         }
+      case .callRegister:
+        do {
+          r[0] = try callHelper(Int32(truncatingIfNeeded: r[d]), index: pc - 1)
+        } catch { throw fail(error, executed) }
       case .callLocal:
         if executed >= budget { throw fail(budgetExceeded(pc, budget), executed) }
         guard depth + 1 < Machine.frameLimit else {
@@ -370,7 +374,7 @@ extension Machine {
 
   /// `ld_abs`/`ld_ind`: a big-endian load from the run's packet into R0, or
   /// nil (the kernel then ends the program with R0 = 0) when out of bounds.
-  private func legacyPacketLoad(
+  func legacyPacketLoad(
     _ s: Slot, _ r: UnsafeMutablePointer<UInt64>, _ memory: MemoryView
   ) -> UInt64? {
     let size: Int

@@ -40,6 +40,16 @@ public final class Machine {
   var legacyPacket: (start: UInt64, end: UInt64) = (0, 0)
   /// Whether tail calls are refused (batch runs).
   var refusesTailCalls = false
+  /// The programs the current run has entered (the one it started with and
+  /// every tail-call target), held until the run ends: a program that
+  /// deletes its own PROG_ARRAY slot keeps running on code that stays
+  /// allocated.
+  var runningPrograms: [PreparedProgram] = []
+  /// The JIT's context block and callback error (made on first JIT run).
+  lazy var jit = JITRuntime()
+  /// Why a program ran in the interpreter although the configuration asked
+  /// for the JIT (nil when every program compiled).
+  public internal(set) var engineFallback: String?
   var tailCallCount = 0
   var randomState: UInt64
   var clockTicks: UInt64 = 0
@@ -135,6 +145,11 @@ public final class Machine {
     registers[2] = r2
     registers[10] = stackTops[0]
     tailCallCount = 0
+    runningPrograms.append(program)
+    defer { runningPrograms.removeAll(keepingCapacity: true) }
+    if configuration.engine == .jit, let code = compiledCode(for: program) {
+      return try runCompiled(code)
+    }
     return try interpret(program)
   }
 }
@@ -154,13 +169,16 @@ public struct MachineConfiguration: Sendable {
   public var fixedClock: (start: UInt64, step: UInt64)?
   /// The bpf_conformance plugin mode: helper 5 returns R1 instead of the time.
   public var conformanceHelpers: Bool
+  /// Which engine runs programs (the JIT on x86-64 by default).
+  public var engine: EngineKind
 
   /// Describes a configuration.
   public init(
     instructionBudget: Int = 1_000_000, randomSeed: UInt64 = 0x5eed, processorID: UInt32 = 0,
     processorCount: Int = 1, fixedClock: (start: UInt64, step: UInt64)? = nil,
-    conformanceHelpers: Bool = false
+    conformanceHelpers: Bool = false, engine: EngineKind = .platformDefault
   ) {
+    self.engine = engine
     self.instructionBudget = instructionBudget
     self.randomSeed = randomSeed
     self.processorID = processorID

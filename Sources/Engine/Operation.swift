@@ -24,6 +24,8 @@ enum Operation: UInt8 {
   case jsgt32K, jsgt32X, jsge32K, jsge32X, jlt32K, jlt32X, jle32K, jle32X
   case jslt32K, jslt32X, jsle32K, jsle32X
   case callHelper, callLocal, tailCall, exit
+  /// `callx`: calls the helper whose id is in `dst`.
+  case callRegister
   // Memory.
   case loadByte, loadHalf, loadWord, loadDouble
   case loadSignedByte, loadSignedHalf, loadSignedWord

@@ -116,6 +116,8 @@ extension Machine {
     let slot = Int(UInt32(truncatingIfNeeded: registers[3]))
     guard slot < map.programs.count, tailCallCount < Machine.tailCallLimit else { return nil }
     tailCallCount += 1
-    return map.programs[slot]
+    guard let target = map.programs[slot] else { return nil }
+    runningPrograms.append(target)
+    return target
   }
 }

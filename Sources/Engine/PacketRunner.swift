@@ -184,6 +184,13 @@ public final class PacketRunner {
     }
   }
 
+  /// Copies each packet into a frame of its own and fills its record,
+  /// without running anything; returns the record addresses. For a driver
+  /// that calls compiled code directly (the call-style benchmark).
+  public func stage(_ packets: ArraySlice<[UInt8]>) -> [UInt64] {
+    zip(packets, frames.indices).map { load($0, slot: $1) }
+  }
+
   /// Copies a packet into frame `slot`, fills its record, returns the record address.
   private func load(_ packet: [UInt8], slot: Int) -> UInt64 {
     let space = machine.addressSpace

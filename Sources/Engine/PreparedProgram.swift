@@ -12,6 +12,10 @@ public final class PreparedProgram {
   /// Whether the program calls `bpf_tail_call`.
   public let usesTailCalls: Bool
   let slots: UnsafeMutablePointer<Slot>
+  /// The JIT's code for this program, compiled on its first JIT run.
+  var compiled: CompiledProgram?
+  /// Why the JIT could not compile it (the interpreter runs it instead).
+  var compileFailure: JITError?
 
   init(name: String, slots: [Slot], usesTailCalls: Bool) {
     self.name = name
@@ -116,6 +120,9 @@ extension PreparedProgram {
       return make(operation)
     case .jmp, .jmp32:
       if instruction.isExit { return make(.exit) }
+      if instruction.opcode == Opcode.callRegister {
+        return Slot(.callRegister, dst: dst, offset: Int32(index))
+      }
       if instruction.isCall {
         switch src {
         case CallKind.helper.rawValue:

@@ -28,11 +28,15 @@ struct BenchCommand: ParsableCommand {
     commandName: "bench",
     abstract: "Measure the engine, the kernel and the rewriter side by side.")
 
-  @Option(help: "The directory of compiled samples.")
-  var samples = "build/samples"
+  @Option(
+    help: """
+      The directory of compiled samples (default: build/samples here, or beside the \
+      executable or above it).
+      """)
+  var samples: String?
 
-  @Option(help: "The object for the interpreter head-to-head.")
-  var object = "build/samples/xdp1.o"
+  @Option(help: "The object for the interpreter head-to-head (default: xdp1.o of the samples).")
+  var object: String?
 
   @Option(help: "The program in it.")
   var program = "xdp_prog1"
@@ -47,10 +51,12 @@ struct BenchCommand: ParsableCommand {
   var repetitions: UInt32 = 1_000
 
   @Option(help: "Seconds of live traffic per sample (0 skips the live figure).")
-  var duration = 2.0
+  var duration = 1.0
 
   @Flag(help: "Print one JSON document.")
   var json = false
+
+  @OptionGroup var engineOption: EngineOption
 
   func validate() throws {
     guard packets > 0 else { throw ValidationError("--packets must be at least 1") }
@@ -58,13 +64,22 @@ struct BenchCommand: ParsableCommand {
   }
 
   func run() throws {
-    let interpreter = try interpreterReport()
-    let sampleRows = try sampleFigures()
+    let progress = Progress()
+    let directory = try samplesDirectory()
+    progress.step("interpreter head-to-head")
+    let interpreter = try interpreterReport(directory)
+    let sampleRows = try sampleFigures(directory, progress)
+    let batching = BatchingFigure.measure(
+      try sampleSources(directory), frames: KernelBench().frames.map(\.bytes), progress: progress)
+    progress.step("engines")
+    let engines = try EngineComparison.measure(samples: sampleRows, batching: batching)
+    progress.step("rewriter")
     let rewriter = try RewriterBench.run()
+    progress.note("done")
     if json {
       let report = BenchDocument(
         interpreter: interpreter, samples: sampleRows,
-        rewriter: rewriter.map(RewriteTiming.init))
+        rewriter: rewriter.map(RewriteTiming.init), engines: engines, batching: batching)
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
       print(String(decoding: try encoder.encode(report), as: UTF8.self))
@@ -73,28 +88,64 @@ struct BenchCommand: ParsableCommand {
       print()
       print(SampleFigures.table(sampleRows))
       print()
+      print(engines.table)
+      print()
+      print(BatchingFigure.table(batching))
+      print()
       print(RewriteTiming.table(rewriter.map(RewriteTiming.init)))
     }
   }
 
-  private func interpreterReport() throws -> InterpreterReport {
+  /// `--samples`, else the first `build/samples` (or `samples`) found in
+  /// the working directory, beside the executable or in a directory above it.
+  private func samplesDirectory() throws -> String {
+    if let samples { return samples }
+    let manager = FileManager.default
+    var candidates = [manager.currentDirectoryPath]
+    var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+      .deletingLastPathComponent()
+    for _ in 0..<5 {
+      candidates.append(directory.path)
+      directory = directory.deletingLastPathComponent()
+    }
+    for base in candidates {
+      for relative in ["build/samples", "samples"] {
+        let path = base + "/" + relative
+        if (try? manager.contentsOfDirectory(atPath: path))?.contains(where: { $0.hasSuffix(".o") })
+          == true
+        {
+          return path
+        }
+      }
+    }
+    throw BenchCommandError.noSamples("build/samples")
+  }
+
+  private func interpreterReport(_ directory: String) throws -> InterpreterReport {
+    let object = self.object ?? directory + "/xdp1.o"
     let file = try BPFObject(contentsOf: object)
     let linked = try file.program(named: program)
     var generator = FrameGenerator(seed: seed)
     let frames = generator.frames(packets)
-    let engine = try EngineFigures.measure(linked, maps: file.maps, frames: frames)
+    let engine = try EngineFigures.measure(
+      linked, maps: file.maps, frames: frames, engine: engineOption.engine)
+    // Few test runs with large repeat counts: each run costs ~28 ms of
+    // dispatcher swapping in the kernel, whatever its repeat count.
     let kernel = KernelFigures.measure(
-      linked, maps: file.maps, license: file.license, frames: frames, repetitions: repetitions)
+      linked, maps: file.maps, license: file.license, frames: Array(frames.prefix(32)),
+      repetitions: repetitions * 20)
     return InterpreterReport(
       object: object, program: linked.name, packets: frames.count, engine: engine, kernel: kernel)
   }
 
-  private func sampleFigures() throws -> [SampleFigures] {
-    let sources = try sampleSources()
+  private func sampleFigures(_ directory: String, _ progress: Progress) throws -> [SampleFigures] {
+    let sources = try sampleSources(directory)
     let bench = KernelBench(repetitions: repetitions * 20, liveDuration: duration)
     let frames = bench.frames.map(\.bytes)
-    var rows = sources.map { SampleFigures.engine($0, frames: frames) }
+    progress.step("samples in the engine (\(engineOption.engine))")
+    var rows = sources.map { SampleFigures.engine($0, frames: frames, engine: engineOption.engine) }
     if getuid() == 0 {
+      progress.step("samples in the kernel (test runs, then \(duration) s of live traffic each)")
       SampleFigures.addKernel(to: &rows, sources: sources, bench: bench, live: duration > 0)
     } else {
       for index in rows.indices {
@@ -105,7 +156,7 @@ struct BenchCommand: ParsableCommand {
   }
 
   /// Every XDP program of every object in the samples directory.
-  private func sampleSources() throws -> [ProgramSource] {
+  private func sampleSources(_ samples: String) throws -> [ProgramSource] {
     let files = try FileManager.default.contentsOfDirectory(atPath: samples)
       .filter { $0.hasSuffix(".o") }.sorted()
     guard !files.isEmpty else {
@@ -125,6 +176,8 @@ struct BenchDocument: Encodable {
   var interpreter: InterpreterReport
   var samples: [SampleFigures]
   var rewriter: [RewriteTiming]
+  var engines: EngineComparison
+  var batching: [BatchingFigure]
 }
 
 /// One rewriter variant's timing, in milliseconds.

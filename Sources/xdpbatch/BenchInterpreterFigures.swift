@@ -19,17 +19,19 @@ struct EngineFigures: Encodable {
   var batchNanoseconds: Double
   var perPacketInstructions: Double
 
-  static func measure(_ program: Program, maps: [MapDefinition], frames: [[UInt8]]) throws
-    -> EngineFigures
-  {
+  static func measure(
+    _ program: Program, maps: [MapDefinition], frames: [[UInt8]], engine: EngineKind
+  ) throws -> EngineFigures {
     _ = try InterpreterBench.run(iterations: 200_000)  // warm-up
     let loop = try (0..<3).map { _ in try InterpreterBench.run() }
       .min { $0.nanosecondsPerInstruction < $1.nanosecondsPerInstruction }
-    let single = try PacketBench.run(program, maps: maps, mode: .perPacket, packets: frames)
+    let single = try PacketBench.run(
+      program, maps: maps, mode: .perPacket, packets: frames, engine: engine)
     let batchSize = PacketRunner.maximumBatch
     let batchForm = try BatchTrampoline(batchSize: batchSize).rewrite(program)
     let batch = try PacketBench.run(
-      batchForm.program, maps: maps, mode: .batch(size: batchSize), packets: frames)
+      batchForm.program, maps: maps, mode: .batch(size: batchSize), packets: frames,
+      engine: engine)
     return EngineFigures(
       nanosecondsPerInstruction: loop?.nanosecondsPerInstruction ?? 0,
       loopInstructions: loop?.instructions ?? 0,

@@ -16,6 +16,8 @@ struct SampleFigures: Encodable {
   var kernelNanosecondsPerPacket: Double?
   var liveMpps: Double?
   var notes: [String] = []
+  /// The packet runner's figure in the JIT (for the engines table).
+  var jitRunnerNanosecondsPerPacket: Double?
 
   /// The engine's per-packet cost over the kernel's, when both exist.
   var engineKernelRatio: Double? {
@@ -35,7 +37,9 @@ struct SampleFigures: Encodable {
 
   /// The engine's figures for `source` over `frames`, per packet and in
   /// the default batch form; what cannot be measured becomes a note.
-  static func engine(_ source: ProgramSource, frames: [[UInt8]]) -> SampleFigures {
+  static func engine(_ source: ProgramSource, frames: [[UInt8]], engine: EngineKind)
+    -> SampleFigures
+  {
     var row = SampleFigures(
       object: URL(fileURLWithPath: source.objectPath).lastPathComponent,
       program: source.programName)
@@ -43,12 +47,19 @@ struct SampleFigures: Encodable {
       let object = try BPFObject(contentsOf: source.objectPath)
       let program = try object.program(named: source.programName)
       row.engineNanosecondsPerPacket = try PacketBench.run(
-        program, maps: object.maps, mode: .perPacket, packets: frames
+        program, maps: object.maps, mode: .perPacket, packets: frames, engine: engine
       ).nanosecondsPerPacket
+      row.jitRunnerNanosecondsPerPacket =
+        engine == .jit
+        ? row.engineNanosecondsPerPacket
+        : try PacketBench.run(
+          program, maps: object.maps, mode: .perPacket, packets: frames, engine: .jit
+        ).nanosecondsPerPacket
       let size = PacketRunner.maximumBatch
       let batch = try BatchTrampoline(batchSize: size).rewrite(program)
       row.engineBatchNanosecondsPerPacket = try PacketBench.run(
-        batch.program, maps: object.maps, mode: .batch(size: size), packets: frames
+        batch.program, maps: object.maps, mode: .batch(size: size), packets: frames,
+        engine: engine
       ).nanosecondsPerPacket
     } catch {
       row.notes.append("engine: \(error)")

@@ -41,6 +41,8 @@ struct CheckCommand: ParsableCommand {
   @Flag(help: "Print one JSON document instead of a table.")
   var json = false
 
+  @OptionGroup var engineOption: EngineOption
+
   func validate() throws {
     guard packets > 0 else { throw ValidationError("--packets must be positive") }
     guard (1...PacketRunner.maximumBatch).contains(batch) else {
@@ -51,7 +53,8 @@ struct CheckCommand: ParsableCommand {
   func run() throws {
     let file = try BPFObject(contentsOf: object)
     let programs = try selectedPrograms(in: file)
-    let check = EquivalenceCheck(packets: packets, seed: seed, batchSize: batch)
+    var check = EquivalenceCheck(packets: packets, seed: seed, batchSize: batch)
+    check.engine = engineOption.engine
     var results: [ProgramEquivalence] = []
     for program in programs {
       do {

@@ -20,11 +20,14 @@ struct ExecCommand: ParsableCommand {
   @Argument(help: .hidden)
   var pluginOptions: [String] = []
 
+  @OptionGroup var engineOption: EngineOption
+
   func run() throws {
     var program = ""
     while let line = readLine(strippingNewline: true) { program += line + " " }
     do {
-      let result = try ConformanceRun.execute(programHex: program, memoryHex: memory)
+      let result = try ConformanceRun.execute(
+        programHex: program, memoryHex: memory, engine: engineOption.engine)
       print(String(result, radix: 16))
     } catch {
       print(error.description)

@@ -50,6 +50,8 @@ struct RunCommand: ParsableCommand {
   @Flag(help: "Print one JSON document.")
   var json = false
 
+  @OptionGroup var engineOption: EngineOption
+
   func validate() throws {
     guard mode == "per-packet" || mode == "batch" else {
       throw ValidationError("--mode must be per-packet or batch, not '\(mode)'")
@@ -81,7 +83,8 @@ struct RunCommand: ParsableCommand {
     let prepared: PreparedProgram
     let runner: PacketRunner
     do {
-      machine = try Machine(maps: file.maps)
+      machine = try Machine(
+        maps: file.maps, configuration: MachineConfiguration(engine: engineOption.engine))
       prepared = try machine.prepare(plan.program)
       runner = try PacketRunner(machine: machine, program: prepared, mode: plan.mode)
     } catch {
@@ -95,6 +98,7 @@ struct RunCommand: ParsableCommand {
       throw RunFailure(context: context, error)
     }
     let elapsed = ContinuousClock.now - start
+    engineOption.reportFallback(machine)
 
     let summary = RunSummary(
       program: linked.name, mode: mode, report: report, elapsed: elapsed,

@@ -39,16 +39,35 @@ import Testing
   }
 
   /// Every opcode byte outside the table is rejected as unknown, whatever
-  /// its other fields: the validator accepts RFC 9669 and nothing else.
+  /// its other fields: the validator accepts RFC 9669 and, of the
+  /// extensions, only `callx` (below), which the engine runs.
   @Test func everyOtherOpcodeIsUnknown() {
     let known = RFC9669Opcodes.opcodes
-    for opcode in UInt8.min...UInt8.max where !known.contains(opcode) {
+    for opcode in UInt8.min...UInt8.max
+    where !known.contains(opcode) && opcode != Opcode.callRegister {
       for slot in [
         Instruction(opcode: opcode), Instruction(opcode: opcode, dst: .r1, src: .r2, immediate: 32),
       ] {
         #expect(throws: InstructionError.unknownOpcode(index: 4, opcode: opcode)) {
           try InstructionValidator().validate(Self.program(around: [slot]))
         }
+      }
+    }
+  }
+
+  /// `callx` (0x8d) names its register in `dst`; every other field is zero.
+  @Test func callxIsAcceptedWithItsRegisterOnly() {
+    let callx = Instruction(opcode: Opcode.callRegister, dst: .r3)
+    #expect(throws: Never.self) {
+      try InstructionValidator().validate(Self.program(around: [callx]))
+    }
+    var withSource = callx
+    withSource.src = .r2
+    var withImmediate = callx
+    withImmediate.immediate = 1
+    for slot in [withSource, withImmediate] {
+      #expect(throws: InstructionError.self) {
+        try InstructionValidator().validate(Self.program(around: [slot]))
       }
     }
   }

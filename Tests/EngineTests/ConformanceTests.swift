@@ -73,7 +73,9 @@ func builtExecutable() -> URL? {
 }
 
 /// Runs `xdpbatch exec` with the program on stdin; returns (exit code, stdout).
-func runExec(program: [UInt8], memory: [UInt8]) throws -> (Int32, String) {
+func runExec(program: [UInt8], memory: [UInt8], engine: EngineKind? = nil) throws -> (
+  Int32, String
+) {
   guard let executable = builtExecutable() else {
     Issue.record("xdpbatch executable not found next to the test bundle; run swift build first")
     return (-1, "")
@@ -81,7 +83,7 @@ func runExec(program: [UInt8], memory: [UInt8]) throws -> (Int32, String) {
   let process = Process()
   process.executableURL = executable
   let hex = { (bytes: [UInt8]) in bytes.map { String(format: "%02x", $0) }.joined(separator: " ") }
-  process.arguments = ["exec", hex(memory)]
+  process.arguments = ["exec", hex(memory)] + (engine.map { ["--engine", $0.rawValue] } ?? [])
   let input = Pipe()
   let output = Pipe()
   process.standardInput = input
@@ -117,17 +119,23 @@ struct ConformanceTests {
     #expect(Set(expected + jumps).subtracting(used).isEmpty)
   }
 
-  @Test("each vector through the API", arguments: ConformanceVector.all)
-  func api(_ vector: ConformanceVector) throws {
+  @Test(
+    "each vector through the API, in each engine", arguments: ConformanceVector.all,
+    EngineKind.allCases)
+  func api(_ vector: ConformanceVector, _ engine: EngineKind) throws {
     let result = try ConformanceRun.execute(
       programHex: vector.program.map { String($0, radix: 16) }.joined(separator: " "),
-      memoryHex: vector.memory.map { String($0, radix: 16) }.joined(separator: " "))
+      memoryHex: vector.memory.map { String($0, radix: 16) }.joined(separator: " "),
+      engine: engine)
     #expect(result == vector.result)
   }
 
-  @Test("each vector through xdpbatch exec", arguments: ConformanceVector.all)
-  func executable(_ vector: ConformanceVector) throws {
-    let (status, output) = try runExec(program: vector.program, memory: vector.memory)
+  @Test(
+    "each vector through xdpbatch exec, in each engine", arguments: ConformanceVector.all,
+    EngineKind.allCases)
+  func executable(_ vector: ConformanceVector, _ engine: EngineKind) throws {
+    let (status, output) = try runExec(
+      program: vector.program, memory: vector.memory, engine: engine)
     #expect(status == 0)
     #expect(output == String(vector.result, radix: 16) + "\n")
   }

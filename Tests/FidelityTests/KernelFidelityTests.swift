@@ -28,9 +28,9 @@ struct KernelFidelityTests {
   @Test(
     "verdicts, output bytes and maps equal the kernel's",
     .enabled(if: !SampleProgram.all.isEmpty, SampleProgram.missingReason),
-    arguments: SampleProgram.all)
-  func sampleMatchesKernel(_ sample: SampleProgram) throws {
-    let comparison = try expectKernelAgreement(sample, seed: 0xf1de)
+    arguments: SampleProgram.all, EngineKind.allCases)
+  func sampleMatchesKernel(_ sample: SampleProgram, _ engine: EngineKind) throws {
+    let comparison = try expectKernelAgreement(sample, seed: 0xf1de, engine: engine)
     // The comparison means something only if the program touched its maps.
     #expect(comparison.comparedMaps == comparison.referencedMaps)
   }
@@ -38,9 +38,9 @@ struct KernelFidelityTests {
   @Test(
     "helper edge cases give the kernel's return values, bytes and verdicts",
     .enabled(if: !EdgePrograms.all.isEmpty, EdgePrograms.unavailableReason),
-    arguments: EdgePrograms.all)
-  func edgeCaseMatchesKernel(_ program: SampleProgram) throws {
-    try expectKernelAgreement(program, seed: 0xed9e)
+    arguments: EdgePrograms.all, EngineKind.allCases)
+  func edgeCaseMatchesKernel(_ program: SampleProgram, _ engine: EngineKind) throws {
+    try expectKernelAgreement(program, seed: 0xed9e, engine: engine)
   }
 
   /// Runs `program` over generated frames in the engine and in the kernel
@@ -48,18 +48,19 @@ struct KernelFidelityTests {
   /// and maps.
   @discardableResult
   private func expectKernelAgreement(
-    _ program: SampleProgram, seed: UInt64, sourceLocation: SourceLocation = #_sourceLocation
+    _ program: SampleProgram, seed: UInt64, engine: EngineKind,
+    sourceLocation: SourceLocation = #_sourceLocation
   ) throws -> FidelityRun.Comparison {
     let device = try TestDevice.create()
     defer { device.delete() }
     let frames = fidelityFrames(count: Self.frameCount, seed: seed)
     let (cpu, comparison) = try onOneProcessor { cpu in
-      try FidelityRun(sample: program, device: device, cpu: cpu).compare(frames)
+      try FidelityRun(sample: program, device: device, cpu: cpu, engine: engine).compare(frames)
     }
     #expect(comparison.frames == Self.frameCount, sourceLocation: sourceLocation)
     #expect(
       comparison.mismatches.isEmpty,
-      "\(program.testDescription) on CPU \(cpu): \(comparison.mismatches.count) frames differ; first: \(comparison.mismatches.prefix(3).joined(separator: "; "))",
+      "\(program.testDescription) (\(engine)) on CPU \(cpu): \(comparison.mismatches.count) frames differ; first: \(comparison.mismatches.prefix(3).joined(separator: "; "))",
       sourceLocation: sourceLocation)
     #expect(
       comparison.mapDifferences.isEmpty,

@@ -19,6 +19,8 @@ struct FidelityRun {
   let sample: SampleProgram
   let device: TestDevice
   let cpu: Int
+  /// The engine the program runs in.
+  var engine = EngineKind.platformDefault
 
   func compare(_ frames: [[UInt8]]) throws -> Comparison {
     let object = try BPFObject(contentsOf: sample.path)
@@ -45,7 +47,7 @@ struct FidelityRun {
     let machine = try Machine(
       maps: object.maps,
       configuration: MachineConfiguration(
-        processorID: UInt32(cpu), processorCount: Control.BPFMap.possibleCPUs))
+        processorID: UInt32(cpu), processorCount: Control.BPFMap.possibleCPUs, engine: engine))
     for entry in initial.values {
       try machine.maps[entry.map].update(key: entry.key, value: entry.value)
     }

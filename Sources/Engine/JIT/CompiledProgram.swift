@@ -1,0 +1,28 @@
+/// A program's machine code: the executable pages and where its body
+/// starts (tail calls jump there, past the prologue). Owned by its
+/// ``PreparedProgram``, so it lives as long as a run holds the program.
+final class CompiledProgram {
+  /// The pages.
+  let memory: ExecutableMemory
+  /// Offset of the body in the pages.
+  let bodyOffset: Int
+  /// The code's bytes (position-independent: internal jumps are relative,
+  /// callbacks absolute), which ``DispatchLoop`` copies beside its driver.
+  let bytes: [UInt8]
+
+  /// The C signature of the code: context block in, R0 out.
+  typealias Entry = @convention(c) (UnsafeMutableRawPointer) -> UInt64
+
+  init(memory: ExecutableMemory, bodyOffset: Int, bytes: [UInt8]) {
+    self.memory = memory
+    self.bytes = bytes
+    self.bodyOffset = bodyOffset
+  }
+
+  /// The function to call.
+  var entry: Entry { unsafeBitCast(memory.base, to: Entry.self) }
+  /// The address of the body.
+  var body: UnsafeRawPointer { memory.base + bodyOffset }
+  /// Bytes of machine code mapped.
+  var size: Int { memory.length }
+}

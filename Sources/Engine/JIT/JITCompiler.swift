@@ -1,0 +1,172 @@
+/// Compiles a ``PreparedProgram`` to x86-64, one pass over its slots.
+///
+/// Modelled on the kernel's arch/x86/net/bpf_jit_comp.c: BPF registers live
+/// in fixed x86 registers (``JITRegisters``), helpers are called with the C
+/// calling convention, bpf-to-bpf calls are native calls. Unlike the
+/// kernel's JIT, nothing is trusted: every load and store outside the
+/// current stack frame is checked against the engine's address space, and
+/// instructions are counted per basic block so the instruction budget, the
+/// instruction count and every error match the interpreter's.
+struct JITCompiler {
+  var a = X86Assembler()
+  let slots: UnsafeMutablePointer<Slot>
+  let slotCount: Int
+  var slotLabels: [CodeLabel] = []
+  var leaders: [Bool]
+  /// Instructions executed since the counter register was last updated.
+  var pending = 0
+  var stubs: [FaultStub] = []
+  var epilogue = CodeLabel(id: 0)
+  var callbackFailed = CodeLabel(id: 0)
+
+  /// An out-of-line exit that records an error and leaves.
+  struct FaultStub {
+    var label: CodeLabel
+    var status: JITContext.Status
+    var index: Int
+    var pending: Int
+    var size = 0
+    var write = false
+  }
+
+  init(_ program: PreparedProgram) {
+    slots = program.slots
+    slotCount = program.count + 1
+    leaders = Array(repeating: false, count: slotCount)
+    for index in 0..<slotCount {
+      let slot = slots[index]
+      if slot.operation.isJump || slot.operation == .callLocal {
+        let target = Int(slot.offset)
+        if target >= 0 && target < slotCount { leaders[target] = true }
+      }
+    }
+  }
+
+  /// The code and the offset of the body (where tail calls enter).
+  static func compile(_ program: PreparedProgram) throws(JITError) -> CompiledProgram {
+    #if arch(x86_64)
+      var compiler = JITCompiler(program)
+      let body = compiler.emitProgram()
+      guard let code = compiler.a.finish() else {
+        throw .unresolvedLabel(program: program.name)
+      }
+      return CompiledProgram(memory: try ExecutableMemory(code), bodyOffset: body, bytes: code)
+    #else
+      throw .unsupportedArchitecture
+    #endif
+  }
+
+  private mutating func emitProgram() -> Int {
+    let r = JITRegisters.self
+    slotLabels = (0..<slotCount).map { _ in a.makeLabel() }
+    epilogue = a.makeLabel()
+    callbackFailed = a.makeLabel()
+    // Prologue: save callee-saved registers, align the stack, load R1, R2, R10.
+    for reg in [X86Register.rbp, .rbx, .r12, .r13, .r14, .r15] { a.push(reg) }
+    a.arithmetic(digit: 5, .rsp, immediate: 8, wide: true)
+    a.move(r.context, .rdi)
+    a.store(.rsp, r.context, JITContext.savedStack)
+    a.load(r.scratch, r.context, JITContext.registers)
+    for number in [0, 3, 4, 5, 6, 7, 8, 9] as [UInt8] { a.move(r.bpf(number), immediate: 0) }
+    a.load(.rdi, r.scratch, 8)
+    a.load(.rsi, r.scratch, 16)
+    a.load(.rbp, r.context, JITContext.stackTops)
+    a.move(r.counter, immediate: 0)
+    let body = a.bytes.count
+    var index = 0
+    while index < slotCount {
+      if leaders[index] { flush() }
+      a.bind(slotLabels[index])
+      pending += 1
+      let slot = slots[index]
+      emit(slot, at: index)
+      if slot.operation == .loadImmediate64, index + 1 < slotCount {
+        a.bind(slotLabels[index + 1])
+        index += 1
+      }
+      index += 1
+    }
+    // Epilogue: publish the count, restore the caller's registers.
+    a.bind(callbackFailed)
+    a.bind(epilogue)
+    a.store(r.counter, r.context, JITContext.executed)
+    a.load(.rsp, r.context, JITContext.savedStack)
+    a.arithmetic(digit: 0, .rsp, immediate: 8, wide: true)
+    for reg in [X86Register.r15, .r14, .r13, .r12, .rbx, .rbp] { a.pop(reg) }
+    a.ret()
+    for stub in stubs { emit(stub) }
+    return body
+  }
+
+  /// Adds the pending instruction count to the counter register.
+  mutating func flush() {
+    if pending > 0 {
+      a.arithmetic(digit: 0, JITRegisters.counter, immediate: Int32(pending), wide: true)
+    }
+    pending = 0
+  }
+
+  /// A label for an out-of-line exit with `status` at instruction `index`.
+  mutating func stub(
+    _ status: JITContext.Status, _ index: Int, size: Int = 0, write: Bool = false
+  ) -> CodeLabel {
+    let label = a.makeLabel()
+    stubs.append(
+      FaultStub(
+        label: label, status: status, index: index, pending: pending, size: size, write: write))
+    return label
+  }
+
+  private mutating func emit(_ stub: FaultStub) {
+    let r = JITRegisters.self
+    a.bind(stub.label)
+    if stub.pending > 0 {
+      a.arithmetic(digit: 0, r.counter, immediate: Int32(stub.pending), wide: true)
+    }
+    a.store(immediate: Int32(stub.index), r.context, JITContext.faultIndex)
+    if stub.status == .memoryFault {
+      a.store(r.address, r.context, JITContext.faultAddress)
+      a.store(
+        immediate: Int32(stub.size | (stub.write ? 256 : 0)), r.context, JITContext.faultInfo)
+    }
+    a.store(immediate: stub.status.rawValue, r.context, JITContext.status)
+    a.jump(to: epilogue)
+  }
+
+  /// Leaves with the budget error unless the counter is below the budget.
+  mutating func checkBudget(_ index: Int) {
+    let label = stub(.budgetExceeded, index)
+    a.compare(JITRegisters.counter, memory: JITRegisters.context, JITContext.budget)
+    a.jump(.aboveOrEqual, to: label)
+  }
+
+  private mutating func emit(_ slot: Slot, at index: Int) {
+    let operation = slot.operation
+    if operation.rawValue <= Operation.swap64.rawValue {
+      emitArithmetic(slot)
+    } else if operation.isJump {
+      emitJump(slot, at: index)
+    } else {
+      switch operation {
+      case .callHelper, .callLocal, .callRegister, .tailCall, .exit:
+        emitCall(slot, at: index)
+      case .loadImmediate64:
+        a.move(JITRegisters.bpf(slot.dst), immediate: UInt64(bitPattern: slot.immediate))
+      case .trap:
+        flush()
+        a.store(immediate: slot.offset, JITRegisters.context, JITContext.faultIndex)
+        a.store(
+          immediate: JITContext.Status.fellOffEnd.rawValue, JITRegisters.context,
+          JITContext.status)
+        a.jump(to: epilogue)
+      default:
+        emitMemory(slot, at: index)
+      }
+    }
+  }
+}
+
+extension Operation {
+  /// `ja` and the conditional jumps.
+  var isJump: Bool { rawValue >= Operation.ja.rawValue && rawValue <= Operation.jsle32X.rawValue }
+}

@@ -1,0 +1,53 @@
+/// The layout of the block the JIT's code reads through R12: the address
+/// space's arena, page table and size, the instruction budget, the run's
+/// status and fault details, and the stack-frame tops. The engine refreshes
+/// the address-space fields after every call back into Swift, so a helper
+/// that grows the space never leaves the code with stale pointers.
+enum JITContext {
+  static let arena: Int32 = 0
+  static let limits: Int32 = 8
+  static let pages: Int32 = 16
+  static let machine: Int32 = 24
+  static let budget: Int32 = 32
+  static let executed: Int32 = 40
+  static let depth: Int32 = 48
+  static let savedStack: Int32 = 56
+  static let status: Int32 = 64
+  static let faultIndex: Int32 = 72
+  static let faultAddress: Int32 = 80
+  static let faultInfo: Int32 = 88
+  static let registers: Int32 = 96
+  static let stackTops: Int32 = 104
+  /// Bytes in the block.
+  static let size = 104 + 8 * Machine.frameLimit
+
+  /// Values of the status field.
+  enum Status: Int32 {
+    case ok = 0
+    /// A Swift callback threw; the error is in ``JITRuntime/error``.
+    case callbackError = 1
+    case memoryFault = 2
+    case budgetExceeded = 3
+    case callDepthExceeded = 4
+    case fellOffEnd = 5
+    /// A legacy packet load was out of bounds: the program ends with R0 = 0.
+    case legacyLoadExit = 6
+  }
+}
+
+/// BPF registers to x86-64 registers, as the kernel's JIT maps them
+/// (arch/x86/net/bpf_jit_comp.c): arguments R1–R5 in the C argument
+/// registers, callee-saved R6–R9 in callee-saved registers, R10 in RBP.
+/// R9 (x86) counts executed instructions; R10 and R11 are scratch; R12
+/// holds the ``JITContext`` block.
+enum JITRegisters {
+  static let map: [X86Register] = [
+    .rax, .rdi, .rsi, .rdx, .rcx, .r8, .rbx, .r13, .r14, .r15, .rbp,
+  ]
+  static let counter = X86Register.r9
+  static let scratch = X86Register.r10
+  static let address = X86Register.r11
+  static let context = X86Register.r12
+
+  static func bpf(_ number: UInt8) -> X86Register { map[Int(number)] }
+}

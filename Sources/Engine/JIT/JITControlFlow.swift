@@ -1,0 +1,138 @@
+/// Jumps, calls (helpers, `callx`, bpf-to-bpf, tail calls) and `exit`.
+extension JITCompiler {
+  mutating func emitJump(_ s: Slot, at index: Int) {
+    let target = Int(s.offset)
+    flush()
+    guard s.operation != .ja else {
+      if target <= index { checkBudget(index) }
+      a.jump(to: slotLabels[target])
+      return
+    }
+    let condition = compare(s)
+    if target > index {
+      a.jump(condition, to: slotLabels[target])
+      return
+    }
+    // A backward branch checks the budget only when taken.
+    let skip = a.makeLabel()
+    a.jump(Condition(rawValue: condition.rawValue ^ 1)!, to: skip)
+    checkBudget(index)
+    a.jump(to: slotLabels[target])
+    a.bind(skip)
+  }
+
+  /// Emits the comparison of a conditional jump; returns the x86 condition.
+  private mutating func compare(_ s: Slot) -> Condition {
+    let name = "\(s.operation)"
+    let wide = !name.contains("32")
+    let register = name.hasSuffix("X")
+    let d = JITRegisters.bpf(s.dst)
+    let x = JITRegisters.bpf(s.src)
+    let k = Int32(truncatingIfNeeded: s.immediate)
+    let kind = name.prefix { $0.isLetter && $0 != "X" && $0 != "K" }
+    if kind == "jset" {
+      if register { a.test(d, x, wide: wide) } else { a.test(d, immediate: k, wide: wide) }
+      return .notEqual
+    }
+    if register {
+      a.arithmetic(0x39, d, x, wide: wide)
+    } else {
+      a.arithmetic(digit: 7, d, immediate: k, wide: wide)
+    }
+    switch kind {
+    case "jeq": return .equal
+    case "jne": return .notEqual
+    case "jgt": return .above
+    case "jge": return .aboveOrEqual
+    case "jlt": return .below
+    case "jle": return .belowOrEqual
+    case "jsgt": return .greater
+    case "jsge": return .greaterOrEqual
+    case "jslt": return .less
+    default: return .lessOrEqual
+    }
+  }
+
+  mutating func emitCall(_ s: Slot, at index: Int) {
+    let r = JITRegisters.self
+    flush()
+    switch s.operation {
+    case .exit:
+      a.compare(memory: r.context, JITContext.depth, immediate: 0)
+      a.jump(.equal, to: epilogue)
+      a.ret()
+    case .callHelper:
+      callBack(JITBridge.helper, saving: 0...5) { a in
+        a.move(.rsi, immediate: UInt64(bitPattern: s.immediate))
+        a.move(.rdx, immediate: UInt64(index))
+      }
+      restoreAfterHelper()
+    case .callRegister:
+      callBack(JITBridge.helper, saving: 0...5) { a in
+        a.move(.rsi, r.bpf(s.dst))
+        a.move(.rdx, immediate: UInt64(index))
+      }
+      restoreAfterHelper()
+    case .tailCall:
+      checkBudget(index)
+      callBack(JITBridge.tailCall, saving: 0...5) { a in
+        a.move(.rsi, immediate: UInt64(index))
+      }
+      restore(0...5)
+      let fallThrough = a.makeLabel()
+      a.test(r.address, r.address, wide: true)
+      a.jump(.equal, to: fallThrough)
+      a.jump(r.address)
+      a.bind(fallThrough)
+    default:  // callLocal
+      checkBudget(index)
+      a.load(r.scratch, r.context, JITContext.depth)
+      a.arithmetic(digit: 0, r.scratch, immediate: 1, wide: true)
+      a.arithmetic(digit: 7, r.scratch, immediate: Int32(Machine.frameLimit), wide: true)
+      a.jump(.aboveOrEqual, to: stub(.callDepthExceeded, index))
+      a.store(r.scratch, r.context, JITContext.depth)
+      for reg in [X86Register.rbx, .r13, .r14, .r15, .rbp] { a.push(reg) }
+      a.memoryForm(
+        [0x8b], wide: true, reg: X86Register.rbp.number, base: r.context, index: r.scratch,
+        scale: 8, displacement: JITContext.stackTops)
+      a.call(slotLabels[Int(s.offset)])
+      for reg in [X86Register.rbp, .r15, .r14, .r13, .rbx] { a.pop(reg) }
+      a.memoryForm([0x83], wide: true, reg: 5, base: r.context, displacement: JITContext.depth)
+      a.emit(1)
+    }
+  }
+
+  /// Calls a Swift callback: BPF registers in `saving` go to the machine's
+  /// register file (helpers read their arguments there), the counter to
+  /// the context; RDI is the context, `arguments` sets RSI/RDX (R10 holds
+  /// the register file). The result is left in R11; a callback that failed
+  /// set the status, and the code leaves.
+  mutating func callBack(
+    _ function: UInt64, saving: ClosedRange<UInt8>, arguments: (inout X86Assembler) -> Void
+  ) {
+    let r = JITRegisters.self
+    a.load(r.scratch, r.context, JITContext.registers)
+    for n in saving { a.store(r.bpf(n), r.scratch, Int32(n) * 8) }
+    a.store(r.counter, r.context, JITContext.executed)
+    arguments(&a)
+    a.move(.rdi, r.context)
+    a.move(.rax, immediate: function)
+    a.call(.rax)
+    a.load(r.counter, r.context, JITContext.executed)
+    a.move(r.address, .rax)
+    a.compare(memory: r.context, JITContext.status, immediate: 0)
+    a.jump(.notEqual, to: callbackFailed)
+  }
+
+  /// Reloads BPF registers from the machine's register file.
+  mutating func restore(_ range: ClosedRange<UInt8>) {
+    let r = JITRegisters.self
+    a.load(r.scratch, r.context, JITContext.registers)
+    for n in range { a.load(r.bpf(n), r.scratch, Int32(n) * 8) }
+  }
+
+  private mutating func restoreAfterHelper() {
+    restore(1...5)
+    a.move(.rax, JITRegisters.address)
+  }
+}

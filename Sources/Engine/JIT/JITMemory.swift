@@ -1,0 +1,95 @@
+/// Loads, stores, atomics and the legacy packet loads. Every access is
+/// checked against the address space as the interpreter's ``MemoryView``
+/// checks it (the page's region must hold all `size` bytes), except a
+/// constant offset from R10 that lies inside the current 512-byte stack
+/// frame, which cannot leave it.
+extension JITCompiler {
+  mutating func emitMemory(_ s: Slot, at index: Int) {
+    let d = JITRegisters.bpf(s.dst)
+    let x = JITRegisters.bpf(s.src)
+    let k = Int32(truncatingIfNeeded: s.immediate)
+    let host = JITRegisters.address
+    switch s.operation {
+    case .loadByte, .loadHalf, .loadWord, .loadDouble, .loadSignedByte, .loadSignedHalf,
+      .loadSignedWord:
+      let (opcode, size, wide): ([UInt8], Int, Bool) =
+        switch s.operation {
+        case .loadByte: ([0x0f, 0xb6], 1, false)
+        case .loadHalf: ([0x0f, 0xb7], 2, false)
+        case .loadWord: ([0x8b], 4, false)
+        case .loadDouble: ([0x8b], 8, true)
+        case .loadSignedByte: ([0x0f, 0xbe], 1, true)
+        case .loadSignedHalf: ([0x0f, 0xbf], 2, true)
+        default: ([0x63], 4, true)
+        }
+      let displacement = checkedAddress(s.src, s.offset, size: size, write: false, index)
+      a.memoryForm(opcode, wide: wide, reg: d.number, base: host, displacement: displacement)
+    case .storeByte, .storeHalf, .storeWord, .storeDouble:
+      let size = [1, 2, 4, 8][Int(s.operation.rawValue - Operation.storeByte.rawValue)]
+      let displacement = checkedAddress(s.dst, s.offset, size: size, write: true, index)
+      a.memoryForm(
+        size == 1 ? [0x88] : [0x89], wide: size == 8, reg: x.number, base: host,
+        displacement: displacement, prefix: size == 2 ? [0x66] : [], byteRegisters: size == 1)
+    case .storeImmediateByte, .storeImmediateHalf, .storeImmediateWord, .storeImmediateDouble:
+      let size = [1, 2, 4, 8][Int(s.operation.rawValue - Operation.storeImmediateByte.rawValue)]
+      let displacement = checkedAddress(s.dst, s.offset, size: size, write: true, index)
+      a.memoryForm(
+        size == 1 ? [0xc6] : [0xc7], wide: size == 8, reg: 0, base: host,
+        displacement: displacement, prefix: size == 2 ? [0x66] : [])
+      switch size {
+      case 1: a.emit(UInt8(truncatingIfNeeded: k))
+      case 2: a.emit(UInt8(truncatingIfNeeded: k), UInt8(truncatingIfNeeded: k >> 8))
+      default: a.emit32(k)
+      }
+    case .packetLoadAbsoluteByte, .packetLoadAbsoluteHalf, .packetLoadAbsoluteWord,
+      .packetLoadIndirectByte, .packetLoadIndirectHalf, .packetLoadIndirectWord:
+      flush()
+      callBack(JITBridge.legacyLoad, saving: 0...5) { a in
+        a.move(.rsi, immediate: UInt64(s.operation.rawValue) | UInt64(s.src) << 8)
+        a.move(.rdx, immediate: UInt64(bitPattern: s.immediate))
+      }
+      restore(1...5)
+      a.move(.rax, host)
+    default:
+      // Atomics: checked here, performed by the engine's own code (the
+      // machine runs one program on one thread).
+      let wide = s.operation.rawValue >= Operation.atomicAdd64.rawValue
+      let displacement = checkedAddress(s.dst, s.offset, size: wide ? 8 : 4, write: true, index)
+      if displacement != 0 { a.loadAddress(host, host, displacement) }
+      callBack(JITBridge.atomic, saving: 0...9) { a in
+        a.move(.rsi, host)
+        a.move(.rdx, immediate: UInt64(s.operation.rawValue) | UInt64(s.src) << 8)
+      }
+      restore(0...9)
+    }
+  }
+
+  /// Leaves in R11 the host address of `size` bytes at BPF register
+  /// `base` + `offset`, less the returned displacement, or jumps to a
+  /// fault stub naming the instruction, the address and the size.
+  private mutating func checkedAddress(
+    _ base: UInt8, _ offset: Int32, size: Int, write: Bool, _ index: Int
+  ) -> Int32 {
+    let r = JITRegisters.self
+    if base == 10 && offset >= -Int32(Machine.frameSize) && offset + Int32(size) <= 0 {
+      a.load(r.address, r.context, JITContext.arena)
+      a.arithmetic(0x01, r.address, .rbp, wide: true)
+      return offset
+    }
+    let fault = stub(.memoryFault, index, size: size, write: write)
+    a.loadAddress(r.address, r.bpf(base), offset)
+    a.move(r.scratch, r.address)
+    a.shift(digit: 5, r.scratch, by: 12, wide: true)
+    a.compare(r.scratch, memory: r.context, JITContext.pages)
+    a.jump(.aboveOrEqual, to: fault)
+    a.shift(digit: 4, r.scratch, by: 2, wide: true)
+    a.add(r.scratch, memory: r.context, JITContext.limits)
+    a.memoryForm(
+      [0x8b], wide: false, reg: r.scratch.number, base: r.scratch, displacement: 0)
+    a.arithmetic(digit: 5, r.scratch, immediate: Int32(size), wide: true)
+    a.arithmetic(0x39, r.address, r.scratch, wide: true)
+    a.jump(.greater, to: fault)
+    a.add(r.address, memory: r.context, JITContext.arena)
+    return 0
+  }
+}

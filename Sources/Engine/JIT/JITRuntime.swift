@@ -1,0 +1,108 @@
+/// A machine's side of the JIT: the ``JITContext`` block its code reads
+/// through R12 and the error a callback raised.
+final class JITRuntime {
+  /// The block, ``JITContext/size`` bytes.
+  let context: UnsafeMutableRawPointer
+  /// The error a Swift callback threw during the current run.
+  var error: ExecutionError?
+
+  init() {
+    context = .allocate(byteCount: JITContext.size, alignment: 16)
+    context.initializeMemory(as: UInt8.self, repeating: 0, count: JITContext.size)
+  }
+
+  deinit { context.deallocate() }
+
+  subscript(field: Int32) -> UInt64 {
+    get { context.load(fromByteOffset: Int(field), as: UInt64.self) }
+    set { context.storeBytes(of: newValue, toByteOffset: Int(field), as: UInt64.self) }
+  }
+
+  /// The machine whose block `context` is.
+  static func machine(in context: UnsafeMutableRawPointer) -> Machine {
+    let raw = context.load(fromByteOffset: Int(JITContext.machine), as: UInt.self)
+    return Unmanaged<Machine>.fromOpaque(UnsafeRawPointer(bitPattern: raw)!)
+      .takeUnretainedValue()
+  }
+
+  /// Copies the address space's arena, page table and size into the block.
+  func refresh(_ space: AddressSpace) {
+    self[JITContext.arena] = UInt64(UInt(bitPattern: space.arena))
+    self[JITContext.limits] = UInt64(UInt(bitPattern: space.limits))
+    self[JITContext.pages] = UInt64(space.pageCount)
+  }
+
+  func fail(_ error: ExecutionError) {
+    self.error = error
+    set(.callbackError)
+  }
+
+  func set(_ status: JITContext.Status) {
+    self[JITContext.status] = UInt64(status.rawValue)
+  }
+}
+
+extension Machine {
+  /// The program's machine code, compiled on first use; nil (and
+  /// ``engineFallback`` says why) when it cannot be compiled.
+  func compiledCode(for program: PreparedProgram) -> CompiledProgram? {
+    if let code = program.compiled { return code }
+    if program.compileFailure != nil { return nil }
+    do {
+      let code = try JITCompiler.compile(program)
+      program.compiled = code
+      return code
+    } catch {
+      program.compileFailure = error
+      engineFallback = "program \(program.name) runs in the interpreter: \(error)"
+      return nil
+    }
+  }
+
+  /// Runs compiled code with the registers ``run(_:r1:r2:)`` set up.
+  func runCompiled(_ code: CompiledProgram) throws(ExecutionError) -> UInt64 {
+    let state = armContext()
+    let result = code.entry(state.context)
+    return try finishCompiledRun(result)
+  }
+
+  /// Fills the context block for a run.
+  func armContext() -> JITRuntime {
+    let state = jit
+    state.refresh(addressSpace)
+    state[JITContext.machine] = UInt64(UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque()))
+    state[JITContext.budget] = UInt64(configuration.instructionBudget)
+    state[JITContext.executed] = 0
+    state[JITContext.depth] = 0
+    state[JITContext.status] = 0
+    state[JITContext.registers] = UInt64(UInt(bitPattern: registers))
+    for frame in 0..<Machine.frameLimit {
+      state[JITContext.stackTops + Int32(frame * 8)] = stackTops[frame]
+    }
+    state.error = nil
+    return state
+  }
+
+  /// The run's result, or its error, from the context block.
+  func finishCompiledRun(_ result: UInt64) throws(ExecutionError) -> UInt64 {
+    let state = jit
+    lastInstructionCount = Int(state[JITContext.executed])
+    let index = Int(state[JITContext.faultIndex])
+    switch JITContext.Status(rawValue: Int32(truncatingIfNeeded: state[JITContext.status])) {
+    case .ok: return result
+    case .legacyLoadExit: return 0
+    case .memoryFault:
+      let info = Int(state[JITContext.faultInfo])
+      throw .memoryFault(
+        index: index, address: state[JITContext.faultAddress], size: info & 0xff,
+        write: info & 0x100 != 0)
+    case .budgetExceeded:
+      throw .instructionBudgetExceeded(index: index, budget: configuration.instructionBudget)
+    case .callDepthExceeded: throw .callDepthExceeded(index: index, limit: Machine.frameLimit)
+    case .fellOffEnd: throw .fellOffEnd(index: index)
+    case .callbackError, .none:
+      throw state.error
+        ?? .helperFault(index: index, helper: 0, reason: "JIT callback failed without an error")
+    }
+  }
+}

@@ -1,0 +1,143 @@
+import BPF
+import Testing
+
+@testable import Engine
+
+/// Bad programs stop with the same error, at the same instruction count, in
+/// both engines; a JIT run that faults leaves the process running.
+@Suite struct JITTests {
+  /// The result (or error) and instruction count of a run in `engine`.
+  static func outcome(
+    _ instructions: [Instruction], engine: EngineKind, maps: [MapDefinition] = [],
+    budget: Int = 10_000, r1: (Machine) throws -> UInt64 = { _ in 0 }
+  ) throws -> (String, Int) {
+    let machine = try Machine(
+      maps: maps, configuration: MachineConfiguration(instructionBudget: budget, engine: engine))
+    let program = try machine.prepare(instructions: instructions)
+    let argument = try r1(machine)
+    let result: String
+    do {
+      result = "R0 = \(try machine.run(program, r1: argument))"
+    } catch {
+      result = "\(error)"
+    }
+    if engine == .jit { #expect(machine.engineFallback == nil) }
+    return (result, machine.lastInstructionCount)
+  }
+
+  static func expectAlike(
+    _ instructions: [Instruction], maps: [MapDefinition] = [], budget: Int = 10_000,
+    contains text: String, sourceLocation: SourceLocation = #_sourceLocation
+  ) throws {
+    let interpreted = try outcome(instructions, engine: .interpreter, maps: maps, budget: budget)
+    let compiled = try outcome(instructions, engine: .jit, maps: maps, budget: budget)
+    #expect(compiled == interpreted, sourceLocation: sourceLocation)
+    #expect(compiled.0.contains(text), "\(compiled.0)", sourceLocation: sourceLocation)
+  }
+
+  @Test func outOfBoundsAccessStopsTheRunAndNamesTheInstruction() throws {
+    // r2 = 0x12345678; r0 = *(u32 *)(r2 + 0): no region there.
+    let load: [Instruction] = [
+      .move(.r0, immediate: 1), .move(.r2, immediate: 0x1234_5678),
+      .load(.word, .r0, from: .r2, offset: 0), .exit,
+    ]
+    try Self.expectAlike(
+      load, contains: "instruction 2: read of 4 bytes at 0x12345678 is out of bounds")
+    // A store just past the end of the stack frame, and a NULL read.
+    try Self.expectAlike(
+      [.store(.doubleWord, immediate: 1, to: .r10, offset: -4), .exit],
+      contains: "instruction 0: write of 8 bytes")
+    try Self.expectAlike(
+      [.load(.byte, .r0, from: .r1, offset: 0), .exit], contains: "instruction 0: read of 1")
+    // The process is still here and the machine still runs programs.
+    #expect(try Self.outcome([.move(.r0, immediate: 5), .exit], engine: .jit).0 == "R0 = 5")
+  }
+
+  @Test func divisionEdgeCasesMatch() throws {
+    for operation in [ArithmeticOperation.div, .mod] {
+      for wide in [true, false] {
+        for (dividend, divisor) in [(7, 0), (Int32.min, -1), (-7, 2), (7, -2), (-1, 3)]
+          as [(Int32, Int32)]
+        {
+          for signed in [false, true] {
+            var divide = Instruction.arithmetic(operation, .r0, .r2, wide: wide)
+            divide.offset = signed ? 1 : 0
+            let program: [Instruction] = [
+              .move(.r0, immediate: dividend), .move(.r2, immediate: divisor), divide, .exit,
+            ]
+            let a = try Self.outcome(program, engine: .interpreter)
+            let b = try Self.outcome(program, engine: .jit)
+            #expect(a == b, "\(operation) wide \(wide) signed \(signed) \(dividend) / \(divisor)")
+          }
+        }
+      }
+    }
+  }
+
+  @Test func runawayLoopsStopAtTheSameInstruction() throws {
+    try Self.expectAlike(
+      [.add(.r0, immediate: 1), .jump(offset: -2)], budget: 1000,
+      contains: "instruction 1: instruction budget of 1000")
+    try Self.expectAlike(
+      [.add(.r0, immediate: 1), .jump(.jne, .r0, immediate: 0, offset: -2), .exit], budget: 777,
+      contains: "instruction budget of 777")
+    // Unbounded recursion hits the frame limit.
+    try Self.expectAlike(
+      [.call(local: -1), .exit], contains: "call depth exceeds 8 frames")
+  }
+
+  @Test func helperMisuseMatches() throws {
+    let array = MapDefinition(name: "a", type: .array, keySize: 4, valueSize: 8, maxEntries: 2)
+    try Self.expectAlike(
+      [.move(.r1, immediate: 9), .helper(.mapLookupElement), .exit], maps: [array],
+      contains: "instruction 1: ")
+    try Self.expectAlike(
+      Instruction.map(.r1, 0) + [.move(.r2, immediate: 64), .helper(.mapLookupElement), .exit],
+      maps: [array], contains: "instruction 3: read of 4 bytes at 0x40")
+  }
+
+  @Test func callxCallsTheHelperInItsRegister() throws {
+    let callx = Instruction(opcode: Opcode.callRegister, dst: .r6)
+    try Self.expectAlike(
+      [.move(.r6, immediate: Int32(HelperFunction.getSMPProcessorID.rawValue)), callx, .exit],
+      contains: "R0 = 0")
+    try Self.expectAlike(
+      [.move(.r6, immediate: 999), callx, .exit], contains: "instruction 1: ")
+  }
+
+  @Test func tailCallsRunInTheJIT() throws {
+    let programs = MapDefinition(
+      name: "jmp", type: .programArray, keySize: 4, valueSize: 4, maxEntries: 4)
+    for engine in EngineKind.allCases {
+      let machine = try Machine(
+        maps: [programs], configuration: MachineConfiguration(engine: engine))
+      let counting = try machine.prepare(
+        instructions: [.add(.r6, immediate: 1)] + Instruction.map(.r2, 0) + [
+          .move(.r3, immediate: 2), .helper(.tailCall), .move(.r0, .r6), .exit,
+        ])
+      try machine.maps[0].setProgram(counting, at: 2)
+      #expect(try machine.run(counting, r1: 0) == 34, "\(engine)")
+      #expect(machine.engineFallback == nil)
+    }
+  }
+
+  /// The call-style driver calls the program once per record, in every
+  /// style (the retpoline thunk returns to the right place).
+  @Test func dispatchLoopCallsOncePerRecordInEveryStyle() throws {
+    let counts = MapDefinition(name: "c", type: .array, keySize: 4, valueSize: 8, maxEntries: 1)
+    for style in CallStyle.allCases {
+      let machine = try Machine(maps: [counts], configuration: MachineConfiguration(engine: .jit))
+      let program = try machine.prepare(
+        instructions: [.storeWord(0, .r10, -4), .move(.r2, .r10), .add(.r2, immediate: -4)]
+          + Instruction.map(.r1, 0) + [
+            .helper(.mapLookupElement), .jump(.jeq, .r0, immediate: 0, offset: 3),
+            .load(.doubleWord, .r1, from: .r0, offset: 0), .add(.r1, immediate: 1),
+            .store(.doubleWord, .r1, to: .r0, offset: 0), .move(.r0, immediate: 2), .exit,
+          ])
+      let loop = try DispatchLoop(machine: machine, program: program, style: style)
+      try loop.run(records: [UInt64](repeating: 0, count: 1000))
+      let expected = withUnsafeBytes(of: UInt64(1000).littleEndian) { Array($0) }
+      #expect(machine.maps[0].lookup(key: BPFMap.key(0)) == expected, "\(style)")
+    }
+  }
+}
