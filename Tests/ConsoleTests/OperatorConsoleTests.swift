@@ -87,6 +87,9 @@ import Testing
     #expect(rows[2].contains("DRIVER"))
     #expect(!rows[2].contains("STATE"))
     #expect(render(snapshot, started(snapshot), width: 200, height: 60)[2].contains("STATE"))
+    // With no program anywhere the heading still fits.
+    let idle = Fixtures.idle(try Fixtures.machineWithoutPrograms())
+    #expect(render(idle, started(idle))[2].contains("PROGRAM"))
     // A long name is shown in full.
     snapshot.interfaces[index].name = "enp175s0f1.100"
     snapshot.selectedInterface = "enp175s0f1.100"

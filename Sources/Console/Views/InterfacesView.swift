@@ -117,7 +117,8 @@ struct InterfacesView {
     var chosen: Set<String> = []
     for column in optional {
       // Lesser columns go first: none joins once one does not fit.
-      guard used + column.width + 1 + programWanted <= width else { break }
+      // The program column takes its width plus a separating space.
+      guard used + column.width + 1 + programWanted + 1 <= width else { break }
       chosen.insert(column.heading)
       used += column.width + 1
     }
