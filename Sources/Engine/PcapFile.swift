@@ -17,6 +17,11 @@ public struct PcapFile: Sendable {
   public init(bytes: [UInt8]) throws(PcapError) {
     guard bytes.count >= 24 else { throw .tooShort(bytes.count) }
     let magicLittle = Self.word(bytes, 0, bigEndian: false)
+    if magicLittle == Self.pcapngSectionHeader {
+      packets = try Self.pcapngPackets(bytes)
+      bigEndian = false
+      return
+    }
     switch magicLittle {
     case 0xa1b2_c3d4, 0xa1b2_3c4d: bigEndian = false
     case 0xd4c3_b2a1, 0x4d3c_b2a1: bigEndian = true
@@ -84,16 +89,19 @@ public enum PcapError: Error, Equatable, Sendable {
   case truncatedRecord(record: Int, offset: Int)
   /// A record claims more than 256 KiB.
   case recordTooLarge(record: Int, length: Int)
+  /// A pcapng block that cannot be read.
+  case pcapng(offset: Int, reason: String)
 }
 
 extension PcapError: CustomStringConvertible {
   /// A one-line message.
   public var description: String {
     switch self {
+    case .pcapng(let offset, let reason): "pcapng: block at byte \(offset): \(reason)"
     case .unreadable(let path): "\(path): cannot read file"
     case .tooShort(let count): "pcap: \(count) bytes is shorter than the 24-byte file header"
     case .badMagic(let magic):
-      "pcap: bad magic 0x\(String(magic, radix: 16)) (not a classic pcap file; pcapng is not supported)"
+      "pcap: bad magic 0x\(String(magic, radix: 16)) (neither pcap nor pcapng)"
     case .unsupportedLinkType(let type): "pcap: link type \(type) is not Ethernet (1)"
     case .truncatedRecord(let record, let offset):
       "pcap: record \(record) at byte \(offset) is truncated"

@@ -227,6 +227,11 @@ public final class ConsoleSession {
           $0, counts: rewrites.counts(of: $0), nanosecondsPerPacket: watch.nanosecondsPerPacket)
       }
     }
+    if let selected {
+      snapshot.maps = MapPanel.read(interface: selected, state: deployment.state)
+      snapshot.perCPU =
+        (try? InterfaceProgram.find(interface: selected)).flatMap(PerCPUActionCounts.of)?.cpus ?? []
+    }
     let listed = selected.map { name in listing.interfaces.contains { $0.name == name } } ?? true
     snapshot.status =
       inventoryProblem ?? watch?.problem ?? news

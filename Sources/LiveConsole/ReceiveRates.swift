@@ -50,8 +50,10 @@ extension KernelProgramDetails {
   public static func read(id: UInt32) -> KernelProgramDetails? {
     guard let details = try? ProgramDetails.read(id: id) else { return nil }
     return KernelProgramDetails(
-      tag: details.tag, runCount: details.info.runCount,
-      runTimeNanoseconds: details.info.runTimeNanoseconds,
-      maps: details.maps.map { "\($0.name.isEmpty ? "map" : $0.name) (\($0.type), id \($0.id))" })
+      tag: details.tag, runCount: details.runCount,
+      runTimeNanoseconds: details.runTimeNanoseconds,
+      maps: details.maps().map {
+        "\($0.name.isEmpty ? "map" : $0.name) (\($0.type.description), id \($0.id))"
+      })
   }
 }

@@ -19,6 +19,8 @@ public struct ActionCountingPass: Sendable {
   /// Offsets of `data` and `data_end` in the context (`struct xdp_md` in the
   /// kernel, the same in ``XDPContextLayout/engine``).
   public var layout: XDPContextLayout
+  /// Also copy frames and verdicts into a ring buffer (`xdpbatch capture`).
+  public var capture: VerdictCapture?
 
   /// The counters map: per-CPU array, key u32 action, value
   /// `{u64 packets; u64 bytes}`, one entry per action.
@@ -27,9 +29,12 @@ public struct ActionCountingPass: Sendable {
     maxEntries: UInt32(XDPAction.allCases.count))
 
   /// Configures the pass.
-  public init(countersMapIndex: Int32, layout: XDPContextLayout = .engine) {
+  public init(
+    countersMapIndex: Int32, layout: XDPContextLayout = .engine, capture: VerdictCapture? = nil
+  ) {
     self.countersMapIndex = countersMapIndex
     self.layout = layout
+    self.capture = capture
   }
 
   /// `program` with verdict counting added.
@@ -90,6 +95,7 @@ public struct ActionCountingPass: Sendable {
       .call(helper: HelperFunction.mapLookupElement.rawValue),
       .jump(.jeq, .r0, immediate: 0, offset: Int16(update.count)),
     ]
-    return block + update + [.move(.r0, .r6), .exit]
+    let captured = capture?.block(contextSlot: contextSlot, layout: layout) ?? []
+    return block + update + captured + [.move(.r0, .r6), .exit]
   }
 }

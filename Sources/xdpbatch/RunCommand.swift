@@ -52,6 +52,16 @@ struct RunCommand: ParsableCommand {
 
   @OptionGroup var engineOption: EngineOption
 
+  @Flag(help: "Also print each frame's verdict (JSON: \"verdicts\", one per frame).")
+  var verdicts = false
+
+  @Option(
+    name: .shortAndLong,
+    help:
+      "Write the frames as the program left them to FILE (pcapng with each verdict in a comment; classic pcap when FILE ends in .pcap)."
+  )
+  var write: String?
+
   func validate() throws {
     guard mode == "per-packet" || mode == "batch" else {
       throw ValidationError("--mode must be per-packet or batch, not '\(mode)'")
@@ -100,15 +110,38 @@ struct RunCommand: ParsableCommand {
     let elapsed = ContinuousClock.now - start
     engineOption.reportFallback(machine)
 
-    let summary = RunSummary(
+    var summary = RunSummary(
       program: linked.name, mode: mode, report: report, elapsed: elapsed,
       maps: maps ? machine.maps.compactMap(MapListing.init) : nil,
       batch: mode == "batch"
         ? RunSummary.BatchSettings(strategy: strategy, bound: bound, size: batch) : nil)
+    if verdicts {
+      summary.verdicts = report.outcomes.map { outcome in
+        outcome.action.name + (outcome.returnValue > 4 ? " (returned \(outcome.returnValue))" : "")
+      }
+    }
+    if let write {
+      try Self.writeFrames(report.outcomes, to: write)
+    }
     if json {
       print(try summary.json())
     } else {
       print(summary.text(source: pcap ?? "\(frames.count) generated frames (seed \(seed))"))
+    }
+  }
+
+  /// Writes each outcome's output frame, with its verdict (pcapng comment).
+  static func writeFrames(_ outcomes: [PacketOutcome], to path: String) throws {
+    let format = CaptureFileFormat(layout: path.hasSuffix(".pcap") ? .pcap : .pcapng)
+    var bytes = format.header()
+    for outcome in outcomes {
+      bytes += format.record(
+        .init(
+          bytes: outcome.output,
+          comment: "verdict: XDP_\(outcome.action.name.uppercased())"))
+    }
+    guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+      throw RunFailure(message: "cannot write \(path)")
     }
   }
 

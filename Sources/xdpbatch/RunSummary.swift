@@ -19,6 +19,8 @@ struct RunSummary: Encodable {
   var maps: [MapListing]?
   /// The batch form's rewrite, `nil` per packet.
   var batch: BatchSettings?
+  /// Each frame's verdict, in input order (`run --verdicts`).
+  var verdicts: [String]?
 
   /// How the batch form was made: `batch` in the JSON.
   struct BatchSettings: Encodable, Hashable {
@@ -48,7 +50,7 @@ struct RunSummary: Encodable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case program, mode, packets, actions, instructions, invocations, maps, batch
+    case program, mode, packets, actions, instructions, invocations, maps, verdicts, batch
     case nanosecondsPerPacket = "ns_per_packet"
   }
 
@@ -66,6 +68,7 @@ struct RunSummary: Encodable {
       let byName = Dictionary(maps.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
       try container.encode(byName, forKey: .maps)
     }
+    try container.encodeIfPresent(verdicts, forKey: .verdicts)
   }
 
   /// One JSON document.
@@ -93,6 +96,13 @@ struct RunSummary: Encodable {
     for map in maps ?? [] {
       lines.append("")
       lines += map.textLines()
+    }
+    if let verdicts {
+      lines.append("")
+      lines.append("FRAME  VERDICT")
+      for (index, verdict) in verdicts.enumerated() {
+        lines.append(String(index).padding(toLength: 7, withPad: " ", startingAt: 0) + verdict)
+      }
     }
     return lines.joined(separator: "\n")
   }

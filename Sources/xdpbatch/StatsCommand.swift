@@ -44,9 +44,11 @@ struct StatsCommand: ParsableCommand {
     while count.map({ printed < $0 }) ?? true {
       Thread.sleep(forTimeInterval: window)
       let sample = try attachment.sample(at: Self.now())
-      let report = StatsReport(
+      var report = StatsReport(
         interface: interface, record: record, sample: sample,
         name: (try? attachment.program().name) ?? "?", tracker: tracker.record(sample))
+      report.perCPU = try? PerCPUActionCounts.read(
+        InspectedMap.open(pinnedAt: attachment.pins.countersPath))
       // Unbuffered, so that a reader of a pipe sees each interval at once.
       FileHandle.standardOutput.write(
         Data(((json ? report.jsonLine() : report.table()) + "\n").utf8))
@@ -70,9 +72,12 @@ struct StatsReport: Encodable {
   var actions: ActionCounts
   var rates: [String: Double]
   var nsPerPacket: Double?
+  /// The action counts of each CPU (`per_cpu`: one `actions` object a CPU).
+  var perCPU: PerCPUActionCounts?
 
   enum CodingKeys: String, CodingKey {
     case interface, program, mode, actions, rates
+    case perCPU = "per_cpu"
     case attachMode = "attach_mode"
     case programID = "program_id"
     case nsPerPacket = "ns_per_packet"

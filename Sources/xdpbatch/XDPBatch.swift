@@ -22,7 +22,8 @@ struct XDPBatch: ParsableCommand {
       ConsoleSubcommand.self, ListCommand.self, DisasmCommand.self, RewriteCommand.self,
       CheckCommand.self, RunCommand.self, ExecCommand.self, AttachCommand.self,
       SwapCommand.self, DetachCommand.self, StatsCommand.self, DemoCommand.self,
-      BenchCommand.self, VersionCommand.self,
+      BenchCommand.self, VersionCommand.self, MapsCommand.self, MapCommand.self, ProgCommand.self,
+      CaptureCommand.self,
     ],
     defaultSubcommand: ConsoleSubcommand.self
   )

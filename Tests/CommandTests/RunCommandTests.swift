@@ -140,6 +140,34 @@ struct RunCommandTests {
     }
   }
 
+  @Test("--verdicts lists each frame's verdict; -w writes the output frames, pcapng or pcap")
+  func verdictsAndOutputFrames() throws {
+    let pcap = try Self.pcap()
+    defer { try? FileManager.default.removeItem(atPath: pcap) }
+    let base = ["run", Self.classify, "--program", "xdp_classify_prog", "--mode", "per-packet"]
+    let result = try Command.run(base + ["--pcap", pcap, "--json", "--verdicts"])
+    #expect(result.status == 0, "\(result.errors)")
+    let verdicts = try #require(try result.json()["verdicts"] as? [String])
+    #expect(verdicts == CraftedFrames.all.map(\.classify.rawValue))
+
+    for suffix in ["pcapng", "pcap"] {
+      let output = pcap + ".out." + suffix
+      defer { try? FileManager.default.removeItem(atPath: output) }
+      let written = try Command.run(base + ["--pcap", pcap, "-w", output])
+      #expect(written.status == 0, "\(written.errors)")
+      // The written file runs again, frame for frame, with the same verdicts
+      // for the frames the program passed on unchanged.
+      let again = try Command.run(base + ["--pcap", output, "--json", "--verdicts"])
+      #expect(again.status == 0, "\(again.errors)")
+      let rerun = try #require(try again.json()["verdicts"] as? [String])
+      #expect(rerun.count == CraftedFrames.all.count)
+      if suffix == "pcapng" {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: output))
+        #expect(String(decoding: bytes, as: UTF8.self).contains("verdict: XDP_REDIRECT"))
+      }
+    }
+  }
+
   @Test("batch mode gives the same counts as per-packet, for every strategy and bound")
   func batchMatchesPerPacket() throws {
     let base = [

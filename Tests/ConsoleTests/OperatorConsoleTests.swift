@@ -51,7 +51,7 @@ import Testing
       "the verifier rejected program \"big\" at instruction 39:\nR3 !read_ok", detail: log)
     state.logShownMessage(of: snapshot)
     #expect(state.log.count == 2)
-    #expect(state.reduce(.character("m"), in: snapshot).isEmpty)
+    #expect(state.reduce(.character("l"), in: snapshot).isEmpty)
     #expect(state.overlay == .messages(scroll: 0))
     var screen = render(snapshot, state, width: 120, height: 40).joined(separator: "\n")
     #expect(screen.contains("messages (2)"))
@@ -130,7 +130,7 @@ import Testing
     #expect(!state.reduce(.escape, in: snapshot).contains(.quit))
     #expect(state.filter.isEmpty)
     #expect(!state.reduce(.escape, in: snapshot).contains(.quit))
-    for overlayKey: Key in [.character("?"), .character("a"), .character("m")] {
+    for overlayKey: Key in [.character("?"), .character("a"), .character("l")] {
       _ = state.reduce(overlayKey, in: snapshot)
       #expect(state.overlay != nil)
       #expect(state.reduce(.escape, in: snapshot).isEmpty)

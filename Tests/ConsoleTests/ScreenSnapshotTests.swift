@@ -82,7 +82,7 @@ struct ScreenSize: Sendable, CustomTestStringConvertible {
     )
     let grid = render(snapshot, freshState(for: snapshot), size)
     let status = try #require(GridTranscript.characters(of: grid).last)
-    // The cause survives on every width (issue 13, item 7); `m` shows the rest.
+    // The cause survives on every width (issue 13, item 7); `l` shows the rest.
     #expect(status.contains("✗ "))
     #expect(status.contains("stack access beyond 512 bytes"))
     let errorColor = catalog.theme(named: "default")?[.error]

@@ -24,15 +24,16 @@ struct ForeignProgramTests {
     let id = try loaded.program.info().id
 
     let details = try ProgramDetails.read(id: id)
-    #expect(details.info.id == id)
-    #expect(details.info.name == "counted")
+    #expect(details.id == id)
+    #expect(details.name == "counted")
     #expect(details.tag.count == 16)
     #expect(details.tag.allSatisfy { $0.isHexDigit })
     #expect(details.tag != String(repeating: "0", count: 16))
-    let map = try #require(details.maps.first)
-    #expect(details.maps.count == 1)
+    let maps = details.maps()
+    let map = try #require(maps.first)
+    #expect(maps.count == 1)
     #expect(map.name == ActionCounters.definition.name)
-    #expect(map.type == "percpu_array")
+    #expect(map.type.description == "percpu_array")
     #expect(map.maxEntries == ActionCounters.definition.maxEntries)
   }
 
@@ -97,7 +98,7 @@ struct ForeignProgramTests {
     let programID = try #require(
       try InterfaceInventory.query()[name: demo.veth.name]?.programs.first?.id)
     let devmap = try #require(
-      try ProgramDetails.read(id: programID).maps.first { $0.type == "devmap" })
+      try ProgramDetails.read(id: programID).maps().first { $0.type == .devmap })
     let fd = bpf_map_get_fd_by_id(devmap.id)
     try #require(fd >= 0)
     defer { close(fd) }

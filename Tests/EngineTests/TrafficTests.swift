@@ -64,7 +64,10 @@ struct TrafficTests {
   @Test func brokenPcapFilesAreNamed() {
     let good = PcapFile.encode([[1, 2, 3, 4]])
     #expect(throws: PcapError.tooShort(10)) { try PcapFile(bytes: Array(good.prefix(10))) }
-    #expect(throws: PcapError.badMagic(0x0a0d_0d0a)) {
+    #expect(throws: PcapError.badMagic(0xdead_beef)) {
+      try PcapFile(bytes: [0xef, 0xbe, 0xad, 0xde] + good.dropFirst(4))
+    }
+    #expect(throws: PcapError.pcapng(offset: 0, reason: "block length 262146 is invalid")) {
       try PcapFile(bytes: [0x0a, 0x0d, 0x0d, 0x0a] + good.dropFirst(4))
     }
     var raw = good

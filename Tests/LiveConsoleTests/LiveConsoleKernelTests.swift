@@ -71,6 +71,14 @@ struct LiveConsoleKernelTests {
     }
     #expect(counted.traffic.totals[.drop].packets >= sent)
     #expect(counted.traffic.totals[.pass].packets == 0)
+    // The maps pane: xdp1's per-protocol counts, typed from the object
+    // (UDP is protocol 17); the per-CPU pane adds up to the totals.
+    let rxcnt = try #require(counted.maps.first { $0.name == "rxcnt" })
+    let udp = try #require(rxcnt.entries.first { $0.key == "17" })
+    #expect((Int(udp.value) ?? 0) >= Int(sent))
+    #expect(counted.maps.contains { $0.name == "xdp_stats_map" })
+    #expect(
+      counted.perCPU.reduce(0) { $0 + $1[.drop].packets } >= counted.traffic.totals[.drop].packets)
     _ = tick()
     _ = tick()
     #expect(traffic.pinOpenings == 1, "samples reuse the attachment opened once")

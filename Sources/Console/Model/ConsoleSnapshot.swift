@@ -1,3 +1,5 @@
+import BPF
+
 /// Everything the console draws at one tick, as the layer above produces it. The
 /// console only reads snapshots; it never asks the kernel itself.
 public struct ConsoleSnapshot: Hashable, Sendable {
@@ -19,6 +21,11 @@ public struct ConsoleSnapshot: Hashable, Sendable {
   public var status: StatusMessage?
   /// What the attach chooser offers: the bundled sample objects.
   public var attachChoices: [AttachChoice]
+  /// The maps of the selected interface's program (the maps pane, `m`).
+  public var maps: [MapPanel] = []
+  /// The selected program's action counts per CPU, when it has a counters
+  /// map (the per-CPU pane, `c`).
+  public var perCPU: [ActionCounts] = []
 
   /// Describes a snapshot.
   public init(
@@ -60,7 +67,7 @@ public struct StatusMessage: Hashable, Sendable {
   public var severity: Severity
   /// The text, possibly several lines (a verifier's reason).
   public var text: String
-  /// More to read in the message log (`m`): the whole verifier log of a
+  /// More to read in the message log (`l`): the whole verifier log of a
   /// rejected program; `nil` when the text says everything.
   public var detail: String?
 

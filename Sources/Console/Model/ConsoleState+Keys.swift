@@ -15,7 +15,7 @@ extension ConsoleState {
       filter = ""
       notice = .info("filter cleared")
       return reconcile(with: snapshot)
-    case .character("m"):
+    case .character("l"):
       overlay = .messages(scroll: 0)
     case .character("o"):
       order = order.next
@@ -61,6 +61,10 @@ extension ConsoleState {
     case .character("t"):
       themeIndex = (themeIndex + 1) % themeNames.count
       notice = .info("theme \(themeName)")
+    case .character("m"):
+      overlay = .maps(scroll: 0)
+    case .character("c"):
+      overlay = .perCPU
     case .character("p"):
       frozenHistory = plotsPaused ? nil : snapshot.history
       notice = .info(plotsPaused ? "plots paused (p resumes)" : "plots live")
@@ -89,8 +93,17 @@ extension ConsoleState {
     -> [ConsoleCommand]
   {
     switch overlay {
-    case .help:
+    case .help, .perCPU:
       self.overlay = nil
+    case .maps(let scroll):
+      let lines = MapPanel.lines(snapshot.maps).count
+      switch key {
+      case .up, .character("k"): self.overlay = .maps(scroll: max(0, scroll - 1))
+      case .down, .character("j"): self.overlay = .maps(scroll: min(max(0, lines - 1), scroll + 1))
+      case .pageUp: self.overlay = .maps(scroll: max(0, scroll - 10))
+      case .pageDown: self.overlay = .maps(scroll: min(max(0, lines - 1), scroll + 10))
+      default: self.overlay = nil
+      }
     case .confirmDetach(let interface):
       self.overlay = nil
       if key == .character("y") || key == .character("Y") || key == .enter {
@@ -111,12 +124,12 @@ extension ConsoleState {
     return []
   }
 
-  /// The message log: arrows and pages scroll, Esc, `q` and `m` close.
+  /// The message log: arrows and pages scroll, Esc, `q` and `l` close.
   private mutating func reduceMessages(_ key: Key, scroll: Int) {
     let lines = log.reduce(0) { $0 + 1 + ($1.detail == nil ? 0 : 1) } * 4
     var scroll = scroll
     switch key {
-    case .escape, .character("q"), .character("m"), .enter:
+    case .escape, .character("q"), .character("l"), .enter:
       overlay = nil
       return
     case .up, .character("k"): scroll += 1

@@ -25,7 +25,7 @@ public struct ConsoleState: Hashable, Sendable {
   public var notice: StatusMessage?
   /// How the interface list is sorted (`o` cycles).
   public var order: InterfaceOrder = .listed
-  /// Every message the status line showed, oldest first (`m` opens it);
+  /// Every message the status line showed, oldest first (`l` opens it);
   /// at most ``logLimit``.
   public private(set) var log: [StatusMessage] = []
 

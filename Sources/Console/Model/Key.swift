@@ -87,8 +87,12 @@ public enum Overlay: Hashable, Sendable {
   case confirmDetach(interface: String)
   /// Typing an interface filter; `previous` is restored by Escape.
   case filter(previous: String)
-  /// The message log (`m`), `scroll` lines back from its end.
+  /// The message log (`l`), `scroll` lines back from its end.
   case messages(scroll: Int)
+  /// The maps of the selected program, scrolled down `scroll` lines.
+  case maps(scroll: Int)
+  /// The selected program's action counts per CPU.
+  case perCPU
 }
 
 /// The attach chooser's state: a cursor over the bundled samples plus a

@@ -17,10 +17,12 @@ struct OverlayView {
     ("r", "reset counters baseline"),
     ("/", "filter interfaces by name, driver, program"),
     ("o", "sort interfaces: listed, name, rx rate, program"),
-    ("m", "message log: full messages, verifier logs"),
+    ("l", "message log: full messages, verifier logs"),
     ("i", "toggle i40e ports only"),
     ("t", "cycle themes"),
     ("p", "pause / resume plots"),
+    ("m", "maps of the program (↑ ↓ scroll)"),
+    ("c", "action counts per CPU"),
     ("?", "this help"),
     ("Esc", "close a dialog, clear the filter"),
     ("q  Ctrl-C", "quit"),
@@ -33,6 +35,8 @@ struct OverlayView {
     case .confirmDetach(let interface): drawConfirm(interface, into: &grid, in: screen)
     case .filter: break
     case .messages(let scroll): drawMessages(scroll: scroll, into: &grid, in: screen)
+    case .maps(let scroll): drawMaps(scroll: scroll, into: &grid, in: screen)
+    case .perCPU: drawPerCPU(into: &grid, in: screen)
     }
   }
 
@@ -69,7 +73,7 @@ struct OverlayView {
   }
 
   /// A cleared, bordered dialog box of the given size, centred.
-  private func dialog(
+  func dialog(
     _ title: String, width: Int, height: Int, into grid: inout ScreenGrid, in screen: Rect
   ) -> Rect {
     let rect = screen.centered(width: width, height: height)

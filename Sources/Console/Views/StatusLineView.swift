@@ -7,7 +7,7 @@ struct StatusLineView {
 
   /// The key hints, most useful first; as many as fit are shown.
   static let hints: [(key: String, action: String)] = [
-    ("?", "help"), ("q", "quit"), ("m", "log"), ("a", "attach"), ("b", "batch"),
+    ("?", "help"), ("q", "quit"), ("l", "log"), ("a", "attach"), ("b", "batch"),
     ("s", "strategy"), ("d", "detach"), ("/", "filter"), ("o", "sort"), ("t", "theme"),
     ("p", "pause"), ("r", "reset"),
   ]
@@ -36,7 +36,7 @@ struct StatusLineView {
     let message = state.notice ?? snapshot.status
     if let message {
       // The message comes first; the hints get what is left, at least "? help".
-      // The most useful part (the cause) when it does not fit; `m` shows all.
+      // The most useful part (the cause) when it does not fit; `l` shows all.
       let mark = message.severity == .error ? "✗ " : ""
       let room = rect.width - 12 - mark.count
       let text = mark + message.headline(width: room)
@@ -65,6 +65,8 @@ struct StatusLineView {
     switch state.overlay {
     case nil: nil
     case .help: [("any key", "close")]
+    case .maps: [("↑↓", "scroll"), ("any key", "close")]
+    case .perCPU: [("any key", "close")]
     case .filter: [("Enter", "keep"), ("Esc", "cancel")]
     case .confirmDetach: [("y", "detach"), ("n", "keep")]
     case .messages: [("↑↓", "scroll"), ("Esc", "close")]

@@ -1,3 +1,4 @@
+import BPF
 import CBPF
 import Glibc
 
@@ -23,8 +24,8 @@ extension Demo {
       let programID = try ForeignProgramsReader.programID(interface: veth.name)
     else { return 0 }
     var filled = 0
-    for map in try ProgramDetails.read(id: programID).maps
-    where map.type == "devmap" || map.type == "devmap_hash" {
+    for map in try ProgramDetails.read(id: programID).maps()
+    where map.type == .devmap || map.type == .devmapHash {
       let fd = try check("open map \(map.id)") { bpf_map_get_fd_by_id(map.id) }
       defer { close(fd) }
       for key in 0..<min(map.maxEntries, 64) {

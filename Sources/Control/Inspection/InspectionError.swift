@@ -1,0 +1,41 @@
+import BPF
+
+/// Why an inspection (maps, map entries, program listings, a capture)
+/// failed. Nothing in the kernel was changed by a failed inspection.
+public enum InspectionError: Error, Sendable, CustomStringConvertible {
+  /// No interface by that name.
+  case interfaceNotFound(String)
+  /// The interface runs no XDP program.
+  case noProgram(interface: String)
+  /// The program has no map of that name; the names it has.
+  case unknownMap(name: String, interface: String, available: [String])
+  /// A key or value does not fit the map's type.
+  case value(map: String, BTFValueError)
+  /// The key is not in the map.
+  case noEntry(map: String, key: String)
+  /// The map's kind cannot do what was asked.
+  case unsupported(map: String, reason: String)
+  /// A capture needs the program's object file and cannot find it.
+  case captureUnavailable(interface: String, reason: String)
+  /// A kernel call failed.
+  case kernel(SystemCallError)
+
+  /// A message naming the interface, map or field and what to do.
+  public var description: String {
+    switch self {
+    case .interfaceNotFound(let name): "no network interface named \"\(name)\""
+    case .noProgram(let interface): "\(interface) has no XDP program attached"
+    case .unknownMap(let name, let interface, let available):
+      "the program on \(interface) has no map named \"\(name)\""
+        + (available.isEmpty
+          ? " (it has no maps)" : "; its maps: \(available.joined(separator: ", "))")
+    case .value(let map, let error): "map \"\(map)\": \(error)"
+    case .noEntry(let map, let key): "map \"\(map)\" has no entry with key \(key)"
+    case .unsupported(let map, let reason): "map \"\(map)\": \(reason)"
+    case .captureUnavailable(let interface, let reason): "cannot capture on \(interface): \(reason)"
+    case .kernel(let error):
+      error.description
+        + (error.isPermissionDenied ? " (this needs root: CAP_BPF and CAP_SYS_ADMIN)" : "")
+    }
+  }
+}

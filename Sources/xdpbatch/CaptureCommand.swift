@@ -1,0 +1,142 @@
+import ArgumentParser
+import BPF
+import Control
+import Engine
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Set by SIGINT/SIGTERM during a capture: the loop ends and the
+/// original program is swapped back.
+private let captureInterrupted = Atomic<Bool>(false)
+
+/// `xdpbatch capture IFACE -w FILE`: frames the XDP program on an
+/// interface sees, with its verdict on each, written as pcapng or pcap.
+struct CaptureCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "capture",
+    abstract:
+      "Record the frames an interface's XDP program sees, with its verdicts, to a pcap file.",
+    discussion: """
+      The program is swapped atomically for a variant that also copies each frame's first
+      bytes and its verdict into a ring buffer, and swapped back when the capture ends
+      (after --count frames, --duration, or Ctrl-C). The variant is built from the object
+      xdpbatch attached, or from --object for a program attached by another tool; it uses
+      the running program's maps.
+      """)
+
+  @Argument(help: "The network interface.")
+  var interface: String
+
+  @Option(name: .shortAndLong, help: "The file to write.")
+  var write: String
+
+  @Option(help: "Stop after N frames.")
+  var count: Int?
+
+  @Option(help: "Stop after SECONDS seconds.")
+  var duration: Double?
+
+  @Option(help: "Only frames with this verdict: aborted, drop, pass, tx or redirect.")
+  var action: String?
+
+  @Option(help: "Bytes of each frame to keep (1...4096).")
+  var snaplen = 128
+
+  @Option(help: "File format: pcapng (verdict in each packet's comment) or pcap.")
+  var format = "pcapng"
+
+  @Option(help: "For a program attached by another tool: its object file.")
+  var object: String?
+
+  @Option(help: "With --object: the program's name in it (default: its first XDP program).")
+  var program: String?
+
+  func validate() throws {
+    if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+    if let duration, !(duration > 0) { throw ValidationError("--duration must be above 0") }
+    if !(1...4096).contains(snaplen) { throw ValidationError("--snaplen must be in 1...4096") }
+    if CaptureFileFormat.Layout(rawValue: format) == nil {
+      throw ValidationError("--format must be pcapng or pcap")
+    }
+    if let action, Self.action(named: action) == nil {
+      throw ValidationError("--action must be one of aborted, drop, pass, tx, redirect")
+    }
+    if program != nil && object == nil { throw ValidationError("--program needs --object") }
+  }
+
+  static func action(named name: String) -> XDPAction? {
+    XDPAction.allCases.first { $0.name == name.lowercased() }
+  }
+
+  func run() throws {
+    guard FileManager.default.createFile(atPath: write, contents: nil),
+      let file = FileHandle(forWritingAtPath: write)
+    else {
+      throw InspectionFileError(path: write)
+    }
+    defer { try? file.close() }
+    let writer = CaptureFileFormat(
+      layout: CaptureFileFormat.Layout(rawValue: format) ?? .pcapng, snapLength: UInt32(snaplen))
+    file.write(Data(writer.header()))
+
+    captureInterrupted.store(false, ordering: .relaxed)
+    let handler: @convention(c) (Int32) -> Void = { _ in
+      captureInterrupted.store(true, ordering: .relaxed)
+    }
+    let previousInterrupt = signal(SIGINT, handler)
+    let previousTerminate = signal(SIGTERM, handler)
+    defer {
+      signal(SIGINT, previousInterrupt)
+      signal(SIGTERM, previousTerminate)
+    }
+
+    let capture = try FrameCapture.start(
+      FrameCapture.Request(
+        interface: interface, action: action.flatMap(Self.action(named:)), snapLength: snaplen,
+        object: object, program: program))
+    writeToStandardError(
+      "capturing on \(interface) (program id \(capture.originalID) swapped for its capture variant); Ctrl-C stops"
+    )
+    var written = 0
+    let deadline = duration.map { Date().addingTimeInterval($0) }
+    var counts = ActionCounts()
+    while !captureInterrupted.load(ordering: .relaxed) {
+      if let count, written >= count { break }
+      if let deadline, Date() >= deadline { break }
+      for frame in capture.poll(timeoutMilliseconds: 100) {
+        if let count, written >= count { break }
+        file.write(
+          Data(
+            writer.record(
+              .init(
+                bytes: frame.bytes, originalLength: Int(frame.length),
+                timestampNanoseconds: frame.timestampNanoseconds,
+                comment: "verdict: XDP_\(frame.action.name.uppercased())"
+                  + (frame.returnValue > 4 ? " (returned \(frame.returnValue))" : "")
+                  + ", rx queue \(frame.queue)"))))
+        counts.record(frame.action, bytes: Int(frame.length))
+        written += 1
+      }
+    }
+    try capture.stop()
+    let summary = XDPAction.allCases.filter { counts[$0].packets > 0 }.map {
+      "\($0.name) \(counts[$0].packets)"
+    }
+    writeToStandardError(
+      "\(written) frames written to \(write)"
+        + (summary.isEmpty ? "" : " (" + summary.joined(separator: ", ") + ")")
+        + "; program id \(capture.originalID) is back on \(interface)")
+  }
+}
+
+/// The output file of a capture cannot be created.
+struct InspectionFileError: Error, CustomStringConvertible {
+  var path: String
+  var description: String {
+    "\(path): cannot create the file (check the directory and permissions)"
+  }
+}

@@ -1,0 +1,186 @@
+import ArgumentParser
+import BPF
+import Control
+import Foundation
+
+/// `xdpbatch maps IFACE`: the maps of the XDP program on an interface,
+/// whoever attached it.
+struct MapsCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "maps",
+    abstract: "List the maps of the XDP program on an interface (any program, any loader).")
+
+  @Argument(help: "The network interface.")
+  var interface: String
+
+  @Flag(help: "Print one JSON document.")
+  var json = false
+
+  func run() throws {
+    let program = try InterfaceProgram.find(interface: interface)
+    let maps = try program.maps().map(\.summary)
+    if json {
+      print(
+        InspectionJSON.encode(
+          MapsReport(
+            interface: interface, programID: program.programID, program: program.program.name,
+            maps: maps)))
+      return
+    }
+    print("\(interface): program \(program.program.name) (id \(program.programID))")
+    let header = ["ID", "NAME", "TYPE", "KEY", "VALUE", "ENTRIES", "FLAGS", "BTF"]
+    let rows = maps.map { map in
+      [
+        String(map.id), map.name, map.type.description, String(map.keySize),
+        String(map.valueSize), String(map.maxEntries), "0x" + String(map.flags, radix: 16),
+        map.btfID == 0 ? "-" : String(map.btfID),
+      ]
+    }
+    print(InspectionTable.render([header] + rows))
+  }
+}
+
+/// `maps --json`.
+struct MapsReport: Encodable {
+  var interface: String
+  var programID: UInt32
+  var program: String
+  var maps: [MapSummary]
+
+  enum CodingKeys: String, CodingKey {
+    case interface, program, maps
+    case programID = "program_id"
+  }
+}
+
+/// `xdpbatch map dump|update|delete`: one map's entries, typed by BTF.
+struct MapCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "map",
+    abstract: "Show or change the entries of a map of the XDP program on an interface.",
+    discussion: """
+      Keys and values are written as `map dump` prints them: integers (decimal or 0x…),
+      enumerator names, "strings" for char arrays, [a, b] for arrays, {member: value, …}
+      for structs (members left out are zero), or hex:BYTES (memory order) for anything.
+      Without BTF, values are hex:BYTES, or an integer for 1-, 2-, 4- and 8-byte values.
+      """,
+    subcommands: [MapDumpCommand.self, MapUpdateCommand.self, MapDeleteCommand.self])
+}
+
+/// `xdpbatch map dump IFACE NAME`.
+struct MapDumpCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "dump", abstract: "Print a map's entries, formatted from its BTF (hex without).")
+
+  @Argument(help: "The network interface.")
+  var interface: String
+
+  @Argument(help: "The map's name (see `xdpbatch maps`).")
+  var name: String
+
+  @Flag(help: "Print one JSON document.")
+  var json = false
+
+  @Flag(help: "Leave out entries whose value is all zero bytes.")
+  var nonzero = false
+
+  func run() throws {
+    let contents = try TypedMap.open(interface: interface, name: name)
+    var entries = try contents.entries()
+    if nonzero { entries = entries.filter { !$0.isZero } }
+    if json {
+      print(
+        InspectionJSON.encode(
+          MapDumpReport(
+            interface: interface, map: contents.map.summary, types: contents.types.source,
+            entries: entries)))
+      return
+    }
+    let summary = contents.map.summary
+    print(
+      "\(summary.name) (id \(summary.id), \(summary.type), \(entries.count) entries, types: \(contents.types.source.rawValue))"
+    )
+    for entry in entries {
+      if let perCPU = entry.perCPU, let sum = entry.sum {
+        let cpus = perCPU.enumerated().map { "cpu\($0.offset) \($0.element)" }
+        print("key \(entry.key)  sum \(sum)  " + cpus.joined(separator: "  "))
+      } else if let value = entry.value {
+        print("key \(entry.key)  value \(value)")
+      }
+    }
+  }
+}
+
+/// `map dump --json`.
+struct MapDumpReport: Encodable {
+  var interface: String
+  var map: MapSummary
+  var types: MapTypes.Source
+  var entries: [MapEntry]
+}
+
+/// `xdpbatch map update IFACE NAME KEY VALUE`.
+struct MapUpdateCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "update",
+    abstract: "Set a map entry (per-CPU maps: on every CPU).")
+
+  @Argument(help: "The network interface.")
+  var interface: String
+
+  @Argument(help: "The map's name.")
+  var name: String
+
+  @Argument(help: "The key, as `map dump` prints keys (or hex:BYTES).")
+  var key: String
+
+  @Argument(help: "The value, as `map dump` prints values (or hex:BYTES).")
+  var value: String
+
+  func run() throws {
+    try TypedMap.open(interface: interface, name: name).update(key: key, value: value)
+  }
+}
+
+/// `xdpbatch map delete IFACE NAME KEY`.
+struct MapDeleteCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "delete", abstract: "Remove a map entry (hash-like maps, DEVMAPs).")
+
+  @Argument(help: "The network interface.")
+  var interface: String
+
+  @Argument(help: "The map's name.")
+  var name: String
+
+  @Argument(help: "The key, as `map dump` prints keys (or hex:BYTES).")
+  var key: String
+
+  func run() throws {
+    try TypedMap.open(interface: interface, name: name).delete(key: key)
+  }
+}
+
+/// JSON printing shared by the inspection commands.
+enum InspectionJSON {
+  static func encode<T: Encodable>(_ value: T) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+    return String(decoding: data, as: UTF8.self)
+  }
+}
+
+/// Left-aligned columns, two spaces apart.
+enum InspectionTable {
+  static func render(_ rows: [[String]]) -> String {
+    guard let first = rows.first else { return "" }
+    let widths = first.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+    return rows.map { row in
+      row.enumerated().map { index, cell in
+        index == row.count - 1
+          ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+      }.joined(separator: "  ")
+    }.joined(separator: "\n")
+  }
+}
