@@ -54,7 +54,8 @@ let package = Package(
     .testTarget(name: "BPFTests", dependencies: ["BPF", "CBPF", "TestSupport"]),
     .testTarget(name: "RewriterTests", dependencies: ["Rewriter", "BPF", "CBPF"]),
     .testTarget(
-      name: "EngineTests", dependencies: ["Engine", "Check", "TestSupport"], exclude: ["Conformance"]),
+      name: "EngineTests", dependencies: ["Engine", "Check", "TestSupport"],
+      exclude: ["Conformance"]),
     .testTarget(
       name: "CheckTests", dependencies: ["BPF", "Rewriter", "Engine", "Check", "TestSupport"]),
     .testTarget(

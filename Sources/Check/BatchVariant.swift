@@ -1,3 +1,4 @@
+import BPF
 import Rewriter
 
 /// One way of building a batch program: a stack strategy and a loop bound,

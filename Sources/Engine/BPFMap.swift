@@ -110,8 +110,8 @@ public final class BPFMap {
 
   /// `map_update_elem`: 0 or a negative errno.
   func update(key: [UInt8], value: [UInt8], flags: UInt64, processor: Int?) -> Int32 {
-    let command = flags & ~Errno.lockFlag
-    guard flags & Errno.lockFlag == 0, command <= 2 else { return -Errno.invalid }
+    let command = flags & ~MapUpdateFlag.lock
+    guard flags & MapUpdateFlag.lock == 0, command <= 2 else { return -Errno.invalid }
     let slot: Int
     switch kind {
     case .array, .sparseArray:
@@ -185,17 +185,4 @@ public final class BPFMap {
       ? Int(UInt32(key[0]) | UInt32(key[1]) << 8 | UInt32(key[2]) << 16 | UInt32(key[3]) << 24)
       : Int.max
   }
-}
-
-/// The kernel error numbers the helpers return (negated).
-enum Errno {
-  static let notFound: Int32 = 2  // ENOENT
-  static let tooBig: Int32 = 7  // E2BIG
-  static let fault: Int32 = 14  // EFAULT
-  static let exists: Int32 = 17  // EEXIST
-  static let invalid: Int32 = 22  // EINVAL
-  static let accessDenied: Int32 = 13  // EACCES
-  static let notSupported: Int32 = 524  // ENOTSUPP
-  /// `BPF_F_LOCK`.
-  static let lockFlag: UInt64 = 4
 }

@@ -1,3 +1,5 @@
+import BPF
+
 /// `bpf_trace_printk(fmt, fmt_size, a, b, c)`: formats like the kernel's
 /// `bpf_bprintf_prepare` + `bstr_printf` (conversions `d i u x X c s p %`,
 /// `l`/`ll` lengths, `0 + - space` flags and a width) and appends the line

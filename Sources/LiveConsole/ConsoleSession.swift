@@ -1,3 +1,4 @@
+import BPF
 import Console
 import Control
 import Foundation
@@ -146,7 +147,7 @@ public final class ConsoleSession {
     case .cycleStrategy(let interface):
       let record = try deployment.cycleStrategy(interface: interface)
       news = .info(
-        "batch form of \(record.program) uses the \(record.batchStrategy.rawValue) strategy (b swaps)"
+        "batch form of \(record.program) uses the \(record.strategy.rawValue) strategy (b swaps)"
       )
     case .detach(let interface):
       try deployment.detach(interface: interface)

@@ -1,3 +1,4 @@
+import BPF
 import Console
 import Control
 
@@ -46,26 +47,14 @@ extension ProgramStatus {
   /// packet of each form.
   init(
     _ record: AttachmentRecord, counts: RewriteSummaries.Counts?,
-    nanosecondsPerPacket: [ProgramForm: Double]
+    nanosecondsPerPacket: [Form: Double]
   ) {
-    var nanoseconds: [Mode: Double] = [:]
-    for (form, value) in nanosecondsPerPacket {
-      nanoseconds[Mode(form)] = value
-    }
     self.init(
-      objectPath: record.object, programName: record.program, mode: Mode(record.form),
-      strategy: Strategy(rawValue: record.batchStrategy.rawValue) ?? .shift,
-      bound: Bound(rawValue: record.batchBound.rawValue) ?? .count,
-      batchSize: record.batchTrampoline.batchSize, attachMode: record.attachMode.rawValue,
+      objectPath: record.object, programName: record.program, mode: record.form,
+      strategy: record.strategy, bound: record.bound,
+      batchSize: record.batchTrampoline.batchSize, attachMode: record.attachMode,
       instructionsBefore: counts?.before ?? 0, instructionsAfter: counts?.after,
-      nanosecondsPerPacket: nanoseconds)
-  }
-}
-
-extension ProgramStatus.Mode {
-  /// The pane's name for `form`.
-  init(_ form: ProgramForm) {
-    self = form == .batch ? .batch : .perPacket
+      nanosecondsPerPacket: nanosecondsPerPacket)
   }
 }
 

@@ -1,3 +1,4 @@
+import BPF
 import Control
 
 /// The kernel's side of ``TrafficSource``: xdpbatch's attachment found

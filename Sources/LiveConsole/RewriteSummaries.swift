@@ -1,3 +1,4 @@
+import BPF
 import Control
 import Rewriter
 
@@ -24,8 +25,8 @@ struct RewriteSummaries {
   /// is unreadable.
   mutating func counts(of record: AttachmentRecord) -> Counts? {
     let key = Key(
-      object: record.object, program: record.program, strategy: record.batchStrategy,
-      bound: record.batchBound)
+      object: record.object, program: record.program, strategy: record.strategy,
+      bound: record.bound)
     if let counts = known[key] { return counts }
     var counts: Counts?
     if let summary = try? record.source.batchSummary(record.batchTrampoline) {

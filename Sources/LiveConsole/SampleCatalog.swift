@@ -1,3 +1,4 @@
+import BPF
 import Console
 import Foundation
 

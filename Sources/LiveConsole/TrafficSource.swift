@@ -1,3 +1,4 @@
+import BPF
 import Control
 
 /// Where a ``ConsoleSession`` reads the selected interface's counters and

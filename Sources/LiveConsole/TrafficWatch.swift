@@ -12,7 +12,7 @@ struct TrafficWatch {
   var traffic = ActionTraffic()
   var history = RateHistory()
   var record: AttachmentRecord?
-  var nanosecondsPerPacket: [ProgramForm: Double] = [:]
+  var nanosecondsPerPacket: [Form: Double] = [:]
   var problem: StatusMessage?
 
   init(interface: String) {

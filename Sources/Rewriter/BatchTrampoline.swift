@@ -34,7 +34,7 @@ public struct BatchTrampoline: Sendable {
 
   /// Configures a rewrite.
   public init(
-    strategy: BatchStrategy = .reserve, bound: BatchBound = .endPointer, batchSize: Int = 64,
+    strategy: BatchStrategy = .default, bound: BatchBound = .default, batchSize: Int = 64,
     layout: XDPContextLayout = .engine
   ) {
     self.strategy = strategy

@@ -2,8 +2,6 @@ import ArgumentParser
 import BPF
 import Control
 
-extension XDPMode: ExpressibleByArgument {}
-
 /// `xdpbatch attach`: loads a program of an object file, instrumented to
 /// count its verdicts, and attaches it to an interface through a pinned
 /// BPF link (replacing xdpbatch's program there atomically).
@@ -21,25 +19,26 @@ struct AttachCommand: ParsableCommand {
   @Option(help: "The program's name in the object (default: its only XDP program).")
   var program: String?
 
-  @Option(help: "native (in the driver) or generic (after the sk_buff is built).")
-  var mode: XDPMode = .native
+  @OptionGroup var attachMode: AttachModeOption
 
-  @Flag(help: "Attach the batch form (needs a batch-capable kernel).")
+  @Option(
+    help:
+      "per-packet (the program as compiled, the default) or batch (its batch form; needs a batch-capable kernel)."
+  )
+  var form: Form = .perPacket
+
+  @Flag(help: "Same as --form batch.")
   var batch = false
 
   @Flag(help: "Replace an XDP program that another tool attached.")
   var force = false
 
-  func validate() throws {
-    guard mode != .offload else { throw ValidationError("--mode must be native or generic") }
-  }
-
   func run() throws {
     try Privileges.require(for: "attach")
     let name = try program ?? BPFObject(contentsOf: object).onlyXDPProgramName(file: object)
     let record = try ProgramDeployment().attach(
-      ProgramSource(objectPath: object, programName: name), to: interface, mode: mode,
-      form: batch ? .batch : .perPacket, force: force)
+      ProgramSource(objectPath: object, programName: name), to: interface,
+      mode: attachMode.mode, form: batch ? .batch : form, force: force)
     print(
       "attached \(record.program) (\(record.form.rawValue), \(record.attachMode.rawValue), program id \(record.programID)) to \(interface)"
     )

@@ -29,7 +29,7 @@ struct DemoCommand: ParsableCommand {
       return
     }
     let program =
-      status.program.map { "\($0) (\(status.mode?.rawValue ?? "?"))" }
+      status.program.map { "\($0) (\(status.form?.rawValue ?? "?"))" }
       ?? (Privileges.sufficient
         ? "none" : "unknown (reading it needs root: CAP_BPF and CAP_NET_ADMIN)")
     let generator =
@@ -52,8 +52,7 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "The program in --object (default: its only XDP program).")
     var program: String?
 
-    @Option(help: "native or generic XDP.")
-    var mode: XDPMode = .native
+    @OptionGroup var attachMode: AttachModeOption
 
     @Option(help: "Frames per second the generator sends.")
     var rate: Double = 20_000
@@ -63,7 +62,6 @@ struct DemoCommand: ParsableCommand {
 
     func validate() throws {
       guard rate > 0 else { throw ValidationError("--rate must be above 0") }
-      guard mode != .offload else { throw ValidationError("--mode must be native or generic") }
     }
 
     func run() throws {
@@ -74,7 +72,7 @@ struct DemoCommand: ParsableCommand {
         demo.programName = try program ?? BPFObject(contentsOf: path).onlyXDPProgramName(file: path)
       }
       let status = try demo.up(
-        object: path, mode: mode,
+        object: path, mode: attachMode.mode,
         generatorCommand: [Self.executablePath(), "demo", "generate", "--rate", String(rate)])
       try DemoCommand.show(status, json: json)
     }

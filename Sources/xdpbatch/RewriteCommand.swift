@@ -17,11 +17,7 @@ struct RewriteCommand: ParsableCommand {
   @Option(help: "The program to rewrite (default: the object's only XDP program).")
   var program: String?
 
-  @Option(help: "shift (move the frame down) or reserve (slots below the deepest use).")
-  var strategy: BatchStrategy = .reserve
-
-  @Option(help: "count (R2 records), immediate (always --batch records) or end-pointer.")
-  var bound: BatchBound = .endPointer
+  @OptionGroup var rewrite: BatchRewriteOptions
 
   @Option(help: "The largest batch; the exact count for --bound immediate.")
   var batch = 64
@@ -50,8 +46,10 @@ struct RewriteCommand: ParsableCommand {
     let original = try file.program(named: program ?? file.onlyXDPProgramName(file: object))
     let rewritten: BatchProgram
     do {
-      rewritten = try BatchTrampoline(strategy: strategy, bound: bound, batchSize: batch)
-        .rewrite(original)
+      rewritten = try BatchTrampoline(
+        strategy: rewrite.strategy, bound: rewrite.bound, batchSize: batch
+      )
+      .rewrite(original)
     } catch {
       throw ProgramCommandError(
         "\(object): program \(original.name): cannot rewrite: \(Self.reason(error, in: original))")
@@ -106,6 +104,3 @@ struct RewriteCommand: ParsableCommand {
     return lines.joined(separator: "\n")
   }
 }
-
-extension BatchStrategy: ExpressibleByArgument {}
-extension BatchBound: ExpressibleByArgument {}

@@ -13,8 +13,10 @@ struct RunCommand: ParsableCommand {
     abstract: "Run an XDP program in the engine over generated frames or a pcap file.",
     discussion: """
       Prints packets and bytes per action, the engine's nanoseconds per packet and,
-      with --maps, every map entry afterwards. --mode batch rewrites the program with
+      with --maps, every map entry afterwards. --form batch rewrites the program with
       the batch trampoline (see `xdpbatch rewrite`) and runs it over batches of records.
+      The old spelling --mode per-packet|batch still works for this release, with a
+      warning; --mode means native/generic (as in attach, xdp-loader and bpftool).
       """)
 
   @Argument(help: "A BPF object file (clang -target bpf -O2 -g).")
@@ -23,8 +25,12 @@ struct RunCommand: ParsableCommand {
   @Option(help: "The program to run (default: the object's only XDP program).")
   var program: String?
 
-  @Option(help: "per-packet (one call a packet) or batch (one call a batch of records).")
-  var mode: String
+  @Option(
+    help: "per-packet (one call a packet, the default) or batch (one call a batch of records).")
+  var form: Form?
+
+  @Option(help: ArgumentHelp("Deprecated spelling of --form.", visibility: .hidden))
+  var mode: String?
 
   @Option(help: "Generate this many frames (default 1000 when no --pcap is given).")
   var packets: Int?
@@ -35,14 +41,13 @@ struct RunCommand: ParsableCommand {
   @Option(help: "Seed of the frame generator.")
   var seed: UInt64 = 1
 
-  @Option(help: "Batch mode: where the loop keeps its values, shift or reserve.")
-  var strategy = BatchStrategy.reserve.rawValue
+  @OptionGroup var rewrite: BatchRewriteOptions
 
-  @Option(help: "Batch mode: how the loop stops, count, immediate or end-pointer.")
-  var bound = BatchBound.endPointer.rawValue
+  @Option(name: .customLong("batch"), help: "Batch form: records per batch (1...64, default 64).")
+  var batchChoice: Int?
 
-  @Option(help: "Batch mode: records per batch (1...64).")
-  var batch = 64
+  /// Records per batch: `--batch`, or 64.
+  var batch: Int { batchChoice ?? PacketRunner.maximumBatch }
 
   @Flag(help: "Also print every map entry after the run (key and value in hex).")
   var maps = false
@@ -63,14 +68,10 @@ struct RunCommand: ParsableCommand {
   var write: String?
 
   func validate() throws {
-    guard mode == "per-packet" || mode == "batch" else {
-      throw ValidationError("--mode must be per-packet or batch, not '\(mode)'")
-    }
-    guard BatchStrategy(rawValue: strategy) != nil else {
-      throw ValidationError("--strategy must be shift or reserve, not '\(strategy)'")
-    }
-    guard BatchBound(rawValue: bound) != nil else {
-      throw ValidationError("--bound must be count, immediate or end-pointer, not '\(bound)'")
+    if try selectedForm() == .perPacket, rewrite.isGiven || batchChoice != nil {
+      throw ValidationError(
+        "--strategy, --bound and --batch shape the batch form and do nothing per packet; give --form batch or leave them out"
+      )
     }
     guard (1...PacketRunner.maximumBatch).contains(batch) else {
       throw ValidationError("--batch must be between 1 and \(PacketRunner.maximumBatch)")
@@ -81,11 +82,32 @@ struct RunCommand: ParsableCommand {
     if let packets, packets < 1 { throw ValidationError("--packets must be at least 1") }
   }
 
+  /// The form asked for: `--form`, or the deprecated `--mode per-packet|batch`.
+  func selectedForm() throws -> Form {
+    guard let mode else { return form ?? .perPacket }
+    guard form == nil else {
+      throw ValidationError("give --form only (--mode per-packet|batch is its deprecated spelling)")
+    }
+    if let legacy = Form(rawValue: mode) { return legacy }
+    if AttachMode(spelling: mode) != nil {
+      throw ValidationError(
+        "run executes the program in the engine, not attached to an interface: --mode \(mode) is an attach mode; choose the form with --form per-packet|batch"
+      )
+    }
+    throw ValidationError("--form must be per-packet or batch, not '\(mode)'")
+  }
+
   func run() throws {
+    let form = try selectedForm()
+    if let mode {
+      writeToStandardError(
+        "xdpbatch: warning: `run --mode \(mode)` is deprecated and will mean the attach mode; use `--form \(mode)`"
+      )
+    }
     let frames = try inputFrames()
     let file = try BPFObject(contentsOf: object)
     let linked = try file.program(named: program ?? file.onlyXDPProgramName(file: object))
-    let plan = try executionPlan(for: linked, frameCount: frames.count)
+    let plan = try executionPlan(for: linked, form: form, frameCount: frames.count)
     let context = RunFailure.Context(
       object: object, program: linked.name, batchProgram: plan.batchProgram)
 
@@ -111,10 +133,11 @@ struct RunCommand: ParsableCommand {
     engineOption.reportFallback(machine)
 
     var summary = RunSummary(
-      program: linked.name, mode: mode, report: report, elapsed: elapsed,
+      program: linked.name, form: form, report: report, elapsed: elapsed,
       maps: maps ? machine.maps.compactMap(MapListing.init) : nil,
-      batch: mode == "batch"
-        ? RunSummary.BatchSettings(strategy: strategy, bound: bound, size: batch) : nil)
+      batch: form == .batch
+        ? RunSummary.BatchSettings(
+          strategy: rewrite.strategy.rawValue, bound: rewrite.bound.rawValue, size: batch) : nil)
     if verdicts {
       summary.verdicts = report.outcomes.map { outcome in
         outcome.action.name + (outcome.returnValue > 4 ? " (returned \(outcome.returnValue))" : "")
@@ -165,9 +188,11 @@ struct RunCommand: ParsableCommand {
     var batchProgram: BatchProgram?
   }
 
-  private func executionPlan(for linked: Program, frameCount: Int) throws -> ExecutionPlan {
-    guard mode == "batch" else { return ExecutionPlan(program: linked, mode: .perPacket) }
-    let bound = BatchBound(rawValue: bound) ?? .endPointer
+  private func executionPlan(for linked: Program, form: Form, frameCount: Int) throws
+    -> ExecutionPlan
+  {
+    guard form == .batch else { return ExecutionPlan(program: linked, mode: .perPacket) }
+    let bound = rewrite.bound
     if bound == .immediate, frameCount % batch != 0 {
       throw RunFailure(
         message:
@@ -175,8 +200,7 @@ struct RunCommand: ParsableCommand {
           + "\(batch) records, and \(frameCount) frames leave a partial batch; "
           + "use --bound count or end-pointer, or a frame count that is a multiple of --batch")
     }
-    let trampoline = BatchTrampoline(
-      strategy: BatchStrategy(rawValue: strategy) ?? .reserve, bound: bound, batchSize: batch)
+    let trampoline = BatchTrampoline(strategy: rewrite.strategy, bound: bound, batchSize: batch)
     do {
       let rewritten = try trampoline.rewrite(linked)
       return ExecutionPlan(

@@ -5,10 +5,11 @@ import Foundation
 /// What `xdpbatch run` reports: per-action counts, the engine's time per
 /// packet and, on request, the maps afterwards. Encodes to the JSON shape
 /// of docs/DESIGN.md (`program`, `mode`, `packets`, `actions`, `ns_per_packet`,
-/// plus `maps` when asked for).
+/// plus `maps` when asked for). `mode` is the form, as the JSON shape fixed
+/// it; `form` says the same under its own name.
 struct RunSummary: Encodable {
   var program: String
-  var mode: String
+  var form: Form
   var packets: UInt64
   var actions: ActionCounts
   var nanosecondsPerPacket: Double
@@ -33,11 +34,11 @@ struct RunSummary: Encodable {
   }
 
   init(
-    program: String, mode: String, report: RunReport, elapsed: Duration, maps: [MapListing]?,
+    program: String, form: Form, report: RunReport, elapsed: Duration, maps: [MapListing]?,
     batch: BatchSettings? = nil
   ) {
     self.program = program
-    self.mode = mode
+    self.form = form
     self.batch = batch
     packets = report.totals.totalPackets
     actions = report.totals
@@ -50,14 +51,15 @@ struct RunSummary: Encodable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case program, mode, packets, actions, instructions, invocations, maps, verdicts, batch
+    case program, mode, form, packets, actions, instructions, invocations, maps, verdicts, batch
     case nanosecondsPerPacket = "ns_per_packet"
   }
 
   func encode(to encoder: Encoder) throws {
     var container = encoder.container(keyedBy: CodingKeys.self)
     try container.encode(program, forKey: .program)
-    try container.encode(mode, forKey: .mode)
+    try container.encode(form, forKey: .mode)
+    try container.encode(form, forKey: .form)
     try container.encode(packets, forKey: .packets)
     try container.encode(actions, forKey: .actions)
     try container.encode((nanosecondsPerPacket * 10).rounded() / 10, forKey: .nanosecondsPerPacket)
@@ -81,7 +83,7 @@ struct RunSummary: Encodable {
   /// The human-readable report.
   func text(source: String) -> String {
     var lines = [
-      "\(program) (\(mode)) over \(source): \(packets) packets, "
+      "\(program) (\(form.rawValue)) over \(source): \(packets) packets, "
         + String(format: "%.1f ns per packet", nanosecondsPerPacket)
         + ", \(instructions) instructions in \(invocations) calls",
       "",

@@ -46,7 +46,8 @@ struct StatsCommand: ParsableCommand {
       let sample = try attachment.sample(at: Self.now())
       var report = StatsReport(
         interface: interface, record: record, sample: sample,
-        name: (try? attachment.program().name) ?? "?", tracker: tracker.record(sample))
+        name: (try? attachment.program().name) ?? "?", attachMode: try? attachment.mode(),
+        tracker: tracker.record(sample))
       report.perCPU = try? PerCPUActionCounts.read(
         InspectedMap.open(pinnedAt: attachment.pins.countersPath))
       // Unbuffered, so that a reader of a pipe sees each interval at once.
@@ -62,11 +63,13 @@ struct StatsCommand: ParsableCommand {
   }
 }
 
-/// One report of `stats`, in docs/DESIGN.md's JSON shape.
+/// One report of `stats`, in docs/DESIGN.md's JSON shape (`mode` is the
+/// form; `form` repeats it under its own name).
 struct StatsReport: Encodable {
   var interface: String
   var program: String
   var mode: String?
+  var form: String?
   var attachMode: String?
   var programID: UInt32
   var actions: ActionCounts
@@ -76,21 +79,25 @@ struct StatsReport: Encodable {
   var perCPU: PerCPUActionCounts?
 
   enum CodingKeys: String, CodingKey {
-    case interface, program, mode, actions, rates
+    case interface, program, mode, form, actions, rates
     case perCPU = "per_cpu"
     case attachMode = "attach_mode"
     case programID = "program_id"
     case nsPerPacket = "ns_per_packet"
   }
 
+  /// A report of what the kernel runs: the program id and attach mode
+  /// come from the kernel; the record adds the object's names and form
+  /// when it describes that program.
   init(
     interface: String, record: AttachmentRecord?, sample: CounterSample, name: String,
-    tracker report: CounterTracker.Report
+    attachMode kernelMode: AttachMode?, tracker report: CounterTracker.Report
   ) {
     self.interface = interface
     program = record?.program ?? name
     mode = record?.form.rawValue
-    attachMode = record?.attachMode.rawValue
+    form = mode
+    attachMode = (kernelMode ?? record?.attachMode)?.rawValue
     programID = sample.programID
     actions = report.totals
     rates = Dictionary(

@@ -12,7 +12,7 @@ struct OperatorCommandLineTests {
     #expect(rewrite.status == 0, "\(rewrite.errors)")
     #expect(rewrite.output.hasPrefix("xdp_prog1:"))
     let run = try Command.run([
-      "run", Command.sample("xdp_classify"), "--mode", "per-packet", "--packets", "20", "--json",
+      "run", Command.sample("xdp_classify"), "--form", "per-packet", "--packets", "20", "--json",
     ])
     #expect(run.status == 0, "\(run.errors)")
     #expect(try run.json()["program"] as? String == "xdp_classify_prog")
@@ -33,6 +33,14 @@ struct OperatorCommandLineTests {
     (["rewrite", "OBJ", "--batch", "100000"], "--batch must be between 1 and 64, not 100000"),
     (["rewrite", "OBJ", "--json", "--listing"], "--listing has no place in --json output"),
     (["stats", "lo", "--interval", "-1"], "--interval must be above 0"),
+    (
+      ["run", "OBJ", "--form", "per-packet", "--batch", "8"],
+      "--strategy, --bound and --batch shape the batch form and do nothing per packet"
+    ),
+    (
+      ["run", "OBJ", "--strategy", "shift"],
+      "--strategy, --bound and --batch shape the batch form and do nothing per packet"
+    ),
     (["stats", "lo", "--interval", "1", "--count", "-2"], "--count must be at least 1"),
   ])
   func validationExitsTwoWithTheRule(arguments: [String], rule: String) throws {
@@ -46,7 +54,7 @@ struct OperatorCommandLineTests {
   /// Item 13: the batch form's JSON says how it was made.
   @Test func runJSONRecordsTheBatchRewrite() throws {
     let batch = try Command.run([
-      "run", Command.sample("xdp_classify"), "--mode", "batch", "--strategy", "shift", "--bound",
+      "run", Command.sample("xdp_classify"), "--form", "batch", "--strategy", "shift", "--bound",
       "count", "--batch", "8", "--packets", "32", "--json",
     ])
     #expect(batch.status == 0, "\(batch.errors)")
@@ -55,7 +63,7 @@ struct OperatorCommandLineTests {
     #expect(settings["bound"] as? String == "count")
     #expect(settings["size"] as? Int == 8)
     let perPacket = try Command.run([
-      "run", Command.sample("xdp_classify"), "--mode", "per-packet", "--packets", "8", "--json",
+      "run", Command.sample("xdp_classify"), "--form", "per-packet", "--packets", "8", "--json",
     ])
     #expect(try perPacket.json()["batch"] == nil)
   }

@@ -246,6 +246,41 @@ struct RunCommandTests {
     #expect(result.errors.contains(Self.classify) && result.errors.contains("nope"))
   }
 
+  @Test("--form selects the form; the old --mode per-packet|batch works with a warning")
+  func formAndDeprecatedMode() throws {
+    let base = ["run", Self.xdp1, "--program", "xdp_prog1", "--packets", "64", "--json"]
+    for form in ["per-packet", "batch"] {
+      let current = try Command.run(base + ["--form", form])
+      #expect(current.status == 0, "\(current.errors)")
+      let json = try current.json()
+      #expect(json["form"] as? String == form)
+      #expect(json["mode"] as? String == form, "DESIGN.md's key stays")
+      #expect(!current.errors.contains("deprecated"))
+
+      let legacy = try Command.run(base + ["--mode", form])
+      #expect(legacy.status == 0, "\(legacy.errors)")
+      #expect(try legacy.json()["form"] as? String == form)
+      #expect(legacy.errors.contains("`run --mode \(form)` is deprecated"))
+      #expect(legacy.errors.contains("--form \(form)"))
+    }
+    let plain = try Command.run(base)
+    #expect(try plain.json()["form"] as? String == "per-packet", "per-packet by default")
+
+    // An attach mode is not a form: refused, saying what to use.
+    for spelling in ["native", "skb", "hw"] {
+      let attachMode = try Command.run(base + ["--mode", spelling])
+      #expect(attachMode.status == 2)
+      #expect(attachMode.errors.contains("is an attach mode"))
+      #expect(attachMode.errors.contains("--form per-packet|batch"))
+    }
+    let both = try Command.run(base + ["--form", "batch", "--mode", "batch"])
+    #expect(both.status == 2)
+    let badForm = try Command.run(base + ["--form", "native"])
+    #expect(badForm.status == 2)
+    let badStrategy = try Command.run(base + ["--form", "batch", "--strategy", "sideways"])
+    #expect(badStrategy.status == 2)
+  }
+
   @Test("usage errors exit 2")
   func usageErrors() throws {
     let badMode = try Command.run(["run", Self.xdp1, "--program", "xdp_prog1", "--mode", "fast"])

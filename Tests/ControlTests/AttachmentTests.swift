@@ -48,10 +48,10 @@ struct AttachmentTests {
     #expect(afterFirst[.drop].bytes == sent * UInt64(frame.bytes.count))
 
     // Replace atomically: same link, new program, counters continue.
-    let linkID = attachment.link.info().id
+    let linkID = try attachment.link.info().id
     try attachment.replace(with: request(TestPrograms.counting(.pass, name: "count_pass")))
     let secondProgram = try attachment.program().info()
-    #expect(attachment.link.info().id == linkID)
+    #expect(try attachment.link.info().id == linkID)
     #expect(secondProgram.id != firstProgram.id)
     #expect(secondProgram.name == "count_pass")
     let reopened = try #require(try XDPAttachment.open(interface: interface))
@@ -72,7 +72,7 @@ struct AttachmentTests {
     #expect(!PinDirectory.exists(pins.countersPath))
     #expect(!PinDirectory.exists(pins.path))
     let index = if_nametoindex(interface)
-    #expect(XDPLink.links(onInterface: index).isEmpty)
+    #expect(try XDPLink.links(onInterface: index).isEmpty)
     #expect(try InterfaceInventory.query()[name: interface]?.programs.isEmpty == true)
   }
 

@@ -181,6 +181,62 @@ struct CommandLineTests {
     #expect(again.errors.contains("has no program attached"))
   }
 
+  @Test func attachModeSpellingsAndMismatch() throws {
+    let network = try TestNetwork()
+    defer {
+      StateDirectory().removeRecord(interface: network.veth.name)
+      network.tearDown()
+    }
+    let interface = network.veth.name
+    let attach = ["attach", interface, Self.classifier, "--program", "xdp_classify_prog"]
+
+    // veth's driver does not offload: refused with the reason, nothing changed.
+    for spelling in ["hw", "offload"] {
+      let offload = try Self.run(attach + ["--mode", spelling])
+      #expect(offload.status == 1)
+      #expect(offload.errors.contains("offload not available on \(interface)"))
+      #expect(offload.errors.contains("Nothing was changed"))
+      try Self.expectUntouched(interface)
+    }
+    let unknown = try Self.run(attach + ["--mode", "per-packet"])
+    #expect(unknown.status == 2)
+
+    // xdp-loader's skb is generic; the record says form and attach mode.
+    let generic = try Self.run(attach + ["--mode", "skb", "--form", "per-packet"])
+    #expect(generic.status == 0, "\(generic.errors)")
+    #expect(try InterfaceInventory.query()[name: interface]?.programs.map(\.mode) == [.generic])
+    let path = StateDirectory().recordPath(interface: interface)
+    let stored = try #require(
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
+        as? [String: Any])
+    #expect(stored["form"] as? String == "per-packet")
+    #expect(stored["attach_mode"] as? String == "generic")
+    #expect(stored["mode"] == nil, "the form has a key that says form")
+    #expect(stored["strategy"] as? String == "reserve")
+    #expect(stored["bound"] as? String == "end-pointer")
+
+    // drv (native) while the kernel runs it generic: refused, unchanged.
+    let record = try #require(StateDirectory().record(interface: interface))
+    let native = try Self.run(attach + ["--mode", "drv"])
+    #expect(native.status == 1)
+    #expect(native.errors.contains("runs xdpbatch's program in generic mode, not native"))
+    #expect(StateDirectory().record(interface: interface) == record)
+    #expect(
+      try InterfaceInventory.query()[name: interface]?.programs.map(\.id) == [record.programID])
+
+    let stats = try Self.run(["stats", interface, "--json"])
+    let document = try #require(
+      try JSONSerialization.jsonObject(with: Data(stats.output.utf8)) as? [String: Any])
+    #expect(document["attach_mode"] as? String == "generic")
+    #expect(document["form"] as? String == "per-packet")
+    #expect(document["mode"] as? String == "per-packet", "DESIGN.md's key stays")
+
+    let replaced = try Self.run(attach + ["--mode", "generic"])
+    #expect(replaced.status == 0, "\(replaced.errors)")
+    #expect(try Self.run(["detach", interface]).status == 0)
+    try Self.expectUntouched(interface)
+  }
+
   @Test(.enabled(if: FileManager.default.fileExists(atPath: classifier), "make samples"))
   func demoUpStatusDownLeavesNothing() throws {
     let lock = DemoLock()

@@ -51,18 +51,37 @@ import Testing
     }
   }
 
-  @Test func recordWithoutAStrategyUsesTheRewritersDefault() {
+  @Test func recordWithoutAStrategyUsesTheRewritersDefault() throws {
     var record = AttachmentRecord(
       interface: "x", object: "/o.o", program: "p", form: .perPacket, attachMode: .native,
       programID: 1)
-    #expect(record.batchStrategy == BatchTrampoline().strategy)
-    #expect(record.batchBound == BatchTrampoline().bound)
-    record.strategy = "shift"
-    record.bound = "count"
+    #expect(record.strategy == BatchTrampoline().strategy)
+    #expect(record.bound == BatchTrampoline().bound)
+    record.strategy = .shift
+    record.bound = .count
     #expect(record.batchTrampoline.strategy == .shift)
     #expect(record.batchTrampoline.bound == .count)
-    record.strategy = "sideways"
-    #expect(record.batchStrategy == BatchTrampoline().strategy, "an unknown name is ignored")
+
+    // An old record: the form under "mode", no strategy or bound.
+    let old = """
+      {"attach_mode":"native","interface":"x","mode":"per-packet","object":"/o.o",\
+      "program":"p","program_id":1}
+      """
+    let decoded = try JSONDecoder().decode(AttachmentRecord.self, from: Data(old.utf8))
+    #expect(decoded.form == .perPacket)
+    #expect(decoded.strategy == BatchTrampoline().strategy)
+    #expect(decoded.bound == BatchTrampoline().bound)
+    // Written back, the form has a key of its own.
+    let written = try JSONSerialization.jsonObject(with: JSONEncoder().encode(record))
+    let keys = try #require(written as? [String: Any]).keys
+    #expect(Set(keys).isSuperset(of: ["form", "attach_mode", "strategy", "bound"]))
+    #expect(!keys.contains("mode"))
+    // An unknown strategy is refused, not replaced by a guess.
+    let unknown = old.replacingOccurrences(
+      of: "\"mode\"", with: "\"strategy\":\"sideways\",\"mode\"")
+    #expect(throws: DecodingError.self) {
+      try JSONDecoder().decode(AttachmentRecord.self, from: Data(unknown.utf8))
+    }
   }
 }
 
@@ -84,12 +103,12 @@ struct StrategyCycleTests {
     let initial = try #require(before)
     let programID = try attachment.program().info().id
 
-    var seen = [initial.batchStrategy]
+    var seen = [initial.strategy]
     for _ in BatchStrategy.allCases {
       let record = try deployment.cycleStrategy(interface: interface)
-      #expect(record.batchStrategy != seen.last)
-      #expect(demo.state.record(interface: interface)?.batchStrategy == record.batchStrategy)
-      seen.append(record.batchStrategy)
+      #expect(record.strategy != seen.last)
+      #expect(demo.state.record(interface: interface)?.strategy == record.strategy)
+      seen.append(record.strategy)
     }
     #expect(seen.first == seen.last, "cycling comes back round")
     #expect(Set(seen).count == BatchStrategy.allCases.count)
@@ -98,7 +117,7 @@ struct StrategyCycleTests {
     // A replacement keeps the operator's choice.
     try deployment.setStrategy(.shift, interface: interface)
     try deployment.attach(DeploymentTests.dropper, to: interface, mode: .native)
-    #expect(demo.state.record(interface: interface)?.batchStrategy == .shift)
+    #expect(demo.state.record(interface: interface)?.strategy == .shift)
 
     if !(try BatchKernelSupport.probe()).isBatchCapable {
       #expect {

@@ -68,7 +68,7 @@ import Testing
       [1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0],
       [2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0],
     ]
-    #expect(BPFMap.sum(copies) == [3, 0x300])
+    #expect(KernelMap.sum(copies) == [3, 0x300])
   }
 
   @Test func actionsEncodeAsDesignShape() throws {

@@ -79,7 +79,7 @@ struct DeploymentTests {
     _ = try demo.up(object: Self.classifier.objectPath, generatorCommand: nil)
     let deployment = ProgramDeployment(state: demo.state)
     let (attachment, _) = try deployment.current(interface: demo.veth.name)
-    let linkID = attachment.link.info().id
+    let linkID = try attachment.link.info().id
     let mapID = attachment.counters.map.id
     let generator = TrafficGenerator.start(
       .init(
@@ -96,7 +96,7 @@ struct DeploymentTests {
     let sent = generator.framesSent
     #expect(sent > 0)
     #expect(programIDs.count == 100)
-    #expect(attachment.link.info().id == linkID)
+    #expect(try attachment.link.info().id == linkID)
     #expect(attachment.counters.map.id == mapID)
     #expect(try eventually { try attachment.counters.read().totalPackets >= sent })
     #expect(try attachment.counters.read().totalPackets == sent)

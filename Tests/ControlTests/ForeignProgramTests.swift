@@ -19,8 +19,8 @@ struct ForeignProgramTests {
       TestPrograms.counting(.pass, name: "counted"))
     let index = Int32(if_nametoindex(network.veth.name))
     try #require(
-      bpf_xdp_attach(index, loaded.program.descriptor.rawValue, XDPMode.generic.flags, nil) == 0)
-    defer { _ = bpf_xdp_detach(index, XDPMode.generic.flags, nil) }
+      bpf_xdp_attach(index, loaded.program.descriptor.rawValue, AttachMode.generic.flags, nil) == 0)
+    defer { _ = bpf_xdp_detach(index, AttachMode.generic.flags, nil) }
     let id = try loaded.program.info().id
 
     let details = try ProgramDetails.read(id: id)

@@ -251,7 +251,7 @@ struct InspectionCommandTests {
     #expect(interrupted.status == 0, "\(interrupted.errors)")
     #expect(interrupted.errors.contains("0 frames written"))
     #expect(try Self.tcpdumpLines(filtered).isEmpty)
-    #expect(XDPLink.links(onInterface: if_nametoindex(interface)).count == 1, "one link, ours")
+    #expect(try XDPLink.links(onInterface: if_nametoindex(interface)).count == 1, "one link, ours")
 
     // pcapng keeps each verdict in the packet's comment.
     let bytes = try Data(contentsOf: URL(fileURLWithPath: directory.path + "/frames.pcapng"))

@@ -7,12 +7,12 @@ import Testing
 @Suite(.serialized, .enabled(if: KernelAccess.available, KernelAccess.comment))
 struct KernelObjectTests {
   @Test func perCPUMapValuesAreSummed() throws {
-    let map = try BPFMap.create(ActionCounters.definition)
+    let map = try KernelMap.create(ActionCounters.definition)
     let key = XDPAction.tx.rawValue.littleEndianBytes
     let value: [UInt8] = [5, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0]
     try map.update(key: key, value: value)
     let copies = try #require(try map.lookup(key: key))
-    #expect(copies.count == BPFMap.possibleCPUs)
+    #expect(copies.count == KernelMap.possibleCPUs)
     #expect(try map.lookupSummed(key: key) == [5 * UInt64(copies.count), 7 * UInt64(copies.count)])
     let counts = try ActionCounters(map: map).read()
     #expect(counts[.tx].packets == 5 * UInt64(copies.count))

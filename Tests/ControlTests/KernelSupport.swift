@@ -13,7 +13,7 @@ enum KernelAccess {
     if getuid() != 0 { return "needs root (BPF syscalls, namespaces)" }
     let probe = MapDefinition(name: "probe", type: .array, keySize: 4, valueSize: 4, maxEntries: 1)
     do {
-      _ = try BPFMap.create(probe)
+      _ = try KernelMap.create(probe)
     } catch {
       return "BPF is not usable here: \(error)"
     }
@@ -69,12 +69,12 @@ enum TestPrograms {
 /// without `--force`. ``detach()`` removes it.
 struct ForeignProgram {
   let interfaceIndex: Int32
-  let mode: XDPMode
+  let mode: AttachMode
   /// Its kernel id.
   let id: UInt32
   private let loaded: ProgramLoader.Loaded
 
-  init(on interface: String, mode: XDPMode) throws {
+  init(on interface: String, mode: AttachMode) throws {
     interfaceIndex = Int32(if_nametoindex(interface))
     self.mode = mode
     loaded = try ProgramLoader(maps: []).load(TestPrograms.returning(.pass, name: "foreign"))

@@ -74,7 +74,7 @@ import Testing
     let program = try #require(first.program)
     #expect(program.programName == "count")
     #expect(program.mode == .perPacket)
-    #expect(program.attachMode == "native")
+    #expect(program.attachMode == .native)
     #expect(program.instructionsBefore == 0, "the object cannot be read")
     #expect(program.nanosecondsPerPacket.isEmpty)
 

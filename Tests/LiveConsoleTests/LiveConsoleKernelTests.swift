@@ -49,7 +49,7 @@ struct LiveConsoleKernelTests {
     let program = try #require(attached.program)
     #expect(program.programName == "xdp_prog1")
     #expect(program.mode == .perPacket)
-    #expect(program.attachMode == "native")
+    #expect(program.attachMode == .native)
     #expect(program.instructionsBefore > 0)
     #expect((program.instructionsAfter ?? 0) > program.instructionsBefore)
     let row = try #require(attached.interface(named: interface))
@@ -90,7 +90,7 @@ struct LiveConsoleKernelTests {
     #expect(cycled.program?.strategy != before)
     #expect(
       cycled.program?.strategy.rawValue
-        == deployment.state.record(interface: interface)?.batchStrategy.rawValue)
+        == deployment.state.record(interface: interface)?.strategy.rawValue)
     #expect(traffic.pinOpenings == 1)
 
     // The swap key refuses, as `xdpbatch swap` does, on a stock kernel.

@@ -1,3 +1,5 @@
+import BPF
+
 /// Why attaching, replacing or detaching a program failed. In every case
 /// the interface is left as it was before the call.
 public enum AttachError: Error, Sendable {
@@ -7,10 +9,16 @@ public enum AttachError: Error, Sendable {
   case foreignProgram(interface: String, program: AttachedProgram)
   /// xdpbatch has no program attached to the interface.
   case notAttached(interface: String)
+  /// xdpbatch's program runs in another mode than the one asked for; a
+  /// link cannot change mode, so replacing it would silently keep the old one.
+  case modeMismatch(interface: String, attached: AttachMode, requested: AttachMode)
   /// The program did not load.
   case load(LoadError)
   /// A kernel call failed.
   case kernel(SystemCallError)
+  /// The record of the program about to run could not be written; the
+  /// kernel was not changed.
+  case record(RecordError)
 }
 
 extension AttachError: CustomStringConvertible {
@@ -24,9 +32,14 @@ extension AttachError: CustomStringConvertible {
         "\(interface) already runs XDP program \"\(program.name ?? "?")\" (id \(program.id), \(program.mode.rawValue) mode) that xdpbatch did not attach; detach it first or pass --force to replace it"
     case .notAttached(let interface):
       return "xdpbatch has no program attached to \(interface)"
+    case .modeMismatch(let interface, let attached, let requested):
+      return
+        "\(interface) runs xdpbatch's program in \(attached.rawValue) mode, not \(requested.rawValue); detach it first (`xdpbatch detach \(interface)`) to change the mode, or ask for --mode \(attached.rawValue)"
     case .load(let error):
       return error.description
     case .kernel(let error):
+      return error.description
+    case .record(let error):
       return error.description
     }
   }

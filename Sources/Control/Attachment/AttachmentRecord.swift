@@ -1,13 +1,5 @@
+import BPF
 import Foundation
-import Glibc
-
-/// Which form of a program is attached: as compiled, or its batch form.
-public enum ProgramForm: String, Codable, Sendable, CaseIterable {
-  /// The program as compiled, run once per packet.
-  case perPacket = "per-packet"
-  /// The rewriter's batch form, run once per batch of buffers.
-  case batch
-}
 
 /// What xdpbatch attached to an interface, remembered between invocations
 /// so that `swap`, `stats` and `demo status` can say what runs there.
@@ -16,6 +8,10 @@ public enum ProgramForm: String, Codable, Sendable, CaseIterable {
 /// beside the pins holds only BPF objects and directories, no files). The
 /// program id tells whether the record still describes the attachment:
 /// if someone replaced the program, the record is stale.
+///
+/// Keys: `interface`, `object`, `program`, `form`, `attach_mode`,
+/// `strategy`, `bound`, `program_id`. Records written before `form` had
+/// its own key stored the form under `mode`; they are still read.
 public struct AttachmentRecord: Hashable, Codable, Sendable {
   /// The interface.
   public var interface: String
@@ -24,20 +20,21 @@ public struct AttachmentRecord: Hashable, Codable, Sendable {
   /// The program's name in the object.
   public var program: String
   /// Per-packet or batch.
-  public var form: ProgramForm
-  /// Native or generic XDP.
-  public var attachMode: XDPMode
-  /// For the batch form: the trampoline's stack strategy.
-  public var strategy: String?
-  /// For the batch form: the loop bound.
-  public var bound: String?
+  public var form: Form
+  /// Native or generic XDP, as the kernel reported it when the record was
+  /// written (``ProgramDeployment/current(interface:)`` asks the kernel again).
+  public var attachMode: AttachMode
+  /// The batch form's stack strategy (what the next swap rewrites with).
+  public var strategy: BatchStrategy
+  /// The batch form's loop bound.
+  public var bound: BatchBound
   /// The kernel id of the program attached when the record was written.
   public var programID: UInt32
 
-  /// Describes an attachment.
+  /// Describes an attachment; strategy and bound default to the rewriter's.
   public init(
-    interface: String, object: String, program: String, form: ProgramForm, attachMode: XDPMode,
-    strategy: String? = nil, bound: String? = nil, programID: UInt32
+    interface: String, object: String, program: String, form: Form, attachMode: AttachMode,
+    strategy: BatchStrategy = .default, bound: BatchBound = .default, programID: UInt32
   ) {
     self.interface = interface
     self.object = object
@@ -50,60 +47,39 @@ public struct AttachmentRecord: Hashable, Codable, Sendable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case interface, object, program, strategy, bound
-    case form = "mode"
+    case interface, object, program, form, strategy, bound
     case attachMode = "attach_mode"
     case programID = "program_id"
-  }
-}
-
-/// Where xdpbatch keeps files that must outlive one invocation but not a
-/// reboot: attachment records and the demo's generator state
-/// (`/run/xdpbatch`).
-public struct StateDirectory: Hashable, Sendable {
-  /// The directory.
-  public var path: String
-
-  /// The directory at `path`.
-  public init(path: String = "/run/xdpbatch") {
-    self.path = path
+    /// Where records before `form` kept the form.
+    case legacyForm = "mode"
   }
 
-  /// The record file for `interface`.
-  public func recordPath(interface: String) -> String { path + "/" + interface + ".json" }
-
-  /// Creates the directory if needed.
-  public func create() throws(SystemCallError) {
-    if access(path, F_OK) == 0 { return }
-    try check("create \(path)") { mkdir(path, 0o755) }
+  /// Reads a record, old (`"mode": "per-packet"`) or new (`"form"`); a
+  /// missing strategy or bound is the rewriter's default.
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    interface = try container.decode(String.self, forKey: .interface)
+    object = try container.decode(String.self, forKey: .object)
+    program = try container.decode(String.self, forKey: .program)
+    form =
+      try container.decodeIfPresent(Form.self, forKey: .form)
+      ?? container.decode(Form.self, forKey: .legacyForm)
+    attachMode = try container.decode(AttachMode.self, forKey: .attachMode)
+    strategy = try container.decodeIfPresent(BatchStrategy.self, forKey: .strategy) ?? .default
+    bound = try container.decodeIfPresent(BatchBound.self, forKey: .bound) ?? .default
+    programID = try container.decode(UInt32.self, forKey: .programID)
   }
 
-  /// The record for `interface`, `nil` when there is none or it is unreadable.
-  public func record(interface: String) -> AttachmentRecord? {
-    guard let data = FileManager.default.contents(atPath: recordPath(interface: interface)) else {
-      return nil
-    }
-    return try? JSONDecoder().decode(AttachmentRecord.self, from: data)
-  }
-
-  /// Writes `record` (atomically: a temporary file renamed into place).
-  public func save(_ record: AttachmentRecord) throws(SystemCallError) {
-    try create()
-    let path = recordPath(interface: record.interface)
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    guard let data = try? encoder.encode(record) else {
-      throw SystemCallError("encode the attachment record for \(record.interface)", code: EINVAL)
-    }
-    do {
-      try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-    } catch {
-      throw SystemCallError("write \(path): \(error.localizedDescription)", code: EIO)
-    }
-  }
-
-  /// Removes the record for `interface`; quiet when there is none.
-  public func removeRecord(interface: String) {
-    unlink(recordPath(interface: interface))
+  /// Writes the record with the `form` key.
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(interface, forKey: .interface)
+    try container.encode(object, forKey: .object)
+    try container.encode(program, forKey: .program)
+    try container.encode(form, forKey: .form)
+    try container.encode(attachMode, forKey: .attachMode)
+    try container.encode(strategy, forKey: .strategy)
+    try container.encode(bound, forKey: .bound)
+    try container.encode(programID, forKey: .programID)
   }
 }

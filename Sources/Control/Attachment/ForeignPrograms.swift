@@ -28,10 +28,10 @@ struct ForeignPrograms {
   /// others through netlink (`bpf_xdp_detach`). Adds to `rollback` the
   /// steps that attach each program again (through netlink) in its mode.
   func detach(into rollback: inout Rollback) throws(SystemCallError) {
-    let links = XDPLink.links(onInterface: index)
+    let links = try XDPLink.links(onInterface: index)
     for program in programs {
       let loaded = try LoadedProgram.open(id: program.id)
-      if let link = links.first(where: { $0.info().programID == program.id }) {
+      if let link = links.first(where: { $0.info.programID == program.id })?.link {
         try link.detach()
       } else {
         try check("detach program \(program.id) from \(interface)") {

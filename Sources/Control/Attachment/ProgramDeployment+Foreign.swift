@@ -6,8 +6,9 @@ extension ProgramDeployment {
   public func foreignPrograms(interface: String) throws(DeploymentError) -> [AttachedProgram] {
     do {
       let index = try XDPAttachment.interfaceIndex(of: interface)
-      let ours = try XDPAttachment.open(interface: interface).map { attachment in
-        attachment.link.info().programID
+      var ours: UInt32?
+      if let attachment = try XDPAttachment.open(interface: interface) {
+        ours = try attachment.link.info().programID
       }
       return try ForeignPrograms(interface: interface, index: index).programs.filter {
         $0.id != ours

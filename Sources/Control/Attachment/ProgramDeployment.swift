@@ -13,27 +13,53 @@ public struct ProgramDeployment: Sendable {
   public var state: StateDirectory
   /// Where the kernel's BTF is read for the batch-capability probe.
   public var btfPath: String
+  /// How the pinned link's information is read: the kernel, or a test's
+  /// reader that fails with a chosen errno.
+  public var readLinkInfo: XDPLink.InfoReader
 
   /// Uses the default locations.
   public init(
-    state: StateDirectory = StateDirectory(), btfPath: String = BatchKernelSupport.vmlinuxPath
+    state: StateDirectory = StateDirectory(), btfPath: String = BatchKernelSupport.vmlinuxPath,
+    readLinkInfo: @escaping XDPLink.InfoReader = XDPLink.kernelInfo
   ) {
     self.state = state
     self.btfPath = btfPath
+    self.readLinkInfo = readLinkInfo
   }
 
   /// Attaches `source`'s program to `interface` in `mode`, as `form`, and
   /// records it. An xdpbatch program already there (in the same mode) is
-  /// replaced atomically; a foreign one is refused unless `force`.
+  /// replaced atomically; a foreign one is refused unless `force`. Holds
+  /// the interface's ``InterfaceLock`` throughout.
   @discardableResult
   public func attach(
-    _ source: ProgramSource, to interface: String, mode: XDPMode, form: ProgramForm = .perPacket,
+    _ source: ProgramSource, to interface: String, mode: AttachMode, form: Form = .perPacket,
     force: Bool = false
   ) throws(DeploymentError) -> AttachmentRecord {
+    try changing(interface) { () throws(DeploymentError) in
+      try attachHoldingLock(source, to: interface, mode: mode, form: form, force: force)
+    }
+  }
+
+  /// ``attach(_:to:mode:form:force:)`` with the lock already held.
+  ///
+  /// Crash consistency: the record of the new program is written as the
+  /// pending record once the program is loaded (its id known) and before
+  /// the kernel runs it, and renamed over the record afterwards. Killed
+  /// at any point, the kernel runs either the program of the record or
+  /// that of the pending record, and ``current(interface:)`` picks the one
+  /// that matches.
+  private func attachHoldingLock(
+    _ source: ProgramSource, to interface: String, mode: AttachMode, form: Form, force: Bool
+  ) throws(DeploymentError) -> AttachmentRecord {
+    let index: UInt32
     do {
-      _ = try XDPAttachment.interfaceIndex(of: interface)
+      index = try XDPAttachment.interfaceIndex(of: interface)
     } catch {
       throw .attach(error)
+    }
+    if mode == .offload {
+      throw .offloadUnsupported(OffloadSupport.refusal(interface: interface, index: index))
     }
     if form == .batch { throw .batchUnsupported(try batchRefusal()) }
     let request: XDPAttachment.Request
@@ -42,48 +68,59 @@ public struct ProgramDeployment: Sendable {
     } catch {
       throw .source(error)
     }
-    do {
-      if let existing = try XDPAttachment.open(interface: interface),
-        let record = state.record(interface: interface), record.attachMode != mode,
-        record.programID == (try? existing.program().info().id)
-      {
-        throw DeploymentError.modeMismatch(interface: interface, attached: record.attachMode)
-      }
-    } catch let error as DeploymentError {
-      throw error
-    } catch let error as AttachError {
-      throw .attach(error)
-    } catch {
-      throw .attach(.kernel(SystemCallError("\(error)", code: EIO)))
-    }
-    do {
-      try state.create()
-    } catch {
-      throw .attach(.kernel(error))
-    }
     let previous = state.record(interface: interface)
+    let object = URL(fileURLWithPath: source.objectPath).standardizedFileURL.path
+    // The operator's choice of rewrite outlives the program it was made for.
+    var record = AttachmentRecord(
+      interface: interface, object: object, program: source.programName, form: form,
+      attachMode: mode, strategy: previous?.strategy ?? .default,
+      bound: previous?.bound ?? .default, programID: 0)
     let attachment: XDPAttachment
-    do {
-      attachment = try XDPAttachment.attach(request, to: interface, mode: mode, force: force)
+    do throws(AttachError) {
+      attachment = try XDPAttachment.attach(
+        request, to: interface, mode: mode, force: force, readInfo: readLinkInfo
+      ) { (program) throws(AttachError) in
+        record.programID = try kernel { () throws(SystemCallError) in try program.info().id }
+        do throws(RecordError) {
+          try state.savePending(record)
+        } catch {
+          throw .record(error)
+        }
+      }
     } catch {
+      state.removePending(interface: interface)
+      if case .record(let failure) = error { throw .record(failure) }
       if case .kernel(let call) = error, call.code == EOPNOTSUPP, mode == .native {
         throw .nativeUnsupported(interface: interface)
       }
       throw .attach(Self.diagnose(error, source: source))
     }
-    let object = URL(fileURLWithPath: source.objectPath).standardizedFileURL.path
     do {
-      // The operator's choice of rewrite outlives the program it was made for.
-      let record = AttachmentRecord(
-        interface: interface, object: object, program: source.programName, form: form,
-        attachMode: previous?.attachMode ?? mode, strategy: previous?.strategy,
-        bound: previous?.bound, programID: try attachment.program().info().id)
-      try state.save(record)
-      return record
+      if let attached = try attachment.mode() { record.attachMode = attached }
     } catch {
-      if previous == nil { try? attachment.detach() }
       throw .attach(.kernel(error))
     }
+    do {
+      try state.save(record)
+    } catch {
+      throw .record(error)
+    }
+    state.removePending(interface: interface)
+    return record
+  }
+
+  /// Runs `body` holding `interface`'s lock.
+  private func changing<T>(_ interface: String, _ body: () throws(DeploymentError) -> T)
+    throws(DeploymentError) -> T
+  {
+    let lock: InterfaceLock
+    do {
+      lock = try InterfaceLock.acquire(interface: interface, state: state)
+    } catch {
+      throw .lock(error)
+    }
+    defer { withExtendedLifetime(lock) {} }
+    return try body()
   }
 
   /// Alternates the program on `interface` between its per-packet and
@@ -91,15 +128,16 @@ public struct ProgramDeployment: Sendable {
   /// batch programs.
   @discardableResult
   public func swap(interface: String) throws(DeploymentError) -> AttachmentRecord {
-    let (_, record) = try current(interface: interface)
-    guard let record else { throw .unknownProgram(interface: interface) }
-    switch record.form {
-    case .perPacket:
-      throw .batchUnsupported(try batchRefusal())
-    case .batch:
-      return try attach(
-        ProgramSource(objectPath: record.object, programName: record.program), to: interface,
-        mode: record.attachMode, form: .perPacket)
+    try changing(interface) { () throws(DeploymentError) in
+      let (_, record) = try current(interface: interface)
+      guard let record else { throw .unknownProgram(interface: interface) }
+      switch record.form {
+      case .perPacket:
+        throw .batchUnsupported(try batchRefusal())
+      case .batch:
+        return try attachHoldingLock(
+          record.source, to: interface, mode: record.attachMode, form: .perPacket, force: false)
+      }
     }
   }
 
@@ -112,16 +150,25 @@ public struct ProgramDeployment: Sendable {
   public func setStrategy(_ strategy: BatchStrategy, interface: String)
     throws(DeploymentError) -> AttachmentRecord
   {
+    try changing(interface) { () throws(DeploymentError) in
+      try setStrategyHoldingLock(strategy, interface: interface)
+    }
+  }
+
+  private func setStrategyHoldingLock(_ strategy: BatchStrategy, interface: String)
+    throws(DeploymentError) -> AttachmentRecord
+  {
     let (_, current) = try current(interface: interface)
     guard var record = current else { throw .unknownProgram(interface: interface) }
     if record.form == .batch {
-      try attach(record.source, to: interface, mode: record.attachMode, form: .batch)
+      record = try attachHoldingLock(
+        record.source, to: interface, mode: record.attachMode, form: .batch, force: false)
     }
-    record.strategy = strategy.rawValue
+    record.strategy = strategy
     do {
       try state.save(record)
     } catch {
-      throw .attach(.kernel(error))
+      throw .record(error)
     }
     return record
   }
@@ -130,37 +177,67 @@ public struct ProgramDeployment: Sendable {
   /// strategy (shift, reserve, shift, ...); see ``setStrategy(_:interface:)``.
   @discardableResult
   public func cycleStrategy(interface: String) throws(DeploymentError) -> AttachmentRecord {
-    let (_, current) = try current(interface: interface)
-    guard let record = current else { throw .unknownProgram(interface: interface) }
-    let strategies = BatchStrategy.allCases
-    let index = strategies.firstIndex(of: record.batchStrategy) ?? 0
-    return try setStrategy(strategies[(index + 1) % strategies.count], interface: interface)
-  }
-
-  /// Detaches xdpbatch's program from `interface`, removes its pins and record.
-  public func detach(interface: String) throws(DeploymentError) {
-    do {
-      _ = try XDPAttachment.interfaceIndex(of: interface)
-      try XDPAttachment.detach(interface: interface)
-    } catch {
-      throw .attach(error)
+    try changing(interface) { () throws(DeploymentError) in
+      let (_, current) = try current(interface: interface)
+      guard let record = current else { throw .unknownProgram(interface: interface) }
+      let strategies = BatchStrategy.allCases
+      let index = strategies.firstIndex(of: record.strategy) ?? 0
+      return try setStrategyHoldingLock(
+        strategies[(index + 1) % strategies.count], interface: interface)
     }
-    state.removeRecord(interface: interface)
   }
 
-  /// The attachment on `interface` and its record (`nil` when the record
-  /// is missing or describes a program no longer attached).
+  /// Detaches xdpbatch's program from `interface`, removes its pins and
+  /// record. With no program attached it still removes what an
+  /// interrupted attach may have left (a counters pin, a record) and
+  /// reports ``AttachError/notAttached(interface:)``.
+  public func detach(interface: String) throws(DeploymentError) {
+    try changing(interface) { () throws(DeploymentError) in
+      do throws(AttachError) {
+        _ = try XDPAttachment.interfaceIndex(of: interface)
+        try XDPAttachment.detach(interface: interface, readInfo: readLinkInfo)
+      } catch {
+        if case .notAttached = error {
+          let pins = PinDirectory(interface: interface)
+          unlink(pins.countersPath)
+          pins.removeDirectories()
+          state.removeRecord(interface: interface)
+        }
+        throw .attach(error)
+      }
+      state.removeRecord(interface: interface)
+    }
+  }
+
+  /// The attachment on `interface` and its record (`nil` when no record
+  /// describes the program the kernel runs). The record's attach mode is
+  /// the one the kernel reports (`IFLA_XDP`), whatever the file says.
+  ///
+  /// After an interrupted attach the pending record may be the one that
+  /// describes the kernel's program: it is then made the record.
   public func current(interface: String) throws(DeploymentError) -> (
     XDPAttachment, AttachmentRecord?
   ) {
     do throws(AttachError) {
       _ = try XDPAttachment.interfaceIndex(of: interface)
-      guard let attachment = try XDPAttachment.open(interface: interface) else {
+      guard let attachment = try XDPAttachment.open(interface: interface, readInfo: readLinkInfo)
+      else {
         throw AttachError.notAttached(interface: interface)
       }
-      let programID = try? attachment.program().info().id
-      let record = state.record(interface: interface).flatMap {
+      let programID = try kernel { () throws(SystemCallError) in try attachment.programID() }
+      var record = state.record(interface: interface).flatMap {
         $0.programID == programID ? $0 : nil
+      }
+      if record == nil, let pending = state.pendingRecord(interface: interface),
+        pending.programID == programID
+      {
+        try? state.promotePending(interface: interface)
+        record = pending
+      }
+      if record != nil,
+        let mode = try kernel({ () throws(SystemCallError) in try attachment.mode() })
+      {
+        record?.attachMode = mode
       }
       return (attachment, record)
     } catch {
@@ -209,12 +286,17 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
   case source(ProgramSourceError)
   /// Attaching, replacing or detaching failed.
   case attach(AttachError)
+  /// The record could not be written.
+  case record(RecordError)
+  /// The interface's lock could not be taken: another xdpbatch process
+  /// is changing it, or the lock file cannot be made.
+  case lock(LockError)
   /// The batch form cannot run here; the text says why.
   case batchUnsupported(String)
+  /// The program cannot be offloaded to this interface; the text says why.
+  case offloadUnsupported(String)
   /// An xdpbatch program is attached, but no record says which.
   case unknownProgram(interface: String)
-  /// Replacing would need a different XDP mode than the attached one.
-  case modeMismatch(interface: String, attached: XDPMode)
   /// The interface's driver has no native XDP (loopback, most virtual
   /// devices but veth); generic XDP works everywhere.
   case nativeUnsupported(interface: String)
@@ -224,15 +306,20 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
     switch self {
     case .source(let error): error.description
     case .attach(let error): Self.withPrivilegeHint(error)
-    case .batchUnsupported(let reason): reason
+    case .record(let error): error.description
+    case .lock(.file(let call)) where call.isPermissionDenied:
+      call.description + Self.privilegeHint
+    case .lock(let error): error.description
+    case .batchUnsupported(let reason), .offloadUnsupported(let reason): reason
     case .unknownProgram(let interface):
       "xdpbatch has a program on \(interface) but no record of which object it came from; attach it again with `xdpbatch attach \(interface) OBJ.o --program NAME`"
-    case .modeMismatch(let interface, let attached):
-      "\(interface) runs xdpbatch's program in \(attached.rawValue) mode; detach it first (`xdpbatch detach \(interface)`) to change the mode"
     case .nativeUnsupported(let interface):
       "cannot attach to \(interface) in native mode: its driver has no native XDP (Operation not supported); `--mode skb` (generic) works on any interface"
     }
   }
+
+  private static let privilegeHint =
+    " (this needs root: CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)"
 
   private static func withPrivilegeHint(_ error: AttachError) -> String {
     let denied: Bool
@@ -242,7 +329,6 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
     default: denied = false
     }
     return error.description
-      + (denied && !Privileges.sufficient
-        ? " (this needs root: CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)" : "")
+      + (denied && !Privileges.sufficient ? privilegeHint : "")
   }
 }

@@ -19,6 +19,21 @@ public struct XDPAttachment: Sendable {
   public let link: XDPLink
   /// The interface's action counters, shared by every program attached there.
   public let counters: ActionCounters
+  /// How the link's information is read (the kernel, or a test's reader).
+  let readInfo: XDPLink.InfoReader
+
+  /// An attachment made of its parts.
+  init(
+    interface: String, interfaceIndex: UInt32, pins: PinDirectory, link: XDPLink,
+    counters: ActionCounters, readInfo: @escaping XDPLink.InfoReader = XDPLink.kernelInfo
+  ) {
+    self.interface = interface
+    self.interfaceIndex = interfaceIndex
+    self.pins = pins
+    self.link = link
+    self.counters = counters
+    self.readInfo = readInfo
+  }
 
   /// What to load: a linked program, its object's map table, and where in
   /// that table the action-counters map sits (for a program instrumented
@@ -48,7 +63,7 @@ public struct XDPAttachment: Sendable {
 
     /// Loads the program, giving it `counters` at ``countersMapIndex``.
     public func load(counters: ActionCounters) throws(AttachError) -> ProgramLoader.Loaded {
-      var reusing: [Int: BPFMap] = [:]
+      var reusing: [Int: KernelMap] = [:]
       if let countersMapIndex { reusing[countersMapIndex] = counters.map }
       do {
         return try ProgramLoader(maps: maps, reusing: reusing, license: license).load(program)
@@ -60,92 +75,144 @@ public struct XDPAttachment: Sendable {
 
   /// The program now attached (read from the link).
   public func program() throws(SystemCallError) -> LoadedProgram {
-    try LoadedProgram.open(id: link.info().programID)
+    try LoadedProgram.open(id: readInfo(link).programID)
+  }
+
+  /// The mode the kernel runs the attached program in, as `IFLA_XDP`
+  /// reports it (not as any record remembers it); `nil` when the kernel
+  /// reports the program in no mode (detached since).
+  public func mode() throws(SystemCallError) -> AttachMode? {
+    let id = try programID()
+    return try XDPAttachmentState.query(interfaceIndex: interfaceIndex).mode(ofProgram: id)
+  }
+
+  /// The kernel id of the program now attached (read from the link).
+  public func programID() throws(SystemCallError) -> UInt32 {
+    try readInfo(link).programID
   }
 
   /// Attaches `request`'s program to `interface` in `mode` through a new
   /// BPF link, pinned with the interface's counters map (created on first
-  /// use, reused afterwards).
+  /// use, reused afterwards). `beforeAttaching` sees the loaded program
+  /// before the kernel runs it (to record it); if it throws, nothing is
+  /// attached.
+  ///
+  /// The steps are ordered so that a process killed at any point leaves a
+  /// state the next call recognises: the counters pin first (reused by the
+  /// next attach), then the link, which the kernel drops with the process
+  /// until it is pinned; once pinned, the attachment is complete.
   ///
   /// If xdpbatch already has a program there, this replaces it
-  /// (``replace(with:)``). A program attached by someone else is refused
+  /// (``replace(with:)``) when the kernel runs it in `mode`, and refuses
+  /// with ``AttachError/modeMismatch(interface:attached:requested:)``
+  /// otherwise (a link cannot change mode). A program attached by someone else is refused
   /// unless `force`; with `force` it is detached first, and attached again
   /// if anything later fails.
   public static func attach(
-    _ request: Request, to interface: String, mode: XDPMode, force: Bool = false,
-    pins: PinDirectory? = nil
+    _ request: Request, to interface: String, mode: AttachMode, force: Bool = false,
+    pins: PinDirectory? = nil, readInfo: @escaping XDPLink.InfoReader = XDPLink.kernelInfo,
+    beforeAttaching: (LoadedProgram) throws(AttachError) -> Void = { _ in }
   ) throws(AttachError) -> XDPAttachment {
     let pins = pins ?? PinDirectory(interface: interface)
     let index = try interfaceIndex(of: interface)
-    if let existing = try open(interface: interface, pins: pins) {
-      try existing.replace(with: request)
+    if let existing = try open(interface: interface, pins: pins, readInfo: readInfo) {
+      let attached = try kernel { () throws(SystemCallError) in try existing.mode() }
+      if let attached, attached != mode {
+        throw .modeMismatch(interface: interface, attached: attached, requested: mode)
+      }
+      try existing.replace(with: request, beforeSwapping: beforeAttaching)
       return existing
     }
     var rollback = Rollback()
     defer { rollback.run() }
-    do {
-      try pins.ensureMounted()
-      let foreign = try ForeignPrograms(interface: interface, index: index)
-      if let program = foreign.programs.first, !force {
-        throw AttachError.foreignProgram(interface: interface, program: program)
-      }
-      try foreign.detach(into: &rollback)
-      for directory in try pins.create() { rollback.add { rmdir(directory) } }
-      let counters: ActionCounters
-      if PinDirectory.exists(pins.countersPath) {
-        counters = ActionCounters(
-          map: try BPFMap.open(pinnedAt: pins.countersPath, as: ActionCounters.definition))
-      } else {
-        counters = try ActionCounters.create()
-        try counters.map.pin(at: pins.countersPath)
-        rollback.add { unlink(pins.countersPath) }
-      }
-      let loaded = try request.load(counters: counters)
-      let link = try XDPLink.attach(loaded.program, interfaceIndex: index, mode: mode)
-      try link.pin(at: pins.linkPath)
-      rollback.add { unlink(pins.linkPath) }
-      rollback.commit()
-      return XDPAttachment(
-        interface: interface, interfaceIndex: index, pins: pins, link: link, counters: counters)
-    } catch let error as AttachError {
-      throw error
-    } catch let error as SystemCallError {
-      throw .kernel(error)
-    } catch {
-      throw .kernel(SystemCallError("attach to \(interface): \(error)", code: EIO))
+    try kernel { () throws(SystemCallError) in try pins.ensureMounted() }
+    let foreign = try kernel { () throws(SystemCallError) in
+      try ForeignPrograms(interface: interface, index: index)
     }
+    if let program = foreign.programs.first, !force {
+      throw .foreignProgram(interface: interface, program: program)
+    }
+    try kernel { () throws(SystemCallError) in try foreign.detach(into: &rollback) }
+    for directory in try kernel({ () throws(SystemCallError) in try pins.create() }) {
+      rollback.add { rmdir(directory) }
+    }
+    let counters: ActionCounters
+    if PinDirectory.exists(pins.countersPath) {
+      counters = try kernel { () throws(SystemCallError) in
+        ActionCounters(
+          map: try KernelMap.open(pinnedAt: pins.countersPath, as: ActionCounters.definition))
+      }
+    } else {
+      counters = try kernel { () throws(SystemCallError) in try ActionCounters.create() }
+      try kernel { () throws(SystemCallError) in try counters.map.pin(at: pins.countersPath) }
+      rollback.add { unlink(pins.countersPath) }
+    }
+    let loaded = try request.load(counters: counters)
+    try beforeAttaching(loaded.program)
+    let link = try kernel { () throws(SystemCallError) in
+      try XDPLink.attach(loaded.program, interfaceIndex: index, mode: mode)
+    }
+    try kernel { () throws(SystemCallError) in try link.pin(at: pins.linkPath) }
+    rollback.commit()
+    return XDPAttachment(
+      interface: interface, interfaceIndex: index, pins: pins, link: link, counters: counters,
+      readInfo: readInfo)
   }
 
   /// The attachment xdpbatch made on `interface`, from its pins; `nil`
-  /// when there is none. A pinned link whose attachment is gone (the
-  /// interface was removed or someone detached it) is unpinned.
-  public static func open(interface: String, pins: PinDirectory? = nil) throws(AttachError)
-    -> XDPAttachment?
-  {
+  /// when there is none. A pinned link that the kernel reports as
+  /// detached (the interface was removed or someone detached it) is
+  /// unpinned. A failure to read the link (EPERM, EINTR, ENOMEM, ...) is
+  /// thrown with the kernel's errno and changes nothing: only the
+  /// kernel's positive answer "detached" removes a pin.
+  public static func open(
+    interface: String, pins: PinDirectory? = nil,
+    readInfo: @escaping XDPLink.InfoReader = XDPLink.kernelInfo
+  ) throws(AttachError) -> XDPAttachment? {
     let pins = pins ?? PinDirectory(interface: interface)
     guard PinDirectory.exists(pins.linkPath) else { return nil }
+    let link: XDPLink
     do {
-      let link = try XDPLink.open(pinnedAt: pins.linkPath)
-      let info = link.info()
-      guard info.programID != 0, info.interfaceIndex != 0 else {
-        unlink(pins.linkPath)
-        return nil
-      }
-      let counters = ActionCounters(
-        map: try BPFMap.open(pinnedAt: pins.countersPath, as: ActionCounters.definition))
-      return XDPAttachment(
-        interface: interface, interfaceIndex: info.interfaceIndex, pins: pins, link: link,
-        counters: counters)
+      link = try XDPLink.open(pinnedAt: pins.linkPath)
+    } catch  where error.code == ENOENT {
+      return nil
     } catch {
       throw .kernel(error)
     }
+    let info = try kernel { () throws(SystemCallError) in try readInfo(link) }
+    guard info.interfaceIndex != 0 else {
+      unlink(pins.linkPath)
+      return nil
+    }
+    let counters = try kernel { () throws(SystemCallError) in
+      do throws(SystemCallError) {
+        return ActionCounters(
+          map: try KernelMap.open(pinnedAt: pins.countersPath, as: ActionCounters.definition))
+      } catch  where error.code == ENOENT {
+        // The link runs but its counters pin is gone: pin the program's
+        // counters map again.
+        guard
+          let map = try CountersRecovery.repin(
+            programID: info.programID, at: pins.countersPath)
+        else { throw error }
+        return ActionCounters(map: map)
+      }
+    }
+    return XDPAttachment(
+      interface: interface, interfaceIndex: info.interfaceIndex, pins: pins, link: link,
+      counters: counters, readInfo: readInfo)
   }
 
   /// Loads `request`'s program with this interface's counters map and
   /// swaps it in atomically (`bpf_link_update`, expecting the program
   /// attached now). On failure the old program stays attached.
-  public func replace(with request: Request) throws(AttachError) {
+  /// `beforeSwapping` sees the loaded program before the kernel switches
+  /// (to record it); if it throws, nothing is switched.
+  public func replace(
+    with request: Request, beforeSwapping: (LoadedProgram) throws(AttachError) -> Void = { _ in }
+  ) throws(AttachError) {
     let loaded = try request.load(counters: counters)
+    try beforeSwapping(loaded.program)
     do {
       let current = try program()
       try link.update(to: loaded.program, expecting: current)
@@ -168,8 +235,11 @@ public struct XDPAttachment: Sendable {
   }
 
   /// Detaches xdpbatch's program from `interface`.
-  public static func detach(interface: String, pins: PinDirectory? = nil) throws(AttachError) {
-    guard let attachment = try open(interface: interface, pins: pins) else {
+  public static func detach(
+    interface: String, pins: PinDirectory? = nil,
+    readInfo: @escaping XDPLink.InfoReader = XDPLink.kernelInfo
+  ) throws(AttachError) {
+    guard let attachment = try open(interface: interface, pins: pins, readInfo: readInfo) else {
       throw .notAttached(interface: interface)
     }
     try attachment.detach()
@@ -180,6 +250,16 @@ public struct XDPAttachment: Sendable {
     let index = if_nametoindex(interface)
     guard index != 0 else { throw .interfaceNotFound(interface) }
     return index
+  }
+}
+
+/// Runs a kernel call, reporting its failure (with the kernel's errno) as
+/// ``AttachError/kernel(_:)``.
+func kernel<T>(_ call: () throws(SystemCallError) -> T) throws(AttachError) -> T {
+  do {
+    return try call()
+  } catch {
+    throw .kernel(error)
   }
 }
 

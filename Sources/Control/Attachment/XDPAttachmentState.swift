@@ -1,3 +1,5 @@
+import BPF
+
 /// The XDP programs attached to an interface, as `IFLA_XDP` reports them.
 public struct XDPAttachmentState: Hashable, Codable, Sendable {
   /// Program id in native (driver) mode, 0 for none.
@@ -46,11 +48,28 @@ public struct XDPAttachmentState: Hashable, Codable, Sendable {
   }
 
   /// Every attached program with its mode, native first.
-  public var programs: [(mode: XDPMode, id: UInt32)] {
-    [(XDPMode.native, nativeProgramID), (.generic, genericProgramID), (.offload, offloadProgramID)]
-      .filter { $0.1 != 0 }.map { (mode: $0.0, id: $0.1) }
+  public var programs: [(mode: AttachMode, id: UInt32)] {
+    [
+      (AttachMode.native, nativeProgramID), (.generic, genericProgramID),
+      (.offload, offloadProgramID),
+    ]
+    .filter { $0.1 != 0 }.map { (mode: $0.0, id: $0.1) }
   }
 
   /// Whether any program is attached.
   public var isAttached: Bool { !programs.isEmpty }
+
+  /// The mode the kernel runs program `id` in, `nil` when it is not attached.
+  public func mode(ofProgram id: UInt32) -> AttachMode? {
+    programs.first { $0.id == id }?.mode
+  }
+
+  /// What `IFLA_XDP` reports for the interface with index `index` now
+  /// (one `RTM_GETLINK` dump); ``none`` when the interface is gone.
+  public static func query(interfaceIndex index: UInt32) throws(SystemCallError)
+    -> XDPAttachmentState
+  {
+    let links = try LinkRecord.dump(over: NetlinkSocket(protocol: NetlinkSocket.route))
+    return links.first { $0.index == index }?.xdp ?? .none
+  }
 }

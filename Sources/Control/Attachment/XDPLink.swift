@@ -1,3 +1,4 @@
+import BPF
 import CBPF
 import Glibc
 
@@ -20,7 +21,7 @@ public struct XDPLink: Sendable {
   /// (`bpf_link_create`, attach type `BPF_XDP`). Fails with `EBUSY` when
   /// another program is attached in that mode.
   public static func attach(
-    _ program: LoadedProgram, interfaceIndex: UInt32, mode: XDPMode
+    _ program: LoadedProgram, interfaceIndex: UInt32, mode: AttachMode
   ) throws(SystemCallError) -> XDPLink {
     var options = bpf_link_create_opts()
     options.sz = MemoryLayout<bpf_link_create_opts>.size
@@ -58,7 +59,7 @@ public struct XDPLink: Sendable {
       options.flags = UInt32(BPF_F_REPLACE)
       options.old_prog_fd = UInt32(bitPattern: current.descriptor.rawValue)
     }
-    try check("replace the program of link \(info().id) by \"\(program.name)\"") {
+    try check("replace the program of link \(idText) by \"\(program.name)\"") {
       bpf_link_update(descriptor.rawValue, program.descriptor.rawValue, &options)
     }
   }
@@ -66,7 +67,7 @@ public struct XDPLink: Sendable {
   /// Detaches the program from the interface. The link object lives on
   /// (defunct) until its last descriptor and pin are gone.
   public func detach() throws(SystemCallError) {
-    try check("detach link \(info().id)") { bpf_link_detach(descriptor.rawValue) }
+    try check("detach link \(idText)") { bpf_link_detach(descriptor.rawValue) }
   }
 
   /// Pins the link at `path` so it outlives this process.
@@ -74,16 +75,31 @@ public struct XDPLink: Sendable {
     try check("pin link at \(path)") { bpf_obj_pin(descriptor.rawValue, path) }
   }
 
-  /// The link's kernel id, program id and interface.
-  public func info() -> Info {
+  /// The link's kernel id, program id and interface
+  /// (`BPF_OBJ_GET_INFO_BY_FD`). A failure is thrown with the kernel's
+  /// errno: it says nothing about whether the attachment still exists.
+  public func info() throws(SystemCallError) -> Info {
     var info = bpf_link_info()
     var length = UInt32(MemoryLayout<bpf_link_info>.size)
-    guard bpf_obj_get_info_by_fd(descriptor.rawValue, &info, &length) == 0 else {
-      return Info(id: 0, programID: 0, type: 0, interfaceIndex: 0)
+    try check("read the information of link fd \(descriptor.rawValue)") {
+      bpf_obj_get_info_by_fd(descriptor.rawValue, &info, &length)
     }
     return Info(
       id: info.id, programID: info.prog_id, type: info.type,
       interfaceIndex: info.type == BPF_LINK_TYPE_XDP.rawValue ? info.xdp.ifindex : 0)
+  }
+
+  /// How a link's ``Info`` is read: ``info()`` normally; a test gives a
+  /// reader that fails with a chosen errno to show that a failed read
+  /// changes nothing.
+  public typealias InfoReader = @Sendable (XDPLink) throws(SystemCallError) -> Info
+
+  /// The kernel's answer (``info()``).
+  public static let kernelInfo: InfoReader = { link throws(SystemCallError) in try link.info() }
+
+  /// The link id for messages, or the descriptor when the kernel will not say.
+  private var idText: String {
+    (try? info()).map { String($0.id) } ?? "fd \(descriptor.rawValue)"
   }
 
   /// What the kernel reports about a link.
@@ -101,15 +117,23 @@ public struct XDPLink: Sendable {
     public var isXDP: Bool { type == BPF_LINK_TYPE_XDP.rawValue }
   }
 
-  /// Every XDP link in the kernel attached to `interfaceIndex`, found by
-  /// walking link ids.
-  public static func links(onInterface interfaceIndex: UInt32) -> [XDPLink] {
-    var found: [XDPLink] = []
+  /// Every XDP link in the kernel attached to `interfaceIndex`, with its
+  /// information, found by walking link ids. A link that vanishes during
+  /// the walk (ENOENT) is skipped; any other failure is thrown.
+  public static func links(onInterface interfaceIndex: UInt32) throws(SystemCallError) -> [(
+    link: XDPLink, info: Info
+  )] {
+    var found: [(link: XDPLink, info: Info)] = []
     var id: UInt32 = 0
     while bpf_link_get_next_id(id, &id) == 0 {
-      guard let link = try? open(id: id) else { continue }
-      let info = link.info()
-      if info.isXDP, info.interfaceIndex == interfaceIndex { found.append(link) }
+      let link: XDPLink
+      do {
+        link = try open(id: id)
+      } catch  where error.code == ENOENT {
+        continue
+      }
+      let info = try link.info()
+      if info.isXDP, info.interfaceIndex == interfaceIndex { found.append((link, info)) }
     }
     return found
   }

@@ -1,3 +1,4 @@
+import BPF
 import Foundation
 import Glibc
 
@@ -40,7 +41,7 @@ public struct Demo: Sendable {
   /// classifier (`mode`), and the generator, started as
   /// `generatorCommand` (an executable and its arguments) in a session of
   /// its own. `generatorCommand` `nil` starts no generator.
-  public func up(object: String, mode: XDPMode = .native, generatorCommand: [String]?)
+  public func up(object: String, mode: AttachMode = .native, generatorCommand: [String]?)
     throws(DemoError) -> DemoStatus
   {
     let deployment = ProgramDeployment(state: state)
@@ -61,7 +62,7 @@ public struct Demo: Sendable {
         do {
           try deployment.attach(source, to: veth.name, mode: mode)
         } catch {
-          guard case .modeMismatch(_, let attached) = error else { throw error }
+          guard case .attach(.modeMismatch(_, let attached, _)) = error else { throw error }
           throw DemoError.modeChange(running: attached, requested: mode)
         }
       }
@@ -130,7 +131,7 @@ public struct Demo: Sendable {
     }
     return DemoStatus(
       namespace: isUp ? namespace.name : nil, interface: isUp ? veth.name : nil,
-      peer: isUp ? veth.peer : nil, program: record?.program, mode: record?.form,
+      peer: isUp ? veth.peer : nil, program: record?.program, form: record?.form,
       generator: .init(running: generatorPID() != nil, sent: sent ?? 0))
   }
 
@@ -194,10 +195,53 @@ public struct DemoStatus: Hashable, Codable, Sendable {
   public var peer: String?
   /// The program attached.
   public var program: String?
-  /// Per-packet or batch.
-  public var mode: ProgramForm?
+  /// Per-packet or batch (JSON: `form`, and `mode` as DESIGN.md fixed it).
+  public var form: Form?
   /// The traffic generator.
   public var generator: Generator
+
+  enum CodingKeys: String, CodingKey {
+    case namespace, interface, peer, program, form, generator
+    case legacyForm = "mode"
+  }
+
+  /// Describes the demo's state.
+  public init(
+    namespace: String?, interface: String?, peer: String?, program: String?, form: Form?,
+    generator: Generator
+  ) {
+    self.namespace = namespace
+    self.interface = interface
+    self.peer = peer
+    self.program = program
+    self.form = form
+    self.generator = generator
+  }
+
+  /// Reads `form`, or `mode` from an older xdpbatch.
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    namespace = try container.decodeIfPresent(String.self, forKey: .namespace)
+    interface = try container.decodeIfPresent(String.self, forKey: .interface)
+    peer = try container.decodeIfPresent(String.self, forKey: .peer)
+    program = try container.decodeIfPresent(String.self, forKey: .program)
+    form =
+      try container.decodeIfPresent(Form.self, forKey: .form)
+      ?? container.decodeIfPresent(Form.self, forKey: .legacyForm)
+    generator = try container.decode(Generator.self, forKey: .generator)
+  }
+
+  /// Writes the form under both `form` and `mode`.
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encodeIfPresent(namespace, forKey: .namespace)
+    try container.encodeIfPresent(interface, forKey: .interface)
+    try container.encodeIfPresent(peer, forKey: .peer)
+    try container.encodeIfPresent(program, forKey: .program)
+    try container.encodeIfPresent(form, forKey: .form)
+    try container.encodeIfPresent(form, forKey: .legacyForm)
+    try container.encode(generator, forKey: .generator)
+  }
 
   /// The generator's state.
   public struct Generator: Hashable, Codable, Sendable {
@@ -220,7 +264,7 @@ public enum DemoError: Error, Sendable, CustomStringConvertible {
   /// The generator process did not start.
   case generator(String)
   /// The demo is up in another XDP mode than the one asked for.
-  case modeChange(running: XDPMode, requested: XDPMode)
+  case modeChange(running: AttachMode, requested: AttachMode)
 
   /// A message naming the step.
   public var description: String {

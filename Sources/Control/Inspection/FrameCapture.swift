@@ -103,7 +103,7 @@ public final class FrameCapture {
     }
     let maps = plain.maps + [ActionCountingPass.countersMap, VerdictCapture.ringBufferMap()]
     let running = try target.maps()
-    var reusing: [Int: BPFMap] = [:]
+    var reusing: [Int: KernelMap] = [:]
     for (index, definition) in maps.enumerated() {
       let name = String(definition.name.prefix(Int(BPF_OBJ_NAME_LEN) - 1))
       if let match = running.first(where: {
@@ -111,7 +111,7 @@ public final class FrameCapture {
           && $0.summary.keySize == definition.keySize
           && $0.summary.valueSize == definition.valueSize
       }) {
-        reusing[index] = BPFMap(descriptor: match.descriptor, definition: definition)
+        reusing[index] = KernelMap(descriptor: match.descriptor, definition: definition)
       }
     }
     reusing[ringIndex] = nil
@@ -142,8 +142,9 @@ public final class FrameCapture {
     else {
       throw .kernel(SystemCallError("open the capture ring buffer", code: errno))
     }
-    let swap = ProgramSwap(target: target)
+    let swap: ProgramSwap
     do {
+      swap = try ProgramSwap(target: target)
       try swap.replace(target.program, with: loaded.program)
     } catch {
       ring_buffer__free(ring)
@@ -209,11 +210,11 @@ struct ProgramSwap {
   let target: InterfaceProgram
   let link: XDPLink?
 
-  init(target: InterfaceProgram) {
+  init(target: InterfaceProgram) throws(SystemCallError) {
     self.target = target
-    link = XDPLink.links(onInterface: target.interfaceIndex).first {
-      $0.info().programID == target.programID
-    }
+    link = try XDPLink.links(onInterface: target.interfaceIndex).first {
+      $0.info.programID == target.programID
+    }?.link
   }
 
   func replace(_ current: LoadedProgram, with next: LoadedProgram) throws(SystemCallError) {

@@ -1,3 +1,5 @@
+import BPF
+
 /// The interfaces `xdpbatch list` shows, in the order it shows them: i40e
 /// ports first (they are what xdpbatch is for), then the rest, each group
 /// in index order. Without `includeAll` only i40e ports are listed when
@@ -72,7 +74,7 @@ public struct InterfaceListing: Hashable, Sendable {
       /// name could not be read (without root the kernel gives only ids).
       public var program: String?
       /// The attach mode.
-      public var mode: XDPMode?
+      public var mode: AttachMode?
       /// The kernel's program id.
       public var id: UInt32?
 

@@ -1,3 +1,5 @@
+import BPF
+
 /// One network interface as xdpbatch sees it: rtnetlink's link record,
 /// the driver's ethtool info, the `netdev` family's XDP features and the
 /// attached XDP programs.
@@ -61,14 +63,14 @@ public struct NetworkInterface: Hashable, Codable, Sendable {
 /// An XDP program attached to an interface.
 public struct AttachedProgram: Hashable, Codable, Sendable {
   /// The attach mode.
-  public var mode: XDPMode
+  public var mode: AttachMode
   /// The kernel's program id.
   public var id: UInt32
   /// The program's name, `nil` when it could not be read.
   public var name: String?
 
   /// Describes an attached program.
-  public init(mode: XDPMode, id: UInt32, name: String?) {
+  public init(mode: AttachMode, id: UInt32, name: String?) {
     self.mode = mode
     self.id = id
     self.name = name

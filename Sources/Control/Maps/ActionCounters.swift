@@ -5,7 +5,7 @@ import BPF
 /// to the interface so that totals survive a program swap.
 public struct ActionCounters: Sendable {
   /// The map.
-  public let map: BPFMap
+  public let map: KernelMap
 
   /// The map's declaration, laid out as xdp-tools' `xdp_stats_map`.
   public static let definition = MapDefinition(
@@ -13,13 +13,13 @@ public struct ActionCounters: Sendable {
     valueSize: UInt32(MemoryLayout<UInt64>.size * 2), maxEntries: UInt32(XDPAction.allCases.count))
 
   /// Wraps a map created from ``definition``.
-  public init(map: BPFMap) {
+  public init(map: KernelMap) {
     self.map = map
   }
 
   /// Creates a fresh, zeroed counters map.
   public static func create() throws(SystemCallError) -> ActionCounters {
-    ActionCounters(map: try BPFMap.create(definition))
+    ActionCounters(map: try KernelMap.create(definition))
   }
 
   /// Reads every action's record, summed over CPUs.

@@ -1,3 +1,5 @@
+import BPF
+
 /// The `netdev` generic-netlink family (kernel 6.3+): per-device XDP
 /// features.
 public struct NetdevFamily: Sendable {
@@ -25,7 +27,7 @@ public struct NetdevFamily: Sendable {
       replies = try socket.request(
         "resolve the netdev generic-netlink family", type: controllerID, flags: 0,
         payload: request)
-    } catch  where error.code == 2 /* ENOENT */ {
+    } catch  where error.code == Errno.notFound {
       return nil
     }
     for reply in replies {

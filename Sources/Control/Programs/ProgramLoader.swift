@@ -13,13 +13,13 @@ public struct ProgramLoader: Sendable {
   /// The object's map table, as the program's `ld_imm64` indices count it.
   public var maps: [MapDefinition]
   /// Maps that must not be created but taken as they are, by index.
-  public var reusing: [Int: BPFMap]
+  public var reusing: [Int: KernelMap]
   /// The program's license string (helpers such as `bpf_trace_printk`
   /// need a GPL-compatible one).
   public var license: String
 
   /// Describes a load of programs that reference `maps`.
-  public init(maps: [MapDefinition], reusing: [Int: BPFMap] = [:], license: String = "GPL") {
+  public init(maps: [MapDefinition], reusing: [Int: KernelMap] = [:], license: String = "GPL") {
     self.maps = maps
     self.reusing = reusing
     self.license = license
@@ -30,7 +30,7 @@ public struct ProgramLoader: Sendable {
     /// The program.
     public var program: LoadedProgram
     /// Every map of the table the program references, by index.
-    public var maps: [Int: BPFMap]
+    public var maps: [Int: KernelMap]
   }
 
   /// Creates the referenced maps (those not in ``reusing``), patches the
@@ -38,7 +38,7 @@ public struct ProgramLoader: Sendable {
   /// created. Nothing stays in the kernel if any step fails.
   public func load(_ program: Program) throws(LoadError) -> Loaded {
     let references = program.mapReferences
-    var handles: [Int: BPFMap] = [:]
+    var handles: [Int: KernelMap] = [:]
     for reference in references where handles[reference.map] == nil {
       guard maps.indices.contains(reference.map) || reusing[reference.map] != nil else {
         throw .unknownMap(
@@ -49,7 +49,7 @@ public struct ProgramLoader: Sendable {
         handles[reference.map] = existing
       } else {
         do {
-          handles[reference.map] = try BPFMap.create(maps[reference.map])
+          handles[reference.map] = try KernelMap.create(maps[reference.map])
         } catch {
           throw .map(program: program.name, error)
         }
@@ -67,7 +67,7 @@ public struct ProgramLoader: Sendable {
   static func patch(
     _ instructions: [Instruction],
     references: [(instruction: Int, map: Int, valueOffset: Int32?)],
-    maps: [Int: BPFMap]
+    maps: [Int: KernelMap]
   ) -> [Instruction] {
     var patched = instructions
     for reference in references {

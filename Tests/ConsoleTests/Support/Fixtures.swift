@@ -75,7 +75,7 @@ enum Fixtures {
     snapshot.selectedInterface = "ens1f1"
     snapshot.program = ProgramStatus(
       objectPath: "/work/main/build/samples/xdp1.o", programName: "xdp_prog1", mode: .batch,
-      strategy: .shift, bound: .count, batchSize: 64, attachMode: "native",
+      strategy: .shift, bound: .count, batchSize: 64, attachMode: .native,
       instructionsBefore: 27, instructionsAfter: 41,
       nanosecondsPerPacket: [.perPacket: 38.2, .batch: 30.6])
     var tracker = CounterTracker()

@@ -47,7 +47,7 @@ struct FidelityRun {
     let machine = try Machine(
       maps: object.maps,
       configuration: MachineConfiguration(
-        processorID: UInt32(cpu), processorCount: Control.BPFMap.possibleCPUs, engine: engine))
+        processorID: UInt32(cpu), processorCount: Control.KernelMap.possibleCPUs, engine: engine))
     for entry in initial.values {
       try machine.maps[entry.map].update(key: entry.key, value: entry.value)
     }
@@ -108,7 +108,7 @@ struct FidelityRun {
   }
 
   /// Every key the kernel map holds a value for, with every CPU's copy.
-  private func entries(of map: Control.BPFMap) throws -> [[UInt8]: [[UInt8]]] {
+  private func entries(of map: Control.KernelMap) throws -> [[UInt8]: [[UInt8]]] {
     var entries: [[UInt8]: [[UInt8]]] = [:]
     for key in try map.keys() {
       if let values = try map.lookup(key: key) { entries[key] = values }

@@ -13,7 +13,7 @@ enum KernelAccess {
     if getuid() != 0 { return "needs root (BPF_PROG_LOAD, BPF_PROG_TEST_RUN, veth)" }
     let probe = MapDefinition(name: "probe", type: .array, keySize: 4, valueSize: 4, maxEntries: 1)
     do {
-      _ = try Control.BPFMap.create(probe)
+      _ = try Control.KernelMap.create(probe)
     } catch {
       return "BPF is not usable here: \(error)"
     }

@@ -1,6 +1,6 @@
 /// Where a batch program keeps the values that must survive the original
 /// program's body (the record pointer, the loop bound).
-public enum BatchStrategy: String, Hashable, Sendable, CaseIterable {
+public enum BatchStrategy: String, Hashable, Codable, Sendable, CaseIterable {
   /// The proof of concept's way: the values sit at the top of the frame,
   /// and every access and pointer of the original frame moves down by the
   /// reserved bytes.
@@ -8,10 +8,13 @@ public enum BatchStrategy: String, Hashable, Sendable, CaseIterable {
   /// The values sit below the original frame's deepest use; nothing moves
   /// (what the kernel's `gen_epilogue` does since 6.12).
   case reserve
+
+  /// The rewriter's default: nothing moves.
+  public static let `default` = BatchStrategy.reserve
 }
 
 /// How a batch program knows when to stop looping.
-public enum BatchBound: String, Hashable, Sendable, CaseIterable {
+public enum BatchBound: String, Hashable, Codable, Sendable, CaseIterable {
   /// Count up and compare with the batch size as an immediate, as the
   /// proof of concept did; the runner pads a partial batch.
   case immediate
@@ -21,6 +24,6 @@ public enum BatchBound: String, Hashable, Sendable, CaseIterable {
   /// (one load and one compare a packet, no counter).
   case endPointer = "end-pointer"
 
-  /// How many 8-byte stack slots the loop keeps.
-  var slotCount: Int { self == .immediate ? 2 : 3 }
+  /// The rewriter's default: one load and one compare a packet.
+  public static let `default` = BatchBound.endPointer
 }

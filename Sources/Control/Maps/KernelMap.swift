@@ -7,7 +7,7 @@ import Glibc
 /// Keys and values travel as raw bytes: the map's definition says their
 /// sizes. For per-CPU maps a lookup returns every CPU's copy; ``sum(_:)``
 /// and ``lookupSummed(key:)`` add them for counters.
-public struct BPFMap: Sendable {
+public struct KernelMap: Sendable {
   /// The open descriptor.
   public let descriptor: KernelDescriptor
   /// How the map was declared (name, type, sizes).
@@ -21,7 +21,7 @@ public struct BPFMap: Sendable {
 
   /// Creates a map as `definition` declares it, and fills the single value
   /// of a global-data map with its initial contents.
-  public static func create(_ definition: MapDefinition) throws(SystemCallError) -> BPFMap {
+  public static func create(_ definition: MapDefinition) throws(SystemCallError) -> KernelMap {
     var options = bpf_map_create_opts()
     options.sz = MemoryLayout<bpf_map_create_opts>.size
     options.map_flags = definition.flags
@@ -31,7 +31,7 @@ public struct BPFMap: Sendable {
         bpf_map_type(definition.type.rawValue), name, definition.keySize, definition.valueSize,
         definition.maxEntries, &options)
     }
-    let map = BPFMap(descriptor: KernelDescriptor(owning: fd), definition: definition)
+    let map = KernelMap(descriptor: KernelDescriptor(owning: fd), definition: definition)
     if let initial = definition.initialValue {
       try map.update(key: [UInt8](repeating: 0, count: Int(definition.keySize)), value: initial)
     }
@@ -40,10 +40,10 @@ public struct BPFMap: Sendable {
 
   /// Opens the map pinned at `path`, which must match `definition`.
   public static func open(pinnedAt path: String, as definition: MapDefinition)
-    throws(SystemCallError) -> BPFMap
+    throws(SystemCallError) -> KernelMap
   {
     let fd = try check("open pinned map \(path)") { bpf_obj_get(path) }
-    let map = BPFMap(descriptor: KernelDescriptor(owning: fd), definition: definition)
+    let map = KernelMap(descriptor: KernelDescriptor(owning: fd), definition: definition)
     let info = try map.info()
     guard info.type == definition.type.rawValue, info.key_size == definition.keySize,
       info.value_size == definition.valueSize, info.max_entries == definition.maxEntries

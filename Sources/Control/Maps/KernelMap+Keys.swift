@@ -1,7 +1,7 @@
 import CBPF
 import Glibc
 
-extension BPFMap {
+extension KernelMap {
   /// Every key the map reports through `BPF_MAP_GET_NEXT_KEY`, in the
   /// kernel's order. Array-like maps (arrays, DEVMAP, CPUMAP) report every
   /// index, set or not: look each up to see which hold a value.
