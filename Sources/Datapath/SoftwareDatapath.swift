@@ -140,8 +140,6 @@ public final class SoftwareDatapath: @unchecked Sendable {
       let runner: LiveFrameRunner
       do {
         machine = try Machine(maps: object.maps)
-        machine.addressSpace.reserveCapacity(
-          bytes: QueueSocket.frameSize * QueueSocket.frameCount + 4 * AddressSpace.pageSize)
         forms = ProgramForms(
           perPacket: try machine.prepare(linked),
           batch: try batchProgram.map { program throws(PreparationError) in

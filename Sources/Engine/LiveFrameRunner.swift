@@ -128,6 +128,10 @@ public final class LiveFrameRunner {
         fill(
           slot,
           Frame(hardStart: padding.start, data: empty, length: 0, hardEnd: padding.end))
+        // The immediate bound's head skips records marked as padding, so
+        // the program never runs on them (side effects once per packet).
+        machine.addressSpace.pointer(recordAddress(slot) + UInt64(layout.action), count: 4)?
+          .storeBytes(of: UInt32(XDPContextLayout.paddingAction), as: UInt32.self)
       }
       machine.committedRedirects.removeAll(keepingCapacity: true)
       machine.pendingRedirect = nil

@@ -18,8 +18,8 @@ struct AttachCommand: ParsableCommand {
   @Argument(help: "A BPF object file (clang -target bpf -O2 -g).")
   var object: String
 
-  @Option(help: "The program's name in the object.")
-  var program: String
+  @Option(help: "The program's name in the object (default: its only XDP program).")
+  var program: String?
 
   @OptionGroup var attachMode: AttachModeOption
 
@@ -39,9 +39,11 @@ struct AttachCommand: ParsableCommand {
   var force = false
 
   func run() throws {
+    try Privileges.require(for: "attach")
+    let name = try program ?? BPFObject(contentsOf: object).onlyXDPProgramName(file: object)
     let path = URL(fileURLWithPath: object).standardizedFileURL.path
     let record = try DatapathDeployment().attach(
-      ProgramSource(objectPath: path, programName: program), to: interface,
+      ProgramSource(objectPath: path, programName: name), to: interface,
       mode: attachMode.mode, datapath: datapath, form: batch ? .batch : form, force: force)
     let process = record.process.map { ", pid \($0.pid), log \($0.log)" } ?? ""
     print(

@@ -22,8 +22,8 @@ struct RunCommand: ParsableCommand {
   @Argument(help: "A BPF object file (clang -target bpf -O2 -g).")
   var object: String
 
-  @Option(help: "The program to run.")
-  var program: String
+  @Option(help: "The program to run (default: the object's only XDP program).")
+  var program: String?
 
   @Option(
     help: "per-packet (one call a packet, the default) or batch (one call a batch of records).")
@@ -43,8 +43,11 @@ struct RunCommand: ParsableCommand {
 
   @OptionGroup var rewrite: BatchRewriteOptions
 
-  @Option(help: "Batch form: records per batch (1...64).")
-  var batch = 64
+  @Option(name: .customLong("batch"), help: "Batch form: records per batch (1...64, default 64).")
+  var batchChoice: Int?
+
+  /// Records per batch: `--batch`, or 64.
+  var batch: Int { batchChoice ?? PacketRunner.maximumBatch }
 
   @Flag(help: "Also print every map entry after the run (key and value in hex).")
   var maps = false
@@ -67,7 +70,11 @@ struct RunCommand: ParsableCommand {
   @OptionGroup var memory: MemoryOption
 
   func validate() throws {
-    _ = try selectedForm()
+    if try selectedForm() == .perPacket, rewrite.isGiven || batchChoice != nil {
+      throw ValidationError(
+        "--strategy, --bound and --batch shape the batch form and do nothing per packet; give --form batch or leave them out"
+      )
+    }
     guard (1...PacketRunner.maximumBatch).contains(batch) else {
       throw ValidationError("--batch must be between 1 and \(PacketRunner.maximumBatch)")
     }
@@ -102,7 +109,7 @@ struct RunCommand: ParsableCommand {
     memory.apply()
     let frames = try inputFrames()
     let file = try BPFObject(contentsOf: object)
-    let linked = try file.xdpProgram(named: program)
+    let linked = try file.xdpProgram(named: program ?? file.onlyXDPProgramName(file: object))
     let plan = try executionPlan(for: linked, form: form)
     let context = RunFailure.Context(
       object: object, program: linked.name, batchProgram: plan.batchProgram)
@@ -131,7 +138,10 @@ struct RunCommand: ParsableCommand {
 
     var summary = RunSummary(
       program: linked.name, form: form, report: report, elapsed: elapsed,
-      maps: maps ? machine.maps.compactMap(MapListing.init) : nil)
+      maps: maps ? machine.maps.compactMap(MapListing.init) : nil,
+      batch: form == .batch
+        ? RunSummary.BatchSettings(
+          strategy: rewrite.strategy.rawValue, bound: rewrite.bound.rawValue, size: batch) : nil)
     if verdicts {
       summary.verdicts = report.outcomes.map { outcome in
         outcome.action.name + (outcome.returnValue > 4 ? " (returned \(outcome.returnValue))" : "")

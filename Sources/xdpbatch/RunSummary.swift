@@ -18,12 +18,28 @@ struct RunSummary: Encodable {
   /// Program invocations: packets per packet, batches in batch mode.
   var invocations: Int
   var maps: [MapListing]?
+  /// The batch form's rewrite, `nil` per packet.
+  var batch: BatchSettings?
   /// Each frame's verdict, in input order (`run --verdicts`).
   var verdicts: [String]?
 
-  init(program: String, form: Form, report: RunReport, elapsed: Duration, maps: [MapListing]?) {
+  /// How the batch form was made: `batch` in the JSON.
+  struct BatchSettings: Encodable, Hashable {
+    /// `shift` or `reserve`.
+    var strategy: String
+    /// `count`, `immediate` or `end-pointer`.
+    var bound: String
+    /// Records per batch.
+    var size: Int
+  }
+
+  init(
+    program: String, form: Form, report: RunReport, elapsed: Duration, maps: [MapListing]?,
+    batch: BatchSettings? = nil
+  ) {
     self.program = program
     self.form = form
+    self.batch = batch
     packets = report.totals.totalPackets
     actions = report.totals
     let (seconds, attoseconds) = elapsed.components
@@ -35,7 +51,7 @@ struct RunSummary: Encodable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case program, mode, form, packets, actions, instructions, invocations, maps, verdicts
+    case program, mode, form, packets, actions, instructions, invocations, maps, verdicts, batch
     case nanosecondsPerPacket = "ns_per_packet"
   }
 
@@ -49,6 +65,7 @@ struct RunSummary: Encodable {
     try container.encode((nanosecondsPerPacket * 10).rounded() / 10, forKey: .nanosecondsPerPacket)
     try container.encode(instructions, forKey: .instructions)
     try container.encode(invocations, forKey: .invocations)
+    try container.encodeIfPresent(batch, forKey: .batch)
     if let maps {
       let byName = Dictionary(maps.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
       try container.encode(byName, forKey: .maps)

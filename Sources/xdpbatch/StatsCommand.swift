@@ -17,10 +17,11 @@ struct StatsCommand: ParsableCommand {
   @Flag(help: "Print JSON (one document, or one line per interval with --interval).")
   var json = false
 
-  @Option(help: "Print every SECONDS seconds (rates over each interval).")
+  // Unconditional: `--interval -1` is a (refused) value, not a missing one.
+  @Option(parsing: .unconditional, help: "Print every SECONDS seconds (rates over each interval).")
   var interval: Double?
 
-  @Option(help: "With --interval: stop after N reports.")
+  @Option(parsing: .unconditional, help: "With --interval: stop after N reports.")
   var count: Int?
 
   /// The window for rates when printing once.
@@ -33,6 +34,7 @@ struct StatsCommand: ParsableCommand {
   }
 
   func run() throws {
+    try Privileges.require(for: "stats")
     let (attachment, record) = try ProgramDeployment().current(interface: interface)
     let statistics = try? RunStatistics.enable()
     defer { _ = statistics }

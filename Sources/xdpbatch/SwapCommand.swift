@@ -13,6 +13,7 @@ struct SwapCommand: ParsableCommand {
   var interface: String
 
   func run() throws {
+    try Privileges.require(for: "swap")
     let record = try DatapathDeployment().swap(interface: interface)
     print(
       "\(interface) now runs \(record.program) (\(record.form.rawValue), \(record.datapath ?? "kernel") datapath)"

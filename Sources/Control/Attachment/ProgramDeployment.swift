@@ -90,6 +90,9 @@ public struct ProgramDeployment: Sendable {
     } catch {
       state.removePending(interface: interface)
       if case .record(let failure) = error { throw .record(failure) }
+      if case .kernel(let call) = error, call.code == EOPNOTSUPP, mode == .native {
+        throw .nativeUnsupported(interface: interface)
+      }
       throw .attach(Self.diagnose(error, source: source))
     }
     do {
@@ -294,6 +297,9 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
   case offloadUnsupported(String)
   /// An xdpbatch program is attached, but no record says which.
   case unknownProgram(interface: String)
+  /// The interface's driver has no native XDP (loopback, most virtual
+  /// devices but veth); generic XDP works everywhere.
+  case nativeUnsupported(interface: String)
 
   /// A message saying what failed and what to do.
   public var description: String {
@@ -307,6 +313,8 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
     case .batchUnsupported(let reason), .offloadUnsupported(let reason): reason
     case .unknownProgram(let interface):
       "xdpbatch has a program on \(interface) but no record of which object it came from; attach it again with `xdpbatch attach \(interface) OBJ.o --program NAME`"
+    case .nativeUnsupported(let interface):
+      "cannot attach to \(interface) in native mode: its driver has no native XDP (Operation not supported); `--mode skb` (generic) works on any interface"
     }
   }
 
@@ -321,6 +329,6 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
     default: denied = false
     }
     return error.description
-      + (denied ? privilegeHint : "")
+      + (denied && !Privileges.sufficient ? privilegeHint : "")
   }
 }

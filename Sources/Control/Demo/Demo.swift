@@ -49,11 +49,24 @@ public struct Demo: Sendable {
     do {
       if !namespace.exists { _ = try NetworkNamespace.create(namespace.name) }
       if if_nametoindex(veth.name) == 0 { try veth.create() }
+      if if_nametoindex(redirectTarget.name) == 0 { try redirectTarget.create() }
       let source = ProgramSource(objectPath: object, programName: programName)
-      let attached = try? deployment.current(interface: veth.name)
-      if attached?.1?.program != programName {
-        try deployment.attach(source, to: veth.name, mode: mode)
+      // Already up: a different program, object or mode is applied (the
+      // program replaced atomically; a different mode is refused with
+      // the reason), the same one left running.
+      let record = (try? deployment.current(interface: veth.name))?.1
+      let objectPath = URL(fileURLWithPath: object).standardizedFileURL.path
+      if record?.program != programName || record?.object != objectPath
+        || record?.attachMode != mode
+      {
+        do {
+          try deployment.attach(source, to: veth.name, mode: mode)
+        } catch {
+          guard case .attach(.modeMismatch(_, let attached, _)) = error else { throw error }
+          throw DemoError.modeChange(running: attached, requested: mode)
+        }
       }
+      try fillRedirectMaps()
       if let generatorCommand, generatorPID() == nil {
         try startGenerator(generatorCommand)
       }
@@ -64,6 +77,7 @@ public struct Demo: Sendable {
       case let error as PlumbingError: throw .plumbing(error)
       case let error as DeploymentError: throw .deployment(error)
       case let error as DemoError: throw error
+      case let error as SystemCallError: throw .deployment(.attach(.kernel(error)))
       default: throw .generator("\(error)")
       }
     }
@@ -87,6 +101,10 @@ public struct Demo: Sendable {
       }
       veth.delete()
       removed.append("veth pair \(veth.name)/\(veth.peer)")
+    }
+    if if_nametoindex(redirectTarget.name) != 0 {
+      redirectTarget.delete()
+      removed.append("veth pair \(redirectTarget.name)/\(redirectTarget.peer)")
     }
     let pins = PinDirectory(interface: veth.name)
     if PinDirectory.exists(pins.path) {
@@ -252,6 +270,8 @@ public enum DemoError: Error, Sendable, CustomStringConvertible {
   case deployment(DeploymentError)
   /// The generator process did not start.
   case generator(String)
+  /// The demo is up in another XDP mode than the one asked for.
+  case modeChange(running: AttachMode, requested: AttachMode)
 
   /// A message naming the step.
   public var description: String {
@@ -259,6 +279,8 @@ public enum DemoError: Error, Sendable, CustomStringConvertible {
     case .plumbing(let error): "demo: \(error)"
     case .deployment(let error): "demo: \(error)"
     case .generator(let reason): "demo: traffic generator: \(reason)"
+    case .modeChange(let running, let requested):
+      "demo: the demo runs its program in \(running.rawValue) mode; `xdpbatch demo down` first to bring it up in \(requested.rawValue) mode"
     }
   }
 }

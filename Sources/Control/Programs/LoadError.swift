@@ -2,7 +2,8 @@
 public enum LoadError: Error, Equatable, Sendable {
   /// The verifier refused the program. `instruction` is the index the log
   /// names (the instruction being checked when it gave up), `reason` the
-  /// log's last lines.
+  /// whole log (the description shows its last lines; the console's
+  /// message log shows all of it).
   case rejected(program: String, instruction: Int?, reason: String, code: Int32)
   /// The kernel refused before verifying (no privilege, bad attributes).
   case kernel(program: String, SystemCallError)
@@ -12,13 +13,22 @@ public enum LoadError: Error, Equatable, Sendable {
   case unknownMap(program: String, instruction: Int, mapIndex: Int, mapCount: Int)
 }
 
+extension LoadError {
+  /// The verifier's whole log when it rejected the program, else `nil`.
+  public var verifierLog: String? {
+    guard case .rejected(_, _, let reason, _) = self else { return nil }
+    return reason
+  }
+}
+
 extension LoadError: CustomStringConvertible {
   /// A message naming the program, the instruction and the reason.
   public var description: String {
     switch self {
     case .rejected(let program, let instruction, let reason, _):
       let place = instruction.map { " at instruction \($0)" } ?? ""
-      return "the verifier rejected program \"\(program)\"\(place):\n\(reason)"
+      return
+        "the verifier rejected program \"\(program)\"\(place):\n\(VerifierLog(reason).lastLines(8))"
     case .kernel(let program, let error):
       return "program \"\(program)\": \(error)"
     case .map(let program, let error):
