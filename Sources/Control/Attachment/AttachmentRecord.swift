@@ -10,8 +10,10 @@ import Foundation
 /// if someone replaced the program, the record is stale.
 ///
 /// Keys: `interface`, `object`, `program`, `form`, `attach_mode`,
-/// `strategy`, `bound`, `program_id`. Records written before `form` had
-/// its own key stored the form under `mode`; they are still read.
+/// `strategy`, `bound`, `program_id`, and `datapath`, `process`,
+/// `moved_from_kernel` (docs/DESIGN.md, "State directory"). Records
+/// written before `form` had its own key stored the form under `mode`;
+/// they are still read.
 public struct AttachmentRecord: Hashable, Codable, Sendable {
   /// The interface.
   public var interface: String
@@ -31,7 +33,7 @@ public struct AttachmentRecord: Hashable, Codable, Sendable {
   /// The kernel id of the program attached when the record was written.
   public var programID: UInt32
   /// Where the program runs: `kernel` (also when absent) or `software`
-  /// (the AF_XDP datapath process, docs/DESIGN-datapath.md).
+  /// (the AF_XDP datapath process, docs/DESIGN.md, "The software datapath").
   public var datapath: String?
   /// For the software datapath: its process.
   public var process: DatapathProcessRecord?

@@ -196,7 +196,7 @@ public struct DemoStatus: Hashable, Codable, Sendable {
   public var peer: String?
   /// The program attached.
   public var program: String?
-  /// Per-packet or batch (JSON: `form`, and `mode` as DESIGN.md fixed it).
+  /// Per-packet or batch (JSON: `form`, and `mode` as docs/DESIGN.md fixed it).
   public var form: Form?
   /// Where the program runs: `kernel` or `software` (a dead software
   /// datapath's interface runs the kernel fallback: `kernel`).

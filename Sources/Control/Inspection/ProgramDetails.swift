@@ -132,7 +132,7 @@ public struct ProgramDetails: Sendable, Encodable {
     case mapIDs = "map_ids"
   }
 
-  /// JSON in docs/DESIGN-inspect.md's shape; `load_time` as ISO 8601.
+  /// JSON in docs/DESIGN.md's shape ("Command line", `prog --json`); `load_time` as ISO 8601.
   public func encode(to encoder: any Encoder) throws {
     var container = encoder.container(keyedBy: CodingKeys.self)
     try container.encode(id, forKey: .id)

@@ -6,7 +6,7 @@ import Glibc
 /// only the datapath process writes (whole values), keys 0–4 laid out as
 /// the action counters (`{packets, bytes}`), 5–7 its failures. Readers add
 /// keys 0–4 to the kernel's per-CPU counters, which the kernel fallback may
-/// be counting into at the same moment (docs/DESIGN-datapath.md).
+/// be counting into at the same moment (docs/DESIGN.md, "The software datapath").
 public enum SoftwareDatapathRecords {
   /// The map's declaration.
   public static let definition = MapDefinition(
