@@ -11,8 +11,9 @@ public struct SeriesLabels: Hashable, Sendable {
   /// The program's name in its object (the kernel's name when xdpbatch
   /// has no record of it).
   public var program: String
-  /// `kernel`: the program runs in the kernel's XDP hook. (The software
-  /// datapath of issue 10 will add `software`.)
+  /// `kernel` (the program runs in the kernel's XDP hook) or `software`
+  /// (a live AF_XDP datapath process runs it in the engine; once that
+  /// process is gone the kernel fallback counts, so the label is `kernel`).
   public var datapath: String
   /// `per_packet` or `batch`; `unknown` when xdpbatch has no record of
   /// the attached program (someone replaced it).
@@ -31,7 +32,10 @@ public struct SeriesLabels: Hashable, Sendable {
   public init(interface: String, record: AttachmentRecord?, kernelName: String) {
     // A label value in Prometheus's words: per_packet, not per-packet.
     let form = record.map { $0.form.rawValue.replacingOccurrences(of: "-", with: "_") }
-    self.init(interface: interface, program: record?.program ?? kernelName, form: form ?? "unknown")
+    let software = record?.isSoftware == true && record?.process?.isAlive == true
+    self.init(
+      interface: interface, program: record?.program ?? kernelName,
+      datapath: software ? "software" : "kernel", form: form ?? "unknown")
   }
 
   /// The label pairs, in exposition order, with `action` when given.
