@@ -1,9 +1,13 @@
+import BPF
+
 /// Why a program did not load.
 public enum LoadError: Error, Equatable, Sendable {
   /// The verifier refused the program. `instruction` is the index the log
   /// names (the instruction being checked when it gave up), `reason` the
-  /// log's last lines.
-  case rejected(program: String, instruction: Int?, reason: String, code: Int32)
+  /// log's last lines, `source` the source line of that instruction (from
+  /// the object's `.BTF.ext` line info) when known.
+  case rejected(
+    program: String, instruction: Int?, reason: String, code: Int32, source: SourceLine? = nil)
   /// The kernel refused before verifying (no privilege, bad attributes).
   case kernel(program: String, SystemCallError)
   /// A map the program needs could not be created or found.
@@ -16,9 +20,10 @@ extension LoadError: CustomStringConvertible {
   /// A message naming the program, the instruction and the reason.
   public var description: String {
     switch self {
-    case .rejected(let program, let instruction, let reason, _):
+    case .rejected(let program, let instruction, let reason, _, let source):
       let place = instruction.map { " at instruction \($0)" } ?? ""
-      return "the verifier rejected program \"\(program)\"\(place):\n\(reason)"
+      let line = source.map { "\n  source: \($0.description)" } ?? ""
+      return "the verifier rejected program \"\(program)\"\(place):\(line)\n\(reason)"
     case .kernel(let program, let error):
       return "program \"\(program)\": \(error)"
     case .map(let program, let error):
