@@ -1,4 +1,5 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -8,7 +9,12 @@ let package = Package(
     .executable(name: "xdpbatch", targets: ["xdpbatch"])
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    // Hummingbird's own dependencies, named for the types the exporter uses.
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.14.0"),
   ],
   targets: [
     // Layers, bottom to top. Each imports only the layers below it.
@@ -23,10 +29,23 @@ let package = Package(
     // Control's readings and carries out its keys through Control.
     .target(name: "Console", dependencies: ["BPF", "CNcursesw"]),
     .target(name: "LiveConsole", dependencies: ["Control", "Console", "Rewriter", "BPF"]),
+    // The software datapath: AF_XDP sockets feeding the engine, one process per interface.
+    .target(name: "Datapath", dependencies: ["BPF", "Rewriter", "Engine", "Control", "CXDP"]),
+    // Prometheus exporter: metric families over Control's counters, served over HTTP.
+    .target(
+      name: "Exporter",
+      dependencies: [
+        "Control",
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ]),
 
     // C libraries, reached through small shims.
     .systemLibrary(name: "CBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
     .systemLibrary(name: "CLinux"),
+    .systemLibrary(name: "CXDP", providers: [.apt(["libxdp-dev"])]),
     // No pkgConfig: SwiftPM would drop its -D flags anyway; shim.h defines
     // NCURSES_WIDECHAR itself and the module map links ncursesw.
     .systemLibrary(name: "CNcursesw", providers: [.apt(["libncurses-dev"])]),
@@ -42,6 +61,8 @@ let package = Package(
         "Bench",
         "Console",
         "LiveConsole",
+        "Datapath",
+        "Exporter",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       plugins: ["BuildInfo"]
@@ -66,10 +87,22 @@ let package = Package(
     .testTarget(
       name: "FidelityTests", dependencies: ["Engine", "Control", "BPF", "Rewriter", "CLinux"],
       exclude: ["Programs"]),
+    .testTarget(
+      name: "DatapathTests",
+      dependencies: ["Datapath", "Control", "Engine", "Rewriter", "BPF", "TestSupport"]),
     .testTarget(name: "CommandTests", dependencies: ["TestSupport"]),
+    // The exporter: exposition, series, the built binary, a real Prometheus server.
+    .testTarget(
+      name: "ExporterTests",
+      dependencies: [
+        "Exporter", "Control", "BPF", "TestSupport",
+        .product(name: "Prometheus", package: "swift-prometheus"),
+      ]),
     .testTarget(
       name: "ConsoleTests",
-      dependencies: ["Console", "LiveConsole", "Control", "BPF", "CNcursesw", "TestSupport"],
+      dependencies: [
+        "Console", "LiveConsole", "Control", "BPF", "Check", "CNcursesw", "TestSupport",
+      ],
       exclude: ["__Snapshots__"]),
     // The console's live side: pacing and snapshots with an injected
     // clock and counters, and the kernel on a veth pair (root).
@@ -78,3 +111,18 @@ let package = Package(
       dependencies: ["LiveConsole", "Console", "Control", "BPF", "TestSupport"]),
   ]
 )
+
+// `make fuzz` only: libFuzzer harnesses for the object reader and the engine,
+// built with -sanitize=fuzzer,address (their `main` is libFuzzer's driver, so
+// the ordinary build must not see them).
+if ProcessInfo.processInfo.environment["XDPBATCH_FUZZ"] != nil {
+  package.targets += [
+    .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
+    .executableTarget(
+      name: "FuzzObject", dependencies: ["BPF", "Engine", "Check", "FuzzSupport"],
+      path: "Fuzz/FuzzObject"),
+    .executableTarget(
+      name: "FuzzEngine", dependencies: ["BPF", "Engine", "Rewriter", "FuzzSupport"],
+      path: "Fuzz/FuzzEngine"),
+  ]
+}

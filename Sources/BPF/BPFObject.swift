@@ -113,6 +113,16 @@ public struct BPFObject: Sendable {
     throw .unknownProgram(file: self.name, name: name, available: programNames)
   }
 
+  /// The named program, linked, if it is in an XDP section; a program of
+  /// any other section (`socket`, `tc`) is refused with its section name.
+  public func xdpProgram(named name: String) throws(BPFObjectError) -> Program {
+    let program = try program(named: name)
+    guard program.isXDP else {
+      throw .notXDPProgram(file: self.name, name: name, section: program.sectionName)
+    }
+    return program
+  }
+
   /// Every program, linked, in ``programEntries`` order.
   public func programs() throws(BPFObjectError) -> [Program] {
     var result: [Program] = []

@@ -47,6 +47,9 @@ public enum BPFObjectError: Error, Equatable, Sendable {
     file: String, program: String, function: String, instruction: Int, reason: String)
   /// No program has the requested name.
   case unknownProgram(file: String, name: String, available: [String])
+  /// The program exists but is not in an XDP section (`socket`, `tc`):
+  /// the engine, the rewriter and `attach` handle XDP programs only.
+  case notXDPProgram(file: String, name: String, section: String)
 }
 
 extension BPFObjectError: CustomStringConvertible {
@@ -93,6 +96,8 @@ extension BPFObjectError: CustomStringConvertible {
       "\(file): program '\(program)': function '\(function)', instruction \(instruction): \(reason)"
     case .unknownProgram(let file, let name, let available):
       "\(file): no program named '\(name)'; available: \(available.isEmpty ? "none" : available.joined(separator: ", "))"
+    case .notXDPProgram(let file, let name, let section):
+      "\(file): program '\(name)' is in section '\(section)', not an XDP section (xdp, xdp/..., xdp.frags)"
     }
   }
 

@@ -43,6 +43,12 @@ public struct XDPContextLayout: Hashable, Sendable {
     self.stride = stride
   }
 
+  /// The `act` value that marks a padding record: a runner that must hand
+  /// a program a full batch (the `immediate` bound) fills the rest with
+  /// records carrying it, and the batch trampoline skips them without
+  /// running the program. Not a verdict (verdicts are 0...4).
+  public static let paddingAction: Int32 = 0x7061_6464
+
   /// The engine's 32-byte record (docs/DESIGN.md, "Context record").
   public static let engine = XDPContextLayout(
     data: 0, dataEnd: 4, dataMeta: 8, ingressInterfaceIndex: 12, receiveQueueIndex: 16,

@@ -101,7 +101,7 @@ public struct KernelBench: Sendable {
     let generator = TrafficGenerator.start(
       .init(
         frames: frames, interface: network.veth.peer, namespace: network.namespace,
-        framesPerRun: 8192))
+        fullSpeed: true))
     Thread.sleep(forTimeInterval: liveDuration)
     if let failure = generator.stop() { throw .generator(failure) }
     let elapsed = Date().timeIntervalSince(start)

@@ -1,3 +1,5 @@
+import Glibc
+
 /// The engine's single 32-bit address space.
 ///
 /// `struct xdp_md` hands a program `data`, `data_end` and `data_meta` as
@@ -7,71 +9,171 @@
 /// so one table lookup per access finds the region an address falls in and
 /// its end: an access is allowed only when it lies wholly inside that one
 /// region. Page 0 is never mapped, so a NULL pointer always faults.
+///
+/// The whole space is reserved up front (`mmap` with `MAP_NORESERVE`) and
+/// never moves: the host commits a page only when it is first written, so
+/// a region costs what is used of it. What a region *may* commit is
+/// charged to a ``MemoryBudget`` when it becomes reachable: all of it for
+/// ``map(length:name:)``, as it grows for ``reserve(length:name:)``.
 public final class AddressSpace {
   /// The granule regions are aligned to.
   public static let pageSize = 4096
-  /// The largest address space the engine builds (1 GiB).
-  public static let maximumSize = 1 << 30
+  /// The largest address space the engine builds (4 GiB less 64 KiB, so
+  /// every region end fits 32 bits).
+  public static let maximumSize = (1 << 32) - (1 << 16)
 
   /// Host memory backing the whole space; address `a` is `arena + a`.
-  private(set) var arena: UnsafeMutableRawPointer
-  /// Per page: the end address (exclusive) of the region owning it, 0 when unmapped.
-  private(set) var limits: UnsafeMutablePointer<UInt32>
-  /// Pages in use, page 0 included.
+  let arena: UnsafeMutableRawPointer
+  /// Per page: the end address (exclusive) of the region owning it, 0 when
+  /// unmapped (or not yet reachable in a reserved region).
+  let limits: UnsafeMutablePointer<UInt32>
+  /// Pages handed out, page 0 included.
   private(set) var pageCount: Int
-  private var pageCapacity: Int
-  /// The mapped regions, in address order.
+  /// The mapped and reserved regions, in address order.
   public private(set) var regions: [Region] = []
+  /// The budget charges go to.
+  public let budget: MemoryBudget
+  /// Bytes charged to ``budget`` (given back when the space goes).
+  public private(set) var charged = 0
+  /// Reachable bytes of each reserved region, by start address.
+  private var reachable: [UInt32: Int] = [:]
 
-  /// Makes an empty space (only the unmapped page 0).
-  public init() {
-    pageCapacity = 64
+  /// Makes an empty space (only the unmapped page 0) charging `budget`.
+  ///
+  /// - Throws: ``AddressSpaceError/unreservable(bytes:)`` when the host
+  ///   refuses to reserve the virtual range.
+  public init(budget: MemoryBudget = .shared) throws(AddressSpaceError) {
+    self.budget = budget
+    let pages = Self.maximumSize / Self.pageSize
+    guard let arena = Self.reserveHost(Self.maximumSize) else {
+      throw .unreservable(bytes: Self.maximumSize)
+    }
+    guard let table = Self.reserveHost(pages * MemoryLayout<UInt32>.stride) else {
+      munmap(arena, Self.maximumSize)
+      throw .unreservable(bytes: pages * MemoryLayout<UInt32>.stride)
+    }
+    self.arena = arena
+    limits = table.bindMemory(to: UInt32.self, capacity: pages)
     pageCount = 1
-    arena = .allocate(byteCount: pageCapacity * Self.pageSize, alignment: Self.pageSize)
-    arena.initializeMemory(as: UInt8.self, repeating: 0, count: pageCapacity * Self.pageSize)
-    limits = .allocate(capacity: pageCapacity)
-    limits.initialize(repeating: 0, count: pageCapacity)
   }
 
   deinit {
-    arena.deallocate()
-    limits.deallocate()
+    munmap(arena, Self.maximumSize)
+    munmap(limits, Self.maximumSize / Self.pageSize * MemoryLayout<UInt32>.stride)
+    budget.release(charged)
   }
 
-  /// Maps a new zeroed region of `length` bytes at the next free page.
+  /// Zeroed host memory that commits only the pages written.
+  private static func reserveHost(_ bytes: Int) -> UnsafeMutableRawPointer? {
+    let pointer = mmap(
+      nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+    guard let pointer, pointer != MAP_FAILED else { return nil }
+    return pointer
+  }
+
+  /// Maps a new zeroed region of `length` bytes at the next free page, and
+  /// charges all of it to the budget.
   ///
   /// - Throws: ``AddressSpaceError/exhausted(requested:name:)`` past
-  ///   ``maximumSize``.
+  ///   ``maximumSize``, ``AddressSpaceError/budget(_:)`` past the budget.
   public func map(length: Int, name: String) throws(AddressSpaceError) -> Region {
-    let pages = max(1, (length + Self.pageSize - 1) / Self.pageSize)
-    guard length >= 0, (pageCount + pages) * Self.pageSize <= Self.maximumSize else {
-      throw .exhausted(requested: length, name: name)
-    }
-    if pageCount + pages > pageCapacity { grow(to: pageCount + pages) }
-    let start = pageCount * Self.pageSize
-    let region = Region(name: name, start: UInt32(start), length: length)
-    for page in pageCount..<(pageCount + pages) { limits[page] = region.end }
-    pageCount += pages
-    regions.append(region)
+    let region = try reserve(length: length, name: name)
+    try reach(region, bytes: length)
     return region
   }
 
-  private func grow(to pages: Int) {
-    var capacity = pageCapacity
-    while capacity < pages { capacity *= 2 }
-    let newArena = UnsafeMutableRawPointer.allocate(
-      byteCount: capacity * Self.pageSize, alignment: Self.pageSize)
-    newArena.initializeMemory(as: UInt8.self, repeating: 0, count: capacity * Self.pageSize)
-    newArena.copyMemory(from: arena, byteCount: pageCount * Self.pageSize)
-    arena.deallocate()
-    arena = newArena
-    let newLimits = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
-    newLimits.initialize(repeating: 0, count: capacity)
-    newLimits.update(from: limits, count: pageCount)
-    limits.deallocate()
-    limits = newLimits
-    pageCapacity = capacity
+  /// Takes the address range for a region of `length` bytes without making
+  /// any of it reachable or charging for it; ``reach(_:bytes:)`` opens it
+  /// as it is used (hash map values).
+  public func reserve(length: Int, name: String) throws(AddressSpaceError) -> Region {
+    guard length >= 0, length <= Self.maximumSize else {
+      throw .exhausted(requested: length, name: name)
+    }
+    let pages = max(1, (length + Self.pageSize - 1) / Self.pageSize)
+    guard (pageCount + pages) * Self.pageSize <= Self.maximumSize else {
+      throw .exhausted(requested: length, name: name)
+    }
+    let region = Region(name: name, start: UInt32(pageCount * Self.pageSize), length: length)
+    pageCount += pages
+    regions.append(region)
+    reachable[region.start] = 0
+    return region
   }
+
+  /// Makes the first `bytes` of `region` (rounded up to pages, at most its
+  /// length) reachable, charging the pages not charged before.
+  ///
+  /// - Throws: ``AddressSpaceError/budget(_:)`` past the budget; the
+  ///   region is then unchanged.
+  public func reach(_ region: Region, bytes: Int) throws(AddressSpaceError) {
+    let first = Int(region.start) / Self.pageSize
+    guard region.length > 0 else {
+      limits[first] = region.start  // an empty region: only empty accesses at its start
+      return
+    }
+    let before = reachable[region.start] ?? 0
+    let after = max(before, min(pages(min(bytes, region.length)) * Self.pageSize, region.length))
+    guard after > before else { return }
+    let cost = (pages(after) - pages(before)) * Self.pageSize
+    do {
+      try budget.charge(cost, for: region.name)
+    } catch {
+      throw .budget(error)
+    }
+    charged += cost
+    reachable[region.start] = after
+    let end = region.start + UInt32(after)
+    for page in first..<(first + pages(after)) { limits[page] = end }
+  }
+
+  /// Bytes of `region` programs can reach now.
+  public func reachableBytes(of region: Region) -> Int { reachable[region.start] ?? 0 }
+
+  private func pages(_ bytes: Int) -> Int { (bytes + Self.pageSize - 1) / Self.pageSize }
+
+  /// Whether `count` bytes at `address` are all zero (false when out of
+  /// bounds). Reads of never-written pages cost no memory.
+  public func isZero(_ address: UInt64, count: Int) -> Bool {
+    guard let start = pointer(address, count: count) else { return false }
+    var offset = 0
+    while offset < count {
+      let length = min(Self.pageSize, count - offset)
+      if memcmp(start + offset, Self.zeroPage, length) != 0 { return false }
+      offset += length
+    }
+    return true
+  }
+
+  /// Which of the `pages` pages from page-aligned `address` the host may
+  /// hold data for (written, or swapped out), from `/proc/self/pagemap`;
+  /// all of them when it cannot be read. Lets a scan skip, and never
+  /// fault in, pages no one wrote.
+  public func possiblyWrittenPages(from address: UInt64, pages: Int) -> [Int] {
+    let all = Array(0..<pages)
+    let descriptor = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { return all }
+    defer { close(descriptor) }
+    let entrySize = MemoryLayout<UInt64>.size
+    let firstEntry = (Int(bitPattern: arena) + Int(address)) / Self.pageSize
+    var result: [Int] = []
+    var entries = [UInt64](repeating: 0, count: 8192)
+    var done = 0
+    while done < pages {
+      let batch = min(entries.count, pages - done)
+      let bytes = entries.withUnsafeMutableBytes {
+        pread(descriptor, $0.baseAddress, batch * entrySize, off_t((firstEntry + done) * entrySize))
+      }
+      guard bytes == batch * entrySize else { return all }
+      for index in 0..<batch where entries[index] & (3 << 62) != 0 { result.append(done + index) }
+      done += batch
+    }
+    return result
+  }
+
+  /// One page of zeros to compare with (never written).
+  private nonisolated(unsafe) static let zeroPage = UnsafeRawPointer(
+    UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: pageSize).initializeMemory(
+      as: UInt8.self, repeating: 0, count: pageSize))
 
   /// The host pointer for `count` bytes at `address`, or nil when the bytes
   /// are not wholly inside one region.
@@ -135,6 +237,10 @@ public struct Region: Hashable, Sendable {
 public enum AddressSpaceError: Error, Equatable, Sendable {
   /// The 32-bit space (capped at ``AddressSpace/maximumSize``) is full.
   case exhausted(requested: Int, name: String)
+  /// The process's ``MemoryBudget`` cannot hold the region.
+  case budget(MemoryBudgetError)
+  /// The host refused to reserve the space's virtual range.
+  case unreservable(bytes: Int)
 }
 
 extension AddressSpaceError: CustomStringConvertible {
@@ -142,7 +248,11 @@ extension AddressSpaceError: CustomStringConvertible {
   public var description: String {
     switch self {
     case .exhausted(let requested, let name):
-      "address space exhausted: cannot map \(requested) bytes for \(name) (limit 1 GiB)"
+      "\(name): \(MemoryBudgetError.format(requested)) do not fit the engine's 32-bit address space"
+        + " (\(MemoryBudgetError.format(AddressSpace.maximumSize)) in all)"
+    case .budget(let error): error.description
+    case .unreservable(let bytes):
+      "cannot reserve \(MemoryBudgetError.format(bytes)) of address space (ulimit -v?)"
     }
   }
 }

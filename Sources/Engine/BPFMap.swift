@@ -4,6 +4,12 @@ import BPF
 /// `map_lookup_elem` hands the program a pointer it can read and write; the
 /// bookkeeping (which keys exist, LRU order) lives on the Swift side.
 ///
+/// Storage follows use: array values (which programs address by index) are
+/// reserved and charged at their declared size but commit host memory only
+/// where written; hash and device map values are stored in slots handed
+/// out as entries are added, and the region programs can reach grows with
+/// them, so a map declaring 67 M entries with 10 in use costs 10 entries.
+///
 /// Semantics follow the kernel's arraymap.c, hashtab.c, devmap.c, cpumap.c
 /// and xskmap.c, including their error codes.
 public final class BPFMap {
@@ -18,18 +24,26 @@ public final class BPFMap {
   let space: AddressSpace
   let kind: Kind
 
-  // Sparse arrays (devmap, cpumap, xskmap, prog_array): which slots are set.
-  var occupied: [Bool]
-  // Hash maps.
+  // Hash maps and sparse arrays (devmap, cpumap, xskmap): keys by slot.
   var slotByKey: [[UInt8]: Int] = [:]
-  var keyBySlot: [[UInt8]?]
-  var freeSlots: [Int]
-  var lastUse: [UInt64]
+  /// The key of each slot handed out so far (nil when freed).
+  var keyBySlot: [[UInt8]?] = []
+  /// Slots freed by deletes, reused first (most recent last).
+  var freeSlots: [Int] = []
+  var lastUse: [UInt64] = []
   var useClock: UInt64 = 0
+  /// Bytes of bookkeeping charged to the budget for the slots reachable.
+  private var bookkeepingCharged = 0
   /// Programs of a PROG_ARRAY, by index.
-  var programs: [PreparedProgram?]
+  var programs: [Int: PreparedProgram] = [:]
 
   enum Kind { case array, sparseArray, hash, programArray }
+
+  /// Budget charged per slot for its key, LRU clock and dictionary entry.
+  static let bookkeepingPerSlot = 64
+  /// The most address space a hash or device map's values take (1 GiB):
+  /// its declared size when smaller. Entries past it are refused.
+  static let slotRange = 1 << 30
 
   init(_ definition: MapDefinition, index: Int, processors: Int, in space: AddressSpace)
     throws(MachineError)
@@ -56,27 +70,31 @@ public final class BPFMap {
     self.processors = type.isPerCPU ? processors : 1
     stride = (Int(definition.valueSize) + 7) & ~7
     let bytes = entries.multipliedReportingOverflow(by: stride * self.processors)
-    guard !bytes.overflow, bytes.partialValue <= AddressSpace.maximumSize else {
-      throw .invalidMap(name: definition.name, reason: "values do not fit the address space")
+    let name = "map \(definition.name)"
+    // Hash and device maps take at most ``slotRange`` of it, whatever they declare.
+    guard !bytes.overflow,
+      kind == .hash || kind == .sparseArray || kind == .programArray
+        || bytes.partialValue <= AddressSpace.maximumSize
+    else {
+      throw .addressSpace(
+        .exhausted(requested: bytes.overflow ? .max : bytes.partialValue, name: name))
     }
-    if kind == .programArray {
-      values = nil
-    } else {
-      do {
-        values = try space.map(length: bytes.partialValue, name: "map \(definition.name)")
-      } catch {
-        throw .addressSpace(error)
+    do {
+      switch kind {
+      case .programArray: values = nil
+      case .array: values = try space.map(length: bytes.partialValue, name: name)
+      case .sparseArray, .hash:
+        values = try space.reserve(length: min(bytes.partialValue, Self.slotRange), name: name)
       }
+    } catch {
+      throw .addressSpace(error)
     }
-    occupied = kind == .sparseArray ? Array(repeating: false, count: entries) : []
-    keyBySlot = kind == .hash ? Array(repeating: nil, count: entries) : []
-    freeSlots = kind == .hash ? Array((0..<entries).reversed()) : []
-    lastUse = kind == .hash ? Array(repeating: 0, count: entries) : []
-    programs = kind == .programArray ? Array(repeating: nil, count: entries) : []
     if let initial = definition.initialValue, kind == .array, let values {
       space.write(Array(initial.prefix(Int(definition.valueSize))), at: UInt64(values.start))
     }
   }
+
+  deinit { space.budget.release(bookkeepingCharged) }
 
   /// The address of the first value (for `ld_imm64` source 6: global data).
   var firstValueAddress: UInt32? { kind == .array ? values?.start : nil }
@@ -95,8 +113,7 @@ public final class BPFMap {
       let index = Self.index(key)
       return index < Int(definition.maxEntries) ? index : nil
     case .sparseArray:
-      let index = Self.index(key)
-      return index < occupied.count && occupied[index] ? index : nil
+      return slotByKey[key]
     case .hash:
       guard let slot = slotByKey[key] else { return nil }
       useClock += 1
@@ -104,33 +121,44 @@ public final class BPFMap {
       return slot
     case .programArray:
       let index = Self.index(key)
-      return index < programs.count && programs[index] != nil ? index : nil
+      return programs[index] != nil ? index : nil
     }
   }
 
   /// `map_update_elem`: 0 or a negative errno.
-  func update(key: [UInt8], value: [UInt8], flags: UInt64, processor: Int?) -> Int32 {
+  ///
+  /// - Throws: ``AddressSpaceError`` when a new entry does not fit the
+  ///   process's memory budget or the map's share of the address space.
+  func update(key: [UInt8], value: [UInt8], flags: UInt64, processor: Int?)
+    throws(AddressSpaceError) -> Int32
+  {
     let command = flags & ~MapUpdateFlag.lock
     guard flags & MapUpdateFlag.lock == 0, command <= 2 else { return -Errno.invalid }
     let slot: Int
     switch kind {
-    case .array, .sparseArray:
+    case .array:
       let index = Self.index(key)
       guard index < Int(definition.maxEntries) else { return -Errno.tooBig }
-      if kind == .array {
-        if command == 1 { return -Errno.exists }
-      } else if kind == .sparseArray {
-        if command == 1 { return -Errno.exists }
-        occupied[index] = true
-      }
+      if command == 1 { return -Errno.exists }
       slot = index
+    case .sparseArray:
+      guard Self.index(key) < Int(definition.maxEntries) else { return -Errno.tooBig }
+      if command == 1 { return -Errno.exists }
+      if let existing = slotByKey[key] {
+        slot = existing
+      } else {
+        guard let free = try allocateSlot() else { return -Errno.tooBig }
+        slotByKey[key] = free
+        keyBySlot[free] = key
+        slot = free
+      }
     case .hash:
       if let existing = slotByKey[key] {
         if command == 1 { return -Errno.exists }
         slot = existing
       } else {
         if command == 2 { return -Errno.notFound }
-        guard let free = allocateSlot() else { return -Errno.tooBig }
+        guard let free = try allocateSlot() else { return -Errno.tooBig }
         slotByKey[key] = free
         keyBySlot[free] = key
         slot = free
@@ -147,8 +175,23 @@ public final class BPFMap {
     return 0
   }
 
-  private func allocateSlot() -> Int? {
+  /// A free slot: a freed one, else a new one (growing the reachable
+  /// values), else (LRU maps, full) the least recently used one.
+  private func allocateSlot() throws(AddressSpaceError) -> Int? {
     if let free = freeSlots.popLast() { return free }
+    if keyBySlot.count < Int(definition.maxEntries) {
+      let slot = keyBySlot.count
+      try makeReachable(slots: slot + 1)
+      do {
+        try space.budget.charge(Self.bookkeepingPerSlot, for: "map \(definition.name)")
+      } catch {
+        throw .budget(error)
+      }
+      bookkeepingCharged += Self.bookkeepingPerSlot
+      keyBySlot.append(nil)
+      lastUse.append(0)
+      return slot
+    }
     let lru = definition.type == .lruHash || definition.type == .lruPerCPUHash
     guard lru, let victim = lastUse.indices.min(by: { lastUse[$0] < lastUse[$1] }),
       let key = keyBySlot[victim]
@@ -158,24 +201,42 @@ public final class BPFMap {
     return victim
   }
 
+  /// Opens values for at least `slots` slots, doubling what is reachable.
+  private func makeReachable(slots: Int) throws(AddressSpaceError) {
+    guard let values else { return }
+    let needed = slots * stride * processors
+    let reachable = space.reachableBytes(of: values)
+    guard needed > reachable else { return }
+    guard needed <= values.length else {
+      throw .exhausted(requested: needed, name: values.name)
+    }
+    do {
+      try space.reach(values, bytes: max(needed, 2 * reachable))
+    } catch {
+      try space.reach(values, bytes: needed)  // no room to double: just what is needed
+    }
+  }
+
   /// `map_delete_elem`: 0 or a negative errno.
   func delete(key: [UInt8]) -> Int32 {
     switch kind {
     case .array: return -Errno.invalid
-    case .sparseArray, .programArray:
+    case .programArray:
       let index = Self.index(key)
       guard index < Int(definition.maxEntries) else { return -Errno.invalid }
-      if kind == .sparseArray { occupied[index] = false } else { programs[index] = nil }
+      programs[index] = nil
       return 0
-    case .hash:
-      guard let slot = slotByKey.removeValue(forKey: key) else { return -Errno.notFound }
+    case .sparseArray, .hash:
+      if kind == .sparseArray, Self.index(key) >= Int(definition.maxEntries) {
+        return -Errno.invalid
+      }
+      guard let slot = slotByKey.removeValue(forKey: key) else {
+        return kind == .hash ? -Errno.notFound : 0
+      }
       keyBySlot[slot] = nil
       freeSlots.append(slot)
-      if let values {
-        let start = valueAddress(slot: slot, processor: 0)
-        space.write(Array(repeating: 0, count: stride * processors), at: start)
-        _ = values
-      }
+      space.write(
+        Array(repeating: 0, count: stride * processors), at: valueAddress(slot: slot, processor: 0))
       return 0
     }
   }

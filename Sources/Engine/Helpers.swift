@@ -42,7 +42,11 @@ extension Machine {
       let key = try bytes(at: r[2], count: Int(map.definition.keySize), index)
       let value = try bytes(at: r[3], count: Int(map.definition.valueSize), index)
       let processor = map.processors > 1 ? Int(configuration.processorID) : nil
-      return errno(map.update(key: key, value: value, flags: r[4], processor: processor))
+      do {
+        return errno(try map.update(key: key, value: value, flags: r[4], processor: processor))
+      } catch {
+        throw .helperFault(index: index, helper: id, reason: error.description)
+      }
     case HelperFunction.mapDeleteElement.rawValue:
       let map = try mapArgument(r[1], id, index)
       return errno(map.delete(key: try bytes(at: r[2], count: Int(map.definition.keySize), index)))

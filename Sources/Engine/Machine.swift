@@ -63,7 +63,11 @@ public final class Machine {
     throws(MachineError)
   {
     self.configuration = configuration
-    addressSpace = AddressSpace()
+    do {
+      addressSpace = try AddressSpace(budget: configuration.memoryBudget)
+    } catch {
+      throw .addressSpace(error)
+    }
     registers = .allocate(capacity: 16)
     registers.initialize(repeating: 0, count: 16)
     frames = .allocate(capacity: Self.frameLimit)
@@ -171,14 +175,18 @@ public struct MachineConfiguration: Sendable {
   public var conformanceHelpers: Bool
   /// Which engine runs programs (the JIT on x86-64 by default).
   public var engine: EngineKind
+  /// What the machine's memory is charged to (one budget per process).
+  public var memoryBudget: MemoryBudget
 
   /// Describes a configuration.
   public init(
     instructionBudget: Int = 1_000_000, randomSeed: UInt64 = 0x5eed, processorID: UInt32 = 0,
     processorCount: Int = 1, fixedClock: (start: UInt64, step: UInt64)? = nil,
-    conformanceHelpers: Bool = false, engine: EngineKind = .platformDefault
+    conformanceHelpers: Bool = false, engine: EngineKind = .platformDefault,
+    memoryBudget: MemoryBudget = .shared
   ) {
     self.engine = engine
+    self.memoryBudget = memoryBudget
     self.instructionBudget = instructionBudget
     self.randomSeed = randomSeed
     self.processorID = processorID

@@ -45,7 +45,12 @@ extension BPFMap {
     guard key.count == Int(definition.keySize), value.count == Int(definition.valueSize) else {
       throw MapOperationError(map: definition.name, operation: "update", code: Errno.invalid)
     }
-    let result = update(key: key, value: value, flags: flags, processor: nil)
+    let result: Int32
+    do {
+      result = try update(key: key, value: value, flags: flags, processor: nil)
+    } catch {
+      throw MapOperationError(map: definition.name, operation: "update", code: Errno.outOfMemory)
+    }
     if result != 0 {
       throw MapOperationError(map: definition.name, operation: "update", code: -result)
     }
@@ -59,19 +64,48 @@ extension BPFMap {
     }
   }
 
-  /// The keys present, in slot order.
+  /// The keys present: every index of an array, the entries of a hash map
+  /// in slot order, the set indices of device and program arrays in order.
   public var keys: [[UInt8]] {
     switch kind {
     case .array: (0..<definition.maxEntries).map { Self.key($0) }
-    case .sparseArray: occupied.indices.filter { occupied[$0] }.map { Self.key(UInt32($0)) }
+    case .sparseArray:
+      keyBySlot.compactMap { $0 }.sorted { Self.index($0) < Self.index($1) }
     case .hash: keyBySlot.compactMap { $0 }
-    case .programArray: programs.indices.filter { programs[$0] != nil }.map { Self.key(UInt32($0)) }
+    case .programArray: programs.keys.sorted().map { Self.key(UInt32($0)) }
+    }
+  }
+
+  /// The keys whose entry may hold something: for arrays, the indices with
+  /// a non-zero value on some processor (found without touching memory a
+  /// program never wrote); for other maps, ``keys``. What map listings and
+  /// comparisons use, so an array declaring 67 M entries costs what is set.
+  public var storedKeys: [[UInt8]] {
+    guard kind == .array, let values else { return keys }
+    let entryBytes = stride * processors
+    var found: [[UInt8]] = []
+    let pageCount = (values.length + AddressSpace.pageSize - 1) / AddressSpace.pageSize
+    for page in space.possiblyWrittenPages(from: UInt64(values.start), pages: pageCount) {
+      let offset = page * AddressSpace.pageSize
+      let length = min(AddressSpace.pageSize, values.length - offset)
+      if space.isZero(UInt64(values.start) + UInt64(offset), count: length) { continue }
+      let first = max(offset / entryBytes, found.last.map { Self.index($0) + 1 } ?? 0)
+      let last = min((offset + length - 1) / entryBytes, Int(definition.maxEntries) - 1)
+      guard first <= last else { continue }
+      for entry in first...last where !isZeroEntry(entry) { found.append(Self.key(UInt32(entry))) }
+    }
+    return found
+  }
+
+  private func isZeroEntry(_ slot: Int) -> Bool {
+    (0..<processors).allSatisfy {
+      space.isZero(valueAddress(slot: slot, processor: $0), count: Int(definition.valueSize))
     }
   }
 
   /// Puts a prepared program at `index` of a PROG_ARRAY (nil clears it).
   public func setProgram(_ program: PreparedProgram?, at index: UInt32) throws(MapOperationError) {
-    guard kind == .programArray, Int(index) < programs.count else {
+    guard kind == .programArray, index < definition.maxEntries else {
       throw MapOperationError(map: definition.name, operation: "update", code: Errno.invalid)
     }
     programs[Int(index)] = program

@@ -7,12 +7,13 @@ public struct MapContents: Hashable, Sendable {
   public var maps: [String: [[UInt8]: [[UInt8]]]]
 
   /// Reads every map of `machine` (program arrays hold programs, not
-  /// values, and are skipped).
+  /// values, and are skipped; all-zero array entries are left out, which
+  /// compares alike since every array has every index).
   public init(_ machine: Machine) {
     var maps: [String: [[UInt8]: [[UInt8]]]] = [:]
     for map in machine.maps where map.definition.type != .programArray {
       var entries: [[UInt8]: [[UInt8]]] = [:]
-      for key in map.keys { entries[key] = map.perProcessorValues(key: key) ?? [] }
+      for key in map.storedKeys { entries[key] = map.perProcessorValues(key: key) ?? [] }
       maps[map.definition.name] = entries
     }
     self.maps = maps

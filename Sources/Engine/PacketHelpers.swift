@@ -114,7 +114,11 @@ extension Machine {
       throw .helperFault(index: index, helper: id, reason: "R2 is not a prog_array map")
     }
     let slot = Int(UInt32(truncatingIfNeeded: registers[3]))
-    guard slot < map.programs.count, tailCallCount < Machine.tailCallLimit else { return nil }
+    // As the kernel: an index past the end and the tail-call limit end the
+    // call; the count rises before an empty slot is found.
+    guard slot < Int(map.definition.maxEntries), tailCallCount < Machine.tailCallLimit else {
+      return nil
+    }
     tailCallCount += 1
     guard let target = map.programs[slot] else { return nil }
     runningPrograms.append(target)

@@ -37,11 +37,12 @@ public final class PacketRunner {
   public var receiveQueue: UInt32 = 0
   /// Bytes per packet frame.
   public let frameSize: Int
-  /// Whether a partial batch is padded to the full batch size with empty
-  /// frames (`data == data_end`) whose records are run but not reported:
-  /// what a program rewritten with the `immediate` bound needs, since it
-  /// always processes exactly the batch size. A program that changes maps
-  /// for an empty frame shows it in its maps.
+  /// Whether a partial batch is padded to the full batch size with
+  /// records marked ``XDPContextLayout/paddingAction`` (empty frames,
+  /// `data == data_end`), which are not reported: what a program rewritten
+  /// with the `immediate` bound needs, since it always processes exactly
+  /// the batch size. Its trampoline skips marked records, so the program
+  /// never runs on padding.
   public var padsPartialBatches = false
 
   private let layout = XDPContextLayout.engine
@@ -157,7 +158,7 @@ public final class PacketRunner {
   {
     let addresses = batch.indices.map { load(batch[$0], slot: $0 - first) }
     let padding = padsPartialBatches ? frames.count - batch.count : 0
-    for slot in batch.count..<(batch.count + padding) { _ = load([], slot: slot) }
+    for slot in batch.count..<(batch.count + padding) { markPadding(load([], slot: slot)) }
     machine.committedRedirects.removeAll(keepingCapacity: true)
     machine.pendingRedirect = nil
     let processed: UInt64
@@ -219,6 +220,12 @@ public final class PacketRunner {
     }
     machine.legacyPacket = (data, end)
     return record
+  }
+
+  /// Marks a loaded record as padding, for the trampoline to skip.
+  private func markPadding(_ record: UInt64) {
+    machine.addressSpace.pointer(record + UInt64(layout.action), count: 4)?
+      .storeBytes(of: UInt32(XDPContextLayout.paddingAction), as: UInt32.self)
   }
 
   /// The bytes between the record's `data` and `data_end`.

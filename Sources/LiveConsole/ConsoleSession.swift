@@ -28,6 +28,11 @@ public final class ConsoleSession {
   /// Keeps the kernel's run statistics on while the console runs.
   private let statistics: RunStatistics?
   private let clock: () -> Double
+  private var receiveRates: ReceiveRates
+  private let programDetails: (UInt32) -> KernelProgramDetails?
+  /// The details of the foreign program on the selected interface, read
+  /// at the inventory's pace.
+  private var foreignDetails: (id: UInt32, details: KernelProgramDetails)?
 
   private var inventory: InterfaceInventory?
   private var inventoryReadAt = -Double.infinity
@@ -54,14 +59,22 @@ public final class ConsoleSession {
   ///   - runStatistics: whether to turn the kernel's per-program run
   ///     statistics on while the session lives (the ns/pkt figures).
   ///   - clock: seconds on a monotonic clock.
+  ///   - receivedPackets: an interface's received-packet counter; by
+  ///     default its `statistics/rx_packets` in sysfs.
+  ///   - programDetails: what the kernel knows about a program another
+  ///     tool attached, by id; by default ``ProgramDetails/read(id:)``.
   public init(
     interface: String?, deployment: ProgramDeployment = ProgramDeployment(),
     traffic: (any TrafficSource)? = nil,
     interfaces: @escaping () throws -> InterfaceInventory = { try InterfaceInventory.query() },
     kernelSupport: KernelBatchSupport? = nil, choices: [AttachChoice]? = nil,
     runStatistics: Bool = true,
-    clock: @escaping () -> Double = { ProcessInfo.processInfo.systemUptime }
+    clock: @escaping () -> Double = { ProcessInfo.processInfo.systemUptime },
+    receivedPackets: @escaping (String) -> UInt64? = ReceiveRates.sysfsCounter,
+    programDetails: @escaping (UInt32) -> KernelProgramDetails? = KernelProgramDetails.read
   ) {
+    receiveRates = ReceiveRates(counter: receivedPackets)
+    self.programDetails = programDetails
     self.deployment = deployment
     self.traffic = traffic ?? PinnedTraffic(deployment: deployment)
     listInterfaces = interfaces
@@ -102,6 +115,17 @@ public final class ConsoleSession {
   /// Carries out `command`; a failure is thrown with Control's message
   /// (the console shows it in the error colour), success becomes news.
   public func execute(_ command: Console.ConsoleCommand) throws {
+    do {
+      try carryOut(command)
+    } catch let error as DeploymentError {
+      if case .attach(.load(let load)) = error, let log = load.verifierLog {
+        throw CommandFailure(message: "\(error)", detail: "verifier log:\n" + log)
+      }
+      throw CommandFailure(message: "\(error)")
+    }
+  }
+
+  private func carryOut(_ command: Console.ConsoleCommand) throws {
     switch command {
     case .select(let interface):
       selected = interface
@@ -111,6 +135,9 @@ public final class ConsoleSession {
         try program.map { ProgramSource(objectPath: objectPath, programName: $0) }
         ?? ProgramSource.firstXDPProgram(in: objectPath)
       let record = try deployment.attach(source, to: interface, mode: .native)
+      // On the demo's interface a redirecting sample gets its target.
+      let demo = Demo(state: deployment.state)
+      if interface == demo.veth.name { try demo.fillRedirectMaps() }
       news = .info(
         "attached \(record.program) (\(record.form.rawValue), \(record.attachMode.rawValue)) to \(interface)"
       )
@@ -125,6 +152,19 @@ public final class ConsoleSession {
     case .detach(let interface):
       try deployment.detach(interface: interface)
       news = .info("detached xdpbatch's program from \(interface)")
+    case .detachForeign(let interface, let programID):
+      // xdpbatch's own program without a record looks foreign to the console.
+      guard
+        try deployment.foreignPrograms(interface: interface).contains(where: { $0.id == programID })
+      else {
+        try deployment.detach(interface: interface)
+        news = .info("detached xdpbatch's program from \(interface)")
+        break
+      }
+      let detached = try deployment.detachForeign(interface: interface, programID: programID)
+      let names = detached.map { "\($0.name ?? "program") #\($0.id)" }.joined(separator: ", ")
+      news = .info("detached \(names) (attached by another tool) from \(interface)")
+      foreignDetails = nil
     case .resetBaseline(let interface):
       guard watch?.interface == interface else { break }
       watch?.resetBaseline()
@@ -142,17 +182,41 @@ public final class ConsoleSession {
   private func refreshInventory(at now: Double) {
     inventoryReadAt = now
     do {
-      inventory = try listInterfaces()
+      let listed = try listInterfaces()
+      inventory = listed
       inventoryProblem = nil
+      receiveRates.record(listed.interfaces.map(\.name), at: now)
+      readForeignDetails(in: listed)
     } catch {
       inventoryProblem = .error("cannot list interfaces: \(error)")
     }
+  }
+
+  /// Reads the kernel's view of the selected interface's program when
+  /// xdpbatch did not attach it (no record of ours runs there).
+  private func readForeignDetails(in inventory: InterfaceInventory) {
+    guard let selected, watch?.record == nil,
+      let program = inventory.interfaces.first(where: { $0.name == selected })?.program
+    else {
+      foreignDetails = nil
+      return
+    }
+    foreignDetails = programDetails(program.id).map { (program.id, $0) }
   }
 
   private func makeSnapshot() -> ConsoleSnapshot {
     let listing = InterfaceListing(
       inventory ?? InterfaceInventory(interfaces: [], reportsXDPFeatures: false), includeAll: true)
     var snapshot = ConsoleSnapshot(listing: listing)
+    for index in snapshot.interfaces.indices {
+      let name = snapshot.interfaces[index].name
+      snapshot.interfaces[index].receivePacketsPerSecond = receiveRates.rate(of: name)
+      if name == selected, let foreign = foreignDetails,
+        snapshot.interfaces[index].program?.id == foreign.id
+      {
+        snapshot.interfaces[index].program?.details = foreign.details
+      }
+    }
     snapshot.selectedInterface = selected
     snapshot.kernelBatchSupport = kernelSupport
     snapshot.attachChoices = choices

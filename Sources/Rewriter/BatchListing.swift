@@ -10,6 +10,8 @@ public struct BatchListing: Sendable {
     case kept = " "
     /// The prologue (runs once a batch).
     case prologue = "P"
+    /// The per-record head (skips padding records under `immediate`).
+    case head = "H"
     /// The per-packet epilogue.
     case epilogue = "E"
     /// The code after the loop that returns the record count.
@@ -94,6 +96,7 @@ public struct BatchListing: Sendable {
     _ line: Disassembler.Line, original: String?, in layout: BatchProgram.Layout
   ) -> Mark {
     if layout.prologue.contains(line.index) { return .prologue }
+    if layout.head.contains(line.index) { return .head }
     if layout.epilogue.contains(line.index) { return .epilogue }
     if layout.tail.contains(line.index) { return .tail }
     guard let original else { return .adjustment }
@@ -116,7 +119,7 @@ public struct BatchListing: Sendable {
       lines.append(left + "  \(row.mark.rawValue)  " + cell(row.rewritten))
     }
     lines.append(
-      "marks: P prologue (once), E epilogue (per packet), T after the loop (once), "
+      "marks: P prologue (once), H head (per record), E epilogue (per packet), T after the loop (once), "
         + "S stack access moved, A frame pointer adjustment, X exit to the epilogue")
     return lines.joined(separator: "\n")
   }

@@ -22,6 +22,9 @@ public struct BatchProgram: Hashable, Sendable {
   public struct Layout: Hashable, Sendable {
     /// The prologue (runs once).
     public var prologue: Range<Int>
+    /// The per-record head before the body (the `immediate` bound's skip
+    /// of padding records; empty otherwise).
+    public var head: Range<Int>
     /// The per-packet epilogue, ending with the loop's back edge.
     public var epilogue: Range<Int>
     /// The code after the loop that returns the record count (runs once).
@@ -45,7 +48,7 @@ public struct BatchSummary: Hashable, Sendable, Codable {
   public var instructionsAfter: Int
   /// Instructions that run once a batch (prologue and final return).
   public var addedOnce: Int
-  /// Instructions that run once a packet: the epilogue, plus any pointer
+  /// Instructions that run once a packet: the head and the epilogue, plus any pointer
   /// adjustments `shift` had to insert (each counted once). Exits replaced
   /// by a jump to the epilogue are not counted: they ran anyway.
   public var addedPerPacket: Int
@@ -59,5 +62,28 @@ public struct BatchSummary: Hashable, Sendable, Codable {
     case addedOnce = "added_once"
     case addedPerPacket = "added_per_packet"
     case stackBytes = "stack_bytes"
+  }
+}
+
+extension BatchProgram {
+  /// Whether `program` looks like a batch form this rewriter emitted (an
+  /// object written by `xdpbatch rewrite -o` and loaded back): it reads R2
+  /// at entry, which only the batch runner passes (`count`,
+  /// `end-pointer`), or it tests records for the runner's padding mark
+  /// (`immediate`). A per-packet XDP program does neither: the kernel
+  /// passes it R1 only.
+  public static func looksLikeBatchForm(_ program: Program) -> Bool {
+    let instructions = program.instructions
+    let testsPadding = instructions.contains {
+      $0.jumpOperation == .jeq && $0.operandSource == .immediate
+        && $0.immediate == XDPContextLayout.paddingAction
+    }
+    if testsPadding { return true }
+    return SafetyCheck(entryRegisters: [.r1]).violations(in: program).contains {
+      if case .undefinedRegister(_, .r2) = $0 { true } else { false }
+    }
+      && SafetyCheck(entryRegisters: [.r1, .r2]).violations(in: program).allSatisfy {
+        if case .undefinedRegister = $0 { false } else { true }
+      }
   }
 }

@@ -71,15 +71,18 @@ public struct BatchTrampoline: Sendable {
     }
     let result = emitted.program
     let entry: Set<Register> = bound == .immediate ? [.r1] : [.r1, .r2]
-    let violations = SafetyCheck(entryRegisters: entry, allowedBackEdges: emitted.allowedBackEdges)
-      .violations(in: result)
+    let loopSlots = [slots.cursor, slots.counter, slots.end, slots.total].compactMap { $0 }
+    let violations = SafetyCheck(
+      entryRegisters: entry, allowedBackEdges: emitted.allowedBackEdges,
+      opaqueSlots: Set(loopSlots.map(Int.init))
+    ).violations(in: result)
     guard violations.isEmpty else { throw .safetyCheckFailed(violations) }
 
     let summary = BatchSummary(
       program: program.name, strategy: strategy.rawValue, bound: bound.rawValue,
       instructionsBefore: program.instructions.count, instructionsAfter: result.instructions.count,
       addedOnce: code.prologue.count + code.tail.count,
-      addedPerPacket: code.epilogue.count + emitted.adjustments,
+      addedPerPacket: code.head.count + code.epilogue.count + emitted.adjustments,
       stackBytes: strategy == .shift
         ? max(frame.stackDepth + reserved, reserved) : depth + reserved)
     let epilogue = emitted.epilogue
@@ -87,7 +90,9 @@ public struct BatchTrampoline: Sendable {
     return BatchProgram(
       program: result, summary: summary, originalLocations: emitted.originalLocations,
       layout: BatchProgram.Layout(
-        prologue: 0..<code.prologue.count, epilogue: epilogue..<tail,
+        prologue: 0..<code.prologue.count,
+        head: code.prologue.count..<(code.prologue.count + code.head.count),
+        epilogue: epilogue..<tail,
         tail: tail..<(tail + code.tail.count), slots: slots))
   }
 
@@ -106,14 +111,18 @@ public struct BatchTrampoline: Sendable {
   ) throws(PatchError) -> Emitted {
     var buffer = buffer
     let adjustments = strategy == .shift ? try Self.shiftFrame(&buffer, frame, by: reserved) : 0
-    try buffer.insert(code.prologue, at: 0, landing: .onOriginal)
+    try buffer.insert(code.prologue + code.head, at: 0, landing: .onOriginal)
     let end = buffer.location(ofOriginal: program.mainLength) ?? buffer.count
     let epilogue = try buffer.routeExits(frame.mainExits, into: code.epilogue + code.tail, at: end)
     let tail = epilogue + code.epilogue.count
     let firstInstruction = buffer.location(ofOriginal: 0) ?? epilogue
-    try buffer.retarget(at: epilogue + code.backEdge, to: firstInstruction)
+    let loopStart = code.head.isEmpty ? firstInstruction : code.prologue.count
+    try buffer.retarget(at: epilogue + code.backEdge, to: loopStart)
     if let test = code.emptyBatchTest { try buffer.retarget(at: test, to: tail) }
-    let loop = ControlFlowEdge(from: epilogue + code.backEdge, to: firstInstruction)
+    if let test = code.paddingTest {
+      try buffer.retarget(at: code.prologue.count + test, to: epilogue + code.step)
+    }
+    let loop = ControlFlowEdge(from: epilogue + code.backEdge, to: loopStart)
     return Emitted(
       program: buffer.relinked(program, mainLength: tail + code.tail.count),
       epilogue: epilogue, adjustments: adjustments,
@@ -127,13 +136,6 @@ public struct BatchTrampoline: Sendable {
   ) throws(RewriteError) {
     if let call = frame.tailCalls.first { throw .tailCall(index: call) }
     guard !frame.mainExits.isEmpty else { throw .noMainExit }
-    if strategy == .shift,
-      case .variableOffset(let index) = frame.hazards.first(where: {
-        if case .variableOffset = $0 { true } else { false }
-      })
-    {
-      throw .variableStackOffset(index: index)
-    }
     if let hazard = frame.hazards.first { throw .unprovableStack(hazard) }
   }
 

@@ -5,35 +5,67 @@ import BPF
 public enum FrameValue: Hashable, Sendable {
   /// Not written on any path that reaches here.
   case undefined
-  /// A value not derived from R10 (a scalar, the context, a packet or map
-  /// pointer).
+  /// A value not derived from R10 whose range is not tracked (the
+  /// context, a packet or map pointer, a helper's result).
   case other
+  /// A scalar whose range is tracked (a constant, a masked index, a loop
+  /// counter), as the kernel verifier tracks it.
+  case scalar(ScalarRange)
   /// R10 plus a constant number of bytes.
   case frame(Int)
-  /// Derived from R10, but the offset is not one known constant (a
-  /// variable was added, or paths with different offsets meet).
-  case variableFrame
+  /// R10 plus a variable offset in `lower...upper` (a bounded index was
+  /// added, or paths with different offsets meet). Bounds beyond
+  /// ``FrameValue/offsetLimit`` mean the offset could not be bounded.
+  case variableFrame(lower: Int, upper: Int)
   /// Paths disagree on whether the value is derived from R10 at all.
   case unknown
+
+  /// The largest variable offset the kernel's verifier accepts on a
+  /// pointer (`BPF_MAX_VAR_OFF`, 2^29).
+  public static let offsetLimit = 1 << 29
 
   /// Whether the value is, or may be, a pointer into the frame.
   public var mayPointIntoFrame: Bool {
     switch self {
     case .frame, .variableFrame, .unknown: true
-    case .undefined, .other: false
+    case .undefined, .other, .scalar: false
     }
   }
 
+  /// The scalar range the value is known to be in (anything not derived
+  /// from R10 and not tracked: every value).
+  var range: ScalarRange {
+    if case .scalar(let range) = self { return range }
+    return .unknown
+  }
+
+  /// The frame offsets the pointer may hold, if it points into the frame.
+  var offsets: (lower: Int, upper: Int)? {
+    switch self {
+    case .frame(let offset): (offset, offset)
+    case .variableFrame(let lower, let upper): (lower, upper)
+    default: nil
+    }
+  }
+
+  /// A frame pointer with offsets `lower...upper` (one offset: ``frame``).
+  static func frame(_ lower: Int, _ upper: Int) -> FrameValue {
+    lower == upper ? .frame(lower) : .variableFrame(lower: lower, upper: upper)
+  }
+
   /// The value where two paths meet: equal values stay, `undefined` yields
-  /// to the other side, two different offsets become ``variableFrame``, a
-  /// frame pointer meeting anything else becomes ``unknown``.
+  /// to the other side, frame pointers meet in the range covering both,
+  /// scalars in the range covering both, a frame pointer meeting anything
+  /// else becomes ``unknown``.
   public func joined(with other: FrameValue) -> FrameValue {
     switch (self, other) {
     case _ where self == other: self
     case (.undefined, _): other
     case (_, .undefined): self
-    case (.frame, .frame), (.frame, .variableFrame), (.variableFrame, .frame):
-      .variableFrame
+    case (.scalar(let a), .scalar(let b)): .scalar(a.joined(with: b))
+    case (.scalar, .other), (.other, .scalar): .other
+    case _ where self.offsets != nil && other.offsets != nil:
+      .frame(min(offsets!.lower, other.offsets!.lower), max(offsets!.upper, other.offsets!.upper))
     default: .unknown
     }
   }

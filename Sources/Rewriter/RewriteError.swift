@@ -10,9 +10,6 @@ public enum RewriteError: Error, Equatable, Sendable {
   case tailCall(index: Int)
   /// The main program has no `exit`.
   case noMainExit
-  /// Under ``BatchStrategy/shift``: a stack pointer with a variable offset
-  /// cannot be moved with the frame.
-  case variableStackOffset(index: Int)
   /// The stack analysis cannot prove the rewrite safe.
   case unprovableStack(StackHazard)
   /// The frame plus the reserved slots exceed the 512-byte BPF stack.
@@ -36,9 +33,6 @@ extension RewriteError: CustomStringConvertible {
       "instruction \(index) calls bpf_tail_call, which never returns to the batch loop; "
         + "run this program per packet"
     case .noMainExit: "the main program has no exit instruction"
-    case .variableStackOffset(let index):
-      "instruction \(index): a stack pointer with a variable offset cannot be shifted; "
-        + "use --strategy reserve"
     case .unprovableStack(let hazard): "cannot prove the stack rewrite safe: \(hazard)"
     case .stackTooLarge(let used, let reserved):
       "the program uses \(used) bytes of stack; \(reserved) more for the batch loop exceed 512"

@@ -14,11 +14,18 @@ public struct SafetyCheck: Sendable {
   /// Back edges the program may have (the input's own loops and, for a
   /// batch program, the loop back edge).
   public var allowedBackEdges: Set<ControlFlowEdge>
+  /// Stack slots (offsets from R10) whose values the stack analysis need
+  /// not track: a batch loop's own slots.
+  public var opaqueSlots: Set<Int> = []
 
   /// Configures the check.
-  public init(entryRegisters: Set<Register> = [.r1], allowedBackEdges: Set<ControlFlowEdge> = []) {
+  public init(
+    entryRegisters: Set<Register> = [.r1], allowedBackEdges: Set<ControlFlowEdge> = [],
+    opaqueSlots: Set<Int> = []
+  ) {
     self.entryRegisters = entryRegisters
     self.allowedBackEdges = allowedBackEdges
+    self.opaqueSlots = opaqueSlots
   }
 
   /// Every violation in `program`, in instruction order within each kind;
@@ -44,7 +51,8 @@ public struct SafetyCheck: Sendable {
       }
     }
     found += Self.directStackViolations(instructions, isSecondSlot: graph.isSecondSlot)
-    let frame = StackFrameAnalysis(program, graph: graph, entryRegisters: entryRegisters)
+    let frame = StackFrameAnalysis(
+      program, graph: graph, entryRegisters: entryRegisters, opaqueSlots: opaqueSlots)
     for case .outsideFrame(let index, let offset, let size) in frame.hazards
     where !found.contains(.stackAccessOutsideFrame(index: index, offset: offset, size: size)) {
       found.append(.stackAccessOutsideFrame(index: index, offset: offset, size: size))

@@ -55,10 +55,13 @@ public struct StackFrameAnalysis: Sendable {
   public let tailCalls: [Int]
   /// The control-flow graph the analysis ran on.
   public let graph: ControlFlowGraph
-  /// The state at the start of each block of ``graph`` (nil: not reached
-  /// in the main program); states inside a block are replayed from it.
-  private var blockEntryStates: [FrameState?]
+  /// The states at the start of each block of ``graph`` (none: not
+  /// reached in the main program), one per set of frame pointer values
+  /// (``FrameState/hasSameFramePointers(as:)``); states inside a block are
+  /// replayed from them.
+  private var blockEntryStates: [[FrameState]]
   private let mainLength: Int
+  private let opaqueSlots: Set<Int>
 
   /// Analyzes the main frame of `program`. `entryRegisters` are defined at
   /// entry besides R10 (R1, the context; a batch program also has R2).
@@ -69,7 +72,15 @@ public struct StackFrameAnalysis: Sendable {
   }
 
   /// Analyzes `program` on a graph already built from its instructions.
-  init(_ program: Program, graph: ControlFlowGraph, entryRegisters: Set<Register>) {
+  ///
+  /// Values stored in `opaqueSlots` (offsets from R10) are not tracked:
+  /// a batch loop's own counters, which would otherwise grow one turn at
+  /// a time through the whole program.
+  init(
+    _ program: Program, graph: ControlFlowGraph, entryRegisters: Set<Register>,
+    opaqueSlots: Set<Int> = []
+  ) {
+    self.opaqueSlots = opaqueSlots
     let instructions = program.instructions
     let mainLength = min(program.mainLength, instructions.count)
     self.graph = graph
@@ -90,7 +101,7 @@ public struct StackFrameAnalysis: Sendable {
     self.subprogramExits = subprogramExits
     self.tailCalls = tailCalls
     self.mainLength = mainLength
-    blockEntryStates = Array(repeating: nil, count: graph.blockStarts.count)
+    blockEntryStates = Array(repeating: [], count: graph.blockStarts.count)
     guard mainLength > 0 else { return }
     solve(entry: FrameState(entry: entryRegisters), mainLength: mainLength)
     collectFacts(mainLength: mainLength)
@@ -108,7 +119,7 @@ public struct StackFrameAnalysis: Sendable {
   /// rewriter reserves below the program's own use begin.
   public var alignedStackDepth: Int { (stackDepth + 7) / 8 * 8 }
 
-  /// Whether any hazard is a variable offset.
+  /// Whether any hazard is a variable offset that could not be bounded.
   public var hasVariableOffset: Bool {
     hazards.contains { if case .variableOffset = $0 { true } else { false } }
   }
@@ -117,9 +128,12 @@ public struct StackFrameAnalysis: Sendable {
   /// not reached in the main program.
   public func state(before index: Int) -> FrameState? {
     guard index >= 0, index < mainLength, !graph.isSecondSlot[index],
-      var state = blockEntryStates[graph.block(containing: index)]
+      let first = blockEntryStates[graph.block(containing: index)].first
     else { return nil }
-    var scratch = Facts()
+    var state = blockEntryStates[graph.block(containing: index)].dropFirst().reduce(first) {
+      $0.joined(with: $1)
+    }
+    var scratch = Facts(opaqueSlots: opaqueSlots)
     var slot = graph.blockStarts[graph.block(containing: index)]
     while slot < index {
       Self.transfer(slot, graph.instructions, &state, &scratch)
@@ -129,37 +143,86 @@ public struct StackFrameAnalysis: Sendable {
   }
 
   /// Forward sweeps over the blocks in instruction order until nothing
-  /// changes: a block whose entry state changes ahead of the sweep is taken
-  /// in the same sweep, one behind it (a loop) in the next. Only block
-  /// entries keep a state; inside a block one state is carried along.
+  /// changes: a block whose entry states change ahead of the sweep is
+  /// taken in the same sweep, one behind it (a loop) in the next. Only
+  /// block entries keep states; inside a block one state is carried along.
+  ///
+  /// States that reach a block with the same frame pointers are joined;
+  /// states with different frame pointers stay apart (up to
+  /// ``separateStates``), as the verifier keeps its paths apart: a loop
+  /// that steps a stack pointer while counting keeps the pointer and the
+  /// counter of each turn together, so the loop's exit test ends it.
   private mutating func solve(entry: FrameState, mainLength: Int) {
     let blockCount = graph.blockStarts.count
-    blockEntryStates[0] = entry
-    var dirty = [Bool](repeating: false, count: blockCount)
-    dirty[0] = true
-    var scratch = Facts()
+    blockEntryStates[0] = [entry]
+    var dirty = [Set<Int>](repeating: [], count: blockCount)
+    var changes = [Int](repeating: 0, count: blockCount)
+    dirty[0] = [0]
+    var scratch = Facts(opaqueSlots: opaqueSlots)
     var sweepAgain = true
     while sweepAgain {
       sweepAgain = false
-      for block in 0..<blockCount where dirty[block] {
-        dirty[block] = false
-        guard var state = blockEntryStates[block] else { continue }
-        guard let last = walk(block, &state, &scratch) else { continue }
-        scratch.removeAll()
-        for edge in graph.successorStarts[last]..<graph.successorStarts[last + 1] {
-          let next = graph.successorTargets[edge]
-          guard next < mainLength else { continue }
-          let target = graph.block(containing: next)
-          let merged = blockEntryStates[target].map { $0.joined(with: state) } ?? state
-          if merged != blockEntryStates[target] {
-            blockEntryStates[target] = merged
-            dirty[target] = true
+      for block in 0..<blockCount where !dirty[block].isEmpty {
+        let variants = dirty[block].sorted()
+        dirty[block] = []
+        for variant in variants where variant < blockEntryStates[block].count {
+          var state = blockEntryStates[block][variant]
+          guard let last = walk(block, &state, &scratch) else { continue }
+          scratch.removeAll()
+          let branch = Self.branchStates(at: last, graph.instructions, state)
+          for edge in graph.successorStarts[last]..<graph.successorStarts[last + 1] {
+            let next = graph.successorTargets[edge]
+            guard next < mainLength, let state = branch.state(to: next, from: last) else {
+              continue
+            }
+            let target = graph.block(containing: next)
+            guard let changed = merge(state, into: target, changes: &changes[target]) else {
+              continue
+            }
+            if changed.collapsed { dirty[target] = [] }
+            dirty[target].insert(changed.variant)
             if target <= block { sweepAgain = true }
           }
         }
       }
     }
   }
+
+  /// How many states with different frame pointers a block keeps apart
+  /// before they are joined into one.
+  static let separateStates = 64
+
+  /// Adds `state` to the entry states of `block`; returns which variant
+  /// changed (and whether the variants were collapsed into one), nil if
+  /// nothing changed.
+  private mutating func merge(_ state: FrameState, into block: Int, changes: inout Int)
+    -> (variant: Int, collapsed: Bool)?
+  {
+    var states = blockEntryStates[block]
+    if let index = states.firstIndex(where: { $0.hasSameFramePointers(as: state) }) {
+      var merged = states[index].joined(with: state)
+      guard merged != states[index] else { return nil }
+      changes += 1
+      if changes > Self.wideningThreshold { merged = merged.widened(from: states[index]) }
+      blockEntryStates[block][index] = merged
+      return (index, false)
+    }
+    if states.count < Self.separateStates {
+      blockEntryStates[block].append(state)
+      return (states.count, false)
+    }
+    states.append(state)
+    var merged = states.dropFirst().reduce(states[0]) { $0.joined(with: $1) }
+    changes += 1
+    if changes > Self.wideningThreshold { merged = merged.widened(from: states[0]) }
+    blockEntryStates[block] = [merged]
+    return (0, true)
+  }
+
+  /// How many times a block's entry state may grow before the values
+  /// still growing give up their bounds, so that every loop converges:
+  /// enough for a loop over the whole 512-byte stack, one byte a turn.
+  static let wideningThreshold = 520
 
   /// Applies the transfer of every main-program instruction of `block` to
   /// `state`; returns the last instruction, nil if the block is not in the
@@ -177,14 +240,19 @@ public struct StackFrameAnalysis: Sendable {
   }
 
   private mutating func collectFacts(mainLength: Int) {
-    var facts = Facts()
+    var facts = Facts(opaqueSlots: opaqueSlots)
     for block in blockEntryStates.indices {
-      guard var state = blockEntryStates[block] else { continue }
-      _ = walk(block, &state, &facts)
+      for entry in blockEntryStates[block] {
+        var state = entry
+        _ = walk(block, &state, &facts)
+      }
     }
-    accesses = facts.accesses
-    framePointerCopies = facts.framePointerCopies
-    helperArguments = facts.helperArguments
+    // A block walked once per kept-apart state records its facts once each.
+    var seenAccesses: Set<Access> = []
+    accesses = facts.accesses.filter { seenAccesses.insert($0).inserted }
+    framePointerCopies = Array(Set(facts.framePointerCopies)).sorted()
+    var seenArguments: Set<HelperArgument> = []
+    helperArguments = facts.helperArguments.filter { seenArguments.insert($0).inserted }
     var seen: Set<StackHazard> = []
     hazards = facts.hazards.filter { seen.insert($0).inserted }
   }
@@ -193,6 +261,8 @@ public struct StackFrameAnalysis: Sendable {
 extension StackFrameAnalysis {
   /// What one pass over the instructions records.
   struct Facts {
+    /// Slots whose stored values are not tracked (not cleared by ``removeAll()``).
+    var opaqueSlots: Set<Int> = []
     var accesses: [Access] = []
     var framePointerCopies: [Int] = []
     var helperArguments: [HelperArgument] = []

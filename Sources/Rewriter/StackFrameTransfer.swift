@@ -13,27 +13,45 @@ extension StackFrameAnalysis {
       arithmetic(index, instruction, &state, &facts)
     case .ld:
       if instruction.isWideImmediateLoad {
-        define(instruction.dst, .other, at: index, &state, &facts)
+        var value = FrameValue.other
+        if instruction.immediateLoadKind == .value, index + 1 < instructions.count {
+          value = .scalar(.constant(instruction.wideImmediate(with: instructions[index + 1])))
+        }
+        define(instruction.dst, value, at: index, &state, &facts)
       } else {
         state[.r0] = .other
         for register in RegisterEffects.callerSaved { state[register] = .undefined }
       }
     case .ldx:
-      let slot = frameAccess(
+      let reach = frameAccess(
         index, base: instruction.src, offset: instruction.offset, instruction, state, &facts)
-      var loaded = FrameValue.other
-      if let slot, instruction.accessSize == .doubleWord, instruction.accessMode == .memory,
-        slot % 8 == 0
+      let size = instruction.accessSize?.bytes ?? 8
+      // A narrow zero-extending load gives a value below 2^(8 * size);
+      // but a 4-byte load from outside the frame may be a context field
+      // that the kernel turns into a 64-bit pointer (`data`, `data_end`),
+      // so it stays untracked.
+      let isNarrow = size < 4 || (size == 4 && reach != nil)
+      var loaded: FrameValue =
+        isNarrow && instruction.accessMode == .memory
+        ? .scalar(.unsigned(0, (UInt64(1) << UInt64(8 * size)) - 1)) : .other
+      if let reach, reach.isExact, instruction.accessSize == .doubleWord,
+        instruction.accessMode == .memory, reach.start % 8 == 0
       {
-        let spilled = state.slots[slot] ?? .undefined
+        let spilled = state.slots[reach.start] ?? .undefined
         loaded = spilled == .undefined ? .other : spilled
+      } else if let reach, state.mayHoldFramePointer(reach.start, reach.size) {
+        loaded = .unknown
       }
       define(instruction.dst, loaded, at: index, &state, &facts)
     case .st:
-      if let slot = frameAccess(
+      if let reach = frameAccess(
         index, base: instruction.dst, offset: instruction.offset, instruction, state, &facts)
       {
-        state.write(offset: slot, size: instruction.accessSize?.bytes ?? 8, value: .other)
+        let size = instruction.accessSize?.bytes ?? 8
+        let constant = FrameValue.scalar(
+          .constant(UInt64(bitPattern: Int64(instruction.immediate))))
+        let opaque = facts.opaqueSlots.contains(reach.start)
+        state.write(reach, value: size == 8 && !opaque ? constant : .other)
       }
     case .stx:
       store(index, instruction, &state, &facts)
@@ -53,12 +71,12 @@ extension StackFrameAnalysis {
     state[register] = value
   }
 
-  /// Records an access through `base`; returns its frame offset when the
-  /// base is R10 plus a constant.
+  /// Records an access through `base`; returns the bytes it reaches when
+  /// the base points into the frame with a bounded offset.
   private static func frameAccess(
     _ index: Int, base: Register, offset: Int16, _ instruction: Instruction, _ state: FrameState,
     _ facts: inout Facts
-  ) -> Int? {
+  ) -> FrameReach? {
     let size = instruction.accessSize?.bytes ?? 8
     switch state[base] {
     case .frame(let pointer):
@@ -68,15 +86,31 @@ extension StackFrameAnalysis {
       }
       facts.accesses.append(
         Access(index: index, offset: start, size: size, isDirect: base == .r10))
-      return start
-    case .variableFrame:
-      facts.hazards.append(.variableOffset(index: index))
+      return FrameReach(start: start, size: size, isExact: true)
+    case .variableFrame(let lower, let upper):
+      guard lower >= -FrameValue.offsetLimit, upper <= FrameValue.offsetLimit else {
+        facts.hazards.append(.variableOffset(index: index, lower: lower, upper: upper))
+        return nil
+      }
+      let start = lower + Int(offset)
+      let span = upper - lower + size
+      if start < -512 || start + span > 0 {
+        facts.hazards.append(.outsideFrame(index: index, offset: start, size: span))
+      }
+      facts.accesses.append(Access(index: index, offset: start, size: span, isDirect: false))
+      return FrameReach(start: start, size: span, isExact: false)
     case .unknown:
       facts.hazards.append(.ambiguousPointer(index: index, register: base))
-    case .other, .undefined:
+    case .other, .undefined, .scalar:
       break
     }
     return nil
+  }
+
+  /// `offset + value`, saturated well beyond any offset the verifier accepts.
+  static func offset(_ base: Int, plus value: Int64) -> Int {
+    let limit = Int64(FrameValue.offsetLimit) << 8
+    return base + Int(max(-limit, min(limit, value)))
   }
 
   private static func arithmetic(
@@ -96,35 +130,54 @@ extension StackFrameAnalysis {
     let target = state[instruction.dst]
     let source = byRegister ? state[instruction.src] : .other
     let constant = Int(instruction.immediate)
+    let operand =
+      byRegister ? source.range : ScalarRange.constant(UInt64(bitPattern: Int64(constant)))
     var result = FrameValue.other
     func escape() { facts.hazards.append(.escapes(index: index, how: .arithmetic)) }
 
     switch operation {
     case .mov where isPlainMove:
-      result = byRegister ? source : .other
+      result = byRegister ? source : .scalar(operand)
     case .mov:
       if byRegister && source.mayPointIntoFrame { escape() }
+      if instruction.offset == 0 {
+        result = .scalar(ScalarRange.apply(.mov, .unknown, operand, wide: wide))
+      }
     case .add where wide, .sub where wide:
-      let sign = operation == .add ? 1 : -1
-      switch (target, byRegister) {
-      case (.frame(let pointer), false):
-        result = .frame(pointer + sign * constant)
-      case (.variableFrame, false), (.unknown, false):
-        result = target
-      case (_, true) where target.mayPointIntoFrame && source.mayPointIntoFrame:
-        if operation == .add { escape() }  // a difference of two frame pointers is a scalar
-      case (_, true) where target.mayPointIntoFrame || source.mayPointIntoFrame:
-        if operation == .sub && !target.mayPointIntoFrame {
-          escape()
-        } else {
-          facts.hazards.append(.variableOffset(index: index))
-          result = target == .unknown || source == .unknown ? .unknown : .variableFrame
-        }
-      default:
-        break
+      let add = operation == .add
+      if let (lower, upper) = target.offsets, !source.mayPointIntoFrame {
+        // A frame pointer plus or minus a scalar: the offsets move by its range.
+        let range = operand
+        result =
+          add
+          ? .frame(
+            offset(lower, plus: range.signedMinimum), offset(upper, plus: range.signedMaximum))
+          : .frame(
+            offset(lower, plus: -max(range.signedMaximum, -Int64.max)),
+            offset(upper, plus: -max(range.signedMinimum, -Int64.max)))
+      } else if add, let (lower, upper) = source.offsets, !target.mayPointIntoFrame {
+        let range = target.range
+        result = .frame(
+          offset(lower, plus: range.signedMinimum), offset(upper, plus: range.signedMaximum))
+      } else if target == .unknown || source == .unknown {
+        if target.mayPointIntoFrame && source.mayPointIntoFrame && add { escape() }
+        if !add && !target.mayPointIntoFrame { escape() }
+        result = .unknown
+      } else if target.mayPointIntoFrame && source.mayPointIntoFrame {
+        if add { escape() }  // a difference of two frame pointers is a scalar
+      } else if source.mayPointIntoFrame {
+        escape()  // a scalar minus a frame pointer
+      } else {
+        result =
+          operation.map { .scalar(ScalarRange.apply($0, target.range, operand, wide: true)) }
+          ?? .other
       }
     default:
-      if target.mayPointIntoFrame || source.mayPointIntoFrame { escape() }
+      if target.mayPointIntoFrame || source.mayPointIntoFrame {
+        escape()
+      } else if let operation {
+        result = .scalar(ScalarRange.apply(operation, target.range, operand, wide: wide))
+      }
     }
     define(instruction.dst, result, at: index, &state, &facts)
   }
@@ -134,32 +187,31 @@ extension StackFrameAnalysis {
   ) {
     let value = state[instruction.src]
     if instruction.src == .r10 { facts.hazards.append(.framePointerRead(index: index)) }
-    let slot = frameAccess(
+    let reach = frameAccess(
       index, base: instruction.dst, offset: instruction.offset, instruction, state, &facts)
     let size = instruction.accessSize?.bytes ?? 8
 
     guard instruction.accessMode == .atomic else {
-      if let slot {
-        let isSpill = size == 8 && slot % 8 == 0
+      if let reach {
+        let isSpill = reach.isExact && size == 8 && reach.start % 8 == 0
         if value.mayPointIntoFrame && !isSpill {
-          facts.hazards.append(.escapes(index: index, how: .partialSpill))
+          facts.hazards.append(
+            .escapes(index: index, how: reach.isExact ? .partialSpill : .variableSpill))
         }
-        state.write(offset: slot, size: size, value: value == .undefined ? .other : value)
+        let untracked =
+          value == .undefined || size < 8
+          || (facts.opaqueSlots.contains(reach.start) && !value.mayPointIntoFrame)
+        state.write(reach, value: untracked ? .other : value)
       } else if value.mayPointIntoFrame && !state[instruction.dst].mayPointIntoFrame {
         facts.hazards.append(.escapes(index: index, how: .storedOutsideFrame))
       }
       return
     }
-    let touchesSpill =
-      slot.map { start in
-        state.slots.contains {
-          $0.key > start - 8 && $0.key < start + size && $0.value.mayPointIntoFrame
-        }
-      } ?? false
+    let touchesSpill = reach.map { state.mayHoldFramePointer($0.start, $0.size) } ?? false
     if value.mayPointIntoFrame || touchesSpill {
       facts.hazards.append(.escapes(index: index, how: .atomicOperand))
     }
-    if let slot { state.write(offset: slot, size: size, value: .other) }
+    if let reach { state.write(reach, value: .other) }
     let operation = AtomicOperation(rawValue: instruction.immediate)
     if operation == .compareExchange {
       state[.r0] = .other
@@ -184,11 +236,18 @@ extension StackFrameAnalysis {
         case .frame(let offset):
           facts.helperArguments.append(
             HelperArgument(index: index, register: register, offset: offset))
-        case .variableFrame:
-          facts.hazards.append(.variableOffset(index: index))
+        case .variableFrame(let lower, let upper):
+          // A helper reaches upward from the pointer: its lowest offset is
+          // the deepest use.
+          guard lower >= -FrameValue.offsetLimit, upper <= FrameValue.offsetLimit else {
+            facts.hazards.append(.variableOffset(index: index, lower: lower, upper: upper))
+            break
+          }
+          facts.helperArguments.append(
+            HelperArgument(index: index, register: register, offset: lower))
         case .unknown:
           facts.hazards.append(.ambiguousPointer(index: index, register: register))
-        case .other, .undefined:
+        case .other, .undefined, .scalar:
           break
         }
       }
@@ -210,5 +269,35 @@ extension StackFrameAnalysis {
         facts.hazards.append(.escapes(index: index, how: .compared))
       }
     }
+  }
+}
+
+/// The bytes of the frame one access may touch: `size` bytes from
+/// `start` (for a variable offset, every byte any offset reaches).
+struct FrameReach {
+  var start: Int
+  var size: Int
+  /// Whether the offset is one constant (a spill or fill is tracked).
+  var isExact: Bool
+}
+
+extension FrameState {
+  /// Records a write of `value` where `reach` says; a write at a variable
+  /// offset may or may not hit each slot it covers.
+  mutating func write(_ reach: FrameReach, value: FrameValue) {
+    if reach.isExact {
+      write(offset: reach.start, size: reach.size, value: value)
+      return
+    }
+    let first = reach.start - ((reach.start % 8) + 8) % 8
+    for slot in stride(from: first, to: reach.start + reach.size, by: 8) {
+      let old = slots[slot] ?? .undefined
+      slots[slot] = old.mayPointIntoFrame ? .unknown : .other
+    }
+  }
+
+  /// Whether a slot that `[start, start + size)` touches may hold a frame pointer.
+  func mayHoldFramePointer(_ start: Int, _ size: Int) -> Bool {
+    slots.contains { $0.key > start - 8 && $0.key < start + size && $0.value.mayPointIntoFrame }
   }
 }

@@ -3,8 +3,10 @@ import BPF
 /// Something a program does with its stack frame that the stack-frame
 /// analysis cannot prove safe to move or to extend.
 public enum StackHazard: Hashable, Sendable {
-  /// A pointer derived from R10 gets an offset that is not a constant.
-  case variableOffset(index: Int)
+  /// A pointer derived from R10 is used with a variable offset whose range
+  /// (`lower...upper`, from R10) could not be bounded within the
+  /// verifier's limit (±2^29).
+  case variableOffset(index: Int, lower: Int, upper: Int)
   /// A register that may or may not point into the frame (paths disagree)
   /// is used as an address or passed on.
   case ambiguousPointer(index: Int, register: Register)
@@ -30,12 +32,13 @@ public enum StackHazard: Hashable, Sendable {
     case returned = "returned as the program's verdict"
     case compared = "compared with a value that is not a frame pointer"
     case atomicOperand = "used as an atomic operand"
+    case variableSpill = "spilled at a variable stack offset"
   }
 
   /// The instruction the hazard is at.
   public var index: Int {
     switch self {
-    case .variableOffset(let index), .ambiguousPointer(let index, _),
+    case .variableOffset(let index, _, _), .ambiguousPointer(let index, _),
       .passedToSubprogram(let index, _), .escapes(let index, _), .framePointerRead(let index),
       .framePointerWritten(let index), .outsideFrame(let index, _, _):
       index
@@ -47,8 +50,10 @@ extension StackHazard: CustomStringConvertible {
   /// A one-line message naming the instruction.
   public var description: String {
     switch self {
-    case .variableOffset(let index):
-      "instruction \(index): a stack pointer gets a variable offset; its reach cannot be bounded"
+    case .variableOffset(let index, let lower, let upper):
+      "instruction \(index): a stack pointer's variable offset is in "
+        + "[\(Self.bound(lower)), \(Self.bound(upper))] from r10, which cannot be bounded "
+        + "(bound the index, e.g. with a mask or a comparison, before adding it)"
     case .ambiguousPointer(let index, let register):
       "instruction \(index): \(register) may or may not point into the stack (paths disagree)"
     case .passedToSubprogram(let index, let register):
@@ -64,5 +69,12 @@ extension StackHazard: CustomStringConvertible {
       "instruction \(index): \(size)-byte stack access at r10\(offset >= 0 ? "+" : "")\(offset) "
         + "is outside [-512, 0)"
     }
+  }
+
+  /// An offset, or -inf/+inf past the verifier's limit.
+  private static func bound(_ offset: Int) -> String {
+    if offset < -FrameValue.offsetLimit { return "-inf" }
+    if offset > FrameValue.offsetLimit { return "+inf" }
+    return String(offset)
   }
 }

@@ -29,14 +29,30 @@ public struct TrampolineSlots: Hashable, Sendable {
 /// runs once, the per-packet epilogue that ends with the loop's back edge,
 /// and the tail that returns the record count.
 ///
+/// Under the `immediate` bound the loop always runs the batch size, so a
+/// runner pads a partial batch with records marked
+/// ``XDPContextLayout/paddingAction`` in `act`. A head before the body
+/// (run for every record) skips a marked record straight to the step to
+/// the next one: the program never runs on padding, so its side effects
+/// (map updates, counters) happen once per real packet.
+///
 /// Jump distances that reach outside these pieces (the back edge to the
-/// program's first instruction, the empty-batch test to the tail) are
-/// placeholders; ``BatchTrampoline`` aims them once the layout is known.
+/// head or the program's first instruction, the empty-batch test to the
+/// tail, the padding test to the step) are placeholders;
+/// ``BatchTrampoline`` aims them once the layout is known.
 struct TrampolineCode {
   var prologue: [Instruction] = []
   /// Index in ``prologue`` of `if r2 == 0 goto tail`, if any.
   var emptyBatchTest: Int?
+  /// Runs before the body for every record (the back edge's target);
+  /// empty unless the bound pads.
+  var head: [Instruction] = []
+  /// Index in ``head`` of `if act == padding goto step`, if any.
+  var paddingTest: Int?
   var epilogue: [Instruction] = []
+  /// Index in ``epilogue`` of the step to the next record (`r1 += stride`),
+  /// where R1 holds the current record on every path.
+  var step = 0
   var tail: [Instruction] = []
 
   /// The back edge is the last instruction of the epilogue.
@@ -63,6 +79,7 @@ struct TrampolineCode {
         .load(.doubleWord, .r1, from: .r10, offset: cursor),
       ]
     }
+    step = epilogue.count
     epilogue += [
       .add(.r1, immediate: layout.stride),
       .store(.doubleWord, .r1, to: .r10, offset: cursor),
@@ -71,6 +88,12 @@ struct TrampolineCode {
     case .immediate:
       let counter = slots.counter ?? cursor
       prologue += [.store(.doubleWord, immediate: 0, to: .r10, offset: counter)]
+      // R2 is free here: an XDP program's only argument is R1.
+      head = [
+        .load(.word, .r2, from: .r1, offset: layout.action),
+        .jump(.jeq, .r2, immediate: XDPContextLayout.paddingAction, offset: 0),
+      ]
+      paddingTest = head.count - 1
       epilogue += [
         .load(.doubleWord, .r2, from: .r10, offset: counter),
         .add(.r2, immediate: 1),

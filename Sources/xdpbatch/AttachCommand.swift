@@ -1,6 +1,8 @@
 import ArgumentParser
 import BPF
 import Control
+import Datapath
+import Foundation
 
 /// `xdpbatch attach`: loads a program of an object file, instrumented to
 /// count its verdicts, and attaches it to an interface through a pinned
@@ -16,8 +18,8 @@ struct AttachCommand: ParsableCommand {
   @Argument(help: "A BPF object file (clang -target bpf -O2 -g).")
   var object: String
 
-  @Option(help: "The program's name in the object.")
-  var program: String
+  @Option(help: "The program's name in the object (default: its only XDP program).")
+  var program: String?
 
   @OptionGroup var attachMode: AttachModeOption
 
@@ -30,15 +32,24 @@ struct AttachCommand: ParsableCommand {
   @Flag(help: "Same as --form batch.")
   var batch = false
 
+  @Option(help: "kernel (the kernel calls the program) or software (AF_XDP + the engine).")
+  var datapath: DatapathKind = .kernel
+
   @Flag(help: "Replace an XDP program that another tool attached.")
   var force = false
 
   func run() throws {
-    let record = try ProgramDeployment().attach(
-      ProgramSource(objectPath: object, programName: program), to: interface,
-      mode: attachMode.mode, form: batch ? .batch : form, force: force)
+    try Privileges.require(for: "attach")
+    let name = try program ?? BPFObject(contentsOf: object).onlyXDPProgramName(file: object)
+    let path = URL(fileURLWithPath: object).standardizedFileURL.path
+    let record = try DatapathDeployment().attach(
+      ProgramSource(objectPath: path, programName: name), to: interface,
+      mode: attachMode.mode, datapath: datapath, form: batch ? .batch : form, force: force)
+    let process = record.process.map { ", pid \($0.pid), log \($0.log)" } ?? ""
     print(
-      "attached \(record.program) (\(record.form.rawValue), \(record.attachMode.rawValue), program id \(record.programID)) to \(interface)"
+      "attached \(record.program) (\(record.form.rawValue), \(record.datapath ?? "kernel") datapath, \(record.attachMode.rawValue), program id \(record.programID)\(process)) to \(interface)"
     )
   }
 }
+
+extension DatapathKind: ExpressibleByArgument {}

@@ -43,6 +43,8 @@ struct CheckCommand: ParsableCommand {
 
   @OptionGroup var engineOption: EngineOption
 
+  @OptionGroup var memory: MemoryOption
+
   func validate() throws {
     guard packets > 0 else { throw ValidationError("--packets must be positive") }
     guard (1...PacketRunner.maximumBatch).contains(batch) else {
@@ -51,6 +53,7 @@ struct CheckCommand: ParsableCommand {
   }
 
   func run() throws {
+    memory.apply()
     let file = try BPFObject(contentsOf: object)
     let programs = try selectedPrograms(in: file)
     var check = EquivalenceCheck(packets: packets, seed: seed, batchSize: batch)
@@ -90,7 +93,7 @@ struct CheckCommand: ParsableCommand {
 
   /// The named program, or every XDP program of the object.
   private func selectedPrograms(in file: BPFObject) throws -> [Program] {
-    if let program { return [try file.program(named: program)] }
+    if let program { return [try file.xdpProgram(named: program)] }
     let programs = try file.programs().filter { Program.isXDPSection($0.sectionName) }
     guard !programs.isEmpty else {
       throw ProgramCommandError("\(object): no XDP program (section xdp, xdp/..., xdp.frags)")

@@ -31,6 +31,7 @@ struct ConsoleSubcommand: ParsableCommand {
 
   func run() throws {
     try ConsoleStartError.checkTerminal()
+    try Privileges.require(for: "console")
     if let interface { try ConsoleStartError.checkInterface(interface) }
     let session = ConsoleSession(interface: interface)
     let runner = ConsoleRunner(

@@ -28,7 +28,10 @@ struct DemoCommand: ParsableCommand {
       print("demo: down")
       return
     }
-    let program = status.program.map { "\($0) (\(status.form?.rawValue ?? "?"))" } ?? "none"
+    let program =
+      status.program.map { "\($0) (\(status.form?.rawValue ?? "?"))" }
+      ?? (Privileges.sufficient
+        ? "none" : "unknown (reading it needs root: CAP_BPF and CAP_NET_ADMIN)")
     let generator =
       status.generator.running ? "running, \(status.generator.sent) frames sent" : "stopped"
     print(
@@ -46,6 +49,9 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "The classifier object (default: build/samples/xdp_classify.o).")
     var object: String?
 
+    @Option(help: "The program in --object (default: its only XDP program).")
+    var program: String?
+
     @OptionGroup var attachMode: AttachModeOption
 
     @Option(help: "Frames per second the generator sends.")
@@ -59,8 +65,13 @@ struct DemoCommand: ParsableCommand {
     }
 
     func run() throws {
+      try Privileges.require(for: "demo up")
       let path = try object ?? Self.defaultObject()
-      let status = try Demo().up(
+      var demo = Demo()
+      if object != nil || program != nil {
+        demo.programName = try program ?? BPFObject(contentsOf: path).onlyXDPProgramName(file: path)
+      }
+      let status = try demo.up(
         object: path, mode: attachMode.mode,
         generatorCommand: [Self.executablePath(), "demo", "generate", "--rate", String(rate)])
       try DemoCommand.show(status, json: json)
@@ -94,6 +105,7 @@ struct DemoCommand: ParsableCommand {
       abstract: "Remove everything the demo made (quiet when nothing is up).")
 
     func run() throws {
+      try Privileges.require(for: "demo down")
       let removed = Demo().down()
       print(
         removed.isEmpty

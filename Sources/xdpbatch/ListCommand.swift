@@ -40,7 +40,10 @@ struct ListCommand: ParsableCommand {
       "", "IDX", "NAME", "DRIVER", "BUS", "MAC", "MTU", "STATE", "RX/TX", "XDP", "FEATURES",
     ]
     let rows = interfaces.map { interface -> [String] in
-      let program = interface.program.map { "\($0.name ?? "?") (id \($0.id), \($0.mode.rawValue))" }
+      // Without privileges the kernel gives ids but not names: say so.
+      let program = interface.program.map { program in
+        "\(program.name ?? "unknown name (needs root)") (id \(program.id), \(program.mode.rawValue))"
+      }
       return [
         interface.isI40e ? "*" : "",
         String(interface.index),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPF
+import Engine
 import Foundation
 import Rewriter
 
@@ -13,8 +14,8 @@ struct RewriteCommand: ParsableCommand {
   @Argument(help: "A BPF object file (clang -target bpf -O2 -g).")
   var object: String
 
-  @Option(help: "The program to rewrite.")
-  var program: String
+  @Option(help: "The program to rewrite (default: the object's only XDP program).")
+  var program: String?
 
   @OptionGroup var rewrite: BatchRewriteOptions
 
@@ -30,9 +31,19 @@ struct RewriteCommand: ParsableCommand {
   @Option(name: .shortAndLong, help: "Write the batch program to this ELF object file.")
   var output: String?
 
+  func validate() throws {
+    guard (1...PacketRunner.maximumBatch).contains(batch) else {
+      throw ValidationError(
+        "--batch must be between 1 and \(PacketRunner.maximumBatch), not \(batch)")
+    }
+    if json && listing {
+      throw ValidationError("--listing has no place in --json output; give one of them")
+    }
+  }
+
   func run() throws {
     let file = try BPFObject(contentsOf: object)
-    let original = try file.program(named: program)
+    let original = try file.xdpProgram(named: program ?? file.onlyXDPProgramName(file: object))
     let rewritten: BatchProgram
     do {
       rewritten = try BatchTrampoline(
@@ -41,7 +52,7 @@ struct RewriteCommand: ParsableCommand {
       .rewrite(original)
     } catch {
       throw ProgramCommandError(
-        "\(object): program \(program): cannot rewrite: \(Self.reason(error, in: original))")
+        "\(object): program \(original.name): cannot rewrite: \(Self.reason(error, in: original))")
     }
     if let output {
       let bytes: [UInt8]

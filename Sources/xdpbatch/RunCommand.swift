@@ -22,8 +22,8 @@ struct RunCommand: ParsableCommand {
   @Argument(help: "A BPF object file (clang -target bpf -O2 -g).")
   var object: String
 
-  @Option(help: "The program to run.")
-  var program: String
+  @Option(help: "The program to run (default: the object's only XDP program).")
+  var program: String?
 
   @Option(
     help: "per-packet (one call a packet, the default) or batch (one call a batch of records).")
@@ -43,8 +43,11 @@ struct RunCommand: ParsableCommand {
 
   @OptionGroup var rewrite: BatchRewriteOptions
 
-  @Option(help: "Batch form: records per batch (1...64).")
-  var batch = 64
+  @Option(name: .customLong("batch"), help: "Batch form: records per batch (1...64, default 64).")
+  var batchChoice: Int?
+
+  /// Records per batch: `--batch`, or 64.
+  var batch: Int { batchChoice ?? PacketRunner.maximumBatch }
 
   @Flag(help: "Also print every map entry after the run (key and value in hex).")
   var maps = false
@@ -64,8 +67,14 @@ struct RunCommand: ParsableCommand {
   )
   var write: String?
 
+  @OptionGroup var memory: MemoryOption
+
   func validate() throws {
-    _ = try selectedForm()
+    if try selectedForm() == .perPacket, rewrite.isGiven || batchChoice != nil {
+      throw ValidationError(
+        "--strategy, --bound and --batch shape the batch form and do nothing per packet; give --form batch or leave them out"
+      )
+    }
     guard (1...PacketRunner.maximumBatch).contains(batch) else {
       throw ValidationError("--batch must be between 1 and \(PacketRunner.maximumBatch)")
     }
@@ -97,10 +106,11 @@ struct RunCommand: ParsableCommand {
         "xdpbatch: warning: `run --mode \(mode)` is deprecated and will mean the attach mode; use `--form \(mode)`"
       )
     }
+    memory.apply()
     let frames = try inputFrames()
     let file = try BPFObject(contentsOf: object)
-    let linked = try file.program(named: program)
-    let plan = try executionPlan(for: linked, form: form, frameCount: frames.count)
+    let linked = try file.xdpProgram(named: program ?? file.onlyXDPProgramName(file: object))
+    let plan = try executionPlan(for: linked, form: form)
     let context = RunFailure.Context(
       object: object, program: linked.name, batchProgram: plan.batchProgram)
 
@@ -112,6 +122,7 @@ struct RunCommand: ParsableCommand {
         maps: file.maps, configuration: MachineConfiguration(engine: engineOption.engine))
       prepared = try machine.prepare(plan.program)
       runner = try PacketRunner(machine: machine, program: prepared, mode: plan.mode)
+      runner.padsPartialBatches = rewrite.bound == .immediate
     } catch {
       throw RunFailure(context: context, reason: "\(error)")
     }
@@ -127,7 +138,10 @@ struct RunCommand: ParsableCommand {
 
     var summary = RunSummary(
       program: linked.name, form: form, report: report, elapsed: elapsed,
-      maps: maps ? machine.maps.compactMap(MapListing.init) : nil)
+      maps: maps ? machine.maps.compactMap(MapListing.init) : nil,
+      batch: form == .batch
+        ? RunSummary.BatchSettings(
+          strategy: rewrite.strategy.rawValue, bound: rewrite.bound.rawValue, size: batch) : nil)
     if verdicts {
       summary.verdicts = report.outcomes.map { outcome in
         outcome.action.name + (outcome.returnValue > 4 ? " (returned \(outcome.returnValue))" : "")
@@ -178,18 +192,11 @@ struct RunCommand: ParsableCommand {
     var batchProgram: BatchProgram?
   }
 
-  private func executionPlan(for linked: Program, form: Form, frameCount: Int) throws
+  private func executionPlan(for linked: Program, form: Form) throws
     -> ExecutionPlan
   {
     guard form == .batch else { return ExecutionPlan(program: linked, mode: .perPacket) }
     let bound = rewrite.bound
-    if bound == .immediate, frameCount % batch != 0 {
-      throw RunFailure(
-        message:
-          "\(object): program \(linked.name): the immediate bound always processes exactly "
-          + "\(batch) records, and \(frameCount) frames leave a partial batch; "
-          + "use --bound count or end-pointer, or a frame count that is a multiple of --batch")
-    }
     let trampoline = BatchTrampoline(strategy: rewrite.strategy, bound: bound, batchSize: batch)
     do {
       let rewritten = try trampoline.rewrite(linked)

@@ -18,12 +18,28 @@ struct RunSummary: Encodable {
   /// Program invocations: packets per packet, batches in batch mode.
   var invocations: Int
   var maps: [MapListing]?
+  /// The batch form's rewrite, `nil` per packet.
+  var batch: BatchSettings?
   /// Each frame's verdict, in input order (`run --verdicts`).
   var verdicts: [String]?
 
-  init(program: String, form: Form, report: RunReport, elapsed: Duration, maps: [MapListing]?) {
+  /// How the batch form was made: `batch` in the JSON.
+  struct BatchSettings: Encodable, Hashable {
+    /// `shift` or `reserve`.
+    var strategy: String
+    /// `count`, `immediate` or `end-pointer`.
+    var bound: String
+    /// Records per batch.
+    var size: Int
+  }
+
+  init(
+    program: String, form: Form, report: RunReport, elapsed: Duration, maps: [MapListing]?,
+    batch: BatchSettings? = nil
+  ) {
     self.program = program
     self.form = form
+    self.batch = batch
     packets = report.totals.totalPackets
     actions = report.totals
     let (seconds, attoseconds) = elapsed.components
@@ -35,7 +51,7 @@ struct RunSummary: Encodable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case program, mode, form, packets, actions, instructions, invocations, maps, verdicts
+    case program, mode, form, packets, actions, instructions, invocations, maps, verdicts, batch
     case nanosecondsPerPacket = "ns_per_packet"
   }
 
@@ -49,6 +65,7 @@ struct RunSummary: Encodable {
     try container.encode((nanosecondsPerPacket * 10).rounded() / 10, forKey: .nanosecondsPerPacket)
     try container.encode(instructions, forKey: .instructions)
     try container.encode(invocations, forKey: .invocations)
+    try container.encodeIfPresent(batch, forKey: .batch)
     if let maps {
       let byName = Dictionary(maps.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
       try container.encode(byName, forKey: .maps)
@@ -107,6 +124,8 @@ struct MapListing: Encodable {
   var name: String
   var type: String
   var entries: [Entry]
+  /// All-zero entries of a large array (over 65536 entries) left out.
+  var omittedZeroEntries: Int?
 
   init?(_ map: Engine.BPFMap) {
     let definition = map.definition
@@ -114,7 +133,11 @@ struct MapListing: Encodable {
     name = definition.name
     type = definition.type.description
     let perCPU = definition.type.isPerCPU
-    entries = map.keys.compactMap { key in
+    let isArray = definition.type == .array || definition.type == .perCPUArray
+    let large = isArray && definition.maxEntries > 65_536
+    let keys = large ? map.storedKeys : map.keys
+    omittedZeroEntries = large ? Int(definition.maxEntries) - keys.count : nil
+    entries = keys.compactMap { key in
       guard let copies = map.perProcessorValues(key: key) else { return nil }
       let hex = copies.map(Self.hex)
       return Entry(
@@ -132,7 +155,8 @@ struct MapListing: Encodable {
       (entry.values ?? [entry.value ?? ""]).allSatisfy { $0.allSatisfy { $0 == "0" } }
     }
     let shown = type.hasSuffix("array") ? entries.filter { !isZero($0) } : entries
-    var lines = ["map \(name) (\(type), \(entries.count) entries):"]
+    let total = entries.count + (omittedZeroEntries ?? 0)
+    var lines = ["map \(name) (\(type), \(total) entries):"]
     for entry in shown {
       if let values = entry.values {
         let cpus = values.enumerated().map { "cpu\($0.offset) \($0.element)" }
@@ -141,8 +165,8 @@ struct MapListing: Encodable {
         lines.append("  \(entry.key): \(entry.value ?? "")")
       }
     }
-    if shown.count < entries.count {
-      lines.append("  (\(entries.count - shown.count) all-zero entries not shown)")
+    if shown.count < total {
+      lines.append("  (\(total - shown.count) all-zero entries not shown)")
     }
     return lines
   }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BPF
 import Control
+import Datapath
 import Foundation
 
 /// `xdpbatch stats`: the interface's per-action counters, their rates and
@@ -16,10 +17,11 @@ struct StatsCommand: ParsableCommand {
   @Flag(help: "Print JSON (one document, or one line per interval with --interval).")
   var json = false
 
-  @Option(help: "Print every SECONDS seconds (rates over each interval).")
+  // Unconditional: `--interval -1` is a (refused) value, not a missing one.
+  @Option(parsing: .unconditional, help: "Print every SECONDS seconds (rates over each interval).")
   var interval: Double?
 
-  @Option(help: "With --interval: stop after N reports.")
+  @Option(parsing: .unconditional, help: "With --interval: stop after N reports.")
   var count: Int?
 
   /// The window for rates when printing once.
@@ -32,6 +34,7 @@ struct StatsCommand: ParsableCommand {
   }
 
   func run() throws {
+    try Privileges.require(for: "stats")
     let (attachment, record) = try ProgramDeployment().current(interface: interface)
     let statistics = try? RunStatistics.enable()
     defer { _ = statistics }
@@ -75,9 +78,18 @@ struct StatsReport: Encodable {
   var nsPerPacket: Double?
   /// The action counts of each CPU (`per_cpu`: one `actions` object a CPU).
   var perCPU: PerCPUActionCounts?
+  /// `kernel` or `software` (a software datapath found dead reports
+  /// `kernel`: the kernel fallback runs the program then).
+  var datapath: String = "kernel"
+  /// The software datapath's sockets' XDP_STATISTICS.
+  var socket: SocketStatistics?
+  /// The software datapath's time per packet in each form.
+  var forms: TimingByForm?
+  var zeroCopy: Bool?
 
   enum CodingKeys: String, CodingKey {
-    case interface, program, mode, form, actions, rates
+    case interface, program, mode, form, actions, rates, datapath, socket, forms
+    case zeroCopy = "zero_copy"
     case perCPU = "per_cpu"
     case attachMode = "attach_mode"
     case programID = "program_id"
@@ -101,6 +113,16 @@ struct StatsReport: Encodable {
     rates = Dictionary(
       uniqueKeysWithValues: XDPAction.allCases.map { ($0.name, report.packetsPerSecond[$0] ?? 0) })
     nsPerPacket = report.nanosecondsPerRun
+    let software = DatapathDeployment().status(interface: interface)
+    datapath = software == nil ? DatapathKind.kernel.rawValue : DatapathKind.software.rawValue
+    socket = software?.socket
+    forms = software?.forms
+    zeroCopy = software?.zeroCopy
+    if let software {
+      // The kernel's run statistics would time the redirect program: the
+      // engine's time per packet in the running form says what the program costs.
+      nsPerPacket = software.forms[software.form].programNanosecondsPerPacket
+    }
   }
 
   func jsonLine() -> String {
@@ -113,7 +135,7 @@ struct StatsReport: Encodable {
   func table() -> String {
     let cost = nsPerPacket.map { String(format: "%.1f ns/packet", $0) } ?? "ns/packet n/a"
     var lines = [
-      "\(interface): \(program) (\(mode ?? "unknown form"), \(attachMode ?? "?") mode, id \(programID)), \(cost)",
+      "\(interface): \(program) (\(mode ?? "unknown form"), \(datapath) datapath, \(attachMode ?? "?") mode, id \(programID)), \(cost)",
       "ACTION          PACKETS            BYTES       PACKETS/S",
     ]
     for action in XDPAction.allCases {

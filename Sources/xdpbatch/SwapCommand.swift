@@ -1,5 +1,6 @@
 import ArgumentParser
 import Control
+import Datapath
 
 /// `xdpbatch swap`: alternates the attached program between its
 /// per-packet and batch forms, atomically.
@@ -12,7 +13,10 @@ struct SwapCommand: ParsableCommand {
   var interface: String
 
   func run() throws {
-    let record = try ProgramDeployment().swap(interface: interface)
-    print("\(interface) now runs \(record.program) (\(record.form.rawValue))")
+    try Privileges.require(for: "swap")
+    let record = try DatapathDeployment().swap(interface: interface)
+    print(
+      "\(interface) now runs \(record.program) (\(record.form.rawValue), \(record.datapath ?? "kernel") datapath)"
+    )
   }
 }

@@ -30,12 +30,27 @@ struct AttachModeOption: ParsableArguments {
 }
 
 /// `--strategy` and `--bound`: how the batch form is rewritten; the
-/// defaults are the rewriter's.
+/// defaults are the rewriter's. Whether either was given is kept, so that
+/// a command can refuse them where they would do nothing.
 struct BatchRewriteOptions: ParsableArguments {
-  @Option(help: "Batch form: shift (move the frame down) or reserve (slots below the deepest use).")
-  var strategy: BatchStrategy = .default
+  @Option(
+    name: .customLong("strategy"),
+    help:
+      "Batch form: shift (move the frame down) or reserve (slots below the deepest use; the default)."
+  )
+  var strategyChoice: BatchStrategy?
 
   @Option(
-    help: "Batch form: count (R2 records), immediate (always --batch records) or end-pointer.")
-  var bound: BatchBound = .default
+    name: .customLong("bound"),
+    help:
+      "Batch form: count (R2 records), immediate (always --batch records) or end-pointer (the default)."
+  )
+  var boundChoice: BatchBound?
+
+  /// The strategy given, or the rewriter's default.
+  var strategy: BatchStrategy { strategyChoice ?? .default }
+  /// The bound given, or the rewriter's default.
+  var bound: BatchBound { boundChoice ?? .default }
+  /// Whether `--strategy` or `--bound` was given.
+  var isGiven: Bool { strategyChoice != nil || boundChoice != nil }
 }

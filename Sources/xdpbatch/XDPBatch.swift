@@ -23,7 +23,8 @@ struct XDPBatch: ParsableCommand {
       CheckCommand.self, RunCommand.self, ExecCommand.self, AttachCommand.self,
       SwapCommand.self, DetachCommand.self, StatsCommand.self, DemoCommand.self,
       BenchCommand.self, VersionCommand.self, MapsCommand.self, MapCommand.self, ProgCommand.self,
-      CaptureCommand.self,
+      CaptureCommand.self, DatapathCommand.self,
+      ExporterCommand.self,
     ],
     defaultSubcommand: ConsoleSubcommand.self
   )

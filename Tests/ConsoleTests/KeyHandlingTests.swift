@@ -130,7 +130,22 @@ import Testing
     #expect(state.reduce(.character("n"), in: snapshot).isEmpty)
     #expect(state.overlay == nil)
     _ = state.reduce(.character("d"), in: snapshot)
-    #expect(state.reduce(.character("y"), in: snapshot) == [.detach(interface: names[target])])
+    // Nothing of xdpbatch's runs here (no program pane): the kernel's
+    // program is detached by id, as `detach --force` does.
+    let id = try #require(snapshot.interfaces[target].program?.id)
+    #expect(
+      state.reduce(.character("y"), in: snapshot) == [
+        .detachForeign(interface: names[target], programID: id)
+      ])
+    // Where xdpbatch's program runs, its own detach.
+    let live = try Fixtures.live()
+    var liveState = ConsoleState()
+    _ = liveState.reconcile(with: live)
+    _ = liveState.reduce(.character("d"), in: live)
+    #expect(
+      liveState.reduce(.character("y"), in: live) == [
+        .detach(interface: try #require(live.selectedInterface))
+      ])
   }
 
   @Test func detachWithNothingAttachedOnlySaysSo() throws {
@@ -142,10 +157,10 @@ import Testing
     #expect(state.notice?.text.contains(names[bare]) == true)
   }
 
-  @Test func quitKeysAndEscapeClosingDialogsFirst() {
+  @Test func quitKeysAndEscapeClosingDialogsNeverQuitting() {
     var state = started()
     #expect(state.reduce(.character("q"), in: snapshot) == [.quit])
-    #expect(state.reduce(.escape, in: snapshot) == [.quit])
+    #expect(state.reduce(.escape, in: snapshot).isEmpty)
     #expect(state.reduce(.interrupt, in: snapshot) == [.quit])
     _ = state.reduce(.character("?"), in: snapshot)
     #expect(state.reduce(.escape, in: snapshot).isEmpty)

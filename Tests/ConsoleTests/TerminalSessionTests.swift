@@ -175,3 +175,23 @@ final class TerminalSession {
     return String(decoding: output, as: UTF8.self)
   }
 }
+
+extension TerminalSessionTests {
+  /// Esc closes dialogs and never quits; `l` opens the message log with
+  /// the messages shown so far; `q` quits (issue 13, items 7 and 14).
+  @Test func escapeNeverQuitsAndTheMessageLogOpens() throws {
+    let session = try TerminalSession(width: 100, height: 30)
+    defer { session.close() }
+    #expect(session.waitFor { $0.contains("interfaces") })
+    session.send("\u{1b}")
+    // Apart from the next key, so that curses reads a lone Escape.
+    usleep(300_000)
+    session.send("l")
+    #expect(session.waitFor { $0.contains("messages (") })
+    session.send("\u{1b}")
+    #expect(session.waitFor { !$0.contains("messages (") && $0.contains("interfaces") })
+    #expect(!session.capture().contains("EXIT="))
+    session.send("q")
+    #expect(session.waitFor { $0.contains("EXIT=0") })
+  }
+}

@@ -1,5 +1,4 @@
 import BPF
-import Check
 import Engine
 import Testing
 

@@ -43,6 +43,17 @@ struct KernelFidelityTests {
     try expectKernelAgreement(program, seed: 0xed9e, engine: engine)
   }
 
+  /// The rewriter's corpus: the kernel's verifier accepts every program
+  /// (the comparison loads it), and the engine agrees with the kernel.
+  @Test(
+    "corpus programs load in the kernel and match it",
+    .enabled(if: !SampleProgram.corpus.isEmpty, SampleProgram.corpusMissing),
+    arguments: SampleProgram.corpus, EngineKind.allCases)
+  func corpusMatchesKernel(_ program: SampleProgram, _ engine: EngineKind) throws {
+    let comparison = try expectKernelAgreement(program, seed: 0xc0de, engine: engine)
+    #expect(comparison.frames == Self.frameCount)
+  }
+
   /// Runs `program` over generated frames in the engine and in the kernel
   /// (on one CPU, on a test device) and expects the same verdicts, bytes
   /// and maps.

@@ -37,9 +37,12 @@ struct Variant: CustomTestStringConvertible, Sendable {
         #expect(result.instructions[moved].referenceTarget(at: moved) == epilogueStart)
       }
       let backEdge = batch.layout.epilogue.upperBound - 1
+      // The loop starts at the per-record head (the padding skip), which
+      // falls into the program's first instruction.
       #expect(
-        result.instructions[backEdge].referenceTarget(at: backEdge) == batch.originalLocations[0])
-      #expect(batch.layout.prologue.upperBound == batch.originalLocations[0])
+        result.instructions[backEdge].referenceTarget(at: backEdge) == batch.layout.head.lowerBound)
+      #expect(batch.layout.prologue.upperBound == batch.layout.head.lowerBound)
+      #expect(batch.layout.head.upperBound == batch.originalLocations[0])
     }
   }
 
@@ -98,13 +101,13 @@ struct Variant: CustomTestStringConvertible, Sendable {
       let batch = try rewrite(program, variant)
       let summary = batch.summary
       let removed = batch.originalLocations.filter { $0 == nil }.count
-      let adjustments = summary.addedPerPacket - batch.layout.epilogue.count
+      let perRecord = batch.layout.head.count + batch.layout.epilogue.count
+      let adjustments = summary.addedPerPacket - perRecord
       #expect(adjustments >= 0)
       #expect(summary.instructionsBefore == program.instructions.count)
       #expect(
         summary.instructionsAfter
-          == summary.instructionsBefore + summary.addedOnce + batch.layout.epilogue.count
-          + adjustments - removed)
+          == summary.instructionsBefore + summary.addedOnce + perRecord + adjustments - removed)
       #expect(summary.addedOnce == batch.layout.prologue.count + batch.layout.tail.count)
     }
   }
@@ -115,7 +118,7 @@ struct Variant: CustomTestStringConvertible, Sendable {
   @Test(arguments: Variant.all)
   func overheadMatchesTheREADMETable(_ variant: Variant) throws {
     let table: [BatchBound: (perPacket: Int, withRedirect: Int, once: Int)] = [
-      .immediate: (8, 10, 4), .count: (8, 10, 6), .endPointer: (6, 8, 8),
+      .immediate: (10, 12, 4), .count: (8, 10, 6), .endPointer: (6, 8, 8),
     ]
     let expected = try #require(table[variant.bound])
     let plain = try rewrite(Fixtures.classifier, variant).summary
@@ -168,12 +171,42 @@ struct Variant: CustomTestStringConvertible, Sendable {
     }
   }
 
-  @Test func refusesVariableOffsets() {
-    #expect(throws: RewriteError.variableStackOffset(index: 4)) {
-      try BatchTrampoline(strategy: .shift).rewrite(Fixtures.variableOffset)
+  @Test func refusesUnboundedVariableOffsets() {
+    for strategy in BatchStrategy.allCases {
+      #expect(throws: RewriteError.self) {
+        try BatchTrampoline(strategy: strategy).rewrite(Fixtures.unboundedOffset)
+      }
+      do {
+        _ = try BatchTrampoline(strategy: strategy).rewrite(Fixtures.unboundedOffset)
+      } catch {
+        guard case .unprovableStack(.variableOffset(let index, _, _)) = error else {
+          Issue.record("\(strategy): \(error)")
+          continue
+        }
+        #expect(index == 4)
+      }
     }
-    #expect(throws: RewriteError.unprovableStack(.variableOffset(index: 4))) {
-      try BatchTrampoline(strategy: .reserve).rewrite(Fixtures.variableOffset)
+  }
+
+  /// Bounded variable offsets: `reserve` moves nothing and puts its slots
+  /// below the deepest byte any offset reaches; `shift` moves the base.
+  @Test(arguments: Variant.all)
+  func acceptsBoundedVariableOffsets(_ variant: Variant) throws {
+    for program in [Fixtures.variableOffset, Fixtures.stackArrayLoop, Fixtures.disagreeingPaths] {
+      let batch = try rewrite(program, variant)
+      let depth = StackFrameAnalysis(program).alignedStackDepth
+      let slots = batch.layout.slots
+      if variant.strategy == .reserve {
+        #expect(Int(slots.cursor) == -depth - 8, "\(program.name)")
+      } else {
+        #expect(slots.cursor == -8, "\(program.name)")
+        let moved = StackFrameAnalysis(batch.program, entryRegisters: [.r1, .r2])
+        let reserved = variant.bound == .immediate ? 16 : 24
+        // The original frame moved down by the reserved slots.
+        #expect(
+          moved.stackDepth == StackFrameAnalysis(program).stackDepth + reserved, "\(program.name)")
+        #expect(moved.hazards.isEmpty, "\(program.name): \(moved.hazards)")
+      }
     }
   }
 
@@ -198,7 +231,26 @@ struct Variant: CustomTestStringConvertible, Sendable {
     let batch = try rewrite(Fixtures.classifier, Variant(strategy: .shift, bound: .immediate))
     let add = try #require(batch.originalLocations[12])
     #expect(batch.program.instructions[add] == .add(.r2, immediate: -4 - 16))
-    #expect(batch.summary.addedPerPacket == batch.layout.epilogue.count)
+    #expect(
+      batch.summary.addedPerPacket == batch.layout.head.count + batch.layout.epilogue.count)
+  }
+
+  @Test(arguments: Variant.all)
+  func onlyTheImmediateBoundHasAHeadThatSkipsPadding(_ variant: Variant) throws {
+    let batch = try rewrite(Fixtures.classifier, variant)
+    let head = Array(batch.program.instructions[batch.layout.head])
+    guard variant.bound == .immediate else {
+      #expect(head.isEmpty)
+      return
+    }
+    #expect(head.count == 2)
+    #expect(head.first == .load(.word, .r2, from: .r1, offset: XDPContextLayout.engine.action))
+    let test = batch.layout.head.upperBound - 1
+    #expect(head.last?.immediate == XDPContextLayout.paddingAction)
+    // The skip lands on the step to the next record, past the verdict store.
+    let target = try #require(batch.program.instructions[test].referenceTarget(at: test))
+    #expect(batch.layout.epilogue.contains(target))
+    #expect(batch.program.instructions[target] == .add(.r1, immediate: 32))
   }
 
   @Test(arguments: BatchStrategy.allCases)
@@ -213,6 +265,20 @@ struct Variant: CustomTestStringConvertible, Sendable {
     for bound in BatchBound.allCases {
       #expect(
         try perPacket(bound, Fixtures.redirecting) == perPacket(bound, Fixtures.spillAndFill) + 2)
+    }
+  }
+}
+
+/// `attach` refuses an object that is already a batch form; the test it
+/// uses tells every variant's output from every per-packet input.
+@Suite struct BatchFormRecognitionTests {
+  @Test(arguments: Variant.all)
+  func batchFormsAreRecognizedAndInputsAreNot(_ variant: Variant) throws {
+    for program in Fixtures.batchable {
+      #expect(!BatchProgram.looksLikeBatchForm(program), "\(program.name)")
+      let batch = try BatchTrampoline(strategy: variant.strategy, bound: variant.bound)
+        .rewrite(program)
+      #expect(BatchProgram.looksLikeBatchForm(batch.program), "\(program.name) \(variant)")
     }
   }
 }

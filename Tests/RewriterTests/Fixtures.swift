@@ -84,6 +84,45 @@ enum Fixtures {
       .exit,  // 8
     ])
 
+  /// Adds a 64-bit value loaded from the context, whose range is not
+  /// known, to a frame pointer.
+  static let unboundedOffset = Program(
+    name: "unbounded", sectionName: "xdp",
+    instructions: [
+      .load(.doubleWord, .r5, from: .r1, offset: 0),  // 0
+      .move(.r2, .r10),  // 1
+      .add(.r2, immediate: -16),  // 2
+      .arithmetic(.add, .r2, .r5),  // 3
+      .store(.byte, immediate: 0, to: .r2, offset: 0),  // 4
+      .move(.r0, immediate: 2),  // 5
+      .exit,  // 6
+    ])
+
+  /// Zeroes a 32-byte stack array in a loop (`for (i = 0; i < 32; i++)
+  /// buf[i] = 0`), the index bounded only by the loop's comparison, then
+  /// reads `buf[p & 31]`.
+  static let stackArrayLoop = Program(
+    name: "array_loop", sectionName: "xdp",
+    instructions: [
+      .move(.r6, .r1),  // 0
+      .move(.r3, immediate: 0),  // 1
+      .jump(.jge, .r3, immediate: 32, offset: 6),  // 2 -> 9 (loop test)
+      .move(.r2, .r10),  // 3
+      .add(.r2, immediate: -40),  // 4
+      .arithmetic(.add, .r2, .r3),  // 5
+      .store(.byte, immediate: 0, to: .r2, offset: 0),  // 6
+      .add(.r3, immediate: 1),  // 7
+      .jump(offset: -7),  // 8 -> 2
+      .load(.word, .r4, from: .r6, offset: 0),  // 9
+      .arithmetic(.and, .r4, immediate: 31),  // 10
+      .move(.r2, .r10),  // 11
+      .add(.r2, immediate: -40),  // 12
+      .arithmetic(.add, .r2, .r4),  // 13
+      .load(.byte, .r0, from: .r2, offset: 0),  // 14
+      .move(.r0, immediate: 2),  // 15
+      .exit,  // 16
+    ])
+
   /// Adds a scalar to a frame pointer.
   static let variableOffset = Program(
     name: "variable", sectionName: "xdp",

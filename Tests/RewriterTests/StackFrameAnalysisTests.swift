@@ -8,7 +8,7 @@ import Testing
     let frame = StackFrameAnalysis(Fixtures.spillAndFill)
     #expect(frame.state(before: 2)?[.r2] == .frame(-16))
     #expect(frame.state(before: 5)?[.r3] == .frame(-16))
-    #expect(frame.state(before: 5)?[.r2] == .other)
+    #expect(frame.state(before: 5)?[.r2] == .scalar(.constant(0)))
     let throughPointer = try #require(frame.accesses.first { $0.index == 5 })
     #expect(throughPointer.offset == -20)
     #expect(!throughPointer.isDirect)
@@ -27,16 +27,51 @@ import Testing
     #expect(frame.subprogramExits.isEmpty)
   }
 
-  @Test func disagreeingPathsMakeTheOffsetUnknown() {
+  @Test func disagreeingPathsMakeARange() throws {
     let frame = StackFrameAnalysis(Fixtures.disagreeingPaths)
-    #expect(frame.state(before: 6)?[.r2] == .variableFrame)
-    #expect(frame.hazards == [.variableOffset(index: 6)])
+    #expect(frame.state(before: 6)?[.r2] == .variableFrame(lower: -16, upper: -8))
+    #expect(frame.hazards.isEmpty)
+    // Paths with different frame pointers are kept apart: the access is
+    // recorded once for each, and together they cover [-16, 0).
+    let reach = try #require(frame.reach(of: 6))
+    #expect(reach == -16..<0)
+    #expect(frame.stackDepth == 16)
   }
 
-  @Test func variableOffsetIsAHazard() {
+  @Test func maskedIndexBoundsTheOffset() throws {
     let frame = StackFrameAnalysis(Fixtures.variableOffset)
-    #expect(frame.hazards.contains(.variableOffset(index: 4)))
+    // r5 = word & 8 is 0 or 8: r2 = r10 - 16 + r5 is in [-16, -8].
+    guard case .scalar(let index) = frame.state(before: 4)?[.r5] else {
+      Issue.record("r5 is not a tracked scalar")
+      return
+    }
+    #expect(index.unsignedMinimum == 0 && index.unsignedMaximum == 8)
+    #expect(index.bits == KnownBits(value: 0, mask: 8))
+    #expect(frame.state(before: 5)?[.r2] == .variableFrame(lower: -16, upper: -8))
+    #expect(frame.hazards.isEmpty)
+    #expect(!frame.hasVariableOffset)
+    #expect(frame.stackDepth == 16)
+  }
+
+  @Test func loopComparisonBoundsTheIndex() throws {
+    let frame = StackFrameAnalysis(Fixtures.stackArrayLoop)
+    #expect(frame.hazards.isEmpty, "\(frame.hazards)")
+    #expect(frame.reach(of: 6) == -40..<(-8))
+    #expect(frame.reach(of: 14) == -40..<(-8))
+    #expect(frame.stackDepth == 40)
+  }
+
+  @Test func unboundedOffsetIsAHazardWithItsRange() {
+    let frame = StackFrameAnalysis(Fixtures.unboundedOffset)
+    guard case .variableOffset(let index, let lower, let upper) = frame.hazards.first else {
+      Issue.record("expected a variable offset hazard, got \(frame.hazards)")
+      return
+    }
+    #expect(index == 4)
+    #expect(lower < -FrameValue.offsetLimit && upper > FrameValue.offsetLimit)
     #expect(frame.hasVariableOffset)
+    #expect(frame.hazards.first?.description.contains("instruction 4") == true)
+    #expect(frame.hazards.first?.description.contains("[-inf, +inf]") == true)
   }
 
   @Test func pointerPassedToSubprogramIsAHazard() {
@@ -83,5 +118,16 @@ import Testing
     #expect(graph.blocks[1].successors.sorted() == [1, 2])
     #expect(graph.backEdges() == [ControlFlowEdge(from: 2, to: 1)])
     #expect(graph.reachable().allSatisfy { $0 })
+  }
+}
+
+extension StackFrameAnalysis {
+  /// The bytes every recorded access of instruction `index` may touch.
+  func reach(of index: Int) -> Range<Int>? {
+    let found = accesses.filter { $0.index == index }
+    guard let low = found.map(\.offset).min(),
+      let high = found.map({ $0.offset + $0.size }).max()
+    else { return nil }
+    return low..<high
   }
 }

@@ -65,19 +65,68 @@ public struct StatusMessage: Hashable, Sendable {
 
   /// Info or error.
   public var severity: Severity
-  /// The text.
+  /// The text, possibly several lines (a verifier's reason).
   public var text: String
+  /// More to read in the message log (`l`): the whole verifier log of a
+  /// rejected program; `nil` when the text says everything.
+  public var detail: String?
 
   /// Describes a message.
-  public init(_ severity: Severity, _ text: String) {
+  public init(_ severity: Severity, _ text: String, detail: String? = nil) {
     self.severity = severity
     self.text = text
+    self.detail = detail
   }
 
   /// An informational message.
   public static func info(_ text: String) -> StatusMessage { StatusMessage(.info, text) }
   /// An error message.
-  public static func error(_ text: String) -> StatusMessage { StatusMessage(.error, text) }
+  public static func error(_ text: String, detail: String? = nil) -> StatusMessage {
+    StatusMessage(.error, text, detail: detail)
+  }
+
+  /// The most useful part of the text that fits in `width` cells, for
+  /// the status line: the whole text when it is one line and fits;
+  /// otherwise its cause, the last line, or the last `: `-separated
+  /// clauses of it that fit ("Operation not supported (errno 95)" rather
+  /// than "attach xdp1 from /a/long/path to eth0: …"). The log keeps the
+  /// full text.
+  public func headline(width: Int) -> String {
+    let lines = text.split(separator: "\n").map { String($0.trimmingSpaces()) }.filter {
+      !$0.isEmpty
+    }
+    guard let first = lines.first else { return "" }
+    if lines.count == 1, first.displayWidth <= width { return first }
+    let cause = lines.count > 1 ? lines[lines.count - 1] : first
+    let clauses = cause.split(separator: ": ", omittingEmptySubsequences: false).map(String.init)
+    var chosen = ""
+    for clause in clauses.reversed() {
+      let candidate = chosen.isEmpty ? clause : clause + ": " + chosen
+      if candidate.displayWidth + 2 > width { break }
+      chosen = candidate
+    }
+    if chosen.isEmpty { return cause.truncated(toWidth: width) }
+    return chosen == first ? chosen : "…" + chosen
+  }
+}
+
+/// A failed command with more to say than one line: the layer above
+/// throws it from its command executor so that the message log keeps
+/// `detail` (a verifier's whole log) beside `message`.
+public struct CommandFailure: Error, CustomStringConvertible, Sendable {
+  /// The error's message.
+  public var message: String
+  /// The long form, for the log; `nil` when there is none.
+  public var detail: String?
+
+  /// Describes a failure.
+  public init(message: String, detail: String? = nil) {
+    self.message = message
+    self.detail = detail
+  }
+
+  /// The message.
+  public var description: String { message }
 }
 
 /// One entry of the attach chooser: an object file and the program in it.

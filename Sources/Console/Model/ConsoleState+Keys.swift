@@ -7,8 +7,21 @@ extension ConsoleState {
     if let overlay { return reduce(key, in: overlay, snapshot: snapshot) }
     notice = nil
     switch key {
-    case .character("q"), .escape:
+    case .character("q"):
       return [.quit]
+    case .escape:
+      // Esc never quits: it clears a filter, and otherwise does nothing.
+      guard !filter.isEmpty else { break }
+      filter = ""
+      notice = .info("filter cleared")
+      return reconcile(with: snapshot)
+    case .character("l"):
+      overlay = .messages(scroll: 0)
+    case .character("o"):
+      order = order.next
+      notice = .info(
+        "interfaces sorted by \(order == .listed ? "i40e first, index" : order.rawValue)")
+      return reconcile(with: snapshot)
     case .character("?"):
       overlay = .help
     case .up, .character("k"):
@@ -94,15 +107,40 @@ extension ConsoleState {
     case .confirmDetach(let interface):
       self.overlay = nil
       if key == .character("y") || key == .character("Y") || key == .enter {
+        let ours = snapshot.selectedInterface == interface && snapshot.program != nil
+        if !ours, let foreign = snapshot.interface(named: interface)?.program {
+          return [.detachForeign(interface: interface, programID: foreign.id)]
+        }
         return [.detach(interface: interface)]
       }
       notice = .info("detach cancelled")
+    case .messages(let scroll):
+      reduceMessages(key, scroll: scroll)
     case .filter(let previous):
       return reduceFilter(key, previous: previous, snapshot: snapshot)
     case .attach(let chooser):
       return reduceChooser(key, chooser, choices: snapshot.attachChoices)
     }
     return []
+  }
+
+  /// The message log: arrows and pages scroll, Esc, `q` and `l` close.
+  private mutating func reduceMessages(_ key: Key, scroll: Int) {
+    let lines = log.reduce(0) { $0 + 1 + ($1.detail == nil ? 0 : 1) } * 4
+    var scroll = scroll
+    switch key {
+    case .escape, .character("q"), .character("l"), .enter:
+      overlay = nil
+      return
+    case .up, .character("k"): scroll += 1
+    case .down, .character("j"): scroll -= 1
+    case .pageUp: scroll += 10
+    case .pageDown: scroll -= 10
+    case .home: scroll = lines
+    case .end: scroll = 0
+    default: break
+    }
+    overlay = .messages(scroll: max(0, min(scroll, lines)))
   }
 
   private mutating func reduceFilter(_ key: Key, previous: String, snapshot: ConsoleSnapshot)

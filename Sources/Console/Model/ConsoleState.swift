@@ -23,6 +23,14 @@ public struct ConsoleState: Hashable, Sendable {
   /// The console's own last message (theme changed, nothing selected),
   /// cleared by the next key.
   public var notice: StatusMessage?
+  /// How the interface list is sorted (`o` cycles).
+  public var order: InterfaceOrder = .listed
+  /// Every message the status line showed, oldest first (`l` opens it);
+  /// at most ``logLimit``.
+  public private(set) var log: [StatusMessage] = []
+
+  /// Messages the log keeps.
+  public static let logLimit = 500
 
   /// The plot lengths Up and Down step through in the plot pane.
   public static let plotWindows: [Double] = [60, 120, 300, 600]
@@ -43,12 +51,20 @@ public struct ConsoleState: Hashable, Sendable {
   /// i40e-only toggle and the filter.
   public func visibleInterfaces(in snapshot: ConsoleSnapshot) -> [InterfaceRow] {
     let needle = filter.lowercased()
-    return snapshot.interfaces.filter { interface in
+    return order.sorted(snapshot.interfaces).filter { interface in
       if i40eOnly && !interface.isI40e { return false }
       guard !needle.isEmpty else { return true }
       let fields = [interface.name, interface.driver ?? "", interface.program?.name ?? ""]
       return fields.contains { $0.lowercased().contains(needle) }
     }
+  }
+
+  /// Adds the message the status line shows now (the console's notice,
+  /// else the snapshot's) to the log, unless it is the last one logged.
+  public mutating func logShownMessage(of snapshot: ConsoleSnapshot) {
+    guard let message = notice ?? snapshot.status, log.last != message else { return }
+    log.append(message)
+    if log.count > Self.logLimit { log.removeFirst(log.count - Self.logLimit) }
   }
 
   /// Keeps the selection on a listed interface after the list changed:

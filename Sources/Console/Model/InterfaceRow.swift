@@ -22,12 +22,16 @@ public struct InterfaceRow: Hashable, Sendable {
   public var macAddress: String
   /// The XDP program attached there (by xdpbatch or anyone), if any.
   public var program: KernelProgram?
+  /// Packets received per second over the last listing interval; `nil`
+  /// before two readings or when the kernel's counters are unreadable.
+  public var receivePacketsPerSecond: Double?
 
   /// Describes a row.
   public init(
     name: String, index: UInt32, driver: String? = nil, isI40e: Bool = false,
     state: String = "unknown", receiveQueues: UInt32 = 1, transmitQueues: UInt32 = 1,
-    bus: String? = nil, macAddress: String = "", program: KernelProgram? = nil
+    bus: String? = nil, macAddress: String = "", program: KernelProgram? = nil,
+    receivePacketsPerSecond: Double? = nil
   ) {
     self.name = name
     self.index = index
@@ -39,6 +43,7 @@ public struct InterfaceRow: Hashable, Sendable {
     self.bus = bus
     self.macAddress = macAddress
     self.program = program
+    self.receivePacketsPerSecond = receivePacketsPerSecond
   }
 }
 
@@ -50,11 +55,45 @@ public struct KernelProgram: Hashable, Sendable {
   public var name: String?
   /// Where the kernel runs it, as the kernel names it (`native`, `generic`).
   public var attachMode: String
+  /// What the kernel says about it beyond the link record (tag, run
+  /// statistics, maps); `nil` until read (the layer above reads it for
+  /// the selected interface only).
+  public var details: KernelProgramDetails?
 
   /// Describes an attached program.
-  public init(id: UInt32, name: String?, attachMode: String) {
+  public init(
+    id: UInt32, name: String?, attachMode: String, details: KernelProgramDetails? = nil
+  ) {
     self.id = id
     self.name = name
     self.attachMode = attachMode
+    self.details = details
+  }
+}
+
+/// What the kernel knows about a program xdpbatch did not attach, as
+/// `bpftool prog show` prints it: the console shows this instead of
+/// counters, which only xdpbatch's counting pass produces.
+public struct KernelProgramDetails: Hashable, Sendable {
+  /// The program's tag (hash of its instructions), 16 hex digits.
+  public var tag: String
+  /// Runs counted while the kernel's run statistics were on.
+  public var runCount: UInt64
+  /// Nanoseconds spent in the program while the statistics were on.
+  public var runTimeNanoseconds: UInt64
+  /// The maps it uses, as `name (type, id N)`.
+  public var maps: [String]
+
+  /// Describes a program.
+  public init(tag: String, runCount: UInt64, runTimeNanoseconds: UInt64, maps: [String]) {
+    self.tag = tag
+    self.runCount = runCount
+    self.runTimeNanoseconds = runTimeNanoseconds
+    self.maps = maps
+  }
+
+  /// Mean nanoseconds per run, `nil` before the first counted run.
+  public var nanosecondsPerRun: Double? {
+    runCount == 0 ? nil : Double(runTimeNanoseconds) / Double(runCount)
   }
 }

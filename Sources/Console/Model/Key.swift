@@ -50,6 +50,9 @@ public enum ConsoleCommand: Hashable, Sendable {
   case cycleStrategy(interface: String)
   /// Detach xdpbatch's program from `interface`.
   case detach(interface: String)
+  /// Detach program `programID`, which another tool attached, from
+  /// `interface` (as `xdpbatch detach --force`).
+  case detachForeign(interface: String, programID: UInt32)
   /// Count totals from now on (a new baseline).
   case resetBaseline(interface: String)
   /// Leave the console.
@@ -84,6 +87,8 @@ public enum Overlay: Hashable, Sendable {
   case confirmDetach(interface: String)
   /// Typing an interface filter; `previous` is restored by Escape.
   case filter(previous: String)
+  /// The message log (`l`), `scroll` lines back from its end.
+  case messages(scroll: Int)
   /// The maps of the selected program, scrolled down `scroll` lines.
   case maps(scroll: Int)
   /// The selected program's action counts per CPU.
@@ -119,6 +124,8 @@ extension ConsoleCommand: CustomStringConvertible {
     case .swapMode(let interface): "swap per-packet ⇄ batch on \(interface)"
     case .cycleStrategy(let interface): "change the rewrite strategy on \(interface)"
     case .detach(let interface): "detach from \(interface)"
+    case .detachForeign(let interface, let programID):
+      "detach program \(programID) from \(interface)"
     case .resetBaseline(let interface): "reset the counters of \(interface)"
     case .quit: "quit"
     }

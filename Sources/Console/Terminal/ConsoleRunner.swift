@@ -57,6 +57,7 @@ public struct ConsoleRunner {
     while TerminationSignals.received == nil {
       let current = try snapshot()
       perform(state.reconcile(with: current), state: &state)
+      state.logShownMessage(of: current)
       let size = terminal.size
       let frame = Frame(snapshot: current, state: state, width: size.width, height: size.height)
       if frame != shown {
@@ -78,16 +79,21 @@ public struct ConsoleRunner {
         let commands = state.reduce(key, in: current)
         if commands.contains(.quit) { return nil }
         perform(commands, state: &state)
+        state.logShownMessage(of: current)
       }
     }
     return TerminationSignals.received
   }
 
-  /// Executes `commands`; the first failure becomes the status message.
+  /// Executes `commands`; the first failure becomes the status message
+  /// (its detail, a verifier's log, goes to the message log with it).
   private func perform(_ commands: [ConsoleCommand], state: inout ConsoleState) {
     for command in commands {
       do {
         try execute(command)
+      } catch let failure as CommandFailure {
+        state.notice = .error(failure.message, detail: failure.detail)
+        return
       } catch {
         state.notice = .error("\(error)")
         return

@@ -2,24 +2,32 @@ import Foundation
 
 /// The themes the console can cycle through: the built-in ones, then any
 /// `NAME.theme` file in the theme folders (a file named like a built-in
-/// theme replaces it). Files that do not parse are kept as ``problems``
-/// and left out.
+/// theme replaces it). Files that do not parse, and folders or files
+/// ``ThemeTrust`` refuses, are kept as ``problems`` and left out.
 public struct ThemeCatalog: Sendable {
   /// The usable themes, in cycling order.
   public private(set) var themes: [Theme]
   /// Theme files that could not be used, with why.
   public private(set) var problems: [ThemeError]
 
-  /// The built-in themes plus those in `directories`.
-  public init(directories: [String] = []) {
+  /// The built-in themes plus those in `directories` that `trust` allows.
+  public init(directories: [String] = [], trust: ThemeTrust = ThemeTrust()) {
     themes = BuiltinThemes.all.compactMap { entry in
       try? ThemeFile.parse(entry.text, name: entry.name, base: Theme.standard)
     }
     problems = []
-    for directory in directories {
+    for requested in directories {
+      let directory: String
+      switch trust.directory(requested) {
+      case nil: continue
+      case .failure(let problem)?:
+        problems.append(problem)
+        continue
+      case .success(let real)?: directory = real
+      }
       let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
       for file in names.sorted() where file.hasSuffix(".theme") {
-        switch Self.load(path: directory + "/" + file) {
+        switch Self.load(path: directory + "/" + file, trust: trust, inFolder: true) {
         case .success(let theme): add(theme)
         case .failure(let problem): problems.append(problem)
         }
@@ -29,17 +37,20 @@ public struct ThemeCatalog: Sendable {
 
   /// The folders searched for theme files: `$XDPBATCH_THEMES`,
   /// `~/.config/xdpbatch/themes`, and `share/xdpbatch/themes` beside the
-  /// executable's folder.
+  /// executable's folder (the executable found through `/proc/self/exe`,
+  /// not `argv[0]`).
   public static func standardDirectories(environment: [String: String]) -> [String] {
     var directories: [String] = []
     if let custom = environment["XDPBATCH_THEMES"], !custom.isEmpty { directories.append(custom) }
     if let home = environment["HOME"], !home.isEmpty {
       directories.append(home + "/.config/xdpbatch/themes")
     }
-    let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "")
-    directories.append(
-      executable.deletingLastPathComponent().deletingLastPathComponent().path
-        + "/share/xdpbatch/themes")
+    if let path = ThemeTrust.executablePath() {
+      let executable = URL(fileURLWithPath: path)
+      directories.append(
+        executable.deletingLastPathComponent().deletingLastPathComponent().path
+          + "/share/xdpbatch/themes")
+    }
     return directories
   }
 
@@ -76,13 +87,15 @@ public struct ThemeCatalog: Sendable {
     }
   }
 
-  /// Reads and parses one theme file.
-  public static func load(path: String) -> Result<Theme, ThemeError> {
+  /// Reads and parses one theme file, as `trust` allows (`inFolder`: found
+  /// in a theme folder rather than named by the user).
+  public static func load(path: String, trust: ThemeTrust = ThemeTrust(), inFolder: Bool = false)
+    -> Result<Theme, ThemeError>
+  {
     let text: String
-    do {
-      text = try String(contentsOfFile: path, encoding: .utf8)
-    } catch {
-      return .failure(.unreadable(path: path, reason: "\(error.localizedDescription)"))
+    switch trust.read(path, inFolder: inFolder) {
+    case .success(let contents): text = contents
+    case .failure(let problem): return .failure(problem)
     }
     do throws(ThemeError) {
       return .success(try ThemeFile.parse(text, name: path, base: .standard))

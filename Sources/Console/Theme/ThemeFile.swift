@@ -13,21 +13,24 @@ public enum ThemeFile {
       lineNumber += 1
       let line = rawLine.trimmingSpaces()
       if line.isEmpty || line.hasPrefix("#") { continue }
-      func malformed(_ reason: String) -> ThemeError {
-        .malformedLine(file: file, line: lineNumber, text: String(line), reason: reason)
+      // Errors say what was expected, never what the line holds: the file
+      // may be something else entirely (a symlink to a secret).
+      func malformed(_ expected: String) -> ThemeError {
+        .malformedLine(file: file, line: lineNumber, expected: expected)
       }
       guard line.hasPrefix("theme["), let close = line.firstIndex(of: "]") else {
-        throw malformed("expected theme[KEY]=\"#RRGGBB\"")
+        throw malformed("theme[KEY]=\"#RRGGBB\"")
       }
       let keyName = line[line.index(line.startIndex, offsetBy: 6)..<close]
       guard let key = Theme.Key(rawValue: String(keyName)) else {
-        throw malformed("unknown key '\(keyName)'")
+        let keys = Theme.Key.allCases.map(\.rawValue).joined(separator: ", ")
+        throw malformed("a known key (\(keys))")
       }
       let rest = line[line.index(after: close)...].trimmingSpaces()
-      guard rest.hasPrefix("=") else { throw malformed("expected '=' after theme[\(keyName)]") }
+      guard rest.hasPrefix("=") else { throw malformed("'=' after theme[\(key.rawValue)]") }
       let value = rest.dropFirst().trimmingSpaces()
       guard value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") else {
-        throw malformed("the value must be in double quotes")
+        throw malformed("the value in double quotes")
       }
       let colorText = String(value.dropFirst().dropLast())
       if colorText.isEmpty {
@@ -35,7 +38,7 @@ public enum ThemeFile {
       } else if let color = RGBColor(hex: colorText) {
         colors[key] = color
       } else {
-        throw malformed("'\(colorText)' is not a colour of the form #RRGGBB")
+        throw malformed("a colour of the form #RRGGBB, or \"\"")
       }
     }
     let name = file.split(separator: "/").last.map { String($0) } ?? file

@@ -25,16 +25,22 @@ public enum ConsoleScreen {
       state: state, styles: styles
     ).draw(into: &grid, in: layout.interfaces)
     let showsSelection = snapshot.selectedInterface == state.selection
+    let foreign =
+      showsSelection && snapshot.program != nil
+      ? nil : snapshot.interface(named: state.selection)?.program
     ProgramView(
       program: showsSelection ? snapshot.program : nil,
       interface: state.selection,
-      foreign: showsSelection && snapshot.program != nil
-        ? nil : snapshot.interface(named: state.selection)?.program,
+      foreign: foreign,
       kernel: snapshot.kernelBatchSupport,
       focused: state.focus == .program, styles: styles
     ).draw(into: &grid, in: layout.program)
     HistogramView(
       traffic: showsSelection ? snapshot.traffic : ActionTraffic(),
+      uncounted: foreign.map {
+        "no counts: \($0.name ?? "program") #\($0.id) was attached by another tool, and only "
+          + "xdpbatch's programs count actions (its runs are in the program pane)"
+      },
       focused: state.focus == .actions, styles: styles
     ).draw(into: &grid, in: layout.actions)
     RatePlotView(
@@ -44,7 +50,7 @@ public enum ConsoleScreen {
     ).draw(into: &grid, in: layout.history)
     status.drawStatus(into: &grid, in: layout.status)
     if let overlay = state.overlay {
-      OverlayView(overlay: overlay, snapshot: snapshot, styles: styles)
+      OverlayView(overlay: overlay, snapshot: snapshot, log: state.log, styles: styles)
         .draw(into: &grid, in: grid.bounds)
     }
     return grid

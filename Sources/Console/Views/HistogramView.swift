@@ -4,6 +4,9 @@ import BPF
 /// with packets/s, bytes/s and totals beside it.
 struct HistogramView {
   let traffic: ActionTraffic
+  /// Why there are no counters to show (another tool's program runs
+  /// without xdpbatch's counting pass); `nil` draws the bars.
+  var uncounted: String? = nil
   let focused: Bool
   let styles: StyleSheet
 
@@ -17,6 +20,10 @@ struct HistogramView {
       note: "total " + Quantity.si(Double(traffic.totals.totalPackets))
         + " pkts", noteStyle: styles.inactive)
     let inner = rect.inset(by: 1)
+    if let uncounted {
+      grid.write(uncounted, x: inner.x + 1, y: inner.y, style: styles.inactive, clip: inner)
+      return
+    }
     let wide = inner.width >= 110
     let columns: [(String, Int)] =
       [("pkts/s", 11), ("bytes/s", 11), ("packets", 9)] + (wide ? [("bytes", 9)] : [])

@@ -1,6 +1,7 @@
-/// The interface list: i40e ports first and marked, one row each with
-/// driver, state, XDP mode and attached program; more columns (index,
-/// queues, bus, MAC) as width allows.
+/// The interface list: i40e ports first and marked (or sorted by `o`),
+/// one row each with the name and attached program in full, then XDP
+/// mode, driver, state, receive rate, index, queues, bus and MAC as
+/// width allows.
 struct InterfacesView {
   let interfaces: [InterfaceRow]
   let selection: String?
@@ -20,6 +21,7 @@ struct InterfacesView {
 
   func draw(into grid: inout ScreenGrid, in rect: Rect) {
     var title = state.i40eOnly ? "interfaces (i40e only)" : "interfaces"
+    if state.order != .listed { title += " · by " + state.order.rawValue }
     if case .filter = state.overlay {
       title += "  /" + state.filter + "▏"
     } else if !state.filter.isEmpty {
@@ -72,7 +74,10 @@ struct InterfacesView {
     }
   }
 
-  /// The columns that fit in `width`, in order; the program column takes
+  /// The columns that fit in `width`, in display order. Names get their
+  /// full width and the program its text (up to 22 cells); the other
+  /// columns join in order of use (XDP mode, driver, state, rx rate,
+  /// index, queues, bus, MAC) while they fit, and the program takes
   /// what is left.
   private func columns(fitting width: Int) -> [Column] {
     func widest(_ heading: String, _ value: (InterfaceRow) -> String, cap: Int) -> Int {
@@ -85,34 +90,44 @@ struct InterfacesView {
     let driver: (InterfaceRow) -> String = { $0.driver ?? "-" }
     let state: (InterfaceRow) -> String = { $0.state }
     let mode: (InterfaceRow) -> String = { $0.program?.attachMode ?? "-" }
+    let rate: (InterfaceRow) -> String = {
+      $0.receivePacketsPerSecond.map { Quantity.si($0) } ?? "-"
+    }
     let index: (InterfaceRow) -> String = { String($0.index) }
     let queues: (InterfaceRow) -> String = { "\($0.receiveQueues)/\($0.transmitQueues)" }
     let bus: (InterfaceRow) -> String = { $0.bus ?? "-" }
     let mac: (InterfaceRow) -> String = { $0.macAddress.isEmpty ? "-" : $0.macAddress }
-    let essential = [
-      Column(heading: "NAME", width: widest("NAME", name, cap: 15), value: name),
+    let programText: (InterfaceRow) -> String = { interface in
+      interface.program.map { program in (program.name ?? "?") + " #\(program.id)" } ?? "-"
+    }
+    let nameColumn = Column(heading: "NAME", width: widest("NAME", name, cap: 15), value: name)
+    // Most useful first; shown in the order of `display`.
+    let optional = [
+      Column(heading: "XDP", width: widest("XDP", mode, cap: 7), value: mode),
       Column(heading: "DRIVER", width: widest("DRIVER", driver, cap: 10), value: driver),
       Column(heading: "STATE", width: widest("STATE", state, cap: 7), value: state),
-      Column(heading: "XDP", width: widest("XDP", mode, cap: 7), value: mode),
-    ]
-    let optional = [
+      Column(heading: "RX/s", width: widest("RX/s", rate, cap: 6), alignRight: true, value: rate),
       Column(heading: "IDX", width: widest("IDX", index, cap: 5), alignRight: true, value: index),
       Column(heading: "RX/TX", width: widest("RX/TX", queues, cap: 9), value: queues),
       Column(heading: "BUS", width: widest("BUS", bus, cap: 12), value: bus),
       Column(heading: "MAC", width: 17, value: mac),
     ]
-    let programMinimum = 12
-    var used = essential.reduce(0) { $0 + $1.width + 1 }
-    var chosen: [Column] = []
-    for column in optional where used + column.width + 1 + programMinimum <= width {
-      chosen.append(column)
+    let programWanted = widest("PROGRAM", programText, cap: 22)
+    var used = nameColumn.width + 1
+    var chosen: Set<String> = []
+    for column in optional {
+      // Lesser columns go first: none joins once one does not fit.
+      // The program column takes its width plus a separating space.
+      guard used + column.width + 1 + programWanted + 1 <= width else { break }
+      chosen.insert(column.heading)
       used += column.width + 1
     }
-    let program = Column(heading: "PROGRAM", width: max(0, width - used - 1)) { interface in
-      interface.program.map { program in (program.name ?? "?") + " #\(program.id)" } ?? "-"
-    }
-    let leading = chosen.filter { $0.heading == "IDX" }
-    let trailing = chosen.filter { $0.heading != "IDX" }
-    return leading + essential.prefix(1) + essential.dropFirst() + [program] + trailing
+    let program = Column(
+      heading: "PROGRAM", width: max(0, width - used - 1), value: programText)
+    let display = [
+      "IDX", "NAME", "DRIVER", "STATE", "XDP", "RX/s", "PROGRAM", "RX/TX", "BUS", "MAC",
+    ]
+    let all = optional.filter { chosen.contains($0.heading) } + [nameColumn, program]
+    return display.compactMap { heading in all.first { $0.heading == heading } }
   }
 }

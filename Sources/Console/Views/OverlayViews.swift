@@ -1,8 +1,9 @@
-/// The dialogs drawn over the panes: key help, the attach chooser and the
-/// detach confirmation.
+/// The dialogs drawn over the panes: key help, the attach chooser, the
+/// detach confirmation and the message log.
 struct OverlayView {
   let overlay: Overlay
   let snapshot: ConsoleSnapshot
+  let log: [StatusMessage]
   let styles: StyleSheet
 
   /// Every key, as `?` shows them.
@@ -12,16 +13,19 @@ struct OverlayView {
     ("Enter  a", "attach: a bundled sample or a typed path"),
     ("b", "swap per-packet ⇄ batch"),
     ("s", "cycle rewrite strategy (shift, reserve)"),
-    ("d", "detach (asks first)"),
+    ("d", "detach (asks first; another tool's program too)"),
     ("r", "reset counters baseline"),
     ("/", "filter interfaces by name, driver, program"),
+    ("o", "sort interfaces: listed, name, rx rate, program"),
+    ("l", "message log: full messages, verifier logs"),
     ("i", "toggle i40e ports only"),
     ("t", "cycle themes"),
     ("p", "pause / resume plots"),
     ("m", "maps of the program (↑ ↓ scroll)"),
     ("c", "action counts per CPU"),
     ("?", "this help"),
-    ("q  Esc  Ctrl-C", "quit"),
+    ("Esc", "close a dialog, clear the filter"),
+    ("q  Ctrl-C", "quit"),
   ]
 
   func draw(into grid: inout ScreenGrid, in screen: Rect) {
@@ -30,9 +34,42 @@ struct OverlayView {
     case .attach(let chooser): drawChooser(chooser, into: &grid, in: screen)
     case .confirmDetach(let interface): drawConfirm(interface, into: &grid, in: screen)
     case .filter: break
+    case .messages(let scroll): drawMessages(scroll: scroll, into: &grid, in: screen)
     case .maps(let scroll): drawMaps(scroll: scroll, into: &grid, in: screen)
     case .perCPU: drawPerCPU(into: &grid, in: screen)
     }
+  }
+
+  /// The log, newest at the bottom, each message in full with its detail
+  /// (a verifier's whole log) indented under it.
+  private func drawMessages(scroll: Int, into grid: inout ScreenGrid, in screen: Rect) {
+    let inner = dialog(
+      "messages (\(log.count))", width: screen.width - 4, height: screen.height - 2,
+      into: &grid, in: screen)
+    var lines: [(String, CellStyle)] = []
+    for message in log {
+      let style = styles.message(message)
+      for (offset, line) in message.text.split(separator: "\n").enumerated() {
+        let mark = offset > 0 ? "  " : message.severity == .error ? "✗ " : "· "
+        lines.append((mark + line, style))
+      }
+      for line in message.detail?.split(separator: "\n") ?? [] {
+        lines.append(("    " + line, styles.inactive))
+      }
+    }
+    if lines.isEmpty { lines.append(("no messages yet", styles.inactive)) }
+    let rows = max(1, inner.height - 1)
+    let back = max(0, min(scroll, lines.count - rows))
+    let first = max(0, lines.count - rows - back)
+    for (offset, line) in lines[first...].prefix(rows).enumerated() {
+      grid.write(line.0, x: inner.x + 1, y: inner.y + offset, style: line.1, clip: inner)
+    }
+    let position =
+      lines.count > rows
+      ? "lines \(first + 1)–\(first + min(rows, lines.count)) of \(lines.count)" : ""
+    grid.write(
+      position, rightAlignedTo: inner.maxX - 1, y: inner.maxY - 1, style: styles.inactive,
+      clip: inner)
   }
 
   /// A cleared, bordered dialog box of the given size, centred.
@@ -98,9 +135,11 @@ struct OverlayView {
   }
 
   private func drawConfirm(_ interface: String, into grid: inout ScreenGrid, in screen: Rect) {
+    let ours = snapshot.selectedInterface == interface ? snapshot.program?.programName : nil
+    let foreign = snapshot.interface(named: interface)?.program
     let program =
-      (snapshot.selectedInterface == interface ? snapshot.program?.programName : nil)
-      ?? snapshot.interface(named: interface)?.program?.name ?? "the program"
+      ours ?? foreign.map { "\($0.name ?? "program") #\($0.id) (another tool's)" }
+      ?? "the program"
     let question = "Detach \(program) from \(interface)?"
     let inner = dialog(
       "detach", width: max(40, question.displayWidth + 6), height: 6, into: &grid, in: screen)

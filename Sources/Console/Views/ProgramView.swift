@@ -26,7 +26,7 @@ struct ProgramView {
             ((foreign.name ?? "unnamed") + " #\(foreign.id)", styles.base.adding(.bold)),
             (" · " + foreign.attachMode, styles.inactive),
           ]))
-      lines.append([("attached by another tool (left alone)", styles.inactive)])
+      lines += foreignRows(foreign)
     } else {
       lines.append([("nothing attached", styles.inactive)])
       lines.append([
@@ -38,6 +38,28 @@ struct ProgramView {
     for (offset, line) in lines.prefix(inner.height).enumerated() {
       grid.write(spans: line, x: inner.x + 1, y: inner.y + offset, clip: inner)
     }
+  }
+
+  /// What the kernel knows about another tool's program: its tag, its
+  /// run statistics (xdpbatch's counters run only in its own programs)
+  /// and its maps.
+  private func foreignRows(_ foreign: KernelProgram) -> [[(String, CellStyle)]] {
+    var rows = [[("attached by another tool · d detaches it", styles.inactive)]]
+    guard let details = foreign.details else { return rows }
+    rows.append(row("tag", [(details.tag, styles.base)]))
+    var runs: [(String, CellStyle)] = [(Quantity.si(Double(details.runCount)), styles.base)]
+    if let cost = details.nanosecondsPerRun {
+      runs += [(" · ", styles.inactive), (Quantity.nanoseconds(cost), styles.base)]
+      runs.append((" per run", styles.inactive))
+    } else {
+      runs.append((" (kernel run statistics)", styles.inactive))
+    }
+    rows.append(row("runs", runs))
+    rows.append(
+      row(
+        "maps",
+        [(details.maps.isEmpty ? "none" : details.maps.joined(separator: ", "), styles.base)]))
+    return rows
   }
 
   private var kernelText: [(String, CellStyle)] {

@@ -7,8 +7,9 @@ struct StatusLineView {
 
   /// The key hints, most useful first; as many as fit are shown.
   static let hints: [(key: String, action: String)] = [
-    ("?", "help"), ("q", "quit"), ("a", "attach"), ("b", "batch"), ("s", "strategy"),
-    ("d", "detach"), ("/", "filter"), ("t", "theme"), ("p", "pause"), ("r", "reset"),
+    ("?", "help"), ("q", "quit"), ("l", "log"), ("a", "attach"), ("b", "batch"),
+    ("s", "strategy"), ("d", "detach"), ("/", "filter"), ("o", "sort"), ("t", "theme"),
+    ("p", "pause"), ("r", "reset"),
   ]
 
   func drawHeader(into grid: inout ScreenGrid, in rect: Rect) {
@@ -35,10 +36,13 @@ struct StatusLineView {
     let message = state.notice ?? snapshot.status
     if let message {
       // The message comes first; the hints get what is left, at least "? help".
-      let room = rect.width - 12
-      let text = (message.severity == .error ? "✗ " : "") + message.text
+      // The most useful part (the cause) when it does not fit; `l` shows all.
+      let mark = message.severity == .error ? "✗ " : ""
+      let room = rect.width - 12 - mark.count
+      let text = mark + message.headline(width: room)
       x += grid.write(
-        text.truncated(toWidth: room), x: x, y: rect.y, style: styles.message(message))
+        text.truncated(toWidth: room + mark.count), x: x, y: rect.y,
+        style: styles.message(message))
       x += 2
     }
     let hints = overlayHints ?? Self.hints
@@ -65,6 +69,7 @@ struct StatusLineView {
     case .perCPU: [("any key", "close")]
     case .filter: [("Enter", "keep"), ("Esc", "cancel")]
     case .confirmDetach: [("y", "detach"), ("n", "keep")]
+    case .messages: [("↑↓", "scroll"), ("Esc", "close")]
     case .attach(let chooser):
       chooser.typing
         ? [("Enter", "attach"), ("Esc", "back")]

@@ -30,6 +30,17 @@ public struct AttachmentRecord: Hashable, Codable, Sendable {
   public var bound: BatchBound
   /// The kernel id of the program attached when the record was written.
   public var programID: UInt32
+  /// Where the program runs: `kernel` (also when absent) or `software`
+  /// (the AF_XDP datapath process, docs/DESIGN-datapath.md).
+  public var datapath: String?
+  /// For the software datapath: its process.
+  public var process: DatapathProcessRecord?
+  /// Whether `swap` moved the interface from the kernel to the software
+  /// datapath (the next swap to per-packet moves it back).
+  public var movedFromKernel: Bool?
+
+  /// Whether the software datapath runs the program.
+  public var isSoftware: Bool { datapath == "software" }
 
   /// Describes an attachment; strategy and bound default to the rewriter's.
   public init(
@@ -52,6 +63,8 @@ public struct AttachmentRecord: Hashable, Codable, Sendable {
     case programID = "program_id"
     /// Where records before `form` kept the form.
     case legacyForm = "mode"
+    case datapath, process
+    case movedFromKernel = "moved_from_kernel"
   }
 
   /// Reads a record, old (`"mode": "per-packet"`) or new (`"form"`); a
@@ -68,6 +81,9 @@ public struct AttachmentRecord: Hashable, Codable, Sendable {
     strategy = try container.decodeIfPresent(BatchStrategy.self, forKey: .strategy) ?? .default
     bound = try container.decodeIfPresent(BatchBound.self, forKey: .bound) ?? .default
     programID = try container.decode(UInt32.self, forKey: .programID)
+    datapath = try container.decodeIfPresent(String.self, forKey: .datapath)
+    process = try container.decodeIfPresent(DatapathProcessRecord.self, forKey: .process)
+    movedFromKernel = try container.decodeIfPresent(Bool.self, forKey: .movedFromKernel)
   }
 
   /// Writes the record with the `form` key.
@@ -81,5 +97,8 @@ public struct AttachmentRecord: Hashable, Codable, Sendable {
     try container.encode(strategy, forKey: .strategy)
     try container.encode(bound, forKey: .bound)
     try container.encode(programID, forKey: .programID)
+    try container.encodeIfPresent(datapath, forKey: .datapath)
+    try container.encodeIfPresent(process, forKey: .process)
+    try container.encodeIfPresent(movedFromKernel, forKey: .movedFromKernel)
   }
 }

@@ -90,6 +90,9 @@ public struct ProgramDeployment: Sendable {
     } catch {
       state.removePending(interface: interface)
       if case .record(let failure) = error { throw .record(failure) }
+      if case .kernel(let call) = error, call.code == EOPNOTSUPP, mode == .native {
+        throw .nativeUnsupported(interface: interface)
+      }
       throw .attach(Self.diagnose(error, source: source))
     }
     do {
@@ -278,7 +281,7 @@ public struct ProgramDeployment: Sendable {
     }
     guard let field = support.actionField else {
       return
-        "batch not available: this kernel cannot run batch XDP programs (its struct xdp_buff, \(support.bufferSize) bytes, has no per-buffer action field act/action) and the software batch runtime (AF_XDP + engine) does not exist yet. Nothing was changed."
+        "batch not available: this kernel cannot run batch XDP programs (its struct xdp_buff, \(support.bufferSize) bytes, has no per-buffer action field act/action). Nothing was changed. The software datapath runs the batch form on this kernel: `xdpbatch attach IFACE OBJ --program P --datapath software --form batch`, or `xdpbatch swap IFACE`."
     }
     return
       "batch not available: this kernel's struct xdp_buff has a per-buffer action field (\(field.name) at offset \(field.offset), struct size \(support.bufferSize)), but attaching batch programs to such a kernel is not supported yet. Nothing was changed."
@@ -303,6 +306,9 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
   case offloadUnsupported(String)
   /// An xdpbatch program is attached, but no record says which.
   case unknownProgram(interface: String)
+  /// The interface's driver has no native XDP (loopback, most virtual
+  /// devices but veth); generic XDP works everywhere.
+  case nativeUnsupported(interface: String)
 
   /// A message saying what failed and what to do.
   public var description: String {
@@ -316,6 +322,8 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
     case .batchUnsupported(let reason), .offloadUnsupported(let reason): reason
     case .unknownProgram(let interface):
       "xdpbatch has a program on \(interface) but no record of which object it came from; attach it again with `xdpbatch attach \(interface) OBJ.o --program NAME`"
+    case .nativeUnsupported(let interface):
+      "cannot attach to \(interface) in native mode: its driver has no native XDP (Operation not supported); `--mode skb` (generic) works on any interface"
     }
   }
 
@@ -330,6 +338,6 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
     default: denied = false
     }
     return error.description
-      + (denied ? privilegeHint : "")
+      + (denied && !Privileges.sufficient ? privilegeHint : "")
   }
 }

@@ -49,11 +49,24 @@ public struct Demo: Sendable {
     do {
       if !namespace.exists { _ = try NetworkNamespace.create(namespace.name) }
       if if_nametoindex(veth.name) == 0 { try veth.create() }
+      if if_nametoindex(redirectTarget.name) == 0 { try redirectTarget.create() }
       let source = ProgramSource(objectPath: object, programName: programName)
-      let attached = try? deployment.current(interface: veth.name)
-      if attached?.1?.program != programName {
-        try deployment.attach(source, to: veth.name, mode: mode)
+      // Already up: a different program, object or mode is applied (the
+      // program replaced atomically; a different mode is refused with
+      // the reason), the same one left running.
+      let record = (try? deployment.current(interface: veth.name))?.1
+      let objectPath = URL(fileURLWithPath: object).standardizedFileURL.path
+      if record?.program != programName || record?.object != objectPath
+        || record?.attachMode != mode
+      {
+        do {
+          try deployment.attach(source, to: veth.name, mode: mode)
+        } catch {
+          guard case .attach(.modeMismatch(_, let attached, _)) = error else { throw error }
+          throw DemoError.modeChange(running: attached, requested: mode)
+        }
       }
+      try fillRedirectMaps()
       if let generatorCommand, generatorPID() == nil {
         try startGenerator(generatorCommand)
       }
@@ -64,6 +77,7 @@ public struct Demo: Sendable {
       case let error as PlumbingError: throw .plumbing(error)
       case let error as DeploymentError: throw .deployment(error)
       case let error as DemoError: throw error
+      case let error as SystemCallError: throw .deployment(.attach(.kernel(error)))
       default: throw .generator("\(error)")
       }
     }
@@ -87,6 +101,10 @@ public struct Demo: Sendable {
       }
       veth.delete()
       removed.append("veth pair \(veth.name)/\(veth.peer)")
+    }
+    if if_nametoindex(redirectTarget.name) != 0 {
+      redirectTarget.delete()
+      removed.append("veth pair \(redirectTarget.name)/\(redirectTarget.peer)")
     }
     let pins = PinDirectory(interface: veth.name)
     if PinDirectory.exists(pins.path) {
@@ -114,6 +132,7 @@ public struct Demo: Sendable {
     return DemoStatus(
       namespace: isUp ? namespace.name : nil, interface: isUp ? veth.name : nil,
       peer: isUp ? veth.peer : nil, program: record?.program, form: record?.form,
+      datapath: record.map { $0.isSoftware && $0.process?.isAlive == true ? "software" : "kernel" },
       generator: .init(running: generatorPID() != nil, sent: sent ?? 0))
   }
 
@@ -179,19 +198,23 @@ public struct DemoStatus: Hashable, Codable, Sendable {
   public var program: String?
   /// Per-packet or batch (JSON: `form`, and `mode` as DESIGN.md fixed it).
   public var form: Form?
+  /// Where the program runs: `kernel` or `software` (a dead software
+  /// datapath's interface runs the kernel fallback: `kernel`).
+  public var datapath: String?
   /// The traffic generator.
   public var generator: Generator
 
   enum CodingKeys: String, CodingKey {
-    case namespace, interface, peer, program, form, generator
+    case namespace, interface, peer, program, form, generator, datapath
     case legacyForm = "mode"
   }
 
   /// Describes the demo's state.
   public init(
     namespace: String?, interface: String?, peer: String?, program: String?, form: Form?,
-    generator: Generator
+    datapath: String? = nil, generator: Generator
   ) {
+    self.datapath = datapath
     self.namespace = namespace
     self.interface = interface
     self.peer = peer
@@ -211,6 +234,7 @@ public struct DemoStatus: Hashable, Codable, Sendable {
       try container.decodeIfPresent(Form.self, forKey: .form)
       ?? container.decodeIfPresent(Form.self, forKey: .legacyForm)
     generator = try container.decode(Generator.self, forKey: .generator)
+    datapath = try container.decodeIfPresent(String.self, forKey: .datapath)
   }
 
   /// Writes the form under both `form` and `mode`.
@@ -223,6 +247,7 @@ public struct DemoStatus: Hashable, Codable, Sendable {
     try container.encodeIfPresent(form, forKey: .form)
     try container.encodeIfPresent(form, forKey: .legacyForm)
     try container.encode(generator, forKey: .generator)
+    try container.encodeIfPresent(datapath, forKey: .datapath)
   }
 
   /// The generator's state.
@@ -245,6 +270,8 @@ public enum DemoError: Error, Sendable, CustomStringConvertible {
   case deployment(DeploymentError)
   /// The generator process did not start.
   case generator(String)
+  /// The demo is up in another XDP mode than the one asked for.
+  case modeChange(running: AttachMode, requested: AttachMode)
 
   /// A message naming the step.
   public var description: String {
@@ -252,6 +279,8 @@ public enum DemoError: Error, Sendable, CustomStringConvertible {
     case .plumbing(let error): "demo: \(error)"
     case .deployment(let error): "demo: \(error)"
     case .generator(let reason): "demo: traffic generator: \(reason)"
+    case .modeChange(let running, let requested):
+      "demo: the demo runs its program in \(running.rawValue) mode; `xdpbatch demo down` first to bring it up in \(requested.rawValue) mode"
     }
   }
 }

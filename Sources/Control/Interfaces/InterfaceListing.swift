@@ -70,7 +70,8 @@ public struct InterfaceListing: Hashable, Sendable {
 
     /// The attached program: its name and mode, `null` for both when none.
     public struct XDP: Codable, Hashable, Sendable {
-      /// The program's name.
+      /// The program's name; `null` when none is attached, or when its
+      /// name could not be read (without root the kernel gives only ids).
       public var program: String?
       /// The attach mode.
       public var mode: AttachMode?
@@ -103,7 +104,7 @@ public struct InterfaceListing: Hashable, Sendable {
       i40e = interface.isI40e
       let program = interface.program
       xdp = XDP(
-        program: program.map { $0.name ?? "id \($0.id)" }, mode: program?.mode, id: program?.id)
+        program: program?.name, mode: program?.mode, id: program?.id)
       mac = interface.macAddress
       mtu = interface.mtu
       state = interface.state

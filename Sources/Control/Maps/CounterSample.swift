@@ -35,7 +35,10 @@ public struct CounterSample: Hashable, Sendable {
 extension XDPAttachment {
   /// Reads the counters map and the attached program's statistics now.
   public func sample(at time: Double) throws(SystemCallError) -> CounterSample {
-    let actions = try counters.read()
+    // The software datapath's records, when it runs here, count the
+    // frames the kernel handed to it.
+    var actions = try counters.read()
+    actions.add(SoftwareDatapathRecords.actions(pins))
     let info = try program().info()
     return CounterSample(
       time: time, mapID: counters.map.id, actions: actions, programID: info.id,

@@ -52,7 +52,8 @@ public struct LoadedProgram: Sendable {
             program: name, SystemCallError("load program \"\(name)\"", code: failure.code))
         }
         throw .rejected(
-          program: name, instruction: log.rejectedInstruction, reason: log.lastLines(8),
+          program: name, instruction: log.rejectedInstruction,
+          reason: log.lastLines(log.lines.count),
           code: failure.code)
       }
     }

@@ -37,6 +37,9 @@ public struct ProgramSource: Hashable, Sendable {
     guard Program.isXDPSection(program.sectionName) else {
       throw .notXDP(file: objectPath, program: programName, section: program.sectionName)
     }
+    guard !BatchProgram.looksLikeBatchForm(program) else {
+      throw .alreadyBatch(file: objectPath, program: programName)
+    }
     return (object, program)
   }
 
@@ -101,6 +104,10 @@ public enum ProgramSourceError: Error, Sendable, CustomStringConvertible {
   case batchRewrite(file: String, program: String, RewriteError)
   /// The object has no program in an XDP section.
   case noXDPProgram(file: String, programs: [String])
+  /// The program is already a batch form (written by `xdpbatch rewrite
+  /// -o`): the kernel runs per-packet programs, and attach makes the batch
+  /// form itself.
+  case alreadyBatch(file: String, program: String)
 
   /// A message naming the file and program.
   public var description: String {
@@ -113,6 +120,9 @@ public enum ProgramSourceError: Error, Sendable, CustomStringConvertible {
       "\(file): program \"\(program)\" cannot be instrumented to count its verdicts: \(error)"
     case .batchRewrite(let file, let program, let error):
       "\(file): program \"\(program)\" has no batch form: \(error)"
+    case .alreadyBatch(let file, let program):
+      "\(file): program \"\(program)\" is already a batch form (written by `xdpbatch rewrite -o`); "
+        + "attach the per-packet object (the one compiled with clang, or `rewrite --form per-packet -o`)"
     case .noXDPProgram(let file, let programs):
       "\(file) has no program in an XDP section"
         + (programs.isEmpty ? "" : " (programs: \(programs.joined(separator: ", ")))")

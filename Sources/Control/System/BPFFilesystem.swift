@@ -3,7 +3,8 @@ import Foundation
 import Glibc
 
 /// The bpf filesystem where xdpbatch pins what must outlive the process:
-/// one directory per interface, `/sys/fs/bpf/xdpbatch/IFACE/`, holding the
+/// one directory per interface, `/sys/fs/bpf/xdpbatch/IFACE/` (the name
+/// escaped: bpffs refuses dots), holding the
 /// XDP link (`link`) and the action counters (`counters`).
 public struct PinDirectory: Hashable, Sendable {
   /// The bpffs mount point.
@@ -19,8 +20,24 @@ public struct PinDirectory: Hashable, Sendable {
 
   /// `/sys/fs/bpf/xdpbatch`.
   public var root: String { mountPoint + "/xdpbatch" }
-  /// `/sys/fs/bpf/xdpbatch/IFACE`.
-  public var path: String { root + "/" + interface }
+  /// `/sys/fs/bpf/xdpbatch/IFACE`, the name escaped by ``pinName(of:)``.
+  public var path: String { root + "/" + Self.pinName(of: interface) }
+
+  /// A bpffs file name for `interface`: bpffs refuses names with a dot
+  /// (EPERM), which VLAN interfaces (`eth0.100`) have, so `%` and `.` are
+  /// written as `%25` and `%2e`. Distinct interface names stay distinct;
+  /// names without either are unchanged.
+  public static func pinName(of interface: String) -> String {
+    var name = ""
+    for character in interface {
+      switch character {
+      case "%": name += "%25"
+      case ".": name += "%2e"
+      default: name.append(character)
+      }
+    }
+    return name
+  }
   /// Where the XDP link is pinned.
   public var linkPath: String { path + "/link" }
   /// Where the action-counters map is pinned.

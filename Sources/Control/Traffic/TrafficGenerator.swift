@@ -1,5 +1,7 @@
 import BPF
+import CLinux
 import Foundation
+import Glibc
 import Synchronization
 
 /// Sends real frames out of an interface from a background thread, using
@@ -25,12 +27,21 @@ public final class TrafficGenerator: Sendable {
     public var limit: UInt64?
     /// Frames per second to aim at; `nil` for as fast as the kernel sends.
     public var framesPerSecond: Double?
+    /// Full speed: one sending thread per CPU, each in one test run with
+    /// a very large repeat count that ``stop()`` ends with a signal (the
+    /// run returns EINTR). Each `BPF_PROG_TEST_RUN` with live frames swaps
+    /// the XDP dispatcher (an RCU grace period), so many small runs mostly
+    /// wait; one long run does not. ``framesSent`` then counts only runs
+    /// that completed, and ``limit`` and ``framesPerSecond`` are ignored.
+    public var fullSpeed: Bool
 
     /// Describes a generator.
     public init(
       frames: [FrameTemplate], interface: String, namespace: NetworkNamespace? = nil,
-      framesPerRun: UInt32 = 256, limit: UInt64? = nil, framesPerSecond: Double? = nil
+      framesPerRun: UInt32 = 256, limit: UInt64? = nil, framesPerSecond: Double? = nil,
+      fullSpeed: Bool = false
     ) {
+      self.fullSpeed = fullSpeed
       self.frames = frames
       self.interface = interface
       self.namespace = namespace
@@ -76,6 +87,19 @@ public final class TrafficGenerator: Sendable {
   private let finished = Atomic<Bool>(false)
   private let failure = Mutex<Failure?>(nil)
   private let done = DispatchSemaphore(value: 0)
+  /// Full speed: the sending threads, to interrupt with ``interruptSignal``.
+  private let senders = Mutex<[pthread_t]>([])
+
+  /// The signal that interrupts a full-speed run (a no-op handler, so that
+  /// it is delivered as EINTR and never kills the process).
+  static let interruptSignal = SIGUSR2
+  private static let installHandler: Void = {
+    var action = sigaction()
+    action.__sigaction_handler.sa_handler = { _ in }
+    sigemptyset(&action.sa_mask)
+    action.sa_flags = 0
+    sigaction(interruptSignal, &action, nil)
+  }()
 
   private init(configuration: Configuration) {
     self.configuration = configuration
@@ -101,6 +125,14 @@ public final class TrafficGenerator: Sendable {
   @discardableResult
   public func stop() -> Failure? {
     stopRequested.store(true, ordering: .relaxed)
+    if configuration.fullSpeed {
+      // A signal that lands just before a run starts is missed: repeat it
+      // until every sender has left its run.
+      while isRunning {
+        for thread in senders.withLock({ $0 }) { pthread_kill(thread, Self.interruptSignal) }
+        usleep(5_000)
+      }
+    }
     return wait()
   }
 
@@ -140,6 +172,7 @@ public final class TrafficGenerator: Sendable {
     } catch {
       throw .load(error)
     }
+    if configuration.fullSpeed { return try runFullSpeed(program, index) }
     var next = 0
     let start = Date()
     while !stopRequested.load(ordering: .relaxed) {
@@ -160,5 +193,53 @@ public final class TrafficGenerator: Sendable {
       sentFrames.add(count, ordering: .relaxed)
       next = (next + 1) % configuration.frames.count
     }
+  }
+
+  /// One thread per CPU, each pinned to its CPU and in one long run.
+  private func runFullSpeed(_ program: LoadedProgram, _ index: UInt32) throws(Failure) {
+    _ = Self.installHandler
+    let processors = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    let group = DispatchGroup()
+    for cpu in 0..<processors {
+      group.enter()
+      let thread = Thread { [self] in
+        defer { group.leave() }
+        // Threads of a dispatch queue block most signals, and new threads
+        // inherit that: the interrupt must reach this one.
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        sigaddset(&unblocked, Self.interruptSignal)
+        pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
+        senders.withLock { $0.append(pthread_self()) }
+        if let namespace = configuration.namespace {
+          do throws(PlumbingError) { try namespace.enterOnCurrentThread() } catch {
+            failure.withLock { $0 = .plumbing(error) }
+            return
+          }
+        }
+        var mask = [UInt8](repeating: 0, count: 128)
+        mask[cpu / 8] |= 1 << (cpu % 8)
+        _ = sched_setaffinity(0, mask.count, mask)
+        var next = cpu
+        while !stopRequested.load(ordering: .relaxed) {
+          let run = TestRun(
+            frame: configuration.frames[next % configuration.frames.count].bytes,
+            repetitions: UInt32(Int32.max), interfaceIndex: index, liveFrames: true)
+          do throws(SystemCallError) {
+            _ = try run.run(program)
+            sentFrames.add(UInt64(Int32.max), ordering: .relaxed)
+          } catch  where error.code == EINTR {
+            continue
+          } catch {
+            failure.withLock { $0 = .send(error) }
+            return
+          }
+          next += 1
+        }
+      }
+      thread.name = "xdpbatch traffic generator cpu \(cpu)"
+      thread.start()
+    }
+    group.wait()
   }
 }

@@ -31,6 +31,13 @@ enum Fixtures {
     return machine
   }
 
+  /// The recorded machine with no XDP program anywhere.
+  static func machineWithoutPrograms() throws -> InterfaceInventory {
+    var machine = try machine()
+    for index in machine.interfaces.indices { machine.interfaces[index].programs = [] }
+    return machine
+  }
+
   /// The recorded machine's interfaces, nothing attached by xdpbatch.
   static func idle(_ inventory: InterfaceInventory) -> ConsoleSnapshot {
     var snapshot = ConsoleSnapshot(listing: InterfaceListing(inventory, includeAll: true))

@@ -33,6 +33,21 @@ struct SampleProgram: CustomTestStringConvertible, Sendable {
   }()
 
   static let missingReason: Comment = "no sample objects in build/samples (run `make samples`)"
+
+  /// Every XDP program of the rewriter's compiled corpus (`make corpus`).
+  static let corpus: [SampleProgram] = {
+    let directory = packageRoot.appendingPathComponent("build/corpus")
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    return names.filter { $0.hasSuffix(".o") }.sorted().flatMap { name -> [SampleProgram] in
+      let path = directory.appendingPathComponent(name).path
+      guard let object = try? BPFObject(contentsOf: path) else { return [] }
+      return object.programEntries.filter(\.isXDP).map {
+        SampleProgram(path: path, program: $0.name)
+      }
+    }
+  }()
+
+  static let corpusMissing: Comment = "no corpus objects in build/corpus (run `make corpus`)"
 }
 
 /// The map contents both worlds start from, so that every branch a sample

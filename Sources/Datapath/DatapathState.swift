@@ -1,0 +1,140 @@
+import BPF
+import Control
+import Engine
+import Synchronization
+
+/// The datapath's two program forms, in the words of the attachment record.
+
+/// What every queue's worker shares: the form to run, the stop request and
+/// the first engine fault (for the log).
+final class DatapathState: Sendable {
+  private let formValue: Atomic<Int>
+  /// Set to stop the workers after their current batch.
+  let stopping = Atomic<Bool>(false)
+  private let firstError = Mutex<String?>(nil)
+
+  init(form: Form) { formValue = Atomic(form == .batch ? 1 : 0) }
+
+  /// The form the next RX batch runs in.
+  var form: Form {
+    get { formValue.load(ordering: .acquiring) == 1 ? .batch : .perPacket }
+    set { formValue.store(newValue == .batch ? 1 : 0, ordering: .releasing) }
+  }
+
+  /// Keeps the first engine fault, to report it once.
+  func note(_ error: RunError) {
+    firstError.withLock { if $0 == nil { $0 = error.description } }
+  }
+
+  /// The first engine fault, if any, cleared.
+  func takeError() -> String? {
+    firstError.withLock { error in
+      defer { error = nil }
+      return error
+    }
+  }
+}
+
+/// The program prepared on one queue's machine in both forms.
+struct ProgramForms {
+  /// As compiled, one call a frame.
+  var perPacket: PreparedProgram
+  /// The rewriter's batch form, when the program has one.
+  var batch: PreparedProgram?
+  /// For the `immediate` bound: the record count every batch is padded to.
+  var padded: Int?
+}
+
+/// Packets run in one form and the time they took.
+public struct FormTiming: Hashable, Codable, Sendable {
+  /// Frames run in this form.
+  public var packets: UInt64 = 0
+  /// Nanoseconds inside the engine calls.
+  public var programNanoseconds: UInt64 = 0
+  /// Nanoseconds from taking the frames off the RX ring to having acted on them.
+  public var datapathNanoseconds: UInt64 = 0
+
+  /// Nothing yet.
+  public init() {}
+
+  mutating func add(packets: Int, programNanoseconds: UInt64, datapathNanoseconds: UInt64) {
+    self.packets &+= UInt64(packets)
+    self.programNanoseconds &+= programNanoseconds
+    self.datapathNanoseconds &+= datapathNanoseconds
+  }
+
+  mutating func add(_ other: FormTiming) {
+    packets &+= other.packets
+    programNanoseconds &+= other.programNanoseconds
+    datapathNanoseconds &+= other.datapathNanoseconds
+  }
+
+  /// The program's nanoseconds per packet, when it ran.
+  public var programNanosecondsPerPacket: Double? {
+    packets == 0 ? nil : Double(programNanoseconds) / Double(packets)
+  }
+
+  /// The whole datapath's nanoseconds per packet, when it ran.
+  public var datapathNanosecondsPerPacket: Double? {
+    packets == 0 ? nil : Double(datapathNanoseconds) / Double(packets)
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case packets
+    case programNanosecondsPerPacket = "program_ns_per_packet"
+    case datapathNanosecondsPerPacket = "datapath_ns_per_packet"
+  }
+
+  /// Encodes packets and the per-packet figures.
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(packets, forKey: .packets)
+    try container.encodeIfPresent(programNanosecondsPerPacket, forKey: .programNanosecondsPerPacket)
+    try container.encodeIfPresent(
+      datapathNanosecondsPerPacket, forKey: .datapathNanosecondsPerPacket)
+  }
+
+  /// Decodes what ``encode(to:)`` wrote (per-packet figures become totals).
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    packets = try container.decode(UInt64.self, forKey: .packets)
+    let program = try container.decodeIfPresent(Double.self, forKey: .programNanosecondsPerPacket)
+    let datapath = try container.decodeIfPresent(
+      Double.self, forKey: .datapathNanosecondsPerPacket)
+    programNanoseconds = UInt64((program ?? 0) * Double(packets))
+    datapathNanoseconds = UInt64((datapath ?? 0) * Double(packets))
+  }
+}
+
+/// One queue's counts and timings since the datapath started.
+struct QueueReport {
+  var totals = DatapathCounters.Totals()
+  var timing = TimingByForm()
+}
+
+/// ``FormTiming`` for each form.
+public struct TimingByForm: Hashable, Codable, Sendable {
+  /// Per-packet form.
+  public var perPacket = FormTiming()
+  /// Batch form.
+  public var batch = FormTiming()
+
+  /// Nothing yet.
+  public init() {}
+
+  /// The timing of `form`.
+  public subscript(form: Form) -> FormTiming {
+    get { form == .batch ? batch : perPacket }
+    set { if form == .batch { batch = newValue } else { perPacket = newValue } }
+  }
+
+  mutating func add(_ other: TimingByForm) {
+    perPacket.add(other.perPacket)
+    batch.add(other.batch)
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case perPacket = "per-packet"
+    case batch
+  }
+}

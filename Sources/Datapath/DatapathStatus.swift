@@ -1,0 +1,48 @@
+import BPF
+import Control
+
+/// What a running software datapath reports through its control socket
+/// (`status`), and what `stats --json` shows of it.
+public struct DatapathStatus: Hashable, Codable, Sendable {
+  /// The interface.
+  public var interface: String
+  /// The object file.
+  public var object: String
+  /// The program's name.
+  public var program: String
+  /// Always `"software"`.
+  public var datapath: String
+  /// The form the next RX batch runs in.
+  public var form: Form
+  /// The batch form's stack strategy.
+  public var strategy: String
+  /// The batch form's loop bound.
+  public var bound: String
+  /// Whether the program has a batch form.
+  public var batchAvailable: Bool
+  /// Whether every socket runs zero-copy (false: copy mode).
+  public var zeroCopy: Bool
+  /// Receive queues, one socket each.
+  public var queues: Int
+  /// The datapath process.
+  public var pid: Int32
+  /// When it started (seconds since 1970).
+  public var started: Double
+  /// The TAP device PASS frames go to.
+  public var passDevice: String
+  /// What the datapath counted (including what earlier runs left in the map).
+  public var counters: DatapathCounters.Totals
+  /// The sockets' `XDP_STATISTICS`, added.
+  public var socket: SocketStatistics
+  /// Packets and time per packet in each form.
+  public var forms: TimingByForm
+
+  enum CodingKeys: String, CodingKey {
+    case interface, object, program, datapath, form, strategy, bound
+    case batchAvailable = "batch_available"
+    case zeroCopy = "zero_copy"
+    case queues, pid, started
+    case passDevice = "pass_device"
+    case counters, socket, forms
+  }
+}

@@ -1,0 +1,55 @@
+import Prometheus
+
+/// The metric families the exporter serves: names and units after
+/// Prometheus's naming guide (base units, `_total` on counters), with the
+/// help text each carries in the exposition.
+public enum MetricFamily: String, CaseIterable, Sendable {
+  /// Packets the program returned each action for.
+  case packets = "xdpbatch_packets_total"
+  /// Bytes of those packets.
+  case bytes = "xdpbatch_bytes_total"
+  /// Seconds the kernel spent in the program (`run_time_ns`).
+  case programRunSeconds = "xdpbatch_program_run_seconds_total"
+  /// Times the kernel ran the program (`run_cnt`).
+  case programRuns = "xdpbatch_program_runs_total"
+  /// The build and the kernel, as labels on a constant 1.
+  case info = "xdpbatch_info"
+
+  /// The family's name in the exposition.
+  public var name: String { rawValue }
+
+  /// Whether the family is a counter (its OpenMetrics family name then
+  /// drops the `_total` suffix its samples keep).
+  public var isCounter: Bool { self != .info }
+
+  /// The `# HELP` text.
+  public var help: String {
+    switch self {
+    case .packets:
+      "Packets the XDP program returned each action for, continuous across program swaps."
+    case .bytes:
+      "Bytes of the packets the XDP program returned each action for, continuous across program swaps."
+    case .programRunSeconds:
+      "Seconds the kernel spent running the XDP program (run_time_ns; only while run statistics are on)."
+    case .programRuns:
+      "Times the kernel ran the XDP program (run_cnt; only while run statistics are on)."
+    case .info:
+      "The xdpbatch version, the kernel release and whether the kernel can run batch programs."
+    }
+  }
+
+  /// The descriptor swift-prometheus registers the family under:
+  /// namespace `xdpbatch`, the counters' unit suffix `total`.
+  var descriptor: MetricNameDescriptor {
+    let base = name.dropFirst(Self.namespace.count + 1)
+    let metricName = isCounter ? base.dropLast(Self.counterSuffix.count + 1) : base
+    return MetricNameDescriptor(
+      namespace: Self.namespace, metricName: String(metricName),
+      unitName: isCounter ? Self.counterSuffix : "", helpText: help)
+  }
+
+  /// The first word of every family's name.
+  static let namespace = "xdpbatch"
+  /// The last word of every counter's name.
+  static let counterSuffix = "total"
+}

@@ -1,0 +1,144 @@
+import ArgumentParser
+import BPF
+import Control
+import Datapath
+import Foundation
+import Glibc
+import Rewriter
+
+/// `xdpbatch datapath`: the software datapath of one interface (AF_XDP
+/// sockets feeding the engine), run in the foreground, and its control
+/// socket's requests.
+struct DatapathCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "datapath",
+    abstract: "Run the software datapath (AF_XDP + engine) of an interface, or talk to it.",
+    subcommands: [
+      DatapathRunCommand.self, DatapathStatusCommand.self, DatapathFormCommand.self,
+      DatapathStopCommand.self,
+    ])
+}
+
+/// `xdpbatch datapath run IFACE OBJ --program P`: the datapath in the foreground
+/// (for debugging and for systemd) until SIGINT, SIGTERM or `datapath stop`.
+struct DatapathRunCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "run",
+    abstract: "Run the software datapath of an interface in the foreground.",
+    discussion: """
+      Takes the interface's frames through one AF_XDP socket per receive queue and runs the
+      program on them in the engine, per packet or per batch; acts on each verdict (DROP
+      recycles, TX sends back, REDIRECT sends out of the target interface, PASS goes to the
+      TAP device IFACE-tap). When it stops or dies, the kernel runs the program per packet.
+      """)
+
+  @Argument(help: "The network interface.")
+  var interface: String
+
+  @Argument(help: "A BPF object file (clang -target bpf -O2 -g).")
+  var object: String
+
+  @Option(help: "The program's name in the object.")
+  var program: String
+
+  @Option(help: "per-packet or batch.")
+  var form: Form = .perPacket
+
+  @Option(help: "Batch form: where the loop keeps its values, shift or reserve.")
+  var strategy = BatchStrategy.reserve.rawValue
+
+  @Option(help: "Batch form: how the loop stops, count, immediate or end-pointer.")
+  var bound = BatchBound.endPointer.rawValue
+
+  @Option(help: "How the kernel half attaches: native or generic.")
+  var mode: AttachMode = .native
+
+  func validate() throws {
+    guard BatchStrategy(rawValue: strategy) != nil else {
+      throw ValidationError("--strategy must be shift or reserve, not '\(strategy)'")
+    }
+    guard BatchBound(rawValue: bound) != nil else {
+      throw ValidationError("--bound must be count, immediate or end-pointer, not '\(bound)'")
+    }
+    guard mode != .offload else { throw ValidationError("--mode must be native or generic") }
+  }
+
+  func run() throws {
+    // Signals go to sigwait below, not to the default action.
+    var signals = sigset_t()
+    sigemptyset(&signals)
+    sigaddset(&signals, SIGINT)
+    sigaddset(&signals, SIGTERM)
+    pthread_sigmask(SIG_BLOCK, &signals, nil)
+    let path = URL(fileURLWithPath: object).standardizedFileURL.path
+    let datapath = try SoftwareDatapath.start(
+      DatapathConfiguration(
+        interface: interface, source: ProgramSource(objectPath: path, programName: program),
+        form: form, strategy: BatchStrategy(rawValue: strategy) ?? .reserve,
+        bound: BatchBound(rawValue: bound) ?? .endPointer, attachMode: mode))
+    let status = datapath.status()
+    FileHandle.standardOutput.write(
+      Data(
+        "datapath on \(interface): \(program) in \(status.form.rawValue) form, \(status.queues) queue(s), \(status.zeroCopy ? "zero-copy" : "copy mode"), PASS to \(status.passDevice), pid \(status.pid)\n"
+          .utf8))
+    let waited = signals
+    let waiter = Thread {
+      var set = waited
+      var caught: Int32 = 0
+      sigwait(&set, &caught)
+      datapath.stop()
+    }
+    waiter.start()
+    datapath.wait()
+    let final = datapath.status()
+    print(
+      "datapath on \(interface) stopped: \(final.counters.actions.totalPackets) frames counted; the kernel runs \(program) per packet now"
+    )
+  }
+}
+
+/// `xdpbatch datapath status IFACE`.
+struct DatapathStatusCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "status", abstract: "Print the running datapath's status (JSON).")
+
+  @Argument(help: "The network interface.")
+  var interface: String
+
+  func run() throws {
+    print(try DatapathClient(interface: interface).request("status"))
+  }
+}
+
+/// `xdpbatch datapath form IFACE [per-packet|batch]`.
+struct DatapathFormCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "form",
+    abstract: "Switch the running datapath's form (toggle without an argument).")
+
+  @Argument(help: "The network interface.")
+  var interface: String
+
+  @Argument(help: "per-packet or batch (default: the other one).")
+  var form: Form?
+
+  func run() throws {
+    let answer = try DatapathClient(interface: interface).request(
+      form.map { "form \($0.rawValue)" } ?? "swap")
+    print(answer)
+    if answer.contains("\"ok\":false") { throw ExitCode(1) }
+  }
+}
+
+/// `xdpbatch datapath stop IFACE`.
+struct DatapathStopCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "stop", abstract: "Stop the running datapath (the kernel fallback takes over).")
+
+  @Argument(help: "The network interface.")
+  var interface: String
+
+  func run() throws {
+    print(try DatapathClient(interface: interface).request("stop"))
+  }
+}

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Control
+import Exporter
+import Foundation
+
+/// `xdpbatch exporter`: serves the counters of every interface running an
+/// xdpbatch program at `/metrics`, for Prometheus.
+struct ExporterCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "exporter",
+    abstract: "Serve per-interface counters and run statistics at /metrics for Prometheus.",
+    discussion: """
+      Listens on \(ListenAddress.default) unless told otherwise (port \(ListenAddress.defaultPort) \
+      is well outside the exporter range of Prometheus's default port allocations). Serves the Prometheus text format, or \
+      OpenMetrics when the scraper's Accept header asks for it. Stops on SIGTERM or SIGINT.
+      """)
+
+  @Option(
+    help: ArgumentHelp(
+      "The address and port to listen on ([ADDR]:PORT for IPv6).", valueName: "ADDR:PORT"))
+  var listen: String = ListenAddress.default.description
+
+  @Option(
+    help: ArgumentHelp(
+      "Seconds between samples of the counters (a scrape also samples).", valueName: "SECONDS"))
+  var interval: Double = 1
+
+  @Flag(
+    inversion: .prefixedNo,
+    help:
+      "Keep the kernel's run statistics on while serving (costs the program two clock reads a run)."
+  )
+  var runStatistics = true
+
+  func validate() throws {
+    do {
+      _ = try ListenAddress(parsing: listen)
+    } catch {
+      throw ValidationError("--listen: \(error)")
+    }
+    if !(interval > 0) { throw ValidationError("--interval must be above 0") }
+  }
+
+  func run() throws {
+    let address = try ListenAddress(parsing: listen)
+    let statistics = runStatistics ? try? RunStatistics.enable() : nil
+    defer { _ = statistics }
+    let server = MetricsServer(
+      address: address, interval: interval,
+      metrics: XDPMetrics(host: HostInfo.probe(version: Version.release)))
+    let outcome = ServerOutcome()
+    let finished = DispatchSemaphore(value: 0)
+    Task.detached {
+      do throws(ExporterError) {
+        try await server.run { bound in
+          FileHandle.standardOutput.write(
+            Data("xdpbatch exporter: serving http://\(bound)/metrics\n".utf8))
+        }
+      } catch {
+        outcome.record(error)
+      }
+      finished.signal()
+    }
+    finished.wait()
+    if let error = outcome.error { throw error }
+  }
+}
+
+/// How the server's task ended, handed back to the command's thread.
+private final class ServerOutcome: @unchecked Sendable {
+  private let lock = NSLock()
+  private var failure: ExporterError?
+
+  /// Records why the server stopped.
+  func record(_ error: ExporterError) {
+    lock.lock()
+    failure = error
+    lock.unlock()
+  }
+
+  /// The recorded failure, if any.
+  var error: ExporterError? {
+    lock.lock()
+    defer { lock.unlock() }
+    return failure
+  }
+}

@@ -1,0 +1,110 @@
+import BPF
+import Foundation
+import TestSupport
+import Testing
+
+/// Objects of a few kilobytes declaring maps of 67 M entries (the corpus
+/// the fuzzing of issue 16 found): `check` and `run` finish with memory
+/// proportional to the entries used, or refuse naming the map.
+@Suite(.enabled(if: BuiltXDPBatch.url != nil, BuiltXDPBatch.missingReason))
+struct HugeMapTests {
+  static let entries: UInt32 = 1 << 26
+
+  /// Frames shorter than 14 bytes (the empty ones the `immediate` bound pads
+  /// batches with): XDP_PASS. Else key = length & 1023; update(key, 1);
+  /// *lookup(key) += 1; XDP_PASS.
+  static let counting: [Instruction] =
+    [
+      .load(.word, .r2, from: .r1, offset: 4),
+      .load(.word, .r3, from: .r1, offset: 0),
+      .arithmetic(.sub, .r2, .r3),
+      .jump(.jlt, .r2, immediate: 14, offset: 20),
+      .arithmetic(.and, .r2, immediate: 1023),
+      .store(.word, .r2, to: .r10, offset: -4),
+      .store(.doubleWord, immediate: 1, to: .r10, offset: -16),
+    ] + Instruction.loadImmediate64(.r1, 0, kind: .mapByIndex) + [
+      .move(.r2, .r10), .add(.r2, immediate: -4),
+      .move(.r3, .r10), .add(.r3, immediate: -16),
+      .move(.r4, immediate: 0),
+      .call(helper: HelperFunction.mapUpdateElement.rawValue),
+    ] + Instruction.loadImmediate64(.r1, 0, kind: .mapByIndex) + [
+      .move(.r2, .r10), .add(.r2, immediate: -4),
+      .call(helper: HelperFunction.mapLookupElement.rawValue),
+      .jump(.jeq, .r0, immediate: 0, offset: 3),
+      .load(.word, .r1, from: .r0, offset: 0),
+      .add(.r1, immediate: 1),
+      .store(.word, .r1, to: .r0, offset: 0),
+      .move(.r0, immediate: 2),
+      .exit,
+    ]
+
+  /// The corpus: one object per map type, each declaring 67 M entries.
+  static let corpus: [MapType] = [
+    .hash, .lruHash, .perCPUHash, .lruPerCPUHash, .devmap, .devmapHash, .cpumap, .array,
+    .perCPUArray,
+  ]
+
+  static func object(_ type: MapType, in directory: URL) throws -> String {
+    let valueSize: UInt32 = type == .devmap || type == .devmapHash || type == .cpumap ? 4 : 8
+    let map = MapDefinition(
+      name: "huge", type: type, keySize: 4, valueSize: valueSize, maxEntries: entries)
+    let program = Program(name: "count", sectionName: "xdp", instructions: counting)
+    let bytes = try ObjectWriter(program: program, maps: [map]).bytes()
+    #expect(bytes.count < 8192, "a small object")
+    let path = directory.appendingPathComponent("huge-\(type).o").path
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    return path
+  }
+
+  /// The largest resident size of any child process waited for, in bytes.
+  static func largestChildResident() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+    return usage.ru_maxrss * 1024
+  }
+
+  @Test(arguments: corpus)
+  func checkAndRunUseWhatIsUsed(type: MapType) throws {
+    let directory = try temporaryDirectory("huge")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let object = try Self.object(type, in: directory)
+    // Arrays are charged at their size (512 MiB a machine, 7 machines);
+    // hash and device maps at what is used, so 64 MiB is plenty.
+    let isArray = type == .array || type == .perCPUArray
+    let memory = isArray ? "6G" : "64M"
+    let check = try BuiltXDPBatch.run(
+      ["check", object, "--packets", "300", "--memory", memory, "--json"])
+    #expect(check.status == 0, "\(type): \(check.errors)")
+    let run = try BuiltXDPBatch.run([
+      "run", object, "--program", "count", "--mode", "per-packet", "--packets", "300",
+      "--memory", memory, "--maps", "--json",
+    ])
+    #expect(run.status == 0, "\(type): \(run.errors)")
+    let document = try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any]
+    let maps = try #require(document?["maps"] as? [String: [String: Any]])
+    let entries = try #require(maps["huge"]?["entries"] as? [[String: Any]])
+    #expect((1...1024).contains(entries.count), "\(type): \(entries.count) entries listed")
+    if isArray {
+      #expect(maps["huge"]?["omittedZeroEntries"] as? Int == Int(Self.entries) - entries.count)
+    }
+    #expect(Self.largestChildResident() < 512 << 20, "a child held 512 MiB or more")
+  }
+
+  @Test func arrayPastTheBudgetIsRefusedNamingTheMap() throws {
+    let directory = try temporaryDirectory("huge")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let object = try Self.object(.array, in: directory)
+    let check = try BuiltXDPBatch.run(["check", object, "--packets", "10", "--memory", "1G"])
+    #expect(check.status == 1)
+    #expect(
+      check.errors.contains("map huge: 512 MiB would exceed the memory budget"), "\(check.errors)")
+    let run = try BuiltXDPBatch.run([
+      "run", object, "--program", "count", "--mode", "per-packet", "--memory", "256M",
+    ])
+    #expect(run.status == 1)
+    #expect(
+      run.errors.contains("map huge: 512 MiB would exceed the memory budget"), "\(run.errors)")
+    let usage = try BuiltXDPBatch.run(["check", object, "--memory", "lots"])
+    #expect(usage.status == 2)
+  }
+}
