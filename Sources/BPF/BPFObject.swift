@@ -28,6 +28,8 @@ public struct BPFObject: Sendable {
   /// Things the reader skipped and a user may want to know about.
   public let notes: [String]
   private let coreRelocations: [String: [UInt64]]
+  /// The `.BTF.ext` line records, by section name (empty without them).
+  public let sourceLines: [String: [SourceLine]]
 
   /// One program of the object, before linking.
   public struct ProgramEntry: Hashable, Sendable {
@@ -57,6 +59,10 @@ public struct BPFObject: Sendable {
       try elf.section(named: ".BTF.ext")?.data.map { data throws(BPFObjectError) in
         try BTFExtension(data, btf: btf).coreRelocations
       } ?? [:]
+    sourceLines =
+      (try? elf.section(named: ".BTF.ext")?.data.map { data throws(BPFObjectError) in
+        try SourceLine.records(data, btf: btf)
+      }) ?? [:]
 
     var mapReader = MapReader(elf: elf, btf: btf, objectName: Self.objectName(from: name))
     let declarations = try mapReader.read()

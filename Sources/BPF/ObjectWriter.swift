@@ -8,12 +8,14 @@
 ///   order; calls from the main part reach them through `R_BPF_64_32`
 ///   relocations, calls among them stay relative (the layout is kept), so
 ///   linking the object again yields the same instructions.
-/// - Maps are declared in the legacy `maps` section (`struct bpf_map_def`,
-///   20 bytes each, one global `STT_OBJECT` per map, in map-table order);
-///   each map `ld_imm64` is zeroed and gets an `R_BPF_64_64` relocation
-///   against its map's symbol. Legacy maps need no BTF, which keeps the
-///   writer small; libbpf 1.0 and later no longer load them, which does not
-///   matter for batch programs that only this project's engine runs.
+/// - Maps are BTF-defined, as libbpf 1.x requires: a `.maps` section
+///   (zeros) with one global `STT_OBJECT` per map, in map-table order, and
+///   a `.BTF` section that describes them (``MapBTF``: type, max_entries,
+///   key_size, value_size, map_flags). Each map `ld_imm64` is zeroed and
+///   gets an `R_BPF_64_64` relocation against its map's symbol.
+/// - The source's `.BTF` and `.BTF.ext` are not carried over: their line
+///   and function records describe the source's instruction offsets, and
+///   the written BTF describes the maps only (see docs/DESIGN-btf.md).
 /// - The license goes into `license`, as `_license`.
 ///
 /// Global data (`.data`, `.rodata`, `.bss` maps) and subprogram addresses
@@ -56,13 +58,14 @@ public struct ObjectWriter: Sendable {
         .init(
           name: ".text", type: 1, flags: ELFImage.flagAllocate | ELFImage.flagExecute,
           contents: [], alignment: 8))
+    let mapTypes = MapBTF(maps: maps)
     let mapSection =
       maps.isEmpty
       ? nil
       : image.add(
         .init(
-          name: "maps", type: 1, flags: ELFImage.flagAllocate | ELFImage.flagWrite,
-          contents: maps.flatMap(Self.legacyDefinition), alignment: 4))
+          name: ".maps", type: 1, flags: ELFImage.flagAllocate | ELFImage.flagWrite,
+          contents: [UInt8](repeating: 0, count: Int(mapTypes.sectionSize)), alignment: 8))
     let licenseSection = license.map { license in
       image.add(
         .init(
@@ -85,7 +88,12 @@ public struct ObjectWriter: Sendable {
       image.symbols.append(
         .init(
           name: map.name, type: 1, isGlobal: true, section: mapSection ?? 0,
-          value: UInt64(index * 20), size: 20))
+          value: mapTypes.offsets[index], size: mapTypes.sizes[index]))
+    }
+    if !maps.isEmpty {
+      _ = image.add(
+        .init(
+          name: ".BTF", type: 1, flags: 0, contents: mapTypes.encoder.bytes(), alignment: 4))
     }
     if let licenseSection, let license {
       image.symbols.append(
@@ -178,13 +186,6 @@ public struct ObjectWriter: Sendable {
       relocations.append((slot, callee.name, Self.call32))
     }
     return relocations
-  }
-
-  /// `struct bpf_map_def`: type, key size, value size, max entries, flags.
-  static func legacyDefinition(_ map: MapDefinition) -> [UInt8] {
-    littleEndianBytes(map.type.rawValue) + littleEndianBytes(map.keySize)
-      + littleEndianBytes(map.valueSize) + littleEndianBytes(map.maxEntries)
-      + littleEndianBytes(map.flags)
   }
 }
 

@@ -100,6 +100,11 @@ struct CommandLineTests {
       rejected.errors.contains(
         "the verifier rejected program \"unchecked\" at instruction \(unchecked):"))
     #expect(rejected.errors.contains("invalid access to packet"))
+    // ... and the source line it was compiled from, from the object's line info.
+    #expect(
+      rejected.errors.contains(
+        "source: \(directory(of: rejectedObject))/unchecked.bpf.c:6: return data[12] == 8 ? XDP_DROP : XDP_PASS;"
+      ), "\(rejected.errors)")
     try Self.expectUntouched(interface)
 
     let nobody = try Self.run(
@@ -283,4 +288,9 @@ struct CommandLineTests {
     #expect(
       try JSONDecoder().decode(DemoStatus.self, from: Data(idleStatus.output.utf8)).isUp == false)
   }
+}
+
+/// The directory part of a path.
+private func directory(of path: String) -> String {
+  (path as NSString).deletingLastPathComponent
 }

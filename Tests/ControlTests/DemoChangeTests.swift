@@ -25,7 +25,7 @@ struct DemoChangeTests {
     ])
     #expect(first.status == 0, "\(first.errors)")
     let before = try #require(try InterfaceInventory.query()[name: demo.veth.name]?.program)
-    #expect(before.name == "xdp_classify_pr")  // the kernel keeps 15 characters
+    #expect(before.name == "xdp_classify_prog")  // the full name, from its BTF
 
     // Another object, no --program: its only XDP program replaces the first.
     let changed = try BuiltXDPBatch.run([

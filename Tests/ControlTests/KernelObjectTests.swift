@@ -58,7 +58,7 @@ struct KernelObjectTests {
     let error = try #require(throws: LoadError.self) {
       _ = try ProgramLoader(maps: []).load(program)
     }
-    guard case .rejected(let name, let instruction, let reason, _) = error else {
+    guard case .rejected(let name, let instruction, let reason, _, _) = error else {
       Issue.record("expected a verifier rejection, got \(error)")
       return
     }

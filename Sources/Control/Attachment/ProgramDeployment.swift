@@ -249,15 +249,24 @@ public struct ProgramDeployment: Sendable {
   /// verdict on the program as compiled, whose instruction indices are
   /// those of the object (and of `xdpbatch disasm`). When the program as
   /// compiled loads, the instrumentation is to blame and the rejection is
-  /// reported as it is.
+  /// reported as it is. The rejected instruction's source line is added
+  /// from the object's line info, when it has some.
   static func diagnose(_ error: AttachError, source: ProgramSource) -> AttachError {
     guard case .load(.rejected) = error,
       let plain = try? source.uninstrumentedRequest()
     else { return error }
     do {
-      _ = try ProgramLoader(maps: plain.maps, license: plain.license).load(plain.program)
+      _ = try ProgramLoader(maps: plain.maps, license: plain.license, btf: plain.btf).load(
+        plain.program)
     } catch let original {
-      if case .rejected = original { return .load(original) }
+      guard case .rejected(let program, let instruction, let reason, let code, _) = original
+      else { return error }
+      let line = instruction.flatMap { index in
+        (try? BPFObject(contentsOf: source.objectPath))?.sourceLine(of: index, in: plain.program)
+      }
+      return .load(
+        .rejected(
+          program: program, instruction: instruction, reason: reason, code: code, source: line))
     }
     return error
   }

@@ -49,16 +49,19 @@ public struct XDPAttachment: Sendable {
     public var countersMapIndex: Int?
     /// The object's license string.
     public var license: String
+    /// The object's BTF with the program's function records, if it has BTF.
+    public var btf: KernelBTF?
 
     /// Describes what to load.
     public init(
       program: Program, maps: [MapDefinition], countersMapIndex: Int? = nil,
-      license: String = "GPL"
+      license: String = "GPL", btf: KernelBTF? = nil
     ) {
       self.program = program
       self.maps = maps
       self.countersMapIndex = countersMapIndex
       self.license = license
+      self.btf = btf
     }
 
     /// Loads the program, giving it `counters` at ``countersMapIndex``.
@@ -66,7 +69,8 @@ public struct XDPAttachment: Sendable {
       var reusing: [Int: KernelMap] = [:]
       if let countersMapIndex { reusing[countersMapIndex] = counters.map }
       do {
-        return try ProgramLoader(maps: maps, reusing: reusing, license: license).load(program)
+        return try ProgramLoader(maps: maps, reusing: reusing, license: license, btf: btf).load(
+          program)
       } catch {
         throw .load(error)
       }

@@ -10,7 +10,8 @@ public struct ProgramDetails: Sendable, Encodable {
   public var id: UInt32
   /// The program tag (a hash of its instructions), hex.
   public var tag: String
-  /// The name (15 characters at most).
+  /// The full name from BTF when loaded with BTF, else the kernel's
+  /// 15 characters.
   public var name: String
   /// When it was loaded, wall clock.
   public var loadTime: Date
@@ -56,9 +57,12 @@ public struct ProgramDetails: Sendable, Encodable {
     }
     id = info.id
     tag = withUnsafeBytes(of: info.tag) { $0.map { String(format: "%02x", $0) }.joined() }
-    name = withUnsafeBytes(of: info.name) { raw in
+    let kernelName = withUnsafeBytes(of: info.name) { raw in
       String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
     }
+    name =
+      (info.btf_id != 0 ? ProgramInfo.functionName(descriptor, btfID: info.btf_id) : nil)
+      ?? kernelName
     loadTime = Self.wallClock(bootNanoseconds: info.load_time)
     btfID = info.btf_id
     verifiedInstructions = info.verified_insns

@@ -17,12 +17,19 @@ public struct ProgramLoader: Sendable {
   /// The program's license string (helpers such as `bpf_trace_printk`
   /// need a GPL-compatible one).
   public var license: String
+  /// The object's BTF and the program's function records, when the object
+  /// has BTF: loaded with the program (full name, `btf_id`).
+  public var btf: KernelBTF?
 
   /// Describes a load of programs that reference `maps`.
-  public init(maps: [MapDefinition], reusing: [Int: KernelMap] = [:], license: String = "GPL") {
+  public init(
+    maps: [MapDefinition], reusing: [Int: KernelMap] = [:], license: String = "GPL",
+    btf: KernelBTF? = nil
+  ) {
     self.maps = maps
     self.reusing = reusing
     self.license = license
+    self.btf = btf
   }
 
   /// A loaded program with the maps it references, which it keeps alive.
@@ -57,7 +64,7 @@ public struct ProgramLoader: Sendable {
     }
     let patched = Self.patch(program.instructions, references: references, maps: handles)
     let loaded = try LoadedProgram.load(
-      name: program.name, instructions: patched, license: license)
+      name: program.name, instructions: patched, license: license, btf: btf)
     return Loaded(program: loaded, maps: handles)
   }
 

@@ -21,7 +21,8 @@ public struct ProgramSource: Hashable, Sendable {
   public func uninstrumentedRequest() throws(ProgramSourceError) -> XDPAttachment.Request {
     let (object, program) = try read()
     return XDPAttachment.Request(
-      program: program, maps: object.maps, license: object.license ?? "GPL")
+      program: program, maps: object.maps, license: object.license ?? "GPL",
+      btf: object.btf.flatMap { KernelBTF(btf: $0, program: program) })
   }
 
   private func read() throws(ProgramSourceError) -> (BPFObject, Program) {
@@ -86,7 +87,8 @@ public struct ProgramSource: Hashable, Sendable {
     }
     return XDPAttachment.Request(
       program: instrumented, maps: object.maps + [ActionCountingPass.countersMap],
-      countersMapIndex: countersIndex, license: object.license ?? "GPL")
+      countersMapIndex: countersIndex, license: object.license ?? "GPL",
+      btf: object.btf.flatMap { KernelBTF(btf: $0, program: instrumented) })
   }
 }
 
