@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPF
+import Control
 import Engine
 import Foundation
 import Rewriter
@@ -28,13 +29,29 @@ struct RewriteCommand: ParsableCommand {
   @Flag(help: "Print the summary as one JSON document.")
   var json = false
 
-  @Option(name: .shortAndLong, help: "Write the batch program to this ELF object file.")
+  @Option(name: .shortAndLong, help: "Write the program to this ELF object file.")
   var output: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "batch: the rewriter's batch form; per-packet: the program as `attach` loads it (with the action-counting pass and its map), for -o, an object bpftool and libbpf load.",
+      valueName: "form"))
+  var form: Form = .batch
 
   func validate() throws {
     guard (1...PacketRunner.maximumBatch).contains(batch) else {
       throw ValidationError(
         "--batch must be between 1 and \(PacketRunner.maximumBatch), not \(batch)")
+    }
+    if form == .perPacket {
+      guard output != nil else {
+        throw ValidationError("--form per-packet writes an object: give -o OUT.o")
+      }
+      guard !json, !listing, !rewrite.isGiven, batch == 64 else {
+        throw ValidationError(
+          "--json, --listing, --strategy, --bound and --batch describe the batch form; "
+            + "--form per-packet only writes -o")
+      }
     }
     if json && listing {
       throw ValidationError("--listing has no place in --json output; give one of them")
@@ -44,6 +61,10 @@ struct RewriteCommand: ParsableCommand {
   func run() throws {
     let file = try BPFObject(contentsOf: object)
     let original = try file.xdpProgram(named: program ?? file.onlyXDPProgramName(file: object))
+    if form == .perPacket, let output {
+      try writePerPacket(original.name, to: output)
+      return
+    }
     let rewritten: BatchProgram
     do {
       rewritten = try BatchTrampoline(
@@ -80,6 +101,29 @@ struct RewriteCommand: ParsableCommand {
       print()
     }
     print(Self.summary(rewritten.summary, output: output))
+  }
+
+  /// Writes `program` as `attach` loads it: the action-counting pass
+  /// applied, the counters map appended, BTF-defined maps.
+  private func writePerPacket(_ program: String, to output: String) throws {
+    let path = URL(fileURLWithPath: object).standardizedFileURL.path
+    let request = try ProgramSource(objectPath: path, programName: program).request()
+    let bytes: [UInt8]
+    do {
+      bytes = try ObjectWriter(
+        program: request.program, maps: request.maps, license: request.license
+      ).bytes()
+    } catch {
+      throw ProgramCommandError("\(object): \(error)")
+    }
+    do {
+      try Data(bytes).write(to: URL(fileURLWithPath: output))
+    } catch {
+      throw ProgramCommandError("cannot write \(output): \(error.localizedDescription)")
+    }
+    print(
+      "\(program): per-packet form with the action-counting pass, "
+        + "\(request.program.instructions.count) instructions, written to \(output)")
   }
 
   /// The rewriter's reason, with the deepest stack access named when the

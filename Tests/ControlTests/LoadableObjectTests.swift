@@ -43,6 +43,29 @@ struct LoadableObjectTests {
     return directory
   }
 
+  /// `rewrite --form per-packet -o`, through the built binary: the object
+  /// it writes loads with Debian's bpftool, under the program's own name.
+  @Test func rewriteWritesAPerPacketObjectBpftoolLoads() throws {
+    let directory = try Self.temporaryDirectory("rewrite-per-packet")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let file = directory.appendingPathComponent("xdp1-per-packet.o").path
+    let written = try BuiltXDPBatch.run([
+      "rewrite", PackageLayout.sample("xdp1"), "--form", "per-packet", "-o", file,
+    ])
+    #expect(written.status == 0, "\(written.errors)")
+    #expect(written.output.contains("action-counting pass"))
+    let pin = "/sys/fs/bpf/xdpbatch-test-rewrite-\(UInt32.random(in: 0...UInt32.max))"
+    defer { unlink(pin) }
+    let (status, output) = try Self.bpftoolRun(["prog", "load", file, pin])
+    #expect(status == 0, "\(output)")
+    let (_, shown) = try Self.bpftoolRun(["prog", "show", "pinned", pin])
+    #expect(shown.contains("name xdp_prog1"), "\(shown)")
+    let refused = try BuiltXDPBatch.run([
+      "rewrite", PackageLayout.sample("xdp1"), "--form", "per-packet", "--json", "-o", file,
+    ])
+    #expect(refused.status == 2)
+  }
+
   @Test func perPacketObjectsLoadWithBpftool() throws {
     let directory = try Self.temporaryDirectory("loadable")
     defer { try? FileManager.default.removeItem(at: directory) }
