@@ -5,10 +5,12 @@ import Testing
 /// binary was built from, and exit 0.
 @Suite("xdpbatch --version", .enabled(if: Command.ready, Command.missingReason))
 struct VersionCommandTests {
-  /// The commit of the checkout the tests run in, as the build recorded it.
-  static var checkoutCommit: String? {
-    guard let result = try? runGit(["rev-parse", "HEAD"]), result.status == 0 else { return nil }
-    return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+  /// Whether `commit` names a commit of the checkout the tests run in
+  /// (`nil` when git cannot tell, e.g. outside a checkout). Not HEAD: a
+  /// commit made after the build would move it.
+  static func checkoutHas(_ commit: String) -> Bool? {
+    guard let result = try? runGit(["cat-file", "-e", commit + "^{commit}"]) else { return nil }
+    return result.status == 0
   }
 
   static func runGit(_ arguments: [String]) throws -> (status: Int32, output: String) {
@@ -37,8 +39,8 @@ struct VersionCommandTests {
     let line = flag.output.trimmingCharacters(in: .newlines)
     let match = line.wholeMatch(of: /xdpbatch (\d+\.\d+\.\d+) \(commit ([0-9a-f]{12})(-dirty)?\)/)
     let commit = try #require(match, "unexpected version line: \(line)").output.2
-    if let head = Self.checkoutCommit {
-      #expect(head.hasPrefix(String(commit)))
+    if let known = Self.checkoutHas(String(commit)) {
+      #expect(known, "\(commit) is not a commit of this checkout")
     }
   }
 }
