@@ -73,11 +73,7 @@ struct CaptureCommand: ParsableCommand {
   }
 
   func run() throws {
-    guard FileManager.default.createFile(atPath: write, contents: nil),
-      let file = FileHandle(forWritingAtPath: write)
-    else {
-      throw InspectionFileError(path: write)
-    }
+    let file = try OutputFile.open(write)
     defer { try? file.close() }
     let writer = CaptureFileFormat(
       layout: CaptureFileFormat.Layout(rawValue: format) ?? .pcapng, snapLength: UInt32(snaplen))
@@ -130,13 +126,5 @@ struct CaptureCommand: ParsableCommand {
       "\(written) frames written to \(write)"
         + (summary.isEmpty ? "" : " (" + summary.joined(separator: ", ") + ")")
         + "; program id \(capture.originalID) is back on \(interface)")
-  }
-}
-
-/// The output file of a capture cannot be created.
-struct InspectionFileError: Error, CustomStringConvertible {
-  var path: String
-  var description: String {
-    "\(path): cannot create the file (check the directory and permissions)"
   }
 }

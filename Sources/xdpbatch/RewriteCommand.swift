@@ -84,11 +84,7 @@ struct RewriteCommand: ParsableCommand {
       } catch {
         throw ProgramCommandError("\(object): \(error)")
       }
-      do {
-        try Data(bytes).write(to: URL(fileURLWithPath: output))
-      } catch {
-        throw ProgramCommandError("cannot write \(output): \(error.localizedDescription)")
-      }
+      try OutputFile.write(bytes, to: output)
     }
     if json {
       let encoder = JSONEncoder()
@@ -116,11 +112,7 @@ struct RewriteCommand: ParsableCommand {
     } catch {
       throw ProgramCommandError("\(object): \(error)")
     }
-    do {
-      try Data(bytes).write(to: URL(fileURLWithPath: output))
-    } catch {
-      throw ProgramCommandError("cannot write \(output): \(error.localizedDescription)")
-    }
+    try OutputFile.write(bytes, to: output)
     print(
       "\(program): per-packet form with the action-counting pass, "
         + "\(request.program.instructions.count) instructions, written to \(output)")

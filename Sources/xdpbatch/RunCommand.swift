@@ -167,9 +167,7 @@ struct RunCommand: ParsableCommand {
           bytes: outcome.output,
           comment: "verdict: XDP_\(outcome.action.name.uppercased())"))
     }
-    guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-      throw RunFailure(message: "cannot write \(path)")
-    }
+    try OutputFile.write(bytes, to: path)
   }
 
   /// The frames of the pcap file, or freshly generated ones.
