@@ -72,6 +72,10 @@ let package = Package(
 
     // Shared by the test targets: package layout, the built executable, seeded randomness.
     .target(name: "TestSupport", path: "Tests/TestSupport"),
+    // Kernel fixtures for the suites that test Control and the layers above.
+    .target(
+      name: "ControlTestSupport", dependencies: ["Control", "BPF"], path: "Tests/ControlTestSupport"
+    ),
     .testTarget(name: "BPFTests", dependencies: ["BPF", "CBPF", "TestSupport"]),
     .testTarget(name: "RewriterTests", dependencies: ["Rewriter", "BPF", "CBPF"]),
     .testTarget(
@@ -81,7 +85,9 @@ let package = Package(
       name: "CheckTests", dependencies: ["BPF", "Rewriter", "Engine", "Check", "TestSupport"]),
     .testTarget(
       name: "ControlTests",
-      dependencies: ["Control", "Engine", "Rewriter", "BPF", "CBPF", "TestSupport"],
+      dependencies: [
+        "Control", "Engine", "Rewriter", "BPF", "CBPF", "TestSupport", "ControlTestSupport",
+      ],
       resources: [.copy("Fixtures")]),
     // The engine against the kernel (root), and the built executable.
     .testTarget(
@@ -108,7 +114,9 @@ let package = Package(
     // clock and counters, and the kernel on a veth pair (root).
     .testTarget(
       name: "LiveConsoleTests",
-      dependencies: ["LiveConsole", "Console", "Control", "BPF", "TestSupport"]),
+      dependencies: [
+        "LiveConsole", "Console", "Control", "BPF", "TestSupport", "ControlTestSupport",
+      ]),
   ]
 )
 

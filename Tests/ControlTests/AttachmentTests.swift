@@ -1,5 +1,6 @@
 import BPF
 import CBPF
+import ControlTestSupport
 import Foundation
 import Glibc
 import Testing

@@ -1,4 +1,5 @@
 import BPF
+import ControlTestSupport
 import Foundation
 import Glibc
 import Rewriter

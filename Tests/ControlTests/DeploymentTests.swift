@@ -1,4 +1,5 @@
 import BPF
+import ControlTestSupport
 import Engine
 import Foundation
 import Glibc

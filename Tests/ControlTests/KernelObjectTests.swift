@@ -1,4 +1,5 @@
 import BPF
+import ControlTestSupport
 import Testing
 
 @testable import Control

@@ -1,29 +1,12 @@
 import BPF
 import CBPF
+import ControlTestSupport
 import Foundation
 import Glibc
 import TestSupport
 import Testing
 
 @testable import Control
-
-/// Whether this process can use BPF and make namespaces; the reason when not.
-enum KernelAccess {
-  static let unavailableReason: String? = {
-    if getuid() != 0 { return "needs root (BPF syscalls, namespaces)" }
-    let probe = MapDefinition(name: "probe", type: .array, keySize: 4, valueSize: 4, maxEntries: 1)
-    do {
-      _ = try KernelMap.create(probe)
-    } catch {
-      return "BPF is not usable here: \(error)"
-    }
-    if IPCommand.path == nil { return "iproute2's ip is not installed" }
-    return nil
-  }()
-
-  static var available: Bool { unavailableReason == nil }
-  static var comment: Comment { Comment(rawValue: unavailableReason ?? "root and BPF available") }
-}
 
 /// Hand-built programs of the shape the action-counting pass produces.
 enum TestPrograms {
@@ -84,49 +67,6 @@ struct ForeignProgram {
   }
 
   func detach() { _ = bpf_xdp_detach(interfaceIndex, mode.flags, nil) }
-}
-
-/// A namespace and a veth pair made for one test, with a per-run suffix,
-/// removed by ``tearDown()`` (call it in `defer`).
-struct TestNetwork {
-  let namespace: NetworkNamespace
-  let veth: VethPair
-
-  init() throws {
-    let suffix = String(UInt32.random(in: 0..<UInt32.max), radix: 36)
-    namespace = NetworkNamespace(name: "xbt-\(suffix)")
-    veth = VethPair(
-      name: "xbt\(suffix)h", peer: "xbt\(suffix)p", namespace: namespace,
-      address: "198.18.0.1/30", peerAddress: "198.18.0.2/30")
-    _ = try NetworkNamespace.create(namespace.name)
-    do {
-      try veth.create()
-    } catch {
-      namespace.delete()
-      throw error
-    }
-  }
-
-  /// Removes pins, the veth pair and the namespace; safe to call twice.
-  func tearDown() {
-    let pins = PinDirectory(interface: veth.name)
-    if let attachment = try? XDPAttachment.open(interface: veth.name) {
-      try? attachment.detach()
-    }
-    unlink(pins.linkPath)
-    unlink(pins.countersPath)
-    pins.removeDirectories()
-    veth.delete()
-    namespace.delete()
-  }
-
-  /// A UDP frame from the peer's address to the host side's, addressed
-  /// to a MAC nobody owns: the host's stack drops it as "other host"
-  /// after XDP, so it answers with nothing (no ARP, no ICMP) that the
-  /// counters would see.
-  static let frame = FrameTemplate.udp(
-    from: [2, 0, 0, 0, 0, 2], to: [2, 0, 0, 0, 0, 0x99], source: [198, 18, 0, 2],
-    destination: [198, 18, 0, 1])
 }
 
 /// Polls `condition` for up to `seconds` (frames cross the veth in

@@ -1,4 +1,5 @@
 import BPF
+import ControlTestSupport
 import Foundation
 import Rewriter
 import TestSupport

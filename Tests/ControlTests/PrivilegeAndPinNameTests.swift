@@ -1,3 +1,4 @@
+import ControlTestSupport
 import Foundation
 import Glibc
 import TestSupport

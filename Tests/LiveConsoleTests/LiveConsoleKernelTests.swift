@@ -1,6 +1,7 @@
 import BPF
 import Console
 import Control
+import ControlTestSupport
 import Foundation
 import Glibc
 import LiveConsole
@@ -17,7 +18,7 @@ struct LiveConsoleKernelTests {
 
   @Test(.enabled(if: FileManager.default.fileExists(atPath: dropper), "make samples"))
   func keysActOnTheKernelAndSamplesKeepOneHandle() throws {
-    let network = try TestNetwork()
+    let network = try TestNetwork(prefix: "xbl")
     defer { network.tearDown() }
     let suffix = String(UInt32.random(in: 0..<UInt32.max), radix: 36)
     let stateDirectory = FileManager.default.temporaryDirectory

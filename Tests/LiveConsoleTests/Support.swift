@@ -1,4 +1,5 @@
 import BPF
+import ControlTestSupport
 import Foundation
 import Glibc
 import LiveConsole
@@ -89,65 +90,4 @@ enum Made {
         driver: DriverInfo(driver: "i40e", busInfo: "0000:3b:00.0"), receiveQueues: 8,
         transmitQueues: 8),
     ], reportsXDPFeatures: true)
-}
-
-/// Whether this process can attach XDP programs and make namespaces.
-enum KernelAccess {
-  static let unavailableReason: String? = {
-    if getuid() != 0 { return "needs root (BPF syscalls, namespaces)" }
-    do {
-      _ = try ActionCounters.create()
-    } catch {
-      return "BPF is not usable here: \(error)"
-    }
-    let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
-    if !ip.contains(where: FileManager.default.isExecutableFile(atPath:)) {
-      return "iproute2's ip is not installed"
-    }
-    return nil
-  }()
-
-  static var available: Bool { unavailableReason == nil }
-  static var comment: Comment { Comment(rawValue: unavailableReason ?? "root and BPF available") }
-}
-
-/// A namespace and a veth pair made for one test, with a per-run suffix
-/// and an address from 198.18.0.0/15, removed by ``tearDown()``.
-struct TestNetwork {
-  let namespace: NetworkNamespace
-  let veth: VethPair
-
-  init() throws {
-    let suffix = String(UInt32.random(in: 0..<UInt32.max), radix: 36)
-    namespace = NetworkNamespace(name: "xbl-\(suffix)")
-    veth = VethPair(
-      name: "xbl\(suffix)h", peer: "xbl\(suffix)p", namespace: namespace,
-      address: "198.18.0.1/30", peerAddress: "198.18.0.2/30")
-    _ = try NetworkNamespace.create(namespace.name)
-    do {
-      try veth.create()
-    } catch {
-      namespace.delete()
-      throw error
-    }
-  }
-
-  /// Removes pins, the veth pair and the namespace; safe to call twice.
-  func tearDown() {
-    let pins = PinDirectory(interface: veth.name)
-    if let attachment = try? XDPAttachment.open(interface: veth.name) {
-      try? attachment.detach()
-    }
-    unlink(pins.linkPath)
-    unlink(pins.countersPath)
-    pins.removeDirectories()
-    veth.delete()
-    namespace.delete()
-  }
-
-  /// A UDP frame from the peer to a MAC nobody owns: the host's stack
-  /// drops it after XDP and answers nothing the counters would see.
-  static let frame = FrameTemplate.udp(
-    from: [2, 0, 0, 0, 0, 2], to: [2, 0, 0, 0, 0, 0x99], source: [198, 18, 0, 2],
-    destination: [198, 18, 0, 1])
 }

@@ -71,7 +71,7 @@ public struct PinDirectory: Hashable, Sendable {
   /// Removes the interface's directory, and `xdpbatch/` when it is left
   /// empty. Other files in them are left alone (the removal then fails
   /// quietly).
-  func removeDirectories() {
+  public func removeDirectories() {
     rmdir(path)
     rmdir(root)
   }
