@@ -28,9 +28,11 @@ let package = Package(
     // The console draws the values it is handed; LiveConsole hands it
     // Control's readings and carries out its keys through Control.
     .target(name: "Console", dependencies: ["BPF", "CNcursesw"]),
-    .target(name: "LiveConsole", dependencies: ["Control", "Console", "Rewriter", "BPF"]),
     // The software datapath: AF_XDP sockets feeding the engine, one process per interface.
     .target(name: "Datapath", dependencies: ["BPF", "Rewriter", "Engine", "Control", "CXDP"]),
+    // `b` moves an interface between the kernel and the software datapath.
+    .target(
+      name: "LiveConsole", dependencies: ["Control", "Datapath", "Console", "Rewriter", "BPF"]),
     // Prometheus exporter: metric families over Control's counters, served over HTTP.
     .target(
       name: "Exporter",
@@ -107,7 +109,8 @@ let package = Package(
     .testTarget(
       name: "ConsoleTests",
       dependencies: [
-        "Console", "LiveConsole", "Control", "BPF", "Check", "CNcursesw", "TestSupport",
+        "Console", "LiveConsole", "Control", "Datapath", "BPF", "Check", "CNcursesw",
+        "TestSupport",
       ],
       exclude: ["__Snapshots__"]),
     // The console's live side: pacing and snapshots with an injected
@@ -115,7 +118,8 @@ let package = Package(
     .testTarget(
       name: "LiveConsoleTests",
       dependencies: [
-        "LiveConsole", "Console", "Control", "BPF", "TestSupport", "ControlTestSupport",
+        "LiveConsole", "Console", "Control", "Datapath", "BPF", "TestSupport",
+        "ControlTestSupport",
       ]),
   ]
 )

@@ -1,12 +1,14 @@
 import BPF
 import Console
 import Control
+import Datapath
 import Foundation
 
 /// Control's side of the console: produces the ``ConsoleSnapshot`` the
 /// console draws each frame, and carries out the commands its keys ask
-/// for through the same Control calls as `attach`, `swap`, `detach` and
-/// `stats` on the command line.
+/// for through the same calls as `attach`, `swap`, `detach` and `stats`
+/// on the command line (``DatapathDeployment`` across the kernel and the
+/// software datapath).
 ///
 /// Kernel reads are paced, not done per frame: the interface list once a
 /// second, the selected interface's counters once a second. Between
@@ -21,6 +23,10 @@ public final class ConsoleSession {
   public static let sampleInterval = 1.0
 
   private let deployment: ProgramDeployment
+  /// Attach, swap and detach across both datapaths.
+  private let datapaths: DatapathDeployment
+  /// The swap `b` carries out (by default ``DatapathDeployment/swap(interface:)``).
+  private let swapForm: (String) throws -> AttachmentRecord
   private let traffic: any TrafficSource
   private let listInterfaces: () throws -> InterfaceInventory
   private let kernelSupport: KernelBatchSupport
@@ -63,6 +69,10 @@ public final class ConsoleSession {
   ///     default its `statistics/rx_packets` in sysfs.
   ///   - programDetails: what the kernel knows about a program another
   ///     tool attached, by id; by default ``ProgramDetails/read(id:)``.
+  ///   - datapathExecutable: the `xdpbatch` executable a software datapath
+  ///     runs as; by default this process's own.
+  ///   - swap: what `b` carries out on an interface; by default
+  ///     ``DatapathDeployment/swap(interface:)``, as `xdpbatch swap`.
   public init(
     interface: String?, deployment: ProgramDeployment = ProgramDeployment(),
     traffic: (any TrafficSource)? = nil,
@@ -71,8 +81,13 @@ public final class ConsoleSession {
     runStatistics: Bool = true,
     clock: @escaping () -> Double = { ProcessInfo.processInfo.systemUptime },
     receivedPackets: @escaping (String) -> UInt64? = ReceiveRates.sysfsCounter,
-    programDetails: @escaping (UInt32) -> KernelProgramDetails? = KernelProgramDetails.read
+    programDetails: @escaping (UInt32) -> KernelProgramDetails? = KernelProgramDetails.read,
+    datapathExecutable: String = DatapathDeployment.currentExecutable,
+    swap: ((String) throws -> AttachmentRecord)? = nil
   ) {
+    let datapaths = DatapathDeployment(deployment: deployment, executable: datapathExecutable)
+    self.datapaths = datapaths
+    swapForm = swap ?? { interface in try datapaths.swap(interface: interface) }
     receiveRates = ReceiveRates(counter: receivedPackets)
     self.programDetails = programDetails
     self.deployment = deployment
@@ -118,11 +133,19 @@ public final class ConsoleSession {
     do {
       try carryOut(command)
     } catch let error as DeploymentError {
-      if case .attach(.load(let load)) = error, let log = load.verifierLog {
-        throw CommandFailure(message: "\(error)", detail: "verifier log:\n" + log)
-      }
+      throw Self.failure(error)
+    } catch DatapathError.deployment(let error) {
+      throw Self.failure(error)
+    } catch let error as DatapathError {
       throw CommandFailure(message: "\(error)")
     }
+  }
+
+  private static func failure(_ error: DeploymentError) -> CommandFailure {
+    if case .attach(.load(let load)) = error, let log = load.verifierLog {
+      return CommandFailure(message: "\(error)", detail: "verifier log:\n" + log)
+    }
+    return CommandFailure(message: "\(error)")
   }
 
   private func carryOut(_ command: Console.ConsoleCommand) throws {
@@ -134,7 +157,9 @@ public final class ConsoleSession {
       let source =
         try program.map { ProgramSource(objectPath: objectPath, programName: $0) }
         ?? ProgramSource.firstXDPProgram(in: objectPath)
-      let record = try deployment.attach(source, to: interface, mode: .native)
+      // Through the datapaths: a software datapath running there stops first.
+      let record = try datapaths.attach(
+        source, to: interface, mode: .native, datapath: .kernel, form: .perPacket)
       // On the demo's interface a redirecting sample gets its target.
       let demo = Demo(state: deployment.state)
       if interface == demo.veth.name { try demo.fillRedirectMaps() }
@@ -142,22 +167,33 @@ public final class ConsoleSession {
         "attached \(record.program) (\(record.form.rawValue), \(record.attachMode.rawValue)) to \(interface)"
       )
     case .swapMode(let interface):
-      let record = try deployment.swap(interface: interface)
-      news = .info("\(interface) now runs \(record.program) \(record.form.rawValue)")
+      let before = currentRecord(interface)?.isSoftware
+      let record = try swapForm(interface)
+      let place = record.isSoftware ? "the software datapath (AF_XDP)" : "the kernel"
+      news = .info(
+        before != nil && before != record.isSoftware
+          ? "\(interface) moved to \(place): \(record.program) runs \(record.form.rawValue)"
+          : "\(interface) now runs \(record.program) \(record.form.rawValue) in \(place)")
     case .cycleStrategy(let interface):
+      if currentRecord(interface)?.isSoftware == true {
+        throw CommandFailure(
+          message:
+            "the software datapath on \(interface) keeps the strategy it started with; nothing was changed (b back to the kernel, then s)"
+        )
+      }
       let record = try deployment.cycleStrategy(interface: interface)
       news = .info(
         "batch form of \(record.program) uses the \(record.strategy.rawValue) strategy (b swaps)"
       )
     case .detach(let interface):
-      try deployment.detach(interface: interface)
+      try datapaths.detach(interface: interface)
       news = .info("detached xdpbatch's program from \(interface)")
     case .detachForeign(let interface, let programID):
       // xdpbatch's own program without a record looks foreign to the console.
       guard
         try deployment.foreignPrograms(interface: interface).contains(where: { $0.id == programID })
       else {
-        try deployment.detach(interface: interface)
+        try datapaths.detach(interface: interface)
         news = .info("detached xdpbatch's program from \(interface)")
         break
       }
@@ -177,6 +213,12 @@ public final class ConsoleSession {
     inventoryReadAt = -.infinity
     watch?.refreshRecord(from: traffic)
     cached = nil
+  }
+
+  /// The record of what runs on `interface`: the watched one, else the file.
+  private func currentRecord(_ interface: String) -> AttachmentRecord? {
+    if let watch, watch.interface == interface, let record = watch.record { return record }
+    return deployment.state.record(interface: interface)
   }
 
   private func refreshInventory(at now: Double) {
@@ -225,7 +267,10 @@ public final class ConsoleSession {
       snapshot.history = watch.history
       snapshot.program = watch.record.map {
         ProgramStatus(
-          $0, counts: rewrites.counts(of: $0), nanosecondsPerPacket: watch.nanosecondsPerPacket)
+          $0, counts: rewrites.counts(of: $0), nanosecondsPerPacket: watch.nanosecondsPerPacket,
+          datapath: watch.datapath,
+          datapathNanosecondsPerPacket: watch.datapathNanosecondsPerPacket,
+          kernel: kernelSupport)
       }
     }
     if let selected {

@@ -1,6 +1,7 @@
 import BPF
 import Console
 import Control
+import Datapath
 
 // Control's values turned into the plain values Console draws. Console
 // cannot see Control; this is the one place that knows both.
@@ -43,18 +44,37 @@ extension ActionTraffic {
 
 extension ProgramStatus {
   /// The program pane for `record`, with the rewrite's instruction counts
-  /// (`nil` when the object is unreadable) and the measured cost per
-  /// packet of each form.
+  /// (`nil` when the object is unreadable), the measured cost per packet
+  /// of each form, and for the software datapath its report.
   init(
     _ record: AttachmentRecord, counts: RewriteSummaries.Counts?,
-    nanosecondsPerPacket: [Form: Double]
+    nanosecondsPerPacket: [Form: Double], datapath: DatapathReading?,
+    datapathNanosecondsPerPacket: [Form: Double], kernel: KernelBatchSupport
   ) {
     self.init(
-      objectPath: record.object, programName: record.program, mode: record.form,
-      strategy: record.strategy, bound: record.bound,
+      objectPath: record.object, programName: record.program,
+      mode: datapath?.form ?? record.form, strategy: record.strategy, bound: record.bound,
       batchSize: record.batchTrampoline.batchSize, attachMode: record.attachMode,
       instructionsBefore: counts?.before ?? 0, instructionsAfter: counts?.after,
-      nanosecondsPerPacket: nanosecondsPerPacket)
+      nanosecondsPerPacket: nanosecondsPerPacket,
+      datapath: record.isSoftware ? DatapathKind.software.rawValue : DatapathKind.kernel.rawValue,
+      zeroCopy: datapath?.zeroCopy, datapathNanosecondsPerPacket: datapathNanosecondsPerPacket,
+      datapathMove: Self.datapathMove(of: record, kernel: kernel))
+  }
+
+  /// What `b` does to `record`'s interface when it moves it between the
+  /// kernel and the software datapath, as ``DatapathDeployment/swap(interface:)``
+  /// does: a kernel attachment on a kernel without batch XDP goes to the
+  /// software datapath in batch form; the batch form there, moved from
+  /// the kernel, goes back to the kernel per packet. `nil` when `b` stays
+  /// within one datapath.
+  static func datapathMove(of record: AttachmentRecord, kernel: KernelBatchSupport) -> String? {
+    if record.isSoftware {
+      guard record.form == .batch, record.movedFromKernel == true else { return nil }
+      return "move \(record.interface) back to the kernel datapath in per-packet form"
+    }
+    guard case .unsupported = kernel, record.form == .perPacket else { return nil }
+    return "move \(record.interface) to the software datapath (AF_XDP) in batch form"
   }
 }
 

@@ -1,10 +1,15 @@
 import BPF
 import Control
+import Datapath
 
 /// The kernel's side of ``TrafficSource``: xdpbatch's attachment found
 /// once through its pins and kept open between samples, so that a sample
 /// is two reads on open descriptors (the counters map and the program's
 /// statistics) and the record file, not a walk of the bpf filesystem.
+///
+/// The counters include the software datapath's own records (as `stats`
+/// adds them, ``CounterSample``), and a reading carries the datapath's
+/// status, asked over its control socket at the same pace.
 ///
 /// The handle is dropped and the pins opened again when its link no
 /// longer attaches a program to the interface (detached, by this console,
@@ -28,8 +33,16 @@ public final class PinnedTraffic: TrafficSource {
   public func read(interface: String, at time: Double) throws -> TrafficReading? {
     let sample = try throughHandle(interface: interface) { try $0.sample(at: time) }
     guard let sample else { return nil }
+    let record = record(interface: interface, programID: sample.programID)
     return TrafficReading(
-      sample: sample, record: record(interface: interface, programID: sample.programID))
+      sample: sample, record: record,
+      datapath: record?.isSoftware == true ? datapath(interface: interface) : nil)
+  }
+
+  /// The running software datapath's status, asked over its control socket.
+  public func datapath(interface: String) -> DatapathReading? {
+    DatapathDeployment(deployment: deployment).status(interface: interface).map(
+      DatapathReading.init)
   }
 
   /// The record of the program the kept link runs now.

@@ -1,5 +1,6 @@
 import BPF
 import Control
+import Datapath
 
 /// Where a ``ConsoleSession`` reads the selected interface's counters and
 /// which program runs there: the kernel (``PinnedTraffic``), or made-up
@@ -13,6 +14,38 @@ public protocol TrafficSource: AnyObject {
   /// Which of xdpbatch's programs runs on `interface` now (`nil`: none,
   /// or one without a matching record), without reading the counters.
   func record(interface: String) throws -> AttachmentRecord?
+
+  /// What the software datapath running on `interface` reports (`nil`:
+  /// none runs there, or it does not answer).
+  func datapath(interface: String) -> DatapathReading?
+}
+
+extension TrafficSource {
+  /// No software datapath, unless the source says otherwise.
+  public func datapath(interface: String) -> DatapathReading? { nil }
+}
+
+/// What the program pane shows of a running software datapath: its form,
+/// its sockets' mode and the time per packet in each form that ran.
+public struct DatapathReading: Hashable, Sendable {
+  /// The form the next RX batch runs in.
+  public var form: Form
+  /// Whether every socket runs zero-copy (`false`: copy mode).
+  public var zeroCopy: Bool
+  /// Packets, program time and whole-datapath time in each form.
+  public var forms: TimingByForm
+
+  /// Describes a datapath.
+  public init(form: Form, zeroCopy: Bool, forms: TimingByForm) {
+    self.form = form
+    self.zeroCopy = zeroCopy
+    self.forms = forms
+  }
+
+  /// What `status` reports over the datapath's control socket.
+  public init(_ status: DatapathStatus) {
+    self.init(form: status.form, zeroCopy: status.zeroCopy, forms: status.forms)
+  }
 }
 
 /// One reading of an interface: its counters and what runs there.
@@ -22,10 +55,13 @@ public struct TrafficReading: Sendable {
   /// The record of the program attached now; `nil` when the record is
   /// missing or describes another program.
   public var record: AttachmentRecord?
+  /// The software datapath's report, when one runs on the interface.
+  public var datapath: DatapathReading?
 
   /// Describes a reading.
-  public init(sample: CounterSample, record: AttachmentRecord?) {
+  public init(sample: CounterSample, record: AttachmentRecord?, datapath: DatapathReading? = nil) {
     self.sample = sample
     self.record = record
+    self.datapath = datapath
   }
 }

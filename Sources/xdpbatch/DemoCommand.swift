@@ -1,6 +1,7 @@
 import ArgumentParser
 import BPF
 import Control
+import Datapath
 import Foundation
 
 #if canImport(Glibc)
@@ -106,7 +107,19 @@ struct DemoCommand: ParsableCommand {
 
     func run() throws {
       try Privileges.require(for: "demo down")
-      let removed = Demo().down()
+      let demo = Demo()
+      // The program through the datapaths first: a software datapath the
+      // console's `b` started (its process, TAP device, sockets), or the pins
+      // and log one left after moving back to the kernel (Control knows
+      // nothing of them).
+      var stopped: [String] = []
+      if demo.state.record(interface: demo.veth.name) != nil,
+        (try? DatapathDeployment(deployment: ProgramDeployment(state: demo.state)).detach(
+          interface: demo.veth.name)) != nil
+      {
+        stopped.append("program on \(demo.veth.name), its datapath and pins")
+      }
+      let removed = stopped + demo.down()
       print(
         removed.isEmpty
           ? "demo: nothing to remove" : "demo: removed " + removed.joined(separator: ", "))

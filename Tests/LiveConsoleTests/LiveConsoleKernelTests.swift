@@ -2,6 +2,7 @@ import BPF
 import Console
 import Control
 import ControlTestSupport
+import Datapath
 import Foundation
 import Glibc
 import LiveConsole
@@ -10,8 +11,12 @@ import Testing
 
 /// The console's keys and counters against the kernel, on a veth pair of
 /// the test's own: attach, strategy, swap and detach go through Control
-/// as the command line's do, the counters come through one pinned
-/// attachment kept open between samples.
+/// and the software datapath as the command line's do, the counters come
+/// through one pinned attachment kept open between samples.
+///
+/// The records live in the standard state directory (`/run/xdpbatch`),
+/// under the pair's random name: the software datapath's process keeps its
+/// control socket there.
 @Suite(.serialized, .enabled(if: KernelAccess.available, KernelAccess.comment))
 struct LiveConsoleKernelTests {
   static let dropper = PackageLayout.sample("xdp1")
@@ -20,17 +25,19 @@ struct LiveConsoleKernelTests {
   func keysActOnTheKernelAndSamplesKeepOneHandle() throws {
     let network = try TestNetwork(prefix: "xbl")
     defer { network.tearDown() }
-    let suffix = String(UInt32.random(in: 0..<UInt32.max), radix: 36)
-    let stateDirectory = FileManager.default.temporaryDirectory
-      .appendingPathComponent("xbl-state-\(suffix)")
-    defer { try? FileManager.default.removeItem(at: stateDirectory) }
-    let deployment = ProgramDeployment(state: StateDirectory(path: stateDirectory.path))
+    let deployment = ProgramDeployment()
     let interface = network.veth.name
+    let executable = BuiltXDPBatch.url?.path ?? DatapathDeployment.currentExecutable
+    // Whatever the test left (a failed expectation midway): process, pins, record.
+    defer {
+      try? DatapathDeployment(deployment: deployment, executable: executable).detach(
+        interface: interface)
+    }
     let clock = ManualClock()
     let traffic = PinnedTraffic(deployment: deployment)
     let session = ConsoleSession(
       interface: interface, deployment: deployment, traffic: traffic, choices: [],
-      clock: { [clock] in clock.now })
+      clock: { [clock] in clock.now }, datapathExecutable: executable)
     /// The next second's snapshot.
     func tick() -> ConsoleSnapshot {
       clock.advance(by: 1)
@@ -94,14 +101,14 @@ struct LiveConsoleKernelTests {
         == deployment.state.record(interface: interface)?.strategy.rawValue)
     #expect(traffic.pinOpenings == 1)
 
-    // The swap key refuses, as `xdpbatch swap` does, on a stock kernel.
-    if !(try BatchKernelSupport.probe()).isBatchCapable {
-      #expect {
-        try session.execute(.swapMode(interface: interface))
-      } throws: { "\($0)".hasPrefix("batch not available") }
-      #expect(session.snapshot().program?.mode == .perPacket)
+    // The swap key, on a stock kernel, moves the interface to the software
+    // datapath in batch form and back, as `xdpbatch swap` does.
+    if !(try BatchKernelSupport.probe()).isBatchCapable, Self.softwareDatapathReason == nil {
+      try swapThroughTheSoftwareDatapath(
+        session, interface: interface, network: network, counted: counted.traffic.totals, tick)
     }
 
+    let openings = traffic.pinOpenings
     // The detach key: pins and record gone, the pane empty.
     try session.execute(.detach(interface: interface))
     let detached = session.snapshot()
@@ -119,6 +126,67 @@ struct LiveConsoleKernelTests {
     let again = tick()
     #expect(again.program?.programName == "xdp_prog1", "\(again.status.map(\.text) ?? "")")
     _ = tick()
-    #expect(traffic.pinOpenings == 2)
+    #expect(traffic.pinOpenings == openings + 1)
+  }
+
+  /// Why the software datapath cannot run in this test, `nil` when it can.
+  static let softwareDatapathReason: String? = {
+    if BuiltXDPBatch.url == nil { return BuiltXDPBatch.missing }
+    if access("/dev/net/tun", F_OK) != 0 { return "no /dev/net/tun for the PASS device" }
+    let probe = MapDefinition(name: "probe", type: .xskmap, keySize: 4, valueSize: 4, maxEntries: 1)
+    return (try? KernelMap.create(probe)) == nil ? "AF_XDP maps are not usable here" : nil
+  }()
+
+  /// `b` on a kernel attachment (after the console's `y`): software batch,
+  /// counted on through the datapath's records, timed per form; `b` again:
+  /// the kernel per packet, the datapath process gone.
+  func swapThroughTheSoftwareDatapath(
+    _ session: ConsoleSession, interface: String, network: TestNetwork, counted: ActionCounts,
+    _ tick: () -> ConsoleSnapshot
+  ) throws {
+    let asked = try #require(session.snapshot().program?.datapathMove)
+    #expect(asked == "move \(interface) to the software datapath (AF_XDP) in batch form")
+    try session.execute(.swapMode(interface: interface))
+    let moved = tick()
+    #expect(
+      moved.status
+        == .info("\(interface) moved to the software datapath (AF_XDP): xdp_prog1 runs batch"))
+    let program = try #require(moved.program)
+    #expect(program.datapath == "software")
+    #expect(program.mode == .batch)
+    #expect(program.zeroCopy == false, "veth offers no zero-copy")
+    let process = try #require(ProgramDeployment().state.record(interface: interface)?.process)
+    #expect(process.isAlive)
+
+    // Frames now go through the software datapath: the totals go on rising.
+    let sent: UInt64 = 100
+    let generator = TrafficGenerator.start(
+      .init(
+        frames: [TestNetwork.frame], interface: network.veth.peer, namespace: network.namespace,
+        framesPerRun: UInt32(sent), limit: sent))
+    #expect(generator.wait() == nil)
+    var snapshot = tick()
+    let deadline = Date().addingTimeInterval(5)
+    while snapshot.traffic.totals[.drop].packets < counted[.drop].packets + sent, Date() < deadline
+    {
+      usleep(50_000)
+      snapshot = tick()
+    }
+    #expect(snapshot.traffic.totals[.drop].packets >= counted[.drop].packets + sent)
+    // The program's time and the whole datapath's, for the batch form that ran.
+    let timed = try #require(snapshot.program)
+    #expect((timed.nanosecondsPerPacket[.batch] ?? 0) > 0)
+    #expect((timed.datapathNanosecondsPerPacket[.batch] ?? 0) > 0)
+    #expect(
+      timed.datapathMove == "move \(interface) back to the kernel datapath in per-packet form")
+
+    try session.execute(.swapMode(interface: interface))
+    let back = tick()
+    #expect(back.status == .info("\(interface) moved to the kernel: xdp_prog1 runs per-packet"))
+    #expect(back.program?.datapath == "kernel")
+    #expect(back.program?.mode == .perPacket)
+    let stopped = Date().addingTimeInterval(5)
+    while process.isAlive, Date() < stopped { usleep(20_000) }
+    #expect(!process.isAlive)
   }
 }

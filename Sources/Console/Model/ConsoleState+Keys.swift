@@ -40,7 +40,14 @@ extension ConsoleState {
       guard let interface = requireSelection() else { break }
       overlay = .attach(AttachChooser(interface: interface))
     case .character("b"):
-      return requireSelection().map { [.swapMode(interface: $0)] } ?? []
+      guard let interface = requireSelection() else { break }
+      // A swap that moves the interface between datapaths asks first.
+      if snapshot.selectedInterface == interface, let move = snapshot.program?.datapathMove {
+        overlay = .confirmSwap(interface: interface, move: move)
+        notice = .info("b: \(move)? y to confirm, any other key cancels")
+        return []
+      }
+      return [.swapMode(interface: interface)]
     case .character("s"):
       return requireSelection().map { [.cycleStrategy(interface: $0)] } ?? []
     case .character("d"):
@@ -114,6 +121,13 @@ extension ConsoleState {
         return [.detach(interface: interface)]
       }
       notice = .info("detach cancelled")
+    case .confirmSwap(let interface, _):
+      self.overlay = nil
+      if key == .character("y") || key == .character("Y") {
+        notice = nil
+        return [.swapMode(interface: interface)]
+      }
+      notice = .info("b cancelled: nothing changed on \(interface)")
     case .messages(let scroll):
       reduceMessages(key, scroll: scroll)
     case .filter(let previous):

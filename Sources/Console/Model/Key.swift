@@ -85,6 +85,9 @@ public enum Overlay: Hashable, Sendable {
   case attach(AttachChooser)
   /// Asking before detaching the program from `interface`.
   case confirmDetach(interface: String)
+  /// Asking on the status line before `b` carries out `move` on
+  /// `interface` (from the kernel to the software datapath or back).
+  case confirmSwap(interface: String, move: String)
   /// Typing an interface filter; `previous` is restored by Escape.
   case filter(previous: String)
   /// The message log (`l`), `scroll` lines back from its end.

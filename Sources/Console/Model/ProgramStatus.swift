@@ -29,15 +29,34 @@ public struct ProgramStatus: Hashable, Sendable {
   public var instructionsBefore: Int
   /// Instructions after the batch rewrite, `nil` until rewritten.
   public var instructionsAfter: Int?
-  /// Measured nanoseconds per packet for each mode measured so far.
+  /// Measured nanoseconds per packet spent in the program, for each mode
+  /// measured so far (the kernel's run statistics, or the engine's time in
+  /// the software datapath).
   public var nanosecondsPerPacket: [Mode: Double]
+  /// Where the program runs: `kernel` (the kernel calls it per packet) or
+  /// `software` (the AF_XDP datapath process runs it in the engine).
+  public var datapath: String
+  /// For the software datapath: whether its sockets run zero-copy (`false`:
+  /// copy mode); `nil` in the kernel or while unknown.
+  public var zeroCopy: Bool?
+  /// For the software datapath: the whole datapath's nanoseconds per packet
+  /// (off the RX ring to acted on), for each mode that ran, to read beside
+  /// the program's own ``nanosecondsPerPacket``.
+  public var datapathNanosecondsPerPacket: [Mode: Double]
+  /// What `b` does when it moves the interface between the kernel and the
+  /// software datapath ("move ens1f0 to the software datapath (AF_XDP) in
+  /// batch form"), which the console asks to confirm first; `nil` when `b`
+  /// stays within one datapath.
+  public var datapathMove: String?
 
   /// Describes a program.
   public init(
     objectPath: String, programName: String, mode: Mode = .perPacket,
     strategy: Strategy = .default, bound: Bound = .default, batchSize: Int = 64,
     attachMode: AttachMode? = nil, instructionsBefore: Int, instructionsAfter: Int? = nil,
-    nanosecondsPerPacket: [Mode: Double] = [:]
+    nanosecondsPerPacket: [Mode: Double] = [:], datapath: String = "kernel",
+    zeroCopy: Bool? = nil, datapathNanosecondsPerPacket: [Mode: Double] = [:],
+    datapathMove: String? = nil
   ) {
     self.objectPath = objectPath
     self.programName = programName
@@ -49,5 +68,12 @@ public struct ProgramStatus: Hashable, Sendable {
     self.instructionsBefore = instructionsBefore
     self.instructionsAfter = instructionsAfter
     self.nanosecondsPerPacket = nanosecondsPerPacket
+    self.datapath = datapath
+    self.zeroCopy = zeroCopy
+    self.datapathNanosecondsPerPacket = datapathNanosecondsPerPacket
+    self.datapathMove = datapathMove
   }
+
+  /// Whether the software datapath runs the program.
+  public var isSoftware: Bool { datapath == "software" }
 }

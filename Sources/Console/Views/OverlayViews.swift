@@ -11,7 +11,7 @@ struct OverlayView {
     ("↑ ↓  j k", "select an interface (in the plot: time span)"),
     ("Tab  Shift-Tab", "switch pane"),
     ("Enter  a", "attach: a bundled sample or a typed path"),
-    ("b", "swap per-packet ⇄ batch"),
+    ("b", "swap per-packet ⇄ batch (y confirms a move)"),
     ("s", "cycle rewrite strategy (shift, reserve)"),
     ("d", "detach (asks first; another tool's program too)"),
     ("r", "reset counters baseline"),
@@ -33,7 +33,8 @@ struct OverlayView {
     case .help: drawHelp(into: &grid, in: screen)
     case .attach(let chooser): drawChooser(chooser, into: &grid, in: screen)
     case .confirmDetach(let interface): drawConfirm(interface, into: &grid, in: screen)
-    case .filter: break
+    // The filter and the swap question live on the status line.
+    case .filter, .confirmSwap: break
     case .messages(let scroll): drawMessages(scroll: scroll, into: &grid, in: screen)
     case .maps(let scroll): drawMaps(scroll: scroll, into: &grid, in: screen)
     case .perCPU: drawPerCPU(into: &grid, in: screen)

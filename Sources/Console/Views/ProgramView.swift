@@ -85,10 +85,7 @@ struct ProgramView {
     return [
       row("object", [(Self.leftTruncated(program.objectPath, width: width), styles.base)]),
       row("program", [(program.programName, styles.base.adding(.bold))]),
-      row(
-        "mode",
-        [(program.mode.rawValue, modeStyle)]
-          + [(program.attachMode.map { " · \($0)" } ?? " · engine", styles.inactive)]),
+      row("mode", [(program.mode.rawValue, modeStyle)] + placeText(program)),
       row(
         "rewrite",
         [
@@ -97,13 +94,39 @@ struct ProgramView {
           ("\(program.batchSize)", styles.base), (" buffers", styles.inactive),
         ]),
       row("insns", instructions),
-      row("ns/pkt", costText(program)),
+      row(
+        "ns/pkt", costText(program.nanosecondsPerPacket, of: program.isSoftware ? "program" : nil)),
+    ]
+      + (program.isSoftware
+        ? [row("datapath", costText(program.datapathNanosecondsPerPacket, of: "whole datapath"))]
+        : [])
+  }
+
+  /// Where the program runs: the kernel and its attach mode, or the
+  /// software datapath and whether its sockets are zero-copy.
+  private func placeText(_ program: ProgramStatus) -> [(String, CellStyle)] {
+    guard program.isSoftware else {
+      return [(program.attachMode.map { " · kernel \($0)" } ?? " · engine", styles.inactive)]
+    }
+    let sockets = program.zeroCopy.map { $0 ? "zero-copy" : "copy" } ?? "starting"
+    return [
+      (" · ", styles.inactive), ("software", styles.info), (" AF_XDP " + sockets, styles.inactive),
     ]
   }
 
-  private func costText(_ program: ProgramStatus) -> [(String, CellStyle)] {
-    let perPacket = program.nanosecondsPerPacket[.perPacket]
-    let batch = program.nanosecondsPerPacket[.batch]
+  /// `costs` per form, per-packet → batch with the change once both ran;
+  /// `what` says what was timed (`nil`: nothing added).
+  private func costText(_ costs: [ProgramStatus.Mode: Double], of what: String?)
+    -> [(String, CellStyle)]
+  {
+    let perPacket = costs[.perPacket]
+    let batch = costs[.batch]
+    var spans = formCosts(perPacket: perPacket, batch: batch)
+    if let what, perPacket != nil || batch != nil { spans.append(("  " + what, styles.inactive)) }
+    return spans
+  }
+
+  private func formCosts(perPacket: Double?, batch: Double?) -> [(String, CellStyle)] {
     switch (perPacket, batch) {
     case (let perPacket?, let batch?):
       var spans: [(String, CellStyle)] = [

@@ -69,6 +69,7 @@ struct StatusLineView {
     case .perCPU: [("any key", "close")]
     case .filter: [("Enter", "keep"), ("Esc", "cancel")]
     case .confirmDetach: [("y", "detach"), ("n", "keep")]
+    case .confirmSwap: [("y", "move"), ("any key", "cancel")]
     case .messages: [("↑↓", "scroll"), ("Esc", "close")]
     case .attach(let chooser):
       chooser.typing

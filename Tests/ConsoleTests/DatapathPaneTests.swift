@@ -1,0 +1,66 @@
+import BPF
+import Console
+import Testing
+
+/// The program pane and the status line for the software datapath: where
+/// the program runs, copy or zero-copy, the program's and the whole
+/// datapath's time per packet side by side, and `b`'s question.
+@Suite struct DatapathPaneTests {
+  /// The live fixture with its program moved to the software datapath.
+  static func software(zeroCopy: Bool?, move: String? = nil) throws -> ConsoleSnapshot {
+    var snapshot = try Fixtures.live()
+    snapshot.program?.datapath = "software"
+    snapshot.program?.zeroCopy = zeroCopy
+    snapshot.program?.nanosecondsPerPacket = [.perPacket: 40, .batch: 10]
+    snapshot.program?.datapathNanosecondsPerPacket = [.perPacket: 400, .batch: 200]
+    snapshot.program?.datapathMove = move
+    return snapshot
+  }
+
+  static func lines(_ snapshot: ConsoleSnapshot, _ state: ConsoleState, width: Int = 120)
+    -> [String]
+  {
+    GridTranscript.characters(
+      of: ConsoleScreen.render(snapshot, state: state, theme: .standard, width: width, height: 40))
+  }
+
+  @Test func programPaneShowsTheSoftwareDatapathAndBothCostsPerForm() throws {
+    let snapshot = try Self.software(zeroCopy: false)
+    var state = ConsoleState()
+    _ = state.reconcile(with: snapshot)
+    let lines = Self.lines(snapshot, state)
+    #expect(lines.contains { $0.contains("mode     batch · software AF_XDP copy") })
+    #expect(lines.contains { $0.contains("ns/pkt   40.0 ns → 10.0 ns  (-75%)  program") })
+    #expect(lines.contains { $0.contains("datapath 400 ns → 200 ns  (-50%)  whole datapath") })
+
+    let zeroCopy = try Self.software(zeroCopy: true)
+    #expect(Self.lines(zeroCopy, state).contains { $0.contains("software AF_XDP zero-copy") })
+  }
+
+  @Test func kernelProgramPaneSaysKernelAndHasNoDatapathRow() throws {
+    let snapshot = try Fixtures.live()
+    var state = ConsoleState()
+    _ = state.reconcile(with: snapshot)
+    let lines = Self.lines(snapshot, state)
+    #expect(lines.contains { $0.contains("mode     batch · kernel native") })
+    #expect(!lines.contains { $0.contains("whole datapath") })
+  }
+
+  @Test func bAsksOnTheStatusLineAndOnlyYGoesOn() throws {
+    let move = "move ens1f1 back to the kernel datapath in per-packet form"
+    let snapshot = try Self.software(zeroCopy: false, move: move)
+    var state = ConsoleState()
+    _ = state.reconcile(with: snapshot)
+    let interface = try #require(state.selection)
+    #expect(state.reduce(.character("b"), in: snapshot).isEmpty)
+    #expect(state.overlay == .confirmSwap(interface: interface, move: move))
+    let status = try #require(Self.lines(snapshot, state, width: 200).last)
+    #expect(status.contains("b: \(move)? y to confirm, any other key cancels"))
+    #expect(status.contains("y move"))
+    #expect(state.reduce(.enter, in: snapshot).isEmpty, "Enter is not y")
+    #expect(state.notice == .info("b cancelled: nothing changed on \(interface)"))
+    _ = state.reduce(.character("b"), in: snapshot)
+    #expect(state.reduce(.character("y"), in: snapshot) == [.swapMode(interface: interface)])
+    #expect(state.overlay == nil)
+  }
+}

@@ -1,0 +1,173 @@
+import BPF
+import Console
+import Control
+import Datapath
+import Foundation
+import LiveConsole
+import Testing
+
+/// `b` where it moves the interface between the kernel and the software
+/// datapath: the session says what will happen, the console asks for `y`
+/// on the status line, any other key cancels and nothing changes, `y`
+/// carries it out. A made-up interface list, scripted counters and a
+/// scripted swap: no kernel involved.
+@Suite struct SwapConfirmationTests {
+  let clock = ManualClock()
+  let traffic = ScriptedTraffic()
+  /// The interfaces the scripted swap was asked to swap, in order.
+  final class Swaps {
+    var interfaces: [String] = []
+  }
+  let swaps = Swaps()
+
+  static let kernel = Made.record(interface: "veth-a")
+  /// What the swap makes of ``kernel`` on a kernel without batch XDP.
+  static let software: AttachmentRecord = {
+    var record = kernel
+    record.form = .batch
+    record.datapath = DatapathKind.software.rawValue
+    record.movedFromKernel = true
+    record.programID = 43
+    return record
+  }()
+
+  /// Timing as the datapath reports it: per-packet 40 ns in the program
+  /// of 400 ns in the datapath, batch 10 of 200 (1,000 packets each).
+  static let timing: TimingByForm = {
+    var forms = TimingByForm()
+    forms.perPacket = decoded(packets: 1_000, program: 40, datapath: 400)
+    forms.batch = decoded(packets: 1_000, program: 10, datapath: 200)
+    return forms
+  }()
+
+  static func decoded(packets: Int, program: Double, datapath: Double) -> FormTiming {
+    let json =
+      "{\"packets\":\(packets),\"program_ns_per_packet\":\(program),\"datapath_ns_per_packet\":\(datapath)}"
+    return (try? JSONDecoder().decode(FormTiming.self, from: Data(json.utf8))) ?? FormTiming()
+  }
+
+  func session() -> ConsoleSession {
+    let traffic = traffic
+    let swaps = swaps
+    let clock = clock
+    return ConsoleSession(
+      interface: "veth-a",
+      deployment: ProgramDeployment(state: StateDirectory(path: "/nonexistent")),
+      traffic: traffic, interfaces: { Made.inventory },
+      kernelSupport: .unsupported("made up"), choices: [], runStatistics: false,
+      clock: { [clock] in clock.now },
+      swap: { interface in
+        swaps.interfaces.append(interface)
+        // The datapath moves as DatapathDeployment.swap moves it.
+        let current = traffic.readings[interface]?.first??.record
+        let next = current?.isSoftware == true ? Self.kernel : Self.software
+        var reading = Made.reading(next, time: clock.now + 1, drops: 2_000)
+        if next.isSoftware {
+          reading.datapath = DatapathReading(form: .batch, zeroCopy: false, forms: Self.timing)
+        }
+        traffic.readings[interface] = [reading]
+        return next
+      })
+  }
+
+  /// The keys' commands carried out by `session`, as the console's loop does.
+  func press(
+    _ key: Key, _ state: inout ConsoleState, _ session: ConsoleSession
+  ) throws -> [ConsoleCommand] {
+    let commands = state.reduce(key, in: session.snapshot())
+    for command in commands { try session.execute(command) }
+    return commands
+  }
+
+  @Test func bAsksFirstAnotherKeyCancelsAndYMovesTheInterfaceBothWays() throws {
+    traffic.readings["veth-a"] = [Made.reading(Self.kernel, time: 100, drops: 1_000)]
+    let session = session()
+    var state = ConsoleState()
+    let first = session.snapshot()
+    _ = state.reconcile(with: first)
+    #expect(state.selection == "veth-a")
+    let program = try #require(first.program)
+    #expect(program.datapath == "kernel")
+    #expect(program.mode == .perPacket)
+    #expect(program.datapathMove == "move veth-a to the software datapath (AF_XDP) in batch form")
+
+    // b asks on the status line; another key cancels; nothing changed.
+    #expect(try press(.character("b"), &state, session).isEmpty)
+    #expect(
+      state.notice
+        == .info(
+          "b: move veth-a to the software datapath (AF_XDP) in batch form? y to confirm, any other key cancels"
+        ))
+    #expect(try press(.character("n"), &state, session).isEmpty)
+    #expect(state.notice == .info("b cancelled: nothing changed on veth-a"))
+    #expect(state.overlay == nil)
+    #expect(swaps.interfaces.isEmpty)
+    clock.advance(by: 1)
+    #expect(session.snapshot().program?.datapath == "kernel")
+    #expect(session.snapshot().program?.mode == .perPacket)
+
+    // b then y: the swap is carried out; the pane shows the software datapath.
+    _ = try press(.character("b"), &state, session)
+    #expect(try press(.character("y"), &state, session) == [.swapMode(interface: "veth-a")])
+    #expect(swaps.interfaces == ["veth-a"])
+    #expect(state.notice == nil)
+    clock.advance(by: 1)
+    let moved = session.snapshot()
+    #expect(
+      moved.status
+        == .info("veth-a moved to the software datapath (AF_XDP): count runs batch"))
+    let software = try #require(moved.program)
+    #expect(software.datapath == "software")
+    #expect(software.mode == .batch)
+    #expect(software.zeroCopy == false)
+    // The program's time and the whole datapath's, per form, side by side.
+    #expect(software.nanosecondsPerPacket == [.perPacket: 40, .batch: 10])
+    #expect(software.datapathNanosecondsPerPacket == [.perPacket: 400, .batch: 200])
+    #expect(software.datapathMove == "move veth-a back to the kernel datapath in per-packet form")
+    // The counters keep coming through the move.
+    #expect(moved.traffic.totals[.drop].packets == 2_000)
+
+    // b again asks before going back; Escape cancels, y goes back.
+    _ = try press(.character("b"), &state, session)
+    #expect(state.notice?.text.contains("back to the kernel datapath") == true)
+    #expect(try press(.escape, &state, session).isEmpty)
+    #expect(swaps.interfaces.count == 1)
+    _ = try press(.character("b"), &state, session)
+    _ = try press(.character("y"), &state, session)
+    #expect(swaps.interfaces == ["veth-a", "veth-a"])
+    clock.advance(by: 1)
+    let back = session.snapshot()
+    #expect(back.status == .info("veth-a moved to the kernel: count runs per-packet"))
+    #expect(back.program?.datapath == "kernel")
+    #expect(back.program?.zeroCopy == nil)
+    #expect(back.program?.datapathNanosecondsPerPacket.isEmpty == true)
+    #expect(
+      back.program?.nanosecondsPerPacket.isEmpty == true, "the engine's cost is not the kernel's")
+  }
+
+  @Test func aSwapWithinOneDatapathNeedsNoConfirmation() throws {
+    // Attached to the software datapath directly: b toggles its form there.
+    var attached = Self.software
+    attached.movedFromKernel = nil
+    var reading = Made.reading(attached, time: 100, drops: 10)
+    reading.datapath = DatapathReading(form: .batch, zeroCopy: true, forms: TimingByForm())
+    traffic.readings["veth-a"] = [reading]
+    let session = session()
+    var state = ConsoleState()
+    _ = state.reconcile(with: session.snapshot())
+    #expect(session.snapshot().program?.datapathMove == nil)
+    #expect(session.snapshot().program?.zeroCopy == true)
+    #expect(
+      state.reduce(.character("b"), in: session.snapshot()) == [.swapMode(interface: "veth-a")])
+    #expect(state.overlay == nil)
+  }
+
+  @Test func theStrategyKeyRefusesOnTheSoftwareDatapath() throws {
+    traffic.readings["veth-a"] = [Made.reading(Self.software, time: 100, drops: 10)]
+    let session = session()
+    _ = session.snapshot()
+    #expect {
+      try session.execute(.cycleStrategy(interface: "veth-a"))
+    } throws: { "\($0)".contains("nothing was changed") }
+  }
+}
