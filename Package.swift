@@ -31,11 +31,12 @@ let package = Package(
     .target(name: "LiveConsole", dependencies: ["Control", "Console", "Rewriter", "BPF"]),
     // The software datapath: AF_XDP sockets feeding the engine, one process per interface.
     .target(name: "Datapath", dependencies: ["BPF", "Rewriter", "Engine", "Control", "CXDP"]),
-    // Prometheus exporter: metric families over Control's counters, served over HTTP.
+    // Prometheus exporter: metric families over Control's counters and the software
+    // datapath's status, served over HTTP.
     .target(
       name: "Exporter",
       dependencies: [
-        "Control",
+        "Control", "Datapath",
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "NIOCore", package: "swift-nio"),
@@ -101,7 +102,7 @@ let package = Package(
     .testTarget(
       name: "ExporterTests",
       dependencies: [
-        "Exporter", "Control", "BPF", "TestSupport",
+        "Exporter", "Control", "Datapath", "BPF", "TestSupport", "ControlTestSupport",
         .product(name: "Prometheus", package: "swift-prometheus"),
       ]),
     .testTarget(

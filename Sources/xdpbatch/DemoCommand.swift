@@ -1,6 +1,7 @@
 import ArgumentParser
 import BPF
 import Control
+import Datapath
 import Foundation
 
 #if canImport(Glibc)
@@ -106,7 +107,17 @@ struct DemoCommand: ParsableCommand {
 
     func run() throws {
       try Privileges.require(for: "demo down")
-      let removed = Demo().down()
+      // A software datapath on the demo's interface (after `swap`) is
+      // stopped first, with its sockets, TAP device, pins and log: Control's
+      // demo knows only the kernel side.
+      let interface = Demo().veth.name
+      var stopped: [String] = []
+      if let record = StateDirectory().record(interface: interface), record.isSoftware {
+        if (try? DatapathDeployment().detach(interface: interface)) != nil {
+          stopped.append("software datapath on \(interface)")
+        }
+      }
+      let removed = stopped + Demo().down()
       print(
         removed.isEmpty
           ? "demo: nothing to remove" : "demo: removed " + removed.joined(separator: ", "))
