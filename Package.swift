@@ -33,11 +33,12 @@ let package = Package(
     // `b` moves an interface between the kernel and the software datapath.
     .target(
       name: "LiveConsole", dependencies: ["Control", "Datapath", "Console", "Rewriter", "BPF"]),
-    // Prometheus exporter: metric families over Control's counters, served over HTTP.
+    // Prometheus exporter: metric families over Control's counters and the software
+    // datapath's status, served over HTTP.
     .target(
       name: "Exporter",
       dependencies: [
-        "Control",
+        "Control", "Datapath",
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "NIOCore", package: "swift-nio"),
@@ -103,7 +104,7 @@ let package = Package(
     .testTarget(
       name: "ExporterTests",
       dependencies: [
-        "Exporter", "Control", "BPF", "TestSupport",
+        "Exporter", "Control", "Datapath", "BPF", "TestSupport", "ControlTestSupport",
         .product(name: "Prometheus", package: "swift-prometheus"),
       ]),
     .testTarget(

@@ -79,7 +79,10 @@ final class ControlSocket: @unchecked Sendable {
     unlink(path)
   }
 
-  /// Answers requests on a thread of its own until closed.
+  /// Answers requests on a thread of its own until closed. Answers are
+  /// sent with `MSG_NOSIGNAL`: a client that gave up waiting (the
+  /// exporter's short timeout, on a datapath that was stopped) must not
+  /// kill the datapath with `SIGPIPE`.
   func serve(_ datapath: SoftwareDatapath) {
     let thread = Thread { [self] in
       while true {
@@ -133,13 +136,13 @@ final class ControlSocket: @unchecked Sendable {
       }
     case "stop":
       reply = "{\"ok\":true,\"form\":\"\(datapath.form.rawValue)\"}"
-      _ = (reply + "\n").withCString { write(client, $0, strlen($0)) }
+      _ = (reply + "\n").withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
       datapath.stop()
       return
     default:
       reply = Self.failure("unknown request \"\(line)\" (status, swap, form F, stop)")
     }
-    _ = (reply + "\n").withCString { write(client, $0, strlen($0)) }
+    _ = (reply + "\n").withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
   }
 
   private static func failure(_ message: String) -> String {
@@ -152,20 +155,43 @@ final class ControlSocket: @unchecked Sendable {
 public struct DatapathClient: Sendable {
   /// The socket's path.
   public var path: String
+  /// How long connecting, sending and each wait for the answer may take
+  /// (seconds); nil waits as long as the datapath takes. A reader that
+  /// must not hang on a stopped datapath (the exporter's scrape) sets it:
+  /// a request that runs out fails with `EAGAIN`.
+  public var timeout: Double?
 
   /// The client for `interface`'s datapath.
-  public init(interface: String, state: StateDirectory = StateDirectory()) {
+  public init(
+    interface: String, state: StateDirectory = StateDirectory(), timeout: Double? = nil
+  ) {
     path = ControlSocket.path(interface, state)
+    self.timeout = timeout
   }
 
   /// The client for the socket at `path`.
-  public init(path: String) { self.path = path }
+  public init(path: String, timeout: Double? = nil) {
+    self.path = path
+    self.timeout = timeout
+  }
+
+  /// Sets `timeout` on `fd` for sending (which bounds `connect`) and receiving.
+  private func limit(_ fd: Int32) {
+    guard let timeout else { return }
+    let whole = max(timeout, 0.001)
+    var value = timeval(
+      tv_sec: Int(whole), tv_usec: Int((whole - Double(Int(whole))) * 1_000_000))
+    for option in [SO_SNDTIMEO, SO_RCVTIMEO] {
+      _ = setsockopt(fd, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+  }
 
   /// Sends one request line and returns the answer line (without newline).
   public func request(_ line: String) throws(DatapathError) -> String {
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw .controlSocket(path: path, step: "socket", code: errno) }
     defer { Glibc.close(fd) }
+    limit(fd)
     var address = try ControlSocket.address(path)
     let connected = withUnsafePointer(to: &address) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -173,11 +199,14 @@ public struct DatapathClient: Sendable {
       }
     }
     guard connected == 0 else { throw .controlSocket(path: path, step: "connect", code: errno) }
-    _ = (line + "\n").withCString { write(fd, $0, strlen($0)) }
+    _ = (line + "\n").withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
     var answer: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 4096)
     while true {
       let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+      if got < 0, errno == EAGAIN || errno == EWOULDBLOCK {
+        throw .controlSocket(path: path, step: "wait for the answer", code: EAGAIN)
+      }
       if got <= 0 { break }
       answer += chunk[..<got]
       if answer.last == UInt8(ascii: "\n") { break }

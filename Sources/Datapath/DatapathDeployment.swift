@@ -18,6 +18,12 @@ public enum DatapathKind: String, Codable, Sendable, CaseIterable {
 ///
 /// A software datapath found dead (its pid gone, or another process's) is
 /// recovered: swap and attach start it again, detach removes what it left.
+///
+/// Each operation holds the interface's ``InterfaceLock`` from its first
+/// step to its last (stopping the old process, the kernel's change,
+/// starting the new process, writing the record): two commands on one
+/// interface never interleave. Control's steps inside take the same lock
+/// again, nested.
 public struct DatapathDeployment: Sendable {
   /// The kernel side.
   public var deployment: ProgramDeployment
@@ -50,6 +56,30 @@ public struct DatapathDeployment: Sendable {
   public func attach(
     _ source: ProgramSource, to interface: String, mode: AttachMode, datapath: DatapathKind,
     form: Form, force: Bool = false
+  ) throws(DatapathError) -> AttachmentRecord {
+    try changing(interface) { () throws(DatapathError) in
+      try attachHoldingLock(
+        source, to: interface, mode: mode, datapath: datapath, form: form, force: force)
+    }
+  }
+
+  /// Runs `body` holding `interface`'s lock.
+  private func changing<T>(_ interface: String, _ body: () throws(DatapathError) -> T)
+    throws(DatapathError) -> T
+  {
+    let lock: InterfaceLock
+    do {
+      lock = try InterfaceLock.acquire(interface: interface, state: deployment.state)
+    } catch {
+      throw .deployment(.lock(error))
+    }
+    defer { withExtendedLifetime(lock) {} }
+    return try body()
+  }
+
+  private func attachHoldingLock(
+    _ source: ProgramSource, to interface: String, mode: AttachMode, datapath: DatapathKind,
+    form: Form, force: Bool
   ) throws(DatapathError) -> AttachmentRecord {
     let previous = deployment.state.record(interface: interface)
     if let previous, previous.isSoftware, let process = previous.process {
@@ -128,6 +158,11 @@ public struct DatapathDeployment: Sendable {
   /// dead datapath process is started again first.
   @discardableResult
   public func swap(interface: String) throws(DatapathError) -> AttachmentRecord {
+    try changing(interface) { () throws(DatapathError) in try swapHoldingLock(interface: interface)
+    }
+  }
+
+  private func swapHoldingLock(interface: String) throws(DatapathError) -> AttachmentRecord {
     var current = try record(interface)
     if current.isSoftware {
       if current.process?.isAlive != true {
@@ -189,6 +224,12 @@ public struct DatapathDeployment: Sendable {
   /// Stops the datapath process (if any), then removes every socket, link,
   /// pin, TAP device, log and record of `interface`.
   public func detach(interface: String) throws(DatapathError) {
+    try changing(interface) { () throws(DatapathError) in
+      try detachHoldingLock(interface: interface)
+    }
+  }
+
+  private func detachHoldingLock(interface: String) throws(DatapathError) {
     if let current = deployment.state.record(interface: interface), current.isSoftware,
       let process = current.process
     {

@@ -81,23 +81,36 @@ public struct FormTiming: Hashable, Codable, Sendable {
 
   enum CodingKeys: String, CodingKey {
     case packets
+    case programNanoseconds = "program_ns"
+    case datapathNanoseconds = "datapath_ns"
     case programNanosecondsPerPacket = "program_ns_per_packet"
     case datapathNanosecondsPerPacket = "datapath_ns_per_packet"
   }
 
-  /// Encodes packets and the per-packet figures.
+  /// Encodes packets, the totals (what a counter of seconds needs) and
+  /// the per-packet figures.
   public func encode(to encoder: any Encoder) throws {
     var container = encoder.container(keyedBy: CodingKeys.self)
     try container.encode(packets, forKey: .packets)
+    try container.encode(programNanoseconds, forKey: .programNanoseconds)
+    try container.encode(datapathNanoseconds, forKey: .datapathNanoseconds)
     try container.encodeIfPresent(programNanosecondsPerPacket, forKey: .programNanosecondsPerPacket)
     try container.encodeIfPresent(
       datapathNanosecondsPerPacket, forKey: .datapathNanosecondsPerPacket)
   }
 
-  /// Decodes what ``encode(to:)`` wrote (per-packet figures become totals).
+  /// Decodes what ``encode(to:)`` wrote (the totals; from an older
+  /// datapath without them, the per-packet figures times the packets).
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
     packets = try container.decode(UInt64.self, forKey: .packets)
+    if let program = try container.decodeIfPresent(UInt64.self, forKey: .programNanoseconds),
+      let datapath = try container.decodeIfPresent(UInt64.self, forKey: .datapathNanoseconds)
+    {
+      programNanoseconds = program
+      datapathNanoseconds = datapath
+      return
+    }
     let program = try container.decodeIfPresent(Double.self, forKey: .programNanosecondsPerPacket)
     let datapath = try container.decodeIfPresent(
       Double.self, forKey: .datapathNanosecondsPerPacket)

@@ -12,6 +12,17 @@ public enum MetricFamily: String, CaseIterable, Sendable {
   case programRunSeconds = "xdpbatch_program_run_seconds_total"
   /// Times the kernel ran the program (`run_cnt`).
   case programRuns = "xdpbatch_program_runs_total"
+  /// Seconds the software datapath spent inside the program, per form.
+  case datapathProgramSeconds = "xdpbatch_datapath_program_seconds_total"
+  /// Seconds the software datapath spent on frames from taking them off
+  /// the RX ring to having acted on them (the program's time included), per form.
+  case datapathSeconds = "xdpbatch_datapath_seconds_total"
+  /// Frames the software datapath ran through the program, per form: the
+  /// denominator of both time families.
+  case datapathPackets = "xdpbatch_datapath_packets_total"
+  /// Frames the kernel dropped at the software datapath's AF_XDP sockets
+  /// (`XDP_STATISTICS`), by `reason`.
+  case socketDropped = "xdpbatch_socket_dropped_total"
   /// The build and the kernel, as labels on a constant 1.
   case info = "xdpbatch_info"
 
@@ -33,6 +44,14 @@ public enum MetricFamily: String, CaseIterable, Sendable {
       "Seconds the kernel spent running the XDP program (run_time_ns; only while run statistics are on)."
     case .programRuns:
       "Times the kernel ran the XDP program (run_cnt; only while run statistics are on)."
+    case .datapathProgramSeconds:
+      "Seconds the software datapath spent running the XDP program in the engine, per form (divide its rate by xdpbatch_datapath_packets_total's for seconds per packet)."
+    case .datapathSeconds:
+      "Seconds the software datapath spent on frames from the RX ring to their verdict's action, the program included, per form."
+    case .datapathPackets:
+      "Frames the software datapath ran through the XDP program, per form."
+    case .socketDropped:
+      "Frames dropped at the software datapath's AF_XDP sockets (XDP_STATISTICS), by reason."
     case .info:
       "The xdpbatch version, the kernel release and whether the kernel can run batch programs."
     }

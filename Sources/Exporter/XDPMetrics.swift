@@ -1,4 +1,5 @@
 import Control
+import Datapath
 import Foundation
 import Prometheus
 import Synchronization
@@ -6,7 +7,11 @@ import Synchronization
 /// The exporter's metrics: one set of series per interface where xdpbatch
 /// has attached a program (a directory under `/sys/fs/bpf/xdpbatch`),
 /// read from the pinned counters map and the attached program's run
-/// statistics, and `xdpbatch_info`.
+/// statistics, and `xdpbatch_info`. Where the software datapath runs (its
+/// process alive), its status adds the time and socket-drop families
+/// (``DatapathSeries``), asked for with a short timeout so that a stuck
+/// datapath delays a scrape by at most ``datapathTimeout`` and its series
+/// keep their last values.
 ///
 /// Reading only looks: the pinned map is read with lookups, the program's
 /// statistics with `bpf_obj_get_info_by_fd`; nothing the datapath uses is
@@ -19,15 +24,20 @@ public final class XDPMetrics: Sendable {
   private let pinRoot: String
   private let clock: @Sendable () -> Double
   private let series = Mutex<[String: InterfaceSeries]>([:])
+  private let datapaths = Mutex<[String: DatapathSeries]>([:])
+  /// How long one datapath's control socket may take to answer (seconds).
+  public let datapathTimeout: Double
 
   /// Metrics for the attachments `deployment` knows, under the pins in
   /// `pinRoot`, with `host` as `xdpbatch_info`.
   public init(
     host: HostInfo, deployment: ProgramDeployment = ProgramDeployment(),
     pinRoot: String = PinDirectory(interface: "").root,
-    clock: @escaping @Sendable () -> Double = { ProcessInfo.processInfo.systemUptime }
+    clock: @escaping @Sendable () -> Double = { ProcessInfo.processInfo.systemUptime },
+    datapathTimeout: Double = 0.5
   ) {
     self.deployment = deployment
+    self.datapathTimeout = datapathTimeout
     self.pinRoot = pinRoot
     self.clock = clock
     registry.makeGauge(descriptor: MetricFamily.info.descriptor, labels: host.pairs).set(to: 1.0)
@@ -49,14 +59,34 @@ public final class XDPMetrics: Sendable {
         if let (sample, labels) = read(interface: name) {
           series[name, default: InterfaceSeries(interface: name)].record(
             sample, labels: labels, registry: registry)
+          refreshDatapath(name, running: labels.datapath == "software")
         } else {
           series.removeValue(forKey: name)?.unregister(from: registry)
+          refreshDatapath(name, running: false)
         }
       }
       for (name, gone) in series where !names.contains(name) {
         gone.unregister(from: registry)
         series.removeValue(forKey: name)
+        refreshDatapath(name, running: false)
       }
+    }
+  }
+
+  /// Adds what `interface`'s software datapath counted, when it `running`;
+  /// removes its series when not. A datapath that does not answer within
+  /// ``datapathTimeout`` keeps its series as they were.
+  private func refreshDatapath(_ interface: String, running: Bool) {
+    datapaths.withLock { datapaths in
+      guard running else {
+        datapaths.removeValue(forKey: interface)?.unregister(from: registry)
+        return
+      }
+      let client = DatapathClient(
+        interface: interface, state: deployment.state, timeout: datapathTimeout)
+      guard let status = try? client.status(), status.interface == interface else { return }
+      datapaths[interface, default: DatapathSeries(interface: interface)].record(
+        status, registry: registry)
     }
   }
 

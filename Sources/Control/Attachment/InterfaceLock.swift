@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 
 /// The right to change one interface's attachment, held by one xdpbatch
 /// process at a time: an exclusive `flock(2)` on
@@ -9,6 +10,12 @@ import Glibc
 /// and down) holds it for the whole operation, so two of them never
 /// interleave their kernel and file steps. The kernel drops the lock when
 /// the holder dies, even by `kill -9`.
+///
+/// Re-entrant on one thread: taken again by the thread that holds it (an
+/// operation of the software datapath around Control's own steps), it
+/// returns a nested hold that releases nothing; the lock goes when the
+/// outermost hold does. Another thread of the same process waits, as
+/// another process does.
 public final class InterfaceLock {
   /// The interface.
   public let interface: String
@@ -16,15 +23,35 @@ public final class InterfaceLock {
   public let path: String
   private let descriptor: Int32
   private let state: StateDirectory
+  /// Whether this is a nested hold of a lock the thread already held.
+  public let isNested: Bool
+
+  /// The locks this process holds, by path: the holding thread and how
+  /// many holds it has.
+  private static let holds = Mutex<[String: (thread: pthread_t, depth: Int)]>([:])
 
   /// How long ``acquire(interface:state:waiting:)`` waits by default.
   public static let defaultWait = 10.0
 
-  private init(interface: String, path: String, descriptor: Int32, state: StateDirectory) {
+  private init(
+    interface: String, path: String, descriptor: Int32, state: StateDirectory, nested: Bool
+  ) {
     self.interface = interface
     self.path = path
     self.descriptor = descriptor
     self.state = state
+    self.isNested = nested
+  }
+
+  /// A nested hold when this thread holds the lock at `path` already.
+  private static func nestedHold(_ path: String) -> Bool {
+    holds.withLock { held in
+      guard let holding = held[path], pthread_equal(holding.thread, pthread_self()) != 0 else {
+        return false
+      }
+      held[path]?.depth += 1
+      return true
+    }
   }
 
   /// Takes the lock for `interface`, waiting up to `seconds` for another
@@ -38,6 +65,10 @@ public final class InterfaceLock {
       throw .file(error)
     }
     let path = state.path + "/" + interface + ".lock"
+    if nestedHold(path) {
+      return InterfaceLock(
+        interface: interface, path: path, descriptor: -1, state: state, nested: true)
+    }
     let deadline = Date().addingTimeInterval(seconds)
     while true {
       let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, StateDirectory.recordMode)
@@ -55,7 +86,9 @@ public final class InterfaceLock {
           let text = Array("\(getpid())\n".utf8)
           _ = ftruncate(fd, 0)
           _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-          return InterfaceLock(interface: interface, path: path, descriptor: fd, state: state)
+          Self.holds.withLock { $0[path] = (thread: pthread_self(), depth: 1) }
+          return InterfaceLock(
+            interface: interface, path: path, descriptor: fd, state: state, nested: false)
         }
         close(fd)
         continue
@@ -82,6 +115,11 @@ public final class InterfaceLock {
   }
 
   deinit {
+    if isNested {
+      Self.holds.withLock { $0[path]?.depth -= 1 }
+      return
+    }
+    Self.holds.withLock { _ = $0.removeValue(forKey: path) }
     // Nothing of xdpbatch left on the interface: the lock file goes too
     // (removed while held; a waiter that opened it retries, see above).
     if !PinDirectory.exists(PinDirectory(interface: interface).path),

@@ -1,0 +1,100 @@
+import BPF
+import Datapath
+import Foundation
+import Prometheus
+import Testing
+
+@testable import Exporter
+
+/// Datapath statuses turned into counters: increases within one process,
+/// a new process's totals added on top (never a step back), and the
+/// series leave the registry with the datapath.
+struct DatapathSeriesTests {
+  /// A status of process `pid` with these totals (decoded from the JSON
+  /// the control socket sends).
+  static func status(
+    pid: Int32, perPacket: (packets: UInt64, program: UInt64, whole: UInt64),
+    batch: (packets: UInt64, program: UInt64, whole: UInt64) = (0, 0, 0), fillRingEmpty: UInt64
+  ) throws -> DatapathStatus {
+    var socket = SocketStatistics()
+    socket.fillRingEmpty = fillRingEmpty
+    var forms = TimingByForm()
+    forms.perPacket.packets = perPacket.packets
+    forms.perPacket.programNanoseconds = perPacket.program
+    forms.perPacket.datapathNanoseconds = perPacket.whole
+    forms.batch.packets = batch.packets
+    forms.batch.programNanoseconds = batch.program
+    forms.batch.datapathNanoseconds = batch.whole
+    let encoder = JSONEncoder()
+    func json<T: Encodable>(_ value: T) throws -> Any {
+      try JSONSerialization.jsonObject(with: encoder.encode(value))
+    }
+    let object: [String: Any] = [
+      "interface": "eth0", "object": "/x.o", "program": "xdp_prog", "datapath": "software",
+      "form": "per-packet", "strategy": "reserve", "bound": "end-pointer",
+      "batch_available": true, "zero_copy": false, "queues": 1, "pid": pid,
+      "started": Double(pid), "pass_device": "eth0-tap",
+      "counters": try json(DatapathCounters.Totals()), "socket": try json(socket),
+      "forms": try json(forms),
+    ]
+    return try JSONDecoder().decode(
+      DatapathStatus.self, from: JSONSerialization.data(withJSONObject: object))
+  }
+
+  static func value(
+    _ family: MetricFamily, _ labels: String, in registry: PrometheusCollectorRegistry
+  )
+    -> Double?
+  {
+    let prefix = "\(family.name){\(labels)} "
+    return registry.emitToString().split(separator: "\n").first { $0.hasPrefix(prefix) }
+      .flatMap { Double($0.dropFirst(prefix.count)) }
+  }
+
+  @Test func totalsStayContinuousAcrossADatapathRestart() throws {
+    let registry = PrometheusCollectorRegistry()
+    var series = DatapathSeries(interface: "eth0")
+    let perPacket = #"interface="eth0",program="xdp_prog",form="per_packet""#
+    let batch = #"interface="eth0",program="xdp_prog",form="batch""#
+    let fill = #"interface="eth0",reason="fill_ring_empty""#
+    series.record(
+      try Self.status(pid: 10, perPacket: (100, 2_000, 5_000), fillRingEmpty: 3),
+      registry: registry)
+    #expect(Self.value(.datapathPackets, perPacket, in: registry) == 100)
+    #expect(Self.value(.datapathProgramSeconds, perPacket, in: registry) == 2e-6)
+    #expect(Self.value(.datapathSeconds, perPacket, in: registry) == 5e-6)
+    #expect(Self.value(.datapathPackets, batch, in: registry) == 0)
+    #expect(Self.value(.socketDropped, fill, in: registry) == 3)
+    // The same process counts on.
+    series.record(
+      try Self.status(
+        pid: 10, perPacket: (150, 3_000, 7_000), batch: (64, 640, 1_280), fillRingEmpty: 4),
+      registry: registry)
+    #expect(Self.value(.datapathPackets, perPacket, in: registry) == 150)
+    #expect(Self.value(.datapathPackets, batch, in: registry) == 64)
+    #expect(Self.value(.socketDropped, fill, in: registry) == 4)
+    // A new process starts from zero: its totals are added on top.
+    series.record(
+      try Self.status(pid: 11, perPacket: (20, 400, 900), fillRingEmpty: 1), registry: registry)
+    #expect(Self.value(.datapathPackets, perPacket, in: registry) == 170)
+    #expect(Self.value(.datapathPackets, batch, in: registry) == 64)
+    #expect(Self.value(.socketDropped, fill, in: registry) == 5)
+    let seconds = try #require(Self.value(.datapathProgramSeconds, perPacket, in: registry))
+    #expect(abs(seconds - 3.4e-6) < 1e-12)
+    series.unregister(from: registry)
+    #expect(!registry.emitToString().contains("eth0"))
+  }
+
+  @Test func timingTotalsTravelExactlyThroughTheStatusJSON() throws {
+    var timing = FormTiming()
+    timing.packets = 3
+    timing.programNanoseconds = 10
+    timing.datapathNanoseconds = 31
+    let decoded = try JSONDecoder().decode(
+      FormTiming.self, from: JSONEncoder().encode(timing))
+    // 10/3 and 31/3 ns per packet would not give the totals back exactly.
+    #expect(decoded == timing)
+    let text = String(decoding: try JSONEncoder().encode(timing), as: UTF8.self)
+    #expect(text.contains("\"program_ns_per_packet\""), "the per-packet keys stay: \(text)")
+  }
+}
