@@ -144,9 +144,16 @@ public struct DatapathDeployment: Sendable {
     return updated
   }
 
-  /// The record of `interface`, whatever program id it names.
+  /// The record of `interface`, whatever program id it names. Without
+  /// one, the error says whether nothing is attached (or no such
+  /// interface) or another tool's program is.
   private func record(_ interface: String) throws(DatapathError) -> AttachmentRecord {
     guard let record = deployment.state.record(interface: interface) else {
+      do {
+        _ = try deployment.current(interface: interface)
+      } catch {
+        throw .deployment(error)
+      }
       throw .deployment(.unknownProgram(interface: interface))
     }
     return record

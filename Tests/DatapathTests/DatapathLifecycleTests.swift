@@ -117,6 +117,16 @@ struct DatapathLifecycleTests {
     #expect(access(StateDirectory().path + "/\(interface).log", F_OK) != 0)
   }
 
+  @Test func swapWithNothingAttachedSaysSo() throws {
+    let network = try DatapathNetwork()
+    defer { network.tearDown() }
+    let swapped = try Self.run(["swap", network.veth.name])
+    #expect(swapped.status == 1)
+    #expect(swapped.errors.contains("xdpbatch has no program attached to \(network.veth.name)"))
+    #expect(!swapped.errors.contains("no record of which object"))
+    #expect(StateDirectory().record(interface: network.veth.name) == nil)
+  }
+
   @Test func aDatapathThatCannotStartLeavesNothing() throws {
     let network = try DatapathNetwork()
     defer { network.tearDown() }
