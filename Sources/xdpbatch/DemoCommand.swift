@@ -72,10 +72,31 @@ struct DemoCommand: ParsableCommand {
       if object != nil || program != nil {
         demo.programName = try program ?? BPFObject(contentsOf: path).onlyXDPProgramName(file: path)
       }
+      try Self.stopSoftwareDatapath(of: demo, unlessRunning: path, mode: attachMode.mode)
       let status = try demo.up(
         object: path, mode: attachMode.mode,
         generatorCommand: [Self.executablePath(), "demo", "generate", "--rate", String(rate)])
       try DemoCommand.show(status, json: json)
+    }
+
+    /// A software datapath on the demo's interface that runs another
+    /// program than `object`'s is stopped first (its process, sockets, TAP
+    /// device and pins), so that the demo's change of program does not
+    /// leave it running beside the kernel; the same program keeps running
+    /// where it is.
+    static func stopSoftwareDatapath(of demo: Demo, unlessRunning object: String, mode: AttachMode)
+      throws
+    {
+      guard let record = demo.state.record(interface: demo.veth.name), record.isSoftware else {
+        return
+      }
+      let objectPath = URL(fileURLWithPath: object).standardizedFileURL.path
+      guard
+        record.program != demo.programName || record.object != objectPath
+          || record.attachMode != mode
+      else { return }
+      try DatapathDeployment(deployment: ProgramDeployment(state: demo.state)).detach(
+        interface: demo.veth.name)
     }
 
     /// `build/samples/xdp_classify.o` in the working directory, or in the

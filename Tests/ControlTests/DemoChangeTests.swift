@@ -53,4 +53,31 @@ struct DemoChangeTests {
     #expect(same.status == 0, "\(same.errors)")
     #expect(try InterfaceInventory.query()[name: demo.veth.name]?.program?.id == after.id)
   }
+
+  /// A software datapath (after `swap` on this stock kernel) running the
+  /// demo's program is stopped when `demo up` changes the program: the
+  /// new program runs in the kernel, and the old process is gone.
+  @Test func demoUpWithAnotherObjectStopsTheSoftwareDatapath() throws {
+    let samples = PackageLayout.samplesDirectory.path
+    let lock = DemoLock()
+    defer { lock.release() }
+    let demo = Demo()
+    defer { _ = try? BuiltXDPBatch.run(["demo", "down"]) }
+    let first = try BuiltXDPBatch.run([
+      "demo", "up", "--object", samples + "/xdp_classify.o", "--rate", "100",
+    ])
+    try #require(first.status == 0, "\(first.errors)")
+    let swapped = try BuiltXDPBatch.run(["swap", demo.veth.name])
+    try #require(swapped.status == 0, "\(swapped.errors)")
+    let software = try #require(StateDirectory().record(interface: demo.veth.name))
+    let process = try #require(software.process)
+    try #require(software.isSoftware && process.isAlive)
+
+    let changed = try BuiltXDPBatch.run(["demo", "up", "--object", samples + "/xdp1.o"])
+    #expect(changed.status == 0, "\(changed.errors)")
+    let record = try #require(StateDirectory().record(interface: demo.veth.name))
+    #expect(record.program == "xdp_prog1" && !record.isSoftware && record.process == nil)
+    #expect(eventually { !process.isAlive })
+    #expect(if_nametoindex(demo.veth.name + "-tap") == 0)
+  }
 }
