@@ -231,7 +231,8 @@ public final class ConsoleSession {
     if let selected {
       snapshot.maps = MapPanel.read(interface: selected, state: deployment.state)
       snapshot.perCPU =
-        (try? InterfaceProgram.find(interface: selected)).flatMap(PerCPUActionCounts.of)?.cpus ?? []
+        (try? InterfaceProgram.find(interface: selected, followingDatapath: false)).flatMap(
+          PerCPUActionCounts.of)?.cpus ?? []
     }
     let listed = selected.map { name in listing.interfaces.contains { $0.name == name } } ?? true
     snapshot.status =

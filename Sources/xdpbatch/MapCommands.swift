@@ -4,7 +4,8 @@ import Control
 import Foundation
 
 /// `xdpbatch maps IFACE`: the maps of the XDP program on an interface,
-/// whoever attached it.
+/// whoever attached it; on the software datapath, of the user's program
+/// its redirect program falls back to.
 struct MapsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "maps",
@@ -24,10 +25,12 @@ struct MapsCommand: ParsableCommand {
         InspectionJSON.encode(
           MapsReport(
             interface: interface, programID: program.programID, program: program.program.name,
-            maps: maps)))
+            redirectProgramID: program.redirect?.redirectID, maps: maps)))
       return
     }
-    print("\(interface): program \(program.program.name) (id \(program.programID))")
+    print(
+      "\(interface): program \(program.program.name) (id \(program.programID))"
+        + (program.redirect.map { Self.datapathNote($0) } ?? ""))
     let header = ["ID", "NAME", "TYPE", "KEY", "VALUE", "ENTRIES", "FLAGS", "BTF"]
     let rows = maps.map { map in
       [
@@ -38,6 +41,11 @@ struct MapsCommand: ParsableCommand {
     }
     print(InspectionTable.render([header] + rows))
   }
+
+  /// What `maps`, `map dump` and `prog` add on the software datapath.
+  static func datapathNote(_ redirect: DatapathRedirect) -> String {
+    ", run by the software datapath (attached: \(DatapathRedirect.programName) id \(redirect.redirectID), which falls back to it)"
+  }
 }
 
 /// `maps --json`.
@@ -45,11 +53,14 @@ struct MapsReport: Encodable {
   var interface: String
   var programID: UInt32
   var program: String
+  /// The software datapath's redirect program, when it is what is attached.
+  var redirectProgramID: UInt32?
   var maps: [MapSummary]
 
   enum CodingKeys: String, CodingKey {
     case interface, program, maps
     case programID = "program_id"
+    case redirectProgramID = "redirect_program_id"
   }
 }
 
