@@ -97,6 +97,40 @@ struct RedirectMapCoherenceTests {
     #expect(eventually { (try? network.peerReceived(second.peer)) ?? 0 >= peerBefore + 100 })
   }
 
+  /// The console's `b` on a kernel without batch XDP: the interface moves
+  /// to the software datapath, whose fallback takes over the kernel
+  /// program's maps, so a DEVMAP filled before keeps redirecting.
+  @Test func aDevmapFilledInTheKernelKeepsRedirectingAfterTheMove() throws {
+    let network = try DatapathNetwork(secondPair: true)
+    defer { network.tearDown() }
+    let second = try #require(network.second)
+    let interface = network.veth.name
+    let deployment = try Self.deployment()
+    try deployment.attach(
+      Self.source, to: interface, mode: .native, datapath: .kernel, form: .perPacket)
+    defer { try? deployment.detach(interface: interface) }
+    let filled = try Self.run([
+      "map", "update", interface, "tx_port", "1", String(if_nametoindex(second.name)),
+    ])
+    try #require(filled.status == 0, "\(filled.errors)")
+    let moved = try deployment.swap(interface: interface)
+    try #require(moved.isSoftware, "this kernel runs batch XDP: nothing moves")
+    let status = try #require(deployment.status(interface: interface))
+    #expect(status.form == .batch)
+    let dump = try Self.run(["map", "dump", interface, "tx_port"])
+    #expect(dump.output.contains("key 1  value \(if_nametoindex(second.name))"), "\(dump.output)")
+    let peerBefore = try network.peerReceived(second.peer)
+    try network.send(Self.frame, count: 100)
+    #expect(
+      eventually {
+        (deployment.status(interface: interface)?.counters.actions[.redirect].packets ?? 0) >= 100
+      })
+    let counters = try #require(deployment.status(interface: interface)?.counters)
+    #expect(counters.actions[.redirect].packets == 100)
+    #expect(counters.redirectFailed.packets == 0)
+    #expect(eventually { (try? network.peerReceived(second.peer)) ?? 0 >= peerBefore + 100 })
+  }
+
   @Test func inspectionOnASoftwareInterfaceShowsTheUsersProgram() throws {
     let network = try DatapathNetwork()
     defer { network.tearDown() }
