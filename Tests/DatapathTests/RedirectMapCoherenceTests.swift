@@ -156,6 +156,9 @@ struct RedirectMapCoherenceTests {
     let dump = try Self.run(["map", "dump", interface, "tx_port", "--json"])
     #expect(dump.status == 0, "\(dump.errors)")
     #expect(dump.output.contains("\"tx_port\""))
+    #expect(dump.output.contains("\"datapath_copy\" : \"followed\""), "\(dump.output)")
+    let counted = try Self.run(["map", "dump", interface, "forwarded"])
+    #expect(counted.output.contains("engines keep their own copy"), "\(counted.output)")
 
     let prog = try Self.run(["prog", interface, "--json"])
     try #require(prog.status == 0, "\(prog.errors)")
