@@ -143,6 +143,11 @@ public final class ConsoleSession {
       )
     case .swapMode(let interface):
       let record = try deployment.swap(interface: interface)
+      // A move back to the kernel loads the program with fresh maps: the
+      // demo's redirect target again (the move to the software datapath
+      // keeps them, docs/DESIGN-coherence.md).
+      let demo = Demo(state: deployment.state)
+      if interface == demo.veth.name { try? demo.fillRedirectMaps() }
       news = .info("\(interface) now runs \(record.program) \(record.form.rawValue)")
     case .cycleStrategy(let interface):
       let record = try deployment.cycleStrategy(interface: interface)

@@ -152,6 +152,10 @@ struct RedirectMapCoherenceTests {
     #expect(!names.contains(DatapathRedirect.fallbackMapName))
     #expect(report["redirect_program_id"] as? NSNumber == NSNumber(value: attached.programID))
     #expect((report["program_id"] as? NSNumber)?.uint32Value != attached.programID)
+    // What the demo's DEVMAP filling resolves the attached program to.
+    #expect(
+      DatapathRedirect.userProgramID(attached: attached.programID)
+        == (report["program_id"] as? NSNumber)?.uint32Value)
 
     let dump = try Self.run(["map", "dump", interface, "tx_port", "--json"])
     #expect(dump.status == 0, "\(dump.errors)")
