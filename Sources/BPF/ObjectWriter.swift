@@ -15,7 +15,7 @@
 ///   gets an `R_BPF_64_64` relocation against its map's symbol.
 /// - The source's `.BTF` and `.BTF.ext` are not carried over: their line
 ///   and function records describe the source's instruction offsets, and
-///   the written BTF describes the maps only (see docs/DESIGN-btf.md).
+///   the written BTF describes the maps only (see docs/DESIGN.md, "BTF in written objects and loaded programs").
 /// - The license goes into `license`, as `_license`.
 ///
 /// Global data (`.data`, `.rodata`, `.bss` maps) and subprogram addresses

@@ -13,10 +13,10 @@ public struct DatapathPins: Hashable, Sendable {
   }
 
   /// The XSKMAP the kernel program redirects through (queue -> socket).
-  public var socketsPath: String { directory.path + "/sockets" }
+  public var socketsPath: String { DatapathRedirect.socketsPath(directory) }
   /// The PROG_ARRAY holding the kernel fallback (pinned, since the kernel
   /// empties a program array when its last user reference goes).
-  public var fallbackPath: String { directory.path + "/fallback" }
+  public var fallbackPath: String { DatapathRedirect.fallbackPath(directory) }
   /// The datapath's own counter records (``DatapathCounters``).
   public var countersPath: String { SoftwareDatapathRecords.path(directory) }
 

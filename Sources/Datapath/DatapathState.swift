@@ -123,6 +123,7 @@ public struct FormTiming: Hashable, Codable, Sendable {
 struct QueueReport {
   var totals = DatapathCounters.Totals()
   var timing = TimingByForm()
+  var redirectFailures = RedirectFailures()
 }
 
 /// ``FormTiming`` for each form.

@@ -36,6 +36,13 @@ public struct DatapathStatus: Hashable, Codable, Sendable {
   public var socket: SocketStatistics
   /// Packets and time per packet in each form.
   public var forms: TimingByForm
+  /// Why REDIRECT verdicts failed, by reason (nil from a datapath that
+  /// predates the split).
+  public var redirectFailures: RedirectFailures?
+  /// The user's redirect maps whose kernel copies the engines follow.
+  public var followedMaps: [String]?
+  /// Why the last re-read of those maps failed, nil when it did not.
+  public var followProblem: String?
 
   enum CodingKeys: String, CodingKey {
     case interface, object, program, datapath, form, strategy, bound
@@ -44,5 +51,8 @@ public struct DatapathStatus: Hashable, Codable, Sendable {
     case queues, pid, started
     case passDevice = "pass_device"
     case counters, socket, forms
+    case redirectFailures = "redirect_failures"
+    case followedMaps = "followed_maps"
+    case followProblem = "follow_problem"
   }
 }

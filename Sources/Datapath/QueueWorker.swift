@@ -17,6 +17,10 @@ final class QueueWorker: @unchecked Sendable {
   let state: DatapathState
   /// What this queue counted and timed, read by the flusher and status.
   let published = Mutex(QueueReport())
+  /// The kernel's redirect maps this queue's machine follows; set before
+  /// the worker's thread starts.
+  var mirror: RedirectMapMirror?
+  private var mirroredGeneration = 0
 
   private let ports = RedirectPorts()
   private let frames: UnsafeMutableBufferPointer<LiveFrameRunner.Frame>
@@ -45,12 +49,24 @@ final class QueueWorker: @unchecked Sendable {
   /// Runs until the datapath stops.
   func run() {
     while !state.stopping.load(ordering: .relaxed) {
+      followRedirectMaps()
       recycleCompletions()
       if !receiveBatch() {
         if outstandingTransmits > 0 { _ = cxdp_kick(socket.descriptor) }
         _ = cxdp_wait_readable(socket.descriptor, 20)
       }
     }
+  }
+
+  /// Applies the kernel's redirect maps to this queue's machine when they
+  /// changed: here, between two RX batches, the machine is not running.
+  private func followRedirectMaps() {
+    guard let mirror, mirror.generation.load(ordering: .acquiring) != mirroredGeneration else {
+      return
+    }
+    let (generation, entries) = mirror.snapshot()
+    RedirectMapMirror.apply(entries, to: machine)
+    mirroredGeneration = generation
   }
 
   /// Returns transmitted frames to the fill ring.
@@ -117,9 +133,10 @@ final class QueueWorker: @unchecked Sendable {
         report.totals.actions[verdict.action].packets &+= 1
         report.totals.actions[verdict.action].bytes &+= bytes
         switch outcomes[slot] {
-        case .redirectFailed:
+        case .redirectFailed(let reason):
           report.totals.redirectFailed.packets &+= 1
           report.totals.redirectFailed.bytes &+= bytes
+          report.redirectFailures[reason] &+= 1
         case .passFailed:
           report.totals.passFailed.packets &+= 1
           report.totals.passFailed.bytes &+= bytes
@@ -136,7 +153,11 @@ final class QueueWorker: @unchecked Sendable {
     return true
   }
 
-  private enum Outcome { case done, redirectFailed, passFailed, transmitFailed }
+  private enum Outcome {
+    case done
+    case redirectFailed(RedirectFailures.Reason)
+    case passFailed, transmitFailed
+  }
 
   /// Carries out each verdict; frames not transmitted go back to the fill ring.
   private func act(count: Int) -> [Outcome] {
@@ -180,19 +201,23 @@ final class QueueWorker: @unchecked Sendable {
           recycle(slot)
         }
       case .redirect:
-        var sent = false
+        outcomes[slot] = .redirectFailed(.unsent)
         if let target = verdict.redirect,
           let pointer = machine.addressSpace.pointer(
             UInt64(verdict.data), count: Int(verdict.length))
         {
           switch target {
           case .interface(let index), .device(_, _, let index):
-            sent = ports.send(pointer, length: Int(verdict.length), toInterface: index)
-          case .processor, .socket, .broadcast:
-            sent = false
+            if ports.send(pointer, length: Int(verdict.length), toInterface: index) {
+              outcomes[slot] = .done
+            }
+          case .socket:
+            // The user's AF_XDP socket: this datapath's own sockets own the queues.
+            outcomes[slot] = .redirectFailed(.socket)
+          case .processor: outcomes[slot] = .redirectFailed(.processor)
+          case .broadcast: outcomes[slot] = .redirectFailed(.broadcast)
           }
         }
-        if !sent { outcomes[slot] = .redirectFailed }
         recycle(slot)
       case .pass:
         if let pointer = machine.addressSpace.pointer(

@@ -1,4 +1,5 @@
 import BPF
+import Control
 
 /// The kernel half of the software datapath: a small XDP program, built
 /// with the instruction constructors, that hands each frame to the AF_XDP
@@ -23,16 +24,17 @@ import BPF
 /// dies, so a dead datapath means kernel per-packet mode by itself.
 public enum RedirectProgram {
   /// The program's name in the kernel.
-  public static let name = "xdpbatch_xsk"
+  public static let name = DatapathRedirect.programName
 
   /// The sockets map: queue index -> AF_XDP socket.
   public static let socketsMap = MapDefinition(
-    name: "xdpbatch_xsks", type: .xskmap, keySize: 4, valueSize: 4, maxEntries: 64)
+    name: DatapathRedirect.socketsMapName, type: .xskmap, keySize: 4, valueSize: 4, maxEntries: 64)
 
   /// The fallback: slot 0 holds the user's per-packet program with its
   /// counting pass.
   public static let fallbackMap = MapDefinition(
-    name: "xdpbatch_fallbk", type: .programArray, keySize: 4, valueSize: 4, maxEntries: 1)
+    name: DatapathRedirect.fallbackMapName, type: .programArray, keySize: 4, valueSize: 4,
+    maxEntries: 1)
 
   /// `struct xdp_md`'s `rx_queue_index` offset in the kernel.
   static let receiveQueueOffset: Int16 = 16

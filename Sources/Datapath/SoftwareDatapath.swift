@@ -44,7 +44,9 @@ public struct DatapathConfiguration: Sendable {
 /// packet or per batch, the kernel half (``KernelSide``) steering frames
 /// to the sockets, and a control socket for status, swap and stop.
 ///
-/// Counters are flushed to the pinned ``DatapathCounters`` every 50 ms.
+/// Counters are flushed to the pinned ``DatapathCounters`` every 50 ms;
+/// at the same pace the kernel's copies of the user's redirect maps are
+/// re-read into every engine (``RedirectMapMirror``).
 public final class SoftwareDatapath: @unchecked Sendable {
   /// What it runs.
   public let configuration: DatapathConfiguration
@@ -55,6 +57,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
   let state: DatapathState
   let pass: PassDevice
   let control: ControlSocket
+  let mirror: RedirectMapMirror
   private let base: DatapathCounters.Totals
   private let startedAt = Date()
   private let finished = DispatchGroup()
@@ -63,8 +66,9 @@ public final class SoftwareDatapath: @unchecked Sendable {
   private init(
     configuration: DatapathConfiguration, batchRefusal: String?, kernel: KernelSide,
     workers: [QueueWorker], state: DatapathState, pass: PassDevice, control: ControlSocket,
-    base: DatapathCounters.Totals
+    mirror: RedirectMapMirror, base: DatapathCounters.Totals
   ) {
+    self.mirror = mirror
     self.configuration = configuration
     self.batchRefusal = batchRefusal
     self.kernel = kernel
@@ -157,6 +161,11 @@ public final class SoftwareDatapath: @unchecked Sendable {
     }
     let kernel = try KernelSide.install(
       configuration.source, on: interface, mode: configuration.attachMode)
+    // The engines start with the kernel's redirect maps, applied by each
+    // worker before its first RX batch.
+    let mirror = RedirectMapMirror(fallbackMaps: kernel.fallbackMaps, definitions: object.maps)
+    mirror.refresh()
+    for worker in workers { worker.mirror = mirror }
     let base: DatapathCounters.Totals
     do {
       base = try kernel.counters.read()
@@ -168,7 +177,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
     }
     let datapath = SoftwareDatapath(
       configuration: configuration, batchRefusal: refusal, kernel: kernel, workers: workers,
-      state: state, pass: pass, control: control, base: base)
+      state: state, pass: pass, control: control, mirror: mirror, base: base)
     datapath.launch()
     return datapath
   }
@@ -188,6 +197,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
       while !state.stopping.load(ordering: .relaxed) {
         usleep(50_000)
         flush()
+        mirror.refresh()
         if let error = state.takeError() {
           FileHandle.standardError.write(Data("xdpbatch datapath: engine: \(error)\n".utf8))
         }
@@ -226,10 +236,12 @@ public final class SoftwareDatapath: @unchecked Sendable {
     var totals = base
     var timing = TimingByForm()
     var socket = SocketStatistics()
+    var failures = RedirectFailures()
     for worker in workers {
       let report = worker.published.withLock { $0 }
       totals.add(report.totals)
       timing.add(report.timing)
+      failures.add(report.redirectFailures)
       socket.add(worker.socket.statistics())
     }
     return DatapathStatus(
@@ -238,7 +250,9 @@ public final class SoftwareDatapath: @unchecked Sendable {
       strategy: configuration.strategy.rawValue, bound: configuration.bound.rawValue,
       batchAvailable: batchRefusal == nil, zeroCopy: workers.allSatisfy(\.socket.zeroCopy),
       queues: workers.count, pid: getpid(), started: startedAt.timeIntervalSince1970,
-      passDevice: pass.name, counters: totals, socket: socket, forms: timing)
+      passDevice: pass.name, counters: totals, socket: socket, forms: timing,
+      redirectFailures: failures, followedMaps: mirror.sources.map(\.map.definition.name),
+      followProblem: mirror.problem)
   }
 
   /// Stops the workers after their current batch, flushes the counters and

@@ -169,6 +169,11 @@ public final class ConsoleSession {
     case .swapMode(let interface):
       let before = currentRecord(interface)?.isSoftware
       let record = try swapForm(interface)
+      // A move back to the kernel loads the program with fresh maps: the
+      // demo's redirect target again (the move to the software datapath
+      // keeps them; docs/DESIGN.md, "Maps on the software datapath").
+      let demo = Demo(state: deployment.state)
+      if interface == demo.veth.name { try? demo.fillRedirectMaps() }
       let place = record.isSoftware ? "the software datapath (AF_XDP)" : "the kernel"
       news = .info(
         before != nil && before != record.isSoftware
@@ -276,7 +281,8 @@ public final class ConsoleSession {
     if let selected {
       snapshot.maps = MapPanel.read(interface: selected, state: deployment.state)
       snapshot.perCPU =
-        (try? InterfaceProgram.find(interface: selected)).flatMap(PerCPUActionCounts.of)?.cpus ?? []
+        (try? InterfaceProgram.find(interface: selected, followingDatapath: false)).flatMap(
+          PerCPUActionCounts.of)?.cpus ?? []
     }
     let listed = selected.map { name in listing.interfaces.contains { $0.name == name } } ?? true
     snapshot.status =

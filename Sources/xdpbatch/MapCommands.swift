@@ -4,7 +4,8 @@ import Control
 import Foundation
 
 /// `xdpbatch maps IFACE`: the maps of the XDP program on an interface,
-/// whoever attached it.
+/// whoever attached it; on the software datapath, of the user's program
+/// its redirect program falls back to.
 struct MapsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "maps",
@@ -24,10 +25,12 @@ struct MapsCommand: ParsableCommand {
         InspectionJSON.encode(
           MapsReport(
             interface: interface, programID: program.programID, program: program.program.name,
-            maps: maps)))
+            redirectProgramID: program.redirect?.redirectID, maps: maps)))
       return
     }
-    print("\(interface): program \(program.program.name) (id \(program.programID))")
+    print(
+      "\(interface): program \(program.program.name) (id \(program.programID))"
+        + (program.redirect.map { Self.datapathNote($0) } ?? ""))
     let header = ["ID", "NAME", "TYPE", "KEY", "VALUE", "ENTRIES", "FLAGS", "BTF"]
     let rows = maps.map { map in
       [
@@ -38,6 +41,11 @@ struct MapsCommand: ParsableCommand {
     }
     print(InspectionTable.render([header] + rows))
   }
+
+  /// What `maps`, `map dump` and `prog` add on the software datapath.
+  static func datapathNote(_ redirect: DatapathRedirect) -> String {
+    ", run by the software datapath (attached: \(DatapathRedirect.programName) id \(redirect.redirectID), which falls back to it)"
+  }
 }
 
 /// `maps --json`.
@@ -45,11 +53,14 @@ struct MapsReport: Encodable {
   var interface: String
   var programID: UInt32
   var program: String
+  /// The software datapath's redirect program, when it is what is attached.
+  var redirectProgramID: UInt32?
   var maps: [MapSummary]
 
   enum CodingKeys: String, CodingKey {
     case interface, program, maps
     case programID = "program_id"
+    case redirectProgramID = "redirect_program_id"
   }
 }
 
@@ -88,18 +99,21 @@ struct MapDumpCommand: ParsableCommand {
     let contents = try TypedMap.open(interface: interface, name: name)
     var entries = try contents.entries()
     if nonzero { entries = entries.filter { !$0.isZero } }
+    let software = (try? InterfaceProgram.find(interface: interface))?.redirect != nil
+    let copy = software ? DatapathCopy(contents.map.summary.type) : nil
     if json {
       print(
         InspectionJSON.encode(
           MapDumpReport(
             interface: interface, map: contents.map.summary, types: contents.types.source,
-            entries: entries)))
+            datapathCopy: copy, entries: entries)))
       return
     }
     let summary = contents.map.summary
     print(
       "\(summary.name) (id \(summary.id), \(summary.type), \(entries.count) entries, types: \(contents.types.source.rawValue))"
     )
+    if let copy { print(copy.note) }
     for entry in entries {
       if let perCPU = entry.perCPU, let sum = entry.sum {
         let cpus = perCPU.enumerated().map { "cpu\($0.offset) \($0.element)" }
@@ -116,7 +130,36 @@ struct MapDumpReport: Encodable {
   var interface: String
   var map: MapSummary
   var types: MapTypes.Source
+  /// On the software datapath: whether its engines follow this map.
+  var datapathCopy: DatapathCopy?
   var entries: [MapEntry]
+
+  enum CodingKeys: String, CodingKey {
+    case interface, map, types, entries
+    case datapathCopy = "datapath_copy"
+  }
+}
+
+/// How the software datapath's engines hold a map of the user's program
+/// (docs/DESIGN.md, "Maps on the software datapath"): redirect maps follow the kernel's copy;
+/// every other map is the engines' own state.
+enum DatapathCopy: String, Encodable {
+  case followed
+  case engineOwn = "engine-own"
+
+  init(_ type: MapType) {
+    self = [.devmap, .devmapHash, .cpumap, .xskmap].contains(type) ? .followed : .engineOwn
+  }
+
+  /// The line `map dump` prints under its header.
+  var note: String {
+    switch self {
+    case .followed:
+      "(the software datapath's engines follow this map: re-read every 50 ms)"
+    case .engineOwn:
+      "(the software datapath's engines keep their own copy of this map: these entries are the kernel fallback's)"
+    }
+  }
 }
 
 /// `xdpbatch map update IFACE NAME KEY VALUE`.

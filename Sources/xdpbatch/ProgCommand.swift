@@ -5,7 +5,9 @@ import Foundation
 
 /// `xdpbatch prog IFACE`: what the kernel made of the XDP program on an
 /// interface: identity, sizes, run statistics, per-CPU verdicts, and on
-/// request its translated and JIT-compiled code.
+/// request its translated and JIT-compiled code. On the software datapath
+/// it shows both programs: the redirect program attached, and the user's
+/// program it falls back to (which the rest describes).
 struct ProgCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "prog",
@@ -39,11 +41,15 @@ struct ProgCommand: ParsableCommand {
       throw InspectionError.kernel(error)
     }
     let perCPU = PerCPUActionCounts.of(program)
+    let redirect = program.redirect.flatMap { try? ProgramDetails.read(id: $0.redirectID) }
     if json {
       print(
-        InspectionJSON.encode(ProgReport(interface: interface, details: details, perCPU: perCPU)))
+        InspectionJSON.encode(
+          ProgReport(
+            interface: interface, details: details, perCPU: perCPU, redirectProgram: redirect)))
     } else {
       print(Self.summary(details, interface: interface, perCPU: perCPU))
+      if let redirect { print(Self.redirectSummary(redirect)) }
     }
     if xlated {
       print(try Self.xlatedListing(program, details: details))
@@ -81,6 +87,16 @@ struct ProgCommand: ParsableCommand {
       }
     }
     return lines.joined(separator: "\n")
+  }
+
+  /// The software datapath's lines: what is attached and what it does.
+  static func redirectSummary(_ redirect: ProgramDetails) -> String {
+    [
+      "  run by the software datapath: attached is its redirect program \(redirect.name) (id \(redirect.id)),",
+      "  which hands each frame to the datapath's AF_XDP socket of its queue and falls back to this",
+      "  program in the kernel when no socket is registered; the per-CPU counts above are that",
+      "  kernel fallback's (`xdpbatch stats` adds the datapath's)",
+    ].joined(separator: "\n")
   }
 
   /// The xlated code through the project's disassembler. Map references
@@ -143,10 +159,14 @@ struct ProgReport: Encodable {
   var interface: String
   var details: ProgramDetails
   var perCPU: PerCPUActionCounts?
+  /// The software datapath's redirect program, when it is what is attached
+  /// (the details are then of the user's program it falls back to).
+  var redirectProgram: ProgramDetails?
 
   enum CodingKeys: String, CodingKey {
     case interface
     case perCPU = "per_cpu"
+    case redirectProgram = "redirect_program"
   }
 
   func encode(to encoder: any Encoder) throws {
@@ -154,6 +174,7 @@ struct ProgReport: Encodable {
     var container = encoder.container(keyedBy: CodingKeys.self)
     try container.encode(interface, forKey: .interface)
     try container.encodeIfPresent(perCPU, forKey: .perCPU)
+    try container.encodeIfPresent(redirectProgram, forKey: .redirectProgram)
   }
 }
 

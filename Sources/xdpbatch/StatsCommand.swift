@@ -86,10 +86,14 @@ struct StatsReport: Encodable {
   /// The software datapath's time per packet in each form.
   var forms: TimingByForm?
   var zeroCopy: Bool?
+  /// The software datapath's failed redirects by reason (an XSKMAP target
+  /// cannot be followed: its sockets own the queues).
+  var redirectFailures: RedirectFailures?
 
   enum CodingKeys: String, CodingKey {
     case interface, program, mode, form, actions, rates, datapath, socket, forms
     case zeroCopy = "zero_copy"
+    case redirectFailures = "redirect_failures"
     case perCPU = "per_cpu"
     case attachMode = "attach_mode"
     case programID = "program_id"
@@ -118,6 +122,7 @@ struct StatsReport: Encodable {
     socket = software?.socket
     forms = software?.forms
     zeroCopy = software?.zeroCopy
+    redirectFailures = software?.redirectFailures
     if let software {
       // The kernel's run statistics would time the redirect program: the
       // engine's time per packet in the running form says what the program costs.
@@ -144,6 +149,11 @@ struct StatsReport: Encodable {
         action.name.padding(toLength: 8, withPad: " ", startingAt: 0)
           + String(
             format: "%15llu  %15llu  %14.0f", count.packets, count.bytes, rates[action.name] ?? 0))
+    }
+    if let failures = redirectFailures, failures.total > 0 {
+      lines.append(
+        "redirect failed in the software datapath: \(failures.unsent) not sent, \(failures.socket) to an XSKMAP socket (its own sockets own the queues), \(failures.processor) to a CPUMAP, \(failures.broadcast) broadcast"
+      )
     }
     return lines.joined(separator: "\n")
   }

@@ -16,13 +16,16 @@ extension Demo {
   /// Fills every device map (`devmap`, `devmap_hash`) of the program on
   /// the demo's interface with ``redirectTarget``'s index, so that every
   /// key a sample may use redirects there. Returns how many maps it
-  /// filled (0 for a program without one).
+  /// filled (0 for a program without one). On the software datapath the
+  /// program is the user's one behind the redirect program
+  /// (``DatapathRedirect``), whose DEVMAP the datapath follows.
   @discardableResult
   public func fillRedirectMaps() throws(SystemCallError) -> Int {
     let target = if_nametoindex(redirectTarget.name)
     guard target != 0,
-      let programID = try ForeignProgramsReader.programID(interface: veth.name)
+      let attachedID = try ForeignProgramsReader.programID(interface: veth.name)
     else { return 0 }
+    let programID = DatapathRedirect.userProgramID(attached: attachedID)
     var filled = 0
     for map in try ProgramDetails.read(id: programID).maps()
     where map.type == .devmap || map.type == .devmapHash {

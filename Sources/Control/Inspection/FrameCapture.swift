@@ -78,7 +78,7 @@ public final class FrameCapture {
   /// Builds the capture variant of the program on the interface and swaps
   /// it in. On failure nothing has changed.
   public static func start(_ request: Request) throws(InspectionError) -> FrameCapture {
-    let target = try InterfaceProgram.find(interface: request.interface)
+    let target = try InterfaceProgram.find(interface: request.interface, followingDatapath: false)
     let source = try source(for: request, target: target)
     let plain: XDPAttachment.Request
     do {

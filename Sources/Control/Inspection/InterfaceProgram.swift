@@ -4,23 +4,35 @@ import Glibc
 
 /// The XDP program attached to an interface, by whoever attached it
 /// (xdpbatch's link, `ip link set … xdp obj …`, another loader), found with
-/// `bpf_xdp_query`.
+/// `bpf_xdp_query`. On an interface the software datapath runs, the
+/// attached program is its redirect program; by default this is then the
+/// user's program that redirect program falls back to (``redirect`` says
+/// so), since that is the program, and those the maps, an operator means.
 public struct InterfaceProgram: Sendable {
   /// The interface name.
   public let interface: String
   /// Its index.
   public let interfaceIndex: UInt32
-  /// The attached program's kernel id (native first, then generic, then
-  /// offloaded, when several modes hold one).
+  /// The program's kernel id: the attached program's (native first, then
+  /// generic, then offloaded, when several modes hold one), or the user's
+  /// program behind the software datapath's redirect program.
   public let programID: UInt32
   /// The program, open.
   public let program: LoadedProgram
   /// The `XDP_FLAGS_*_MODE` flag of the mode it runs in.
   public let modeFlags: UInt32
+  /// The software datapath's redirect program actually attached, when
+  /// ``program`` is the user's program it falls back to.
+  public let redirect: DatapathRedirect?
 
   /// The program on `interface`; throws when the interface is missing or
-  /// runs no XDP program.
-  public static func find(interface: String) throws(InspectionError) -> InterfaceProgram {
+  /// runs no XDP program. With `followingDatapath` (the default) the
+  /// software datapath's redirect program is followed to the user's
+  /// program in its fallback slot; without, the attached program itself
+  /// (what a capture swaps on the link).
+  public static func find(interface: String, followingDatapath: Bool = true)
+    throws(InspectionError) -> InterfaceProgram
+  {
     let index = if_nametoindex(interface)
     guard index != 0 else { throw .interfaceNotFound(interface) }
     var options = bpf_xdp_query_opts()
@@ -42,9 +54,16 @@ public struct InterfaceProgram: Sendable {
       throw .noProgram(interface: interface)
     }
     do {
+      if followingDatapath, let redirect = try DatapathRedirect.of(programID: id),
+        let fallback = redirect.fallbackID
+      {
+        return InterfaceProgram(
+          interface: interface, interfaceIndex: index, programID: fallback,
+          program: try LoadedProgram.open(id: fallback), modeFlags: flags, redirect: redirect)
+      }
       return InterfaceProgram(
         interface: interface, interfaceIndex: index, programID: id,
-        program: try LoadedProgram.open(id: id), modeFlags: flags)
+        program: try LoadedProgram.open(id: id), modeFlags: flags, redirect: nil)
     } catch {
       throw .kernel(error)
     }
