@@ -41,6 +41,23 @@ public struct XDPLink: Sendable {
     return XDPLink(descriptor: KernelDescriptor(owning: fd))
   }
 
+  /// Opens the link with kernel id `id` during a walk of every link;
+  /// `nil` when it vanished (ENOENT) or is still being created by another
+  /// process after a short wait: the kernel lists a link's id before the
+  /// link is settled and answers EAGAIN until then (`bpf_link_by_id`).
+  static func openSettled(id: UInt32) throws(SystemCallError) -> XDPLink? {
+    for _ in 0..<50 {
+      do {
+        return try open(id: id)
+      } catch  where error.code == ENOENT {
+        return nil
+      } catch  where error.code == EAGAIN {
+        usleep(200)
+      }
+    }
+    return nil
+  }
+
   /// Opens the link with kernel id `id`.
   public static func open(id: UInt32) throws(SystemCallError) -> XDPLink {
     let fd = try check("open link id \(id)") { bpf_link_get_fd_by_id(id) }
@@ -126,12 +143,7 @@ public struct XDPLink: Sendable {
     var found: [(link: XDPLink, info: Info)] = []
     var id: UInt32 = 0
     while bpf_link_get_next_id(id, &id) == 0 {
-      let link: XDPLink
-      do {
-        link = try open(id: id)
-      } catch  where error.code == ENOENT {
-        continue
-      }
+      guard let link = try openSettled(id: id) else { continue }
       let info = try link.info()
       if info.isXDP, info.interfaceIndex == interfaceIndex { found.append((link, info)) }
     }
