@@ -180,15 +180,20 @@ public struct DatapathDeployment: Sendable {
       }
       let next: Form = current.form == .batch ? .perPacket : .batch
       if next == .perPacket, current.movedFromKernel == true {
-        if let process = current.process { launcher.stop(process, interface: interface) }
-        SoftwareDatapath.removeLeftovers(
-          interface: interface, state: deployment.state, keepCounters: true)
+        // The kernel program first, taking over the maps the fallback
+        // holds (they vanish with the fallback's pin), then the process.
+        let record: AttachmentRecord
         do {
-          return try deployment.attach(
-            current.source, to: interface, mode: current.attachMode, form: .perPacket)
+          record = try deployment.attach(
+            current.source, to: interface, mode: current.attachMode, form: .perPacket,
+            continuingMaps: true)
         } catch {
           throw .deployment(error)
         }
+        if let process = current.process { launcher.stop(process, interface: interface) }
+        SoftwareDatapath.removeLeftovers(
+          interface: interface, state: deployment.state, keepCounters: true)
+        return record
       }
       let answer = try DatapathClient(interface: interface, state: deployment.state).request(
         "form \(next.rawValue)")

@@ -27,7 +27,7 @@ public struct KernelSide: Sendable {
   /// Installs the kernel half for `source` on `interface`: the fallback
   /// first (the user's program, counted into the interface's action
   /// counters, continuing the maps of the program it replaces: see
-  /// ``continuedMaps(_:interface:)``), then the redirect program, which replaces xdpbatch's
+  /// `XDPAttachment.Request.continuingMaps(of:)`), then the redirect program, which replaces xdpbatch's
   /// program on the link atomically (or makes the link). On failure the
   /// pins this call made are removed and the link is as it was.
   public static func install(_ source: ProgramSource, on interface: String, mode: AttachMode)
@@ -58,19 +58,15 @@ public struct KernelSide: Sendable {
       }
       let request: XDPAttachment.Request
       do {
-        request = try source.request()
+        request = try source.request().continuingMaps(of: interface)
       } catch {
         throw DatapathFailure.wrapped(.source(error))
       }
       let fallbackProgram: ProgramLoader.Loaded
       do {
-        var reusing = continuedMaps(request, interface: interface)
-        if let index = request.countersMapIndex { reusing[index] = actionCounters.map }
-        fallbackProgram = try ProgramLoader(
-          maps: request.maps, reusing: reusing, license: request.license, btf: request.btf
-        ).load(request.program)
+        fallbackProgram = try request.load(counters: actionCounters)
       } catch {
-        throw DatapathFailure.wrapped(.load(.load(error)))
+        throw DatapathFailure.wrapped(.load(error))
       }
       let sockets = try openOrCreate(RedirectProgram.socketsMap, at: pins.socketsPath, &made)
       let fallback = try openOrCreate(RedirectProgram.fallbackMap, at: pins.fallbackPath, &made)
@@ -118,30 +114,6 @@ public struct KernelSide: Sendable {
     } catch {
       throw .kernel(SystemCallError("install the datapath on \(interface): \(error)", code: EIO))
     }
-  }
-
-  /// The maps of the program now running on `interface` (the user's
-  /// program, behind the redirect program when a datapath ran before)
-  /// that `request` declares alike (name, type, key and value size,
-  /// entries), by index: the fallback takes them over, so that moving an
-  /// interface from the kernel to the software datapath, or restarting a
-  /// datapath, keeps the entries the user put in (a filled DEVMAP).
-  static func continuedMaps(_ request: XDPAttachment.Request, interface: String) -> [Int: KernelMap]
-  {
-    guard let running = try? InterfaceProgram.find(interface: interface).maps() else { return [:] }
-    var reusing: [Int: KernelMap] = [:]
-    for (index, definition) in request.maps.enumerated() where index != request.countersMapIndex {
-      let name = String(definition.name.prefix(15))
-      if let match = running.first(where: {
-        $0.summary.name == name && $0.summary.type == definition.type
-          && $0.summary.keySize == definition.keySize
-          && $0.summary.valueSize == definition.valueSize
-          && $0.summary.maxEntries == definition.maxEntries
-      }) {
-        reusing[index] = KernelMap(descriptor: match.descriptor, definition: definition)
-      }
-    }
-    return reusing
   }
 
   private static func openOrCreate(

@@ -169,9 +169,9 @@ public final class ConsoleSession {
     case .swapMode(let interface):
       let before = currentRecord(interface)?.isSoftware
       let record = try swapForm(interface)
-      // A move back to the kernel loads the program with fresh maps: the
-      // demo's redirect target again (the move to the software datapath
-      // keeps them; docs/DESIGN.md, "Maps on the software datapath").
+      // The demo's redirect target, in case the swap loaded fresh maps (a
+      // move between datapaths keeps them; docs/DESIGN.md, "Maps on the
+      // software datapath").
       let demo = Demo(state: deployment.state)
       if interface == demo.veth.name { try? demo.fillRedirectMaps() }
       let place = record.isSoftware ? "the software datapath (AF_XDP)" : "the kernel"

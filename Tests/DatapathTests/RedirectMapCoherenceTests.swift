@@ -129,6 +129,25 @@ struct RedirectMapCoherenceTests {
     #expect(counters.actions[.redirect].packets == 100)
     #expect(counters.redirectFailed.packets == 0)
     #expect(eventually { (try? network.peerReceived(second.peer)) ?? 0 >= peerBefore + 100 })
+
+    // And back: the kernel program takes the maps over again.
+    let back = try deployment.swap(interface: interface)
+    #expect(!back.isSoftware && back.form == .perPacket)
+    let kept = try Self.run(["map", "dump", interface, "tx_port"])
+    #expect(kept.output.contains("key 1  value \(if_nametoindex(second.name))"), "\(kept.output)")
+    // The kernel program redirects through the kept DEVMAP (whether veth
+    // then delivers depends on the peer's XDP, not on xdpbatch).
+    func redirected() -> UInt64 {
+      let stats = try? Self.run(["stats", interface, "--json"])
+      let report = stats.flatMap {
+        try? JSONSerialization.jsonObject(with: Data($0.output.utf8)) as? [String: Any]
+      }
+      let actions = report?["actions"] as? [String: Any]
+      return ((actions?["redirect"] as? [String: Any])?["packets"] as? NSNumber)?.uint64Value ?? 0
+    }
+    let redirectedBefore = redirected()
+    try network.send(Self.frame, count: 100)
+    #expect(eventually { redirected() >= redirectedBefore + 100 })
   }
 
   @Test func inspectionOnASoftwareInterfaceShowsTheUsersProgram() throws {

@@ -30,18 +30,23 @@ public struct ProgramDeployment: Sendable {
   /// Attaches `source`'s program to `interface` in `mode`, as `form`, and
   /// records it. An xdpbatch program already there (in the same mode) is
   /// replaced atomically; a foreign one is refused unless `force`. Holds
-  /// the interface's ``InterfaceLock`` throughout.
+  /// the interface's ``InterfaceLock`` throughout. With `continuingMaps`
+  /// the program takes over the maps of the program it replaces that its
+  /// object declares alike (``XDPAttachment/Request/continuingMaps(of:)``),
+  /// as when the same program moves back from the software datapath.
   @discardableResult
   public func attach(
     _ source: ProgramSource, to interface: String, mode: AttachMode, form: Form = .perPacket,
-    force: Bool = false
+    force: Bool = false, continuingMaps: Bool = false
   ) throws(DeploymentError) -> AttachmentRecord {
     try changing(interface) { () throws(DeploymentError) in
-      try attachHoldingLock(source, to: interface, mode: mode, form: form, force: force)
+      try attachHoldingLock(
+        source, to: interface, mode: mode, form: form, force: force,
+        continuingMaps: continuingMaps)
     }
   }
 
-  /// ``attach(_:to:mode:form:force:)`` with the lock already held.
+  /// ``attach(_:to:mode:form:force:continuingMaps:)`` with the lock already held.
   ///
   /// Crash consistency: the record of the new program is written as the
   /// pending record once the program is loaded (its id known) and before
@@ -50,7 +55,8 @@ public struct ProgramDeployment: Sendable {
   /// that of the pending record, and ``current(interface:)`` picks the one
   /// that matches.
   private func attachHoldingLock(
-    _ source: ProgramSource, to interface: String, mode: AttachMode, form: Form, force: Bool
+    _ source: ProgramSource, to interface: String, mode: AttachMode, form: Form, force: Bool,
+    continuingMaps: Bool = false
   ) throws(DeploymentError) -> AttachmentRecord {
     let index: UInt32
     do {
@@ -62,12 +68,13 @@ public struct ProgramDeployment: Sendable {
       throw .offloadUnsupported(OffloadSupport.refusal(interface: interface, index: index))
     }
     if form == .batch { throw .batchUnsupported(try batchRefusal()) }
-    let request: XDPAttachment.Request
+    var request: XDPAttachment.Request
     do {
       request = try source.request()
     } catch {
       throw .source(error)
     }
+    if continuingMaps { request = request.continuingMaps(of: interface) }
     let previous = state.record(interface: interface)
     let object = URL(fileURLWithPath: source.objectPath).standardizedFileURL.path
     // The operator's choice of rewrite outlives the program it was made for.

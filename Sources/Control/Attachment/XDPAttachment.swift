@@ -51,6 +51,9 @@ public struct XDPAttachment: Sendable {
     public var license: String
     /// The object's BTF with the program's function records, if it has BTF.
     public var btf: KernelBTF?
+    /// Existing kernel maps the program takes over instead of new ones,
+    /// by index in ``maps`` (see ``continuingMaps(of:)``).
+    public var continued: [Int: KernelMap] = [:]
 
     /// Describes what to load.
     public init(
@@ -64,9 +67,10 @@ public struct XDPAttachment: Sendable {
       self.btf = btf
     }
 
-    /// Loads the program, giving it `counters` at ``countersMapIndex``.
+    /// Loads the program, giving it `counters` at ``countersMapIndex`` and
+    /// the ``continued`` maps at theirs.
     public func load(counters: ActionCounters) throws(AttachError) -> ProgramLoader.Loaded {
-      var reusing: [Int: KernelMap] = [:]
+      var reusing = continued
       if let countersMapIndex { reusing[countersMapIndex] = counters.map }
       do {
         return try ProgramLoader(maps: maps, reusing: reusing, license: license, btf: btf).load(
