@@ -27,8 +27,15 @@ public struct DatapathBench: Sendable {
   public var engine: EngineKind
   /// Also run xdp1 in the interpreter (when ``engine`` is the JIT).
   public var interpreterRows: Bool
-  /// Generator threads (CPUs 0 to senders - 1); nil: one per CPU.
+  /// Generator threads (CPUs 0 to senders - 1); nil: half the CPUs (at
+  /// least one), leaving the rest to the receiver: a generator on every
+  /// CPU starves the AF_XDP loops of the CPU time they measure.
   public var senders: Int?
+
+  /// The generator threads a run uses.
+  public var sendingThreads: Int {
+    senders ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) / 2)
+  }
 
   /// Describes a bench.
   public init(
@@ -214,7 +221,8 @@ public struct DatapathBench: Sendable {
       .init(
         frames: frames, interface: network.veth.peer, namespace: network.namespace,
         fullSpeed: true, program: program ?? TrafficGenerator.transmitProgram,
-        programMaps: program == nil ? [] : [InterleavedMix.counterMap], senders: senders))
+        programMaps: program == nil ? [] : [InterleavedMix.counterMap],
+        senders: sendingThreads))
     Thread.sleep(forTimeInterval: seconds)
     if let failure = generator.stop() { throw .step("send traffic", "\(failure)") }
     let elapsed = Date().timeIntervalSince(start)

@@ -2,7 +2,7 @@ import Foundation
 
 /// One row of the datapath bench: what ran, the three rates, and for the
 /// software datapath its time per packet.
-public struct DatapathBenchRow: Hashable, Codable, Sendable {
+public struct DatapathBenchRow: Hashable, Encodable, Sendable {
   /// `kernel` (native XDP), `bare` (AF_XDP, no program) or `software`.
   public var kind = ""
   /// The program (none for the bare loop).
@@ -38,6 +38,10 @@ public struct DatapathBenchRow: Hashable, Codable, Sendable {
   /// ``actedMpps`` over the reference's.
   public var ratio: Double?
 
+  /// Whether the generator may have been the limit: the veth ring dropped
+  /// (almost) nothing, so the receiver kept up with what was offered.
+  public var generatorBound: Bool { offeredMpps - receivedMpps < 0.01 * offeredMpps }
+
   /// A row with its rates; the rest is filled in by the bench.
   public init(seconds: Double, offeredMpps: Double, receivedMpps: Double, actedMpps: Double) {
     self.seconds = seconds
@@ -55,6 +59,29 @@ public struct DatapathBenchRow: Hashable, Codable, Sendable {
     case socketDrops = "socket_drops"
     case programNanosecondsPerPacket = "program_ns_per_packet"
     case datapathNanosecondsPerPacket = "datapath_ns_per_packet"
+    case generatorBound = "generator_bound"
+  }
+
+  /// Encodes every field and ``generatorBound``.
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(kind, forKey: .kind)
+    try container.encodeIfPresent(program, forKey: .program)
+    try container.encode(form, forKey: .form)
+    try container.encodeIfPresent(engine, forKey: .engine)
+    try container.encodeIfPresent(groupActions, forKey: .groupActions)
+    try container.encode(seconds, forKey: .seconds)
+    try container.encode(offeredMpps, forKey: .offeredMpps)
+    try container.encode(receivedMpps, forKey: .receivedMpps)
+    try container.encode(actedMpps, forKey: .actedMpps)
+    try container.encodeIfPresent(socketDrops, forKey: .socketDrops)
+    try container.encodeIfPresent(programNanosecondsPerPacket, forKey: .programNanosecondsPerPacket)
+    try container.encodeIfPresent(
+      datapathNanosecondsPerPacket, forKey: .datapathNanosecondsPerPacket)
+    try container.encodeIfPresent(actions, forKey: .actions)
+    try container.encodeIfPresent(reference, forKey: .reference)
+    try container.encodeIfPresent(ratio, forKey: .ratio)
+    try container.encode(generatorBound, forKey: .generatorBound)
   }
 
   /// Compares every software and kernel row with the bare loop: xdp_tx
@@ -93,10 +120,14 @@ public struct DatapathBenchRow: Hashable, Codable, Sendable {
       let ratio =
         row.ratio.map { String(format: "%8.0f %%", $0 * 100) + " \(row.reference ?? "")" } ?? ""
       lines.append(
-        name.padding(toLength: 44, withPad: " ", startingAt: 0)
+        name.padding(toLength: 43, withPad: " ", startingAt: 0) + (row.generatorBound ? "*" : " ")
           + String(format: "%8.2f  %8.2f  %8.2f", row.offeredMpps, row.receivedMpps, row.actedMpps)
           + number(row.programNanosecondsPerPacket, "%9.1f")
           + number(row.datapathNanosecondsPerPacket, "%9.1f") + ratio)
+    }
+    if rows.contains(where: \.generatorBound) {
+      lines.append(
+        "* the veth ring dropped nothing: the receiver kept up, the generator may be the limit")
     }
     return lines.joined(separator: "\n")
   }

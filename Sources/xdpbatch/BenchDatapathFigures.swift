@@ -15,6 +15,8 @@ struct DatapathSection: Encodable {
   var skipped: String?
   /// CPUs, CPU model, kernel and load average.
   var machine = MachineDescription.current()
+  /// Traffic generator threads (on CPUs 0 to senders - 1).
+  var senders: Int?
 
   /// Runs the section, or says why not.
   static func measure(
@@ -24,12 +26,13 @@ struct DatapathSection: Encodable {
       progress.note("datapath: skipped (\(reason))")
       return DatapathSection(skipped: reason)
     }
-    progress.step("datapath on a veth pair (\(seconds) s of full-speed traffic per row)")
-    var section = DatapathSection()
+    let bench = DatapathBench(samples: samples, seconds: seconds, engine: engine, senders: senders)
+    progress.step(
+      "datapath on a veth pair (\(seconds) s of full-speed traffic per row, "
+        + "\(bench.sendingThreads) generator thread(s))")
+    var section = DatapathSection(senders: bench.sendingThreads)
     do {
-      section.rows = try DatapathBench(
-        samples: samples, seconds: seconds, engine: engine, senders: senders
-      ).run {
+      section.rows = try bench.run {
         progress.note("datapath: " + $0)
       }
     } catch {
@@ -44,7 +47,7 @@ struct DatapathSection: Encodable {
     if let skipped, rows.isEmpty { return "DATAPATH: skipped (\(skipped))" }
     var text = DatapathBenchRow.table(rows)
     if let skipped { text += "\nDATAPATH: stopped early (\(skipped))" }
-    return text + "\n" + machine.line
+    return text + "\n" + machine.line + ", \(senders ?? 0) generator thread(s)"
   }
 }
 
