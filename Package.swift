@@ -24,7 +24,7 @@ let package = Package(
     // Harnesses: equivalence of the two forms, and the benchmark fixtures.
     .target(name: "Check", dependencies: ["BPF", "Rewriter", "Engine"]),
     .target(name: "Control", dependencies: ["BPF", "Rewriter", "CBPF", "CLinux"]),
-    .target(name: "Bench", dependencies: ["BPF", "Rewriter", "Engine", "Control"]),
+    .target(name: "Bench", dependencies: ["BPF", "Rewriter", "Engine", "Control", "Datapath"]),
     // The console draws the values it is handed; LiveConsole hands it
     // Control's readings and carries out its keys through Control.
     .target(name: "Console", dependencies: ["BPF", "CNcursesw"]),

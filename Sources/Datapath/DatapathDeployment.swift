@@ -1,5 +1,6 @@
 import BPF
 import Control
+import Engine
 import Foundation
 import Glibc
 import Rewriter
@@ -51,15 +52,18 @@ public struct DatapathDeployment: Sendable {
   /// software datapath starts from the kernel attachment (which checks the
   /// program, the mode and foreign programs), then takes the interface's
   /// frames; if it cannot start, the attachment is undone (or, replacing
-  /// one, left running the program per packet in the kernel).
+  /// one, left running the program per packet in the kernel). `engine`
+  /// and `groupActions` are the software datapath's, recorded with it.
   @discardableResult
   public func attach(
     _ source: ProgramSource, to interface: String, mode: AttachMode, datapath: DatapathKind,
-    form: Form, force: Bool = false
+    form: Form, force: Bool = false, engine: EngineKind = .platformDefault,
+    groupActions: Bool = false
   ) throws(DatapathError) -> AttachmentRecord {
     try changing(interface) { () throws(DatapathError) in
       try attachHoldingLock(
-        source, to: interface, mode: mode, datapath: datapath, form: form, force: force)
+        source, to: interface, mode: mode, datapath: datapath, form: form, force: force,
+        engine: engine, groupActions: groupActions)
     }
   }
 
@@ -79,7 +83,7 @@ public struct DatapathDeployment: Sendable {
 
   private func attachHoldingLock(
     _ source: ProgramSource, to interface: String, mode: AttachMode, datapath: DatapathKind,
-    form: Form, force: Bool
+    form: Form, force: Bool, engine: EngineKind, groupActions: Bool
   ) throws(DatapathError) -> AttachmentRecord {
     let previous = deployment.state.record(interface: interface)
     if let previous, previous.isSoftware, let process = previous.process {
@@ -101,8 +105,11 @@ public struct DatapathDeployment: Sendable {
     } catch {
       throw .deployment(error)
     }
+    var options = kernel
+    options.engine = engine.rawValue
+    options.groupActions = groupActions
     do {
-      return try startSoftware(kernel, form: form, movedFromKernel: false)
+      return try startSoftware(options, form: form, movedFromKernel: false)
     } catch {
       if previous == nil {
         SoftwareDatapath.removeLeftovers(interface: interface, state: deployment.state)
@@ -121,7 +128,9 @@ public struct DatapathDeployment: Sendable {
       DatapathConfiguration(
         interface: record.interface, source: record.source, form: form,
         strategy: record.strategy, bound: record.bound, attachMode: record.attachMode,
-        state: deployment.state))
+        state: deployment.state,
+        engine: record.engine.flatMap(EngineKind.init(rawValue:)) ?? .platformDefault,
+        groupActions: record.groupActions ?? false))
     var updated = record
     updated.form = form
     updated.datapath = DatapathKind.software.rawValue

@@ -28,12 +28,13 @@ struct DatapathLauncher {
     } catch {
       throw .kernel(error)
     }
-    let arguments = [
-      executable, "datapath", "run", interface, configuration.source.objectPath, "--program",
-      configuration.source.programName, "--form", configuration.form.rawValue, "--strategy",
-      configuration.strategy.rawValue, "--bound", configuration.bound.rawValue, "--mode",
-      configuration.attachMode.rawValue,
-    ]
+    let arguments =
+      [
+        executable, "datapath", "run", interface, configuration.source.objectPath, "--program",
+        configuration.source.programName, "--form", configuration.form.rawValue, "--strategy",
+        configuration.strategy.rawValue, "--bound", configuration.bound.rawValue, "--mode",
+        configuration.attachMode.rawValue, "--engine", configuration.engine.rawValue,
+      ] + (configuration.groupActions ? ["--group-actions"] : [])
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }

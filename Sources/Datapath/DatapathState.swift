@@ -124,6 +124,9 @@ struct QueueReport {
   var totals = DatapathCounters.Totals()
   var timing = TimingByForm()
   var redirectFailures = RedirectFailures()
+  /// Why the queue's machine runs the program in the interpreter although
+  /// the JIT was asked for.
+  var engineFallback: String?
 }
 
 /// ``FormTiming`` for each form.

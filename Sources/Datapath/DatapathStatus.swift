@@ -1,5 +1,6 @@
 import BPF
 import Control
+import Engine
 
 /// What a running software datapath reports through its control socket
 /// (`status`), and what `stats --json` shows of it.
@@ -43,6 +44,20 @@ public struct DatapathStatus: Hashable, Codable, Sendable {
   public var followedMaps: [String]?
   /// Why the last re-read of those maps failed, nil when it did not.
   public var followProblem: String?
+  /// The engine asked for (`jit` or `interpreter`); absent from a datapath
+  /// of an older xdpbatch.
+  public var engine: EngineKind?
+  /// Why the program runs in the interpreter although the JIT was asked
+  /// for (nil when it compiled).
+  public var engineFallback: String?
+  /// Whether verdicts are acted on grouped by action.
+  public var groupActions: Bool?
+
+  /// The engine that runs the program: the interpreter when the JIT
+  /// refused it.
+  public var runningEngine: EngineKind? {
+    engineFallback == nil ? engine : .interpreter
+  }
 
   enum CodingKeys: String, CodingKey {
     case interface, object, program, datapath, form, strategy, bound
@@ -54,5 +69,8 @@ public struct DatapathStatus: Hashable, Codable, Sendable {
     case redirectFailures = "redirect_failures"
     case followedMaps = "followed_maps"
     case followProblem = "follow_problem"
+    case engine
+    case engineFallback = "engine_fallback"
+    case groupActions = "group_actions"
   }
 }

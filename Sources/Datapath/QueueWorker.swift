@@ -15,6 +15,8 @@ final class QueueWorker: @unchecked Sendable {
   let forms: ProgramForms
   let pass: PassDevice
   let state: DatapathState
+  /// Act on a batch's verdicts grouped by action instead of in frame order.
+  let groupActions: Bool
   /// What this queue counted and timed, read by the flusher and status.
   let published = Mutex(QueueReport())
   /// The kernel's redirect maps this queue's machine follows; set before
@@ -25,11 +27,17 @@ final class QueueWorker: @unchecked Sendable {
   private let ports = RedirectPorts()
   private let frames: UnsafeMutableBufferPointer<LiveFrameRunner.Frame>
   private let chunks: UnsafeMutablePointer<UInt64>
+  /// What became of each frame of the batch (kept between batches: no
+  /// allocation per batch).
+  private let outcomes: UnsafeMutablePointer<Outcome>
+  /// Packets and bytes per action and per failed outcome in one batch.
+  private let tally: UnsafeMutablePointer<UInt64>
   private var outstandingTransmits = 0
+  private var fallbackNoted = false
 
   init(
     socket: QueueSocket, machine: Machine, runner: LiveFrameRunner, forms: ProgramForms,
-    pass: PassDevice, state: DatapathState
+    pass: PassDevice, state: DatapathState, groupActions: Bool = false
   ) {
     self.socket = socket
     self.machine = machine
@@ -37,13 +45,20 @@ final class QueueWorker: @unchecked Sendable {
     self.forms = forms
     self.pass = pass
     self.state = state
+    self.groupActions = groupActions
     frames = .allocate(capacity: LiveFrameRunner.maximumBatch)
     chunks = .allocate(capacity: LiveFrameRunner.maximumBatch)
+    outcomes = .allocate(capacity: LiveFrameRunner.maximumBatch)
+    outcomes.initialize(repeating: .done, count: LiveFrameRunner.maximumBatch)
+    tally = .allocate(capacity: Self.tallySlots * 2)
+    tally.initialize(repeating: 0, count: Self.tallySlots * 2)
   }
 
   deinit {
     frames.deallocate()
     chunks.deallocate()
+    outcomes.deallocate()
+    tally.deallocate()
   }
 
   /// Runs until the datapath stops.
@@ -92,11 +107,12 @@ final class QueueWorker: @unchecked Sendable {
 
   /// One RX batch; false when the ring was empty.
   private func receiveBatch() -> Bool {
-    let start = Self.now()
     var index: UInt32 = 0
     let count = Int(
       xsk_ring_cons__peek(socket.receive, UInt32(LiveFrameRunner.maximumBatch), &index))
     guard count > 0 else { return false }
+    // Timed from here: an empty ring costs no clock reading.
+    let start = Self.now()
     let base = socket.region.start
     let usable = UInt32(QueueSocket.frameSize - PacketRunner.sharedInfoSize)
     for slot in 0..<count {
@@ -123,29 +139,53 @@ final class QueueWorker: @unchecked Sendable {
     }
     let programEnd = Self.now()
     if let error = runner.lastError { state.note(error) }
-    let outcomes = act(count: count)
+    act(count: count)
     let end = Self.now()
     let ranForm: Form = (form == .batch && forms.batch != nil) ? .batch : .perPacket
-    published.withLock { report in
-      for slot in 0..<count {
-        let verdict = runner.verdicts[slot]
-        let bytes = UInt64(verdict.length)
-        report.totals.actions[verdict.action].packets &+= 1
-        report.totals.actions[verdict.action].bytes &+= bytes
-        switch outcomes[slot] {
-        case .redirectFailed(let reason):
-          report.totals.redirectFailed.packets &+= 1
-          report.totals.redirectFailed.bytes &+= bytes
-          report.redirectFailures[reason] &+= 1
-        case .passFailed:
-          report.totals.passFailed.packets &+= 1
-          report.totals.passFailed.bytes &+= bytes
-        case .transmitFailed:
-          report.totals.transmitFailed.packets &+= 1
-          report.totals.transmitFailed.bytes &+= bytes
-        case .done: break
-        }
+    let fallback = fallbackNoted ? nil : machine.engineFallback
+    if fallback != nil { fallbackNoted = true }
+    // Counted into a buffer of this queue's, outside the lock: the lock
+    // then adds eight pairs, not a subscript of ActionCounts per frame.
+    let verdicts = runner.verdicts
+    for index in 0..<Self.tallySlots * 2 { tally[index] = 0 }
+    for slot in 0..<count {
+      let verdict = verdicts[slot]
+      let bytes = UInt64(verdict.length)
+      let action = Int(verdict.action.rawValue)
+      tally[action * 2] &+= 1
+      tally[action * 2 + 1] &+= bytes
+      let outcome = outcomes[slot]
+      if outcome != .done {
+        let index = (Self.actionSlots + Int(outcome.rawValue) - 1) * 2
+        tally[index] &+= 1
+        tally[index + 1] &+= bytes
       }
+    }
+    let tally = self.tally
+    published.withLock { report in
+      if let fallback { report.engineFallback = fallback }
+      for action in XDPAction.allCases {
+        let index = Int(action.rawValue) * 2
+        guard tally[index] > 0 else { continue }
+        report.totals.actions[action].packets &+= tally[index]
+        report.totals.actions[action].bytes &+= tally[index + 1]
+      }
+      func add(_ count: inout ActionCount, _ outcome: Outcome) {
+        let index = (Self.actionSlots + Int(outcome.rawValue) - 1) * 2
+        count.packets &+= tally[index]
+        count.bytes &+= tally[index + 1]
+      }
+      for (outcome, reason) in [
+        (Outcome.redirectUnsent, RedirectFailures.Reason.unsent),
+        (.redirectToSocket, .socket), (.redirectToProcessor, .processor),
+        (.redirectBroadcast, .broadcast),
+      ] {
+        add(&report.totals.redirectFailed, outcome)
+        report.redirectFailures[reason] &+=
+          tally[(Self.actionSlots + Int(outcome.rawValue) - 1) * 2]
+      }
+      add(&report.totals.passFailed, .passFailed)
+      add(&report.totals.transmitFailed, .transmitFailed)
       report.timing[ranForm].add(
         packets: count, programNanoseconds: programEnd &- programStart,
         datapathNanoseconds: end &- start)
@@ -153,93 +193,131 @@ final class QueueWorker: @unchecked Sendable {
     return true
   }
 
-  private enum Outcome {
-    case done
-    case redirectFailed(RedirectFailures.Reason)
-    case passFailed, transmitFailed
+  /// What became of a frame: done, or why not (a REDIRECT by reason).
+  enum Outcome: UInt8 {
+    case done, passFailed, transmitFailed
+    case redirectUnsent, redirectToSocket, redirectToProcessor, redirectBroadcast
   }
 
-  /// Carries out each verdict; frames not transmitted go back to the fill ring.
-  private func act(count: Int) -> [Outcome] {
-    var outcomes = [Outcome](repeating: .done, count: count)
-    let base = socket.region.start
+  /// The tally's slots: one per action, then one per failed outcome.
+  static let actionSlots = XDPAction.allCases.count
+  static let tallySlots = actionSlots + 6
+
+  /// Carries out each verdict, in frame order or grouped by action (every
+  /// drop, then TX and REDIRECT, then PASS); frames not transmitted go
+  /// back to the fill ring. Leaves what became of each in ``outcomes``.
+  private func act(count: Int) {
+    // One read of the runner's array a batch (each read of a class's
+    // property is an exclusivity check and a retain).
+    let verdicts = runner.verdicts
     var transmits = 0
-    for slot in 0..<count where runner.verdicts[slot].action == .tx { transmits += 1 }
+    for slot in 0..<count {
+      outcomes[slot] = .done
+      if verdicts[slot].action == .tx { transmits += 1 }
+    }
     var transmitIndex: UInt32 = 0
     var transmitRoom = 0
     if transmits > 0 {
       transmitRoom = Int(xsk_ring_prod__reserve(socket.transmit, UInt32(transmits), &transmitIndex))
     }
-    var transmitted = 0
-    var recycled = 0
-    var fillIndex: UInt32 = 0
     // Every frame not transmitted goes back to the fill ring, which has
     // room for all the UMEM's frames.
     let toRecycle = count - min(transmits, transmitRoom)
+    var fillIndex: UInt32 = 0
     let fillRoom =
       toRecycle > 0 ? Int(xsk_ring_prod__reserve(socket.fill, UInt32(toRecycle), &fillIndex)) : 0
-    func recycle(_ slot: Int) {
-      if recycled < fillRoom {
-        xsk_ring_prod__fill_addr(socket.fill, fillIndex &+ UInt32(recycled)).pointee = chunks[slot]
-        recycled += 1
+    var rings = BatchRings(
+      fillIndex: fillIndex, fillRoom: fillRoom, transmitIndex: transmitIndex,
+      transmitRoom: transmitRoom)
+    if groupActions {
+      for slot in 0..<count {
+        let action = verdicts[slot].action
+        if action == .drop || action == .aborted { act(slot, verdicts[slot], &rings) }
       }
-    }
-    for slot in 0..<count {
-      let verdict = runner.verdicts[slot]
-      let offset = UInt64(verdict.data &- base)
-      switch verdict.action {
-      case .tx:
-        if transmitted < transmitRoom {
-          let descriptor = xsk_ring_prod__tx_desc(
-            socket.transmit, transmitIndex &+ UInt32(transmitted))!
-          descriptor.pointee.addr = offset
-          descriptor.pointee.len = verdict.length
-          descriptor.pointee.options = 0
-          transmitted += 1
-        } else {
-          outcomes[slot] = .transmitFailed
-          recycle(slot)
-        }
-      case .redirect:
-        outcomes[slot] = .redirectFailed(.unsent)
-        if let target = verdict.redirect,
-          let pointer = machine.addressSpace.pointer(
-            UInt64(verdict.data), count: Int(verdict.length))
-        {
-          switch target {
-          case .interface(let index), .device(_, _, let index):
-            if ports.send(pointer, length: Int(verdict.length), toInterface: index) {
-              outcomes[slot] = .done
-            }
-          case .socket:
-            // The user's AF_XDP socket: this datapath's own sockets own the queues.
-            outcomes[slot] = .redirectFailed(.socket)
-          case .processor: outcomes[slot] = .redirectFailed(.processor)
-          case .broadcast: outcomes[slot] = .redirectFailed(.broadcast)
-          }
-        }
-        recycle(slot)
-      case .pass:
-        if let pointer = machine.addressSpace.pointer(
-          UInt64(verdict.data), count: Int(verdict.length)),
-          pass.deliver(pointer, length: Int(verdict.length))
-        {
-        } else {
-          outcomes[slot] = .passFailed
-        }
-        recycle(slot)
-      case .drop, .aborted:
-        recycle(slot)
+      for slot in 0..<count {
+        let action = verdicts[slot].action
+        if action == .tx || action == .redirect { act(slot, verdicts[slot], &rings) }
       }
+      for slot in 0..<count where verdicts[slot].action == .pass {
+        act(slot, verdicts[slot], &rings)
+      }
+    } else {
+      for slot in 0..<count { act(slot, verdicts[slot], &rings) }
     }
-    if recycled > 0 { xsk_ring_prod__submit(socket.fill, UInt32(recycled)) }
+    if rings.recycled > 0 { xsk_ring_prod__submit(socket.fill, UInt32(rings.recycled)) }
     if transmitRoom > 0 {
-      xsk_ring_prod__submit(socket.transmit, UInt32(transmitted))
-      outstandingTransmits += transmitted
+      xsk_ring_prod__submit(socket.transmit, UInt32(rings.transmitted))
+      outstandingTransmits += rings.transmitted
       // Copy mode sends at most 32 frames a kick.
-      for _ in 0..<((transmitted + 31) / 32) { _ = cxdp_kick(socket.descriptor) }
+      for _ in 0..<((rings.transmitted + 31) / 32) { _ = cxdp_kick(socket.descriptor) }
     }
-    return outcomes
+  }
+
+  /// The fill and TX ring slots one batch reserved, and how many it used.
+  private struct BatchRings {
+    var fillIndex: UInt32
+    var fillRoom: Int
+    var transmitIndex: UInt32
+    var transmitRoom: Int
+    var recycled = 0
+    var transmitted = 0
+  }
+
+  @inline(__always) private func recycle(_ slot: Int, _ rings: inout BatchRings) {
+    guard rings.recycled < rings.fillRoom else { return }
+    xsk_ring_prod__fill_addr(socket.fill, rings.fillIndex &+ UInt32(rings.recycled)).pointee =
+      chunks[slot]
+    rings.recycled += 1
+  }
+
+  /// Carries out the verdict of `slot`.
+  @inline(__always) private func act(
+    _ slot: Int, _ verdict: LiveFrameRunner.Verdict, _ rings: inout BatchRings
+  ) {
+    switch verdict.action {
+    case .tx:
+      if rings.transmitted < rings.transmitRoom {
+        let descriptor = xsk_ring_prod__tx_desc(
+          socket.transmit, rings.transmitIndex &+ UInt32(rings.transmitted))!
+        descriptor.pointee.addr = UInt64(verdict.data &- socket.region.start)
+        descriptor.pointee.len = verdict.length
+        descriptor.pointee.options = 0
+        rings.transmitted += 1
+      } else {
+        outcomes[slot] = .transmitFailed
+        recycle(slot, &rings)
+      }
+    case .redirect:
+      outcomes[slot] = .redirectUnsent
+      if let target = verdict.redirect,
+        let pointer = machine.addressSpace.pointer(
+          UInt64(verdict.data), count: Int(verdict.length))
+      {
+        switch target {
+        case .interface(let index), .device(_, _, let index):
+          if ports.send(pointer, length: Int(verdict.length), toInterface: index) {
+            outcomes[slot] = .done
+          }
+        case .socket:
+          // The user's AF_XDP socket: this datapath's own sockets own the queues.
+          outcomes[slot] = .redirectToSocket
+        case .processor: outcomes[slot] = .redirectToProcessor
+        case .broadcast: outcomes[slot] = .redirectBroadcast
+        }
+      }
+      recycle(slot, &rings)
+    case .pass:
+      if let pointer = machine.addressSpace.pointer(
+        UInt64(verdict.data), count: Int(verdict.length)),
+        pass.deliver(pointer, length: Int(verdict.length))
+      {
+      } else {
+        outcomes[slot] = .passFailed
+      }
+      recycle(slot, &rings)
+    case .drop, .aborted:
+      recycle(slot, &rings)
+    }
   }
 
   /// CLOCK_MONOTONIC in nanoseconds.

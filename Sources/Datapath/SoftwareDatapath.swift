@@ -22,13 +22,21 @@ public struct DatapathConfiguration: Sendable {
   public var attachMode: AttachMode
   /// Where the control socket lives.
   public var state: StateDirectory
+  /// The engine the program runs in (the JIT on x86-64 by default).
+  public var engine: EngineKind
+  /// Act on a batch's verdicts grouped by action (every drop recycled,
+  /// then TX and REDIRECT, then PASS) instead of in frame order.
+  public var groupActions: Bool
 
   /// Describes a datapath.
   public init(
     interface: String, source: ProgramSource, form: Form = .perPacket,
     strategy: BatchStrategy = .reserve, bound: BatchBound = .endPointer,
-    attachMode: AttachMode = .native, state: StateDirectory = StateDirectory()
+    attachMode: AttachMode = .native, state: StateDirectory = StateDirectory(),
+    engine: EngineKind = .platformDefault, groupActions: Bool = false
   ) {
+    self.engine = engine
+    self.groupActions = groupActions
     self.interface = interface
     self.source = source
     self.form = form
@@ -143,7 +151,8 @@ public final class SoftwareDatapath: @unchecked Sendable {
       let forms: ProgramForms
       let runner: LiveFrameRunner
       do {
-        machine = try Machine(maps: object.maps)
+        machine = try Machine(
+          maps: object.maps, configuration: MachineConfiguration(engine: configuration.engine))
         forms = ProgramForms(
           perPacket: try machine.prepare(linked),
           batch: try batchProgram.map { program throws(PreparationError) in
@@ -157,7 +166,8 @@ public final class SoftwareDatapath: @unchecked Sendable {
       let socket = try QueueSocket(interface: interface, queue: queue, space: machine.addressSpace)
       workers.append(
         QueueWorker(
-          socket: socket, machine: machine, runner: runner, forms: forms, pass: pass, state: state))
+          socket: socket, machine: machine, runner: runner, forms: forms, pass: pass, state: state,
+          groupActions: configuration.groupActions))
     }
     let kernel = try KernelSide.install(
       configuration.source, on: interface, mode: configuration.attachMode)
@@ -237,8 +247,10 @@ public final class SoftwareDatapath: @unchecked Sendable {
     var timing = TimingByForm()
     var socket = SocketStatistics()
     var failures = RedirectFailures()
+    var fallback: String?
     for worker in workers {
       let report = worker.published.withLock { $0 }
+      fallback = fallback ?? report.engineFallback
       totals.add(report.totals)
       timing.add(report.timing)
       failures.add(report.redirectFailures)
@@ -252,7 +264,10 @@ public final class SoftwareDatapath: @unchecked Sendable {
       queues: workers.count, pid: getpid(), started: startedAt.timeIntervalSince1970,
       passDevice: pass.name, counters: totals, socket: socket, forms: timing,
       redirectFailures: failures, followedMaps: mirror.sources.map(\.map.definition.name),
-      followProblem: mirror.problem)
+      followProblem: mirror.problem,
+      engine: configuration.engine,
+      engineFallback: fallback,
+      groupActions: configuration.groupActions)
   }
 
   /// Stops the workers after their current batch, flushes the counters and

@@ -2,6 +2,7 @@ import ArgumentParser
 import BPF
 import Control
 import Datapath
+import Engine
 import Foundation
 
 /// `xdpbatch attach`: loads a program of an object file, instrumented to
@@ -35,8 +36,25 @@ struct AttachCommand: ParsableCommand {
   @Option(help: "kernel (the kernel calls the program) or software (AF_XDP + the engine).")
   var datapath: DatapathKind = .kernel
 
+  @Option(
+    help: "Software datapath: the engine, jit (the default on x86-64) or interpreter (recorded).")
+  var engine: EngineKind = .platformDefault
+
+  @Flag(
+    help: """
+      Software datapath: act on each RX batch's verdicts grouped by action (drops, then \
+      TX/REDIRECT, then PASS) instead of in frame order (recorded).
+      """)
+  var groupActions = false
+
   @Flag(help: "Replace an XDP program that another tool attached.")
   var force = false
+
+  func validate() throws {
+    if datapath == .kernel, groupActions || engine != .platformDefault {
+      throw ValidationError("--engine and --group-actions need --datapath software")
+    }
+  }
 
   func run() throws {
     try Privileges.require(for: "attach")
@@ -44,7 +62,8 @@ struct AttachCommand: ParsableCommand {
     let path = URL(fileURLWithPath: object).standardizedFileURL.path
     let record = try DatapathDeployment().attach(
       ProgramSource(objectPath: path, programName: name), to: interface,
-      mode: attachMode.mode, datapath: datapath, form: batch ? .batch : form, force: force)
+      mode: attachMode.mode, datapath: datapath, form: batch ? .batch : form, force: force,
+      engine: engine, groupActions: groupActions)
     let process = record.process.map { ", pid \($0.pid), log \($0.log)" } ?? ""
     print(
       "attached \(record.program) (\(record.form.rawValue), \(record.datapath ?? "kernel") datapath, \(record.attachMode.rawValue), program id \(record.programID)\(process)) to \(interface)"

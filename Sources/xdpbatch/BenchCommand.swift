@@ -20,6 +20,8 @@ import Rewriter
 ///   next to the kernel's, and live Mpps on a veth pair (native XDP).
 /// - Rewriter: the time to rewrite a 4,000-instruction program, per
 ///   strategy and bound.
+/// - Datapath: the software datapath at saturation on a veth pair, next to
+///   the kernel's native XDP and a bare AF_XDP loop (``DatapathBench``).
 ///
 /// Kernel figures need root and BPF; without them they are skipped with
 /// the reason, and the engine and rewriter figures still print.
@@ -53,6 +55,22 @@ struct BenchCommand: ParsableCommand {
   @Option(help: "Seconds of live traffic per sample (0 skips the live figure).")
   var duration = 1.0
 
+  @Option(help: "Seconds of full-speed traffic per row of the datapath section.")
+  var datapathSeconds = 2.0
+
+  @Option(
+    help: """
+      Traffic generator threads for the datapath section, on CPUs 0 to N-1 (default: one \
+      per CPU).
+      """)
+  var datapathSenders: Int?
+
+  @Flag(help: "Leave out the datapath section (software datapath on a veth pair).")
+  var skipDatapath = false
+
+  @Flag(help: "Measure only the datapath section.")
+  var onlyDatapath = false
+
   @Flag(help: "Print one JSON document.")
   var json = false
 
@@ -61,11 +79,27 @@ struct BenchCommand: ParsableCommand {
   func validate() throws {
     guard packets > 0 else { throw ValidationError("--packets must be at least 1") }
     guard duration >= 0 else { throw ValidationError("--duration must not be negative") }
+    guard datapathSeconds > 0 else { throw ValidationError("--datapath-seconds must be positive") }
+    guard !(skipDatapath && onlyDatapath) else {
+      throw ValidationError("--skip-datapath and --only-datapath exclude each other")
+    }
   }
 
   func run() throws {
     let progress = Progress()
     let directory = try samplesDirectory()
+    if onlyDatapath {
+      let section = DatapathSection.measure(
+        samples: directory, seconds: datapathSeconds, engine: engineOption.engine,
+        senders: datapathSenders, progress: progress)
+      progress.note("done")
+      if json {
+        print(try Self.encode(DatapathDocument(datapath: section)))
+      } else {
+        print(section.text)
+      }
+      return
+    }
     progress.step("interpreter head-to-head")
     let interpreter = try interpreterReport(directory)
     let sampleRows = try sampleFigures(directory, progress)
@@ -75,14 +109,19 @@ struct BenchCommand: ParsableCommand {
     let engines = try EngineComparison.measure(samples: sampleRows, batching: batching)
     progress.step("rewriter")
     let rewriter = try RewriterBench.run()
+    let datapath =
+      skipDatapath
+      ? nil
+      : DatapathSection.measure(
+        samples: directory, seconds: datapathSeconds, engine: engineOption.engine,
+        senders: datapathSenders, progress: progress)
     progress.note("done")
     if json {
       let report = BenchDocument(
         interpreter: interpreter, samples: sampleRows,
-        rewriter: rewriter.map(RewriteTiming.init), engines: engines, batching: batching)
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-      print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        rewriter: rewriter.map(RewriteTiming.init), engines: engines, batching: batching,
+        datapath: datapath)
+      print(try Self.encode(report))
     } else {
       print(interpreter.text)
       print()
@@ -93,7 +132,17 @@ struct BenchCommand: ParsableCommand {
       print(BatchingFigure.table(batching))
       print()
       print(RewriteTiming.table(rewriter.map(RewriteTiming.init)))
+      if let datapath {
+        print()
+        print(datapath.text)
+      }
     }
+  }
+
+  private static func encode(_ document: some Encodable) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: try encoder.encode(document), as: UTF8.self)
   }
 
   /// `--samples`, else the first `build/samples` (or `samples`) found in
@@ -178,6 +227,13 @@ struct BenchDocument: Encodable {
   var rewriter: [RewriteTiming]
   var engines: EngineComparison
   var batching: [BatchingFigure]
+  /// Absent with `--skip-datapath`.
+  var datapath: DatapathSection?
+}
+
+/// What `bench --only-datapath --json` prints.
+struct DatapathDocument: Encodable {
+  var datapath: DatapathSection
 }
 
 /// One rewriter variant's timing, in milliseconds.

@@ -2,6 +2,7 @@ import ArgumentParser
 import BPF
 import Control
 import Datapath
+import Engine
 import Foundation
 import Glibc
 import Rewriter
@@ -53,6 +54,20 @@ struct DatapathRunCommand: ParsableCommand {
   @Option(help: "How the kernel half attaches: native or generic.")
   var mode: AttachMode = .native
 
+  @Option(
+    help: """
+      The engine that runs the program: jit (x86-64 machine code; the default on x86-64) or \
+      interpreter. A program the JIT cannot compile runs in the interpreter (status says why).
+      """)
+  var engine: EngineKind = .platformDefault
+
+  @Flag(
+    help: """
+      Act on each RX batch's verdicts grouped by action (every drop recycled, then TX and \
+      REDIRECT, then PASS) instead of in frame order.
+      """)
+  var groupActions = false
+
   func validate() throws {
     guard BatchStrategy(rawValue: strategy) != nil else {
       throw ValidationError("--strategy must be shift or reserve, not '\(strategy)'")
@@ -75,11 +90,12 @@ struct DatapathRunCommand: ParsableCommand {
       DatapathConfiguration(
         interface: interface, source: ProgramSource(objectPath: path, programName: program),
         form: form, strategy: BatchStrategy(rawValue: strategy) ?? .reserve,
-        bound: BatchBound(rawValue: bound) ?? .endPointer, attachMode: mode))
+        bound: BatchBound(rawValue: bound) ?? .endPointer, attachMode: mode, engine: engine,
+        groupActions: groupActions))
     let status = datapath.status()
     FileHandle.standardOutput.write(
       Data(
-        "datapath on \(interface): \(program) in \(status.form.rawValue) form, \(status.queues) queue(s), \(status.zeroCopy ? "zero-copy" : "copy mode"), PASS to \(status.passDevice), pid \(status.pid)\n"
+        "datapath on \(interface): \(program) in \(status.form.rawValue) form, \((status.runningEngine ?? engine).rawValue) engine\(groupActions ? ", actions grouped" : ""), \(status.queues) queue(s), \(status.zeroCopy ? "zero-copy" : "copy mode"), PASS to \(status.passDevice), pid \(status.pid)\n"
           .utf8))
     let waited = signals
     let waiter = Thread {

@@ -89,9 +89,15 @@ struct StatsReport: Encodable {
   /// The software datapath's failed redirects by reason (an XSKMAP target
   /// cannot be followed: its sockets own the queues).
   var redirectFailures: RedirectFailures?
+  /// The software datapath's engine (`jit` or `interpreter`: the one that
+  /// runs the program, the interpreter when the JIT refused it).
+  var engine: String?
+  /// Whether the software datapath acts on verdicts grouped by action.
+  var groupActions: Bool?
 
   enum CodingKeys: String, CodingKey {
-    case interface, program, mode, form, actions, rates, datapath, socket, forms
+    case interface, program, mode, form, actions, rates, datapath, socket, forms, engine
+    case groupActions = "group_actions"
     case zeroCopy = "zero_copy"
     case redirectFailures = "redirect_failures"
     case perCPU = "per_cpu"
@@ -123,6 +129,8 @@ struct StatsReport: Encodable {
     forms = software?.forms
     zeroCopy = software?.zeroCopy
     redirectFailures = software?.redirectFailures
+    engine = software?.runningEngine?.rawValue
+    groupActions = software?.groupActions
     if let software {
       // The kernel's run statistics would time the redirect program: the
       // engine's time per packet in the running form says what the program costs.

@@ -11,7 +11,7 @@ import Foundation
 ///
 /// Keys: `interface`, `object`, `program`, `form`, `attach_mode`,
 /// `strategy`, `bound`, `program_id`, and `datapath`, `process`,
-/// `moved_from_kernel` (docs/DESIGN.md, "State directory"). Records
+/// `moved_from_kernel`, `engine`, `group_actions` (docs/DESIGN.md, "State directory"). Records
 /// written before `form` had its own key stored the form under `mode`;
 /// they are still read.
 public struct AttachmentRecord: Hashable, Codable, Sendable {
@@ -40,6 +40,12 @@ public struct AttachmentRecord: Hashable, Codable, Sendable {
   /// Whether `swap` moved the interface from the kernel to the software
   /// datapath (the next swap to per-packet moves it back).
   public var movedFromKernel: Bool?
+  /// For the software datapath: the engine it runs the program in (`jit`
+  /// or `interpreter`; absent: the platform's default).
+  public var engine: String?
+  /// For the software datapath: whether it acts on a batch's verdicts
+  /// grouped by action (absent: in frame order).
+  public var groupActions: Bool?
 
   /// Whether the software datapath runs the program.
   public var isSoftware: Bool { datapath == "software" }
@@ -67,6 +73,8 @@ public struct AttachmentRecord: Hashable, Codable, Sendable {
     case legacyForm = "mode"
     case datapath, process
     case movedFromKernel = "moved_from_kernel"
+    case engine
+    case groupActions = "group_actions"
   }
 
   /// Reads a record, old (`"mode": "per-packet"`) or new (`"form"`); a
@@ -86,6 +94,8 @@ public struct AttachmentRecord: Hashable, Codable, Sendable {
     datapath = try container.decodeIfPresent(String.self, forKey: .datapath)
     process = try container.decodeIfPresent(DatapathProcessRecord.self, forKey: .process)
     movedFromKernel = try container.decodeIfPresent(Bool.self, forKey: .movedFromKernel)
+    engine = try container.decodeIfPresent(String.self, forKey: .engine)
+    groupActions = try container.decodeIfPresent(Bool.self, forKey: .groupActions)
   }
 
   /// Writes the record with the `form` key.
@@ -102,5 +112,7 @@ public struct AttachmentRecord: Hashable, Codable, Sendable {
     try container.encodeIfPresent(datapath, forKey: .datapath)
     try container.encodeIfPresent(process, forKey: .process)
     try container.encodeIfPresent(movedFromKernel, forKey: .movedFromKernel)
+    try container.encodeIfPresent(engine, forKey: .engine)
+    try container.encodeIfPresent(groupActions, forKey: .groupActions)
   }
 }

@@ -34,13 +34,26 @@ public final class TrafficGenerator: Sendable {
     /// wait; one long run does not. ``framesSent`` then counts only runs
     /// that completed, and ``limit`` and ``framesPerSecond`` are ignored.
     public var fullSpeed: Bool
+    /// The XDP program each frame runs through before it is sent (it must
+    /// return `XDP_TX`; it may rewrite the frame, which the kernel keeps
+    /// between repeats): ``TrafficGenerator/transmitProgram`` by default.
+    public var program: Program
+    /// The maps ``program`` names by index (made for the generator).
+    public var programMaps: [MapDefinition]
+    /// Full speed: send from CPUs 0 to `senders - 1` only (nil: every
+    /// CPU), leaving the others to the receiver.
+    public var senders: Int?
 
     /// Describes a generator.
     public init(
       frames: [FrameTemplate], interface: String, namespace: NetworkNamespace? = nil,
       framesPerRun: UInt32 = 256, limit: UInt64? = nil, framesPerSecond: Double? = nil,
-      fullSpeed: Bool = false
+      fullSpeed: Bool = false, program: Program = TrafficGenerator.transmitProgram,
+      programMaps: [MapDefinition] = [], senders: Int? = nil
     ) {
+      self.senders = senders.map { max(1, $0) }
+      self.program = program
+      self.programMaps = programMaps
       self.fullSpeed = fullSpeed
       self.frames = frames
       self.interface = interface
@@ -168,7 +181,8 @@ public final class TrafficGenerator: Sendable {
     guard index != 0 else { throw .interfaceNotFound(configuration.interface) }
     let program: LoadedProgram
     do {
-      program = try ProgramLoader(maps: []).load(Self.transmitProgram).program
+      program = try ProgramLoader(maps: configuration.programMaps).load(configuration.program)
+        .program
     } catch {
       throw .load(error)
     }
@@ -198,7 +212,8 @@ public final class TrafficGenerator: Sendable {
   /// One thread per CPU, each pinned to its CPU and in one long run.
   private func runFullSpeed(_ program: LoadedProgram, _ index: UInt32) throws(Failure) {
     _ = Self.installHandler
-    let processors = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    let online = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    let processors = min(online, configuration.senders ?? online)
     let group = DispatchGroup()
     for cpu in 0..<processors {
       group.enter()

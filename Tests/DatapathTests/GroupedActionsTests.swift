@@ -1,0 +1,66 @@
+import BPF
+import Control
+import Datapath
+import Engine
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+/// Grouped actions (every drop, then TX and REDIRECT, then PASS) change
+/// the order a batch is acted on in, never what is counted: the same
+/// interleaved frames give the engine's prediction per action either way.
+@Suite(
+  .serialized,
+  .enabled(if: DatapathAccess.available, Comment(rawValue: DatapathAccess.unavailableReason ?? "")))
+struct GroupedActionsTests {
+  /// Frames sent per run (one sending thread: frame n is variant(of: n)).
+  static let frames: UInt64 = 64 * 40
+
+  /// What the engine predicts for the first ``frames`` frames of the mix.
+  static func predicted() throws -> ActionCounts {
+    var occurrences = [UInt64](repeating: 0, count: InterleavedMix.variants)
+    for n in 0..<UInt32(frames) { occurrences[InterleavedMix.variant(of: n)] += 1 }
+    return try SoftwareDatapathTests.predicted(
+      (0..<InterleavedMix.variants).map { (InterleavedMix.frame(variant: $0), occurrences[$0]) })
+  }
+
+  @Test(arguments: [Form.perPacket, .batch])
+  func groupedAndInOrderCountTheSame(form: Form) throws {
+    let expected = try Self.predicted()
+    for action in XDPAction.allCases {
+      #expect(expected[action].packets > 0, "the mix gives \(action.name)")
+    }
+    var results: [Bool: ActionCounts] = [:]
+    for grouped in [false, true] {
+      let network = try DatapathNetwork()
+      defer { network.tearDown() }
+      let datapath = try SoftwareDatapath.start(
+        DatapathConfiguration(
+          interface: network.veth.name,
+          source: ProgramSource(
+            objectPath: SoftwareDatapathTests.classify, programName: "xdp_classify_prog"),
+          form: form, groupActions: grouped))
+      defer {
+        datapath.stop()
+        datapath.wait()
+      }
+      #expect(datapath.status().groupActions == grouped)
+      let generator = TrafficGenerator.start(
+        .init(
+          frames: [InterleavedMix.template], interface: network.veth.peer,
+          namespace: network.namespace, framesPerRun: 64, limit: Self.frames,
+          program: InterleavedMix.program, programMaps: [InterleavedMix.counterMap]))
+      if let failure = generator.wait() { throw failure }
+      let settled = eventually { datapath.status().counters.actions.totalPackets >= Self.frames }
+      let status = datapath.status()
+      #expect(settled, "counted \(status.counters.actions.totalPackets) of \(Self.frames)")
+      #expect(status.socket.fillRingEmpty == 0 && status.socket.rxRingFull == 0)
+      #expect(status.counters.actions == expected, "grouped: \(grouped)")
+      // ifindex 1 is loopback: every redirect fails, visibly.
+      #expect(status.counters.redirectFailed.packets == expected[.redirect].packets)
+      results[grouped] = status.counters.actions
+    }
+    #expect(results[false] == results[true])
+  }
+}
