@@ -274,8 +274,7 @@ public final class ConsoleSession {
         ProgramStatus(
           $0, counts: rewrites.counts(of: $0), nanosecondsPerPacket: watch.nanosecondsPerPacket,
           datapath: watch.datapath,
-          datapathNanosecondsPerPacket: watch.datapathNanosecondsPerPacket,
-          kernel: kernelSupport)
+          datapathNanosecondsPerPacket: watch.datapathNanosecondsPerPacket)
       }
     }
     if let selected {

@@ -49,7 +49,7 @@ extension ProgramStatus {
   init(
     _ record: AttachmentRecord, counts: RewriteSummaries.Counts?,
     nanosecondsPerPacket: [Form: Double], datapath: DatapathReading?,
-    datapathNanosecondsPerPacket: [Form: Double], kernel: KernelBatchSupport
+    datapathNanosecondsPerPacket: [Form: Double]
   ) {
     self.init(
       objectPath: record.object, programName: record.program,
@@ -59,21 +59,22 @@ extension ProgramStatus {
       nanosecondsPerPacket: nanosecondsPerPacket,
       datapath: record.isSoftware ? DatapathKind.software.rawValue : DatapathKind.kernel.rawValue,
       zeroCopy: datapath?.zeroCopy, datapathNanosecondsPerPacket: datapathNanosecondsPerPacket,
-      datapathMove: Self.datapathMove(of: record, kernel: kernel))
+      datapathMove: Self.datapathMove(of: record))
   }
 
   /// What `b` does to `record`'s interface when it moves it between the
   /// kernel and the software datapath, as ``DatapathDeployment/swap(interface:)``
-  /// does: a kernel attachment on a kernel without batch XDP goes to the
-  /// software datapath in batch form; the batch form there, moved from
-  /// the kernel, goes back to the kernel per packet. `nil` when `b` stays
-  /// within one datapath.
-  static func datapathMove(of record: AttachmentRecord, kernel: KernelBatchSupport) -> String? {
+  /// does: a kernel attachment goes to the software datapath in batch form
+  /// (Control attaches no batch program to any kernel yet, whatever the
+  /// probe found: see `ProgramDeployment.batchRefusal`); the batch form
+  /// there, moved from the kernel, goes back to the kernel per packet.
+  /// `nil` when `b` stays within one datapath.
+  static func datapathMove(of record: AttachmentRecord) -> String? {
     if record.isSoftware {
       guard record.form == .batch, record.movedFromKernel == true else { return nil }
       return "move \(record.interface) back to the kernel datapath in per-packet form"
     }
-    guard case .unsupported = kernel, record.form == .perPacket else { return nil }
+    guard record.form == .perPacket else { return nil }
     return "move \(record.interface) to the software datapath (AF_XDP) in batch form"
   }
 }

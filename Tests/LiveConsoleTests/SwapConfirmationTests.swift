@@ -46,7 +46,7 @@ import Testing
     return (try? JSONDecoder().decode(FormTiming.self, from: Data(json.utf8))) ?? FormTiming()
   }
 
-  func session() -> ConsoleSession {
+  func session(kernel: KernelBatchSupport = .unsupported("made up")) -> ConsoleSession {
     let traffic = traffic
     let swaps = swaps
     let clock = clock
@@ -54,7 +54,7 @@ import Testing
       interface: "veth-a",
       deployment: ProgramDeployment(state: StateDirectory(path: "/nonexistent")),
       traffic: traffic, interfaces: { Made.inventory },
-      kernelSupport: .unsupported("made up"), choices: [], runStatistics: false,
+      kernelSupport: kernel, choices: [], runStatistics: false,
       clock: { [clock] in clock.now },
       swap: { interface in
         swaps.interfaces.append(interface)
@@ -143,6 +143,23 @@ import Testing
     #expect(back.program?.datapathNanosecondsPerPacket.isEmpty == true)
     #expect(
       back.program?.nanosecondsPerPacket.isEmpty == true, "the engine's cost is not the kernel's")
+  }
+
+  /// Control attaches no batch program to any kernel yet, so `b` moves a
+  /// kernel attachment whatever the probe said, and asks first.
+  @Test(arguments: [
+    KernelBatchSupport.unknown("BTF unreadable"), .supported("xdp_buff.act at 56 of 64 B"),
+  ])
+  func bAsksWhateverTheKernelProbeSaid(kernel: KernelBatchSupport) throws {
+    traffic.readings["veth-a"] = [Made.reading(Self.kernel, time: 100, drops: 1_000)]
+    let session = session(kernel: kernel)
+    var state = ConsoleState()
+    _ = state.reconcile(with: session.snapshot())
+    #expect(
+      session.snapshot().program?.datapathMove
+        == "move veth-a to the software datapath (AF_XDP) in batch form")
+    #expect(try press(.character("b"), &state, session).isEmpty)
+    #expect(swaps.interfaces.isEmpty)
   }
 
   @Test func aSwapWithinOneDatapathNeedsNoConfirmation() throws {
