@@ -11,13 +11,15 @@ import Glibc
 /// recycles or sends back) and the datapath running xdp1 (DROP), xdp_tx
 /// (TX) and xdp_classify (all five verdicts) in each form.
 ///
-/// Each row sends at full speed from the far end (one generator thread per
-/// CPU) for ``seconds`` and reads three rates from the host end: frames
+/// Each row sends at full speed from the far end (``sendingThreads``
+/// generator threads) for ``seconds`` and reads three rates from the host
+/// end: frames
 /// offered (veth's `rx_packets` + `rx_dropped`: what the generator got
 /// onto the veth ring, taken or not), frames received (`rx_packets`: what
 /// XDP saw) and frames acted on (the program's counters, or the bare
 /// loop's count). Offered above received says the generator outran the
-/// receiver: the row measures the receiver, not the generator.
+/// receiver: the row measures the receiver, not the generator. Each
+/// software row is compared with the bare loop measured right before it.
 public struct DatapathBench: Sendable {
   /// The compiled samples (xdp1.o, xdp_tx.o, xdp_classify.o).
   public var samples: String
@@ -92,13 +94,20 @@ public struct DatapathBench: Sendable {
       for form in [Form.perPacket, .batch] { plan.append((Self.drop, form, .interpreter, false)) }
     }
     for (sample, form, engine, grouped) in plan {
+      let work = DatapathBenchRow.referenceWork(of: sample.program)
       progress(
         "software datapath: \(sample.program), \(form.rawValue), \(engine.rawValue)"
-          + (grouped ? ", grouped actions" : ""))
-      rows.append(
-        try softwareRow(
-          source(sample), form: form, engine: engine, grouped: grouped,
-          mixed: sample.program == Self.classify.program, network))
+          + (grouped ? ", grouped actions" : "")
+          + " (and the bare \(work.rawValue) loop next to it)")
+      // The bare loop again right before the row: the machine's load
+      // drifts within a run, and a ratio to a reference measured seconds
+      // apart holds that drift.
+      let reference = try bareRow(work, fallback: source(Self.drop), network)
+      var row = try softwareRow(
+        source(sample), form: form, engine: engine, grouped: grouped,
+        mixed: sample.program == Self.classify.program, network)
+      row.referenceActedMpps = reference.actedMpps
+      rows.append(row)
     }
     DatapathBenchRow.addRatios(&rows)
     return rows

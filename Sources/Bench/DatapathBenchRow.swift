@@ -1,3 +1,4 @@
+import Datapath
 import Foundation
 
 /// One row of the datapath bench: what ran, the three rates, and for the
@@ -37,6 +38,9 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
   public var reference: String?
   /// ``actedMpps`` over the reference's.
   public var ratio: Double?
+  /// For a software row: the bare reference loop's acted rate, measured
+  /// right before the row (the ratio's denominator).
+  public var referenceActedMpps: Double?
 
   /// Whether the generator may have been the limit: the veth ring dropped
   /// (almost) nothing, so the receiver kept up with what was offered.
@@ -52,6 +56,7 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
 
   enum CodingKeys: String, CodingKey {
     case kind, program, form, engine, seconds, actions, reference, ratio
+    case referenceActedMpps = "reference_acted_mpps"
     case groupActions = "group_actions"
     case offeredMpps = "offered_mpps"
     case receivedMpps = "received_mpps"
@@ -81,18 +86,28 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
     try container.encodeIfPresent(actions, forKey: .actions)
     try container.encodeIfPresent(reference, forKey: .reference)
     try container.encodeIfPresent(ratio, forKey: .ratio)
+    try container.encodeIfPresent(referenceActedMpps, forKey: .referenceActedMpps)
     try container.encode(generatorBound, forKey: .generatorBound)
   }
 
-  /// Compares every software and kernel row with the bare loop: xdp_tx
-  /// with the send-back loop, the others with the recycle loop.
+  /// The bare loop `program` is compared with: xdp_tx with the send-back
+  /// loop, the others with the recycle loop.
+  static func referenceWork(of program: String?) -> BareSocketLoop.Work {
+    program == "xdp_tx" ? .sendBack : .recycle
+  }
+
+  /// Compares every software and kernel row with the bare loop: a
+  /// software row with the one measured right before it, the kernel row
+  /// with the bare rows of the section's start.
   static func addRatios(_ rows: inout [DatapathBenchRow]) {
     func bare(_ form: String) -> Double? {
       rows.first { $0.kind == "bare" && $0.form == form }?.actedMpps
     }
     for index in rows.indices where rows[index].kind != "bare" {
-      let reference = rows[index].program == "xdp_tx" ? "send-back" : "recycle"
-      guard let base = bare(reference), base > 0 else { continue }
+      let reference = referenceWork(of: rows[index].program).rawValue
+      guard let base = rows[index].referenceActedMpps ?? bare(reference), base > 0 else {
+        continue
+      }
       rows[index].reference = reference
       rows[index].ratio = rows[index].actedMpps / base
     }

@@ -36,6 +36,15 @@ struct BenchDatapathTests {
       #expect(((row["acted_mpps"] as? NSNumber)?.doubleValue ?? 0) > 0, "\(row)")
       #expect(row["generator_bound"] is Bool)
     }
+    // Each software row is compared with the bare loop measured right before it.
+    for row in rows where row["kind"] as? String == "software" {
+      let acted = try #require((row["acted_mpps"] as? NSNumber)?.doubleValue)
+      let reference = try #require(
+        (row["reference_acted_mpps"] as? NSNumber)?.doubleValue, "\(row)")
+      let ratio = try #require((row["ratio"] as? NSNumber)?.doubleValue)
+      #expect(reference > 0)
+      #expect(abs(ratio - acted / reference) < 1e-9 * max(1, ratio), "\(row)")
+    }
     let classify = rows.filter { $0["program"] as? String == "xdp_classify_prog" }
     #expect(classify.count == 4)
     for row in classify {
