@@ -78,8 +78,10 @@ public final class PacketRunner {
       throw .addressSpace(error)
     }
     // Each slot's frame is fixed, so its bounds are registered once.
+    let bounds = machine.packetFrames.register(
+      records: UInt64(records.start), stride: Int(layout.stride), count: slots)
     for slot in frames.indices {
-      machine.packetFrames[recordAddress(slot)] = PacketFrame(
+      bounds[slot] = PacketFrame(
         hardStart: UInt64(frames[slot].start),
         hardEnd: UInt64(frames[slot].start) + UInt64(frameSize - Self.sharedInfoSize))
     }
