@@ -64,9 +64,9 @@ public final class LiveFrameRunner {
   /// The records region's host memory (mapped by init, never moved): the
   /// runner fills and reads its own records without a bounds check each.
   private let recordBytes: UnsafeMutableRawPointer
-  /// The frame bounds behind each record slot, registered with the machine
-  /// once: set with one store per frame.
-  private let frameBounds: UnsafeMutablePointer<PacketFrame>
+  /// The frame bounds and committed redirects of each record slot,
+  /// registered with the machine once: one store or load per frame.
+  private let slots: PacketFrameTable.Slots
 
   /// Maps the context records (and one empty frame for padded batches).
   public init(machine: Machine, ingressInterface: UInt32 = 1, receiveQueue: UInt32 = 0)
@@ -84,7 +84,7 @@ public final class LiveFrameRunner {
       throw .addressSpace(error)
     }
     recordBytes = machine.addressSpace.pointer(UInt64(records.start), count: records.length)!
-    frameBounds = machine.packetFrames.register(
+    slots = machine.packetFrames.register(
       records: UInt64(records.start), stride: Int(layout.stride), count: Self.maximumBatch)
     verdicts.reserveCapacity(Self.maximumBatch)
   }
@@ -151,7 +151,10 @@ public final class LiveFrameRunner {
           of: UInt32(XDPContextLayout.paddingAction), toByteOffset: Int(layout.action),
           as: UInt32.self)
       }
-      machine.committedRedirects.removeAll(keepingCapacity: true)
+      for slot in 0..<total { slots.redirects[slot] = nil }
+      if !machine.committedRedirects.isEmpty {
+        machine.committedRedirects.removeAll(keepingCapacity: true)
+      }
       machine.pendingRedirect = nil
       machine.refusesTailCalls = true
       defer { machine.refusesTailCalls = false }
@@ -172,17 +175,14 @@ public final class LiveFrameRunner {
         // Records the program did not reach keep act = 0: ABORTED.
         let action =
           UInt64(slot) < processed ? XDPAction(returnValue: UInt64(value)) : .aborted
-        verdicts.append(
-          verdict(
-            slot, action,
-            action == .redirect ? machine.committedRedirects[recordAddress(slot)] : nil))
+        verdicts.append(verdict(slot, action, action == .redirect ? slots.redirects[slot] : nil))
       }
     }
   }
 
   /// Fills record `slot` for `frame` and sets the frame's bounds.
   @inline(__always) private func fill(_ slot: Int, _ frame: Frame) {
-    frameBounds[slot] = PacketFrame(
+    slots.bounds[slot] = PacketFrame(
       hardStart: UInt64(frame.hardStart), hardEnd: UInt64(frame.hardEnd))
     let fields = recordFields(slot)
     func set(_ offset: Int16, _ value: UInt32) {

@@ -40,7 +40,9 @@ public final class Machine {
   let stackTops: UnsafeMutablePointer<UInt64>
   /// Packet frames behind context records, by slot of each runner's records.
   let packetFrames = PacketFrameTable()
-  /// Redirect targets committed into batch records, by record address.
+  /// Redirect targets committed into batch records that are no runner's
+  /// registered slot, by record address (a runner's own records keep
+  /// theirs in ``packetFrames``).
   var committedRedirects: [UInt64: RedirectTarget] = [:]
   /// Bytes the legacy `ld_abs`/`ld_ind` loads read from.
   var legacyPacket: (start: UInt64, end: UInt64) = (0, 0)
