@@ -84,7 +84,9 @@ extension Machine {
       guard addressSpace.writeWord(pendingRedirect?.slotValue ?? 0, at: slot) else {
         throw .memoryFault(index: index, address: slot, size: 4, write: true)
       }
-      committedRedirects[r[1]] = pendingRedirect
+      if !packetFrames.commit(pendingRedirect, at: r[1]) {
+        committedRedirects[r[1]] = pendingRedirect
+      }
       pendingRedirect = nil
       return 0
     default:

@@ -216,7 +216,7 @@ extension Machine {
         pc = Int(s.offset)
       case .exit:
         if depth == 0 {
-          lastInstructionCount = executed
+          executedInstructions = executed
           return r[0]
         }
         depth -= 1
@@ -343,7 +343,7 @@ extension Machine {
       case .packetLoadAbsoluteByte, .packetLoadAbsoluteHalf, .packetLoadAbsoluteWord,
         .packetLoadIndirectByte, .packetLoadIndirectHalf, .packetLoadIndirectWord:
         guard let value = legacyPacketLoad(s, r, memory) else {
-          lastInstructionCount = executed
+          executedInstructions = executed
           return 0
         }
         r[0] = value
@@ -355,7 +355,7 @@ extension Machine {
 
   /// Records the instruction count of a failed run and passes the error on.
   private func fail(_ error: ExecutionError, _ executed: Int) -> ExecutionError {
-    lastInstructionCount = executed
+    executedInstructions = executed
     return error
   }
 

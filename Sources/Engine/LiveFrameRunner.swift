@@ -61,6 +61,12 @@ public final class LiveFrameRunner {
   private let layout = XDPContextLayout.engine
   private let records: Region
   private let padding: Region
+  /// The records region's host memory (mapped by init, never moved): the
+  /// runner fills and reads its own records without a bounds check each.
+  private let recordBytes: UnsafeMutableRawPointer
+  /// The frame bounds and committed redirects of each record slot,
+  /// registered with the machine once: one store or load per frame.
+  private let slots: PacketFrameTable.Slots
 
   /// Maps the context records (and one empty frame for padded batches).
   public init(machine: Machine, ingressInterface: UInt32 = 1, receiveQueue: UInt32 = 0)
@@ -77,11 +83,19 @@ public final class LiveFrameRunner {
     } catch {
       throw .addressSpace(error)
     }
+    recordBytes = machine.addressSpace.pointer(UInt64(records.start), count: records.length)!
+    slots = machine.packetFrames.register(
+      records: UInt64(records.start), stride: Int(layout.stride), count: Self.maximumBatch)
     verdicts.reserveCapacity(Self.maximumBatch)
   }
 
-  private func recordAddress(_ slot: Int) -> UInt64 {
-    UInt64(records.start) + UInt64(slot) * UInt64(layout.stride)
+  @inline(__always) private func recordAddress(_ slot: Int) -> UInt64 {
+    UInt64(records.start) &+ UInt64(slot) &* UInt64(layout.stride)
+  }
+
+  /// Record `slot`'s bytes (slot < ``maximumBatch``, inside the region).
+  @inline(__always) private func recordFields(_ slot: Int) -> UnsafeMutableRawPointer {
+    recordBytes + slot &* Int(layout.stride)
   }
 
   /// Runs `program` over `frames` (at most ``maximumBatch``) and leaves one
@@ -96,28 +110,31 @@ public final class LiveFrameRunner {
     _ program: PreparedProgram, frames: UnsafeBufferPointer<Frame>, mode: RunMode,
     padded: Int? = nil
   ) {
+    // The verdicts are built in a local array (one uniquely held buffer,
+    // no access check per append) and stored back at the end.
+    var verdicts = self.verdicts
+    self.verdicts = []
     verdicts.removeAll(keepingCapacity: true)
+    defer { self.verdicts = verdicts }
     lastError = nil
     let count = min(frames.count, Self.maximumBatch)
-    guard count > 0 else { return }
-    for slot in 0..<count { fill(slot, frames[slot]) }
+    guard count > 0, let first = frames.baseAddress else { return }
+    for slot in 0..<count { fill(slot, first[slot]) }
     switch mode {
     case .perPacket:
       machine.refusesTailCalls = false
       for slot in 0..<count {
-        let record = recordAddress(slot)
+        let frame = first[slot]
         machine.pendingRedirect = nil
-        machine.legacyPacket = (
-          UInt64(frames[slot].data), UInt64(frames[slot].data) + UInt64(frames[slot].length)
-        )
+        machine.legacyPacket = (UInt64(frame.data), UInt64(frame.data) &+ UInt64(frame.length))
         do {
-          let value = try machine.run(program, r1: record)
+          let value = try machine.run(program, r1: recordAddress(slot))
           let action = XDPAction(returnValue: value & 0xffff_ffff)
           verdicts.append(
-            verdict(record, action, action == .redirect ? machine.pendingRedirect : nil))
+            verdict(slot, action, action == .redirect ? machine.pendingRedirect : nil))
         } catch {
           lastError = .execution(packet: slot, error)
-          verdicts.append(verdict(record, .aborted, nil))
+          verdicts.append(verdict(slot, .aborted, nil))
         }
       }
       machine.pendingRedirect = nil
@@ -130,10 +147,14 @@ public final class LiveFrameRunner {
           Frame(hardStart: padding.start, data: empty, length: 0, hardEnd: padding.end))
         // The immediate bound's head skips records marked as padding, so
         // the program never runs on them (side effects once per packet).
-        machine.addressSpace.pointer(recordAddress(slot) + UInt64(layout.action), count: 4)?
-          .storeBytes(of: UInt32(XDPContextLayout.paddingAction), as: UInt32.self)
+        recordFields(slot).storeBytes(
+          of: UInt32(XDPContextLayout.paddingAction), toByteOffset: Int(layout.action),
+          as: UInt32.self)
       }
-      machine.committedRedirects.removeAll(keepingCapacity: true)
+      for slot in 0..<total { slots.redirects[slot] = nil }
+      if !machine.committedRedirects.isEmpty {
+        machine.committedRedirects.removeAll(keepingCapacity: true)
+      }
       machine.pendingRedirect = nil
       machine.refusesTailCalls = true
       defer { machine.refusesTailCalls = false }
@@ -142,32 +163,28 @@ public final class LiveFrameRunner {
         processed = try machine.run(program, r1: recordAddress(0), r2: UInt64(total))
       } catch {
         lastError = .execution(packet: 0, error)
-        for slot in 0..<count { verdicts.append(verdict(recordAddress(slot), .aborted, nil)) }
+        for slot in 0..<count { verdicts.append(verdict(slot, .aborted, nil)) }
         return
       }
       if processed != UInt64(total) {
         lastError = .batchIncomplete(packet: 0, processed: processed, expected: total)
       }
       for slot in 0..<count {
-        let record = recordAddress(slot)
-        let value = machine.addressSpace.readWord(record + UInt64(layout.action)) ?? 0
+        let value = recordFields(slot).loadUnaligned(
+          fromByteOffset: Int(layout.action), as: UInt32.self)
         // Records the program did not reach keep act = 0: ABORTED.
         let action =
           UInt64(slot) < processed ? XDPAction(returnValue: UInt64(value)) : .aborted
-        verdicts.append(
-          verdict(record, action, action == .redirect ? machine.committedRedirects[record] : nil))
+        verdicts.append(verdict(slot, action, action == .redirect ? slots.redirects[slot] : nil))
       }
     }
   }
 
-  /// Fills record `slot` for `frame` and registers the frame's bounds.
-  private func fill(_ slot: Int, _ frame: Frame) {
-    let record = recordAddress(slot)
-    machine.packetFrames[record] = PacketFrame(
+  /// Fills record `slot` for `frame` and sets the frame's bounds.
+  @inline(__always) private func fill(_ slot: Int, _ frame: Frame) {
+    slots.bounds[slot] = PacketFrame(
       hardStart: UInt64(frame.hardStart), hardEnd: UInt64(frame.hardEnd))
-    guard let fields = machine.addressSpace.pointer(record, count: Int(layout.stride)) else {
-      return
-    }
+    let fields = recordFields(slot)
     func set(_ offset: Int16, _ value: UInt32) {
       fields.storeBytes(of: value, toByteOffset: Int(offset), as: UInt32.self)
     }
@@ -181,13 +198,13 @@ public final class LiveFrameRunner {
     set(layout.redirectTarget, 0)
   }
 
-  /// The verdict for `record`, with the packet bounds it holds now.
-  private func verdict(_ record: UInt64, _ action: XDPAction, _ redirect: RedirectTarget?)
-    -> Verdict
-  {
-    let space = machine.addressSpace
-    let data = space.readWord(record + UInt64(layout.data)) ?? 0
-    let end = space.readWord(record + UInt64(layout.dataEnd)) ?? data
+  /// The verdict for record `slot`, with the packet bounds it holds now.
+  @inline(__always) private func verdict(
+    _ slot: Int, _ action: XDPAction, _ redirect: RedirectTarget?
+  ) -> Verdict {
+    let fields = recordFields(slot)
+    let data = fields.loadUnaligned(fromByteOffset: Int(layout.data), as: UInt32.self)
+    let end = fields.loadUnaligned(fromByteOffset: Int(layout.dataEnd), as: UInt32.self)
     return Verdict(
       action: action, data: data, length: end > data ? end - data : 0, redirect: redirect)
   }

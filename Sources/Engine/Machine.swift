@@ -20,33 +20,42 @@ public final class Machine {
   /// Every region programs can reach.
   public let addressSpace: AddressSpace
   /// The maps, in the order of the object's map table.
-  public private(set) var maps: [BPFMap] = []
+  public var maps: [BPFMap] { mapTable }
+  /// Storage of ``maps`` (internal: no run-time exclusivity check on the
+  /// helpers' lookups).
+  private(set) var mapTable: [BPFMap] = []
   /// Lines `trace_printk` produced, oldest first.
   public var traceLog: [String] = []
   /// The redirect target set by the last `redirect`/`redirect_map` and not
   /// yet consumed (the kernel's per-CPU `bpf_redirect_info`).
   public var pendingRedirect: RedirectTarget?
   /// Instructions executed by the last run (including a failed one).
-  public internal(set) var lastInstructionCount = 0
+  public var lastInstructionCount: Int { executedInstructions }
+  /// Storage of ``lastInstructionCount``: internal, so that the whole
+  /// module's accesses are known and need no run-time exclusivity check.
+  var executedInstructions = 0
 
   let registers: UnsafeMutablePointer<UInt64>
   let frames: UnsafeMutablePointer<CallFrame>
   let stackTops: UnsafeMutablePointer<UInt64>
-  /// Packet frames behind context records, by record address.
-  var packetFrames: [UInt64: PacketFrame] = [:]
-  /// Redirect targets committed into batch records, by record address.
+  /// Packet frames behind context records, by slot of each runner's records.
+  let packetFrames = PacketFrameTable()
+  /// Redirect targets committed into batch records that are no runner's
+  /// registered slot, by record address (a runner's own records keep
+  /// theirs in ``packetFrames``).
   var committedRedirects: [UInt64: RedirectTarget] = [:]
   /// Bytes the legacy `ld_abs`/`ld_ind` loads read from.
   var legacyPacket: (start: UInt64, end: UInt64) = (0, 0)
   /// Whether tail calls are refused (batch runs).
   var refusesTailCalls = false
-  /// The programs the current run has entered (the one it started with and
-  /// every tail-call target), held until the run ends: a program that
-  /// deletes its own PROG_ARRAY slot keeps running on code that stays
-  /// allocated.
+  /// The tail-call targets the current run has entered, held until the run
+  /// ends: a program that deletes its own PROG_ARRAY slot keeps running on
+  /// code that stays allocated. (The program a run starts with is held by
+  /// the caller of ``run(_:r1:r2:)`` for the whole call.)
   var runningPrograms: [PreparedProgram] = []
-  /// The JIT's context block and callback error (made on first JIT run).
-  lazy var jit = JITRuntime()
+  /// The JIT's context block and callback error (its fixed fields, the
+  /// machine's own pointers, set once by init).
+  let jit = JITRuntime()
   /// Why a program ran in the interpreter although the configuration asked
   /// for the JIT (nil when every program compiled).
   public internal(set) var engineFallback: String?
@@ -79,7 +88,7 @@ public final class Machine {
         stackTops[frame] = UInt64(region.end)
       }
       for (index, definition) in definitions.enumerated() {
-        maps.append(
+        mapTable.append(
           try BPFMap(
             definition, index: index, processors: configuration.processorCount,
             in: addressSpace))
@@ -89,6 +98,7 @@ public final class Machine {
     } catch {
       throw .addressSpace(error as! AddressSpaceError)
     }
+    jit.attach(self)
   }
 
   deinit {
@@ -104,9 +114,9 @@ public final class Machine {
   /// The map a handle names, if any.
   func map(handle: UInt64) -> BPFMap? {
     guard handle >> 32 == 0xffff_0000, let index = Int(exactly: handle & 0xffff_ffff),
-      index < maps.count
+      index < mapTable.count
     else { return nil }
-    return maps[index]
+    return mapTable[index]
   }
 
   /// Checks and decodes a linked program for this machine: unknown opcodes,
@@ -149,10 +159,11 @@ public final class Machine {
     registers[2] = r2
     registers[10] = stackTops[0]
     tailCallCount = 0
-    runningPrograms.append(program)
-    defer { runningPrograms.removeAll(keepingCapacity: true) }
-    if configuration.engine == .jit, let code = compiledCode(for: program) {
-      return try runCompiled(code)
+    // Only a program with a tail call can enter others (its bpf-to-bpf
+    // subprograms are in its own slots).
+    defer { if program.usesTailCalls { runningPrograms.removeAll(keepingCapacity: true) } }
+    if configuration.engine == .jit, let entry = compiledEntry(for: program) {
+      return try runCompiled(entry)
     }
     return try interpret(program)
   }

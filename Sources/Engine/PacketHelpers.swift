@@ -22,7 +22,7 @@ extension Machine {
   ) {
     let record = registers[1]
     let layout = XDPContextLayout.engine
-    guard let frame = packetFrames[record],
+    guard let frame = packetFrames.frame(at: record),
       let data = addressSpace.readWord(record + UInt64(layout.data)),
       let end = addressSpace.readWord(record + UInt64(layout.dataEnd)),
       let meta = addressSpace.readWord(record + UInt64(layout.dataMeta))

@@ -47,6 +47,8 @@ public final class PacketRunner {
 
   private let layout = XDPContextLayout.engine
   private let records: Region
+  /// The frame bounds and committed redirects of each record slot.
+  private let slots: PacketFrameTable.Slots
   private let frames: [Region]
 
   /// Maps the records and frames a run needs.
@@ -63,23 +65,25 @@ public final class PacketRunner {
     let frameSize =
       (needed + AddressSpace.pageSize - 1) / AddressSpace.pageSize * AddressSpace.pageSize
     self.frameSize = frameSize
-    let slots: Int
+    let slotCount: Int
     switch mode {
-    case .perPacket: slots = 1
-    case .batch(let size): slots = min(max(size, 1), Self.maximumBatch)
+    case .perPacket: slotCount = 1
+    case .batch(let size): slotCount = min(max(size, 1), Self.maximumBatch)
     }
     do {
       records = try machine.addressSpace.map(
-        length: slots * Int(layout.stride), name: "context records")
-      frames = try (0..<slots).map { slot throws(AddressSpaceError) in
+        length: slotCount * Int(layout.stride), name: "context records")
+      frames = try (0..<slotCount).map { slot throws(AddressSpaceError) in
         try machine.addressSpace.map(length: frameSize, name: "packet frame \(slot)")
       }
     } catch {
       throw .addressSpace(error)
     }
     // Each slot's frame is fixed, so its bounds are registered once.
+    self.slots = machine.packetFrames.register(
+      records: UInt64(records.start), stride: Int(layout.stride), count: slotCount)
     for slot in frames.indices {
-      machine.packetFrames[recordAddress(slot)] = PacketFrame(
+      self.slots.bounds[slot] = PacketFrame(
         hardStart: UInt64(frames[slot].start),
         hardEnd: UInt64(frames[slot].start) + UInt64(frameSize - Self.sharedInfoSize))
     }
@@ -159,6 +163,7 @@ public final class PacketRunner {
     let addresses = batch.indices.map { load(batch[$0], slot: $0 - first) }
     let padding = padsPartialBatches ? frames.count - batch.count : 0
     for slot in batch.count..<(batch.count + padding) { markPadding(load([], slot: slot)) }
+    for slot in 0..<(batch.count + padding) { slots.redirects[slot] = nil }
     machine.committedRedirects.removeAll(keepingCapacity: true)
     machine.pendingRedirect = nil
     let processed: UInt64
@@ -173,13 +178,13 @@ public final class PacketRunner {
     guard processed == UInt64(records) else {
       throw .batchIncomplete(packet: first, processed: processed, expected: records)
     }
-    for record in addresses {
+    for (slot, record) in addresses.enumerated() {
       let value = UInt64(machine.addressSpace.readWord(record + UInt64(layout.action)) ?? 0)
       let action = XDPAction(returnValue: value)
       let outcome = PacketOutcome(
         action: action, returnValue: value, output: output(of: record),
         metadata: metadata(of: record),
-        redirect: action == .redirect ? machine.committedRedirects[record] ?? nil : nil)
+        redirect: action == .redirect ? slots.redirects[slot] : nil)
       report.totals.record(action, bytes: outcome.output.count)
       report.outcomes.append(outcome)
     }

@@ -14,6 +14,9 @@ public final class PreparedProgram {
   let slots: UnsafeMutablePointer<Slot>
   /// The JIT's code for this program, compiled on its first JIT run.
   var compiled: CompiledProgram?
+  /// The entry of ``compiled`` (a plain function pointer: reading it
+  /// retains nothing).
+  var entry: CompiledProgram.Entry?
   /// Why the JIT could not compile it (the interpreter runs it instead).
   var compileFailure: JITError?
 

@@ -72,6 +72,100 @@ struct LiveFrameRunnerTests {
     }
   }
 
+  /// Moves the head 4 bytes out and the tail 2 bytes out, then redirects
+  /// to ifindex 9: the helpers find each frame's bounds by its record.
+  static let adjustingProgram = Program(
+    name: "adjust_redirect", sectionName: "xdp",
+    instructions: [
+      .move(.r6, .r1),
+      .move(.r2, immediate: -4),
+      .call(helper: HelperFunction.xdpAdjustHead.rawValue),
+      .move(.r1, .r6),
+      .move(.r2, immediate: 2),
+      .call(helper: HelperFunction.xdpAdjustTail.rawValue),
+      .move(.r1, immediate: 9),
+      .move(.r2, immediate: 0),
+      .call(helper: HelperFunction.redirect.rawValue),
+      .exit,
+    ])
+
+  /// The bounds the packet helpers use are the live frames' (set per slot
+  /// on every run), in both forms: the same bytes, lengths and redirect
+  /// targets as the copying runner, run after run.
+  @Test func adjustedAndRedirectedFramesMatchThePacketRunner() throws {
+    let packets = (0..<7).map { index in [UInt8](repeating: UInt8(index + 1), count: 40 + index) }
+    let reference = try Machine()
+    let offline = try PacketRunner(
+      machine: reference, program: try reference.prepare(Self.adjustingProgram), mode: .perPacket
+    ).run(packets)
+    #expect(offline.outcomes.allSatisfy { $0.action == .redirect })
+
+    let machine = try Machine()
+    let perPacket = try machine.prepare(Self.adjustingProgram)
+    let batch = try machine.prepare(
+      try BatchTrampoline(strategy: .reserve, bound: .endPointer, batchSize: 64).rewrite(
+        Self.adjustingProgram
+      ).program)
+    let runner = try LiveFrameRunner(machine: machine)
+    let region = try machine.addressSpace.map(length: 4096 * packets.count, name: "umem")
+    for round in 0..<3 {
+      for mode in [RunMode.perPacket, .batch(size: 64)] {
+        // Each round uses the frames in another order, so a slot's bounds
+        // are those of this run's frame, never a previous one's.
+        var frames: [LiveFrameRunner.Frame] = []
+        for (index, packet) in packets.enumerated() {
+          let start = region.start + UInt32(((index + round) % packets.count) * 4096)
+          machine.addressSpace.write(packet, at: UInt64(start + 256))
+          frames.append(
+            .init(
+              hardStart: start, data: start + 256, length: UInt32(packet.count),
+              hardEnd: start + 4096 - 320))
+        }
+        frames.withUnsafeBufferPointer { buffer in
+          runner.run(mode == .perPacket ? perPacket : batch, frames: buffer, mode: mode)
+        }
+        #expect(runner.lastError == nil)
+        #expect(runner.verdicts.map(\.action) == offline.outcomes.map(\.action), "\(mode)")
+        #expect(runner.verdicts.map(\.redirect) == offline.outcomes.map(\.redirect), "\(mode)")
+        for (index, (verdict, outcome)) in zip(runner.verdicts, offline.outcomes).enumerated() {
+          #expect(verdict.data == frames[index].data - 4)
+          #expect(
+            machine.addressSpace.read(UInt64(verdict.data), count: Int(verdict.length))
+              == outcome.output, "\(mode), packet \(index)")
+        }
+      }
+    }
+  }
+
+  /// A helper handed an address that is not a live record's (here the
+  /// stack) is refused as not an XDP context: the frame counts as ABORTED.
+  @Test func aPacketHelperOutsideTheRecordsFaults() throws {
+    let machine = try Machine()
+    let program = try machine.prepare(
+      instructions: [
+        .move(.r1, .r10),
+        .add(.r1, immediate: -32),
+        .move(.r2, immediate: -4),
+        .call(helper: HelperFunction.xdpAdjustHead.rawValue),
+        .move(.r0, immediate: 2),
+        .exit,
+      ])
+    let runner = try LiveFrameRunner(machine: machine)
+    let region = try machine.addressSpace.map(length: 4096, name: "umem")
+    let frames = [
+      LiveFrameRunner.Frame(
+        hardStart: region.start, data: region.start + 256, length: 60,
+        hardEnd: region.start + 4096 - 320)
+    ]
+    frames.withUnsafeBufferPointer { runner.run(program, frames: $0, mode: .perPacket) }
+    #expect(runner.verdicts.map(\.action) == [.aborted])
+    guard case .execution(packet: 0, .helperFault(_, _, let reason)) = runner.lastError else {
+      Issue.record("expected a helper fault, got \(String(describing: runner.lastError))")
+      return
+    }
+    #expect(reason.contains("not an XDP context"))
+  }
+
   /// The UMEM is registered with the kernel at its host address: mapping
   /// more regions afterwards (maps, more queues) must never move it.
   @Test func theArenaNeverMoves() throws {

@@ -106,9 +106,9 @@ public final class DispatchLoop {
   ///
   /// - Throws: ``ExecutionError`` when a call stopped with an error.
   public func run(records: [UInt64]) throws(ExecutionError) {
-    let state = machine.armContext()
+    let context = machine.armContext()
     let driver = unsafeBitCast(memory.base, to: Driver.self)
-    records.withUnsafeBufferPointer { driver(state.context, $0.baseAddress!, $0.count) }
+    records.withUnsafeBufferPointer { driver(context, $0.baseAddress!, $0.count) }
     _ = try machine.finishCompiledRun(0)
   }
 }

@@ -9,14 +9,17 @@ enum JITBridge {
   typealias Callback = @convention(c) (UnsafeMutableRawPointer, UInt64, UInt64) -> UInt64
 
   static let helperEntry: Callback = { context, id, index in
-    let machine = JITRuntime.machine(in: context)
-    do throws(ExecutionError) {
-      let result = try machine.callHelper(Int32(truncatingIfNeeded: id), index: Int(index))
-      machine.jit.refresh(machine.addressSpace)
-      return result
-    } catch {
-      machine.jit.fail(error)
-      return 0
+    // The machine is borrowed, not retained: the run that entered the
+    // code holds it (a helper call is on every packet's path).
+    JITRuntime.withMachine(in: context) { machine in
+      do throws(ExecutionError) {
+        let result = try machine.callHelper(Int32(truncatingIfNeeded: id), index: Int(index))
+        machine.jit.refresh(machine.addressSpace)
+        return result
+      } catch {
+        machine.jit.fail(error)
+        return 0
+      }
     }
   }
 

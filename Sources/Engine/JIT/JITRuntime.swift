@@ -13,6 +13,17 @@ final class JITRuntime {
 
   deinit { context.deallocate() }
 
+  /// Sets the fields that stay for the machine's life: the machine, its
+  /// register file and its stack tops.
+  func attach(_ machine: Machine) {
+    self[JITContext.machine] = UInt64(
+      UInt(bitPattern: Unmanaged.passUnretained(machine).toOpaque()))
+    self[JITContext.registers] = UInt64(UInt(bitPattern: machine.registers))
+    for frame in 0..<Machine.frameLimit {
+      self[JITContext.stackTops + Int32(frame * 8)] = machine.stackTops[frame]
+    }
+  }
+
   subscript(field: Int32) -> UInt64 {
     get { context.load(fromByteOffset: Int(field), as: UInt64.self) }
     set { context.storeBytes(of: newValue, toByteOffset: Int(field), as: UInt64.self) }
@@ -23,6 +34,17 @@ final class JITRuntime {
     let raw = context.load(fromByteOffset: Int(JITContext.machine), as: UInt.self)
     return Unmanaged<Machine>.fromOpaque(UnsafeRawPointer(bitPattern: raw)!)
       .takeUnretainedValue()
+  }
+
+  /// Calls `body` with the machine whose block `context` is, without
+  /// retaining it: the run that called into the code holds the machine.
+  @inline(__always)
+  static func withMachine<Result>(
+    in context: UnsafeMutableRawPointer, _ body: (Machine) -> Result
+  ) -> Result {
+    let raw = context.load(fromByteOffset: Int(JITContext.machine), as: UInt.self)
+    return Unmanaged<Machine>.fromOpaque(UnsafeRawPointer(bitPattern: raw)!)
+      ._withUnsafeGuaranteedRef(body)
   }
 
   /// Copies the address space's arena, page table and size into the block.
@@ -51,6 +73,7 @@ extension Machine {
     do {
       let code = try JITCompiler.compile(program)
       program.compiled = code
+      program.entry = code.entry
       return code
     } catch {
       program.compileFailure = error
@@ -59,34 +82,37 @@ extension Machine {
     }
   }
 
+  /// The entry of the program's machine code, as ``compiledCode(for:)``,
+  /// read without retaining the code (the program, held by the run, owns it).
+  @inline(__always)
+  func compiledEntry(for program: PreparedProgram) -> CompiledProgram.Entry? {
+    if let entry = program.entry { return entry }
+    return compiledCode(for: program)?.entry
+  }
+
   /// Runs compiled code with the registers ``run(_:r1:r2:)`` set up.
-  func runCompiled(_ code: CompiledProgram) throws(ExecutionError) -> UInt64 {
-    let state = armContext()
-    let result = code.entry(state.context)
+  func runCompiled(_ entry: CompiledProgram.Entry) throws(ExecutionError) -> UInt64 {
+    let result = entry(armContext())
     return try finishCompiledRun(result)
   }
 
-  /// Fills the context block for a run.
-  func armContext() -> JITRuntime {
+  /// Fills the context block for a run (the fixed fields were set by
+  /// ``JITRuntime/attach(_:)``) and returns it.
+  func armContext() -> UnsafeMutableRawPointer {
     let state = jit
     state.refresh(addressSpace)
-    state[JITContext.machine] = UInt64(UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque()))
     state[JITContext.budget] = UInt64(configuration.instructionBudget)
     state[JITContext.executed] = 0
     state[JITContext.depth] = 0
     state[JITContext.status] = 0
-    state[JITContext.registers] = UInt64(UInt(bitPattern: registers))
-    for frame in 0..<Machine.frameLimit {
-      state[JITContext.stackTops + Int32(frame * 8)] = stackTops[frame]
-    }
-    state.error = nil
-    return state
+    if state.error != nil { state.error = nil }
+    return state.context
   }
 
   /// The run's result, or its error, from the context block.
   func finishCompiledRun(_ result: UInt64) throws(ExecutionError) -> UInt64 {
     let state = jit
-    lastInstructionCount = Int(state[JITContext.executed])
+    executedInstructions = Int(state[JITContext.executed])
     let index = Int(state[JITContext.faultIndex])
     switch JITContext.Status(rawValue: Int32(truncatingIfNeeded: state[JITContext.status])) {
     case .ok: return result
