@@ -5,24 +5,28 @@ public struct HelperFunction: RawRepresentable, Hashable, Sendable {
   /// The helper id: the immediate of `call`.
   public var rawValue: Int32
   /// Wraps a helper id.
-  public init(rawValue: Int32) { self.rawValue = rawValue }
+  @inlinable public init(rawValue: Int32) { self.rawValue = rawValue }
 
-  public static let mapLookupElement = HelperFunction(rawValue: 1)
-  public static let mapUpdateElement = HelperFunction(rawValue: 2)
-  public static let mapDeleteElement = HelperFunction(rawValue: 3)
-  public static let ktimeGetNanoseconds = HelperFunction(rawValue: 5)
-  public static let tracePrintk = HelperFunction(rawValue: 6)
-  public static let getPseudoRandomU32 = HelperFunction(rawValue: 7)
-  public static let getSMPProcessorID = HelperFunction(rawValue: 8)
-  public static let tailCall = HelperFunction(rawValue: 12)
-  public static let redirect = HelperFunction(rawValue: 23)
-  public static let checksumDiff = HelperFunction(rawValue: 28)
-  public static let xdpAdjustHead = HelperFunction(rawValue: 44)
-  public static let redirectMap = HelperFunction(rawValue: 51)
-  public static let xdpAdjustMeta = HelperFunction(rawValue: 54)
-  public static let xdpAdjustTail = HelperFunction(rawValue: 65)
-  public static let xdpLoadBytes = HelperFunction(rawValue: 189)
-  public static let xdpStoreBytes = HelperFunction(rawValue: 190)
+  // The ids are computed and inlinable, not stored globals: the engine's
+  // helper dispatch compares against them once per helper call, and a
+  // stored global of another module costs an initialisation check each.
+
+  @inlinable public static var mapLookupElement: HelperFunction { HelperFunction(rawValue: 1) }
+  @inlinable public static var mapUpdateElement: HelperFunction { HelperFunction(rawValue: 2) }
+  @inlinable public static var mapDeleteElement: HelperFunction { HelperFunction(rawValue: 3) }
+  @inlinable public static var ktimeGetNanoseconds: HelperFunction { HelperFunction(rawValue: 5) }
+  @inlinable public static var tracePrintk: HelperFunction { HelperFunction(rawValue: 6) }
+  @inlinable public static var getPseudoRandomU32: HelperFunction { HelperFunction(rawValue: 7) }
+  @inlinable public static var getSMPProcessorID: HelperFunction { HelperFunction(rawValue: 8) }
+  @inlinable public static var tailCall: HelperFunction { HelperFunction(rawValue: 12) }
+  @inlinable public static var redirect: HelperFunction { HelperFunction(rawValue: 23) }
+  @inlinable public static var checksumDiff: HelperFunction { HelperFunction(rawValue: 28) }
+  @inlinable public static var xdpAdjustHead: HelperFunction { HelperFunction(rawValue: 44) }
+  @inlinable public static var redirectMap: HelperFunction { HelperFunction(rawValue: 51) }
+  @inlinable public static var xdpAdjustMeta: HelperFunction { HelperFunction(rawValue: 54) }
+  @inlinable public static var xdpAdjustTail: HelperFunction { HelperFunction(rawValue: 65) }
+  @inlinable public static var xdpLoadBytes: HelperFunction { HelperFunction(rawValue: 189) }
+  @inlinable public static var xdpStoreBytes: HelperFunction { HelperFunction(rawValue: 190) }
 
   /// Engine-only: moves the redirect target that `redirect`/`redirect_map`
   /// left in the per-CPU redirect state into the current batch record's
@@ -30,7 +34,9 @@ public struct HelperFunction: RawRepresentable, Hashable, Sendable {
   /// epilogue calls it after each packet, so that packet i+1 cannot overwrite
   /// packet i's target: the kernel's `bpf_redirect_info` problem from the
   /// talk. The id is far above any kernel helper so it can never collide.
-  public static let commitRedirect = HelperFunction(rawValue: 0x7fff_0001)
+  @inlinable public static var commitRedirect: HelperFunction {
+    HelperFunction(rawValue: 0x7fff_0001)
+  }
 
   private static let names: [Int32: String] = [
     1: "map_lookup_elem", 2: "map_update_elem", 3: "map_delete_elem", 5: "ktime_get_ns",
