@@ -92,19 +92,28 @@ static inline int cxdp_tap_open(const char *name)
   return fd;
 }
 
+/* One SIOC* ioctl on interface `name` with `request` (its name filled in).
+   Returns the ioctl's result; errno is the ioctl's on failure. */
+static inline int cxdp_interface_ioctl(const char *name, unsigned long operation,
+                                       struct ifreq *request)
+{
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  strncpy(request->ifr_name, name, IFNAMSIZ - 1);
+  int result = ioctl(fd, operation, request);
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return result;
+}
+
 /* Interface flags (IFF_*) of `name`, or -1. */
 static inline int cxdp_interface_flags(const char *name)
 {
   struct ifreq request;
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
   memset(&request, 0, sizeof(request));
-  strncpy(request.ifr_name, name, IFNAMSIZ - 1);
-  int result = ioctl(fd, SIOCGIFFLAGS, &request);
-  int saved = errno;
-  close(fd);
-  errno = saved;
-  return result != 0 ? -1 : (request.ifr_flags & 0xffff);
+  if (cxdp_interface_ioctl(name, SIOCGIFFLAGS, &request) != 0) return -1;
+  return request.ifr_flags & 0xffff;
 }
 
 static inline int cxdp_flag_loopback(void) { return IFF_LOOPBACK; }
@@ -113,35 +122,20 @@ static inline int cxdp_flag_loopback(void) { return IFF_LOOPBACK; }
 static inline int cxdp_interface_up(const char *name)
 {
   struct ifreq request;
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
   memset(&request, 0, sizeof(request));
-  strncpy(request.ifr_name, name, IFNAMSIZ - 1);
-  int result = ioctl(fd, SIOCGIFFLAGS, &request);
-  if (result == 0) {
-    request.ifr_flags |= IFF_UP;
-    result = ioctl(fd, SIOCSIFFLAGS, &request);
-  }
-  int saved = errno;
-  close(fd);
-  errno = saved;
-  return result;
+  if (cxdp_interface_ioctl(name, SIOCGIFFLAGS, &request) != 0) return -1;
+  request.ifr_flags |= IFF_UP;
+  return cxdp_interface_ioctl(name, SIOCSIFFLAGS, &request);
 }
 
 /* The hardware (MAC) address of `name` into out[6]. Returns 0 or -1. */
 static inline int cxdp_hardware_address(const char *name, unsigned char *out)
 {
   struct ifreq request;
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
   memset(&request, 0, sizeof(request));
-  strncpy(request.ifr_name, name, IFNAMSIZ - 1);
-  int result = ioctl(fd, SIOCGIFHWADDR, &request);
-  int saved = errno;
-  close(fd);
-  errno = saved;
-  if (result == 0) memcpy(out, request.ifr_hwaddr.sa_data, 6);
-  return result;
+  if (cxdp_interface_ioctl(name, SIOCGIFHWADDR, &request) != 0) return -1;
+  memcpy(out, request.ifr_hwaddr.sa_data, 6);
+  return 0;
 }
 
 /* A raw AF_PACKET socket bound to interface `ifindex`, for sending whole
