@@ -168,12 +168,9 @@ public final class ConsoleSession {
       )
     case .swapMode(let interface):
       let before = currentRecord(interface)?.isSoftware
+      // A move between datapaths keeps the program's maps (the demo's
+      // DEVMAP included; docs/DESIGN.md, "Maps on the software datapath").
       let record = try swapForm(interface)
-      // The demo's redirect target, in case the swap loaded fresh maps (a
-      // move between datapaths keeps them; docs/DESIGN.md, "Maps on the
-      // software datapath").
-      let demo = Demo(state: deployment.state)
-      if interface == demo.veth.name { try? demo.fillRedirectMaps() }
       let place = record.isSoftware ? "the software datapath (AF_XDP)" : "the kernel"
       news = .info(
         before != nil && before != record.isSoftware

@@ -78,16 +78,25 @@ struct MapCommand: ParsableCommand {
     subcommands: [MapDumpCommand.self, MapUpdateCommand.self, MapDeleteCommand.self])
 }
 
-/// `xdpbatch map dump IFACE NAME`.
-struct MapDumpCommand: ParsableCommand {
-  static let configuration = CommandConfiguration(
-    commandName: "dump", abstract: "Print a map's entries, formatted from its BTF (hex without).")
-
+/// The map the `map` subcommands work on: a map of the XDP program on
+/// an interface, by name.
+struct MapOperand: ParsableArguments {
   @Argument(help: "The network interface.")
   var interface: String
 
   @Argument(help: "The map's name (see `xdpbatch maps`).")
   var name: String
+
+  /// The map, with its BTF.
+  func open() throws -> TypedMap { try TypedMap.open(interface: interface, name: name) }
+}
+
+/// `xdpbatch map dump IFACE NAME`.
+struct MapDumpCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "dump", abstract: "Print a map's entries, formatted from its BTF (hex without).")
+
+  @OptionGroup var map: MapOperand
 
   @Flag(help: "Print one JSON document.")
   var json = false
@@ -96,16 +105,16 @@ struct MapDumpCommand: ParsableCommand {
   var nonzero = false
 
   func run() throws {
-    let contents = try TypedMap.open(interface: interface, name: name)
+    let contents = try map.open()
     var entries = try contents.entries()
     if nonzero { entries = entries.filter { !$0.isZero } }
-    let software = (try? InterfaceProgram.find(interface: interface))?.redirect != nil
+    let software = (try? InterfaceProgram.find(interface: map.interface))?.redirect != nil
     let copy = software ? DatapathCopy(contents.map.summary.type) : nil
     if json {
       print(
         InspectionJSON.encode(
           MapDumpReport(
-            interface: interface, map: contents.map.summary, types: contents.types.source,
+            interface: map.interface, map: contents.map.summary, types: contents.types.source,
             datapathCopy: copy, entries: entries)))
       return
     }
@@ -168,11 +177,7 @@ struct MapUpdateCommand: ParsableCommand {
     commandName: "update",
     abstract: "Set a map entry (per-CPU maps: on every CPU).")
 
-  @Argument(help: "The network interface.")
-  var interface: String
-
-  @Argument(help: "The map's name.")
-  var name: String
+  @OptionGroup var map: MapOperand
 
   @Argument(help: "The key, as `map dump` prints keys (or hex:BYTES).")
   var key: String
@@ -181,7 +186,7 @@ struct MapUpdateCommand: ParsableCommand {
   var value: String
 
   func run() throws {
-    try TypedMap.open(interface: interface, name: name).update(key: key, value: value)
+    try map.open().update(key: key, value: value)
   }
 }
 
@@ -190,17 +195,13 @@ struct MapDeleteCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "delete", abstract: "Remove a map entry (hash-like maps, DEVMAPs).")
 
-  @Argument(help: "The network interface.")
-  var interface: String
-
-  @Argument(help: "The map's name.")
-  var name: String
+  @OptionGroup var map: MapOperand
 
   @Argument(help: "The key, as `map dump` prints keys (or hex:BYTES).")
   var key: String
 
   func run() throws {
-    try TypedMap.open(interface: interface, name: name).delete(key: key)
+    try map.open().delete(key: key)
   }
 }
 

@@ -138,11 +138,7 @@ struct RedirectMapCoherenceTests {
     // The kernel program redirects through the kept DEVMAP (whether veth
     // then delivers depends on the peer's XDP, not on xdpbatch).
     func redirected() -> UInt64 {
-      let stats = try? Self.run(["stats", interface, "--json"])
-      let report = stats.flatMap {
-        try? JSONSerialization.jsonObject(with: Data($0.output.utf8)) as? [String: Any]
-      }
-      let actions = report?["actions"] as? [String: Any]
+      let actions = (try? DatapathLifecycleTests.stats(interface))?["actions"] as? [String: Any]
       return ((actions?["redirect"] as? [String: Any])?["packets"] as? NSNumber)?.uint64Value ?? 0
     }
     let redirectedBefore = redirected()
