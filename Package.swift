@@ -4,7 +4,6 @@ import PackageDescription
 
 let package = Package(
   name: "xdpbatch",
-  platforms: [.macOS(.v13)],
   products: [
     .executable(name: "xdpbatch", targets: ["xdpbatch"])
   ],
@@ -17,28 +16,43 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log", from: "1.14.0"),
   ],
   targets: [
-    // Layers, bottom to top. Each imports only the layers below it.
+    // Layers, bottom to top. Each imports only the layers above it in this
+    // list (`Tests/LayeringTests` checks it, and that no target names the
+    // vocabulary of a target above it).
+    // Pure Swift, no privileges: the instruction set and objects, the
+    // rewriter, the engine, the equivalence check.
     .target(name: "BPF"),
     .target(name: "Rewriter", dependencies: ["BPF"]),
     .target(name: "Engine", dependencies: ["BPF"]),
-    // Harnesses: equivalence of the two forms, and the benchmark fixtures.
     .target(name: "Check", dependencies: ["BPF", "Rewriter", "Engine"]),
-    .target(name: "Control", dependencies: ["BPF", "Rewriter", "CBPF", "CLinux"]),
-    .target(name: "Bench", dependencies: ["BPF", "Rewriter", "Engine", "Control", "Datapath"]),
-    // The console draws the values it is handed; LiveConsole hands it
-    // Control's readings and carries out its keys through Control.
-    .target(name: "Console", dependencies: ["BPF", "CNcursesw"]),
-    // The software datapath: AF_XDP sockets feeding the engine, one process per interface.
-    .target(name: "Datapath", dependencies: ["BPF", "Rewriter", "Engine", "Control", "CXDP"]),
-    // `b` moves an interface between the kernel and the software datapath.
+    // The kernel seam: every system call, libbpf, libxdp, netlink and ethtool call.
+    .target(name: "Kernel", dependencies: ["BPF", "CBPF", "CLinux", "CXDP"]),
+    // Any program or map on an interface, whoever loaded it; frame capture.
+    .target(name: "Inspection", dependencies: ["BPF", "Rewriter", "Kernel"]),
+    // The software datapath's process: AF_XDP sockets feeding the engine,
+    // its kernel half, control socket and counters.
+    .target(name: "Datapath", dependencies: ["BPF", "Rewriter", "Engine", "Kernel"]),
+    // Attach, swap and detach on both datapaths behind one facade; records and locks.
     .target(
-      name: "LiveConsole", dependencies: ["Control", "Datapath", "Console", "Rewriter", "BPF"]),
-    // Prometheus exporter: metric families over Control's counters and the software
-    // datapath's status, served over HTTP.
+      name: "Deployment", dependencies: ["BPF", "Rewriter", "Engine", "Kernel", "Inspection", "Datapath"]),
+    // The demo, the traffic generator and the benchmark fixtures.
+    .target(
+      name: "Lab",
+      dependencies: ["BPF", "Rewriter", "Engine", "Kernel", "Inspection", "Datapath", "Deployment"]),
+    // The console draws the values it is handed; LiveConsole hands it
+    // readings and carries out its keys through Deployment.
+    .target(name: "Console", dependencies: ["BPF", "CNcursesw"]),
+    .target(
+      name: "LiveConsole",
+      dependencies: [
+        "BPF", "Rewriter", "Kernel", "Inspection", "Datapath", "Deployment", "Lab", "Console",
+      ]),
+    // Prometheus exporter: metric families over the attachments' counters and the
+    // software datapaths' status, served over HTTP.
     .target(
       name: "Exporter",
       dependencies: [
-        "Control", "Datapath",
+        "BPF", "Kernel", "Datapath", "Deployment",
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "NIOCore", package: "swift-nio"),
@@ -60,11 +74,13 @@ let package = Package(
         "Rewriter",
         "Engine",
         "Check",
-        "Control",
-        "Bench",
+        "Kernel",
+        "Inspection",
+        "Datapath",
+        "Deployment",
+        "Lab",
         "Console",
         "LiveConsole",
-        "Datapath",
         "Exporter",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
@@ -75,10 +91,11 @@ let package = Package(
 
     // Shared by the test targets: package layout, the built executable, seeded randomness.
     .target(name: "TestSupport", path: "Tests/TestSupport"),
-    // Kernel fixtures for the suites that test Control and the layers above.
+    // Kernel fixtures for the suites that reach the kernel: whether BPF can
+    // be used here, a veth pair in a namespace of its own.
     .target(
-      name: "ControlTestSupport", dependencies: ["Control", "BPF"], path: "Tests/ControlTestSupport"
-    ),
+      name: "KernelTestSupport", dependencies: ["BPF", "Kernel", "Deployment", "Lab"],
+      path: "Tests/KernelTestSupport"),
     .testTarget(name: "BPFTests", dependencies: ["BPF", "CBPF", "TestSupport"]),
     .testTarget(name: "RewriterTests", dependencies: ["Rewriter", "BPF", "CBPF"]),
     .testTarget(
@@ -87,31 +104,48 @@ let package = Package(
     .testTarget(
       name: "CheckTests", dependencies: ["BPF", "Rewriter", "Engine", "Check", "TestSupport"]),
     .testTarget(
-      name: "ControlTests",
+      name: "KernelTests",
+      dependencies: ["BPF", "Kernel", "CBPF", "TestSupport", "KernelTestSupport"]),
+    .testTarget(
+      name: "InspectionTests",
       dependencies: [
-        "Control", "Engine", "Rewriter", "BPF", "CBPF", "TestSupport", "ControlTestSupport",
+        "BPF", "Engine", "Kernel", "Inspection", "Deployment", "Lab", "TestSupport",
+        "KernelTestSupport",
       ],
       resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "DeploymentTests",
+      dependencies: [
+        "BPF", "Rewriter", "Engine", "Kernel", "Inspection", "Datapath", "Deployment", "Lab",
+        "CBPF", "TestSupport", "KernelTestSupport",
+      ]),
+    .testTarget(
+      name: "LabTests",
+      dependencies: ["BPF", "Kernel", "Deployment", "Lab", "TestSupport", "KernelTestSupport"]),
     // The engine against the kernel (root), and the built executable.
     .testTarget(
-      name: "FidelityTests", dependencies: ["Engine", "Control", "BPF", "Rewriter", "CLinux"],
+      name: "FidelityTests",
+      dependencies: ["Engine", "Kernel", "Deployment", "Lab", "BPF", "Rewriter", "CLinux"],
       exclude: ["Programs"]),
     .testTarget(
       name: "DatapathTests",
-      dependencies: ["Datapath", "Control", "Engine", "Rewriter", "BPF", "TestSupport"]),
+      dependencies: [
+        "BPF", "Rewriter", "Engine", "Kernel", "Inspection", "Datapath", "Deployment", "Lab",
+        "TestSupport",
+      ]),
     .testTarget(name: "CommandTests", dependencies: ["TestSupport"]),
     // The exporter: exposition, series, the built binary, a real Prometheus server.
     .testTarget(
       name: "ExporterTests",
       dependencies: [
-        "Exporter", "Control", "Datapath", "BPF", "TestSupport", "ControlTestSupport",
-        .product(name: "Prometheus", package: "swift-prometheus"),
+        "Exporter", "Kernel", "Datapath", "Deployment", "Lab", "BPF", "TestSupport",
+        "KernelTestSupport", .product(name: "Prometheus", package: "swift-prometheus"),
       ]),
     .testTarget(
       name: "ConsoleTests",
       dependencies: [
-        "Console", "LiveConsole", "Control", "Datapath", "BPF", "Check", "CNcursesw",
-        "TestSupport",
+        "Console", "LiveConsole", "Kernel", "Inspection", "Datapath", "Deployment", "Lab", "BPF",
+        "Check", "CNcursesw", "TestSupport",
       ],
       exclude: ["__Snapshots__"]),
     // The console's live side: pacing and snapshots with an injected
@@ -119,9 +153,11 @@ let package = Package(
     .testTarget(
       name: "LiveConsoleTests",
       dependencies: [
-        "LiveConsole", "Console", "Control", "Datapath", "BPF", "TestSupport",
-        "ControlTestSupport",
+        "LiveConsole", "Console", "Kernel", "Inspection", "Datapath", "Deployment", "Lab", "BPF",
+        "TestSupport", "KernelTestSupport",
       ]),
+    // The layering of every target: imports only from below, no vocabulary from above.
+    .testTarget(name: "LayeringTests", dependencies: ["TestSupport"]),
   ]
 )
 

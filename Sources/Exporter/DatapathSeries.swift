@@ -1,5 +1,6 @@
 import BPF
-import Control
+import Deployment
+import Kernel
 import Datapath
 import Prometheus
 

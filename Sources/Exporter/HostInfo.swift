@@ -1,4 +1,5 @@
-import Control
+import Deployment
+import Kernel
 import Foundation
 import Glibc
 

@@ -1,5 +1,6 @@
 import BPF
-import Control
+import Deployment
+import Kernel
 import Foundation
 
 /// The labels that name one attachment's series: which interface, which

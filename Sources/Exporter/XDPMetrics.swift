@@ -1,4 +1,5 @@
-import Control
+import Deployment
+import Kernel
 import Datapath
 import Foundation
 import Prometheus

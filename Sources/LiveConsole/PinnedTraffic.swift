@@ -1,5 +1,7 @@
 import BPF
-import Control
+import Deployment
+import Inspection
+import Kernel
 import Datapath
 
 /// The kernel's side of ``TrafficSource``: xdpbatch's attachment found
@@ -41,8 +43,7 @@ public final class PinnedTraffic: TrafficSource {
 
   /// The running software datapath's status, asked over its control socket.
   public func datapath(interface: String) -> DatapathReading? {
-    DatapathDeployment(deployment: deployment).status(interface: interface).map(
-      DatapathReading.init)
+    deployment.status(interface: interface).map(DatapathReading.init)
   }
 
   /// The record of the program the kept link runs now.

@@ -1,5 +1,7 @@
 import Console
-import Control
+import Deployment
+import Inspection
+import Kernel
 import Foundation
 
 /// Packets received per second by each interface, from its kernel

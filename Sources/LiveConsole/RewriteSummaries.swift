@@ -1,5 +1,7 @@
 import BPF
-import Control
+import Deployment
+import Inspection
+import Kernel
 import Rewriter
 
 /// The batch rewrite's instruction counts, computed once per program and
@@ -31,8 +33,8 @@ struct RewriteSummaries {
     var counts: Counts?
     if let summary = try? record.source.batchSummary(record.batchTrampoline) {
       counts = Counts(before: summary.instructionsBefore, after: summary.instructionsAfter)
-    } else if let request = try? record.source.uninstrumentedRequest() {
-      counts = Counts(before: request.program.instructions.count, after: nil)
+    } else if let compiled = try? record.source.compiledSpec() {
+      counts = Counts(before: compiled.program.instructions.count, after: nil)
     }
     known[key] = counts
     return counts

@@ -1,5 +1,7 @@
 import BPF
-import Control
+import Deployment
+import Inspection
+import Kernel
 import Datapath
 
 /// Where a ``ConsoleSession`` reads the selected interface's counters and

@@ -1,6 +1,8 @@
 import BPF
 import Console
-import Control
+import Deployment
+import Inspection
+import Kernel
 import Datapath
 
 /// The selected interface's counters over time: a ``CounterTracker`` fed

@@ -1,7 +1,8 @@
 import ArgumentParser
 import BPF
-import Control
+import Deployment
 import Engine
+import Inspection
 import Foundation
 import Synchronization
 
@@ -92,8 +93,8 @@ struct CaptureCommand: ParsableCommand {
 
     let capture = try FrameCapture.start(
       FrameCapture.Request(
-        interface: interface, action: action.flatMap(Self.action(named:)), snapLength: snaplen,
-        object: object, program: program))
+        interface: interface, action: action.flatMap(Self.action(named:)), snapLength: snaplen),
+      object: object, program: program)
     writeToStandardError(
       "capturing on \(interface) (program id \(capture.originalID) swapped for its capture variant); Ctrl-C stops"
     )

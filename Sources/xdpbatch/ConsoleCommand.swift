@@ -1,6 +1,8 @@
 import ArgumentParser
 import Console
-import Control
+import Deployment
+import Inspection
+import Kernel
 import Foundation
 import LiveConsole
 

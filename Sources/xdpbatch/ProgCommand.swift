@@ -1,7 +1,9 @@
 import ArgumentParser
 import BPF
-import Control
+import Deployment
 import Foundation
+import Inspection
+import Kernel
 
 /// `xdpbatch prog IFACE`: what the kernel made of the XDP program on an
 /// interface: identity, sizes, run statistics, per-CPU verdicts, and on
@@ -28,7 +30,8 @@ struct ProgCommand: ParsableCommand {
   var jited = false
 
   func run() throws {
-    let program = try InterfaceProgram.find(interface: interface)
+    let deployed = try DeployedProgram.on(interface)
+    let program = deployed.program
     // Statistics count only while someone holds this: the count grows
     // between two `prog` calls only if the other holder (console, stats)
     // or the sysctl kernel.bpf_stats_enabled keeps them on.
@@ -36,15 +39,15 @@ struct ProgCommand: ParsableCommand {
     defer { _ = statistics }
     let details: ProgramDetails
     do {
-      details = try ProgramDetails(program.program.descriptor)
+      details = try ProgramDetails(program.program)
     } catch {
       throw InspectionError.kernel(error)
     }
-    let perCPU = PerCPUActionCounts.of(program)
-    let redirect = program.redirect.flatMap { try? ProgramDetails.read(id: $0.redirectID) }
+    let perCPU = program.perCPUActionCounts()
+    let redirect = deployed.redirect.flatMap { try? ProgramDetails.read(id: $0.redirectID) }
     if json {
       print(
-        InspectionJSON.encode(
+        try JSONCoding.document(
           ProgReport(
             interface: interface, details: details, perCPU: perCPU, redirectProgram: redirect)))
     } else {
@@ -103,13 +106,13 @@ struct ProgCommand: ParsableCommand {
   /// name the map (the kernel writes its id into the instruction), helper
   /// calls the kernel function they reach (from `/proc/kallsyms`).
   static func xlatedListing(_ program: InterfaceProgram, details: ProgramDetails) throws -> String {
-    let bytes = try ProgramDetails.xlatedCode(program.program.descriptor)
+    let bytes = try program.program.translatedCode()
     guard !bytes.isEmpty else {
       return "(the kernel does not show this program's translated code: it needs CAP_SYS_ADMIN)"
     }
     let instructions = try Instruction.decode(littleEndian: bytes)
     let names = Dictionary(
-      (try? program.maps())?.map { (Int($0.summary.id), $0.summary.name) } ?? [],
+      (try? program.maps())?.map { (Int($0.info.id), $0.info.name) } ?? [],
       uniquingKeysWith: { a, _ in a })
     // The kernel writes map references back as BPF_PSEUDO_MAP_FD (1) or
     // BPF_PSEUDO_MAP_VALUE (2) with the map's id, as bpftool shows them.
@@ -135,7 +138,7 @@ struct ProgCommand: ParsableCommand {
 
   /// The JIT code as hex lines, then a disassembly where a disassembler is installed.
   static func jitedListing(_ program: InterfaceProgram) throws -> String {
-    let bytes = try ProgramDetails.jitedCode(program.program.descriptor)
+    let bytes = try program.program.machineCode()
     guard !bytes.isEmpty else { return "(no JIT-compiled code: the program is interpreted)" }
     var lines: [String] = []
     for offset in stride(from: 0, to: bytes.count, by: 16) {
@@ -163,11 +166,7 @@ struct ProgReport: Encodable {
   /// (the details are then of the user's program it falls back to).
   var redirectProgram: ProgramDetails?
 
-  enum CodingKeys: String, CodingKey {
-    case interface
-    case perCPU = "per_cpu"
-    case redirectProgram = "redirect_program"
-  }
+  private enum CodingKeys: String, CodingKey { case interface, perCPU, redirectProgram }
 
   func encode(to encoder: any Encoder) throws {
     try details.encode(to: encoder)

@@ -1,6 +1,8 @@
 import ArgumentParser
 import BPF
-import Control
+import Deployment
+import Inspection
+import Kernel
 import Engine
 import Foundation
 import Rewriter
@@ -103,7 +105,7 @@ struct RewriteCommand: ParsableCommand {
   /// applied, the counters map appended, BTF-defined maps.
   private func writePerPacket(_ program: String, to output: String) throws {
     let path = URL(fileURLWithPath: object).standardizedFileURL.path
-    let request = try ProgramSource(objectPath: path, programName: program).request()
+    let request = try ProgramSource(objectPath: path, programName: program).instrumentedSpec()
     let bytes: [UInt8]
     do {
       bytes = try ObjectWriter(

@@ -1,5 +1,8 @@
 import Console
-import Control
+import Deployment
+import Inspection
+import Lab
+import Kernel
 import Testing
 
 /// Keys turned into state changes and commands, on the recorded machine.

@@ -1,5 +1,8 @@
 import Console
-import Control
+import Deployment
+import Inspection
+import Lab
+import Kernel
 import Testing
 
 /// The console as an operator who uses bpftop daily expects it (issue 13):

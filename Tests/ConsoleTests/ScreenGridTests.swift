@@ -1,5 +1,6 @@
 import CNcursesw
 import Console
+import Kernel
 import Testing
 
 /// The cell grid: wide characters, clipping, changed-cell runs, the

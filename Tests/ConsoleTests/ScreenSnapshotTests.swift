@@ -1,5 +1,8 @@
 import Console
-import Control
+import Deployment
+import Inspection
+import Lab
+import Kernel
 import Testing
 
 /// A terminal size the snapshots are taken at.

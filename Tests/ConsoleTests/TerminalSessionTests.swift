@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import Kernel
 import Testing
 
 /// The real binary in a real (tmux) terminal: it draws, shows the help on

@@ -1,5 +1,6 @@
 import Console
 import Foundation
+import Kernel
 import Testing
 
 /// Theme folders and files from places others can write: ignored or

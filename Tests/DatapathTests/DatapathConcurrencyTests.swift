@@ -1,5 +1,8 @@
 import BPF
-import Control
+import Deployment
+import Inspection
+import Lab
+import Kernel
 import Datapath
 import Foundation
 import Glibc

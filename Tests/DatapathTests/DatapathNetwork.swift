@@ -1,5 +1,8 @@
 import BPF
-import Control
+import Deployment
+import Inspection
+import Lab
+import Kernel
 import Datapath
 import Foundation
 import Glibc
@@ -124,14 +127,4 @@ struct DatapathNetwork {
     frame += [0, 80, 0, 80] + [UInt8](repeating: 0, count: 16)
     return FrameTemplate(bytes: frame)
   }()
-}
-
-/// Polls `condition` for up to `seconds`; no timing is asserted.
-func eventually(seconds: Double = 5, _ condition: () throws -> Bool) rethrows -> Bool {
-  let deadline = Date().addingTimeInterval(seconds)
-  while Date() < deadline {
-    if try condition() { return true }
-    usleep(20_000)
-  }
-  return try condition()
 }

@@ -1,6 +1,9 @@
 import BPF
-import Control
-import ControlTestSupport
+import Deployment
+import Inspection
+import Lab
+import Kernel
+import KernelTestSupport
 import Datapath
 import Foundation
 import Glibc

@@ -1,4 +1,5 @@
 import Prometheus
+import Kernel
 import Testing
 
 @testable import Exporter

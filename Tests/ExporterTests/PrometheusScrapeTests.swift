@@ -1,4 +1,7 @@
-import Control
+import Deployment
+import Inspection
+import Lab
+import Kernel
 import Foundation
 import Glibc
 import TestSupport

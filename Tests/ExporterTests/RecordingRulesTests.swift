@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import Kernel
 import Testing
 
 /// contrib/prometheus's recording rules pass `promtool check rules`, and

@@ -1,6 +1,9 @@
 import BPF
 import Console
-import Control
+import Deployment
+import Inspection
+import Lab
+import Kernel
 import LiveConsole
 import Testing
 

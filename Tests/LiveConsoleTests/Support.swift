@@ -1,11 +1,14 @@
 import BPF
-import ControlTestSupport
+import KernelTestSupport
 import Foundation
 import Glibc
 import LiveConsole
 import Testing
 
-@testable import Control
+@testable import Deployment
+import Inspection
+import Kernel
+import Lab
 
 /// A clock the test moves by hand.
 final class ManualClock: @unchecked Sendable {

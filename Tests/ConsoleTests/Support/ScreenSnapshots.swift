@@ -1,6 +1,7 @@
 import Check
 import Console
 import Foundation
+import Kernel
 import Testing
 
 /// Compares a rendered grid with its reference file under

@@ -1,5 +1,6 @@
 import BPF
 import Foundation
+import Kernel
 import Testing
 
 /// Programs/edges.bpf.c, compiled once with the toolchain's clang into a
