@@ -46,7 +46,7 @@ struct DatapathMetricsTests {
     let generator = TrafficGenerator.start(
       .init(
         frames: [dropped], interface: network.veth.peer, namespace: network.namespace,
-        framesPerRun: 64, limit: count))
+        framesPerRun: 64, limit: count, framesPerSecond: 20_000))
     if let failure = generator.wait() { throw failure }
   }
 
