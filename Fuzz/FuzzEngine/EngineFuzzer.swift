@@ -1,5 +1,6 @@
 import BPF
 import Engine
+import Frames
 import FuzzSupport
 import Rewriter
 

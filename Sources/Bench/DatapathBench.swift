@@ -3,6 +3,7 @@ import Control
 import Datapath
 import Engine
 import Foundation
+import Frames
 import Glibc
 
 /// The software datapath at saturation on a veth pair the bench makes in a

@@ -1,5 +1,6 @@
 import BPF
 import Engine
+import Frames
 import Rewriter
 
 /// Runs a program per packet and, for each ``BatchVariant``, rewritten

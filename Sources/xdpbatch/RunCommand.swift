@@ -2,6 +2,7 @@ import ArgumentParser
 import BPF
 import Engine
 import Foundation
+import Frames
 import Rewriter
 
 /// `xdpbatch run`: runs one XDP program of an object in the engine, offline,

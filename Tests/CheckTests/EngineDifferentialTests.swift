@@ -1,6 +1,7 @@
 import BPF
 import Engine
 import Foundation
+import Frames
 import Testing
 
 /// The JIT against the interpreter: the same verdicts, output bytes,

@@ -1,6 +1,7 @@
 import BPF
 import Check
 import Engine
+import Frames
 import Rewriter
 import Testing
 

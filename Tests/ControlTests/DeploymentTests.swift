@@ -2,6 +2,7 @@ import BPF
 import ControlTestSupport
 import Engine
 import Foundation
+import Frames
 import Glibc
 import Testing
 

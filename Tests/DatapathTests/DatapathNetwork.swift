@@ -2,6 +2,7 @@ import BPF
 import Control
 import Datapath
 import Foundation
+import Frames
 import Glibc
 import TestSupport
 

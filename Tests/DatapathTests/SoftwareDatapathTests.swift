@@ -3,6 +3,7 @@ import Control
 import Datapath
 import Engine
 import Foundation
+import Frames
 import Glibc
 import TestSupport
 import Testing

@@ -1,5 +1,6 @@
 import BPF
 import Engine
+import Frames
 import Testing
 
 /// Runs one packet through a per-packet program; returns the outcome and machine.

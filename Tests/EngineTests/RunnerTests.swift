@@ -1,5 +1,6 @@
 import BPF
 import Engine
+import Frames
 import Testing
 
 @Suite("Packet runner")

@@ -3,6 +3,7 @@ import Control
 import ControlTestSupport
 import Datapath
 import Foundation
+import Frames
 import Glibc
 import TestSupport
 import Testing

@@ -1,4 +1,5 @@
 import BPF
+import Frames
 
 /// Traffic whose verdicts under the classifier sample (xdp_classify) are
 /// interleaved frame by frame, at full speed, so every RX batch holds all

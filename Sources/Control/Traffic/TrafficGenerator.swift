@@ -1,6 +1,7 @@
 import BPF
 import CLinux
 import Foundation
+import Frames
 import Glibc
 import Synchronization
 

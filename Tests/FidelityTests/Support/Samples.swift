@@ -1,6 +1,7 @@
 import BPF
 import Engine
 import Foundation
+import Frames
 import Testing
 
 /// One XDP program of one bundled sample object (`make samples` compiles
