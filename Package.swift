@@ -89,6 +89,8 @@ let package = Package(
       name: "EngineTests", dependencies: ["Engine", "Frames", "Check", "TestSupport"],
       exclude: ["Conformance"]),
     .testTarget(name: "FramesTests", dependencies: ["Frames"]),
+    // The bench's fixtures (the call-style driver) without the kernel.
+    .testTarget(name: "BenchTests", dependencies: ["Bench", "Engine", "BPF"]),
     .testTarget(
       name: "CheckTests",
       dependencies: ["BPF", "Rewriter", "Engine", "Frames", "Check", "TestSupport"]),

@@ -121,23 +121,38 @@ import Testing
     }
   }
 
-  /// The call-style driver calls the program once per record, in every
-  /// style (the retpoline thunk returns to the right place).
-  @Test func dispatchLoopCallsOncePerRecordInEveryStyle() throws {
-    let counts = MapDefinition(name: "c", type: .array, keySize: 4, valueSize: 8, maxEntries: 1)
-    for style in CallStyle.allCases {
-      let machine = try Machine(maps: [counts], configuration: MachineConfiguration(engine: .jit))
-      let program = try machine.prepare(
-        instructions: [.storeWord(0, .r10, -4), .move(.r2, .r10), .add(.r2, immediate: -4)]
-          + Instruction.map(.r1, 0) + [
-            .helper(.mapLookupElement), .jump(.jeq, .r0, immediate: 0, offset: 3),
-            .load(.doubleWord, .r1, from: .r0, offset: 0), .add(.r1, immediate: 1),
-            .store(.doubleWord, .r1, to: .r0, offset: 0), .move(.r0, immediate: 2), .exit,
-          ])
-      let loop = try DispatchLoop(machine: machine, program: program, style: style)
-      try loop.run(records: [UInt64](repeating: 0, count: 1000))
-      let expected = withUnsafeBytes(of: UInt64(1000).littleEndian) { Array($0) }
-      #expect(machine.maps[0].lookup(key: BPFMap.key(0)) == expected, "\(style)")
+  /// What a caller of ``NativeCode`` relies on: a copy of the code runs
+  /// where it is mapped, takes R1 and R2 from the register file the
+  /// context block names, returns R0, and a fault is thrown by
+  /// `withNativeRun` naming the instruction, as a run would.
+  @Test func nativeCodeRunsFromACopy() throws {
+    typealias Entry = @convention(c) (UnsafeMutableRawPointer) -> UInt64
+    let machine = try Machine(configuration: MachineConfiguration(engine: .jit))
+    let sum = try machine.prepare(instructions: [
+      .move(.r0, .r1), .arithmetic(.add, .r0, .r2), .exit,
+    ])
+    let fault = try machine.prepare(instructions: [
+      .move(.r0, immediate: 0), .load(.word, .r0, from: .r1, offset: 0), .exit,
+    ])
+    let outOfBounds = "instruction 1: read of 4 bytes at 0x28 is out of bounds"
+    for (program, expected) in [(sum, "R0 = 42"), (fault, outOfBounds)] {
+      let copy = try ExecutableMemory(try machine.nativeCode(for: program).bytes)
+      let entry = unsafeBitCast(copy.base, to: Entry.self)
+      var result: UInt64 = 0
+      let outcome: String
+      do {
+        try machine.withNativeRun { context in
+          let registers = context.load(
+            fromByteOffset: NativeCode.registerFileField, as: UnsafeMutablePointer<UInt64>.self)
+          registers[1] = 40
+          registers[2] = 2
+          result = entry(context)
+        }
+        outcome = "R0 = \(result)"
+      } catch {
+        outcome = "\(error)"
+      }
+      #expect(outcome == expected)
     }
   }
 }
