@@ -33,7 +33,7 @@ func fuzzEngineMain(
     if let machine = try? Machine(maps: maps, configuration: configuration) {
       machine.seedDeviceMaps()
       if let prepared = try? machine.prepare(program),
-        let runner = try? PacketRunner(machine: machine, program: prepared, mode: .perPacket)
+        let runner = try? PacketRunner(machine: machine, program: prepared, form: .perPacket)
       {
         _ = try? runner.run(frames)
       }
@@ -41,7 +41,7 @@ func fuzzEngineMain(
     guard let batch = try? BatchTrampoline(batchSize: 4).rewrite(program),
       let machine = try? Machine(maps: maps, configuration: configuration),
       let prepared = try? machine.prepare(batch.program),
-      let runner = try? PacketRunner(machine: machine, program: prepared, mode: .batch(size: 4))
+      let runner = try? PacketRunner(machine: machine, program: prepared, form: .batch, batchSize: 4)
     else { return }
     _ = try? runner.run(frames, batchSizes: [3, 1])
   }

@@ -52,7 +52,7 @@ public final class LiveFrameRunner {
   public var ingressInterface: UInt32
   /// The `rx_queue_index` every record carries.
   public var receiveQueue: UInt32
-  /// Verdicts of the last ``run(_:frames:mode:padded:)``, one per frame, in order.
+  /// Verdicts of the last ``run(_:frames:form:padded:)``, one per frame, in order.
   public private(set) var verdicts: [Verdict] = []
   /// Why the last run's frames (or some of them) count as ABORTED, if a
   /// run faulted.
@@ -102,12 +102,12 @@ public final class LiveFrameRunner {
   /// verdict per frame in ``verdicts``.
   ///
   /// - Parameters:
-  ///   - mode: per-packet (one call a frame) or batch (one call; the
+  ///   - form: per packet (one call a frame) or batch (one call; the
   ///     program must be the batch form).
-  ///   - padded: batch mode only: run the records of a partial batch up to
+  ///   - padded: batch form only: run the records of a partial batch up to
   ///     this many, with empty frames (what the `immediate` bound needs).
   public func run(
-    _ program: PreparedProgram, frames: UnsafeBufferPointer<Frame>, mode: RunMode,
+    _ program: PreparedProgram, frames: UnsafeBufferPointer<Frame>, form: Form,
     padded: Int? = nil
   ) {
     // The verdicts are built in a local array (one uniquely held buffer,
@@ -120,7 +120,7 @@ public final class LiveFrameRunner {
     let count = min(frames.count, Self.maximumBatch)
     guard count > 0, let first = frames.baseAddress else { return }
     for slot in 0..<count { fill(slot, first[slot]) }
-    switch mode {
+    switch form {
     case .perPacket:
       machine.refusesTailCalls = false
       for slot in 0..<count {

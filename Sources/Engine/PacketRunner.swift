@@ -1,17 +1,10 @@
 import BPF
 
-/// How a program is invoked on packets.
-public enum RunMode: Hashable, Sendable {
-  /// One call per packet, R1 = the packet's context record.
-  case perPacket
-  /// One call per batch of up to `size` records: R1 = the first record,
-  /// R2 = the count; the program returns the count processed and leaves
-  /// each verdict in the record's `act` field.
-  case batch(size: Int)
-}
-
-/// Feeds packets to a program on a machine, in per-packet or batch mode,
-/// and collects verdicts, output bytes and redirect targets.
+/// Feeds packets to a program on a machine, in either ``Form`` (per packet:
+/// one call a packet, R1 = its context record; batch: one call a batch of
+/// up to ``batchSize`` records, R1 = the first, R2 = the count, each verdict
+/// left in its record's `act`), and collects verdicts, output bytes and
+/// redirect targets.
 ///
 /// Every packet sits in its own frame: 256 bytes of headroom (the kernel's
 /// `XDP_PACKET_HEADROOM`), the packet, then tailroom up to the frame's hard
@@ -29,8 +22,10 @@ public final class PacketRunner {
   public let machine: Machine
   /// The program.
   public let program: PreparedProgram
-  /// Per-packet or batch.
-  public let mode: RunMode
+  /// How the program is called: per packet, or as the batch form.
+  public let form: Form
+  /// Records one batch call takes (1 per packet).
+  public let batchSize: Int
   /// The `ingress_ifindex` every record carries.
   public var ingressInterface: UInt32 = 1
   /// The `rx_queue_index` every record carries.
@@ -53,23 +48,26 @@ public final class PacketRunner {
 
   /// Maps the records and frames a run needs.
   ///
-  /// - Parameter maximumPacketSize: the largest packet the runner accepts
-  ///   (frames are sized from it, in whole pages).
+  /// - Parameters:
+  ///   - form: per packet, or batch (`program` must then be the batch form,
+  ///     from `BatchTrampoline`).
+  ///   - batchSize: the batch form's largest batch (clamped to
+  ///     1...``maximumBatch``); ignored per packet.
+  ///   - maximumPacketSize: the largest packet the runner accepts (frames
+  ///     are sized from it, in whole pages).
   public init(
-    machine: Machine, program: PreparedProgram, mode: RunMode, maximumPacketSize: Int = 3520
+    machine: Machine, program: PreparedProgram, form: Form, batchSize: Int = maximumBatch,
+    maximumPacketSize: Int = 3520
   ) throws(RunError) {
     self.machine = machine
     self.program = program
-    self.mode = mode
+    self.form = form
     let needed = Self.headroom + maximumPacketSize + Self.sharedInfoSize
     let frameSize =
       (needed + AddressSpace.pageSize - 1) / AddressSpace.pageSize * AddressSpace.pageSize
     self.frameSize = frameSize
-    let slotCount: Int
-    switch mode {
-    case .perPacket: slotCount = 1
-    case .batch(let size): slotCount = min(max(size, 1), Self.maximumBatch)
-    }
+    let slotCount = form == .batch ? min(max(batchSize, 1), Self.maximumBatch) : 1
+    self.batchSize = slotCount
     do {
       records = try machine.addressSpace.map(
         length: slotCount * Int(layout.stride), name: "context records")
@@ -103,7 +101,7 @@ public final class PacketRunner {
     for (index, packet) in packets.enumerated() where packet.count > packetLimit {
       throw .packetTooLarge(packet: index, size: packet.count, limit: packetLimit)
     }
-    switch mode {
+    switch form {
     case .perPacket:
       machine.refusesTailCalls = false
       for (index, packet) in packets.enumerated() {
@@ -134,11 +132,11 @@ public final class PacketRunner {
     return report
   }
 
-  /// Runs the packets in batches of the given sizes, in order (batch mode
-  /// only; per-packet mode ignores the sizes). Each size is clamped to
-  /// 1...the mode's batch size; when the sizes run out, batches are full.
+  /// Runs the packets in batches of the given sizes, in order (batch form
+  /// only; per packet the sizes are ignored). Each size is clamped to
+  /// 1...``batchSize``; when the sizes run out, batches are full.
   public func run(_ packets: [[UInt8]], batchSizes: [Int]) throws(RunError) -> RunReport {
-    guard case .batch = mode else { return try run(packets) }
+    guard form == .batch else { return try run(packets) }
     for (index, packet) in packets.enumerated() where packet.count > packetLimit {
       throw .packetTooLarge(packet: index, size: packet.count, limit: packetLimit)
     }

@@ -23,7 +23,7 @@ import Testing
     let machine = try Machine(maps: maps, configuration: MachineConfiguration(engine: engine))
     try prepare(machine)
     let runner = try PacketRunner(
-      machine: machine, program: try machine.prepare(program), mode: .perPacket)
+      machine: machine, program: try machine.prepare(program), form: .perPacket)
     do {
       let report = try runner.run(frames)
       if engine == .jit { #expect(machine.engineFallback == nil) }
