@@ -104,7 +104,7 @@ let package = Package(
     // The engine against the kernel (root), and the built executable.
     .testTarget(
       name: "FidelityTests",
-      dependencies: ["Engine", "Frames", "Control", "BPF", "Rewriter", "CLinux"],
+      dependencies: ["Engine", "Frames", "Control", "BPF", "Rewriter", "CLinux", "TestSupport"],
       exclude: ["Programs"]),
     .testTarget(
       name: "DatapathTests",
