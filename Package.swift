@@ -24,11 +24,13 @@ let package = Package(
     .target(name: "BPF"),
     .target(name: "Rewriter", dependencies: ["BPF"]),
     .target(name: "Engine", dependencies: ["BPF"]),
-    .target(name: "Check", dependencies: ["BPF", "Rewriter", "Engine"]),
+    // The seeded frame generator, the traffic templates, pcap and pcapng.
+    .target(name: "Frames"),
+    .target(name: "Check", dependencies: ["BPF", "Rewriter", "Engine", "Frames"]),
     // The kernel seam: every system call, libbpf, libxdp, netlink and ethtool call.
     .target(name: "Kernel", dependencies: ["BPF", "CBPF", "CLinux", "CXDP"]),
     // Any program or map on an interface, whoever loaded it; frame capture.
-    .target(name: "Inspection", dependencies: ["BPF", "Rewriter", "Kernel"]),
+    .target(name: "Inspection", dependencies: ["BPF", "Rewriter", "Frames", "Kernel"]),
     // The software datapath's process: AF_XDP sockets feeding the engine,
     // its kernel half, control socket and counters.
     .target(name: "Datapath", dependencies: ["BPF", "Rewriter", "Engine", "Kernel"]),
@@ -38,7 +40,9 @@ let package = Package(
     // The demo, the traffic generator and the benchmark fixtures.
     .target(
       name: "Lab",
-      dependencies: ["BPF", "Rewriter", "Engine", "Kernel", "Inspection", "Datapath", "Deployment"]),
+      dependencies: [
+        "BPF", "Rewriter", "Engine", "Frames", "Kernel", "Inspection", "Datapath", "Deployment",
+      ]),
     // The console draws the values it is handed; LiveConsole hands it
     // readings and carries out its keys through Deployment.
     .target(name: "Console", dependencies: ["BPF", "CNcursesw"]),
@@ -73,6 +77,7 @@ let package = Package(
         "BPF",
         "Rewriter",
         "Engine",
+        "Frames",
         "Check",
         "Kernel",
         "Inspection",
@@ -94,51 +99,58 @@ let package = Package(
     // Kernel fixtures for the suites that reach the kernel: whether BPF can
     // be used here, a veth pair in a namespace of its own.
     .target(
-      name: "KernelTestSupport", dependencies: ["BPF", "Kernel", "Deployment", "Lab"],
+      name: "KernelTestSupport", dependencies: ["BPF", "Frames", "Kernel", "Deployment", "Lab"],
       path: "Tests/KernelTestSupport"),
     .testTarget(name: "BPFTests", dependencies: ["BPF", "CBPF", "TestSupport"]),
     .testTarget(name: "RewriterTests", dependencies: ["Rewriter", "BPF", "CBPF"]),
     .testTarget(
-      name: "EngineTests", dependencies: ["Engine", "Check", "TestSupport"],
+      name: "EngineTests", dependencies: ["Engine", "Frames", "Check", "TestSupport"],
       exclude: ["Conformance"]),
+    .testTarget(name: "FramesTests", dependencies: ["Frames"]),
     .testTarget(
-      name: "CheckTests", dependencies: ["BPF", "Rewriter", "Engine", "Check", "TestSupport"]),
+      name: "CheckTests",
+      dependencies: ["BPF", "Rewriter", "Engine", "Frames", "Check", "TestSupport"]),
     .testTarget(
       name: "KernelTests",
-      dependencies: ["BPF", "Kernel", "CBPF", "TestSupport", "KernelTestSupport"]),
+      dependencies: ["BPF", "Frames", "Kernel", "CBPF", "TestSupport", "KernelTestSupport"]),
     .testTarget(
       name: "InspectionTests",
       dependencies: [
-        "BPF", "Engine", "Kernel", "Inspection", "Deployment", "Lab", "TestSupport",
+        "BPF", "Engine", "Frames", "Kernel", "Inspection", "Deployment", "Lab", "TestSupport",
         "KernelTestSupport",
       ],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "DeploymentTests",
       dependencies: [
-        "BPF", "Rewriter", "Engine", "Kernel", "Inspection", "Datapath", "Deployment", "Lab",
-        "CBPF", "TestSupport", "KernelTestSupport",
+        "BPF", "Rewriter", "Engine", "Frames", "Kernel", "Inspection", "Datapath", "Deployment",
+        "Lab", "CBPF", "TestSupport", "KernelTestSupport",
       ]),
+    // The lab: the samples' rule, the demo, the bench's fixtures (the call-style driver).
     .testTarget(
       name: "LabTests",
-      dependencies: ["BPF", "Kernel", "Deployment", "Lab", "TestSupport", "KernelTestSupport"]),
+      dependencies: [
+        "BPF", "Engine", "Frames", "Kernel", "Deployment", "Lab", "TestSupport", "KernelTestSupport",
+      ]),
     // The engine against the kernel (root), and the built executable.
     .testTarget(
       name: "FidelityTests",
-      dependencies: ["Engine", "Kernel", "Deployment", "Lab", "BPF", "Rewriter", "CLinux"],
+      dependencies: [
+        "Engine", "Frames", "Kernel", "Deployment", "Lab", "BPF", "Rewriter", "CLinux", "TestSupport",
+      ],
       exclude: ["Programs"]),
     .testTarget(
       name: "DatapathTests",
       dependencies: [
-        "BPF", "Rewriter", "Engine", "Kernel", "Inspection", "Datapath", "Deployment", "Lab",
-        "TestSupport",
+        "BPF", "Rewriter", "Engine", "Frames", "Kernel", "Inspection", "Datapath", "Deployment",
+        "Lab", "TestSupport",
       ]),
     .testTarget(name: "CommandTests", dependencies: ["TestSupport"]),
     // The exporter: exposition, series, the built binary, a real Prometheus server.
     .testTarget(
       name: "ExporterTests",
       dependencies: [
-        "Exporter", "Kernel", "Datapath", "Deployment", "Lab", "BPF", "TestSupport",
+        "Exporter", "Kernel", "Datapath", "Deployment", "Lab", "BPF", "Frames", "TestSupport",
         "KernelTestSupport", .product(name: "Prometheus", package: "swift-prometheus"),
       ]),
     .testTarget(
@@ -171,7 +183,7 @@ if ProcessInfo.processInfo.environment["XDPBATCH_FUZZ"] != nil {
       name: "FuzzObject", dependencies: ["BPF", "Engine", "Check", "FuzzSupport"],
       path: "Fuzz/FuzzObject"),
     .executableTarget(
-      name: "FuzzEngine", dependencies: ["BPF", "Engine", "Rewriter", "FuzzSupport"],
+      name: "FuzzEngine", dependencies: ["BPF", "Engine", "Frames", "Rewriter", "FuzzSupport"],
       path: "Fuzz/FuzzEngine"),
   ]
 }

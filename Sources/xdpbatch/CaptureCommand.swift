@@ -1,7 +1,7 @@
 import ArgumentParser
 import BPF
 import Deployment
-import Engine
+import Frames
 import Inspection
 import Foundation
 import Synchronization

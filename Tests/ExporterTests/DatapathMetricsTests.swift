@@ -6,6 +6,7 @@ import Kernel
 import KernelTestSupport
 import Datapath
 import Foundation
+import Frames
 import Glibc
 import TestSupport
 import Testing
@@ -49,7 +50,7 @@ struct DatapathMetricsTests {
     let generator = TrafficGenerator.start(
       .init(
         frames: [dropped], interface: network.veth.peer, namespace: network.namespace,
-        framesPerRun: 64, limit: count))
+        framesPerRun: 64, limit: count, framesPerSecond: 20_000))
     if let failure = generator.wait() { throw failure }
   }
 

@@ -3,6 +3,7 @@ import Inspection
 import Lab
 import Kernel
 import Foundation
+import Frames
 
 #if canImport(Glibc)
   import Glibc

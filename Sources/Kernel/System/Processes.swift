@@ -1,4 +1,5 @@
 import BPF
+import CLinux
 import CXDP
 import Foundation
 import Glibc
@@ -69,6 +70,15 @@ public enum Processes {
     let fields = text[text.index(after: close)...].split(separator: " ")
     guard fields.count > 19, fields[0] != "Z", fields[0] != "X" else { return nil }
     return UInt64(fields[19])
+  }
+
+  /// Runs the calling thread on CPU `cpu` only (`sched_setaffinity`);
+  /// whether the kernel took it.
+  @discardableResult
+  public static func pinCallingThread(toCPU cpu: Int) -> Bool {
+    var mask = [UInt8](repeating: 0, count: 128)
+    mask[cpu / 8] |= 1 << (cpu % 8)
+    return sched_setaffinity(0, mask.count, mask) == 0
   }
 
   /// This process's own executable (`/proc/self/exe`, links resolved).

@@ -2,6 +2,7 @@ import BPF
 import Deployment
 import Kernel
 import Foundation
+import Frames
 
 /// The kernel's side of `xdpbatch bench`: what a program costs in the
 /// kernel, measured two ways.

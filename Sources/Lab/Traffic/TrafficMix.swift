@@ -1,6 +1,7 @@
 import Deployment
 import Kernel
 import BPF
+import Frames
 
 /// The demo's traffic: frames chosen so that the classifier sample
 /// (Samples/xdp_classify.bpf.c) gives every one of the five verdicts, with
