@@ -58,12 +58,14 @@ public struct StateDirectory: Hashable, Sendable {
   }
 
   /// Removes the temporary files that processes killed while writing
-  /// `file` or one of its variants left (`FILE.tmp.PID`,
-  /// `FILE.VARIANT.tmp.PID` of a pid that no longer runs).
+  /// `file` (a file of this directory, by path or name) or one of its
+  /// variants left (`FILE.tmp.PID`, `FILE.VARIANT.tmp.PID` of a pid that
+  /// no longer runs).
   public func removeAbandonedTemporaries(of file: String) {
+    let base = URL(fileURLWithPath: file).lastPathComponent
     let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-    for name in names where name.hasPrefix(file) {
-      let parts = name.dropFirst(file.count).split(separator: ".", omittingEmptySubsequences: false)
+    for name in names where name.hasPrefix(base) {
+      let parts = name.dropFirst(base.count).split(separator: ".", omittingEmptySubsequences: false)
       // "", ["VARIANT",] "tmp", PID
       guard parts.count == 3 || parts.count == 4, parts[0].isEmpty,
         parts[parts.count - 2] == "tmp", let pid = pid_t(parts[parts.count - 1])
