@@ -36,7 +36,8 @@ let package = Package(
     .target(name: "Datapath", dependencies: ["BPF", "Rewriter", "Engine", "Kernel"]),
     // Attach, swap and detach on both datapaths behind one facade; records and locks.
     .target(
-      name: "Deployment", dependencies: ["BPF", "Rewriter", "Engine", "Kernel", "Inspection", "Datapath"]),
+      name: "Deployment",
+      dependencies: ["BPF", "Rewriter", "Engine", "Kernel", "Inspection", "Datapath"]),
     // The demo, the traffic generator and the benchmark fixtures.
     .target(
       name: "Lab",
@@ -130,13 +131,15 @@ let package = Package(
     .testTarget(
       name: "LabTests",
       dependencies: [
-        "BPF", "Engine", "Frames", "Kernel", "Deployment", "Lab", "TestSupport", "KernelTestSupport",
+        "BPF", "Engine", "Frames", "Kernel", "Deployment", "Lab", "TestSupport",
+        "KernelTestSupport",
       ]),
     // The engine against the kernel (root), and the built executable.
     .testTarget(
       name: "FidelityTests",
       dependencies: [
-        "Engine", "Frames", "Kernel", "Deployment", "Lab", "BPF", "Rewriter", "CLinux", "TestSupport",
+        "Engine", "Frames", "Kernel", "Deployment", "Lab", "BPF", "Rewriter", "CLinux",
+        "TestSupport",
       ],
       exclude: ["Programs"]),
     .testTarget(

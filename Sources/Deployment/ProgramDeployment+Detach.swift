@@ -1,4 +1,3 @@
-import BPF
 import Kernel
 
 /// What `detach` did on an interface: xdpbatch's own program, and the

@@ -4,7 +4,6 @@ import Engine
 import Foundation
 import Glibc
 import Kernel
-import Rewriter
 
 /// Attach, swap and detach of an interface's program on either datapath,
 /// behind one facade: the kernel's (a pinned BPF link, ``KernelDeployment``)

@@ -1,7 +1,6 @@
 import BPF
-import Deployment
-import Kernel
 import Datapath
+import Kernel
 import Prometheus
 
 /// One interface's software-datapath series, fed from the running

@@ -1,5 +1,4 @@
 import Deployment
-import Kernel
 import Foundation
 import Glibc
 

@@ -1,6 +1,5 @@
 import BPF
 import Deployment
-import Kernel
 import Prometheus
 
 /// One interface's series: the counters of every attachment seen there

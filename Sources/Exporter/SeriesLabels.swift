@@ -1,6 +1,5 @@
 import BPF
 import Deployment
-import Kernel
 import Foundation
 
 /// The labels that name one attachment's series: which interface, which

@@ -1,7 +1,7 @@
-import Deployment
-import Kernel
 import Datapath
+import Deployment
 import Foundation
+import Kernel
 import Prometheus
 import Synchronization
 

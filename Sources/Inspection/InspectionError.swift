@@ -1,5 +1,5 @@
-import Kernel
 import BPF
+import Kernel
 
 /// Why an inspection (maps, map entries, program listings, a capture)
 /// failed. Nothing in the kernel was changed by a failed inspection.

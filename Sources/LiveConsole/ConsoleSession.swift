@@ -1,6 +1,5 @@
 import BPF
 import Console
-import Datapath
 import Deployment
 import Foundation
 import Inspection

@@ -3,7 +3,6 @@ import Console
 import Deployment
 import Inspection
 import Kernel
-import Datapath
 
 // The kernel's, inspection's and deployment's values turned into the
 // plain values Console draws. Console sees none of them; this is the one

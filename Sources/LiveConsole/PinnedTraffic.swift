@@ -1,8 +1,5 @@
-import BPF
 import Deployment
-import Inspection
 import Kernel
-import Datapath
 
 /// The kernel's side of ``TrafficSource``: xdpbatch's attachment found
 /// once through its pins and kept open between samples, so that a sample

@@ -1,8 +1,5 @@
 import BPF
 import Deployment
-import Inspection
-import Kernel
-import Rewriter
 
 /// The batch rewrite's instruction counts, computed once per program and
 /// rewrite (reading the object and rewriting is too slow for every frame).

@@ -19,7 +19,9 @@ public enum SampleCatalog {
 
   /// The attach chooser's entries: every bundled sample object
   /// (``Lab/SampleDirectory``); empty when none is found.
-  public static func choices(in samples: SampleDirectory? = SampleDirectory.find()) -> [AttachChoice] {
+  public static func choices(in samples: SampleDirectory? = SampleDirectory.find())
+    -> [AttachChoice]
+  {
     (samples?.objects ?? []).map { path in
       let file = URL(fileURLWithPath: path).lastPathComponent
       let name = String(file.dropLast(2).replacingOccurrences(of: ".bpf", with: ""))

@@ -1,8 +1,6 @@
 import BPF
-import Deployment
-import Inspection
-import Kernel
 import Datapath
+import Deployment
 
 /// Where a ``ConsoleSession`` reads the selected interface's counters and
 /// which program runs there: the kernel (``PinnedTraffic``), or made-up

@@ -1,9 +1,8 @@
 import ArgumentParser
 import BPF
-import Deployment
+import Foundation
 import Frames
 import Inspection
-import Foundation
 import Synchronization
 
 #if canImport(Glibc)

@@ -1,9 +1,7 @@
 import ArgumentParser
 import Console
-import Deployment
-import Inspection
-import Kernel
 import Foundation
+import Kernel
 import LiveConsole
 
 #if canImport(Glibc)

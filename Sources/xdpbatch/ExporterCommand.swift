@@ -49,7 +49,8 @@ struct ExporterCommand: ParsableCommand {
       address: address, interval: interval,
       metrics: XDPMetrics(host: HostInfo.probe(version: Version.release)))
     try server.runBlocking { bound in
-      FileHandle.standardOutput.write(Data("xdpbatch exporter: serving http://\(bound)/metrics\n".utf8))
+      FileHandle.standardOutput.write(
+        Data("xdpbatch exporter: serving http://\(bound)/metrics\n".utf8))
     }
   }
 }

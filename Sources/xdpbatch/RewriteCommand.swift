@@ -1,10 +1,9 @@
 import ArgumentParser
 import BPF
 import Deployment
-import Inspection
-import Kernel
 import Engine
 import Foundation
+import Inspection
 import Rewriter
 
 /// `xdpbatch rewrite`: the batch form of one program, as a summary, a

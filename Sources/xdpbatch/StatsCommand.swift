@@ -40,28 +40,17 @@ struct StatsCommand: ParsableCommand {
     let (attachment, record) = try deployment.current(interface: interface)
     let statistics = try? RunStatistics.enable()
     defer { _ = statistics }
-    let window = interval ?? Self.singleWindow
-    var tracker = CounterTracker()
-    _ = tracker.record(try attachment.sample(at: Self.now()))
-    var printed = 0
-    while count.map({ printed < $0 }) ?? true {
-      Thread.sleep(forTimeInterval: window)
-      let sample = try attachment.sample(at: Self.now())
+    try attachment.watch(every: interval ?? Self.singleWindow, reports: interval == nil ? 1 : count)
+    { sample, tracker in
       var report = StatsReport(
         interface: interface, record: record, sample: sample,
         name: (try? attachment.program().name) ?? "?", attachMode: try? attachment.mode(),
-        tracker: tracker.record(sample), software: deployment.status(interface: interface))
+        tracker: tracker, software: deployment.status(interface: interface))
       report.perCPU = try? attachment.counters.readPerCPU()
       // Unbuffered, so that a reader of a pipe sees each interval at once.
       FileHandle.standardOutput.write(
         Data(((json ? report.jsonLine() : report.table()) + "\n").utf8))
-      printed += 1
-      if interval == nil { break }
     }
-  }
-
-  static func now() -> Double {
-    ProcessInfo.processInfo.systemUptime
   }
 }
 

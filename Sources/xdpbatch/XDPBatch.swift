@@ -1,5 +1,4 @@
 import ArgumentParser
-import BPF
 import Foundation
 
 #if canImport(Glibc)

@@ -1,6 +1,4 @@
-import BPF
 import Console
-import Kernel
 import Testing
 
 /// The program pane and the status line for the software datapath: where

@@ -1,10 +1,9 @@
-import Deployment
-import Inspection
-import Lab
-import Kernel
 import Datapath
+import Deployment
 import Foundation
 import Glibc
+import Inspection
+import Kernel
 import TestSupport
 import Testing
 

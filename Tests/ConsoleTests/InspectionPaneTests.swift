@@ -1,6 +1,5 @@
 import BPF
 import Console
-import Kernel
 import Testing
 
 /// The maps pane (`m`) and the per-CPU pane (`c`): keys, scrolling, and

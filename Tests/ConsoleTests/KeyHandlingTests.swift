@@ -1,8 +1,4 @@
 import Console
-import Deployment
-import Inspection
-import Lab
-import Kernel
 import Testing
 
 /// Keys turned into state changes and commands, on the recorded machine.

@@ -1,8 +1,5 @@
 import Console
-import Deployment
 import Inspection
-import Lab
-import Kernel
 import Testing
 
 /// The console as an operator who uses bpftop daily expects it (issue 13):

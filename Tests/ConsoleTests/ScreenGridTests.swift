@@ -1,6 +1,5 @@
 import CNcursesw
 import Console
-import Kernel
 import Testing
 
 /// The cell grid: wide characters, clipping, changed-cell runs, the

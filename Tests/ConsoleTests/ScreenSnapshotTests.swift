@@ -1,8 +1,4 @@
 import Console
-import Deployment
-import Inspection
-import Lab
-import Kernel
 import Testing
 
 /// A terminal size the snapshots are taken at.

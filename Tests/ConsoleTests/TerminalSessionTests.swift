@@ -1,6 +1,5 @@
 import Foundation
 import TestSupport
-import Kernel
 import Testing
 
 /// The real binary in a real (tmux) terminal: it draws, shows the help on

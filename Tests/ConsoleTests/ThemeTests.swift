@@ -1,6 +1,5 @@
 import Console
 import Foundation
-import Kernel
 import Testing
 
 /// Theme files: parsing, errors with line numbers, the shipped files, the

@@ -1,6 +1,5 @@
 import Console
 import Foundation
-import Kernel
 import Testing
 
 /// Theme folders and files from places others can write: ignored or

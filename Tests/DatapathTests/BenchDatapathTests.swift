@@ -1,7 +1,6 @@
 import Foundation
 import Glibc
 import TestSupport
-import Kernel
 import Testing
 
 /// `bench`'s datapath section through the built command line: its rows
@@ -48,9 +47,11 @@ struct BenchDatapathTests {
     // The kernel row is compared with the recycle loop measured at the
     // section's start: two rows of the document, one ratio.
     let kernel = try #require(rows.first)
-    let recycle = try #require(rows.first { $0["kind"] as? String == "bare" && $0["form"] as? String == "recycle" })
+    let recycle = try #require(
+      rows.first { $0["kind"] as? String == "bare" && $0["form"] as? String == "recycle" })
     let kernelRatio = try #require(number(kernel, "ratio"))
-    let expected = try #require(number(kernel, "acted_mpps")) / (try #require(number(recycle, "acted_mpps")))
+    let expected =
+      try #require(number(kernel, "acted_mpps")) / (try #require(number(recycle, "acted_mpps")))
     #expect(abs(kernelRatio - expected) < 1e-9 * max(1, expected), "\(kernel) against \(recycle)")
     for row in rows where row["kind"] as? String == "software" {
       // Each software row has the bare loop measured right before it.

@@ -1,11 +1,7 @@
-import BPF
-import Deployment
-import Inspection
-import Lab
-import Kernel
 import Datapath
 import Foundation
 import Glibc
+import Kernel
 import TestSupport
 import Testing
 

@@ -1,9 +1,6 @@
 import BPF
-import Deployment
-import Inspection
-import Lab
-import Kernel
 import Datapath
+import Deployment
 import Engine
 import Foundation
 import TestSupport

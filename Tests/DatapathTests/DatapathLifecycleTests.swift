@@ -1,11 +1,8 @@
-import BPF
-import Deployment
-import Inspection
-import Lab
-import Kernel
 import Datapath
 import Foundation
 import Glibc
+import Kernel
+import Lab
 import TestSupport
 import Testing
 

@@ -1,12 +1,11 @@
 import BPF
-import Deployment
-import Inspection
-import Lab
-import Kernel
 import Datapath
+import Deployment
 import Foundation
 import Frames
 import Glibc
+import Kernel
+import Lab
 import TestSupport
 
 /// Whether this process can run the software datapath; the reason when not.

@@ -1,10 +1,6 @@
-import BPF
 import Deployment
-import Inspection
-import Lab
-import Kernel
-import Datapath
 import Foundation
+import Kernel
 import TestSupport
 import Testing
 

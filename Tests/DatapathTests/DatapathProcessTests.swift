@@ -1,11 +1,9 @@
 import BPF
-import Deployment
-import Inspection
-import Lab
-import Kernel
 import Datapath
 import Foundation
 import Glibc
+import Kernel
+import Lab
 import TestSupport
 import Testing
 

@@ -1,12 +1,9 @@
 import BPF
-import Deployment
-import Inspection
-import Lab
-import Kernel
 import Datapath
-import Engine
+import Deployment
 import Foundation
 import Glibc
+import Lab
 import TestSupport
 import Testing
 

@@ -1,7 +1,6 @@
 import BPF
 import Engine
 import Rewriter
-import Kernel
 import Testing
 
 /// The engine's in-place runner (what the datapath runs over its UMEM)

@@ -1,11 +1,9 @@
 import BPF
-import Deployment
-import Inspection
-import Lab
-import Kernel
 import Datapath
+import Deployment
 import Foundation
 import Glibc
+import Inspection
 import TestSupport
 import Testing
 

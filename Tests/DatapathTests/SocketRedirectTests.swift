@@ -1,8 +1,5 @@
 import BPF
 import Deployment
-import Inspection
-import Lab
-import Kernel
 import Engine
 import Foundation
 import Glibc

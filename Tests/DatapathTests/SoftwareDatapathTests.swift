@@ -1,13 +1,12 @@
 import BPF
-import Deployment
-import Inspection
-import Lab
-import Kernel
 import Datapath
+import Deployment
 import Engine
 import Foundation
 import Frames
 import Glibc
+import Inspection
+import Lab
 import TestSupport
 import Testing
 

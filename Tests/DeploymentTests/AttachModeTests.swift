@@ -1,14 +1,12 @@
 import BPF
-import KernelTestSupport
 import Foundation
 import Glibc
-import TestSupport
 import Kernel
+import KernelTestSupport
+import TestSupport
 import Testing
 
 @testable import Deployment
-import Inspection
-import Lab
 
 /// The classifier sample, built by `make samples`.
 private let classifierObject = PackageLayout.samplesDirectory.path + "/xdp_classify.o"

@@ -1,15 +1,14 @@
 import BPF
 import CBPF
-import KernelTestSupport
 import Foundation
 import Glibc
 import Kernel
+import KernelTestSupport
+import Lab
 import TestSupport
 import Testing
 
 @testable import Deployment
-import Inspection
-import Lab
 
 /// Attach, count, replace, detach and refuse, on a veth pair made for the
 /// test (host end attached, peer in a namespace of its own).

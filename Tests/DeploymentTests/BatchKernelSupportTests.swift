@@ -1,12 +1,9 @@
 import BPF
 import CBPF
 import Foundation
-import Kernel
 import Testing
 
 @testable import Deployment
-import Inspection
-import Lab
 
 /// The batch-capability probe, on this kernel's BTF and on synthetic BTF.
 @Suite struct BatchKernelSupportTests {

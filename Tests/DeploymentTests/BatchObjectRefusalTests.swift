@@ -2,12 +2,9 @@ import BPF
 import Foundation
 import Rewriter
 import TestSupport
-import Kernel
 import Testing
 
 @testable import Deployment
-import Inspection
-import Lab
 
 /// An object written by `xdpbatch rewrite -o` holds a batch form; attach
 /// says so plainly instead of failing in the counting pass's safety check.

@@ -1,15 +1,15 @@
 import BPF
 import CBPF
-import KernelTestSupport
 import Foundation
 import Glibc
-import TestSupport
+import Inspection
 import Kernel
+import KernelTestSupport
+import Lab
+import TestSupport
 import Testing
 
 @testable import Deployment
-import Inspection
-import Lab
 
 /// The built `xdpbatch` binary on bad input and through the demo: clear
 /// messages, exit 1, and nothing attached or pinned afterwards.

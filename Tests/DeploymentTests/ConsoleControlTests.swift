@@ -1,14 +1,12 @@
 import BPF
-import KernelTestSupport
 import Foundation
 import Glibc
+import Inspection
+import KernelTestSupport
 import Rewriter
-import Kernel
 import Testing
 
 @testable import Deployment
-import Inspection
-import Lab
 
 /// What the console asks of Control beyond the command line's attach,
 /// swap and detach: the batch form's strategy, the rewrite's instruction

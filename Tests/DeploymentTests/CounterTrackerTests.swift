@@ -4,8 +4,6 @@ import Kernel
 import Testing
 
 @testable import Deployment
-import Inspection
-import Lab
 
 @Suite struct CounterTrackerTests {
   func sample(

@@ -1,16 +1,15 @@
 import BPF
-import KernelTestSupport
 import Engine
 import Foundation
 import Frames
 import Glibc
 import Kernel
+import KernelTestSupport
+import Lab
 import TestSupport
 import Testing
 
 @testable import Deployment
-import Inspection
-import Lab
 
 /// The demo's pieces in a namespace of the test's own: the classifier
 /// sample counted in the kernel against the engine's prediction, and

@@ -1,15 +1,15 @@
 import BPF
 import CBPF
-import KernelTestSupport
 import Foundation
 import Glibc
-import TestSupport
+import Inspection
 import Kernel
+import KernelTestSupport
+import Lab
+import TestSupport
 import Testing
 
 @testable import Deployment
-import Inspection
-import Lab
 
 /// Programs another tool attached (issue 13, item 15): what the kernel
 /// knows about them, and `detach --force` (through Control and the built

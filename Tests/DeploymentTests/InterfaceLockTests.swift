@@ -1,12 +1,10 @@
 import Foundation
 import Glibc
-import Synchronization
 import Kernel
+import Synchronization
 import Testing
 
 @testable import Deployment
-import Inspection
-import Lab
 
 /// The interface lock is re-entrant on the thread that holds it (the
 /// software datapath's operations around Control's own steps) and

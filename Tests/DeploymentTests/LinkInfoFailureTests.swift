@@ -1,14 +1,12 @@
-import KernelTestSupport
-import Foundation
 import BPF
+import Foundation
 import Glibc
-import TestSupport
 import Kernel
+import KernelTestSupport
+import TestSupport
 import Testing
 
 @testable import Deployment
-import Inspection
-import Lab
 
 /// The classifier sample, built by `make samples`.
 private let classifierObject = PackageLayout.samplesDirectory.path + "/xdp_classify.o"
@@ -24,7 +22,9 @@ struct LinkInfoFailureTests {
 
   /// A reader that fails the way the kernel can fail for a live link.
   static func failing(_ code: Int32) -> XDPLink.InfoReader {
-    { _ throws(SystemCallError) in throw SystemCallError("read link information", errno: Errno(code)) }
+    { _ throws(SystemCallError) in
+      throw SystemCallError("read link information", errno: Errno(code))
+    }
   }
 
   @Test(arguments: [EPERM, EINTR, ENOMEM])

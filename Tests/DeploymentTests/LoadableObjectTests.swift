@@ -1,14 +1,10 @@
 import BPF
-import KernelTestSupport
 import Foundation
-import Rewriter
+import KernelTestSupport
 import TestSupport
-import Kernel
 import Testing
 
 @testable import Deployment
-import Inspection
-import Lab
 
 /// Where Debian's bpftool is, if installed (`make deps` installs it).
 private let bpftool = ["/usr/sbin/bpftool", "/usr/bin/bpftool"].first {
@@ -105,7 +101,8 @@ struct LoadableObjectTests {
     let directory = try Self.temporaryDirectory("loadable-objdump")
     defer { try? FileManager.default.removeItem(at: directory) }
     let sample = PackageLayout.samplesDirectory.path + "/xdp_classify.o"
-    let request = try ProgramSource(objectPath: sample, programName: "xdp_classify_prog").instrumentedSpec()
+    let request = try ProgramSource(objectPath: sample, programName: "xdp_classify_prog")
+      .instrumentedSpec()
     let file = directory.appendingPathComponent("classify.o")
     try Data(ObjectWriter(program: request.program, maps: request.maps).bytes()).write(to: file)
     let listing = try #require(LLVMToolchain.found).disassemble(file)

@@ -1,14 +1,12 @@
-import BPF
-import KernelTestSupport
 import Foundation
 import Glibc
-import TestSupport
+import Inspection
 import Kernel
+import KernelTestSupport
+import TestSupport
 import Testing
 
 @testable import Deployment
-import Inspection
-import Lab
 
 /// The built binary run twice at once, and killed at random points: every
 /// time exactly one program runs, a record names it, the counters pin

@@ -1,13 +1,11 @@
 import BPF
-import Deployment
-import Inspection
-import Lab
-import Kernel
-import KernelTestSupport
 import Datapath
 import Foundation
 import Frames
 import Glibc
+import Kernel
+import KernelTestSupport
+import Lab
 import TestSupport
 import Testing
 

@@ -1,8 +1,8 @@
 import BPF
 import Datapath
 import Foundation
-import Prometheus
 import Kernel
+import Prometheus
 import Testing
 
 @testable import Exporter

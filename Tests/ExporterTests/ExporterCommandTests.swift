@@ -1,7 +1,6 @@
 import Foundation
 import Glibc
 import TestSupport
-import Kernel
 import Testing
 
 /// The built binary's `exporter` on bad input: a port in use and an

@@ -1,5 +1,4 @@
 import Prometheus
-import Kernel
 import Testing
 
 @testable import Exporter

@@ -1,9 +1,6 @@
-import Deployment
-import Inspection
-import Lab
-import Kernel
 import Foundation
 import Glibc
+import Lab
 import TestSupport
 import Testing
 

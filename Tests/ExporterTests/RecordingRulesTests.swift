@@ -1,6 +1,5 @@
 import Foundation
 import TestSupport
-import Kernel
 import Testing
 
 /// contrib/prometheus's recording rules pass `promtool check rules`, and

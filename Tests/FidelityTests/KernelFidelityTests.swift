@@ -1,10 +1,8 @@
 import BPF
-import Deployment
-import Inspection
-import Lab
-import Kernel
 import Engine
 import Foundation
+import Inspection
+import Kernel
 import TestSupport
 import Testing
 

@@ -1,14 +1,14 @@
 import BPF
-import KernelTestSupport
+import Deployment
 import Engine
 import Foundation
 import Glibc
-import TestSupport
+import Inspection
 import Kernel
+import KernelTestSupport
+import TestSupport
 import Testing
 
-import Deployment
-import Inspection
 @testable import Lab
 
 /// `maps`, `map dump/update/delete`, `prog` and `capture` through the

@@ -1,10 +1,9 @@
 import Foundation
+import Inspection
 import Kernel
 import Testing
 
 @testable import Deployment
-import Inspection
-import Lab
 
 /// Ordering, marking and filtering of `xdpbatch list`, on a recorded
 /// machine with two i40e ports (driver names are data).

@@ -1,9 +1,6 @@
 import BPF
-import Deployment
-import Inspection
-import Lab
-import Kernel
 import Foundation
+import Kernel
 import Testing
 
 #if canImport(Glibc)

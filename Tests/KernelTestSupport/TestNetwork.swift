@@ -1,9 +1,9 @@
 import Deployment
-import Inspection
-import Lab
-import Kernel
 import Foundation
 import Frames
+import Inspection
+import Kernel
+import Lab
 
 #if canImport(Glibc)
   import Glibc

@@ -6,7 +6,9 @@ import Kernel
 public enum TestPrograms {
   /// Counts every frame under `action` in the counters map at index
   /// `countersIndex` (one packet, frame length bytes), then returns `action`.
-  public static func counting(_ action: XDPAction, name: String, countersIndex: Int32 = 0) -> Program {
+  public static func counting(_ action: XDPAction, name: String, countersIndex: Int32 = 0)
+    -> Program
+  {
     var instructions: [Instruction] = [
       .move(.r6, .r1),
       .load(.word, .r2, from: .r6, offset: 4),  // data_end

@@ -24,7 +24,8 @@ import Testing
       programID: 7, perCPU: [1, 2], zeroCopy: true, transmitFailed: 3, rates: ["myProg": 1])
     let text = JSONCoding.line(reading)
     #expect(
-      text == #"{"per_cpu":[1,2],"program_id":7,"rates":{"myProg":1},"tx_failed":3,"zero_copy":true}"#,
+      text
+        == #"{"per_cpu":[1,2],"program_id":7,"rates":{"myProg":1},"tx_failed":3,"zero_copy":true}"#,
       "dictionary keys (names) are left as they are")
     let decoded = try JSONCoding.decoder().decode(Reading.self, from: Data(text.utf8))
     #expect(decoded == reading)

@@ -15,7 +15,9 @@ struct KernelMapTests {
     let map = try KernelMap.create(
       MapDefinition(name: "xbt_hash", type: .hash, keySize: 4, valueSize: 8, maxEntries: 1024))
     #expect(map.info.name == "xbt_hash" && map.info.type == .hash && map.info.maxEntries == 1024)
-    let pairs = (0..<600).map { (key: Self.key(UInt32($0 * 3)), value: KernelMap.key(UInt32($0)) + [0, 0, 0, 7]) }
+    let pairs = (0..<600).map {
+      (key: Self.key(UInt32($0 * 3)), value: KernelMap.key(UInt32($0)) + [0, 0, 0, 7])
+    }
     try map.updateBatch(pairs)
 
     let batched = try #require(try map.lookupBatch())
@@ -64,8 +66,10 @@ struct KernelMapTests {
   @Test func aWrongSizeIsRefusedBeforeTheKernel() throws {
     let map = try KernelMap.create(
       MapDefinition(name: "xbt_array", type: .array, keySize: 4, valueSize: 4, maxEntries: 2))
-    #expect(throws: SystemCallError(
-      "update map \"xbt_array\" with a 4-byte key and 8-byte value", errno: .invalid)) {
+    #expect(
+      throws: SystemCallError(
+        "update map \"xbt_array\" with a 4-byte key and 8-byte value", errno: .invalid)
+    ) {
       try map.update(key: Self.key(0), value: [UInt8](repeating: 0, count: 8))
     }
     #expect(map.info.matches(map.info.definition))

@@ -1,9 +1,9 @@
 import BPF
 import Frames
 import KernelTestSupport
-@testable import Kernel
 import Testing
 
+@testable import Kernel
 
 /// Maps, program loads and test runs against the real kernel.
 @Suite(.serialized, .enabled(if: KernelAccess.available, KernelAccess.comment))

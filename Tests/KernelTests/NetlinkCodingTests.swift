@@ -1,9 +1,7 @@
-@testable import Kernel
 import Testing
 
 @testable import Deployment
-import Inspection
-import Lab
+@testable import Kernel
 
 @Suite struct NetlinkCodingTests {
   @Test func attributesRoundTripWithPaddingAndNesting() {

@@ -1,13 +1,13 @@
-import KernelTestSupport
 import Foundation
 import Glibc
+import Inspection
+import KernelTestSupport
+import Lab
 import TestSupport
-@testable import Kernel
 import Testing
 
 @testable import Deployment
-import Inspection
-import Lab
+@testable import Kernel
 
 /// Issue 13, items 1 and 2: without root every command that needs it is
 /// refused at once with the reason, read-only ones say what they could

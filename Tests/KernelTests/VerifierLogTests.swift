@@ -1,9 +1,7 @@
-@testable import Kernel
 import Testing
 
 @testable import Deployment
-import Inspection
-import Lab
+@testable import Kernel
 
 @Suite struct VerifierLogTests {
   @Test func namesTheLastPrintedInstruction() {

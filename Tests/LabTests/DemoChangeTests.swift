@@ -1,13 +1,13 @@
-import KernelTestSupport
 import Foundation
 import Glibc
-import TestSupport
+import Inspection
 import Kernel
+import KernelTestSupport
+import Lab
+import TestSupport
 import Testing
 
 @testable import Deployment
-import Inspection
-import Lab
 
 /// Issue 13, items 4 and 11: `demo up` on a running demo applies a new
 /// `--object` (replacing the program atomically) and refuses a new

@@ -1,6 +1,6 @@
 import BPF
-import Lab
 import Engine
+import Lab
 import Testing
 
 /// The call-style driver the bench measures the talk's experiment with.

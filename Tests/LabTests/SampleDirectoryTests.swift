@@ -24,7 +24,8 @@ import Testing
           at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
       }
       for file in [
-        "checkout/build/samples/a.o", "checkout/.build/x86_64/debug/xdpbatch", "prefix/bin/xdpbatch",
+        "checkout/build/samples/a.o", "checkout/.build/x86_64/debug/xdpbatch",
+        "prefix/bin/xdpbatch",
         "prefix/share/xdpbatch/samples/b.o",
       ] {
         try Data().write(to: root.appendingPathComponent(file))

@@ -25,7 +25,9 @@ import Testing
     ] {
       #expect(package.targets[name] != nil, "no target \(name) in Package.swift with sources")
     }
-    #expect(package.targets["Control"] == nil, "Control is split into Kernel, Inspection, Deployment, Lab")
+    #expect(
+      package.targets["Control"] == nil, "Control is split into Kernel, Inspection, Deployment, Lab"
+    )
     #expect(package.targets["Bench"] == nil, "the bench fixtures live in Lab")
     #expect(package.order.count >= 13, "found \(package.order)")
   }
@@ -92,7 +94,8 @@ import Testing
     let kernelFile = "/// Steered by ``DatapathDeployment``.\nstruct X {}"
     #expect(Self.identifiers(in: kernelFile).contains("DatapathDeployment"))
     #expect(
-      SourceTargets.imports(in: "import BPF\n@testable import Control\nimport struct Kernel.KernelMap")
+      SourceTargets.imports(
+        in: "import BPF\n@testable import Control\nimport struct Kernel.KernelMap")
         == ["BPF", "Control", "Kernel"])
     #expect(SourceTargets.isCompound("DatapathRedirect") && SourceTargets.isCompound("XDPLink"))
     #expect(!SourceTargets.isCompound("Demo") && !SourceTargets.isCompound("Key"))

@@ -126,7 +126,8 @@ struct SourceTargets {
         words[..<index].allSatisfy({ $0.hasPrefix("@") || $0 == "public" || $0 == "internal" })
       else { continue }
       var module = words[index + 1]
-      if ["struct", "class", "enum", "protocol", "func", "typealias", "var", "let"].contains(module),
+      if ["struct", "class", "enum", "protocol", "func", "typealias", "var", "let"].contains(
+        module),
         index + 2 < words.count
       {
         module = words[index + 2]

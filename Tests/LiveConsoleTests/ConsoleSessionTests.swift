@@ -1,8 +1,5 @@
-import BPF
 import Console
 import Deployment
-import Inspection
-import Lab
 import Kernel
 import LiveConsole
 import Testing

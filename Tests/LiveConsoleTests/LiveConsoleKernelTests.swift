@@ -1,13 +1,11 @@
 import BPF
 import Console
 import Deployment
-import Inspection
-import Lab
-import Kernel
-import KernelTestSupport
-import Datapath
 import Foundation
 import Glibc
+import Kernel
+import KernelTestSupport
+import Lab
 import LiveConsole
 import TestSupport
 import Testing

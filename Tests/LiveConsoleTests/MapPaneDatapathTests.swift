@@ -1,13 +1,10 @@
-import BPF
 import Console
 import Datapath
-import Deployment
-import Inspection
-import Lab
-import Kernel
-import KernelTestSupport
 import Foundation
 import Glibc
+import Inspection
+import Kernel
+import KernelTestSupport
 import TestSupport
 import Testing
 

@@ -1,7 +1,5 @@
 import Console
 import Deployment
-import Inspection
-import Lab
 import Kernel
 import LiveConsole
 import Testing

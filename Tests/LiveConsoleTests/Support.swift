@@ -1,14 +1,12 @@
 import BPF
-import KernelTestSupport
 import Foundation
 import Glibc
+import Kernel
+import KernelTestSupport
 import LiveConsole
 import Testing
 
 @testable import Deployment
-import Inspection
-import Kernel
-import Lab
 
 /// A clock the test moves by hand.
 final class ManualClock: @unchecked Sendable {

@@ -1,11 +1,10 @@
 import BPF
 import Console
-import Deployment
-import Inspection
-import Lab
-import Kernel
 import Datapath
+import Deployment
 import Foundation
+import Inspection
+import Kernel
 import LiveConsole
 import Testing
 
@@ -46,7 +45,8 @@ import Testing
   static func decoded(packets: Int, program: Double, datapath: Double) -> FormTiming {
     let json =
       "{\"packets\":\(packets),\"program_ns_per_packet\":\(program),\"datapath_ns_per_packet\":\(datapath)}"
-    return (try? JSONCoding.decoder().decode(FormTiming.self, from: Data(json.utf8))) ?? FormTiming()
+    return (try? JSONCoding.decoder().decode(FormTiming.self, from: Data(json.utf8)))
+      ?? FormTiming()
   }
 
   func session(kernel: KernelBatchSupport = .unsupported("made up")) -> ConsoleSession {

@@ -46,14 +46,16 @@ public enum JSONCoding {
     guard words.count > 1, let first = words.first, !first.isEmpty else { return key }
     return String(first)
       + words.dropFirst().map { word in
-        acronyms.contains(String(word)) ? word.uppercased() : word.prefix(1).uppercased() + word.dropFirst()
+        acronyms.contains(String(word))
+          ? word.uppercased() : word.prefix(1).uppercased() + word.dropFirst()
       }.joined()
   }
 
   /// `value` as one line of JSON (sorted keys, slashes unescaped), `{}`
   /// if it cannot be encoded.
   public static func line(_ value: some Encodable) -> String {
-    let data = (try? encoder([.sortedKeys, .withoutEscapingSlashes]).encode(value)) ?? Data("{}".utf8)
+    let data =
+      (try? encoder([.sortedKeys, .withoutEscapingSlashes]).encode(value)) ?? Data("{}".utf8)
     return String(decoding: data, as: UTF8.self)
   }
 
@@ -77,7 +79,8 @@ public enum JSONCoding {
 /// promises the key (`"driver": null`), instead of leaving the key out as
 /// `Codable` does for optionals.
 @propertyWrapper
-public struct NullWhenAbsent<Value: Encodable & Sendable & Hashable>: Encodable, Sendable, Hashable {
+public struct NullWhenAbsent<Value: Encodable & Sendable & Hashable>: Encodable, Sendable, Hashable
+{
   /// The value, nil when absent.
   public var wrappedValue: Value?
 

@@ -76,8 +76,9 @@ final class ControlSocket: @unchecked Sendable {
     let words = line.split(separator: " ").map(String.init)
     switch words.first {
     case "status":
-      return (try? String(
-        decoding: JSONCoding.encoder([.sortedKeys]).encode(datapath.status()), as: UTF8.self))
+      return
+        (try? String(
+          decoding: JSONCoding.encoder([.sortedKeys]).encode(datapath.status()), as: UTF8.self))
         ?? "{}"
     case "swap", "form":
       var target: Form?

@@ -33,7 +33,7 @@ public struct DatapathClient: Sendable {
       let connection = try UnixConnection.connect(to: path, timeout: timeout)
       try? connection.send(line: line)
       answer = try connection.readLine(limit: 1 << 20)
-    } catch where error.errno == .wouldBlock {
+    } catch  where error.errno == .wouldBlock {
       throw .controlSocket(path: path, step: "wait for the answer", errno: .wouldBlock)
     } catch {
       throw .controlSocket(path: path, step: error.operation, errno: error.errno)

@@ -131,4 +131,3 @@ public struct DatapathCounters: Sendable {
     withUnsafeBytes(of: value.littleEndian) { Array($0) }
   }
 }
-

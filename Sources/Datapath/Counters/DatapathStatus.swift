@@ -1,6 +1,6 @@
 import BPF
-import Kernel
 import Engine
+import Kernel
 
 /// What a running software datapath reports through its control socket
 /// (`status`), and what `stats --json` shows of it.

@@ -1,4 +1,3 @@
-import BPF
 import Kernel
 
 /// Where the software datapath delivers PASS frames: a TAP device named

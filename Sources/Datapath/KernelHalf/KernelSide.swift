@@ -115,7 +115,8 @@ public struct KernelSide: Sendable {
 
   /// A kernel step's failure: `EBUSY` means another tool's program holds
   /// the interface.
-  private static func kernelFailure(_ error: SystemCallError, _ interface: String) -> DatapathError {
+  private static func kernelFailure(_ error: SystemCallError, _ interface: String) -> DatapathError
+  {
     if error.errno == .busy {
       return .foreignProgram(interface: interface, program: "(attached by another tool)")
     }

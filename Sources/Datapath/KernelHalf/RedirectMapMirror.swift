@@ -1,6 +1,6 @@
 import BPF
-import Kernel
 import Engine
+import Kernel
 import Synchronization
 
 /// The kernel's copies of the user's redirect maps (DEVMAP, DEVMAP_HASH,

@@ -1,4 +1,3 @@
-import BPF
 import Kernel
 
 /// The software datapath's redirect program as found attached to an
@@ -33,7 +32,9 @@ public struct DatapathRedirect: Hashable, Sendable {
       guard map.info.name == RedirectProgram.fallbackMap.name else { continue }
       // A PROG_ARRAY looked up from user space gives the program's id.
       let fallback = try map.lookup(key: KernelMap.key(0))?.first.map { bytes in
-        bytes.prefix(4).enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * $1.offset) }
+        bytes.prefix(4).enumerated().reduce(UInt32(0)) {
+          $0 | UInt32($1.element) << (8 * $1.offset)
+        }
       }
       return DatapathRedirect(redirectID: info.id, fallbackID: fallback)
     }

@@ -1,5 +1,4 @@
 import BPF
-import Kernel
 
 /// The kernel half of the software datapath: a small XDP program, built
 /// with the instruction constructors, that hands each frame to the AF_XDP

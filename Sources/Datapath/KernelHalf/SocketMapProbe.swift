@@ -48,8 +48,9 @@ struct SocketMapProbe: Sendable {
       .move(.r0, immediate: Int32(XDPAction.pass.rawValue)),
       .exit,
     ]
-    let loaded = try ProgramLoader(maps: [map.info.definition, Self.resultMap], reusing: [0: map]).load(
-      Program(name: "xdpbatch_xskprb", sectionName: "xdp", instructions: instructions))
+    let loaded = try ProgramLoader(maps: [map.info.definition, Self.resultMap], reusing: [0: map])
+      .load(
+        Program(name: "xdpbatch_xskprb", sectionName: "xdp", instructions: instructions))
     program = loaded.program
     guard let result = loaded.maps[1] else {
       throw .unknownMap(program: "xdpbatch_xskprb", instruction: 0, mapIndex: 1, mapCount: 2)

@@ -141,7 +141,8 @@ public final class QueueSocket {
       return false
     }
     for entry in 0..<count {
-      socket.transmit.setDescriptor(socket.receive.descriptor(at: index &+ entry), at: slot &+ entry)
+      socket.transmit.setDescriptor(
+        socket.receive.descriptor(at: index &+ entry), at: slot &+ entry)
     }
     socket.transmit.submit(count)
     transmitted(Int(count))

@@ -249,7 +249,8 @@ final class QueueWorker: @unchecked Sendable {
     case .tx:
       if rings.transmitted < rings.transmitRoom {
         socket.socket.transmit.setDescriptor(
-          XDPDescriptor(address: UInt64(verdict.data &- socket.region.start), length: verdict.length),
+          XDPDescriptor(
+            address: UInt64(verdict.data &- socket.region.start), length: verdict.length),
           at: rings.transmitIndex &+ UInt32(rings.transmitted))
         rings.transmitted += 1
       } else {

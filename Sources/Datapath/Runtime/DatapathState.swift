@@ -1,5 +1,4 @@
 import BPF
-import Kernel
 import Engine
 import Synchronization
 

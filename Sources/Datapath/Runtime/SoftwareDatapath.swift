@@ -1,8 +1,8 @@
 import BPF
-import Kernel
 import Engine
 import Foundation
 import Glibc
+import Kernel
 import Rewriter
 import Synchronization
 

@@ -1,6 +1,6 @@
-import Kernel
 import BPF
 import Datapath
+import Kernel
 
 /// One reading of an interface's counters: the action counters map and
 /// the attached program's run statistics, with when it was taken.

@@ -1,4 +1,3 @@
-import Kernel
 import BPF
 
 /// Turns successive ``CounterSample``s into continuous totals and rates.

@@ -1,5 +1,5 @@
-import Kernel
 import BPF
+import Kernel
 
 /// Why attaching, replacing or detaching a program failed. In every case
 /// the interface is left as it was before the call.

@@ -1,4 +1,3 @@
-import BPF
 import Kernel
 
 extension ProgramSpec {

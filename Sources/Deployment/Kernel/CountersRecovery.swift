@@ -16,7 +16,7 @@ enum CountersRecovery {
       else { continue }
       do {
         try map.pin(at: path)
-      } catch where error.errno == .exists {
+      } catch  where error.errno == .exists {
         return try KernelMap.open(pinnedAt: path, as: ActionCounters.definition)
       }
       return map

@@ -1,5 +1,5 @@
-import Kernel
 import Glibc
+import Kernel
 
 /// XDP programs on an interface that xdpbatch did not attach, and how to
 /// take them off (and put them back).

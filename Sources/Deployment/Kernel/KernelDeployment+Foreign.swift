@@ -1,5 +1,5 @@
-import Kernel
 import Glibc
+import Kernel
 
 extension KernelDeployment {
   /// The programs on `interface` that xdpbatch did not attach (by

@@ -1,8 +1,7 @@
-import Kernel
 import BPF
 import Foundation
 import Glibc
-import Rewriter
+import Kernel
 
 /// Attach, swap and detach on the kernel datapath: an ``XDPAttachment``
 /// plus the ``AttachmentRecord`` that says what it runs, kept in step.

@@ -1,7 +1,7 @@
-import Kernel
 import BPF
 import CBPF
 import Glibc
+import Kernel
 
 /// An XDP program that xdpbatch attached to an interface through a pinned
 /// BPF link, with the interface's pinned action-counters map.
@@ -130,7 +130,7 @@ public struct XDPAttachment: Sendable {
     let link: XDPLink
     do {
       link = try XDPLink.open(pinnedAt: pins.linkPath)
-    } catch where error.errno == .notFound {
+    } catch  where error.errno == .notFound {
       return nil
     } catch {
       throw .kernel(error)
@@ -143,7 +143,7 @@ public struct XDPAttachment: Sendable {
     let counters = try kernel { () throws(SystemCallError) in
       do throws(SystemCallError) {
         return try ActionCounters.open(pinnedAt: pins.countersPath)
-      } catch where error.errno == .notFound {
+      } catch  where error.errno == .notFound {
         // The link runs but its counters pin is gone: pin the program's
         // counters map again.
         guard

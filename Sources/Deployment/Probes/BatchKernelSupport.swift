@@ -1,4 +1,3 @@
-import Kernel
 import BPF
 
 /// Whether the running kernel can run batch XDP programs, read from its

@@ -1,5 +1,5 @@
-import Kernel
 import BPF
+import Kernel
 
 /// Whether ``AttachMode/offload`` can work on an interface, and why not.
 ///

@@ -1,4 +1,3 @@
-import BPF
 import Datapath
 import Inspection
 import Kernel

@@ -1,5 +1,5 @@
-import Kernel
 import BPF
+import Kernel
 import Rewriter
 
 /// A program of a compiled BPF object file, instrumented with verdict

@@ -1,7 +1,7 @@
-import Kernel
 import BPF
 import Engine
 import Foundation
+import Kernel
 import Rewriter
 
 /// What xdpbatch attached to an interface, remembered between invocations

@@ -1,6 +1,6 @@
-import Kernel
 import Foundation
 import Glibc
+import Kernel
 import Synchronization
 
 /// The right to change one interface's attachment, held by one xdpbatch

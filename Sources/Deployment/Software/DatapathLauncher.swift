@@ -1,6 +1,5 @@
 import BPF
 import Datapath
-import Engine
 import Foundation
 import Glibc
 import Kernel

@@ -1,4 +1,3 @@
-import Kernel
 import BPF
 import Glibc
 import Rewriter

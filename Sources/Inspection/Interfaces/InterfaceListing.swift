@@ -1,5 +1,5 @@
-import Kernel
 import BPF
+import Kernel
 
 /// The interfaces `xdpbatch list` shows, in the order it shows them: i40e
 /// ports first (they are what xdpbatch is for), then the rest, each group

@@ -1,4 +1,3 @@
-import Kernel
 import BPF
 
 /// The types of xdpbatch's action counters (`xdp_stats_map`), which the

@@ -1,5 +1,5 @@
-import Kernel
 import BPF
+import Kernel
 
 /// The BTF types of one map's keys and values, and where they came from:
 /// the kernel (the map was created with BTF, as libbpf and `ip` do), the

@@ -1,5 +1,5 @@
-import Kernel
 import BPF
+import Kernel
 
 /// One entry of a map, typed: the key, and the value (or every CPU's copy
 /// and their sum, for per-CPU maps).

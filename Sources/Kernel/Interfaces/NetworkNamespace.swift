@@ -1,4 +1,3 @@
-import BPF
 import CLinux
 import Glibc
 

@@ -25,7 +25,9 @@ public enum NetlinkXDP {
   }
 
   /// Attaches `program` to interface `index` in `mode` (`bpf_xdp_attach`).
-  public static func attach(_ program: LoadedProgram, interfaceIndex index: UInt32, mode: AttachMode)
+  public static func attach(
+    _ program: LoadedProgram, interfaceIndex index: UInt32, mode: AttachMode
+  )
     throws(SystemCallError)
   {
     try check("attach program \"\(program.name)\" to interface \(index) (\(mode))") {

@@ -49,9 +49,9 @@ public struct XDPLink: Sendable {
     for _ in 0..<50 {
       do {
         return try open(id: id)
-      } catch where error.errno == .notFound {
+      } catch  where error.errno == .notFound {
         return nil
-      } catch where error.errno == .wouldBlock {
+      } catch  where error.errno == .wouldBlock {
         usleep(200)
       }
     }

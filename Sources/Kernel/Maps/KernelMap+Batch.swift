@@ -44,10 +44,11 @@ extension KernelMap {
             }
           }
         }
-      } catch where error.errno == .notFound {
+      } catch  where error.errno == .notFound {
         // The last batch: `count` holds what it returned.
         finished = true
-      } catch where error.errno == .noSpace
+      } catch
+        where error.errno == .noSpace
         || (!started && [.invalid, .notSupported, .operationNotSupported].contains(error.errno))
       {
         // No batch operations for this map (or a hash bucket larger than
@@ -105,7 +106,7 @@ extension KernelMap {
           bpf_map_delete_batch(descriptor.rawValue, $0.baseAddress, &count, &options)
         }
       }
-    } catch where error.errno == .notFound {
+    } catch  where error.errno == .notFound {
       return Int(count)
     }
     return Int(count)

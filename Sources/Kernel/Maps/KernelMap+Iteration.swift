@@ -23,7 +23,7 @@ extension KernelMap {
             }
           }
         }
-      } catch where error.errno == .notFound {
+      } catch  where error.errno == .notFound {
         break
       }
       keys.append(next)

@@ -98,7 +98,7 @@ public struct KernelMap: Sendable {
           }
         }
       }
-    } catch where error.errno == .notFound {
+    } catch  where error.errno == .notFound {
       return nil
     }
     return split(buffer[...])
@@ -149,7 +149,7 @@ public struct KernelMap: Sendable {
       try check("delete from map \"\(info.name)\"") {
         key.withUnsafeBytes { bpf_map_delete_elem(descriptor.rawValue, $0.baseAddress) }
       }
-    } catch where error.errno == .notFound {
+    } catch  where error.errno == .notFound {
       return false
     }
     return true

@@ -27,7 +27,7 @@ public struct NetdevFamily: Sendable {
       replies = try socket.request(
         "resolve the netdev generic-netlink family", type: controllerID, flags: 0,
         payload: request)
-    } catch where error.errno == .notFound {
+    } catch  where error.errno == .notFound {
       return nil
     }
     for reply in replies {

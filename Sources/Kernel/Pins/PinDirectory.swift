@@ -1,4 +1,3 @@
-import BPF
 import CLinux
 import Foundation
 import Glibc

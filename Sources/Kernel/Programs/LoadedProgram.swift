@@ -160,7 +160,7 @@ public struct LoadedProgram: Sendable {
     for id in try mapIDs() {
       do {
         maps.append(try KernelMap.open(id: id))
-      } catch where error.errno == .notFound {
+      } catch  where error.errno == .notFound {
         continue
       }
     }

@@ -28,7 +28,7 @@ public struct StateDirectory: Hashable, Sendable {
   public func create() throws(SystemCallError) {
     do {
       try check("create \(path)") { mkdir(path, Self.directoryMode) }
-    } catch where error.errno == .exists {
+    } catch  where error.errno == .exists {
       var status = stat()
       if stat(path, &status) == 0, status.st_mode & 0o077 != 0, status.st_uid == getuid() {
         try check("restrict \(path) to its owner") { chmod(path, Self.directoryMode) }

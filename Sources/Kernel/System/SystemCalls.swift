@@ -1,4 +1,3 @@
-import BPF
 import Glibc
 
 /// The system calls on plain descriptors (files and sockets) that the
@@ -88,7 +87,9 @@ public enum DescriptorIO {
     while written < bytes.count {
       let offset = written
       written += try check(operation(), retryingInterrupts: true) {
-        bytes.withUnsafeBytes { calls.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+        bytes.withUnsafeBytes {
+          calls.write(descriptor, $0.baseAddress! + offset, $0.count - offset)
+        }
       }
     }
   }

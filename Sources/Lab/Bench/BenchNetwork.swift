@@ -1,8 +1,8 @@
-import Deployment
-import Kernel
 import Datapath
+import Deployment
 import Foundation
 import Glibc
+import Kernel
 
 /// The datapath bench's veth pair: a namespace and names with a random
 /// suffix (other benches and tests run at the same time), addresses in

@@ -3,7 +3,6 @@ import Deployment
 import Engine
 import Foundation
 import Kernel
-import Rewriter
 
 /// What `xdpbatch bench` measures, and how: every figure next to a
 /// reference measured in the same run (the kernel, or the other form).

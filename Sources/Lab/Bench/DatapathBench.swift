@@ -1,7 +1,6 @@
 import BPF
-import Deployment
-import Kernel
 import Datapath
+import Deployment
 import Engine
 import Foundation
 import Frames
@@ -262,5 +261,3 @@ public enum DatapathBenchError: Error, Sendable, CustomStringConvertible {
     }
   }
 }
-
-

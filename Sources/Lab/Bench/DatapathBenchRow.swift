@@ -1,5 +1,3 @@
-import Deployment
-import Kernel
 import Foundation
 
 /// One row of the datapath bench: what ran, the three rates, and for the

@@ -1,7 +1,6 @@
-import Deployment
-import Kernel
 import BPF
 import Engine
+import Kernel
 
 /// A small interpreter benchmark: how long one instruction takes, measured
 /// on a loop of arithmetic, memory and branch instructions (the mix a

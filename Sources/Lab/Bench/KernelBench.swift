@@ -1,8 +1,8 @@
 import BPF
 import Deployment
-import Kernel
 import Foundation
 import Frames
+import Kernel
 
 /// The kernel's side of `xdpbatch bench`: what a program costs in the
 /// kernel, measured two ways.

@@ -1,7 +1,6 @@
-import Deployment
-import Kernel
 import BPF
 import Engine
+import Kernel
 
 /// The engine's cost per packet for a program over a list of packets: what
 /// `xdpbatch bench` sets next to the kernel's figure for the same program

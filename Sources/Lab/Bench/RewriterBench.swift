@@ -1,6 +1,5 @@
-import Deployment
-import Kernel
 import BPF
+import Kernel
 import Rewriter
 
 /// How long the batch rewrite takes: each strategy x bound applied to a

@@ -1,7 +1,5 @@
 import Deployment
-import Inspection
 import Kernel
-import BPF
 
 extension Demo {
   /// The demo's second veth pair (`xdpbatch2`, its peer `xdpbatch3` in

@@ -1,8 +1,8 @@
-import Deployment
-import Kernel
 import BPF
+import Deployment
 import Foundation
 import Glibc
+import Kernel
 
 /// `xdpbatch demo`: a namespace with a veth pair, the classifier sample
 /// attached to the host end, and a traffic generator process sending the

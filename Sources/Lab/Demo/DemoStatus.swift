@@ -1,6 +1,5 @@
 import BPF
 import Deployment
-import Kernel
 
 /// `demo status`: what of the demo exists.
 public struct DemoStatus: Hashable, Codable, Sendable {

@@ -1,6 +1,5 @@
-import Deployment
-import Kernel
 import Foundation
+import Kernel
 
 /// Runs iproute2's `ip` for namespace and veth plumbing.
 struct IPCommand {

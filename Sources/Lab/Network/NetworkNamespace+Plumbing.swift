@@ -1,4 +1,3 @@
-import Deployment
 import Kernel
 
 extension NetworkNamespace {

@@ -1,4 +1,3 @@
-import Deployment
 import Kernel
 
 /// A veth pair: one end in the host namespace (where xdpbatch attaches),

@@ -1,6 +1,3 @@
-import Deployment
-import Kernel
-import BPF
 import Frames
 
 /// Traffic whose verdicts under the classifier sample (xdp_classify) are

@@ -1,4 +1,3 @@
-import BPF
 import Foundation
 import Frames
 import Glibc

@@ -1,5 +1,3 @@
-import Deployment
-import Kernel
 import BPF
 import Frames
 

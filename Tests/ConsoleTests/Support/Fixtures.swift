@@ -1,10 +1,10 @@
 import BPF
 import Console
 import Deployment
-import Inspection
-import Lab
-import Kernel
 import Foundation
+import Inspection
+import Kernel
+import Lab
 import LiveConsole
 
 /// Snapshots built from recorded data: the i40e machine that Control's

@@ -1,7 +1,5 @@
-import Check
 import Console
 import Foundation
-import Kernel
 import Testing
 
 /// Compares a rendered grid with its reference file under

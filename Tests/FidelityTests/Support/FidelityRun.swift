@@ -1,10 +1,7 @@
 import BPF
-import Deployment
-import Inspection
-import Lab
-import Kernel
 import Engine
 import Foundation
+import Kernel
 
 /// One sample program set up twice, in the kernel and in the engine, from
 /// the same initial maps; ``compare(_:)`` runs frames through both.

@@ -5,8 +5,6 @@ import Glibc
 import Kernel
 import Testing
 
-import Deployment
-import Inspection
 @testable import Lab
 
 /// Whether this process can load BPF programs and make a veth pair, and

@@ -1,7 +1,5 @@
 import BPF
-import Engine
 import Foundation
-import Kernel
 import Frames
 import TestSupport
 import Testing

@@ -1,7 +1,5 @@
 import BPF
 import Deployment
-import Inspection
-import Kernel
 import Engine
 import Foundation
 
