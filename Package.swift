@@ -131,7 +131,7 @@ let package = Package(
     .testTarget(
       name: "LabTests",
       dependencies: [
-        "BPF", "Engine", "Frames", "Kernel", "Deployment", "Lab", "TestSupport",
+        "BPF", "Rewriter", "Engine", "Frames", "Kernel", "Deployment", "Lab", "TestSupport",
         "KernelTestSupport",
       ]),
     // The engine against the kernel (root), and the built executable.

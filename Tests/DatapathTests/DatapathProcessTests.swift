@@ -19,7 +19,7 @@ struct DatapathProcessTests {
   /// until its control socket answers.
   static func launch(_ network: DatapathNetwork, form: Form) throws -> Process {
     let process = Process()
-    process.executableURL = try #require(BuiltXDPBatch.url)
+    process.executableURL = try #require(BuiltXDPBatch.url) as URL
     process.arguments = [
       "datapath", "run", network.veth.name, SoftwareDatapathTests.classify, "--program",
       "xdp_classify_prog", "--form", form.rawValue,

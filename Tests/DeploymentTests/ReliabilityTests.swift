@@ -32,7 +32,7 @@ struct ReliabilityTests {
   /// Starts the binary with `arguments`, output discarded.
   static func start(_ arguments: [String], errors: Pipe? = nil) throws -> Process {
     let process = Process()
-    process.executableURL = try #require(BuiltXDPBatch.url)
+    process.executableURL = try #require(BuiltXDPBatch.url) as URL
     process.arguments = arguments
     process.standardOutput = FileHandle.nullDevice
     process.standardError = errors ?? FileHandle.nullDevice

@@ -83,15 +83,7 @@ public enum DescriptorIO {
     _ bytes: [UInt8], to descriptor: Int32, _ operation: @autoclosure () -> String
   ) throws(SystemCallError) {
     let calls = SystemCalls.current
-    var written = 0
-    while written < bytes.count {
-      let offset = written
-      written += try check(operation(), retryingInterrupts: true) {
-        bytes.withUnsafeBytes {
-          calls.write(descriptor, $0.baseAddress! + offset, $0.count - offset)
-        }
-      }
-    }
+    try transferAll(bytes, operation()) { calls.write(descriptor, $0, $1) }
   }
 
   /// Sends every byte of `bytes` on a stream socket without raising
@@ -100,13 +92,20 @@ public enum DescriptorIO {
     _ bytes: [UInt8], on descriptor: Int32, _ operation: @autoclosure () -> String
   ) throws(SystemCallError) {
     let calls = SystemCalls.current
-    var sent = 0
-    while sent < bytes.count {
-      let offset = sent
-      sent += try check(operation(), retryingInterrupts: true) {
-        bytes.withUnsafeBytes {
-          calls.send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
-        }
+    try transferAll(bytes, operation()) { calls.send(descriptor, $0, $1, Int32(MSG_NOSIGNAL)) }
+  }
+
+  /// Calls `transfer` (start, length) until every byte went: a short
+  /// transfer continues where it ended; an interrupted one is retried.
+  private static func transferAll(
+    _ bytes: [UInt8], _ operation: @autoclosure () -> String,
+    _ transfer: (UnsafeRawPointer, Int) -> Int
+  ) throws(SystemCallError) {
+    var done = 0
+    while done < bytes.count {
+      let offset = done
+      done += try check(operation(), retryingInterrupts: true) {
+        bytes.withUnsafeBytes { transfer($0.baseAddress! + offset, $0.count - offset) }
       }
     }
   }

@@ -41,17 +41,15 @@ public struct KernelBench: Sendable {
   /// The kernel's average nanoseconds per packet for `source`'s program
   /// over ``frames``.
   public func nanosecondsPerPacket(_ source: ProgramSource) throws(KernelBenchError) -> Double {
-    let object: BPFObject
-    let program: Program
+    let spec: ProgramSpec
     do {
-      object = try BPFObject(contentsOf: source.objectPath)
-      program = try object.program(named: source.programName)
+      spec = try source.compiledSpec()
     } catch {
-      throw .source(.object(error))
+      throw .source(error)
     }
     let loaded: ProgramLoader.Loaded
     do {
-      loaded = try ProgramLoader(maps: object.maps, license: object.license ?? "GPL").load(program)
+      loaded = try spec.load()
     } catch {
       throw .load(error)
     }
