@@ -21,6 +21,8 @@ public enum InspectionError: Error, Sendable, CustomStringConvertible {
   /// A capture needs the object file of the attached program, and nobody
   /// said which it is.
   case unknownObject(interface: String, program: String, programID: UInt32)
+  /// The kernel's translated code of a program does not decode.
+  case translatedCode(InstructionError)
   /// A kernel call failed.
   case kernel(SystemCallError)
 
@@ -39,6 +41,7 @@ public enum InspectionError: Error, Sendable, CustomStringConvertible {
     case .captureUnavailable(let interface, let reason): "cannot capture on \(interface): \(reason)"
     case .unknownObject(let interface, let program, let id):
       "cannot capture on \(interface): program \"\(program)\" (id \(id)) was not attached by xdpbatch"
+    case .translatedCode(let error): "the kernel's translated code does not decode: \(error)"
     case .kernel(let error): error.description
     }
   }
