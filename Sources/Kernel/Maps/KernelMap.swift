@@ -24,14 +24,15 @@ public struct KernelMap: Sendable {
   /// Creates a map as `definition` declares it, and fills the single value
   /// of a global-data map with its initial contents.
   public static func create(_ definition: MapDefinition) throws(SystemCallError) -> KernelMap {
-    var options = bpf_map_create_opts()
-    options.sz = MemoryLayout<bpf_map_create_opts>.size
-    options.map_flags = definition.flags
     let name = String(definition.name.prefix(Int(BPF_OBJ_NAME_LEN) - 1))
-    let fd = try check("create map \"\(definition.name)\" (\(definition.type))") {
-      bpf_map_create(
-        bpf_map_type(definition.type.rawValue), name, definition.keySize, definition.valueSize,
-        definition.maxEntries, &options)
+    let fd = try ZeroedStorage.options(bpf_map_create_opts.self) {
+      (options) throws(SystemCallError) in
+      options.pointee.map_flags = definition.flags
+      return try check("create map \"\(definition.name)\" (\(definition.type))") {
+        bpf_map_create(
+          bpf_map_type(definition.type.rawValue), name, definition.keySize,
+          definition.valueSize, definition.maxEntries, options)
+      }
     }
     let map = try KernelMap(descriptor: KernelDescriptor(owning: fd))
     if let initial = definition.initialValue {
