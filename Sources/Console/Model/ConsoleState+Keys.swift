@@ -140,7 +140,9 @@ extension ConsoleState {
 
   /// The message log: arrows and pages scroll, Esc, `q` and `l` close.
   private mutating func reduceMessages(_ key: Key, scroll: Int) {
-    let lines = log.reduce(0) { $0 + 1 + ($1.detail == nil ? 0 : 1) } * 4
+    // The view wraps at the dialog's width, at least 40 columns: no more
+    // lines than this.
+    let lines = log.lines(width: 40).count
     var scroll = scroll
     switch key {
     case .escape, .character("q"), .character("l"), .enter:
