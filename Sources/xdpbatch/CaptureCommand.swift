@@ -15,7 +15,7 @@ private let captureInterrupted = Atomic<Bool>(false)
 
 /// `xdpbatch capture IFACE -w FILE`: frames the XDP program on an
 /// interface sees, with its verdict on each, written as pcapng or pcap.
-struct CaptureCommand: ParsableCommand {
+struct CaptureCommand: ParsableCommand, LibraryMessageCommand {
   static let configuration = CommandConfiguration(
     commandName: "capture",
     abstract:
@@ -71,6 +71,8 @@ struct CaptureCommand: ParsableCommand {
   static func action(named name: String) -> XDPAction? {
     XDPAction.allCases.first { $0.name == name.lowercased() }
   }
+
+  @OptionGroup var messages: LibraryMessageOptions
 
   func run() throws {
     let file = try OutputFile.open(write)

@@ -36,7 +36,7 @@ struct DemoCommand: ParsableCommand {
       """)
   }
 
-  struct Up: ParsableCommand {
+  struct Up: ParsableCommand, LibraryMessageCommand {
     static let configuration = CommandConfiguration(
       abstract: "Make the demo (idempotent): namespace, veth pair, classifier, generator.")
 
@@ -57,6 +57,8 @@ struct DemoCommand: ParsableCommand {
     func validate() throws {
       guard rate > 0 else { throw ValidationError("--rate must be above 0") }
     }
+
+    @OptionGroup var messages: LibraryMessageOptions
 
     func run() throws {
       try Privileges.require(for: "demo up")
@@ -83,9 +85,11 @@ struct DemoCommand: ParsableCommand {
     }
   }
 
-  struct Down: ParsableCommand {
+  struct Down: ParsableCommand, LibraryMessageCommand {
     static let configuration = CommandConfiguration(
       abstract: "Remove everything the demo made (quiet when nothing is up).")
+
+    @OptionGroup var messages: LibraryMessageOptions
 
     func run() throws {
       try Privileges.require(for: "demo down")
@@ -96,11 +100,13 @@ struct DemoCommand: ParsableCommand {
     }
   }
 
-  struct Status: ParsableCommand {
+  struct Status: ParsableCommand, LibraryMessageCommand {
     static let configuration = CommandConfiguration(abstract: "Show what of the demo exists.")
 
     @Flag(help: "Print JSON.")
     var json = false
+
+    @OptionGroup var messages: LibraryMessageOptions
 
     func run() throws {
       try DemoCommand.show(Demo().status(), json: json)
@@ -109,13 +115,15 @@ struct DemoCommand: ParsableCommand {
 
   /// The generator process `demo up` starts: sends the traffic mix from
   /// the peer until SIGTERM, writing its pid and sent count to files.
-  struct Generate: ParsableCommand {
+  struct Generate: ParsableCommand, LibraryMessageCommand {
     static let configuration = CommandConfiguration(
       abstract: "Run the demo's traffic generator (started by `demo up`).",
       shouldDisplay: false)
 
     @Option(help: "Frames per second.")
     var rate: Double = 20_000
+
+    @OptionGroup var messages: LibraryMessageOptions
 
     func run() throws {
       try Demo().runGenerator(rate: rate)

@@ -5,7 +5,7 @@ import Kernel
 
 /// `xdpbatch exporter`: serves the counters of every interface running an
 /// xdpbatch program at `/metrics`, for Prometheus.
-struct ExporterCommand: ParsableCommand {
+struct ExporterCommand: ParsableCommand, LibraryMessageCommand {
   static let configuration = CommandConfiguration(
     commandName: "exporter",
     abstract: "Serve per-interface counters and run statistics at /metrics for Prometheus.",
@@ -40,6 +40,8 @@ struct ExporterCommand: ParsableCommand {
     }
     if !(interval > 0) { throw ValidationError("--interval must be above 0") }
   }
+
+  @OptionGroup var messages: LibraryMessageOptions
 
   func run() throws {
     let address = try ListenAddress(parsing: listen)

@@ -7,7 +7,7 @@ import Kernel
 
 /// `xdpbatch stats`: the interface's per-action counters, their rates and
 /// the program's cost per packet; once, or every interval (JSON lines).
-struct StatsCommand: ParsableCommand {
+struct StatsCommand: ParsableCommand, LibraryMessageCommand {
   static let configuration = CommandConfiguration(
     commandName: "stats",
     abstract: "Print per-action counters and rates of xdpbatch's program on an interface.")
@@ -33,6 +33,8 @@ struct StatsCommand: ParsableCommand {
     if let count, count < 1 { throw ValidationError("--count must be at least 1") }
     if count != nil && interval == nil { throw ValidationError("--count needs --interval") }
   }
+
+  @OptionGroup var messages: LibraryMessageOptions
 
   func run() throws {
     try Privileges.require(for: "stats")
