@@ -181,7 +181,7 @@ struct InspectionCommandTests {
   /// back afterwards.
   static func capture(
     _ network: TestNetwork, file: String, extra: [String] = [], send count: UInt64 = frames,
-    interrupt: Bool = false
+    interrupt: Bool = false, signal: Int32 = SIGINT
   ) throws -> (status: Int32, errors: String) {
     let interface = network.veth.name
     let original = programID(interface)
@@ -197,9 +197,10 @@ struct InspectionCommandTests {
     #expect(try eventually(seconds: 20) { programID(interface) != original })
     send(network, count: count)
     if interrupt {
-      // What Ctrl-C sends; the capture must end and put the original back.
+      // What Ctrl-C (or an SSH drop: SIGHUP) sends; the capture must end
+      // and put the original back.
       usleep(300_000)
-      kill(process.processIdentifier, SIGINT)
+      kill(process.processIdentifier, signal)
     }
     let errorData = errors.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
@@ -260,6 +261,40 @@ struct InspectionCommandTests {
     // pcapng keeps each verdict in the packet's comment.
     let bytes = try Data(contentsOf: URL(fileURLWithPath: directory.path + "/frames.pcapng"))
     #expect(String(decoding: bytes, as: UTF8.self).contains("verdict: XDP_DROP"))
+  }
+
+  /// A capture that cannot start leaves an existing file as it was (issue
+  /// 24: it truncated it to 64 bytes); SIGHUP ends a capture as Ctrl-C
+  /// does, the original program back.
+  @Test func aFailedCaptureKeepsTheFileAndHangUpRestoresTheProgram() throws {
+    let network = try TestNetwork()
+    defer {
+      StateDirectory().removeRecord(interface: network.veth.name)
+      network.tearDown()
+    }
+    let interface = network.veth.name
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "xbt-capture-kept-\(getpid())")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let file = directory.path + "/earlier.pcapng"
+    let earlier = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 * 7) })
+    try earlier.write(to: URL(fileURLWithPath: file))
+    for target in [interface, "xbtnosuch0"] {
+      let failed = try Self.run(["capture", target, "-w", file, "--count", "1"])
+      #expect(failed.status == 1, "\(target): \(failed.errors)")
+      #expect(try Data(contentsOf: URL(fileURLWithPath: file)) == earlier, "\(target)")
+    }
+
+    let attached = try Self.run([
+      "attach", interface, PackageLayout.sample("xdp1"), "--program", "xdp_prog1",
+    ])
+    #expect(attached.status == 0, "\(attached.errors)")
+    let hungUp = try Self.capture(network, file: file, interrupt: true, signal: SIGHUP)
+    #expect(hungUp.status == 0, "\(hungUp.errors)")
+    #expect(hungUp.errors.contains("\(Self.frames) frames written"), "\(hungUp.errors)")
+    #expect(try Self.tcpdumpLines(file).count == Int(Self.frames))
+    #expect(try Self.run(["detach", interface]).status == 0)
   }
 
   @Test func progShowsAGrowingRunCount() throws {
