@@ -49,6 +49,7 @@ struct StatsCommand: ParsableCommand, LibraryMessageCommand {
         name: (try? attachment.program().name) ?? "?", attachMode: try? attachment.mode(),
         tracker: tracker, software: deployment.status(interface: interface))
       report.perCPU = try? attachment.counters.readPerCPU()
+      report.time = StatsReport.timestamp(Date())
       // Unbuffered, so that a reader of a pipe sees each interval at once.
       FileHandle.standardOutput.write(
         Data(((json ? report.jsonLine() : report.table()) + "\n").utf8))
@@ -59,6 +60,9 @@ struct StatsCommand: ParsableCommand, LibraryMessageCommand {
 /// One report of `stats`, in docs/DESIGN.md's JSON shape (`mode` is the
 /// form; `form` repeats it under its own name).
 struct StatsReport: Encodable {
+  /// When the counters were read: UTC, RFC 3339 with milliseconds
+  /// (`2026-12-06T14:03:07.123Z`); every report of `--interval` has one.
+  var time: String?
   var interface: String
   var program: String
   var mode: String?
@@ -121,10 +125,18 @@ struct StatsReport: Encodable {
 
   func jsonLine() -> String { JSONCoding.line(self) }
 
+  /// `date` as RFC 3339 in UTC with milliseconds.
+  static func timestamp(_ date: Date) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.string(from: date)
+  }
+
   func table() -> String {
     let cost = nsPerPacket.map { String(format: "%.1f ns/packet", $0) } ?? "ns/packet n/a"
     var lines = [
-      "\(interface): \(program) (\(mode ?? "unknown form"), \(datapath.rawValue) datapath, \(attachMode ?? "?") mode, id \(programID)), \(cost)",
+      (time.map { "\($0) " } ?? "")
+        + "\(interface): \(program) (\(mode ?? "unknown form"), \(datapath.rawValue) datapath, \(attachMode ?? "?") mode, id \(programID)), \(cost)",
       "ACTION          PACKETS            BYTES       PACKETS/S",
     ]
     for action in XDPAction.allCases {
