@@ -27,7 +27,11 @@ struct DemoCommand: ParsableCommand {
       ?? (Privileges.sufficient
         ? "none" : "unknown (reading it needs root: CAP_BPF and CAP_NET_ADMIN)")
     let generator =
-      status.generator.running ? "running, \(status.generator.sent) frames sent" : "stopped"
+      switch status.generator.running {
+      case true?: "running, \(status.generator.sent ?? 0) frames sent"
+      case false?: "stopped"
+      case nil: "unknown (reading it needs root: CAP_BPF and CAP_NET_ADMIN)"
+      }
     print(
       """
       demo: up (namespace \(status.namespace ?? "?"), \(interface) <-> \(status.peer ?? "?"))

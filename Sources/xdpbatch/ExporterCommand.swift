@@ -44,6 +44,9 @@ struct ExporterCommand: ParsableCommand, LibraryMessageCommand {
   @OptionGroup var messages: LibraryMessageOptions
 
   func run() throws {
+    // Unprivileged, every counter read would fail and /metrics would be
+    // served empty with 200: refuse to start instead, with the reason.
+    try Privileges.require(for: "exporter")
     let address = try ListenAddress(parsing: listen)
     let statistics = runStatistics ? try? RunStatistics.enable() : nil
     defer { _ = statistics }
