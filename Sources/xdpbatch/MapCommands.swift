@@ -163,20 +163,38 @@ extension MapDumpCommand {
 struct MapUpdateCommand: ParsableCommand, LibraryMessageCommand {
   static let configuration = CommandConfiguration(
     commandName: "update",
-    abstract: "Set a map entry (per-CPU maps: on every CPU).")
+    abstract: "Set a map entry (per-CPU maps: one value per CPU, or --all-cpus VALUE).")
 
   @OptionGroup var map: MapOperand
 
   @Argument(help: "The key, as `map dump` prints keys (or hex:BYTES).")
   var key: String
 
-  @Argument(help: "The value, as `map dump` prints values (or hex:BYTES).")
-  var value: String
+  @Argument(
+    help:
+      "The value, as `map dump` prints values (or hex:BYTES); for a per-CPU map one value per CPU, in CPU order (as bpftool).")
+  var values: [String] = []
+
+  @Option(
+    name: .customLong("all-cpus"),
+    help: ArgumentHelp("The same value on every CPU of a per-CPU map.", valueName: "value"))
+  var allCPUs: String?
 
   @OptionGroup var messages: LibraryMessageOptions
 
+  func validate() throws {
+    if allCPUs != nil && !values.isEmpty {
+      throw ValidationError("give the values, or --all-cpus VALUE, not both")
+    }
+    if allCPUs == nil && values.isEmpty { throw ValidationError("missing the value") }
+  }
+
   func run() throws {
-    try map.open().update(key: key, value: value)
+    if let allCPUs {
+      try map.open().update(key: key, values: [allCPUs], allCPUs: true)
+    } else {
+      try map.open().update(key: key, values: values)
+    }
   }
 }
 

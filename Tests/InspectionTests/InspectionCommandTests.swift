@@ -117,14 +117,38 @@ struct InspectionCommandTests {
     #expect(sum["packets"].map { $0 >= Int(Self.frames) } == true)
 
     // Changes in the same syntax, and errors that name the field.
-    let update = try Self.run(["map", "update", interface, "rxcnt", "200", "7"])
+    // A per-CPU map takes one value per CPU, as bpftool does (issue 24:
+    // one value went to every CPU), or --all-cpus VALUE.
+    let cpus = KernelMap.possibleCPUs
+    let perCPU = (0..<cpus).map { String(10 + $0) }
+    let update = try Self.run(["map", "update", interface, "rxcnt", "200"] + perCPU)
     #expect(update.status == 0, "\(update.errors)")
-    #expect(try Self.sums(interface, map: "rxcnt")[200] == 7 * KernelMap.possibleCPUs)
-    let badValue = try Self.run(["map", "update", interface, "rxcnt", "200", "seven"])
+    let written = try Self.json(["map", "dump", interface, "rxcnt", "--json"])
+    let entry = try #require(
+      (written["entries"] as? [[String: Any]])?.first { $0["key"] as? Int == 200 })
+    let copies = try #require(entry["values"] as? [[String: Any]])
+    #expect(copies.map { $0["value"] as? Int } == (0..<cpus).map { 10 + $0 })
+    let one = try Self.run(["map", "update", interface, "rxcnt", "200", "7"])
+    #expect(one.status == 1)
+    #expect(
+      one.errors.contains(
+        "a percpu_array map takes one value for each of its \(cpus) CPUs (got 1), or --all-cpus VALUE"
+      ), "\(one.errors)")
+    let all = try Self.run(["map", "update", interface, "rxcnt", "200", "--all-cpus", "7"])
+    #expect(all.status == 0, "\(all.errors)")
+    #expect(try Self.sums(interface, map: "rxcnt")[200] == 7 * cpus)
+    // The kernel's E2BIG in plain words: the key past the array's end.
+    let outside = try Self.run(["map", "update", interface, "rxcnt", "256", "--all-cpus", "1"])
+    #expect(outside.status == 1)
+    #expect(
+      outside.errors
+        == "xdpbatch: error: map \"rxcnt\": key 256 is out of range: the percpu_array has 256 entries (keys 0 to 255)\n",
+      "\(outside.errors)")
+    let badValue = try Self.run(["map", "update", interface, "rxcnt", "200", "--all-cpus", "seven"])
     #expect(badValue.status == 1)
     #expect(badValue.errors.contains("value: expected __u64 (unsigned 64-bit integer)"))
     let badMember = try Self.run([
-      "map", "update", interface, "xdp_stats_map", "XDP_TX", "{packets: 1, bites: 2}",
+      "map", "update", interface, "xdp_stats_map", "XDP_TX", "--all-cpus", "{packets: 1, bites: 2}",
     ])
     #expect(badMember.status == 1)
     #expect(badMember.errors.contains("value.bites"))
@@ -368,7 +392,7 @@ struct InspectionCommandTests {
     #expect((after["run_count"] as? Int ?? 0) >= runsBefore + Int(Self.frames))
     #expect((after["btf_id"] as? Int ?? 0) != 0)
 
-    let update = try Self.run(["map", "update", interface, "rxcnt", "17", "0"])
+    let update = try Self.run(["map", "update", interface, "rxcnt", "17", "--all-cpus", "0"])
     #expect(update.status == 0, "\(update.errors)")
     #expect(try Self.sums(interface, map: "rxcnt")[17] == 0)
 

@@ -143,6 +143,30 @@ public struct KernelMap: Sendable {
     }
   }
 
+  /// Stores one value per CPU under `key` of a per-CPU map (`copies[i]`
+  /// for CPU i, as bpftool takes them); `copies.count` is ``copies``.
+  public func update(key: [UInt8], copies values: [[UInt8]], flags: UInt64 = UInt64(BPF_ANY))
+    throws(SystemCallError)
+  {
+    guard info.isPerCPU, values.count == copies, key.count == Int(info.keySize),
+      values.allSatisfy({ $0.count == Int(info.valueSize) })
+    else {
+      throw SystemCallError(
+        "update map \"\(info.name)\" with \(values.count) values for \(copies) copies",
+        errno: .invalid)
+    }
+    var buffer = Array(
+      values.map { $0 + [UInt8](repeating: 0, count: perCPUStride - $0.count) }.joined())
+    try check("update map \"\(info.name)\"") {
+      key.withUnsafeBytes { keyBytes in
+        buffer.withUnsafeMutableBytes { valueBytes in
+          bpf_map_update_elem(
+            descriptor.rawValue, keyBytes.baseAddress, valueBytes.baseAddress, flags)
+        }
+      }
+    }
+  }
+
   /// Removes `key`. Returns `false` when it was not there.
   @discardableResult
   public func delete(key: [UInt8]) throws(SystemCallError) -> Bool {
