@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ARCH := $(shell uname -m)
 CLANG ?= $(shell command -v clang)
 BPF_CFLAGS := -target bpf -O2 -g -I/usr/include/$(ARCH)-linux-gnu -Wall -Werror
-APT_PACKAGES := libbpf-dev libxdp-dev libelf-dev libncursesw5-dev linux-libc-dev zlib1g-dev pkg-config iproute2 tmux tcpdump prometheus bpftool
+APT_PACKAGES := libbpf-dev libxdp-dev libelf-dev libncursesw5-dev linux-libc-dev zlib1g-dev pkg-config iproute2 tmux tcpdump prometheus bpftool iputils-ping
 SWIFT_FLAGS ?=
 XDPBATCH = $(shell swift build $(SWIFT_FLAGS) --show-bin-path)/xdpbatch
 
