@@ -284,6 +284,8 @@ public struct ProgramDeployment: Sendable {
     do {
       try kernel.detach(interface: interface)
     } catch {
+      // A link the kernel would not describe still runs: leave it all.
+      guard case .attach(.notAttached) = error else { throw error }
       failure = error
     }
     for pid in DatapathRecovery(state: state, launcher: launcher).processes(
