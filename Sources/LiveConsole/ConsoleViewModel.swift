@@ -55,11 +55,11 @@ extension ProgramStatus {
   ) {
     self.init(
       objectPath: record.object, programName: record.program,
-      mode: datapath?.form ?? record.form, strategy: record.strategy, bound: record.bound,
+      mode: datapath?.form ?? record.runningForm, strategy: record.strategy, bound: record.bound,
       batchSize: record.batchTrampoline.batchSize, attachMode: record.attachMode,
       instructionsBefore: counts?.before ?? 0, instructionsAfter: counts?.after,
       nanosecondsPerPacket: nanosecondsPerPacket,
-      datapath: record.isSoftware ? DatapathKind.software.rawValue : DatapathKind.kernel.rawValue,
+      datapath: record.runningDatapath.rawValue,
       zeroCopy: datapath?.zeroCopy, datapathNanosecondsPerPacket: datapathNanosecondsPerPacket,
       datapathMove: Self.datapathMove(of: record))
   }

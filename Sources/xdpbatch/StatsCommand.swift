@@ -37,6 +37,10 @@ struct StatsCommand: ParsableCommand {
   func run() throws {
     try Privileges.require(for: "stats")
     let deployment = ProgramDeployment()
+    // What a killed command or a dead datapath left is repaired first
+    // (unless a command is at work on the interface), so that the report
+    // says what the kernel runs.
+    deployment.recoverIfIdle(interface: interface)
     let (attachment, record) = try deployment.current(interface: interface)
     let statistics = try? RunStatistics.enable()
     defer { _ = statistics }
@@ -79,6 +83,14 @@ struct StatsReport: Encodable {
   /// The software datapath's failed redirects by reason (an XSKMAP target
   /// cannot be followed: its sockets own the queues).
   var redirectFailures: RedirectFailures?
+  /// REDIRECT verdicts whose frame did not leave, by reason (the
+  /// software datapath; ``actions``' REDIRECT counts only frames that left).
+  var redirectErrors: RedirectErrors?
+  /// Why ``redirectErrors`` is missing (the kernel datapath).
+  var redirectErrorsUnavailable: String?
+  /// Whether the record's software datapath is dead (its kernel fallback
+  /// runs the program per packet until `swap`, `attach` or `detach`).
+  var datapathDead: Bool?
   /// The software datapath's engine (`jit` or `interpreter`: the one that
   /// runs the program, the interpreter when the JIT refused it).
   var engine: String?
@@ -95,7 +107,7 @@ struct StatsReport: Encodable {
   ) {
     self.interface = interface
     program = record?.program ?? name
-    mode = record?.form.rawValue
+    mode = record?.runningForm.rawValue
     form = mode
     attachMode = (kernelMode ?? record?.attachMode)?.rawValue
     programID = sample.programID
@@ -108,6 +120,11 @@ struct StatsReport: Encodable {
     forms = software?.forms
     zeroCopy = software?.zeroCopy
     redirectFailures = software?.redirectFailures
+    redirectErrors = software?.redirectErrors
+    if software == nil {
+      redirectErrorsUnavailable = Self.kernelRedirectErrors
+    }
+    if record?.datapathIsDead == true { datapathDead = true }
     engine = software?.runningEngine?.rawValue
     groupActions = software?.groupActions
     if let software {
@@ -117,12 +134,19 @@ struct StatsReport: Encodable {
     }
   }
 
+  /// What the kernel datapath's report says of its failed redirects.
+  static let kernelRedirectErrors =
+    "not counted on the kernel datapath (the kernel reports them only to the xdp:xdp_redirect_err tracepoint, which xdpbatch does not follow yet)"
+
   func jsonLine() -> String { JSONCoding.line(self) }
 
   func table() -> String {
+    let place =
+      datapathDead == true
+      ? "kernel fallback, software datapath dead" : "\(datapath.rawValue) datapath"
     let cost = nsPerPacket.map { String(format: "%.1f ns/packet", $0) } ?? "ns/packet n/a"
     var lines = [
-      "\(interface): \(program) (\(mode ?? "unknown form"), \(datapath.rawValue) datapath, \(attachMode ?? "?") mode, id \(programID)), \(cost)",
+      "\(interface): \(program) (\(mode ?? "unknown form"), \(place), \(attachMode ?? "?") mode, id \(programID)), \(cost)",
       "ACTION          PACKETS            BYTES       PACKETS/S",
     ]
     for action in XDPAction.allCases {
@@ -131,6 +155,11 @@ struct StatsReport: Encodable {
         action.name.padding(toLength: 8, withPad: " ", startingAt: 0)
           + String(
             format: "%15llu  %15llu  %14.0f", count.packets, count.bytes, rates[action.name] ?? 0))
+    }
+    if let errors = redirectErrors {
+      lines.append("redirect errors: \(errors.summary)")
+    } else if let why = redirectErrorsUnavailable {
+      lines.append("redirect errors: \(why)")
     }
     if let failures = redirectFailures, failures.total > 0 {
       lines.append(
