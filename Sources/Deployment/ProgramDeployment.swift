@@ -288,22 +288,8 @@ public struct ProgramDeployment: Sendable {
       guard case .attach(.notAttached) = error else { throw error }
       failure = error
     }
-    for pid in DatapathRecovery(state: state, launcher: launcher).processes(
-      of: interface, record: record)
-    {
-      launcher.stop(
-        DatapathProcessRecord(
-          pid: pid, startTicks: Processes.startTicks(of: pid) ?? 0, started: 0, log: ""),
-        interface: interface)
-    }
-    launcher.waitForPassDeviceToGo(interface)
-    // The log stays after a datapath moved back to the kernel, until detach.
-    unlink(launcher.logPath(interface))
-    SoftwareDatapath.removeLeftovers(interface: interface, state: state)
-    let pins = PinDirectory(interface: interface)
-    unlink(pins.countersPath)
-    pins.removeDirectories()
-    state.removeRecord(interface: interface)
+    DatapathRecovery(state: state, launcher: launcher).removeEverything(
+      interface: interface, record: record)
     if let failure { throw failure }
   }
 

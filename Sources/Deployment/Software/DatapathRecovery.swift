@@ -61,6 +61,14 @@ struct DatapathRecovery {
     let pending = state.pendingRecord(interface: interface)
     let candidates = processes(of: interface, record: record)
     var outcome = Outcome(record: record)
+    if record != nil, nothingAttached(interface) {
+      // A detach killed after it removed the link (or the program taken
+      // off by another tool): the record describes nothing; finish the
+      // detach.
+      removeEverything(interface: interface, record: record)
+      state.removePending(interface: interface)
+      return Outcome(record: nil, stopped: candidates)
+    }
     guard !candidates.isEmpty || pending?.isSoftware == true else { return outcome }
     let client = DatapathClient(interface: interface, state: state, timeout: 1)
     // The one that answers, given time to finish starting.
@@ -97,6 +105,30 @@ struct DatapathRecovery {
     if pending?.isSoftware == true { state.removePending(interface: interface) }
     outcome.record = record
     return outcome
+  }
+
+  /// Whether the kernel says no XDP program runs on `interface` (false
+  /// when it cannot say: a failed query changes nothing).
+  private func nothingAttached(_ interface: String) -> Bool {
+    guard let index = NetworkInterface.index(of: interface),
+      let programs = try? NetlinkXDP.programs(interfaceIndex: index, interface: interface)
+    else { return false }
+    return programs.isEmpty
+  }
+
+  /// Everything `detach` removes after the link: every datapath process
+  /// of `interface`, then its TAP device (waited for), log, sockets,
+  /// pins and record.
+  func removeEverything(interface: String, record: AttachmentRecord?) {
+    for pid in processes(of: interface, record: record) { stop(pid, interface) }
+    launcher.waitForPassDeviceToGo(interface)
+    // The log stays after a datapath moved back to the kernel, until detach.
+    unlink(launcher.logPath(interface))
+    SoftwareDatapath.removeLeftovers(interface: interface, state: state)
+    let pins = PinDirectory(interface: interface)
+    unlink(pins.countersPath)
+    pins.removeDirectories()
+    state.removeRecord(interface: interface)
   }
 
   /// The program on the link, and whether it is the datapath's redirect program.
