@@ -253,7 +253,9 @@ private struct Analysis {
       let value = previous.map { $0.union(state.registers[0]) } ?? state.registers[0]
       if value != previous {
         returns[function] = value
-        for site in callers[function] ?? [] { if let state = states[site] { after(call: site, state) } }
+        for site in callers[function] ?? [] {
+          if let state = states[site] { after(call: site, state) }
+        }
       }
       return nil
     }

@@ -101,7 +101,8 @@ struct DatapathRunCommand: ParsableCommand {
 /// `xdpbatch datapath status IFACE [--json]`.
 struct DatapathStatusCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "status", abstract: "Print the running datapath's status (a table; --json for JSON).")
+    commandName: "status",
+    abstract: "Print the running datapath's status (a table; --json for JSON).")
 
   @Argument(help: "The network interface.")
   var interface: String
@@ -142,7 +143,8 @@ struct DatapathFormCommand: ParsableCommand {
       try form.map { try deployment.setForm($0, interface: interface) }
       ?? deployment.swap(interface: interface)
     print(
-      "\(interface) now runs \(record.program) (\(record.runningForm.rawValue), \(record.runningPlace))")
+      "\(interface) now runs \(record.program) (\(record.runningForm.rawValue), \(record.runningPlace))"
+    )
   }
 }
 

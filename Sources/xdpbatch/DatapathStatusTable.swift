@@ -30,16 +30,25 @@ struct DatapathStatusTable {
       let program = timing.programNanosecondsPerPacket.map { String(format: "%.1f", $0) } ?? "-"
       let datapath = timing.datapathNanosecondsPerPacket.map { String(format: "%.1f", $0) } ?? "-"
       rows.append(
-        ("\(form.rawValue)", "\(timing.packets) packets, \(program) ns/packet program, \(datapath) ns/packet datapath"))
+        (
+          "\(form.rawValue)",
+          "\(timing.packets) packets, \(program) ns/packet program, \(datapath) ns/packet datapath"
+        ))
     }
     let actions = XDPAction.allCases.map { "\($0.name) \(status.counters.actions[$0].packets)" }
     rows.append(("actions", actions.joined(separator: ", ")))
     rows.append(("redirect errors", status.redirectErrors?.summary ?? "not reported"))
     rows.append(
-      ("undelivered", "\(status.counters.passFailed.packets) PASS (TAP refused), \(status.counters.transmitFailed.packets) TX (ring full)"))
+      (
+        "undelivered",
+        "\(status.counters.passFailed.packets) PASS (TAP refused), \(status.counters.transmitFailed.packets) TX (ring full)"
+      ))
     let socket = status.socket
     rows.append(
-      ("socket drops", "\(socket.rxDropped) rx dropped, \(socket.rxRingFull) rx ring full, \(socket.fillRingEmpty) fill ring empty, \(socket.txInvalid) tx invalid"))
+      (
+        "socket drops",
+        "\(socket.rxDropped) rx dropped, \(socket.rxRingFull) rx ring full, \(socket.fillRingEmpty) fill ring empty, \(socket.txInvalid) tx invalid"
+      ))
     if let maps = status.followedMaps, !maps.isEmpty {
       rows.append(("followed maps", maps.joined(separator: ", ")))
     }

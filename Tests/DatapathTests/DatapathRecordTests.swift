@@ -38,11 +38,14 @@ struct DatapathRecordTests {
     sourceLocation: SourceLocation = #_sourceLocation
   ) throws {
     let state = StateDirectory()
-    #expect(state.record(interface: interface) == nil, "\(context): record", sourceLocation: sourceLocation)
+    #expect(
+      state.record(interface: interface) == nil, "\(context): record",
+      sourceLocation: sourceLocation)
     #expect(
       DatapathConcurrencyTests.datapathProcesses(interface).isEmpty, "\(context): process",
       sourceLocation: sourceLocation)
-    #expect(if_nametoindex(tap) == 0, "\(context): TAP device \(tap)", sourceLocation: sourceLocation)
+    #expect(
+      if_nametoindex(tap) == 0, "\(context): TAP device \(tap)", sourceLocation: sourceLocation)
     #expect(
       access(state.path + "/\(interface).sock", F_OK) != 0, "\(context): control socket",
       sourceLocation: sourceLocation)
@@ -166,7 +169,8 @@ struct DatapathRecordTests {
     let attached = try Self.attach(interface)
     #expect(attached.status == 1)
     #expect(
-      attached.errors.contains("a network device named \(tap) exists already"), "\(attached.errors)")
+      attached.errors.contains("a network device named \(tap) exists already"), "\(attached.errors)"
+    )
     #expect(!attached.errors.contains("/dev/net/tun"), "\(attached.errors)")
     #expect(StateDirectory().record(interface: interface) == nil)
     #expect(try XDPLink.links(onInterface: if_nametoindex(interface)).isEmpty)
@@ -181,7 +185,9 @@ struct DatapathRecordTests {
     defer { network.tearDown() }
     let interface = network.veth.name
     for round in 0..<5 {
-      try #require(try Self.attach(interface, form: round.isMultiple(of: 2) ? "batch" : "per-packet").status == 0)
+      try #require(
+        try Self.attach(interface, form: round.isMultiple(of: 2) ? "batch" : "per-packet").status
+          == 0)
       let tap = try #require(PassDeviceName.for(interface))
       let errors = (0..<3).map { _ in Pipe() }
       let processes = try errors.map {

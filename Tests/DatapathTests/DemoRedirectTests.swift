@@ -16,7 +16,8 @@ import Testing
   .enabled(
     if: DatapathAccess.available && BuiltXDPBatch.url != nil && HostStackTools.missing == nil,
     Comment(
-      rawValue: DatapathAccess.unavailableReason ?? HostStackTools.missing ?? BuiltXDPBatch.missing)))
+      rawValue: DatapathAccess.unavailableReason ?? HostStackTools.missing ?? BuiltXDPBatch.missing)
+  ))
 struct DemoRedirectTests {
   static let object = PackageLayout.sample("xdp_redirect_map")
 
@@ -109,7 +110,8 @@ struct DemoRedirectTests {
     let software = try Self.measure()
     #expect(software.redirect > 5_000, "software: \(software)")
     #expect(
-      abs(Double(software.captured) - Double(software.redirect)) <= 0.01 * Double(software.redirect),
+      abs(Double(software.captured) - Double(software.redirect)) <= 0.01
+        * Double(software.redirect),
       "software: tcpdump saw \(software.captured) of \(software.redirect) REDIRECT")
 
     // The target down: redirect errors by reason, no REDIRECT.
@@ -124,7 +126,8 @@ struct DemoRedirectTests {
     usleep(1_000_000)
     let after = try Self.stats()
     let failed = (Self.errors(after)["ENETDOWN"] ?? 0) - (Self.errors(before)["ENETDOWN"] ?? 0)
-    #expect(Self.redirected(after) == Self.redirected(before), "no REDIRECT while the target is down")
+    #expect(
+      Self.redirected(after) == Self.redirected(before), "no REDIRECT while the target is down")
     #expect(failed > 5_000, "ENETDOWN errors: \(Self.errors(after))")
     let table = try BuiltXDPBatch.run(["stats", "xdpbatch0"])
     #expect(table.output.contains("ENETDOWN"), "\(table.output)")

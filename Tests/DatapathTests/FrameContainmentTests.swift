@@ -75,15 +75,17 @@ struct FrameContainmentTests {
     // The check does not follow a pointer through a map (the kernel turns
     // it into a number there): it takes the program.
     let program = try frames.machine.prepare(
-      Program(name: "launder", sectionName: "xdp", instructions: Self.laundering([
-        .load(.word, .r3, from: .r2, offset: 0),
-        .move(.r4, .r3), .add(.r4, immediate: 8),
-        .store(.word, .r4, to: .r2, offset: 0),
-        .add(.r3, immediate: 4000),
-        .store(.word, .r3, to: .r2, offset: 4),
-        .store(.word, .r4, to: .r2, offset: 8),
-        .move(.r0, immediate: Int32(XDPAction.tx.rawValue)), .exit,
-      ])))
+      Program(
+        name: "launder", sectionName: "xdp",
+        instructions: Self.laundering([
+          .load(.word, .r3, from: .r2, offset: 0),
+          .move(.r4, .r3), .add(.r4, immediate: 8),
+          .store(.word, .r4, to: .r2, offset: 0),
+          .add(.r3, immediate: 4000),
+          .store(.word, .r3, to: .r2, offset: 4),
+          .store(.word, .r4, to: .r2, offset: 8),
+          .move(.r0, immediate: Int32(XDPAction.tx.rawValue)), .exit,
+        ])))
     frames.run(program, form: .perPacket, count: 4)
     #expect(frames.runner.lastError == nil)
     #expect(frames.runner.verdicts.map(\.action) == Array(repeating: .tx, count: 4))
@@ -113,8 +115,9 @@ struct FrameContainmentTests {
     for program in [reading, writing] {
       frames.run(program, form: .perPacket, count: 1)
       #expect(frames.runner.verdicts.map(\.action) == [.aborted])
-      guard case .execution(packet: 0, .memoryFault(let index, let address, _, _)) =
-        frames.runner.lastError
+      guard
+        case .execution(packet: 0, .memoryFault(let index, let address, _, _)) =
+          frames.runner.lastError
       else {
         Issue.record("expected a memory fault, got \(String(describing: frames.runner.lastError))")
         continue

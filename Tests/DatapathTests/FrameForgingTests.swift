@@ -37,7 +37,8 @@ struct FrameForgingTests {
         [
           .load(.word, .r2, from: .r1, offset: 0), .add(.r2, immediate: 8),
           .store(.word, .r2, to: .r1, offset: 0), .move(.r0, immediate: 3), .exit,
-        ]), "instruction 2: the kernel refuses this in an XDP program: invalid bpf_context access off=0 size=4"
+        ]),
+      "instruction 2: the kernel refuses this in an XDP program: invalid bpf_context access off=0 size=4"
     ),
     (
       forger(
@@ -45,7 +46,8 @@ struct FrameForgingTests {
         [
           .load(.word, .r2, from: .r1, offset: 4), .add(.r2, immediate: 4000),
           .store(.word, .r2, to: .r1, offset: 4), .move(.r0, immediate: 3), .exit,
-        ]), "instruction 2: the kernel refuses this in an XDP program: invalid bpf_context access off=4 size=4"
+        ]),
+      "instruction 2: the kernel refuses this in an XDP program: invalid bpf_context access off=4 size=4"
     ),
     (
       forger(

@@ -97,7 +97,8 @@ struct HostStackTests {
       let result = try runProcess(
         URL(fileURLWithPath: DatapathAccess.ip),
         ["-n", namespace.name, "-s", "-j", "link", "show", "dev", veth.peer])
-      let json = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String: Any]]
+      let json =
+        try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String: Any]]
       let tx = (json?.first?["stats64"] as? [String: Any])?["tx"] as? [String: Any]
       return (tx?["packets"] as? NSNumber)?.uint64Value ?? 0
     }
@@ -198,7 +199,9 @@ struct HostStackTests {
     let countedBefore = Self.status(interface)?.counters.actions.totalPackets ?? 0
 
     // ping from the peer.
-    let pinged = try network.inside([Self.ping!, "-c", "3", "-i", "0.2", "-W", "2", network.address])
+    let pinged = try network.inside([
+      Self.ping!, "-c", "3", "-i", "0.2", "-W", "2", network.address,
+    ])
     #expect(pinged.status == 0, "ping: \(pinged.output)\(pinged.errors)")
 
     // ARP again after the peer forgets the interface: the answer comes
@@ -220,7 +223,8 @@ struct HostStackTests {
     ])
     #expect(listener.finish(), "the listener served the connection")
     #expect(listener.received == "ping\n")
-    #expect(client.status == 0 && client.output == "pong\n", "TCP: \(client.output)\(client.errors)")
+    #expect(
+      client.status == 0 && client.output == "pong\n", "TCP: \(client.output)\(client.errors)")
 
     // IPv6 ping (neighbour discovery first).
     let pinged6 = try network.inside([
@@ -252,7 +256,8 @@ struct HostStackTests {
       decoding: captured.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self
     ).split(separator: "\n")
     // `12:00:00.000000 SRC > DST, ethertype ...`
-    let sources = Set(lines.compactMap { $0.split(separator: " ").dropFirst().first.map(String.init) })
+    let sources = Set(
+      lines.compactMap { $0.split(separator: " ").dropFirst().first.map(String.init) })
     #expect(lines.count >= Int(sent()), "tcpdump saw \(lines.count) frames")
     #expect(sources.contains(mac), "the interface's MAC on the wire: \(sources)")
     #expect(sources.isSubset(of: [mac, peerMAC]), "only the pair's MACs on the wire: \(sources)")

@@ -73,7 +73,8 @@ struct KilledCommandTests {
           DatapathConcurrencyTests.datapathProcesses(interface).isEmpty,
           "\(context): a datapath process without a link")
       } else {
-        let report = try JSONSerialization.jsonObject(with: Data(stats.output.utf8)) as? [String: Any]
+        let report =
+          try JSONSerialization.jsonObject(with: Data(stats.output.utf8)) as? [String: Any]
         let record = StateDirectory().record(interface: interface)
         #expect(report?["program"] as? String == record?.program, "\(context): \(stats.output)")
         #expect(

@@ -13,8 +13,10 @@ struct ContextAccessTests {
 
   /// The refusal `Machine.prepare` gives, as text.
   static func refusal(_ instructions: [Instruction], form: Form = .perPacket) throws -> String? {
-    let machine = try Machine(maps: [MapDefinition(
-      name: "values", type: .array, keySize: 4, valueSize: 8, maxEntries: 1)])
+    let machine = try Machine(maps: [
+      MapDefinition(
+        name: "values", type: .array, keySize: 4, valueSize: 8, maxEntries: 1)
+    ])
     do {
       _ = try machine.prepare(program(instructions), form: form)
       return nil
@@ -35,7 +37,8 @@ struct ContextAccessTests {
     ]
     #expect(
       try Self.refusal(register)
-        == "instruction 1: \(Self.prefix)invalid bpf_context access off=\(offset) size=4", "\(field)")
+        == "instruction 1: \(Self.prefix)invalid bpf_context access off=\(offset) size=4",
+      "\(field)")
     let immediate: [Instruction] = [
       .store(.word, immediate: 0, to: .r1, offset: offset), .move(.r0, immediate: 2), .exit,
     ]
@@ -62,7 +65,8 @@ struct ContextAccessTests {
       .move(.r0, immediate: 2), .exit,
     ]
     #expect(
-      try Self.refusal(copied) == "instruction 2: \(Self.prefix)invalid bpf_context access off=4 size=4")
+      try Self.refusal(copied)
+        == "instruction 2: \(Self.prefix)invalid bpf_context access off=4 size=4")
     let spilled: [Instruction] = [
       .store(.doubleWord, .r1, to: .r10, offset: -16),
       .move(.r1, immediate: 0),
@@ -71,7 +75,8 @@ struct ContextAccessTests {
       .move(.r0, immediate: 2), .exit,
     ]
     #expect(
-      try Self.refusal(spilled) == "instruction 3: \(Self.prefix)invalid bpf_context access off=8 size=4")
+      try Self.refusal(spilled)
+        == "instruction 3: \(Self.prefix)invalid bpf_context access off=8 size=4")
     // R2 is the context on the taken branch only: the kernel follows that
     // path and refuses; so does the engine.
     let branch: [Instruction] = [
@@ -84,7 +89,8 @@ struct ContextAccessTests {
       .move(.r0, immediate: 2), .exit,
     ]
     #expect(
-      try Self.refusal(branch) == "instruction 5: \(Self.prefix)invalid bpf_context access off=0 size=4")
+      try Self.refusal(branch)
+        == "instruction 5: \(Self.prefix)invalid bpf_context access off=0 size=4")
   }
 
   /// A bpf-to-bpf callee that writes the context it was handed.

@@ -87,7 +87,9 @@ enum OffloadedChecksum {
     }
     if offset < count {
       var last: UInt16 = 0
-      withUnsafeMutableBytes(of: &last) { $0[0] = start.load(fromByteOffset: offset, as: UInt8.self) }
+      withUnsafeMutableBytes(of: &last) {
+        $0[0] = start.load(fromByteOffset: offset, as: UInt8.self)
+      }
       sum &+= UInt64(last)
     }
     return sum

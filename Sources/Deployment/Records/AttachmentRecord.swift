@@ -71,7 +71,8 @@ public struct AttachmentRecord: Hashable, Codable, Sendable {
   /// How readers name where the program runs: `kernel`, `software`, or
   /// `kernel fallback (software datapath dead)`.
   public var runningPlace: String {
-    datapathIsDead ? "kernel fallback, software datapath dead" : "\(runningDatapath.rawValue) datapath"
+    datapathIsDead
+      ? "kernel fallback, software datapath dead" : "\(runningDatapath.rawValue) datapath"
   }
 
   /// Describes an attachment; strategy and bound default to the rewriter's.

@@ -64,7 +64,8 @@ extension Demo {
     do {
       loaded = try ProgramLoader(maps: []).load(pass).program
     } catch {
-      throw SystemCallError("load the redirect target's XDP_PASS program: \(error)", errno: .invalid)
+      throw SystemCallError(
+        "load the redirect target's XDP_PASS program: \(error)", errno: .invalid)
     }
     let peer = redirectTarget.peer
     let namespace = self.namespace
