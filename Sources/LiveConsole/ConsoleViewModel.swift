@@ -59,7 +59,9 @@ extension ProgramStatus {
       batchSize: record.batchTrampoline.batchSize, attachMode: record.attachMode,
       instructionsBefore: counts?.before ?? 0, instructionsAfter: counts?.after,
       nanosecondsPerPacket: nanosecondsPerPacket,
-      datapath: record.runningDatapath.rawValue,
+      // A datapath that answered runs; else the record says (a dead one's
+      // kernel fallback runs the program).
+      datapath: (datapath != nil ? DatapathKind.software : record.runningDatapath).rawValue,
       zeroCopy: datapath?.zeroCopy, datapathNanosecondsPerPacket: datapathNanosecondsPerPacket,
       datapathMove: Self.datapathMove(of: record))
   }
