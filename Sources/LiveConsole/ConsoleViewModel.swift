@@ -55,11 +55,13 @@ extension ProgramStatus {
   ) {
     self.init(
       objectPath: record.object, programName: record.program,
-      mode: datapath?.form ?? record.form, strategy: record.strategy, bound: record.bound,
+      mode: datapath?.form ?? record.runningForm, strategy: record.strategy, bound: record.bound,
       batchSize: record.batchTrampoline.batchSize, attachMode: record.attachMode,
       instructionsBefore: counts?.before ?? 0, instructionsAfter: counts?.after,
       nanosecondsPerPacket: nanosecondsPerPacket,
-      datapath: record.isSoftware ? DatapathKind.software.rawValue : DatapathKind.kernel.rawValue,
+      // A datapath that answered runs; else the record says (a dead one's
+      // kernel fallback runs the program).
+      datapath: (datapath != nil ? DatapathKind.software : record.runningDatapath).rawValue,
       zeroCopy: datapath?.zeroCopy, datapathNanosecondsPerPacket: datapathNanosecondsPerPacket,
       datapathMove: Self.datapathMove(of: record), batchRefusal: counts?.refusal)
   }

@@ -78,7 +78,6 @@ extension DatapathError: CommandLineAdvice {
   var advice: String {
     switch self {
     case .socket(_, _, _, let errno) where errno.isPermissionDenied: " (this needs root)"
-    case .passDevice: " (is /dev/net/tun there?)"
     case .controlSocket(_, _, let errno) where errno == .notFound || errno == .connectionRefused:
       " (is the datapath running?)"
     case .foreignProgram: "; detach it first"
