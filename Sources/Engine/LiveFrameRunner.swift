@@ -195,7 +195,7 @@ public final class LiveFrameRunner {
     set(layout.receiveQueueIndex, receiveQueue)
     set(layout.egressInterfaceIndex, 0)
     set(layout.action, 0)
-    set(layout.redirectTarget, 0)
+    set(XDPContextLayout.engineRedirectSlot, 0)
   }
 
   /// The verdict for record `slot`, with the packet bounds it holds now.

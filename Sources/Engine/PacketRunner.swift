@@ -221,7 +221,7 @@ public final class PacketRunner {
       set(layout.receiveQueueIndex, receiveQueue)
       set(layout.egressInterfaceIndex, 0)
       set(layout.action, 0)
-      set(layout.redirectTarget, 0)
+      set(XDPContextLayout.engineRedirectSlot, 0)
     }
     machine.legacyPacket = (data, end)
     return record
