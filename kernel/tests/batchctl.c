@@ -14,8 +14,12 @@
  *       statistics (instructions processed, states)
  *   batchctl attach DIR IFACE     attach DIR/prog, pin the link at DIR/link
  *   batchctl swap LINK PROG       replace the program of pinned link LINK
- *   batchctl send IFACE PCAP N    send every frame of classic pcap PCAP
- *                                 N times out of IFACE (XDP_TX, live frames)
+ *   batchctl send IFACE PCAP N [--alternate]
+ *                                 send every frame of classic pcap PCAP
+ *                                 N times out of IFACE (XDP_TX, live frames);
+ *                                 --alternate flips the low bit of the
+ *                                 destination MAC on every other frame sent,
+ *                                 so that one poll's frames differ
  *
  * Errors go to stderr with libbpf's messages (the verifier's log included)
  * and exit status 1.
@@ -173,11 +177,41 @@ static int swap(const char *link_pin, const char *prog_pin)
  * that returns XDP_TX runs over it in live-frame mode, and the kernel
  * transmits it from the interface as if it had been received there.
  */
-static int send_frames(const char *iface, const char *path, unsigned int repeat)
+#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
+
+static int send_frames(const char *iface, const char *path, unsigned int repeat,
+		       bool alternate)
 {
 	struct bpf_insn tx[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_TX },
-		{ .code = BPF_JMP | BPF_EXIT },
+		INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_TX),
+		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+	};
+	/* a counter in map fd MAP decides the low bit of each frame's
+	 * destination MAC: 0, 1, 0, 1, ... whatever page the frame is in
+	 */
+	struct bpf_insn alternating[] = {
+		INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0),
+		INSN(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -4, 0),
+		INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0),
+		INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -4),
+		INSN(BPF_LD | BPF_IMM | BPF_DW, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, 0), /* 4: map */
+		INSN(0, 0, 0, 0, 0),
+		INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
+		INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 12, 0),
+		INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1),
+		INSN(BPF_STX | BPF_ATOMIC | BPF_W, BPF_REG_0, BPF_REG_1, 0, BPF_ADD | BPF_FETCH),
+		INSN(BPF_ALU64 | BPF_AND | BPF_K, BPF_REG_1, 0, 0, 1),
+		INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_6, 0, 0),
+		INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_3, BPF_REG_6, 4, 0),
+		INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_4, BPF_REG_2, 0, 0),
+		INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_4, 0, 0, 6),
+		INSN(BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_3, 4, 0),
+		INSN(BPF_LDX | BPF_MEM | BPF_B, BPF_REG_5, BPF_REG_2, 5, 0),
+		INSN(BPF_ALU64 | BPF_AND | BPF_K, BPF_REG_5, 0, 0, 0xfe),
+		INSN(BPF_ALU64 | BPF_OR | BPF_X, BPF_REG_5, BPF_REG_1, 0, 0),
+		INSN(BPF_STX | BPF_MEM | BPF_B, BPF_REG_2, BPF_REG_5, 5, 0),
+		INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_TX),
+		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
 	};
 	unsigned int ifindex = if_nametoindex(iface);
 	unsigned char frame[65536];
@@ -193,7 +227,17 @@ static int send_frames(const char *iface, const char *path, unsigned int repeat)
 		return fail("%s: %s", path, strerror(errno));
 	if (fread(header, sizeof(header), 1, file) != 1 || header[0] != 0xa1b2c3d4)
 		return fail("%s: not a little-endian classic pcap file", path);
-	prog = bpf_prog_load(BPF_PROG_TYPE_XDP, "batchctl_tx", "GPL", tx, 2, NULL);
+	if (alternate) {
+		int map = bpf_map_create(BPF_MAP_TYPE_ARRAY, "batchctl_flip", 4, 4, 1, NULL);
+
+		if (map < 0)
+			return fail("cannot create the counter map: %s", strerror(errno));
+		alternating[4].imm = map;
+		prog = bpf_prog_load(BPF_PROG_TYPE_XDP, "batchctl_alt", "GPL", alternating,
+				     sizeof(alternating) / sizeof(alternating[0]), NULL);
+	} else {
+		prog = bpf_prog_load(BPF_PROG_TYPE_XDP, "batchctl_tx", "GPL", tx, 2, NULL);
+	}
 	if (prog < 0)
 		return fail("cannot load the sending program: %s", strerror(errno));
 
@@ -224,8 +268,9 @@ int main(int argc, char **argv)
 		return attach(argv[2], argv[3]);
 	if (argc == 4 && !strcmp(argv[1], "swap"))
 		return swap(argv[2], argv[3]);
-	if (argc == 5 && !strcmp(argv[1], "send"))
-		return send_frames(argv[2], argv[3], strtoul(argv[4], NULL, 10));
+	if ((argc == 5 || (argc == 6 && !strcmp(argv[5], "--alternate"))) &&
+	    !strcmp(argv[1], "send"))
+		return send_frames(argv[2], argv[3], strtoul(argv[4], NULL, 10), argc == 6);
 	return fail("usage: batchctl load OBJ PROG DIR [--batch] [--maps-from DIR] [--stats] | "
-		    "attach DIR IFACE | swap LINK PROG | send IFACE PCAP N");
+		    "attach DIR IFACE | swap LINK PROG | send IFACE PCAP N [--alternate]");
 }

@@ -4,9 +4,9 @@
 
 PROJECT=${PROJECT:?}
 BUILD=$PROJECT/build
-VM=$BUILD/vm
+TESTS=$BUILD/kernel/test
 XDPBATCH=$PROJECT/.build/release/xdpbatch
-BATCHCTL=$VM/batchctl
+BATCHCTL=$TESTS/batchctl
 FRAMES="/usr/bin/python3 $PROJECT/kernel/tests/frames.py"
 PINS=/sys/fs/bpf/vmtest
 WORK=/tmp/vmtest

@@ -20,7 +20,7 @@ total=0
 only=$(sed -n 's/.*xdpbatch.only=\([^ ]*\).*/\1/p' /proc/cmdline)
 for test in "$here"/tests/[0-9]*.sh; do
 	name=$(basename "$test" .sh)
-	[ -n "$only" ] && [[ "$name" != *"$only"* ]] && continue
+	[ -n "$only" ] && ! [[ "$name" =~ $only ]] && continue
 	total=$((total + 1))
 	start=$(date +%s)
 	echo "xdpbatch-vm: run $name"

@@ -2,7 +2,7 @@
 # forms of the samples, and refuses each way of leaving the record being
 # processed, with a message that says so.
 source "$PROJECT/kernel/vm/guest/lib.sh"
-objects=$VM/batch_programs.o
+objects=$TESTS/batch_programs.o
 
 load "$objects" walk "$PINS/walk" --batch
 echo "  accepted: hand-written batch loop (walk)"
