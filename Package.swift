@@ -21,10 +21,13 @@ let package = Package(
     .target(name: "BPF"),
     .target(name: "Rewriter", dependencies: ["BPF"]),
     .target(name: "Engine", dependencies: ["BPF"]),
+    // Frames: the seeded generator, the traffic templates, pcap and pcapng.
+    .target(name: "Frames"),
     // Harnesses: equivalence of the two forms, and the benchmark fixtures.
-    .target(name: "Check", dependencies: ["BPF", "Rewriter", "Engine"]),
-    .target(name: "Control", dependencies: ["BPF", "Rewriter", "CBPF", "CLinux"]),
-    .target(name: "Bench", dependencies: ["BPF", "Rewriter", "Engine", "Control", "Datapath"]),
+    .target(name: "Check", dependencies: ["BPF", "Rewriter", "Engine", "Frames"]),
+    .target(name: "Control", dependencies: ["BPF", "Rewriter", "Frames", "CBPF", "CLinux"]),
+    .target(
+      name: "Bench", dependencies: ["BPF", "Rewriter", "Engine", "Frames", "Control", "Datapath"]),
     // The console draws the values it is handed; LiveConsole hands it
     // Control's readings and carries out its keys through Control.
     .target(name: "Console", dependencies: ["BPF", "CNcursesw"]),
@@ -59,6 +62,7 @@ let package = Package(
         "BPF",
         "Rewriter",
         "Engine",
+        "Frames",
         "Check",
         "Control",
         "Bench",
@@ -77,34 +81,40 @@ let package = Package(
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     // Kernel fixtures for the suites that test Control and the layers above.
     .target(
-      name: "ControlTestSupport", dependencies: ["Control", "BPF"], path: "Tests/ControlTestSupport"
-    ),
+      name: "ControlTestSupport", dependencies: ["Control", "BPF", "Frames"],
+      path: "Tests/ControlTestSupport"),
     .testTarget(name: "BPFTests", dependencies: ["BPF", "CBPF", "TestSupport"]),
     .testTarget(name: "RewriterTests", dependencies: ["Rewriter", "BPF", "CBPF"]),
     .testTarget(
-      name: "EngineTests", dependencies: ["Engine", "Check", "TestSupport"],
+      name: "EngineTests", dependencies: ["Engine", "Frames", "Check", "TestSupport"],
       exclude: ["Conformance"]),
+    .testTarget(name: "FramesTests", dependencies: ["Frames"]),
+    // The bench's fixtures (the call-style driver) without the kernel.
+    .testTarget(name: "BenchTests", dependencies: ["Bench", "Engine", "BPF"]),
     .testTarget(
-      name: "CheckTests", dependencies: ["BPF", "Rewriter", "Engine", "Check", "TestSupport"]),
+      name: "CheckTests",
+      dependencies: ["BPF", "Rewriter", "Engine", "Frames", "Check", "TestSupport"]),
     .testTarget(
       name: "ControlTests",
       dependencies: [
-        "Control", "Engine", "Rewriter", "BPF", "CBPF", "TestSupport", "ControlTestSupport",
+        "Control", "Engine", "Frames", "Rewriter", "BPF", "CBPF", "TestSupport",
+        "ControlTestSupport",
       ],
       resources: [.copy("Fixtures")]),
     // The engine against the kernel (root), and the built executable.
     .testTarget(
-      name: "FidelityTests", dependencies: ["Engine", "Control", "BPF", "Rewriter", "CLinux"],
+      name: "FidelityTests",
+      dependencies: ["Engine", "Frames", "Control", "BPF", "Rewriter", "CLinux", "TestSupport"],
       exclude: ["Programs"]),
     .testTarget(
       name: "DatapathTests",
-      dependencies: ["Datapath", "Control", "Engine", "Rewriter", "BPF", "TestSupport"]),
+      dependencies: ["Datapath", "Control", "Engine", "Frames", "Rewriter", "BPF", "TestSupport"]),
     .testTarget(name: "CommandTests", dependencies: ["TestSupport"]),
     // The exporter: exposition, series, the built binary, a real Prometheus server.
     .testTarget(
       name: "ExporterTests",
       dependencies: [
-        "Exporter", "Control", "Datapath", "BPF", "TestSupport", "ControlTestSupport",
+        "Exporter", "Control", "Datapath", "BPF", "Frames", "TestSupport", "ControlTestSupport",
         .product(name: "Prometheus", package: "swift-prometheus"),
       ]),
     .testTarget(
@@ -135,7 +145,7 @@ if ProcessInfo.processInfo.environment["XDPBATCH_FUZZ"] != nil {
       name: "FuzzObject", dependencies: ["BPF", "Engine", "Check", "FuzzSupport"],
       path: "Fuzz/FuzzObject"),
     .executableTarget(
-      name: "FuzzEngine", dependencies: ["BPF", "Engine", "Rewriter", "FuzzSupport"],
+      name: "FuzzEngine", dependencies: ["BPF", "Engine", "Frames", "Rewriter", "FuzzSupport"],
       path: "Fuzz/FuzzEngine"),
   ]
 }

@@ -30,7 +30,8 @@ public enum BatchingBench {
     let machine = try Machine(maps: maps, configuration: MachineConfiguration(engine: .jit))
     let single = try machine.prepare(program)
     let batch = try machine.prepare(batchForm)
-    let runner = try PacketRunner(machine: machine, program: batch, mode: .batch(size: size))
+    let runner = try PacketRunner(
+      machine: machine, program: batch, form: .batch, batchSize: size)
     // Every record of the batch holds a frame (the `immediate` bound runs all 64).
     let packets = (0..<size).map { frames[$0 % frames.count] }[...]
     let records = runner.stage(packets)

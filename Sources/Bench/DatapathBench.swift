@@ -3,6 +3,7 @@ import Control
 import Datapath
 import Engine
 import Foundation
+import Frames
 import Glibc
 
 /// The software datapath at saturation on a veth pair the bench makes in a
@@ -125,7 +126,7 @@ public struct DatapathBench: Sendable {
       throw .step("attach \(source.programName) natively", "\(error)")
     }
     defer { try? deployment.detach(interface: network.veth.name) }
-    var row = try measure(network, frames: [InterleavedMix.template], program: nil) {
+    var row = try measure(network, frames: [InterleavedMix.template], mixed: false) {
       (try? attachment.counters.read().totalPackets) ?? 0
     }
     row.kind = "kernel"
@@ -147,7 +148,7 @@ public struct DatapathBench: Sendable {
       throw .step("start the bare AF_XDP loop", "\(error)")
     }
     defer { loop.stop() }
-    var row = try measure(network, frames: [InterleavedMix.template], program: nil) {
+    var row = try measure(network, frames: [InterleavedMix.template], mixed: false) {
       loop.framesHandled
     }
     row.kind = "bare"
@@ -178,7 +179,7 @@ public struct DatapathBench: Sendable {
     }
     let base = datapath.status()
     var row = try measure(
-      network, frames: [InterleavedMix.template], program: mixed ? InterleavedMix.program : nil
+      network, frames: mixed ? InterleavedMix.frames : [InterleavedMix.template], mixed: mixed
     ) {
       datapath.status().counters.actions.totalPackets &- base.counters.actions.totalPackets
     }
@@ -218,7 +219,7 @@ public struct DatapathBench: Sendable {
 
   /// Full-speed traffic for ``seconds``; `acted` reads the frames acted on so far.
   private func measure(
-    _ network: BenchNetwork, frames: [FrameTemplate], program: Program?,
+    _ network: BenchNetwork, frames: [FrameTemplate], mixed: Bool,
     acted: () -> UInt64
   ) throws(DatapathBenchError) -> DatapathBenchRow {
     let interface = network.veth.name
@@ -229,9 +230,7 @@ public struct DatapathBench: Sendable {
     let generator = TrafficGenerator.start(
       .init(
         frames: frames, interface: network.veth.peer, namespace: network.namespace,
-        fullSpeed: true, program: program ?? TrafficGenerator.transmitProgram,
-        programMaps: program == nil ? [] : [InterleavedMix.counterMap],
-        senders: sendingThreads))
+        fullSpeed: true, order: mixed ? InterleavedMix.order : nil, senders: sendingThreads))
     Thread.sleep(forTimeInterval: seconds)
     if let failure = generator.stop() { throw .step("send traffic", "\(failure)") }
     let elapsed = Date().timeIntervalSince(start)

@@ -1,6 +1,7 @@
 import BPF
 import Control
 import Foundation
+import Frames
 
 /// The kernel's side of `xdpbatch bench`: what a program costs in the
 /// kernel, measured two ways.

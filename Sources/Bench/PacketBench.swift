@@ -25,13 +25,15 @@ public enum PacketBench {
   /// disturbed by other work on a shared machine).
   ///
   /// `program` is run as given: pass the batch form (from
-  /// `BatchTrampoline`) with `.batch(size:)`.
+  /// `BatchTrampoline`) with `form: .batch` and its batch size.
   public static func run(
-    _ program: Program, maps: [MapDefinition], mode: RunMode, packets: [[UInt8]],
-    rounds: Int = 5, engine: EngineKind = .platformDefault
+    _ program: Program, maps: [MapDefinition], form: Form,
+    batchSize: Int = PacketRunner.maximumBatch, packets: [[UInt8]], rounds: Int = 5,
+    engine: EngineKind = .platformDefault
   ) throws -> Result {
     let machine = try Machine(maps: maps, configuration: MachineConfiguration(engine: engine))
-    let runner = try PacketRunner(machine: machine, program: machine.prepare(program), mode: mode)
+    let runner = try PacketRunner(
+      machine: machine, program: machine.prepare(program), form: form, batchSize: batchSize)
     var instructions = try runner.run(packets).instructions
     var best = Double.infinity
     let clock = ContinuousClock()

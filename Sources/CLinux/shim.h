@@ -22,6 +22,8 @@
 #include <linux/genetlink.h>
 #include <linux/magic.h>
 #include <sys/vfs.h>
+#include <linux/if_packet.h>
+#include <linux/if_ether.h>
 
 /* errno as a function: Swift cannot read the thread-local macro directly. */
 static inline int clinux_errno(void) { return errno; }
@@ -63,5 +65,39 @@ static inline int clinux_is_bpffs(const char *path)
 extern int sched_getcpu(void);
 extern int sched_getaffinity(int pid, size_t size, void *mask);
 extern int sched_setaffinity(int pid, size_t size, const void *mask);
+
+/* A raw AF_PACKET socket that sends whole Ethernet frames out of interface
+ * `ifindex` and receives nothing (protocol 0), past the qdisc layer
+ * (PACKET_QDISC_BYPASS): a frame the driver cannot take fails the send
+ * with ENOBUFS instead of being dropped silently, so the sender counts
+ * exactly what left. Returns the descriptor, or -1 with errno set. */
+static inline int clinux_packet_sender(int ifindex)
+{
+  struct sockaddr_ll address;
+  int bypass = 1;
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  memset(&address, 0, sizeof(address));
+  address.sll_family = AF_PACKET;
+  address.sll_ifindex = ifindex;
+  address.sll_protocol = 0;
+  if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &bypass, sizeof(bypass)) != 0 ||
+      bind(fd, (struct sockaddr *)&address, sizeof(address)) != 0) {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
+
+/* sendmmsg(2), a GNU extension: glibc declares `struct mmsghdr` only under
+ * _GNU_SOURCE, so the shim has a struct of the same layout (a msghdr and
+ * the bytes sent) and declares the call by hand, as setns is. */
+struct clinux_mmsghdr {
+  struct msghdr msg_hdr;
+  unsigned int msg_len;
+};
+extern int sendmmsg(int fd, struct clinux_mmsghdr *messages, unsigned int count, int flags);
 
 #endif

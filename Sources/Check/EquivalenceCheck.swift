@@ -1,5 +1,6 @@
 import BPF
 import Engine
+import Frames
 import Rewriter
 
 /// Runs a program per packet and, for each ``BatchVariant``, rewritten
@@ -55,14 +56,14 @@ public struct EquivalenceCheck: Sendable {
     guard (1...PacketRunner.maximumBatch).contains(batchSize) else {
       throw .invalidBatchSize(batchSize)
     }
-    let reference = try Form(program, maps: maps, mode: .perPacket, engine: engine)
-    var forms: [Form?] = []
+    let reference = try RunnableForm(program, maps: maps, form: .perPacket, engine: engine)
+    var forms: [RunnableForm?] = []
     var outcomes: [VariantOutcome] = []
     for variant in variants {
       do {
         let batch = try variant.trampoline(batchSize: batchSize).rewrite(program)
-        let form = try Form(
-          batch.program, maps: maps, mode: .batch(size: batchSize), engine: engine)
+        let form = try RunnableForm(
+          batch.program, maps: maps, form: .batch, batchSize: batchSize, engine: engine)
         form.runner.padsPartialBatches = variant.bound == .immediate
         forms.append(form)
         outcomes.append(VariantOutcome(variant: variant, summary: batch.summary))
@@ -117,19 +118,21 @@ public struct EquivalenceCheck: Sendable {
   }
 
   /// One runnable form of the program, on a machine of its own.
-  struct Form {
+  struct RunnableForm {
     let machine: Machine
     var runner: PacketRunner
 
-    init(_ program: Program, maps: [MapDefinition], mode: RunMode, engine: EngineKind)
-      throws(EquivalenceError)
-    {
+    init(
+      _ program: Program, maps: [MapDefinition], form: Form, batchSize: Int = 1,
+      engine: EngineKind
+    ) throws(EquivalenceError) {
       do {
         machine = try Machine(
           maps: maps,
           configuration: MachineConfiguration(fixedClock: (1_000_000, 1_000), engine: engine))
         machine.seedDeviceMaps()
-        runner = try PacketRunner(machine: machine, program: machine.prepare(program), mode: mode)
+        runner = try PacketRunner(
+          machine: machine, program: machine.prepare(program), form: form, batchSize: batchSize)
       } catch {
         throw .unrunnable(program: program.name, reason: "\(error)")
       }

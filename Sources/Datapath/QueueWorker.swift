@@ -131,11 +131,11 @@ final class QueueWorker: @unchecked Sendable {
     case .batch where forms.batch != nil:
       runner.run(
         forms.batch!, frames: UnsafeBufferPointer(rebasing: frames[0..<count]),
-        mode: .batch(size: LiveFrameRunner.maximumBatch), padded: forms.padded)
+        form: .batch, padded: forms.padded)
     default:
       runner.run(
         forms.perPacket, frames: UnsafeBufferPointer(rebasing: frames[0..<count]),
-        mode: .perPacket)
+        form: .perPacket)
     }
     let programEnd = Self.now()
     if let error = runner.lastError { state.note(error) }

@@ -383,8 +383,7 @@ extension Machine {
     case .packetLoadAbsoluteHalf, .packetLoadIndirectHalf: size = 2
     default: size = 4
     }
-    let indirect = s.operation.rawValue >= Operation.packetLoadIndirectByte.rawValue
-    let base = indirect ? UInt32(truncatingIfNeeded: r[Int(s.src)]) : 0
+    let base = s.operation.isIndirectPacketLoad ? UInt32(truncatingIfNeeded: r[Int(s.src)]) : 0
     let offset = Int64(Int32(bitPattern: base &+ UInt32(truncatingIfNeeded: s.immediate)))
     let (start, end) = legacyPacket
     guard offset >= 0, UInt64(offset) + UInt64(size) <= end &- start,

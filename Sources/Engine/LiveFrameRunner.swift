@@ -52,21 +52,14 @@ public final class LiveFrameRunner {
   public var ingressInterface: UInt32
   /// The `rx_queue_index` every record carries.
   public var receiveQueue: UInt32
-  /// Verdicts of the last ``run(_:frames:mode:padded:)``, one per frame, in order.
+  /// Verdicts of the last ``run(_:frames:form:padded:)``, one per frame, in order.
   public private(set) var verdicts: [Verdict] = []
   /// Why the last run's frames (or some of them) count as ABORTED, if a
   /// run faulted.
   public private(set) var lastError: RunError?
 
-  private let layout = XDPContextLayout.engine
-  private let records: Region
+  private let records: ContextRecords
   private let padding: Region
-  /// The records region's host memory (mapped by init, never moved): the
-  /// runner fills and reads its own records without a bounds check each.
-  private let recordBytes: UnsafeMutableRawPointer
-  /// The frame bounds and committed redirects of each record slot,
-  /// registered with the machine once: one store or load per frame.
-  private let slots: PacketFrameTable.Slots
 
   /// Maps the context records (and one empty frame for padded batches).
   public init(machine: Machine, ingressInterface: UInt32 = 1, receiveQueue: UInt32 = 0)
@@ -76,38 +69,26 @@ public final class LiveFrameRunner {
     self.ingressInterface = ingressInterface
     self.receiveQueue = receiveQueue
     do {
-      records = try machine.addressSpace.map(
-        length: Self.maximumBatch * Int(layout.stride), name: "live context records")
+      records = try ContextRecords(
+        machine: machine, count: Self.maximumBatch, name: "live context records")
       padding = try machine.addressSpace.map(
         length: AddressSpace.pageSize, name: "empty padding frame")
     } catch {
       throw .addressSpace(error)
     }
-    recordBytes = machine.addressSpace.pointer(UInt64(records.start), count: records.length)!
-    slots = machine.packetFrames.register(
-      records: UInt64(records.start), stride: Int(layout.stride), count: Self.maximumBatch)
     verdicts.reserveCapacity(Self.maximumBatch)
-  }
-
-  @inline(__always) private func recordAddress(_ slot: Int) -> UInt64 {
-    UInt64(records.start) &+ UInt64(slot) &* UInt64(layout.stride)
-  }
-
-  /// Record `slot`'s bytes (slot < ``maximumBatch``, inside the region).
-  @inline(__always) private func recordFields(_ slot: Int) -> UnsafeMutableRawPointer {
-    recordBytes + slot &* Int(layout.stride)
   }
 
   /// Runs `program` over `frames` (at most ``maximumBatch``) and leaves one
   /// verdict per frame in ``verdicts``.
   ///
   /// - Parameters:
-  ///   - mode: per-packet (one call a frame) or batch (one call; the
+  ///   - form: per packet (one call a frame) or batch (one call; the
   ///     program must be the batch form).
-  ///   - padded: batch mode only: run the records of a partial batch up to
+  ///   - padded: batch form only: run the records of a partial batch up to
   ///     this many, with empty frames (what the `immediate` bound needs).
   public func run(
-    _ program: PreparedProgram, frames: UnsafeBufferPointer<Frame>, mode: RunMode,
+    _ program: PreparedProgram, frames: UnsafeBufferPointer<Frame>, form: Form,
     padded: Int? = nil
   ) {
     // The verdicts are built in a local array (one uniquely held buffer,
@@ -120,7 +101,7 @@ public final class LiveFrameRunner {
     let count = min(frames.count, Self.maximumBatch)
     guard count > 0, let first = frames.baseAddress else { return }
     for slot in 0..<count { fill(slot, first[slot]) }
-    switch mode {
+    switch form {
     case .perPacket:
       machine.refusesTailCalls = false
       for slot in 0..<count {
@@ -128,7 +109,7 @@ public final class LiveFrameRunner {
         machine.pendingRedirect = nil
         machine.legacyPacket = (UInt64(frame.data), UInt64(frame.data) &+ UInt64(frame.length))
         do {
-          let value = try machine.run(program, r1: recordAddress(slot))
+          let value = try machine.run(program, r1: records.address(slot))
           let action = XDPAction(returnValue: value & 0xffff_ffff)
           verdicts.append(
             verdict(slot, action, action == .redirect ? machine.pendingRedirect : nil))
@@ -147,11 +128,9 @@ public final class LiveFrameRunner {
           Frame(hardStart: padding.start, data: empty, length: 0, hardEnd: padding.end))
         // The immediate bound's head skips records marked as padding, so
         // the program never runs on them (side effects once per packet).
-        recordFields(slot).storeBytes(
-          of: UInt32(XDPContextLayout.paddingAction), toByteOffset: Int(layout.action),
-          as: UInt32.self)
+        records.markPadding(slot)
       }
-      for slot in 0..<total { slots.redirects[slot] = nil }
+      records.clearRedirects(total)
       if !machine.committedRedirects.isEmpty {
         machine.committedRedirects.removeAll(keepingCapacity: true)
       }
@@ -160,7 +139,7 @@ public final class LiveFrameRunner {
       defer { machine.refusesTailCalls = false }
       let processed: UInt64
       do {
-        processed = try machine.run(program, r1: recordAddress(0), r2: UInt64(total))
+        processed = try machine.run(program, r1: records.address(0), r2: UInt64(total))
       } catch {
         lastError = .execution(packet: 0, error)
         for slot in 0..<count { verdicts.append(verdict(slot, .aborted, nil)) }
@@ -170,41 +149,26 @@ public final class LiveFrameRunner {
         lastError = .batchIncomplete(packet: 0, processed: processed, expected: total)
       }
       for slot in 0..<count {
-        let value = recordFields(slot).loadUnaligned(
-          fromByteOffset: Int(layout.action), as: UInt32.self)
         // Records the program did not reach keep act = 0: ABORTED.
         let action =
-          UInt64(slot) < processed ? XDPAction(returnValue: UInt64(value)) : .aborted
-        verdicts.append(verdict(slot, action, action == .redirect ? slots.redirects[slot] : nil))
+          UInt64(slot) < processed
+          ? XDPAction(returnValue: UInt64(records.action(slot))) : .aborted
+        verdicts.append(
+          verdict(slot, action, action == .redirect ? records.committedRedirect(slot) : nil))
       }
     }
   }
 
   /// Fills record `slot` for `frame` and sets the frame's bounds.
   @inline(__always) private func fill(_ slot: Int, _ frame: Frame) {
-    slots.bounds[slot] = PacketFrame(
-      hardStart: UInt64(frame.hardStart), hardEnd: UInt64(frame.hardEnd))
-    let fields = recordFields(slot)
-    func set(_ offset: Int16, _ value: UInt32) {
-      fields.storeBytes(of: value, toByteOffset: Int(offset), as: UInt32.self)
-    }
-    set(layout.data, frame.data)
-    set(layout.dataEnd, frame.data &+ frame.length)
-    set(layout.dataMeta, frame.data)
-    set(layout.ingressInterfaceIndex, ingressInterface)
-    set(layout.receiveQueueIndex, receiveQueue)
-    set(layout.egressInterfaceIndex, 0)
-    set(layout.action, 0)
-    set(XDPContextLayout.engineRedirectSlot, 0)
+    records.fill(slot, frame, ingressInterface: ingressInterface, receiveQueue: receiveQueue)
   }
 
   /// The verdict for record `slot`, with the packet bounds it holds now.
   @inline(__always) private func verdict(
     _ slot: Int, _ action: XDPAction, _ redirect: RedirectTarget?
   ) -> Verdict {
-    let fields = recordFields(slot)
-    let data = fields.loadUnaligned(fromByteOffset: Int(layout.data), as: UInt32.self)
-    let end = fields.loadUnaligned(fromByteOffset: Int(layout.dataEnd), as: UInt32.self)
+    let (data, end) = records.packet(slot)
     return Verdict(
       action: action, data: data, length: end > data ? end - data : 0, redirect: redirect)
   }

@@ -10,16 +10,15 @@ enum OperationTable {
     let wide = instruction.instructionClass == .alu64
     let register = instruction.opcode & 0x08 != 0
     let offset = instruction.offset
-    func pick(_ k64: Operation, _ x64: Operation, _ k32: Operation, _ x32: Operation) -> Operation {
-      wide ? (register ? x64 : k64) : (register ? x32 : k32)
-    }
+    let operands = OperandForm(wide: wide, register: register)
+    let pick = operands.pick
     switch instruction.opcode & 0xf0 {
     case 0x00: return pick(.add64K, .add64X, .add32K, .add32X)
     case 0x10: return pick(.sub64K, .sub64X, .sub32K, .sub32X)
     case 0x20: return pick(.mul64K, .mul64X, .mul32K, .mul32X)
     case 0x30:
-      if offset == 0 { return pick(.div64K, .div64X, .div32K, .div32X) }
-      if offset == 1 { return pick(.sdiv64K, .sdiv64X, .sdiv32K, .sdiv32X) }
+      if offset == 0 { return DivisionKind.divide.operation(operands) }
+      if offset == 1 { return DivisionKind.signedDivide.operation(operands) }
       return nil
     case 0x40: return pick(.or64K, .or64X, .or32K, .or32X)
     case 0x50: return pick(.and64K, .and64X, .and32K, .and32X)
@@ -27,8 +26,8 @@ enum OperationTable {
     case 0x70: return pick(.rsh64K, .rsh64X, .rsh32K, .rsh32X)
     case 0x80: return wide ? .neg64 : .neg32
     case 0x90:
-      if offset == 0 { return pick(.mod64K, .mod64X, .mod32K, .mod32X) }
-      if offset == 1 { return pick(.smod64K, .smod64X, .smod32K, .smod32X) }
+      if offset == 0 { return DivisionKind.modulo.operation(operands) }
+      if offset == 1 { return DivisionKind.signedModulo.operation(operands) }
       return nil
     case 0xa0: return pick(.xor64K, .xor64X, .xor32K, .xor32X)
     case 0xb0:
@@ -57,25 +56,24 @@ enum OperationTable {
 
   /// The conditional or unconditional jump.
   static func jump(_ instruction: Instruction) -> Operation {
-    let wide = instruction.instructionClass == .jmp
-    let register = instruction.opcode & 0x08 != 0
-    func pick(_ k64: Operation, _ x64: Operation, _ k32: Operation, _ x32: Operation) -> Operation {
-      wide ? (register ? x64 : k64) : (register ? x32 : k32)
-    }
+    let operands = OperandForm(
+      wide: instruction.instructionClass == .jmp, register: instruction.opcode & 0x08 != 0)
+    let test: JumpTest
     switch instruction.opcode & 0xf0 {
-    case 0x10: return pick(.jeqK, .jeqX, .jeq32K, .jeq32X)
-    case 0x20: return pick(.jgtK, .jgtX, .jgt32K, .jgt32X)
-    case 0x30: return pick(.jgeK, .jgeX, .jge32K, .jge32X)
-    case 0x40: return pick(.jsetK, .jsetX, .jset32K, .jset32X)
-    case 0x50: return pick(.jneK, .jneX, .jne32K, .jne32X)
-    case 0x60: return pick(.jsgtK, .jsgtX, .jsgt32K, .jsgt32X)
-    case 0x70: return pick(.jsgeK, .jsgeX, .jsge32K, .jsge32X)
-    case 0xa0: return pick(.jltK, .jltX, .jlt32K, .jlt32X)
-    case 0xb0: return pick(.jleK, .jleX, .jle32K, .jle32X)
-    case 0xc0: return pick(.jsltK, .jsltX, .jslt32K, .jslt32X)
-    case 0xd0: return pick(.jsleK, .jsleX, .jsle32K, .jsle32X)
+    case 0x10: test = .equal
+    case 0x20: test = .greater
+    case 0x30: test = .greaterOrEqual
+    case 0x40: test = .anyBitSet
+    case 0x50: test = .notEqual
+    case 0x60: test = .signedGreater
+    case 0x70: test = .signedGreaterOrEqual
+    case 0xa0: test = .less
+    case 0xb0: test = .lessOrEqual
+    case 0xc0: test = .signedLess
+    case 0xd0: test = .signedLessOrEqual
     default: return .ja
     }
+    return test.operation(operands)
   }
 
   /// `ldx` in its plain and sign-extending forms.

@@ -1,17 +1,10 @@
 import BPF
 
-/// How a program is invoked on packets.
-public enum RunMode: Hashable, Sendable {
-  /// One call per packet, R1 = the packet's context record.
-  case perPacket
-  /// One call per batch of up to `size` records: R1 = the first record,
-  /// R2 = the count; the program returns the count processed and leaves
-  /// each verdict in the record's `act` field.
-  case batch(size: Int)
-}
-
-/// Feeds packets to a program on a machine, in per-packet or batch mode,
-/// and collects verdicts, output bytes and redirect targets.
+/// Feeds packets to a program on a machine, in either ``Form`` (per packet:
+/// one call a packet, R1 = its context record; batch: one call a batch of
+/// up to ``batchSize`` records, R1 = the first, R2 = the count, each verdict
+/// left in its record's `act`), and collects verdicts, output bytes and
+/// redirect targets.
 ///
 /// Every packet sits in its own frame: 256 bytes of headroom (the kernel's
 /// `XDP_PACKET_HEADROOM`), the packet, then tailroom up to the frame's hard
@@ -29,8 +22,10 @@ public final class PacketRunner {
   public let machine: Machine
   /// The program.
   public let program: PreparedProgram
-  /// Per-packet or batch.
-  public let mode: RunMode
+  /// How the program is called: per packet, or as the batch form.
+  public let form: Form
+  /// Records one batch call takes (1 per packet).
+  public let batchSize: Int
   /// The `ingress_ifindex` every record carries.
   public var ingressInterface: UInt32 = 1
   /// The `rx_queue_index` every record carries.
@@ -45,52 +40,39 @@ public final class PacketRunner {
   /// never runs on padding.
   public var padsPartialBatches = false
 
-  private let layout = XDPContextLayout.engine
-  private let records: Region
-  /// The frame bounds and committed redirects of each record slot.
-  private let slots: PacketFrameTable.Slots
+  private let records: ContextRecords
   private let frames: [Region]
 
   /// Maps the records and frames a run needs.
   ///
-  /// - Parameter maximumPacketSize: the largest packet the runner accepts
-  ///   (frames are sized from it, in whole pages).
+  /// - Parameters:
+  ///   - form: per packet, or batch (`program` must then be the batch form,
+  ///     from `BatchTrampoline`).
+  ///   - batchSize: the batch form's largest batch (clamped to
+  ///     1...``maximumBatch``); ignored per packet.
+  ///   - maximumPacketSize: the largest packet the runner accepts (frames
+  ///     are sized from it, in whole pages).
   public init(
-    machine: Machine, program: PreparedProgram, mode: RunMode, maximumPacketSize: Int = 3520
+    machine: Machine, program: PreparedProgram, form: Form, batchSize: Int = maximumBatch,
+    maximumPacketSize: Int = 3520
   ) throws(RunError) {
     self.machine = machine
     self.program = program
-    self.mode = mode
+    self.form = form
     let needed = Self.headroom + maximumPacketSize + Self.sharedInfoSize
     let frameSize =
       (needed + AddressSpace.pageSize - 1) / AddressSpace.pageSize * AddressSpace.pageSize
     self.frameSize = frameSize
-    let slotCount: Int
-    switch mode {
-    case .perPacket: slotCount = 1
-    case .batch(let size): slotCount = min(max(size, 1), Self.maximumBatch)
-    }
+    let slotCount = form == .batch ? min(max(batchSize, 1), Self.maximumBatch) : 1
+    self.batchSize = slotCount
     do {
-      records = try machine.addressSpace.map(
-        length: slotCount * Int(layout.stride), name: "context records")
+      records = try ContextRecords(machine: machine, count: slotCount, name: "context records")
       frames = try (0..<slotCount).map { slot throws(AddressSpaceError) in
         try machine.addressSpace.map(length: frameSize, name: "packet frame \(slot)")
       }
     } catch {
       throw .addressSpace(error)
     }
-    // Each slot's frame is fixed, so its bounds are registered once.
-    self.slots = machine.packetFrames.register(
-      records: UInt64(records.start), stride: Int(layout.stride), count: slotCount)
-    for slot in frames.indices {
-      self.slots.bounds[slot] = PacketFrame(
-        hardStart: UInt64(frames[slot].start),
-        hardEnd: UInt64(frames[slot].start) + UInt64(frameSize - Self.sharedInfoSize))
-    }
-  }
-
-  private func recordAddress(_ slot: Int) -> UInt64 {
-    UInt64(records.start) + UInt64(slot) * UInt64(layout.stride)
   }
 
   /// The largest packet a frame holds.
@@ -103,7 +85,7 @@ public final class PacketRunner {
     for (index, packet) in packets.enumerated() where packet.count > packetLimit {
       throw .packetTooLarge(packet: index, size: packet.count, limit: packetLimit)
     }
-    switch mode {
+    switch form {
     case .perPacket:
       machine.refusesTailCalls = false
       for (index, packet) in packets.enumerated() {
@@ -121,8 +103,8 @@ public final class PacketRunner {
         // upper half is ignored.
         let action = XDPAction(returnValue: value & 0xffff_ffff)
         let outcome = PacketOutcome(
-          action: action, returnValue: value, output: output(of: record),
-          metadata: metadata(of: record),
+          action: action, returnValue: value, output: bytes(records.packet(0)),
+          metadata: bytes(records.metadata(0)),
           redirect: action == .redirect ? machine.pendingRedirect : nil)
         machine.pendingRedirect = nil
         report.totals.record(action, bytes: outcome.output.count)
@@ -134,11 +116,11 @@ public final class PacketRunner {
     return report
   }
 
-  /// Runs the packets in batches of the given sizes, in order (batch mode
-  /// only; per-packet mode ignores the sizes). Each size is clamped to
-  /// 1...the mode's batch size; when the sizes run out, batches are full.
+  /// Runs the packets in batches of the given sizes, in order (batch form
+  /// only; per packet the sizes are ignored). Each size is clamped to
+  /// 1...``batchSize``; when the sizes run out, batches are full.
   public func run(_ packets: [[UInt8]], batchSizes: [Int]) throws(RunError) -> RunReport {
-    guard case .batch = mode else { return try run(packets) }
+    guard form == .batch else { return try run(packets) }
     for (index, packet) in packets.enumerated() where packet.count > packetLimit {
       throw .packetTooLarge(packet: index, size: packet.count, limit: packetLimit)
     }
@@ -162,29 +144,32 @@ public final class PacketRunner {
   {
     let addresses = batch.indices.map { load(batch[$0], slot: $0 - first) }
     let padding = padsPartialBatches ? frames.count - batch.count : 0
-    for slot in batch.count..<(batch.count + padding) { markPadding(load([], slot: slot)) }
-    for slot in 0..<(batch.count + padding) { slots.redirects[slot] = nil }
+    for slot in batch.count..<(batch.count + padding) {
+      _ = load([], slot: slot)
+      records.markPadding(slot)
+    }
+    records.clearRedirects(batch.count + padding)
     machine.committedRedirects.removeAll(keepingCapacity: true)
     machine.pendingRedirect = nil
     let processed: UInt64
-    let records = batch.count + padding
+    let total = batch.count + padding
     do {
-      processed = try machine.run(program, r1: addresses[0], r2: UInt64(records))
+      processed = try machine.run(program, r1: addresses[0], r2: UInt64(total))
     } catch {
       throw .execution(packet: first, error)
     }
     report.instructions += machine.lastInstructionCount
     report.invocations += 1
-    guard processed == UInt64(records) else {
-      throw .batchIncomplete(packet: first, processed: processed, expected: records)
+    guard processed == UInt64(total) else {
+      throw .batchIncomplete(packet: first, processed: processed, expected: total)
     }
-    for (slot, record) in addresses.enumerated() {
-      let value = UInt64(machine.addressSpace.readWord(record + UInt64(layout.action)) ?? 0)
+    for slot in addresses.indices {
+      let value = UInt64(records.action(slot))
       let action = XDPAction(returnValue: value)
       let outcome = PacketOutcome(
-        action: action, returnValue: value, output: output(of: record),
-        metadata: metadata(of: record),
-        redirect: action == .redirect ? slots.redirects[slot] : nil)
+        action: action, returnValue: value, output: bytes(records.packet(slot)),
+        metadata: bytes(records.metadata(slot)),
+        redirect: action == .redirect ? records.committedRedirect(slot) : nil)
       report.totals.record(action, bytes: outcome.output.count)
       report.outcomes.append(outcome)
     }
@@ -201,53 +186,28 @@ public final class PacketRunner {
   private func load(_ packet: [UInt8], slot: Int) -> UInt64 {
     let space = machine.addressSpace
     let frame = frames[slot]
-    let record = recordAddress(slot)
-    let data = UInt64(frame.start) + UInt64(Self.headroom)
+    let data = frame.start + UInt32(Self.headroom)
     // Headroom that adjust_head/adjust_meta expose starts zeroed, as in the
     // kernel's test run, never holding the previous packet's bytes.
     space.pointer(UInt64(frame.start), count: Self.headroom)?
       .initializeMemory(as: UInt8.self, repeating: 0, count: Self.headroom)
-    space.write(packet, at: data)
-    let end = data + UInt64(packet.count)
-    // The record is mapped by init: one bounds check for all its fields.
-    if let fields = space.pointer(record, count: Int(layout.stride)) {
-      func set(_ offset: Int16, _ value: UInt32) {
-        fields.storeBytes(of: value, toByteOffset: Int(offset), as: UInt32.self)
-      }
-      set(layout.data, UInt32(data))
-      set(layout.dataEnd, UInt32(end))
-      set(layout.dataMeta, UInt32(data))
-      set(layout.ingressInterfaceIndex, ingressInterface)
-      set(layout.receiveQueueIndex, receiveQueue)
-      set(layout.egressInterfaceIndex, 0)
-      set(layout.action, 0)
-      set(XDPContextLayout.engineRedirectSlot, 0)
-    }
-    machine.legacyPacket = (data, end)
-    return record
+    space.write(packet, at: UInt64(data))
+    records.fill(
+      slot,
+      LiveFrameRunner.Frame(
+        hardStart: frame.start, data: data, length: UInt32(packet.count),
+        hardEnd: frame.start + UInt32(frameSize - Self.sharedInfoSize)),
+      ingressInterface: ingressInterface, receiveQueue: receiveQueue)
+    machine.legacyPacket = (UInt64(data), UInt64(data) + UInt64(packet.count))
+    return records.address(slot)
   }
 
-  /// Marks a loaded record as padding, for the trampoline to skip.
-  private func markPadding(_ record: UInt64) {
-    machine.addressSpace.pointer(record + UInt64(layout.action), count: 4)?
-      .storeBytes(of: UInt32(XDPContextLayout.paddingAction), as: UInt32.self)
-  }
-
-  /// The bytes between the record's `data` and `data_end`.
-  private func output(of record: UInt64) -> [UInt8] {
-    bytes(of: record, from: layout.data, to: layout.dataEnd)
-  }
-
-  /// The bytes between the record's `data_meta` and `data`.
-  private func metadata(of record: UInt64) -> [UInt8] {
-    bytes(of: record, from: layout.dataMeta, to: layout.data)
-  }
-
-  private func bytes(of record: UInt64, from start: Int16, to end: Int16) -> [UInt8] {
-    let space = machine.addressSpace
-    guard let first = space.readWord(record + UInt64(start)),
-      let last = space.readWord(record + UInt64(end)), last > first,
-      let source = space.pointer(UInt64(first), count: Int(last - first))
+  /// The bytes between two addresses a record holds (`data` and
+  /// `data_end`, or `data_meta` and `data`).
+  private func bytes(_ range: (UInt32, UInt32)) -> [UInt8] {
+    let (first, last) = range
+    guard last > first,
+      let source = machine.addressSpace.pointer(UInt64(first), count: Int(last - first))
     else { return [] }
     return [UInt8](UnsafeRawBufferPointer(start: source, count: Int(last - first)))
   }

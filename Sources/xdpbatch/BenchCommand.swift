@@ -4,6 +4,7 @@ import Bench
 import Control
 import Engine
 import Foundation
+import Frames
 import Rewriter
 
 #if canImport(Glibc)

@@ -26,11 +26,11 @@ struct EngineFigures: Encodable {
     let loop = try (0..<3).map { _ in try InterpreterBench.run() }
       .min { $0.nanosecondsPerInstruction < $1.nanosecondsPerInstruction }
     let single = try PacketBench.run(
-      program, maps: maps, mode: .perPacket, packets: frames, engine: engine)
+      program, maps: maps, form: .perPacket, packets: frames, engine: engine)
     let batchSize = PacketRunner.maximumBatch
     let batchForm = try BatchTrampoline(batchSize: batchSize).rewrite(program)
     let batch = try PacketBench.run(
-      batchForm.program, maps: maps, mode: .batch(size: batchSize), packets: frames,
+      batchForm.program, maps: maps, form: .batch, batchSize: batchSize, packets: frames,
       engine: engine)
     return EngineFigures(
       nanosecondsPerInstruction: loop?.nanosecondsPerInstruction ?? 0,

@@ -47,18 +47,18 @@ struct SampleFigures: Encodable {
       let object = try BPFObject(contentsOf: source.objectPath)
       let program = try object.program(named: source.programName)
       row.engineNanosecondsPerPacket = try PacketBench.run(
-        program, maps: object.maps, mode: .perPacket, packets: frames, engine: engine
+        program, maps: object.maps, form: .perPacket, packets: frames, engine: engine
       ).nanosecondsPerPacket
       row.jitRunnerNanosecondsPerPacket =
         engine == .jit
         ? row.engineNanosecondsPerPacket
         : try PacketBench.run(
-          program, maps: object.maps, mode: .perPacket, packets: frames, engine: .jit
+          program, maps: object.maps, form: .perPacket, packets: frames, engine: .jit
         ).nanosecondsPerPacket
       let size = PacketRunner.maximumBatch
       let batch = try BatchTrampoline(batchSize: size).rewrite(program)
       row.engineBatchNanosecondsPerPacket = try PacketBench.run(
-        batch.program, maps: object.maps, mode: .batch(size: size), packets: frames,
+        batch.program, maps: object.maps, form: .batch, batchSize: size, packets: frames,
         engine: engine
       ).nanosecondsPerPacket
     } catch {

@@ -1,8 +1,8 @@
 import ArgumentParser
 import BPF
 import Control
-import Engine
 import Foundation
+import Frames
 import Synchronization
 
 #if canImport(Glibc)

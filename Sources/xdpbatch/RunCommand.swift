@@ -2,6 +2,7 @@ import ArgumentParser
 import BPF
 import Engine
 import Foundation
+import Frames
 import Rewriter
 
 /// `xdpbatch run`: runs one XDP program of an object in the engine, offline,
@@ -121,7 +122,8 @@ struct RunCommand: ParsableCommand {
       machine = try Machine(
         maps: file.maps, configuration: MachineConfiguration(engine: engineOption.engine))
       prepared = try machine.prepare(plan.program)
-      runner = try PacketRunner(machine: machine, program: prepared, mode: plan.mode)
+      runner = try PacketRunner(
+        machine: machine, program: prepared, form: form, batchSize: batch)
       runner.padsPartialBatches = rewrite.bound == .immediate
     } catch {
       throw RunFailure(context: context, reason: "\(error)")
@@ -186,20 +188,18 @@ struct RunCommand: ParsableCommand {
   /// What the engine runs: the program as compiled, or its batch form.
   private struct ExecutionPlan {
     var program: Program
-    var mode: RunMode
     var batchProgram: BatchProgram?
   }
 
   private func executionPlan(for linked: Program, form: Form) throws
     -> ExecutionPlan
   {
-    guard form == .batch else { return ExecutionPlan(program: linked, mode: .perPacket) }
+    guard form == .batch else { return ExecutionPlan(program: linked) }
     let bound = rewrite.bound
     let trampoline = BatchTrampoline(strategy: rewrite.strategy, bound: bound, batchSize: batch)
     do {
       let rewritten = try trampoline.rewrite(linked)
-      return ExecutionPlan(
-        program: rewritten.program, mode: .batch(size: batch), batchProgram: rewritten)
+      return ExecutionPlan(program: rewritten.program, batchProgram: rewritten)
     } catch {
       throw RunFailure(
         message: "\(object): program \(linked.name): cannot build the batch form: \(error)")

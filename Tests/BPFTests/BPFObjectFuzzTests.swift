@@ -59,9 +59,7 @@ struct Corruptor {
   }
 }
 
-@Suite(
-  "Fuzzing the object reader", .enabled(if: ObjectFixtures.samplesBuilt, "run `make samples` first")
-)
+@Suite("Fuzzing the object reader")
 struct BPFObjectFuzzTests {
   /// Corruptions per sample; `XDPBATCH_FUZZ_ITERATIONS` raises it for a longer run.
   static let iterations =

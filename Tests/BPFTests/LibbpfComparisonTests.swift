@@ -68,10 +68,7 @@ func ours(_ object: BPFObject) -> [LibbpfView.Map] {
 
 @Suite("BPFObject against libbpf's bpf_object__open")
 struct LibbpfComparisonTests {
-  @Test(
-    "maps and programs match libbpf",
-    .enabled(if: ObjectFixtures.samplesBuilt, "run `make samples` first"),
-    arguments: ObjectFixtures.sampleNames)
+  @Test("maps and programs match libbpf", arguments: ObjectFixtures.sampleNames)
   func sampleMatchesLibbpf(name: String) throws {
     let path = ObjectFixtures.samplePath(name)
     let expected = try LibbpfView(path: path)

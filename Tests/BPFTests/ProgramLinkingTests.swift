@@ -12,9 +12,7 @@ func localCallTargets(_ program: Program) -> [(index: Int, target: Int)] {
   }
 }
 
-@Suite(
-  "Linking programs like libbpf",
-  .enabled(if: ObjectFixtures.samplesBuilt, "run `make samples` first"))
+@Suite("Linking programs like libbpf")
 struct ProgramLinkingTests {
   @Test func classifyCallsAppendedSubprogram() throws {
     let object = try BPFObject(contentsOf: ObjectFixtures.samplePath("xdp_classify"))

@@ -8,10 +8,9 @@ import Testing
 /// ``BPFObject`` and rendered by ``Disassembler``, against the toolchain's
 /// `llvm-objdump -d`.
 @Suite(
-  .enabled(if: LLVMToolchain.found != nil, LLVMToolchain.missingReason),
-  .enabled(if: !SampleObjects.all.isEmpty, SampleObjects.missingReason))
+  .enabled(if: LLVMToolchain.found != nil, LLVMToolchain.missingReason))
 struct SampleDisassemblyTests {
-  static let samples = SampleObjects.all
+  static let samples = ObjectFixtures.samplePaths.map(URL.init(fileURLWithPath:))
 
   @Test(arguments: samples, [true, false])
   func disassemblyMatchesObjdump(_ sample: URL, hexadecimal: Bool) throws {

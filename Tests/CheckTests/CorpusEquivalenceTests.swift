@@ -11,9 +11,14 @@ import Testing
 /// every frame, subprograms with early exits, packet adjustments before an
 /// early exit): no variant is refused, and every variant is equivalent to
 /// the per-packet form. README's "Rewriter figures" gives the longer run.
-@Suite(.enabled(if: !Corpus.programs.isEmpty, Comment(rawValue: PackageLayout.corpusMissing)))
-struct CorpusEquivalenceTests {
+@Suite struct CorpusEquivalenceTests {
   static let packets = 6_000
+
+  /// The suite fails, not skips, when it would test nothing or less.
+  @Test func everyCorpusObjectIsCompiledAndRead() {
+    #expect(!Corpus.programs.isEmpty, Comment(rawValue: PackageLayout.corpusMissing))
+    #expect(Corpus.listing.unreadable == [])
+  }
 
   @Test(arguments: Corpus.programs)
   func everyVariantIsBuiltAndMatchesPerPacket(_ entry: Corpus.Entry) throws {
@@ -64,9 +69,13 @@ enum Corpus {
     var description: String { "\(URL(fileURLWithPath: path).lastPathComponent):\(program)" }
   }
 
-  /// Every XDP program of every compiled corpus object.
-  static let programs: [Entry] = PackageLayout.corpusObjects.flatMap { url -> [Entry] in
-    guard let object = try? BPFObject(contentsOf: url.path) else { return [] }
-    return object.programEntries.filter(\.isXDP).map { Entry(path: url.path, program: $0.name) }
+  /// Every XDP program of every compiled corpus object, and the objects
+  /// that could not be read.
+  static let listing = ProgramListing(objects: PackageLayout.corpusObjects) { url in
+    try BPFObject(contentsOf: url.path).programEntries.filter(\.isXDP).map {
+      Entry(path: url.path, program: $0.name)
+    }
   }
+
+  static var programs: [Entry] { listing.programs }
 }

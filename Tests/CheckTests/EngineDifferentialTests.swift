@@ -1,6 +1,7 @@
 import BPF
 import Engine
 import Foundation
+import Frames
 import Testing
 
 /// The JIT against the interpreter: the same verdicts, output bytes,
@@ -22,7 +23,7 @@ import Testing
     let machine = try Machine(maps: maps, configuration: MachineConfiguration(engine: engine))
     try prepare(machine)
     let runner = try PacketRunner(
-      machine: machine, program: try machine.prepare(program), mode: .perPacket)
+      machine: machine, program: try machine.prepare(program), form: .perPacket)
     do {
       let report = try runner.run(frames)
       if engine == .jit { #expect(machine.engineFallback == nil) }
@@ -52,8 +53,9 @@ import Testing
     #expect(compared > count * 4, "most generated programs should run every frame")
   }
 
-  @Test(
-    .enabled(if: !Samples.all.isEmpty, Samples.missingReason), arguments: Samples.all)
+  @Test func everySampleIsCompiled() throws { try Samples.expectEveryOneCompiled() }
+
+  @Test(arguments: Samples.all)
   func samplesRunAlikeInBothEngines(_ sample: URL) throws {
     let object = try BPFObject(contentsOf: sample.path)
     var frames = FrameGenerator(seed: 0x5a3d)

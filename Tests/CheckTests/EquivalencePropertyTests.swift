@@ -1,6 +1,7 @@
 import BPF
 import Check
 import Engine
+import Frames
 import Rewriter
 import Testing
 
@@ -61,7 +62,7 @@ struct EquivalencePropertyTests {
       let machine = try Machine(maps: ProgramGenerator.maps)
       machine.seedDeviceMaps()
       let runner = try PacketRunner(
-        machine: machine, program: machine.prepare(program), mode: .perPacket)
+        machine: machine, program: machine.prepare(program), form: .perPacket)
       var frames = FrameGenerator(seed: UInt64(number) + 1)
       let report = try runner.run(frames.frames(Self.packets))
       actions.add(report.totals)

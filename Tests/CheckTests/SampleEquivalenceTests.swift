@@ -8,11 +8,12 @@ import Testing
 /// `xdpbatch check`'s engine on every bundled sample: each batch form
 /// (strategy x bound) gives every packet the verdict, bytes and redirect
 /// target the per-packet form gives it, and leaves the same maps.
-@Suite(.enabled(if: !Samples.all.isEmpty, Samples.missingReason))
-struct SampleEquivalenceTests {
+@Suite struct SampleEquivalenceTests {
   /// Packets per sample in the test suite (debug build). README's
   /// "Rewriter figures" gives the longer release run.
   static let packets = 12_000
+
+  @Test func everySampleIsCompiled() throws { try Samples.expectEveryOneCompiled() }
 
   @Test(arguments: Samples.all)
   func everyVariantMatchesPerPacket(_ sample: URL) throws {

@@ -100,28 +100,52 @@ struct RunCommandTests {
     }
   }
 
-  @Test("--json has the documented keys, and the action counts add up to --packets")
+  @Test(
+    "--json has the documented keys, the action counts add up to --packets, and the time per packet is one packet's"
+  )
   func jsonShape() throws {
-    let result = try Command.run([
-      "run", Self.xdp1, "--program", "xdp_prog1", "--mode", "per-packet", "--packets", "300",
-      "--seed", "7", "--json",
-    ])
-    #expect(result.status == 0, "\(result.errors)")
-    let json = try result.json()
-    for key in ["program", "mode", "packets", "actions", "ns_per_packet"] {
-      #expect(json[key] != nil, "missing key \(key)")
+    for engine in ["interpreter", "jit"] {
+      let start = ContinuousClock.now
+      let result = try Command.run([
+        "run", Self.xdp1, "--program", "xdp_prog1", "--mode", "per-packet", "--packets", "300",
+        "--seed", "7", "--json", "--engine", engine,
+      ])
+      let (seconds, attoseconds) = (ContinuousClock.now - start).components
+      let wallNanoseconds = Double(seconds) * 1e9 + Double(attoseconds) / 1e9
+      #expect(result.status == 0, "\(result.errors)")
+      let json = try result.json()
+      for key in ["program", "mode", "packets", "actions", "ns_per_packet"] {
+        #expect(json[key] != nil, "missing key \(key)")
+      }
+      #expect(json["program"] as? String == "xdp_prog1")
+      #expect(json["mode"] as? String == "per-packet")
+      #expect(json["packets"] as? Int == 300)
+      #expect(json["maps"] == nil)
+      // One call per packet, and the same instructions in either engine
+      // (the JIT counts them as the interpreter does).
+      #expect(json["invocations"] as? Int == 300, "\(engine)")
+      #expect(json["instructions"] as? Int == Self.xdp1Instructions, "\(engine)")
+      // The time per packet is one packet's share of the run: above the
+      // time a CPU needs for that packet's instructions (no core retires
+      // one in under 0.05 ns), and all 300 together within the process's
+      // wall time.
+      let perPacket = try #require(json["ns_per_packet"] as? Double)
+      #expect(perPacket.isFinite)
+      #expect(perPacket >= 0.05 * Double(Self.xdp1Instructions) / 300, "\(engine): \(perPacket)")
+      #expect(
+        perPacket * 300 <= wallNanoseconds,
+        "\(engine): \(perPacket) ns x 300 > \(wallNanoseconds) ns")
+      let actions = try Self.actions(json)
+      #expect(Set(actions.keys) == ["aborted", "drop", "pass", "tx", "redirect"])
+      #expect(actions.values.reduce(0) { $0 + $1.packets } == 300)
+      // xdp1 drops every frame.
+      #expect(actions["drop"]?.packets == 300)
     }
-    #expect(json["program"] as? String == "xdp_prog1")
-    #expect(json["mode"] as? String == "per-packet")
-    #expect(json["packets"] as? Int == 300)
-    #expect((json["ns_per_packet"] as? Double ?? -1) >= 0)
-    #expect(json["maps"] == nil)
-    let actions = try Self.actions(json)
-    #expect(Set(actions.keys) == ["aborted", "drop", "pass", "tx", "redirect"])
-    #expect(actions.values.reduce(0) { $0 + $1.packets } == 300)
-    // xdp1 drops every frame.
-    #expect(actions["drop"]?.packets == 300)
   }
+
+  /// Instructions xdp1 executes over the 300 frames of seed 7 (33 a
+  /// packet on average; FramesTests pins the generator's frames).
+  static let xdp1Instructions = 9_872
 
   @Test(
     "xdp_classify on a crafted pcap gives each frame the verdict its source says",
@@ -179,7 +203,10 @@ struct RunCommandTests {
         let result = try Command.run(
           base + ["--mode", "batch", "--strategy", strategy, "--bound", bound, "--batch", "32"])
         #expect(result.status == 0, "\(strategy)/\(bound): \(result.errors)")
-        let batch = try Self.actions(try result.json())
+        let json = try result.json()
+        // 256 packets in batches of 32: 8 calls.
+        #expect(json["invocations"] as? Int == 8, "\(strategy)/\(bound)")
+        let batch = try Self.actions(json)
         for (name, counter) in single {
           #expect(batch[name]?.packets == counter.packets, "\(strategy)/\(bound) \(name)")
           #expect(batch[name]?.bytes == counter.bytes, "\(strategy)/\(bound) \(name)")

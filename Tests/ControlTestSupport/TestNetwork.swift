@@ -1,5 +1,6 @@
 import Control
 import Foundation
+import Frames
 
 #if canImport(Glibc)
   import Glibc

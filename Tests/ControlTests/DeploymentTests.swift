@@ -2,6 +2,7 @@ import BPF
 import ControlTestSupport
 import Engine
 import Foundation
+import Frames
 import Glibc
 import Testing
 
@@ -63,7 +64,7 @@ struct DeploymentTests {
     let machine = try Machine(maps: object.maps)
     let runner = try PacketRunner(
       machine: machine, program: machine.prepare(object.program(named: "xdp_classify_prog")),
-      mode: .perPacket)
+      form: .perPacket)
     let packets = mix.frames.flatMap { Array(repeating: $0.bytes, count: Int(repeats)) }
     let predicted = try runner.run(packets).totals
     for action in XDPAction.allCases {

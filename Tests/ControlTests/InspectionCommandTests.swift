@@ -60,7 +60,7 @@ struct InspectionCommandTests {
     let object = try BPFObject(contentsOf: PackageLayout.sample("xdp1"))
     let machine = try Machine(maps: object.maps)
     let program = try machine.prepare(try object.program(named: "xdp_prog1"))
-    let runner = try PacketRunner(machine: machine, program: program, mode: .perPacket)
+    let runner = try PacketRunner(machine: machine, program: program, form: .perPacket)
     _ = try runner.run(Array(repeating: TestNetwork.frame.bytes, count: Int(count)))
     let map = try #require(machine.maps.first { $0.definition.name == "rxcnt" })
     var sums: [Int: Int] = [:]

@@ -1,5 +1,6 @@
 import BPF
 import ControlTestSupport
+import Frames
 import Testing
 
 @testable import Control

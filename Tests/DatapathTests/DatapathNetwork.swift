@@ -2,6 +2,7 @@ import BPF
 import Control
 import Datapath
 import Foundation
+import Frames
 import Glibc
 import TestSupport
 
@@ -75,13 +76,14 @@ struct DatapathNetwork {
     namespace.delete()
   }
 
-  /// Sends `count` copies of `frame` from the peer (live-frame test runs
-  /// returning XDP_TX), waits until they are handed to the kernel.
+  /// Sends `count` copies of `frame` from the peer, waits until they left
+  /// it. At a rate the software datapath takes without loss on a loaded
+  /// machine (its sockets drop what arrives faster than it runs).
   func send(_ frame: FrameTemplate, count: UInt64, framesPerRun: UInt32 = 64) throws {
     let generator = TrafficGenerator.start(
       .init(
         frames: [frame], interface: veth.peer, namespace: namespace, framesPerRun: framesPerRun,
-        limit: count))
+        limit: count, framesPerSecond: 20_000))
     if let failure = generator.wait() { throw failure }
   }
 

@@ -48,9 +48,9 @@ struct GroupedActionsTests {
       #expect(datapath.status().groupActions == grouped)
       let generator = TrafficGenerator.start(
         .init(
-          frames: [InterleavedMix.template], interface: network.veth.peer,
-          namespace: network.namespace, framesPerRun: 64, limit: Self.frames,
-          program: InterleavedMix.program, programMaps: [InterleavedMix.counterMap]))
+          frames: InterleavedMix.frames, interface: network.veth.peer,
+          namespace: network.namespace, limit: Self.frames, framesPerSecond: 20_000,
+          order: InterleavedMix.order))
       if let failure = generator.wait() { throw failure }
       let settled = eventually { datapath.status().counters.actions.totalPackets >= Self.frames }
       let status = datapath.status()

@@ -30,7 +30,7 @@ struct LiveFrameRunnerTests {
   func verdictsMatchThePacketRunner(bound: BatchBound) throws {
     let reference = try Machine()
     let offline = try PacketRunner(
-      machine: reference, program: try reference.prepare(Self.program), mode: .perPacket
+      machine: reference, program: try reference.prepare(Self.program), form: .perPacket
     ).run(Self.packets)
 
     let machine = try Machine()
@@ -52,17 +52,17 @@ struct LiveFrameRunnerTests {
             hardEnd: start + 4096 - 320))
       }
     }
-    for mode in [RunMode.perPacket, .batch(size: 64)] {
+    for form in Form.allCases {
       load()
       frames.withUnsafeBufferPointer { buffer in
-        if case .batch = mode {
-          runner.run(batch, frames: buffer, mode: mode, padded: bound == .immediate ? 64 : nil)
+        if form == .batch {
+          runner.run(batch, frames: buffer, form: form, padded: bound == .immediate ? 64 : nil)
         } else {
-          runner.run(perPacket, frames: buffer, mode: mode)
+          runner.run(perPacket, frames: buffer, form: form)
         }
       }
       #expect(runner.lastError == nil)
-      #expect(runner.verdicts.map(\.action) == offline.outcomes.map(\.action), "\(mode)")
+      #expect(runner.verdicts.map(\.action) == offline.outcomes.map(\.action), "\(form)")
       for (verdict, outcome) in zip(runner.verdicts, offline.outcomes) {
         // In place: the program's write is in the frame itself.
         #expect(
@@ -96,7 +96,7 @@ struct LiveFrameRunnerTests {
     let packets = (0..<7).map { index in [UInt8](repeating: UInt8(index + 1), count: 40 + index) }
     let reference = try Machine()
     let offline = try PacketRunner(
-      machine: reference, program: try reference.prepare(Self.adjustingProgram), mode: .perPacket
+      machine: reference, program: try reference.prepare(Self.adjustingProgram), form: .perPacket
     ).run(packets)
     #expect(offline.outcomes.allSatisfy { $0.action == .redirect })
 
@@ -109,7 +109,7 @@ struct LiveFrameRunnerTests {
     let runner = try LiveFrameRunner(machine: machine)
     let region = try machine.addressSpace.map(length: 4096 * packets.count, name: "umem")
     for round in 0..<3 {
-      for mode in [RunMode.perPacket, .batch(size: 64)] {
+      for form in Form.allCases {
         // Each round uses the frames in another order, so a slot's bounds
         // are those of this run's frame, never a previous one's.
         var frames: [LiveFrameRunner.Frame] = []
@@ -122,16 +122,16 @@ struct LiveFrameRunnerTests {
               hardEnd: start + 4096 - 320))
         }
         frames.withUnsafeBufferPointer { buffer in
-          runner.run(mode == .perPacket ? perPacket : batch, frames: buffer, mode: mode)
+          runner.run(form == .perPacket ? perPacket : batch, frames: buffer, form: form)
         }
         #expect(runner.lastError == nil)
-        #expect(runner.verdicts.map(\.action) == offline.outcomes.map(\.action), "\(mode)")
-        #expect(runner.verdicts.map(\.redirect) == offline.outcomes.map(\.redirect), "\(mode)")
+        #expect(runner.verdicts.map(\.action) == offline.outcomes.map(\.action), "\(form)")
+        #expect(runner.verdicts.map(\.redirect) == offline.outcomes.map(\.redirect), "\(form)")
         for (index, (verdict, outcome)) in zip(runner.verdicts, offline.outcomes).enumerated() {
           #expect(verdict.data == frames[index].data - 4)
           #expect(
             machine.addressSpace.read(UInt64(verdict.data), count: Int(verdict.length))
-              == outcome.output, "\(mode), packet \(index)")
+              == outcome.output, "\(form), packet \(index)")
         }
       }
     }
@@ -157,7 +157,7 @@ struct LiveFrameRunnerTests {
         hardStart: region.start, data: region.start + 256, length: 60,
         hardEnd: region.start + 4096 - 320)
     ]
-    frames.withUnsafeBufferPointer { runner.run(program, frames: $0, mode: .perPacket) }
+    frames.withUnsafeBufferPointer { runner.run(program, frames: $0, form: .perPacket) }
     #expect(runner.verdicts.map(\.action) == [.aborted])
     guard case .execution(packet: 0, .helperFault(_, _, let reason)) = runner.lastError else {
       Issue.record("expected a helper fault, got \(String(describing: runner.lastError))")

@@ -3,6 +3,7 @@ import Control
 import Datapath
 import Engine
 import Foundation
+import Frames
 import Glibc
 import TestSupport
 import Testing
@@ -21,7 +22,7 @@ struct SoftwareDatapathTests {
     let program = try object.program(named: "xdp_classify_prog")
     let machine = try Machine(maps: object.maps)
     let runner = try PacketRunner(
-      machine: machine, program: try machine.prepare(program), mode: .perPacket)
+      machine: machine, program: try machine.prepare(program), form: .perPacket)
     var counts = ActionCounts()
     for (frame, count) in frames {
       let outcome = try #require(try runner.run([frame.bytes]).outcomes.first)

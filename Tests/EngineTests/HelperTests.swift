@@ -1,5 +1,6 @@
 import BPF
 import Engine
+import Frames
 import Testing
 
 /// Runs one packet through a per-packet program; returns the outcome and machine.
@@ -11,7 +12,7 @@ func runPacket(
   let machine = try Machine(maps: maps, configuration: configuration)
   try setUp(machine)
   let runner = try PacketRunner(
-    machine: machine, program: machine.prepare(instructions: instructions), mode: .perPacket)
+    machine: machine, program: machine.prepare(instructions: instructions), form: .perPacket)
   let report = try runner.run([packet])
   return (report.outcomes[0], machine)
 }
@@ -82,7 +83,7 @@ struct HelperTests {
     ]
     let machine = try Machine()
     let runner = try PacketRunner(
-      machine: machine, program: machine.prepare(instructions: program), mode: .perPacket)
+      machine: machine, program: machine.prepare(instructions: program), form: .perPacket)
     let report = try runner.run([
       [UInt8](repeating: 1, count: 60), [UInt8](repeating: 2, count: 60),
     ])

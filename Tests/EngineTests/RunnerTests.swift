@@ -1,5 +1,6 @@
 import BPF
 import Engine
+import Frames
 import Testing
 
 @Suite("Packet runner")
@@ -46,10 +47,10 @@ struct RunnerTests {
     return wrapped
   }
 
-  func report(_ program: [Instruction], _ mode: RunMode, _ packets: [[UInt8]]) throws -> RunReport {
+  func report(_ program: [Instruction], _ form: Form, _ packets: [[UInt8]]) throws -> RunReport {
     let machine = try Machine()
     let runner = try PacketRunner(
-      machine: machine, program: machine.prepare(instructions: program), mode: mode)
+      machine: machine, program: machine.prepare(instructions: program), form: form)
     return try runner.run(packets)
   }
 
@@ -68,7 +69,7 @@ struct RunnerTests {
     var generator = FrameGenerator(seed: 11)
     let packets = generator.frames(150)
     let single = try report(Self.body, .perPacket, packets)
-    let batched = try report(Self.batch, .batch(size: 64), packets)
+    let batched = try report(Self.batch, .batch, packets)
     #expect(single.outcomes == batched.outcomes)
     #expect(single.totals == batched.totals)
     #expect(batched.invocations == 3)
@@ -110,7 +111,7 @@ struct RunnerTests {
   @Test func batchMustReportEveryRecord() {
     #expect(throws: RunError.batchIncomplete(packet: 0, processed: 0, expected: 3)) {
       try report(
-        [.move(.r0, immediate: 0), .exit], .batch(size: 64), [[UInt8]](repeating: [1], count: 3))
+        [.move(.r0, immediate: 0), .exit], .batch, [[UInt8]](repeating: [1], count: 3))
     }
   }
 
@@ -127,7 +128,7 @@ struct RunnerTests {
     let machine = try Machine(maps: [programs])
     let program = try machine.prepare(
       instructions: Instruction.map(.r2, 0) + [.move(.r3, immediate: 0), .helper(.tailCall), .exit])
-    let runner = try PacketRunner(machine: machine, program: program, mode: .batch(size: 8))
+    let runner = try PacketRunner(machine: machine, program: program, form: .batch, batchSize: 8)
     do {
       _ = try runner.run([[1, 2, 3]])
       Issue.record("expected an error")

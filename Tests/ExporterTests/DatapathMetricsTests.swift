@@ -3,6 +3,7 @@ import Control
 import ControlTestSupport
 import Datapath
 import Foundation
+import Frames
 import Glibc
 import TestSupport
 import Testing
@@ -46,7 +47,7 @@ struct DatapathMetricsTests {
     let generator = TrafficGenerator.start(
       .init(
         frames: [dropped], interface: network.veth.peer, namespace: network.namespace,
-        framesPerRun: 64, limit: count))
+        framesPerRun: 64, limit: count, framesPerSecond: 20_000))
     if let failure = generator.wait() { throw failure }
   }
 

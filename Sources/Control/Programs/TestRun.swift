@@ -3,37 +3,25 @@ import Glibc
 
 /// One `BPF_PROG_TEST_RUN` of an XDP program: the kernel runs it on a
 /// frame, `repeat` times, and reports the verdict and the average time.
-///
-/// With ``liveFrames`` the kernel does not hand the frame back: each run's
-/// verdict is carried out for real (`XDP_TX` and `XDP_REDIRECT` transmit),
-/// which makes a test run a traffic generator.
 public struct TestRun: Sendable {
   /// The frame the program sees (an Ethernet frame).
   public var frame: [UInt8]
   /// How many times to run it (the kernel treats 0 as 1).
   public var repetitions: UInt32
-  /// The interface the frame arrives on (`ingress_ifindex`), needed for
-  /// live frames; 0 for none. It is resolved in the calling thread's
-  /// network namespace.
+  /// The interface the frame arrives on (`ingress_ifindex`); 0 for none.
+  /// It is resolved in the calling thread's network namespace.
   public var interfaceIndex: UInt32
   /// The receive queue the frame arrives on.
   public var queueIndex: UInt32
-  /// Whether the verdicts are carried out (`BPF_F_TEST_XDP_LIVE_FRAMES`).
-  public var liveFrames: Bool
-  /// With live frames: frames per batch the kernel builds (0: its default, 64).
-  public var batchSize: UInt32
 
   /// Describes a test run.
   public init(
-    frame: [UInt8], repetitions: UInt32 = 1, interfaceIndex: UInt32 = 0, queueIndex: UInt32 = 0,
-    liveFrames: Bool = false, batchSize: UInt32 = 0
+    frame: [UInt8], repetitions: UInt32 = 1, interfaceIndex: UInt32 = 0, queueIndex: UInt32 = 0
   ) {
     self.frame = frame
     self.repetitions = repetitions
     self.interfaceIndex = interfaceIndex
     self.queueIndex = queueIndex
-    self.liveFrames = liveFrames
-    self.batchSize = batchSize
   }
 
   /// The page a test run builds the frame in (headroom, data, tailroom):
@@ -46,7 +34,7 @@ public struct TestRun: Sendable {
     public var returnValue: UInt32
     /// The kernel's average time per run, in nanoseconds.
     public var nanosecondsPerRun: UInt32
-    /// The frame as the program left it (empty for live frames).
+    /// The frame as the program left it.
     public var frame: [UInt8]
   }
 
@@ -55,7 +43,7 @@ public struct TestRun: Sendable {
     // The program may grow the frame at both ends (adjust_head, adjust_meta,
     // adjust_tail) up to the page the kernel builds it in.
     let capacity = max(frame.count + 256, Self.pageSize)
-    var output = [UInt8](repeating: 0, count: liveFrames ? 0 : capacity)
+    var output = [UInt8](repeating: 0, count: capacity)
     // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex.
     var context = xdp_md()
     context.data_end = UInt32(frame.count)
@@ -64,9 +52,7 @@ public struct TestRun: Sendable {
     var options = bpf_test_run_opts()
     options.sz = MemoryLayout<bpf_test_run_opts>.size
     options.repeat = Int32(clamping: repetitions)
-    options.flags = liveFrames ? UInt32(BPF_F_TEST_XDP_LIVE_FRAMES) : 0
-    options.batch_size = liveFrames ? batchSize : 0
-    let useContext = interfaceIndex != 0 || liveFrames
+    let useContext = interfaceIndex != 0
     let frame = self.frame
     try check("test run of program \"\(program.name)\"") {
       frame.withUnsafeBytes { input in
@@ -74,10 +60,8 @@ public struct TestRun: Sendable {
           withUnsafeMutablePointer(to: &context) { contextPointer in
             options.data_in = input.baseAddress
             options.data_size_in = UInt32(input.count)
-            if !out.isEmpty {
-              options.data_out = out.baseAddress
-              options.data_size_out = UInt32(out.count)
-            }
+            options.data_out = out.baseAddress
+            options.data_size_out = UInt32(out.count)
             if useContext {
               options.ctx_in = UnsafeRawPointer(contextPointer)
               options.ctx_size_in = UInt32(MemoryLayout<xdp_md>.size)

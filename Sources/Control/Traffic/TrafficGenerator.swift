@@ -1,17 +1,23 @@
 import BPF
 import CLinux
 import Foundation
+import Frames
 import Glibc
 import Synchronization
 
-/// Sends real frames out of an interface from a background thread, using
-/// `BPF_PROG_TEST_RUN` with `BPF_F_TEST_XDP_LIVE_FRAMES`: a tiny XDP
-/// program of our own returns `XDP_TX` for each frame, and the kernel
-/// transmits it from the interface, as if it had been received there and
-/// bounced.
+/// Sends real frames out of an interface from background threads, through
+/// a raw AF_PACKET socket (``FrameSender``: `sendmmsg`, 64 frames a call,
+/// past the qdisc layer).
 ///
 /// On a veth end, the frames arrive at the other end, where the program
-/// under test runs.
+/// under test runs. The count is exact: a frame the peer cannot take
+/// (its ring full) is refused by the send and sent again, so
+/// ``framesSent`` is what left the interface.
+///
+/// (An earlier generator ran its frames through `BPF_PROG_TEST_RUN` with
+/// `BPF_F_TEST_XDP_LIVE_FRAMES` and `XDP_TX`; kernels that refuse live
+/// test runs (EPERM, seen on these machines' 6.18 kernels) left it with
+/// nothing to send.)
 public final class TrafficGenerator: Sendable {
   /// What to send, and from where.
   public struct Configuration: Sendable {
@@ -21,25 +27,18 @@ public final class TrafficGenerator: Sendable {
     public var interface: String
     /// The namespace the interface lives in; `nil` for the caller's.
     public var namespace: NetworkNamespace?
-    /// Frames per test run (each run sends one template this many times).
+    /// Frames of one template sent in a row before the next template.
     public var framesPerRun: UInt32
     /// Stop after this many frames; `nil` to send until ``stop()``.
     public var limit: UInt64?
     /// Frames per second to aim at; `nil` for as fast as the kernel sends.
     public var framesPerSecond: Double?
-    /// Full speed: one sending thread per CPU, each in one test run with
-    /// a very large repeat count that ``stop()`` ends with a signal (the
-    /// run returns EINTR). Each `BPF_PROG_TEST_RUN` with live frames swaps
-    /// the XDP dispatcher (an RCU grace period), so many small runs mostly
-    /// wait; one long run does not. ``framesSent`` then counts only runs
-    /// that completed, and ``limit`` and ``framesPerSecond`` are ignored.
+    /// Full speed: one sending thread per CPU (or per ``senders``), each
+    /// pinned to its CPU; ``limit`` and ``framesPerSecond`` are ignored.
     public var fullSpeed: Bool
-    /// The XDP program each frame runs through before it is sent (it must
-    /// return `XDP_TX`; it may rewrite the frame, which the kernel keeps
-    /// between repeats): ``TrafficGenerator/transmitProgram`` by default.
-    public var program: Program
-    /// The maps ``program`` names by index (made for the generator).
-    public var programMaps: [MapDefinition]
+    /// Which template frame `n` of a sending thread is (`n` = 0, 1, ...);
+    /// nil: runs of ``framesPerRun`` of each template in turn.
+    public var order: (@Sendable (UInt64) -> Int)?
     /// Full speed: send from CPUs 0 to `senders - 1` only (nil: every
     /// CPU), leaving the others to the receiver.
     public var senders: Int?
@@ -48,12 +47,11 @@ public final class TrafficGenerator: Sendable {
     public init(
       frames: [FrameTemplate], interface: String, namespace: NetworkNamespace? = nil,
       framesPerRun: UInt32 = 256, limit: UInt64? = nil, framesPerSecond: Double? = nil,
-      fullSpeed: Bool = false, program: Program = TrafficGenerator.transmitProgram,
-      programMaps: [MapDefinition] = [], senders: Int? = nil
+      fullSpeed: Bool = false, order: (@Sendable (UInt64) -> Int)? = nil,
+      senders: Int? = nil
     ) {
       self.senders = senders.map { max(1, $0) }
-      self.program = program
-      self.programMaps = programMaps
+      self.order = order
       self.fullSpeed = fullSpeed
       self.frames = frames
       self.interface = interface
@@ -61,6 +59,12 @@ public final class TrafficGenerator: Sendable {
       self.framesPerRun = max(1, framesPerRun)
       self.limit = limit
       self.framesPerSecond = framesPerSecond.flatMap { $0 > 0 ? $0 : nil }
+    }
+
+    /// The template of frame `n` of a sending thread.
+    func template(of n: UInt64) -> Int {
+      if let order { return order(n) % frames.count }
+      return Int((n / UInt64(framesPerRun)) % UInt64(frames.count))
     }
   }
 
@@ -72,9 +76,7 @@ public final class TrafficGenerator: Sendable {
     case plumbing(PlumbingError)
     /// The interface to send from does not exist (in that namespace).
     case interfaceNotFound(String)
-    /// The generator's own program did not load.
-    case load(LoadError)
-    /// A test run failed.
+    /// The socket could not be opened, or a send failed.
     case send(SystemCallError)
 
     /// A message naming the step that failed.
@@ -83,16 +85,10 @@ public final class TrafficGenerator: Sendable {
       case .noFrames: "the traffic generator has no frames to send"
       case .plumbing(let error): error.description
       case .interfaceNotFound(let name): "traffic generator: no interface named \(name)"
-      case .load(let error): "traffic generator: \(error)"
       case .send(let error): "traffic generator: \(error)"
       }
     }
   }
-
-  /// The generator's own program: `r0 = XDP_TX; exit`.
-  public static let transmitProgram = Program(
-    name: "xdpbatch_gen", sectionName: "xdp",
-    instructions: [.move(.r0, immediate: Int32(XDPAction.tx.rawValue)), .exit])
 
   private let configuration: Configuration
   private let sentFrames = Atomic<UInt64>(0)
@@ -100,20 +96,6 @@ public final class TrafficGenerator: Sendable {
   private let finished = Atomic<Bool>(false)
   private let failure = Mutex<Failure?>(nil)
   private let done = DispatchSemaphore(value: 0)
-  /// Full speed: the sending threads, to interrupt with ``interruptSignal``.
-  private let senders = Mutex<[pthread_t]>([])
-
-  /// The signal that interrupts a full-speed run (a no-op handler, so that
-  /// it is delivered as EINTR and never kills the process).
-  static let interruptSignal = SIGUSR2
-  private static let installHandler: Void = {
-    var action = sigaction()
-    action.__sigaction_handler.sa_handler = { _ in }
-    sigemptyset(&action.sa_mask)
-    action.sa_flags = 0
-    sigaction(interruptSignal, &action, nil)
-  }()
-
   private init(configuration: Configuration) {
     self.configuration = configuration
   }
@@ -138,14 +120,6 @@ public final class TrafficGenerator: Sendable {
   @discardableResult
   public func stop() -> Failure? {
     stopRequested.store(true, ordering: .relaxed)
-    if configuration.fullSpeed {
-      // A signal that lands just before a run starts is missed: repeat it
-      // until every sender has left its run.
-      while isRunning {
-        for thread in senders.withLock({ $0 }) { pthread_kill(thread, Self.interruptSignal) }
-        usleep(5_000)
-      }
-    }
     return wait()
   }
 
@@ -174,44 +148,29 @@ public final class TrafficGenerator: Sendable {
 
   private func run() throws(Failure) {
     guard !configuration.frames.isEmpty else { throw .noFrames }
-    if let namespace = configuration.namespace {
-      do { try namespace.enterOnCurrentThread() } catch { throw .plumbing(error) }
-    }
-    let index = if_nametoindex(configuration.interface)
-    guard index != 0 else { throw .interfaceNotFound(configuration.interface) }
-    let program: LoadedProgram
-    do {
-      program = try ProgramLoader(maps: configuration.programMaps).load(configuration.program)
-        .program
-    } catch {
-      throw .load(error)
-    }
-    if configuration.fullSpeed { return try runFullSpeed(program, index) }
-    var next = 0
+    if configuration.fullSpeed { return try runFullSpeed() }
     let start = Date()
-    while !stopRequested.load(ordering: .relaxed) {
+    try sending(firstFrame: 0) { () throws(Failure) -> Int? in
+      var count = FrameSender.batch
       if let rate = configuration.framesPerSecond {
         let due = start.addingTimeInterval(Double(framesSent) / rate).timeIntervalSinceNow
-        if due > 0 { usleep(UInt32(min(due, 0.1) * 1_000_000)) }
-        if due > 0.1 { continue }
+        if due > 0 {
+          usleep(UInt32(min(due, 0.1) * 1_000_000))
+          return 0
+        }
+        count = min(count, max(1, Int(rate / 100)))
       }
-      var count = UInt64(configuration.framesPerRun)
       if let limit = configuration.limit {
-        count = min(count, limit - framesSent)
-        if count == 0 { return }
+        guard framesSent < limit else { return nil }
+        count = Int(min(UInt64(count), limit - framesSent))
       }
-      let run = TestRun(
-        frame: configuration.frames[next].bytes, repetitions: UInt32(count),
-        interfaceIndex: index, liveFrames: true)
-      do { _ = try run.run(program) } catch { throw .send(error) }
-      sentFrames.add(count, ordering: .relaxed)
-      next = (next + 1) % configuration.frames.count
+      return count
     }
   }
 
-  /// One thread per CPU, each pinned to its CPU and in one long run.
-  private func runFullSpeed(_ program: LoadedProgram, _ index: UInt32) throws(Failure) {
-    _ = Self.installHandler
+  /// One thread per CPU (or per ``Configuration/senders``), each pinned
+  /// to its CPU and sending until stopped.
+  private func runFullSpeed() throws(Failure) {
     let online = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     let processors = min(online, configuration.senders ?? online)
     let group = DispatchGroup()
@@ -219,42 +178,63 @@ public final class TrafficGenerator: Sendable {
       group.enter()
       let thread = Thread { [self] in
         defer { group.leave() }
-        // Threads of a dispatch queue block most signals, and new threads
-        // inherit that: the interrupt must reach this one.
-        var unblocked = sigset_t()
-        sigemptyset(&unblocked)
-        sigaddset(&unblocked, Self.interruptSignal)
-        pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
-        senders.withLock { $0.append(pthread_self()) }
-        if let namespace = configuration.namespace {
-          do throws(PlumbingError) { try namespace.enterOnCurrentThread() } catch {
-            failure.withLock { $0 = .plumbing(error) }
-            return
-          }
-        }
         var mask = [UInt8](repeating: 0, count: 128)
         mask[cpu / 8] |= 1 << (cpu % 8)
         _ = sched_setaffinity(0, mask.count, mask)
-        var next = cpu
-        while !stopRequested.load(ordering: .relaxed) {
-          let run = TestRun(
-            frame: configuration.frames[next % configuration.frames.count].bytes,
-            repetitions: UInt32(Int32.max), interfaceIndex: index, liveFrames: true)
-          do throws(SystemCallError) {
-            _ = try run.run(program)
-            sentFrames.add(UInt64(Int32.max), ordering: .relaxed)
-          } catch  where error.code == EINTR {
-            continue
-          } catch {
-            failure.withLock { $0 = .send(error) }
-            return
-          }
-          next += 1
+        do throws(Failure) {
+          try sending(firstFrame: UInt64(cpu)) { FrameSender.batch }
+        } catch {
+          failure.withLock { $0 = error }
+          stopRequested.store(true, ordering: .relaxed)
         }
       }
       thread.name = "xdpbatch traffic generator cpu \(cpu)"
       thread.start()
     }
     group.wait()
+    if let error = failure.withLock({ $0 }) { throw error }
+  }
+
+  /// Sends from the calling thread (entering the namespace first) until
+  /// stopped or `next` says nil; `next` gives how many frames to send
+  /// now (0: none yet). Frame `n` of this thread, from `firstFrame`, is
+  /// ``Configuration/template(of:)``.
+  private func sending(firstFrame: UInt64, next: () throws(Failure) -> Int?) throws(Failure) {
+    if let namespace = configuration.namespace {
+      do { try namespace.enterOnCurrentThread() } catch { throw .plumbing(error) }
+    }
+    let index = if_nametoindex(configuration.interface)
+    guard index != 0 else { throw .interfaceNotFound(configuration.interface) }
+    var sender: FrameSender
+    do {
+      sender = try FrameSender(interfaceIndex: index, interface: configuration.interface)
+    } catch {
+      throw .send(error)
+    }
+    let templates = configuration.frames.map { frame in
+      let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: frame.bytes.count, alignment: 8)
+      bytes.copyBytes(from: frame.bytes)
+      return UnsafeRawBufferPointer(bytes)
+    }
+    defer { for bytes in templates { bytes.deallocate() } }
+    var n = firstFrame
+    var idle = 0
+    while !stopRequested.load(ordering: .relaxed) {
+      guard let count = try next() else { return }
+      guard count > 0 else { continue }
+      let sent: Int
+      do {
+        sent = try sender.send(
+          { templates[configuration.template(of: n + UInt64($0))] }, count: count,
+          interface: configuration.interface)
+      } catch {
+        throw .send(error)
+      }
+      n += UInt64(sent)
+      sentFrames.add(UInt64(sent), ordering: .relaxed)
+      // The receiver's ring is full: give it the CPU for a moment.
+      idle = sent == 0 ? idle + 1 : 0
+      if idle > 0 { idle > 16 ? usleep(50) : sched_yield() }
+    }
   }
 }

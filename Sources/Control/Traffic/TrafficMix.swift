@@ -1,4 +1,5 @@
 import BPF
+import Frames
 
 /// The demo's traffic: frames chosen so that the classifier sample
 /// (Samples/xdp_classify.bpf.c) gives every one of the five verdicts, with

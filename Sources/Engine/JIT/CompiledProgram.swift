@@ -7,7 +7,7 @@ final class CompiledProgram {
   /// Offset of the body in the pages.
   let bodyOffset: Int
   /// The code's bytes (position-independent: internal jumps are relative,
-  /// callbacks absolute), which ``DispatchLoop`` copies beside its driver.
+  /// callbacks absolute), handed out as ``NativeCode``.
   let bytes: [UInt8]
 
   /// The C signature of the code: context block in, R0 out.

@@ -3,17 +3,19 @@ import Glibc
 /// Machine code in pages of its own, mapped read+execute and never
 /// writable and executable at once (W^X): the bytes are written while the
 /// pages are read+write, then `mprotect` turns them read+execute. The
-/// pages are unmapped when the last owner lets go.
-final class ExecutableMemory {
+/// pages are unmapped when the last owner lets go. The JIT's own code
+/// lives in these, and so does machine code that calls it directly
+/// (``NativeCode``).
+public final class ExecutableMemory {
   /// The first byte of the code.
-  let base: UnsafeRawPointer
+  public let base: UnsafeRawPointer
   /// Bytes mapped (a whole number of pages).
-  let length: Int
+  public let length: Int
 
   /// Maps `code` executable.
   ///
   /// - Throws: ``JITError/memory(_:)`` when `mmap` or `mprotect` fails.
-  init(_ code: [UInt8]) throws(JITError) {
+  public init(_ code: [UInt8]) throws(JITError) {
     let page = Int(sysconf(Int32(_SC_PAGESIZE)))
     let length = max(page, (code.count + page - 1) / page * page)
     guard

@@ -52,7 +52,7 @@ extension JITCompiler {
       a.extend(0xb7, d, d, wide: false)
     case .swap32: a.byteSwap(d, wide: false)
     case .swap64: a.byteSwap(d, wide: true)
-    default: break
+    default: preconditionFailure("\(s.operation) is not arithmetic")
     }
   }
 
@@ -83,12 +83,14 @@ extension JITCompiler {
   /// `div`, `mod`, `sdiv`, `smod`: the divisor in R11, RAX/RDX saved on the
   /// native stack around the x86 division.
   private mutating func divide(_ s: Slot, _ d: X86Register, _ x: X86Register, _ k: Int32) {
-    let name = "\(s.operation)"
-    let wide = name.contains("64")
-    let signed = name.hasPrefix("s")
-    let modulo = name.contains("mod")
+    guard let (kind, operands) = s.operation.division else {
+      preconditionFailure("\(s.operation) is not a division")
+    }
+    let wide = operands.wide
+    let signed = kind.signed
+    let modulo = kind.modulo
     let divisor = JITRegisters.address
-    if name.hasSuffix("X") {
+    if operands.register {
       a.move(divisor, x)
     } else {
       a.move(divisor, immediate: UInt64(bitPattern: Int64(k)))

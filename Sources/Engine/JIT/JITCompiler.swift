@@ -141,32 +141,24 @@ struct JITCompiler {
   }
 
   private mutating func emit(_ slot: Slot, at index: Int) {
-    let operation = slot.operation
-    if operation.rawValue <= Operation.swap64.rawValue {
+    switch slot.operation.family {
+    case .arithmetic, .byteOrder:
       emitArithmetic(slot)
-    } else if operation.isJump {
+    case .jump:
       emitJump(slot, at: index)
-    } else {
-      switch operation {
-      case .callHelper, .callLocal, .callRegister, .tailCall, .exit:
-        emitCall(slot, at: index)
-      case .loadImmediate64:
-        a.move(JITRegisters.bpf(slot.dst), immediate: UInt64(bitPattern: slot.immediate))
-      case .trap:
-        flush()
-        a.store(immediate: slot.offset, JITRegisters.context, JITContext.faultIndex)
-        a.store(
-          immediate: JITContext.Status.fellOffEnd.rawValue, JITRegisters.context,
-          JITContext.status)
-        a.jump(to: epilogue)
-      default:
-        emitMemory(slot, at: index)
-      }
+    case .call:
+      emitCall(slot, at: index)
+    case .loadImmediate64:
+      a.move(JITRegisters.bpf(slot.dst), immediate: UInt64(bitPattern: slot.immediate))
+    case .trap:
+      flush()
+      a.store(immediate: slot.offset, JITRegisters.context, JITContext.faultIndex)
+      a.store(
+        immediate: JITContext.Status.fellOffEnd.rawValue, JITRegisters.context,
+        JITContext.status)
+      a.jump(to: epilogue)
+    case .load, .store, .atomic, .packetLoad:
+      emitMemory(slot, at: index)
     }
   }
-}
-
-extension Operation {
-  /// `ja` and the conditional jumps.
-  var isJump: Bool { rawValue >= Operation.ja.rawValue && rawValue <= Operation.jsle32X.rawValue }
 }

@@ -15,7 +15,7 @@ extension JITCompiler {
     }
     // A backward branch checks the budget only when taken.
     let skip = a.makeLabel()
-    a.jump(Condition(rawValue: condition.rawValue ^ 1)!, to: skip)
+    a.jump(condition.inverse, to: skip)
     checkBudget(index)
     a.jump(to: slotLabels[target])
     a.bind(skip)
@@ -23,33 +23,34 @@ extension JITCompiler {
 
   /// Emits the comparison of a conditional jump; returns the x86 condition.
   private mutating func compare(_ s: Slot) -> Condition {
-    let name = "\(s.operation)"
-    let wide = !name.contains("32")
-    let register = name.hasSuffix("X")
+    guard let (test, operands) = s.operation.conditionalJump else {
+      preconditionFailure("\(s.operation) is not a conditional jump")
+    }
+    let wide = operands.wide
     let d = JITRegisters.bpf(s.dst)
     let x = JITRegisters.bpf(s.src)
     let k = Int32(truncatingIfNeeded: s.immediate)
-    let kind = name.prefix { $0.isLetter && $0 != "X" && $0 != "K" }
-    if kind == "jset" {
-      if register { a.test(d, x, wide: wide) } else { a.test(d, immediate: k, wide: wide) }
+    if test == .anyBitSet {
+      if operands.register { a.test(d, x, wide: wide) } else { a.test(d, immediate: k, wide: wide) }
       return .notEqual
     }
-    if register {
+    if operands.register {
       a.arithmetic(0x39, d, x, wide: wide)
     } else {
       a.arithmetic(digit: 7, d, immediate: k, wide: wide)
     }
-    switch kind {
-    case "jeq": return .equal
-    case "jne": return .notEqual
-    case "jgt": return .above
-    case "jge": return .aboveOrEqual
-    case "jlt": return .below
-    case "jle": return .belowOrEqual
-    case "jsgt": return .greater
-    case "jsge": return .greaterOrEqual
-    case "jslt": return .less
-    default: return .lessOrEqual
+    switch test {
+    case .equal: return .equal
+    case .notEqual: return .notEqual
+    case .greater: return .above
+    case .greaterOrEqual: return .aboveOrEqual
+    case .less: return .below
+    case .lessOrEqual: return .belowOrEqual
+    case .signedGreater: return .greater
+    case .signedGreaterOrEqual: return .greaterOrEqual
+    case .signedLess: return .less
+    case .signedLessOrEqual: return .lessOrEqual
+    case .anyBitSet: return .notEqual
     }
   }
 
@@ -84,7 +85,7 @@ extension JITCompiler {
       a.jump(.equal, to: fallThrough)
       a.jump(r.address)
       a.bind(fallThrough)
-    default:  // callLocal
+    case .callLocal:
       checkBudget(index)
       a.load(r.scratch, r.context, JITContext.depth)
       a.arithmetic(digit: 0, r.scratch, immediate: 1, wide: true)
@@ -99,6 +100,8 @@ extension JITCompiler {
       for reg in [X86Register.rbp, .r15, .r14, .r13, .rbx] { a.pop(reg) }
       a.memoryForm([0x83], wide: true, reg: 5, base: r.context, displacement: JITContext.depth)
       a.emit(1)
+    default:
+      preconditionFailure("\(s.operation) is not a call")
     }
   }
 

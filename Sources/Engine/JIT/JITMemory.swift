@@ -25,13 +25,13 @@ extension JITCompiler {
       let displacement = checkedAddress(s.src, s.offset, size: size, write: false, index)
       a.memoryForm(opcode, wide: wide, reg: d.number, base: host, displacement: displacement)
     case .storeByte, .storeHalf, .storeWord, .storeDouble:
-      let size = [1, 2, 4, 8][Int(s.operation.rawValue - Operation.storeByte.rawValue)]
+      let size = s.operation.storeSize!
       let displacement = checkedAddress(s.dst, s.offset, size: size, write: true, index)
       a.memoryForm(
         size == 1 ? [0x88] : [0x89], wide: size == 8, reg: x.number, base: host,
         displacement: displacement, prefix: size == 2 ? [0x66] : [], byteRegisters: size == 1)
     case .storeImmediateByte, .storeImmediateHalf, .storeImmediateWord, .storeImmediateDouble:
-      let size = [1, 2, 4, 8][Int(s.operation.rawValue - Operation.storeImmediateByte.rawValue)]
+      let size = s.operation.storeSize!
       let displacement = checkedAddress(s.dst, s.offset, size: size, write: true, index)
       a.memoryForm(
         size == 1 ? [0xc6] : [0xc7], wide: size == 8, reg: 0, base: host,
@@ -50,10 +50,14 @@ extension JITCompiler {
       }
       restore(1...5)
       a.move(.rax, host)
-    default:
-      // Atomics: checked here, performed by the engine's own code (the
-      // machine runs one program on one thread).
-      let wide = s.operation.rawValue >= Operation.atomicAdd64.rawValue
+    case .atomicAdd32, .atomicOr32, .atomicAnd32, .atomicXor32, .atomicFetchAdd32,
+      .atomicFetchOr32, .atomicFetchAnd32, .atomicFetchXor32, .atomicExchange32,
+      .atomicCompareExchange32, .atomicAdd64, .atomicOr64, .atomicAnd64, .atomicXor64,
+      .atomicFetchAdd64, .atomicFetchOr64, .atomicFetchAnd64, .atomicFetchXor64,
+      .atomicExchange64, .atomicCompareExchange64:
+      // Checked here, performed by the engine's own code (the machine runs
+      // one program on one thread).
+      let wide = s.operation.isWideAtomic
       let displacement = checkedAddress(s.dst, s.offset, size: wide ? 8 : 4, write: true, index)
       if displacement != 0 { a.loadAddress(host, host, displacement) }
       callBack(JITBridge.atomic, saving: 0...9) { a in
@@ -61,6 +65,8 @@ extension JITCompiler {
         a.move(.rdx, immediate: UInt64(s.operation.rawValue) | UInt64(s.src) << 8)
       }
       restore(0...9)
+    default:
+      preconditionFailure("\(s.operation) is not a memory access")
     }
   }
 

@@ -36,6 +36,10 @@ enum Condition: UInt8 {
   case greaterOrEqual = 0xd
   case lessOrEqual = 0xe
   case greater = 0xf
+
+  /// The opposite condition (x86 encodes each pair as codes that differ
+  /// in the low bit).
+  var inverse: Condition { Condition(rawValue: rawValue ^ 1)! }
 }
 
 /// Encodes x86-64 instructions into a byte buffer: REX, ModRM, SIB and

@@ -56,7 +56,7 @@ struct FidelityRun {
       try machine.maps[slot.map].setProgram(target, at: slot.slot)
     }
     let runner = try PacketRunner(
-      machine: machine, program: machine.prepare(program), mode: .perPacket)
+      machine: machine, program: machine.prepare(program), form: .perPacket)
     runner.ingressInterface = device.index
 
     var comparison = Comparison()

@@ -1,6 +1,8 @@
 import BPF
 import Engine
 import Foundation
+import Frames
+import TestSupport
 import Testing
 
 /// One XDP program of one bundled sample object (`make samples` compiles
@@ -12,42 +14,23 @@ struct SampleProgram: CustomTestStringConvertible, Sendable {
   var object: String { URL(fileURLWithPath: path).lastPathComponent }
   var testDescription: String { "\(object):\(program)" }
 
-  static let packageRoot = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent()  // Support
-    .deletingLastPathComponent()  // FidelityTests
-    .deletingLastPathComponent()  // Tests
-    .deletingLastPathComponent()
-
-  static let directory = packageRoot.appendingPathComponent("build/samples")
-
-  /// Every XDP program of every compiled sample, by object then program.
-  static let all: [SampleProgram] = {
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-    return names.filter { $0.hasSuffix(".o") }.sorted().flatMap { name -> [SampleProgram] in
-      let path = directory.appendingPathComponent(name).path
-      guard let object = try? BPFObject(contentsOf: path) else { return [] }
-      return object.programEntries.filter(\.isXDP).map {
-        SampleProgram(path: path, program: $0.name)
+  /// The XDP programs of `objects`, by object then program, and the
+  /// objects that could not be read.
+  static func listing(_ objects: [URL]) -> ProgramListing<SampleProgram> {
+    ProgramListing(objects: objects) { url in
+      try BPFObject(contentsOf: url.path).programEntries.filter(\.isXDP).map {
+        SampleProgram(path: url.path, program: $0.name)
       }
     }
-  }()
+  }
 
-  static let missingReason: Comment = "no sample objects in build/samples (run `make samples`)"
+  /// Every XDP program of every compiled sample.
+  static let samples = listing(PackageLayout.sampleObjects)
+  static var all: [SampleProgram] { samples.programs }
 
   /// Every XDP program of the rewriter's compiled corpus (`make corpus`).
-  static let corpus: [SampleProgram] = {
-    let directory = packageRoot.appendingPathComponent("build/corpus")
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-    return names.filter { $0.hasSuffix(".o") }.sorted().flatMap { name -> [SampleProgram] in
-      let path = directory.appendingPathComponent(name).path
-      guard let object = try? BPFObject(contentsOf: path) else { return [] }
-      return object.programEntries.filter(\.isXDP).map {
-        SampleProgram(path: path, program: $0.name)
-      }
-    }
-  }()
-
-  static let corpusMissing: Comment = "no corpus objects in build/corpus (run `make corpus`)"
+  static let corpusListing = listing(PackageLayout.corpusObjects)
+  static var corpus: [SampleProgram] { corpusListing.programs }
 }
 
 /// The map contents both worlds start from, so that every branch a sample

@@ -1,6 +1,5 @@
 /// The Internet checksum of RFC 1071, as IPv4, UDP, TCP and ICMP headers
-/// carry it: shared by the engine's frame generator and the control plane's
-/// frame templates, which both build frames a kernel must accept.
+/// carry it: the frames this target builds are frames a kernel must accept.
 public enum InternetChecksum {
   /// The one's-complement of the one's-complement sum of `bytes` read as
   /// big-endian 16-bit words (an odd tail padded with a zero byte).

@@ -1,5 +1,3 @@
-import BPF
-
 /// A seeded generator of Ethernet frames for offline runs: IPv4 and IPv6
 /// carrying UDP, TCP or ICMP, ARP, 802.1Q-tagged frames, runts (shorter
 /// than the 60-byte minimum) and truncated frames (headers promise more
@@ -59,15 +57,13 @@ public struct FrameGenerator: Sendable {
 
   private mutating func ipv4(protocol proto: UInt8, size: Int) -> [UInt8] {
     let payloadLength = max(size - 14 - 20, Self.transportHeaderLength(proto))
-    var header: [UInt8] =
-      [0x45, 0] + be16(UInt16(20 + payloadLength)) + be16(UInt16(random(below: 65536)))
-    header += [0x40, 0, 64, proto, 0, 0]
+    // Drawn in this order, so a seed keeps giving the frames it gave.
+    let identification = UInt16(random(below: 65536))
     let source = ipv4Address()
     let destination = ipv4Address()
-    header += source + destination
-    let checksum = InternetChecksum.of(header)
-    header[10] = UInt8(checksum >> 8)
-    header[11] = UInt8(checksum & 0xff)
+    let header = FrameHeaders.ipv4(
+      protocol: proto, source: source, destination: destination, payloadLength: payloadLength,
+      identification: identification)
     let pseudo = source + destination + [0, proto] + be16(UInt16(payloadLength))
     let l4 = transport(proto, length: payloadLength, pseudoHeader: pseudo)
     return ethernet(type: 0x0800) + header + l4
@@ -95,7 +91,8 @@ public struct FrameGenerator: Sendable {
     let checksumOffset: Int
     switch proto {
     case 17:
-      segment = be16(port()) + be16(port()) + be16(UInt16(length)) + [0, 0]
+      let sourcePort = port()
+      segment = FrameHeaders.udp(sourcePort: sourcePort, destinationPort: port(), length: length)
       checksumOffset = 6
     case 6:
       segment =
@@ -125,7 +122,7 @@ public struct FrameGenerator: Sendable {
 
   private mutating func ethernet(type: UInt16, broadcast: Bool = false) -> [UInt8] {
     let destination: [UInt8] = broadcast ? [0xff, 0xff, 0xff, 0xff, 0xff, 0xff] : mac()
-    return destination + mac() + be16(type)
+    return FrameHeaders.ethernet(destination: destination, source: mac(), type: type)
   }
 
   private mutating func mac() -> [UInt8] {
@@ -156,7 +153,5 @@ public struct FrameGenerator: Sendable {
   }
 }
 
-private func be16(_ value: UInt16) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xff)] }
-private func be32(_ value: UInt32) -> [UInt8] {
-  be16(UInt16(value >> 16)) + be16(UInt16(value & 0xffff))
-}
+private func be16(_ value: UInt16) -> [UInt8] { FrameHeaders.be16(value) }
+private func be32(_ value: UInt32) -> [UInt8] { FrameHeaders.be32(value) }

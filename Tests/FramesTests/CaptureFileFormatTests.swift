@@ -1,4 +1,4 @@
-import Engine
+import Frames
 import Testing
 
 /// Capture files as `xdpbatch capture` and `run -w` write them read back

@@ -1,0 +1,153 @@
+import Engine
+
+/// How a driver calls a per-packet program (the talk's experiment).
+public enum CallStyle: String, CaseIterable, Sendable, Codable {
+  /// A direct `call rel32`: what the kernel's BPF dispatcher (5.6) turns
+  /// the driver's call into.
+  case direct
+  /// `call rax` through a plain function pointer.
+  case indirect
+  /// An indirect call through a retpoline thunk (the kernel's
+  /// `__x86_indirect_thunk_rax`): a kernel with Spectre v2 mitigations and
+  /// no dispatcher.
+  case retpoline
+}
+
+/// A small machine-code driver placed beside a copy of a compiled
+/// program, that calls it once per context record, as a NIC driver calls
+/// its XDP program: R1 = each record in turn (and R2 a constant, the batch
+/// size for the batch form). Only for measuring call styles: no verdict is
+/// read, tail calls are not counted per call.
+public final class DispatchLoop {
+  private let memory: ExecutableMemory
+  private let machine: Machine
+
+  private typealias Driver =
+    @convention(c) (UnsafeMutableRawPointer, UnsafePointer<UInt64>, Int) -> Void
+
+  /// Compiles `program` (if needed) and emits the driver for `style`,
+  /// which passes `r2` in R2 on every call (the batch size for the batch
+  /// form; helpers leave other values in the register file).
+  ///
+  /// - Throws: ``JITError`` when the program cannot be compiled or mapped.
+  public init(machine: Machine, program: PreparedProgram, style: CallStyle, r2: Int32 = 0)
+    throws(JITError)
+  {
+    let code = try machine.nativeCode(for: program)
+    self.machine = machine
+    memory = try ExecutableMemory(Self.driver(style: style, r2: r2) + code.bytes)
+  }
+
+  /// Calls the program once per record (R1 = the record).
+  ///
+  /// - Throws: ``ExecutionError`` when a call stopped with an error.
+  public func run(records: [UInt64]) throws(ExecutionError) {
+    let driver = unsafeBitCast(memory.base, to: Driver.self)
+    try machine.withNativeRun { context in
+      records.withUnsafeBufferPointer { driver(context, $0.baseAddress!, $0.count) }
+    }
+  }
+
+  /// The driver, `driver(context, records, count)`, for code placed right
+  /// after it (16-byte aligned). RBX = i, R12 = context, R13 = records,
+  /// R14 = count, R15 = the register file; after each call it stops if
+  /// the run's status is set.
+  static func driver(style: CallStyle, r2: Int32) -> [UInt8] {
+    var a = DriverAssembly()
+    a.emit(0x53, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57)  // push rbx, r12-r15
+    a.emit(0x49, 0x89, 0xfc)  // mov r12, rdi
+    a.emit(0x49, 0x89, 0xf5)  // mov r13, rsi
+    a.emit(0x49, 0x89, 0xd6)  // mov r14, rdx
+    a.emit(0xbb)  // mov ebx, 0
+    a.emit32(0)
+    a.emit(0x4d, 0x8b, 0xbc, 0x24)  // mov r15, [r12 + register file]
+    a.emit32(Int32(NativeCode.registerFileField))
+    a.bind(.loop)
+    a.emit(0x4c, 0x39, 0xf3)  // cmp rbx, r14
+    a.emit(0x0f, 0x83)  // jae done
+    a.reference(.done)
+    a.emit(0x49, 0x8b, 0x84, 0xdd)  // mov rax, [r13 + rbx*8]
+    a.emit32(0)
+    a.emit(0x49, 0x89, 0x87)  // mov [r15 + 8], rax: R1
+    a.emit32(8)
+    a.emit(0x49, 0xc7, 0x87)  // mov qword [r15 + 16], r2: R2
+    a.emit32(16)
+    a.emit32(r2)
+    a.emit(0x4c, 0x89, 0xe7)  // mov rdi, r12
+    switch style {
+    case .direct:
+      a.emit(0xe8)  // call code
+      a.reference(.code)
+    case .indirect, .retpoline:
+      a.emit(0x48, 0x8d, 0x05)  // lea rax, [rip + code]: a function pointer
+      a.reference(.code)
+      if style == .indirect {
+        a.emit(0xff, 0xd0)  // call rax
+      } else {
+        a.emit(0xe8)  // call thunk
+        a.reference(.thunk)
+      }
+    }
+    a.emit(0x49, 0x81, 0xbc, 0x24)  // cmp qword [r12 + status], 0
+    a.emit32(Int32(NativeCode.statusField))
+    a.emit32(0)
+    a.emit(0x0f, 0x85)  // jne done
+    a.reference(.done)
+    a.emit(0x48, 0x83, 0xc3, 0x01)  // add rbx, 1
+    a.emit(0xe9)  // jmp loop
+    a.reference(.loop)
+    a.bind(.done)
+    a.emit(0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x5b)  // pop r15-r12, rbx
+    a.emit(0xc3)  // ret
+    // The retpoline: the return stack predicts the speculative path into
+    // the pause loop; the real return goes to RAX.
+    a.bind(.thunk)
+    a.emit(0xe8)  // call capture
+    a.reference(.capture)
+    a.bind(.spin)
+    a.emit(0xf3, 0x90, 0x0f, 0xae, 0xe8)  // pause; lfence
+    a.emit(0xe9)  // jmp spin
+    a.reference(.spin)
+    a.bind(.capture)
+    a.emit(0x48, 0x89, 0x04, 0x24)  // mov [rsp], rax
+    a.emit(0xc3)  // ret
+    while a.bytes.count % 16 != 0 { a.emit(0xcc) }  // int3
+    a.bind(.code)
+    return a.finished()
+  }
+}
+
+/// The driver's bytes, with its few labels resolved as 32-bit
+/// displacements from the end of the field that names them.
+private struct DriverAssembly {
+  enum Label { case loop, done, thunk, spin, capture, code }
+
+  private(set) var bytes: [UInt8] = []
+  private var positions: [Label: Int] = [:]
+  private var references: [(at: Int, label: Label)] = []
+
+  mutating func emit(_ values: UInt8...) { bytes += values }
+
+  mutating func emit32(_ value: Int32) {
+    withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+  }
+
+  mutating func bind(_ label: Label) { positions[label] = bytes.count }
+
+  /// A rel32 field naming `label`.
+  mutating func reference(_ label: Label) {
+    references.append((bytes.count, label))
+    emit32(0)
+  }
+
+  func finished() -> [UInt8] {
+    var result = bytes
+    for (at, label) in references {
+      let distance = Int32(positions[label]! - (at + 4))
+      withUnsafeBytes(of: distance.littleEndian) { raw in
+        for k in 0..<4 { result[at + k] = raw[k] }
+      }
+    }
+    return result
+  }
+}

@@ -1,0 +1,98 @@
+import BPF
+
+/// A runner's context records (what R1 points to, in
+/// ``XDPContextLayout/engine``): `count` records at fixed slots of one
+/// region, filled and read through the region's host memory (mapped at
+/// init, never moved: no bounds check per field), with each slot's frame
+/// bounds and committed redirect registered with the machine's
+/// ``PacketFrameTable``. Both runners fill and read their records here;
+/// every member is a plain value or pointer, so the per-frame path
+/// retains nothing.
+struct ContextRecords {
+  /// The record layout.
+  let layout = XDPContextLayout.engine
+  /// The address of the first record.
+  let start: UInt64
+  /// The frame bounds and committed redirects of each slot.
+  private let slots: PacketFrameTable.Slots
+  /// The region's host memory.
+  private let bytes: UnsafeMutableRawPointer
+
+  /// Maps `count` records as a region called `name` and registers their
+  /// slots with `machine`.
+  init(machine: Machine, count: Int, name: String) throws(AddressSpaceError) {
+    let stride = Int(layout.stride)
+    let region = try machine.addressSpace.map(length: count * stride, name: name)
+    start = UInt64(region.start)
+    bytes = machine.addressSpace.pointer(start, count: region.length)!
+    slots = machine.packetFrames.register(records: start, stride: stride, count: count)
+  }
+
+  /// Record `slot`'s address in the machine's space.
+  @inline(__always) func address(_ slot: Int) -> UInt64 {
+    start &+ UInt64(slot) &* UInt64(layout.stride)
+  }
+
+  /// Record `slot`'s bytes.
+  @inline(__always) private func fields(_ slot: Int) -> UnsafeMutableRawPointer {
+    bytes + slot &* Int(layout.stride)
+  }
+
+  @inline(__always) private func field(_ slot: Int, _ offset: Int16) -> UInt32 {
+    fields(slot).loadUnaligned(fromByteOffset: Int(offset), as: UInt32.self)
+  }
+
+  /// Fills record `slot` for `frame`, as the kernel's `xdp_buff` starts:
+  /// `data_meta` = `data` (no metadata), no egress interface, `act` and
+  /// the redirect slot zero; and sets the slot's frame bounds.
+  @inline(__always) func fill(
+    _ slot: Int, _ frame: LiveFrameRunner.Frame, ingressInterface: UInt32, receiveQueue: UInt32
+  ) {
+    slots.bounds[slot] = PacketFrame(
+      hardStart: UInt64(frame.hardStart), hardEnd: UInt64(frame.hardEnd))
+    let fields = fields(slot)
+    func set(_ offset: Int16, _ value: UInt32) {
+      fields.storeBytes(of: value, toByteOffset: Int(offset), as: UInt32.self)
+    }
+    set(layout.data, frame.data)
+    set(layout.dataEnd, frame.data &+ frame.length)
+    set(layout.dataMeta, frame.data)
+    set(layout.ingressInterfaceIndex, ingressInterface)
+    set(layout.receiveQueueIndex, receiveQueue)
+    set(layout.egressInterfaceIndex, 0)
+    set(layout.action, 0)
+    if let slot = layout.redirectTarget { set(slot, 0) }
+  }
+
+  /// Marks a filled record as padding (``XDPContextLayout/paddingAction``
+  /// in `act`), which the `immediate` bound's head skips, so the program
+  /// never runs on it.
+  @inline(__always) func markPadding(_ slot: Int) {
+    fields(slot).storeBytes(
+      of: UInt32(XDPContextLayout.paddingAction), toByteOffset: Int(layout.action),
+      as: UInt32.self)
+  }
+
+  /// Forgets the redirects committed into the first `count` slots.
+  @inline(__always) func clearRedirects(_ count: Int) {
+    for slot in 0..<count { slots.redirects[slot] = nil }
+  }
+
+  /// The redirect the batch form committed into record `slot`, if any.
+  @inline(__always) func committedRedirect(_ slot: Int) -> RedirectTarget? {
+    slots.redirects[slot]
+  }
+
+  /// The verdict the batch form's epilogue left in record `slot`'s `act`.
+  @inline(__always) func action(_ slot: Int) -> UInt32 { field(slot, layout.action) }
+
+  /// Where record `slot` says its packet is now: `data` and `data_end`.
+  @inline(__always) func packet(_ slot: Int) -> (data: UInt32, end: UInt32) {
+    (field(slot, layout.data), field(slot, layout.dataEnd))
+  }
+
+  /// Where record `slot` says its metadata is: `data_meta` and `data`.
+  @inline(__always) func metadata(_ slot: Int) -> (start: UInt32, end: UInt32) {
+    (field(slot, layout.dataMeta), field(slot, layout.data))
+  }
+}
