@@ -4,7 +4,11 @@
 # host's root read-only over 9p, runs the in-guest tests and fails unless
 # every one passed within the time limit.
 #
-#   kernel/vm-test.sh [--only REGEX] [--build-only]
+#   kernel/vm-test.sh [--only REGEX] [--build-only] [--figures]
+#
+# --figures runs kernel/vm/guest/figures.sh instead of the tests, with
+# qemu's -icount shift=0 (one emulated nanosecond per guest instruction),
+# and writes build/kernel/figures.json and figures.md.
 #
 # Environment: VM_TIMEOUT (seconds the guest may run, default 2400),
 # VM_MEMORY (default 1024 MiB), VM_CPUS (default 2), JOBS (make -j).
@@ -18,11 +22,13 @@ src=$out/src/$LINUX_DIRECTORY
 obj=$out/obj
 only=
 build_only=false
+figures=false
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--only) only=$2; shift 2 ;;
 	--build-only) build_only=true; shift ;;
-	*) echo "usage: kernel/vm-test.sh [--only REGEX] [--build-only]" >&2; exit 2 ;;
+	--figures) figures=true; shift ;;
+	*) echo "usage: kernel/vm-test.sh [--only REGEX] [--build-only] [--figures]" >&2; exit 2 ;;
 	esac
 done
 
@@ -174,19 +180,33 @@ echo "  release xdpbatch, samples, batchctl, hand-written batch programs ($recor
 
 step "guest (qemu, software emulation: this takes minutes)"
 console=$out/console.log
+guest_script=$kernel_dir/vm/guest/run.sh
+accel=(-accel tcg)
+if $figures; then
+	console=$out/figures-console.log
+	guest_script=$kernel_dir/vm/guest/figures.sh
+	# the guest's clock counts its instructions: 1 ns each
+	accel=(-accel tcg -icount shift=0,sleep=off)
+fi
 timeout=${VM_TIMEOUT:-2400}
 start=$(date +%s)
 status=0
-timeout "$timeout" qemu-system-x86_64 -accel tcg -m "${VM_MEMORY:-1024}" \
+timeout "$timeout" qemu-system-x86_64 "${accel[@]}" -m "${VM_MEMORY:-1024}" \
 	-smp "${VM_CPUS:-2}" -nographic -no-reboot -net none \
 	-kernel "$image" -initrd "$out/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 quiet xdpbatch.run=$kernel_dir/vm/guest/run.sh${only:+ xdpbatch.only=$only}" \
+	-append "console=ttyS0 panic=-1 quiet xdpbatch.run=$guest_script${only:+ xdpbatch.only=$only}" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 </dev/null 2>&1 |
 	tr -d '\r' | sed -u -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | tee "$console" |
-	grep --line-buffered -E '^(xdpbatch-vm|  )' || status=${PIPESTATUS[0]}
+	grep --line-buffered -E '^(xdpbatch-(vm|figure)|  )' || status=${PIPESTATUS[0]}
 echo "  guest ran $(elapsed "$start")"
-grep '^  [0-9a-z-]*: figure: ' "$console" | sed 's/^  [0-9a-z-]*: figure: //' >"$out/figures.txt" || true
+if $figures; then
+	sed -n 's/^xdpbatch-figure //p' "$console" >"$out/figures.json"
+	/usr/bin/python3 "$kernel_dir/tests/figures_table.py" "$out/figures.json" >"$out/figures.md"
+	cat "$out/figures.md"
+else
+	grep '^  [0-9a-z-]*: figure: ' "$console" | sed 's/^  [0-9a-z-]*: figure: //' >"$out/figures.txt" || true
+fi
 
 # isa-debug-exit: qemu exits with (status << 1) | 1, so 1 means the guest
 # script exited 0; 124 is timeout's.
@@ -198,4 +218,4 @@ elif [ -z "$result" ]; then
 elif [ "$status" -ne 1 ] || [[ "$result" != *PASSED* ]]; then
 	die "$result (qemu status $status; console: $console)"
 fi
-echo "vm-test: ${result#xdpbatch-vm: result }; figures in $out/figures.txt"
+echo "vm-test: ${result#xdpbatch-vm: result }; figures in $out/figures.$($figures && echo md || echo txt)"
