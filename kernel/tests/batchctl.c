@@ -19,7 +19,11 @@
  *                                 N times out of IFACE (XDP_TX, live frames);
  *                                 --alternate flips the low bit of the
  *                                 destination MAC on every other frame sent,
- *                                 so that one poll's frames differ
+ *                                 so that one poll's frames differ; prints
+ *                                 the frames sent and the nanoseconds the
+ *                                 test runs took (the kernel's duration,
+ *                                 receive side included when NAPI runs at
+ *                                 the end of each run's bottom half)
  *
  * Errors go to stderr with libbpf's messages (the verifier's log included)
  * and exit status 1.
@@ -216,6 +220,7 @@ static int send_frames(const char *iface, const char *path, unsigned int repeat,
 	unsigned int ifindex = if_nametoindex(iface);
 	unsigned char frame[65536];
 	uint32_t header[6], record[4];
+	unsigned long long nanoseconds = 0;
 	unsigned long sent = 0;
 	FILE *file;
 	int prog;
@@ -252,10 +257,11 @@ static int send_frames(const char *iface, const char *path, unsigned int repeat,
 			return fail("%s: truncated record after %lu frames", path, sent);
 		if (bpf_prog_test_run_opts(prog, &opts))
 			return fail("send on %s: %s", iface, strerror(errno));
+		nanoseconds += (unsigned long long)opts.duration * repeat;
 		sent++;
 	}
 	fclose(file);
-	printf("%lu\n", sent * repeat);
+	printf("%lu %llu\n", sent * repeat, nanoseconds);
 	return 0;
 }
 

@@ -43,13 +43,13 @@ for sample in xdp1 xdp_tx xdp_classify xdp_redirect_map; do
 		ip netns exec vf "$BATCHCTL" send vf-in "$WORK/frames.pcap" 8 >/dev/null
 		wait_drained vf-out
 		stats_before=$(bpftool -j prog show pinned "$dir/prog")
-		start=$(date +%s%N)
-		sent=$(ip netns exec vf "$BATCHCTL" send vf-in "$WORK/frames.pcap" "$repeat")
+		sending=$(ip netns exec vf "$BATCHCTL" send vf-in "$WORK/frames.pcap" "$repeat") ||
+			{ status=1; continue; }
+		read -r sent elapsed <<<"$sending"
 		wait_drained vf-out
-		end=$(date +%s%N)
 		stats_after=$(bpftool -j prog show pinned "$dir/prog")
-		/usr/bin/python3 - "$sample" "$form" "$sent" "$((end - start))" \
-			"$stats_before" "$stats_after" <<'EOF'
+		/usr/bin/python3 - "$sample" "$form" "$sent" "$elapsed" \
+			"$stats_before" "$stats_after" <<'EOF' || status=1
 import json, sys
 sample, form, sent, elapsed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 before, after = json.loads(sys.argv[5]), json.loads(sys.argv[6])
@@ -59,7 +59,7 @@ print("xdpbatch-figure " + json.dumps({
     "sample": sample, "form": form, "frames": sent, "runs": runs,
     "frames_per_run": round(sent / runs, 2) if runs else None,
     "program_emulated_ns_per_frame": round(program_ns / sent, 1),
-    "send_and_receive_emulated_ns_per_frame": round(elapsed / sent, 1),
+    "test_run_emulated_ns_per_frame": round(elapsed / sent, 1),
 }, sort_keys=True))
 EOF
 		rm "$dir/link"

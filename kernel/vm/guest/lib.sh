@@ -1,6 +1,7 @@
 # Helpers for the in-guest tests of `make vm-test` (sourced by run.sh and
 # by every test). The guest sees the host's root read-only: everything a
 # test writes goes to /tmp, /run or /sys/fs/bpf (fresh in the guest).
+set -o pipefail
 
 PROJECT=${PROJECT:?}
 BUILD=$PROJECT/build

@@ -22,7 +22,7 @@ for sample in xdp1 xdp_tx xdp_classify xdp_redirect_map; do
 			fi
 			check "$BATCHCTL" attach "$dir" vt-out
 			if [ "$sender" = live ]; then
-				sent=$(ip netns exec vt "$BATCHCTL" send vt-in "$WORK/frames.pcap" "$repeat") ||
+				sent=$(ip netns exec vt "$BATCHCTL" send vt-in "$WORK/frames.pcap" "$repeat" | cut -d' ' -f1) ||
 					fail "$sample: sending failed: $sent"
 			else
 				sent=$(ip netns exec vt $FRAMES send vt-in "$WORK/frames.pcap" "$repeat") ||

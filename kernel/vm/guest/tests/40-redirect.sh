@@ -32,7 +32,7 @@ for form in pp batch; do
 		check "$BATCHCTL" attach "$PINS/t$port-$form" "t$port-in"
 	done
 	check "$BATCHCTL" attach "$dir" vr-out
-	sent=$(ip netns exec vr "$BATCHCTL" send vr-in "$WORK/frames.pcap" "$repeat" --alternate) ||
+	sent=$(ip netns exec vr "$BATCHCTL" send vr-in "$WORK/frames.pcap" "$repeat" --alternate | cut -d' ' -f1) ||
 		fail "sending failed: $sent"
 	wait_drained vr-out
 	wait_drained t0-in

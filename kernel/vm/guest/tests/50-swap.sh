@@ -16,7 +16,7 @@ check "$BATCHCTL" attach "$PINS/pp" vs-out
 : >"$WORK/sent"
 (
 	while [ ! -e "$WORK/stop" ]; do
-		ip netns exec vs "$BATCHCTL" send vs-in "$WORK/frames.pcap" "$repeat" >>"$WORK/sent" ||
+		ip netns exec vs "$BATCHCTL" send vs-in "$WORK/frames.pcap" "$repeat" | cut -d' ' -f1 >>"$WORK/sent" ||
 			{ echo "sending failed" >"$WORK/send-error"; break; }
 	done
 ) &
