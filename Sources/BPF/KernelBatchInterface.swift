@@ -29,6 +29,12 @@ public struct KernelBatchInterface: Hashable, Sendable {
   /// The BTF id of ``commitFunctionName``, if the kernel has it.
   public var commitFunction: Int32?
 
+  /// An interface with this record layout and commit function.
+  public init(layout: XDPContextLayout, commitFunction: Int32? = nil) {
+    self.layout = layout
+    self.commitFunction = commitFunction
+  }
+
   /// Reads the interface from a kernel's BTF; throws if that kernel cannot
   /// run batch programs, saying why.
   public init(btf: BTF) throws(KernelBatchInterfaceError) {
@@ -69,7 +75,7 @@ public struct KernelBatchInterface: Hashable, Sendable {
 }
 
 /// Why a kernel's BTF describes no batch program interface.
-public enum KernelBatchInterfaceError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum KernelBatchInterfaceError: Error, Hashable, Sendable, CustomStringConvertible {
   /// The BTF lacks a type the interface needs.
   case missingType(String)
   /// A struct lacks a field the interface needs, or has it where no
