@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPF
+import Deployment
 import Foundation
 import Inspection
 import Kernel
@@ -24,12 +25,13 @@ struct ListCommand: ParsableCommand {
       writeToStandardError("xdpbatch: error: \(error)")
       throw ExitCode.failure
     }
-    let listing = InterfaceListing(inventory, includeAll: all)
+    let listing = InterfaceListing(
+      inventory, includeAll: all, kernelBatch: (try? BatchKernelSupport.probe())?.interface)
     if json {
       print(try JSONCoding.document(listing.entries))
       return
     }
-    for notice in listing.notices { print("# \(notice)") }
+    for notice in listing.notices + [listing.batchNotice] { print("# \(notice)") }
     print(Self.table(listing.interfaces))
   }
 
