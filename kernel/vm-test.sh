@@ -197,7 +197,7 @@ timeout "$timeout" qemu-system-x86_64 "${accel[@]}" -m "${VM_MEMORY:-1024}" \
 	-append "console=ttyS0 panic=-1 quiet xdpbatch.run=$guest_script${only:+ xdpbatch.only=$only}" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 </dev/null 2>&1 |
-	tr -d '\r' | sed -u -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | tee "$console" |
+	sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | tee "$console" |
 	grep --line-buffered -E '^(xdpbatch-(vm|figure)|  )' || status=${PIPESTATUS[0]}
 echo "  guest ran $(elapsed "$start")"
 if $figures; then

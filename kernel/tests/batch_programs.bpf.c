@@ -2,7 +2,8 @@
 /*
  * Hand-written batch XDP programs (BPF_F_XDP_BATCH) for the VM tests of
  * the batch patches: one the verifier must accept, and the mistakes it
- * must refuse. A batch program receives the first record in R1 and the
+ * must refuse. They are in xdp.batch sections, where xdpbatch finds
+ * programs written as batch programs (loaded as written). A batch program receives the first record in R1 and the
  * end of the records in R2; records are XDP_RECORD_SIZE bytes apart
  * (sizeof(struct xdp_buff) in the kernel's BTF, passed with -D).
  */
@@ -45,7 +46,7 @@ static void count(__u32 key, __u64 n)
 }
 
 /* Drops every frame, counting calls and records. */
-SEC("xdp")
+SEC("xdp.batch")
 int walk(struct xdp_record *rec, void *end)
 {
 	__u64 records = 0;
@@ -64,7 +65,7 @@ int walk(struct xdp_record *rec, void *end)
 }
 
 /* Decides record 1 without comparing it with the end of the batch. */
-SEC("xdp")
+SEC("xdp.batch")
 int past_end(struct xdp_record *rec, void *end)
 {
 	rec->act = XDP_PASS;
@@ -73,7 +74,7 @@ int past_end(struct xdp_record *rec, void *end)
 }
 
 /* Decides record 0 again once record 1 is being processed. */
-SEC("xdp")
+SEC("xdp.batch")
 int other_record(struct xdp_record *rec, void *end)
 {
 	struct xdp_record *next = NEXT(rec);
@@ -90,7 +91,7 @@ int other_record(struct xdp_record *rec, void *end)
 /* Reads a packet through record 0's pointer once record 1 is being
  * processed: the pointer was checked against record 0's data_end only.
  */
-SEC("xdp")
+SEC("xdp.batch")
 int stale_packet(struct xdp_record *rec, void *end)
 {
 	void *data = (void *)(long)rec->data;
