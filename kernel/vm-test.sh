@@ -11,7 +11,8 @@
 # and writes build/kernel/figures.json and figures.md.
 #
 # Environment: VM_TIMEOUT (seconds the guest may run, default 2400),
-# VM_MEMORY (default 1024 MiB), VM_CPUS (default 2), JOBS (make -j).
+# VM_MEMORY (default 1024 MiB), VM_CPUS (default 2), JOBS (make -j),
+# VM_TOOL_SWAPS (xdpbatch swaps under traffic in 70-tool, default 25).
 set -euo pipefail
 
 project=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,7 +67,7 @@ mkdir -p "$out"
 
 step "packages"
 packages=("$LINUX_PACKAGE=$LINUX_VERSION" qemu-system-x86 dwarves bc flex bison libssl-dev
-	libelf-dev busybox-static cpio libbpf-dev bpftool iproute2 gcc make)
+	libelf-dev busybox-static cpio libbpf-dev bpftool iproute2 gcc make tmux python3)
 missing=()
 for package in "${packages[@]}"; do
 	name=${package%%=*}
@@ -168,9 +169,13 @@ gcc -O2 -Wall -Wextra -Werror -o "$out/test/batchctl" "$kernel_dir/tests/batchct
 record=$(bpftool btf dump file "$obj/vmlinux" |
 	sed -n "s/.*STRUCT 'xdp_buff' size=\([0-9]*\).*/\1/p" | head -1)
 [ -n "$record" ] || die "the built kernel's BTF has no struct xdp_buff"
-clang -target bpf -O2 -g -Wall -Werror -I"/usr/include/$(uname -m)-linux-gnu" \
-	-DXDP_RECORD_SIZE="$record" -c "$kernel_dir/tests/batch_programs.bpf.c" \
-	-o "$out/test/batch_programs.o"
+# batch_walks.o: the same without the program calling the kfunc, for
+# xdpbatch, whose object reader refuses external symbols.
+for variant in batch_programs:"" batch_walks:-DWITHOUT_KFUNC_CALLS; do
+	clang -target bpf -O2 -g -Wall -Werror -I"/usr/include/$(uname -m)-linux-gnu" \
+		-DXDP_RECORD_SIZE="$record" ${variant#*:} -c "$kernel_dir/tests/batch_programs.bpf.c" \
+		-o "$out/test/${variant%%:*}.o"
+done
 rm -rf "$out/initramfs"
 mkdir -p "$out/initramfs/bin"
 cp "$(command -v busybox)" "$out/initramfs/bin/busybox"
@@ -194,7 +199,7 @@ status=0
 timeout "$timeout" qemu-system-x86_64 "${accel[@]}" -m "${VM_MEMORY:-1024}" \
 	-smp "${VM_CPUS:-2}" -nographic -no-reboot -net none \
 	-kernel "$image" -initrd "$out/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 quiet xdpbatch.run=$guest_script${only:+ xdpbatch.only=$only}" \
+	-append "console=ttyS0 panic=-1 quiet xdpbatch.run=$guest_script${only:+ xdpbatch.only=$only}${VM_TOOL_SWAPS:+ xdpbatch.tool_swaps=$VM_TOOL_SWAPS}" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 </dev/null 2>&1 |
 	sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | tee "$console" |

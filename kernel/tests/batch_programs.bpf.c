@@ -27,7 +27,9 @@ struct xdp_record {
 
 #define NEXT(r) ((struct xdp_record *)((void *)(r) + XDP_RECORD_SIZE))
 
+#ifndef WITHOUT_KFUNC_CALLS
 extern void bpf_xdp_batch_commit(struct xdp_md *ctx) __ksym;
+#endif
 
 /* [0]: calls, [1]: records */
 struct {
@@ -109,12 +111,17 @@ int stale_packet(struct xdp_record *rec, void *end)
 	return 0;
 }
 
-/* A per-packet program may not call the batch kernel function. */
+#ifndef WITHOUT_KFUNC_CALLS
+/* A per-packet program may not call the batch kernel function. (Built
+ * without it, -DWITHOUT_KFUNC_CALLS, the object has no external symbol
+ * and xdpbatch's object reader takes it.)
+ */
 SEC("xdp")
 int commit_per_packet(struct xdp_md *ctx)
 {
 	bpf_xdp_batch_commit(ctx);
 	return XDP_PASS;
 }
+#endif
 
 char _license[] SEC("license") = "GPL";

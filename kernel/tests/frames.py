@@ -11,6 +11,10 @@
   frames.py send IFACE PCAP TIMES
       send each frame of PCAP TIMES times out of IFACE through an AF_PACKET
       socket (on a veth, the peer receives them as sk_buffs); prints the count
+  frames.py send-until IFACE PCAP STOPFILE
+      send PCAP's frames out of IFACE again and again, a pause of 20 ms
+      after each round (so that the peer's NAPI keeps up and no frame is
+      dropped for a full ring), until STOPFILE exists; prints the count
   frames.py counters DUMP.json
       the action counters of an xdp_stats_map dump (`bpftool -j map dump`),
       summed over CPUs, as {"pass": {"packets": P, "bytes": B}, ...}
@@ -92,6 +96,22 @@ def send(interface, path, times):
     print(len(frames) * times)
 
 
+def send_until(interface, path, stop):
+    import os
+    import socket
+    import time
+    frames = read(path)
+    sent = 0
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sender:
+        sender.bind((interface, 0))
+        while not os.path.exists(stop):
+            for data in frames:
+                sender.send(data)
+            sent += len(frames)
+            time.sleep(0.02)
+    print(sent)
+
+
 def counters(path):
     with open(path) as dump:
         entries = json.load(dump)
@@ -127,6 +147,8 @@ if __name__ == "__main__":
         write(sys.argv[2], int(sys.argv[3]))
     elif command == "send" and len(sys.argv) == 5:
         send(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif command == "send-until" and len(sys.argv) == 5:
+        send_until(sys.argv[2], sys.argv[3], sys.argv[4])
     elif command == "counters" and len(sys.argv) == 3:
         counters(sys.argv[2])
     elif command == "compare" and len(sys.argv) in (4, 5):

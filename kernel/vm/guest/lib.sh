@@ -105,3 +105,27 @@ wait_drained() {
 		[ "$before" = "$after" ] && return 0
 	done
 }
+
+# start_sending COMMAND...: runs COMMAND again and again in the background
+# until stop_sending, each run's count of frames sent (the first word it
+# prints) appended to $WORK/sent. A sender that runs until $WORK/stop
+# exists runs once.
+start_sending() {
+	: >"$WORK/sent"
+	rm -f "$WORK/stop" "$WORK/send-error"
+	(
+		while [ ! -e "$WORK/stop" ]; do
+			"$@" | cut -d' ' -f1 >>"$WORK/sent" ||
+				{ echo "sending failed: $*" >"$WORK/send-error"; break; }
+		done
+	) &
+	SENDER=$!
+}
+
+# stop_sending: stops the sender started by start_sending; fails the test
+# if a send failed.
+stop_sending() {
+	touch "$WORK/stop"
+	wait "$SENDER"
+	[ ! -e "$WORK/send-error" ] || fail "$(cat "$WORK/send-error")"
+}

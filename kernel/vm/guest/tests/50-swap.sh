@@ -13,22 +13,14 @@ load "$WORK/xdp_classify-pp.o" xdp_classify_prog "$PINS/pp"
 load "$WORK/xdp_classify-batch.o" xdp_classify_prog "$PINS/batch" --batch --maps-from "$PINS/pp"
 check "$BATCHCTL" attach "$PINS/pp" vs-out
 
-: >"$WORK/sent"
-(
-	while [ ! -e "$WORK/stop" ]; do
-		ip netns exec vs "$BATCHCTL" send vs-in "$WORK/frames.pcap" "$repeat" | cut -d' ' -f1 >>"$WORK/sent" ||
-			{ echo "sending failed" >"$WORK/send-error"; break; }
-	done
-) &
-sender=$!
+start_sending ip netns exec vs "$BATCHCTL" send vs-in "$WORK/frames.pcap" "$repeat"
 for i in $(seq "$swaps"); do
 	[ $((i % 2)) -eq 1 ] && to=batch || to=pp
-	check "$BATCHCTL" swap "$PINS/pp/link" "$PINS/$to/prog"
+	"$BATCHCTL" swap "$PINS/pp/link" "$PINS/$to/prog" >"$WORK/swap.log" 2>&1 ||
+		{ stop_sending; fail "swap $i: $(tail -3 "$WORK/swap.log")"; }
 	sleep 0.05
 done
-touch "$WORK/stop"
-wait "$sender"
-[ -e "$WORK/send-error" ] && fail "the sender failed"
+stop_sending
 wait_drained vs-out
 
 sends=$(wc -l <"$WORK/sent")
