@@ -15,7 +15,9 @@ import BPF
 /// - If the program calls `bpf_redirect` or `bpf_redirect_map`, the
 ///   epilogue calls ``HelperFunction/commitRedirect`` so that each record
 ///   keeps its own redirect target (the per-CPU `bpf_redirect_info` bug the
-///   talk's audience raised).
+///   talk's audience raised); only after an `XDP_REDIRECT` verdict when
+///   the helpers' results are the program's return values
+///   (``RedirectCommit``).
 /// - Tail calls (they never return) and stacks that cannot be proven to fit
 ///   are refused with a ``RewriteError``. Every emitted program passes
 ///   ``SafetyCheck``.
@@ -63,10 +65,10 @@ public struct BatchTrampoline: Sendable {
       throw .invalidBatchSize(batchSize)
     }
     guard layout.stride > 0 else { throw .invalidLayout(stride: layout.stride) }
-    let commitsRedirect = Self.setsRedirectTarget(program)
+    let redirectCommit = RedirectCommit(program)
     if case .kernel(let function) = convention {
       guard bound == .endPointer else { throw .boundNotInKernel(bound) }
-      if commitsRedirect && function == nil { throw .noCommitFunction }
+      if redirectCommit != .never && function == nil { throw .noCommitFunction }
     }
     let buffer = try InstructionBuffer(rewriting: program)
     let frame = StackFrameAnalysis(program)
@@ -81,7 +83,7 @@ public struct BatchTrampoline: Sendable {
       bound: bound, top: strategy == .shift ? -8 : -depth - 8, convention: convention)
     let code = TrampolineCode(
       bound: bound, slots: slots, batchSize: size, layout: layout,
-      commitsRedirect: commitsRedirect, convention: convention)
+      redirectCommit: redirectCommit, convention: convention)
 
     let emitted: Emitted
     do {
@@ -157,13 +159,6 @@ public struct BatchTrampoline: Sendable {
     if let call = frame.tailCalls.first { throw .tailCall(index: call) }
     guard !frame.mainExits.isEmpty else { throw .noMainExit }
     if let hazard = frame.hazards.first { throw .unprovableStack(hazard) }
-  }
-
-  /// Whether any instruction calls a helper that sets a redirect target.
-  static func setsRedirectTarget(_ program: Program) -> Bool {
-    program.instructions.contains {
-      $0.isHelperCall && HelperFunction(rawValue: $0.immediate).setsRedirectTarget
-    }
   }
 
   /// Moves every main-frame access and R10-derived pointer down by

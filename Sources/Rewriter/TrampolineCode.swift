@@ -62,7 +62,7 @@ struct TrampolineCode {
 
   init(
     bound: BatchBound, slots: TrampolineSlots, batchSize: Int32, layout: XDPContextLayout,
-    commitsRedirect: Bool, convention: BatchConvention = .engine
+    redirectCommit: RedirectCommit, convention: BatchConvention = .engine
   ) {
     let cursor = slots.cursor
     prologue = [.store(.doubleWord, .r1, to: .r10, offset: cursor)]
@@ -70,12 +70,18 @@ struct TrampolineCode {
       .load(.doubleWord, .r1, from: .r10, offset: cursor),
       .store(.word, .r0, to: .r1, offset: layout.action),
     ]
-    if commitsRedirect {
+    if redirectCommit != .never {
       // The redirect helpers leave their target in per-CPU state; the next
       // packet would overwrite it before the runner acts on this one. The
       // engine-only helper, or the kernel's bpf_xdp_batch_commit, keeps it
       // for this record (R1 = the record). Either clobbers R0-R5: the
       // verdict is stored above, and R1 is reloaded below.
+      if redirectCommit == .afterRedirectVerdict {
+        // R0 still holds the verdict: other verdicts skip the commit and
+        // the reload (R1 is the record on both paths).
+        epilogue.append(
+          .jump(.jne, .r0, immediate: Int32(XDPAction.redirect.rawValue), offset: 2))
+      }
       let commit: Instruction =
         switch convention {
         case .engine: .call(helper: HelperFunction.commitRedirect.rawValue)
