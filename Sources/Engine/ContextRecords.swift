@@ -63,7 +63,7 @@ struct ContextRecords {
     set(layout.receiveQueueIndex, receiveQueue)
     set(layout.egressInterfaceIndex, 0)
     set(layout.action, 0)
-    set(layout.redirectTarget, 0)
+    if let slot = layout.redirectTarget { set(slot, 0) }
   }
 
   /// Marks a filled record as padding (``XDPContextLayout/paddingAction``

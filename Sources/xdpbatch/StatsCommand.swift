@@ -120,7 +120,7 @@ struct StatsReport: Encodable {
     actions = report.totals
     rates = Dictionary(
       uniqueKeysWithValues: XDPAction.allCases.map { ($0.name, report.packetsPerSecond[$0] ?? 0) })
-    nsPerPacket = report.nanosecondsPerRun
+    nsPerPacket = report.nanosecondsPerPacket
     datapath = software == nil ? .kernel : .software
     socket = software?.socket
     forms = software?.forms
