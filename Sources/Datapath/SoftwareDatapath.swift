@@ -156,7 +156,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
         forms = ProgramForms(
           perPacket: try machine.prepare(linked),
           batch: try batchProgram.map { program throws(PreparationError) in
-            try machine.prepare(program)
+            try machine.prepare(program, form: .batch)
           },
           padded: configuration.bound == .immediate ? LiveFrameRunner.maximumBatch : nil)
         runner = try LiveFrameRunner(machine: machine, ingressInterface: index, receiveQueue: queue)

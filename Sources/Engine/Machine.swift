@@ -119,30 +119,53 @@ public final class Machine {
     return mapTable[index]
   }
 
-  /// Checks and decodes a linked program for this machine: unknown opcodes,
-  /// bad jumps, unknown helpers and missing maps are refused here, naming
-  /// the instruction index.
-  public func prepare(_ program: Program) throws(PreparationError) -> PreparedProgram {
-    try prepare(instructions: program.instructions, name: program.name)
+  /// Checks and decodes a linked XDP program for this machine, with the
+  /// kernel's rules for XDP programs: what its verifier refuses by the
+  /// instructions alone (``XDPInstructionRules``: legacy packet loads,
+  /// `callx`, helper ids the kernel does not have) is refused here with
+  /// the verifier's words, as are helpers the engine does not implement,
+  /// bad jumps and missing maps, each naming the instruction index.
+  ///
+  /// - Parameter form: `.batch` for a batch form from the rewriter, which
+  ///   may also call the engine's own ``HelperFunction/commitRedirect``.
+  public func prepare(_ program: Program, form: Form = .perPacket) throws(PreparationError)
+    -> PreparedProgram
+  {
+    let engineHelpers: Set<Int32> = form == .batch ? [HelperFunction.commitRedirect.rawValue] : []
+    return try prepare(
+      program.instructions, name: program.name,
+      refusal: { XDPInstructionRules.firstRefusal(in: $0, engineHelpers: engineHelpers) })
   }
 
-  /// Checks and decodes a bare instruction sequence.
+  /// Checks and decodes a bare instruction sequence as the instruction
+  /// set defines it (RFC 9669, and uBPF's conventions for what it leaves
+  /// open: `callx` calls the helper whose id is in the register, legacy
+  /// packet loads read the memory a conformance run passes): for
+  /// conformance runs and tests, not for programs from objects.
   public func prepare(instructions: [Instruction], name: String = "program")
     throws(PreparationError) -> PreparedProgram
   {
+    try prepare(instructions, name: name, refusal: { _ in nil })
+  }
+
+  private func prepare(
+    _ instructions: [Instruction], name: String,
+    refusal: @escaping ([Instruction]) -> VerifierRefusal?
+  ) throws(PreparationError) -> PreparedProgram {
     let conformance = configuration.conformanceHelpers
     let context = PreparationContext(
+      refusal: refusal,
       knowsHelper: { id in
         Helpers.known.contains(id) || (conformance && id == Helpers.conformanceUnwind)
       },
       mapHandle: { [maps] index in
         index >= 0 && index < maps.count ? Self.mapHandle(index) : nil
       },
-      mapValueAddress: { [maps] index, offset in
+      mapValue: { [maps] index in
         guard index >= 0, index < maps.count, let base = maps[index].firstValueAddress else {
           return nil
         }
-        return UInt64(Int64(base) + Int64(offset))
+        return (UInt64(base), maps[index].definition.valueSize)
       })
     return try PreparedProgram.decode(instructions, name: name, context: context)
   }
@@ -221,7 +244,8 @@ extension MachineError: CustomStringConvertible {
   /// A one-line message naming the map.
   public var description: String {
     switch self {
-    case .unsupportedMap(let name, let type): "map \(name): type \(type) is not supported"
+    case .unsupportedMap(let name, let type):
+      "map \(name): type \(type.name ?? String(type.rawValue)) is not supported by the engine"
     case .invalidMap(let name, let reason): "map \(name): \(reason)"
     case .addressSpace(let error): error.description
     }

@@ -49,6 +49,14 @@ public struct BatchTrampoline: Sendable {
       throw .invalidBatchSize(batchSize)
     }
     guard layout.stride > 0 else { throw .invalidLayout(stride: layout.stride) }
+    do {
+      try InstructionValidator().validate(program.instructions)
+    } catch {
+      throw .invalidInstruction(error)
+    }
+    if let refusal = XDPInstructionRules.firstRefusal(in: program.instructions) {
+      throw .refusedByVerifier(refusal)
+    }
     let buffer = try InstructionBuffer(rewriting: program)
     let frame = StackFrameAnalysis(program)
     try Self.checkRewritable(frame, strategy: strategy)

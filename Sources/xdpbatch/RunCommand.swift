@@ -121,7 +121,7 @@ struct RunCommand: ParsableCommand {
     do {
       machine = try Machine(
         maps: file.maps, configuration: MachineConfiguration(engine: engineOption.engine))
-      prepared = try machine.prepare(plan.program)
+      prepared = try machine.prepare(plan.program, form: form)
       runner = try PacketRunner(
         machine: machine, program: prepared, form: form, batchSize: batch)
       runner.padsPartialBatches = rewrite.bound == .immediate
