@@ -91,6 +91,24 @@ struct ContextRecords {
     (field(slot, layout.data), field(slot, layout.dataEnd))
   }
 
+  /// Whether record `slot`'s packet still lies in its frame, with its
+  /// metadata in front of it (or `data_meta` above `data`: none), as no
+  /// helper can leave it otherwise; a program that wrote its context can.
+  @inline(__always) func packetInFrame(_ slot: Int) -> Bool {
+    let frame = slots.bounds[slot]
+    let (data, end) = packet(slot)
+    let meta = field(slot, layout.dataMeta)
+    return frame.hardStart <= UInt64(data) && data <= end && UInt64(end) <= frame.hardEnd
+      && (meta > data || UInt64(meta) >= frame.hardStart)
+  }
+
+  /// The error for a record whose packet left its frame.
+  func outsideFrame(_ slot: Int, packet index: Int) -> RunError {
+    let (data, end) = packet(slot)
+    return .packetOutsideFrame(
+      packet: index, data: data, end: end, meta: field(slot, layout.dataMeta))
+  }
+
   /// Where record `slot` says its metadata is: `data_meta` and `data`.
   @inline(__always) func metadata(_ slot: Int) -> (start: UInt32, end: UInt32) {
     (field(slot, layout.dataMeta), field(slot, layout.data))

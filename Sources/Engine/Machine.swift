@@ -24,8 +24,11 @@ public final class Machine {
   /// Storage of ``maps`` (internal: no run-time exclusivity check on the
   /// helpers' lookups).
   private(set) var mapTable: [BPFMap] = []
-  /// Lines `trace_printk` produced, oldest first.
-  public var traceLog: [String] = []
+  /// What `trace_printk` printed: a bounded ring of the newest lines
+  /// (``TraceLog``); ``takeTraceLines()`` empties it.
+  public private(set) var traceLog: TraceLog
+  /// Bytes of the trace ring charged to the memory budget.
+  private var traceCharged = 0
   /// The redirect target set by the last `redirect`/`redirect_map` and not
   /// yet consumed (the kernel's per-CPU `bpf_redirect_info`).
   public var pendingRedirect: RedirectTarget?
@@ -40,10 +43,11 @@ public final class Machine {
   let stackTops: UnsafeMutablePointer<UInt64>
   /// Packet frames behind context records, by slot of each runner's records.
   let packetFrames = PacketFrameTable()
-  /// Redirect targets committed into batch records that are no runner's
-  /// registered slot, by record address (a runner's own records keep
-  /// theirs in ``packetFrames``).
-  var committedRedirects: [UInt64: RedirectTarget] = [:]
+  /// Instructions the run had executed when it called the current helper.
+  var instructionsAtHelperCall = 0
+  /// The helpers' work so far in this run, in instructions
+  /// (``chargeHelperWork(bytes:_:)``).
+  var helperWork = 0
   /// Bytes the legacy `ld_abs`/`ld_ind` loads read from.
   var legacyPacket: (start: UInt64, end: UInt64) = (0, 0)
   /// Whether tail calls are refused (batch runs).
@@ -72,6 +76,7 @@ public final class Machine {
     throws(MachineError)
   {
     self.configuration = configuration
+    traceLog = TraceLog(capacity: configuration.traceCapacity)
     do {
       addressSpace = try AddressSpace(budget: configuration.memoryBudget)
     } catch {
@@ -105,6 +110,32 @@ public final class Machine {
     registers.deallocate()
     frames.deallocate()
     stackTops.deallocate()
+  }
+
+  /// Removes and returns the lines `trace_printk` printed since the last
+  /// call, oldest first (their memory goes back to the budget).
+  public func takeTraceLines() -> [String] {
+    let lines = traceLog.take()
+    addressSpace.releaseHost(traceCharged)
+    traceCharged = 0
+    return lines
+  }
+
+  /// Keeps a line `trace_printk` printed, charging the ring's growth to
+  /// the memory budget (whole pages at a time, at most the ring's
+  /// capacity); a line the budget cannot hold is dropped and counted.
+  func recordTrace(_ line: String) {
+    let needed = min(traceLog.capacity, traceLog.bytes + TraceLog.cost(line))
+    if needed > traceCharged {
+      let pages = (needed + AddressSpace.pageSize - 1) & ~(AddressSpace.pageSize - 1)
+      let step = min(traceLog.capacity, pages) - traceCharged
+      guard addressSpace.chargeHost(step, for: "trace log") else {
+        traceLog.drop()
+        return
+      }
+      traceCharged += step
+    }
+    traceLog.append(line)
   }
 
   /// The value a program holds for map `index` (what `ld_imm64` with
@@ -182,6 +213,7 @@ public final class Machine {
     registers[2] = r2
     registers[10] = stackTops[0]
     tailCallCount = 0
+    helperWork = 0
     // Only a program with a tail call can enter others (its bpf-to-bpf
     // subprograms are in its own slots).
     defer { if program.usesTailCalls { runningPrograms.removeAll(keepingCapacity: true) } }
@@ -211,15 +243,19 @@ public struct MachineConfiguration: Sendable {
   public var engine: EngineKind
   /// What the machine's memory is charged to (one budget per process).
   public var memoryBudget: MemoryBudget
+  /// The most bytes of `trace_printk` output the machine keeps until it
+  /// is taken (``Machine/takeTraceLines()``); older lines are dropped.
+  public var traceCapacity: Int
 
   /// Describes a configuration.
   public init(
     instructionBudget: Int = 1_000_000, randomSeed: UInt64 = 0x5eed, processorID: UInt32 = 0,
     processorCount: Int = 1, fixedClock: (start: UInt64, step: UInt64)? = nil,
     conformanceHelpers: Bool = false, engine: EngineKind = .platformDefault,
-    memoryBudget: MemoryBudget = .shared
+    memoryBudget: MemoryBudget = .shared, traceCapacity: Int = TraceLog.defaultCapacity
   ) {
     self.engine = engine
+    self.traceCapacity = traceCapacity
     self.memoryBudget = memoryBudget
     self.instructionBudget = instructionBudget
     self.randomSeed = randomSeed

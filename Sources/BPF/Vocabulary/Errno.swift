@@ -24,6 +24,8 @@ public enum Errno {
   public static let exists: Int32 = 17
   /// `EINVAL`.
   public static let invalid: Int32 = 22
+  /// `ENOSPC`.
+  public static let noSpace: Int32 = 28
   /// `ENOTSUPP` (the kernel-internal 524 that BPF helpers return).
   public static let notSupported: Int32 = 524
 }
