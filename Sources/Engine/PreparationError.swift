@@ -7,6 +7,8 @@ public enum PreparationError: Error, Equatable, Sendable {
   case invalidInstruction(InstructionError)
   /// The program has no instructions.
   case emptyProgram
+  /// The program has more slots than the kernel loads (`E2BIG`).
+  case tooManyInstructions(count: Int, limit: Int)
   /// The kernel's verifier refuses the instruction in an XDP program
   /// (``XDPInstructionRules``): the engine does too.
   case refusedByVerifier(VerifierRefusal)
@@ -28,6 +30,8 @@ extension PreparationError: CustomStringConvertible {
     switch self {
     case .invalidInstruction(let error): error.description
     case .emptyProgram: "the program has no instructions"
+    case .tooManyInstructions(let count, let limit):
+      "the program has \(count) instruction slots; the kernel loads at most \(limit) (E2BIG)"
     case .refusedByVerifier(let refusal): refusal.description
     case .unknownHelper(let index, let helper):
       "instruction \(index): the engine does not implement helper \(HelperFunction(rawValue: helper))"

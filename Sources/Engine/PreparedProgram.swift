@@ -11,6 +11,9 @@ public final class PreparedProgram {
   public let count: Int
   /// Whether the program calls `bpf_tail_call`.
   public let usesTailCalls: Bool
+  /// The most instruction slots a program may have: the kernel's
+  /// `BPF_COMPLEXITY_LIMIT_INSNS`, what `BPF_PROG_LOAD` accepts from root.
+  public static let instructionLimit = 1_000_000
   let slots: UnsafeMutablePointer<Slot>
   /// The JIT's code for this program, compiled on its first JIT run.
   var compiled: CompiledProgram?
@@ -51,6 +54,11 @@ extension PreparedProgram {
     _ instructions: [Instruction], name: String, context: PreparationContext
   ) throws(PreparationError) -> PreparedProgram {
     guard !instructions.isEmpty else { throw .emptyProgram }
+    // bpf(2) refuses longer programs with E2BIG; every slot index then
+    // fits the 32-bit targets the decoder and the JIT use.
+    guard instructions.count <= PreparedProgram.instructionLimit else {
+      throw .tooManyInstructions(count: instructions.count, limit: PreparedProgram.instructionLimit)
+    }
     do {
       try InstructionValidator().validate(instructions)
     } catch {
