@@ -89,6 +89,16 @@ let package = Package(
       name: "EngineTests", dependencies: ["Engine", "Frames", "Check", "TestSupport"],
       exclude: ["Conformance"]),
     .testTarget(name: "FramesTests", dependencies: ["Frames"]),
+    // Differential testing: generated programs over the whole ISA, the two
+    // engines compared (pure), and the kernel's BPF_PROG_TEST_RUN as a third
+    // oracle (through Control).
+    .target(name: "Differential", dependencies: ["BPF", "Engine", "Rewriter"]),
+    .target(
+      name: "DifferentialKernel",
+      dependencies: ["BPF", "Engine", "Differential", "Control", "CLinux"]),
+    .testTarget(
+      name: "DifferentialTests",
+      dependencies: ["Differential", "DifferentialKernel", "Engine", "BPF", "TestSupport"]),
     // The bench's fixtures (the call-style driver) without the kernel.
     .testTarget(name: "BenchTests", dependencies: ["Bench", "Engine", "BPF"]),
     .testTarget(
@@ -135,7 +145,8 @@ let package = Package(
   ]
 )
 
-// `make fuzz` only: libFuzzer harnesses for the object reader and the engine,
+// `make fuzz` only: libFuzzer harnesses for the object reader and the
+// differential fuzzer (engines, batch form, kernel),
 // built with -sanitize=fuzzer,address (their `main` is libFuzzer's driver, so
 // the ordinary build must not see them).
 if ProcessInfo.processInfo.environment["XDPBATCH_FUZZ"] != nil {
@@ -145,7 +156,8 @@ if ProcessInfo.processInfo.environment["XDPBATCH_FUZZ"] != nil {
       name: "FuzzObject", dependencies: ["BPF", "Engine", "Check", "FuzzSupport"],
       path: "Fuzz/FuzzObject"),
     .executableTarget(
-      name: "FuzzEngine", dependencies: ["BPF", "Engine", "Frames", "Rewriter", "FuzzSupport"],
-      path: "Fuzz/FuzzEngine"),
+      name: "FuzzDifferential",
+      dependencies: ["BPF", "Engine", "Differential", "DifferentialKernel", "FuzzSupport"],
+      path: "Fuzz/FuzzDifferential"),
   ]
 }
