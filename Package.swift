@@ -4,7 +4,6 @@ import PackageDescription
 
 let package = Package(
   name: "xdpbatch",
-  platforms: [.macOS(.v13)],
   products: [
     .executable(name: "xdpbatch", targets: ["xdpbatch"])
   ],
@@ -17,31 +16,55 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log", from: "1.14.0"),
   ],
   targets: [
-    // Layers, bottom to top. Each imports only the layers below it.
+    // Layers, bottom to top. Each imports only the layers above it in this
+    // list (`Tests/LayeringTests` checks it, and that no target names the
+    // vocabulary of a target above it).
+    // Pure Swift, no privileges: the instruction set and objects, the
+    // rewriter, the engine, the equivalence check.
     .target(name: "BPF"),
     .target(name: "Rewriter", dependencies: ["BPF"]),
     .target(name: "Engine", dependencies: ["BPF"]),
-    // Frames: the seeded generator, the traffic templates, pcap and pcapng.
+    // The seeded frame generator, the traffic templates, pcap and pcapng.
     .target(name: "Frames"),
-    // Harnesses: equivalence of the two forms, and the benchmark fixtures.
     .target(name: "Check", dependencies: ["BPF", "Rewriter", "Engine", "Frames"]),
-    .target(name: "Control", dependencies: ["BPF", "Rewriter", "Frames", "CBPF", "CLinux"]),
+    // Differential testing: programs generated over the whole ISA and the two
+    // engines compared (pure); the kernel's BPF_PROG_TEST_RUN as the third
+    // oracle below, in DifferentialKernel.
+    .target(name: "Differential", dependencies: ["BPF", "Engine", "Rewriter"]),
+    // The kernel seam: every system call, libbpf, libxdp, netlink and ethtool call.
+    .target(name: "Kernel", dependencies: ["BPF", "CBPF", "CLinux", "CXDP"]),
     .target(
-      name: "Bench", dependencies: ["BPF", "Rewriter", "Engine", "Frames", "Control", "Datapath"]),
+      name: "DifferentialKernel",
+      dependencies: ["BPF", "Engine", "Differential", "Kernel"]),
+    // Any program or map on an interface, whoever loaded it; frame capture.
+    .target(name: "Inspection", dependencies: ["BPF", "Rewriter", "Frames", "Kernel"]),
+    // The software datapath's process: AF_XDP sockets feeding the engine,
+    // its kernel half, control socket and counters.
+    .target(name: "Datapath", dependencies: ["BPF", "Rewriter", "Engine", "Kernel"]),
+    // Attach, swap and detach on both datapaths behind one facade; records and locks.
+    .target(
+      name: "Deployment",
+      dependencies: ["BPF", "Rewriter", "Engine", "Kernel", "Inspection", "Datapath"]),
+    // The demo, the traffic generator and the benchmark fixtures.
+    .target(
+      name: "Lab",
+      dependencies: [
+        "BPF", "Rewriter", "Engine", "Frames", "Kernel", "Inspection", "Datapath", "Deployment",
+      ]),
     // The console draws the values it is handed; LiveConsole hands it
-    // Control's readings and carries out its keys through Control.
+    // readings and carries out its keys through Deployment.
     .target(name: "Console", dependencies: ["BPF", "CNcursesw"]),
-    // The software datapath: AF_XDP sockets feeding the engine, one process per interface.
-    .target(name: "Datapath", dependencies: ["BPF", "Rewriter", "Engine", "Control", "CXDP"]),
-    // `b` moves an interface between the kernel and the software datapath.
     .target(
-      name: "LiveConsole", dependencies: ["Control", "Datapath", "Console", "Rewriter", "BPF"]),
-    // Prometheus exporter: metric families over Control's counters and the software
-    // datapath's status, served over HTTP.
+      name: "LiveConsole",
+      dependencies: [
+        "BPF", "Rewriter", "Kernel", "Inspection", "Datapath", "Deployment", "Lab", "Console",
+      ]),
+    // Prometheus exporter: metric families over the attachments' counters and the
+    // software datapaths' status, served over HTTP.
     .target(
       name: "Exporter",
       dependencies: [
-        "Control", "Datapath",
+        "BPF", "Kernel", "Datapath", "Deployment",
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "NIOCore", package: "swift-nio"),
@@ -64,11 +87,13 @@ let package = Package(
         "Engine",
         "Frames",
         "Check",
-        "Control",
-        "Bench",
+        "Kernel",
+        "Inspection",
+        "Datapath",
+        "Deployment",
+        "Lab",
         "Console",
         "LiveConsole",
-        "Datapath",
         "Exporter",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
@@ -79,59 +104,73 @@ let package = Package(
 
     // Shared by the test targets: package layout, the built executable, seeded randomness.
     .target(name: "TestSupport", path: "Tests/TestSupport"),
-    // Kernel fixtures for the suites that test Control and the layers above.
+    // Kernel fixtures for the suites that reach the kernel: whether BPF can
+    // be used here, a veth pair in a namespace of its own.
     .target(
-      name: "ControlTestSupport", dependencies: ["Control", "BPF", "Frames"],
-      path: "Tests/ControlTestSupport"),
+      name: "KernelTestSupport", dependencies: ["BPF", "Frames", "Kernel", "Deployment", "Lab"],
+      path: "Tests/KernelTestSupport"),
     .testTarget(name: "BPFTests", dependencies: ["BPF", "CBPF", "TestSupport"]),
     .testTarget(name: "RewriterTests", dependencies: ["Rewriter", "BPF", "CBPF"]),
     .testTarget(
       name: "EngineTests", dependencies: ["Engine", "Frames", "Check", "TestSupport"],
       exclude: ["Conformance"]),
     .testTarget(name: "FramesTests", dependencies: ["Frames"]),
-    // Differential testing: generated programs over the whole ISA, the two
-    // engines compared (pure), and the kernel's BPF_PROG_TEST_RUN as a third
-    // oracle (through Control).
-    .target(name: "Differential", dependencies: ["BPF", "Engine", "Rewriter"]),
-    .target(
-      name: "DifferentialKernel",
-      dependencies: ["BPF", "Engine", "Differential", "Control", "CLinux"]),
     .testTarget(
       name: "DifferentialTests",
       dependencies: ["Differential", "DifferentialKernel", "Engine", "BPF", "TestSupport"]),
-    // The bench's fixtures (the call-style driver) without the kernel.
-    .testTarget(name: "BenchTests", dependencies: ["Bench", "Engine", "BPF"]),
     .testTarget(
       name: "CheckTests",
       dependencies: ["BPF", "Rewriter", "Engine", "Frames", "Check", "TestSupport"]),
     .testTarget(
-      name: "ControlTests",
+      name: "KernelTests",
+      dependencies: ["BPF", "Frames", "Kernel", "CBPF", "TestSupport", "KernelTestSupport"]),
+    .testTarget(
+      name: "InspectionTests",
       dependencies: [
-        "Control", "Engine", "Frames", "Rewriter", "BPF", "CBPF", "TestSupport",
-        "ControlTestSupport",
+        "BPF", "Engine", "Frames", "Kernel", "Inspection", "Deployment", "Lab", "TestSupport",
+        "KernelTestSupport",
       ],
       resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "DeploymentTests",
+      dependencies: [
+        "BPF", "Rewriter", "Engine", "Frames", "Kernel", "Inspection", "Datapath", "Deployment",
+        "Lab", "CBPF", "TestSupport", "KernelTestSupport",
+      ]),
+    // The lab: the samples' rule, the demo, the bench's fixtures (the call-style driver).
+    .testTarget(
+      name: "LabTests",
+      dependencies: [
+        "BPF", "Rewriter", "Engine", "Frames", "Kernel", "Deployment", "Lab", "TestSupport",
+        "KernelTestSupport",
+      ]),
     // The engine against the kernel (root), and the built executable.
     .testTarget(
       name: "FidelityTests",
-      dependencies: ["Engine", "Frames", "Control", "BPF", "Rewriter", "CLinux", "TestSupport"],
+      dependencies: [
+        "Engine", "Frames", "Kernel", "Deployment", "Lab", "BPF", "Rewriter", "CLinux",
+        "TestSupport",
+      ],
       exclude: ["Programs"]),
     .testTarget(
       name: "DatapathTests",
-      dependencies: ["Datapath", "Control", "Engine", "Frames", "Rewriter", "BPF", "TestSupport"]),
+      dependencies: [
+        "BPF", "Rewriter", "Engine", "Frames", "Kernel", "Inspection", "Datapath", "Deployment",
+        "Lab", "TestSupport",
+      ]),
     .testTarget(name: "CommandTests", dependencies: ["TestSupport"]),
     // The exporter: exposition, series, the built binary, a real Prometheus server.
     .testTarget(
       name: "ExporterTests",
       dependencies: [
-        "Exporter", "Control", "Datapath", "BPF", "Frames", "TestSupport", "ControlTestSupport",
-        .product(name: "Prometheus", package: "swift-prometheus"),
+        "Exporter", "Kernel", "Datapath", "Deployment", "Lab", "BPF", "Frames", "TestSupport",
+        "KernelTestSupport", .product(name: "Prometheus", package: "swift-prometheus"),
       ]),
     .testTarget(
       name: "ConsoleTests",
       dependencies: [
-        "Console", "LiveConsole", "Control", "Datapath", "BPF", "Check", "CNcursesw",
-        "TestSupport",
+        "Console", "LiveConsole", "Kernel", "Inspection", "Datapath", "Deployment", "Lab", "BPF",
+        "Check", "CNcursesw", "TestSupport",
       ],
       exclude: ["__Snapshots__"]),
     // The console's live side: pacing and snapshots with an injected
@@ -139,9 +178,11 @@ let package = Package(
     .testTarget(
       name: "LiveConsoleTests",
       dependencies: [
-        "LiveConsole", "Console", "Control", "Datapath", "BPF", "TestSupport",
-        "ControlTestSupport",
+        "LiveConsole", "Console", "Kernel", "Inspection", "Datapath", "Deployment", "Lab", "BPF",
+        "TestSupport", "KernelTestSupport",
       ]),
+    // The layering of every target: imports only from below, no vocabulary from above.
+    .testTarget(name: "LayeringTests", dependencies: ["TestSupport"]),
   ]
 )
 

@@ -1,9 +1,8 @@
 import BPF
-import CLinux
-import Control
 import Differential
 import Engine
 import Glibc
+import Kernel
 
 /// The kernel as the third oracle: a ``GeneratedCase`` built to pass the
 /// verifier is loaded as an XDP program and each packet goes through
@@ -47,7 +46,7 @@ public struct KernelOracle: Sendable {
   ///   a setup error (``KernelOracleError``).
   public func compare(_ generated: GeneratedCase) throws -> Verdict {
     precondition(generated.isKernelComparable, "only verifiable cases go to the kernel")
-    return try ProcessorPinning.onOneProcessor { cpu in try compare(generated, cpu: cpu) }
+    return try Processes.onCurrentCPU { cpu in try compare(generated, cpu: cpu) }
   }
 
   private func compare(_ generated: GeneratedCase, cpu: Int) throws -> Verdict {
@@ -162,34 +161,4 @@ public struct KernelOracle: Sendable {
 extension MapDefinition {
   /// Arrays hold every index from the start (zeroed).
   var isArray: Bool { type == .array || type == .perCPUArray }
-}
-
-/// A kernel setup step failed.
-public struct KernelOracleError: Error, CustomStringConvertible, Sendable {
-  public var description: String
-}
-
-/// Keeps the calling thread on one CPU while a body runs, so that every
-/// `BPF_PROG_TEST_RUN` touches the same per-CPU map values (the test run
-/// runs the program on the calling thread's CPU).
-enum ProcessorPinning {
-  static func onOneProcessor<Result>(_ body: (Int) throws -> Result) throws -> Result {
-    let maskSize = 128  // bytes: 1024 CPUs, as glibc's cpu_set_t
-    var previous = [UInt8](repeating: 0, count: maskSize)
-    guard sched_getaffinity(0, maskSize, &previous) == 0 else {
-      throw KernelOracleError(description: "sched_getaffinity failed: errno \(clinux_errno())")
-    }
-    let cpu = Int(sched_getcpu())
-    guard cpu >= 0, cpu < maskSize * 8 else {
-      throw KernelOracleError(description: "sched_getcpu failed: errno \(clinux_errno())")
-    }
-    var only = [UInt8](repeating: 0, count: maskSize)
-    only[cpu / 8] = UInt8(1 << (cpu % 8))
-    guard sched_setaffinity(0, maskSize, only) == 0 else {
-      throw KernelOracleError(
-        description: "sched_setaffinity(\(cpu)) failed: errno \(clinux_errno())")
-    }
-    defer { sched_setaffinity(0, maskSize, previous) }
-    return try body(cpu)
-  }
 }

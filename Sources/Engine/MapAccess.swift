@@ -43,13 +43,15 @@ extension BPFMap {
   /// is `BPF_ANY` 0, `BPF_NOEXIST` 1 or `BPF_EXIST` 2.
   public func update(key: [UInt8], value: [UInt8], flags: UInt64 = 0) throws(MapOperationError) {
     guard key.count == Int(definition.keySize), value.count == Int(definition.valueSize) else {
-      throw MapOperationError(map: definition.name, operation: "update", code: Errno.invalid)
+      throw MapOperationError(
+        map: definition.name, operation: "update", code: Errno.invalid.rawValue)
     }
     let result: Int32
     do {
       result = try update(key: key, value: value, flags: flags, processor: nil)
     } catch {
-      throw MapOperationError(map: definition.name, operation: "update", code: Errno.outOfMemory)
+      throw MapOperationError(
+        map: definition.name, operation: "update", code: Errno.outOfMemory.rawValue)
     }
     if result != 0 {
       throw MapOperationError(map: definition.name, operation: "update", code: -result)
@@ -106,7 +108,8 @@ extension BPFMap {
   /// Puts a prepared program at `index` of a PROG_ARRAY (nil clears it).
   public func setProgram(_ program: PreparedProgram?, at index: UInt32) throws(MapOperationError) {
     guard kind == .programArray, index < definition.maxEntries else {
-      throw MapOperationError(map: definition.name, operation: "update", code: Errno.invalid)
+      throw MapOperationError(
+        map: definition.name, operation: "update", code: Errno.invalid.rawValue)
     }
     programs[Int(index)] = program
   }

@@ -48,7 +48,7 @@ extension Machine {
 /// Why `bpf_bprintf_prepare` refused a format: its negative errno.
 struct TraceRefusal: Error {
   /// `EINVAL` (a bad format) or `ENOSPC` (the arguments do not fit).
-  var code: Int32
+  var code: Errno
   static let invalid = TraceRefusal(code: Errno.invalid)
   static let noSpace = TraceRefusal(code: Errno.noSpace)
 }

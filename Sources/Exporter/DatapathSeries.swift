@@ -1,6 +1,6 @@
 import BPF
-import Control
 import Datapath
+import Kernel
 import Prometheus
 
 /// One interface's software-datapath series, fed from the running

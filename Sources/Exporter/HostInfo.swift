@@ -1,4 +1,4 @@
-import Control
+import Deployment
 import Foundation
 import Glibc
 

@@ -1,11 +1,11 @@
 import BPF
-import Control
+import Deployment
 import Prometheus
 
 /// One interface's series: the counters of every attachment seen there
 /// (one set per ``SeriesLabels``), fed from successive counter samples.
 ///
-/// Samples go through Control's ``CounterTracker``, so totals are
+/// Samples go through the deployment's ``CounterTracker``, so totals are
 /// continuous as the console's are: across a program swap (new program
 /// id: its run statistics start from zero) and a new counters map. Each
 /// sample's increase is added to the series of what was attached when

@@ -83,3 +83,44 @@ private final class ListeningFlag: Sendable {
   /// Whether it did.
   var isSet: Bool { value.withLock { $0 } }
 }
+
+extension MetricsServer {
+  /// Serves until SIGTERM or SIGINT, blocking the calling thread (the
+  /// command line's `exporter`); throws why it could not serve.
+  public func runBlocking(onListening: @escaping @Sendable (ListenAddress) -> Void)
+    throws(ExporterError)
+  {
+    let outcome = ServerOutcome()
+    let finished = DispatchSemaphore(value: 0)
+    Task.detached {
+      do throws(ExporterError) {
+        try await run(onListening: onListening)
+      } catch {
+        outcome.record(error)
+      }
+      finished.signal()
+    }
+    finished.wait()
+    if let error = outcome.error { throw error }
+  }
+}
+
+/// How the server's task ended, handed back to the blocked thread.
+private final class ServerOutcome: @unchecked Sendable {
+  private let lock = NSLock()
+  private var failure: ExporterError?
+
+  /// Records why the server stopped.
+  func record(_ error: ExporterError) {
+    lock.lock()
+    failure = error
+    lock.unlock()
+  }
+
+  /// The recorded failure, if any.
+  var error: ExporterError? {
+    lock.lock()
+    defer { lock.unlock() }
+    return failure
+  }
+}

@@ -1,5 +1,5 @@
 import BPF
-import Control
+import Deployment
 import Foundation
 
 /// The labels that name one attachment's series: which interface, which

@@ -1,6 +1,7 @@
-import Control
 import Datapath
+import Deployment
 import Foundation
+import Kernel
 import Prometheus
 import Synchronization
 

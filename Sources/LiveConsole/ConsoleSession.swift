@@ -1,13 +1,15 @@
 import BPF
 import Console
-import Control
-import Datapath
+import Deployment
 import Foundation
+import Inspection
+import Kernel
+import Lab
 
-/// Control's side of the console: produces the ``ConsoleSnapshot`` the
-/// console draws each frame, and carries out the commands its keys ask
-/// for through the same calls as `attach`, `swap`, `detach` and `stats`
-/// on the command line (``DatapathDeployment`` across the kernel and the
+/// The console's live side: produces the ``ConsoleSnapshot`` the console
+/// draws each frame, and carries out the commands its keys ask for
+/// through the same calls as `attach`, `swap`, `detach` and `stats` on
+/// the command line (``ProgramDeployment`` across the kernel and the
 /// software datapath).
 ///
 /// Kernel reads are paced, not done per frame: the interface list once a
@@ -22,10 +24,9 @@ public final class ConsoleSession {
   /// --interval 1`).
   public static let sampleInterval = 1.0
 
+  /// Attach, swap, strategy and detach across both datapaths.
   private let deployment: ProgramDeployment
-  /// Attach, swap and detach across both datapaths.
-  private let datapaths: DatapathDeployment
-  /// The swap `b` carries out (by default ``DatapathDeployment/swap(interface:)``).
+  /// The swap `b` carries out (by default ``ProgramDeployment/swap(interface:)``).
   private let swapForm: (String) throws -> AttachmentRecord
   private let traffic: any TrafficSource
   private let listInterfaces: () throws -> InterfaceInventory
@@ -72,7 +73,7 @@ public final class ConsoleSession {
   ///   - datapathExecutable: the `xdpbatch` executable a software datapath
   ///     runs as; by default this process's own.
   ///   - swap: what `b` carries out on an interface; by default
-  ///     ``DatapathDeployment/swap(interface:)``, as `xdpbatch swap`.
+  ///     ``ProgramDeployment/swap(interface:)``, as `xdpbatch swap`.
   public init(
     interface: String?, deployment: ProgramDeployment = ProgramDeployment(),
     traffic: (any TrafficSource)? = nil,
@@ -82,11 +83,12 @@ public final class ConsoleSession {
     clock: @escaping () -> Double = { ProcessInfo.processInfo.systemUptime },
     receivedPackets: @escaping (String) -> UInt64? = ReceiveRates.sysfsCounter,
     programDetails: @escaping (UInt32) -> KernelProgramDetails? = KernelProgramDetails.read,
-    datapathExecutable: String = DatapathDeployment.currentExecutable,
+    datapathExecutable: String = Processes.currentExecutable,
     swap: ((String) throws -> AttachmentRecord)? = nil
   ) {
-    let datapaths = DatapathDeployment(deployment: deployment, executable: datapathExecutable)
-    self.datapaths = datapaths
+    var deployment = deployment
+    deployment.executable = datapathExecutable
+    let datapaths = deployment
     swapForm = swap ?? { interface in try datapaths.swap(interface: interface) }
     receiveRates = ReceiveRates(counter: receivedPackets)
     self.programDetails = programDetails
@@ -127,17 +129,13 @@ public final class ConsoleSession {
     return snapshot
   }
 
-  /// Carries out `command`; a failure is thrown with Control's message
+  /// Carries out `command`; a failure is thrown with the deployment's message
   /// (the console shows it in the error colour), success becomes news.
   public func execute(_ command: Console.ConsoleCommand) throws {
     do {
       try carryOut(command)
     } catch let error as DeploymentError {
       throw Self.failure(error)
-    } catch DatapathError.deployment(let error) {
-      throw Self.failure(error)
-    } catch let error as DatapathError {
-      throw CommandFailure(message: "\(error)")
     }
   }
 
@@ -158,7 +156,7 @@ public final class ConsoleSession {
         try program.map { ProgramSource(objectPath: objectPath, programName: $0) }
         ?? ProgramSource.firstXDPProgram(in: objectPath)
       // Through the datapaths: a software datapath running there stops first.
-      let record = try datapaths.attach(
+      let record = try deployment.attach(
         source, to: interface, mode: .native, datapath: .kernel, form: .perPacket)
       // On the demo's interface a redirecting sample gets its target.
       let demo = Demo(state: deployment.state)
@@ -188,14 +186,14 @@ public final class ConsoleSession {
         "batch form of \(record.program) uses the \(record.strategy.rawValue) strategy (b swaps)"
       )
     case .detach(let interface):
-      try datapaths.detach(interface: interface)
+      try deployment.detach(interface: interface)
       news = .info("detached xdpbatch's program from \(interface)")
     case .detachForeign(let interface, let programID):
       // xdpbatch's own program without a record looks foreign to the console.
       guard
         try deployment.foreignPrograms(interface: interface).contains(where: { $0.id == programID })
       else {
-        try datapaths.detach(interface: interface)
+        try deployment.detach(interface: interface)
         news = .info("detached xdpbatch's program from \(interface)")
         break
       }
@@ -277,8 +275,7 @@ public final class ConsoleSession {
     if let selected {
       snapshot.maps = MapPanel.read(interface: selected, state: deployment.state)
       snapshot.perCPU =
-        (try? InterfaceProgram.find(interface: selected, followingDatapath: false)).flatMap(
-          PerCPUActionCounts.of)?.cpus ?? []
+        (try? InterfaceProgram.attached(to: selected))?.perCPUActionCounts()?.cpus ?? []
     }
     let listed = selected.map { name in listing.interfaces.contains { $0.name == name } } ?? true
     snapshot.status =

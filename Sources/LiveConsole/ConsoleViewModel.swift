@@ -1,10 +1,12 @@
 import BPF
 import Console
-import Control
-import Datapath
+import Deployment
+import Inspection
+import Kernel
 
-// Control's values turned into the plain values Console draws. Console
-// cannot see Control; this is the one place that knows both.
+// The kernel's, inspection's and deployment's values turned into the
+// plain values Console draws. Console sees none of them; this is the one
+// place that knows both.
 
 extension InterfaceRow {
   /// The row for `interface`: its first attached program (native before
@@ -63,10 +65,10 @@ extension ProgramStatus {
   }
 
   /// What `b` does to `record`'s interface when it moves it between the
-  /// kernel and the software datapath, as ``DatapathDeployment/swap(interface:)``
+  /// kernel and the software datapath, as ``ProgramDeployment/swap(interface:)``
   /// does: a kernel attachment goes to the software datapath in batch form
-  /// (Control attaches no batch program to any kernel yet, whatever the
-  /// probe found: see `ProgramDeployment.batchRefusal`); the batch form
+  /// (the deployment attaches no batch program to any kernel yet, whatever
+  /// the probe found: see `KernelDeployment.batchRefusal`); the batch form
   /// there, moved from the kernel, goes back to the kernel per packet.
   /// `nil` when `b` stays within one datapath.
   static func datapathMove(of record: AttachmentRecord) -> String? {

@@ -1,6 +1,8 @@
 import BPF
 import Console
-import Control
+import Deployment
+import Inspection
+import Kernel
 
 extension MapPanel {
   /// The maps of the program on `interface`, entries formatted from BTF
@@ -8,12 +10,12 @@ extension MapPanel {
   /// a map. Empty when the interface runs no program. `state` holds the
   /// attachment records (for the types of maps loaded without BTF).
   static func read(interface: String, state: StateDirectory, limit: Int = 256) -> [MapPanel] {
-    guard let program = try? InterfaceProgram.find(interface: interface),
-      let maps = try? program.maps()
+    guard let deployed = try? DeployedProgram.on(interface),
+      let maps = try? deployed.program.maps()
     else { return [] }
     let object = state.record(interface: interface)?.object
     return maps.map { map in
-      let summary = map.summary
+      let summary = map.info
       let kind = "\(summary.type), \(summary.maxEntries) entries"
       let typed = TypedMap(map: map, types: MapTypes.of(map, object: object))
       do {

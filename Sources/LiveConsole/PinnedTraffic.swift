@@ -1,6 +1,5 @@
-import BPF
-import Control
-import Datapath
+import Deployment
+import Kernel
 
 /// The kernel's side of ``TrafficSource``: xdpbatch's attachment found
 /// once through its pins and kept open between samples, so that a sample
@@ -41,8 +40,7 @@ public final class PinnedTraffic: TrafficSource {
 
   /// The running software datapath's status, asked over its control socket.
   public func datapath(interface: String) -> DatapathReading? {
-    DatapathDeployment(deployment: deployment).status(interface: interface).map(
-      DatapathReading.init)
+    deployment.status(interface: interface).map(DatapathReading.init)
   }
 
   /// The record of the program the kept link runs now.

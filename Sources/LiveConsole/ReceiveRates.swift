@@ -1,6 +1,6 @@
 import Console
-import Control
 import Foundation
+import Inspection
 
 /// Packets received per second by each interface, from its kernel
 /// counter read at each interface listing: what the console's RX/s

@@ -1,6 +1,5 @@
 import BPF
-import Control
-import Rewriter
+import Deployment
 
 /// The batch rewrite's instruction counts, computed once per program and
 /// rewrite (reading the object and rewriting is too slow for every frame).
@@ -31,8 +30,8 @@ struct RewriteSummaries {
     var counts: Counts?
     if let summary = try? record.source.batchSummary(record.batchTrampoline) {
       counts = Counts(before: summary.instructionsBefore, after: summary.instructionsAfter)
-    } else if let request = try? record.source.uninstrumentedRequest() {
-      counts = Counts(before: request.program.instructions.count, after: nil)
+    } else if let compiled = try? record.source.compiledSpec() {
+      counts = Counts(before: compiled.program.instructions.count, after: nil)
     }
     known[key] = counts
     return counts

@@ -1,9 +1,9 @@
-import BPF
 import Console
 import Foundation
+import Lab
 
 /// The bundled sample objects (`make samples` builds them into
-/// build/samples), found beside the working directory or the executable.
+/// build/samples) as the console's attach chooser offers them.
 public enum SampleCatalog {
   /// One line about each sample, by object name without `.o`.
   public static let summaries: [String: String] = [
@@ -17,30 +17,15 @@ public enum SampleCatalog {
     "xdp_tailcall": "tail call (cannot be batched)",
   ]
 
-  /// The attach chooser's entries: every object in the first
-  /// `build/samples` found in the working directory or up to four levels
-  /// above the executable; empty when none is found.
-  public static func choices() -> [AttachChoice] {
-    let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "")
-      .resolvingSymlinksInPath().deletingLastPathComponent()
-    var candidates = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
-    var directory = executable
-    for _ in 0..<4 {
-      candidates.append(directory)
-      directory = directory.deletingLastPathComponent()
+  /// The attach chooser's entries: every bundled sample object
+  /// (``Lab/SampleDirectory``); empty when none is found.
+  public static func choices(in samples: SampleDirectory? = SampleDirectory.find())
+    -> [AttachChoice]
+  {
+    (samples?.objects ?? []).map { path in
+      let file = URL(fileURLWithPath: path).lastPathComponent
+      let name = String(file.dropLast(2).replacingOccurrences(of: ".bpf", with: ""))
+      return AttachChoice(objectPath: path, summary: summaries[name] ?? "")
     }
-    for base in candidates {
-      let samples = base.appendingPathComponent("build/samples")
-      guard let files = try? FileManager.default.contentsOfDirectory(atPath: samples.path)
-      else { continue }
-      let objects = files.filter { $0.hasSuffix(".o") }.sorted()
-      guard !objects.isEmpty else { continue }
-      return objects.map { file in
-        let name = String(file.dropLast(2).replacingOccurrences(of: ".bpf", with: ""))
-        return AttachChoice(
-          objectPath: samples.appendingPathComponent(file).path, summary: summaries[name] ?? "")
-      }
-    }
-    return []
   }
 }

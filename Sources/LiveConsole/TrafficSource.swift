@@ -1,6 +1,6 @@
 import BPF
-import Control
 import Datapath
+import Deployment
 
 /// Where a ``ConsoleSession`` reads the selected interface's counters and
 /// which program runs there: the kernel (``PinnedTraffic``), or made-up

@@ -1,7 +1,7 @@
 import BPF
 import Console
-import Control
 import Datapath
+import Deployment
 
 /// The selected interface's counters over time: a ``CounterTracker`` fed
 /// every sample, the rate history, and the cost per packet of each form

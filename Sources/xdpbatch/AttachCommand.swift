@@ -1,9 +1,9 @@
 import ArgumentParser
 import BPF
-import Control
-import Datapath
+import Deployment
 import Engine
 import Foundation
+import Kernel
 
 /// `xdpbatch attach`: loads a program of an object file, instrumented to
 /// count its verdicts, and attaches it to an interface through a pinned
@@ -60,13 +60,13 @@ struct AttachCommand: ParsableCommand {
     try Privileges.require(for: "attach")
     let name = try program ?? BPFObject(contentsOf: object).onlyXDPProgramName(file: object)
     let path = URL(fileURLWithPath: object).standardizedFileURL.path
-    let record = try DatapathDeployment().attach(
+    let record = try ProgramDeployment().attach(
       ProgramSource(objectPath: path, programName: name), to: interface,
       mode: attachMode.mode, datapath: datapath, form: batch ? .batch : form, force: force,
       engine: engine, groupActions: groupActions)
     let process = record.process.map { ", pid \($0.pid), log \($0.log)" } ?? ""
     print(
-      "attached \(record.program) (\(record.form.rawValue), \(record.datapath ?? "kernel") datapath, \(record.attachMode.rawValue), program id \(record.programID)\(process)) to \(interface)"
+      "attached \(record.program) (\(record.form.rawValue), \(record.runningDatapath.rawValue) datapath, \(record.attachMode.rawValue), program id \(record.programID)\(process)) to \(interface)"
     )
   }
 }

@@ -1,31 +1,10 @@
 import ArgumentParser
 import BPF
-import Bench
-import Control
-import Engine
 import Foundation
-import Frames
-import Rewriter
-
-#if canImport(Glibc)
-  import Glibc
-#endif
+import Lab
 
 /// `xdpbatch bench`: what each part costs, always next to a reference
-/// measured in the same run (the kernel, or the other mode).
-///
-/// - Interpreter: ns per instruction on a compute loop, and xdp1's ns per
-///   packet per-packet and in batch form, against the kernel's test run on
-///   the same frames.
-/// - Samples: every bundled program's engine ns per packet (both modes)
-///   next to the kernel's, and live Mpps on a veth pair (native XDP).
-/// - Rewriter: the time to rewrite a 4,000-instruction program, per
-///   strategy and bound.
-/// - Datapath: the software datapath at saturation on a veth pair, next to
-///   the kernel's native XDP and a bare AF_XDP loop (``DatapathBench``).
-///
-/// Kernel figures need root and BPF; without them they are skipped with
-/// the reason, and the engine and rewriter figures still print.
+/// measured in the same run (``Lab/BenchRun`` measures; this prints).
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
@@ -88,185 +67,44 @@ struct BenchCommand: ParsableCommand {
 
   func run() throws {
     let progress = Progress()
-    let directory = try samplesDirectory()
+    let bench = BenchRun(
+      samples: try samplesDirectory(), object: object, program: program, packets: packets,
+      seed: seed, repetitions: repetitions, liveSeconds: duration, datapathSeconds: datapathSeconds,
+      datapathSenders: datapathSenders, engine: engineOption.engine)
     if onlyDatapath {
-      let section = DatapathSection.measure(
-        samples: directory, seconds: datapathSeconds, engine: engineOption.engine,
-        senders: datapathSenders, progress: progress)
+      let section = bench.measureDatapath(progress: progress.reporter)
       progress.note("done")
-      if json {
-        print(try Self.encode(DatapathDocument(datapath: section)))
-      } else {
-        print(section.text)
-      }
+      print(json ? try JSONCoding.document(DatapathReport(datapath: section)) : section.text)
       return
     }
-    progress.step("interpreter head-to-head")
-    let interpreter = try interpreterReport(directory)
-    let sampleRows = try sampleFigures(directory, progress)
-    let batching = BatchingFigure.measure(
-      try sampleSources(directory), frames: KernelBench().frames.map(\.bytes), progress: progress)
-    progress.step("engines")
-    let engines = try EngineComparison.measure(samples: sampleRows, batching: batching)
-    progress.step("rewriter")
-    let rewriter = try RewriterBench.run()
-    let datapath =
-      skipDatapath
-      ? nil
-      : DatapathSection.measure(
-        samples: directory, seconds: datapathSeconds, engine: engineOption.engine,
-        senders: datapathSenders, progress: progress)
+    let report = try bench.measure(datapath: !skipDatapath, progress: progress.reporter)
     progress.note("done")
     if json {
-      let report = BenchDocument(
-        interpreter: interpreter, samples: sampleRows,
-        rewriter: rewriter.map(RewriteTiming.init), engines: engines, batching: batching,
-        datapath: datapath)
-      print(try Self.encode(report))
-    } else {
-      print(interpreter.text)
+      print(try JSONCoding.document(report))
+      return
+    }
+    print(report.interpreter.text)
+    print()
+    print(SampleFigures.table(report.samples))
+    print()
+    print(report.engines.table)
+    print()
+    print(BatchingFigure.table(report.batching))
+    print()
+    print(RewriteTiming.table(report.rewriter))
+    if let datapath = report.datapath {
       print()
-      print(SampleFigures.table(sampleRows))
-      print()
-      print(engines.table)
-      print()
-      print(BatchingFigure.table(batching))
-      print()
-      print(RewriteTiming.table(rewriter.map(RewriteTiming.init)))
-      if let datapath {
-        print()
-        print(datapath.text)
-      }
+      print(datapath.text)
     }
   }
 
-  private static func encode(_ document: some Encodable) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    return String(decoding: try encoder.encode(document), as: UTF8.self)
-  }
-
-  /// `--samples`, else the first `build/samples` (or `samples`) found in
-  /// the working directory, beside the executable or in a directory above it.
-  private func samplesDirectory() throws -> String {
-    if let samples { return samples }
-    let manager = FileManager.default
-    var candidates = [manager.currentDirectoryPath]
-    var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-      .deletingLastPathComponent()
-    for _ in 0..<5 {
-      candidates.append(directory.path)
-      directory = directory.deletingLastPathComponent()
+  /// `--samples`, else the bundled samples (``SampleDirectory``).
+  private func samplesDirectory() throws -> SampleDirectory {
+    if let samples { return SampleDirectory(path: samples) }
+    guard let found = SampleDirectory.find() else {
+      throw BenchCommandError.noSamples(SampleDirectory.buildFolder)
     }
-    for base in candidates {
-      for relative in ["build/samples", "samples"] {
-        let path = base + "/" + relative
-        if (try? manager.contentsOfDirectory(atPath: path))?.contains(where: { $0.hasSuffix(".o") })
-          == true
-        {
-          return path
-        }
-      }
-    }
-    throw BenchCommandError.noSamples("build/samples")
-  }
-
-  private func interpreterReport(_ directory: String) throws -> InterpreterReport {
-    let object = self.object ?? directory + "/xdp1.o"
-    let file = try BPFObject(contentsOf: object)
-    let linked = try file.program(named: program)
-    var generator = FrameGenerator(seed: seed)
-    let frames = generator.frames(packets)
-    let engine = try EngineFigures.measure(
-      linked, maps: file.maps, frames: frames, engine: engineOption.engine)
-    // Few test runs with large repeat counts: each run costs ~28 ms of
-    // dispatcher swapping in the kernel, whatever its repeat count.
-    let kernel = KernelFigures.measure(
-      linked, maps: file.maps, license: file.license, frames: Array(frames.prefix(32)),
-      repetitions: repetitions * 20)
-    return InterpreterReport(
-      object: object, program: linked.name, packets: frames.count, engine: engine, kernel: kernel)
-  }
-
-  private func sampleFigures(_ directory: String, _ progress: Progress) throws -> [SampleFigures] {
-    let sources = try sampleSources(directory)
-    let bench = KernelBench(repetitions: repetitions * 20, liveDuration: duration)
-    let frames = bench.frames.map(\.bytes)
-    progress.step("samples in the engine (\(engineOption.engine))")
-    var rows = sources.map { SampleFigures.engine($0, frames: frames, engine: engineOption.engine) }
-    if getuid() == 0 {
-      progress.step("samples in the kernel (test runs, then \(duration) s of live traffic each)")
-      SampleFigures.addKernel(to: &rows, sources: sources, bench: bench, live: duration > 0)
-    } else {
-      for index in rows.indices {
-        rows[index].notes.append("kernel: skipped (needs root for BPF_PROG_LOAD and test runs)")
-      }
-    }
-    return rows
-  }
-
-  /// Every XDP program of every object in the samples directory.
-  private func sampleSources(_ samples: String) throws -> [ProgramSource] {
-    let files = try FileManager.default.contentsOfDirectory(atPath: samples)
-      .filter { $0.hasSuffix(".o") }.sorted()
-    guard !files.isEmpty else {
-      throw BenchCommandError.noSamples(samples)
-    }
-    return try files.flatMap { file in
-      let path = samples + "/" + file
-      return try BPFObject(contentsOf: path).programEntries.filter(\.isXDP).map {
-        ProgramSource(objectPath: path, programName: $0.name)
-      }
-    }
-  }
-}
-
-/// Everything `bench --json` prints.
-struct BenchDocument: Encodable {
-  var interpreter: InterpreterReport
-  var samples: [SampleFigures]
-  var rewriter: [RewriteTiming]
-  var engines: EngineComparison
-  var batching: [BatchingFigure]
-  /// Absent with `--skip-datapath`.
-  var datapath: DatapathSection?
-}
-
-/// What `bench --only-datapath --json` prints.
-struct DatapathDocument: Encodable {
-  var datapath: DatapathSection
-}
-
-/// One rewriter variant's timing, in milliseconds.
-struct RewriteTiming: Encodable {
-  var strategy: String
-  var bound: String
-  var instructions: Int
-  var medianMilliseconds: Double
-  var minimumMilliseconds: Double
-
-  init(_ result: RewriterBench.Result) {
-    strategy = result.strategy.rawValue
-    bound = result.bound.rawValue
-    instructions = result.instructions
-    medianMilliseconds = result.medianNanoseconds / 1e6
-    minimumMilliseconds = result.minimumNanoseconds / 1e6
-  }
-
-  enum CodingKeys: String, CodingKey {
-    case strategy, bound, instructions
-    case medianMilliseconds = "median_ms"
-    case minimumMilliseconds = "minimum_ms"
-  }
-
-  static func table(_ rows: [RewriteTiming]) -> String {
-    var lines = ["REWRITE (\(rows.first?.instructions ?? 0) instructions)   median ms   minimum ms"]
-    for row in rows {
-      lines.append(
-        "\(row.strategy) / \(row.bound)".padding(toLength: 33, withPad: " ", startingAt: 0)
-          + String(format: "%11.2f  %11.2f", row.medianMilliseconds, row.minimumMilliseconds))
-    }
-    return lines.joined(separator: "\n")
+    return found
   }
 }
 
@@ -279,5 +117,23 @@ enum BenchCommandError: Error, CustomStringConvertible {
     case .noSamples(let directory):
       "no compiled samples in \(directory); run `make samples` or pass --samples DIR"
     }
+  }
+}
+
+/// Progress lines on stderr, each with the seconds since the bench began.
+struct Progress {
+  let start = ContinuousClock.now
+
+  func step(_ text: String) { note(text + " ...") }
+
+  func note(_ text: String) {
+    let seconds = (ContinuousClock.now - start).components.seconds
+    writeToStandardError("bench [\(seconds)s] \(text)")
+  }
+
+  /// The bench's reports, printed here.
+  var reporter: BenchProgress {
+    let progress = self
+    return BenchProgress(step: { progress.step($0) }, note: { progress.note($0) })
   }
 }

@@ -1,8 +1,8 @@
 import ArgumentParser
 import BPF
-import Control
 import Foundation
 import Frames
+import Inspection
 import Synchronization
 
 #if canImport(Glibc)
@@ -92,38 +92,22 @@ struct CaptureCommand: ParsableCommand {
 
     let capture = try FrameCapture.start(
       FrameCapture.Request(
-        interface: interface, action: action.flatMap(Self.action(named:)), snapLength: snaplen,
-        object: object, program: program))
+        interface: interface, action: action.flatMap(Self.action(named:)), snapLength: snaplen),
+      object: object, program: program)
     writeToStandardError(
       "capturing on \(interface) (program id \(capture.originalID) swapped for its capture variant); Ctrl-C stops"
     )
-    var written = 0
-    let deadline = duration.map { Date().addingTimeInterval($0) }
-    var counts = ActionCounts()
-    while !captureInterrupted.load(ordering: .relaxed) {
-      if let count, written >= count { break }
-      if let deadline, Date() >= deadline { break }
-      for frame in capture.poll(timeoutMilliseconds: 100) {
-        if let count, written >= count { break }
-        file.write(
-          Data(
-            writer.record(
-              .init(
-                bytes: frame.bytes, originalLength: Int(frame.length),
-                timestampNanoseconds: frame.timestampNanoseconds,
-                comment: "verdict: XDP_\(frame.action.name.uppercased())"
-                  + (frame.returnValue > 4 ? " (returned \(frame.returnValue))" : "")
-                  + ", rx queue \(frame.queue)"))))
-        counts.record(frame.action, bytes: Int(frame.length))
-        written += 1
-      }
-    }
+    let recording = capture.record(
+      as: writer, limit: count, duration: duration,
+      stopped: { captureInterrupted.load(ordering: .relaxed) },
+      write: { file.write(Data($0)) })
     try capture.stop()
+    let counts = recording.counts
     let summary = XDPAction.allCases.filter { counts[$0].packets > 0 }.map {
       "\($0.name) \(counts[$0].packets)"
     }
     writeToStandardError(
-      "\(written) frames written to \(write)"
+      "\(recording.frames) frames written to \(write)"
         + (summary.isEmpty ? "" : " (" + summary.joined(separator: ", ") + ")")
         + "; program id \(capture.originalID) is back on \(interface)")
   }

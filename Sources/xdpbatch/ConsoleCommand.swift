@@ -1,7 +1,7 @@
 import ArgumentParser
 import Console
-import Control
 import Foundation
+import Kernel
 import LiveConsole
 
 #if canImport(Glibc)

@@ -1,11 +1,9 @@
 import ArgumentParser
 import BPF
-import Control
 import Datapath
+import Deployment
 import Engine
 import Foundation
-import Glibc
-import Rewriter
 
 /// `xdpbatch datapath`: the software datapath of one interface (AF_XDP
 /// sockets feeding the engine), run in the foreground, and its control
@@ -79,14 +77,8 @@ struct DatapathRunCommand: ParsableCommand {
   }
 
   func run() throws {
-    // Signals go to sigwait below, not to the default action.
-    var signals = sigset_t()
-    sigemptyset(&signals)
-    sigaddset(&signals, SIGINT)
-    sigaddset(&signals, SIGTERM)
-    pthread_sigmask(SIG_BLOCK, &signals, nil)
     let path = URL(fileURLWithPath: object).standardizedFileURL.path
-    let datapath = try SoftwareDatapath.start(
+    let (datapath, signals) = try SoftwareDatapath.startInForeground(
       DatapathConfiguration(
         interface: interface, source: ProgramSource(objectPath: path, programName: program),
         form: form, strategy: BatchStrategy(rawValue: strategy) ?? .reserve,
@@ -97,15 +89,7 @@ struct DatapathRunCommand: ParsableCommand {
       Data(
         "datapath on \(interface): \(program) in \(status.form.rawValue) form, \((status.runningEngine ?? engine).rawValue) engine\(groupActions ? ", actions grouped" : ""), \(status.queues) queue(s), \(status.zeroCopy ? "zero-copy" : "copy mode"), PASS to \(status.passDevice), pid \(status.pid)\n"
           .utf8))
-    let waited = signals
-    let waiter = Thread {
-      var set = waited
-      var caught: Int32 = 0
-      sigwait(&set, &caught)
-      datapath.stop()
-    }
-    waiter.start()
-    datapath.wait()
+    datapath.runUntilStopped(signals)
     let final = datapath.status()
     print(
       "datapath on \(interface) stopped: \(final.counters.actions.totalPackets) frames counted; the kernel runs \(program) per packet now"

@@ -1,12 +1,8 @@
 import ArgumentParser
 import BPF
-import Control
-import Datapath
 import Foundation
-
-#if canImport(Glibc)
-  import Glibc
-#endif
+import Kernel
+import Lab
 
 /// `xdpbatch demo up|down|status`: a namespace, a veth pair, the
 /// classifier sample and a traffic generator that makes all five verdicts.
@@ -19,10 +15,7 @@ struct DemoCommand: ParsableCommand {
   /// Prints the demo's state as text or JSON.
   static func show(_ status: DemoStatus, json: Bool) throws {
     if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-      let data = try encoder.encode(status)
-      print(String(decoding: data, as: UTF8.self))
+      print(JSONCoding.line(status))
       return
     }
     guard status.isUp, let interface = status.interface else {
@@ -72,53 +65,21 @@ struct DemoCommand: ParsableCommand {
       if object != nil || program != nil {
         demo.programName = try program ?? BPFObject(contentsOf: path).onlyXDPProgramName(file: path)
       }
-      try Self.stopSoftwareDatapath(of: demo, unlessRunning: path, mode: attachMode.mode)
       let status = try demo.up(
         object: path, mode: attachMode.mode,
-        generatorCommand: [Self.executablePath(), "demo", "generate", "--rate", String(rate)])
+        generatorCommand: [
+          Processes.currentExecutable, "demo", "generate", "--rate", String(rate),
+        ])
       try DemoCommand.show(status, json: json)
     }
 
-    /// A software datapath on the demo's interface that runs another
-    /// program than `object`'s is stopped first (its process, sockets, TAP
-    /// device and pins), so that the demo's change of program does not
-    /// leave it running beside the kernel; the same program keeps running
-    /// where it is.
-    static func stopSoftwareDatapath(of demo: Demo, unlessRunning object: String, mode: AttachMode)
-      throws
-    {
-      guard let record = demo.state.record(interface: demo.veth.name), record.isSoftware else {
-        return
-      }
-      let objectPath = URL(fileURLWithPath: object).standardizedFileURL.path
-      guard
-        record.program != demo.programName || record.object != objectPath
-          || record.attachMode != mode
-      else { return }
-      try DatapathDeployment(deployment: ProgramDeployment(state: demo.state)).detach(
-        interface: demo.veth.name)
-    }
-
-    /// `build/samples/xdp_classify.o` in the working directory, or in the
-    /// package the executable was built in (`.build/<config>/xdpbatch`).
+    /// The bundled classifier (``SampleDirectory``).
     static func defaultObject() throws -> String {
-      let relative = "build/samples/xdp_classify.o"
-      let executableDirectory = URL(fileURLWithPath: executablePath()).deletingLastPathComponent()
-      let candidates = [
-        relative,
-        executableDirectory.appendingPathComponent("../../../" + relative).standardizedFileURL.path,
-        executableDirectory.appendingPathComponent("../../" + relative).standardizedFileURL.path,
-      ]
-      guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) })
-      else {
-        throw DemoCommandError.noObject(candidates)
+      guard let samples = SampleDirectory.find() else {
+        throw DemoCommandError.noObject(
+          SampleDirectory.candidates().map { $0 + "/" + Demo.classifierObject })
       }
-      return found
-    }
-
-    static func executablePath() -> String {
-      (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-        ?? CommandLine.arguments[0]
+      return samples.object(Demo.classifierObject)
     }
   }
 
@@ -128,19 +89,7 @@ struct DemoCommand: ParsableCommand {
 
     func run() throws {
       try Privileges.require(for: "demo down")
-      let demo = Demo()
-      // The program through the datapaths first: a software datapath the
-      // console's `b` started (its process, TAP device, sockets), or the pins
-      // and log one left after moving back to the kernel (Control knows
-      // nothing of them).
-      var stopped: [String] = []
-      if demo.state.record(interface: demo.veth.name) != nil,
-        (try? DatapathDeployment(deployment: ProgramDeployment(state: demo.state)).detach(
-          interface: demo.veth.name)) != nil
-      {
-        stopped.append("program on \(demo.veth.name), its datapath and pins")
-      }
-      let removed = stopped + demo.down()
+      let removed = Demo().down()
       print(
         removed.isEmpty
           ? "demo: nothing to remove" : "demo: removed " + removed.joined(separator: ", "))
@@ -169,31 +118,7 @@ struct DemoCommand: ParsableCommand {
     var rate: Double = 20_000
 
     func run() throws {
-      setsid()
-      let demo = Demo()
-      var signals = sigset_t()
-      sigemptyset(&signals)
-      sigaddset(&signals, SIGTERM)
-      sigaddset(&signals, SIGINT)
-      sigaddset(&signals, SIGHUP)
-      pthread_sigmask(SIG_BLOCK, &signals, nil)
-      let generator = TrafficGenerator.start(
-        .init(
-          frames: TrafficMix.classifier().frames, interface: demo.veth.peer,
-          namespace: demo.namespace, framesPerRun: UInt32(min(max(rate / 50, 64), 16384)),
-          framesPerSecond: rate))
-      try? String(getpid()).write(toFile: demo.generatorPIDPath, atomically: true, encoding: .utf8)
-      defer { unlink(demo.generatorPIDPath) }
-      var timeout = timespec(tv_sec: 0, tv_nsec: 250_000_000)
-      while generator.isRunning {
-        try? String(generator.framesSent).write(
-          toFile: demo.generatorCountPath, atomically: true, encoding: .utf8)
-        if sigtimedwait(&signals, nil, &timeout) > 0 { break }
-      }
-      let failure = generator.stop()
-      try? String(generator.framesSent).write(
-        toFile: demo.generatorCountPath, atomically: true, encoding: .utf8)
-      if let failure { throw failure }
+      try Demo().runGenerator(rate: rate)
     }
   }
 }

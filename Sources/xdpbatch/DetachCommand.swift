@@ -1,6 +1,6 @@
 import ArgumentParser
-import Control
-import Datapath
+import Deployment
+import Kernel
 
 /// `xdpbatch detach`: removes xdpbatch's program, its pins and its record;
 /// with `--force`, also a program another tool attached.
@@ -21,38 +21,15 @@ struct DetachCommand: ParsableCommand {
 
   func run() throws {
     try Privileges.require(for: "detach")
-    let deployment = ProgramDeployment()
-    let foreign = try deployment.foreignPrograms(interface: interface)
-    var detachedOurs = true
-    do {
-      try DatapathDeployment(deployment: deployment).detach(interface: interface)
-      print("detached xdpbatch's program from \(interface)")
-    } catch {
-      guard case .deployment(.attach(.notAttached)) = error, !foreign.isEmpty else { throw error }
-      detachedOurs = false
+    let outcome = try ProgramDeployment().detach(interface: interface, includingForeign: force)
+    if outcome.detachedOurs { print("detached xdpbatch's program from \(interface)") }
+    if let left = outcome.leftForeign.first {
+      print("left \(DeploymentError.foreignOnly(interface: interface, program: left).advised)")
     }
-    guard let first = foreign.first else { return }
-    guard force else {
-      let text =
-        "\(interface) runs XDP program \"\(first.name ?? "?")\" (id \(first.id), \(first.mode.rawValue) mode) that xdpbatch did not attach; `xdpbatch detach --force \(interface)` detaches it"
-      if detachedOurs {
-        print("left \(text)")
-        return
-      }
-      throw DetachRefusal(text: text)
-    }
-    for program in try deployment.detachForeign(interface: interface) {
+    for program in outcome.detachedForeign {
       print(
         "detached program \"\(program.name ?? "?")\" (id \(program.id), \(program.mode.rawValue) mode) from \(interface)"
       )
     }
   }
-}
-
-/// `detach` without `--force` found only another tool's program.
-struct DetachRefusal: Error, CustomStringConvertible {
-  /// What runs there and the command that removes it.
-  var text: String
-  /// The text.
-  var description: String { text }
 }

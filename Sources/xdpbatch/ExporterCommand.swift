@@ -1,7 +1,7 @@
 import ArgumentParser
-import Control
 import Exporter
 import Foundation
+import Kernel
 
 /// `xdpbatch exporter`: serves the counters of every interface running an
 /// xdpbatch program at `/metrics`, for Prometheus.
@@ -48,40 +48,9 @@ struct ExporterCommand: ParsableCommand {
     let server = MetricsServer(
       address: address, interval: interval,
       metrics: XDPMetrics(host: HostInfo.probe(version: Version.release)))
-    let outcome = ServerOutcome()
-    let finished = DispatchSemaphore(value: 0)
-    Task.detached {
-      do throws(ExporterError) {
-        try await server.run { bound in
-          FileHandle.standardOutput.write(
-            Data("xdpbatch exporter: serving http://\(bound)/metrics\n".utf8))
-        }
-      } catch {
-        outcome.record(error)
-      }
-      finished.signal()
+    try server.runBlocking { bound in
+      FileHandle.standardOutput.write(
+        Data("xdpbatch exporter: serving http://\(bound)/metrics\n".utf8))
     }
-    finished.wait()
-    if let error = outcome.error { throw error }
-  }
-}
-
-/// How the server's task ended, handed back to the command's thread.
-private final class ServerOutcome: @unchecked Sendable {
-  private let lock = NSLock()
-  private var failure: ExporterError?
-
-  /// Records why the server stopped.
-  func record(_ error: ExporterError) {
-    lock.lock()
-    failure = error
-    lock.unlock()
-  }
-
-  /// The recorded failure, if any.
-  var error: ExporterError? {
-    lock.lock()
-    defer { lock.unlock() }
-    return failure
   }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
-import Control
+import BPF
 import Foundation
+import Inspection
+import Kernel
 
 /// `xdpbatch list`: the machine's network interfaces, i40e ports first.
 struct ListCommand: ParsableCommand {
@@ -24,10 +26,7 @@ struct ListCommand: ParsableCommand {
     }
     let listing = InterfaceListing(inventory, includeAll: all)
     if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-      let data = try encoder.encode(listing.entries)
-      print(String(decoding: data, as: UTF8.self))
+      print(try JSONCoding.document(listing.entries))
       return
     }
     for notice in listing.notices { print("# \(notice)") }

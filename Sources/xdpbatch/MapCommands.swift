@@ -1,7 +1,10 @@
 import ArgumentParser
 import BPF
-import Control
+import Datapath
+import Deployment
 import Foundation
+import Inspection
+import Kernel
 
 /// `xdpbatch maps IFACE`: the maps of the XDP program on an interface,
 /// whoever attached it; on the software datapath, of the user's program
@@ -18,19 +21,20 @@ struct MapsCommand: ParsableCommand {
   var json = false
 
   func run() throws {
-    let program = try InterfaceProgram.find(interface: interface)
-    let maps = try program.maps().map(\.summary)
+    let deployed = try DeployedProgram.on(interface)
+    let program = deployed.program
+    let maps = try program.maps().map(\.info)
     if json {
       print(
-        InspectionJSON.encode(
+        try JSONCoding.document(
           MapsReport(
             interface: interface, programID: program.programID, program: program.program.name,
-            redirectProgramID: program.redirect?.redirectID, maps: maps)))
+            redirectProgramID: deployed.redirect?.redirectID, maps: maps)))
       return
     }
     print(
       "\(interface): program \(program.program.name) (id \(program.programID))"
-        + (program.redirect.map { Self.datapathNote($0) } ?? ""))
+        + (deployed.redirect.map { Self.datapathNote($0) } ?? ""))
     let header = ["ID", "NAME", "TYPE", "KEY", "VALUE", "ENTRIES", "FLAGS", "BTF"]
     let rows = maps.map { map in
       [
@@ -44,7 +48,7 @@ struct MapsCommand: ParsableCommand {
 
   /// What `maps`, `map dump` and `prog` add on the software datapath.
   static func datapathNote(_ redirect: DatapathRedirect) -> String {
-    ", run by the software datapath (attached: \(DatapathRedirect.programName) id \(redirect.redirectID), which falls back to it)"
+    ", run by the software datapath (attached: \(RedirectProgram.name) id \(redirect.redirectID), which falls back to it)"
   }
 }
 
@@ -55,13 +59,7 @@ struct MapsReport: Encodable {
   var program: String
   /// The software datapath's redirect program, when it is what is attached.
   var redirectProgramID: UInt32?
-  var maps: [MapSummary]
-
-  enum CodingKeys: String, CodingKey {
-    case interface, program, maps
-    case programID = "program_id"
-    case redirectProgramID = "redirect_program_id"
-  }
+  var maps: [MapInfo]
 }
 
 /// `xdpbatch map dump|update|delete`: one map's entries, typed by BTF.
@@ -88,7 +86,7 @@ struct MapOperand: ParsableArguments {
   var name: String
 
   /// The map, with its BTF.
-  func open() throws -> TypedMap { try TypedMap.open(interface: interface, name: name) }
+  func open() throws -> TypedMap { try DeployedProgram.on(interface).typedMap(named: name) }
 }
 
 /// `xdpbatch map dump IFACE NAME`.
@@ -105,24 +103,24 @@ struct MapDumpCommand: ParsableCommand {
   var nonzero = false
 
   func run() throws {
-    let contents = try map.open()
+    let deployed = try DeployedProgram.on(map.interface)
+    let contents = try deployed.typedMap(named: map.name)
     var entries = try contents.entries()
     if nonzero { entries = entries.filter { !$0.isZero } }
-    let software = (try? InterfaceProgram.find(interface: map.interface))?.redirect != nil
-    let copy = software ? DatapathCopy(contents.map.summary.type) : nil
+    let copy = deployed.datapathCopy(of: contents.map.info)
     if json {
       print(
-        InspectionJSON.encode(
+        try JSONCoding.document(
           MapDumpReport(
-            interface: map.interface, map: contents.map.summary, types: contents.types.source,
+            interface: map.interface, map: contents.map.info, types: contents.types.source,
             datapathCopy: copy, entries: entries)))
       return
     }
-    let summary = contents.map.summary
+    let summary = contents.map.info
     print(
       "\(summary.name) (id \(summary.id), \(summary.type), \(entries.count) entries, types: \(contents.types.source.rawValue))"
     )
-    if let copy { print(copy.note) }
+    if let copy { print(Self.note(copy)) }
     for entry in entries {
       if let perCPU = entry.perCPU, let sum = entry.sum {
         let cpus = perCPU.enumerated().map { "cpu\($0.offset) \($0.element)" }
@@ -137,34 +135,20 @@ struct MapDumpCommand: ParsableCommand {
 /// `map dump --json`.
 struct MapDumpReport: Encodable {
   var interface: String
-  var map: MapSummary
+  var map: MapInfo
   var types: MapTypes.Source
-  /// On the software datapath: whether its engines follow this map.
-  var datapathCopy: DatapathCopy?
+  /// On the software datapath: whether its engines follow this map
+  /// (docs/DESIGN.md, "Maps on the software datapath").
+  var datapathCopy: MapFollowing?
   var entries: [MapEntry]
-
-  enum CodingKeys: String, CodingKey {
-    case interface, map, types, entries
-    case datapathCopy = "datapath_copy"
-  }
 }
 
-/// How the software datapath's engines hold a map of the user's program
-/// (docs/DESIGN.md, "Maps on the software datapath"): redirect maps follow the kernel's copy;
-/// every other map is the engines' own state.
-enum DatapathCopy: String, Encodable {
-  case followed
-  case engineOwn = "engine-own"
-
-  init(_ type: MapType) {
-    self = [.devmap, .devmapHash, .cpumap, .xskmap].contains(type) ? .followed : .engineOwn
-  }
-
-  /// The line `map dump` prints under its header.
-  var note: String {
-    switch self {
+extension MapDumpCommand {
+  /// The line `map dump` prints under its header on the software datapath.
+  static func note(_ copy: MapFollowing) -> String {
+    switch copy {
     case .followed:
-      "(the software datapath's engines follow this map: re-read every 50 ms)"
+      "(the software datapath's engines follow this map: re-read every \(MapFollowing.refreshMilliseconds) ms)"
     case .engineOwn:
       "(the software datapath's engines keep their own copy of this map: these entries are the kernel fallback's)"
     }
@@ -202,16 +186,6 @@ struct MapDeleteCommand: ParsableCommand {
 
   func run() throws {
     try map.open().delete(key: key)
-  }
-}
-
-/// JSON printing shared by the inspection commands.
-enum InspectionJSON {
-  static func encode<T: Encodable>(_ value: T) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
-    return String(decoding: data, as: UTF8.self)
   }
 }
 

@@ -1,7 +1,9 @@
 import ArgumentParser
 import BPF
-import Control
+import Deployment
 import Foundation
+import Inspection
+import Kernel
 
 /// `xdpbatch prog IFACE`: what the kernel made of the XDP program on an
 /// interface: identity, sizes, run statistics, per-CPU verdicts, and on
@@ -28,7 +30,8 @@ struct ProgCommand: ParsableCommand {
   var jited = false
 
   func run() throws {
-    let program = try InterfaceProgram.find(interface: interface)
+    let deployed = try DeployedProgram.on(interface)
+    let program = deployed.program
     // Statistics count only while someone holds this: the count grows
     // between two `prog` calls only if the other holder (console, stats)
     // or the sysctl kernel.bpf_stats_enabled keeps them on.
@@ -36,15 +39,15 @@ struct ProgCommand: ParsableCommand {
     defer { _ = statistics }
     let details: ProgramDetails
     do {
-      details = try ProgramDetails(program.program.descriptor)
+      details = try ProgramDetails(program.program)
     } catch {
       throw InspectionError.kernel(error)
     }
-    let perCPU = PerCPUActionCounts.of(program)
-    let redirect = program.redirect.flatMap { try? ProgramDetails.read(id: $0.redirectID) }
+    let perCPU = program.perCPUActionCounts()
+    let redirect = deployed.redirect.flatMap { try? ProgramDetails.read(id: $0.redirectID) }
     if json {
       print(
-        InspectionJSON.encode(
+        try JSONCoding.document(
           ProgReport(
             interface: interface, details: details, perCPU: perCPU, redirectProgram: redirect)))
     } else {
@@ -52,7 +55,7 @@ struct ProgCommand: ParsableCommand {
       if let redirect { print(Self.redirectSummary(redirect)) }
     }
     if xlated {
-      print(try Self.xlatedListing(program, details: details))
+      print(try Self.xlatedListing(program))
     }
     if jited {
       print(try Self.jitedListing(program))
@@ -99,52 +102,21 @@ struct ProgCommand: ParsableCommand {
     ].joined(separator: "\n")
   }
 
-  /// The xlated code through the project's disassembler. Map references
-  /// name the map (the kernel writes its id into the instruction), helper
-  /// calls the kernel function they reach (from `/proc/kallsyms`).
-  static func xlatedListing(_ program: InterfaceProgram, details: ProgramDetails) throws -> String {
-    let bytes = try ProgramDetails.xlatedCode(program.program.descriptor)
-    guard !bytes.isEmpty else {
+  /// The xlated code, disassembled (``InterfaceProgram/translatedListing()``).
+  static func xlatedListing(_ program: InterfaceProgram) throws -> String {
+    guard let lines = try program.translatedListing() else {
       return "(the kernel does not show this program's translated code: it needs CAP_SYS_ADMIN)"
     }
-    let instructions = try Instruction.decode(littleEndian: bytes)
-    let names = Dictionary(
-      (try? program.maps())?.map { (Int($0.summary.id), $0.summary.name) } ?? [],
-      uniquingKeysWith: { a, _ in a })
-    // The kernel writes map references back as BPF_PSEUDO_MAP_FD (1) or
-    // BPF_PSEUDO_MAP_VALUE (2) with the map's id, as bpftool shows them.
-    let symbols = KernelSymbols.load()
-    return Disassembler().lines(instructions).map { line in
-      let instruction = instructions[line.index]
-      var text = line.text
-      if instruction.isHelperCall,
-        let name = symbols?.helperName(callImmediate: instruction.immediate)
-      {
-        text = "call \(name)"
-      }
-      if instruction.isWideImmediateLoad, [1, 2].contains(instruction.src.rawValue) {
-        let id = Int(UInt32(bitPattern: instruction.immediate))
-        let offset =
-          instruction.src.rawValue == 2 && line.index + 1 < instructions.count
-          ? " + \(instructions[line.index + 1].immediate)" : ""
-        text = "r\(instruction.dst.rawValue) = map[id:\(id)]\(offset) ll  ; \(names[id] ?? "?")"
-      }
-      return String(line.index).leftPadded(to: 5) + ": " + text
-    }.joined(separator: "\n")
+    return lines.joined(separator: "\n")
   }
 
   /// The JIT code as hex lines, then a disassembly where a disassembler is installed.
   static func jitedListing(_ program: InterfaceProgram) throws -> String {
-    let bytes = try ProgramDetails.jitedCode(program.program.descriptor)
-    guard !bytes.isEmpty else { return "(no JIT-compiled code: the program is interpreted)" }
-    var lines: [String] = []
-    for offset in stride(from: 0, to: bytes.count, by: 16) {
-      let row = bytes[offset..<min(offset + 16, bytes.count)]
-      lines.append(
-        String(format: "%6x: ", offset)
-          + row.map { String(format: "%02x", $0) }.joined(separator: " "))
+    guard let listing = try program.machineCodeListing() else {
+      return "(no JIT-compiled code: the program is interpreted)"
     }
-    if let disassembly = MachineCodeDisassembler.x86_64(bytes) {
+    var lines = listing.hexRows
+    if let disassembly = listing.disassembly {
       lines.append("")
       lines.append(disassembly)
     } else {
@@ -163,11 +135,7 @@ struct ProgReport: Encodable {
   /// (the details are then of the user's program it falls back to).
   var redirectProgram: ProgramDetails?
 
-  enum CodingKeys: String, CodingKey {
-    case interface
-    case perCPU = "per_cpu"
-    case redirectProgram = "redirect_program"
-  }
+  private enum CodingKeys: String, CodingKey { case interface, perCPU, redirectProgram }
 
   func encode(to encoder: any Encoder) throws {
     try details.encode(to: encoder)
@@ -175,60 +143,5 @@ struct ProgReport: Encodable {
     try container.encode(interface, forKey: .interface)
     try container.encodeIfPresent(perCPU, forKey: .perCPU)
     try container.encodeIfPresent(redirectProgram, forKey: .redirectProgram)
-  }
-}
-
-/// Disassembles x86-64 machine code with a tool on the machine: binutils'
-/// `objdump`, else LLVM's `llvm-mc`; `nil` when neither runs.
-enum MachineCodeDisassembler {
-  static func x86_64(_ code: [UInt8]) -> String? {
-    let file = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "xdpbatch-jit-\(getpid()).bin")
-    defer { try? FileManager.default.removeItem(at: file) }
-    guard (try? Data(code).write(to: file)) != nil else { return nil }
-    if let path = tool("objdump"),
-      let output = run(path, ["-D", "-b", "binary", "-m", "i386:x86-64", file.path]),
-      let start = output.range(of: "<.data>:\n")
-    {
-      return String(output[start.upperBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-    if let path = tool("llvm-mc") {
-      let hex = code.map { String(format: "0x%02x", $0) }.joined(separator: " ")
-      return run(path, ["--disassemble", "-triple=x86_64"], input: hex)
-    }
-    return nil
-  }
-
-  static func tool(_ name: String) -> String? {
-    ["/usr/bin/", "/usr/local/bin/", "/opt/swift/usr/bin/"].map { $0 + name }.first {
-      FileManager.default.isExecutableFile(atPath: $0)
-    }
-  }
-
-  static func run(_ path: String, _ arguments: [String], input: String? = nil) -> String? {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    let inputPipe = Pipe()
-    if input != nil { process.standardInput = inputPipe }
-    guard (try? process.run()) != nil else { return nil }
-    if let input {
-      inputPipe.fileHandleForWriting.write(Data(input.utf8))
-      try? inputPipe.fileHandleForWriting.close()
-    }
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { return nil }
-    return String(decoding: data, as: UTF8.self)
-  }
-}
-
-extension String {
-  /// Right-aligned in `width` columns.
-  func leftPadded(to width: Int) -> String {
-    count >= width ? self : String(repeating: " ", count: width - count) + self
   }
 }

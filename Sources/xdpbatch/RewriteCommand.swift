@@ -1,8 +1,9 @@
 import ArgumentParser
 import BPF
-import Control
+import Deployment
 import Engine
 import Foundation
+import Inspection
 import Rewriter
 
 /// `xdpbatch rewrite`: the batch form of one program, as a summary, a
@@ -103,7 +104,7 @@ struct RewriteCommand: ParsableCommand {
   /// applied, the counters map appended, BTF-defined maps.
   private func writePerPacket(_ program: String, to output: String) throws {
     let path = URL(fileURLWithPath: object).standardizedFileURL.path
-    let request = try ProgramSource(objectPath: path, programName: program).request()
+    let request = try ProgramSource(objectPath: path, programName: program).instrumentedSpec()
     let bytes: [UInt8]
     do {
       bytes = try ObjectWriter(

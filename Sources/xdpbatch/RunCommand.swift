@@ -3,6 +3,7 @@ import BPF
 import Engine
 import Foundation
 import Frames
+import Lab
 import Rewriter
 
 /// `xdpbatch run`: runs one XDP program of an object in the engine, offline,
@@ -111,35 +112,23 @@ struct RunCommand: ParsableCommand {
     let frames = try inputFrames()
     let file = try BPFObject(contentsOf: object)
     let linked = try file.xdpProgram(named: program ?? file.onlyXDPProgramName(file: object))
-    let plan = try executionPlan(for: linked, form: form)
-    let context = RunFailure.Context(
-      object: object, program: linked.name, batchProgram: plan.batchProgram)
-
-    let machine: Machine
-    let prepared: PreparedProgram
-    let runner: PacketRunner
+    let run = EngineRun(
+      program: linked, maps: file.maps, form: form,
+      trampoline: BatchTrampoline(
+        strategy: rewrite.strategy, bound: rewrite.bound, batchSize: batch),
+      engine: engineOption.engine)
+    let outcome: EngineRun.Outcome
     do {
-      machine = try Machine(
-        maps: file.maps, configuration: MachineConfiguration(engine: engineOption.engine))
-      prepared = try machine.prepare(plan.program, form: form)
-      runner = try PacketRunner(
-        machine: machine, program: prepared, form: form, batchSize: batch)
-      runner.padsPartialBatches = rewrite.bound == .immediate
+      outcome = try run.run(frames)
     } catch {
-      throw RunFailure(context: context, reason: "\(error)")
+      throw RunFailure(object: object, program: linked.name, error)
     }
-    let start = ContinuousClock.now
-    let report: RunReport
-    do {
-      report = try runner.run(frames)
-    } catch {
-      throw RunFailure(context: context, error)
-    }
-    let elapsed = ContinuousClock.now - start
+    let report = outcome.report
+    let machine = outcome.machine
     engineOption.reportFallback(machine)
 
     var summary = RunSummary(
-      program: linked.name, form: form, report: report, elapsed: elapsed,
+      program: linked.name, form: form, report: report, elapsed: outcome.elapsed,
       maps: maps ? machine.maps.compactMap(MapListing.init) : nil,
       batch: form == .batch
         ? RunSummary.BatchSettings(
@@ -184,70 +173,15 @@ struct RunCommand: ParsableCommand {
     var generator = FrameGenerator(seed: seed)
     return generator.frames(packets ?? 1000)
   }
-
-  /// What the engine runs: the program as compiled, or its batch form.
-  private struct ExecutionPlan {
-    var program: Program
-    var batchProgram: BatchProgram?
-  }
-
-  private func executionPlan(for linked: Program, form: Form) throws
-    -> ExecutionPlan
-  {
-    guard form == .batch else { return ExecutionPlan(program: linked) }
-    let bound = rewrite.bound
-    let trampoline = BatchTrampoline(strategy: rewrite.strategy, bound: bound, batchSize: batch)
-    do {
-      let rewritten = try trampoline.rewrite(linked)
-      return ExecutionPlan(program: rewritten.program, batchProgram: rewritten)
-    } catch {
-      throw RunFailure(
-        message: "\(object): program \(linked.name): cannot build the batch form: \(error)")
-    }
-  }
 }
 
-/// A failed `xdpbatch run`, with a message naming the object, the program,
-/// the packet and the instruction.
+/// A failed `xdpbatch run`: what failed, after the object and the program.
 struct RunFailure: Error, CustomStringConvertible {
-  /// Where the failure happened.
-  struct Context {
-    var object: String
-    var program: String
-    /// The batch form, to translate its instruction indices back.
-    var batchProgram: BatchProgram?
-  }
-
   let description: String
 
   init(message: String) { description = message }
 
-  init(context: Context, reason: String) {
-    description = "\(context.object): program \(context.program): \(reason)"
-  }
-
-  init(context: Context, _ error: RunError) {
-    var reason = error.description
-    if case .execution(_, let execution) = error, let batch = context.batchProgram,
-      let index = execution.instructionIndex
-    {
-      if let original = batch.originalLocations.firstIndex(of: index) {
-        reason += " (instruction \(original) of the program as compiled)"
-      } else {
-        reason += " (in the batch trampoline's own code)"
-      }
-    }
-    self.init(context: context, reason: reason)
-  }
-}
-
-extension ExecutionError {
-  /// The instruction the error names.
-  var instructionIndex: Int? {
-    switch self {
-    case .memoryFault(let index, _, _, _), .instructionBudgetExceeded(let index, _),
-      .callDepthExceeded(let index, _), .fellOffEnd(let index), .helperFault(let index, _, _):
-      index
-    }
+  init(object: String, program: String, _ error: EngineRunError) {
+    description = "\(object): program \(program): \(error)"
   }
 }

@@ -1,8 +1,9 @@
 import ArgumentParser
 import BPF
-import Control
 import Datapath
+import Deployment
 import Foundation
+import Kernel
 
 /// `xdpbatch stats`: the interface's per-action counters, their rates and
 /// the program's cost per packet; once, or every interval (JSON lines).
@@ -35,32 +36,21 @@ struct StatsCommand: ParsableCommand {
 
   func run() throws {
     try Privileges.require(for: "stats")
-    let (attachment, record) = try ProgramDeployment().current(interface: interface)
+    let deployment = ProgramDeployment()
+    let (attachment, record) = try deployment.current(interface: interface)
     let statistics = try? RunStatistics.enable()
     defer { _ = statistics }
-    let window = interval ?? Self.singleWindow
-    var tracker = CounterTracker()
-    _ = tracker.record(try attachment.sample(at: Self.now()))
-    var printed = 0
-    while count.map({ printed < $0 }) ?? true {
-      Thread.sleep(forTimeInterval: window)
-      let sample = try attachment.sample(at: Self.now())
+    try attachment.watch(every: interval ?? Self.singleWindow, reports: interval == nil ? 1 : count)
+    { sample, tracker in
       var report = StatsReport(
         interface: interface, record: record, sample: sample,
         name: (try? attachment.program().name) ?? "?", attachMode: try? attachment.mode(),
-        tracker: tracker.record(sample))
-      report.perCPU = try? PerCPUActionCounts.read(
-        InspectedMap.open(pinnedAt: attachment.pins.countersPath))
+        tracker: tracker, software: deployment.status(interface: interface))
+      report.perCPU = try? attachment.counters.readPerCPU()
       // Unbuffered, so that a reader of a pipe sees each interval at once.
       FileHandle.standardOutput.write(
         Data(((json ? report.jsonLine() : report.table()) + "\n").utf8))
-      printed += 1
-      if interval == nil { break }
     }
-  }
-
-  static func now() -> Double {
-    ProcessInfo.processInfo.systemUptime
   }
 }
 
@@ -80,7 +70,7 @@ struct StatsReport: Encodable {
   var perCPU: PerCPUActionCounts?
   /// `kernel` or `software` (a software datapath found dead reports
   /// `kernel`: the kernel fallback runs the program then).
-  var datapath: String = "kernel"
+  var datapath: DatapathKind = .kernel
   /// The software datapath's sockets' XDP_STATISTICS.
   var socket: SocketStatistics?
   /// The software datapath's time per packet in each form.
@@ -95,23 +85,13 @@ struct StatsReport: Encodable {
   /// Whether the software datapath acts on verdicts grouped by action.
   var groupActions: Bool?
 
-  enum CodingKeys: String, CodingKey {
-    case interface, program, mode, form, actions, rates, datapath, socket, forms, engine
-    case groupActions = "group_actions"
-    case zeroCopy = "zero_copy"
-    case redirectFailures = "redirect_failures"
-    case perCPU = "per_cpu"
-    case attachMode = "attach_mode"
-    case programID = "program_id"
-    case nsPerPacket = "ns_per_packet"
-  }
-
   /// A report of what the kernel runs: the program id and attach mode
   /// come from the kernel; the record adds the object's names and form
   /// when it describes that program.
   init(
     interface: String, record: AttachmentRecord?, sample: CounterSample, name: String,
-    attachMode kernelMode: AttachMode?, tracker report: CounterTracker.Report
+    attachMode kernelMode: AttachMode?, tracker report: CounterTracker.Report,
+    software: DatapathStatus?
   ) {
     self.interface = interface
     program = record?.program ?? name
@@ -123,8 +103,7 @@ struct StatsReport: Encodable {
     rates = Dictionary(
       uniqueKeysWithValues: XDPAction.allCases.map { ($0.name, report.packetsPerSecond[$0] ?? 0) })
     nsPerPacket = report.nanosecondsPerRun
-    let software = DatapathDeployment().status(interface: interface)
-    datapath = software == nil ? DatapathKind.kernel.rawValue : DatapathKind.software.rawValue
+    datapath = software == nil ? .kernel : .software
     socket = software?.socket
     forms = software?.forms
     zeroCopy = software?.zeroCopy
@@ -138,17 +117,12 @@ struct StatsReport: Encodable {
     }
   }
 
-  func jsonLine() -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    let data = (try? encoder.encode(self)) ?? Data("{}".utf8)
-    return String(decoding: data, as: UTF8.self)
-  }
+  func jsonLine() -> String { JSONCoding.line(self) }
 
   func table() -> String {
     let cost = nsPerPacket.map { String(format: "%.1f ns/packet", $0) } ?? "ns/packet n/a"
     var lines = [
-      "\(interface): \(program) (\(mode ?? "unknown form"), \(datapath) datapath, \(attachMode ?? "?") mode, id \(programID)), \(cost)",
+      "\(interface): \(program) (\(mode ?? "unknown form"), \(datapath.rawValue) datapath, \(attachMode ?? "?") mode, id \(programID)), \(cost)",
       "ACTION          PACKETS            BYTES       PACKETS/S",
     ]
     for action in XDPAction.allCases {

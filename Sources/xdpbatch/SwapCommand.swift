@@ -1,6 +1,6 @@
 import ArgumentParser
-import Control
-import Datapath
+import Deployment
+import Kernel
 
 /// `xdpbatch swap`: alternates the attached program between its
 /// per-packet and batch forms, atomically.
@@ -14,9 +14,9 @@ struct SwapCommand: ParsableCommand {
 
   func run() throws {
     try Privileges.require(for: "swap")
-    let record = try DatapathDeployment().swap(interface: interface)
+    let record = try ProgramDeployment().swap(interface: interface)
     print(
-      "\(interface) now runs \(record.program) (\(record.form.rawValue), \(record.datapath ?? "kernel") datapath)"
+      "\(interface) now runs \(record.program) (\(record.form.rawValue), \(record.runningDatapath.rawValue) datapath)"
     )
   }
 }

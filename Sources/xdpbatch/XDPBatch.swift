@@ -1,6 +1,4 @@
 import ArgumentParser
-import BPF
-import Control
 import Foundation
 
 #if canImport(Glibc)
@@ -52,7 +50,7 @@ struct XDPBatch: ParsableCommand {
       // `--help` parses into ArgumentParser's help command, whose run
       // throws the help request: print the help, exit 0.
       if exitCode(for: error) == .success { exit(withError: error) }
-      writeToStandardError("xdpbatch: error: \(error)")
+      writeToStandardError("xdpbatch: error: \(advisedMessage(for: error))")
       Glibc.exit(1)
     }
   }

@@ -1,4 +1,3 @@
-import BPF
 import Console
 import Testing
 

@@ -1,7 +1,9 @@
-import Control
 import Datapath
+import Deployment
 import Foundation
 import Glibc
+import Inspection
+import Kernel
 import TestSupport
 import Testing
 

@@ -1,5 +1,4 @@
 import Console
-import Control
 import Testing
 
 /// Keys turned into state changes and commands, on the recorded machine.

@@ -1,5 +1,5 @@
 import Console
-import Control
+import Inspection
 import Testing
 
 /// The console as an operator who uses bpftop daily expects it (issue 13):

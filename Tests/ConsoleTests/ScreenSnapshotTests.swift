@@ -1,5 +1,4 @@
 import Console
-import Control
 import Testing
 
 /// A terminal size the snapshots are taken at.

@@ -1,8 +1,7 @@
-import BPF
-import Control
 import Datapath
 import Foundation
 import Glibc
+import Kernel
 import TestSupport
 import Testing
 
@@ -26,7 +25,7 @@ struct DatapathConcurrencyTests {
   /// Starts the binary with `arguments`, standard error into `errors`.
   static func start(_ arguments: [String], errors: Pipe) throws -> Process {
     let process = Process()
-    process.executableURL = try #require(BuiltXDPBatch.url)
+    process.executableURL = try #require(BuiltXDPBatch.url) as URL
     process.arguments = arguments
     process.standardOutput = FileHandle.nullDevice
     process.standardError = errors

@@ -1,6 +1,6 @@
 import BPF
-import Control
 import Datapath
+import Deployment
 import Engine
 import Foundation
 import TestSupport
@@ -19,7 +19,7 @@ struct DatapathEngineTests {
   func run(engine: EngineKind?) throws -> DatapathStatus {
     let network = try DatapathNetwork()
     defer { network.tearDown() }
-    var configuration = DatapathConfiguration(interface: network.veth.name, source: Self.drop)
+    var configuration = try DatapathConfiguration(interface: network.veth.name, source: Self.drop)
     if let engine { configuration.engine = engine }
     let datapath = try SoftwareDatapath.start(configuration)
     defer {
@@ -45,7 +45,7 @@ struct DatapathEngineTests {
     let status = try run(engine: .interpreter)
     #expect(status.engine == .interpreter)
     #expect(status.runningEngine == .interpreter)
-    let json = String(decoding: try JSONEncoder().encode(status), as: UTF8.self)
+    let json = String(decoding: try JSONCoding.encoder().encode(status), as: UTF8.self)
     #expect(json.contains("\"engine\":\"interpreter\""))
   }
 }

@@ -1,8 +1,10 @@
 import BPF
-import Control
 import Datapath
+import Deployment
 import Foundation
 import Glibc
+import Inspection
+import Kernel
 import TestSupport
 import Testing
 

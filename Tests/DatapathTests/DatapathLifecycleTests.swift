@@ -1,8 +1,8 @@
-import BPF
-import Control
 import Datapath
 import Foundation
 import Glibc
+import Kernel
+import Lab
 import TestSupport
 import Testing
 

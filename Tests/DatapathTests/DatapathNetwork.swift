@@ -1,9 +1,11 @@
 import BPF
-import Control
 import Datapath
+import Deployment
 import Foundation
 import Frames
 import Glibc
+import Kernel
+import Lab
 import TestSupport
 
 /// Whether this process can run the software datapath; the reason when not.
@@ -126,14 +128,4 @@ struct DatapathNetwork {
     frame += [0, 80, 0, 80] + [UInt8](repeating: 0, count: 16)
     return FrameTemplate(bytes: frame)
   }()
-}
-
-/// Polls `condition` for up to `seconds`; no timing is asserted.
-func eventually(seconds: Double = 5, _ condition: () throws -> Bool) rethrows -> Bool {
-  let deadline = Date().addingTimeInterval(seconds)
-  while Date() < deadline {
-    if try condition() { return true }
-    usleep(20_000)
-  }
-  return try condition()
 }

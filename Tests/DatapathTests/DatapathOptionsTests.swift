@@ -1,7 +1,6 @@
-import BPF
-import Control
-import Datapath
+import Deployment
 import Foundation
+import Kernel
 import TestSupport
 import Testing
 
@@ -24,11 +23,11 @@ struct DatapathOptionsTests {
     try #require(attached.status == 0, "\(attached.errors)")
     defer { _ = try? BuiltXDPBatch.run(["detach", interface]) }
     let record = try #require(StateDirectory().record(interface: interface))
-    #expect(record.engine == "interpreter" && record.groupActions == true)
+    #expect(record.engine == .interpreter && record.groupActions == true)
     let stats = try DatapathLifecycleTests.stats(interface)
     #expect(stats["engine"] as? String == "interpreter")
     #expect(stats["group_actions"] as? Bool == true)
-    let status = try #require(DatapathDeployment().status(interface: interface))
+    let status = try #require(ProgramDeployment().status(interface: interface))
     #expect(status.engine == .interpreter && status.groupActions == true)
   }
 

@@ -1,8 +1,9 @@
 import BPF
-import Control
 import Datapath
 import Foundation
 import Glibc
+import Kernel
+import Lab
 import TestSupport
 import Testing
 
@@ -18,7 +19,7 @@ struct DatapathProcessTests {
   /// until its control socket answers.
   static func launch(_ network: DatapathNetwork, form: Form) throws -> Process {
     let process = Process()
-    process.executableURL = try #require(BuiltXDPBatch.url)
+    process.executableURL = try #require(BuiltXDPBatch.url) as URL
     process.arguments = [
       "datapath", "run", network.veth.name, SoftwareDatapathTests.classify, "--program",
       "xdp_classify_prog", "--form", form.rawValue,

@@ -1,9 +1,9 @@
 import BPF
-import Control
 import Datapath
-import Engine
+import Deployment
 import Foundation
 import Glibc
+import Lab
 import TestSupport
 import Testing
 

@@ -1,8 +1,9 @@
 import BPF
-import Control
 import Datapath
+import Deployment
 import Foundation
 import Glibc
+import Inspection
 import TestSupport
 import Testing
 
@@ -22,8 +23,8 @@ struct RedirectMapCoherenceTests {
   /// xdp_redirect_map picks DEVMAP key `h_dest[5] & 1`: 1 for these frames.
   static let frame = DatapathNetwork.udp(port: 9)
 
-  static func deployment() throws -> DatapathDeployment {
-    DatapathDeployment(executable: try #require(BuiltXDPBatch.url).path)
+  static func deployment() throws -> ProgramDeployment {
+    ProgramDeployment(executable: try #require(BuiltXDPBatch.url).path)
   }
 
   static func run(_ arguments: [String]) throws -> ProcessResult {
@@ -154,8 +155,8 @@ struct RedirectMapCoherenceTests {
     try deployment.attach(
       Self.source, to: interface, mode: .native, datapath: .software, form: .perPacket)
     defer { try? deployment.detach(interface: interface) }
-    let attached = try InterfaceProgram.find(interface: interface, followingDatapath: false)
-    #expect(attached.program.name == DatapathRedirect.programName)
+    let attached = try InterfaceProgram.attached(to: interface)
+    #expect(attached.program.name == RedirectProgram.name)
 
     let maps = try Self.run(["maps", interface, "--json"])
     try #require(maps.status == 0, "\(maps.errors)")
@@ -163,8 +164,8 @@ struct RedirectMapCoherenceTests {
       try JSONSerialization.jsonObject(with: Data(maps.output.utf8)) as? [String: Any])
     let names = ((report["maps"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }
     #expect(names.contains("tx_port") && names.contains("forwarded"), "\(names)")
-    #expect(!names.contains(DatapathRedirect.socketsMapName))
-    #expect(!names.contains(DatapathRedirect.fallbackMapName))
+    #expect(!names.contains(RedirectProgram.socketsMap.name))
+    #expect(!names.contains(RedirectProgram.fallbackMap.name))
     #expect(report["redirect_program_id"] as? NSNumber == NSNumber(value: attached.programID))
     #expect((report["program_id"] as? NSNumber)?.uint32Value != attached.programID)
     // What the demo's DEVMAP filling resolves the attached program to.
@@ -185,7 +186,7 @@ struct RedirectMapCoherenceTests {
       try JSONSerialization.jsonObject(with: Data(prog.output.utf8)) as? [String: Any])
     #expect(details["name"] as? String == "xdp_redirect_map_prog")
     let redirect = details["redirect_program"] as? [String: Any]
-    #expect(redirect?["name"] as? String == DatapathRedirect.programName)
+    #expect(redirect?["name"] as? String == RedirectProgram.name)
     let text = try Self.run(["prog", interface])
     #expect(text.output.contains("software datapath"))
   }

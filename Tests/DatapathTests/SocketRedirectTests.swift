@@ -1,5 +1,5 @@
 import BPF
-import Control
+import Deployment
 import Engine
 import Foundation
 import Glibc
@@ -43,7 +43,7 @@ struct SocketRedirectTests {
     let interface = network.veth.name
     let path = try Self.object()
     defer { unlink(path) }
-    let deployment = DatapathDeployment(executable: try #require(BuiltXDPBatch.url).path)
+    let deployment = ProgramDeployment(executable: try #require(BuiltXDPBatch.url).path)
     try deployment.attach(
       ProgramSource(objectPath: path, programName: "to_user_xsk"), to: interface, mode: .native,
       datapath: .software, form: .perPacket)
@@ -62,7 +62,7 @@ struct SocketRedirectTests {
     let machine = try Machine()
     let socket = try QueueSocket(interface: second.name, queue: 0, space: machine.addressSpace)
     defer { socket.close() }
-    try TypedMap.open(interface: interface, name: "user_xsks").update(
+    try DeployedProgram.on(interface).typedMap(named: "user_xsks").update(
       key: "0", value: String(socket.descriptor))
     #expect(
       try eventually(seconds: 10) {

@@ -1,10 +1,12 @@
 import BPF
-import Control
 import Datapath
+import Deployment
 import Engine
 import Foundation
 import Frames
 import Glibc
+import Inspection
+import Lab
 import TestSupport
 import Testing
 

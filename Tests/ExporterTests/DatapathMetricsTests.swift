@@ -1,10 +1,11 @@
 import BPF
-import Control
-import ControlTestSupport
 import Datapath
 import Foundation
 import Frames
 import Glibc
+import Kernel
+import KernelTestSupport
+import Lab
 import TestSupport
 import Testing
 

@@ -1,6 +1,7 @@
 import BPF
 import Datapath
 import Foundation
+import Kernel
 import Prometheus
 import Testing
 
@@ -25,7 +26,7 @@ struct DatapathSeriesTests {
     forms.batch.packets = batch.packets
     forms.batch.programNanoseconds = batch.program
     forms.batch.datapathNanoseconds = batch.whole
-    let encoder = JSONEncoder()
+    let encoder = JSONCoding.encoder()
     func json<T: Encodable>(_ value: T) throws -> Any {
       try JSONSerialization.jsonObject(with: encoder.encode(value))
     }
@@ -37,7 +38,7 @@ struct DatapathSeriesTests {
       "counters": try json(DatapathCounters.Totals()), "socket": try json(socket),
       "forms": try json(forms),
     ]
-    return try JSONDecoder().decode(
+    return try JSONCoding.decoder().decode(
       DatapathStatus.self, from: JSONSerialization.data(withJSONObject: object))
   }
 
@@ -90,11 +91,11 @@ struct DatapathSeriesTests {
     timing.packets = 3
     timing.programNanoseconds = 10
     timing.datapathNanoseconds = 31
-    let decoded = try JSONDecoder().decode(
-      FormTiming.self, from: JSONEncoder().encode(timing))
+    let decoded = try JSONCoding.decoder().decode(
+      FormTiming.self, from: JSONCoding.encoder().encode(timing))
     // 10/3 and 31/3 ns per packet would not give the totals back exactly.
     #expect(decoded == timing)
-    let text = String(decoding: try JSONEncoder().encode(timing), as: UTF8.self)
+    let text = String(decoding: try JSONCoding.encoder().encode(timing), as: UTF8.self)
     #expect(text.contains("\"program_ns_per_packet\""), "the per-packet keys stay: \(text)")
   }
 }

@@ -1,5 +1,5 @@
 import BPF
-import Control
+import Deployment
 import Prometheus
 import Testing
 

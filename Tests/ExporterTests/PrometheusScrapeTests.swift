@@ -1,6 +1,6 @@
-import Control
 import Foundation
 import Glibc
+import Lab
 import TestSupport
 import Testing
 

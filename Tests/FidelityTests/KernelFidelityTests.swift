@@ -1,7 +1,8 @@
 import BPF
-import Control
 import Engine
 import Foundation
+import Inspection
+import Kernel
 import TestSupport
 import Testing
 

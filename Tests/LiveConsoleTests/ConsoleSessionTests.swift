@@ -1,6 +1,6 @@
-import BPF
 import Console
-import Control
+import Deployment
+import Kernel
 import LiveConsole
 import Testing
 

@@ -1,10 +1,11 @@
 import BPF
 import Console
-import Control
-import ControlTestSupport
-import Datapath
+import Deployment
 import Foundation
 import Glibc
+import Kernel
+import KernelTestSupport
+import Lab
 import LiveConsole
 import TestSupport
 import Testing
@@ -27,11 +28,12 @@ struct LiveConsoleKernelTests {
     defer { network.tearDown() }
     let deployment = ProgramDeployment()
     let interface = network.veth.name
-    let executable = BuiltXDPBatch.url?.path ?? DatapathDeployment.currentExecutable
+    let executable = BuiltXDPBatch.url?.path ?? Processes.currentExecutable
     // Whatever the test left (a failed expectation midway): process, pins, record.
     defer {
-      try? DatapathDeployment(deployment: deployment, executable: executable).detach(
-        interface: interface)
+      var datapaths = deployment
+      datapaths.executable = executable
+      try? datapaths.detach(interface: interface)
     }
     let clock = ManualClock()
     let traffic = PinnedTraffic(deployment: deployment)

@@ -1,9 +1,10 @@
-import BPF
 import Console
-import Control
-import ControlTestSupport
+import Datapath
 import Foundation
 import Glibc
+import Inspection
+import Kernel
+import KernelTestSupport
 import TestSupport
 import Testing
 
@@ -31,12 +32,12 @@ struct MapPaneDatapathTests {
     ])
     defer { _ = try? BuiltXDPBatch.run(["detach", interface]) }
     try #require(attached.status == 0, "\(attached.errors)")
-    let attachedProgram = try InterfaceProgram.find(interface: interface, followingDatapath: false)
-    #expect(attachedProgram.program.name == DatapathRedirect.programName)
+    let attachedProgram = try InterfaceProgram.attached(to: interface)
+    #expect(attachedProgram.program.name == RedirectProgram.name)
 
     let names = MapPanel.read(interface: interface, state: StateDirectory()).map(\.name)
     #expect(names.contains("tx_port") && names.contains("forwarded"), "\(names)")
-    #expect(!names.contains(DatapathRedirect.socketsMapName))
-    #expect(!names.contains(DatapathRedirect.fallbackMapName))
+    #expect(!names.contains(RedirectProgram.socketsMap.name))
+    #expect(!names.contains(RedirectProgram.fallbackMap.name))
   }
 }

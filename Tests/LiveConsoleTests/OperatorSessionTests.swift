@@ -1,5 +1,6 @@
 import Console
-import Control
+import Deployment
+import Kernel
 import LiveConsole
 import Testing
 

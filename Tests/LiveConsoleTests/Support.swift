@@ -1,11 +1,12 @@
 import BPF
-import ControlTestSupport
 import Foundation
 import Glibc
+import Kernel
+import KernelTestSupport
 import LiveConsole
 import Testing
 
-@testable import Control
+@testable import Deployment
 
 /// A clock the test moves by hand.
 final class ManualClock: @unchecked Sendable {

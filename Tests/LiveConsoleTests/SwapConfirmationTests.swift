@@ -1,8 +1,10 @@
 import BPF
 import Console
-import Control
 import Datapath
+import Deployment
 import Foundation
+import Inspection
+import Kernel
 import LiveConsole
 import Testing
 
@@ -25,7 +27,7 @@ import Testing
   static let software: AttachmentRecord = {
     var record = kernel
     record.form = .batch
-    record.datapath = DatapathKind.software.rawValue
+    record.datapath = .software
     record.movedFromKernel = true
     record.programID = 43
     return record
@@ -43,7 +45,8 @@ import Testing
   static func decoded(packets: Int, program: Double, datapath: Double) -> FormTiming {
     let json =
       "{\"packets\":\(packets),\"program_ns_per_packet\":\(program),\"datapath_ns_per_packet\":\(datapath)}"
-    return (try? JSONDecoder().decode(FormTiming.self, from: Data(json.utf8))) ?? FormTiming()
+    return (try? JSONCoding.decoder().decode(FormTiming.self, from: Data(json.utf8)))
+      ?? FormTiming()
   }
 
   func session(kernel: KernelBatchSupport = .unsupported("made up")) -> ConsoleSession {
@@ -58,7 +61,7 @@ import Testing
       clock: { [clock] in clock.now },
       swap: { interface in
         swaps.interfaces.append(interface)
-        // The datapath moves as DatapathDeployment.swap moves it.
+        // The datapath moves as ProgramDeployment.swap moves it.
         let current = traffic.readings[interface]?.first??.record
         let next = current?.isSoftware == true ? Self.kernel : Self.software
         var reading = Made.reading(next, time: clock.now + 1, drops: 2_000)

@@ -35,7 +35,7 @@ public enum Key: Hashable, Sendable {
   case other(Int)
 }
 
-/// What the console asks the layer above (LiveConsole, through Control)
+/// What the console asks the layer above (LiveConsole, through Deployment)
 /// to do. The app loop executes these; the console itself never touches
 /// the kernel.
 public enum ConsoleCommand: Hashable, Sendable {

@@ -1,7 +1,10 @@
 import BPF
 import Console
-import Control
+import Deployment
 import Foundation
+import Inspection
+import Kernel
+import Lab
 import LiveConsole
 
 /// Snapshots built from recorded data: the i40e machine that Control's
@@ -10,11 +13,11 @@ import LiveConsole
 /// turned into Console's view model by LiveConsole as the live console's
 /// are.
 enum Fixtures {
-  /// `Tests/ControlTests/Fixtures/i40e-machine.json`.
+  /// `Tests/InspectionTests/Fixtures/i40e-machine.json`.
   static var machineFile: URL {
     URL(fileURLWithPath: #filePath)
       .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-      .appendingPathComponent("ControlTests/Fixtures/i40e-machine.json")
+      .appendingPathComponent("InspectionTests/Fixtures/i40e-machine.json")
   }
 
   /// The recorded machine: two i40e ports among four other interfaces.

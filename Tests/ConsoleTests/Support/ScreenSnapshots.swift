@@ -1,4 +1,3 @@
-import Check
 import Console
 import Foundation
 import Testing

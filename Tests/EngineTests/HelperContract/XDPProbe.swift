@@ -64,7 +64,7 @@ struct ProbeFailure: Error, CustomStringConvertible {
 }
 
 /// A helper's negative errno as R0 holds it.
-func negative(_ code: Int32) -> UInt64 { UInt64(bitPattern: Int64(-code)) }
+func negative(_ code: Errno) -> UInt64 { UInt64(bitPattern: Int64(-code)) }
 
 /// `r(register) = value`, any 64-bit value.
 func set(_ register: Register, _ value: UInt64) -> [Instruction] {

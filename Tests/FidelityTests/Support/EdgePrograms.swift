@@ -1,5 +1,6 @@
 import BPF
 import Foundation
+import Kernel
 import TestSupport
 import Testing
 

@@ -1,7 +1,7 @@
 import BPF
-import Control
 import Engine
 import Foundation
+import Kernel
 
 /// One sample program set up twice, in the kernel and in the engine, from
 /// the same initial maps; ``compare(_:)`` runs frames through both.
@@ -47,7 +47,7 @@ struct FidelityRun {
     let machine = try Machine(
       maps: object.maps,
       configuration: MachineConfiguration(
-        processorID: UInt32(cpu), processorCount: Control.KernelMap.possibleCPUs, engine: engine))
+        processorID: UInt32(cpu), processorCount: Kernel.KernelMap.possibleCPUs, engine: engine))
     for entry in initial.values {
       try machine.maps[entry.map].update(key: entry.key, value: entry.value)
     }
@@ -91,7 +91,7 @@ struct FidelityRun {
     }
 
     for (index, map) in kernel.maps.sorted(by: { $0.key < $1.key })
-    where map.definition.type != .programArray {
+    where map.info.type != .programArray {
       comparison.referencedMaps += 1
       let kernelEntries = try entries(of: map)
       let engineEntries = entries(of: machine.maps[index])
@@ -99,7 +99,7 @@ struct FidelityRun {
       for key in Set(kernelEntries.keys).union(engineEntries.keys).sorted(by: { hex($0) < hex($1) })
       where kernelEntries[key] != engineEntries[key] {
         comparison.mapDifferences.append(
-          "map \(map.definition.name) key \(hex(key)): kernel "
+          "map \(map.info.name) key \(hex(key)): kernel "
             + "\(kernelEntries[key].map { $0.map(hex) } ?? []), engine "
             + "\(engineEntries[key].map { $0.map(hex) } ?? [])")
       }
@@ -108,7 +108,7 @@ struct FidelityRun {
   }
 
   /// Every key the kernel map holds a value for, with every CPU's copy.
-  private func entries(of map: Control.KernelMap) throws -> [[UInt8]: [[UInt8]]] {
+  private func entries(of map: Kernel.KernelMap) throws -> [[UInt8]: [[UInt8]]] {
     var entries: [[UInt8]: [[UInt8]]] = [:]
     for key in try map.keys() {
       if let values = try map.lookup(key: key) { entries[key] = values }

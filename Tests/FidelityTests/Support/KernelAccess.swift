@@ -2,9 +2,10 @@ import BPF
 import CLinux
 import Foundation
 import Glibc
+import Kernel
 import Testing
 
-@testable import Control
+@testable import Lab
 
 /// Whether this process can load BPF programs and make a veth pair, and
 /// the reason when it cannot (tests are then skipped with that reason).
@@ -13,7 +14,7 @@ enum KernelAccess {
     if getuid() != 0 { return "needs root (BPF_PROG_LOAD, BPF_PROG_TEST_RUN, veth)" }
     let probe = MapDefinition(name: "probe", type: .array, keySize: 4, valueSize: 4, maxEntries: 1)
     do {
-      _ = try Control.KernelMap.create(probe)
+      _ = try Kernel.KernelMap.create(probe)
     } catch {
       return "BPF is not usable here: \(error)"
     }

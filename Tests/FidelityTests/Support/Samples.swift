@@ -1,5 +1,4 @@
 import BPF
-import Engine
 import Foundation
 import Frames
 import TestSupport

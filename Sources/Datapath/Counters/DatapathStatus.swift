@@ -1,0 +1,61 @@
+import BPF
+import Engine
+import Kernel
+
+/// What a running software datapath reports through its control socket
+/// (`status`), and what `stats --json` shows of it.
+public struct DatapathStatus: Hashable, Codable, Sendable {
+  /// The interface.
+  public var interface: String
+  /// The object file.
+  public var object: String
+  /// The program's name.
+  public var program: String
+  /// Always `"software"`.
+  public var datapath: String
+  /// The form the next RX batch runs in.
+  public var form: Form
+  /// The batch form's stack strategy.
+  public var strategy: String
+  /// The batch form's loop bound.
+  public var bound: String
+  /// Whether the program has a batch form.
+  public var batchAvailable: Bool
+  /// Whether every socket runs zero-copy (false: copy mode).
+  public var zeroCopy: Bool
+  /// Receive queues, one socket each.
+  public var queues: Int
+  /// The datapath process.
+  public var pid: Int32
+  /// When it started (seconds since 1970).
+  public var started: Double
+  /// The TAP device PASS frames go to.
+  public var passDevice: String
+  /// What the datapath counted (including what earlier runs left in the map).
+  public var counters: DatapathCounters.Totals
+  /// The sockets' `XDP_STATISTICS`, added.
+  public var socket: SocketStatistics
+  /// Packets and time per packet in each form.
+  public var forms: TimingByForm
+  /// Why REDIRECT verdicts failed, by reason (nil from a datapath that
+  /// predates the split).
+  public var redirectFailures: RedirectFailures?
+  /// The user's redirect maps whose kernel copies the engines follow.
+  public var followedMaps: [String]?
+  /// Why the last re-read of those maps failed, nil when it did not.
+  public var followProblem: String?
+  /// The engine asked for (`jit` or `interpreter`); absent from a datapath
+  /// of an older xdpbatch.
+  public var engine: EngineKind?
+  /// Why the program runs in the interpreter although the JIT was asked
+  /// for (nil when it compiled).
+  public var engineFallback: String?
+  /// Whether verdicts are acted on grouped by action.
+  public var groupActions: Bool?
+
+  /// The engine that runs the program: the interpreter when the JIT
+  /// refused it.
+  public var runningEngine: EngineKind? {
+    engineFallback == nil ? engine : .interpreter
+  }
+}

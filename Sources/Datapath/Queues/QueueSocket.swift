@@ -1,0 +1,151 @@
+import BPF
+import Engine
+import Kernel
+
+/// One AF_XDP socket on one receive queue, with its UMEM: the frames live
+/// in a region of the queue's engine address space (so the program runs
+/// on them where the kernel put them), registered with the kernel at that
+/// region's host address.
+///
+/// Besides the socket, the ring work every loop over a queue shares (the
+/// datapath's ``QueueWorker``, the bench's bare loop): completions back to
+/// the fill ring, an RX batch, frames back to the fill ring, copy-mode
+/// kicks.
+public final class QueueSocket {
+  /// Bytes per UMEM frame (one page: 256 bytes of headroom, the packet,
+  /// and the tailroom programs may grow into).
+  public static let frameSize = 4096
+  /// Frames per UMEM; the fill ring holds them all.
+  static let frameCount = 4096
+  /// Descriptors on the RX, TX and completion rings.
+  static let ringSize: UInt32 = 2048
+  /// The most frames one RX batch takes (the engine's batch).
+  static let batchSize = UInt32(LiveFrameRunner.maximumBatch)
+  /// Frames copy-mode TX sends per kick.
+  static let framesPerKick = 32
+
+  /// The interface.
+  public let interface: String
+  /// The receive queue.
+  public let queue: UInt32
+  /// The UMEM region in the engine's address space.
+  let region: Region
+  /// The socket.
+  public let socket: XDPSocket
+  /// Transmitted frames not yet back on the completion ring.
+  var outstandingTransmits = 0
+
+  /// Whether the socket runs zero-copy.
+  public var zeroCopy: Bool { socket.zeroCopy }
+  /// The socket's descriptor (registered in the sockets map).
+  public var descriptor: Int32 { socket.descriptor }
+
+  /// Maps the UMEM into `space` and binds a socket to `queue` of
+  /// `interface`, then hands every frame to the fill ring.
+  public init(interface: String, queue: UInt32, space: AddressSpace) throws(DatapathError) {
+    self.interface = interface
+    self.queue = queue
+    let layout = XDPSocket.Layout(
+      frameSize: Self.frameSize, frameCount: Self.frameCount, ringSize: Self.ringSize)
+    do {
+      region = try space.map(length: layout.bytes, name: "umem queue \(queue)")
+    } catch {
+      throw .socket(
+        interface: interface, queue: queue, step: "map the UMEM (\(error))", errno: .outOfMemory)
+    }
+    guard let area = space.pointer(UInt64(region.start), count: layout.bytes) else {
+      throw .socket(interface: interface, queue: queue, step: "map the UMEM", errno: .outOfMemory)
+    }
+    do {
+      socket = try XDPSocket(interface: interface, queue: queue, area: area, layout: layout)
+    } catch {
+      throw .socket(interface: interface, queue: queue, step: error.step, errno: error.errno)
+    }
+  }
+
+  /// Closes the socket (the kernel drops it from the sockets map) and
+  /// unregisters the UMEM. Safe to call twice.
+  public func close() { socket.close() }
+
+  /// The socket's own drop counters.
+  public func statistics() -> SocketStatistics { socket.statistics() }
+
+  /// The UMEM frame (its first byte's offset) that `address` falls in.
+  @inline(__always) static func chunk(_ address: UInt64) -> UInt64 {
+    address & ~UInt64(frameSize - 1)
+  }
+
+  /// Returns transmitted frames to the fill ring.
+  @inline(__always) public func recycleCompletions() {
+    var index: UInt32 = 0
+    let done = socket.completion.peek(Self.ringSize, at: &index)
+    guard done > 0 else { return }
+    var fillIndex: UInt32 = 0
+    // The fill ring holds every frame of the UMEM: it always has room.
+    guard socket.fill.reserve(done, at: &fillIndex) == done else { return }
+    for entry in 0..<done {
+      socket.fill.setAddress(
+        Self.chunk(socket.completion.address(at: index &+ entry)), at: fillIndex &+ entry)
+    }
+    socket.fill.submit(done)
+    socket.completion.release(done)
+    outstandingTransmits -= Int(done)
+  }
+
+  /// Up to ``batchSize`` received frames: how many, the first at `index`
+  /// (release them with ``releaseReceived(_:)``).
+  @inline(__always) public func peekReceived(at index: inout UInt32) -> UInt32 {
+    socket.receive.peek(Self.batchSize, at: &index)
+  }
+
+  /// Gives `count` read RX slots back to the kernel.
+  @inline(__always) public func releaseReceived(_ count: UInt32) {
+    socket.receive.release(count)
+  }
+
+  /// Waits for frames (kicking copy-mode TX first when frames are out):
+  /// what a loop does when the RX ring was empty.
+  @inline(__always) public func idle() {
+    if outstandingTransmits > 0 { socket.kick() }
+    socket.waitReadable(milliseconds: 20)
+  }
+
+  /// Records `count` frames submitted on the TX ring and kicks copy-mode
+  /// TX once for every ``framesPerKick`` of them.
+  @inline(__always) func transmitted(_ count: Int) {
+    outstandingTransmits += count
+    for _ in 0..<((count + Self.framesPerKick - 1) / Self.framesPerKick) { socket.kick() }
+  }
+
+  /// Puts the `count` received frames from RX slot `index` back on the
+  /// fill ring (what a DROP costs at best); false when the fill ring had
+  /// no room (the frames stay on the RX ring).
+  public func recycleReceived(from index: UInt32, count: UInt32) -> Bool {
+    var slot: UInt32 = 0
+    guard socket.fill.reserve(count, at: &slot) == count else { return false }
+    for entry in 0..<count {
+      socket.fill.setAddress(
+        Self.chunk(socket.receive.descriptor(at: index &+ entry).address), at: slot &+ entry)
+    }
+    socket.fill.submit(count)
+    return true
+  }
+
+  /// Sends the `count` received frames from RX slot `index` back out of
+  /// the TX ring (what a TX costs at best); false, after a kick, when the
+  /// TX ring had no room (the frames stay on the RX ring).
+  public func sendBackReceived(from index: UInt32, count: UInt32) -> Bool {
+    var slot: UInt32 = 0
+    guard socket.transmit.reserve(count, at: &slot) == count else {
+      socket.kick()
+      return false
+    }
+    for entry in 0..<count {
+      socket.transmit.setDescriptor(
+        socket.receive.descriptor(at: index &+ entry), at: slot &+ entry)
+    }
+    socket.transmit.submit(count)
+    transmitted(Int(count))
+    return true
+  }
+}

@@ -1,0 +1,299 @@
+import BPF
+import Engine
+import Glibc
+import Kernel
+import Synchronization
+
+/// The loop of one receive queue: take up to 64 frames off the RX ring,
+/// run the program on them in the current form, act on each verdict, and
+/// publish what it counted. The form is read once per RX batch, so a swap
+/// lands between two batches: no frame is run twice or skipped.
+final class QueueWorker: @unchecked Sendable {
+  let socket: QueueSocket
+  let machine: Machine
+  let runner: LiveFrameRunner
+  let forms: ProgramForms
+  let pass: PassDevice
+  let state: DatapathState
+  /// Act on a batch's verdicts grouped by action instead of in frame order.
+  let groupActions: Bool
+  /// What this queue counted and timed, read by the flusher and status.
+  let published = Mutex(QueueReport())
+  /// The kernel's redirect maps this queue's machine follows; set before
+  /// the worker's thread starts.
+  var mirror: RedirectMapMirror?
+  private var mirroredGeneration = 0
+
+  private let ports = RedirectPorts()
+  private let frames: UnsafeMutableBufferPointer<LiveFrameRunner.Frame>
+  private let chunks: UnsafeMutablePointer<UInt64>
+  /// What became of each frame of the batch (kept between batches: no
+  /// allocation per batch).
+  private let outcomes: UnsafeMutablePointer<Outcome>
+  /// Packets and bytes per action and per failed outcome in one batch.
+  private let tally: UnsafeMutablePointer<UInt64>
+  private var fallbackNoted = false
+
+  init(
+    socket: QueueSocket, machine: Machine, runner: LiveFrameRunner, forms: ProgramForms,
+    pass: PassDevice, state: DatapathState, groupActions: Bool = false
+  ) {
+    self.socket = socket
+    self.machine = machine
+    self.runner = runner
+    self.forms = forms
+    self.pass = pass
+    self.state = state
+    self.groupActions = groupActions
+    frames = .allocate(capacity: LiveFrameRunner.maximumBatch)
+    chunks = .allocate(capacity: LiveFrameRunner.maximumBatch)
+    outcomes = .allocate(capacity: LiveFrameRunner.maximumBatch)
+    outcomes.initialize(repeating: .done, count: LiveFrameRunner.maximumBatch)
+    tally = .allocate(capacity: Self.tallySlots * 2)
+    tally.initialize(repeating: 0, count: Self.tallySlots * 2)
+  }
+
+  deinit {
+    frames.deallocate()
+    chunks.deallocate()
+    outcomes.deallocate()
+    tally.deallocate()
+  }
+
+  /// Runs until the datapath stops.
+  func run() {
+    while !state.stopping.load(ordering: .relaxed) {
+      followRedirectMaps()
+      socket.recycleCompletions()
+      if !receiveBatch() { socket.idle() }
+    }
+  }
+
+  /// Applies the kernel's redirect maps to this queue's machine when they
+  /// changed: here, between two RX batches, the machine is not running.
+  private func followRedirectMaps() {
+    guard let mirror, mirror.generation.load(ordering: .acquiring) != mirroredGeneration else {
+      return
+    }
+    let (generation, entries) = mirror.snapshot()
+    RedirectMapMirror.apply(entries, to: machine)
+    mirroredGeneration = generation
+  }
+
+  /// One RX batch; false when the ring was empty.
+  private func receiveBatch() -> Bool {
+    var index: UInt32 = 0
+    let count = Int(socket.peekReceived(at: &index))
+    guard count > 0 else { return false }
+    // Timed from here: an empty ring costs no clock reading.
+    let start = Self.now()
+    let base = socket.region.start
+    let usable = UInt32(QueueSocket.frameSize - PacketRunner.sharedInfoSize)
+    for slot in 0..<count {
+      let descriptor = socket.socket.receive.descriptor(at: index &+ UInt32(slot))
+      let start = QueueSocket.chunk(descriptor.address)
+      chunks[slot] = start
+      frames[slot] = LiveFrameRunner.Frame(
+        hardStart: base &+ UInt32(start), data: base &+ UInt32(descriptor.address),
+        length: descriptor.length, hardEnd: base &+ UInt32(start) &+ usable)
+    }
+    socket.releaseReceived(UInt32(count))
+
+    let form = state.form
+    let programStart = Self.now()
+    switch form {
+    case .batch where forms.batch != nil:
+      runner.run(
+        forms.batch!, frames: UnsafeBufferPointer(rebasing: frames[0..<count]),
+        form: .batch, padded: forms.padded)
+    default:
+      runner.run(
+        forms.perPacket, frames: UnsafeBufferPointer(rebasing: frames[0..<count]),
+        form: .perPacket)
+    }
+    let programEnd = Self.now()
+    if let error = runner.lastError { state.note(error) }
+    act(count: count)
+    let end = Self.now()
+    let ranForm: Form = (form == .batch && forms.batch != nil) ? .batch : .perPacket
+    let fallback = fallbackNoted ? nil : machine.engineFallback
+    if fallback != nil { fallbackNoted = true }
+    // Counted into a buffer of this queue's, outside the lock: the lock
+    // then adds eight pairs, not a subscript of ActionCounts per frame.
+    let verdicts = runner.verdicts
+    for index in 0..<Self.tallySlots * 2 { tally[index] = 0 }
+    for slot in 0..<count {
+      let verdict = verdicts[slot]
+      let bytes = UInt64(verdict.length)
+      let action = Int(verdict.action.rawValue)
+      tally[action * 2] &+= 1
+      tally[action * 2 + 1] &+= bytes
+      let outcome = outcomes[slot]
+      if outcome != .done {
+        let index = (Self.actionSlots + Int(outcome.rawValue) - 1) * 2
+        tally[index] &+= 1
+        tally[index + 1] &+= bytes
+      }
+    }
+    let tally = self.tally
+    published.withLock { report in
+      if let fallback { report.engineFallback = fallback }
+      for action in XDPAction.allCases {
+        let index = Int(action.rawValue) * 2
+        guard tally[index] > 0 else { continue }
+        report.totals.actions[action].packets &+= tally[index]
+        report.totals.actions[action].bytes &+= tally[index + 1]
+      }
+      func add(_ count: inout ActionCount, _ outcome: Outcome) {
+        let index = (Self.actionSlots + Int(outcome.rawValue) - 1) * 2
+        count.packets &+= tally[index]
+        count.bytes &+= tally[index + 1]
+      }
+      for (outcome, reason) in [
+        (Outcome.redirectUnsent, RedirectFailures.Reason.unsent),
+        (.redirectToSocket, .socket), (.redirectToProcessor, .processor),
+        (.redirectBroadcast, .broadcast),
+      ] {
+        add(&report.totals.redirectFailed, outcome)
+        report.redirectFailures[reason] &+=
+          tally[(Self.actionSlots + Int(outcome.rawValue) - 1) * 2]
+      }
+      add(&report.totals.passFailed, .passFailed)
+      add(&report.totals.transmitFailed, .transmitFailed)
+      report.timing[ranForm].add(
+        packets: count, programNanoseconds: programEnd &- programStart,
+        datapathNanoseconds: end &- start)
+    }
+    return true
+  }
+
+  /// What became of a frame: done, or why not (a REDIRECT by reason).
+  enum Outcome: UInt8 {
+    case done, passFailed, transmitFailed
+    case redirectUnsent, redirectToSocket, redirectToProcessor, redirectBroadcast
+  }
+
+  /// The tally's slots: one per action, then one per failed outcome.
+  static let actionSlots = XDPAction.allCases.count
+  static let tallySlots = actionSlots + 6
+
+  /// Carries out each verdict, in frame order or grouped by action (every
+  /// drop, then TX and REDIRECT, then PASS); frames not transmitted go
+  /// back to the fill ring. Leaves what became of each in ``outcomes``.
+  private func act(count: Int) {
+    // One read of the runner's array a batch (each read of a class's
+    // property is an exclusivity check and a retain).
+    let verdicts = runner.verdicts
+    var transmits = 0
+    for slot in 0..<count {
+      outcomes[slot] = .done
+      if verdicts[slot].action == .tx { transmits += 1 }
+    }
+    var transmitIndex: UInt32 = 0
+    var transmitRoom = 0
+    if transmits > 0 {
+      transmitRoom = Int(socket.socket.transmit.reserve(UInt32(transmits), at: &transmitIndex))
+    }
+    // Every frame not transmitted goes back to the fill ring, which has
+    // room for all the UMEM's frames.
+    let toRecycle = count - min(transmits, transmitRoom)
+    var fillIndex: UInt32 = 0
+    let fillRoom =
+      toRecycle > 0 ? Int(socket.socket.fill.reserve(UInt32(toRecycle), at: &fillIndex)) : 0
+    var rings = BatchRings(
+      fillIndex: fillIndex, fillRoom: fillRoom, transmitIndex: transmitIndex,
+      transmitRoom: transmitRoom)
+    if groupActions {
+      for slot in 0..<count {
+        let action = verdicts[slot].action
+        if action == .drop || action == .aborted { act(slot, verdicts[slot], &rings) }
+      }
+      for slot in 0..<count {
+        let action = verdicts[slot].action
+        if action == .tx || action == .redirect { act(slot, verdicts[slot], &rings) }
+      }
+      for slot in 0..<count where verdicts[slot].action == .pass {
+        act(slot, verdicts[slot], &rings)
+      }
+    } else {
+      for slot in 0..<count { act(slot, verdicts[slot], &rings) }
+    }
+    if rings.recycled > 0 { socket.socket.fill.submit(UInt32(rings.recycled)) }
+    if transmitRoom > 0 {
+      socket.socket.transmit.submit(UInt32(rings.transmitted))
+      socket.transmitted(rings.transmitted)
+    }
+  }
+
+  /// The fill and TX ring slots one batch reserved, and how many it used.
+  private struct BatchRings {
+    var fillIndex: UInt32
+    var fillRoom: Int
+    var transmitIndex: UInt32
+    var transmitRoom: Int
+    var recycled = 0
+    var transmitted = 0
+  }
+
+  @inline(__always) private func recycle(_ slot: Int, _ rings: inout BatchRings) {
+    guard rings.recycled < rings.fillRoom else { return }
+    socket.socket.fill.setAddress(chunks[slot], at: rings.fillIndex &+ UInt32(rings.recycled))
+    rings.recycled += 1
+  }
+
+  /// Carries out the verdict of `slot`.
+  @inline(__always) private func act(
+    _ slot: Int, _ verdict: LiveFrameRunner.Verdict, _ rings: inout BatchRings
+  ) {
+    switch verdict.action {
+    case .tx:
+      if rings.transmitted < rings.transmitRoom {
+        socket.socket.transmit.setDescriptor(
+          XDPDescriptor(
+            address: UInt64(verdict.data &- socket.region.start), length: verdict.length),
+          at: rings.transmitIndex &+ UInt32(rings.transmitted))
+        rings.transmitted += 1
+      } else {
+        outcomes[slot] = .transmitFailed
+        recycle(slot, &rings)
+      }
+    case .redirect:
+      outcomes[slot] = .redirectUnsent
+      if let target = verdict.redirect,
+        let pointer = machine.addressSpace.pointer(
+          UInt64(verdict.data), count: Int(verdict.length))
+      {
+        switch target {
+        case .interface(let index), .device(_, _, let index):
+          if ports.send(pointer, length: Int(verdict.length), toInterface: index) {
+            outcomes[slot] = .done
+          }
+        case .socket:
+          // The user's AF_XDP socket: this datapath's own sockets own the queues.
+          outcomes[slot] = .redirectToSocket
+        case .processor: outcomes[slot] = .redirectToProcessor
+        case .broadcast: outcomes[slot] = .redirectBroadcast
+        }
+      }
+      recycle(slot, &rings)
+    case .pass:
+      if let pointer = machine.addressSpace.pointer(
+        UInt64(verdict.data), count: Int(verdict.length)),
+        pass.deliver(pointer, length: Int(verdict.length))
+      {
+      } else {
+        outcomes[slot] = .passFailed
+      }
+      recycle(slot, &rings)
+    case .drop, .aborted:
+      recycle(slot, &rings)
+    }
+  }
+
+  /// CLOCK_MONOTONIC in nanoseconds.
+  @inline(__always) static func now() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
+  }
+}

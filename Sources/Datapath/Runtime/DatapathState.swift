@@ -1,0 +1,53 @@
+import BPF
+import Engine
+import Synchronization
+
+/// What every queue's worker shares: the form to run, the stop request and
+/// the first engine fault (for the log).
+final class DatapathState: Sendable {
+  private let formValue: Atomic<Int>
+  /// Set to stop the workers after their current batch.
+  let stopping = Atomic<Bool>(false)
+  private let firstError = Mutex<String?>(nil)
+
+  init(form: Form) { formValue = Atomic(form == .batch ? 1 : 0) }
+
+  /// The form the next RX batch runs in.
+  var form: Form {
+    get { formValue.load(ordering: .acquiring) == 1 ? .batch : .perPacket }
+    set { formValue.store(newValue == .batch ? 1 : 0, ordering: .releasing) }
+  }
+
+  /// Keeps the first engine fault, to report it once.
+  func note(_ error: RunError) {
+    firstError.withLock { if $0 == nil { $0 = error.description } }
+  }
+
+  /// The first engine fault, if any, cleared.
+  func takeError() -> String? {
+    firstError.withLock { error in
+      defer { error = nil }
+      return error
+    }
+  }
+}
+
+/// The program prepared on one queue's machine in both forms.
+struct ProgramForms {
+  /// As compiled, one call a frame.
+  var perPacket: PreparedProgram
+  /// The rewriter's batch form, when the program has one.
+  var batch: PreparedProgram?
+  /// For the `immediate` bound: the record count every batch is padded to.
+  var padded: Int?
+}
+
+/// One queue's counts and timings since the datapath started.
+struct QueueReport {
+  var totals = DatapathCounters.Totals()
+  var timing = TimingByForm()
+  var redirectFailures = RedirectFailures()
+  /// Why the queue's machine runs the program in the interpreter although
+  /// the JIT was asked for.
+  var engineFallback: String?
+}

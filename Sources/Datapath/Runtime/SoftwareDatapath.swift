@@ -1,0 +1,244 @@
+import BPF
+import Engine
+import Foundation
+import Glibc
+import Kernel
+import Rewriter
+import Synchronization
+
+/// The software datapath of one interface: an AF_XDP socket per receive
+/// queue, each with its own engine machine running the user's program per
+/// packet or per batch, the kernel half (``KernelSide``) steering frames
+/// to the sockets, and a control socket for status, swap and stop.
+///
+/// Counters are flushed to the pinned ``DatapathCounters`` every 50 ms;
+/// at the same pace the kernel's copies of the user's redirect maps are
+/// re-read into every engine (``RedirectMapMirror``).
+public final class SoftwareDatapath: @unchecked Sendable {
+  /// What it runs.
+  public let configuration: DatapathConfiguration
+  /// Why the batch form is unavailable, when it is.
+  public let batchRefusal: String?
+  let kernel: KernelSide
+  let workers: [QueueWorker]
+  let state: DatapathState
+  let pass: PassDevice
+  let control: ControlSocket
+  let mirror: RedirectMapMirror
+  private let base: DatapathCounters.Totals
+  private let startedAt = Date()
+  private let finished = DispatchGroup()
+  private let stopOnce = Mutex(false)
+
+  private init(
+    configuration: DatapathConfiguration, batchRefusal: String?, kernel: KernelSide,
+    workers: [QueueWorker], state: DatapathState, pass: PassDevice, control: ControlSocket,
+    mirror: RedirectMapMirror, base: DatapathCounters.Totals
+  ) {
+    self.mirror = mirror
+    self.configuration = configuration
+    self.batchRefusal = batchRefusal
+    self.kernel = kernel
+    self.workers = workers
+    self.state = state
+    self.pass = pass
+    self.control = control
+    self.base = base
+  }
+
+  /// Removes what a datapath of `interface` that is no longer running
+  /// left: its control socket file and its pins (sockets map, fallback,
+  /// datapath counters). The link and action counters are the
+  /// attachment's. Sockets and the TAP device went with the process.
+  /// With `keepCounters` the datapath's counter records stay (the
+  /// interface's totals then stay continuous while it remains attached).
+  public static func removeLeftovers(
+    interface: String, state: StateDirectory = StateDirectory(), keepCounters: Bool = false
+  ) {
+    let path = ControlSocket.path(interface, state)
+    if (try? DatapathClient(path: path).request("status")) == nil { unlink(path) }
+    DatapathPins(interface: interface).remove(keepCounters: keepCounters)
+  }
+
+  /// Sets everything up and starts the workers. On failure nothing of the
+  /// datapath's own is left (sockets, TAP device, control socket, pins
+  /// this call made).
+  public static func start(_ configuration: DatapathConfiguration) throws(DatapathError)
+    -> SoftwareDatapath
+  {
+    let interface = configuration.interface
+    guard let index = NetworkInterface.index(of: interface) else {
+      throw .interfaceNotFound(interface)
+    }
+    let object: BPFObject
+    let linked: Program
+    do {
+      object = try BPFObject(contentsOf: configuration.objectPath)
+      linked = try object.program(named: configuration.programName)
+    } catch {
+      throw .object(error)
+    }
+    var batchProgram: Program?
+    var refusal: String?
+    do {
+      batchProgram = try BatchTrampoline(
+        strategy: configuration.strategy, bound: configuration.bound,
+        batchSize: LiveFrameRunner.maximumBatch
+      ).rewrite(linked).program
+    } catch {
+      refusal =
+        "\(configuration.objectPath): program \(linked.name) has no batch form: \(error)"
+    }
+    if configuration.form == .batch, let refusal { throw .batchUnavailable(refusal) }
+    let queues = NetworkInterface.receiveQueues(of: interface)
+    guard queues > 0 else {
+      throw .socket(
+        interface: interface, queue: 0, step: "find the receive queues", errno: .noDevice)
+    }
+    let control = try ControlSocket(path: ControlSocket.path(interface, configuration.state))
+    let pass = try PassDevice(interface: interface)
+    let state = DatapathState(form: configuration.form)
+    var workers: [QueueWorker] = []
+    for queue in 0..<UInt32(queues) {
+      let machine: Machine
+      let forms: ProgramForms
+      let runner: LiveFrameRunner
+      do {
+        machine = try Machine(
+          maps: object.maps, configuration: MachineConfiguration(engine: configuration.engine))
+        forms = ProgramForms(
+          perPacket: try machine.prepare(linked),
+          batch: try batchProgram.map { program throws(PreparationError) in
+            try machine.prepare(program, form: .batch)
+          },
+          padded: configuration.bound == .immediate ? LiveFrameRunner.maximumBatch : nil)
+        runner = try LiveFrameRunner(machine: machine, ingressInterface: index, receiveQueue: queue)
+      } catch {
+        throw .engine(program: linked.name, reason: "\(error)")
+      }
+      let socket = try QueueSocket(interface: interface, queue: queue, space: machine.addressSpace)
+      workers.append(
+        QueueWorker(
+          socket: socket, machine: machine, runner: runner, forms: forms, pass: pass, state: state,
+          groupActions: configuration.groupActions))
+    }
+    let kernel = try KernelSide.install(
+      configuration.fallback, on: interface, mode: configuration.attachMode)
+    // The engines start with the kernel's redirect maps, applied by each
+    // worker before its first RX batch.
+    let mirror = RedirectMapMirror(fallbackMaps: kernel.fallbackMaps, definitions: object.maps)
+    mirror.refresh()
+    for worker in workers { worker.mirror = mirror }
+    let base: DatapathCounters.Totals
+    do {
+      base = try kernel.counters.read()
+      for worker in workers {
+        try kernel.register(socket: worker.socket.descriptor, queue: worker.socket.queue)
+      }
+    } catch {
+      throw .kernel(error)
+    }
+    let datapath = SoftwareDatapath(
+      configuration: configuration, batchRefusal: refusal, kernel: kernel, workers: workers,
+      state: state, pass: pass, control: control, mirror: mirror, base: base)
+    datapath.launch()
+    return datapath
+  }
+
+  private func launch() {
+    for worker in workers {
+      finished.enter()
+      let thread = Thread { [finished] in
+        worker.run()
+        finished.leave()
+      }
+      thread.name = "xdpbatch queue \(worker.socket.queue)"
+      thread.start()
+    }
+    finished.enter()
+    let flusher = Thread { [self] in
+      while !state.stopping.load(ordering: .relaxed) {
+        usleep(UInt32(MapFollowing.refreshMilliseconds) * 1000)
+        flush()
+        mirror.refresh()
+        if let error = state.takeError() {
+          FileHandle.standardError.write(Data("xdpbatch datapath: engine: \(error)\n".utf8))
+        }
+      }
+      flush()
+      finished.leave()
+    }
+    flusher.name = "xdpbatch counters"
+    flusher.start()
+    control.serve(self)
+  }
+
+  /// Writes the counters now (what this process counted plus what the map
+  /// held when it started).
+  public func flush() {
+    var totals = base
+    for worker in workers { totals.add(worker.published.withLock { $0.totals }) }
+    try? kernel.counters.write(totals)
+  }
+
+  /// Switches the form for the next RX batch; `nil` toggles. Refused when
+  /// the program has no batch form.
+  @discardableResult
+  public func swap(to form: Form? = nil) throws(DatapathError) -> Form {
+    let next = form ?? (state.form == .batch ? .perPacket : .batch)
+    if next == .batch, let batchRefusal { throw .batchUnavailable(batchRefusal) }
+    state.form = next
+    return next
+  }
+
+  /// The form the next RX batch runs in.
+  public var form: Form { state.form }
+
+  /// What the datapath is doing now.
+  public func status() -> DatapathStatus {
+    var totals = base
+    var timing = TimingByForm()
+    var socket = SocketStatistics()
+    var failures = RedirectFailures()
+    var fallback: String?
+    for worker in workers {
+      let report = worker.published.withLock { $0 }
+      fallback = fallback ?? report.engineFallback
+      totals.add(report.totals)
+      timing.add(report.timing)
+      failures.add(report.redirectFailures)
+      socket.add(worker.socket.statistics())
+    }
+    return DatapathStatus(
+      interface: configuration.interface, object: configuration.objectPath,
+      program: configuration.programName, datapath: "software", form: state.form,
+      strategy: configuration.strategy.rawValue, bound: configuration.bound.rawValue,
+      batchAvailable: batchRefusal == nil, zeroCopy: workers.allSatisfy(\.socket.zeroCopy),
+      queues: workers.count, pid: getpid(), started: startedAt.timeIntervalSince1970,
+      passDevice: pass.name, counters: totals, socket: socket, forms: timing,
+      redirectFailures: failures, followedMaps: mirror.sources.map(\.name),
+      followProblem: mirror.problem,
+      engine: configuration.engine,
+      engineFallback: fallback,
+      groupActions: configuration.groupActions)
+  }
+
+  /// Stops the workers after their current batch, flushes the counters and
+  /// closes the control socket. The sockets close with the datapath, and
+  /// the kernel fallback takes the interface's frames again.
+  public func stop() {
+    let first = stopOnce.withLock { stopped in
+      defer { stopped = true }
+      return !stopped
+    }
+    guard first else { return }
+    state.stopping.store(true, ordering: .relaxed)
+    control.close()
+  }
+
+  /// Waits until ``stop()`` has taken effect.
+  public func wait() {
+    finished.wait()
+    for worker in workers { worker.socket.close() }
+  }
+}

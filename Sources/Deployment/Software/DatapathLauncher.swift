@@ -1,0 +1,83 @@
+import BPF
+import Datapath
+import Foundation
+import Glibc
+import Kernel
+
+/// Starts `xdpbatch datapath run` as a process of its own (a new session,
+/// standard output and error appended to a log), waits until its control
+/// socket answers, and stops it again.
+struct DatapathLauncher {
+  /// The `xdpbatch` executable to run.
+  var executable: String
+  /// Where records, logs and control sockets live.
+  var state: StateDirectory
+
+  /// The log of `interface`'s datapath.
+  func logPath(_ interface: String) -> String { state.file(interface + ".log") }
+
+  /// Starts the datapath for `record`'s program in `form` (with the
+  /// record's rewrite, mode, engine and actions) and waits up to 15 s
+  /// until it answers; a process that exits first fails with its log's
+  /// last lines.
+  func launch(_ record: AttachmentRecord, form: Form) throws(DatapathError)
+    -> DatapathProcessRecord
+  {
+    let interface = record.interface
+    let log = logPath(interface)
+    do {
+      try state.create()
+    } catch {
+      throw .kernel(error)
+    }
+    let engine = record.engine ?? .platformDefault
+    let arguments =
+      [
+        executable, "datapath", "run", interface, record.object, "--program", record.program,
+        "--form", form.rawValue, "--strategy", record.strategy.rawValue, "--bound",
+        record.bound.rawValue, "--mode", record.attachMode.rawValue, "--engine", engine.rawValue,
+      ] + (record.groupActions == true ? ["--group-actions"] : [])
+    let pid: pid_t
+    do {
+      pid = try Processes.spawn(executable, arguments: arguments, log: log)
+    } catch {
+      throw .process(interface: interface, log: "cannot run \(executable): \(error.errno.message)")
+    }
+    let client = DatapathClient(interface: interface, state: state)
+    let deadline = Date().addingTimeInterval(15)
+    while Date() < deadline {
+      if (try? client.status()) != nil {
+        return DatapathProcessRecord(
+          pid: pid, startTicks: Processes.startTicks(of: pid) ?? 0,
+          started: Date().timeIntervalSince1970, log: log)
+      }
+      if Processes.reap(pid) { break }
+      usleep(50_000)
+    }
+    Processes.signal(pid, SIGKILL)
+    Processes.reap(pid, waiting: true)
+    let reason = Self.tail(of: log)
+    unlink(log)
+    throw .process(interface: interface, log: reason)
+  }
+
+  /// The last lines of a log (what a failed start printed).
+  static func tail(of path: String, lines: Int = 4) -> String {
+    let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").suffix(lines).joined(separator: "; ")
+  }
+
+  /// Stops the recorded process: asks through the control socket, then
+  /// SIGTERM, then SIGKILL; returns when it is gone.
+  func stop(_ process: DatapathProcessRecord, interface: String) {
+    guard process.isAlive else { return }
+    _ = try? DatapathClient(interface: interface, state: state).request("stop")
+    for attempt in 0..<100 {
+      if !process.isAlive { break }
+      if attempt == 40 { Processes.signal(process.pid, SIGTERM) }
+      if attempt == 80 { Processes.signal(process.pid, SIGKILL) }
+      Processes.reap(process.pid)
+      usleep(50_000)
+    }
+  }
+}

@@ -1,0 +1,32 @@
+import CLinux
+import Glibc
+
+/// A named network namespace (`ip netns`, a file under `/var/run/netns`),
+/// as the demo and the tests use to put the far end of a veth pair out of
+/// the host's way. Making and removing one is iproute2's work (the lab's
+/// plumbing); entering one is `setns(2)`.
+public struct NetworkNamespace: Hashable, Sendable {
+  /// The name under `/var/run/netns`.
+  public var name: String
+
+  /// Refers to the namespace `name` (which may not exist yet).
+  public init(name: String) {
+    self.name = name
+  }
+
+  /// Whether the namespace exists.
+  public var exists: Bool { access(path, F_OK) == 0 }
+
+  /// `/var/run/netns/NAME`.
+  public var path: String { "/var/run/netns/" + name }
+
+  /// Moves the calling thread into the namespace. Only that thread moves:
+  /// call this on a thread of your own, never on a shared pool thread.
+  public func enterOnCurrentThread() throws(SystemCallError) {
+    let fd = try check("open \(path)", retryingInterrupts: true) {
+      open(path, O_RDONLY | O_CLOEXEC)
+    }
+    defer { close(fd) }
+    try check("setns \(path)") { clinux_enter_network_namespace(fd) }
+  }
+}

@@ -1,0 +1,99 @@
+import CLinux
+import Foundation
+import Glibc
+
+/// The bpf filesystem where xdpbatch pins what must outlive the process:
+/// one directory per interface, `/sys/fs/bpf/xdpbatch/IFACE/` (the name
+/// escaped: bpffs refuses dots), holding the
+/// XDP link (`link`) and the action counters (`counters`).
+public struct PinDirectory: Hashable, Sendable {
+  /// The bpffs mount point.
+  public var mountPoint: String
+  /// The interface the directory belongs to.
+  public var interface: String
+
+  /// The directory for `interface` under `mountPoint`.
+  public init(interface: String, mountPoint: String = "/sys/fs/bpf") {
+    self.interface = interface
+    self.mountPoint = mountPoint
+  }
+
+  /// `/sys/fs/bpf/xdpbatch`.
+  public var root: String { mountPoint + "/xdpbatch" }
+  /// `/sys/fs/bpf/xdpbatch/IFACE`, the name escaped by ``pinName(of:)``.
+  public var path: String { root + "/" + Self.pinName(of: interface) }
+
+  /// A bpffs file name for `interface`: bpffs refuses names with a dot
+  /// (EPERM), which VLAN interfaces (`eth0.100`) have, so `%` and `.` are
+  /// written as `%25` and `%2e`. Distinct interface names stay distinct;
+  /// names without either are unchanged.
+  public static func pinName(of interface: String) -> String {
+    var name = ""
+    for character in interface {
+      switch character {
+      case "%": name += "%25"
+      case ".": name += "%2e"
+      default: name.append(character)
+      }
+    }
+    return name
+  }
+  /// Where the XDP link is pinned.
+  public var linkPath: String { path + "/link" }
+  /// Where the action-counters map is pinned.
+  public var countersPath: String { path + "/counters" }
+
+  /// Whether `path` exists.
+  public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+  /// Mounts a bpf filesystem at ``mountPoint`` unless one is there.
+  public func ensureMounted() throws(SystemCallError) {
+    switch clinux_is_bpffs(mountPoint) {
+    case 1: return
+    case 0: break
+    default:
+      try check("create \(mountPoint)") { mkdir(mountPoint, 0o700) }
+    }
+    try check("mount a bpf filesystem at \(mountPoint)") { clinux_mount_bpffs(mountPoint) }
+  }
+
+  /// Creates the interface's directory (and `xdpbatch/`); returns the
+  /// directories it created, deepest last, so a rollback can remove them.
+  public func create() throws(SystemCallError) -> [String] {
+    var created: [String] = []
+    for directory in [root, path] where !Self.exists(directory) {
+      try check("create \(directory)") { mkdir(directory, 0o700) }
+      created.append(directory)
+    }
+    return created
+  }
+
+  /// The interface's action counters: the pinned map, or a fresh one
+  /// pinned now (then `created` is true, so that a rollback can unpin it).
+  public func openOrCreateCounters() throws(SystemCallError) -> (
+    counters: ActionCounters, created: Bool
+  ) {
+    if Self.exists(countersPath) {
+      return (try ActionCounters.open(pinnedAt: countersPath), false)
+    }
+    let counters = try ActionCounters.create()
+    try counters.map.pin(at: countersPath)
+    return (counters, true)
+  }
+
+  /// Removes the link and counters pins and the directories, whatever
+  /// else of xdpbatch's is left there.
+  public func removeAttachmentPins() {
+    unlink(linkPath)
+    unlink(countersPath)
+    removeDirectories()
+  }
+
+  /// Removes the interface's directory, and `xdpbatch/` when it is left
+  /// empty. Other files in them are left alone (the removal then fails
+  /// quietly).
+  public func removeDirectories() {
+    rmdir(path)
+    rmdir(root)
+  }
+}

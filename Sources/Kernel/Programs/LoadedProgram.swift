@@ -1,0 +1,207 @@
+import BPF
+import CBPF
+import Glibc
+
+/// An XDP program loaded into the kernel (it passed the verifier), reached
+/// through its descriptor.
+public struct LoadedProgram: Sendable {
+  /// The open descriptor; the program stays loaded while it or an
+  /// attachment holds it.
+  public let descriptor: KernelDescriptor
+  /// The name it was loaded under (the kernel keeps 15 characters).
+  public let name: String
+
+  /// Wraps an open program descriptor.
+  public init(descriptor: KernelDescriptor, name: String) {
+    self.descriptor = descriptor
+    self.name = name
+  }
+
+  /// Loads `instructions` as an XDP program through `BPF_PROG_LOAD`.
+  ///
+  /// The instructions must be ready for the kernel: map references already
+  /// patched to descriptors (``ProgramLoader`` does that). When the
+  /// verifier refuses the program, the load is repeated with the verifier
+  /// log on and the error carries the log's last lines and the instruction
+  /// index it names.
+  ///
+  /// With `btf`, the BTF is loaded first and the program gets it with its
+  /// function records (its full name and a `btf_id`); when the kernel
+  /// refuses that BTF, the program loads without, as libbpf does.
+  public static func load(
+    name: String, instructions: [Instruction], license: String = "GPL", btf: KernelBTF? = nil
+  ) throws(LoadError) -> LoadedProgram {
+    let bytes = Instruction.encode(instructions)
+    let kernelName = String(name.prefix(Int(BPF_OBJ_NAME_LEN) - 1))
+    let debug = btf.flatMap(DebugInfo.init)
+    if case .success(let fd) = attempt(kernelName, bytes, license, debug, logSize: 0) {
+      return LoadedProgram(descriptor: KernelDescriptor(owning: fd), name: name)
+    }
+    var logSize = 1 << 20
+    while true {
+      switch attempt(kernelName, bytes, license, debug, logSize: logSize) {
+      case .success(let fd):
+        // Loaded on the second try (a transient failure): keep it.
+        return LoadedProgram(descriptor: KernelDescriptor(owning: fd), name: name)
+      case .failure(let failure) where failure.code == .noSpace && logSize < 1 << 26:
+        logSize <<= 2
+      case .failure(let failure):
+        let log = VerifierLog(failure.log)
+        if failure.log.isEmpty || failure.code == .notPermitted {
+          throw .kernel(
+            program: name, SystemCallError("load program \"\(name)\"", errno: failure.code))
+        }
+        throw .rejected(
+          program: name, instruction: log.rejectedInstruction,
+          reason: log.lastLines(log.lines.count),
+          errno: failure.code)
+      }
+    }
+  }
+
+  private struct Failure: Error {
+    var code: Errno
+    var log: String
+  }
+
+  /// A loaded BTF object and the function records that point into it.
+  final class DebugInfo: @unchecked Sendable {
+    let descriptor: KernelDescriptor
+    var functions: [bpf_func_info]
+
+    /// Loads `btf` into the kernel; nil when the kernel refuses it.
+    init?(_ btf: KernelBTF) {
+      var options = bpf_btf_load_opts()
+      options.sz = MemoryLayout<bpf_btf_load_opts>.size
+      let fd = btf.bytes.withUnsafeBytes { raw in
+        bpf_btf_load(raw.baseAddress, raw.count, &options)
+      }
+      guard fd >= 0 else { return nil }
+      descriptor = KernelDescriptor(owning: fd)
+      functions = btf.functions.map {
+        bpf_func_info(insn_off: UInt32($0.instruction), type_id: $0.typeID)
+      }
+    }
+  }
+
+  private static func attempt(
+    _ name: String, _ bytes: [UInt8], _ license: String, _ debug: DebugInfo?, logSize: Int
+  ) -> Result<Int32, Failure> {
+    var log = [CChar](repeating: 0, count: max(logSize, 1))
+    var options = bpf_prog_load_opts()
+    options.sz = MemoryLayout<bpf_prog_load_opts>.size
+    options.expected_attach_type = BPF_XDP
+    var functions = debug?.functions ?? []
+    errno = 0
+    let fd = log.withUnsafeMutableBufferPointer { logBuffer in
+      if logSize > 0 {
+        options.log_level = 1
+        options.log_size = UInt32(logSize)
+        options.log_buf = logBuffer.baseAddress
+      }
+      return functions.withUnsafeMutableBytes { functionBytes in
+        if let debug {
+          options.prog_btf_fd = UInt32(debug.descriptor.rawValue)
+          options.func_info = UnsafeRawPointer(functionBytes.baseAddress)
+          options.func_info_cnt = UInt32(debug.functions.count)
+          options.func_info_rec_size = UInt32(MemoryLayout<bpf_func_info>.size)
+        }
+        return bytes.withUnsafeBytes { raw in
+          bpf_prog_load(
+            BPF_PROG_TYPE_XDP, name, license,
+            raw.baseAddress?.assumingMemoryBound(to: bpf_insn.self),
+            bytes.count / Instruction.size, &options)
+        }
+      }
+    }
+    if fd >= 0 { return .success(fd) }
+    let code = Errno(errno != 0 ? errno : -fd)
+    let text = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    return .failure(Failure(code: code, log: text))
+  }
+
+  /// Opens the loaded program with kernel id `id`.
+  public static func open(id: UInt32) throws(SystemCallError) -> LoadedProgram {
+    let fd = try check("open program id \(id)") { bpf_prog_get_fd_by_id(id) }
+    let descriptor = KernelDescriptor(owning: fd)
+    let info = try ProgramInfo(descriptor: descriptor)
+    return LoadedProgram(descriptor: descriptor, name: info.name)
+  }
+
+  /// The kernel's current view of the program: id, name, run statistics.
+  public func info() throws(SystemCallError) -> ProgramInfo {
+    try ProgramInfo(descriptor: descriptor)
+  }
+
+  /// The ids of the maps the program uses, in the kernel's order.
+  public func mapIDs() throws(SystemCallError) -> [UInt32] {
+    var info = bpf_prog_info()
+    var length = UInt32(MemoryLayout<bpf_prog_info>.size)
+    try check("read program info") { bpf_obj_get_info_by_fd(descriptor.rawValue, &info, &length) }
+    var ids = [UInt32](repeating: 0, count: Int(info.nr_map_ids))
+    guard !ids.isEmpty else { return [] }
+    let programID = info.id
+    info = bpf_prog_info()
+    info.nr_map_ids = UInt32(ids.count)
+    length = UInt32(MemoryLayout<bpf_prog_info>.size)
+    try check("read the map ids of program \(programID)") {
+      ids.withUnsafeMutableBufferPointer { buffer in
+        info.map_ids = UInt64(UInt(bitPattern: buffer.baseAddress))
+        return bpf_obj_get_info_by_fd(descriptor.rawValue, &info, &length)
+      }
+    }
+    return Array(ids.prefix(Int(info.nr_map_ids)))
+  }
+
+  /// The maps the program uses, open; a map that went away since the
+  /// program was read is left out.
+  public func maps() throws(SystemCallError) -> [KernelMap] {
+    var maps: [KernelMap] = []
+    for id in try mapIDs() {
+      do {
+        maps.append(try KernelMap.open(id: id))
+      } catch  where error.errno == .notFound {
+        continue
+      }
+    }
+    return maps
+  }
+
+  /// The kernel's translated instructions (8 bytes each), as `bpftool prog
+  /// dump xlated` reads them; empty when the kernel does not show them
+  /// (it needs CAP_SYS_ADMIN).
+  public func translatedCode() throws(SystemCallError) -> [UInt8] {
+    try code(jited: false)
+  }
+
+  /// The JIT-compiled machine code; empty when the program is interpreted.
+  public func machineCode() throws(SystemCallError) -> [UInt8] {
+    try code(jited: true)
+  }
+
+  private func code(jited: Bool) throws(SystemCallError) -> [UInt8] {
+    var info = bpf_prog_info()
+    var length = UInt32(MemoryLayout<bpf_prog_info>.size)
+    try check("read program info") { bpf_obj_get_info_by_fd(descriptor.rawValue, &info, &length) }
+    let size = Int(jited ? info.jited_prog_len : info.xlated_prog_len)
+    guard size > 0 else { return [] }
+    let programID = info.id
+    var bytes = [UInt8](repeating: 0, count: size)
+    var second = bpf_prog_info()
+    var secondLength = UInt32(MemoryLayout<bpf_prog_info>.size)
+    try check("read the \(jited ? "JIT-compiled" : "translated") code of program \(programID)") {
+      bytes.withUnsafeMutableBytes { buffer in
+        let address = UInt64(UInt(bitPattern: buffer.baseAddress))
+        if jited {
+          second.jited_prog_len = UInt32(size)
+          second.jited_prog_insns = address
+        } else {
+          second.xlated_prog_len = UInt32(size)
+          second.xlated_prog_insns = address
+        }
+        return bpf_obj_get_info_by_fd(descriptor.rawValue, &second, &secondLength)
+      }
+    }
+    return bytes
+  }
+}

@@ -1,0 +1,92 @@
+import BPF
+import Foundation
+import Glibc
+
+/// An exclusive `flock(2)` on a file that holds the holder's pid: one
+/// process at a time, dropped by the kernel when the holder dies, even by
+/// `kill -9`. The descriptor is `O_CLOEXEC`: a process the holder starts
+/// does not inherit the lock.
+public final class FileLock {
+  /// The lock file.
+  public let path: String
+  private let descriptor: Int32
+  private var released = false
+
+  private init(path: String, descriptor: Int32) {
+    self.path = path
+    self.descriptor = descriptor
+  }
+
+  /// Why the lock could not be taken.
+  public enum Failure: Error, Sendable {
+    /// Another process held it for the whole wait (its pid when it wrote one).
+    case busy(pid: pid_t?)
+    /// The file could not be made or locked.
+    case file(SystemCallError)
+  }
+
+  /// Takes the lock on `path` (made with `mode` if missing), waiting up
+  /// to `seconds` for another holder to let go.
+  ///
+  /// A holder may remove the file while holding it (when nothing it
+  /// guards is left): a waiter that then locks the removed file's inode
+  /// sees that the name no longer leads there and tries again.
+  public static func acquire(path: String, mode: mode_t, waiting seconds: Double)
+    throws(Failure) -> FileLock
+  {
+    let deadline = Date().addingTimeInterval(seconds)
+    while true {
+      let fd: Int32
+      do {
+        fd = try SystemCall.check("open the lock file \(path)", retryingInterrupts: true) {
+          open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode)
+        }
+      } catch {
+        throw .file(error)
+      }
+      if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+        var held = stat()
+        var named = stat()
+        if fstat(fd, &held) == 0, stat(path, &named) == 0, held.st_ino == named.st_ino,
+          held.st_dev == named.st_dev
+        {
+          let text = Array("\(getpid())\n".utf8)
+          _ = ftruncate(fd, 0)
+          _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+          return FileLock(path: path, descriptor: fd)
+        }
+        close(fd)
+        continue
+      }
+      let code = Errno.current
+      let holder = Self.holder(fd)
+      close(fd)
+      guard code == .wouldBlock || code == .interrupted else {
+        throw .file(SystemCallError("lock \(path)", errno: code))
+      }
+      if Date() >= deadline { throw .busy(pid: holder) }
+      usleep(10_000)
+    }
+  }
+
+  /// The pid written in the lock file, if any.
+  private static func holder(_ fd: Int32) -> pid_t? {
+    var buffer = [UInt8](repeating: 0, count: 32)
+    let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+    guard count > 0 else { return nil }
+    return pid_t(
+      String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(
+        in: .whitespacesAndNewlines))
+  }
+
+  /// Lets the lock go; with `removingFile`, the file goes first (removed
+  /// while held, so that no other process takes a lock on it meanwhile).
+  public func release(removingFile: Bool = false) {
+    guard !released else { return }
+    released = true
+    if removingFile { unlink(path) }
+    close(descriptor)
+  }
+
+  deinit { release() }
+}

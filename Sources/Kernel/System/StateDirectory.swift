@@ -1,0 +1,76 @@
+import BPF
+import Foundation
+import Glibc
+
+/// Where xdpbatch keeps files that must outlive one invocation but not a
+/// reboot (`/run/xdpbatch`, root's only): attachment records, locks, the
+/// software datapath's control sockets and logs, the demo's generator
+/// state. Files are written whole or not at all (``write(_:to:)``).
+public struct StateDirectory: Hashable, Sendable {
+  /// The directory.
+  public var path: String
+
+  /// The directory at `path`.
+  public init(path: String = "/run/xdpbatch") {
+    self.path = path
+  }
+
+  /// Permissions of the directory: root's only, like the pins.
+  public static let directoryMode: mode_t = 0o700
+  /// Permissions of a record, a lock file and a log.
+  public static let fileMode: mode_t = 0o600
+
+  /// The file `name` in the directory.
+  public func file(_ name: String) -> String { path + "/" + name }
+
+  /// Creates the directory if needed (0700); an existing one that others
+  /// can read is closed to them.
+  public func create() throws(SystemCallError) {
+    do {
+      try check("create \(path)") { mkdir(path, Self.directoryMode) }
+    } catch  where error.errno == .exists {
+      var status = stat()
+      if stat(path, &status) == 0, status.st_mode & 0o077 != 0, status.st_uid == getuid() {
+        try check("restrict \(path) to its owner") { chmod(path, Self.directoryMode) }
+      }
+    }
+  }
+
+  /// Writes `data` to `file` atomically: a temporary file beside it
+  /// (`FILE.tmp.PID`), written, flushed and renamed into place, so that a
+  /// reader (or a process killed half-way) sees the old contents or the
+  /// new, never a mix.
+  public func write(_ data: Data, to file: String) throws(SystemCallError) {
+    let temporary = file + ".tmp.\(getpid())"
+    let fd = try check("create \(temporary)", retryingInterrupts: true) {
+      open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, Self.fileMode)
+    }
+    do throws(SystemCallError) {
+      defer { Glibc.close(fd) }
+      try check("set the permissions of \(temporary)") { fchmod(fd, Self.fileMode) }
+      try DescriptorIO.write([UInt8](data), to: fd, "write \(temporary)")
+      try check("flush \(temporary)", retryingInterrupts: true) { fsync(fd) }
+      try check("rename \(temporary) to \(file)") { rename(temporary, file) }
+    } catch {
+      unlink(temporary)
+      throw error
+    }
+  }
+
+  /// Removes the temporary files that processes killed while writing
+  /// `file` (a file of this directory, by path or name) or one of its
+  /// variants left (`FILE.tmp.PID`, `FILE.VARIANT.tmp.PID` of a pid that
+  /// no longer runs).
+  public func removeAbandonedTemporaries(of file: String) {
+    let base = URL(fileURLWithPath: file).lastPathComponent
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    for name in names where name.hasPrefix(base) {
+      let parts = name.dropFirst(base.count).split(separator: ".", omittingEmptySubsequences: false)
+      // "", ["VARIANT",] "tmp", PID
+      guard parts.count == 3 || parts.count == 4, parts[0].isEmpty,
+        parts[parts.count - 2] == "tmp", let pid = pid_t(parts[parts.count - 1])
+      else { continue }
+      if kill(pid, 0) != 0 && errno == ESRCH { unlink(self.file(name)) }
+    }
+  }
+}

@@ -1,0 +1,263 @@
+import BPF
+import Datapath
+import Deployment
+import Engine
+import Foundation
+import Frames
+import Glibc
+
+/// The software datapath at saturation on a veth pair the bench makes in a
+/// namespace of its own (198.18.0.0/15) and removes: in one run, the
+/// references (the kernel's native XDP dropping, a bare AF_XDP loop that
+/// recycles or sends back) and the datapath running xdp1 (DROP), xdp_tx
+/// (TX) and xdp_classify (all five verdicts) in each form.
+///
+/// Each row sends at full speed from the far end (``sendingThreads``
+/// generator threads) for ``seconds`` and reads three rates from the host
+/// end: frames
+/// offered (veth's `rx_packets` + `rx_dropped`: what the generator got
+/// onto the veth ring, taken or not), frames received (`rx_packets`: what
+/// XDP saw) and frames acted on (the program's counters, or the bare
+/// loop's count). Offered above received says the generator outran the
+/// receiver: the row measures the receiver, not the generator. Each
+/// software row is compared with the bare loop measured right before it.
+public struct DatapathBench: Sendable {
+  /// The compiled samples (xdp1.o, xdp_tx.o, xdp_classify.o).
+  public var samples: String
+  /// Seconds of traffic per row.
+  public var seconds: Double
+  /// The engine of the main rows.
+  public var engine: EngineKind
+  /// Also run xdp1 in the interpreter (when ``engine`` is the JIT).
+  public var interpreterRows: Bool
+  /// Generator threads (CPUs 0 to senders - 1); nil: half the CPUs (at
+  /// least one), leaving the rest to the receiver: a generator on every
+  /// CPU starves the AF_XDP loops of the CPU time they measure.
+  public var senders: Int?
+
+  /// The generator threads a run uses.
+  public var sendingThreads: Int {
+    senders ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) / 2)
+  }
+
+  /// Describes a bench.
+  public init(
+    samples: String, seconds: Double = 2, engine: EngineKind = .platformDefault,
+    interpreterRows: Bool = true, senders: Int? = nil
+  ) {
+    self.senders = senders
+    self.samples = samples
+    self.seconds = seconds
+    self.engine = engine
+    self.interpreterRows = interpreterRows
+  }
+
+  /// Why the section cannot run here, nil when it can.
+  public static var unavailableReason: String? {
+    if getuid() != 0 { return "needs root (BPF, AF_XDP, namespaces, TAP)" }
+    if access("/dev/net/tun", F_OK) != 0 { return "no /dev/net/tun for the PASS device" }
+    return nil
+  }
+
+  /// A program of the samples.
+  struct Sample {
+    var file: String
+    var program: String
+  }
+
+  static let drop = Sample(file: "xdp1.o", program: "xdp_prog1")
+  static let transmit = Sample(file: "xdp_tx.o", program: "xdp_tx")
+  static let classify = Sample(file: "xdp_classify.o", program: "xdp_classify_prog")
+
+  /// Measures every row; `progress` hears each row as it starts. The
+  /// network and every pin are removed afterwards, also on failure.
+  public func run(progress: (String) -> Void = { _ in }) throws(DatapathBenchError)
+    -> [DatapathBenchRow]
+  {
+    let network = try BenchNetwork()
+    defer { network.tearDown() }
+    var rows: [DatapathBenchRow] = []
+    func source(_ sample: Sample) -> ProgramSource {
+      ProgramSource(objectPath: samples + "/" + sample.file, programName: sample.program)
+    }
+    progress("kernel native XDP: xdp1 (XDP_DROP)")
+    rows.append(try kernelRow(source(Self.drop), network))
+    for work in BareSocketLoop.Work.allCases {
+      progress("bare AF_XDP loop: \(work.rawValue)")
+      rows.append(try bareRow(work, fallback: source(Self.drop), network))
+    }
+    var plan: [(Sample, Form, EngineKind, Bool)] = []
+    for sample in [Self.drop, Self.transmit, Self.classify] {
+      for form in [Form.perPacket, .batch] { plan.append((sample, form, engine, false)) }
+    }
+    for form in [Form.perPacket, .batch] { plan.append((Self.classify, form, engine, true)) }
+    if interpreterRows, engine != .interpreter {
+      for form in [Form.perPacket, .batch] { plan.append((Self.drop, form, .interpreter, false)) }
+    }
+    for (sample, form, engine, grouped) in plan {
+      let work = DatapathBenchRow.referenceWork(of: sample.program)
+      progress(
+        "software datapath: \(sample.program), \(form.rawValue), \(engine.rawValue)"
+          + (grouped ? ", grouped actions" : "")
+          + " (and the bare \(work.rawValue) loop next to it)")
+      // The bare loop again right before the row: the machine's load
+      // drifts within a run, and a ratio to a reference measured seconds
+      // apart holds that drift.
+      let reference = try bareRow(work, fallback: source(Self.drop), network)
+      var row = try softwareRow(
+        source(sample), form: form, engine: engine, grouped: grouped,
+        mixed: sample.program == Self.classify.program, network)
+      row.referenceActedMpps = reference.actedMpps
+      rows.append(row)
+    }
+    DatapathBenchRow.addRatios(&rows)
+    return rows
+  }
+
+  private func kernelRow(_ source: ProgramSource, _ network: BenchNetwork)
+    throws(DatapathBenchError) -> DatapathBenchRow
+  {
+    let deployment = ProgramDeployment(state: network.state)
+    let attachment: XDPAttachment
+    do {
+      try deployment.attach(source, to: network.veth.name, mode: .native)
+      attachment = try deployment.current(interface: network.veth.name).0
+    } catch {
+      throw .step("attach \(source.programName) natively", "\(error)")
+    }
+    defer { try? deployment.detach(interface: network.veth.name) }
+    var row = try measure(network, frames: [InterleavedMix.template], mixed: false) {
+      (try? attachment.counters.read().totalPackets) ?? 0
+    }
+    row.kind = "kernel"
+    row.program = source.programName
+    row.form = "native"
+    return row
+  }
+
+  private func bareRow(
+    _ work: BareSocketLoop.Work, fallback: ProgramSource, _ network: BenchNetwork
+  ) throws(DatapathBenchError) -> DatapathBenchRow {
+    let loop: BareSocketLoop
+    do {
+      let spec = try fallback.instrumentedSpec().continuingMaps(of: network.veth.name)
+      loop = try Self.retryingBusy {
+        () throws(DatapathError) in
+        try BareSocketLoop.start(interface: network.veth.name, fallback: spec, work: work)
+      }
+    } catch {
+      throw .step("start the bare AF_XDP loop", "\(error)")
+    }
+    defer { loop.stop() }
+    var row = try measure(network, frames: [InterleavedMix.template], mixed: false) {
+      loop.framesHandled
+    }
+    row.kind = "bare"
+    row.form = work.rawValue
+    row.socketDrops = loop.socketStatistics.dropped
+    return row
+  }
+
+  private func softwareRow(
+    _ source: ProgramSource, form: Form, engine: EngineKind, grouped: Bool, mixed: Bool,
+    _ network: BenchNetwork
+  ) throws(DatapathBenchError) -> DatapathBenchRow {
+    let datapath: SoftwareDatapath
+    do {
+      let configuration = try DatapathConfiguration(
+        interface: network.veth.name, source: source, form: form, state: network.state,
+        engine: engine, groupActions: grouped)
+      datapath = try Self.retryingBusy {
+        () throws(DatapathError) in try SoftwareDatapath.start(configuration)
+      }
+    } catch {
+      throw .step("start the software datapath for \(source.programName)", "\(error)")
+    }
+    defer {
+      datapath.stop()
+      datapath.wait()
+    }
+    let base = datapath.status()
+    var row = try measure(
+      network, frames: mixed ? InterleavedMix.frames : [InterleavedMix.template], mixed: mixed
+    ) {
+      datapath.status().counters.actions.totalPackets &- base.counters.actions.totalPackets
+    }
+    let status = datapath.status()
+    let timing = status.forms[form]
+    row.kind = "software"
+    row.program = source.programName
+    row.form = form.rawValue
+    row.engine = (status.runningEngine ?? engine).rawValue
+    row.groupActions = grouped
+    row.programNanosecondsPerPacket = timing.programNanosecondsPerPacket
+    row.datapathNanosecondsPerPacket = timing.datapathNanosecondsPerPacket
+    row.socketDrops = status.socket.dropped &- base.socket.dropped
+    var actions: [String: UInt64] = [:]
+    for action in XDPAction.allCases {
+      let count = status.counters.actions[action].packets &- base.counters.actions[action].packets
+      if count > 0 { actions[action.name] = count }
+    }
+    row.actions = actions
+    return row
+  }
+
+  /// The kernel releases a closed socket's hold on its queue a moment
+  /// later (deferred work): binding the next one meanwhile fails with
+  /// EBUSY, so it is tried again for up to two seconds.
+  static func retryingBusy<T>(_ start: () throws(DatapathError) -> T) throws(DatapathError) -> T {
+    var attempt = 0
+    while true {
+      do {
+        return try start()
+      } catch .socket(_, _, _, let errno) where errno == .busy && attempt < 40 {
+        attempt += 1
+        usleep(50_000)
+      }
+    }
+  }
+
+  /// Full-speed traffic for ``seconds``; `acted` reads the frames acted on so far.
+  private func measure(
+    _ network: BenchNetwork, frames: [FrameTemplate], mixed: Bool,
+    acted: () -> UInt64
+  ) throws(DatapathBenchError) -> DatapathBenchRow {
+    let interface = network.veth.name
+    func received() -> UInt64 { BenchNetwork.statistic(interface, "rx_packets") }
+    func offered() -> UInt64 { received() &+ BenchNetwork.statistic(interface, "rx_dropped") }
+    let (offered0, received0, acted0) = (offered(), received(), acted())
+    let start = Date()
+    let generator = TrafficGenerator.start(
+      .init(
+        frames: frames, interface: network.veth.peer, namespace: network.namespace,
+        fullSpeed: true, order: mixed ? InterleavedMix.order : nil, senders: sendingThreads))
+    Thread.sleep(forTimeInterval: seconds)
+    if let failure = generator.stop() { throw .step("send traffic", "\(failure)") }
+    let elapsed = Date().timeIntervalSince(start)
+    // Frames still in the rings are taken shortly after the generator stops.
+    var after = acted()
+    for _ in 0..<50 {
+      usleep(20_000)
+      let now = acted()
+      if now == after { break }
+      after = now
+    }
+    func rate(_ count: UInt64) -> Double { Double(count) / elapsed / 1e6 }
+    return DatapathBenchRow(
+      seconds: elapsed, offeredMpps: rate(offered() &- offered0),
+      receivedMpps: rate(received() &- received0), actedMpps: rate(after &- acted0))
+  }
+}
+
+/// Why the datapath section failed.
+public enum DatapathBenchError: Error, Sendable, CustomStringConvertible {
+  /// A step failed, with what it said.
+  case step(String, String)
+
+  /// The step and the reason.
+  public var description: String {
+    switch self {
+    case .step(let step, let reason): "datapath bench: \(step): \(reason)"
+    }
+  }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+/// One row of the datapath bench: what ran, the three rates, and for the
+/// software datapath its time per packet.
+public struct DatapathBenchRow: Hashable, Encodable, Sendable {
+  /// `kernel` (native XDP), `bare` (AF_XDP, no program) or `software`.
+  public var kind = ""
+  /// The program (none for the bare loop).
+  public var program: String?
+  /// `native` for the kernel, `recycle`/`send-back` for the bare loop,
+  /// `per-packet`/`batch` for the software datapath.
+  public var form = ""
+  /// The engine that ran the program (software rows).
+  public var engine: String?
+  /// Whether verdicts were acted on grouped by action (software rows).
+  public var groupActions: Bool?
+  /// Seconds of traffic.
+  public var seconds: Double
+  /// Millions of frames a second the generator got onto the veth ring
+  /// (received or dropped there for want of room).
+  public let offeredMpps: Double
+  /// Millions of frames a second the host end's XDP saw.
+  public let receivedMpps: Double
+  /// Millions of frames a second acted on (counted by the program's
+  /// counters, or handled by the bare loop).
+  public var actedMpps: Double
+  /// Frames the AF_XDP sockets dropped (ring full, fill ring empty).
+  public var socketDrops: UInt64?
+  /// The engine's nanoseconds per packet inside the program calls.
+  public var programNanosecondsPerPacket: Double?
+  /// The datapath's nanoseconds per packet from taking the frames off the
+  /// RX ring to having acted on them.
+  public var datapathNanosecondsPerPacket: Double?
+  /// Frames per verdict (software rows).
+  public var actions: [String: UInt64]?
+  /// The bare loop row this one is compared with (`recycle` or `send-back`).
+  public var reference: String?
+  /// ``actedMpps`` over the reference's.
+  public var ratio: Double?
+  /// For a software row: the bare reference loop's acted rate, measured
+  /// right before the row (the ratio's denominator).
+  public var referenceActedMpps: Double?
+
+  /// Whether the generator may have been the limit: the veth ring dropped
+  /// (almost) nothing, so the receiver kept up with what was offered.
+  public let generatorBound: Bool
+
+  /// A row with its rates; the rest is filled in by the bench.
+  public init(seconds: Double, offeredMpps: Double, receivedMpps: Double, actedMpps: Double) {
+    self.seconds = seconds
+    self.offeredMpps = offeredMpps
+    self.receivedMpps = receivedMpps
+    self.actedMpps = actedMpps
+    generatorBound = offeredMpps - receivedMpps < 0.01 * offeredMpps
+  }
+
+  private enum CodingKeys: String, CodingKey {
+    case kind, program, form, engine, groupActions, seconds, offeredMpps, receivedMpps
+    case actedMpps, socketDrops, actions, reference, ratio, referenceActedMpps, generatorBound
+    case programNanosecondsPerPacket = "programNsPerPacket"
+    case datapathNanosecondsPerPacket = "datapathNsPerPacket"
+  }
+
+  /// The bare loop `program` is compared with: xdp_tx with the send-back
+  /// loop, the others with the recycle loop.
+  static func referenceWork(of program: String?) -> BareSocketLoop.Work {
+    program == "xdp_tx" ? .sendBack : .recycle
+  }
+
+  /// Compares every software and kernel row with the bare loop: a
+  /// software row with the one measured right before it, the kernel row
+  /// with the bare rows of the section's start.
+  static func addRatios(_ rows: inout [DatapathBenchRow]) {
+    func bare(_ form: String) -> Double? {
+      rows.first { $0.kind == "bare" && $0.form == form }?.actedMpps
+    }
+    for index in rows.indices where rows[index].kind != "bare" {
+      let reference = referenceWork(of: rows[index].program).rawValue
+      guard let base = rows[index].referenceActedMpps ?? bare(reference), base > 0 else {
+        continue
+      }
+      rows[index].reference = reference
+      rows[index].ratio = rows[index].actedMpps / base
+    }
+  }
+}

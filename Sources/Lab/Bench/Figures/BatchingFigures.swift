@@ -1,0 +1,107 @@
+import BPF
+import Deployment
+import Engine
+import Foundation
+
+/// `bench`'s engines table: the interpreter's and the JIT's ns per
+/// instruction on the compute loop, and per sample the JIT's ns per packet
+/// next to the kernel's (`BPF_PROG_TEST_RUN`), all from one run. The JIT's
+/// per-packet figure is the program called directly by the machine-code
+/// driver (the batching table's `direct` row), like the kernel's test run
+/// calls it; programs with tail calls, which that driver does not run,
+/// get the packet runner's figure (which adds staging and copying out).
+public struct EngineComparison: Encodable, Sendable {
+  public var interpreterNanosecondsPerInstruction: Double
+  public var jitNanosecondsPerInstruction: Double
+  /// The same loop with its two memory accesses checked (not provably in
+  /// the stack frame): what the JIT's bounds checks cost.
+  public var jitCheckedNanosecondsPerInstruction: Double
+  public var kernelNanosecondsPerPacket: [String: Double]
+  public var jitNanosecondsPerPacket: [String: Double]
+
+  private enum CodingKeys: String, CodingKey {
+    case interpreterNanosecondsPerInstruction = "interpreterNsPerInstruction"
+    case jitNanosecondsPerInstruction = "jitNsPerInstruction"
+    case jitCheckedNanosecondsPerInstruction = "jitCheckedNsPerInstruction"
+    case kernelNanosecondsPerPacket = "kernelNsPerPacket"
+    case jitNanosecondsPerPacket = "jitNsPerPacket"
+  }
+
+  /// The loop in both engines (best of three) and the sample rows' figures.
+  public static func measure(samples: [SampleFigures], batching: [BatchingFigure]) throws
+    -> EngineComparison
+  {
+    func best(_ kind: EngineKind, checked: Bool = false) throws -> Double {
+      _ = try InterpreterBench.run(iterations: 200_000, engine: kind, checkedMemory: checked)
+      let iterations: Int32 = kind == .jit ? 20_000_000 : 2_000_000
+      return try (0..<3).map { _ in
+        try InterpreterBench.run(iterations: iterations, engine: kind, checkedMemory: checked)
+      }
+      .map(\.nanosecondsPerInstruction).min() ?? 0
+    }
+    var comparison = EngineComparison(
+      interpreterNanosecondsPerInstruction: try best(.interpreter),
+      jitNanosecondsPerInstruction: try best(.jit),
+      jitCheckedNanosecondsPerInstruction: try best(.jit, checked: true),
+      kernelNanosecondsPerPacket: [:],
+      jitNanosecondsPerPacket: [:])
+    for row in samples {
+      let name = "\(row.object):\(row.program)"
+      comparison.kernelNanosecondsPerPacket[name] = row.kernelNanosecondsPerPacket
+      let direct = batching.first { $0.program == name && $0.call == CallStyle.direct.rawValue }
+      comparison.jitNanosecondsPerPacket[name] =
+        direct?.perPacketNanoseconds ?? row.jitRunnerNanosecondsPerPacket
+    }
+    return comparison
+  }
+}
+
+/// One row of the batching table (`bench --json` key `batching`).
+public struct BatchingFigure: Encodable, Sendable {
+  public var program: String
+  public var call: String
+  public var perPacketNanoseconds: Double
+  public var batchNanoseconds: Double
+  public var speedup: Double
+
+  private enum CodingKeys: String, CodingKey {
+    case program, call, speedup
+    case perPacketNanoseconds = "perPacketNs"
+    case batchNanoseconds = "batchNs"
+  }
+
+  /// Every sample without tail calls (the batch form refuses them), in the
+  /// JIT; a sample that cannot be measured is reported on stderr.
+  public static func measure(
+    _ sources: [ProgramSource], frames: [[UInt8]], progress: BenchProgress = .silent
+  )
+    -> [BatchingFigure]
+  {
+    var rows: [BatchingFigure] = []
+    for source in sources {
+      let name =
+        "\(URL(fileURLWithPath: source.objectPath).lastPathComponent):\(source.programName)"
+      do {
+        let object = try BPFObject(contentsOf: source.objectPath)
+        let program = try object.program(named: source.programName)
+        if program.instructions.contains(where: {
+          $0.isHelperCall && $0.immediate == HelperFunction.tailCall.rawValue
+        }) {
+          progress.note("batching: \(name) skipped (tail calls have no batch form)")
+          continue
+        }
+        progress.step("batching: \(name)")
+        for row in try BatchingBench.run(program, maps: object.maps, frames: frames) {
+          rows.append(
+            BatchingFigure(
+              program: name, call: row.call.rawValue,
+              perPacketNanoseconds: row.perPacketNanoseconds,
+              batchNanoseconds: row.batchNanoseconds, speedup: row.speedup))
+        }
+      } catch {
+        progress.note("batching: \(name): \(error)")
+      }
+    }
+    return rows
+  }
+}

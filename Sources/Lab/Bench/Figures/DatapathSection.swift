@@ -1,0 +1,73 @@
+import Engine
+import Foundation
+import Glibc
+
+/// The datapath section of `bench` (`"datapath"` in `--json`): the rows,
+/// or why the section was skipped, and the machine it ran on.
+public struct DatapathSection: Encodable, Sendable {
+  /// The rows, in the order measured; empty when skipped.
+  public var rows: [DatapathBenchRow] = []
+  /// Why the section did not run, when it did not.
+  public var skipped: String?
+  /// CPUs, CPU model, kernel and load average.
+  public var machine = MachineDescription.current()
+  /// Traffic generator threads (on CPUs 0 to senders - 1).
+  public var senders: Int?
+
+  /// Runs the section, or says why not.
+  public static func measure(
+    samples: String, seconds: Double, engine: EngineKind, senders: Int?,
+    progress: BenchProgress = .silent
+  ) -> DatapathSection {
+    if let reason = DatapathBench.unavailableReason {
+      progress.note("datapath: skipped (\(reason))")
+      return DatapathSection(skipped: reason)
+    }
+    let bench = DatapathBench(samples: samples, seconds: seconds, engine: engine, senders: senders)
+    progress.step(
+      "datapath on a veth pair (\(seconds) s of full-speed traffic per row, "
+        + "\(bench.sendingThreads) generator thread(s))")
+    var section = DatapathSection(senders: bench.sendingThreads)
+    do {
+      section.rows = try bench.run {
+        progress.note("datapath: " + $0)
+      }
+    } catch {
+      progress.note("datapath: \(error)")
+      section.skipped = "\(error)"
+    }
+    section.machine = MachineDescription.current()
+    return section
+  }
+}
+
+/// The machine a figure was measured on.
+public struct MachineDescription: Encodable, Sendable {
+  /// Online CPUs.
+  public var processors: Int
+  /// `model name` of /proc/cpuinfo.
+  public var cpu: String
+  /// `uname -r`.
+  public var kernel: String
+  /// The 1, 5 and 15 minute load averages when the section ended.
+  public var load: [Double]
+
+  /// This machine now.
+  public static func current() -> MachineDescription {
+    let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    let model =
+      cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+      .flatMap { $0.split(separator: ":", maxSplits: 1).last }
+      .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
+    var name = utsname()
+    uname(&name)
+    let release = withUnsafeBytes(of: &name.release) {
+      String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+    }
+    var load = [Double](repeating: 0, count: 3)
+    _ = getloadavg(&load, 3)
+    return MachineDescription(
+      processors: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), cpu: model, kernel: release,
+      load: load.map { ($0 * 100).rounded() / 100 })
+  }
+}

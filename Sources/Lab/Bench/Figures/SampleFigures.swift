@@ -1,0 +1,92 @@
+import BPF
+import Deployment
+import Engine
+import Foundation
+import Rewriter
+
+/// One sample program's figures in `xdpbatch bench`: the kernel's
+/// nanoseconds per packet and live Mpps on a veth, each next to the
+/// engine's nanoseconds per packet for the same program and frames.
+public struct SampleFigures: Encodable, Sendable {
+  public var object: String
+  public var program: String
+  public var engineNanosecondsPerPacket: Double?
+  public var engineBatchNanosecondsPerPacket: Double?
+  public var kernelNanosecondsPerPacket: Double?
+  public var liveMpps: Double?
+  public var notes: [String] = []
+  /// The packet runner's figure in the JIT (for the engines table).
+  public var jitRunnerNanosecondsPerPacket: Double?
+
+  /// The engine's per-packet cost over the kernel's, when both exist.
+  public var engineKernelRatio: Double? {
+    guard let engine = engineNanosecondsPerPacket, let kernel = kernelNanosecondsPerPacket,
+      kernel > 0
+    else { return nil }
+    return engine / kernel
+  }
+
+  private enum CodingKeys: String, CodingKey {
+    case object, program, notes, liveMpps
+    case engineNanosecondsPerPacket = "engineNsPerPacket"
+    case engineBatchNanosecondsPerPacket = "engineBatchNsPerPacket"
+    case kernelNanosecondsPerPacket = "kernelNsPerPacket"
+  }
+
+  /// The engine's figures for `source` over `frames`, per packet and in
+  /// the default batch form; what cannot be measured becomes a note.
+  public static func engine(_ source: ProgramSource, frames: [[UInt8]], engine: EngineKind)
+    -> SampleFigures
+  {
+    var row = SampleFigures(
+      object: URL(fileURLWithPath: source.objectPath).lastPathComponent,
+      program: source.programName)
+    do {
+      let object = try BPFObject(contentsOf: source.objectPath)
+      let program = try object.program(named: source.programName)
+      row.engineNanosecondsPerPacket = try PacketBench.run(
+        program, maps: object.maps, form: .perPacket, packets: frames, engine: engine
+      ).nanosecondsPerPacket
+      row.jitRunnerNanosecondsPerPacket =
+        engine == .jit
+        ? row.engineNanosecondsPerPacket
+        : try PacketBench.run(
+          program, maps: object.maps, form: .perPacket, packets: frames, engine: .jit
+        ).nanosecondsPerPacket
+      let size = PacketRunner.maximumBatch
+      let batch = try BatchTrampoline(batchSize: size).rewrite(program)
+      row.engineBatchNanosecondsPerPacket = try PacketBench.run(
+        batch.program, maps: object.maps, form: .batch, batchSize: size, packets: frames,
+        engine: engine
+      ).nanosecondsPerPacket
+    } catch {
+      row.notes.append("engine: \(error)")
+    }
+    return row
+  }
+
+  /// Fills in the kernel's figures (test-run ns per packet, and live Mpps
+  /// when `live`); what fails becomes a note on its row.
+  public static func addKernel(
+    to rows: inout [SampleFigures], sources: [ProgramSource], bench: KernelBench,
+    live: Bool
+  ) {
+    var measurable: [Int] = []
+    for (index, source) in sources.enumerated() {
+      do {
+        rows[index].kernelNanosecondsPerPacket = try bench.nanosecondsPerPacket(source)
+        _ = try source.instrumentedSpec()  // live runs need the counting pass
+        measurable.append(index)
+      } catch {
+        rows[index].notes.append("kernel: \(error)")
+      }
+    }
+    guard live, !measurable.isEmpty else { return }
+    do {
+      let rates = try bench.liveRates(measurable.map { sources[$0] })
+      for (index, rate) in zip(measurable, rates) { rows[index].liveMpps = rate }
+    } catch {
+      for index in measurable { rows[index].notes.append("live: \(error)") }
+    }
+  }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import Lab
+
+// The bench's figures as the command line prints them: one table or a few
+// lines a section (`bench` without `--json`).
+
+extension InterpreterReport {
+  /// The head-to-head as lines of text.
+  var text: String {
+    var lines = [
+      String(
+        format: "engine: %.2f ns per instruction (loop of %d instructions)",
+        engine.nanosecondsPerInstruction, engine.loopInstructions),
+      String(
+        format: "engine: %@ over %d generated frames: %.1f ns per packet per-packet "
+          + "(%.1f instructions a packet), %.1f ns per packet batch (64)",
+        program, packets, engine.perPacketNanoseconds, engine.perPacketInstructions,
+        engine.batchNanoseconds),
+    ]
+    switch kernel {
+    case .measured(let nanoseconds, let repetitions):
+      lines.append(
+        String(
+          format: "kernel: %@ over the same frames: %.1f ns per packet (test run, repeat %u)",
+          program, nanoseconds, repetitions))
+      if let ratios {
+        lines.append(
+          String(
+            format: "ratio engine/kernel: %.1fx per-packet, %.1fx batch", ratios.perPacket,
+            ratios.batch))
+      }
+    case .skipped(let reason):
+      lines.append("kernel: skipped (\(reason))")
+    }
+    return lines.joined(separator: "\n")
+  }
+}
+
+extension SampleFigures {
+  /// The rows as a table.
+  static func table(_ rows: [SampleFigures]) -> String {
+    func cell(_ value: Double?, _ format: String, width: Int) -> String {
+      let text = value.map { String(format: format, $0) } ?? "-"
+      return String(repeating: " ", count: max(width - text.count, 0)) + text
+    }
+    var lines = [
+      "PROGRAM".padding(toLength: 44, withPad: " ", startingAt: 0)
+        + "  ENGINE ns/pkt  BATCH ns/pkt  KERNEL ns/pkt  ENGINE/KERNEL  LIVE Mpps"
+    ]
+    for row in rows {
+      lines.append(
+        "\(row.object):\(row.program)".padding(toLength: 44, withPad: " ", startingAt: 0)
+          + cell(row.engineNanosecondsPerPacket, "%.1f", width: 15)
+          + cell(row.engineBatchNanosecondsPerPacket, "%.1f", width: 14)
+          + cell(row.kernelNanosecondsPerPacket, "%.1f", width: 15)
+          + cell(row.engineKernelRatio, "%.1fx", width: 15)
+          + cell(row.liveMpps, "%.3f", width: 11))
+      for note in row.notes { lines.append("    \(note)") }
+    }
+    return lines.joined(separator: "\n")
+  }
+}
+
+extension EngineComparison {
+  /// The engines as a table.
+  var table: String {
+    var lines = [
+      String(
+        format:
+          "ENGINES  compute loop: interpreter %.3f ns/insn, JIT %.3f ns/insn (%.1fx); "
+          + "JIT with its 2 memory accesses checked: %.3f ns/insn",
+        interpreterNanosecondsPerInstruction, jitNanosecondsPerInstruction,
+        interpreterNanosecondsPerInstruction / max(jitNanosecondsPerInstruction, 1e-9),
+        jitCheckedNanosecondsPerInstruction),
+      "PROGRAM".padding(toLength: 44, withPad: " ", startingAt: 0)
+        + "   JIT ns/pkt  KERNEL ns/pkt  JIT/KERNEL",
+    ]
+    for name in jitNanosecondsPerPacket.keys.sorted() {
+      let jit = jitNanosecondsPerPacket[name] ?? 0
+      let kernel = kernelNanosecondsPerPacket[name]
+      lines.append(
+        name.padding(toLength: 44, withPad: " ", startingAt: 0)
+          + String(format: "%13.1f", jit)
+          + (kernel.map { String(format: "%15.1f%12.2fx", $0, jit / max($0, 1e-9)) } ?? "  -"))
+    }
+    return lines.joined(separator: "\n")
+  }
+}
+
+extension BatchingFigure {
+  /// The rows as a table.
+  static func table(_ rows: [BatchingFigure]) -> String {
+    var lines = [
+      "BATCHING (JIT, batch of 64)".padding(toLength: 44, withPad: " ", startingAt: 0)
+        + "  CALL        PER-PACKET ns  BATCH ns  SPEEDUP"
+    ]
+    for row in rows {
+      lines.append(
+        row.program.padding(toLength: 44, withPad: " ", startingAt: 0) + "  "
+          + row.call.padding(toLength: 10, withPad: " ", startingAt: 0)
+          + String(
+            format: "%15.2f%10.2f%8.2fx", row.perPacketNanoseconds, row.batchNanoseconds,
+            row.speedup))
+    }
+    return lines.joined(separator: "\n")
+  }
+}
+
+extension RewriteTiming {
+  /// The rows as a table.
+  static func table(_ rows: [RewriteTiming]) -> String {
+    var lines = ["REWRITE (\(rows.first?.instructions ?? 0) instructions)   median ms   minimum ms"]
+    for row in rows {
+      lines.append(
+        "\(row.strategy) / \(row.bound)".padding(toLength: 33, withPad: " ", startingAt: 0)
+          + String(format: "%11.2f  %11.2f", row.medianMilliseconds, row.minimumMilliseconds))
+    }
+    return lines.joined(separator: "\n")
+  }
+}
+
+extension DatapathSection {
+  /// The section as a table, with the machine it ran on.
+  var text: String {
+    if let skipped, rows.isEmpty { return "DATAPATH: skipped (\(skipped))" }
+    var text = DatapathBenchRow.table(rows)
+    if let skipped { text += "\nDATAPATH: stopped early (\(skipped))" }
+    return text + "\n" + machine.line + ", \(senders ?? 0) generator thread(s)"
+  }
+}
+
+extension MachineDescription {
+  /// `machine: 2 CPUs, MODEL, kernel RELEASE, load average 1.00 0.90 0.80`.
+  var line: String {
+    "machine: \(processors) CPUs, \(cpu), kernel \(kernel), load average "
+      + load.map { String(format: "%.2f", $0) }.joined(separator: " ")
+  }
+}
+
+extension DatapathBenchRow {
+  /// The section as a table.
+  static func table(_ rows: [DatapathBenchRow]) -> String {
+    var lines = [
+      "DATAPATH (veth, full-speed generator)        offered  received     acted   prog ns  path ns   vs bare",
+      "                                                Mpps      Mpps      Mpps  /packet  /packet",
+    ]
+    for row in rows {
+      var name: String
+      switch row.kind {
+      case "kernel": name = "kernel XDP \(row.program ?? "")"
+      case "bare": name = "bare AF_XDP \(row.form)"
+      default:
+        name = "\(row.program ?? "") \(row.form)"
+        if let engine = row.engine, engine != "jit" { name += " (\(engine))" }
+        if row.groupActions == true { name += " grouped" }
+      }
+      func number(_ value: Double?, _ format: String) -> String {
+        value.map { String(format: format, $0) } ?? String(repeating: " ", count: 8) + "-"
+      }
+      let ratio =
+        row.ratio.map { String(format: "%8.0f %%", $0 * 100) + " \(row.reference ?? "")" } ?? ""
+      lines.append(
+        name.padding(toLength: 43, withPad: " ", startingAt: 0) + (row.generatorBound ? "*" : " ")
+          + String(format: "%8.2f  %8.2f  %8.2f", row.offeredMpps, row.receivedMpps, row.actedMpps)
+          + number(row.programNanosecondsPerPacket, "%9.1f")
+          + number(row.datapathNanosecondsPerPacket, "%9.1f") + ratio)
+    }
+    if rows.contains(where: \.generatorBound) {
+      lines.append(
+        "* the veth ring dropped nothing: the receiver kept up, the generator may be the limit")
+    }
+    return lines.joined(separator: "\n")
+  }
+}

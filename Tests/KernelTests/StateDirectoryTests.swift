@@ -1,0 +1,52 @@
+import Foundation
+import Glibc
+import Kernel
+import Testing
+
+/// The state directory's files without root: written whole, and the
+/// temporary files of killed writers removed, and only those.
+@Suite struct StateDirectoryTests {
+  static func scratch() -> StateDirectory {
+    StateDirectory(
+      path: FileManager.default.temporaryDirectory.appendingPathComponent(
+        "xbt-state-\(UInt32.random(in: 0..<UInt32.max))"
+      ).path)
+  }
+
+  /// A pid no process has (the kernel's largest is 4194304).
+  static let deadPID: pid_t = 4_194_303
+
+  @Test func writesAreWholeAndPrivate() throws {
+    let state = Self.scratch()
+    defer { try? FileManager.default.removeItem(atPath: state.path) }
+    try state.create()
+    let file = state.file("eth0.json")
+    try state.write(Data("{\"a\":1}".utf8), to: file)
+    try state.write(Data("{\"b\":2}".utf8), to: file)
+    #expect(FileManager.default.contents(atPath: file) == Data("{\"b\":2}".utf8))
+    var status = stat()
+    #expect(stat(file, &status) == 0 && status.st_mode & 0o777 == 0o600)
+    #expect(stat(state.path, &status) == 0 && status.st_mode & 0o777 == 0o700)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: state.path) == ["eth0.json"])
+  }
+
+  @Test func onlyTheAbandonedTemporariesOfTheFileGo() throws {
+    let state = Self.scratch()
+    defer { try? FileManager.default.removeItem(atPath: state.path) }
+    try state.create()
+    let names = [
+      "eth0.json.tmp.\(Self.deadPID)", "eth0.json.next.tmp.\(Self.deadPID)",
+      "eth0.json.tmp.\(getpid())", "eth0.jsonx.tmp.\(Self.deadPID)", "eth0.json",
+      "eth1.json.tmp.\(Self.deadPID)",
+    ]
+    for name in names { try Data().write(to: URL(fileURLWithPath: state.file(name))) }
+    #expect(kill(Self.deadPID, 0) != 0 && errno == ESRCH)
+    state.removeAbandonedTemporaries(of: state.file("eth0.json"))
+    let left = Set(try FileManager.default.contentsOfDirectory(atPath: state.path))
+    #expect(
+      left == [
+        "eth0.json.tmp.\(getpid())", "eth0.jsonx.tmp.\(Self.deadPID)", "eth0.json",
+        "eth1.json.tmp.\(Self.deadPID)",
+      ])
+  }
+}
