@@ -28,6 +28,9 @@ public struct RunReport: Sendable {
   public var instructions = 0
   /// Program invocations (packets in per-packet mode, batches in batch mode).
   public var invocations = 0
+
+  /// An empty report.
+  public init() {}
 }
 
 /// Why a run over packets stopped.

@@ -109,7 +109,6 @@ struct RunCommand: ParsableCommand {
       )
     }
     memory.apply()
-    let frames = try inputFrames()
     let file = try BPFObject(contentsOf: object)
     let linked = try file.xdpProgram(named: program ?? file.onlyXDPProgramName(file: object))
     let run = EngineRun(
@@ -118,9 +117,22 @@ struct RunCommand: ParsableCommand {
         strategy: rewrite.strategy, bound: rewrite.bound, batchSize: batch),
       engine: engineOption.engine)
     let outcome: EngineRun.Outcome
+    let source: String
     do {
-      outcome = try run.run(frames)
-    } catch {
+      if let pcap {
+        let frames = try pcapFrames(pcap)
+        source = pcap
+        outcome = try run.run(frames)
+      } else {
+        // Frames are made as they run: a million of them used to take
+        // 1.3 GB before the object was even read.
+        let count = packets ?? 1000
+        source = "\(count) generated frames (seed \(seed))"
+        outcome = try run.run(
+          generating: count, with: FrameGenerator(seed: seed),
+          keepingOutcomes: verdicts || write != nil)
+      }
+    } catch let error as EngineRunError {
       throw RunFailure(object: object, program: linked.name, error)
     }
     let report = outcome.report
@@ -144,7 +156,7 @@ struct RunCommand: ParsableCommand {
     if json {
       print(try summary.json())
     } else {
-      print(summary.text(source: pcap ?? "\(frames.count) generated frames (seed \(seed))"))
+      print(summary.text(source: source))
     }
   }
 
@@ -161,17 +173,13 @@ struct RunCommand: ParsableCommand {
     try OutputFile.write(bytes, to: path)
   }
 
-  /// The frames of the pcap file, or freshly generated ones.
-  private func inputFrames() throws -> [[UInt8]] {
-    if let pcap {
-      switch Result(catching: { () throws(PcapError) in try PcapFile(path: pcap) }) {
-      case .success(let file): return file.packets
-      case .failure(.unreadable(let path)): throw RunFailure(message: "\(path): cannot read file")
-      case .failure(let error): throw RunFailure(message: "\(pcap): \(error)")
-      }
+  /// The frames of a pcap file.
+  private func pcapFrames(_ pcap: String) throws -> [[UInt8]] {
+    switch Result(catching: { () throws(PcapError) in try PcapFile(path: pcap) }) {
+    case .success(let file): return file.packets
+    case .failure(.unreadable(let path)): throw RunFailure(message: "\(path): cannot read file")
+    case .failure(let error): throw RunFailure(message: "\(pcap): \(error)")
     }
-    var generator = FrameGenerator(seed: seed)
-    return generator.frames(packets ?? 1000)
   }
 }
 

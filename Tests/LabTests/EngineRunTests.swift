@@ -76,4 +76,35 @@ import Testing
     let description = try #require(error?.description)
     #expect(description.hasSuffix(" (instruction 1 of the program as compiled)"), "\(description)")
   }
+
+  /// Frames made a chunk at a time (`run --packets N`) are the frames of one
+  /// list, called in the same batches: 5,000 frames in batches of 48 cross
+  /// a chunk's end (4,080 frames) inside what would be one batch.
+  @Test func generatedFramesRunAsOneListWould() throws {
+    #expect(EngineRun.chunkSize(batchSize: 48) == 4080)
+    let counting = Program(
+      name: "counting", sectionName: "xdp",
+      instructions: [
+        .load(.word, .r2, from: .r1, offset: 4), .load(.word, .r3, from: .r1, offset: 0),
+        .arithmetic(.sub, .r2, .r3), .move(.r0, immediate: 1),
+        .jump(.jgt, .r2, immediate: 100, offset: 1), .move(.r0, immediate: 2), .exit,
+      ])
+    for form in [Form.perPacket, .batch] {
+      let run = Self.run(counting, form, batchSize: 48)
+      var generator = FrameGenerator(seed: 3)
+      let whole = try run.run(generator.frames(5000))
+      let chunked = try run.run(
+        generating: 5000, with: FrameGenerator(seed: 3), keepingOutcomes: true)
+      #expect(chunked.report.outcomes == whole.report.outcomes, "\(form)")
+      #expect(chunked.report.totals == whole.report.totals, "\(form)")
+      #expect(chunked.report.invocations == whole.report.invocations, "\(form)")
+      #expect(chunked.report.instructions == whole.report.instructions, "\(form)")
+      #expect(whole.report.totals[.drop].packets > 0, "some frames are longer than 100 bytes")
+      #expect(whole.report.totals[.pass].packets > 0, "some are not")
+      let counted = try run.run(
+        generating: 5000, with: FrameGenerator(seed: 3), keepingOutcomes: false)
+      #expect(counted.report.outcomes.isEmpty)
+      #expect(counted.report.totals == whole.report.totals, "\(form)")
+    }
+  }
 }

@@ -1,5 +1,6 @@
 import BPF
 import Engine
+import Frames
 import Rewriter
 
 /// One offline run of an XDP program in the engine over frames (what
@@ -54,6 +55,32 @@ public struct EngineRun {
 
   /// Runs the program over `frames`.
   public func run(_ frames: [[UInt8]]) throws(EngineRunError) -> Outcome {
+    try run(frameCount: frames.count, keepingOutcomes: true) { first, count in
+      Array(frames[first..<(first + count)])
+    }
+  }
+
+  /// Runs the program over `count` frames of `generator`, each made just
+  /// before it runs, a chunk of whole batches at a time: memory stays that
+  /// of one chunk (about 5 MB), not 1.3 KB a frame for the whole run. The
+  /// report keeps each frame's outcome only when `keepingOutcomes`; its
+  /// counts cover every frame either way.
+  public func run(
+    generating count: Int, with generator: FrameGenerator, keepingOutcomes: Bool
+  ) throws(EngineRunError) -> Outcome {
+    var generator = generator
+    return try run(frameCount: count, keepingOutcomes: keepingOutcomes) { _, chunk in
+      generator.frames(chunk)
+    }
+  }
+
+  /// The runner's frames a chunk holds at most: whole batches, so that a
+  /// chunked run calls the program exactly as one over every frame would.
+  public static func chunkSize(batchSize: Int) -> Int { batchSize * max(1, 4096 / batchSize) }
+
+  private func run(
+    frameCount: Int, keepingOutcomes: Bool, frames: (_ first: Int, _ count: Int) -> [[UInt8]]
+  ) throws(EngineRunError) -> Outcome {
     let batch = try batchProgram()
     let machine: Machine
     let runner: PacketRunner
@@ -76,14 +103,44 @@ public struct EngineRun {
     }
     // A batch bounded by an immediate count always runs full batches.
     runner.padsPartialBatches = trampoline.bound == .immediate
-    let start = ContinuousClock.now
-    let report: RunReport
-    do {
-      report = try runner.run(frames)
-    } catch {
-      throw .run(error, batchForm: batch)
+    var report = RunReport()
+    var elapsed = Duration.zero
+    let chunk = Self.chunkSize(batchSize: runner.batchSize)
+    var first = 0
+    while first < frameCount {
+      let part = frames(first, min(chunk, frameCount - first))
+      let start = ContinuousClock.now
+      let partReport: RunReport
+      do {
+        partReport = try runner.run(part)
+      } catch {
+        throw .run(error.counted(from: first), batchForm: batch)
+      }
+      elapsed += ContinuousClock.now - start
+      report.totals.add(partReport.totals)
+      report.instructions += partReport.instructions
+      report.invocations += partReport.invocations
+      if keepingOutcomes { report.outcomes += partReport.outcomes }
+      first += part.count
     }
-    return Outcome(report: report, elapsed: ContinuousClock.now - start, machine: machine)
+    return Outcome(report: report, elapsed: elapsed, machine: machine)
+  }
+}
+
+extension RunError {
+  /// The error with its packet index counted from `first`, for a run
+  /// over a chunk that starts there.
+  fileprivate func counted(from first: Int) -> RunError {
+    switch self {
+    case .execution(let packet, let error): .execution(packet: first + packet, error)
+    case .packetTooLarge(let packet, let size, let limit):
+      .packetTooLarge(packet: first + packet, size: size, limit: limit)
+    case .batchIncomplete(let packet, let processed, let expected):
+      .batchIncomplete(packet: first + packet, processed: processed, expected: expected)
+    case .addressSpace: self
+    case .packetOutsideFrame(let packet, let data, let end, let meta):
+      .packetOutsideFrame(packet: first + packet, data: data, end: end, meta: meta)
+    }
   }
 }
 
