@@ -57,7 +57,8 @@ public struct InstructionsOracle: Sendable {
 
   /// Frames the raw programs run over: short, Ethernet-sized, long.
   static let frames: [[UInt8]] = [
-    Array(0..<14), (0..<60).map { UInt8($0 &* 7) }, (0..<200).map { UInt8(255 - $0) },
+    Array(0..<14), (0..<60).map { UInt8(truncatingIfNeeded: $0 &* 7) },
+    (0..<200).map { UInt8(255 - $0) },
   ]
 
   @discardableResult
