@@ -207,7 +207,11 @@ final class CalleeAnalyses: Sendable {
     template.isMainFrame = false
     var solver = FrameSolver(graph: graph, range: start..<end, template: template)
     solver.solve(entry: entry)
-    let (facts, exit) = solver.collect()
+    var (facts, exit) = solver.collect()
+    // The cache must not hold the analyses that hold it: that cycle kept
+    // every analysis of a program with such a call alive (LeakSanitizer,
+    // make fuzz).
+    facts.callees = nil
     let effect = Effect(facts: facts, exit: exit)
     effects.withLock { $0[key] = effect }
     return effect

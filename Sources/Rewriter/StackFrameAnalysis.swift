@@ -65,6 +65,8 @@ public struct StackFrameAnalysis: Sendable {
   /// The facts' configuration: the batch loop's opaque slots and the
   /// callee analyses (shared with every walk).
   private let template: Facts
+  /// The analyses of callees this analysis made (for tests).
+  var calleeAnalyses: CalleeAnalyses? { template.callees }
 
   /// Analyzes the main frame of `program`. `entryRegisters` are defined at
   /// entry besides R10 (R1, the context; a batch program also has R2).

@@ -50,6 +50,19 @@ import Testing
     #expect(frame.framePointerCopies == [2], "the callee's own R10 is not the main frame's")
   }
 
+  /// Regression (make fuzz, LeakSanitizer): each cached effect held the
+  /// analyses of callees that cache it, so they were never freed.
+  @Test func theAnalysesOfCalleesAreFreedWithTheAnalysis() {
+    weak var callees: CalleeAnalyses?
+    do {
+      let frame = StackFrameAnalysis(Self.fillsCallersBuffer)
+      #expect(frame.reach(of: 8) == -16..<(-8), "the callee was analysed")
+      callees = frame.calleeAnalyses
+      #expect(callees != nil)
+    }
+    #expect(callees == nil)
+  }
+
   @Test func aCalleeMayReachBelowItsCallersOwnUse() {
     // The caller touches only r10 - 8; the callee writes 24 bytes below.
     let program = Self.program(
