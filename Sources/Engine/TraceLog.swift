@@ -4,8 +4,8 @@
 /// nothing they do can grow it: a line that does not fit pushes the oldest
 /// out, and ``dropped`` counts what was lost before a reader took it.
 ///
-/// Readers take the lines with ``Machine/takeTraceLines()`` (the software
-/// datapath writes them to its log, `xdpbatch run --trace` prints them);
+/// Readers take the lines with ``Machine/takeTraceLines()`` (`xdpbatch run
+/// --trace` prints them; the software datapath keeps only the newest);
 /// what they took no longer counts against the ring or the memory budget.
 public struct TraceLog: Sendable, Equatable {
   /// Bytes each line costs beyond its text (what a Swift string and its

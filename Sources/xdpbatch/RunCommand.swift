@@ -62,6 +62,12 @@ struct RunCommand: ParsableCommand {
   @Flag(help: "Also print each frame's verdict (JSON: \"verdicts\", one per frame).")
   var verdicts = false
 
+  @Flag(
+    help:
+      "Print what the program printed with bpf_trace_printk, before the report (JSON: \"trace\" and \"trace_dropped\"); past 4 MiB of lines per 4,096 frames the oldest are dropped and counted."
+  )
+  var trace = false
+
   @Option(
     name: .shortAndLong,
     help:
@@ -118,11 +124,14 @@ struct RunCommand: ParsableCommand {
       engine: engineOption.engine)
     let outcome: EngineRun.Outcome
     let source: String
+    var traced: [String] = []
+    let printTrace: (([String]) -> Void)? =
+      !trace ? nil : json ? { traced += $0 } : { print($0.joined(separator: "\n")) }
     do {
       if let pcap {
         let frames = try pcapFrames(pcap)
         source = pcap
-        outcome = try run.run(frames)
+        outcome = try run.run(frames, trace: printTrace)
       } else {
         // Frames are made as they run: a million of them used to take
         // 1.3 GB before the object was even read.
@@ -130,7 +139,7 @@ struct RunCommand: ParsableCommand {
         source = "\(count) generated frames (seed \(seed))"
         outcome = try run.run(
           generating: count, with: FrameGenerator(seed: seed),
-          keepingOutcomes: verdicts || write != nil)
+          keepingOutcomes: verdicts || write != nil, trace: printTrace)
       }
     } catch let error as EngineRunError {
       throw RunFailure(object: object, program: linked.name, error)
@@ -149,6 +158,10 @@ struct RunCommand: ParsableCommand {
       summary.verdicts = report.outcomes.map { outcome in
         outcome.action.name + (outcome.returnValue > 4 ? " (returned \(outcome.returnValue))" : "")
       }
+    }
+    if trace {
+      summary.trace = json ? traced : nil
+      summary.traceDropped = machine.traceLog.dropped
     }
     if let write {
       try Self.writeFrames(report.outcomes, to: write)

@@ -53,9 +53,18 @@ public struct EngineRun {
     }
   }
 
-  /// Runs the program over `frames`.
-  public func run(_ frames: [[UInt8]]) throws(EngineRunError) -> Outcome {
-    try run(frameCount: frames.count, keepingOutcomes: true) { first, count in
+  /// The trace ring of a run whose lines are read (`run --trace`): what
+  /// one chunk of frames may print before its oldest lines are dropped.
+  public static let traceCapacity = 4 << 20
+
+  /// Runs the program over `frames`. With `trace`, what the program
+  /// printed with `bpf_trace_printk` is handed over after each chunk of
+  /// frames, oldest first (lines past ``traceCapacity`` a chunk are
+  /// dropped and counted in the machine's `traceLog.dropped`).
+  public func run(
+    _ frames: [[UInt8]], trace: (([String]) -> Void)? = nil
+  ) throws(EngineRunError) -> Outcome {
+    try run(frameCount: frames.count, keepingOutcomes: true, trace: trace) { first, count in
       Array(frames[first..<(first + count)])
     }
   }
@@ -66,10 +75,12 @@ public struct EngineRun {
   /// report keeps each frame's outcome only when `keepingOutcomes`; its
   /// counts cover every frame either way.
   public func run(
-    generating count: Int, with generator: FrameGenerator, keepingOutcomes: Bool
+    generating count: Int, with generator: FrameGenerator, keepingOutcomes: Bool,
+    trace: (([String]) -> Void)? = nil
   ) throws(EngineRunError) -> Outcome {
     var generator = generator
-    return try run(frameCount: count, keepingOutcomes: keepingOutcomes) { _, chunk in
+    return try run(frameCount: count, keepingOutcomes: keepingOutcomes, trace: trace) {
+      _, chunk in
       generator.frames(chunk)
     }
   }
@@ -79,13 +90,18 @@ public struct EngineRun {
   public static func chunkSize(batchSize: Int) -> Int { batchSize * max(1, 4096 / batchSize) }
 
   private func run(
-    frameCount: Int, keepingOutcomes: Bool, frames: (_ first: Int, _ count: Int) -> [[UInt8]]
+    frameCount: Int, keepingOutcomes: Bool, trace: (([String]) -> Void)?,
+    frames: (_ first: Int, _ count: Int) -> [[UInt8]]
   ) throws(EngineRunError) -> Outcome {
     let batch = try batchProgram()
     let machine: Machine
     let runner: PacketRunner
     do {
-      machine = try Machine(maps: maps, configuration: MachineConfiguration(engine: engine))
+      machine = try Machine(
+        maps: maps,
+        configuration: MachineConfiguration(
+          engine: engine,
+          traceCapacity: trace == nil ? TraceLog.defaultCapacity : Self.traceCapacity))
     } catch {
       throw .machine(error)
     }
@@ -121,6 +137,10 @@ public struct EngineRun {
       report.instructions += partReport.instructions
       report.invocations += partReport.invocations
       if keepingOutcomes { report.outcomes += partReport.outcomes }
+      if let trace {
+        let lines = machine.takeTraceLines()
+        if !lines.isEmpty { trace(lines) }
+      }
       first += part.count
     }
     return Outcome(report: report, elapsed: elapsed, machine: machine)
