@@ -96,6 +96,16 @@ struct PacketHelperContractTests {
         .move(.r2, immediate: -4), .call(helper: HelperFunction.xdpAdjustMeta.rawValue), .exit,
       ])
     #expect(meta == negative(Errno.notSupported))
+    // xdp_load_bytes does not read data_meta: the same 4 bytes, and 0.
+    let load: [Instruction] = [
+      .move(.r1, .r6), .move(.r2, immediate: 0), .move(.r3, .r10), .add(.r3, immediate: -8),
+      .move(.r4, immediate: 4), .call(helper: HelperFunction.xdpLoadBytes.rawValue),
+      .load(.word, .r1, from: .r10, offset: -8), .arithmetic(.lsh, .r0, immediate: 32),
+      .arithmetic(.or, .r0, .r1), .exit,
+    ]
+    let plain = try probe.returnValue([.move(.r6, .r1)] + load)
+    #expect(try probe.returnValue([.move(.r6, .r1)] + Self.metaAboveData + load) == plain)
+    #expect(plain == 0xabab_abab, "the helper's 0 above the packet's first bytes")
   }
 
   /// Regression (issue 23): `data` above `data_end` made `xdp_load_bytes`
