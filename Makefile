@@ -111,30 +111,44 @@ uninstall:
 	rm -f $(addprefix $(ROOT)/,$(INSTALLED_FILES))
 	-rmdir $(ROOT)/share/xdpbatch/themes $(ROOT)/share/xdpbatch/samples $(ROOT)/share/xdpbatch 2>/dev/null
 
-## fuzz: libFuzzer with ASan on the object reader (+ check) and on the engine
-## (+ rewriter), FUZZ_SECONDS each, both at once; seeds from the samples.
-## Findings (crash-*, leak-*, timeout-*) land in build/fuzz/; the last lines of
-## each log give the executions.
+## fuzz: libFuzzer with ASan on the object reader (+ check) and on the
+## three-oracle differential fuzzer (FuzzDifferential: generated programs
+## over the whole of ISA v4 with memory, stack, maps and helpers, run in the
+## interpreter and the JIT, per packet and in the batch form, and, as root,
+## in the kernel with BPF_PROG_TEST_RUN), FUZZ_SECONDS each, both at once.
+## The differential fuzzer's seeds: the samples' XDP sections and the tests
+## of bpf_conformance (BPF_CONFORMANCE, a checkout; cloned into build/ when
+## missing; none of its files is committed here). FUZZ_RUNS=N also stops it
+## after N inputs (the README's figures give the command). Findings
+## (crash-*, leak-*, timeout-*) land in build/fuzz/; each log ends with the
+## executions compared.
 FUZZ_SECONDS ?= 600
+FUZZ_RUNS ?= -1
+BPF_CONFORMANCE ?= build/bpf_conformance
 FUZZ_FLAGS := -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library \
 	-Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld --scratch-path .build/fuzz
 fuzz: deps samples
 	XDPBATCH_FUZZ=1 swift build $(FUZZ_FLAGS) --product FuzzObject
-	XDPBATCH_FUZZ=1 swift build $(FUZZ_FLAGS) --product FuzzEngine
-	@rm -rf build/fuzz && mkdir -p build/fuzz/object build/fuzz/engine
+	XDPBATCH_FUZZ=1 swift build $(FUZZ_FLAGS) --product FuzzDifferential
+	@test -d $(BPF_CONFORMANCE)/tests || git clone -q --depth 1 \
+	    https://github.com/Alan-Jowett/bpf_conformance $(BPF_CONFORMANCE) || { \
+	  echo "error: make fuzz seeds from bpf_conformance's tests and cannot clone them;" \
+	    "give BPF_CONFORMANCE=<a checkout of https://github.com/Alan-Jowett/bpf_conformance>" >&2; exit 1; }
+	@rm -rf build/fuzz && mkdir -p build/fuzz/object build/fuzz/differential build/fuzz/sections
 	@cp build/samples/*.o build/fuzz/object/
 	@for o in build/samples/*.o; do \
 	  for s in $$(llvm-objdump -h $$o | awk '$$2 ~ /^xdp/ {print $$2}'); do \
-	    llvm-objcopy -O binary --only-section=$$s $$o build/fuzz/engine/$$(basename $$o .o)-$$(echo $$s | tr / _); \
+	    llvm-objcopy -O binary --only-section=$$s $$o build/fuzz/sections/$$(basename $$o .o)-$$(echo $$s | tr / _); \
 	  done; done
+	.build/fuzz/release/FuzzDifferential --seeds $(BPF_CONFORMANCE)/tests build/fuzz/sections/* build/fuzz/differential
 	cd build/fuzz && ( ../../.build/fuzz/release/FuzzObject object -seed=1 -max_len=65536 \
 	    -timeout=30 -rss_limit_mb=4096 -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    -artifact_prefix=object- > object.log 2>&1 & \
-	  ../../.build/fuzz/release/FuzzEngine engine -seed=1 -max_len=4096 -timeout=30 \
-	    -rss_limit_mb=4096 -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	    -artifact_prefix=engine- > engine.log 2>&1 & wait )
-	@for f in object engine; do echo "== $$f"; grep -E "stat::number_of_executed_units|stat::peak_rss_mb|ERROR|SUMMARY" build/fuzz/$$f.log || true; done
-	@ls build/fuzz | grep -E "^(object|engine)-(crash|leak|timeout|oom)" && exit 1 || echo "no findings"
+	  ../../.build/fuzz/release/FuzzDifferential differential -seed=1 -max_len=4096 -timeout=30 \
+	    -rss_limit_mb=4096 -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) -print_final_stats=1 \
+	    -artifact_prefix=differential- > differential.log 2>&1 & wait )
+	@for f in object differential; do echo "== $$f"; grep -E "^differential:|stat::number_of_executed_units|stat::peak_rss_mb|ERROR|SUMMARY" build/fuzz/$$f.log || true; done
+	@ls build/fuzz | grep -E "^(object|differential)-(crash|leak|timeout|oom)" && exit 1 || echo "no findings"
 
 ## vm-test: the batch patches (kernel/patches) in a real kernel: builds it
 ## once under build/kernel (later runs rebuild what changed), boots it under

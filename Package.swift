@@ -27,8 +27,15 @@ let package = Package(
     // The seeded frame generator, the traffic templates, pcap and pcapng.
     .target(name: "Frames"),
     .target(name: "Check", dependencies: ["BPF", "Rewriter", "Engine", "Frames"]),
+    // Differential testing: programs generated over the whole ISA and the two
+    // engines compared (pure); the kernel's BPF_PROG_TEST_RUN as the third
+    // oracle below, in DifferentialKernel.
+    .target(name: "Differential", dependencies: ["BPF", "Engine", "Rewriter"]),
     // The kernel seam: every system call, libbpf, libxdp, netlink and ethtool call.
     .target(name: "Kernel", dependencies: ["BPF", "CBPF", "CLinux", "CXDP"]),
+    .target(
+      name: "DifferentialKernel",
+      dependencies: ["BPF", "Engine", "Differential", "Kernel"]),
     // Any program or map on an interface, whoever loaded it; frame capture.
     .target(name: "Inspection", dependencies: ["BPF", "Rewriter", "Frames", "Kernel"]),
     // The software datapath's process: AF_XDP sockets feeding the engine,
@@ -109,6 +116,9 @@ let package = Package(
       exclude: ["Conformance"]),
     .testTarget(name: "FramesTests", dependencies: ["Frames"]),
     .testTarget(
+      name: "DifferentialTests",
+      dependencies: ["Differential", "DifferentialKernel", "Engine", "BPF", "TestSupport"]),
+    .testTarget(
       name: "CheckTests",
       dependencies: ["BPF", "Rewriter", "Engine", "Frames", "Check", "TestSupport"]),
     .testTarget(
@@ -176,7 +186,8 @@ let package = Package(
   ]
 )
 
-// `make fuzz` only: libFuzzer harnesses for the object reader and the engine,
+// `make fuzz` only: libFuzzer harnesses for the object reader and the
+// differential fuzzer (engines, batch form, kernel),
 // built with -sanitize=fuzzer,address (their `main` is libFuzzer's driver, so
 // the ordinary build must not see them).
 if ProcessInfo.processInfo.environment["XDPBATCH_FUZZ"] != nil {
@@ -186,7 +197,8 @@ if ProcessInfo.processInfo.environment["XDPBATCH_FUZZ"] != nil {
       name: "FuzzObject", dependencies: ["BPF", "Engine", "Check", "FuzzSupport"],
       path: "Fuzz/FuzzObject"),
     .executableTarget(
-      name: "FuzzEngine", dependencies: ["BPF", "Engine", "Frames", "Rewriter", "FuzzSupport"],
-      path: "Fuzz/FuzzEngine"),
+      name: "FuzzDifferential",
+      dependencies: ["BPF", "Engine", "Differential", "DifferentialKernel", "FuzzSupport"],
+      path: "Fuzz/FuzzDifferential"),
   ]
 }

@@ -1,7 +1,7 @@
 /* Corpus for the rewriter (issue 12): several bpf-to-bpf subprograms, each
  * with early exits of its own, and a main program that returns early on
- * their answers. Only scalars and packet pointers are passed: a stack
- * pointer passed to a subprogram is a hazard the rewriter refuses. */
+ * their answers. Only scalars and packet pointers are passed (stack
+ * pointers passed to subprograms: corpus_stack_to_subprogram.bpf.c). */
 #include "xdp_common.h"
 
 struct {

@@ -68,6 +68,9 @@ public struct MapType: RawRepresentable, Hashable, Sendable {
 }
 
 extension MapType: CustomStringConvertible {
+  /// The name `bpftool` uses (`percpu_array`), if the type is known.
+  public var name: String? { Self.names[rawValue] }
+
   /// The name `bpftool` uses (`percpu_array`), or `type N` when unknown.
-  public var description: String { Self.names[rawValue] ?? "type \(rawValue)" }
+  public var description: String { name ?? "type \(rawValue)" }
 }

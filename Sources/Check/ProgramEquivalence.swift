@@ -157,6 +157,8 @@ extension RunError {
       .packetTooLarge(packet: packet + offset, size: size, limit: limit)
     case .batchIncomplete(let packet, let processed, let expected):
       .batchIncomplete(packet: packet + offset, processed: processed, expected: expected)
+    case .packetOutsideFrame(let packet, let data, let end, let meta):
+      .packetOutsideFrame(packet: packet + offset, data: data, end: end, meta: meta)
     case .addressSpace: self
     }
   }

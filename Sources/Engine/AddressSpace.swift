@@ -126,6 +126,25 @@ public final class AddressSpace {
     for page in first..<(first + pages(after)) { limits[page] = end }
   }
 
+  /// Charges `bytes` of host memory the space's machine keeps for its
+  /// programs outside the space (its trace ring); false, and nothing
+  /// charged, when the budget cannot hold them.
+  func chargeHost(_ bytes: Int, for name: String) -> Bool {
+    do {
+      try budget.charge(bytes, for: name)
+    } catch {
+      return false
+    }
+    charged += bytes
+    return true
+  }
+
+  /// Gives back host memory ``chargeHost(_:for:)`` charged.
+  func releaseHost(_ bytes: Int) {
+    budget.release(bytes)
+    charged -= bytes
+  }
+
   /// Bytes of `region` programs can reach now.
   public func reachableBytes(of region: Region) -> Int { reachable[region.start] ?? 0 }
 
@@ -184,6 +203,15 @@ public final class AddressSpace {
       address &+ UInt64(count) <= UInt64(limits[Int(page)])
     else { return nil }
     return arena + Int(address)
+  }
+
+  /// How many bytes from `address` to the end of the region it falls in
+  /// can be read (0 outside every region).
+  func bytesAvailable(at address: UInt64) -> Int {
+    let page = address >> 12
+    guard page < UInt64(pageCount) else { return 0 }
+    let limit = UInt64(limits[Int(page)])
+    return limit > address ? Int(limit - address) : 0
   }
 
   /// The region an address falls in, if any.

@@ -96,6 +96,23 @@ struct ContextRecords {
     return (UInt32(truncatingIfNeeded: frame.data), UInt32(truncatingIfNeeded: frame.end))
   }
 
+  /// Whether record `slot`'s packet still lies in its frame, with its
+  /// metadata in front of it (or `data_meta` above `data`: none), as no
+  /// helper can leave it otherwise (a defence in depth: the bookkeeping is
+  /// the runner's own, and programs cannot write their context).
+  @inline(__always) func packetInFrame(_ slot: Int) -> Bool {
+    let frame = slots.bounds[slot]
+    return frame.hardStart <= frame.data && frame.data <= frame.end && frame.end <= frame.hardEnd
+      && (frame.meta > frame.data || frame.meta >= frame.hardStart)
+  }
+
+  /// The error for a record whose packet left its frame.
+  func outsideFrame(_ slot: Int, packet index: Int) -> RunError {
+    let (data, end) = packet(slot)
+    return .packetOutsideFrame(
+      packet: index, data: data, end: end, meta: UInt32(truncatingIfNeeded: slots.bounds[slot].meta))
+  }
+
   /// Where record `slot`'s metadata is, `data_meta` and `data`, from the
   /// runner's own bookkeeping.
   @inline(__always) func metadata(_ slot: Int) -> (start: UInt32, end: UInt32) {

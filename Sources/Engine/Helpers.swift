@@ -17,8 +17,18 @@ enum Helpers {
 }
 
 extension Machine {
-  /// Calls helper `id` with R1–R5 and returns its R0.
-  func callHelper(_ id: Int32, index: Int) throws(ExecutionError) -> UInt64 {
+  /// Calls helper `id` with R1–R5 and returns its R0. `executed` is the
+  /// number of instructions the run has executed so far (the call
+  /// included): a helper's own work counts against the same budget
+  /// (``chargeHelperWork(bytes:_:)``).
+  ///
+  /// Every argument is the program's: nothing here may trap on any value.
+  /// A bad argument gives the kernel's return value (a negative errno, or
+  /// the verdict the kernel returns); an argument the kernel's verifier
+  /// would have refused (a pointer outside every region, a map handle
+  /// that is no map) stops the run with the engine's error.
+  func callHelper(_ id: Int32, index: Int, executed: Int) throws(ExecutionError) -> UInt64 {
+    instructionsAtHelperCall = executed
     let r = registers
     switch id {
     case HelperFunction.mapLookupElement.rawValue:
@@ -31,15 +41,16 @@ extension Machine {
         guard key < map.definition.maxEntries else { return 0 }
         return map.valueAddress(slot: Int(key), processor: Int(configuration.processorID))
       }
-      let key = try bytes(at: r[2], count: Int(map.definition.keySize), index)
       guard map.kind != .programArray else {
         throw .helperFault(index: index, helper: id, reason: "prog_array values cannot be read")
       }
+      let key = try mapKey(r[2], map, index)
       guard let slot = map.slot(for: key) else { return 0 }
       return map.valueAddress(slot: slot, processor: Int(configuration.processorID))
     case HelperFunction.mapUpdateElement.rawValue:
       let map = try mapArgument(r[1], id, index)
-      let key = try bytes(at: r[2], count: Int(map.definition.keySize), index)
+      let key = try mapKey(r[2], map, index)
+      try chargeHelperWork(bytes: Int(map.definition.valueSize), index)
       let value = try bytes(at: r[3], count: Int(map.definition.valueSize), index)
       let processor = map.processors > 1 ? Int(configuration.processorID) : nil
       do {
@@ -49,7 +60,7 @@ extension Machine {
       }
     case HelperFunction.mapDeleteElement.rawValue:
       let map = try mapArgument(r[1], id, index)
-      return errno(map.delete(key: try bytes(at: r[2], count: Int(map.definition.keySize), index)))
+      return errno(map.delete(key: try mapKey(r[2], map, index)))
     case HelperFunction.ktimeGetNanoseconds.rawValue:
       if configuration.conformanceHelpers { return r[1] }
       return now()
@@ -66,9 +77,7 @@ extension Machine {
     case HelperFunction.redirectMap.rawValue:
       return try redirectMap(r[1], key: UInt32(truncatingIfNeeded: r[2]), flags: r[3], id, index)
     case HelperFunction.checksumDiff.rawValue:
-      let from = try bytes(at: r[1], count: Int(UInt32(truncatingIfNeeded: r[2])), index)
-      let to = try bytes(at: r[3], count: Int(UInt32(truncatingIfNeeded: r[4])), index)
-      return UInt64(Checksum.difference(from: from, to: to, seed: UInt32(truncatingIfNeeded: r[5])))
+      return try checksumDifference(index)
     case HelperFunction.xdpAdjustHead.rawValue:
       return try adjustHead(index)
     case HelperFunction.xdpAdjustMeta.rawValue:
@@ -80,12 +89,13 @@ extension Machine {
     case HelperFunction.xdpStoreBytes.rawValue:
       return try copyPacketBytes(store: true, index)
     case HelperFunction.commitRedirect.rawValue:
+      // Only a runner's own records hold a redirect: any other R1 is the
+      // engine's error, never an entry in a table that could grow.
       let slot = r[1] &+ UInt64(XDPContextLayout.engineRedirectSlot)
-      guard addressSpace.writeWord(pendingRedirect?.slotValue ?? 0, at: slot) else {
-        throw .memoryFault(index: index, address: slot, size: 4, write: true)
-      }
-      if !packetFrames.commit(pendingRedirect, at: r[1]) {
-        committedRedirects[r[1]] = pendingRedirect
+      guard packetFrames.commit(pendingRedirect, at: r[1]),
+        addressSpace.writeWord(pendingRedirect?.slotValue ?? 0, at: slot)
+      else {
+        throw .helperFault(index: index, helper: id, reason: "R1 is not a batch context record")
       }
       pendingRedirect = nil
       return 0
@@ -112,6 +122,74 @@ extension Machine {
       throw .memoryFault(index: index, address: address, size: count, write: false)
     }
     return bytes
+  }
+
+  /// The key a map helper's argument points to (`key_size` bytes).
+  private func mapKey(_ address: UInt64, _ map: BPFMap, _ index: Int) throws(ExecutionError)
+    -> [UInt8]
+  {
+    try chargeHelperWork(bytes: Int(map.definition.keySize), index)
+    return try bytes(at: address, count: Int(map.definition.keySize), index)
+  }
+
+  /// Bytes of a helper's own work (copied, summed, scanned or formatted)
+  /// that count as one instruction against the run's budget.
+  static let helperWorkPerInstruction = 64
+
+  /// Counts `bytes` of a helper's work against the run's instruction
+  /// budget, one instruction per ``helperWorkPerInstruction`` bytes, so
+  /// that no helper call does more work than the budget allows however
+  /// large the sizes a program passes (the executed-instruction count is
+  /// not changed: it stays the number of instructions, as in the kernel).
+  ///
+  /// - Throws: ``ExecutionError/instructionBudgetExceeded(index:budget:)``
+  ///   at the call when the instructions executed and the work so far
+  ///   would pass the budget.
+  /// The most bytes of work the current helper call may still do before
+  /// the run's budget is spent.
+  var helperWorkAllowance: Int {
+    let granule = Self.helperWorkPerInstruction
+    let left = configuration.instructionBudget &- instructionsAtHelperCall &- helperWork
+    guard left > 0 else { return granule - 1 }
+    let (bytes, overflow) = left.multipliedReportingOverflow(by: granule)
+    return overflow || bytes > Int.max - granule ? Int.max : bytes + granule - 1
+  }
+
+  func chargeHelperWork(bytes: Int, _ index: Int) throws(ExecutionError) {
+    guard bytes >= Self.helperWorkPerInstruction else { return }
+    let budget = configuration.instructionBudget
+    helperWork &+= bytes / Self.helperWorkPerInstruction
+    if instructionsAtHelperCall > budget &- helperWork {
+      throw .instructionBudgetExceeded(index: index, budget: budget)
+    }
+  }
+
+  /// `bpf_csum_diff(from, from_size, to, to_size, seed)` as Linux 6.13
+  /// and later compute it (net/core/filter.c): no size check beyond what
+  /// the verifier proves (both regions readable for their sizes), summed
+  /// in place, the work charged to the budget. Kernels before 6.13
+  /// refused sizes that are not multiples of 4 or add up to more than
+  /// 512 bytes; the 6.18 kernel these tests run on returns a checksum for
+  /// them, and so does the engine.
+  private func checksumDifference(_ index: Int) throws(ExecutionError) -> UInt64 {
+    let r = registers
+    let fromSize = Int(UInt32(truncatingIfNeeded: r[2]))
+    let toSize = Int(UInt32(truncatingIfNeeded: r[4]))
+    let from = try readable(r[1], count: fromSize, index)
+    let to = try readable(r[3], count: toSize, index)
+    try chargeHelperWork(bytes: fromSize + toSize, index)
+    return UInt64(Checksum.difference(from: from, to: to, seed: UInt32(truncatingIfNeeded: r[5])))
+  }
+
+  /// The bytes at `address`, in place (no copy), or a fault naming them.
+  func readable(_ address: UInt64, count: Int, _ index: Int) throws(ExecutionError)
+    -> UnsafeRawBufferPointer
+  {
+    if count == 0 { return UnsafeRawBufferPointer(start: nil, count: 0) }
+    guard let pointer = addressSpace.pointer(address, count: count) else {
+      throw .memoryFault(index: index, address: address, size: count, write: false)
+    }
+    return UnsafeRawBufferPointer(start: pointer, count: count)
   }
 
   private func now() -> UInt64 {
@@ -147,7 +225,8 @@ extension Machine {
     case .devmap, .devmapHash: flagMask = broadcast | excludeIngress
     case .cpumap, .xskmap: flagMask = 0
     default:
-      throw .helperFault(index: index, helper: id, reason: "map type \(type) cannot redirect")
+      throw .helperFault(
+        index: index, helper: id, reason: "map \(map.definition.name) (\(type)) cannot redirect")
     }
     guard flags & ~(actionMask | flagMask) == 0 else { return 0 }
     let slot = map.slot(for: BPFMap.key(key))

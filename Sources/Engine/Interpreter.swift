@@ -184,7 +184,8 @@ extension Machine {
 
       case .callHelper:
         do {
-          r[0] = try callHelper(Int32(truncatingIfNeeded: s.immediate), index: pc - 1)
+          r[0] = try callHelper(
+            Int32(truncatingIfNeeded: s.immediate), index: pc - 1, executed: executed)
         } catch {
           throw fail(error, executed)
         }
@@ -202,7 +203,8 @@ extension Machine {
         }
       case .callRegister:
         do {
-          r[0] = try callHelper(Int32(truncatingIfNeeded: r[d]), index: pc - 1)
+          r[0] = try callHelper(
+            Int32(truncatingIfNeeded: r[d]), index: pc - 1, executed: executed)
         } catch { throw fail(error, executed) }
       case .callLocal:
         if executed >= budget { throw fail(budgetExceeded(pc, budget), executed) }

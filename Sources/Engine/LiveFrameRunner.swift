@@ -138,9 +138,6 @@ public final class LiveFrameRunner {
         records.markPadding(slot)
       }
       records.clearRedirects(total)
-      if !machine.committedRedirects.isEmpty {
-        machine.committedRedirects.removeAll(keepingCapacity: true)
-      }
       machine.pendingRedirect = nil
       machine.refusesTailCalls = true
       if lendsFrames { for slot in 0..<count { lend(first[slot]) } }
@@ -185,12 +182,18 @@ public final class LiveFrameRunner {
     records.fill(slot, frame, ingressInterface: ingressInterface, receiveQueue: receiveQueue)
   }
 
-  /// The verdict for record `slot`, with the packet bounds it holds now.
+  /// The verdict for record `slot`, with the packet bounds it holds now;
+  /// ABORTED (and ``lastError`` says why) when a program that wrote its
+  /// context left them outside the frame, so that the datapath never
+  /// sends or passes bytes from outside the frame it gave.
   @inline(__always) private func verdict(
     _ slot: Int, _ action: XDPAction, _ redirect: RedirectTarget?
   ) -> Verdict {
     let (data, end) = records.packet(slot)
-    return Verdict(
-      action: action, data: data, length: end > data ? end - data : 0, redirect: redirect)
+    guard records.packetInFrame(slot) else {
+      lastError = records.outsideFrame(slot, packet: slot)
+      return Verdict(action: .aborted, data: data, length: 0, redirect: nil)
+    }
+    return Verdict(action: action, data: data, length: end - data, redirect: redirect)
   }
 }

@@ -24,8 +24,11 @@ public final class Machine {
   /// Storage of ``maps`` (internal: no run-time exclusivity check on the
   /// helpers' lookups).
   private(set) var mapTable: [BPFMap] = []
-  /// Lines `trace_printk` produced, oldest first.
-  public var traceLog: [String] = []
+  /// What `trace_printk` printed: a bounded ring of the newest lines
+  /// (``TraceLog``); ``takeTraceLines()`` empties it.
+  public private(set) var traceLog: TraceLog
+  /// Bytes of the trace ring charged to the memory budget.
+  private var traceCharged = 0
   /// The redirect target set by the last `redirect`/`redirect_map` and not
   /// yet consumed (the kernel's per-CPU `bpf_redirect_info`).
   public var pendingRedirect: RedirectTarget?
@@ -40,10 +43,11 @@ public final class Machine {
   let stackTops: UnsafeMutablePointer<UInt64>
   /// Packet frames behind context records, by slot of each runner's records.
   let packetFrames = PacketFrameTable()
-  /// Redirect targets committed into batch records that are no runner's
-  /// registered slot, by record address (a runner's own records keep
-  /// theirs in ``packetFrames``).
-  var committedRedirects: [UInt64: RedirectTarget] = [:]
+  /// Instructions the run had executed when it called the current helper.
+  var instructionsAtHelperCall = 0
+  /// The helpers' work so far in this run, in instructions
+  /// (``chargeHelperWork(bytes:_:)``).
+  var helperWork = 0
   /// Bytes the legacy `ld_abs`/`ld_ind` loads read from.
   var legacyPacket: (start: UInt64, end: UInt64) = (0, 0)
   /// Whether tail calls are refused (batch runs).
@@ -72,6 +76,7 @@ public final class Machine {
     throws(MachineError)
   {
     self.configuration = configuration
+    traceLog = TraceLog(capacity: configuration.traceCapacity)
     do {
       addressSpace = try AddressSpace(budget: configuration.memoryBudget)
     } catch {
@@ -107,6 +112,32 @@ public final class Machine {
     stackTops.deallocate()
   }
 
+  /// Removes and returns the lines `trace_printk` printed since the last
+  /// call, oldest first (their memory goes back to the budget).
+  public func takeTraceLines() -> [String] {
+    let lines = traceLog.take()
+    addressSpace.releaseHost(traceCharged)
+    traceCharged = 0
+    return lines
+  }
+
+  /// Keeps a line `trace_printk` printed, charging the ring's growth to
+  /// the memory budget (whole pages at a time, at most the ring's
+  /// capacity); a line the budget cannot hold is dropped and counted.
+  func recordTrace(_ line: String) {
+    let needed = min(traceLog.capacity, traceLog.bytes + TraceLog.cost(line))
+    if needed > traceCharged {
+      let pages = (needed + AddressSpace.pageSize - 1) & ~(AddressSpace.pageSize - 1)
+      let step = min(traceLog.capacity, pages) - traceCharged
+      guard addressSpace.chargeHost(step, for: "trace log") else {
+        traceLog.drop()
+        return
+      }
+      traceCharged += step
+    }
+    traceLog.append(line)
+  }
+
   /// The value a program holds for map `index` (what `ld_imm64` with
   /// source 5 loads): not an address, so a dereference faults.
   public static func mapHandle(_ index: Int) -> UInt64 { 0xffff_0000_0000_0000 | UInt64(index) }
@@ -119,42 +150,62 @@ public final class Machine {
     return mapTable[index]
   }
 
-  /// Checks and decodes a linked XDP program for this machine: unknown
-  /// opcodes, bad jumps, unknown helpers and missing maps are refused
-  /// here, naming the instruction index, and so is every access to the
-  /// context the kernel's verifier refuses (``ContextAccessCheck``: a
-  /// write to `struct xdp_md`, a dereference of a moved context pointer).
+  /// Checks and decodes a linked XDP program for this machine, with the
+  /// kernel's rules for XDP programs: what its verifier refuses by the
+  /// instructions alone (``XDPInstructionRules``: legacy packet loads,
+  /// `callx`, helper ids the kernel does not have) is refused here with
+  /// the verifier's words, as are helpers the engine does not implement,
+  /// bad jumps and missing maps, each naming the instruction index; and so
+  /// is every access to the context the verifier refuses
+  /// (``ContextAccessCheck``: a write to `struct xdp_md`, a dereference of
+  /// a moved context pointer).
   ///
   /// - Parameter form: `.batch` for a batch form from the rewriter, whose
-  ///   context pointer steps from record to record and whose epilogue
-  ///   stores each record's verdict.
+  ///   context pointer steps from record to record, whose epilogue stores
+  ///   each record's verdict, and which may call the engine's own
+  ///   ``HelperFunction/commitRedirect``.
   public func prepare(_ program: Program, form: Form = .perPacket) throws(PreparationError)
     -> PreparedProgram
   {
-    let prepared = try prepare(instructions: program.instructions, name: program.name)
+    let engineHelpers: Set<Int32> = form == .batch ? [HelperFunction.commitRedirect.rawValue] : []
+    let prepared = try prepare(
+      program.instructions, name: program.name,
+      refusal: { XDPInstructionRules.firstRefusal(in: $0, engineHelpers: engineHelpers) })
     if let refusal = ContextAccessCheck.firstRefusal(in: program.instructions, form: form) {
       throw .contextAccess(refusal)
     }
     return prepared
   }
 
-  /// Checks and decodes a bare instruction sequence.
+  /// Checks and decodes a bare instruction sequence as the instruction
+  /// set defines it (RFC 9669, and uBPF's conventions for what it leaves
+  /// open: `callx` calls the helper whose id is in the register, legacy
+  /// packet loads read the memory a conformance run passes): for
+  /// conformance runs and tests, not for programs from objects.
   public func prepare(instructions: [Instruction], name: String = "program")
     throws(PreparationError) -> PreparedProgram
   {
+    try prepare(instructions, name: name, refusal: { _ in nil })
+  }
+
+  private func prepare(
+    _ instructions: [Instruction], name: String,
+    refusal: @escaping ([Instruction]) -> VerifierRefusal?
+  ) throws(PreparationError) -> PreparedProgram {
     let conformance = configuration.conformanceHelpers
     let context = PreparationContext(
+      refusal: refusal,
       knowsHelper: { id in
         Helpers.known.contains(id) || (conformance && id == Helpers.conformanceUnwind)
       },
       mapHandle: { [maps] index in
         index >= 0 && index < maps.count ? Self.mapHandle(index) : nil
       },
-      mapValueAddress: { [maps] index, offset in
+      mapValue: { [maps] index in
         guard index >= 0, index < maps.count, let base = maps[index].firstValueAddress else {
           return nil
         }
-        return UInt64(Int64(base) + Int64(offset))
+        return (UInt64(base), maps[index].definition.valueSize)
       })
     return try PreparedProgram.decode(instructions, name: name, context: context)
   }
@@ -171,6 +222,7 @@ public final class Machine {
     registers[2] = r2
     registers[10] = stackTops[0]
     tailCallCount = 0
+    helperWork = 0
     // Only a program with a tail call can enter others (its bpf-to-bpf
     // subprograms are in its own slots).
     defer { if program.usesTailCalls { runningPrograms.removeAll(keepingCapacity: true) } }
@@ -200,15 +252,19 @@ public struct MachineConfiguration: Sendable {
   public var engine: EngineKind
   /// What the machine's memory is charged to (one budget per process).
   public var memoryBudget: MemoryBudget
+  /// The most bytes of `trace_printk` output the machine keeps until it
+  /// is taken (``Machine/takeTraceLines()``); older lines are dropped.
+  public var traceCapacity: Int
 
   /// Describes a configuration.
   public init(
     instructionBudget: Int = 1_000_000, randomSeed: UInt64 = 0x5eed, processorID: UInt32 = 0,
     processorCount: Int = 1, fixedClock: (start: UInt64, step: UInt64)? = nil,
     conformanceHelpers: Bool = false, engine: EngineKind = .platformDefault,
-    memoryBudget: MemoryBudget = .shared
+    memoryBudget: MemoryBudget = .shared, traceCapacity: Int = TraceLog.defaultCapacity
   ) {
     self.engine = engine
+    self.traceCapacity = traceCapacity
     self.memoryBudget = memoryBudget
     self.instructionBudget = instructionBudget
     self.randomSeed = randomSeed
@@ -233,7 +289,8 @@ extension MachineError: CustomStringConvertible {
   /// A one-line message naming the map.
   public var description: String {
     switch self {
-    case .unsupportedMap(let name, let type): "map \(name): type \(type) is not supported"
+    case .unsupportedMap(let name, let type):
+      "map \(name): type \(type.name ?? String(type.rawValue)) is not supported by the engine"
     case .invalidMap(let name, let reason): "map \(name): \(reason)"
     case .addressSpace(let error): error.description
     }

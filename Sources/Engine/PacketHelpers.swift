@@ -1,4 +1,5 @@
 import BPF
+import Glibc
 
 /// The XDP helpers that move packet bounds or copy packet bytes, with the
 /// limits of net/core/filter.c: `xdp_adjust_head` keeps room for a
@@ -8,6 +9,13 @@ import BPF
 /// as `xdp_metalen_invalid` checks since Linux 6.6 (it was 32 bytes
 /// before); `xdp_adjust_tail` stays between data + 14 and the frame's hard
 /// end.
+///
+/// The bounds come from the context record, which a program can write
+/// (until the engine refuses context writes as the verifier does), so they
+/// are checked against the frame before any arithmetic: `data_meta` above
+/// `data` is the kernel's "no metadata" (`xdp_data_meta_unsupported`),
+/// anything else outside `hard start <= data_meta <= data <= data_end <=
+/// hard end` stops the run with the engine's error. No value traps.
 extension Machine {
   /// `sizeof(struct xdp_frame)`, kept free at the start of every frame.
   static let xdpFrameSize: UInt64 = 40
@@ -16,16 +24,45 @@ extension Machine {
   /// The most metadata bytes: `type_max(skb_shared_info.meta_len)`.
   static let metadataLimit: Int64 = 255
 
+  /// A record's packet bounds, checked against its frame.
+  private struct PacketBounds {
+    var record: UInt64
+    var frame: PacketFrame
+    var data: UInt64
+    var end: UInt64
+    var meta: UInt64
+    /// `xdp_data_meta_unsupported`: `data_meta` lies above `data`.
+    var metaUnsupported: Bool { meta > data }
+    /// `xdp_get_metalen`.
+    var metaLength: UInt64 { metaUnsupported ? 0 : data - meta }
+  }
+
   /// The packet bounds behind the context record R1 points to, from the
-  /// runner's bookkeeping (``PacketFrame``), not from the record's fields.
-  private func packetBounds(_ id: HelperFunction, _ index: Int) throws(ExecutionError) -> (
-    record: UInt64, frame: PacketFrame, data: UInt64, end: UInt64, meta: UInt64
-  ) {
+  /// runner's bookkeeping (``PacketFrame``), not from the record's fields,
+  /// checked against the frame.
+  private func packetBounds(_ id: HelperFunction, _ index: Int) throws(ExecutionError)
+    -> PacketBounds
+  {
     let record = registers[1]
     guard let frame = packetFrames.frame(at: record)?.pointee else {
       throw .helperFault(index: index, helper: id.rawValue, reason: "R1 is not an XDP context")
     }
-    return (record, frame, frame.data, frame.end, frame.meta)
+    let (data, end, meta) = (frame.data, frame.end, frame.meta)
+    let bounds = PacketBounds(record: record, frame: frame, data: data, end: end, meta: meta)
+    guard frame.hardStart <= bounds.data, bounds.data <= bounds.end,
+      bounds.end <= frame.hardEnd, bounds.metaUnsupported || frame.hardStart <= bounds.meta
+    else {
+      throw .helperFault(
+        index: index, helper: id.rawValue,
+        reason: "the context's packet bounds (data_meta \(hex(meta)), data \(hex(data)), "
+          + "data_end \(hex(end))) lie outside its frame "
+          + "[\(hex(frame.hardStart)), \(hex(frame.hardEnd)))")
+    }
+    return bounds
+  }
+
+  private func hex<Value: BinaryInteger>(_ value: Value) -> String {
+    "0x" + String(value, radix: 16)
   }
 
   /// Moves the bounds: in the bookkeeping, and in the record's fields
@@ -43,26 +80,37 @@ extension Machine {
     addressSpace.writeWord(UInt32(frame.pointee.meta), at: record + UInt64(layout.dataMeta))
   }
 
+  /// R2 as the helpers' `int offset`.
   private var signedOffset: Int64 { Int64(Int32(truncatingIfNeeded: registers[2])) }
+
+  /// Moves `count` bytes inside one frame (both ranges already checked).
+  private func move(_ count: UInt64, from source: UInt64, to target: UInt64) {
+    guard count > 0, let from = addressSpace.pointer(source, count: Int(count)),
+      let to = addressSpace.pointer(target, count: Int(count))
+    else { return }
+    memmove(to, from, Int(count))
+  }
 
   func adjustHead(_ index: Int) throws(ExecutionError) -> UInt64 {
     let packet = try packetBounds(.xdpAdjustHead, index)
     let offset = signedOffset
-    let metaLength = packet.data - packet.meta
+    let metaLength = packet.metaLength
     let dataStart = Int64(packet.frame.hardStart + Self.xdpFrameSize + metaLength)
     let data = Int64(packet.data) + offset
     guard data >= dataStart, data <= Int64(packet.end) - Int64(Self.ethernetHeaderLength) else {
       return errno(-Errno.invalid)
     }
-    if metaLength > 0, let meta = addressSpace.read(packet.meta, count: Int(metaLength)) {
-      addressSpace.write(meta, at: UInt64(Int64(packet.meta) + offset))
-    }
-    setBounds(packet.record, data: UInt64(data), meta: UInt64(Int64(packet.meta) + offset))
+    // data_meta moves with data (kept above it when unsupported).
+    let meta = UInt64(bitPattern: Int64(packet.meta) &+ offset)
+    try chargeHelperWork(bytes: Int(metaLength), index)
+    move(metaLength, from: packet.meta, to: meta)
+    setBounds(packet.record, data: UInt64(data), meta: meta)
     return 0
   }
 
   func adjustMeta(_ index: Int) throws(ExecutionError) -> UInt64 {
     let packet = try packetBounds(.xdpAdjustMeta, index)
+    if packet.metaUnsupported { return errno(-Errno.notSupported) }
     let meta = Int64(packet.meta) + signedOffset
     guard meta >= Int64(packet.frame.hardStart + Self.xdpFrameSize), meta <= Int64(packet.data)
     else { return errno(-Errno.invalid) }
@@ -81,12 +129,19 @@ extension Machine {
     guard end <= Int64(packet.frame.hardEnd),
       end >= Int64(packet.data + Self.ethernetHeaderLength)
     else { return errno(-Errno.invalid) }
-    if offset > 0 { addressSpace.write(Array(repeating: 0, count: Int(offset)), at: packet.end) }
+    // Growing clears what was past the old end, as the kernel does.
+    if offset > 0, let tail = addressSpace.pointer(packet.end, count: Int(offset)) {
+      try chargeHelperWork(bytes: Int(offset), index)
+      tail.initializeMemory(as: UInt8.self, repeating: 0, count: Int(offset))
+    }
     setBounds(packet.record, end: UInt64(end))
     return 0
   }
 
-  /// `xdp_load_bytes` (store false) and `xdp_store_bytes` (store true).
+  /// `xdp_load_bytes` (store false) and `xdp_store_bytes` (store true), as
+  /// `bpf_xdp_pointer`: offset or length above 0xffff is -EFAULT, a range
+  /// past the packet -EINVAL; a buffer outside every region is the
+  /// engine's fault (the verifier would refuse it).
   func copyPacketBytes(store: Bool, _ index: Int) throws(ExecutionError) -> UInt64 {
     let id: HelperFunction = store ? .xdpStoreBytes : .xdpLoadBytes
     let packet = try packetBounds(id, index)
@@ -95,12 +150,17 @@ extension Machine {
     let length = UInt64(UInt32(truncatingIfNeeded: registers[4]))
     guard offset <= 0xffff, length <= 0xffff else { return errno(-Errno.fault) }
     guard offset + length <= packet.end - packet.data else { return errno(-Errno.invalid) }
+    guard length > 0 else { return 0 }
     let source = store ? buffer : packet.data + offset
     let target = store ? packet.data + offset : buffer
-    let bytes = try bytes(at: source, count: Int(length), index)
-    guard addressSpace.write(bytes, at: target) else {
+    try chargeHelperWork(bytes: Int(length), index)
+    guard let from = addressSpace.pointer(source, count: Int(length)) else {
+      throw .memoryFault(index: index, address: source, size: Int(length), write: false)
+    }
+    guard let to = addressSpace.pointer(target, count: Int(length)) else {
       throw .memoryFault(index: index, address: target, size: Int(length), write: true)
     }
+    memmove(to, from, Int(length))
     return 0
   }
 
@@ -115,14 +175,14 @@ extension Machine {
     guard let map = map(handle: registers[2]), map.kind == .programArray else {
       throw .helperFault(index: index, helper: id, reason: "R2 is not a prog_array map")
     }
-    let slot = Int(UInt32(truncatingIfNeeded: registers[3]))
+    let slot = UInt64(UInt32(truncatingIfNeeded: registers[3]))
     // As the kernel: an index past the end and the tail-call limit end the
     // call; the count rises before an empty slot is found.
-    guard slot < Int(map.definition.maxEntries), tailCallCount < Machine.tailCallLimit else {
+    guard slot < UInt64(map.definition.maxEntries), tailCallCount < Machine.tailCallLimit else {
       return nil
     }
     tailCallCount += 1
-    guard let target = map.programs[slot] else { return nil }
+    guard let target = map.programs[Int(slot)] else { return nil }
     runningPrograms.append(target)
     return target
   }

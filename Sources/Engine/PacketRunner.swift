@@ -99,6 +99,7 @@ public final class PacketRunner {
         }
         report.instructions += machine.lastInstructionCount
         report.invocations += 1
+        guard records.packetInFrame(0) else { throw records.outsideFrame(0, packet: index) }
         // The kernel's XDP verdict is a u32 (`bpf_prog_run_xdp`): R0's
         // upper half is ignored.
         let action = XDPAction(returnValue: value & 0xffff_ffff)
@@ -149,7 +150,6 @@ public final class PacketRunner {
       records.markPadding(slot)
     }
     records.clearRedirects(batch.count + padding)
-    machine.committedRedirects.removeAll(keepingCapacity: true)
     machine.pendingRedirect = nil
     let processed: UInt64
     let total = batch.count + padding
@@ -164,6 +164,9 @@ public final class PacketRunner {
       throw .batchIncomplete(packet: first, processed: processed, expected: total)
     }
     for slot in addresses.indices {
+      guard records.packetInFrame(slot) else {
+        throw records.outsideFrame(slot, packet: first + slot)
+      }
       let value = UInt64(records.action(slot))
       let action = XDPAction(returnValue: value)
       let outcome = PacketOutcome(

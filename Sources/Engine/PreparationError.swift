@@ -7,7 +7,12 @@ public enum PreparationError: Error, Equatable, Sendable {
   case invalidInstruction(InstructionError)
   /// The program has no instructions.
   case emptyProgram
-  /// A helper call names a helper the engine does not implement.
+  /// The program has more slots than the kernel loads (`E2BIG`).
+  case tooManyInstructions(count: Int, limit: Int)
+  /// The kernel's verifier refuses the instruction in an XDP program
+  /// (``XDPInstructionRules``): the engine does too.
+  case refusedByVerifier(VerifierRefusal)
+  /// A helper call names a kernel helper the engine does not implement.
   case unknownHelper(index: Int, helper: Int32)
   /// A call of a kind the engine does not run (kfunc, register call).
   case unsupportedCall(index: Int, kind: UInt8)
@@ -28,8 +33,11 @@ extension PreparationError: CustomStringConvertible {
     switch self {
     case .invalidInstruction(let error): error.description
     case .emptyProgram: "the program has no instructions"
+    case .tooManyInstructions(let count, let limit):
+      "the program has \(count) instruction slots; the kernel loads at most \(limit) (E2BIG)"
+    case .refusedByVerifier(let refusal): refusal.description
     case .unknownHelper(let index, let helper):
-      "instruction \(index): unknown helper \(HelperFunction(rawValue: helper)) (id \(helper))"
+      "instruction \(index): the engine does not implement helper \(HelperFunction(rawValue: helper))"
     case .unsupportedCall(let index, let kind):
       "instruction \(index): call kind \(kind) is not supported (only helpers and local calls)"
     case .unsupportedImmediateLoad(let index, let kind):

@@ -11,6 +11,9 @@ public final class PreparedProgram {
   public let count: Int
   /// Whether the program calls `bpf_tail_call`.
   public let usesTailCalls: Bool
+  /// The most instruction slots a program may have: the kernel's
+  /// `BPF_COMPLEXITY_LIMIT_INSNS`, what `BPF_PROG_LOAD` accepts from root.
+  public static let instructionLimit = 1_000_000
   let slots: UnsafeMutablePointer<Slot>
   /// The JIT's code for this program, compiled on its first JIT run.
   var compiled: CompiledProgram?
@@ -33,12 +36,16 @@ public final class PreparedProgram {
 
 /// What the decoder needs to know about the machine it prepares for.
 struct PreparationContext {
+  /// What the kernel's verifier refuses in the program (nil: nothing, or
+  /// not an XDP program).
+  var refusal: ([Instruction]) -> VerifierRefusal?
   /// Whether a helper id is implemented.
   var knowsHelper: (Int32) -> Bool
   /// The handle a program holds for map `index`, if it exists.
   var mapHandle: (Int) -> UInt64?
-  /// The address of map `index`'s first value plus `offset`, if it has one.
-  var mapValueAddress: (Int, Int32) -> UInt64?
+  /// The address and size of map `index`'s first value, if it has one
+  /// (an array: global data).
+  var mapValue: (Int) -> (address: UInt64, size: UInt32)?
 }
 
 extension PreparedProgram {
@@ -47,11 +54,17 @@ extension PreparedProgram {
     _ instructions: [Instruction], name: String, context: PreparationContext
   ) throws(PreparationError) -> PreparedProgram {
     guard !instructions.isEmpty else { throw .emptyProgram }
+    // bpf(2) refuses longer programs with E2BIG; every slot index then
+    // fits the 32-bit targets the decoder and the JIT use.
+    guard instructions.count <= PreparedProgram.instructionLimit else {
+      throw .tooManyInstructions(count: instructions.count, limit: PreparedProgram.instructionLimit)
+    }
     do {
       try InstructionValidator().validate(instructions)
     } catch {
       throw .invalidInstruction(error)
     }
+    if let refusal = context.refusal(instructions) { throw .refusedByVerifier(refusal) }
     var slots: [Slot] = []
     slots.reserveCapacity(instructions.count + 1)
     var tailCalls = false
@@ -89,10 +102,18 @@ extension PreparedProgram {
       }
       value = handle
     case ImmediateLoadKind.mapValueByIndex.rawValue:
-      guard let address = context.mapValueAddress(Int(first.immediate), second.immediate) else {
+      guard let map = context.mapValue(Int(first.immediate)) else {
         throw .unknownMap(index: index, map: Int(first.immediate))
       }
-      value = address
+      // The verifier reads the offset as a u32 inside the value.
+      let offset = UInt32(bitPattern: second.immediate)
+      guard offset < map.size else {
+        throw .refusedByVerifier(
+          VerifierRefusal(
+            index: index,
+            reason: "invalid access to map value pointer, value_size=\(map.size) off=\(offset)"))
+      }
+      value = map.address + UInt64(offset)
     default:
       throw .unsupportedImmediateLoad(index: index, kind: first.src.rawValue)
     }

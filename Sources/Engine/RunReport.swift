@@ -28,6 +28,9 @@ public struct RunReport: Sendable {
   public var instructions = 0
   /// Program invocations (packets in per-packet mode, batches in batch mode).
   public var invocations = 0
+
+  /// An empty report.
+  public init() {}
 }
 
 /// Why a run over packets stopped.
@@ -40,6 +43,10 @@ public enum RunError: Error, Equatable, Sendable {
   case batchIncomplete(packet: Int, processed: UInt64, expected: Int)
   /// The packet buffers could not be mapped.
   case addressSpace(AddressSpaceError)
+  /// The program left the packet bounds of its context record outside the
+  /// packet's frame (it wrote `data`, `data_end` or `data_meta`, which the
+  /// kernel's verifier refuses): the packet is not sent anywhere.
+  case packetOutsideFrame(packet: Int, data: UInt32, end: UInt32, meta: UInt32)
 }
 
 extension RunError: CustomStringConvertible {
@@ -52,6 +59,10 @@ extension RunError: CustomStringConvertible {
     case .batchIncomplete(let packet, let processed, let expected):
       "batch at packet \(packet): program returned \(processed), expected \(expected) records"
     case .addressSpace(let error): error.description
+    case .packetOutsideFrame(let packet, let data, let end, let meta):
+      "packet \(packet): the program moved its packet outside its frame (data_meta 0x"
+        + "\(String(meta, radix: 16)), data 0x\(String(data, radix: 16)), data_end 0x"
+        + "\(String(end, radix: 16))): it wrote its context"
     }
   }
 }

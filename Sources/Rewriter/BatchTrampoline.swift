@@ -65,6 +65,14 @@ public struct BatchTrampoline: Sendable {
       throw .invalidBatchSize(batchSize)
     }
     guard layout.stride > 0 else { throw .invalidLayout(stride: layout.stride) }
+    do {
+      try InstructionValidator().validate(program.instructions)
+    } catch {
+      throw .invalidInstruction(error)
+    }
+    if let refusal = XDPInstructionRules.firstRefusal(in: program.instructions) {
+      throw .refusedByVerifier(refusal)
+    }
     let redirectCommit = RedirectCommit(program)
     if case .kernel(let function) = convention {
       guard bound == .endPointer else { throw .boundNotInKernel(bound) }

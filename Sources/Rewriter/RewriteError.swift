@@ -6,6 +6,12 @@ import BPF
 public enum RewriteError: Error, Equatable, Sendable {
   /// The input is not a well-formed instruction sequence.
   case malformedProgram(PatchError)
+  /// An instruction of the input is not a valid eBPF instruction (RFC
+  /// 9669): an unknown opcode, a register above R10, a reserved field set.
+  case invalidInstruction(InstructionError)
+  /// The kernel's verifier refuses the input in an XDP program
+  /// (``XDPInstructionRules``), so it has no batch form to build.
+  case refusedByVerifier(VerifierRefusal)
   /// The program calls `bpf_tail_call`, which never returns.
   case tailCall(index: Int)
   /// The main program has no `exit`.
@@ -34,6 +40,9 @@ extension RewriteError: CustomStringConvertible {
   public var description: String {
     switch self {
     case .malformedProgram(let error): "malformed program: \(error)"
+    case .invalidInstruction(let error): "not a valid eBPF program: \(error)"
+    case .refusedByVerifier(let refusal):
+      "\(refusal); the kernel would not load the program, so there is no batch form to build"
     case .tailCall(let index):
       "instruction \(index) calls bpf_tail_call, which never returns to the batch loop; "
         + "run this program per packet"

@@ -11,10 +11,13 @@ import BPF
 ///
 /// Pointers passed to *helpers* are fine: a helper reads or writes upward
 /// from the pointer, so the pointer's own offset counts as a use of that
-/// depth. Pointers passed to *bpf-to-bpf calls* are a hazard: the callee may
-/// reach any byte of this frame through them, which an intraprocedural
-/// analysis cannot bound (``StackHazard/passedToSubprogram(index:register:)``).
-/// Subprograms keep their own frames, which are not analyzed here.
+/// depth. Pointers passed to *bpf-to-bpf calls* are followed into the
+/// callee, per call site, as the verifier checks a callee for each caller
+/// state (``CalleeAnalyses``): every byte it reaches through them is an
+/// access of the main frame, at the callee's instruction index. Only a
+/// callee that cannot be bounded (past eight frames, recursive) is a
+/// hazard (``StackHazard/passedToSubprogram(index:register:)``).
+/// Subprograms keep their own frames, which are not the main frame.
 public struct StackFrameAnalysis: Sendable {
   /// One load, store or atomic operation on the main frame.
   public struct Access: Hashable, Sendable {
@@ -55,13 +58,15 @@ public struct StackFrameAnalysis: Sendable {
   public let tailCalls: [Int]
   /// The control-flow graph the analysis ran on.
   public let graph: ControlFlowGraph
-  /// The states at the start of each block of ``graph`` (none: not
-  /// reached in the main program), one per set of frame pointer values
-  /// (``FrameState/hasSameFramePointers(as:)``); states inside a block are
-  /// replayed from them.
-  private var blockEntryStates: [[FrameState]]
+  /// The main program's dataflow: the states at the start of its blocks,
+  /// from which states inside a block are replayed.
+  private var main: FrameSolver
   private let mainLength: Int
-  private let opaqueSlots: Set<Int>
+  /// The facts' configuration: the batch loop's opaque slots and the
+  /// callee analyses (shared with every walk).
+  private let template: Facts
+  /// The analyses of callees this analysis made (for tests).
+  var calleeAnalyses: CalleeAnalyses? { template.callees }
 
   /// Analyzes the main frame of `program`. `entryRegisters` are defined at
   /// entry besides R10 (R1, the context; a batch program also has R2).
@@ -80,7 +85,6 @@ public struct StackFrameAnalysis: Sendable {
     _ program: Program, graph: ControlFlowGraph, entryRegisters: Set<Register>,
     opaqueSlots: Set<Int> = []
   ) {
-    self.opaqueSlots = opaqueSlots
     let instructions = program.instructions
     let mainLength = min(program.mainLength, instructions.count)
     self.graph = graph
@@ -101,10 +105,13 @@ public struct StackFrameAnalysis: Sendable {
     self.subprogramExits = subprogramExits
     self.tailCalls = tailCalls
     self.mainLength = mainLength
-    blockEntryStates = Array(repeating: [], count: graph.blockStarts.count)
+    var template = Facts(opaqueSlots: opaqueSlots)
+    template.callees = CalleeAnalyses(graph: graph, opaqueSlots: opaqueSlots)
+    self.template = template
+    main = FrameSolver(graph: graph, range: 0..<mainLength, template: template)
     guard mainLength > 0 else { return }
-    solve(entry: FrameState(entry: entryRegisters), mainLength: mainLength)
-    collectFacts(mainLength: mainLength)
+    main.solve(entry: FrameState(entry: entryRegisters))
+    collectFacts()
   }
 
   /// The deepest byte the main frame uses, as a non-positive offset from R10.
@@ -127,13 +134,11 @@ public struct StackFrameAnalysis: Sendable {
   /// The analysis state before the instruction at `index`, or nil if it is
   /// not reached in the main program.
   public func state(before index: Int) -> FrameState? {
-    guard index >= 0, index < mainLength, !graph.isSecondSlot[index],
-      let first = blockEntryStates[graph.block(containing: index)].first
-    else { return nil }
-    var state = blockEntryStates[graph.block(containing: index)].dropFirst().reduce(first) {
-      $0.joined(with: $1)
-    }
-    var scratch = Facts(opaqueSlots: opaqueSlots)
+    guard index >= 0, index < mainLength, !graph.isSecondSlot[index] else { return nil }
+    let entries = main.entryStates(ofBlock: graph.block(containing: index))
+    guard let first = entries.first else { return nil }
+    var state = entries.dropFirst().reduce(first) { $0.joined(with: $1) }
+    var scratch = template
     var slot = graph.blockStarts[graph.block(containing: index)]
     while slot < index {
       Self.transfer(slot, graph.instructions, &state, &scratch)
@@ -142,111 +147,21 @@ public struct StackFrameAnalysis: Sendable {
     return state
   }
 
-  /// Forward sweeps over the blocks in instruction order until nothing
-  /// changes: a block whose entry states change ahead of the sweep is
-  /// taken in the same sweep, one behind it (a loop) in the next. Only
-  /// block entries keep states; inside a block one state is carried along.
-  ///
-  /// States that reach a block with the same frame pointers are joined;
-  /// states with different frame pointers stay apart (up to
-  /// ``separateStates``), as the verifier keeps its paths apart: a loop
-  /// that steps a stack pointer while counting keeps the pointer and the
-  /// counter of each turn together, so the loop's exit test ends it.
-  private mutating func solve(entry: FrameState, mainLength: Int) {
-    let blockCount = graph.blockStarts.count
-    blockEntryStates[0] = [entry]
-    var dirty = [Set<Int>](repeating: [], count: blockCount)
-    var changes = [Int](repeating: 0, count: blockCount)
-    dirty[0] = [0]
-    var scratch = Facts(opaqueSlots: opaqueSlots)
-    var sweepAgain = true
-    while sweepAgain {
-      sweepAgain = false
-      for block in 0..<blockCount where !dirty[block].isEmpty {
-        let variants = dirty[block].sorted()
-        dirty[block] = []
-        for variant in variants where variant < blockEntryStates[block].count {
-          var state = blockEntryStates[block][variant]
-          guard let last = walk(block, &state, &scratch) else { continue }
-          scratch.removeAll()
-          let branch = Self.branchStates(at: last, graph.instructions, state)
-          for edge in graph.successorStarts[last]..<graph.successorStarts[last + 1] {
-            let next = graph.successorTargets[edge]
-            guard next < mainLength, let state = branch.state(to: next, from: last) else {
-              continue
-            }
-            let target = graph.block(containing: next)
-            guard let changed = merge(state, into: target, changes: &changes[target]) else {
-              continue
-            }
-            if changed.collapsed { dirty[target] = [] }
-            dirty[target].insert(changed.variant)
-            if target <= block { sweepAgain = true }
-          }
-        }
-      }
-    }
-  }
-
   /// How many states with different frame pointers a block keeps apart
   /// before they are joined into one.
   static let separateStates = 64
-
-  /// Adds `state` to the entry states of `block`; returns which variant
-  /// changed (and whether the variants were collapsed into one), nil if
-  /// nothing changed.
-  private mutating func merge(_ state: FrameState, into block: Int, changes: inout Int)
-    -> (variant: Int, collapsed: Bool)?
-  {
-    var states = blockEntryStates[block]
-    if let index = states.firstIndex(where: { $0.hasSameFramePointers(as: state) }) {
-      var merged = states[index].joined(with: state)
-      guard merged != states[index] else { return nil }
-      changes += 1
-      if changes > Self.wideningThreshold { merged = merged.widened(from: states[index]) }
-      blockEntryStates[block][index] = merged
-      return (index, false)
-    }
-    if states.count < Self.separateStates {
-      blockEntryStates[block].append(state)
-      return (states.count, false)
-    }
-    states.append(state)
-    var merged = states.dropFirst().reduce(states[0]) { $0.joined(with: $1) }
-    changes += 1
-    if changes > Self.wideningThreshold { merged = merged.widened(from: states[0]) }
-    blockEntryStates[block] = [merged]
-    return (0, true)
-  }
 
   /// How many times a block's entry state may grow before the values
   /// still growing give up their bounds, so that every loop converges:
   /// enough for a loop over the whole 512-byte stack, one byte a turn.
   static let wideningThreshold = 520
 
-  /// Applies the transfer of every main-program instruction of `block` to
-  /// `state`; returns the last instruction, nil if the block is not in the
-  /// main program.
-  private func walk(_ block: Int, _ state: inout FrameState, _ facts: inout Facts) -> Int? {
-    var slot = graph.blockStarts[block]
-    var last: Int?
-    let end = min(graph.blockRange(block).upperBound, mainLength)
-    while slot < end {
-      Self.transfer(slot, graph.instructions, &state, &facts)
-      last = slot
-      slot += graph.instructions[slot].isWideImmediateLoad ? 2 : 1
-    }
-    return last
-  }
+  /// The most frames a call chain has, the main program's included (the
+  /// verifier's `MAX_CALL_FRAMES`).
+  static let frameLimit = 8
 
-  private mutating func collectFacts(mainLength: Int) {
-    var facts = Facts(opaqueSlots: opaqueSlots)
-    for block in blockEntryStates.indices {
-      for entry in blockEntryStates[block] {
-        var state = entry
-        _ = walk(block, &state, &facts)
-      }
-    }
+  private mutating func collectFacts() {
+    let facts = main.collect().facts
     // A block walked once per kept-apart state records its facts once each.
     var seenAccesses: Set<Access> = []
     accesses = facts.accesses.filter { seenAccesses.insert($0).inserted }
@@ -260,13 +175,26 @@ public struct StackFrameAnalysis: Sendable {
 
 extension StackFrameAnalysis {
   /// What one pass over the instructions records.
-  struct Facts {
+  struct Facts: Sendable {
     /// Slots whose stored values are not tracked (not cleared by ``removeAll()``).
     var opaqueSlots: Set<Int> = []
+    /// The analyses of callees that get pointers into the main frame.
+    var callees: CalleeAnalyses?
+    /// Frames below the main program's (0: the main program).
+    var depth = 0
+    /// Whether R10 is the main frame's pointer (false in a callee, whose
+    /// own frame is not analysed).
+    var isMainFrame = true
     var accesses: [Access] = []
     var framePointerCopies: [Int] = []
     var helperArguments: [HelperArgument] = []
     var hazards: [StackHazard] = []
+
+    mutating func append(_ other: Facts) {
+      accesses += other.accesses
+      helperArguments += other.helperArguments
+      hazards += other.hazards
+    }
 
     mutating func removeAll() {
       accesses.removeAll(keepingCapacity: true)

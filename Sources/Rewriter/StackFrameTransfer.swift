@@ -120,7 +120,7 @@ extension StackFrameAnalysis {
     let byRegister = instruction.operandSource == .register
     let operation = instruction.arithmeticOperation
     let isPlainMove = wide && operation == .mov && instruction.offset == 0
-    if byRegister && instruction.src == .r10 {
+    if byRegister && instruction.src == .r10 && facts.isMainFrame {
       if isPlainMove {
         facts.framePointerCopies.append(index)
       } else {
@@ -186,7 +186,9 @@ extension StackFrameAnalysis {
     _ index: Int, _ instruction: Instruction, _ state: inout FrameState, _ facts: inout Facts
   ) {
     let value = state[instruction.src]
-    if instruction.src == .r10 { facts.hazards.append(.framePointerRead(index: index)) }
+    if instruction.src == .r10 && facts.isMainFrame {
+      facts.hazards.append(.framePointerRead(index: index))
+    }
     let reach = frameAccess(
       index, base: instruction.dst, offset: instruction.offset, instruction, state, &facts)
     let size = instruction.accessSize?.bytes ?? 8
@@ -223,16 +225,11 @@ extension StackFrameAnalysis {
   private static func control(
     _ index: Int, _ instruction: Instruction, _ state: inout FrameState, _ facts: inout Facts
   ) {
-    if instruction.isCall {
+    if instruction.isLocalCall {
+      call(index, &state, &facts)
+    } else if instruction.isCall {
       for register in RegisterEffects.callerSaved {
-        let value = state[register]
-        if instruction.isLocalCall {
-          if value.mayPointIntoFrame {
-            facts.hazards.append(.passedToSubprogram(index: index, register: register))
-          }
-          continue
-        }
-        switch value {
+        switch state[register] {
         case .frame(let offset):
           facts.helperArguments.append(
             HelperArgument(index: index, register: register, offset: offset))
@@ -254,12 +251,13 @@ extension StackFrameAnalysis {
       state[.r0] = .other
       for register in RegisterEffects.callerSaved { state[register] = .undefined }
     } else if instruction.isExit {
-      if state[.r0].mayPointIntoFrame {
+      // A callee's R0 goes back to its caller, which keeps tracking it.
+      if state[.r0].mayPointIntoFrame && facts.isMainFrame {
         facts.hazards.append(.escapes(index: index, how: .returned))
       }
     } else if instruction.jumpOperation?.isConditional == true {
       let byRegister = instruction.operandSource == .register
-      if instruction.dst == .r10 || (byRegister && instruction.src == .r10) {
+      if facts.isMainFrame && (instruction.dst == .r10 || (byRegister && instruction.src == .r10)) {
         facts.hazards.append(.framePointerRead(index: index))
       }
       let left = state[instruction.dst].mayPointIntoFrame
@@ -269,6 +267,33 @@ extension StackFrameAnalysis {
         facts.hazards.append(.escapes(index: index, how: .compared))
       }
     }
+  }
+}
+
+extension StackFrameAnalysis {
+  /// A bpf-to-bpf call: a callee that gets pointers into the main frame
+  /// is analysed with the caller's state (``CalleeAnalyses``), its
+  /// accesses and hazards become the caller's, and the caller continues
+  /// with the main frame's slots as the callee left them and the callee's
+  /// R0; a callee that cannot be bounded is a hazard.
+  private static func call(_ index: Int, _ state: inout FrameState, _ facts: inout Facts) {
+    let passed = RegisterEffects.callerSaved.filter { state[$0].mayPointIntoFrame }
+    var returned = FrameValue.other
+    if !passed.isEmpty {
+      if let effect = facts.callees?.effect(ofCallAt: index, from: state, depth: facts.depth) {
+        facts.append(effect.facts)
+        if let exit = effect.exit {
+          state.slots = exit.slots
+          if exit[.r0] != .undefined { returned = exit[.r0] }
+        }
+      } else {
+        for register in passed {
+          facts.hazards.append(.passedToSubprogram(index: index, register: register))
+        }
+      }
+    }
+    state[.r0] = returned
+    for register in RegisterEffects.callerSaved { state[register] = .undefined }
   }
 }
 

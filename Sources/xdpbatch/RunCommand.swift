@@ -62,6 +62,12 @@ struct RunCommand: ParsableCommand {
   @Flag(help: "Also print each frame's verdict (JSON: \"verdicts\", one per frame).")
   var verdicts = false
 
+  @Flag(
+    help:
+      "Print what the program printed with bpf_trace_printk, before the report (JSON: \"trace\" and \"trace_dropped\"); past 4 MiB of lines per 4,096 frames the oldest are dropped and counted."
+  )
+  var trace = false
+
   @Option(
     name: .shortAndLong,
     help:
@@ -109,7 +115,6 @@ struct RunCommand: ParsableCommand {
       )
     }
     memory.apply()
-    let frames = try inputFrames()
     let file = try BPFObject(contentsOf: object)
     let linked = try file.xdpProgram(named: program ?? file.onlyXDPProgramName(file: object))
     let run = EngineRun(
@@ -118,9 +123,25 @@ struct RunCommand: ParsableCommand {
         strategy: rewrite.strategy, bound: rewrite.bound, batchSize: batch),
       engine: engineOption.engine)
     let outcome: EngineRun.Outcome
+    let source: String
+    var traced: [String] = []
+    let printTrace: (([String]) -> Void)? =
+      !trace ? nil : json ? { traced += $0 } : { print($0.joined(separator: "\n")) }
     do {
-      outcome = try run.run(frames)
-    } catch {
+      if let pcap {
+        let frames = try pcapFrames(pcap)
+        source = pcap
+        outcome = try run.run(frames, trace: printTrace)
+      } else {
+        // Frames are made as they run: a million of them used to take
+        // 1.3 GB before the object was even read.
+        let count = packets ?? 1000
+        source = "\(count) generated frames (seed \(seed))"
+        outcome = try run.run(
+          generating: count, with: FrameGenerator(seed: seed),
+          keepingOutcomes: verdicts || write != nil, trace: printTrace)
+      }
+    } catch let error as EngineRunError {
       throw RunFailure(object: object, program: linked.name, error)
     }
     let report = outcome.report
@@ -138,13 +159,17 @@ struct RunCommand: ParsableCommand {
         outcome.action.name + (outcome.returnValue > 4 ? " (returned \(outcome.returnValue))" : "")
       }
     }
+    if trace {
+      summary.trace = json ? traced : nil
+      summary.traceDropped = machine.traceLog.dropped
+    }
     if let write {
       try Self.writeFrames(report.outcomes, to: write)
     }
     if json {
       print(try summary.json())
     } else {
-      print(summary.text(source: pcap ?? "\(frames.count) generated frames (seed \(seed))"))
+      print(summary.text(source: source))
     }
   }
 
@@ -161,17 +186,13 @@ struct RunCommand: ParsableCommand {
     try OutputFile.write(bytes, to: path)
   }
 
-  /// The frames of the pcap file, or freshly generated ones.
-  private func inputFrames() throws -> [[UInt8]] {
-    if let pcap {
-      switch Result(catching: { () throws(PcapError) in try PcapFile(path: pcap) }) {
-      case .success(let file): return file.packets
-      case .failure(.unreadable(let path)): throw RunFailure(message: "\(path): cannot read file")
-      case .failure(let error): throw RunFailure(message: "\(pcap): \(error)")
-      }
+  /// The frames of a pcap file.
+  private func pcapFrames(_ pcap: String) throws -> [[UInt8]] {
+    switch Result(catching: { () throws(PcapError) in try PcapFile(path: pcap) }) {
+    case .success(let file): return file.packets
+    case .failure(.unreadable(let path)): throw RunFailure(message: "\(path): cannot read file")
+    case .failure(let error): throw RunFailure(message: "\(pcap): \(error)")
     }
-    var generator = FrameGenerator(seed: seed)
-    return generator.frames(packets ?? 1000)
   }
 }
 

@@ -22,6 +22,11 @@ struct RunSummary: Encodable {
   var batch: BatchSettings?
   /// Each frame's verdict, in input order (`run --verdicts`).
   var verdicts: [String]?
+  /// What the program printed (`run --trace --json`; printed before the
+  /// report in text).
+  var trace: [String]?
+  /// Trace lines lost to the ring's bound (`run --trace`).
+  var traceDropped: Int?
 
   /// How the batch form was made: `batch` in the JSON.
   struct BatchSettings: Encodable, Hashable {
@@ -52,6 +57,8 @@ struct RunSummary: Encodable {
 
   enum CodingKeys: String, CodingKey {
     case program, mode, form, packets, actions, instructions, invocations, maps, verdicts, batch
+    case trace
+    case traceDropped = "trace_dropped"
     case nanosecondsPerPacket = "ns_per_packet"
   }
 
@@ -71,6 +78,8 @@ struct RunSummary: Encodable {
       try container.encode(byName, forKey: .maps)
     }
     try container.encodeIfPresent(verdicts, forKey: .verdicts)
+    try container.encodeIfPresent(trace, forKey: .trace)
+    try container.encodeIfPresent(traceDropped, forKey: .traceDropped)
   }
 
   /// One JSON document.
@@ -98,6 +107,10 @@ struct RunSummary: Encodable {
     for map in maps ?? [] {
       lines.append("")
       lines += map.textLines()
+    }
+    if let traceDropped, traceDropped > 0 {
+      lines.append("")
+      lines.append("\(traceDropped) trace lines dropped (the ring keeps 4 MiB per 4,096 frames)")
     }
     if let verdicts {
       lines.append("")

@@ -53,6 +53,12 @@ struct BadInputTests {
         == .frameRegisterWrite(index: 0))
   }
 
+  @Test func programsLongerThanTheKernelLoadsAreRefused() {
+    let long = [Instruction](repeating: .move(.r0, immediate: 0), count: 1_000_000) + [.exit]
+    #expect(prepareError(long) == .tooManyInstructions(count: 1_000_001, limit: 1_000_000))
+    #expect(prepareError(Array(long.suffix(1_000_000))) == nil)
+  }
+
   @Test func unknownHelper() {
     let error = prepareError([.call(helper: 9999), .exit])
     #expect(error == .unknownHelper(index: 0, helper: 9999))

@@ -270,7 +270,7 @@ struct HelperTests {
     ]
     let machine = try Machine()
     let result = try machine.run(machine.prepare(instructions: program), r1: 0)
-    #expect(machine.traceLog == ["x=-1 y=ff ok"])
+    #expect(machine.takeTraceLines() == ["x=-1 y=ff ok"])
     #expect(result == UInt64("x=-1 y=ff ok".utf8.count))
     // Without the terminating NUL the kernel refuses the format.
     var unterminated = program

@@ -76,4 +76,65 @@ import Testing
     let description = try #require(error?.description)
     #expect(description.hasSuffix(" (instruction 1 of the program as compiled)"), "\(description)")
   }
+
+  /// Frames made a chunk at a time (`run --packets N`) are the frames of one
+  /// list, called in the same batches: 5,000 frames in batches of 48 cross
+  /// a chunk's end (4,080 frames) inside what would be one batch.
+  @Test func generatedFramesRunAsOneListWould() throws {
+    #expect(EngineRun.chunkSize(batchSize: 48) == 4080)
+    let counting = Program(
+      name: "counting", sectionName: "xdp",
+      instructions: [
+        .load(.word, .r2, from: .r1, offset: 4), .load(.word, .r3, from: .r1, offset: 0),
+        .arithmetic(.sub, .r2, .r3), .move(.r0, immediate: 1),
+        .jump(.jgt, .r2, immediate: 100, offset: 1), .move(.r0, immediate: 2), .exit,
+      ])
+    for form in [Form.perPacket, .batch] {
+      let run = Self.run(counting, form, batchSize: 48)
+      var generator = FrameGenerator(seed: 3)
+      let whole = try run.run(generator.frames(5000))
+      let chunked = try run.run(
+        generating: 5000, with: FrameGenerator(seed: 3), keepingOutcomes: true)
+      #expect(chunked.report.outcomes == whole.report.outcomes, "\(form)")
+      #expect(chunked.report.totals == whole.report.totals, "\(form)")
+      #expect(chunked.report.invocations == whole.report.invocations, "\(form)")
+      #expect(chunked.report.instructions == whole.report.instructions, "\(form)")
+      #expect(whole.report.totals[.drop].packets > 0, "some frames are longer than 100 bytes")
+      #expect(whole.report.totals[.pass].packets > 0, "some are not")
+      let counted = try run.run(
+        generating: 5000, with: FrameGenerator(seed: 3), keepingOutcomes: false)
+      #expect(counted.report.outcomes.isEmpty)
+      #expect(counted.report.totals == whole.report.totals, "\(form)")
+    }
+  }
+
+  /// `run --trace`: what `bpf_trace_printk` printed is handed over after
+  /// each chunk, every line of every frame, across a chunk's end.
+  @Test func traceLinesAreHandedOverAsTheRunGoes() throws {
+    // "pkt %d" on the stack; trace_printk(fmt, 8, data_end - data).
+    let printsLength = Program(
+      name: "prints", sectionName: "xdp",
+      instructions: [
+        .load(.word, .r2, from: .r1, offset: 0), .load(.word, .r3, from: .r1, offset: 4),
+        .arithmetic(.sub, .r3, .r2),
+        .store(.word, immediate: 0x2074_6b70, to: .r10, offset: -8),  // "pkt "
+        .store(.word, immediate: 0x6425, to: .r10, offset: -4),  // "%d\0\0"
+        .move(.r1, .r10), .add(.r1, immediate: -8), .move(.r2, immediate: 8),
+        .call(helper: HelperFunction.tracePrintk.rawValue),
+        .move(.r0, immediate: 2), .exit,
+      ])
+    var chunks = 0
+    var lines: [String] = []
+    let outcome = try Self.run(printsLength, .perPacket).run(
+      generating: 5000, with: FrameGenerator(seed: 3), keepingOutcomes: false,
+      trace: {
+        chunks += 1
+        lines += $0
+      })
+    var generator = FrameGenerator(seed: 3)
+    #expect(lines == generator.frames(5000).map { "pkt \($0.count)" })
+    #expect(chunks == 2, "4,096 frames, then 904")
+    #expect(outcome.machine.traceLog.dropped == 0)
+    #expect(outcome.machine.traceLog.lines.isEmpty, "every line was taken")
+  }
 }

@@ -74,9 +74,10 @@ import Testing
     #expect(frame.hazards.first?.description.contains("[-inf, +inf]") == true)
   }
 
-  @Test func pointerPassedToSubprogramIsAHazard() {
+  @Test func pointerPassedToSubprogramIsFollowed() {
     let frame = StackFrameAnalysis(Fixtures.pointerToSubprogram)
-    #expect(frame.hazards == [.passedToSubprogram(index: 3, register: .r1)])
+    #expect(frame.hazards.isEmpty)
+    #expect(frame.reach(of: 5) == -8..<0)
     #expect(frame.mainExits == [4])
     #expect(frame.subprogramExits == [7])
   }

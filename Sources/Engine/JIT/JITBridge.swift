@@ -13,7 +13,9 @@ enum JITBridge {
     // code holds it (a helper call is on every packet's path).
     JITRuntime.withMachine(in: context) { machine in
       do throws(ExecutionError) {
-        let result = try machine.callHelper(Int32(truncatingIfNeeded: id), index: Int(index))
+        let result = try machine.callHelper(
+          Int32(truncatingIfNeeded: id), index: Int(index),
+          executed: Int(truncatingIfNeeded: machine.jit[JITContext.executed]))
         machine.jit.refresh(machine.addressSpace)
         return result
       } catch {

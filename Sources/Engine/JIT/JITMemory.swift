@@ -44,7 +44,10 @@ extension JITCompiler {
     case .packetLoadAbsoluteByte, .packetLoadAbsoluteHalf, .packetLoadAbsoluteWord,
       .packetLoadIndirectByte, .packetLoadIndirectHalf, .packetLoadIndirectWord:
       flush()
-      callBack(JITBridge.legacyLoad, saving: 0...5) { a in
+      // The callback reads the index register from the register file:
+      // every register goes there, R6-R10 included (R10 is the current
+      // frame's, which only RBP holds inside a subprogram).
+      callBack(JITBridge.legacyLoad, saving: 0...10) { a in
         a.move(.rsi, immediate: UInt64(s.operation.rawValue) | UInt64(s.src) << 8)
         a.move(.rdx, immediate: UInt64(bitPattern: s.immediate))
       }
@@ -60,7 +63,9 @@ extension JITCompiler {
       let wide = s.operation.isWideAtomic
       let displacement = checkedAddress(s.dst, s.offset, size: wide ? 8 : 4, write: true, index)
       if displacement != 0 { a.loadAddress(host, host, displacement) }
-      callBack(JITBridge.atomic, saving: 0...9) { a in
+      // The source may be any register, R10 included (the current
+      // frame's pointer is in RBP only), so all of them are saved.
+      callBack(JITBridge.atomic, saving: 0...10) { a in
         a.move(.rsi, host)
         a.move(.rdx, immediate: UInt64(s.operation.rawValue) | UInt64(s.src) << 8)
       }

@@ -100,6 +100,27 @@ public enum Processes {
     return found
   }
 
+  /// Runs `body` with the calling thread kept on the CPU it is on now
+  /// (handed to `body`), and puts its affinity back afterwards: every
+  /// `BPF_PROG_TEST_RUN` inside runs on that CPU, and touches the same
+  /// per-CPU map values.
+  public static func onCurrentCPU<Result>(_ body: (Int) throws -> Result) throws -> Result {
+    let maskSize = 128  // bytes: 1024 CPUs, as glibc's cpu_set_t
+    var previous = [UInt8](repeating: 0, count: maskSize)
+    guard sched_getaffinity(0, maskSize, &previous) == 0 else {
+      throw SystemCallError("sched_getaffinity", errno: Errno(clinux_errno()))
+    }
+    let cpu = Int(sched_getcpu())
+    guard cpu >= 0, cpu < maskSize * 8 else {
+      throw SystemCallError("sched_getcpu", errno: Errno(clinux_errno()))
+    }
+    guard pinCallingThread(toCPU: cpu) else {
+      throw SystemCallError("sched_setaffinity", errno: Errno(clinux_errno()))
+    }
+    defer { sched_setaffinity(0, maskSize, previous) }
+    return try body(cpu)
+  }
+
   /// This process's own executable (`/proc/self/exe`, links resolved).
   public static var currentExecutable: String {
     URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path

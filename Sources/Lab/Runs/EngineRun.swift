@@ -1,5 +1,6 @@
 import BPF
 import Engine
+import Frames
 import Rewriter
 
 /// One offline run of an XDP program in the engine over frames (what
@@ -52,8 +53,46 @@ public struct EngineRun {
     }
   }
 
-  /// Runs the program over `frames`.
-  public func run(_ frames: [[UInt8]]) throws(EngineRunError) -> Outcome {
+  /// The trace ring of a run whose lines are read (`run --trace`): what
+  /// one chunk of frames may print before its oldest lines are dropped.
+  public static let traceCapacity = 4 << 20
+
+  /// Runs the program over `frames`. With `trace`, what the program
+  /// printed with `bpf_trace_printk` is handed over after each chunk of
+  /// frames, oldest first (lines past ``traceCapacity`` a chunk are
+  /// dropped and counted in the machine's `traceLog.dropped`).
+  public func run(
+    _ frames: [[UInt8]], trace: (([String]) -> Void)? = nil
+  ) throws(EngineRunError) -> Outcome {
+    try run(frameCount: frames.count, keepingOutcomes: true, trace: trace) { first, count in
+      Array(frames[first..<(first + count)])
+    }
+  }
+
+  /// Runs the program over `count` frames of `generator`, each made just
+  /// before it runs, a chunk of whole batches at a time: memory stays that
+  /// of one chunk (about 5 MB), not 1.3 KB a frame for the whole run. The
+  /// report keeps each frame's outcome only when `keepingOutcomes`; its
+  /// counts cover every frame either way.
+  public func run(
+    generating count: Int, with generator: FrameGenerator, keepingOutcomes: Bool,
+    trace: (([String]) -> Void)? = nil
+  ) throws(EngineRunError) -> Outcome {
+    var generator = generator
+    return try run(frameCount: count, keepingOutcomes: keepingOutcomes, trace: trace) {
+      _, chunk in
+      generator.frames(chunk)
+    }
+  }
+
+  /// The runner's frames a chunk holds at most: whole batches, so that a
+  /// chunked run calls the program exactly as one over every frame would.
+  public static func chunkSize(batchSize: Int) -> Int { batchSize * max(1, 4096 / batchSize) }
+
+  private func run(
+    frameCount: Int, keepingOutcomes: Bool, trace: (([String]) -> Void)?,
+    frames: (_ first: Int, _ count: Int) -> [[UInt8]]
+  ) throws(EngineRunError) -> Outcome {
     // Refused as compiled, so that the instruction is the object's.
     if let refusal = ContextAccessCheck.firstRefusal(in: program.instructions) {
       throw .preparation(.contextAccess(refusal))
@@ -62,7 +101,11 @@ public struct EngineRun {
     let machine: Machine
     let runner: PacketRunner
     do {
-      machine = try Machine(maps: maps, configuration: MachineConfiguration(engine: engine))
+      machine = try Machine(
+        maps: maps,
+        configuration: MachineConfiguration(
+          engine: engine,
+          traceCapacity: trace == nil ? TraceLog.defaultCapacity : Self.traceCapacity))
     } catch {
       throw .machine(error)
     }
@@ -80,14 +123,48 @@ public struct EngineRun {
     }
     // A batch bounded by an immediate count always runs full batches.
     runner.padsPartialBatches = trampoline.bound == .immediate
-    let start = ContinuousClock.now
-    let report: RunReport
-    do {
-      report = try runner.run(frames)
-    } catch {
-      throw .run(error, batchForm: batch)
+    var report = RunReport()
+    var elapsed = Duration.zero
+    let chunk = Self.chunkSize(batchSize: runner.batchSize)
+    var first = 0
+    while first < frameCount {
+      let part = frames(first, min(chunk, frameCount - first))
+      let start = ContinuousClock.now
+      let partReport: RunReport
+      do {
+        partReport = try runner.run(part)
+      } catch {
+        throw .run(error.counted(from: first), batchForm: batch)
+      }
+      elapsed += ContinuousClock.now - start
+      report.totals.add(partReport.totals)
+      report.instructions += partReport.instructions
+      report.invocations += partReport.invocations
+      if keepingOutcomes { report.outcomes += partReport.outcomes }
+      if let trace {
+        let lines = machine.takeTraceLines()
+        if !lines.isEmpty { trace(lines) }
+      }
+      first += part.count
     }
-    return Outcome(report: report, elapsed: ContinuousClock.now - start, machine: machine)
+    return Outcome(report: report, elapsed: elapsed, machine: machine)
+  }
+}
+
+extension RunError {
+  /// The error with its packet index counted from `first`, for a run
+  /// over a chunk that starts there.
+  fileprivate func counted(from first: Int) -> RunError {
+    switch self {
+    case .execution(let packet, let error): .execution(packet: first + packet, error)
+    case .packetTooLarge(let packet, let size, let limit):
+      .packetTooLarge(packet: first + packet, size: size, limit: limit)
+    case .batchIncomplete(let packet, let processed, let expected):
+      .batchIncomplete(packet: first + packet, processed: processed, expected: expected)
+    case .addressSpace: self
+    case .packetOutsideFrame(let packet, let data, let end, let meta):
+      .packetOutsideFrame(packet: first + packet, data: data, end: end, meta: meta)
+    }
   }
 }
 
