@@ -59,7 +59,17 @@ struct DatapathRecovery {
   func recover(interface: String) -> Outcome {
     var record = state.record(interface: interface)
     let pending = state.pendingRecord(interface: interface)
-    let candidates = processes(of: interface, record: record)
+    var candidates = processes(of: interface, record: record)
+    if candidates.isEmpty, pending?.isSoftware == true {
+      // The command that wrote the pending record may have been killed
+      // while its datapath child was between fork and exec, not yet
+      // `datapath run IFACE` in /proc: give it the time a start takes.
+      let deadline = Date().addingTimeInterval(answerWait)
+      repeat {
+        usleep(50_000)
+        candidates = processes(of: interface, record: record)
+      } while candidates.isEmpty && Date() < deadline
+    }
     var outcome = Outcome(record: record)
     if record != nil, nothingAttached(interface) {
       // A detach killed after it removed the link (or the program taken
