@@ -60,6 +60,10 @@ public final class XDPSocket: @unchecked Sendable {
   private var umem: OpaquePointer?
   private var socket: OpaquePointer?
 
+  /// How long a bind to a queue that the kernel still holds for a closed
+  /// socket is tried again.
+  public static let busyQueueWait: Duration = .seconds(2)
+
   /// Registers `area` (`layout.bytes` long, page-aligned) as the UMEM and
   /// binds a socket to `queue` of `interface`, then hands every frame to
   /// the fill ring.
@@ -84,40 +88,58 @@ public final class XDPSocket: @unchecked Sendable {
     transmit = ProducerRing(transmitRing)
     completion = ConsumerRing(completionRing)
     receive = ConsumerRing(receiveRing)
+    // The kernel lets go of a closed socket's queue from a work queue
+    // (`xp_release_deferred`) once the socket's last reference is gone: a
+    // socket bound right after the previous one on the queue closed (a
+    // datapath replaced by the next) can find it still taken (EBUSY) for a
+    // moment. Such a bind is tried again, with a new UMEM, for up to
+    // ``busyQueueWait``; any other failure is final.
+    let deadline = ContinuousClock.now + Self.busyQueueWait
     var created: OpaquePointer?
-    let umemResult = ZeroedStorage.with(xsk_umem_config.self) { config in
-      config.pointee.fill_size = UInt32(layout.frameCount)
-      config.pointee.comp_size = layout.ringSize
-      config.pointee.frame_size = UInt32(layout.frameSize)
-      return xsk_umem__create(
-        &created, area, UInt64(layout.bytes), fillRing, completionRing, config)
-    }
-    guard umemResult == 0, let created else {
-      rings.deallocate()
-      throw Failure(step: "register the UMEM", errno: Errno(-umemResult))
-    }
-    umem = created
     var bound: OpaquePointer?
     var zeroCopy = true
-    let result = ZeroedStorage.with(xsk_socket_config.self) { config in
-      config.pointee.rx_size = layout.ringSize
-      config.pointee.tx_size = layout.ringSize
-      config.pointee.libxdp_flags = cxdp_inhibit_program_load()
-      config.pointee.bind_flags = cxdp_bind_zerocopy()
-      let zeroCopyResult = xsk_socket__create(
-        &bound, interface, queue, created, receiveRing, transmitRing, config)
-      guard zeroCopyResult != 0 else { return zeroCopyResult }
-      zeroCopy = false
-      config.pointee.bind_flags = cxdp_bind_copy()
-      return xsk_socket__create(
-        &bound, interface, queue, created, receiveRing, transmitRing, config)
-    }
-    guard result == 0, let bound else {
-      xsk_umem__delete(created)
-      umem = nil
+    while true {
+      let umemResult = ZeroedStorage.with(xsk_umem_config.self) { config in
+        config.pointee.fill_size = UInt32(layout.frameCount)
+        config.pointee.comp_size = layout.ringSize
+        config.pointee.frame_size = UInt32(layout.frameSize)
+        return xsk_umem__create(
+          &created, area, UInt64(layout.bytes), fillRing, completionRing, config)
+      }
+      guard umemResult == 0, let umemCreated = created else {
+        rings.deallocate()
+        throw Failure(step: "register the UMEM", errno: Errno(-umemResult))
+      }
+      zeroCopy = true
+      let result = ZeroedStorage.with(xsk_socket_config.self) { config in
+        config.pointee.rx_size = layout.ringSize
+        config.pointee.tx_size = layout.ringSize
+        config.pointee.libxdp_flags = cxdp_inhibit_program_load()
+        config.pointee.bind_flags = cxdp_bind_zerocopy()
+        let zeroCopyResult = xsk_socket__create(
+          &bound, interface, queue, umemCreated, receiveRing, transmitRing, config)
+        guard zeroCopyResult != 0 else { return zeroCopyResult }
+        zeroCopy = false
+        config.pointee.bind_flags = cxdp_bind_copy()
+        return xsk_socket__create(
+          &bound, interface, queue, umemCreated, receiveRing, transmitRing, config)
+      }
+      if result == 0, bound != nil { break }
+      xsk_umem__delete(umemCreated)
+      created = nil
+      if result == -EBUSY, ContinuousClock.now < deadline {
+        rings.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        usleep(20_000)
+        continue
+      }
       rings.deallocate()
       throw Failure(step: "create and bind the socket", errno: Errno(-result))
     }
+    guard let created, let bound else {
+      rings.deallocate()
+      throw Failure(step: "create and bind the socket", errno: Errno(EINVAL))
+    }
+    umem = created
     socket = bound
     self.zeroCopy = zeroCopy
     descriptor = xsk_socket__fd(bound)
