@@ -179,8 +179,8 @@ extension MapCostRow {
   static func table(_ costs: [MapCostRow]) -> String {
     var lines = [
       "MAPS (software datapath, per packet: own maps, then shared with the kernel, alternately)",
-      "program                  path ns   path ns  exchange    shared   acted  maps",
-      "                             own    shared   ns/pkt    /own     /own",
+      "program                  path ns   path ns  exchange    shared   acted  exchange  maps",
+      "                             own    shared   ns/pkt    /own     /own        us",
     ]
     func number(_ value: Double?, _ format: String, _ width: Int) -> String {
       value.map { String(format: format, $0) } ?? String(repeating: " ", count: width - 1) + "-"
@@ -192,7 +192,8 @@ extension MapCostRow {
           + number(cost.sharedNanosecondsPerPacket, "%10.1f", 10)
           + number(cost.exchangeNanosecondsPerPacket, "%10.2f", 10)
           + number(cost.ratio.map { $0 * 100 }, "%9.0f %%", 11)
-          + number(cost.actedRatio.map { $0 * 100 }, "%6.0f %%", 8) + "  "
+          + number(cost.actedRatio.map { $0 * 100 }, "%6.0f %%", 8)
+          + number(cost.exchangeMicroseconds, "%10.1f", 10) + "  "
           + cost.maps.joined(separator: "; "))
     }
     return lines.joined(separator: "\n")

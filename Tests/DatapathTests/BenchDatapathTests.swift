@@ -114,6 +114,7 @@ struct BenchDatapathTests {
         // redirect maps' reads (xdp_redirect_map's DEVMAP).
         let exchanging = index == 1 || (shared && index != 2)
         #expect((exchanges > 0) == exchanging, "\(cost["program"] ?? ""): \(row)")
+        #expect((number(row, "exchange_microseconds") ?? 0 > 0) == exchanging, "\(row)")
       }
       if index == 1 {
         // The DEVMAP filled with loopback: every frame a REDIRECT, both ways.

@@ -45,15 +45,31 @@ struct SharedMapsTests {
     return try map.lookupSummed(key: KernelMap.key(0))?.first ?? 0
   }
 
-  @Test(arguments: [Form.perPacket, .batch])
-  func aMapUpdateChangesTheVerdictsWithin100ms(form: Form) throws {
+  /// Runs `body` with the program on the software datapath in `form` on
+  /// a veth pair made for it, and removes both afterwards.
+  static func onSoftwareDatapath(
+    _ form: Form,
+    _ body: (DatapathNetwork, ProgramDeployment, String) throws -> Void
+  ) throws {
     let network = try DatapathNetwork()
     defer { network.tearDown() }
-    let interface = network.veth.name
     let deployment = try Self.deployment()
     try deployment.attach(
-      Self.source, to: interface, mode: .native, datapath: .software, form: form)
-    defer { try? deployment.detach(interface: interface) }
+      Self.source, to: network.veth.name, mode: .native, datapath: .software, form: form)
+    defer { try? deployment.detach(interface: network.veth.name) }
+    try body(network, deployment, network.veth.name)
+  }
+
+  @Test(arguments: [Form.perPacket, .batch])
+  func aMapUpdateChangesTheVerdictsWithin100ms(form: Form) throws {
+    try Self.onSoftwareDatapath(form) { network, deployment, interface in
+      try Self.verdictsFollowUpdates(form, network, deployment, interface)
+    }
+  }
+
+  static func verdictsFollowUpdates(
+    _ form: Form, _ network: DatapathNetwork, _ deployment: ProgramDeployment, _ interface: String
+  ) throws {
     let generator = TrafficGenerator.start(
       .init(
         frames: [Self.frame], interface: network.veth.peer, namespace: network.namespace,
@@ -94,23 +110,27 @@ struct SharedMapsTests {
 
   @Test(arguments: [Form.perPacket, .batch])
   func theCountsAreInTheKernelsMapsWithin100ms(form: Form) throws {
-    let network = try DatapathNetwork()
-    defer { network.tearDown() }
-    let interface = network.veth.name
-    let deployment = try Self.deployment()
-    try deployment.attach(
-      Self.source, to: interface, mode: .native, datapath: .software, form: form)
-    defer { try? deployment.detach(interface: interface) }
+    try Self.onSoftwareDatapath(form) { network, deployment, interface in
+      try Self.countsReachTheKernel(form, network, deployment, interface)
+    }
+  }
+
+  static func countsReachTheKernel(
+    _ form: Form, _ network: DatapathNetwork, _ deployment: ProgramDeployment, _ interface: String
+  ) throws {
     let sharing = try #require(deployment.status(interface: interface)?.mapSharing)
     #expect(sharing["count_array"] == .mapped)
     #expect(sharing["count_percpu"] == .exchanged && sharing["count_hash"] == .exchanged)
 
     let frames: UInt64 = 3_000
+    // The kernel's maps, found once: each poll below is then one lookup a map.
+    let program = try DeployedProgram.on(interface).program
+    let maps = try Self.countMaps.map { try program.map(named: $0) }
     try network.send(Self.frame, count: frames)
     let clock = ContinuousClock()
     let sent = clock.now
     func all() -> Bool {
-      Self.countMaps.allSatisfy { ((try? Self.count(interface, $0)) ?? 0) >= frames }
+      maps.allSatisfy { ((try? $0.lookupSummed(key: KernelMap.key(0)))??.first ?? 0) >= frames }
     }
     while clock.now - sent < .seconds(2), !all() { usleep(500) }
     let elapsed = clock.now - sent

@@ -205,6 +205,9 @@ public struct DatapathBench: Sendable {
       let packets = status.counters.actions.totalPackets &- base.counters.actions.totalPackets
       let nanoseconds = exchange.nanoseconds &- before.nanoseconds
       row.exchanges = exchange.exchanges &- before.exchanges
+      if let exchanges = row.exchanges, exchanges > 0 {
+        row.exchangeMicroseconds = Double(nanoseconds) / Double(exchanges) / 1000
+      }
       row.exchangeNanosecondsPerPacket = packets == 0 ? nil : Double(nanoseconds) / Double(packets)
     }
     var actions: [String: UInt64] = [:]

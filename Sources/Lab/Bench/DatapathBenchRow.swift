@@ -47,6 +47,8 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
   /// their time per packet acted on (software rows with shared maps).
   public var exchanges: UInt64?
   public var exchangeNanosecondsPerPacket: Double?
+  /// Microseconds one exchange took (all of a queue's maps), on average.
+  public var exchangeMicroseconds: Double?
 
   /// Whether the generator may have been the limit: the veth ring dropped
   /// (almost) nothing, so the receiver kept up with what was offered.
@@ -64,7 +66,7 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
   private enum CodingKeys: String, CodingKey {
     case kind, program, form, engine, groupActions, seconds, offeredMpps, receivedMpps
     case actedMpps, socketDrops, actions, reference, ratio, referenceActedMpps, generatorBound
-    case sharedMaps, exchanges
+    case sharedMaps, exchanges, exchangeMicroseconds
     case exchangeNanosecondsPerPacket = "exchangeNsPerPacket"
     case programNanosecondsPerPacket = "programNsPerPacket"
     case datapathNanosecondsPerPacket = "datapathNsPerPacket"

@@ -117,6 +117,10 @@ public struct MapCostRow: Encodable, Sendable {
   public var sharedNanosecondsPerPacket: Double?
   /// Of that, the exchanges' ns per packet.
   public var exchangeNanosecondsPerPacket: Double?
+  /// Microseconds one exchange took with shared maps (mean of two rows):
+  /// the cost that does not depend on the packet rate (each queue
+  /// exchanges every ``MapSharing/periodMilliseconds``).
+  public var exchangeMicroseconds: Double?
   /// Shared over own: the cost of sharing (1.0: none).
   public var ratio: Double?
   /// Acted Mpps shared over own (means of two rows each).
@@ -136,6 +140,7 @@ public struct MapCostRow: Encodable, Sendable {
     }
     ownNanosecondsPerPacket = mean(own.map(\.datapathNanosecondsPerPacket))
     exchangeNanosecondsPerPacket = mean(shared.map { $0.exchangeNanosecondsPerPacket ?? 0 })
+    exchangeMicroseconds = mean(shared.map { $0.exchangeMicroseconds ?? 0 })
     sharedNanosecondsPerPacket = mean(
       shared.map { row in
         row.datapathNanosecondsPerPacket.map { $0 + (row.exchangeNanosecondsPerPacket ?? 0) }
@@ -151,7 +156,7 @@ public struct MapCostRow: Encodable, Sendable {
   }
 
   private enum CodingKeys: String, CodingKey {
-    case program, maps, rows, ratio, actedRatio
+    case program, maps, rows, ratio, actedRatio, exchangeMicroseconds
     case ownNanosecondsPerPacket = "ownNsPerPacket"
     case sharedNanosecondsPerPacket = "sharedNsPerPacket"
     case exchangeNanosecondsPerPacket = "exchangeNsPerPacket"
