@@ -183,7 +183,8 @@ struct SharedMapsTests {
 
   /// 100 swaps between the kernel and the software datapath (the
   /// console's `b` on a kernel without batch XDP) while frames arrive:
-  /// at the end, each count the program keeps equals the frames sent.
+  /// at the end, each count the program keeps equals the frames sent
+  /// (less any the veth refused before XDP, which no program saw; printed).
   @Test func aHundredSwapsUnderTrafficLoseNothing() throws {
     let network = try DatapathNetwork()
     defer { network.tearDown() }
@@ -192,6 +193,13 @@ struct SharedMapsTests {
     try deployment.attach(
       Self.source, to: interface, mode: .native, datapath: .kernel, form: .perPacket)
     defer { try? deployment.detach(interface: interface) }
+    // Frames the veth refused before XDP (its ring full while the machine
+    // was too loaded to run its NAPI poll): no program saw them.
+    func vethDropped() throws -> UInt64 {
+      try network.peerStatistic(network.veth.peer, "tx", "dropped")
+        + DatapathNetwork.statistic(interface, "rx_dropped")
+    }
+    let droppedBefore = try vethDropped()
     let generator = TrafficGenerator.start(
       .init(
         frames: [Self.frame], interface: network.veth.peer, namespace: network.namespace,
@@ -206,9 +214,17 @@ struct SharedMapsTests {
     #expect(datapaths == (0..<100).map { $0 % 2 == 0 }, "kernel and software in turn")
     #expect(sent > 1_000, "traffic flowed during the swaps")
     // The frames still on their way are counted within a moment.
-    #expect(eventually { Self.countMaps.allSatisfy { (try? Self.count(interface, $0)) == sent } })
+    var arrived = sent
+    let counted = eventually {
+      arrived = sent &- ((try? vethDropped()) ?? droppedBefore) &+ droppedBefore
+      return Self.countMaps.allSatisfy { (try? Self.count(interface, $0)) == arrived }
+    }
+    let counts = try Self.countMaps.map { "\($0) \(try Self.count(interface, $0))" }
+    print("shared maps: 100 swaps: sent \(sent), the veth dropped \(sent - arrived); \(counts)")
+    #expect(counted, "sent \(sent), \(sent - arrived) dropped by the veth; \(counts)")
+    #expect(arrived > 1_000, "the veth dropped \(sent - arrived) of \(sent)")
     for name in Self.countMaps {
-      #expect(try Self.count(interface, name) == sent, "\(name) after 100 swaps")
+      #expect(try Self.count(interface, name) == arrived, "\(name) after 100 swaps")
     }
   }
 }
