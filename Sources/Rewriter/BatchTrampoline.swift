@@ -15,7 +15,9 @@ import BPF
 /// - If the program calls `bpf_redirect` or `bpf_redirect_map`, the
 ///   epilogue calls ``HelperFunction/commitRedirect`` so that each record
 ///   keeps its own redirect target (the per-CPU `bpf_redirect_info` bug the
-///   talk's audience raised).
+///   talk's audience raised); only after an `XDP_REDIRECT` verdict when
+///   the helpers' results are the program's return values
+///   (``RedirectCommit``).
 /// - Tail calls (they never return) and stacks that cannot be proven to fit
 ///   are refused with a ``RewriteError``. Every emitted program passes
 ///   ``SafetyCheck``.
@@ -61,7 +63,7 @@ public struct BatchTrampoline: Sendable {
     let slots = TrampolineSlots(bound: bound, top: strategy == .shift ? -8 : -depth - 8)
     let code = TrampolineCode(
       bound: bound, slots: slots, batchSize: size, layout: layout,
-      commitsRedirect: Self.setsRedirectTarget(program))
+      redirectCommit: RedirectCommit(program))
 
     let emitted: Emitted
     do {
@@ -137,13 +139,6 @@ public struct BatchTrampoline: Sendable {
     if let call = frame.tailCalls.first { throw .tailCall(index: call) }
     guard !frame.mainExits.isEmpty else { throw .noMainExit }
     if let hazard = frame.hazards.first { throw .unprovableStack(hazard) }
-  }
-
-  /// Whether any instruction calls a helper that sets a redirect target.
-  static func setsRedirectTarget(_ program: Program) -> Bool {
-    program.instructions.contains {
-      $0.isHelperCall && HelperFunction(rawValue: $0.immediate).setsRedirectTarget
-    }
   }
 
   /// Moves every main-frame access and R10-derived pointer down by

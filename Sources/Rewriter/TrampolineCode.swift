@@ -60,7 +60,7 @@ struct TrampolineCode {
 
   init(
     bound: BatchBound, slots: TrampolineSlots, batchSize: Int32, layout: XDPContextLayout,
-    commitsRedirect: Bool
+    redirectCommit: RedirectCommit
   ) {
     let cursor = slots.cursor
     prologue = [.store(.doubleWord, .r1, to: .r10, offset: cursor)]
@@ -68,12 +68,18 @@ struct TrampolineCode {
       .load(.doubleWord, .r1, from: .r10, offset: cursor),
       .store(.word, .r0, to: .r1, offset: layout.action),
     ]
-    if commitsRedirect {
+    if redirectCommit != .never {
       // The redirect helpers leave their target in per-CPU state; the next
       // packet would overwrite it before the runner acts on this one. The
       // engine-only helper moves it into this record's redirect slot
       // (R1 = the record). It clobbers R0-R5: the verdict is stored above,
       // and R1 is reloaded below.
+      if redirectCommit == .afterRedirectVerdict {
+        // R0 still holds the verdict: other verdicts skip the commit and
+        // the reload (R1 is the record on both paths).
+        epilogue.append(
+          .jump(.jne, .r0, immediate: Int32(XDPAction.redirect.rawValue), offset: 2))
+      }
       epilogue += [
         .call(helper: HelperFunction.commitRedirect.rawValue),
         .load(.doubleWord, .r1, from: .r10, offset: cursor),

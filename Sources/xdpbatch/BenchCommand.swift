@@ -83,9 +83,11 @@ struct BenchCommand: ParsableCommand {
       print(try JSONCoding.document(report))
       return
     }
+    print(report.conditions.line)
+    print()
     print(report.interpreter.text)
     print()
-    print(SampleFigures.table(report.samples))
+    print(SampleFigures.table(report.samples, engine: report.conditions.engine))
     print()
     print(report.engines.table)
     print()

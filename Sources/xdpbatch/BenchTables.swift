@@ -9,13 +9,13 @@ extension InterpreterReport {
   var text: String {
     var lines = [
       String(
-        format: "engine: %.2f ns per instruction (loop of %d instructions)",
+        format: "interpreter: %.2f ns per instruction (loop of %d instructions)",
         engine.nanosecondsPerInstruction, engine.loopInstructions),
       String(
-        format: "engine: %@ over %d generated frames: %.1f ns per packet per-packet "
+        format: "%@: %@ over %d generated frames: %.1f ns per packet per-packet "
           + "(%.1f instructions a packet), %.1f ns per packet batch (64)",
-        program, packets, engine.perPacketNanoseconds, engine.perPacketInstructions,
-        engine.batchNanoseconds),
+        engine.engine, program, packets, engine.perPacketNanoseconds,
+        engine.perPacketInstructions, engine.batchNanoseconds),
     ]
     switch kernel {
     case .measured(let nanoseconds, let repetitions):
@@ -26,8 +26,8 @@ extension InterpreterReport {
       if let ratios {
         lines.append(
           String(
-            format: "ratio engine/kernel: %.1fx per-packet, %.1fx batch", ratios.perPacket,
-            ratios.batch))
+            format: "ratio %@/kernel: %.1fx per-packet, %.1fx batch", engine.engine,
+            ratios.perPacket, ratios.batch))
       }
     case .skipped(let reason):
       lines.append("kernel: skipped (\(reason))")
@@ -36,16 +36,35 @@ extension InterpreterReport {
   }
 }
 
+extension BenchConditions {
+  /// `measured: release build, engine jit; machine: …; load average at the end …`.
+  var line: String {
+    "measured: \(build) build, engine \(engine); " + machine.line
+      + (loadAtEnd.map { "; at the end " + $0.map { String(format: "%.2f", $0) }.joined(separator: " ") }
+        ?? "")
+  }
+}
+
+/// A right-aligned table cell, `-` for a figure not measured.
+private func cell(_ value: Double?, _ format: String, width: Int) -> String {
+  right(value.map { String(format: format, $0) } ?? "-", width)
+}
+
+/// `text` right-aligned in `width` columns.
+private func right(_ text: String, _ width: Int) -> String {
+  String(repeating: " ", count: max(width - text.count, 0)) + text
+}
+
 extension SampleFigures {
-  /// The rows as a table.
-  static func table(_ rows: [SampleFigures]) -> String {
-    func cell(_ value: Double?, _ format: String, width: Int) -> String {
-      let text = value.map { String(format: format, $0) } ?? "-"
-      return String(repeating: " ", count: max(width - text.count, 0)) + text
-    }
+  /// The rows as a table; `engine` names the engine of the engine columns.
+  /// KERNEL is the test run's raw figure, NET the same less the test-run
+  /// loop's own cost.
+  static func table(_ rows: [SampleFigures], engine: String) -> String {
+    let engineColumn = engine.uppercased()
     var lines = [
       "PROGRAM".padding(toLength: 44, withPad: " ", startingAt: 0)
-        + "  ENGINE ns/pkt  BATCH ns/pkt  KERNEL ns/pkt  ENGINE/KERNEL  LIVE Mpps"
+        + right("\(engineColumn) ns/pkt", 15) + "  BATCH ns/pkt  KERNEL ns/pkt"
+        + "  NET ns/pkt" + right("\(engineColumn)/KERNEL", 15) + "  LIVE Mpps"
     ]
     for row in rows {
       lines.append(
@@ -53,6 +72,7 @@ extension SampleFigures {
           + cell(row.engineNanosecondsPerPacket, "%.1f", width: 15)
           + cell(row.engineBatchNanosecondsPerPacket, "%.1f", width: 14)
           + cell(row.kernelNanosecondsPerPacket, "%.1f", width: 15)
+          + cell(row.kernelNetNanosecondsPerPacket, "%.1f", width: 12)
           + cell(row.engineKernelRatio, "%.1fx", width: 15)
           + cell(row.liveMpps, "%.3f", width: 11))
       for note in row.notes { lines.append("    \(note)") }
@@ -72,16 +92,22 @@ extension EngineComparison {
         interpreterNanosecondsPerInstruction, jitNanosecondsPerInstruction,
         interpreterNanosecondsPerInstruction / max(jitNanosecondsPerInstruction, 1e-9),
         jitCheckedNanosecondsPerInstruction),
+      testRunLoopNanoseconds.map {
+        String(
+          format: "kernel test-run loop: %.1f ns per packet (a program that only returns); "
+            + "NET = KERNEL less it", $0)
+      } ?? "kernel test-run loop: not measured",
       "PROGRAM".padding(toLength: 44, withPad: " ", startingAt: 0)
-        + "   JIT ns/pkt  KERNEL ns/pkt  JIT/KERNEL",
+        + "   JIT ns/pkt  KERNEL ns/pkt  NET ns/pkt   JIT/NET",
     ]
     for name in jitNanosecondsPerPacket.keys.sorted() {
       let jit = jitNanosecondsPerPacket[name] ?? 0
-      let kernel = kernelNanosecondsPerPacket[name]
+      let net = kernelNetNanosecondsPerPacket[name]
+      let ratio = net.flatMap { $0 > 0 ? jit / $0 : nil }
       lines.append(
         name.padding(toLength: 44, withPad: " ", startingAt: 0)
-          + String(format: "%13.1f", jit)
-          + (kernel.map { String(format: "%15.1f%12.2fx", $0, jit / max($0, 1e-9)) } ?? "  -"))
+          + cell(jit, "%.1f", width: 13) + cell(kernelNanosecondsPerPacket[name], "%.1f", width: 15)
+          + cell(net, "%.1f", width: 12) + cell(ratio, "%.2fx", width: 10))
     }
     return lines.joined(separator: "\n")
   }

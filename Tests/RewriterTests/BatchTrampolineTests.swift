@@ -118,13 +118,15 @@ struct Variant: CustomTestStringConvertible, Sendable {
   @Test(arguments: Variant.all)
   func overheadMatchesTheREADMETable(_ variant: Variant) throws {
     let table: [BatchBound: (perPacket: Int, withRedirect: Int, once: Int)] = [
-      .immediate: (10, 12, 4), .count: (8, 10, 6), .endPointer: (6, 8, 8),
+      .immediate: (10, 13, 4), .count: (8, 11, 6), .endPointer: (6, 9, 8),
     ]
     let expected = try #require(table[variant.bound])
     let plain = try rewrite(Fixtures.classifier, variant).summary
     let redirecting = try rewrite(Fixtures.redirecting, variant).summary
+    let thenPassing = try rewrite(Fixtures.redirectingThenPassing, variant).summary
     #expect(plain.addedPerPacket == expected.perPacket)
     #expect(redirecting.addedPerPacket == expected.withRedirect)
+    #expect(thenPassing.addedPerPacket == expected.withRedirect - 1)
     #expect(plain.addedOnce == expected.once)
   }
 
@@ -151,6 +153,15 @@ struct Variant: CustomTestStringConvertible, Sendable {
     #expect(
       epilogue[commit + 1] == .load(.doubleWord, .r1, from: .r10, offset: batch.layout.slots.cursor)
     )
+    // `return bpf_redirect(…)`: only an XDP_REDIRECT verdict can leave a
+    // target pending, so other verdicts skip the commit and the reload.
+    #expect(epilogue[commit - 1] == .jump(.jne, .r0, immediate: 4, offset: 2))
+    // A target set before another verdict is still committed every time.
+    let other = try rewrite(Fixtures.redirectingThenPassing, variant)
+    let thenPassing = Array(other.program.instructions[other.layout.epilogue])
+    let alwaysCommits = try #require(
+      thenPassing.firstIndex(of: .call(helper: HelperFunction.commitRedirect.rawValue)))
+    #expect(!thenPassing[..<alwaysCommits].contains { $0.isBranch })
     let plain = try rewrite(Fixtures.classifier, variant)
     #expect(
       !plain.program.instructions.contains(.call(helper: HelperFunction.commitRedirect.rawValue)))
@@ -254,7 +265,7 @@ struct Variant: CustomTestStringConvertible, Sendable {
   }
 
   @Test(arguments: BatchStrategy.allCases)
-  func endPointerIsCheapestPerPacketAndRedirectCostsTwo(_ strategy: BatchStrategy) throws {
+  func endPointerIsCheapestPerPacketAndRedirectCostsTwoOrThree(_ strategy: BatchStrategy) throws {
     func perPacket(_ bound: BatchBound, _ program: Program) throws -> Int {
       try rewrite(program, Variant(strategy: strategy, bound: bound)).summary.addedPerPacket
     }
@@ -264,7 +275,10 @@ struct Variant: CustomTestStringConvertible, Sendable {
     }
     for bound in BatchBound.allCases {
       #expect(
-        try perPacket(bound, Fixtures.redirecting) == perPacket(bound, Fixtures.spillAndFill) + 2)
+        try perPacket(bound, Fixtures.redirecting) == perPacket(bound, Fixtures.spillAndFill) + 3)
+      #expect(
+        try perPacket(bound, Fixtures.redirectingThenPassing)
+          == perPacket(bound, Fixtures.spillAndFill) + 2)
     }
   }
 }

@@ -161,6 +161,19 @@ enum Fixtures {
       .exit,
     ])
 
+  /// Sets a redirect target, then passes: the target is pending after a
+  /// verdict other than XDP_REDIRECT, so the epilogue must commit after
+  /// every record.
+  static let redirectingThenPassing = Program(
+    name: "redirecting_then_passing", sectionName: "xdp",
+    instructions: [
+      .move(.r1, immediate: 1),
+      .move(.r2, immediate: 0),
+      .call(helper: HelperFunction.redirect.rawValue),
+      .move(.r0, immediate: 2),
+      .exit,
+    ])
+
   /// Tail-calls into slot 0 of a program array, else passes.
   static let tailCalling = Program(
     name: "tail", sectionName: "xdp",
@@ -184,5 +197,7 @@ enum Fixtures {
   }
 
   /// Every program above that the trampoline accepts.
-  static let batchable = [classifier, withSubprogram, spillAndFill, redirecting]
+  static let batchable = [
+    classifier, withSubprogram, spillAndFill, redirecting, redirectingThenPassing,
+  ]
 }

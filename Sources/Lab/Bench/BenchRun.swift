@@ -65,22 +65,25 @@ public struct BenchRun: Sendable {
   public func measure(datapath: Bool = true, progress: BenchProgress = .silent) throws
     -> BenchReport
   {
+    let conditions = BenchConditions.now(engine: engine)
     progress.step("interpreter head-to-head")
     let interpreter = try InterpreterReport.measure(
       object: object ?? samples.object("xdp1.o"), program: program, packets: packets, seed: seed,
       repetitions: repetitions, engine: engine)
     let sources = try sampleSources()
-    let sampleRows = sampleFigures(sources, progress)
+    let (sampleRows, testRunLoop) = sampleFigures(sources, progress)
     let batching = BatchingFigure.measure(
       sources, frames: KernelBench().frames.map(\.bytes), progress: progress)
     progress.step("engines")
-    let engines = try EngineComparison.measure(samples: sampleRows, batching: batching)
+    let engines = try EngineComparison.measure(
+      samples: sampleRows, batching: batching, testRunLoop: testRunLoop)
     progress.step("rewriter")
     let rewriter = try RewriterBench.run()
+    let datapathSection = datapath ? measureDatapath(progress: progress) : nil
     return BenchReport(
-      interpreter: interpreter, samples: sampleRows, rewriter: rewriter.map(RewriteTiming.init),
-      engines: engines, batching: batching,
-      datapath: datapath ? measureDatapath(progress: progress) : nil)
+      conditions: conditions.ended(), interpreter: interpreter, samples: sampleRows,
+      rewriter: rewriter.map(RewriteTiming.init), engines: engines, batching: batching,
+      datapath: datapathSection)
   }
 
   /// The datapath section alone.
@@ -92,22 +95,30 @@ public struct BenchRun: Sendable {
 
   /// Every sample's figures in the engine, then in the kernel (as root).
   private func sampleFigures(_ sources: [ProgramSource], _ progress: BenchProgress)
-    -> [SampleFigures]
+    -> (rows: [SampleFigures], testRunLoop: KernelFigures)
   {
     let bench = KernelBench(repetitions: repetitions * 20, liveDuration: liveSeconds)
     let frames = bench.frames.map(\.bytes)
     progress.step("samples in the engine (\(engine))")
     var rows = sources.map { SampleFigures.engine($0, frames: frames, engine: engine) }
-    if Privileges.isRoot {
-      progress.step(
-        "samples in the kernel (test runs, then \(liveSeconds) s of live traffic each)")
-      SampleFigures.addKernel(to: &rows, sources: sources, bench: bench, live: liveSeconds > 0)
-    } else {
-      for index in rows.indices {
-        rows[index].notes.append("kernel: skipped (needs root for BPF_PROG_LOAD and test runs)")
-      }
+    guard Privileges.isRoot else {
+      let reason = "needs root for BPF_PROG_LOAD and test runs"
+      for index in rows.indices { rows[index].notes.append("kernel: skipped (\(reason))") }
+      return (rows, .skipped(reason))
     }
-    return rows
+    progress.step("the kernel's test-run loop (a program that only returns)")
+    let testRunLoop: KernelFigures
+    do {
+      testRunLoop = .measured(
+        nanosecondsPerPacket: try bench.testRunLoopNanoseconds(), repetitions: bench.repetitions)
+    } catch {
+      testRunLoop = .skipped("\(error)")
+    }
+    progress.step("samples in the kernel (test runs, then \(liveSeconds) s of live traffic each)")
+    SampleFigures.addKernel(
+      to: &rows, sources: sources, bench: bench, testRunLoop: testRunLoop.nanosecondsPerPacket,
+      live: liveSeconds > 0)
+    return (rows, testRunLoop)
   }
 
   /// Every XDP program of every object in the samples folder.
@@ -124,6 +135,8 @@ public struct BenchRun: Sendable {
 
 /// Everything `bench --json` prints.
 public struct BenchReport: Encodable, Sendable {
+  /// The build, engine, machine and load the figures were measured under.
+  public var conditions: BenchConditions
   /// The interpreter head-to-head.
   public var interpreter: InterpreterReport
   /// Every sample's figures.

@@ -9,8 +9,11 @@ import Kernel
 ///
 /// - ``nanosecondsPerPacket(_:)``: `BPF_PROG_TEST_RUN` with `repeat` on
 ///   each frame of the mix; the kernel's own average per run, averaged over
-///   the frames. The program is loaded as compiled (no counting), like the
-///   engine runs it.
+///   the frames, the best of three passes. The program is loaded as compiled (no counting), like the
+///   engine runs it. That average includes the test-run loop itself (the
+///   frame's set-up, the dispatcher, `cond_resched` checks);
+///   ``testRunLoopNanoseconds()`` measures it on a program that only
+///   returns, so a figure can be given net of it.
 /// - ``liveRates(_:)``: frames generated for ``liveDuration`` seconds from
 ///   the far end of a veth pair whose host end runs the program (native
 ///   XDP, instrumented with counting); millions of packets per second the
@@ -47,23 +50,49 @@ public struct KernelBench: Sendable {
     } catch {
       throw .source(error)
     }
+    return try nanosecondsPerPacket(spec)
+  }
+
+  /// The kernel's average nanoseconds per packet, over ``frames``, for a
+  /// program that returns `XDP_PASS` at once: the test-run loop's own cost,
+  /// measured the same way as every program's.
+  public func testRunLoopNanoseconds() throws(KernelBenchError) -> Double {
+    try nanosecondsPerPacket(ProgramSpec(program: Self.emptyProgram, maps: []))
+  }
+
+  /// `r0 = XDP_PASS; exit`.
+  static let emptyProgram = Program(
+    name: "xdpbatch_empty", sectionName: "xdp",
+    instructions: [.move(.r0, immediate: Int32(XDPAction.pass.rawValue)), .exit])
+
+  private func nanosecondsPerPacket(_ spec: ProgramSpec) throws(KernelBenchError) -> Double {
     let loaded: ProgramLoader.Loaded
     do {
       loaded = try spec.load()
     } catch {
       throw .load(error)
     }
-    var total = 0.0
-    for frame in frames {
-      do {
-        let result = try TestRun(frame: frame.bytes, repetitions: repetitions).run(loaded.program)
-        total += Double(result.nanosecondsPerRun)
-      } catch {
-        throw .kernel(error)
+    // The best of three passes over the frames: on a shared machine a
+    // pass can lose the CPU, and the loop's figure is subtracted from the
+    // programs', so both must be measured the same, least disturbed way.
+    var best = Double.infinity
+    for _ in 0..<Self.passes {
+      var total = 0.0
+      for frame in frames {
+        do {
+          let result = try TestRun(frame: frame.bytes, repetitions: repetitions).run(loaded.program)
+          total += Double(result.nanosecondsPerRun)
+        } catch {
+          throw .kernel(error)
+        }
       }
+      best = min(best, total / Double(max(frames.count, 1)))
     }
-    return frames.isEmpty ? 0 : total / Double(frames.count)
+    return frames.isEmpty ? 0 : best
   }
+
+  /// Passes over the frames per figure (the best is kept).
+  static let passes = 3
 
   /// Millions of packets per second each program processed on the live
   /// veth, in `sources` order. The network is made first and removed

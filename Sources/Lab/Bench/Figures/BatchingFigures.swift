@@ -17,6 +17,13 @@ public struct EngineComparison: Encodable, Sendable {
   /// the stack frame): what the JIT's bounds checks cost.
   public var jitCheckedNanosecondsPerInstruction: Double
   public var kernelNanosecondsPerPacket: [String: Double]
+  /// The kernel's figures less the test-run loop's own cost
+  /// (``testRunLoopNanoseconds``): what the kernel's JIT spends in the
+  /// program, the figure the JIT's compares with.
+  public var kernelNetNanosecondsPerPacket: [String: Double]
+  /// The kernel's ns per packet for a program that only returns, measured
+  /// with the same frames and repeat count; nil when not measured.
+  public var testRunLoopNanoseconds: Double?
   public var jitNanosecondsPerPacket: [String: Double]
 
   private enum CodingKeys: String, CodingKey {
@@ -24,13 +31,15 @@ public struct EngineComparison: Encodable, Sendable {
     case jitNanosecondsPerInstruction = "jitNsPerInstruction"
     case jitCheckedNanosecondsPerInstruction = "jitCheckedNsPerInstruction"
     case kernelNanosecondsPerPacket = "kernelNsPerPacket"
+    case kernelNetNanosecondsPerPacket = "kernelNetNsPerPacket"
+    case testRunLoopNanoseconds = "kernelTestRunLoopNs"
     case jitNanosecondsPerPacket = "jitNsPerPacket"
   }
 
   /// The loop in both engines (best of three) and the sample rows' figures.
-  public static func measure(samples: [SampleFigures], batching: [BatchingFigure]) throws
-    -> EngineComparison
-  {
+  public static func measure(
+    samples: [SampleFigures], batching: [BatchingFigure], testRunLoop: KernelFigures
+  ) throws -> EngineComparison {
     func best(_ kind: EngineKind, checked: Bool = false) throws -> Double {
       _ = try InterpreterBench.run(iterations: 200_000, engine: kind, checkedMemory: checked)
       let iterations: Int32 = kind == .jit ? 20_000_000 : 2_000_000
@@ -43,11 +52,12 @@ public struct EngineComparison: Encodable, Sendable {
       interpreterNanosecondsPerInstruction: try best(.interpreter),
       jitNanosecondsPerInstruction: try best(.jit),
       jitCheckedNanosecondsPerInstruction: try best(.jit, checked: true),
-      kernelNanosecondsPerPacket: [:],
-      jitNanosecondsPerPacket: [:])
+      kernelNanosecondsPerPacket: [:], kernelNetNanosecondsPerPacket: [:],
+      testRunLoopNanoseconds: testRunLoop.nanosecondsPerPacket, jitNanosecondsPerPacket: [:])
     for row in samples {
       let name = "\(row.object):\(row.program)"
       comparison.kernelNanosecondsPerPacket[name] = row.kernelNanosecondsPerPacket
+      comparison.kernelNetNanosecondsPerPacket[name] = row.kernelNetNanosecondsPerPacket
       let direct = batching.first { $0.program == name && $0.call == CallStyle.direct.rawValue }
       comparison.jitNanosecondsPerPacket[name] =
         direct?.perPacketNanoseconds ?? row.jitRunnerNanosecondsPerPacket

@@ -8,6 +8,8 @@ import Rewriter
 /// The engine's figures for the interpreter head-to-head: pure Swift, no
 /// privileges.
 public struct EngineFigures: Encodable, Sendable {
+  /// The engine of the program's figures (the loop is the interpreter's).
+  public var engine: String
   /// Nanoseconds per instruction on the compute loop.
   public var nanosecondsPerInstruction: Double
   /// Instructions of the compute loop's run.
@@ -35,7 +37,7 @@ public struct EngineFigures: Encodable, Sendable {
       batchForm.program, maps: maps, form: .batch, batchSize: batchSize, packets: frames,
       engine: engine)
     return EngineFigures(
-      nanosecondsPerInstruction: loop?.nanosecondsPerInstruction ?? 0,
+      engine: "\(engine)", nanosecondsPerInstruction: loop?.nanosecondsPerInstruction ?? 0,
       loopInstructions: loop?.instructions ?? 0,
       perPacketNanoseconds: single.nanosecondsPerPacket,
       batchNanoseconds: batch.nanosecondsPerPacket,
@@ -43,7 +45,7 @@ public struct EngineFigures: Encodable, Sendable {
   }
 
   private enum CodingKeys: String, CodingKey {
-    case loopInstructions
+    case engine, loopInstructions
     case nanosecondsPerInstruction = "nsPerInstruction"
     case perPacketNanoseconds = "perPacketNsPerPacket"
     case batchNanoseconds = "batchNsPerPacket"
@@ -58,6 +60,11 @@ public enum KernelFigures: Encodable, Sendable {
   case measured(nanosecondsPerPacket: Double, repetitions: UInt32)
   /// Not measured, and why.
   case skipped(String)
+
+  /// The measured figure, if any.
+  public var nanosecondsPerPacket: Double? {
+    if case .measured(let nanoseconds, _) = self { nanoseconds } else { nil }
+  }
 
   /// Loads `program` as compiled and test-runs it `repetitions` times on
   /// each frame; skipped without root.

@@ -13,6 +13,9 @@ public struct SampleFigures: Encodable, Sendable {
   public var engineNanosecondsPerPacket: Double?
   public var engineBatchNanosecondsPerPacket: Double?
   public var kernelNanosecondsPerPacket: Double?
+  /// ``kernelNanosecondsPerPacket`` less the test-run loop's own cost
+  /// (``KernelBench/testRunLoopNanoseconds()``, same run), at least 0.
+  public var kernelNetNanosecondsPerPacket: Double?
   public var liveMpps: Double?
   public var notes: [String] = []
   /// The packet runner's figure in the JIT (for the engines table).
@@ -31,6 +34,7 @@ public struct SampleFigures: Encodable, Sendable {
     case engineNanosecondsPerPacket = "engineNsPerPacket"
     case engineBatchNanosecondsPerPacket = "engineBatchNsPerPacket"
     case kernelNanosecondsPerPacket = "kernelNsPerPacket"
+    case kernelNetNanosecondsPerPacket = "kernelNetNsPerPacket"
   }
 
   /// The engine's figures for `source` over `frames`, per packet and in
@@ -65,16 +69,19 @@ public struct SampleFigures: Encodable, Sendable {
     return row
   }
 
-  /// Fills in the kernel's figures (test-run ns per packet, and live Mpps
-  /// when `live`); what fails becomes a note on its row.
+  /// Fills in the kernel's figures (test-run ns per packet, raw and net of
+  /// `testRunLoop` when it was measured, and live Mpps when `live`); what
+  /// fails becomes a note on its row.
   public static func addKernel(
     to rows: inout [SampleFigures], sources: [ProgramSource], bench: KernelBench,
-    live: Bool
+    testRunLoop: Double?, live: Bool
   ) {
     var measurable: [Int] = []
     for (index, source) in sources.enumerated() {
       do {
-        rows[index].kernelNanosecondsPerPacket = try bench.nanosecondsPerPacket(source)
+        let raw = try bench.nanosecondsPerPacket(source)
+        rows[index].kernelNanosecondsPerPacket = raw
+        rows[index].kernelNetNanosecondsPerPacket = testRunLoop.map { max(raw - $0, 0) }
         _ = try source.instrumentedSpec()  // live runs need the counting pass
         measurable.append(index)
       } catch {

@@ -1,0 +1,92 @@
+import BPF
+import Check
+import Engine
+import Rewriter
+import Testing
+
+/// Issue 22: the batch epilogue commits a redirect target only after an
+/// XDP_REDIRECT verdict where the redirect helper's result is the return
+/// value, and after every record where a target can be pending under
+/// another verdict. Either way each packet gets the per-packet form's
+/// verdict and redirect target.
+struct RedirectCommitTests {
+  /// Loads the last byte of the destination MAC into R4 (random in the
+  /// generated frames); frames shorter than 6 bytes pass.
+  static let prologue: [Instruction] = [
+    .load(.word, .r2, from: .r1, offset: 0),
+    .load(.word, .r3, from: .r1, offset: 4),
+    .move(.r4, .r2),
+    .add(.r4, immediate: 6),
+  ]
+
+  /// Odd byte: `return bpf_redirect(byte, 0)`; else XDP_PASS.
+  static let returnsRedirect = Program(
+    name: "returns_redirect", sectionName: "xdp",
+    instructions: prologue + [
+      .jump(.jgt, .r4, .r3, offset: 8),
+      .load(.byte, .r4, from: .r2, offset: 5),
+      .move(.r5, .r4),
+      .arithmetic(.and, .r5, immediate: 1),
+      .jump(.jeq, .r5, immediate: 0, offset: 4),
+      .move(.r1, .r4),
+      .move(.r2, immediate: 0),
+      .call(helper: HelperFunction.redirect.rawValue),
+      .exit,
+      .move(.r0, immediate: 2),
+      .exit,
+    ])
+
+  /// Odd byte: sets a target with `bpf_redirect`, then returns XDP_PASS
+  /// (the target stays pending); byte with bit 1 set: XDP_REDIRECT without
+  /// a target (the per-packet form has none); else XDP_PASS. A commit
+  /// skipped after the PASS would hand the pending target to the next
+  /// REDIRECT record.
+  static let leavesTargetPending = Program(
+    name: "leaves_target_pending", sectionName: "xdp",
+    instructions: prologue + [
+      .jump(.jgt, .r4, .r3, offset: 13),
+      .load(.byte, .r4, from: .r2, offset: 5),
+      .move(.r5, .r4),
+      .arithmetic(.and, .r5, immediate: 1),
+      .jump(.jeq, .r5, immediate: 0, offset: 5),
+      .move(.r1, .r4),
+      .move(.r2, immediate: 0),
+      .call(helper: HelperFunction.redirect.rawValue),
+      .move(.r0, immediate: 2),
+      .exit,
+      .arithmetic(.and, .r4, immediate: 2),
+      .jump(.jeq, .r4, immediate: 0, offset: 2),
+      .move(.r0, immediate: 4),
+      .exit,
+      .move(.r0, immediate: 2),
+      .exit,
+    ])
+
+  @Test(arguments: [returnsRedirect, leavesTargetPending])
+  func everyVariantGivesEachPacketItsTarget(_ program: Program) throws {
+    let result = try EquivalenceCheck(packets: 3_000, seed: 22).run(program, maps: [])
+    // Both verdicts occur, so records of either kind follow each other.
+    #expect(result.actions[.redirect].packets > 300, "\(result.actions)")
+    #expect(result.actions[.pass].packets > 300, "\(result.actions)")
+    #expect(result.variants.count == BatchVariant.all.count)
+    for outcome in result.variants {
+      #expect(outcome.refusal == nil, "\(outcome.variant): \(String(describing: outcome.refusal))")
+      #expect(outcome.packets == 3_000)
+      #expect(
+        outcome.mismatches == 0,
+        "\(program.name) \(outcome.variant): \(String(describing: outcome.firstDifference))")
+    }
+  }
+
+  @Test func onlyTheReturnedRedirectSkipsTheCommit() throws {
+    func commitIsConditional(_ program: Program) throws -> Bool {
+      let batch = try BatchTrampoline().rewrite(program)
+      let epilogue = Array(batch.program.instructions[batch.layout.epilogue])
+      let commit = try #require(
+        epilogue.firstIndex(of: .call(helper: HelperFunction.commitRedirect.rawValue)))
+      return epilogue[..<commit].contains { $0.isBranch }
+    }
+    #expect(try commitIsConditional(Self.returnsRedirect))
+    #expect(try !commitIsConditional(Self.leavesTargetPending))
+  }
+}
