@@ -4,16 +4,35 @@ SHELL := /bin/bash
 ARCH := $(shell uname -m)
 CLANG ?= $(shell command -v clang)
 BPF_CFLAGS := -target bpf -O2 -g -I/usr/include/$(ARCH)-linux-gnu -Wall -Werror
-APT_PACKAGES := libbpf-dev libxdp-dev libelf-dev libncursesw5-dev linux-libc-dev zlib1g-dev pkg-config iproute2 tmux tcpdump prometheus bpftool
+APT_PACKAGES := libbpf-dev libxdp-dev libelf-dev libncursesw5-dev linux-libc-dev zlib1g-dev pkg-config iproute2 iputils-ping tmux tcpdump prometheus bpftool
 SWIFT_FLAGS ?=
 XDPBATCH = $(shell swift build $(SWIFT_FLAGS) --show-bin-path)/xdpbatch
+# What users install: `swift build -c release`. The tests that run the
+# binary (commands, console in tmux, inspection, datapath) run this one.
+RELEASE_BIN = $(shell swift build -c release --show-bin-path)/xdpbatch
+
+# make install PREFIX=... DESTDIR=...: the layout the binary looks in
+# (PREFIX/bin/xdpbatch beside PREFIX/share/xdpbatch/{themes,samples}).
+PREFIX ?= /usr/local
+DESTDIR ?=
+ROOT = $(DESTDIR)$(PREFIX)
+THEMES := $(wildcard Themes/*.theme)
+UNITS := $(wildcard contrib/systemd/*.service)
+INSTALLED_FILES = bin/xdpbatch \
+	$(patsubst Themes/%,share/xdpbatch/themes/%,$(THEMES)) \
+	$(patsubst Samples/%,share/xdpbatch/samples/%,$(SAMPLE_SOURCES) Samples/xdp_common.h) \
+	$(patsubst build/samples/%,share/xdpbatch/samples/%,$(SAMPLE_OBJECTS)) \
+	share/bash-completion/completions/xdpbatch share/zsh/site-functions/_xdpbatch \
+	share/fish/vendor_completions.d/xdpbatch.fish share/man/man1/xdpbatch.1 \
+	$(patsubst contrib/systemd/%,lib/systemd/system/%,$(UNITS))
 
 SAMPLE_SOURCES := $(wildcard Samples/*.bpf.c)
 SAMPLE_OBJECTS := $(patsubst Samples/%.bpf.c,build/samples/%.o,$(SAMPLE_SOURCES))
 CORPUS_SOURCES := $(wildcard Corpus/*.bpf.c)
 CORPUS_OBJECTS := $(patsubst Corpus/%.bpf.c,build/corpus/%.o,$(CORPUS_SOURCES))
 
-.PHONY: all deps build samples corpus test fuzz demo demo-down format clean
+.PHONY: all deps build release samples corpus test install-check fuzz demo demo-down format clean \
+	install uninstall manual
 
 all: build
 
@@ -44,9 +63,53 @@ build/corpus/%.o: Corpus/%.bpf.c Samples/xdp_common.h | deps
 build: deps samples
 	swift build $(SWIFT_FLAGS)
 
-test: deps samples corpus
+## release: the binary as users build and install it.
+release: deps samples
+	swift build -c release --product xdpbatch
+
+## test: the whole suite; every test that runs the binary runs the release
+## build (XDPBATCH_BINARY); then an installation into a scratch prefix.
+test: deps samples corpus release
 	swift build --build-tests $(SWIFT_FLAGS)
-	swift test --skip-build $(SWIFT_FLAGS)
+	XDPBATCH_BINARY=$(RELEASE_BIN) XDPBATCH_EXPECT_BUILD=release swift test --skip-build $(SWIFT_FLAGS)
+	$(MAKE) --no-print-directory install-check
+
+## install-check: make install into a scratch prefix, run the installed
+## binary from elsewhere, make uninstall, and check that nothing is left.
+install-check:
+	Tests/install-check.sh
+
+## manual: the man page from swift-argument-parser's generate-manual plugin.
+manual: build/man/xdpbatch.1
+
+build/man/xdpbatch.1: release
+	@mkdir -p build/man
+	swift package plugin generate-manual --date $$(git log -1 --format=%cs 2>/dev/null || date +%F)
+	cp .build/plugins/GenerateManual/outputs/xdpbatch/xdpbatch.1 $@
+
+## install: the release binary, themes, samples (sources and objects),
+## completions (bash, zsh, fish), the man page and the systemd units.
+install: release manual
+	install -D -m 0755 $(RELEASE_BIN) $(ROOT)/bin/xdpbatch
+	install -d $(ROOT)/share/xdpbatch/themes $(ROOT)/share/xdpbatch/samples
+	install -m 0644 $(THEMES) $(ROOT)/share/xdpbatch/themes/
+	install -m 0644 $(SAMPLE_SOURCES) Samples/xdp_common.h $(SAMPLE_OBJECTS) $(ROOT)/share/xdpbatch/samples/
+	install -d $(ROOT)/share/bash-completion/completions $(ROOT)/share/zsh/site-functions \
+	  $(ROOT)/share/fish/vendor_completions.d $(ROOT)/share/man/man1 $(ROOT)/lib/systemd/system
+	$(RELEASE_BIN) --generate-completion-script bash > $(ROOT)/share/bash-completion/completions/xdpbatch
+	$(RELEASE_BIN) --generate-completion-script zsh > $(ROOT)/share/zsh/site-functions/_xdpbatch
+	$(RELEASE_BIN) --generate-completion-script fish > $(ROOT)/share/fish/vendor_completions.d/xdpbatch.fish
+	install -m 0644 build/man/xdpbatch.1 $(ROOT)/share/man/man1/xdpbatch.1
+	for unit in $(UNITS); do \
+	  sed 's|/usr/local/bin/xdpbatch|$(PREFIX)/bin/xdpbatch|g' $$unit \
+	    > $(ROOT)/lib/systemd/system/$$(basename $$unit); \
+	  chmod 0644 $(ROOT)/lib/systemd/system/$$(basename $$unit); \
+	done
+
+## uninstall: removes every file install put, and its own folders.
+uninstall:
+	rm -f $(addprefix $(ROOT)/,$(INSTALLED_FILES))
+	-rmdir $(ROOT)/share/xdpbatch/themes $(ROOT)/share/xdpbatch/samples $(ROOT)/share/xdpbatch 2>/dev/null
 
 ## fuzz: libFuzzer with ASan on the object reader (+ check) and on the engine
 ## (+ rewriter), FUZZ_SECONDS each, both at once; seeds from the samples.

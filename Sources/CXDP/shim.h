@@ -20,6 +20,7 @@
 #include <linux/if_tun.h>
 #include <linux/if_xdp.h>
 #include <xdp/xsk.h>
+#include <xdp/libxdp.h>
 
 #ifndef SOL_XDP
 #define SOL_XDP 283

@@ -61,7 +61,7 @@ extension ProgramStatus {
       nanosecondsPerPacket: nanosecondsPerPacket,
       datapath: record.isSoftware ? DatapathKind.software.rawValue : DatapathKind.kernel.rawValue,
       zeroCopy: datapath?.zeroCopy, datapathNanosecondsPerPacket: datapathNanosecondsPerPacket,
-      datapathMove: Self.datapathMove(of: record))
+      datapathMove: Self.datapathMove(of: record), batchRefusal: counts?.refusal)
   }
 
   /// What `b` does to `record`'s interface when it moves it between the

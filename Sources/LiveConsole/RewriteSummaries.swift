@@ -9,6 +9,8 @@ struct RewriteSummaries {
   struct Counts: Hashable {
     var before: Int
     var after: Int?
+    /// Why the rewriter refused the program, when it did.
+    var refusal: String?
   }
 
   private struct Key: Hashable {
@@ -28,10 +30,15 @@ struct RewriteSummaries {
       bound: record.bound)
     if let counts = known[key] { return counts }
     var counts: Counts?
-    if let summary = try? record.source.batchSummary(record.batchTrampoline) {
+    do {
+      let summary = try record.source.batchSummary(record.batchTrampoline)
       counts = Counts(before: summary.instructionsBefore, after: summary.instructionsAfter)
-    } else if let compiled = try? record.source.compiledSpec() {
-      counts = Counts(before: compiled.program.instructions.count, after: nil)
+    } catch {
+      // The object reads but the rewrite fails: the rewriter's refusal.
+      if let compiled = try? record.source.compiledSpec() {
+        counts = Counts(
+          before: compiled.program.instructions.count, after: nil, refusal: "\(error)")
+      }
     }
     known[key] = counts
     return counts

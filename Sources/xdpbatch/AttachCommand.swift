@@ -8,7 +8,7 @@ import Kernel
 /// `xdpbatch attach`: loads a program of an object file, instrumented to
 /// count its verdicts, and attaches it to an interface through a pinned
 /// BPF link (replacing xdpbatch's program there atomically).
-struct AttachCommand: ParsableCommand {
+struct AttachCommand: ParsableCommand, LibraryMessageCommand {
   static let configuration = CommandConfiguration(
     commandName: "attach",
     abstract: "Attach an XDP program of an object file to an interface (replaces ours atomically).")
@@ -55,6 +55,8 @@ struct AttachCommand: ParsableCommand {
       throw ValidationError("--engine and --group-actions need --datapath software")
     }
   }
+
+  @OptionGroup var messages: LibraryMessageOptions
 
   func run() throws {
     try Privileges.require(for: "attach")

@@ -5,7 +5,7 @@ import Lab
 
 /// `xdpbatch bench`: what each part costs, always next to a reference
 /// measured in the same run (``Lab/BenchRun`` measures; this prints).
-struct BenchCommand: ParsableCommand {
+struct BenchCommand: ParsableCommand, LibraryMessageCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
     abstract: "Measure the engine, the kernel and the rewriter side by side.")
@@ -64,6 +64,8 @@ struct BenchCommand: ParsableCommand {
       throw ValidationError("--skip-datapath and --only-datapath exclude each other")
     }
   }
+
+  @OptionGroup var messages: LibraryMessageOptions
 
   func run() throws {
     let progress = Progress()

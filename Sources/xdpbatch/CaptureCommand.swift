@@ -15,7 +15,7 @@ private let captureInterrupted = Atomic<Bool>(false)
 
 /// `xdpbatch capture IFACE -w FILE`: frames the XDP program on an
 /// interface sees, with its verdict on each, written as pcapng or pcap.
-struct CaptureCommand: ParsableCommand {
+struct CaptureCommand: ParsableCommand, LibraryMessageCommand {
   static let configuration = CommandConfiguration(
     commandName: "capture",
     abstract:
@@ -72,28 +72,37 @@ struct CaptureCommand: ParsableCommand {
     XDPAction.allCases.first { $0.name == name.lowercased() }
   }
 
+  @OptionGroup var messages: LibraryMessageOptions
+
   func run() throws {
-    let file = try OutputFile.open(write)
-    defer { try? file.close() }
     let writer = CaptureFileFormat(
       layout: CaptureFileFormat.Layout(rawValue: format) ?? .pcapng, snapLength: UInt32(snaplen))
-    file.write(Data(writer.header()))
 
+    // SIGHUP too: an SSH session that drops ends the capture as Ctrl-C
+    // does, with the original program swapped back.
     captureInterrupted.store(false, ordering: .relaxed)
     let handler: @convention(c) (Int32) -> Void = { _ in
       captureInterrupted.store(true, ordering: .relaxed)
     }
-    let previousInterrupt = signal(SIGINT, handler)
-    let previousTerminate = signal(SIGTERM, handler)
-    defer {
-      signal(SIGINT, previousInterrupt)
-      signal(SIGTERM, previousTerminate)
-    }
+    let previous = [SIGINT, SIGTERM, SIGHUP].map { ($0, signal($0, handler)) }
+    defer { for (number, action) in previous { signal(number, action) } }
 
     let capture = try FrameCapture.start(
       FrameCapture.Request(
         interface: interface, action: action.flatMap(Self.action(named:)), snapLength: snaplen),
       object: object, program: program)
+    // The file is opened (and an existing one truncated) only now that
+    // the capture runs: a capture that cannot start leaves it as it was
+    // (tcpdump opens its output after the interface, too).
+    let file: FileHandle
+    do {
+      file = try OutputFile.open(write)
+    } catch {
+      try capture.stop()
+      throw error
+    }
+    defer { try? file.close() }
+    file.write(Data(writer.header()))
     writeToStandardError(
       "capturing on \(interface) (program id \(capture.originalID) swapped for its capture variant); Ctrl-C stops"
     )

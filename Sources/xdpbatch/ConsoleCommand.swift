@@ -12,7 +12,7 @@ import LiveConsole
 ///
 /// Named `ConsoleSubcommand` because `ConsoleCommand` is what the console
 /// asks the layer above to do (Console's key model).
-struct ConsoleSubcommand: ParsableCommand {
+struct ConsoleSubcommand: ParsableCommand, LibraryMessageCommand {
   static let configuration = CommandConfiguration(
     commandName: "console",
     abstract: "The interactive console: interfaces, program, live per-action counts (default).")
@@ -29,14 +29,25 @@ struct ConsoleSubcommand: ParsableCommand {
       valueName: "iface"))
   var interface: String?
 
+  @OptionGroup var messages: LibraryMessageOptions
+
   func run() throws {
     try ConsoleStartError.checkTerminal()
     try Privileges.require(for: "console")
     if let interface { try ConsoleStartError.checkInterface(interface) }
+    // From here on the terminal is the console's screen: what libbpf and
+    // libxdp print goes to the message log, and to standard error again
+    // once the console has given the terminal back.
+    let libraryMessages = LibraryMessages.Collector(verbose: messages.verbose)
+    LibraryMessages.route(to: libraryMessages.sink)
+    defer { XDPBatch.routeLibraryMessages(for: self) }
     let session = ConsoleSession(interface: interface)
     let runner = ConsoleRunner(
       theme: theme, environment: ProcessInfo.processInfo.environment,
-      snapshot: { session.snapshot() }, execute: { try session.execute($0) })
+      snapshot: { session.snapshot() }, execute: { try session.execute($0) },
+      libraryMessages: {
+        libraryMessages.take().map { StatusMessage($0.level == .warning ? .error : .info, $0.text) }
+      })
     do {
       if let signal = try runner.run() {
         throw ExitCode(128 + signal)

@@ -20,7 +20,7 @@ struct DatapathCommand: ParsableCommand {
 
 /// `xdpbatch datapath run IFACE OBJ --program P`: the datapath in the foreground
 /// (for debugging and for systemd) until SIGINT, SIGTERM or `datapath stop`.
-struct DatapathRunCommand: ParsableCommand {
+struct DatapathRunCommand: ParsableCommand, LibraryMessageCommand {
   static let configuration = CommandConfiguration(
     commandName: "run",
     abstract: "Run the software datapath of an interface in the foreground.",
@@ -75,6 +75,8 @@ struct DatapathRunCommand: ParsableCommand {
     }
     guard mode != .offload else { throw ValidationError("--mode must be native or generic") }
   }
+
+  @OptionGroup var messages: LibraryMessageOptions
 
   func run() throws {
     let path = URL(fileURLWithPath: object).standardizedFileURL.path

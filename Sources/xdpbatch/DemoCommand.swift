@@ -27,7 +27,11 @@ struct DemoCommand: ParsableCommand {
       ?? (Privileges.sufficient
         ? "none" : "unknown (reading it needs root: CAP_BPF and CAP_NET_ADMIN)")
     let generator =
-      status.generator.running ? "running, \(status.generator.sent) frames sent" : "stopped"
+      switch status.generator.running {
+      case true?: "running, \(status.generator.sent ?? 0) frames sent"
+      case false?: "stopped"
+      case nil: "unknown (reading it needs root: CAP_BPF and CAP_NET_ADMIN)"
+      }
     print(
       """
       demo: up (namespace \(status.namespace ?? "?"), \(interface) <-> \(status.peer ?? "?"))
@@ -36,7 +40,7 @@ struct DemoCommand: ParsableCommand {
       """)
   }
 
-  struct Up: ParsableCommand {
+  struct Up: ParsableCommand, LibraryMessageCommand {
     static let configuration = CommandConfiguration(
       abstract: "Make the demo (idempotent): namespace, veth pair, classifier, generator.")
 
@@ -57,6 +61,8 @@ struct DemoCommand: ParsableCommand {
     func validate() throws {
       guard rate > 0 else { throw ValidationError("--rate must be above 0") }
     }
+
+    @OptionGroup var messages: LibraryMessageOptions
 
     func run() throws {
       try Privileges.require(for: "demo up")
@@ -83,9 +89,11 @@ struct DemoCommand: ParsableCommand {
     }
   }
 
-  struct Down: ParsableCommand {
+  struct Down: ParsableCommand, LibraryMessageCommand {
     static let configuration = CommandConfiguration(
       abstract: "Remove everything the demo made (quiet when nothing is up).")
+
+    @OptionGroup var messages: LibraryMessageOptions
 
     func run() throws {
       try Privileges.require(for: "demo down")
@@ -96,11 +104,13 @@ struct DemoCommand: ParsableCommand {
     }
   }
 
-  struct Status: ParsableCommand {
+  struct Status: ParsableCommand, LibraryMessageCommand {
     static let configuration = CommandConfiguration(abstract: "Show what of the demo exists.")
 
     @Flag(help: "Print JSON.")
     var json = false
+
+    @OptionGroup var messages: LibraryMessageOptions
 
     func run() throws {
       try DemoCommand.show(Demo().status(), json: json)
@@ -109,13 +119,15 @@ struct DemoCommand: ParsableCommand {
 
   /// The generator process `demo up` starts: sends the traffic mix from
   /// the peer until SIGTERM, writing its pid and sent count to files.
-  struct Generate: ParsableCommand {
+  struct Generate: ParsableCommand, LibraryMessageCommand {
     static let configuration = CommandConfiguration(
       abstract: "Run the demo's traffic generator (started by `demo up`).",
       shouldDisplay: false)
 
     @Option(help: "Frames per second.")
     var rate: Double = 20_000
+
+    @OptionGroup var messages: LibraryMessageOptions
 
     func run() throws {
       try Demo().runGenerator(rate: rate)

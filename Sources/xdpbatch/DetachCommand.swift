@@ -4,7 +4,7 @@ import Kernel
 
 /// `xdpbatch detach`: removes xdpbatch's program, its pins and its record;
 /// with `--force`, also a program another tool attached.
-struct DetachCommand: ParsableCommand {
+struct DetachCommand: ParsableCommand, LibraryMessageCommand {
   static let configuration = CommandConfiguration(
     commandName: "detach",
     abstract: "Detach xdpbatch's program from an interface and remove its pins.",
@@ -18,6 +18,8 @@ struct DetachCommand: ParsableCommand {
 
   @Flag(help: "Also detach a program that another tool attached.")
   var force = false
+
+  @OptionGroup var messages: LibraryMessageOptions
 
   func run() throws {
     try Privileges.require(for: "detach")

@@ -5,7 +5,7 @@ import Kernel
 
 /// `xdpbatch exporter`: serves the counters of every interface running an
 /// xdpbatch program at `/metrics`, for Prometheus.
-struct ExporterCommand: ParsableCommand {
+struct ExporterCommand: ParsableCommand, LibraryMessageCommand {
   static let configuration = CommandConfiguration(
     commandName: "exporter",
     abstract: "Serve per-interface counters and run statistics at /metrics for Prometheus.",
@@ -41,7 +41,12 @@ struct ExporterCommand: ParsableCommand {
     if !(interval > 0) { throw ValidationError("--interval must be above 0") }
   }
 
+  @OptionGroup var messages: LibraryMessageOptions
+
   func run() throws {
+    // Unprivileged, every counter read would fail and /metrics would be
+    // served empty with 200: refuse to start instead, with the reason.
+    try Privileges.require(for: "exporter")
     let address = try ListenAddress(parsing: listen)
     let statistics = runStatistics ? try? RunStatistics.enable() : nil
     defer { _ = statistics }

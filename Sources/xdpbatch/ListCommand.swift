@@ -5,7 +5,7 @@ import Inspection
 import Kernel
 
 /// `xdpbatch list`: the machine's network interfaces, i40e ports first.
-struct ListCommand: ParsableCommand {
+struct ListCommand: ParsableCommand, LibraryMessageCommand {
   static let configuration = CommandConfiguration(
     commandName: "list",
     abstract: "List network interfaces with driver, queues and XDP state (i40e first).")
@@ -15,6 +15,8 @@ struct ListCommand: ParsableCommand {
 
   @Flag(help: "List every interface, not only i40e ports.")
   var all = false
+
+  @OptionGroup var messages: LibraryMessageOptions
 
   func run() throws {
     let inventory: InterfaceInventory

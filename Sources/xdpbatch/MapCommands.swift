@@ -9,7 +9,7 @@ import Kernel
 /// `xdpbatch maps IFACE`: the maps of the XDP program on an interface,
 /// whoever attached it; on the software datapath, of the user's program
 /// its redirect program falls back to.
-struct MapsCommand: ParsableCommand {
+struct MapsCommand: ParsableCommand, LibraryMessageCommand {
   static let configuration = CommandConfiguration(
     commandName: "maps",
     abstract: "List the maps of the XDP program on an interface (any program, any loader).")
@@ -19,6 +19,8 @@ struct MapsCommand: ParsableCommand {
 
   @Flag(help: "Print one JSON document.")
   var json = false
+
+  @OptionGroup var messages: LibraryMessageOptions
 
   func run() throws {
     let deployed = try DeployedProgram.on(interface)
@@ -90,7 +92,7 @@ struct MapOperand: ParsableArguments {
 }
 
 /// `xdpbatch map dump IFACE NAME`.
-struct MapDumpCommand: ParsableCommand {
+struct MapDumpCommand: ParsableCommand, LibraryMessageCommand {
   static let configuration = CommandConfiguration(
     commandName: "dump", abstract: "Print a map's entries, formatted from its BTF (hex without).")
 
@@ -101,6 +103,8 @@ struct MapDumpCommand: ParsableCommand {
 
   @Flag(help: "Leave out entries whose value is all zero bytes.")
   var nonzero = false
+
+  @OptionGroup var messages: LibraryMessageOptions
 
   func run() throws {
     let deployed = try DeployedProgram.on(map.interface)
@@ -156,26 +160,46 @@ extension MapDumpCommand {
 }
 
 /// `xdpbatch map update IFACE NAME KEY VALUE`.
-struct MapUpdateCommand: ParsableCommand {
+struct MapUpdateCommand: ParsableCommand, LibraryMessageCommand {
   static let configuration = CommandConfiguration(
     commandName: "update",
-    abstract: "Set a map entry (per-CPU maps: on every CPU).")
+    abstract: "Set a map entry (per-CPU maps: one value per CPU, or --all-cpus VALUE).")
 
   @OptionGroup var map: MapOperand
 
   @Argument(help: "The key, as `map dump` prints keys (or hex:BYTES).")
   var key: String
 
-  @Argument(help: "The value, as `map dump` prints values (or hex:BYTES).")
-  var value: String
+  @Argument(
+    help:
+      "The value, as `map dump` prints values (or hex:BYTES); for a per-CPU map one value per CPU, in CPU order (as bpftool).")
+  var values: [String] = []
+
+  @Option(
+    name: .customLong("all-cpus"),
+    help: ArgumentHelp("The same value on every CPU of a per-CPU map.", valueName: "value"))
+  var allCPUs: String?
+
+  @OptionGroup var messages: LibraryMessageOptions
+
+  func validate() throws {
+    if allCPUs != nil && !values.isEmpty {
+      throw ValidationError("give the values, or --all-cpus VALUE, not both")
+    }
+    if allCPUs == nil && values.isEmpty { throw ValidationError("missing the value") }
+  }
 
   func run() throws {
-    try map.open().update(key: key, value: value)
+    if let allCPUs {
+      try map.open().update(key: key, values: [allCPUs], allCPUs: true)
+    } else {
+      try map.open().update(key: key, values: values)
+    }
   }
 }
 
 /// `xdpbatch map delete IFACE NAME KEY`.
-struct MapDeleteCommand: ParsableCommand {
+struct MapDeleteCommand: ParsableCommand, LibraryMessageCommand {
   static let configuration = CommandConfiguration(
     commandName: "delete", abstract: "Remove a map entry (hash-like maps, DEVMAPs).")
 
@@ -183,6 +207,8 @@ struct MapDeleteCommand: ParsableCommand {
 
   @Argument(help: "The key, as `map dump` prints keys (or hex:BYTES).")
   var key: String
+
+  @OptionGroup var messages: LibraryMessageOptions
 
   func run() throws {
     try map.open().delete(key: key)

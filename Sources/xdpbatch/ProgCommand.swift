@@ -10,7 +10,7 @@ import Kernel
 /// request its translated and JIT-compiled code. On the software datapath
 /// it shows both programs: the redirect program attached, and the user's
 /// program it falls back to (which the rest describes).
-struct ProgCommand: ParsableCommand {
+struct ProgCommand: ParsableCommand, LibraryMessageCommand {
   static let configuration = CommandConfiguration(
     commandName: "prog",
     abstract: "Show the XDP program on an interface as the kernel holds it (any loader).")
@@ -28,6 +28,8 @@ struct ProgCommand: ParsableCommand {
     help:
       "Print the JIT-compiled code as hex, and disassembled when objdump or llvm-mc is installed.")
   var jited = false
+
+  @OptionGroup var messages: LibraryMessageOptions
 
   func run() throws {
     let deployed = try DeployedProgram.on(interface)

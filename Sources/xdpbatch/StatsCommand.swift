@@ -7,7 +7,7 @@ import Kernel
 
 /// `xdpbatch stats`: the interface's per-action counters, their rates and
 /// the program's cost per packet; once, or every interval (JSON lines).
-struct StatsCommand: ParsableCommand {
+struct StatsCommand: ParsableCommand, LibraryMessageCommand {
   static let configuration = CommandConfiguration(
     commandName: "stats",
     abstract: "Print per-action counters and rates of xdpbatch's program on an interface.")
@@ -34,6 +34,8 @@ struct StatsCommand: ParsableCommand {
     if count != nil && interval == nil { throw ValidationError("--count needs --interval") }
   }
 
+  @OptionGroup var messages: LibraryMessageOptions
+
   func run() throws {
     try Privileges.require(for: "stats")
     let deployment = ProgramDeployment()
@@ -47,6 +49,7 @@ struct StatsCommand: ParsableCommand {
         name: (try? attachment.program().name) ?? "?", attachMode: try? attachment.mode(),
         tracker: tracker, software: deployment.status(interface: interface))
       report.perCPU = try? attachment.counters.readPerCPU()
+      report.time = StatsReport.timestamp(Date())
       // Unbuffered, so that a reader of a pipe sees each interval at once.
       FileHandle.standardOutput.write(
         Data(((json ? report.jsonLine() : report.table()) + "\n").utf8))
@@ -57,6 +60,9 @@ struct StatsCommand: ParsableCommand {
 /// One report of `stats`, in docs/DESIGN.md's JSON shape (`mode` is the
 /// form; `form` repeats it under its own name).
 struct StatsReport: Encodable {
+  /// When the counters were read: UTC, RFC 3339 with milliseconds
+  /// (`2026-12-06T14:03:07.123Z`); every report of `--interval` has one.
+  var time: String?
   var interface: String
   var program: String
   var mode: String?
@@ -119,10 +125,18 @@ struct StatsReport: Encodable {
 
   func jsonLine() -> String { JSONCoding.line(self) }
 
+  /// `date` as RFC 3339 in UTC with milliseconds.
+  static func timestamp(_ date: Date) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.string(from: date)
+  }
+
   func table() -> String {
     let cost = nsPerPacket.map { String(format: "%.1f ns/packet", $0) } ?? "ns/packet n/a"
     var lines = [
-      "\(interface): \(program) (\(mode ?? "unknown form"), \(datapath.rawValue) datapath, \(attachMode ?? "?") mode, id \(programID)), \(cost)",
+      (time.map { "\($0) " } ?? "")
+        + "\(interface): \(program) (\(mode ?? "unknown form"), \(datapath.rawValue) datapath, \(attachMode ?? "?") mode, id \(programID)), \(cost)",
       "ACTION          PACKETS            BYTES       PACKETS/S",
     ]
     for action in XDPAction.allCases {

@@ -41,6 +41,7 @@ struct XDPBatch: ParsableCommand {
       writeToStandardError(usageMessage(for: error))
       Glibc.exit(2)
     }
+    routeLibraryMessages(for: command)
     do {
       var runnable = command
       try runnable.run()

@@ -43,4 +43,24 @@ struct VersionCommandTests {
       #expect(known, "\(commit) is not a commit of this checkout")
     }
   }
+
+  /// `version --json` says how the binary was built; `make test` sets
+  /// XDPBATCH_EXPECT_BUILD=release, so a run that tested the debug binary
+  /// instead of what users install fails here.
+  @Test("version --json: build, samples and theme folders")
+  func jsonSaysHowItWasBuilt() throws {
+    let result = try Command.run(["version", "--json"])
+    #expect(result.status == 0, "\(result.errors)")
+    let document = try result.json()
+    #expect(document["version"] as? String == "0.2.0")
+    let build = try #require(document["build"] as? String)
+    #expect(["release", "debug"].contains(build))
+    if let expected = ProcessInfo.processInfo.environment["XDPBATCH_EXPECT_BUILD"] {
+      #expect(build == expected, "the tests ran the \(build) binary")
+    }
+    // Run from the checkout: the samples are the checkout's build/samples.
+    let samples = try #require(document["samples"] as? String)
+    #expect(samples.hasSuffix("/build/samples"))
+    #expect(document["theme_folders"] is [[String: Any]])
+  }
 }

@@ -45,6 +45,31 @@ import Testing
     #expect(!lines.contains { $0.contains("whole datapath") })
   }
 
+  /// `b` on a program the rewriter refuses says why at once, asks
+  /// nothing and changes nothing (issue 24: it asked for y first).
+  @Test func bRefusesAProgramWithoutABatchFormBeforeAsking() throws {
+    var snapshot = try Fixtures.live()
+    snapshot.program?.mode = .perPacket
+    snapshot.program?.datapath = "kernel"
+    snapshot.program?.datapathMove = "move ens1f1 to the software datapath (AF_XDP) in batch form"
+    snapshot.program?.batchRefusal = "instruction 12: a tail call cannot be batched"
+    var state = ConsoleState()
+    _ = state.reconcile(with: snapshot)
+    let interface = try #require(state.selection)
+    #expect(state.reduce(.character("b"), in: snapshot).isEmpty)
+    #expect(state.overlay == nil, "no question")
+    let name = try #require(snapshot.program?.programName)
+    #expect(
+      state.notice
+        == .error(
+          "b: \(name) has no batch form: instruction 12: a tail call cannot be batched; nothing changed on \(interface)"
+        ))
+    // In batch form already, b goes back to per-packet as before.
+    snapshot.program?.mode = .batch
+    snapshot.program?.datapathMove = nil
+    #expect(state.reduce(.character("b"), in: snapshot) == [.swapMode(interface: interface)])
+  }
+
   @Test func bAsksOnTheStatusLineAndOnlyYGoesOn() throws {
     let move = "move ens1f1 back to the kernel datapath in per-packet form"
     let snapshot = try Self.software(zeroCopy: false, move: move)

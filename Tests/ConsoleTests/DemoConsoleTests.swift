@@ -35,7 +35,9 @@ struct DemoConsoleTests {
     let session = TerminalSession(width: 120, height: 40, shellPrompt: ())
     defer { session.close() }
     #expect(session.waitFor { $0.contains(TerminalSession.prompt) })
-    session.type(binary)
+    // --verbose: libbpf's and libxdp's debug lines as well go through
+    // the console (its message log), none onto the screen.
+    session.type(binary + " console --verbose")
     // The demo's interface is selected, and its program shown.
     #expect(session.waitFor { $0.contains("xdpbatch0") && $0.contains("xdp_classify_prog") })
 
@@ -71,6 +73,8 @@ struct DemoConsoleTests {
           && lines.filter { $0.hasPrefix(TerminalSession.prompt) }.count == 2
           && !screen.contains("╭") && !screen.contains("actions")
       }, "the prompt did not come back clean:\n\(session.capture())")
+
+    #expect(session.libraryLines == [], "libbpf or libxdp wrote onto the console's screen")
 
     // demo down: nothing of the datapath is left.
     let down = Self.run(binary, ["demo", "down"])

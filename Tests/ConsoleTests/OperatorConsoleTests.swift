@@ -43,13 +43,13 @@ import Testing
   @Test func messageLogKeepsEveryMessageWithTheVerifierLog() throws {
     var snapshot = try Fixtures.live()
     var state = started(snapshot)
-    state.logShownMessage(of: snapshot)
-    state.logShownMessage(of: snapshot)
+    state.logShownMessage(of: snapshot, at: 1_800_000_000)
+    state.logShownMessage(of: snapshot, at: 1_800_000_000)
     #expect(state.log.count == 1)
     let log = (0..<40).map { "\($0): (b7) r0 = \($0)" }.joined(separator: "\n")
     state.notice = .error(
       "the verifier rejected program \"big\" at instruction 39:\nR3 !read_ok", detail: log)
-    state.logShownMessage(of: snapshot)
+    state.logShownMessage(of: snapshot, at: 1_800_000_000)
     #expect(state.log.count == 2)
     #expect(state.reduce(.character("l"), in: snapshot).isEmpty)
     #expect(state.overlay == .messages(scroll: 0))
@@ -67,7 +67,7 @@ import Testing
     #expect(state.overlay == nil)
     snapshot.status = nil
     state.notice = nil
-    state.logShownMessage(of: snapshot)
+    state.logShownMessage(of: snapshot, at: 1_800_000_000)
     #expect(state.log.count == 2)
   }
 

@@ -82,10 +82,7 @@ final class TerminalSession {
   static let tmux: String? = ["/usr/bin/tmux", "/usr/local/bin/tmux"].first {
     FileManager.default.isExecutableFile(atPath: $0)
   }
-  static var binary: String {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().appendingPathComponent(".build/debug/xdpbatch").path
-  }
+  static var binary: String { BuiltXDPBatch.url?.path ?? "xdpbatch-not-built" }
   static var binaryExists: Bool { FileManager.default.isExecutableFile(atPath: binary) }
 
   let name = "xdpbatch-test-\(UUID().uuidString.prefix(8))"
@@ -129,7 +126,20 @@ final class TerminalSession {
     tmux(["resize-window", "-t", name, "-x", "\(width)", "-y", "\(height)"])
   }
 
-  func capture() -> String { tmux(["capture-pane", "-p", "-J", "-t", name]) }
+  /// The screen now. Every screen captured is checked for a line libbpf
+  /// or libxdp printed: those go to the message log, never the terminal.
+  func capture() -> String {
+    let screen = tmux(["capture-pane", "-p", "-J", "-t", name])
+    if let line = screen.split(separator: "\n").first(where: {
+      $0.contains("libbpf:") || $0.contains("libxdp:")
+    }) {
+      libraryLines.append(String(line))
+    }
+    return screen
+  }
+
+  /// Lines of libbpf or libxdp seen on the screen by ``capture()``.
+  private(set) var libraryLines: [String] = []
 
   /// Polls the screen until `condition` holds; false after `seconds`.
   func waitFor(seconds: Double = 15, _ condition: (String) -> Bool) -> Bool {

@@ -172,6 +172,25 @@ struct CommandLineTests {
 
     let lines = try Self.run(["stats", interface, "--json", "--interval", "0.1", "--count", "2"])
     #expect(lines.output.split(separator: "\n").count == 2)
+    // Each report says when it was read (issue 24): RFC 3339, UTC, in
+    // order, about one interval apart; the table's heading has it too.
+    let times = try lines.output.split(separator: "\n").map { line in
+      let report = try #require(
+        try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+      let text = try #require(report["time"] as? String, "no time in \(line)")
+      let formatter = ISO8601DateFormatter()
+      formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+      return try #require(formatter.date(from: text), "not RFC 3339: \(text)")
+    }
+    #expect(abs(times[0].timeIntervalSinceNow) < 60)
+    #expect(times[1].timeIntervalSince(times[0]) > 0.05)
+    let table = try Self.run(["stats", interface, "--interval", "0.1", "--count", "2"])
+    let headings = table.output.split(separator: "\n").filter { $0.contains(interface + ": ") }
+    #expect(headings.count == 2)
+    #expect(
+      headings.allSatisfy {
+        $0.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z .*/) != nil
+      }, "\(headings)")
 
     #expect(document["datapath"] as? String == "kernel")
     #expect(document["form"] as? String == "per-packet")
@@ -267,7 +286,7 @@ struct CommandLineTests {
       try eventually {
         let status = try Self.run(["demo", "status", "--json"])
         let decoded = try JSONDecoder().decode(DemoStatus.self, from: Data(status.output.utf8))
-        return decoded.generator.running && decoded.generator.sent > 0
+        return decoded.generator.running == true && (decoded.generator.sent ?? 0) > 0
       })
     let status = try JSONDecoder().decode(
       DemoStatus.self, from: Data(try Self.run(["demo", "status", "--json"]).output.utf8))
@@ -276,6 +295,12 @@ struct CommandLineTests {
     #expect(status.peer == "xdpbatch1")
     #expect(status.program == "xdp_classify_prog")
     let pid = try #require(demo.generatorPID())
+    // Unprivileged, the generator's pid file is unreadable: its state is
+    // unknown, not "stopped" (issue 24).
+    let unprivileged = try BuiltXDPBatch.run(["demo", "status"], asNobody: true)
+    #expect(unprivileged.status == 0, "\(unprivileged.errors)")
+    #expect(unprivileged.output.contains("generator: unknown (reading it needs root"))
+    #expect(!unprivileged.output.contains("stopped"), "\(unprivileged.output)")
 
     let down = try Self.run(["demo", "down"])
     #expect(down.status == 0, "\(down.errors)")

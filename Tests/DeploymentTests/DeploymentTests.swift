@@ -49,7 +49,7 @@ struct DeploymentTests {
     defer { demo.down() }
     let status = try demo.up(object: Self.classifier.objectPath, generatorCommand: nil)
     #expect(status.program == "xdp_classify_prog")
-    #expect(!status.generator.running)
+    #expect(status.generator.running == false)
     let (attachment, _) = try ProgramDeployment(state: demo.state).current(
       interface: demo.veth.name)
 

@@ -234,4 +234,17 @@ struct ReliabilityTests {
     #expect(peek.output.isEmpty)
     #expect(try BuiltXDPBatch.run(["detach", interface]).status == 0)
   }
+
+  /// Tests leave no lock or record of their interfaces in /run/xdpbatch
+  /// (issue 24): a network torn down with xdpbatch's program still
+  /// attached takes the interface's files with it.
+  @Test func aTornDownNetworkLeavesNoStateFiles() throws {
+    let network = try TestNetwork()
+    defer { network.tearDown() }
+    let interface = network.veth.name
+    #expect(try BuiltXDPBatch.run(Self.attachArguments(interface, 0)).status == 0)
+    #expect(!TestNetwork.stateFiles(of: interface).isEmpty, "the attach kept a record")
+    network.tearDown()
+    #expect(TestNetwork.stateFiles(of: interface) == [])
+  }
 }

@@ -117,14 +117,38 @@ struct InspectionCommandTests {
     #expect(sum["packets"].map { $0 >= Int(Self.frames) } == true)
 
     // Changes in the same syntax, and errors that name the field.
-    let update = try Self.run(["map", "update", interface, "rxcnt", "200", "7"])
+    // A per-CPU map takes one value per CPU, as bpftool does (issue 24:
+    // one value went to every CPU), or --all-cpus VALUE.
+    let cpus = KernelMap.possibleCPUs
+    let perCPU = (0..<cpus).map { String(10 + $0) }
+    let update = try Self.run(["map", "update", interface, "rxcnt", "200"] + perCPU)
     #expect(update.status == 0, "\(update.errors)")
-    #expect(try Self.sums(interface, map: "rxcnt")[200] == 7 * KernelMap.possibleCPUs)
-    let badValue = try Self.run(["map", "update", interface, "rxcnt", "200", "seven"])
+    let written = try Self.json(["map", "dump", interface, "rxcnt", "--json"])
+    let entry = try #require(
+      (written["entries"] as? [[String: Any]])?.first { $0["key"] as? Int == 200 })
+    let copies = try #require(entry["values"] as? [[String: Any]])
+    #expect(copies.map { $0["value"] as? Int } == (0..<cpus).map { 10 + $0 })
+    let one = try Self.run(["map", "update", interface, "rxcnt", "200", "7"])
+    #expect(one.status == 1)
+    #expect(
+      one.errors.contains(
+        "a percpu_array map takes one value for each of its \(cpus) CPUs (got 1), or --all-cpus VALUE"
+      ), "\(one.errors)")
+    let all = try Self.run(["map", "update", interface, "rxcnt", "200", "--all-cpus", "7"])
+    #expect(all.status == 0, "\(all.errors)")
+    #expect(try Self.sums(interface, map: "rxcnt")[200] == 7 * cpus)
+    // The kernel's E2BIG in plain words: the key past the array's end.
+    let outside = try Self.run(["map", "update", interface, "rxcnt", "256", "--all-cpus", "1"])
+    #expect(outside.status == 1)
+    #expect(
+      outside.errors
+        == "xdpbatch: error: map \"rxcnt\": key 256 is out of range: the percpu_array has 256 entries (keys 0 to 255)\n",
+      "\(outside.errors)")
+    let badValue = try Self.run(["map", "update", interface, "rxcnt", "200", "--all-cpus", "seven"])
     #expect(badValue.status == 1)
     #expect(badValue.errors.contains("value: expected __u64 (unsigned 64-bit integer)"))
     let badMember = try Self.run([
-      "map", "update", interface, "xdp_stats_map", "XDP_TX", "{packets: 1, bites: 2}",
+      "map", "update", interface, "xdp_stats_map", "XDP_TX", "--all-cpus", "{packets: 1, bites: 2}",
     ])
     #expect(badMember.status == 1)
     #expect(badMember.errors.contains("value.bites"))
@@ -181,7 +205,7 @@ struct InspectionCommandTests {
   /// back afterwards.
   static func capture(
     _ network: TestNetwork, file: String, extra: [String] = [], send count: UInt64 = frames,
-    interrupt: Bool = false
+    interrupt: Bool = false, signal: Int32 = SIGINT
   ) throws -> (status: Int32, errors: String) {
     let interface = network.veth.name
     let original = programID(interface)
@@ -197,9 +221,10 @@ struct InspectionCommandTests {
     #expect(try eventually(seconds: 20) { programID(interface) != original })
     send(network, count: count)
     if interrupt {
-      // What Ctrl-C sends; the capture must end and put the original back.
+      // What Ctrl-C (or an SSH drop: SIGHUP) sends; the capture must end
+      // and put the original back.
       usleep(300_000)
-      kill(process.processIdentifier, SIGINT)
+      kill(process.processIdentifier, signal)
     }
     let errorData = errors.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
@@ -260,6 +285,47 @@ struct InspectionCommandTests {
     // pcapng keeps each verdict in the packet's comment.
     let bytes = try Data(contentsOf: URL(fileURLWithPath: directory.path + "/frames.pcapng"))
     #expect(String(decoding: bytes, as: UTF8.self).contains("verdict: XDP_DROP"))
+  }
+
+  /// A capture that cannot start leaves an existing file as it was (issue
+  /// 24: it truncated it to 64 bytes); SIGHUP ends a capture as Ctrl-C
+  /// does, the original program back.
+  @Test func aFailedCaptureKeepsTheFileAndHangUpRestoresTheProgram() throws {
+    let network = try TestNetwork()
+    defer {
+      StateDirectory().removeRecord(interface: network.veth.name)
+      network.tearDown()
+    }
+    let interface = network.veth.name
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "xbt-capture-kept-\(getpid())")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let file = directory.path + "/earlier.pcapng"
+    let earlier = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 * 7) })
+    try earlier.write(to: URL(fileURLWithPath: file))
+    for target in [interface, "xbtnosuch0"] {
+      let failed = try Self.run(["capture", target, "-w", file, "--count", "1"])
+      #expect(failed.status == 1, "\(target): \(failed.errors)")
+      #expect(try Data(contentsOf: URL(fileURLWithPath: file)) == earlier, "\(target)")
+    }
+
+    let attached = try Self.run([
+      "attach", interface, PackageLayout.sample("xdp1"), "--program", "xdp_prog1",
+    ])
+    #expect(attached.status == 0, "\(attached.errors)")
+    let hungUp = try Self.capture(network, file: file, interrupt: true, signal: SIGHUP)
+    #expect(hungUp.status == 0, "\(hungUp.errors)")
+    // Every test frame, and whatever the kernel sent itself (IPv6
+    // neighbour discovery), all in the file.
+    let written = try #require(
+      hungUp.errors.firstMatch(of: /(\d+) frames written/).flatMap { Int($0.output.1) },
+      "\(hungUp.errors)")
+    #expect(written >= Int(Self.frames))
+    let lines = try Self.tcpdumpLines(file)
+    #expect(lines.count == written)
+    #expect(lines.filter { $0.contains("198.18.0.2") }.count >= Int(Self.frames))
+    #expect(try Self.run(["detach", interface]).status == 0)
   }
 
   @Test func progShowsAGrowingRunCount() throws {
@@ -333,7 +399,7 @@ struct InspectionCommandTests {
     #expect((after["run_count"] as? Int ?? 0) >= runsBefore + Int(Self.frames))
     #expect((after["btf_id"] as? Int ?? 0) != 0)
 
-    let update = try Self.run(["map", "update", interface, "rxcnt", "17", "0"])
+    let update = try Self.run(["map", "update", interface, "rxcnt", "17", "--all-cpus", "0"])
     #expect(update.status == 0, "\(update.errors)")
     #expect(try Self.sums(interface, map: "rxcnt")[17] == 0)
 

@@ -34,7 +34,9 @@ public struct TestNetwork {
     }
   }
 
-  /// Removes pins, the veth pair and the namespace; safe to call twice.
+  /// Removes pins, the interface's files in the state directory (record,
+  /// lock, temporaries: the names are this test's own), the veth pair and
+  /// the namespace; safe to call twice.
   public func tearDown() {
     let pins = PinDirectory(interface: veth.name)
     if let attachment = try? XDPAttachment.open(interface: veth.name) {
@@ -43,8 +45,22 @@ public struct TestNetwork {
     unlink(pins.linkPath)
     unlink(pins.countersPath)
     pins.removeDirectories()
+    Self.removeStateFiles(of: veth.name)
     veth.delete()
     namespace.delete()
+  }
+
+  /// The files of `interface` in the standard state directory
+  /// (`/run/xdpbatch/IFACE.json`, `IFACE.lock`, …).
+  public static func stateFiles(of interface: String) -> [String] {
+    let path = StateDirectory().path
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    return names.filter { $0.hasPrefix(interface + ".") }.map { path + "/" + $0 }
+  }
+
+  /// Removes the files of `interface` in the standard state directory.
+  static func removeStateFiles(of interface: String) {
+    for file in stateFiles(of: interface) { unlink(file) }
   }
 
   /// A UDP frame from the peer's address to the host side's, addressed

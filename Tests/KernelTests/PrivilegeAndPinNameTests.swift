@@ -27,6 +27,8 @@ struct PrivilegeAndPinNameTests {
       ["attach", interface, Self.classifier, "--program", "xdp_classify_prog"],
       ["swap", interface], ["detach", interface], ["stats", interface],
       ["demo", "up"], ["demo", "down"],
+      // Unprivileged it would serve an empty /metrics with 200 (issue 24).
+      ["exporter", "--listen", "127.0.0.1:0"],
     ]
     for command in commands {
       let result = try BuiltXDPBatch.run(command, asNobody: true)

@@ -28,10 +28,15 @@ public func runProcess(_ executable: URL, _ arguments: [String]) throws -> Proce
     errors: String(decoding: errorData, as: UTF8.self))
 }
 
-/// The `xdpbatch` executable that `swift build` put beside the test bundle.
+/// The `xdpbatch` executable the tests run: `XDPBATCH_BINARY` when set
+/// (`make test` sets it to the release build, what users install), else
+/// the one `swift build` put beside the test bundle.
 public enum BuiltXDPBatch {
   /// Its location, or nil before `swift build`.
   public static let url: URL? = {
+    if let path = ProcessInfo.processInfo.environment["XDPBATCH_BINARY"], !path.isEmpty {
+      return FileManager.default.isExecutableFile(atPath: path) ? URL(fileURLWithPath: path) : nil
+    }
     var directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
       .deletingLastPathComponent()
     for _ in 0..<3 {

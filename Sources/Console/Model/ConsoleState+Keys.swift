@@ -41,6 +41,15 @@ extension ConsoleState {
       overlay = .attach(AttachChooser(interface: interface))
     case .character("b"):
       guard let interface = requireSelection() else { break }
+      // A program the rewriter refuses has no batch form: say so at once,
+      // before any question (issue 24: it asked for y, then refused).
+      if snapshot.selectedInterface == interface, let program = snapshot.program,
+        program.mode == .perPacket, let refusal = program.batchRefusal
+      {
+        notice = .error(
+          "b: \(program.programName) has no batch form: \(refusal); nothing changed on \(interface)")
+        return []
+      }
       // A swap that moves the interface between datapaths asks first.
       if snapshot.selectedInterface == interface, let move = snapshot.program?.datapathMove {
         overlay = .confirmSwap(interface: interface, move: move)
@@ -140,7 +149,9 @@ extension ConsoleState {
 
   /// The message log: arrows and pages scroll, Esc, `q` and `l` close.
   private mutating func reduceMessages(_ key: Key, scroll: Int) {
-    let lines = log.reduce(0) { $0 + 1 + ($1.detail == nil ? 0 : 1) } * 4
+    // The view wraps at the dialog's width, at least 40 columns: no more
+    // lines than this.
+    let lines = log.lines(width: 40).count
     var scroll = scroll
     switch key {
     case .escape, .character("q"), .character("l"), .enter:

@@ -22,15 +22,21 @@ public struct ConsoleState: Hashable, Sendable {
   public var plotWindow: Double = ConsoleState.plotWindows[0]
   /// The console's own last message (theme changed, nothing selected),
   /// cleared by the next key.
-  public var notice: StatusMessage?
+  public var notice: StatusMessage? {
+    didSet { if notice != nil { noticesSet &+= 1 } }
+  }
+  /// How many notices were set: a notice set again with the same text
+  /// is another occurrence for the log.
+  private var noticesSet = 0
+  /// ``noticesSet`` when the log last took the notice.
+  private var noticesLogged = 0
+  /// The snapshot's status the log last took.
+  private var statusLogged: StatusMessage?
   /// How the interface list is sorted (`o` cycles).
   public var order: InterfaceOrder = .listed
-  /// Every message the status line showed, oldest first (`l` opens it);
-  /// at most ``logLimit``.
-  public private(set) var log: [StatusMessage] = []
-
-  /// Messages the log keeps.
-  public static let logLimit = 500
+  /// Every message the status line showed and every line libbpf or
+  /// libxdp printed, each once, oldest first (`l` opens it).
+  public private(set) var log = MessageLog()
 
   /// The plot lengths Up and Down step through in the plot pane.
   public static let plotWindows: [Double] = [60, 120, 300, 600]
@@ -59,12 +65,24 @@ public struct ConsoleState: Hashable, Sendable {
     }
   }
 
-  /// Adds the message the status line shows now (the console's notice,
-  /// else the snapshot's) to the log, unless it is the last one logged.
-  public mutating func logShownMessage(of snapshot: ConsoleSnapshot) {
-    guard let message = notice ?? snapshot.status, log.last != message else { return }
-    log.append(message)
-    if log.count > Self.logLimit { log.removeFirst(log.count - Self.logLimit) }
+  /// Logs what came to the status line since the last call: a notice
+  /// newly set (the same text set again is another occurrence), and the
+  /// snapshot's status when it changed. A message that stays on the
+  /// status line for many frames is logged once.
+  public mutating func logShownMessage(of snapshot: ConsoleSnapshot, at time: Double) {
+    if let notice, noticesSet != noticesLogged {
+      log.append(notice, at: time)
+    }
+    noticesLogged = noticesSet
+    if let status = snapshot.status, status != statusLogged {
+      log.append(status, at: time)
+    }
+    statusLogged = snapshot.status
+  }
+
+  /// Logs a line a library printed (libbpf, libxdp), which came at `time`.
+  public mutating func logLibraryMessage(_ message: StatusMessage, at time: Double) {
+    log.append(message, at: time)
   }
 
   /// Keeps the selection on a listed interface after the list changed:

@@ -48,6 +48,10 @@ public struct ProgramStatus: Hashable, Sendable {
   /// batch form"), which the console asks to confirm first; `nil` when `b`
   /// stays within one datapath.
   public var datapathMove: String?
+  /// Why the rewriter refuses this program a batch form (a tail call, a
+  /// stack it cannot bound), when it does: `b` says so at once instead of
+  /// asking first; `nil` when it has one or while unknown.
+  public var batchRefusal: String?
 
   /// Describes a program.
   public init(
@@ -56,7 +60,7 @@ public struct ProgramStatus: Hashable, Sendable {
     attachMode: AttachMode? = nil, instructionsBefore: Int, instructionsAfter: Int? = nil,
     nanosecondsPerPacket: [Mode: Double] = [:], datapath: String = "kernel",
     zeroCopy: Bool? = nil, datapathNanosecondsPerPacket: [Mode: Double] = [:],
-    datapathMove: String? = nil
+    datapathMove: String? = nil, batchRefusal: String? = nil
   ) {
     self.objectPath = objectPath
     self.programName = programName
@@ -72,6 +76,7 @@ public struct ProgramStatus: Hashable, Sendable {
     self.zeroCopy = zeroCopy
     self.datapathNanosecondsPerPacket = datapathNanosecondsPerPacket
     self.datapathMove = datapathMove
+    self.batchRefusal = batchRefusal
   }
 
   /// Whether the software datapath runs the program.

@@ -63,3 +63,36 @@ extension String {
     return alignRight ? padding + text : text + padding
   }
 }
+
+extension String {
+  /// The text in pieces of at most `width` columns, broken after a space
+  /// where one is in the piece, else at the width; nothing is lost. An
+  /// empty text is one empty piece.
+  func wrapped(toWidth width: Int) -> [String] {
+    let width = max(1, width)
+    var pieces: [String] = []
+    var rest = Substring(self)
+    while rest.displayWidthOfSubstring > width {
+      var used = 0
+      var cut = rest.startIndex
+      var lastSpace: String.Index?
+      while cut < rest.endIndex {
+        let columns = DisplayWidth.of(rest[cut])
+        if used + columns > width { break }
+        used += columns
+        if rest[cut] == " " { lastSpace = rest.index(after: cut) }
+        cut = rest.index(after: cut)
+      }
+      if cut == rest.startIndex { cut = rest.index(after: cut) }
+      if let lastSpace, lastSpace < cut, lastSpace > rest.startIndex { cut = lastSpace }
+      pieces.append(String(rest[..<cut]))
+      rest = rest[cut...]
+    }
+    pieces.append(String(rest))
+    return pieces
+  }
+}
+
+extension Substring {
+  fileprivate var displayWidthOfSubstring: Int { reduce(0) { $0 + DisplayWidth.of($1) } }
+}

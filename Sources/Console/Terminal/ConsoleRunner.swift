@@ -19,13 +19,18 @@ public struct ConsoleRunner {
   private let themeProblem: ThemeError?
   private let snapshot: SnapshotProvider
   private let execute: CommandExecutor
+  private let libraryMessages: () -> [StatusMessage]
 
   /// A runner starting with theme `requested` (a name or a `.theme` path;
-  /// `nil` for the default, or mono under `NO_COLOR`).
+  /// `nil` for the default, or mono under `NO_COLOR`). `libraryMessages`
+  /// hands over, once a frame, what libbpf and libxdp printed since the
+  /// last frame: it goes to the message log, never onto the screen.
   public init(
     theme requested: String?, environment: [String: String],
-    snapshot: @escaping SnapshotProvider, execute: @escaping CommandExecutor
+    snapshot: @escaping SnapshotProvider, execute: @escaping CommandExecutor,
+    libraryMessages: @escaping () -> [StatusMessage] = { [] }
   ) {
+    self.libraryMessages = libraryMessages
     var catalog = ThemeCatalog(
       directories: ThemeCatalog.standardDirectories(environment: environment))
     (theme, themeProblem) = catalog.initialTheme(requested: requested, environment: environment)
@@ -57,7 +62,8 @@ public struct ConsoleRunner {
     while TerminationSignals.received == nil {
       let current = try snapshot()
       perform(state.reconcile(with: current), state: &state)
-      state.logShownMessage(of: current)
+      for message in libraryMessages() { state.logLibraryMessage(message, at: Self.now()) }
+      state.logShownMessage(of: current, at: Self.now())
       let size = terminal.size
       let frame = Frame(snapshot: current, state: state, width: size.width, height: size.height)
       if frame != shown {
@@ -79,10 +85,17 @@ public struct ConsoleRunner {
         let commands = state.reduce(key, in: current)
         if commands.contains(.quit) { return nil }
         perform(commands, state: &state)
-        state.logShownMessage(of: current)
+        state.logShownMessage(of: current, at: Self.now())
       }
     }
     return TerminationSignals.received
+  }
+
+  /// Wall-clock seconds since 1970, for the log's times.
+  static func now() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_REALTIME, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
   }
 
   /// Executes `commands`; the first failure becomes the status message

@@ -3,7 +3,7 @@
 struct OverlayView {
   let overlay: Overlay
   let snapshot: ConsoleSnapshot
-  let log: [StatusMessage]
+  let log: MessageLog
   let styles: StyleSheet
 
   /// Every key, as `?` shows them.
@@ -41,22 +41,15 @@ struct OverlayView {
     }
   }
 
-  /// The log, newest at the bottom, each message in full with its detail
-  /// (a verifier's whole log) indented under it.
+  /// The log, newest at the bottom and shown first: each entry's time,
+  /// its text wrapped in full and its detail (a verifier's whole log)
+  /// indented under it; `scroll` lines back from the end.
   private func drawMessages(scroll: Int, into grid: inout ScreenGrid, in screen: Rect) {
     let inner = dialog(
       "messages (\(log.count))", width: screen.width - 4, height: screen.height - 2,
       into: &grid, in: screen)
-    var lines: [(String, CellStyle)] = []
-    for message in log {
-      let style = styles.message(message)
-      for (offset, line) in message.text.split(separator: "\n").enumerated() {
-        let mark = offset > 0 ? "  " : message.severity == .error ? "✗ " : "· "
-        lines.append((mark + line, style))
-      }
-      for line in message.detail?.split(separator: "\n") ?? [] {
-        lines.append(("    " + line, styles.inactive))
-      }
+    var lines: [(String, CellStyle)] = log.lines(width: inner.width - 2).map { line in
+      (line.text, line.isDetail ? styles.inactive : styles.message(log.entries[line.entry].message))
     }
     if lines.isEmpty { lines.append(("no messages yet", styles.inactive)) }
     let rows = max(1, inner.height - 1)

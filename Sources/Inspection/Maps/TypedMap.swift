@@ -73,24 +73,76 @@ public struct TypedMap: Sendable {
     return MapEntry(key: typedKey, perCPU: values, sum: sum)
   }
 
-  /// Writes `value` under `key`, both in the value syntax (or `hex:`);
-  /// on a per-CPU map, every CPU gets the value.
-  public func update(key: String, value: String) throws(InspectionError) {
+  /// Writes `values` under `key`, all in the value syntax (or `hex:`):
+  /// one value for a map with one copy; for a per-CPU map one value per
+  /// possible CPU, in CPU order (as bpftool takes them), or one value for
+  /// every CPU when `allCPUs`.
+  public func update(key: String, values: [String], allCPUs: Bool = false)
+    throws(InspectionError)
+  {
     let summary = map.info
     let format = types.format
+    let wanted = summary.isPerCPU && !allCPUs ? map.copies : 1
+    guard values.count == wanted else {
+      throw .unsupported(
+        map: summary.name,
+        reason: summary.isPerCPU
+          ? "a \(summary.type) map takes one value for each of its \(map.copies) CPUs (got \(values.count)), or --all-cpus VALUE for the same value on every CPU"
+          : "a \(summary.type) map takes one value (got \(values.count))")
+    }
+    let keyBytes: [UInt8]
+    var valueBytes: [[UInt8]] = []
     do {
-      let keyBytes = try format.encode(
+      keyBytes = try format.encode(
         key, type: types.keyType, size: Int(summary.keySize), field: "key")
-      let valueBytes = try format.encode(
-        value, type: types.valueType, size: Int(summary.valueSize), field: "value")
-      try map.update(key: keyBytes, value: valueBytes)
+      for (index, value) in values.enumerated() {
+        valueBytes.append(
+          try format.encode(
+            value, type: types.valueType, size: Int(summary.valueSize),
+            field: values.count > 1 ? "value of cpu \(index)" : "value"))
+      }
     } catch let error as BTFValueError {
       throw .value(map: summary.name, error)
+    } catch {
+      throw .kernel(SystemCallError("update map \"\(summary.name)\": \(error)", errno: .invalid))
+    }
+    do {
+      if summary.isPerCPU && !allCPUs {
+        try map.update(key: keyBytes, copies: valueBytes)
+      } else {
+        try map.update(key: keyBytes, value: valueBytes[0])
+      }
     } catch let error as SystemCallError {
-      throw .kernel(error)
+      throw plainWords(error, key: key)
     } catch {
       throw .kernel(SystemCallError("update map \"\(summary.name)\": \(error)", errno: .ioError))
     }
+  }
+
+  /// Writes `value` under `key`; on a per-CPU map, on every CPU.
+  public func update(key: String, value: String) throws(InspectionError) {
+    try update(key: key, values: [value], allCPUs: true)
+  }
+
+  /// The kernel's refusal of an update in the map's own terms:
+  /// `E2BIG` from an array is a key past its end, from a hash a full map.
+  func plainWords(_ error: SystemCallError, key: String) -> InspectionError {
+    let summary = map.info
+    guard error.errno == .tooBig else { return .kernel(error) }
+    let arrayLike: Set<MapType> = [
+      .array, .perCPUArray, .programArray, .devmap, .cpumap, .xskmap, .perfEventArray,
+    ]
+    if arrayLike.contains(summary.type) {
+      return .unsupported(
+        map: summary.name,
+        reason:
+          "key \(key) is out of range: the \(summary.type) has \(summary.maxEntries) entries (keys 0 to \(Int(summary.maxEntries) - 1))"
+      )
+    }
+    return .unsupported(
+      map: summary.name,
+      reason:
+        "the \(summary.type) is full: it holds at most \(summary.maxEntries) entries; delete one first")
   }
 
   /// Removes the entry under `key`.

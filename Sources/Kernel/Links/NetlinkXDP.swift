@@ -12,15 +12,17 @@ public enum NetlinkXDP {
   public static func programs(interfaceIndex index: UInt32, interface: String)
     throws(SystemCallError) -> [(mode: AttachMode?, id: UInt32)]
   {
-    var options = bpf_xdp_query_opts()
-    options.sz = MemoryLayout<bpf_xdp_query_opts>.size
-    try check("query the XDP programs of \(interface)") {
-      bpf_xdp_query(Int32(bitPattern: index), 0, &options)
+    let candidates: [(AttachMode?, UInt32)] = try ZeroedStorage.options(bpf_xdp_query_opts.self) {
+      (options) throws(SystemCallError) in
+      try check("query the XDP programs of \(interface)") {
+        bpf_xdp_query(Int32(bitPattern: index), 0, options)
+      }
+      let answer = options.pointee
+      return [
+        (.native, answer.drv_prog_id), (.generic, answer.skb_prog_id),
+        (.offload, answer.hw_prog_id), (nil, answer.prog_id),
+      ]
     }
-    let candidates: [(AttachMode?, UInt32)] = [
-      (.native, options.drv_prog_id), (.generic, options.skb_prog_id),
-      (.offload, options.hw_prog_id), (nil, options.prog_id),
-    ]
     return candidates.filter { $0.1 != 0 }.map { (mode: $0.0, id: $0.1) }
   }
 
@@ -53,13 +55,13 @@ public enum NetlinkXDP {
     _ current: LoadedProgram, with next: LoadedProgram, interfaceIndex index: UInt32,
     modeFlags: UInt32, description: String
   ) throws(SystemCallError) {
-    var options = bpf_xdp_attach_opts()
-    options.sz = MemoryLayout<bpf_xdp_attach_opts>.size
-    options.old_prog_fd = current.descriptor.rawValue
-    try check("replace \(description)") {
-      bpf_xdp_attach(
-        Int32(bitPattern: index), next.descriptor.rawValue,
-        modeFlags | UInt32(XDP_FLAGS_REPLACE), &options)
+    try ZeroedStorage.options(bpf_xdp_attach_opts.self) { (options) throws(SystemCallError) in
+      options.pointee.old_prog_fd = current.descriptor.rawValue
+      try check("replace \(description)") {
+        bpf_xdp_attach(
+          Int32(bitPattern: index), next.descriptor.rawValue,
+          modeFlags | UInt32(XDP_FLAGS_REPLACE), options)
+      }
     }
   }
 }

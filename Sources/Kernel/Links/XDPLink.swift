@@ -23,14 +23,15 @@ public struct XDPLink: Sendable {
   public static func attach(
     _ program: LoadedProgram, interfaceIndex: UInt32, mode: AttachMode
   ) throws(SystemCallError) -> XDPLink {
-    var options = bpf_link_create_opts()
-    options.sz = MemoryLayout<bpf_link_create_opts>.size
-    options.flags = mode.flags
-    let fd = try check(
-      "attach program \"\(program.name)\" to interface \(interfaceIndex) (\(mode))"
-    ) {
-      bpf_link_create(
-        program.descriptor.rawValue, Int32(bitPattern: interfaceIndex), BPF_XDP, &options)
+    let fd = try ZeroedStorage.options(bpf_link_create_opts.self) {
+      (options) throws(SystemCallError) in
+      options.pointee.flags = mode.flags
+      return try check(
+        "attach program \"\(program.name)\" to interface \(interfaceIndex) (\(mode))"
+      ) {
+        bpf_link_create(
+          program.descriptor.rawValue, Int32(bitPattern: interfaceIndex), BPF_XDP, options)
+      }
     }
     return XDPLink(descriptor: KernelDescriptor(owning: fd))
   }
@@ -70,14 +71,14 @@ public struct XDPLink: Sendable {
   public func update(to program: LoadedProgram, expecting current: LoadedProgram? = nil)
     throws(SystemCallError)
   {
-    var options = bpf_link_update_opts()
-    options.sz = MemoryLayout<bpf_link_update_opts>.size
-    if let current {
-      options.flags = UInt32(BPF_F_REPLACE)
-      options.old_prog_fd = UInt32(bitPattern: current.descriptor.rawValue)
-    }
-    try check("replace the program of link \(idText) by \"\(program.name)\"") {
-      bpf_link_update(descriptor.rawValue, program.descriptor.rawValue, &options)
+    try ZeroedStorage.options(bpf_link_update_opts.self) { (options) throws(SystemCallError) in
+      if let current {
+        options.pointee.flags = UInt32(BPF_F_REPLACE)
+        options.pointee.old_prog_fd = UInt32(bitPattern: current.descriptor.rawValue)
+      }
+      try check("replace the program of link \(idText) by \"\(program.name)\"") {
+        bpf_link_update(descriptor.rawValue, program.descriptor.rawValue, options)
+      }
     }
   }
 
@@ -96,11 +97,8 @@ public struct XDPLink: Sendable {
   /// (`BPF_OBJ_GET_INFO_BY_FD`). A failure is thrown with the kernel's
   /// errno: it says nothing about whether the attachment still exists.
   public func info() throws(SystemCallError) -> Info {
-    var info = bpf_link_info()
-    var length = UInt32(MemoryLayout<bpf_link_info>.size)
-    try check("read the information of link fd \(descriptor.rawValue)") {
-      bpf_obj_get_info_by_fd(descriptor.rawValue, &info, &length)
-    }
+    let info = try ObjectInfo.read(
+      bpf_link_info.self, of: descriptor, "read the information of link fd \(descriptor.rawValue)")
     return Info(
       id: info.id, programID: info.prog_id, type: info.type,
       interfaceIndex: info.type == BPF_LINK_TYPE_XDP.rawValue ? info.xdp.ifindex : 0)

@@ -26,19 +26,19 @@ extension KernelMap {
       var keys = [UInt8](repeating: 0, count: keySize * Int(count))
       var values = [UInt8](repeating: 0, count: stride * Int(count))
       var next = [UInt8](repeating: 0, count: position.count)
-      var options = bpf_map_batch_opts()
-      options.sz = MemoryLayout<bpf_map_batch_opts>.size
       var finished = false
       do {
-        try check("look up a batch of map \"\(info.name)\"") {
-          keys.withUnsafeMutableBytes { keyBytes in
-            values.withUnsafeMutableBytes { valueBytes in
-              next.withUnsafeMutableBytes { nextBytes in
-                position.withUnsafeMutableBytes { positionBytes in
-                  bpf_map_lookup_batch(
-                    descriptor.rawValue, started ? positionBytes.baseAddress : nil,
-                    nextBytes.baseAddress, keyBytes.baseAddress, valueBytes.baseAddress, &count,
-                    &options)
+        try ZeroedStorage.options(bpf_map_batch_opts.self) { (options) throws(SystemCallError) in
+          try check("look up a batch of map \"\(info.name)\"") {
+            keys.withUnsafeMutableBytes { keyBytes in
+              values.withUnsafeMutableBytes { valueBytes in
+                next.withUnsafeMutableBytes { nextBytes in
+                  position.withUnsafeMutableBytes { positionBytes in
+                    bpf_map_lookup_batch(
+                      descriptor.rawValue, started ? positionBytes.baseAddress : nil,
+                      nextBytes.baseAddress, keyBytes.baseAddress, valueBytes.baseAddress,
+                      &count, options)
+                  }
                 }
               }
             }
@@ -79,13 +79,13 @@ extension KernelMap {
     var keys = Array(pairs.map(\.key).joined())
     var values = Array(pairs.map { buffer(for: $0.value) }.joined())
     var count = UInt32(pairs.count)
-    var options = bpf_map_batch_opts()
-    options.sz = MemoryLayout<bpf_map_batch_opts>.size
-    try check("update a batch of map \"\(info.name)\"") {
-      keys.withUnsafeMutableBytes { keyBytes in
-        values.withUnsafeMutableBytes { valueBytes in
-          bpf_map_update_batch(
-            descriptor.rawValue, keyBytes.baseAddress, valueBytes.baseAddress, &count, &options)
+    try ZeroedStorage.options(bpf_map_batch_opts.self) { (options) throws(SystemCallError) in
+      try check("update a batch of map \"\(info.name)\"") {
+        keys.withUnsafeMutableBytes { keyBytes in
+          values.withUnsafeMutableBytes { valueBytes in
+            bpf_map_update_batch(
+              descriptor.rawValue, keyBytes.baseAddress, valueBytes.baseAddress, &count, options)
+          }
         }
       }
     }
@@ -98,12 +98,12 @@ extension KernelMap {
     guard !keys.isEmpty else { return 0 }
     var bytes = Array(keys.joined())
     var count = UInt32(keys.count)
-    var options = bpf_map_batch_opts()
-    options.sz = MemoryLayout<bpf_map_batch_opts>.size
     do {
-      try check("delete a batch from map \"\(info.name)\"") {
-        bytes.withUnsafeMutableBytes {
-          bpf_map_delete_batch(descriptor.rawValue, $0.baseAddress, &count, &options)
+      try ZeroedStorage.options(bpf_map_batch_opts.self) { (options) throws(SystemCallError) in
+        try check("delete a batch from map \"\(info.name)\"") {
+          bytes.withUnsafeMutableBytes {
+            bpf_map_delete_batch(descriptor.rawValue, $0.baseAddress, &count, options)
+          }
         }
       }
     } catch  where error.errno == .notFound {

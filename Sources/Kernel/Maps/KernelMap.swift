@@ -24,14 +24,15 @@ public struct KernelMap: Sendable {
   /// Creates a map as `definition` declares it, and fills the single value
   /// of a global-data map with its initial contents.
   public static func create(_ definition: MapDefinition) throws(SystemCallError) -> KernelMap {
-    var options = bpf_map_create_opts()
-    options.sz = MemoryLayout<bpf_map_create_opts>.size
-    options.map_flags = definition.flags
     let name = String(definition.name.prefix(Int(BPF_OBJ_NAME_LEN) - 1))
-    let fd = try check("create map \"\(definition.name)\" (\(definition.type))") {
-      bpf_map_create(
-        bpf_map_type(definition.type.rawValue), name, definition.keySize, definition.valueSize,
-        definition.maxEntries, &options)
+    let fd = try ZeroedStorage.options(bpf_map_create_opts.self) {
+      (options) throws(SystemCallError) in
+      options.pointee.map_flags = definition.flags
+      return try check("create map \"\(definition.name)\" (\(definition.type))") {
+        bpf_map_create(
+          bpf_map_type(definition.type.rawValue), name, definition.keySize,
+          definition.valueSize, definition.maxEntries, options)
+      }
     }
     let map = try KernelMap(descriptor: KernelDescriptor(owning: fd))
     if let initial = definition.initialValue {
@@ -132,6 +133,30 @@ public struct KernelMap: Sendable {
         errno: .invalid)
     }
     var buffer = buffer(for: value)
+    try check("update map \"\(info.name)\"") {
+      key.withUnsafeBytes { keyBytes in
+        buffer.withUnsafeMutableBytes { valueBytes in
+          bpf_map_update_elem(
+            descriptor.rawValue, keyBytes.baseAddress, valueBytes.baseAddress, flags)
+        }
+      }
+    }
+  }
+
+  /// Stores one value per CPU under `key` of a per-CPU map (`copies[i]`
+  /// for CPU i, as bpftool takes them); `copies.count` is ``copies``.
+  public func update(key: [UInt8], copies values: [[UInt8]], flags: UInt64 = UInt64(BPF_ANY))
+    throws(SystemCallError)
+  {
+    guard info.isPerCPU, values.count == copies, key.count == Int(info.keySize),
+      values.allSatisfy({ $0.count == Int(info.valueSize) })
+    else {
+      throw SystemCallError(
+        "update map \"\(info.name)\" with \(values.count) values for \(copies) copies",
+        errno: .invalid)
+    }
+    var buffer = Array(
+      values.map { $0 + [UInt8](repeating: 0, count: perCPUStride - $0.count) }.joined())
     try check("update map \"\(info.name)\"") {
       key.withUnsafeBytes { keyBytes in
         buffer.withUnsafeMutableBytes { valueBytes in

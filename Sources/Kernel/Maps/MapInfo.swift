@@ -30,9 +30,7 @@ public struct MapInfo: Hashable, Sendable, Encodable {
 
   /// Reads the information of the map behind `descriptor`.
   init(_ descriptor: KernelDescriptor) throws(SystemCallError) {
-    var info = bpf_map_info()
-    var length = UInt32(MemoryLayout<bpf_map_info>.size)
-    try check("read map info") { bpf_obj_get_info_by_fd(descriptor.rawValue, &info, &length) }
+    let info = try ObjectInfo.read(bpf_map_info.self, of: descriptor, "read map info")
     id = info.id
     name = withUnsafeBytes(of: info.name) { raw in
       String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)

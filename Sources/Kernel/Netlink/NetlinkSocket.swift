@@ -20,11 +20,10 @@ public final class NetlinkSocket {
       socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), netlinkProtocol)
     }
     descriptor = KernelDescriptor(owning: fd)
-    var address = sockaddr_nl()
-    address.nl_family = sa_family_t(AF_NETLINK)
-    try check("bind a netlink socket") {
-      withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+    try ZeroedStorage.with(sockaddr_nl.self) { (address) throws(SystemCallError) in
+      address.pointee.nl_family = sa_family_t(AF_NETLINK)
+      try check("bind a netlink socket") {
+        address.withMemoryRebound(to: sockaddr.self, capacity: 1) {
           bind(fd, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
         }
       }

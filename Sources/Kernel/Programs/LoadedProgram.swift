@@ -71,10 +71,8 @@ public struct LoadedProgram: Sendable {
 
     /// Loads `btf` into the kernel; nil when the kernel refuses it.
     init?(_ btf: KernelBTF) {
-      var options = bpf_btf_load_opts()
-      options.sz = MemoryLayout<bpf_btf_load_opts>.size
-      let fd = btf.bytes.withUnsafeBytes { raw in
-        bpf_btf_load(raw.baseAddress, raw.count, &options)
+      let fd = ZeroedStorage.options(bpf_btf_load_opts.self) { options in
+        btf.bytes.withUnsafeBytes { raw in bpf_btf_load(raw.baseAddress, raw.count, options) }
       }
       guard fd >= 0 else { return nil }
       descriptor = KernelDescriptor(owning: fd)
@@ -88,29 +86,29 @@ public struct LoadedProgram: Sendable {
     _ name: String, _ bytes: [UInt8], _ license: String, _ debug: DebugInfo?, logSize: Int
   ) -> Result<Int32, Failure> {
     var log = [CChar](repeating: 0, count: max(logSize, 1))
-    var options = bpf_prog_load_opts()
-    options.sz = MemoryLayout<bpf_prog_load_opts>.size
-    options.expected_attach_type = BPF_XDP
     var functions = debug?.functions ?? []
     errno = 0
-    let fd = log.withUnsafeMutableBufferPointer { logBuffer in
-      if logSize > 0 {
-        options.log_level = 1
-        options.log_size = UInt32(logSize)
-        options.log_buf = logBuffer.baseAddress
-      }
-      return functions.withUnsafeMutableBytes { functionBytes in
-        if let debug {
-          options.prog_btf_fd = UInt32(debug.descriptor.rawValue)
-          options.func_info = UnsafeRawPointer(functionBytes.baseAddress)
-          options.func_info_cnt = UInt32(debug.functions.count)
-          options.func_info_rec_size = UInt32(MemoryLayout<bpf_func_info>.size)
+    let fd = ZeroedStorage.options(bpf_prog_load_opts.self) { options in
+      options.pointee.expected_attach_type = BPF_XDP
+      return log.withUnsafeMutableBufferPointer { logBuffer in
+        if logSize > 0 {
+          options.pointee.log_level = 1
+          options.pointee.log_size = UInt32(logSize)
+          options.pointee.log_buf = logBuffer.baseAddress
         }
-        return bytes.withUnsafeBytes { raw in
-          bpf_prog_load(
-            BPF_PROG_TYPE_XDP, name, license,
-            raw.baseAddress?.assumingMemoryBound(to: bpf_insn.self),
-            bytes.count / Instruction.size, &options)
+        return functions.withUnsafeMutableBytes { functionBytes in
+          if let debug {
+            options.pointee.prog_btf_fd = UInt32(debug.descriptor.rawValue)
+            options.pointee.func_info = UnsafeRawPointer(functionBytes.baseAddress)
+            options.pointee.func_info_cnt = UInt32(debug.functions.count)
+            options.pointee.func_info_rec_size = UInt32(MemoryLayout<bpf_func_info>.size)
+          }
+          return bytes.withUnsafeBytes { raw in
+            bpf_prog_load(
+              BPF_PROG_TYPE_XDP, name, license,
+              raw.baseAddress?.assumingMemoryBound(to: bpf_insn.self),
+              bytes.count / Instruction.size, options)
+          }
         }
       }
     }
@@ -135,20 +133,15 @@ public struct LoadedProgram: Sendable {
 
   /// The ids of the maps the program uses, in the kernel's order.
   public func mapIDs() throws(SystemCallError) -> [UInt32] {
-    var info = bpf_prog_info()
-    var length = UInt32(MemoryLayout<bpf_prog_info>.size)
-    try check("read program info") { bpf_obj_get_info_by_fd(descriptor.rawValue, &info, &length) }
-    var ids = [UInt32](repeating: 0, count: Int(info.nr_map_ids))
-    guard !ids.isEmpty else { return [] }
-    let programID = info.id
-    info = bpf_prog_info()
-    info.nr_map_ids = UInt32(ids.count)
-    length = UInt32(MemoryLayout<bpf_prog_info>.size)
-    try check("read the map ids of program \(programID)") {
-      ids.withUnsafeMutableBufferPointer { buffer in
-        info.map_ids = UInt64(UInt(bitPattern: buffer.baseAddress))
-        return bpf_obj_get_info_by_fd(descriptor.rawValue, &info, &length)
-      }
+    let counted = try ObjectInfo.read(bpf_prog_info.self, of: descriptor, "read program info")
+    guard counted.nr_map_ids > 0 else { return [] }
+    let ids = ZeroedStorage.allocate(UInt32.self, count: Int(counted.nr_map_ids))
+    defer { ids.deallocate() }
+    let info = try ObjectInfo.read(
+      bpf_prog_info.self, of: descriptor, "read the map ids of program \(counted.id)"
+    ) { request in
+      request.pointee.nr_map_ids = UInt32(ids.count)
+      request.pointee.map_ids = UInt64(UInt(bitPattern: ids.baseAddress))
     }
     return Array(ids.prefix(Int(info.nr_map_ids)))
   }
@@ -180,28 +173,24 @@ public struct LoadedProgram: Sendable {
   }
 
   private func code(jited: Bool) throws(SystemCallError) -> [UInt8] {
-    var info = bpf_prog_info()
-    var length = UInt32(MemoryLayout<bpf_prog_info>.size)
-    try check("read program info") { bpf_obj_get_info_by_fd(descriptor.rawValue, &info, &length) }
-    let size = Int(jited ? info.jited_prog_len : info.xlated_prog_len)
+    let sizes = try ObjectInfo.read(bpf_prog_info.self, of: descriptor, "read program info")
+    let size = Int(jited ? sizes.jited_prog_len : sizes.xlated_prog_len)
     guard size > 0 else { return [] }
-    let programID = info.id
-    var bytes = [UInt8](repeating: 0, count: size)
-    var second = bpf_prog_info()
-    var secondLength = UInt32(MemoryLayout<bpf_prog_info>.size)
-    try check("read the \(jited ? "JIT-compiled" : "translated") code of program \(programID)") {
-      bytes.withUnsafeMutableBytes { buffer in
-        let address = UInt64(UInt(bitPattern: buffer.baseAddress))
-        if jited {
-          second.jited_prog_len = UInt32(size)
-          second.jited_prog_insns = address
-        } else {
-          second.xlated_prog_len = UInt32(size)
-          second.xlated_prog_insns = address
-        }
-        return bpf_obj_get_info_by_fd(descriptor.rawValue, &second, &secondLength)
+    let bytes = ZeroedStorage.allocate(UInt8.self, count: size)
+    defer { bytes.deallocate() }
+    _ = try ObjectInfo.read(
+      bpf_prog_info.self, of: descriptor,
+      "read the \(jited ? "JIT-compiled" : "translated") code of program \(sizes.id)"
+    ) { request in
+      let address = UInt64(UInt(bitPattern: bytes.baseAddress))
+      if jited {
+        request.pointee.jited_prog_len = UInt32(size)
+        request.pointee.jited_prog_insns = address
+      } else {
+        request.pointee.xlated_prog_len = UInt32(size)
+        request.pointee.xlated_prog_insns = address
       }
     }
-    return bytes
+    return Array(bytes)
   }
 }

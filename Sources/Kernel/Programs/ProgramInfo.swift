@@ -45,9 +45,7 @@ public struct ProgramInfo: Hashable, Sendable {
 
   /// Reads `bpf_prog_info` through `bpf_obj_get_info_by_fd`.
   init(descriptor: KernelDescriptor) throws(SystemCallError) {
-    var info = bpf_prog_info()
-    var length = UInt32(MemoryLayout<bpf_prog_info>.size)
-    try check("read program info") { bpf_obj_get_info_by_fd(descriptor.rawValue, &info, &length) }
+    let info = try ObjectInfo.read(bpf_prog_info.self, of: descriptor, "read program info")
     let kernelName = withUnsafeBytes(of: info.name) { raw in
       String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
     }
@@ -67,15 +65,14 @@ public struct ProgramInfo: Hashable, Sendable {
   /// `get_prog_full_name`), or nil when it cannot be read.
   static func functionName(_ descriptor: KernelDescriptor, btfID: UInt32) -> String? {
     var record = bpf_func_info()
-    var info = bpf_prog_info()
-    info.nr_func_info = 1
-    info.func_info_rec_size = UInt32(MemoryLayout<bpf_func_info>.size)
-    var length = UInt32(MemoryLayout<bpf_prog_info>.size)
-    let status = withUnsafeMutablePointer(to: &record) { pointer in
-      info.func_info = UInt64(UInt(bitPattern: pointer))
-      return bpf_obj_get_info_by_fd(descriptor.rawValue, &info, &length)
+    let info = withUnsafeMutablePointer(to: &record) { pointer in
+      try? ObjectInfo.read(bpf_prog_info.self, of: descriptor, "read the function records") {
+        $0.pointee.nr_func_info = 1
+        $0.pointee.func_info_rec_size = UInt32(MemoryLayout<bpf_func_info>.size)
+        $0.pointee.func_info = UInt64(UInt(bitPattern: pointer))
+      }
     }
-    guard status == 0, info.nr_func_info > 0 else { return nil }
+    guard let info, info.nr_func_info > 0 else { return nil }
     return KernelBTFObject.typeName(btfID: btfID, typeID: record.type_id)
   }
 

@@ -44,35 +44,36 @@ public struct TestRun: Sendable {
     // adjust_tail) up to the page the kernel builds it in.
     let capacity = max(frame.count + 256, Self.pageSize)
     var output = [UInt8](repeating: 0, count: capacity)
-    // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex.
-    var context = xdp_md()
-    context.data_end = UInt32(frame.count)
-    context.ingress_ifindex = interfaceIndex
-    context.rx_queue_index = queueIndex
-    var options = bpf_test_run_opts()
-    options.sz = MemoryLayout<bpf_test_run_opts>.size
-    options.repeat = Int32(clamping: repetitions)
     let useContext = interfaceIndex != 0
     let frame = self.frame
-    try check("test run of program \"\(program.name)\"") {
-      frame.withUnsafeBytes { input in
-        output.withUnsafeMutableBytes { out in
-          withUnsafeMutablePointer(to: &context) { contextPointer in
-            options.data_in = input.baseAddress
-            options.data_size_in = UInt32(input.count)
-            options.data_out = out.baseAddress
-            options.data_size_out = UInt32(out.count)
-            if useContext {
-              options.ctx_in = UnsafeRawPointer(contextPointer)
-              options.ctx_size_in = UInt32(MemoryLayout<xdp_md>.size)
+    return try ZeroedStorage.with(xdp_md.self) { (context) throws(SystemCallError) in
+      // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex.
+      context.pointee.data_end = UInt32(frame.count)
+      context.pointee.ingress_ifindex = interfaceIndex
+      context.pointee.rx_queue_index = queueIndex
+      return try ZeroedStorage.options(bpf_test_run_opts.self) {
+        (options) throws(SystemCallError) in
+        options.pointee.repeat = Int32(clamping: repetitions)
+        try check("test run of program \"\(program.name)\"") {
+          frame.withUnsafeBytes { input in
+            output.withUnsafeMutableBytes { out in
+              options.pointee.data_in = input.baseAddress
+              options.pointee.data_size_in = UInt32(input.count)
+              options.pointee.data_out = out.baseAddress
+              options.pointee.data_size_out = UInt32(out.count)
+              if useContext {
+                options.pointee.ctx_in = UnsafeRawPointer(context)
+                options.pointee.ctx_size_in = UInt32(MemoryLayout<xdp_md>.size)
+              }
+              return bpf_prog_test_run_opts(program.descriptor.rawValue, options)
             }
-            return bpf_prog_test_run_opts(program.descriptor.rawValue, &options)
           }
         }
+        let answer = options.pointee
+        return Result(
+          returnValue: answer.retval, nanosecondsPerRun: answer.duration,
+          frame: Array(output.prefix(Int(answer.data_size_out))))
       }
     }
-    return Result(
-      returnValue: options.retval, nanosecondsPerRun: options.duration,
-      frame: Array(output.prefix(Int(options.data_size_out))))
   }
 }

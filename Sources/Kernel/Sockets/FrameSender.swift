@@ -23,10 +23,8 @@ public struct FrameSender: ~Copyable {
       clinux_packet_sender(Int32(bitPattern: index))
     }
     descriptor = fd
-    messages = .allocate(capacity: Self.batch)
-    messages.initialize(repeating: clinux_mmsghdr())
-    vectors = .allocate(capacity: Self.batch)
-    vectors.initialize(repeating: iovec())
+    messages = ZeroedStorage.allocate(clinux_mmsghdr.self, count: Self.batch)
+    vectors = ZeroedStorage.allocate(iovec.self, count: Self.batch)
   }
 
   deinit {
@@ -44,9 +42,9 @@ public struct FrameSender: ~Copyable {
     let count = min(count, Self.batch)
     for i in 0..<count {
       let bytes = frame(i)
-      vectors[i] = iovec(
-        iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
-      messages[i] = clinux_mmsghdr()
+      vectors[i].iov_base = UnsafeMutableRawPointer(mutating: bytes.baseAddress)
+      vectors[i].iov_len = bytes.count
+      // Only the fields change: the storage (padding too) stays as zeroed.
       messages[i].msg_hdr.msg_iov = vectors.baseAddress! + i
       messages[i].msg_hdr.msg_iovlen = 1
     }

@@ -84,32 +84,33 @@ public final class XDPSocket: @unchecked Sendable {
     transmit = ProducerRing(transmitRing)
     completion = ConsumerRing(completionRing)
     receive = ConsumerRing(receiveRing)
-    var umemConfig = xsk_umem_config(
-      fill_size: UInt32(layout.frameCount), comp_size: layout.ringSize,
-      frame_size: UInt32(layout.frameSize), frame_headroom: 0, flags: 0)
     var created: OpaquePointer?
-    let umemResult = xsk_umem__create(
-      &created, area, UInt64(layout.bytes), fillRing, completionRing, &umemConfig)
+    let umemResult = ZeroedStorage.with(xsk_umem_config.self) { config in
+      config.pointee.fill_size = UInt32(layout.frameCount)
+      config.pointee.comp_size = layout.ringSize
+      config.pointee.frame_size = UInt32(layout.frameSize)
+      return xsk_umem__create(
+        &created, area, UInt64(layout.bytes), fillRing, completionRing, config)
+    }
     guard umemResult == 0, let created else {
       rings.deallocate()
       throw Failure(step: "register the UMEM", errno: Errno(-umemResult))
     }
     umem = created
-    var socketConfig = xsk_socket_config()
-    socketConfig.rx_size = layout.ringSize
-    socketConfig.tx_size = layout.ringSize
-    socketConfig.libxdp_flags = cxdp_inhibit_program_load()
-    socketConfig.xdp_flags = 0
     var bound: OpaquePointer?
-    socketConfig.bind_flags = cxdp_bind_zerocopy()
-    var result = xsk_socket__create(
-      &bound, interface, queue, created, receiveRing, transmitRing, &socketConfig)
-    var zeroCopy = result == 0
-    if result != 0 {
-      socketConfig.bind_flags = cxdp_bind_copy()
-      result = xsk_socket__create(
-        &bound, interface, queue, created, receiveRing, transmitRing, &socketConfig)
+    var zeroCopy = true
+    let result = ZeroedStorage.with(xsk_socket_config.self) { config in
+      config.pointee.rx_size = layout.ringSize
+      config.pointee.tx_size = layout.ringSize
+      config.pointee.libxdp_flags = cxdp_inhibit_program_load()
+      config.pointee.bind_flags = cxdp_bind_zerocopy()
+      let zeroCopyResult = xsk_socket__create(
+        &bound, interface, queue, created, receiveRing, transmitRing, config)
+      guard zeroCopyResult != 0 else { return zeroCopyResult }
       zeroCopy = false
+      config.pointee.bind_flags = cxdp_bind_copy()
+      return xsk_socket__create(
+        &bound, interface, queue, created, receiveRing, transmitRing, config)
     }
     guard result == 0, let bound else {
       xsk_umem__delete(created)

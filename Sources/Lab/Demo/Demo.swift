@@ -158,6 +158,13 @@ public struct Demo: Sendable {
       namespace: isUp ? namespace.name : nil, interface: isUp ? veth.name : nil,
       peer: isUp ? veth.peer : nil, program: record?.program, form: record?.form,
       datapath: record.map { $0.isSoftware && $0.process?.isAlive == true ? .software : .kernel },
-      generator: .init(running: generatorPID() != nil, sent: sent ?? 0))
+      generator: stateReadable
+        ? .init(running: generatorPID() != nil, sent: sent ?? 0) : .init(running: nil, sent: nil))
+  }
+
+  /// Whether this process can read the state directory (root's, 0700):
+  /// without, the generator's pid and count are unknown, not absent.
+  var stateReadable: Bool {
+    access(state.path, F_OK) != 0 || access(state.path, R_OK | X_OK) == 0
   }
 }

@@ -54,10 +54,12 @@ public struct DemoStatus: Hashable, Codable, Sendable {
 
   /// The generator's state.
   public struct Generator: Hashable, Codable, Sendable {
-    /// Whether the process runs.
-    public var running: Bool
-    /// Frames it has sent (as last written by the process).
-    public var sent: UInt64
+    /// Whether the process runs; `nil` when the caller cannot read the
+    /// state directory (its pid file is root's), not a guess.
+    public var running: Bool?
+    /// Frames it has sent (as last written by the process); `nil` when
+    /// unreadable.
+    public var sent: UInt64?
   }
 
   /// Whether the demo is up.
