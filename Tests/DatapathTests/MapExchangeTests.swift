@@ -54,7 +54,7 @@ struct MapExchangeTests {
     let engine = machine.maps[0]
     let exchange = MapExchange(shared, machine: machine)
 
-    exchange.exchange()  // the first reads only
+    exchange.exchange()  // nothing to fold: the exchange read the map when made
     #expect(exchange.problem == nil)
     #expect(Self.engineValue(engine, 1) == 10)
     #expect(try Self.kernelSum(kernel, 1) == 10 * cpus)
@@ -92,6 +92,28 @@ struct MapExchangeTests {
       #expect(Self.engineValue(engine, 3) == nil)
       #expect(Self.engineValue(engine, 1) != nil)
     }
+  }
+
+  /// What the engine runs before its queue's first periodic exchange
+  /// (a datapath stopped before its queue's thread first ran drains its
+  /// RX ring, then makes its last exchange) is folded, not overwritten:
+  /// the exchange read the kernel's map when it was made.
+  @Test(arguments: exchangedTypes)
+  func whatRunsBeforeTheFirstExchangeIsFolded(type: MapType) throws {
+    let definition = MapDefinition(
+      name: "xbt_first", type: type, keySize: 4, valueSize: 8, maxEntries: 16)
+    let kernel = try KernelMap.create(definition)
+    let cpus = UInt64(kernel.copies)
+    try kernel.update(key: Self.key(1), value: Self.value(10))
+    let shared = SharedMaps(fallbackMaps: [0: kernel], definitions: [definition])
+    let machine = try Machine(maps: [definition])
+    let exchange = MapExchange(shared, machine: machine)
+    #expect(Self.engineValue(machine.maps[0], 1) == 10, "read when made")
+    // The program counts three frames, then the queue's last exchange.
+    try machine.maps[0].update(key: Self.key(1), value: Self.value(13))
+    exchange.exchange()
+    #expect(exchange.problem == nil, "\(exchange.problem ?? "")")
+    #expect(try Self.kernelSum(kernel, 1) == 10 * cpus + 3)
   }
 
   /// A hash the engine fills past what the kernel's map holds: the

@@ -126,16 +126,11 @@ public final class SoftwareDatapath: @unchecked Sendable {
     let kernel = try KernelSide.install(
       configuration.fallback, on: interface, mode: configuration.attachMode)
     // The program's maps are the fallback's: arrays mapped into every
-    // engine now, the others read by each worker before its first RX
-    // batch and exchanged from then on.
+    // engine now, the others exchanged by each worker.
     var sharedMaps = SharedMaps(
       fallbackMaps: kernel.fallbackMaps, definitions: object.maps,
       shared: configuration.sharedMaps)
     try sharedMaps.share(into: workers.map(\.machine), program: linked.name)
-    for worker in workers {
-      let exchange = MapExchange(sharedMaps, machine: worker.machine)
-      if exchange.isNeeded { worker.exchange = exchange }
-    }
     let base: DatapathCounters.Totals
     do {
       base = try kernel.counters.read()
@@ -144,6 +139,12 @@ public final class SoftwareDatapath: @unchecked Sendable {
       }
     } catch {
       throw .kernel(error)
+    }
+    // Each engine's first read of the exchanged maps: after the sockets
+    // took the frames from the fallback, before any worker runs one.
+    for worker in workers {
+      let exchange = MapExchange(sharedMaps, machine: worker.machine)
+      if exchange.isNeeded { worker.exchange = exchange }
     }
     let datapath = SoftwareDatapath(
       configuration: configuration, batchRefusal: refusal, kernel: kernel, workers: workers,

@@ -27,7 +27,8 @@ final class MapExchange {
   /// the non-zero ones).
   private var bases: [Int: [[UInt8]: [UInt8]]] = [:]
   /// Whether the view was loaded from the kernel once (the first
-  /// exchange only reads: the engine has changed nothing yet).
+  /// exchange, made by ``init(_:machine:)``, only reads: the engine has
+  /// changed nothing yet).
   private var loaded = false
   private var due: UInt64 = 0
   /// Why the last exchange failed in part, nil when it did not.
@@ -39,9 +40,16 @@ final class MapExchange {
   /// The most entries read from one kernel map per exchange.
   static let entryLimit = 1 << 16
 
+  /// Reads the kernel's maps into `machine`'s view now, before its
+  /// program runs on any frame: whatever the engine does afterwards is a
+  /// change the next exchange folds. (A first read made later, by the
+  /// queue's thread, overwrote what the engine had run before it: a
+  /// datapath told to stop before that thread first got a CPU drained its
+  /// RX ring into counts the read then replaced.)
   init(_ shared: SharedMaps, machine: Machine) {
     self.shared = shared
     self.machine = machine
+    if isNeeded { exchangeIfDue(now: QueueWorker.now()) }
   }
 
   /// Whether any map needs exchanges at all.
