@@ -32,7 +32,7 @@ CORPUS_SOURCES := $(wildcard Corpus/*.bpf.c)
 CORPUS_OBJECTS := $(patsubst Corpus/%.bpf.c,build/corpus/%.o,$(CORPUS_SOURCES))
 
 .PHONY: all deps build release samples corpus test install-check fuzz demo demo-down format clean \
-	install uninstall manual
+	install uninstall manual vm-test
 
 all: build
 
@@ -135,6 +135,14 @@ fuzz: deps samples
 	    -artifact_prefix=engine- > engine.log 2>&1 & wait )
 	@for f in object engine; do echo "== $$f"; grep -E "stat::number_of_executed_units|stat::peak_rss_mb|ERROR|SUMMARY" build/fuzz/$$f.log || true; done
 	@ls build/fuzz | grep -E "^(object|engine)-(crash|leak|timeout|oom)" && exit 1 || echo "no findings"
+
+## vm-test: the batch patches (kernel/patches) in a real kernel: builds it
+## once under build/kernel (later runs rebuild what changed), boots it under
+## qemu and runs kernel/vm/guest/tests there. Not part of `make test`: it
+## takes minutes of CPU (a first build 10-20 min on 2 cores). VM_ONLY=REGEX
+## runs the matching tests only.
+vm-test:
+	kernel/vm-test.sh $(if $(VM_ONLY),--only '$(VM_ONLY)')
 
 ## demo: the demo (namespace, veth pair, classifier, generator), then the
 ## console on its interface, from the release build (what users install:

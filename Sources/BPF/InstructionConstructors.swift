@@ -87,6 +87,12 @@ extension Instruction {
     Instruction(opcode: Opcode.call, immediate: id)
   }
 
+  /// A call of the kernel function (kfunc) with BTF id `id` in vmlinux.
+  public static func call(kernelFunction id: Int32) -> Instruction {
+    Instruction(
+      opcode: Opcode.call, src: Register(rawValue: CallKind.kfunc.rawValue), immediate: id)
+  }
+
   /// A bpf-to-bpf call to the instruction `distance` slots after the next.
   public static func call(local distance: Int32) -> Instruction {
     Instruction(

@@ -3,9 +3,9 @@
 ///
 /// The engine's record (docs/DESIGN.md) is ``engine``: `struct xdp_md`'s six
 /// 32-bit fields, then the batch verdict (`act`) and the per-buffer redirect
-/// slot, 32 bytes in all. A kernel that carries a batching patch has its own
-/// layout, read from its BTF; the rewriter takes the layout as a value and
-/// never assumes these numbers.
+/// slot, 32 bytes in all. A kernel that carries the batch patches has its own
+/// layout, read from its BTF (``KernelBatchInterface``); the rewriter takes
+/// the layout as a value and never assumes these numbers.
 public struct XDPContextLayout: Hashable, Sendable {
   /// Offset of `data` (u32).
   public var data: Int16
@@ -21,15 +21,16 @@ public struct XDPContextLayout: Hashable, Sendable {
   public var egressInterfaceIndex: Int16
   /// Offset of the verdict the batch epilogue stores (u32).
   public var action: Int16
-  /// Offset of the per-buffer redirect target (u32).
-  public var redirectTarget: Int16
+  /// Offset of the per-buffer redirect target (u32); `nil` when the runner
+  /// keeps redirect targets out of the records (the kernel does).
+  public var redirectTarget: Int16?
   /// Distance in bytes from one record to the next.
   public var stride: Int32
 
   /// Describes a record layout.
   public init(
     data: Int16, dataEnd: Int16, dataMeta: Int16, ingressInterfaceIndex: Int16,
-    receiveQueueIndex: Int16, egressInterfaceIndex: Int16, action: Int16, redirectTarget: Int16,
+    receiveQueueIndex: Int16, egressInterfaceIndex: Int16, action: Int16, redirectTarget: Int16?,
     stride: Int32
   ) {
     self.data = data
@@ -52,7 +53,10 @@ public struct XDPContextLayout: Hashable, Sendable {
   /// The engine's 32-byte record (docs/DESIGN.md, "Context record").
   public static let engine = XDPContextLayout(
     data: 0, dataEnd: 4, dataMeta: 8, ingressInterfaceIndex: 12, receiveQueueIndex: 16,
-    egressInterfaceIndex: 20, action: 24, redirectTarget: 28, stride: 32)
+    egressInterfaceIndex: 20, action: 24, redirectTarget: engineRedirectSlot, stride: 32)
+
+  /// Where the engine's record keeps its redirect target.
+  public static let engineRedirectSlot: Int16 = 28
 }
 
 /// The five XDP verdicts, by their kernel values.

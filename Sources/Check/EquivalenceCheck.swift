@@ -132,7 +132,8 @@ public struct EquivalenceCheck: Sendable {
           configuration: MachineConfiguration(fixedClock: (1_000_000, 1_000), engine: engine))
         machine.seedDeviceMaps()
         runner = try PacketRunner(
-          machine: machine, program: machine.prepare(program), form: form, batchSize: batchSize)
+          machine: machine, program: machine.prepare(program, form: form), form: form,
+          batchSize: batchSize)
       } catch {
         throw .unrunnable(program: program.name, reason: "\(error)")
       }

@@ -17,8 +17,8 @@ public enum DatapathError: Error, Sendable, CustomStringConvertible {
   case load(LoadError)
   /// An AF_XDP socket or its UMEM could not be set up.
   case socket(interface: String, queue: UInt32, step: String, errno: Errno)
-  /// The TAP device for PASS could not be made.
-  case passDevice(name: String, errno: Errno)
+  /// The TAP device for PASS could not be made or set up.
+  case passDevice(TapDeviceError)
   /// The interface has a program that is not xdpbatch's.
   case foreignProgram(interface: String, program: String)
   /// The control socket could not be made or reached.
@@ -38,8 +38,8 @@ public enum DatapathError: Error, Sendable, CustomStringConvertible {
     case .load(let error): error.description
     case .socket(let interface, let queue, let step, let errno):
       "AF_XDP socket on \(interface) queue \(queue): \(step) failed: \(errno.message)"
-    case .passDevice(let name, let errno):
-      "cannot make the TAP device \(name) for PASS: \(errno.message)"
+    case .passDevice(let error):
+      "cannot make the TAP device \(error.name) for PASS: \(error)"
     case .foreignProgram(let interface, let program):
       "\(interface) runs XDP program \"\(program)\" that xdpbatch did not attach"
     case .controlSocket(let path, let step, let errno):

@@ -43,8 +43,15 @@ public struct ProgramDeployment: Sendable {
     self.executable = executable
   }
 
-  private var launcher: DatapathLauncher {
+  var launcher: DatapathLauncher {
     DatapathLauncher(executable: executable, state: state)
+  }
+
+  /// Recognises and repairs what a killed command or a dead datapath left
+  /// on `interface` (``DatapathRecovery``); holding its lock.
+  @discardableResult
+  func recover(_ interface: String) -> DatapathRecovery.Outcome {
+    DatapathRecovery(state: state, launcher: launcher).recover(interface: interface)
   }
 
   /// Attaches `source` to `interface` on `datapath` in `form`. The
@@ -66,56 +73,74 @@ public struct ProgramDeployment: Sendable {
     }
   }
 
-  /// Runs `body` holding `interface`'s lock.
+  /// Runs `body` holding `interface`'s lock, after recovering what a
+  /// killed command left there.
   private func changing<T>(_ interface: String, _ body: () throws(DeploymentError) -> T)
     throws(DeploymentError) -> T
   {
-    try kernel.changing(interface, body)
+    try kernel.changing(interface) { () throws(DeploymentError) -> T in
+      recover(interface)
+      return try body()
+    }
   }
 
+  /// The order keeps the interface served at every step, whenever the
+  /// command is killed: the kernel program replaces whatever runs first
+  /// (atomically), then the old datapath process stops, then what it
+  /// pinned goes (its fallback is no longer on the link).
   private func attachHoldingLock(
     _ source: ProgramSource, to interface: String, mode: AttachMode, datapath: DatapathKind,
     form: Form, force: Bool, engine: EngineKind, groupActions: Bool
   ) throws(DeploymentError) -> AttachmentRecord {
     let previous = state.record(interface: interface)
-    if let previous, previous.isSoftware, let process = previous.process {
-      launcher.stop(process, interface: interface)
+    var options = try kernel.attach(
+      source, to: interface, mode: mode, form: datapath == .kernel ? form : .perPacket,
+      force: force)
+    if let previous, previous.isSoftware {
+      if let process = previous.process { launcher.stop(process, interface: interface) }
       SoftwareDatapath.removeLeftovers(interface: interface, state: state, keepCounters: true)
     }
-    if datapath == .kernel {
-      return try kernel.attach(source, to: interface, mode: mode, form: form, force: force)
-    }
-    var options = try kernel.attach(
-      source, to: interface, mode: mode, form: .perPacket, force: force)
+    guard datapath == .software else { return options }
     options.engine = engine
     options.groupActions = groupActions
     do {
       return try startSoftware(options, form: form, movedFromKernel: false)
     } catch {
       if previous == nil {
-        SoftwareDatapath.removeLeftovers(interface: interface, state: state)
         try? kernel.detach(interface: interface)
+        SoftwareDatapath.removeLeftovers(interface: interface, state: state)
+        PinDirectory(interface: interface).removeDirectories()
       }
       throw error
     }
   }
 
   /// Starts the datapath process for `record`'s program in `form` and
-  /// records it.
+  /// records it. The record of the change is written first as the pending
+  /// record, so that a command killed while the process starts leaves
+  /// what the next one needs to adopt it (``DatapathRecovery``).
   private func startSoftware(_ record: AttachmentRecord, form: Form, movedFromKernel: Bool)
     throws(DeploymentError) -> AttachmentRecord
   {
+    var updated = record
+    updated.form = form
+    updated.datapath = .software
+    updated.process = nil
+    updated.programID = 0
+    updated.movedFromKernel = movedFromKernel
+    do {
+      try state.savePending(updated)
+    } catch {
+      throw .record(error)
+    }
     let process: DatapathProcessRecord
     do {
       process = try launcher.launch(record, form: form)
     } catch {
+      state.removePending(interface: record.interface)
       throw .datapath(error)
     }
-    var updated = record
-    updated.form = form
-    updated.datapath = .software
     updated.process = process
-    updated.movedFromKernel = movedFromKernel
     do throws(DeploymentError) {
       let (attachment, _) = try kernel.current(interface: record.interface)
       updated.programID = try kernelCall { () throws(SystemCallError) in
@@ -128,8 +153,10 @@ public struct ProgramDeployment: Sendable {
       }
     } catch {
       launcher.stop(process, interface: record.interface)
+      state.removePending(interface: record.interface)
       throw error
     }
+    state.removePending(interface: record.interface)
     return updated
   }
 
@@ -151,13 +178,31 @@ public struct ProgramDeployment: Sendable {
   @discardableResult
   public func swap(interface: String) throws(DeploymentError) -> AttachmentRecord {
     try changing(interface) { () throws(DeploymentError) in
-      try swapHoldingLock(interface: interface)
+      let current = try record(interface)
+      return try setFormHoldingLock(
+        current.runningForm == .batch ? .perPacket : .batch, interface: interface)
     }
   }
 
-  private func swapHoldingLock(interface: String) throws(DeploymentError) -> AttachmentRecord {
+  /// Sets the form of `interface`'s program (`datapath form`, `swap`):
+  /// through the datapath's control socket on the software datapath, and
+  /// in the record, so that every reader says what runs. A form it runs
+  /// in already changes nothing.
+  @discardableResult
+  public func setForm(_ form: Form, interface: String) throws(DeploymentError)
+    -> AttachmentRecord
+  {
+    try changing(interface) { () throws(DeploymentError) in
+      try setFormHoldingLock(form, interface: interface)
+    }
+  }
+
+  private func setFormHoldingLock(_ next: Form, interface: String) throws(DeploymentError)
+    -> AttachmentRecord
+  {
     var current = try record(interface)
     guard current.isSoftware else {
+      guard next != current.form else { return current }
       do {
         return try kernel.swap(interface: interface)
       } catch .batchUnsupported {
@@ -167,12 +212,12 @@ public struct ProgramDeployment: Sendable {
         return try startSoftware(checked, form: .batch, movedFromKernel: true)
       }
     }
-    if current.process?.isAlive != true {
-      SoftwareDatapath.removeLeftovers(interface: interface, state: state, keepCounters: true)
+    if current.datapathIsDead {
+      // Started again over the pins it left: its fallback keeps serving
+      // the interface until the new process takes over.
       current = try startSoftware(
         current, form: current.form, movedFromKernel: current.movedFromKernel ?? false)
     }
-    let next: Form = current.form == .batch ? .perPacket : .batch
     if next == .perPacket, current.movedFromKernel == true {
       // The kernel program first, taking over the maps the fallback
       // holds (they vanish with the fallback's pin), then the process.
@@ -183,6 +228,7 @@ public struct ProgramDeployment: Sendable {
       SoftwareDatapath.removeLeftovers(interface: interface, state: state, keepCounters: true)
       return record
     }
+    guard next != current.form else { return current }
     let answer: String
     do {
       answer = try DatapathClient(interface: interface, state: state).request(
@@ -218,22 +264,33 @@ public struct ProgramDeployment: Sendable {
     try kernel.cycleStrategy(interface: interface)
   }
 
-  /// Stops the datapath process (if any), then removes every socket, link,
-  /// pin, TAP device, log and record of `interface`. With no program
-  /// attached it still removes what an interrupted attach may have left
-  /// and reports ``AttachError/notAttached(interface:)``.
+  /// Removes every link, process, socket, pin, TAP device, log and
+  /// record of `interface`, and returns when they are gone. The link
+  /// goes first (the interface's frames then reach the stack with no XDP
+  /// program), then the datapath process, then what it pinned: killed at
+  /// any point, nothing is left black-holing frames, and the next detach
+  /// finishes the work. With no program attached it still removes what
+  /// an interrupted attach may have left and reports
+  /// ``AttachError/notAttached(interface:)``.
   public func detach(interface: String) throws(DeploymentError) {
     try changing(interface) { () throws(DeploymentError) in
-      if let current = state.record(interface: interface), current.isSoftware,
-        let process = current.process
-      {
-        launcher.stop(process, interface: interface)
-      }
-      // The log stays after a datapath moved back to the kernel, until detach.
-      unlink(launcher.logPath(interface))
-      SoftwareDatapath.removeLeftovers(interface: interface, state: state)
-      try kernel.detach(interface: interface)
+      try detachHoldingLock(interface: interface)
     }
+  }
+
+  func detachHoldingLock(interface: String) throws(DeploymentError) {
+    let record = state.record(interface: interface)
+    var failure: DeploymentError?
+    do {
+      try kernel.detach(interface: interface)
+    } catch {
+      // A link the kernel would not describe still runs: leave it all.
+      guard case .attach(.notAttached) = error else { throw error }
+      failure = error
+    }
+    DatapathRecovery(state: state, launcher: launcher).removeEverything(
+      interface: interface, record: record)
+    if let failure { throw failure }
   }
 
   /// The attachment on `interface` and its record (`nil` when no record
@@ -253,6 +310,18 @@ public struct ProgramDeployment: Sendable {
     return try? DatapathClient(interface: interface, state: state).status()
   }
 
+  /// What readers (`stats`) do first: when no command holds `interface`'s
+  /// lock, recognise and repair what a killed command left there
+  /// (``DatapathRecovery``); when one does, nothing (it will). Returns
+  /// the record afterwards.
+  @discardableResult
+  public func recoverIfIdle(interface: String) -> AttachmentRecord? {
+    guard let lock = try? InterfaceLock.acquire(interface: interface, state: state, waiting: 0)
+    else { return state.record(interface: interface) }
+    defer { withExtendedLifetime(lock) {} }
+    return recover(interface).record
+  }
+
   /// The programs on `interface` that xdpbatch did not attach.
   public func foreignPrograms(interface: String) throws(DeploymentError) -> [AttachedProgram] {
     try kernel.foreignPrograms(interface: interface)
@@ -264,7 +333,9 @@ public struct ProgramDeployment: Sendable {
   public func detachForeign(interface: String, programID: UInt32? = nil)
     throws(DeploymentError) -> [AttachedProgram]
   {
-    try kernel.detachForeign(interface: interface, programID: programID)
+    try kernel.changing(interface) { () throws(DeploymentError) in
+      try kernel.detachForeign(interface: interface, programID: programID)
+    }
   }
 
   static func errorText(_ answer: String) -> String {

@@ -48,8 +48,10 @@ struct ContextRecords {
   @inline(__always) func fill(
     _ slot: Int, _ frame: LiveFrameRunner.Frame, ingressInterface: UInt32, receiveQueue: UInt32
   ) {
+    let data = UInt64(frame.data)
     slots.bounds[slot] = PacketFrame(
-      hardStart: UInt64(frame.hardStart), hardEnd: UInt64(frame.hardEnd))
+      hardStart: UInt64(frame.hardStart), hardEnd: UInt64(frame.hardEnd), data: data,
+      end: data &+ UInt64(frame.length), meta: data)
     let fields = fields(slot)
     func set(_ offset: Int16, _ value: UInt32) {
       fields.storeBytes(of: value, toByteOffset: Int(offset), as: UInt32.self)
@@ -61,7 +63,7 @@ struct ContextRecords {
     set(layout.receiveQueueIndex, receiveQueue)
     set(layout.egressInterfaceIndex, 0)
     set(layout.action, 0)
-    set(layout.redirectTarget, 0)
+    if let slot = layout.redirectTarget { set(slot, 0) }
   }
 
   /// Marks a filled record as padding (``XDPContextLayout/paddingAction``
@@ -86,13 +88,18 @@ struct ContextRecords {
   /// The verdict the batch form's epilogue left in record `slot`'s `act`.
   @inline(__always) func action(_ slot: Int) -> UInt32 { field(slot, layout.action) }
 
-  /// Where record `slot` says its packet is now: `data` and `data_end`.
+  /// Where record `slot`'s packet is now, `data` and `data_end`, from the
+  /// runner's own bookkeeping (never from the record's fields, which the
+  /// program could have written).
   @inline(__always) func packet(_ slot: Int) -> (data: UInt32, end: UInt32) {
-    (field(slot, layout.data), field(slot, layout.dataEnd))
+    let frame = slots.bounds[slot]
+    return (UInt32(truncatingIfNeeded: frame.data), UInt32(truncatingIfNeeded: frame.end))
   }
 
-  /// Where record `slot` says its metadata is: `data_meta` and `data`.
+  /// Where record `slot`'s metadata is, `data_meta` and `data`, from the
+  /// runner's own bookkeeping.
   @inline(__always) func metadata(_ slot: Int) -> (start: UInt32, end: UInt32) {
-    (field(slot, layout.dataMeta), field(slot, layout.data))
+    let frame = slots.bounds[slot]
+    return (UInt32(truncatingIfNeeded: frame.meta), UInt32(truncatingIfNeeded: frame.data))
   }
 }

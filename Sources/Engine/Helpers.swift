@@ -80,7 +80,7 @@ extension Machine {
     case HelperFunction.xdpStoreBytes.rawValue:
       return try copyPacketBytes(store: true, index)
     case HelperFunction.commitRedirect.rawValue:
-      let slot = r[1] &+ UInt64(XDPContextLayout.engine.redirectTarget)
+      let slot = r[1] &+ UInt64(XDPContextLayout.engineRedirectSlot)
       guard addressSpace.writeWord(pendingRedirect?.slotValue ?? 0, at: slot) else {
         throw .memoryFault(index: index, address: slot, size: 4, write: true)
       }

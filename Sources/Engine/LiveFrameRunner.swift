@@ -57,6 +57,11 @@ public final class LiveFrameRunner {
   /// Why the last run's frames (or some of them) count as ABORTED, if a
   /// run faulted.
   public private(set) var lastError: RunError?
+  /// Whether the frames lie in pages closed to programs
+  /// (``AddressSpace/closePages(of:)``): each call then opens the frames
+  /// it works on, its own per packet, the batch's in batch form, and
+  /// closes them after, so no call reaches any other frame.
+  public var lendsFrames = false
 
   private let records: ContextRecords
   private let padding: Region
@@ -108,6 +113,8 @@ public final class LiveFrameRunner {
         let frame = first[slot]
         machine.pendingRedirect = nil
         machine.legacyPacket = (UInt64(frame.data), UInt64(frame.data) &+ UInt64(frame.length))
+        if lendsFrames { lend(frame) }
+        defer { if lendsFrames { takeBack(frame) } }
         do {
           let value = try machine.run(program, r1: records.address(slot))
           let action = XDPAction(returnValue: value & 0xffff_ffff)
@@ -136,7 +143,11 @@ public final class LiveFrameRunner {
       }
       machine.pendingRedirect = nil
       machine.refusesTailCalls = true
-      defer { machine.refusesTailCalls = false }
+      if lendsFrames { for slot in 0..<count { lend(first[slot]) } }
+      defer {
+        machine.refusesTailCalls = false
+        if lendsFrames { for slot in 0..<count { takeBack(first[slot]) } }
+      }
       let processed: UInt64
       do {
         processed = try machine.run(program, r1: records.address(0), r2: UInt64(total))
@@ -157,6 +168,16 @@ public final class LiveFrameRunner {
           verdict(slot, action, action == .redirect ? records.committedRedirect(slot) : nil))
       }
     }
+  }
+
+  /// Opens `frame`'s pages to the program for one call.
+  @inline(__always) private func lend(_ frame: Frame) {
+    machine.addressSpace.openPages(from: UInt64(frame.hardStart), to: UInt64(frame.hardEnd))
+  }
+
+  /// Closes `frame`'s pages again.
+  @inline(__always) private func takeBack(_ frame: Frame) {
+    machine.addressSpace.closePages(from: UInt64(frame.hardStart), to: UInt64(frame.hardEnd))
   }
 
   /// Fills record `slot` for `frame` and sets the frame's bounds.

@@ -119,11 +119,23 @@ public final class Machine {
     return mapTable[index]
   }
 
-  /// Checks and decodes a linked program for this machine: unknown opcodes,
-  /// bad jumps, unknown helpers and missing maps are refused here, naming
-  /// the instruction index.
-  public func prepare(_ program: Program) throws(PreparationError) -> PreparedProgram {
-    try prepare(instructions: program.instructions, name: program.name)
+  /// Checks and decodes a linked XDP program for this machine: unknown
+  /// opcodes, bad jumps, unknown helpers and missing maps are refused
+  /// here, naming the instruction index, and so is every access to the
+  /// context the kernel's verifier refuses (``ContextAccessCheck``: a
+  /// write to `struct xdp_md`, a dereference of a moved context pointer).
+  ///
+  /// - Parameter form: `.batch` for a batch form from the rewriter, whose
+  ///   context pointer steps from record to record and whose epilogue
+  ///   stores each record's verdict.
+  public func prepare(_ program: Program, form: Form = .perPacket) throws(PreparationError)
+    -> PreparedProgram
+  {
+    let prepared = try prepare(instructions: program.instructions, name: program.name)
+    if let refusal = ContextAccessCheck.firstRefusal(in: program.instructions, form: form) {
+      throw .contextAccess(refusal)
+    }
+    return prepared
   }
 
   /// Checks and decodes a bare instruction sequence.
@@ -235,11 +247,21 @@ struct CallFrame {
   var r6: UInt64, r7: UInt64, r8: UInt64, r9: UInt64, r10: UInt64
 }
 
-/// The `xdp_buff` bounds behind one context record.
+/// The `xdp_buff` behind one context record, as the runner that filled
+/// the record keeps it: the frame's hard bounds, and where the packet and
+/// its metadata are. Only the runner and the helpers that move the bounds
+/// (`adjust_head`, `adjust_meta`, `adjust_tail`) change it; what a program
+/// leaves in its record's fields is never read back as a bound.
 struct PacketFrame {
   /// `data_hard_start`: where the frame (and its headroom) begins.
   var hardStart: UInt64
   /// `data_hard_end`: the end of usable tailroom (frame end less the
   /// reserved `skb_shared_info`).
   var hardEnd: UInt64
+  /// `data`: the packet's first byte.
+  var data: UInt64 = 0
+  /// `data_end`: one past the packet's last byte.
+  var end: UInt64 = 0
+  /// `data_meta`: the metadata's first byte (`data` when there is none).
+  var meta: UInt64 = 0
 }

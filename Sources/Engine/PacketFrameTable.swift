@@ -77,11 +77,12 @@ final class PacketFrameTable {
     return nil
   }
 
-  /// The bounds of the frame behind the record at `record`, if set.
-  func frame(at record: UInt64) -> PacketFrame? {
+  /// The bookkeeping of the frame behind the record at `record`, if set
+  /// (the helpers that move the packet's bounds write through it).
+  func frame(at record: UInt64) -> UnsafeMutablePointer<PacketFrame>? {
     guard let (slots, index) = slot(of: record) else { return nil }
-    let frame = slots.bounds[index]
-    return frame.isSet ? frame : nil
+    let frame = slots.bounds + index
+    return frame.pointee.isSet ? frame : nil
   }
 
   /// Records `target` as the redirect committed into the record at

@@ -16,29 +16,31 @@ extension Machine {
   /// The most metadata bytes: `type_max(skb_shared_info.meta_len)`.
   static let metadataLimit: Int64 = 255
 
-  /// The record's packet bounds, read from the context record R1 points to.
+  /// The packet bounds behind the context record R1 points to, from the
+  /// runner's bookkeeping (``PacketFrame``), not from the record's fields.
   private func packetBounds(_ id: HelperFunction, _ index: Int) throws(ExecutionError) -> (
     record: UInt64, frame: PacketFrame, data: UInt64, end: UInt64, meta: UInt64
   ) {
     let record = registers[1]
-    let layout = XDPContextLayout.engine
-    guard let frame = packetFrames.frame(at: record),
-      let data = addressSpace.readWord(record + UInt64(layout.data)),
-      let end = addressSpace.readWord(record + UInt64(layout.dataEnd)),
-      let meta = addressSpace.readWord(record + UInt64(layout.dataMeta))
-    else {
+    guard let frame = packetFrames.frame(at: record)?.pointee else {
       throw .helperFault(index: index, helper: id.rawValue, reason: "R1 is not an XDP context")
     }
-    return (record, frame, UInt64(data), UInt64(end), UInt64(meta))
+    return (record, frame, frame.data, frame.end, frame.meta)
   }
 
+  /// Moves the bounds: in the bookkeeping, and in the record's fields
+  /// where the program reads them.
   private func setBounds(
     _ record: UInt64, data: UInt64? = nil, end: UInt64? = nil, meta: UInt64? = nil
   ) {
+    guard let frame = packetFrames.frame(at: record) else { return }
     let layout = XDPContextLayout.engine
-    if let data { addressSpace.writeWord(UInt32(data), at: record + UInt64(layout.data)) }
-    if let end { addressSpace.writeWord(UInt32(end), at: record + UInt64(layout.dataEnd)) }
-    if let meta { addressSpace.writeWord(UInt32(meta), at: record + UInt64(layout.dataMeta)) }
+    if let data { frame.pointee.data = data }
+    if let end { frame.pointee.end = end }
+    if let meta { frame.pointee.meta = meta }
+    addressSpace.writeWord(UInt32(frame.pointee.data), at: record + UInt64(layout.data))
+    addressSpace.writeWord(UInt32(frame.pointee.end), at: record + UInt64(layout.dataEnd))
+    addressSpace.writeWord(UInt32(frame.pointee.meta), at: record + UInt64(layout.dataMeta))
   }
 
   private var signedOffset: Int64 { Int64(Int32(truncatingIfNeeded: registers[2])) }

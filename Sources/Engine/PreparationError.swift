@@ -17,6 +17,9 @@ public enum PreparationError: Error, Equatable, Sendable {
   case unknownMap(index: Int, map: Int)
   /// An instruction writes R10, the read-only frame pointer.
   case frameRegisterWrite(index: Int)
+  /// An access to the XDP context the kernel's verifier refuses
+  /// (``ContextAccessCheck``).
+  case contextAccess(ContextAccessRefusal)
 }
 
 extension PreparationError: CustomStringConvertible {
@@ -35,6 +38,7 @@ extension PreparationError: CustomStringConvertible {
       "instruction \(index): map #\(map) does not exist"
     case .frameRegisterWrite(let index):
       "instruction \(index): r10 (frame pointer) is read-only"
+    case .contextAccess(let refusal): refusal.description
     }
   }
 }

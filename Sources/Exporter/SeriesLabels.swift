@@ -31,8 +31,9 @@ public struct SeriesLabels: Hashable, Sendable {
   /// record when the record still describes the attached program.
   public init(interface: String, record: AttachmentRecord?, kernelName: String) {
     // A label value in Prometheus's words: per_packet, not per-packet.
-    let form = record.map { $0.form.rawValue.replacingOccurrences(of: "-", with: "_") }
-    let software = record?.isSoftware == true && record?.process?.isAlive == true
+    // A dead software datapath's kernel fallback runs the program per packet.
+    let form = record.map { $0.runningForm.rawValue.replacingOccurrences(of: "-", with: "_") }
+    let software = record?.runningDatapath == .software
     self.init(
       interface: interface, program: record?.program ?? kernelName,
       datapath: software ? "software" : "kernel", form: form ?? "unknown")

@@ -265,11 +265,13 @@ public final class ConsoleSession {
     if let watch, watch.interface == selected {
       snapshot.traffic = watch.traffic
       snapshot.history = watch.history
-      snapshot.program = watch.record.map {
+      snapshot.program = watch.record.map { record in
         ProgramStatus(
-          $0, counts: rewrites.counts(of: $0), nanosecondsPerPacket: watch.nanosecondsPerPacket,
-          datapath: watch.datapath,
-          datapathNanosecondsPerPacket: watch.datapathNanosecondsPerPacket)
+          record, counts: rewrites.counts(of: record),
+          nanosecondsPerPacket: watch.nanosecondsPerPacket, datapath: watch.datapath,
+          datapathNanosecondsPerPacket: watch.datapathNanosecondsPerPacket,
+          batchInKernel: ProgramStatus.batchInKernel(
+            record, kernel: kernelSupport, interface: inventory?[name: record.interface]))
       }
     }
     if let selected {

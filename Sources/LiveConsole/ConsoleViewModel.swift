@@ -51,33 +51,46 @@ extension ProgramStatus {
   init(
     _ record: AttachmentRecord, counts: RewriteSummaries.Counts?,
     nanosecondsPerPacket: [Form: Double], datapath: DatapathReading?,
-    datapathNanosecondsPerPacket: [Form: Double]
+    datapathNanosecondsPerPacket: [Form: Double], batchInKernel: Bool = false
   ) {
     self.init(
       objectPath: record.object, programName: record.program,
-      mode: datapath?.form ?? record.form, strategy: record.strategy, bound: record.bound,
+      mode: datapath?.form ?? record.runningForm, strategy: record.strategy, bound: record.bound,
       batchSize: record.batchTrampoline.batchSize, attachMode: record.attachMode,
       instructionsBefore: counts?.before ?? 0, instructionsAfter: counts?.after,
       nanosecondsPerPacket: nanosecondsPerPacket,
-      datapath: record.isSoftware ? DatapathKind.software.rawValue : DatapathKind.kernel.rawValue,
+      // A datapath that answered runs; else the record says (a dead one's
+      // kernel fallback runs the program).
+      datapath: (datapath != nil ? DatapathKind.software : record.runningDatapath).rawValue,
       zeroCopy: datapath?.zeroCopy, datapathNanosecondsPerPacket: datapathNanosecondsPerPacket,
-      datapathMove: Self.datapathMove(of: record), batchRefusal: counts?.refusal)
+      datapathMove: Self.datapathMove(of: record, batchInKernel: batchInKernel),
+      batchRefusal: counts?.refusal)
   }
 
   /// What `b` does to `record`'s interface when it moves it between the
   /// kernel and the software datapath, as ``ProgramDeployment/swap(interface:)``
   /// does: a kernel attachment goes to the software datapath in batch form
-  /// (the deployment attaches no batch program to any kernel yet, whatever
-  /// the probe found: see `KernelDeployment.batchRefusal`); the batch form
-  /// there, moved from the kernel, goes back to the kernel per packet.
-  /// `nil` when `b` stays within one datapath.
-  static func datapathMove(of record: AttachmentRecord) -> String? {
+  /// unless the kernel runs batch programs there (`batchInKernel`: its BTF
+  /// has the batch patches' interface, the driver reports `batch`, native
+  /// mode), where the swap stays in the kernel; the batch form moved from
+  /// the kernel goes back to the kernel per packet. `nil` when `b` stays
+  /// within one datapath.
+  static func datapathMove(of record: AttachmentRecord, batchInKernel: Bool = false) -> String? {
     if record.isSoftware {
       guard record.form == .batch, record.movedFromKernel == true else { return nil }
       return "move \(record.interface) back to the kernel datapath in per-packet form"
     }
-    guard record.form == .perPacket else { return nil }
+    guard record.form == .perPacket, !batchInKernel else { return nil }
     return "move \(record.interface) to the software datapath (AF_XDP) in batch form"
+  }
+
+  /// Whether `record`'s program can run in batch form in the kernel on its
+  /// interface: the kernel can, `interface`'s driver can, in native mode.
+  static func batchInKernel(
+    _ record: AttachmentRecord, kernel: KernelBatchSupport, interface: NetworkInterface?
+  ) -> Bool {
+    guard case .supported = kernel, record.attachMode == .native else { return false }
+    return interface?.xdpFeatures?.contains(.batch) == true
   }
 }
 
@@ -87,8 +100,13 @@ extension KernelBatchSupport {
   public static func probe(btfPath: String) -> KernelBatchSupport {
     do {
       let support = try BatchKernelSupport.probe(btfPath: btfPath)
+      if let interface = support.interface {
+        return .supported(
+          "BPF_F_XDP_BATCH: \(interface.layout.stride) B records, act at \(interface.layout.action)"
+        )
+      }
       if let field = support.actionField {
-        return .supported("xdp_buff.\(field.name) at \(field.offset) of \(support.bufferSize) B")
+        return .unsupported("xdp_buff.\(field.name), not the batch patches' interface (BTF)")
       }
       return .unsupported("no xdp_buff.act (BTF)")
     } catch {

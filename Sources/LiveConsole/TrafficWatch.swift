@@ -54,7 +54,7 @@ struct TrafficWatch {
           }
         }
       } else if current?.isSoftware == false, let form = current?.form,
-        let cost = report.nanosecondsPerRun
+        let cost = report.nanosecondsPerPacket
       {
         nanosecondsPerPacket[form] = cost
       }

@@ -30,6 +30,9 @@ public struct BatchTrampoline: Sendable {
   public var batchSize: Int
   /// The context record layout (offsets of `act`, the stride).
   public var layout: XDPContextLayout
+  /// Who calls the batch form: the engine, or a kernel with the batch
+  /// patches (with its ``KernelBatchInterface/layout`` as ``layout``).
+  public var convention: BatchConvention
 
   /// The BPF stack limit in bytes.
   public static let stackLimit = 512
@@ -37,12 +40,23 @@ public struct BatchTrampoline: Sendable {
   /// Configures a rewrite.
   public init(
     strategy: BatchStrategy = .default, bound: BatchBound = .default, batchSize: Int = 64,
-    layout: XDPContextLayout = .engine
+    layout: XDPContextLayout = .engine, convention: BatchConvention = .engine
   ) {
     self.strategy = strategy
     self.bound = bound
     self.batchSize = batchSize
     self.layout = layout
+    self.convention = convention
+  }
+
+  /// The rewrite for a kernel with the batch patches: its record layout
+  /// and calling convention, the `end-pointer` bound its verifier checks.
+  public static func kernel(_ interface: KernelBatchInterface, strategy: BatchStrategy = .default)
+    -> BatchTrampoline
+  {
+    BatchTrampoline(
+      strategy: strategy, bound: .endPointer, batchSize: 64, layout: interface.layout,
+      convention: BatchConvention(kernel: interface))
   }
 
   /// The batch form of `program`.
@@ -51,19 +65,25 @@ public struct BatchTrampoline: Sendable {
       throw .invalidBatchSize(batchSize)
     }
     guard layout.stride > 0 else { throw .invalidLayout(stride: layout.stride) }
+    let redirectCommit = RedirectCommit(program)
+    if case .kernel(let function) = convention {
+      guard bound == .endPointer else { throw .boundNotInKernel(bound) }
+      if redirectCommit != .never && function == nil { throw .noCommitFunction }
+    }
     let buffer = try InstructionBuffer(rewriting: program)
     let frame = StackFrameAnalysis(program)
     try Self.checkRewritable(frame, strategy: strategy)
 
-    let reserved = bound.slotCount * 8
+    let reserved = bound.slotCount(convention) * 8
     let depth = frame.alignedStackDepth
     guard depth + reserved <= Self.stackLimit else {
       throw .stackTooLarge(used: frame.stackDepth, reserved: reserved)
     }
-    let slots = TrampolineSlots(bound: bound, top: strategy == .shift ? -8 : -depth - 8)
+    let slots = TrampolineSlots(
+      bound: bound, top: strategy == .shift ? -8 : -depth - 8, convention: convention)
     let code = TrampolineCode(
       bound: bound, slots: slots, batchSize: size, layout: layout,
-      redirectCommit: RedirectCommit(program))
+      redirectCommit: redirectCommit, convention: convention)
 
     let emitted: Emitted
     do {

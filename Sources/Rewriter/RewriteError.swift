@@ -22,6 +22,11 @@ public enum RewriteError: Error, Equatable, Sendable {
   case patchFailed(PatchError)
   /// The emitted program failed ``SafetyCheck``: a rewriter bug.
   case safetyCheckFailed([SafetyViolation])
+  /// A kernel's verifier bounds batch records by the end of the batch only.
+  case boundNotInKernel(BatchBound)
+  /// The program redirects, and the kernel has no `bpf_xdp_batch_commit`
+  /// to keep each record's target.
+  case noCommitFunction
 }
 
 extension RewriteError: CustomStringConvertible {
@@ -42,6 +47,12 @@ extension RewriteError: CustomStringConvertible {
     case .safetyCheckFailed(let violations):
       "internal error, the rewritten program fails the safety check: "
         + violations.map(\.description).joined(separator: "; ")
+    case .boundNotInKernel(let bound):
+      "the kernel's verifier bounds batch records by the end of the batch: "
+        + "--bound \(bound.rawValue) cannot run in the kernel; use --bound end-pointer"
+    case .noCommitFunction:
+      "the program redirects, and the kernel's BTF has no bpf_xdp_batch_commit to keep "
+        + "each record's redirect target"
     }
   }
 }

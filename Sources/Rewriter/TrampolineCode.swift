@@ -13,14 +13,16 @@ public struct TrampolineSlots: Hashable, Sendable {
   public var total: Int16?
 
   /// Consecutive 8-byte slots downward from `top` (the highest slot's
-  /// offset), as many as `bound` needs.
-  init(bound: BatchBound, top: Int) {
+  /// offset), as many as `bound` needs under `convention`.
+  init(bound: BatchBound, top: Int, convention: BatchConvention = .engine) {
     func slot(_ number: Int) -> Int16 { Int16(top - 8 * number) }
     cursor = slot(0)
     switch bound {
     case .immediate: counter = slot(1)
     case .count: (counter, total) = (slot(1), slot(2))
-    case .endPointer: (end, total) = (slot(1), slot(2))
+    case .endPointer:
+      end = slot(1)
+      if convention == .engine { total = slot(2) }
     }
   }
 }
@@ -60,7 +62,7 @@ struct TrampolineCode {
 
   init(
     bound: BatchBound, slots: TrampolineSlots, batchSize: Int32, layout: XDPContextLayout,
-    redirectCommit: RedirectCommit
+    redirectCommit: RedirectCommit, convention: BatchConvention = .engine
   ) {
     let cursor = slots.cursor
     prologue = [.store(.doubleWord, .r1, to: .r10, offset: cursor)]
@@ -71,19 +73,21 @@ struct TrampolineCode {
     if redirectCommit != .never {
       // The redirect helpers leave their target in per-CPU state; the next
       // packet would overwrite it before the runner acts on this one. The
-      // engine-only helper moves it into this record's redirect slot
-      // (R1 = the record). It clobbers R0-R5: the verdict is stored above,
-      // and R1 is reloaded below.
+      // engine-only helper, or the kernel's bpf_xdp_batch_commit, keeps it
+      // for this record (R1 = the record). Either clobbers R0-R5: the
+      // verdict is stored above, and R1 is reloaded below.
       if redirectCommit == .afterRedirectVerdict {
         // R0 still holds the verdict: other verdicts skip the commit and
         // the reload (R1 is the record on both paths).
         epilogue.append(
           .jump(.jne, .r0, immediate: Int32(XDPAction.redirect.rawValue), offset: 2))
       }
-      epilogue += [
-        .call(helper: HelperFunction.commitRedirect.rawValue),
-        .load(.doubleWord, .r1, from: .r10, offset: cursor),
-      ]
+      let commit: Instruction =
+        switch convention {
+        case .engine: .call(helper: HelperFunction.commitRedirect.rawValue)
+        case .kernel(let function): .call(kernelFunction: function ?? 0)
+        }
+      epilogue += [commit, .load(.doubleWord, .r1, from: .r10, offset: cursor)]
     }
     step = epilogue.count
     epilogue += [
@@ -122,6 +126,15 @@ struct TrampolineCode {
         .jump(.jne, .r2, immediate: 0, offset: 0),
       ]
       tail = [.load(.doubleWord, .r0, from: .r10, offset: total), .exit]
+    case .endPointer where convention != .engine:
+      // The kernel passes the end of the records and never an empty batch.
+      let end = slots.end ?? cursor
+      prologue += [.store(.doubleWord, .r2, to: .r10, offset: end)]
+      epilogue += [
+        .load(.doubleWord, .r2, from: .r10, offset: end),
+        .jump(.jlt, .r1, .r2, offset: 0),
+      ]
+      tail = [.move(.r0, immediate: 0), .exit]
     case .endPointer:
       let (end, total) = (slots.end ?? cursor, slots.total ?? cursor)
       prologue += [

@@ -38,8 +38,12 @@ extension DeploymentError: CommandLineAdvice {
     case .attach(let error): error.advice
     case .lock(.file(let call)) where call.isPermissionDenied:
       " (this needs root: CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)"
-    case .batchUnsupported(.noActionField):
+    case .batchUnsupported(.noActionField), .batchUnsupported(.otherInterface):
       " The software datapath runs the batch form on this kernel: `xdpbatch attach IFACE OBJ --program P --datapath software --form batch`, or `xdpbatch swap IFACE`."
+    case .batchUnsupported(.driver(let interface, _)):
+      " The software datapath runs the batch form there: `xdpbatch swap \(interface)` moves it."
+    case .batchUnsupported(.mode):
+      " Attach with --mode native, or let the software datapath run the batch form (`xdpbatch swap IFACE`)."
     case .offloadUnsupported: "; use --mode native (drv) or generic (skb). Nothing was changed."
     case .unknownProgram(let interface):
       "; attach it again with `xdpbatch attach \(interface) OBJ.o --program NAME`"
@@ -78,7 +82,6 @@ extension DatapathError: CommandLineAdvice {
   var advice: String {
     switch self {
     case .socket(_, _, _, let errno) where errno.isPermissionDenied: " (this needs root)"
-    case .passDevice: " (is /dev/net/tun there?)"
     case .controlSocket(_, _, let errno) where errno == .notFound || errno == .connectionRefused:
       " (is the datapath running?)"
     case .foreignProgram: "; detach it first"

@@ -4,6 +4,7 @@ import Datapath
 import Deployment
 import Engine
 import Foundation
+import Kernel
 
 /// `xdpbatch datapath`: the software datapath of one interface (AF_XDP
 /// sockets feeding the engine), run in the foreground, and its control
@@ -99,16 +100,25 @@ struct DatapathRunCommand: ParsableCommand, LibraryMessageCommand {
   }
 }
 
-/// `xdpbatch datapath status IFACE`.
+/// `xdpbatch datapath status IFACE [--json]`.
 struct DatapathStatusCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "status", abstract: "Print the running datapath's status (JSON).")
+    commandName: "status",
+    abstract: "Print the running datapath's status (a table; --json for JSON).")
 
   @Argument(help: "The network interface.")
   var interface: String
 
+  @Flag(help: "Print the status as one JSON document (what the control socket answers).")
+  var json = false
+
   func run() throws {
-    print(try DatapathClient(interface: interface).request("status"))
+    let client = DatapathClient(interface: interface)
+    if json {
+      print(try client.request("status"))
+      return
+    }
+    print(DatapathStatusTable(try client.status()).text)
   }
 }
 
@@ -116,7 +126,11 @@ struct DatapathStatusCommand: ParsableCommand {
 struct DatapathFormCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "form",
-    abstract: "Switch the running datapath's form (toggle without an argument).")
+    abstract: "Switch the running datapath's form (toggle without an argument).",
+    discussion: """
+      Changes the form as `swap` does, holding the interface's lock, and records it, so that \
+      `stats`, the console and the exporter say what runs.
+      """)
 
   @Argument(help: "The network interface.")
   var interface: String
@@ -125,22 +139,35 @@ struct DatapathFormCommand: ParsableCommand {
   var form: Form?
 
   func run() throws {
-    let answer = try DatapathClient(interface: interface).request(
-      form.map { "form \($0.rawValue)" } ?? "swap")
-    print(answer)
-    if answer.contains("\"ok\":false") { throw ExitCode(1) }
+    try Privileges.require(for: "datapath form")
+    let deployment = ProgramDeployment()
+    let record =
+      try form.map { try deployment.setForm($0, interface: interface) }
+      ?? deployment.swap(interface: interface)
+    print(
+      "\(interface) now runs \(record.program) (\(record.runningForm.rawValue), \(record.runningPlace))"
+    )
   }
 }
 
 /// `xdpbatch datapath stop IFACE`.
 struct DatapathStopCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "stop", abstract: "Stop the running datapath (the kernel fallback takes over).")
+    commandName: "stop", abstract: "Stop the running datapath (the kernel fallback takes over).",
+    discussion: """
+      The kernel runs the program per packet (the fallback) until `xdpbatch swap IFACE` starts \
+      the datapath again or `xdpbatch detach IFACE` removes everything. Returns when the \
+      process and its TAP device are gone.
+      """)
 
   @Argument(help: "The network interface.")
   var interface: String
 
   func run() throws {
-    print(try DatapathClient(interface: interface).request("stop"))
+    try Privileges.require(for: "datapath stop")
+    let stopped = try ProgramDeployment().stopDatapath(interface: interface)
+    print(
+      "stopped the software datapath of \(interface) (pid \(stopped.pid)); the kernel runs \(stopped.program) per packet now (`xdpbatch swap \(interface)` starts it again)"
+    )
   }
 }

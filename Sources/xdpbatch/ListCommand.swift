@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPF
+import Deployment
 import Foundation
 import Inspection
 import Kernel
@@ -26,12 +27,13 @@ struct ListCommand: ParsableCommand, LibraryMessageCommand {
       writeToStandardError("xdpbatch: error: \(error)")
       throw ExitCode.failure
     }
-    let listing = InterfaceListing(inventory, includeAll: all)
+    let listing = InterfaceListing(
+      inventory, includeAll: all, kernelBatch: (try? BatchKernelSupport.probe())?.interface)
     if json {
       print(try JSONCoding.document(listing.entries))
       return
     }
-    for notice in listing.notices { print("# \(notice)") }
+    for notice in listing.notices + [listing.batchNotice] { print("# \(notice)") }
     print(Self.table(listing.interfaces))
   }
 

@@ -6,6 +6,12 @@ import Foundation
 import Inspection
 import Rewriter
 
+/// Who is to call a rewritten program: `rewrite --target`.
+enum RewriteTarget: String, ExpressibleByArgument, CaseIterable {
+  case engine
+  case kernel
+}
+
 /// `xdpbatch rewrite`: the batch form of one program, as a summary, a
 /// side-by-side listing, JSON, or a new object file.
 struct RewriteCommand: ParsableCommand {
@@ -39,6 +45,17 @@ struct RewriteCommand: ParsableCommand {
       valueName: "form"))
   var form: Form = .batch
 
+  @Option(
+    help: ArgumentHelp(
+      "engine: the engine's batch convention (R2 = the record count); kernel: that of a kernel with the batch patches (R2 = the end of the records, record layout and bpf_xdp_batch_commit from --btf).",
+      valueName: "target"))
+  var target: RewriteTarget = .engine
+
+  @Option(
+    help: ArgumentHelp(
+      "--target kernel: the kernel's BTF to read the batch interface from.", valueName: "path"))
+  var btf = "/sys/kernel/btf/vmlinux"
+
   func validate() throws {
     guard (1...PacketRunner.maximumBatch).contains(batch) else {
       throw ValidationError(
@@ -57,6 +74,32 @@ struct RewriteCommand: ParsableCommand {
     if json && listing {
       throw ValidationError("--listing has no place in --json output; give one of them")
     }
+    if target == .kernel {
+      guard form == .batch else {
+        throw ValidationError("--target kernel shapes the batch form; leave out --form per-packet")
+      }
+      guard rewrite.boundChoice == nil || rewrite.bound == .endPointer, batch == 64 else {
+        throw ValidationError(
+          "--target kernel: the kernel passes the end of the records (--bound end-pointer) "
+            + "and sizes the batch itself; leave out --bound and --batch")
+      }
+    }
+  }
+
+  /// The rewrite for `--target`.
+  private func trampoline() throws -> BatchTrampoline {
+    switch target {
+    case .engine:
+      return BatchTrampoline(strategy: rewrite.strategy, bound: rewrite.bound, batchSize: batch)
+    case .kernel:
+      let interface: KernelBatchInterface
+      do {
+        interface = try KernelBatchInterface(btf: BTF(contentsOf: btf))
+      } catch {
+        throw ProgramCommandError("\(btf): \(error)")
+      }
+      return .kernel(interface, strategy: rewrite.strategy)
+    }
   }
 
   func run() throws {
@@ -67,11 +110,9 @@ struct RewriteCommand: ParsableCommand {
       return
     }
     let rewritten: BatchProgram
+    let trampoline = try trampoline()
     do {
-      rewritten = try BatchTrampoline(
-        strategy: rewrite.strategy, bound: rewrite.bound, batchSize: batch
-      )
-      .rewrite(original)
+      rewritten = try trampoline.rewrite(original)
     } catch {
       throw ProgramCommandError(
         "\(object): program \(original.name): cannot rewrite: \(Self.reason(error, in: original))")
@@ -98,6 +139,11 @@ struct RewriteCommand: ParsableCommand {
       print()
     }
     print(Self.summary(rewritten.summary, output: output))
+    if target == .kernel {
+      print(
+        "  for the kernel:   \(trampoline.layout.stride)-byte records, act at "
+          + "\(trampoline.layout.action) (\(btf)); load with BPF_F_XDP_BATCH")
+    }
   }
 
   /// Writes `program` as `attach` loads it: the action-counting pass

@@ -39,6 +39,10 @@ struct StatsCommand: ParsableCommand, LibraryMessageCommand {
   func run() throws {
     try Privileges.require(for: "stats")
     let deployment = ProgramDeployment()
+    // What a killed command or a dead datapath left is repaired first
+    // (unless a command is at work on the interface), so that the report
+    // says what the kernel runs.
+    deployment.recoverIfIdle(interface: interface)
     let (attachment, record) = try deployment.current(interface: interface)
     let statistics = try? RunStatistics.enable()
     defer { _ = statistics }
@@ -85,6 +89,14 @@ struct StatsReport: Encodable {
   /// The software datapath's failed redirects by reason (an XSKMAP target
   /// cannot be followed: its sockets own the queues).
   var redirectFailures: RedirectFailures?
+  /// REDIRECT verdicts whose frame did not leave, by reason (the
+  /// software datapath; ``actions``' REDIRECT counts only frames that left).
+  var redirectErrors: RedirectErrors?
+  /// Why ``redirectErrors`` is missing (the kernel datapath).
+  var redirectErrorsUnavailable: String?
+  /// Whether the record's software datapath is dead (its kernel fallback
+  /// runs the program per packet until `swap`, `attach` or `detach`).
+  var datapathDead: Bool?
   /// The software datapath's engine (`jit` or `interpreter`: the one that
   /// runs the program, the interpreter when the JIT refused it).
   var engine: String?
@@ -101,19 +113,24 @@ struct StatsReport: Encodable {
   ) {
     self.interface = interface
     program = record?.program ?? name
-    mode = record?.form.rawValue
+    mode = record?.runningForm.rawValue
     form = mode
     attachMode = (kernelMode ?? record?.attachMode)?.rawValue
     programID = sample.programID
     actions = report.totals
     rates = Dictionary(
       uniqueKeysWithValues: XDPAction.allCases.map { ($0.name, report.packetsPerSecond[$0] ?? 0) })
-    nsPerPacket = report.nanosecondsPerRun
+    nsPerPacket = report.nanosecondsPerPacket
     datapath = software == nil ? .kernel : .software
     socket = software?.socket
     forms = software?.forms
     zeroCopy = software?.zeroCopy
     redirectFailures = software?.redirectFailures
+    redirectErrors = software?.redirectErrors
+    if software == nil {
+      redirectErrorsUnavailable = Self.kernelRedirectErrors
+    }
+    if record?.datapathIsDead == true { datapathDead = true }
     engine = software?.runningEngine?.rawValue
     groupActions = software?.groupActions
     if let software {
@@ -122,6 +139,10 @@ struct StatsReport: Encodable {
       nsPerPacket = software.forms[software.form].programNanosecondsPerPacket
     }
   }
+
+  /// What the kernel datapath's report says of its failed redirects.
+  static let kernelRedirectErrors =
+    "not counted on the kernel datapath (the kernel reports them only to the xdp:xdp_redirect_err tracepoint, which xdpbatch does not follow yet)"
 
   func jsonLine() -> String { JSONCoding.line(self) }
 
@@ -133,10 +154,13 @@ struct StatsReport: Encodable {
   }
 
   func table() -> String {
+    let place =
+      datapathDead == true
+      ? "kernel fallback, software datapath dead" : "\(datapath.rawValue) datapath"
     let cost = nsPerPacket.map { String(format: "%.1f ns/packet", $0) } ?? "ns/packet n/a"
     var lines = [
       (time.map { "\($0) " } ?? "")
-        + "\(interface): \(program) (\(mode ?? "unknown form"), \(datapath.rawValue) datapath, \(attachMode ?? "?") mode, id \(programID)), \(cost)",
+        + "\(interface): \(program) (\(mode ?? "unknown form"), \(place), \(attachMode ?? "?") mode, id \(programID)), \(cost)",
       "ACTION          PACKETS            BYTES       PACKETS/S",
     ]
     for action in XDPAction.allCases {
@@ -145,6 +169,11 @@ struct StatsReport: Encodable {
         action.name.padding(toLength: 8, withPad: " ", startingAt: 0)
           + String(
             format: "%15llu  %15llu  %14.0f", count.packets, count.bytes, rates[action.name] ?? 0))
+    }
+    if let errors = redirectErrors {
+      lines.append("redirect errors: \(errors.summary)")
+    } else if let why = redirectErrorsUnavailable {
+      lines.append("redirect errors: \(why)")
     }
     if let failures = redirectFailures, failures.total > 0 {
       lines.append(

@@ -53,7 +53,8 @@ struct PaddingTests {
       .rewrite(Self.countsEveryFrame)
     let machine = try Machine(maps: [Self.counter])
     let runner = try PacketRunner(
-      machine: machine, program: machine.prepare(batch.program), form: .batch, batchSize: 64)
+      machine: machine, program: machine.prepare(batch.program, form: .batch), form: .batch,
+      batchSize: 64)
     runner.padsPartialBatches = true
     let report = try runner.run([[0xaa, 0xbb]], batchSizes: [1])
     #expect(report.outcomes.map(\.action) == [.pass])

@@ -77,11 +77,12 @@ struct DemoConsoleTests {
     #expect(session.libraryLines == [], "libbpf or libxdp wrote onto the console's screen")
 
     // demo down: nothing of the datapath is left.
+    let tap = try #require(PassDeviceName.for(interface))
     let down = Self.run(binary, ["demo", "down"])
     #expect(down.status == 0, "\(down.output)")
     let state = StateDirectory()
     #expect(state.record(interface: interface) == nil)
-    #expect(if_nametoindex(PassDeviceName.for(interface)) == 0, "the TAP device is left")
+    #expect(if_nametoindex(tap) == 0, "the TAP device is left")
     #expect(access(state.path + "/\(interface).sock", F_OK) != 0)
     #expect(access(state.path + "/\(interface).log", F_OK) != 0)
     #expect(access(PinDirectory(interface: interface).path, F_OK) != 0)

@@ -72,7 +72,9 @@ struct BenchDatapathTests {
     #expect(classify.count == 4)
     for row in classify {
       let actions = try #require(row["actions"] as? [String: Any])
+      // All five verdicts; the REDIRECTs (to loopback) as redirect errors.
       #expect(actions.count == 5, "all five verdicts: \(actions)")
+      #expect(actions["redirect"] == nil && actions["redirect_error"] != nil, "\(actions)")
     }
     #expect(classify.filter { $0["group_actions"] as? Bool == true }.count == 2)
     let transmit = rows.filter { $0["program"] as? String == "xdp_tx" }

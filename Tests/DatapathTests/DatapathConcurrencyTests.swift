@@ -65,7 +65,7 @@ struct DatapathConcurrencyTests {
       try InterfaceInventory.query()[name: interface]?.programs.map(\.id) ?? []
     let processes = datapathProcesses(interface)
     let pins = DatapathPins(interface: interface)
-    let tap = if_nametoindex(PassDeviceName.for(interface)) != 0
+    let tap = PassDeviceName.for(interface).map { if_nametoindex($0) != 0 } ?? false
     guard let record = state.record(interface: interface) else {
       #expect(running.isEmpty, "\(context): no record, no program", sourceLocation: sourceLocation)
       #expect(

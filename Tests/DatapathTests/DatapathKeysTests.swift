@@ -120,10 +120,11 @@ struct DatapathKeysTests {
     // demo down with the software datapath running leaves nothing of it.
     try #require(try BuiltXDPBatch.run(["swap", interface]).status == 0)
     let process = StateDirectory().record(interface: interface)?.process
+    let tap = try #require(PassDeviceName.for(interface))
     let down = try BuiltXDPBatch.run(["demo", "down"])
     #expect(down.status == 0, "\(down.errors)")
     if let process { #expect(eventually { !process.isAlive }, "the datapath process stopped") }
-    #expect(if_nametoindex(PassDeviceName.for(interface)) == 0, "no TAP device")
+    #expect(if_nametoindex(tap) == 0, "no TAP device")
     #expect(access(PinDirectory(interface: interface).path, F_OK) != 0, "no pins")
     #expect(access(StateDirectory().path + "/\(interface).sock", F_OK) != 0, "no control socket")
     #expect(access(StateDirectory().path + "/\(interface).log", F_OK) != 0, "no log")

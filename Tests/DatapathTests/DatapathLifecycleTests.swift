@@ -76,7 +76,7 @@ struct DatapathLifecycleTests {
     stats = try Self.stats(interface)
     #expect(stats["datapath"] as? String == "software")
     #expect(stats["form"] as? String == "batch")
-    let tap = PassDeviceName.for(interface)
+    let tap = try #require(PassDeviceName.for(interface))
     #expect(if_nametoindex(tap) != 0)
 
     generator.stop()
@@ -144,7 +144,7 @@ struct DatapathLifecycleTests {
     #expect(access(state.path + "/\(interface).sock", F_OK) != 0)
     #expect(access(state.path + "/\(interface).log", F_OK) != 0)
     #expect(access(PinDirectory(interface: interface).path, F_OK) != 0)
-    #expect(if_nametoindex(PassDeviceName.for(interface)) == 0)
+    #expect(if_nametoindex(try #require(PassDeviceName.for(interface))) == 0)
     #expect(try XDPLink.links(onInterface: if_nametoindex(interface)).isEmpty)
   }
 }

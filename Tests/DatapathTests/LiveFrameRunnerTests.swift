@@ -37,7 +37,7 @@ struct LiveFrameRunnerTests {
     let perPacket = try machine.prepare(Self.program)
     let batch = try machine.prepare(
       try BatchTrampoline(strategy: .reserve, bound: bound, batchSize: 64).rewrite(Self.program)
-        .program)
+        .program, form: .batch)
     let runner = try LiveFrameRunner(machine: machine, ingressInterface: 7, receiveQueue: 0)
     let region = try machine.addressSpace.map(length: 4096 * Self.packets.count, name: "umem")
     var frames: [LiveFrameRunner.Frame] = []
@@ -105,7 +105,7 @@ struct LiveFrameRunnerTests {
     let batch = try machine.prepare(
       try BatchTrampoline(strategy: .reserve, bound: .endPointer, batchSize: 64).rewrite(
         Self.adjustingProgram
-      ).program)
+      ).program, form: .batch)
     let runner = try LiveFrameRunner(machine: machine)
     let region = try machine.addressSpace.map(length: 4096 * packets.count, name: "umem")
     for round in 0..<3 {

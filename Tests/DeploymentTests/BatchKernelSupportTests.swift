@@ -65,7 +65,36 @@ import Testing
     #expect(field.name == "act")
     #expect(field.offset == 20)
     #expect(field.size == 4)
+    // An action field alone is not the batch patches' interface: the
+    // program's struct xdp_md has no act.
+    #expect(!support.isBatchCapable)
+    #expect(support.interface == nil)
+    #expect(support.interfaceError == .missingType("xdp_md"))
+  }
+
+  /// The types of a kernel with the batch patches: `struct xdp_md` with
+  /// `act` at byte 24, `struct xdp_buff` (64 bytes) with its own `act`.
+  @Test func syntheticKernelWithTheBatchInterface() throws {
+    var blob = SyntheticBTF()
+    let u32 = blob.integer("u32", size: 4)
+    let pointer = blob.pointer(to: 0)
+    let view = [
+      "data", "data_end", "data_meta", "ingress_ifindex", "rx_queue_index",
+      "egress_ifindex", "act",
+    ].enumerated().map { index, name in
+      (name: name, type: u32, bitOffset: UInt32(index) * 32)
+    }
+    _ = blob.structure("xdp_md", size: UInt32(view.count * 4), members: view)
+    _ = blob.structure(
+      "xdp_buff", size: 64,
+      members: [("data", pointer, 0), ("data_end", pointer, 64), ("act", u32, 448)])
+    let support = try BatchKernelSupport(btf: BTF(bytes: blob.bytes(), name: "patched"))
+    #expect(support.actionField?.offset == 56)
+    let interface = try #require(support.interface)
     #expect(support.isBatchCapable)
+    #expect(support.interfaceError == nil)
+    #expect(interface.layout.stride == 64)
+    #expect(interface.layout.action == 24)
   }
 
   @Test func syntheticKernelWithoutActionFieldOrBuffer() throws {

@@ -64,6 +64,25 @@ import Testing
     #expect(tracker.runs == 97)
   }
 
+  /// A batch program's run decides many packets: the cost per packet is
+  /// the run time over the packets counted, not over the runs.
+  @Test func costPerPacketDividesByPacketsNotRuns() {
+    var tracker = CounterTracker()
+    _ = tracker.record(sample(0, drop: 0, runs: 0))
+    // 64 runs of 10 ns deciding 256 packets.
+    let batch = tracker.record(sample(1, drop: 256, runs: 64))
+    #expect(batch.nanosecondsPerRun == 10)
+    #expect(batch.nanosecondsPerPacket == 640.0 / 256)
+    // Runs without a counted packet (statistics on, counters not yet
+    // moved) give no cost per packet; no runs, neither.
+    let uncounted = tracker.record(sample(2, drop: 256, runs: 70))
+    #expect(uncounted.nanosecondsPerRun == 10)
+    #expect(uncounted.nanosecondsPerPacket == nil)
+    let idle = tracker.record(sample(3, drop: 256, runs: 70))
+    #expect(idle.nanosecondsPerRun == nil)
+    #expect(idle.nanosecondsPerPacket == nil)
+  }
+
   @Test func perCPUCopiesAreSummedWordByWord() {
     let copies: [[UInt8]] = [
       [1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0],

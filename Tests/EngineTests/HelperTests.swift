@@ -199,7 +199,7 @@ struct HelperTests {
     let program: [Instruction] = [
       .move(.r6, .r1), .move(.r1, immediate: 9), .move(.r2, immediate: 0), .helper(.redirect),
       .move(.r1, .r6), .helper(.commitRedirect),
-      .load(.word, .r0, from: .r6, offset: XDPContextLayout.engine.redirectTarget), .exit,
+      .load(.word, .r0, from: .r6, offset: XDPContextLayout.engineRedirectSlot), .exit,
     ]
     let (outcome, machine) = try runPacket(program)
     #expect(outcome.returnValue == 9)

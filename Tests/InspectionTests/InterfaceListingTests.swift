@@ -1,3 +1,4 @@
+import BPF
 import Foundation
 import Inspection
 import Kernel
@@ -72,6 +73,37 @@ import Testing
         #expect(xdp["program"] is NSNull)
       }
     }
+  }
+
+  /// Batch XDP in the kernel: `list` says whether the kernel runs batch
+  /// programs (from its BTF, given) and on which interfaces (their drivers
+  /// report `batch`).
+  @Test func batchIsMarkedWhereKernelAndDriverRunBatchPrograms() throws {
+    var machine = try Self.recordedMachine()
+    let capable = try #require(machine.interfaces.firstIndex { $0.isI40e })
+    machine.interfaces[capable].xdpFeatures = [.basic, .redirect, .batch]
+    let name = machine.interfaces[capable].name
+
+    let stock = InterfaceListing(machine, includeAll: true)
+    #expect(stock.entries.allSatisfy { !$0.batch })
+    #expect(stock.batchNotice.hasPrefix("kernel: no batch XDP"))
+
+    var layout = XDPContextLayout.engine
+    layout.stride = 64
+    layout.redirectTarget = nil
+    let patched = InterfaceListing(
+      machine, includeAll: true, kernelBatch: KernelBatchInterface(layout: layout))
+    #expect(patched.entries.filter(\.batch).map(\.name) == [name])
+    #expect(
+      patched.batchNotice
+        == "kernel: runs batch XDP programs (BPF_F_XDP_BATCH, 64-byte records, act at 24) on interfaces whose features include batch"
+    )
+    let document = Data(try JSONCoding.document(patched.entries).utf8)
+    let array = try #require(
+      try JSONSerialization.jsonObject(with: document) as? [[String: Any]])
+    let entry = try #require(array.first { $0["name"] as? String == name })
+    #expect(entry["batch"] as? Bool == true)
+    #expect((entry["xdp_features"] as? [String])?.contains("batch") == true)
   }
 
   @Test func missingXDPFeaturesAreReported() throws {

@@ -61,5 +61,9 @@ import Testing
   @Test func featureNames() {
     let features = XDPFeatures(rawValue: 1 | 2 | 8)
     #expect(features.names == ["basic", "redirect", "xsk-zerocopy"])
+    // NETDEV_XDP_ACT_BATCH of the batch patches (kernel/patches).
+    let batch = XDPFeatures(rawValue: 1 | 1 << 7)
+    #expect(batch.contains(.batch))
+    #expect(batch.names == ["basic", "batch"])
   }
 }

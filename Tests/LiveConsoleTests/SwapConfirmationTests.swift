@@ -49,14 +49,17 @@ import Testing
       ?? FormTiming()
   }
 
-  func session(kernel: KernelBatchSupport = .unsupported("made up")) -> ConsoleSession {
+  func session(
+    kernel: KernelBatchSupport = .unsupported("made up"),
+    inventory: InterfaceInventory = Made.inventory
+  ) -> ConsoleSession {
     let traffic = traffic
     let swaps = swaps
     let clock = clock
     return ConsoleSession(
       interface: "veth-a",
       deployment: ProgramDeployment(state: StateDirectory(path: "/nonexistent")),
-      traffic: traffic, interfaces: { Made.inventory },
+      traffic: traffic, interfaces: { inventory },
       kernelSupport: kernel, choices: [], runStatistics: false,
       clock: { [clock] in clock.now },
       swap: { interface in
@@ -148,12 +151,15 @@ import Testing
       back.program?.nanosecondsPerPacket.isEmpty == true, "the engine's cost is not the kernel's")
   }
 
-  /// Control attaches no batch program to any kernel yet, so `b` moves a
-  /// kernel attachment whatever the probe said, and asks first.
+  /// Where the kernel cannot run the batch form on the interface (its BTF
+  /// unreadable, or a batch-capable kernel whose driver does not report
+  /// `batch`: veth-a reports no XDP features here), `b` moves a kernel
+  /// attachment to the software datapath, and asks first.
   @Test(arguments: [
-    KernelBatchSupport.unknown("BTF unreadable"), .supported("xdp_buff.act at 56 of 64 B"),
+    KernelBatchSupport.unknown("BTF unreadable"),
+    .supported("BPF_F_XDP_BATCH: 64 B records, act at 24"),
   ])
-  func bAsksWhateverTheKernelProbeSaid(kernel: KernelBatchSupport) throws {
+  func bAsksWhereTheKernelCannotRunTheBatchForm(kernel: KernelBatchSupport) throws {
     traffic.readings["veth-a"] = [Made.reading(Self.kernel, time: 100, drops: 1_000)]
     let session = session(kernel: kernel)
     var state = ConsoleState()
@@ -163,6 +169,32 @@ import Testing
         == "move veth-a to the software datapath (AF_XDP) in batch form")
     #expect(try press(.character("b"), &state, session).isEmpty)
     #expect(swaps.interfaces.isEmpty)
+  }
+
+  /// A batch-capable kernel and a driver that reports `batch`, in native
+  /// mode: `b` swaps within the kernel at once, no question; where the
+  /// attachment is generic, the kernel cannot, and `b` asks.
+  @Test(arguments: [AttachMode.native, .generic])
+  func bSwapsInTheKernelWhereTheDriverRunsBatchPrograms(mode: AttachMode) throws {
+    var record = Self.kernel
+    record.attachMode = mode
+    traffic.readings["veth-a"] = [Made.reading(record, time: 100, drops: 1_000)]
+    var inventory = Made.inventory
+    inventory.interfaces[0].xdpFeatures = [.basic, .redirect, .batch]
+    let session = session(
+      kernel: .supported("BPF_F_XDP_BATCH: 64 B records, act at 24"), inventory: inventory)
+    var state = ConsoleState()
+    _ = state.reconcile(with: session.snapshot())
+    guard mode == .native else {
+      #expect(session.snapshot().program?.datapathMove != nil)
+      #expect(try press(.character("b"), &state, session).isEmpty)
+      #expect(swaps.interfaces.isEmpty)
+      return
+    }
+    #expect(session.snapshot().program?.datapathMove == nil)
+    #expect(try press(.character("b"), &state, session) == [.swapMode(interface: "veth-a")])
+    #expect(state.overlay == nil)
+    #expect(swaps.interfaces == ["veth-a"])
   }
 
   @Test func aSwapWithinOneDatapathNeedsNoConfirmation() throws {

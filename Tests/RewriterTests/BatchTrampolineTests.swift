@@ -64,7 +64,7 @@ struct Variant: CustomTestStringConvertible, Sendable {
   func stackMovesOnlyUnderShift(_ variant: Variant) throws {
     for program in Fixtures.batchable {
       let batch = try rewrite(program, variant)
-      let reserved = variant.strategy == .shift ? variant.bound.slotCount * 8 : 0
+      let reserved = variant.strategy == .shift ? variant.bound.slotCount(.engine) * 8 : 0
       let before = StackFrameAnalysis(program)
       for access in before.accesses where access.isDirect {
         let moved = try #require(batch.originalLocations[access.index])
@@ -91,7 +91,7 @@ struct Variant: CustomTestStringConvertible, Sendable {
         #expect(lowest >= -reserved)
       }
       #expect(batch.summary.stackBytes <= 512)
-      #expect(batch.summary.stackBytes >= before.stackDepth + variant.bound.slotCount * 8 - 7)
+      #expect(batch.summary.stackBytes >= before.stackDepth + variant.bound.slotCount(.engine) * 8 - 7)
     }
   }
 
@@ -175,7 +175,7 @@ struct Variant: CustomTestStringConvertible, Sendable {
 
   @Test(arguments: Variant.all)
   func refusesStacksThatNoLongerFit(_ variant: Variant) throws {
-    let reserved = variant.bound.slotCount * 8
+    let reserved = variant.bound.slotCount(.engine) * 8
     _ = try rewrite(Fixtures.deepStack(Int16(512 - reserved)), variant)
     #expect(throws: RewriteError.stackTooLarge(used: 512 - reserved + 8, reserved: reserved)) {
       try rewrite(Fixtures.deepStack(Int16(512 - reserved + 8)), variant)

@@ -40,6 +40,10 @@ public struct DatapathStatus: Hashable, Codable, Sendable {
   /// Why REDIRECT verdicts failed, by reason (nil from a datapath that
   /// predates the split).
   public var redirectFailures: RedirectFailures?
+  /// REDIRECT verdicts whose frame did not leave, by reason (the
+  /// ``counters``' REDIRECT counts only those that left); nil from a
+  /// datapath of an older xdpbatch.
+  public var redirectErrors: RedirectErrors?
   /// The maps of the user's program the engines share with the kernel
   /// (every one but a program array; docs/DESIGN.md, "Maps on the
   /// software datapath").

@@ -56,6 +56,9 @@ public final class QueueSocket {
     guard let area = space.pointer(UInt64(region.start), count: layout.bytes) else {
       throw .socket(interface: interface, queue: queue, step: "map the UMEM", errno: .outOfMemory)
     }
+    // No program reaches a frame outside the call that runs on it: the
+    // worker's runner opens the frames of each call and closes them after.
+    space.closePages(of: region)
     do {
       socket = try XDPSocket(interface: interface, queue: queue, area: area, layout: layout)
     } catch {
@@ -69,6 +72,16 @@ public final class QueueSocket {
 
   /// The socket's own drop counters.
   public func statistics() -> SocketStatistics { socket.statistics() }
+
+  /// Whether `length` bytes at `address` (addresses of the engine's
+  /// space) lie inside the UMEM frame `chunk` (an offset in the UMEM).
+  @inline(__always) func isInside(
+    chunk: UInt64, address: UInt32, length: UInt32
+  ) -> Bool {
+    let start = UInt64(region.start) &+ chunk
+    return UInt64(address) >= start
+      && UInt64(address) &+ UInt64(length) <= start &+ UInt64(Self.frameSize)
+  }
 
   /// The UMEM frame (its first byte's offset) that `address` falls in.
   @inline(__always) static func chunk(_ address: UInt64) -> UInt64 {

@@ -29,6 +29,8 @@ final class QueueWorker: @unchecked Sendable {
   /// What became of each frame of the batch (kept between batches: no
   /// allocation per batch).
   private let outcomes: UnsafeMutablePointer<Outcome>
+  /// Why each frame's REDIRECT was not sent (the kernel's errno).
+  private let sendErrors: UnsafeMutablePointer<Int32>
   /// Packets and bytes per action and per failed outcome in one batch.
   private let tally: UnsafeMutablePointer<UInt64>
   private var fallbackNoted = false
@@ -44,10 +46,13 @@ final class QueueWorker: @unchecked Sendable {
     self.pass = pass
     self.state = state
     self.groupActions = groupActions
+    runner.lendsFrames = true
     frames = .allocate(capacity: LiveFrameRunner.maximumBatch)
     chunks = .allocate(capacity: LiveFrameRunner.maximumBatch)
     outcomes = .allocate(capacity: LiveFrameRunner.maximumBatch)
     outcomes.initialize(repeating: .done, count: LiveFrameRunner.maximumBatch)
+    sendErrors = .allocate(capacity: LiveFrameRunner.maximumBatch)
+    sendErrors.initialize(repeating: 0, count: LiveFrameRunner.maximumBatch)
     tally = .allocate(capacity: Self.tallySlots * 2)
     tally.initialize(repeating: 0, count: Self.tallySlots * 2)
   }
@@ -56,6 +61,7 @@ final class QueueWorker: @unchecked Sendable {
     frames.deallocate()
     chunks.deallocate()
     outcomes.deallocate()
+    sendErrors.deallocate()
     tally.deallocate()
   }
 
@@ -158,9 +164,12 @@ final class QueueWorker: @unchecked Sendable {
       let verdict = verdicts[slot]
       let bytes = UInt64(verdict.length)
       let action = Int(verdict.action.rawValue)
-      tally[action * 2] &+= 1
-      tally[action * 2 + 1] &+= bytes
       let outcome = outcomes[slot]
+      // A REDIRECT counts as one only when its frame left.
+      if verdict.action != .redirect || outcome == .done {
+        tally[action * 2] &+= 1
+        tally[action * 2 + 1] &+= bytes
+      }
       if outcome != .done {
         let index = (Self.actionSlots + Int(outcome.rawValue) - 1) * 2
         tally[index] &+= 1
@@ -168,8 +177,19 @@ final class QueueWorker: @unchecked Sendable {
       }
     }
     let tally = self.tally
+    var errors = RedirectErrors()
+    for slot in 0..<count {
+      switch outcomes[slot] {
+      case .redirectUnsent: errors.add(1, reason: RedirectErrors.reason(errno: sendErrors[slot]))
+      case .redirectToSocket: errors.add(1, reason: "xskmap")
+      case .redirectToProcessor: errors.add(1, reason: "cpumap")
+      case .redirectBroadcast: errors.add(1, reason: "broadcast")
+      default: break
+      }
+    }
     published.withLock { report in
       if let fallback { report.engineFallback = fallback }
+      if errors.total > 0 { report.redirectErrors.add(errors) }
       for action in XDPAction.allCases {
         let index = Int(action.rawValue) * 2
         guard tally[index] > 0 else { continue }
@@ -219,7 +239,12 @@ final class QueueWorker: @unchecked Sendable {
     var transmits = 0
     for slot in 0..<count {
       outcomes[slot] = .done
-      if verdicts[slot].action == .tx { transmits += 1 }
+      let verdict = verdicts[slot]
+      if verdict.action == .tx,
+        socket.isInside(chunk: chunks[slot], address: verdict.data, length: verdict.length)
+      {
+        transmits += 1
+      }
     }
     var transmitIndex: UInt32 = 0
     var transmitRoom = 0
@@ -273,13 +298,27 @@ final class QueueWorker: @unchecked Sendable {
     rings.recycled += 1
   }
 
+  /// The frame `verdict` leaves in `slot`'s UMEM frame, in host memory:
+  /// where the runner's bookkeeping says the packet is (never what the
+  /// program wrote into its context record), checked against the frame
+  /// the kernel delivered; nil when it lies outside.
+  @inline(__always) private func packet(_ slot: Int, _ verdict: LiveFrameRunner.Verdict)
+    -> UnsafeMutableRawPointer?
+  {
+    guard socket.isInside(chunk: chunks[slot], address: verdict.data, length: verdict.length)
+    else { return nil }
+    return machine.addressSpace.hostMemory(at: verdict.data)
+  }
+
   /// Carries out the verdict of `slot`.
   @inline(__always) private func act(
     _ slot: Int, _ verdict: LiveFrameRunner.Verdict, _ rings: inout BatchRings
   ) {
     switch verdict.action {
     case .tx:
-      if rings.transmitted < rings.transmitRoom {
+      if rings.transmitted < rings.transmitRoom,
+        socket.isInside(chunk: chunks[slot], address: verdict.data, length: verdict.length)
+      {
         socket.socket.transmit.setDescriptor(
           XDPDescriptor(
             address: UInt64(verdict.data &- socket.region.start), length: verdict.length),
@@ -291,15 +330,11 @@ final class QueueWorker: @unchecked Sendable {
       }
     case .redirect:
       outcomes[slot] = .redirectUnsent
-      if let target = verdict.redirect,
-        let pointer = machine.addressSpace.pointer(
-          UInt64(verdict.data), count: Int(verdict.length))
-      {
+      if let target = verdict.redirect, let pointer = packet(slot, verdict) {
         switch target {
         case .interface(let index), .device(_, _, let index):
-          if ports.send(pointer, length: Int(verdict.length), toInterface: index) {
-            outcomes[slot] = .done
-          }
+          let error = ports.send(pointer, length: Int(verdict.length), toInterface: index)
+          if error == 0 { outcomes[slot] = .done } else { sendErrors[slot] = error }
         case .socket:
           // The user's AF_XDP socket: this datapath's own sockets own the queues.
           outcomes[slot] = .redirectToSocket
@@ -309,10 +344,7 @@ final class QueueWorker: @unchecked Sendable {
       }
       recycle(slot, &rings)
     case .pass:
-      if let pointer = machine.addressSpace.pointer(
-        UInt64(verdict.data), count: Int(verdict.length)),
-        pass.deliver(pointer, length: Int(verdict.length))
-      {
+      if let pointer = packet(slot, verdict), pass.deliver(pointer, length: Int(verdict.length)) {
       } else {
         outcomes[slot] = .passFailed
       }

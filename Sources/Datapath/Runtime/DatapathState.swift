@@ -47,6 +47,7 @@ struct QueueReport {
   var totals = DatapathCounters.Totals()
   var timing = TimingByForm()
   var redirectFailures = RedirectFailures()
+  var redirectErrors = RedirectErrors()
   /// Why the queue's machine runs the program in the interpreter although
   /// the JIT was asked for.
   var engineFallback: String?

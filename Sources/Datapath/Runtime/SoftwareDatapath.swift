@@ -97,7 +97,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
         interface: interface, queue: 0, step: "find the receive queues", errno: .noDevice)
     }
     let control = try ControlSocket(path: ControlSocket.path(interface, configuration.state))
-    let pass = try PassDevice(interface: interface)
+    let pass = try PassDevice(interface: interface, index: index)
     let state = DatapathState(form: configuration.form)
     var workers: [QueueWorker] = []
     for queue in 0..<UInt32(queues) {
@@ -110,7 +110,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
         forms = ProgramForms(
           perPacket: try machine.prepare(linked),
           batch: try batchProgram.map { program throws(PreparationError) in
-            try machine.prepare(program)
+            try machine.prepare(program, form: .batch)
           },
           padded: configuration.bound == .immediate ? LiveFrameRunner.maximumBatch : nil)
         runner = try LiveFrameRunner(machine: machine, ingressInterface: index, receiveQueue: queue)
@@ -215,6 +215,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
     var timing = TimingByForm()
     var socket = SocketStatistics()
     var failures = RedirectFailures()
+    var errors = RedirectErrors()
     var fallback: String?
     var mapProblem: String?
     var exchange = MapExchangeTotals()
@@ -227,6 +228,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
       totals.add(report.totals)
       timing.add(report.timing)
       failures.add(report.redirectFailures)
+      errors.add(report.redirectErrors)
       socket.add(worker.socket.statistics())
     }
     return DatapathStatus(
@@ -236,7 +238,8 @@ public final class SoftwareDatapath: @unchecked Sendable {
       batchAvailable: batchRefusal == nil, zeroCopy: workers.allSatisfy(\.socket.zeroCopy),
       queues: workers.count, pid: getpid(), started: startedAt.timeIntervalSince1970,
       passDevice: pass.name, counters: totals, socket: socket, forms: timing,
-      redirectFailures: failures, followedMaps: sharedMaps.sharedNames,
+      redirectFailures: failures, redirectErrors: errors,
+      followedMaps: sharedMaps.sharedNames,
       followProblem: mapProblem ?? sharedMaps.problem, mapSharing: sharedMaps.sharingByName,
       mapExchange: exchange,
       engine: configuration.engine,

@@ -34,6 +34,11 @@ public struct CounterTracker: Sendable {
     /// Average nanoseconds per program run over the last interval, `nil`
     /// when the program did not run or statistics are off.
     public var nanosecondsPerRun: Double?
+    /// The program's run time over the last interval divided by the
+    /// packets it decided: per packet whatever the form (a batch
+    /// program's run decides many packets). `nil` as for
+    /// ``nanosecondsPerRun``, or when no packet was counted.
+    public var nanosecondsPerPacket: Double?
   }
 
   /// Starts the totals again from zero at the last sample (a new
@@ -50,6 +55,7 @@ public struct CounterTracker: Sendable {
     var rates: [XDPAction: Double] = [:]
     var byteRates: [XDPAction: Double] = [:]
     var nanosecondsPerRun: Double?
+    var nanosecondsPerPacket: Double?
     if let last {
       let sameMap = last.mapID == sample.mapID
       let elapsed = sample.time - last.time
@@ -69,6 +75,14 @@ public struct CounterTracker: Sendable {
       runs &+= runDelta
       runTimeNanoseconds &+= timeDelta
       if runDelta > 0 { nanosecondsPerRun = Double(timeDelta) / Double(runDelta) }
+      let packetDelta = XDPAction.allCases.reduce(UInt64(0)) { sum, action in
+        sum
+          &+ (sample.actions[action].packets
+            &- (sameMap ? last.actions[action].packets : 0))
+      }
+      if runDelta > 0, packetDelta > 0 {
+        nanosecondsPerPacket = Double(timeDelta) / Double(packetDelta)
+      }
     } else {
       totals = sample.actions
       runs = sample.runCount
@@ -81,6 +95,6 @@ public struct CounterTracker: Sendable {
     last = sample
     return Report(
       totals: totals, packetsPerSecond: rates, bytesPerSecond: byteRates,
-      nanosecondsPerRun: nanosecondsPerRun)
+      nanosecondsPerRun: nanosecondsPerRun, nanosecondsPerPacket: nanosecondsPerPacket)
   }
 }

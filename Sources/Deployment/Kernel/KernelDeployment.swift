@@ -68,15 +68,20 @@ struct KernelDeployment: Sendable {
     if mode == .offload {
       throw .offloadUnsupported(OffloadSupport.refusal(interface: interface, index: index))
     }
-    if form == .batch { throw .batchUnsupported(batchRefusal()) }
+    let previous = state.record(interface: interface)
+    let batchInterface = form == .batch ? try batchInterface(on: interface, mode: mode) : nil
     var spec: ProgramSpec
     do {
-      spec = try source.instrumentedSpec()
+      if let batchInterface {
+        spec = try source.kernelBatchSpec(
+          batchInterface, strategy: previous?.strategy ?? .default)
+      } else {
+        spec = try source.instrumentedSpec()
+      }
     } catch {
       throw .source(error)
     }
     if continuingMaps { spec = spec.continuingMaps(of: interface) }
-    let previous = state.record(interface: interface)
     let object = URL(fileURLWithPath: source.objectPath).standardizedFileURL.path
     // The operator's choice of rewrite outlives the program it was made for.
     var record = AttachmentRecord(
@@ -132,20 +137,18 @@ struct KernelDeployment: Sendable {
   }
 
   /// Alternates the program on `interface` between its per-packet and
-  /// batch forms. Fails, changing nothing, where the kernel cannot run
-  /// batch programs.
+  /// batch forms by `BPF_LINK_UPDATE`, the new form taking over the maps
+  /// of the old (counters, a filled DEVMAP). Fails, changing nothing,
+  /// where the kernel or the interface's driver cannot run batch programs
+  /// (``DeploymentError/batchUnsupported(_:)``).
   @discardableResult
   func swap(interface: String) throws(DeploymentError) -> AttachmentRecord {
     try changing(interface) { () throws(DeploymentError) in
       let (_, record) = try current(interface: interface)
       guard let record else { throw .unknownProgram(interface: interface) }
-      switch record.form {
-      case .perPacket:
-        throw .batchUnsupported(batchRefusal())
-      case .batch:
-        return try attachHoldingLock(
-          record.source, to: interface, mode: record.attachMode, form: .perPacket, force: false)
-      }
+      return try attachHoldingLock(
+        record.source, to: interface, mode: record.attachMode,
+        form: record.form == .batch ? .perPacket : .batch, force: false, continuingMaps: true)
     }
   }
 
@@ -168,11 +171,17 @@ struct KernelDeployment: Sendable {
   {
     let (_, current) = try current(interface: interface)
     guard var record = current else { throw .unknownProgram(interface: interface) }
-    if record.form == .batch {
-      record = try attachHoldingLock(
-        record.source, to: interface, mode: record.attachMode, form: .batch, force: false)
-    }
     record.strategy = strategy
+    if record.form == .batch {
+      do {
+        try state.save(record)
+      } catch {
+        throw .record(error)
+      }
+      record = try attachHoldingLock(
+        record.source, to: interface, mode: record.attachMode, form: .batch, force: false,
+        continuingMaps: true)
+    }
     do {
       try state.save(record)
     } catch {
@@ -278,17 +287,31 @@ struct KernelDeployment: Sendable {
     return error
   }
 
-  /// Why the batch form cannot be attached on this kernel.
-  func batchRefusal() -> BatchRefusal {
+  /// The batch program interface of the kernel, if it runs batch programs
+  /// on `interface` in `mode`: its BTF has the batch patches' interface,
+  /// the mode is native and the driver has `batch` in its XDP features.
+  /// Otherwise ``DeploymentError/batchUnsupported(_:)`` says what is
+  /// missing.
+  func batchInterface(on interface: String, mode: AttachMode)
+    throws(DeploymentError) -> KernelBatchInterface
+  {
     let support: BatchKernelSupport
     do {
       support = try BatchKernelSupport.probe(btfPath: btfPath)
     } catch {
-      return .undetermined(error)
+      throw .batchUnsupported(.undetermined(error))
     }
-    guard let field = support.actionField else {
-      return .noActionField(bufferSize: support.bufferSize)
+    guard let batch = support.interface else {
+      guard let field = support.actionField, let error = support.interfaceError else {
+        throw .batchUnsupported(.noActionField(bufferSize: support.bufferSize))
+      }
+      throw .batchUnsupported(.otherInterface(field: field, error))
     }
-    return .actionFieldUnsupported(field: field, bufferSize: support.bufferSize)
+    guard mode == .native else { throw .batchUnsupported(.mode(mode)) }
+    let device = try? InterfaceInventory.query()[name: interface]
+    guard device?.xdpFeatures?.contains(.batch) == true else {
+      throw .batchUnsupported(.driver(interface: interface, driver: device?.driver?.driver))
+    }
+    return batch
   }
 }

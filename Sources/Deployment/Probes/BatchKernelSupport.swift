@@ -4,11 +4,13 @@ import BPF
 /// own type information: a kernel that carries a batching patch has a
 /// per-buffer action field in `struct xdp_buff`; a stock kernel does not.
 ///
-/// The rule: `struct xdp_buff` has a member named `act` or `action`
-/// (directly, or inside an anonymous struct or union member) whose type is
-/// an integer, byte-aligned, not a bitfield. Its offset and size, and the
-/// struct's size (the stride of an array of buffers), come from BTF, never
-/// from constants.
+/// The rule for the field: `struct xdp_buff` has a member named `act` or
+/// `action` (directly, or inside an anonymous struct or union member)
+/// whose type is an integer, byte-aligned, not a bitfield. Its offset and
+/// size, and the struct's size (the stride of an array of buffers), come
+/// from BTF, never from constants. The kernel runs batch programs when it
+/// has the whole interface of the batch patches (`kernel/patches`), which
+/// ``interface`` reads: the field in the program's `struct xdp_md` too.
 public struct BatchKernelSupport: Hashable, Sendable {
   /// The names a per-buffer action field may have.
   public static let actionFieldNames: Set<String> = ["act", "action"]
@@ -36,9 +38,13 @@ public struct BatchKernelSupport: Hashable, Sendable {
   public var fields: [Field]
   /// The per-buffer action field, when the kernel has one.
   public var actionField: Field?
+  /// The batch program interface, when the kernel has all of it.
+  public var interface: KernelBatchInterface?
+  /// Why ``interface`` is `nil` (the first thing missing).
+  public var interfaceError: KernelBatchInterfaceError?
 
-  /// Whether the kernel can run batch programs (it has an action field).
-  public var isBatchCapable: Bool { actionField != nil }
+  /// Whether the kernel can run batch programs: it has the whole interface.
+  public var isBatchCapable: Bool { interface != nil }
 
   /// Reads `struct xdp_buff` from `btf`.
   public init(btf: BTF) throws(BatchProbeError) {
@@ -54,6 +60,11 @@ public struct BatchKernelSupport: Hashable, Sendable {
     actionField = fields.first { field in
       Self.actionFieldNames.contains(field.name) && field.bitfieldWidth == nil
         && field.bitOffset % 8 == 0 && field.size > 0
+    }
+    do {
+      interface = try KernelBatchInterface(btf: btf)
+    } catch {
+      interfaceError = error
     }
   }
 
@@ -126,16 +137,20 @@ public enum BatchProbeError: Error, Sendable, CustomStringConvertible {
   }
 }
 
-/// Why the batch form cannot be attached to this kernel. Nothing was
-/// changed.
+/// Why the batch form cannot run in the kernel on an interface. Nothing
+/// was changed.
 public enum BatchRefusal: Sendable, CustomStringConvertible {
   /// The kernel's type information could not be read.
   case undetermined(BatchProbeError)
   /// A mainline kernel: `struct xdp_buff` has no per-buffer action field.
   case noActionField(bufferSize: UInt64)
-  /// A kernel with an action field, to which attaching batch programs is
-  /// not supported yet.
-  case actionFieldUnsupported(field: BatchKernelSupport.Field, bufferSize: UInt64)
+  /// A kernel with an action field but not the batch patches' interface.
+  case otherInterface(field: BatchKernelSupport.Field, KernelBatchInterfaceError)
+  /// The kernel runs batch programs, the interface's driver does not
+  /// (no `batch` in its XDP features).
+  case driver(interface: String, driver: String?)
+  /// Batch programs run in native mode only.
+  case mode(AttachMode)
 
   /// What stands in the way.
   public var description: String {
@@ -144,8 +159,12 @@ public enum BatchRefusal: Sendable, CustomStringConvertible {
       "the kernel's batch capability cannot be determined: \(error)"
     case .noActionField(let size):
       "batch not available: this kernel cannot run batch XDP programs (its struct xdp_buff, \(size) bytes, has no per-buffer action field act/action). Nothing was changed."
-    case .actionFieldUnsupported(let field, let size):
-      "batch not available: this kernel's struct xdp_buff has a per-buffer action field (\(field.name) at offset \(field.offset), struct size \(size)), but attaching batch programs to such a kernel is not supported yet. Nothing was changed."
+    case .otherInterface(let field, let error):
+      "batch not available: this kernel's struct xdp_buff has a per-buffer action field (\(field.name) at offset \(field.offset)), but not the batch program interface xdpbatch loads into (\(error)). Nothing was changed."
+    case .driver(let interface, let driver):
+      "batch not available on \(interface): this kernel runs batch XDP programs, but \(driver.map { "its driver \($0)" } ?? "its driver") does not (no batch in its XDP features). Nothing was changed."
+    case .mode(let mode):
+      "batch not available in \(mode.rawValue) mode: the kernel runs batch XDP programs in native mode only. Nothing was changed."
     }
   }
 }

@@ -27,13 +27,9 @@ public struct ProgramSource: Hashable, Sendable {
   }
 
   private func read() throws(ProgramSourceError) -> (BPFObject, Program) {
-    let object: BPFObject
-    let program: Program
-    do {
-      object = try BPFObject(contentsOf: objectPath)
-      program = try object.program(named: programName)
-    } catch {
-      throw .object(error)
+    let (object, program) = try readAnySection()
+    if Program.isBatchSection(program.sectionName) {
+      throw .batchAsWritten(file: objectPath, program: programName)
     }
     guard Program.isXDPSection(program.sectionName) else {
       throw .notXDP(file: objectPath, program: programName, section: program.sectionName)
@@ -42,6 +38,45 @@ public struct ProgramSource: Hashable, Sendable {
       throw .alreadyBatch(file: objectPath, program: programName)
     }
     return (object, program)
+  }
+
+  private func readAnySection() throws(ProgramSourceError) -> (BPFObject, Program) {
+    do {
+      let object = try BPFObject(contentsOf: objectPath)
+      return (object, try object.program(named: programName))
+    } catch {
+      throw .object(error)
+    }
+  }
+
+  /// The batch form the kernel `interface` describes runs
+  /// (``BPF/KernelBatchInterface``, read from its BTF), loaded with
+  /// `BPF_F_XDP_BATCH`: the program instrumented with the action-counting
+  /// pass, then wrapped in that kernel's trampoline with `strategy`. A
+  /// program written as a batch program (an `xdp.batch` section) is loaded as
+  /// written: it walks its own records, and its verdicts are not counted.
+  public func kernelBatchSpec(_ interface: KernelBatchInterface, strategy: BatchStrategy)
+    throws(ProgramSourceError) -> ProgramSpec
+  {
+    let (object, program) = try readAnySection()
+    if Program.isBatchSection(program.sectionName) {
+      var spec = ProgramSpec(
+        program: program, maps: object.maps, license: object.license ?? "GPL",
+        btf: object.btf.flatMap { KernelBTF(btf: $0, program: program) })
+      spec.loadFlags = KernelBatchInterface.loadFlag
+      return spec
+    }
+    var spec = try instrumentedSpec()
+    let batch: BatchProgram
+    do {
+      batch = try BatchTrampoline.kernel(interface, strategy: strategy).rewrite(spec.program)
+    } catch {
+      throw .batchRewrite(file: objectPath, program: programName, error)
+    }
+    spec.program = batch.program
+    spec.btf = object.btf.flatMap { KernelBTF(btf: $0, program: batch.program) }
+    spec.loadFlags = KernelBatchInterface.loadFlag
+    return spec
   }
 
   /// What the batch rewrite makes of the program as compiled: its
@@ -111,6 +146,10 @@ public enum ProgramSourceError: Error, Sendable, CustomStringConvertible {
   /// -o`): the kernel runs per-packet programs, and attach makes the batch
   /// form itself.
   case alreadyBatch(file: String, program: String)
+  /// The program is written as a batch program (section `xdp.batch`): it
+  /// has no per-packet form, and only a kernel that runs batch programs
+  /// runs it.
+  case batchAsWritten(file: String, program: String)
 
   /// A message naming the file and program.
   public var description: String {
@@ -125,6 +164,8 @@ public enum ProgramSourceError: Error, Sendable, CustomStringConvertible {
       "\(file): program \"\(program)\" has no batch form: \(error)"
     case .alreadyBatch(let file, let program):
       "\(file): program \"\(program)\" is already a batch form (written by `xdpbatch rewrite -o`)"
+    case .batchAsWritten(let file, let program):
+      "\(file): program \"\(program)\" is a batch program as written (section xdp.batch): it has no per-packet form; attach it with --form batch where the kernel runs batch programs"
     case .noXDPProgram(let file, let programs):
       "\(file) has no program in an XDP section"
         + (programs.isEmpty ? "" : " (programs: \(programs.joined(separator: ", ")))")

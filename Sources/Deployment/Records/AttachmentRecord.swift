@@ -54,8 +54,26 @@ public struct AttachmentRecord: Hashable, Codable, Sendable {
   /// Whether the software datapath runs the program.
   public var isSoftware: Bool { datapath == .software }
 
-  /// Where the program runs (the kernel when the record does not say).
-  public var runningDatapath: DatapathKind { datapath ?? .kernel }
+  /// Whether this records a software datapath whose process is gone
+  /// (killed, crashed, stopped by hand): the kernel fallback then runs
+  /// the program per packet, until the next `swap` or `attach` starts the
+  /// datapath again or `detach` removes everything.
+  public var datapathIsDead: Bool { isSoftware && process?.isAlive != true }
+
+  /// Where the program runs now: the kernel when the record does not say,
+  /// and when a software datapath died (its kernel fallback runs it).
+  public var runningDatapath: DatapathKind { isSoftware && !datapathIsDead ? .software : .kernel }
+
+  /// The form the program runs in now: per packet when a software
+  /// datapath died (the kernel fallback is the per-packet program).
+  public var runningForm: Form { datapathIsDead ? .perPacket : form }
+
+  /// How readers name where the program runs: `kernel`, `software`, or
+  /// `kernel fallback (software datapath dead)`.
+  public var runningPlace: String {
+    datapathIsDead
+      ? "kernel fallback, software datapath dead" : "\(runningDatapath.rawValue) datapath"
+  }
 
   /// Describes an attachment; strategy and bound default to the rewriter's.
   public init(

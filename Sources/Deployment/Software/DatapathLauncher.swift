@@ -67,17 +67,30 @@ struct DatapathLauncher {
     return text.split(separator: "\n").suffix(lines).joined(separator: "; ")
   }
 
-  /// Stops the recorded process: asks through the control socket, then
-  /// SIGTERM, then SIGKILL; returns when it is gone.
+  /// Stops the recorded process: asks through the control socket when it
+  /// is the one answering there, else (or when it does not go) SIGTERM,
+  /// then SIGKILL; returns when it is gone, and its TAP device with it.
   func stop(_ process: DatapathProcessRecord, interface: String) {
     guard process.isAlive else { return }
-    _ = try? DatapathClient(interface: interface, state: state).request("stop")
+    let client = DatapathClient(interface: interface, state: state, timeout: 1)
+    let answering = (try? client.status())?.pid == process.pid
+    if answering { _ = try? client.request("stop") }
     for attempt in 0..<100 {
       if !process.isAlive { break }
-      if attempt == 40 { Processes.signal(process.pid, SIGTERM) }
-      if attempt == 80 { Processes.signal(process.pid, SIGKILL) }
+      if attempt == (answering ? 40 : 0) { Processes.signal(process.pid, SIGTERM) }
+      if attempt == (answering ? 80 : 40) { Processes.signal(process.pid, SIGKILL) }
       Processes.reap(process.pid)
       usleep(50_000)
     }
+    Processes.reap(process.pid)
+    waitForPassDeviceToGo(interface)
+  }
+
+  /// The TAP device goes with the last descriptor of its process, but the
+  /// kernel unregisters it after the process is gone: waits (up to 10 s)
+  /// until it has, so that what returns has left nothing.
+  func waitForPassDeviceToGo(_ interface: String) {
+    guard let name = PassDeviceName.for(interface) else { return }
+    for _ in 0..<200 where NetworkInterface.index(of: name) != nil { usleep(50_000) }
   }
 }

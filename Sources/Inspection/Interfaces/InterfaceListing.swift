@@ -12,9 +12,16 @@ public struct InterfaceListing: Hashable, Sendable {
   public var foundI40e: Bool
   /// Whether the kernel reported XDP features.
   public var reportsXDPFeatures: Bool
+  /// The kernel's batch program interface, when it runs batch programs
+  /// (read from its BTF by the caller).
+  public var kernelBatch: KernelBatchInterface?
 
-  /// Orders and filters a snapshot.
-  public init(_ inventory: InterfaceInventory, includeAll: Bool) {
+  /// Orders and filters a snapshot; `kernelBatch` is the kernel's batch
+  /// program interface, if it has one.
+  public init(
+    _ inventory: InterfaceInventory, includeAll: Bool, kernelBatch: KernelBatchInterface? = nil
+  ) {
+    self.kernelBatch = kernelBatch
     let byIndex = inventory.interfaces.sorted { $0.index < $1.index }
     let i40e = byIndex.filter(\.isI40e)
     foundI40e = !i40e.isEmpty
@@ -38,7 +45,20 @@ public struct InterfaceListing: Hashable, Sendable {
   }
 
   /// The `list --json` document: one ``Entry`` per interface.
-  public var entries: [Entry] { interfaces.map(Entry.init) }
+  public var entries: [Entry] {
+    interfaces.map { Entry($0, kernelBatch: kernelBatch != nil) }
+  }
+
+  /// What the kernel says about batch XDP, for `list`: whether it runs
+  /// batch programs, and with what records.
+  public var batchNotice: String {
+    guard let kernelBatch else {
+      return "kernel: no batch XDP (the batch form runs in xdpbatch's software datapath)"
+    }
+    return
+      "kernel: runs batch XDP programs (BPF_F_XDP_BATCH, \(kernelBatch.layout.stride)-byte records, "
+      + "act at \(kernelBatch.layout.action)) on interfaces whose features include batch"
+  }
 
   /// One element of `xdpbatch list --json`. The keys `name`, `ifindex`,
   /// `driver`, `i40e` and `xdp` {`program`, `mode`} are a stable contract
@@ -68,6 +88,9 @@ public struct InterfaceListing: Hashable, Sendable {
     public var txQueues: UInt32
     /// Feature names, `null` when the kernel does not report them.
     @NullWhenAbsent public var xdpFeatures: [String]?
+    /// Whether the kernel runs batch programs on this interface: it has the
+    /// batch program interface and the driver reports `batch`.
+    public var batch: Bool
 
     /// The attached program: its name and mode, `null` for both when none.
     public struct XDP: Encodable, Hashable, Sendable {
@@ -80,8 +103,9 @@ public struct InterfaceListing: Hashable, Sendable {
       @NullWhenAbsent public var id: UInt32?
     }
 
-    /// The entry for `interface`.
-    public init(_ interface: NetworkInterface) {
+    /// The entry for `interface`; `kernelBatch`: whether the kernel runs
+    /// batch programs at all.
+    public init(_ interface: NetworkInterface, kernelBatch: Bool = false) {
       name = interface.name
       ifindex = interface.index
       driver = interface.driver?.driver
@@ -95,6 +119,7 @@ public struct InterfaceListing: Hashable, Sendable {
       rxQueues = interface.receiveQueues
       txQueues = interface.transmitQueues
       xdpFeatures = interface.xdpFeatures?.names
+      batch = kernelBatch && interface.xdpFeatures?.contains(.batch) == true
     }
   }
 }

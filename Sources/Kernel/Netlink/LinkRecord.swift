@@ -63,6 +63,12 @@ public struct LinkRecord: Hashable, Sendable {
       payload: header)
     return replies.compactMap(LinkRecord.init)
   }
+
+  /// The link named `name` in the calling thread's namespace; nil when
+  /// there is none.
+  public static func named(_ name: String) throws(SystemCallError) -> LinkRecord? {
+    try dump(over: NetlinkSocket(protocol: NetlinkSocket.route)).first { $0.name == name }
+  }
 }
 
 /// RFC 2863 operational state, as `IFLA_OPERSTATE` numbers it.

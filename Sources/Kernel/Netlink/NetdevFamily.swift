@@ -81,11 +81,16 @@ public struct XDPFeatures: OptionSet, Hashable, Codable, Sendable {
   public static let receiveScatterGather = XDPFeatures(rawValue: 32)
   /// Multi-buffer frames as a redirect target.
   public static let ndoTransmitScatterGather = XDPFeatures(rawValue: 64)
+  /// Runs batch programs (`BPF_F_XDP_BATCH`) in native mode, once a NAPI
+  /// poll: `NETDEV_XDP_ACT_BATCH` of the batch patches (`kernel/patches`),
+  /// ``BPF/KernelBatchInterface/featureBit``.
+  public static let batch = XDPFeatures(rawValue: KernelBatchInterface.featureBit)
 
   private static let names: [(XDPFeatures, String)] = [
     (.basic, "basic"), (.redirect, "redirect"), (.ndoTransmit, "ndo-xmit"),
     (.socketZeroCopy, "xsk-zerocopy"), (.hardwareOffload, "hw-offload"),
     (.receiveScatterGather, "rx-sg"), (.ndoTransmitScatterGather, "ndo-xmit-sg"),
+    (.batch, "batch"),
   ]
 
   /// The names of the set bits, as `ynl` prints them (`basic`, `redirect`...).

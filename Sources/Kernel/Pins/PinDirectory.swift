@@ -1,3 +1,4 @@
+import BPF
 import CLinux
 import Foundation
 import Glibc
@@ -59,11 +60,29 @@ public struct PinDirectory: Hashable, Sendable {
 
   /// Creates the interface's directory (and `xdpbatch/`); returns the
   /// directories it created, deepest last, so a rollback can remove them.
+  ///
+  /// The root is shared by every interface: another interface's command
+  /// may make it between the look and the `mkdir` (`EEXIST`: fine), or
+  /// remove it, empty, before this interface's directory is made in it
+  /// (`ENOENT`: made again, a few times).
   public func create() throws(SystemCallError) -> [String] {
     var created: [String] = []
-    for directory in [root, path] where !Self.exists(directory) {
-      try check("create \(directory)") { mkdir(directory, 0o700) }
-      created.append(directory)
+    for attempt in 0..<5 {
+      var rootVanished = false
+      for directory in [root, path] where !Self.exists(directory) {
+        if mkdir(directory, 0o700) == 0 {
+          created.append(directory)
+          continue
+        }
+        let code = errno
+        if code == EEXIST { continue }
+        if code == ENOENT, directory == path, attempt < 4 {
+          rootVanished = true
+          break
+        }
+        throw SystemCallError("create \(directory)", errno: Errno(code))
+      }
+      if !rootVanished { break }
     }
     return created
   }

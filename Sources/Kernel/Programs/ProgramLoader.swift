@@ -20,16 +20,19 @@ public struct ProgramLoader: Sendable {
   /// The object's BTF and the program's function records, when the object
   /// has BTF: loaded with the program (full name, `btf_id`).
   public var btf: KernelBTF?
+  /// `BPF_PROG_LOAD`'s `prog_flags` (`BPF_F_XDP_BATCH` for a batch program).
+  public var flags: UInt32
 
   /// Describes a load of programs that reference `maps`.
   public init(
     maps: [MapDefinition], reusing: [Int: KernelMap] = [:], license: String = "GPL",
-    btf: KernelBTF? = nil
+    btf: KernelBTF? = nil, flags: UInt32 = 0
   ) {
     self.maps = maps
     self.reusing = reusing
     self.license = license
     self.btf = btf
+    self.flags = flags
   }
 
   /// A loaded program with the maps it references, which it keeps alive.
@@ -65,7 +68,7 @@ public struct ProgramLoader: Sendable {
     }
     let patched = Self.patch(program.instructions, references: references, maps: handles)
     let loaded = try LoadedProgram.load(
-      name: program.name, instructions: patched, license: license, btf: btf)
+      name: program.name, instructions: patched, license: license, btf: btf, flags: flags)
     return Loaded(program: loaded, maps: handles)
   }
 

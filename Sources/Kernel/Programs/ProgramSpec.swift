@@ -21,6 +21,9 @@ public struct ProgramSpec: Sendable {
   /// Live maps the program takes over instead of new ones, by index in
   /// ``maps`` (see ``adoptingMaps(of:)``).
   public var reusing: [Int: KernelMap] = [:]
+  /// `BPF_PROG_LOAD`'s `prog_flags`: ``BPF/KernelBatchInterface/loadFlag``
+  /// for a batch program, 0 for a per-packet one.
+  public var loadFlags: UInt32 = 0
 
   /// Describes what to load.
   public init(
@@ -40,7 +43,9 @@ public struct ProgramSpec: Sendable {
   public func load(counters: ActionCounters? = nil) throws(LoadError) -> ProgramLoader.Loaded {
     var reusing = reusing
     if let countersMapIndex, let counters { reusing[countersMapIndex] = counters.map }
-    return try ProgramLoader(maps: maps, reusing: reusing, license: license, btf: btf).load(program)
+    return try ProgramLoader(
+      maps: maps, reusing: reusing, license: license, btf: btf, flags: loadFlags
+    ).load(program)
   }
 
   /// This spec taking over those of `running` (another program's maps)

@@ -9,24 +9,36 @@ import Glibc
 public final class TapDevice: @unchecked Sendable {
   /// The device's name.
   public let name: String
-  /// Its MAC address.
-  public let hardwareAddress: [UInt8]
+  /// Its index.
+  public let index: UInt32
   private let descriptor: Int32
 
-  /// Makes the device `name` and brings it up; writes do not block.
-  public init(name: String) throws(SystemCallError) {
+  /// Makes the device `name`, applies `settings` (which may bring it up);
+  /// writes do not block. A name another device holds fails with
+  /// ``TapDeviceError/nameTaken(_:)``.
+  public init(name: String, settings: LinkSettings) throws(TapDeviceError) {
     self.name = name
-    let fd = try SystemCall.check("open the TAP device \(name)") { cxdp_tap_open(name) }
-    descriptor = fd
+    if NetworkInterface.index(of: name) != nil { throw .nameTaken(name) }
+    let fd: Int32
     do {
-      try SystemCall.check("bring \(name) up") { cxdp_interface_up(name) }
+      fd = try SystemCall.check("open the TAP device \(name)") { cxdp_tap_open(name) }
+    } catch {
+      // Made by someone else between the look and the open.
+      if error.errno == .busy { throw .nameTaken(name) }
+      throw .open(name: name, error)
+    }
+    guard let index = NetworkInterface.index(of: name) else {
+      close(fd)
+      throw .open(name: name, SystemCallError("find \(name)", errno: .noDevice))
+    }
+    do {
+      try settings.apply(toInterface: index, name: name)
     } catch {
       close(fd)
-      throw error
+      throw .configure(name: name, error)
     }
-    var mac = [UInt8](repeating: 0, count: 6)
-    _ = cxdp_hardware_address(name, &mac)
-    hardwareAddress = mac
+    self.index = index
+    descriptor = fd
     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
   }
 
@@ -35,7 +47,38 @@ public final class TapDevice: @unchecked Sendable {
   /// Writes one frame; false when the device did not take all of it.
   @inline(__always)
   public func write(_ frame: UnsafeRawPointer, length: Int) -> Bool {
-    Glibc.write(descriptor, frame, length) == length
+    return Glibc.write(descriptor, frame, length) == length
+  }
+}
+
+/// Why a TAP device could not be made. Nothing is left behind.
+public enum TapDeviceError: Error, Sendable, CustomStringConvertible {
+  /// Another device has the name (a persistent TAP, another tool's link,
+  /// a datapath of another interface that held this index before).
+  case nameTaken(String)
+  /// `/dev/net/tun` could not be opened, or `TUNSETIFF` failed.
+  case open(name: String, SystemCallError)
+  /// The device was made but could not be set up.
+  case configure(name: String, SystemCallError)
+
+  /// The name of the device concerned.
+  public var name: String {
+    switch self {
+    case .nameTaken(let name), .open(let name, _), .configure(let name, _): name
+    }
+  }
+
+  /// A message naming the device and the real cause.
+  public var description: String {
+    switch self {
+    case .nameTaken(let name):
+      "a network device named \(name) exists already (ip link show \(name))"
+    case .open(_, let error) where error.errno == .notFound || error.errno == .noDevice:
+      "\(error.operation): no /dev/net/tun (is the tun module loaded?): \(error.errno.message)"
+    case .open(_, let error) where error.errno == .notPermitted || error.errno == .accessDenied:
+      "\(error.operation): \(error.errno.message) (this needs CAP_NET_ADMIN)"
+    case .open(_, let error), .configure(_, let error): error.description
+    }
   }
 }
 
@@ -64,9 +107,12 @@ public final class PacketSocket: @unchecked Sendable {
 
   deinit { close(descriptor) }
 
-  /// Sends one frame; false when the interface did not take it.
+  /// Sends one frame; 0 when the interface took it, else the errno
+  /// (`ENETDOWN` when it is down, `ENXIO` when it is gone).
   @inline(__always)
-  public func send(_ frame: UnsafeRawPointer, length: Int) -> Bool {
-    Glibc.send(descriptor, frame, length, Int32(MSG_DONTWAIT)) == length
+  public func send(_ frame: UnsafeRawPointer, length: Int) -> Int32 {
+    let sent = Glibc.send(descriptor, frame, length, Int32(MSG_DONTWAIT))
+    if sent == length { return 0 }
+    return sent < 0 ? errno : EMSGSIZE
   }
 }

@@ -85,6 +85,25 @@ public enum Processes {
   /// moment); 0 when the kernel does not say.
   public static var currentCPU: Int { max(0, Int(clinux_current_cpu())) }
 
+  /// The live processes whose arguments after the program's name begin
+  /// with `arguments` (`/proc/PID/cmdline`), this one left out: how a
+  /// daemon whose pid no record holds is found again.
+  public static func running(withArguments arguments: [String]) -> [pid_t] {
+    var prefix: [UInt8] = []
+    for argument in arguments { prefix += Array(argument.utf8) + [0] }
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    var found: [pid_t] = []
+    for entry in entries {
+      guard let pid = pid_t(entry), pid != getpid(),
+        let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+        let first = data.firstIndex(of: 0)
+      else { continue }
+      let rest = [UInt8](data[data.index(after: first)...])
+      if rest.starts(with: prefix), startTicks(of: pid) != nil { found.append(pid) }
+    }
+    return found
+  }
+
   /// This process's own executable (`/proc/self/exe`, links resolved).
   public static var currentExecutable: String {
     URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path

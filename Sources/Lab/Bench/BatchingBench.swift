@@ -29,7 +29,7 @@ public enum BatchingBench {
     let batchForm = try BatchTrampoline(batchSize: size).rewrite(program).program
     let machine = try Machine(maps: maps, configuration: MachineConfiguration(engine: .jit))
     let single = try machine.prepare(program)
-    let batch = try machine.prepare(batchForm)
+    let batch = try machine.prepare(batchForm, form: .batch)
     let runner = try PacketRunner(
       machine: machine, program: batch, form: .batch, batchSize: size)
     // Every record of the batch holds a frame (the `immediate` bound runs all 64).

@@ -188,7 +188,10 @@ public struct DatapathBench: Sendable {
     var row = try measure(
       network, frames: mixed ? InterleavedMix.frames : [InterleavedMix.template], mixed: mixed
     ) {
-      datapath.status().counters.actions.totalPackets &- base.counters.actions.totalPackets
+      // Frames whose REDIRECT did not leave were acted on too.
+      let now = datapath.status()
+      return now.counters.actions.totalPackets &- base.counters.actions.totalPackets
+        &+ (now.redirectErrors?.total ?? 0) &- (base.redirectErrors?.total ?? 0)
     }
     let status = datapath.status()
     let timing = status.forms[form]
@@ -215,6 +218,9 @@ public struct DatapathBench: Sendable {
       let count = status.counters.actions[action].packets &- base.counters.actions[action].packets
       if count > 0 { actions[action.name] = count }
     }
+    // REDIRECT counts the frames that left; those that did not, apart.
+    let errors = (status.redirectErrors?.total ?? 0) &- (base.redirectErrors?.total ?? 0)
+    if errors > 0 { actions["redirect_error"] = errors }
     row.actions = actions
     return row
   }

@@ -34,7 +34,8 @@ public enum PacketBench {
   ) throws -> Result {
     let machine = try Machine(maps: maps, configuration: MachineConfiguration(engine: engine))
     let runner = try PacketRunner(
-      machine: machine, program: machine.prepare(program), form: form, batchSize: batchSize)
+      machine: machine, program: machine.prepare(program, form: form), form: form,
+      batchSize: batchSize)
     var instructions = try runner.run(packets).instructions
     var best = Double.infinity
     let clock = ContinuousClock()

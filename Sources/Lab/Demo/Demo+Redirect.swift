@@ -1,4 +1,7 @@
+import BPF
 import Deployment
+import Dispatch
+import Foundation
 import Kernel
 
 extension Demo {
@@ -42,5 +45,49 @@ extension Demo {
       filled += 1
     }
     return filled
+  }
+
+  /// Lets ``redirectTarget`` take what the kernel datapath redirects to
+  /// it. A veth hands an XDP frame redirected to it (`veth_xdp_xmit`) to
+  /// its peer's NAPI, which runs only while the peer has an XDP program
+  /// (or GRO on); otherwise it drops the frame (`ENXIO` at the
+  /// `xdp:xdp_redirect_err` tracepoint) and no tcpdump sees it. So the
+  /// peer, inside the namespace, gets a program that passes every frame
+  /// (`r0 = XDP_PASS; exit`): redirected frames then reach its stack and
+  /// its taps. The software datapath sends through a packet socket and
+  /// needs none of this. Attached once; it goes with the pair.
+  public func letRedirectTargetReceive() throws(SystemCallError) {
+    let pass = Program(
+      name: "xdp_pass", sectionName: "xdp",
+      instructions: [.move(.r0, immediate: Int32(XDPAction.pass.rawValue)), .exit])
+    let loaded: LoadedProgram
+    do {
+      loaded = try ProgramLoader(maps: []).load(pass).program
+    } catch {
+      throw SystemCallError(
+        "load the redirect target's XDP_PASS program: \(error)", errno: .invalid)
+    }
+    let peer = redirectTarget.peer
+    let namespace = self.namespace
+    let done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var failure: SystemCallError?
+    // setns moves one thread; the attach runs on a thread of its own.
+    let thread = Thread {
+      defer { done.signal() }
+      do throws(SystemCallError) {
+        try namespace.enterOnCurrentThread()
+        guard let index = NetworkInterface.index(of: peer) else {
+          throw SystemCallError("find \(peer) in \(namespace.name)", errno: .noDevice)
+        }
+        if try NetlinkXDP.programs(interfaceIndex: index, interface: peer).isEmpty {
+          try NetlinkXDP.attach(loaded, interfaceIndex: index, mode: .native)
+        }
+      } catch {
+        failure = error
+      }
+    }
+    thread.start()
+    done.wait()
+    if let failure { throw failure }
   }
 }

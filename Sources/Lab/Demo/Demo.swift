@@ -69,7 +69,10 @@ public struct Demo: Sendable {
     do {
       if !namespace.exists { _ = try NetworkNamespace.create(namespace.name) }
       if NetworkInterface.index(of: veth.name) == nil { try veth.create() }
-      if NetworkInterface.index(of: redirectTarget.name) == nil { try redirectTarget.create() }
+      if NetworkInterface.index(of: redirectTarget.name) == nil {
+        try redirectTarget.create()
+        try letRedirectTargetReceive()
+      }
       let source = ProgramSource(objectPath: object, programName: programName)
       // Already up: a different program, object or mode is applied (the
       // program replaced atomically; a different mode is refused with

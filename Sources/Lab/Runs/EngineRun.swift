@@ -54,6 +54,10 @@ public struct EngineRun {
 
   /// Runs the program over `frames`.
   public func run(_ frames: [[UInt8]]) throws(EngineRunError) -> Outcome {
+    // Refused as compiled, so that the instruction is the object's.
+    if let refusal = ContextAccessCheck.firstRefusal(in: program.instructions) {
+      throw .preparation(.contextAccess(refusal))
+    }
     let batch = try batchProgram()
     let machine: Machine
     let runner: PacketRunner
@@ -64,7 +68,7 @@ public struct EngineRun {
     }
     let prepared: PreparedProgram
     do {
-      prepared = try machine.prepare(batch?.program ?? program)
+      prepared = try machine.prepare(batch?.program ?? program, form: form)
     } catch {
       throw .preparation(error)
     }
