@@ -103,7 +103,8 @@ struct SharedMapsTests {
 
     // And through the command line: back to the hash's PASS.
     let passed = packets(.pass)
-    let result = try BuiltXDPBatch.run(["map", "update", interface, "verdict_percpu", "0", "0"])
+    let result = try BuiltXDPBatch.run(
+      ["map", "update", interface, "verdict_percpu", "0", "--all-cpus", "0"])
     try #require(result.status == 0, "\(result.errors)")
     #expect(eventually { packets(.pass) > passed + 50 })
   }
