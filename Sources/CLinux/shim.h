@@ -42,6 +42,10 @@ static inline int clinux_ethtool_drvinfo(int fd, const char *name, struct ethtoo
 }
 
 extern int setns(int fd, int nstype);
+extern int sched_getcpu(void);
+
+/* The CPU the calling thread runs on now (sched_getcpu(3)), or -1. */
+static inline int clinux_current_cpu(void) { return sched_getcpu(); }
 
 /* setns(2) for network namespaces (CLONE_NEWNET): moves the calling thread only. */
 static inline int clinux_enter_network_namespace(int fd) { return setns(fd, 0x40000000); }

@@ -145,6 +145,37 @@ public final class AddressSpace {
     charged -= bytes
   }
 
+  /// Puts the pages of `descriptor` (from offset 0; a kernel array map
+  /// created with `BPF_F_MMAPABLE`) in place of `region`'s, shared: the
+  /// region keeps its address, its reach and its charge, and what a
+  /// program writes there every other user of the pages sees at once, and
+  /// the other way round. Call it before a program can hold a pointer
+  /// into the region (the old contents are gone).
+  ///
+  /// - Throws: ``AddressSpaceError/unshareable(name:errno:)`` when the
+  ///   host refuses to map the file; the region is then as it was.
+  public func share(_ region: Region, descriptor: Int32) throws(AddressSpaceError) {
+    let length = pages(region.length) * Self.pageSize
+    // A trial mapping anywhere first: the file's refusal (too short, not
+    // mappable) then leaves the region's own pages in place.
+    let trial = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0)
+    guard let trial, trial != MAP_FAILED else {
+      throw .unshareable(name: region.name, errno: Glibc.errno)
+    }
+    munmap(trial, length)
+    let target = arena + Int(region.start)
+    let mapped = mmap(
+      target, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, descriptor, 0)
+    guard mapped == target else {
+      let code = Glibc.errno
+      // Never a hole in the arena: zeroed private pages again.
+      mmap(
+        target, length, PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0)
+      throw .unshareable(name: region.name, errno: code)
+    }
+  }
+
   /// Bytes of `region` programs can reach now.
   public func reachableBytes(of region: Region) -> Int { reachable[region.start] ?? 0 }
 
@@ -269,6 +300,8 @@ public enum AddressSpaceError: Error, Equatable, Sendable {
   case budget(MemoryBudgetError)
   /// The host refused to reserve the space's virtual range.
   case unreservable(bytes: Int)
+  /// The host refused to map a file's pages over the region (errno).
+  case unshareable(name: String, errno: Int32)
 }
 
 extension AddressSpaceError: CustomStringConvertible {
@@ -281,6 +314,8 @@ extension AddressSpaceError: CustomStringConvertible {
     case .budget(let error): error.description
     case .unreservable(let bytes):
       "cannot reserve \(MemoryBudgetError.format(bytes)) of address space (ulimit -v?)"
+    case .unshareable(let name, let code):
+      "\(name): cannot map the kernel's pages (errno \(code))"
     }
   }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The ISA's corner cases, in one place: division by zero gives 0, modulo
 /// by zero leaves the dividend (zero-extended on 32 bits), `INT_MIN / -1`
 /// wraps to `INT_MIN` and `INT_MIN % -1` is 0 (RFC 9669, section 4.1).
@@ -87,58 +89,104 @@ enum Arithmetic {
   }
 
   /// A 32-bit atomic read-modify-write at `p`; fetch forms put the old
-  /// value, zero-extended, in `src` (R0 for compare-exchange).
+  /// value, zero-extended, in `src` (R0 for compare-exchange). Aligned
+  /// (every access the kernel's verifier accepts) it is one atomic
+  /// instruction of the host, so it holds against the other threads and
+  /// the kernel sharing the memory (a map the software datapath maps);
+  /// unaligned it is a plain read-modify-write.
   @inline(__always)
   static func atomic32(
     _ operation: Operation, _ p: UnsafeMutableRawPointer, _ r: UnsafeMutablePointer<UInt64>,
     _ src: Int
   ) {
-    let old = p.loadUnaligned(as: UInt32.self)
     let value = UInt32(truncatingIfNeeded: r[src])
-    var new = old
-    switch operation {
-    case .atomicAdd32, .atomicFetchAdd32: new = old &+ value
-    case .atomicOr32, .atomicFetchOr32: new = old | value
-    case .atomicAnd32, .atomicFetchAnd32: new = old & value
-    case .atomicXor32, .atomicFetchXor32: new = old ^ value
-    case .atomicExchange32: new = value
-    default:
-      if UInt32(truncatingIfNeeded: r[0]) == old { new = value }
-      r[0] = UInt64(old)
+    let expected = UInt32(truncatingIfNeeded: r[0])
+    let old: UInt32
+    if UInt(bitPattern: p) & 3 == 0 {
+      let cell = p.assumingMemoryBound(to: Atomic<UInt32>.self)
+      switch operation {
+      case .atomicAdd32, .atomicFetchAdd32:
+        old = cell.pointee.wrappingAdd(value, ordering: .sequentiallyConsistent).oldValue
+      case .atomicOr32, .atomicFetchOr32:
+        old = cell.pointee.bitwiseOr(value, ordering: .sequentiallyConsistent).oldValue
+      case .atomicAnd32, .atomicFetchAnd32:
+        old = cell.pointee.bitwiseAnd(value, ordering: .sequentiallyConsistent).oldValue
+      case .atomicXor32, .atomicFetchXor32:
+        old = cell.pointee.bitwiseXor(value, ordering: .sequentiallyConsistent).oldValue
+      case .atomicExchange32: old = cell.pointee.exchange(value, ordering: .sequentiallyConsistent)
+      default:
+        old =
+          cell.pointee.compareExchange(
+            expected: expected, desired: value, ordering: .sequentiallyConsistent
+          ).original
+      }
+    } else {
+      old = p.loadUnaligned(as: UInt32.self)
+      let new: UInt32
+      switch operation {
+      case .atomicAdd32, .atomicFetchAdd32: new = old &+ value
+      case .atomicOr32, .atomicFetchOr32: new = old | value
+      case .atomicAnd32, .atomicFetchAnd32: new = old & value
+      case .atomicXor32, .atomicFetchXor32: new = old ^ value
+      case .atomicExchange32: new = value
+      default: new = expected == old ? value : old
+      }
+      p.storeBytes(of: new, as: UInt32.self)
     }
-    p.storeBytes(of: new, as: UInt32.self)
     switch operation {
     case .atomicFetchAdd32, .atomicFetchOr32, .atomicFetchAnd32, .atomicFetchXor32,
       .atomicExchange32:
       r[src] = UInt64(old)
+    case .atomicCompareExchange32: r[0] = UInt64(old)
     default: break
     }
   }
 
-  /// A 64-bit atomic read-modify-write at `p`.
+  /// A 64-bit atomic read-modify-write at `p` (as ``atomic32(_:_:_:_:)``).
   @inline(__always)
   static func atomic64(
     _ operation: Operation, _ p: UnsafeMutableRawPointer, _ r: UnsafeMutablePointer<UInt64>,
     _ src: Int
   ) {
-    let old = p.loadUnaligned(as: UInt64.self)
     let value = r[src]
-    var new = old
-    switch operation {
-    case .atomicAdd64, .atomicFetchAdd64: new = old &+ value
-    case .atomicOr64, .atomicFetchOr64: new = old | value
-    case .atomicAnd64, .atomicFetchAnd64: new = old & value
-    case .atomicXor64, .atomicFetchXor64: new = old ^ value
-    case .atomicExchange64: new = value
-    default:
-      if r[0] == old { new = value }
-      r[0] = old
+    let expected = r[0]
+    let old: UInt64
+    if UInt(bitPattern: p) & 7 == 0 {
+      let cell = p.assumingMemoryBound(to: Atomic<UInt64>.self)
+      switch operation {
+      case .atomicAdd64, .atomicFetchAdd64:
+        old = cell.pointee.wrappingAdd(value, ordering: .sequentiallyConsistent).oldValue
+      case .atomicOr64, .atomicFetchOr64:
+        old = cell.pointee.bitwiseOr(value, ordering: .sequentiallyConsistent).oldValue
+      case .atomicAnd64, .atomicFetchAnd64:
+        old = cell.pointee.bitwiseAnd(value, ordering: .sequentiallyConsistent).oldValue
+      case .atomicXor64, .atomicFetchXor64:
+        old = cell.pointee.bitwiseXor(value, ordering: .sequentiallyConsistent).oldValue
+      case .atomicExchange64: old = cell.pointee.exchange(value, ordering: .sequentiallyConsistent)
+      default:
+        old =
+          cell.pointee.compareExchange(
+            expected: expected, desired: value, ordering: .sequentiallyConsistent
+          ).original
+      }
+    } else {
+      old = p.loadUnaligned(as: UInt64.self)
+      let new: UInt64
+      switch operation {
+      case .atomicAdd64, .atomicFetchAdd64: new = old &+ value
+      case .atomicOr64, .atomicFetchOr64: new = old | value
+      case .atomicAnd64, .atomicFetchAnd64: new = old & value
+      case .atomicXor64, .atomicFetchXor64: new = old ^ value
+      case .atomicExchange64: new = value
+      default: new = expected == old ? value : old
+      }
+      p.storeBytes(of: new, as: UInt64.self)
     }
-    p.storeBytes(of: new, as: UInt64.self)
     switch operation {
     case .atomicFetchAdd64, .atomicFetchOr64, .atomicFetchAnd64, .atomicFetchXor64,
       .atomicExchange64:
       r[src] = old
+    case .atomicCompareExchange64: r[0] = old
     default: break
     }
   }

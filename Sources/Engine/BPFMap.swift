@@ -106,8 +106,10 @@ public final class BPFMap {
 
   // MARK: Core operations, kernel error codes.
 
-  /// The slot a key selects, if present (marks LRU use).
-  func slot(for key: [UInt8]) -> Int? {
+  /// The slot a key selects, if present; a program's lookup marks LRU
+  /// use, a lookup from user space does not (the kernel's
+  /// `htab_lru_map_lookup_elem_sys`).
+  func slot(for key: [UInt8], markingUse: Bool = true) -> Int? {
     switch kind {
     case .array:
       let index = Self.index(key)
@@ -116,8 +118,10 @@ public final class BPFMap {
       return slotByKey[key]
     case .hash:
       guard let slot = slotByKey[key] else { return nil }
-      useClock += 1
-      lastUse[slot] = useClock
+      if markingUse {
+        useClock += 1
+        lastUse[slot] = useClock
+      }
       return slot
     case .programArray:
       let index = Self.index(key)

@@ -22,9 +22,12 @@ public struct MapOperationError: Error, Equatable, Sendable, CustomStringConvert
 }
 
 extension BPFMap {
-  /// The value for `key` on `processor`, or nil when absent.
+  /// The value for `key` on `processor`, or nil when absent. Like the
+  /// kernel's lookup from user space, it does not count as a use of an
+  /// LRU map's entry.
   public func lookup(key: [UInt8], processor: Int = 0) -> [UInt8]? {
-    guard kind != .programArray, key.count == Int(definition.keySize), let slot = slot(for: key)
+    guard kind != .programArray, key.count == Int(definition.keySize),
+      let slot = slot(for: key, markingUse: false)
     else { return nil }
     return space.read(
       valueAddress(slot: slot, processor: processor), count: Int(definition.valueSize))
@@ -32,7 +35,8 @@ extension BPFMap {
 
   /// Every processor's value for `key` (one element for shared maps).
   public func perProcessorValues(key: [UInt8]) -> [[UInt8]]? {
-    guard kind != .programArray, key.count == Int(definition.keySize), let slot = slot(for: key)
+    guard kind != .programArray, key.count == Int(definition.keySize),
+      let slot = slot(for: key, markingUse: false)
     else { return nil }
     return (0..<processors).compactMap {
       space.read(valueAddress(slot: slot, processor: $0), count: Int(definition.valueSize))
@@ -103,6 +107,27 @@ extension BPFMap {
     (0..<processors).allSatisfy {
       space.isZero(valueAddress(slot: slot, processor: $0), count: Int(definition.valueSize))
     }
+  }
+
+  /// Whether the values can be the kernel's own pages
+  /// (``share(memoryOf:)``): an ARRAY, not per-CPU.
+  public var canShareMemory: Bool { definition.type == .array && values != nil }
+
+  /// Puts the pages of `descriptor`, the kernel's ARRAY map of this
+  /// layout created with `BPF_F_MMAPABLE`, in place of the values: from
+  /// then on programs read and write the kernel's values in place, at
+  /// the same addresses as before (value `i` at the first value plus
+  /// `i` times the value size rounded up to 8, the kernel's
+  /// `elem_size`). Call it before any program runs.
+  ///
+  /// - Throws: ``AddressSpaceError/unshareable(name:errno:)`` when the
+  ///   map is no such array (`EINVAL`) or the kernel refuses the mapping;
+  ///   the values are then the machine's own, as before.
+  public func share(memoryOf descriptor: Int32) throws(AddressSpaceError) {
+    guard canShareMemory, let values else {
+      throw .unshareable(name: "map \(definition.name)", errno: Errno.invalid.rawValue)
+    }
+    try space.share(values, descriptor: descriptor)
   }
 
   /// Puts a prepared program at `index` of a PROG_ARRAY (nil clears it).

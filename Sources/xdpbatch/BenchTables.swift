@@ -150,6 +150,7 @@ extension DatapathSection {
   var text: String {
     if let skipped, rows.isEmpty { return "DATAPATH: skipped (\(skipped))" }
     var text = DatapathBenchRow.table(rows)
+    if !maps.isEmpty { text += "\n\n" + MapCostRow.table(maps) }
     if let skipped { text += "\nDATAPATH: stopped early (\(skipped))" }
     return text + "\n" + machine.line + ", \(senders ?? 0) generator thread(s)"
   }
@@ -194,6 +195,32 @@ extension DatapathBenchRow {
     if rows.contains(where: \.generatorBound) {
       lines.append(
         "* the veth ring dropped nothing: the receiver kept up, the generator may be the limit")
+    }
+    return lines.joined(separator: "\n")
+  }
+}
+
+extension MapCostRow {
+  /// The maps part as a table.
+  static func table(_ costs: [MapCostRow]) -> String {
+    var lines = [
+      "MAPS (software datapath, per packet: own maps, then shared with the kernel, alternately)",
+      "program                  path ns   path ns  exchange    shared   acted  exchange  maps",
+      "                             own    shared   ns/pkt    /own     /own        us",
+    ]
+    func number(_ value: Double?, _ format: String, _ width: Int) -> String {
+      value.map { String(format: format, $0) } ?? String(repeating: " ", count: width - 1) + "-"
+    }
+    for cost in costs {
+      lines.append(
+        cost.program.padding(toLength: 22, withPad: " ", startingAt: 0)
+          + number(cost.ownNanosecondsPerPacket, "%9.1f", 9)
+          + number(cost.sharedNanosecondsPerPacket, "%10.1f", 10)
+          + number(cost.exchangeNanosecondsPerPacket, "%10.2f", 10)
+          + number(cost.ratio.map { $0 * 100 }, "%9.0f %%", 11)
+          + number(cost.actedRatio.map { $0 * 100 }, "%6.0f %%", 8)
+          + number(cost.exchangeMicroseconds, "%10.1f", 10) + "  "
+          + cost.maps.joined(separator: "; "))
     }
     return lines.joined(separator: "\n")
   }

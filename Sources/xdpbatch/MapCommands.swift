@@ -111,7 +111,10 @@ struct MapDumpCommand: ParsableCommand, LibraryMessageCommand {
     let contents = try deployed.typedMap(named: map.name)
     var entries = try contents.entries()
     if nonzero { entries = entries.filter { !$0.isZero } }
-    let copy = deployed.datapathCopy(of: contents.map.info)
+    // Only where the engines keep a copy of their own is there anything to say.
+    let copy = deployed.datapathSharing(of: contents.map.info).flatMap {
+      $0.isShared ? nil : $0
+    }
     if json {
       print(
         try JSONCoding.document(
@@ -141,21 +144,18 @@ struct MapDumpReport: Encodable {
   var interface: String
   var map: MapInfo
   var types: MapTypes.Source
-  /// On the software datapath: whether its engines follow this map
-  /// (docs/DESIGN.md, "Maps on the software datapath").
-  var datapathCopy: MapFollowing?
+  /// On the software datapath, for a map its engines do not share with
+  /// the kernel (a program array): `engine-own` (docs/DESIGN.md, "Maps on
+  /// the software datapath"). Absent for every shared map.
+  var datapathCopy: MapSharing?
   var entries: [MapEntry]
 }
 
 extension MapDumpCommand {
-  /// The line `map dump` prints under its header on the software datapath.
-  static func note(_ copy: MapFollowing) -> String {
-    switch copy {
-    case .followed:
-      "(the software datapath's engines follow this map: re-read every \(MapFollowing.refreshMilliseconds) ms)"
-    case .engineOwn:
-      "(the software datapath's engines keep their own copy of this map: these entries are the kernel fallback's)"
-    }
+  /// The line `map dump` prints under its header for a map the software
+  /// datapath's engines do not share with the kernel.
+  static func note(_ copy: MapSharing) -> String {
+    "(the software datapath's engines keep their own copy of this map: these entries are the kernel fallback's)"
   }
 }
 

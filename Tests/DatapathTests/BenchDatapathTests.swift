@@ -80,11 +80,65 @@ struct BenchDatapathTests {
     let transmit = rows.filter { $0["program"] as? String == "xdp_tx" }
     #expect(transmit.allSatisfy { $0["reference"] as? String == "send-back" })
     #expect(rows.filter { $0["engine"] as? String == "interpreter" }.count == 2)
+    try Self.checkMapCosts(section)
     let machine = try #require(section["machine"] as? [String: Any])
     #expect((machine["processors"] as? Int ?? 0) > 0)
     // The veth pair and its namespace are gone.
     let links = try runProcess(URL(fileURLWithPath: DatapathAccess.ip), ["-o", "link"])
     #expect(!links.output.contains("xbb"), "left behind: \(links.output)")
+  }
+
+  /// The maps part: per sample, its maps and how they are shared, own
+  /// and shared rows alternately, the exchanges only where maps are
+  /// exchanged or read, the ratio from the rows.
+  static func checkMapCosts(_ section: [String: Any]) throws {
+    let costs = try #require(section["maps"] as? [[String: Any]])
+    #expect(
+      costs.map { $0["program"] as? String }
+        == ["xdp_prog1", "xdp_redirect_map_prog", "xdp_classify_prog", "xdp_stack_helper_prog"])
+    let maps = costs.map { ($0["maps"] as? [String]) ?? [] }
+    #expect(
+      maps == [
+        ["rxcnt: percpu_array, exchanged"],
+        ["forwarded: percpu_array, exchanged", "tx_port: devmap, read"],
+        ["redirect_ifindex: array, mapped"], ["buckets: hash, exchanged"],
+      ])
+    func number(_ row: [String: Any], _ key: String) -> Double? {
+      (row[key] as? NSNumber)?.doubleValue
+    }
+    for (index, cost) in costs.enumerated() {
+      let rows = try #require(cost["rows"] as? [[String: Any]])
+      #expect(rows.map { $0["shared_maps"] as? Bool } == [false, true, true, false], "\(cost)")
+      for row in rows {
+        let shared = row["shared_maps"] as? Bool == true
+        let exchanges = (row["exchanges"] as? NSNumber)?.intValue ?? 0
+        // A mapped array needs no exchange; own maps none but the
+        // redirect maps' reads (xdp_redirect_map's DEVMAP).
+        let exchanging = index == 1 || (shared && index != 2)
+        #expect((exchanges > 0) == exchanging, "\(cost["program"] ?? ""): \(row)")
+        #expect((number(row, "exchange_microseconds") ?? 0 > 0) == exchanging, "\(row)")
+      }
+      if index == 1 {
+        // The DEVMAP filled with loopback: every frame a REDIRECT that
+        // cannot leave (loopback takes no redirected frame, as in the
+        // kernel), with private and shared maps alike.
+        let acted = rows.compactMap { $0["actions"] as? [String: Int] }.filter { !$0.isEmpty }
+        #expect(
+          !acted.isEmpty && acted.allSatisfy { $0.keys.sorted() == ["redirect_error"] }, "\(rows)")
+      }
+      guard rows.allSatisfy({ number($0, "datapath_ns_per_packet") != nil }) else {
+        // A row in which the loaded machine sent nothing has no time: no ratio.
+        #expect(cost["ratio"] == nil, "\(cost)")
+        continue
+      }
+      let own = rows.filter { $0["shared_maps"] as? Bool == false }.compactMap {
+        number($0, "datapath_ns_per_packet")
+      }
+      let ownMean = own.reduce(0, +) / Double(max(1, own.count))
+      let ratio = try #require(number(cost, "ratio"), "\(cost)")
+      let sharedCost = try #require(number(cost, "shared_ns_per_packet"))
+      #expect(own.count == 2 && abs(ratio - sharedCost / ownMean) < 1e-9 * max(1, ratio), "\(cost)")
+    }
   }
 
   @Test func skipsTheSectionWithTheReasonWithoutRoot() throws {

@@ -98,13 +98,20 @@ struct DatapathNetwork {
 
   /// `rx_packets` of `interface` inside the test's namespace.
   func peerReceived(_ interface: String) throws -> UInt64 {
+    try peerStatistic(interface, "rx", "packets")
+  }
+
+  /// One of `ip -s -j link show`'s `stats64` counters (`direction` `rx` or
+  /// `tx`) of `interface` inside the test's namespace: `tx` `dropped` of
+  /// a veth's peer counts the frames its pair's full XDP ring refused.
+  func peerStatistic(_ interface: String, _ direction: String, _ name: String) throws -> UInt64 {
     let result = try runProcess(
       URL(fileURLWithPath: DatapathAccess.ip),
       ["-n", namespace.name, "-s", "-j", "link", "show", "dev", interface])
     let json = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String: Any]]
     let stats = json?.first?["stats64"] as? [String: Any]
-    let rx = stats?["rx"] as? [String: Any]
-    return (rx?["packets"] as? NSNumber)?.uint64Value ?? 0
+    let counters = stats?[direction] as? [String: Any]
+    return (counters?[name] as? NSNumber)?.uint64Value ?? 0
   }
 
   /// The frames of the tests: UDP to port 9 (xdp_classify: DROP), 7 (TX),

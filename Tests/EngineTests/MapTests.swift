@@ -79,11 +79,36 @@ struct MapTests {
     let map = try Machine(maps: [definition]).maps[0]
     try map.update(key: [1], value: [10])
     try map.update(key: [2], value: [20])
-    #expect(map.lookup(key: [1]) == [10])
+    try map.update(key: [1], value: [11])  // an update is a use
     try map.update(key: [3], value: [30])
     #expect(map.lookup(key: [2]) == nil)
-    #expect(map.lookup(key: [1]) == [10])
+    #expect(map.lookup(key: [1]) == [11])
     #expect(map.lookup(key: [3]) == [30])
+  }
+
+  /// A program's lookup is a use of an LRU entry; one from user space is
+  /// not (the kernel's `htab_lru_map_lookup_elem_sys`), so the software
+  /// datapath's reads of its maps never change what is evicted.
+  @Test func onlyAProgramsLookupIsAnLRUUse() throws {
+    let definition = MapDefinition(
+      name: "lru", type: .lruHash, keySize: 1, valueSize: 1, maxEntries: 2)
+    let machine = try Machine(maps: [definition])
+    let map = machine.maps[0]
+    // key = 1; lookup(map 0, &key); return 0.
+    let lookupOne = try machine.prepare(
+      instructions: [.store(.byte, immediate: 1, to: .r10, offset: -1)] + Instruction.map(.r1, 0)
+        + [
+          .move(.r2, .r10), .add(.r2, immediate: -1), .helper(.mapLookupElement),
+          .move(.r0, immediate: 0), .exit,
+        ])
+    try map.update(key: [1], value: [10])
+    try map.update(key: [2], value: [20])
+    _ = try machine.run(lookupOne, r1: 0)  // a use: 2 is the least recent now
+    try map.update(key: [3], value: [30])
+    #expect(Set(map.keys) == [[1], [3]])
+    #expect(map.lookup(key: [1]) == [10])  // not a use: 1 stays the least recent
+    try map.update(key: [4], value: [40])
+    #expect(Set(map.keys) == [[3], [4]])
   }
 
   @Test func programUpdateReturnsKernelErrors() throws {

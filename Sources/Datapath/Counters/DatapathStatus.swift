@@ -44,10 +44,17 @@ public struct DatapathStatus: Hashable, Codable, Sendable {
   /// ``counters``' REDIRECT counts only those that left); nil from a
   /// datapath of an older xdpbatch.
   public var redirectErrors: RedirectErrors?
-  /// The user's redirect maps whose kernel copies the engines follow.
+  /// The maps of the user's program the engines share with the kernel
+  /// (every one but a program array; docs/DESIGN.md, "Maps on the
+  /// software datapath").
   public var followedMaps: [String]?
-  /// Why the last re-read of those maps failed, nil when it did not.
+  /// Why the last exchange with those maps failed in part, or one could
+  /// not be shared as the rule says; nil when neither.
   public var followProblem: String?
+  /// How each map is shared, by name (absent from an older datapath).
+  public var mapSharing: [String: MapSharing]?
+  /// The queues' exchanges with the kernel's maps and what they took.
+  public var mapExchange: MapExchangeTotals?
   /// The engine asked for (`jit` or `interpreter`); absent from a datapath
   /// of an older xdpbatch.
   public var engine: EngineKind?
@@ -61,5 +68,21 @@ public struct DatapathStatus: Hashable, Codable, Sendable {
   /// refused it.
   public var runningEngine: EngineKind? {
     engineFallback == nil ? engine : .interpreter
+  }
+}
+
+/// The exchanges of all queues with the kernel's maps.
+public struct MapExchangeTotals: Hashable, Codable, Sendable {
+  /// Exchanges done.
+  public var exchanges: UInt64 = 0
+  /// Nanoseconds they took, added.
+  public var nanoseconds: UInt64 = 0
+
+  /// None yet.
+  public init() {}
+
+  private enum CodingKeys: String, CodingKey {
+    case exchanges
+    case nanoseconds = "ns"
   }
 }

@@ -19,9 +19,8 @@ public struct KernelSide: Sendable {
   /// The datapath's own counters.
   public let counters: DatapathCounters
   /// The fallback program's maps, by index in the object's map table
-  /// (the action counters left out): the kernel's copies of the user's
-  /// maps, which `xdpbatch map` changes and the datapath's engines follow
-  /// for redirect maps (``RedirectMapMirror``).
+  /// (the action counters left out): the user's maps, which `xdpbatch
+  /// map` changes and the datapath's engines share (``SharedMaps``).
   public let fallbackMaps: [Int: KernelMap]
 
   /// Installs the kernel half on `interface`: the fallback first

@@ -19,10 +19,9 @@ final class QueueWorker: @unchecked Sendable {
   let groupActions: Bool
   /// What this queue counted and timed, read by the flusher and status.
   let published = Mutex(QueueReport())
-  /// The kernel's redirect maps this queue's machine follows; set before
-  /// the worker's thread starts.
-  var mirror: RedirectMapMirror?
-  private var mirroredGeneration = 0
+  /// This queue's exchange with the kernel's maps; set before the
+  /// worker's thread starts.
+  var exchange: MapExchange?
 
   private let ports = RedirectPorts()
   private let frames: UnsafeMutableBufferPointer<LiveFrameRunner.Frame>
@@ -66,24 +65,57 @@ final class QueueWorker: @unchecked Sendable {
     tally.deallocate()
   }
 
-  /// Runs until the datapath stops.
+  /// Runs until the datapath stops, then takes what is left on the RX
+  /// ring and hands the engine's last changes to the kernel's maps.
   func run() {
     while !state.stopping.load(ordering: .relaxed) {
-      followRedirectMaps()
+      if let exchange, exchange.exchangeIfDue(now: Self.now()) { publish(exchange) }
       socket.recycleCompletions()
       if !receiveBatch() { socket.idle() }
     }
+    drain()
+    if let exchange {
+      exchange.exchange()
+      publish(exchange)
+    }
   }
 
-  /// Applies the kernel's redirect maps to this queue's machine when they
-  /// changed: here, between two RX batches, the machine is not running.
-  private func followRedirectMaps() {
-    guard let mirror, mirror.generation.load(ordering: .acquiring) != mirroredGeneration else {
-      return
+  /// How long the RX ring must stay empty before a stopping queue is done
+  /// with it, and the longest the queue waits for that.
+  static let drainQuiet: UInt64 = 20_000_000
+  static let drainLimit: UInt64 = 500_000_000
+
+  /// Runs the frames still arriving on the RX ring: the kernel redirected
+  /// them to this queue before it took the interface back (a swap to the
+  /// kernel replaces the link's program first, then stops the datapath),
+  /// so they are the program's to count. Done when the ring stayed empty
+  /// for ``drainQuiet`` (the kernel's last redirects are in by then), or
+  /// after ``drainLimit`` when traffic keeps coming (a stop with the
+  /// redirect program still attached: the fallback takes over when the
+  /// sockets close).
+  private func drain() {
+    let start = Self.now()
+    var quietSince = start
+    while true {
+      let now = Self.now()
+      guard now &- start < Self.drainLimit, now &- quietSince < Self.drainQuiet else { return }
+      socket.recycleCompletions()
+      if receiveBatch() {
+        quietSince = Self.now()
+      } else {
+        _ = socket.socket.waitReadable(milliseconds: 2)
+      }
     }
-    let (generation, entries) = mirror.snapshot()
-    RedirectMapMirror.apply(entries, to: machine)
-    mirroredGeneration = generation
+  }
+
+  /// Publishes what the exchange reports.
+  private func publish(_ exchange: MapExchange) {
+    let (problem, count, nanoseconds) = (exchange.problem, exchange.count, exchange.nanoseconds)
+    published.withLock { report in
+      report.mapProblem = problem
+      report.exchanges = count
+      report.exchangeNanoseconds = nanoseconds
+    }
   }
 
   /// One RX batch; false when the ring was empty.

@@ -29,6 +29,10 @@ public struct DatapathConfiguration: Sendable {
   /// Act on a batch's verdicts grouped by action (every drop recycled,
   /// then TX and REDIRECT, then PASS) instead of in frame order.
   public var groupActions: Bool
+  /// Whether the program's maps are the kernel's (the default; see
+  /// ``SharedMaps``). False keeps them the engines' own, as the datapath
+  /// did before, but for the redirect maps: the bench's reference.
+  public var sharedMaps: Bool
 
   /// Describes a datapath.
   public init(
@@ -36,8 +40,9 @@ public struct DatapathConfiguration: Sendable {
     form: Form = .perPacket,
     strategy: BatchStrategy = .reserve, bound: BatchBound = .endPointer,
     attachMode: AttachMode = .native, state: StateDirectory = StateDirectory(),
-    engine: EngineKind = .platformDefault, groupActions: Bool = false
+    engine: EngineKind = .platformDefault, groupActions: Bool = false, sharedMaps: Bool = true
   ) {
+    self.sharedMaps = sharedMaps
     self.engine = engine
     self.groupActions = groupActions
     self.interface = interface

@@ -51,4 +51,10 @@ struct QueueReport {
   /// Why the queue's machine runs the program in the interpreter although
   /// the JIT was asked for.
   var engineFallback: String?
+  /// Why this queue's last exchange with the kernel's maps failed in
+  /// part (nil: it did not).
+  var mapProblem: String?
+  /// Exchanges with the kernel's maps, and the nanoseconds they took.
+  var exchanges: UInt64 = 0
+  var exchangeNanoseconds: UInt64 = 0
 }

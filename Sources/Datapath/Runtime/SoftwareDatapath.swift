@@ -11,9 +11,10 @@ import Synchronization
 /// packet or per batch, the kernel half (``KernelSide``) steering frames
 /// to the sockets, and a control socket for status, swap and stop.
 ///
-/// Counters are flushed to the pinned ``DatapathCounters`` every 50 ms;
-/// at the same pace the kernel's copies of the user's redirect maps are
-/// re-read into every engine (``RedirectMapMirror``).
+/// The program's maps are the kernel's (``SharedMaps``): arrays mapped
+/// into every engine, the others exchanged by each queue every 50 ms
+/// (``MapExchange``). Counters are flushed to the pinned
+/// ``DatapathCounters`` every 50 ms.
 public final class SoftwareDatapath: @unchecked Sendable {
   /// What it runs.
   public let configuration: DatapathConfiguration
@@ -24,7 +25,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
   let state: DatapathState
   let pass: PassDevice
   let control: ControlSocket
-  let mirror: RedirectMapMirror
+  let sharedMaps: SharedMaps
   private let base: DatapathCounters.Totals
   private let startedAt = Date()
   private let finished = DispatchGroup()
@@ -33,9 +34,9 @@ public final class SoftwareDatapath: @unchecked Sendable {
   private init(
     configuration: DatapathConfiguration, batchRefusal: String?, kernel: KernelSide,
     workers: [QueueWorker], state: DatapathState, pass: PassDevice, control: ControlSocket,
-    mirror: RedirectMapMirror, base: DatapathCounters.Totals
+    sharedMaps: SharedMaps, base: DatapathCounters.Totals
   ) {
-    self.mirror = mirror
+    self.sharedMaps = sharedMaps
     self.configuration = configuration
     self.batchRefusal = batchRefusal
     self.kernel = kernel
@@ -124,11 +125,12 @@ public final class SoftwareDatapath: @unchecked Sendable {
     }
     let kernel = try KernelSide.install(
       configuration.fallback, on: interface, mode: configuration.attachMode)
-    // The engines start with the kernel's redirect maps, applied by each
-    // worker before its first RX batch.
-    let mirror = RedirectMapMirror(fallbackMaps: kernel.fallbackMaps, definitions: object.maps)
-    mirror.refresh()
-    for worker in workers { worker.mirror = mirror }
+    // The program's maps are the fallback's: arrays mapped into every
+    // engine now, the others exchanged by each worker.
+    var sharedMaps = SharedMaps(
+      fallbackMaps: kernel.fallbackMaps, definitions: object.maps,
+      shared: configuration.sharedMaps)
+    try sharedMaps.share(into: workers.map(\.machine), program: linked.name)
     let base: DatapathCounters.Totals
     do {
       base = try kernel.counters.read()
@@ -138,18 +140,27 @@ public final class SoftwareDatapath: @unchecked Sendable {
     } catch {
       throw .kernel(error)
     }
+    // Each engine's first read of the exchanged maps: after the sockets
+    // took the frames from the fallback, before any worker runs one.
+    for worker in workers {
+      let exchange = MapExchange(sharedMaps, machine: worker.machine)
+      if exchange.isNeeded { worker.exchange = exchange }
+    }
     let datapath = SoftwareDatapath(
       configuration: configuration, batchRefusal: refusal, kernel: kernel, workers: workers,
-      state: state, pass: pass, control: control, mirror: mirror, base: base)
+      state: state, pass: pass, control: control, sharedMaps: sharedMaps, base: base)
     datapath.launch()
     return datapath
   }
 
   private func launch() {
+    let queues = DispatchGroup()
     for worker in workers {
       finished.enter()
+      queues.enter()
       let thread = Thread { [finished] in
         worker.run()
+        queues.leave()
         finished.leave()
       }
       thread.name = "xdpbatch queue \(worker.socket.queue)"
@@ -158,13 +169,14 @@ public final class SoftwareDatapath: @unchecked Sendable {
     finished.enter()
     let flusher = Thread { [self] in
       while !state.stopping.load(ordering: .relaxed) {
-        usleep(UInt32(MapFollowing.refreshMilliseconds) * 1000)
+        usleep(UInt32(Self.flushMilliseconds) * 1000)
         flush()
-        mirror.refresh()
         if let error = state.takeError() {
           FileHandle.standardError.write(Data("xdpbatch datapath: engine: \(error)\n".utf8))
         }
       }
+      // The queues' last frames (they drain their rings when stopping) are counted too.
+      queues.wait()
       flush()
       finished.leave()
     }
@@ -172,6 +184,9 @@ public final class SoftwareDatapath: @unchecked Sendable {
     flusher.start()
     control.serve(self)
   }
+
+  /// How often the counters are written to their pin.
+  static let flushMilliseconds = 50
 
   /// Writes the counters now (what this process counted plus what the map
   /// held when it started).
@@ -202,9 +217,14 @@ public final class SoftwareDatapath: @unchecked Sendable {
     var failures = RedirectFailures()
     var errors = RedirectErrors()
     var fallback: String?
+    var mapProblem: String?
+    var exchange = MapExchangeTotals()
     for worker in workers {
       let report = worker.published.withLock { $0 }
       fallback = fallback ?? report.engineFallback
+      mapProblem = mapProblem ?? report.mapProblem
+      exchange.exchanges &+= report.exchanges
+      exchange.nanoseconds &+= report.exchangeNanoseconds
       totals.add(report.totals)
       timing.add(report.timing)
       failures.add(report.redirectFailures)
@@ -219,8 +239,9 @@ public final class SoftwareDatapath: @unchecked Sendable {
       queues: workers.count, pid: getpid(), started: startedAt.timeIntervalSince1970,
       passDevice: pass.name, counters: totals, socket: socket, forms: timing,
       redirectFailures: failures, redirectErrors: errors,
-      followedMaps: mirror.sources.map(\.name),
-      followProblem: mirror.problem,
+      followedMaps: sharedMaps.sharedNames,
+      followProblem: mapProblem ?? sharedMaps.problem, mapSharing: sharedMaps.sharingByName,
+      mapExchange: exchange,
       engine: configuration.engine,
       engineFallback: fallback,
       groupActions: configuration.groupActions)

@@ -46,9 +46,9 @@ public struct DeployedProgram: Sendable {
       types: MapTypes.of(map, object: state.record(interface: program.interface)?.object))
   }
 
-  /// How the software datapath's engines hold `map` of this program:
-  /// nil on the kernel datapath, where the kernel's copy is the only one.
-  public func datapathCopy(of map: MapInfo) -> MapFollowing? {
-    redirect == nil ? nil : MapFollowing(map.type)
+  /// How the software datapath shares `map` of this program with its
+  /// engines (``Datapath/MapSharing``): nil on the kernel datapath.
+  public func datapathSharing(of map: MapInfo) -> MapSharing? {
+    redirect == nil ? nil : MapSharing(map.type, memoryMappable: map.isMemoryMappable)
   }
 }

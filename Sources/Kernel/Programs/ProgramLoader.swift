@@ -43,8 +43,9 @@ public struct ProgramLoader: Sendable {
     public var maps: [Int: KernelMap]
   }
 
-  /// Creates the referenced maps (those not in ``reusing``), patches the
-  /// program and loads it. Maps the program never references are not
+  /// Creates the referenced maps (those not in ``reusing``; ARRAY maps
+  /// memory-mappable: ``BPF/MapDefinition/withMappableValues``), patches
+  /// the program and loads it. Maps the program never references are not
   /// created. Nothing stays in the kernel if any step fails.
   public func load(_ program: Program) throws(LoadError) -> Loaded {
     let references = program.mapReferences
@@ -59,7 +60,7 @@ public struct ProgramLoader: Sendable {
         handles[reference.map] = existing
       } else {
         do {
-          handles[reference.map] = try KernelMap.create(maps[reference.map])
+          handles[reference.map] = try KernelMap.create(maps[reference.map].withMappableValues)
         } catch {
           throw .map(program: program.name, error)
         }

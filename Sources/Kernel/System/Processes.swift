@@ -81,6 +81,10 @@ public enum Processes {
     return sched_setaffinity(0, mask.count, mask) == 0
   }
 
+  /// The CPU the calling thread runs on now (it may move the next
+  /// moment); 0 when the kernel does not say.
+  public static var currentCPU: Int { max(0, Int(clinux_current_cpu())) }
+
   /// The live processes whose arguments after the program's name begin
   /// with `arguments` (`/proc/PID/cmdline`), this one left out: how a
   /// daemon whose pid no record holds is found again.

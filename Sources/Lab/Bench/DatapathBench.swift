@@ -10,7 +10,8 @@ import Glibc
 /// namespace of its own (198.18.0.0/15) and removes: in one run, the
 /// references (the kernel's native XDP dropping, a bare AF_XDP loop that
 /// recycles or sends back) and the datapath running xdp1 (DROP), xdp_tx
-/// (TX) and xdp_classify (all five verdicts) in each form.
+/// (TX) and xdp_classify (all five verdicts) in each form; then what
+/// sharing the maps with the kernel costs, per map type (``MapCostRow``).
 ///
 /// Each row sends at full speed from the far end (``sendingThreads``
 /// generator threads) for ``seconds`` and reads three rates from the host
@@ -69,10 +70,11 @@ public struct DatapathBench: Sendable {
   static let transmit = Sample(file: "xdp_tx.o", program: "xdp_tx")
   static let classify = Sample(file: "xdp_classify.o", program: "xdp_classify_prog")
 
-  /// Measures every row; `progress` hears each row as it starts. The
-  /// network and every pin are removed afterwards, also on failure.
+  /// Measures every row, then the maps part (``MapCostRow``); `progress`
+  /// hears each row as it starts. The network and every pin are removed
+  /// afterwards, also on failure.
   public func run(progress: (String) -> Void = { _ in }) throws(DatapathBenchError)
-    -> [DatapathBenchRow]
+    -> (rows: [DatapathBenchRow], maps: [MapCostRow])
   {
     let network = try BenchNetwork()
     defer { network.tearDown() }
@@ -111,7 +113,7 @@ public struct DatapathBench: Sendable {
       rows.append(row)
     }
     DatapathBenchRow.addRatios(&rows)
-    return rows
+    return (rows, try mapCosts(network, progress: progress))
   }
 
   private func kernelRow(_ source: ProgramSource, _ network: BenchNetwork)
@@ -158,15 +160,19 @@ public struct DatapathBench: Sendable {
     return row
   }
 
-  private func softwareRow(
+  /// `sharedMaps` false runs with the engines' own maps (``MapCostRow``'s
+  /// reference); `prepare` runs once the datapath is up, before traffic.
+  func softwareRow(
     _ source: ProgramSource, form: Form, engine: EngineKind, grouped: Bool, mixed: Bool,
-    _ network: BenchNetwork
+    _ network: BenchNetwork, sharedMaps: Bool = true,
+    prepare: (SoftwareDatapath) throws(DatapathBenchError) -> Void = { _ in }
   ) throws(DatapathBenchError) -> DatapathBenchRow {
     let datapath: SoftwareDatapath
     do {
-      let configuration = try DatapathConfiguration(
+      var configuration = try DatapathConfiguration(
         interface: network.veth.name, source: source, form: form, state: network.state,
         engine: engine, groupActions: grouped)
+      configuration.sharedMaps = sharedMaps
       datapath = try Self.retryingBusy {
         () throws(DatapathError) in try SoftwareDatapath.start(configuration)
       }
@@ -177,6 +183,7 @@ public struct DatapathBench: Sendable {
       datapath.stop()
       datapath.wait()
     }
+    try prepare(datapath)
     let base = datapath.status()
     var row = try measure(
       network, frames: mixed ? InterleavedMix.frames : [InterleavedMix.template], mixed: mixed
@@ -196,6 +203,16 @@ public struct DatapathBench: Sendable {
     row.programNanosecondsPerPacket = timing.programNanosecondsPerPacket
     row.datapathNanosecondsPerPacket = timing.datapathNanosecondsPerPacket
     row.socketDrops = status.socket.dropped &- base.socket.dropped
+    row.sharedMaps = sharedMaps
+    if let exchange = status.mapExchange, let before = base.mapExchange {
+      let packets = status.counters.actions.totalPackets &- base.counters.actions.totalPackets
+      let nanoseconds = exchange.nanoseconds &- before.nanoseconds
+      row.exchanges = exchange.exchanges &- before.exchanges
+      if let exchanges = row.exchanges, exchanges > 0 {
+        row.exchangeMicroseconds = Double(nanoseconds) / Double(exchanges) / 1000
+      }
+      row.exchangeNanosecondsPerPacket = packets == 0 ? nil : Double(nanoseconds) / Double(packets)
+    }
     var actions: [String: UInt64] = [:]
     for action in XDPAction.allCases {
       let count = status.counters.actions[action].packets &- base.counters.actions[action].packets
@@ -224,7 +241,7 @@ public struct DatapathBench: Sendable {
   }
 
   /// Full-speed traffic for ``seconds``; `acted` reads the frames acted on so far.
-  private func measure(
+  func measure(
     _ network: BenchNetwork, frames: [FrameTemplate], mixed: Bool,
     acted: () -> UInt64
   ) throws(DatapathBenchError) -> DatapathBenchRow {

@@ -41,6 +41,15 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
   /// right before the row (the ratio's denominator).
   public var referenceActedMpps: Double?
 
+  /// Whether the program's maps were the kernel's (software rows).
+  public var sharedMaps: Bool?
+  /// Exchanges of the queues with the kernel's maps during the row, and
+  /// their time per packet acted on (software rows with shared maps).
+  public var exchanges: UInt64?
+  public var exchangeNanosecondsPerPacket: Double?
+  /// Microseconds one exchange took (all of a queue's maps), on average.
+  public var exchangeMicroseconds: Double?
+
   /// Whether the generator may have been the limit: the veth ring dropped
   /// (almost) nothing, so the receiver kept up with what was offered.
   public let generatorBound: Bool
@@ -57,6 +66,8 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
   private enum CodingKeys: String, CodingKey {
     case kind, program, form, engine, groupActions, seconds, offeredMpps, receivedMpps
     case actedMpps, socketDrops, actions, reference, ratio, referenceActedMpps, generatorBound
+    case sharedMaps, exchanges, exchangeMicroseconds
+    case exchangeNanosecondsPerPacket = "exchangeNsPerPacket"
     case programNanosecondsPerPacket = "programNsPerPacket"
     case datapathNanosecondsPerPacket = "datapathNsPerPacket"
   }

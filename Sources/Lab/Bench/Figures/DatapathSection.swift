@@ -7,6 +7,8 @@ import Glibc
 public struct DatapathSection: Encodable, Sendable {
   /// The rows, in the order measured; empty when skipped.
   public var rows: [DatapathBenchRow] = []
+  /// What sharing the maps with the kernel costs, per sample.
+  public var maps: [MapCostRow] = []
   /// Why the section did not run, when it did not.
   public var skipped: String?
   /// CPUs, CPU model, kernel and load average.
@@ -29,7 +31,7 @@ public struct DatapathSection: Encodable, Sendable {
         + "\(bench.sendingThreads) generator thread(s))")
     var section = DatapathSection(senders: bench.sendingThreads)
     do {
-      section.rows = try bench.run {
+      (section.rows, section.maps) = try bench.run {
         progress.note("datapath: " + $0)
       }
     } catch {

@@ -22,10 +22,13 @@ struct SocketMapProbe: Sendable {
   let program: LoadedProgram
   let result: KernelMap
   let keys: UInt32
+  /// The XSKMAP's value size.
+  let valueSize: UInt32
 
   /// Loads a probe of `map` (an XSKMAP).
   init(_ map: KernelMap) throws(LoadError) {
     keys = min(map.info.maxEntries, Self.keyLimit)
+    valueSize = map.info.valueSize
     var instructions: [Instruction] = [.move(.r7, immediate: 0)]
     for key in 0..<keys {
       instructions.append(.store(.word, immediate: Int32(key), to: .r10, offset: -4))
