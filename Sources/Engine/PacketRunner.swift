@@ -149,8 +149,7 @@ public final class PacketRunner {
       _ = load([], slot: slot)
       records.markPadding(slot)
     }
-    records.clearRedirects(batch.count + padding)
-    machine.pendingRedirect = nil
+    records.beginBatch(batch.count + padding, on: machine)
     let processed: UInt64
     let total = batch.count + padding
     do {

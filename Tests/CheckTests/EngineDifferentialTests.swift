@@ -2,6 +2,7 @@ import BPF
 import Engine
 import Foundation
 import Frames
+import Rewriter
 import Testing
 
 /// The JIT against the interpreter: the same verdicts, output bytes,
@@ -18,12 +19,12 @@ import Testing
 
   static func trace(
     _ program: Program, maps: [MapDefinition], frames: [[UInt8]], engine: EngineKind,
-    prepare: (Machine) throws -> Void = { _ in }
+    form: Form = .perPacket, prepare: (Machine) throws -> Void = { _ in }
   ) throws -> Trace {
     let machine = try Machine(maps: maps, configuration: MachineConfiguration(engine: engine))
     try prepare(machine)
     let runner = try PacketRunner(
-      machine: machine, program: try machine.prepare(program), form: .perPacket)
+      machine: machine, program: try machine.prepare(program, form: form), form: form)
     do {
       let report = try runner.run(frames)
       if engine == .jit { #expect(machine.engineFallback == nil) }
@@ -65,6 +66,33 @@ import Testing
         program, maps: object.maps, frames: packets, engine: .interpreter)
       let compiled = try Self.trace(program, maps: object.maps, frames: packets, engine: .jit)
       #expect(interpreted.error == nil, "\(program.name): \(interpreted.error ?? "")")
+      #expect(compiled == interpreted, "\(sample.lastPathComponent) \(program.name)")
+    }
+  }
+
+  /// The batch form of every sample the rewriter transforms, in both
+  /// engines: what the JIT inlines (the epilogue's redirect commit,
+  /// `redirect`, array lookups) gives the interpreter's verdicts,
+  /// redirect targets, instruction counts and maps.
+  @Test(arguments: Samples.all)
+  func batchFormsRunAlikeInBothEngines(_ sample: URL) throws {
+    let object = try BPFObject(contentsOf: sample.path)
+    var frames = FrameGenerator(seed: 0x5a3e)
+    let packets = frames.frames(3000)
+    for program in try object.programs() {
+      // A tail call cannot run in a batch (the rewriter refuses it).
+      guard
+        !program.instructions.contains(where: {
+          $0.isHelperCall && $0.immediate == HelperFunction.tailCall.rawValue
+        })
+      else { continue }
+      let batch = try BatchTrampoline().rewrite(program).program
+      let interpreted = try Self.trace(
+        batch, maps: object.maps, frames: packets, engine: .interpreter, form: .batch)
+      let compiled = try Self.trace(
+        batch, maps: object.maps, frames: packets, engine: .jit, form: .batch)
+      #expect(interpreted.error == nil, "\(program.name): \(interpreted.error ?? "")")
+      #expect(interpreted.outcomes.count == packets.count)
       #expect(compiled == interpreted, "\(sample.lastPathComponent) \(program.name)")
     }
   }

@@ -12,6 +12,7 @@ enum JITBridge {
     // The machine is borrowed, not retained: the run that entered the
     // code holds it (a helper call is on every packet's path).
     JITRuntime.withMachine(in: context) { machine in
+      machine.jit.helperCallbacks &+= 1
       do throws(ExecutionError) {
         let result = try machine.callHelper(
           Int32(truncatingIfNeeded: id), index: Int(index),

@@ -78,7 +78,7 @@ extension JITCompiler {
   /// Leaves in R11 the host address of `size` bytes at BPF register
   /// `base` + `offset`, less the returned displacement, or jumps to a
   /// fault stub naming the instruction, the address and the size.
-  private mutating func checkedAddress(
+  mutating func checkedAddress(
     _ base: UInt8, _ offset: Int32, size: Int, write: Bool, _ index: Int
   ) -> Int32 {
     let r = JITRegisters.self
