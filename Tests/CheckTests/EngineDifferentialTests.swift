@@ -56,44 +56,32 @@ import Testing
 
   @Test func everySampleIsCompiled() throws { try Samples.expectEveryOneCompiled() }
 
+  /// Every sample in both engines, per packet and, where the rewriter
+  /// transforms it, in its batch form: what the JIT inlines (the
+  /// epilogue's redirect commit, `redirect`, array lookups) gives the
+  /// interpreter's verdicts, redirect targets, instruction counts and maps.
   @Test(arguments: Samples.all)
   func samplesRunAlikeInBothEngines(_ sample: URL) throws {
     let object = try BPFObject(contentsOf: sample.path)
     var frames = FrameGenerator(seed: 0x5a3d)
     let packets = frames.frames(3000)
     for program in try object.programs() {
-      let interpreted = try Self.trace(
-        program, maps: object.maps, frames: packets, engine: .interpreter)
-      let compiled = try Self.trace(program, maps: object.maps, frames: packets, engine: .jit)
-      #expect(interpreted.error == nil, "\(program.name): \(interpreted.error ?? "")")
-      #expect(compiled == interpreted, "\(sample.lastPathComponent) \(program.name)")
-    }
-  }
-
-  /// The batch form of every sample the rewriter transforms, in both
-  /// engines: what the JIT inlines (the epilogue's redirect commit,
-  /// `redirect`, array lookups) gives the interpreter's verdicts,
-  /// redirect targets, instruction counts and maps.
-  @Test(arguments: Samples.all)
-  func batchFormsRunAlikeInBothEngines(_ sample: URL) throws {
-    let object = try BPFObject(contentsOf: sample.path)
-    var frames = FrameGenerator(seed: 0x5a3e)
-    let packets = frames.frames(3000)
-    for program in try object.programs() {
+      var forms: [(Program, Form)] = [(program, .perPacket)]
       // A tail call cannot run in a batch (the rewriter refuses it).
-      guard
-        !program.instructions.contains(where: {
-          $0.isHelperCall && $0.immediate == HelperFunction.tailCall.rawValue
-        })
-      else { continue }
-      let batch = try BatchTrampoline().rewrite(program).program
-      let interpreted = try Self.trace(
-        batch, maps: object.maps, frames: packets, engine: .interpreter, form: .batch)
-      let compiled = try Self.trace(
-        batch, maps: object.maps, frames: packets, engine: .jit, form: .batch)
-      #expect(interpreted.error == nil, "\(program.name): \(interpreted.error ?? "")")
-      #expect(interpreted.outcomes.count == packets.count)
-      #expect(compiled == interpreted, "\(sample.lastPathComponent) \(program.name)")
+      if !program.instructions.contains(where: {
+        $0.isHelperCall && $0.immediate == HelperFunction.tailCall.rawValue
+      }) {
+        forms.append((try BatchTrampoline().rewrite(program).program, .batch))
+      }
+      for (code, form) in forms {
+        let interpreted = try Self.trace(
+          code, maps: object.maps, frames: packets, engine: .interpreter, form: form)
+        let compiled = try Self.trace(
+          code, maps: object.maps, frames: packets, engine: .jit, form: form)
+        #expect(interpreted.error == nil, "\(program.name) \(form): \(interpreted.error ?? "")")
+        #expect(interpreted.outcomes.count == packets.count)
+        #expect(compiled == interpreted, "\(sample.lastPathComponent) \(program.name) \(form)")
+      }
     }
   }
 }

@@ -109,7 +109,7 @@ struct RedirectCommitTests {
       reports[engine] = try runner.run(frames)
       if engine == .jit {
         #expect(machine.engineFallback == nil)
-        #expect(machine.jit.helperCallbacks == 0, "\(program.name)")
+        #expect(machine.jit.swiftCalls == 0, "\(program.name)")
       }
     }
     let compiled = try #require(reports[.jit])

@@ -5,9 +5,9 @@ final class JITRuntime {
   let context: UnsafeMutableRawPointer
   /// The error a Swift callback threw during the current run.
   var error: ExecutionError?
-  /// Helper calls the machine's code made into Swift, over its life (what
-  /// the JIT does not inline; tests read it).
-  var helperCallbacks = 0
+  /// Calls the machine's code made into Swift for helpers and atomics,
+  /// over its life (what the JIT does not inline; tests read it).
+  var swiftCalls = 0
 
   init() {
     context = .allocate(byteCount: JITContext.size, alignment: 16)
