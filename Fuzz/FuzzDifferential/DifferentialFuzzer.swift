@@ -19,6 +19,10 @@ import Glibc
 /// knows; the JIT's code is not instrumented): the engines must catch
 /// those accesses themselves, which is what comparing them checks.
 ///
+/// `XDPBATCH_FUZZ_PACKETS=N` runs each generated case on at least N
+/// packets (``GeneratedCase/extendingPackets(to:)``; the generator draws 1
+/// to 4): a campaign's executions then cost less than its preparations.
+///
 /// `FuzzDifferential --seeds DIR... OUT` writes seed inputs instead: the
 /// raw programs of every bpf_conformance `.data` file and every sample
 /// section named, and seeded choice streams of both flavors.
@@ -44,10 +48,13 @@ func fuzzDifferentialMain(
       + (kernel == nil ? " (kernel off: \(KernelOracle.unavailableReason ?? "XDPBATCH_FUZZ_KERNEL=0"))" : ", kernel"))
   atexit { FuzzTally.print() }
   let engines = EngineOracle()
+  let packets = getenv("XDPBATCH_FUZZ_PACKETS").flatMap { Int(String(cString: $0)) } ?? 0
+  if packets > 0 { print("differential: each generated case runs on at least \(packets) packets") }
   return runLibFuzzer(argc: argc, argv: argv) { bytes in
     do {
       switch FuzzInput(bytes) {
-      case .generated(let generated):
+      case .generated(let drawn):
+        let generated = drawn.extendingPackets(to: packets)
         FuzzTally.record(try engines.compare(generated), flavor: generated.flavor)
         if let kernel, generated.isKernelComparable {
           FuzzTally.record(try kernel.compare(generated))
