@@ -72,6 +72,11 @@ struct EngineOracleTests {
     #expect(extended.extendingPackets(to: 4).packets == extended.packets)
     let tally = try EngineOracle().compare(extended)
     let once = try EngineOracle().compare(generated)
-    #expect(tally.executions > once.executions, "\(tally.executions) against \(once.executions)")
+    // An unrestricted case may stop at its first packet with an error.
+    if flavor == .verifiable {
+      #expect(tally.executions > once.executions, "\(tally.executions) against \(once.executions)")
+    } else {
+      #expect(tally.executions >= once.executions)
+    }
   }
 }
