@@ -34,18 +34,22 @@ func fuzzDifferentialMain(
 ) -> CInt {
   let arguments = (0..<Int(argc)).compactMap { argv?[$0].map { String(cString: $0) } }
   if arguments.count >= 3, arguments[1] == "--seeds" {
-    return SeedWriter.write(inputs: Array(arguments[2..<(arguments.count - 1)]), to: arguments.last!)
+    return SeedWriter.write(
+      inputs: Array(arguments[2..<(arguments.count - 1)]), to: arguments.last!)
   }
   if arguments.count == 3, arguments[1] == "--conformance" {
     return ConformanceReport.run(directory: arguments[2])
   }
   MemoryBudget.shared.limit = 1 << 30
   let kernel: KernelOracle? =
-    KernelOracle.unavailableReason == nil && getenv("XDPBATCH_FUZZ_KERNEL").map({ String(cString: $0) }) != "0"
+    KernelOracle.unavailableReason == nil
+      && getenv("XDPBATCH_FUZZ_KERNEL").map({ String(cString: $0) }) != "0"
     ? KernelOracle() : nil
   print(
     "differential: oracles interpreter, JIT, batch form"
-      + (kernel == nil ? " (kernel off: \(KernelOracle.unavailableReason ?? "XDPBATCH_FUZZ_KERNEL=0"))" : ", kernel"))
+      + (kernel == nil
+        ? " (kernel off: \(KernelOracle.unavailableReason ?? "XDPBATCH_FUZZ_KERNEL=0"))"
+        : ", kernel"))
   atexit { FuzzTally.print() }
   let engines = EngineOracle()
   let packets = getenv("XDPBATCH_FUZZ_PACKETS").flatMap { Int(String(cString: $0)) } ?? 0
@@ -60,7 +64,8 @@ func fuzzDifferentialMain(
           FuzzTally.record(try kernel.compare(generated))
         }
       case .instructions(let instructions, let memory):
-        FuzzTally.record(try InstructionsOracle().compare(instructions, memory: memory), flavor: nil)
+        FuzzTally.record(
+          try InstructionsOracle().compare(instructions, memory: memory), flavor: nil)
       }
     } catch {
       FuzzTally.print()

@@ -78,7 +78,8 @@ struct TraceCommand: ParsableCommand {
         text += "{\"dropped\":\(excerpt.dropped)}\n"
       } else {
         FileHandle.standardError.write(
-          Data("xdpbatch trace: \(excerpt.dropped) lines dropped (printed faster than read)\n".utf8))
+          Data("xdpbatch trace: \(excerpt.dropped) lines dropped (printed faster than read)\n".utf8)
+        )
       }
     }
     for record in excerpt.lines {

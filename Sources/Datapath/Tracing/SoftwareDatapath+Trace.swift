@@ -17,7 +17,8 @@ extension SoftwareDatapath {
     guard !lines.isEmpty || skipped > 0 else { return }
     var text = ""
     for record in lines {
-      text += "xdpbatch datapath: trace: queue \(record.queue) \(record.form.rawValue): \(record.line)\n"
+      text +=
+        "xdpbatch datapath: trace: queue \(record.queue) \(record.form.rawValue): \(record.line)\n"
     }
     if skipped > 0 {
       text +=
