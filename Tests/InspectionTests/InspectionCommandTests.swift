@@ -367,9 +367,35 @@ struct InspectionCommandTests {
         || xlated.output.contains("call bpf_map_lookup_elem")
         || !xlated.output.contains("call "),
       "helper calls name the kernel function they reach")
+    // Issue 24: the per-CPU address the kernel's inlined per-CPU array
+    // lookup emits printed as `<unknown>`; bpftool prints this.
+    #expect(xlated.output.contains("r0 = &(void __percpu *)(r0)"), "\(xlated.output)")
+    #expect(!xlated.output.contains("<unknown>"), "\(xlated.output)")
     let jited = try Self.run(["prog", interface, "--jited"])
     #expect(jited.status == 0)
     #expect(jited.output.contains("     0: "))
+  }
+
+  /// Issue 24: a bpf-to-bpf call printed as `call 0x1` (the JIT's
+  /// subprogram index in `imm`); bpftool prints the relative target and
+  /// the callee.
+  @Test func translatedCodeNamesBPFToBPFCallees() throws {
+    let network = try TestNetwork()
+    defer {
+      StateDirectory().removeRecord(interface: network.veth.name)
+      network.tearDown()
+    }
+    let interface = network.veth.name
+    let attached = try Self.run([
+      "attach", interface, PackageLayout.sample("xdp_calls"), "--program", "xdp_calls_prog",
+    ])
+    #expect(attached.status == 0, "\(attached.errors)")
+    let xlated = try Self.run(["prog", interface, "--xlated"])
+    #expect(xlated.status == 0, "\(xlated.errors)")
+    let calls = xlated.output.split(separator: "\n").filter { $0.contains(": call pc") }
+    #expect(calls.contains { $0.hasSuffix("#hash_macs") }, "\(xlated.output)")
+    #expect(calls.contains { $0.hasSuffix("#fold_bytes") }, "\(xlated.output)")
+    #expect(!xlated.output.contains("call 0x"), "\(xlated.output)")
   }
 
   @Test func commandsWorkOnAProgramAttachedByIP() throws {
