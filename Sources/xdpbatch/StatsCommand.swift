@@ -38,7 +38,7 @@ struct StatsCommand: ParsableCommand, LibraryMessageCommand {
 
   func run() throws {
     try Privileges.require(for: "stats")
-    let deployment = ProgramDeployment()
+    let deployment = ProgramDeployment.commandLine()
     // What a killed command or a dead datapath left is repaired first
     // (unless a command is at work on the interface), so that the report
     // says what the kernel runs.

@@ -132,6 +132,20 @@ public struct LoadedProgram: Sendable {
     return LoadedProgram(descriptor: descriptor, name: info.name)
   }
 
+  /// Opens the program pinned at `path`.
+  public static func open(pinnedAt path: String) throws(SystemCallError) -> LoadedProgram {
+    let fd = try check("open pinned program \(path)") { bpf_obj_get(path) }
+    let descriptor = KernelDescriptor(owning: fd)
+    let info = try ProgramInfo(descriptor: descriptor)
+    return LoadedProgram(descriptor: descriptor, name: info.name)
+  }
+
+  /// Pins the program at `path` on a bpf filesystem: it stays loaded
+  /// until the pin is removed, whatever happens to this process.
+  public func pin(at path: String) throws(SystemCallError) {
+    try check("pin program \"\(name)\" at \(path)") { bpf_obj_pin(descriptor.rawValue, path) }
+  }
+
   /// The kernel's current view of the program: id, name, run statistics.
   public func info() throws(SystemCallError) -> ProgramInfo {
     try ProgramInfo(descriptor: descriptor)
