@@ -424,6 +424,15 @@ struct InspectionCommandTests {
     let after = try Self.json(["prog", interface, "--json"])
     #expect((after["run_count"] as? Int ?? 0) >= runsBefore + Int(Self.frames))
     #expect((after["btf_id"] as? Int ?? 0) != 0)
+    // Issue 24: stats refused another tool's program; it reports the
+    // kernel's run statistics, as bpftop does.
+    let stats = try Self.json(["stats", interface, "--json"])
+    #expect(stats["attached_by"] as? String == "another tool", "\(stats)")
+    #expect(stats["program_id"] as? Int == after["id"] as? Int)
+    #expect(stats["program"] as? String == "xdp_prog1")
+    #expect((stats["run_count"] as? Int ?? 0) >= runsBefore + Int(Self.frames), "\(stats)")
+    #expect((stats["ns_per_run"] as? Double ?? 0) > 0, "\(stats)")
+    #expect(stats["runs_per_second"] is Double || stats["runs_per_second"] is Int, "\(stats)")
 
     let update = try Self.run(["map", "update", interface, "rxcnt", "17", "--all-cpus", "0"])
     #expect(update.status == 0, "\(update.errors)")
