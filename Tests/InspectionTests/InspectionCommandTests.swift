@@ -244,16 +244,9 @@ struct InspectionCommandTests {
       if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump"),
       "tcpdump (make deps)"))
   func captureWritesWhatTcpdumpReads() throws {
-    let network = try TestNetwork()
-    defer {
-      StateDirectory().removeRecord(interface: network.veth.name)
-      network.tearDown()
-    }
-    let interface = network.veth.name
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "xbt-capture-\(getpid())")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
+    let scratch = try NetworkScratch(directory: "xbt-capture")
+    defer { scratch.tearDown() }
+    let (network, interface, directory) = (scratch.network, scratch.interface, scratch.directory)
 
     let none = try Self.run(["capture", interface, "-w", directory.path + "/none.pcapng"])
     #expect(none.status == 1)
@@ -291,17 +284,10 @@ struct InspectionCommandTests {
   /// 24: it truncated it to 64 bytes); SIGHUP ends a capture as Ctrl-C
   /// does, the original program back.
   @Test func aFailedCaptureKeepsTheFileAndHangUpRestoresTheProgram() throws {
-    let network = try TestNetwork()
-    defer {
-      StateDirectory().removeRecord(interface: network.veth.name)
-      network.tearDown()
-    }
-    let interface = network.veth.name
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "xbt-capture-kept-\(getpid())")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let file = directory.path + "/earlier.pcapng"
+    let scratch = try NetworkScratch(directory: "xbt-capture-kept")
+    defer { scratch.tearDown() }
+    let (network, interface) = (scratch.network, scratch.interface)
+    let file = scratch.directory.file("earlier.pcapng")
     let earlier = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 * 7) })
     try earlier.write(to: URL(fileURLWithPath: file))
     for target in [interface, "xbtnosuch0"] {

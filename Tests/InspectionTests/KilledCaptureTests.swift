@@ -36,14 +36,10 @@ struct KilledCaptureTests {
   }
 
   @Test func theNextCommandPutsTheOriginalBack() throws {
-    let network = try TestNetwork()
-    defer {
-      StateDirectory().removeRecord(interface: network.veth.name)
-      network.tearDown()
-    }
-    let interface = network.veth.name
-    let file = FileManager.default.temporaryDirectory.path + "/xbt-killed-\(getpid()).pcapng"
-    defer { unlink(file) }
+    let scratch = try NetworkScratch(directory: "xbt-killed-capture")
+    defer { scratch.tearDown() }
+    let interface = scratch.interface
+    let file = scratch.directory.file("frames.pcapng")
     let attached = try BuiltXDPBatch.run([
       "attach", interface, PackageLayout.sample("xdp1"), "--program", "xdp_prog1",
     ])
