@@ -24,7 +24,7 @@ extension InterfaceProgram {
       throw .translatedCode(error)
     }
     let names = Dictionary(
-      (try? maps())?.map { (Int($0.info.id), $0.info.name) } ?? [],
+      (try? maps())?.map { (Int($0.info.id), $0.fullName) } ?? [],
       uniquingKeysWith: { a, _ in a })
     let functions = (try? program.functionNames()) ?? [:]
     let symbols = KernelSymbols.load()
