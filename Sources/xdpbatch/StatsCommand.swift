@@ -38,14 +38,24 @@ struct StatsCommand: ParsableCommand, LibraryMessageCommand {
 
   func run() throws {
     try Privileges.require(for: "stats")
-    let deployment = ProgramDeployment()
+    let deployment = ProgramDeployment.commandLine()
     // What a killed command or a dead datapath left is repaired first
     // (unless a command is at work on the interface), so that the report
     // says what the kernel runs.
     deployment.recoverIfIdle(interface: interface)
-    let (attachment, record) = try deployment.current(interface: interface)
     let statistics = try? RunStatistics.enable()
     defer { _ = statistics }
+    let (attachment, record): (XDPAttachment, AttachmentRecord?)
+    do {
+      (attachment, record) = try deployment.current(interface: interface)
+    } catch {
+      // Another tool's program: its run statistics, as bpftop shows them.
+      guard case .attach(.notAttached) = error,
+        let foreign = try? deployment.foreignPrograms(interface: interface), !foreign.isEmpty
+      else { throw error }
+      try ForeignRunReport.watch(foreign, on: interface, statistics: statistics, options: self)
+      return
+    }
     try attachment.watch(every: interval ?? Self.singleWindow, reports: interval == nil ? 1 : count)
     { sample, tracker in
       var report = StatsReport(

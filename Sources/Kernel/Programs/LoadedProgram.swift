@@ -132,6 +132,20 @@ public struct LoadedProgram: Sendable {
     return LoadedProgram(descriptor: descriptor, name: info.name)
   }
 
+  /// Opens the program pinned at `path`.
+  public static func open(pinnedAt path: String) throws(SystemCallError) -> LoadedProgram {
+    let fd = try check("open pinned program \(path)") { bpf_obj_get(path) }
+    let descriptor = KernelDescriptor(owning: fd)
+    let info = try ProgramInfo(descriptor: descriptor)
+    return LoadedProgram(descriptor: descriptor, name: info.name)
+  }
+
+  /// Pins the program at `path` on a bpf filesystem: it stays loaded
+  /// until the pin is removed, whatever happens to this process.
+  public func pin(at path: String) throws(SystemCallError) {
+    try check("pin program \"\(name)\" at \(path)") { bpf_obj_pin(descriptor.rawValue, path) }
+  }
+
   /// The kernel's current view of the program: id, name, run statistics.
   public func info() throws(SystemCallError) -> ProgramInfo {
     try ProgramInfo(descriptor: descriptor)
@@ -150,6 +164,30 @@ public struct LoadedProgram: Sendable {
       request.pointee.map_ids = UInt64(UInt(bitPattern: ids.baseAddress))
     }
     return Array(ids.prefix(Int(info.nr_map_ids)))
+  }
+
+  /// The program's functions by the index of their first translated
+  /// instruction, named by its BTF function records (the entry at 0, each
+  /// bpf-to-bpf callee after it); empty without BTF.
+  public func functionNames() throws(SystemCallError) -> [Int: String] {
+    let counted = try ObjectInfo.read(bpf_prog_info.self, of: descriptor, "read program info")
+    guard counted.btf_id != 0, counted.nr_func_info > 0 else { return [:] }
+    let records = ZeroedStorage.allocate(bpf_func_info.self, count: Int(counted.nr_func_info))
+    defer { records.deallocate() }
+    let info = try ObjectInfo.read(
+      bpf_prog_info.self, of: descriptor, "read the function records of program \(counted.id)"
+    ) { request in
+      request.pointee.nr_func_info = UInt32(records.count)
+      request.pointee.func_info_rec_size = UInt32(MemoryLayout<bpf_func_info>.size)
+      request.pointee.func_info = UInt64(UInt(bitPattern: records.baseAddress))
+    }
+    var names: [Int: String] = [:]
+    for record in records.prefix(Int(info.nr_func_info)) {
+      if let name = KernelBTFObject.typeName(btfID: counted.btf_id, typeID: record.type_id) {
+        names[Int(record.insn_off)] = name
+      }
+    }
+    return names
   }
 
   /// The maps the program uses, open; a map that went away since the

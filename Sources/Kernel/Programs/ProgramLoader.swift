@@ -44,12 +44,19 @@ public struct ProgramLoader: Sendable {
   }
 
   /// Creates the referenced maps (those not in ``reusing``; ARRAY maps
-  /// memory-mappable: ``BPF/MapDefinition/withMappableValues``), patches
+  /// memory-mappable: ``BPF/MapDefinition/withMappableValues``; with the
+  /// object's BTF key and value types where it declares them), patches
   /// the program and loads it. Maps the program never references are not
   /// created. Nothing stays in the kernel if any step fails.
   public func load(_ program: Program) throws(LoadError) -> Loaded {
     let references = program.mapReferences
     var handles: [Int: KernelMap] = [:]
+    // The object's BTF, loaded once for the maps' key and value types.
+    let typing = btf.flatMap { $0.mapTypes.isEmpty ? nil : LoadedProgram.DebugInfo($0) }
+    func types(of map: MapDefinition) -> (btf: KernelDescriptor, key: UInt32, value: UInt32)? {
+      guard let typing, let ids = btf?.mapTypes[map.name] else { return nil }
+      return (typing.descriptor, ids.key, ids.value)
+    }
     for reference in references where handles[reference.map] == nil {
       guard maps.indices.contains(reference.map) || reusing[reference.map] != nil else {
         throw .unknownMap(
@@ -60,7 +67,9 @@ public struct ProgramLoader: Sendable {
         handles[reference.map] = existing
       } else {
         do {
-          handles[reference.map] = try KernelMap.create(maps[reference.map].withMappableValues)
+          let definition = maps[reference.map]
+          handles[reference.map] = try KernelMap.create(
+            definition.withMappableValues, types: types(of: definition))
         } catch {
           throw .map(program: program.name, error)
         }
