@@ -1,3 +1,4 @@
+import BPF
 import Datapath
 import Deployment
 import Foundation
@@ -26,6 +27,7 @@ public final class XDPMetrics: Sendable {
   private let clock: @Sendable () -> Double
   private let series = Mutex<[String: InterfaceSeries]>([:])
   private let datapaths = Mutex<[String: DatapathSeries]>([:])
+  private let redirectErrors = Mutex<[String: RedirectErrorSeries]>([:])
   /// How long one datapath's control socket may take to answer (seconds).
   public let datapathTimeout: Double
 
@@ -81,6 +83,7 @@ public final class XDPMetrics: Sendable {
     datapaths.withLock { datapaths in
       guard running else {
         datapaths.removeValue(forKey: interface)?.unregister(from: registry)
+        recordRedirectErrors(interface, RedirectErrorTracer.read(interface: interface))
         return
       }
       let client = DatapathClient(
@@ -88,6 +91,22 @@ public final class XDPMetrics: Sendable {
       guard let status = try? client.status(), status.interface == interface else { return }
       datapaths[interface, default: DatapathSeries(interface: interface)].record(
         status, registry: registry)
+      recordRedirectErrors(interface, status.redirectErrors)
+    }
+  }
+
+  /// Adds `errors` (the running datapath's failed redirects: the software
+  /// datapath's status, or the kernel's tracer) to `interface`'s
+  /// ``MetricFamily/redirectErrors`` series; none (the interface or its
+  /// attachment gone, or a kernel datapath without its tracer) removes them.
+  private func recordRedirectErrors(_ interface: String, _ errors: RedirectErrors?) {
+    redirectErrors.withLock { all in
+      guard let errors else {
+        all.removeValue(forKey: interface)?.unregister(from: registry)
+        return
+      }
+      all[interface, default: RedirectErrorSeries(interface: interface)].record(
+        errors, registry: registry)
     }
   }
 

@@ -65,6 +65,11 @@ struct HistogramView {
       }
       y += 1
     }
+    if let errors = traffic.redirectErrors, errors.total > 0, y < inner.maxY {
+      grid.write(
+        "redirect errors " + errors.summary, x: inner.x + 1, y: y,
+        style: styles.action(.aborted), clip: inner)
+    }
   }
 
   /// A bar of `width` cells filled in eighths in proportion to
