@@ -65,25 +65,30 @@ public final class XDPMetrics: Sendable {
           refreshDatapath(name, running: labels.datapath == "software")
         } else {
           series.removeValue(forKey: name)?.unregister(from: registry)
-          refreshDatapath(name, running: false)
+          refreshDatapath(name, running: false, attached: false)
         }
       }
       for (name, gone) in series where !names.contains(name) {
         gone.unregister(from: registry)
         series.removeValue(forKey: name)
-        refreshDatapath(name, running: false)
+        refreshDatapath(name, running: false, attached: false)
       }
     }
   }
 
   /// Adds what `interface`'s software datapath counted, when it `running`;
-  /// removes its series when not. A datapath that does not answer within
-  /// ``datapathTimeout`` keeps its series as they were.
-  private func refreshDatapath(_ interface: String, running: Bool) {
+  /// removes its series when not (then the kernel's failed redirects are
+  /// recorded while xdpbatch's program is `attached`, removed when not).
+  /// A datapath that does not answer within ``datapathTimeout`` keeps its
+  /// series as they were.
+  private func refreshDatapath(_ interface: String, running: Bool, attached: Bool = true) {
     datapaths.withLock { datapaths in
       guard running else {
         datapaths.removeValue(forKey: interface)?.unregister(from: registry)
-        recordRedirectErrors(interface, RedirectErrorTracer.read(interface: interface))
+        // The kernel datapath's tracer, while xdpbatch's program is
+        // attached there (its pins may outlive a deleted interface).
+        recordRedirectErrors(
+          interface, attached ? RedirectErrorTracer.read(interface: interface) : nil)
         return
       }
       let client = DatapathClient(
