@@ -99,10 +99,11 @@ struct StatsReport: Encodable {
   /// The software datapath's failed redirects by reason (an XSKMAP target
   /// cannot be followed: its sockets own the queues).
   var redirectFailures: RedirectFailures?
-  /// REDIRECT verdicts whose frame did not leave, by reason (the
-  /// software datapath; ``actions``' REDIRECT counts only frames that left).
+  /// REDIRECT verdicts whose frame did not leave, by reason (the software
+  /// datapath's, whose REDIRECT counts only frames that left; the kernel
+  /// datapath's from its tracepoints, whose REDIRECT counts verdicts).
   var redirectErrors: RedirectErrors?
-  /// Why ``redirectErrors`` is missing (the kernel datapath).
+  /// Why ``redirectErrors`` is missing (a kernel datapath without its tracer).
   var redirectErrorsUnavailable: String?
   /// Whether the record's software datapath is dead (its kernel fallback
   /// runs the program per packet until `swap`, `attach` or `detach`).
@@ -138,7 +139,12 @@ struct StatsReport: Encodable {
     redirectFailures = software?.redirectFailures
     redirectErrors = software?.redirectErrors
     if software == nil {
-      redirectErrorsUnavailable = Self.kernelRedirectErrors
+      // What the kernel reported to the tracepoints (REDIRECT counts the
+      // program's verdicts here: the frames that left are REDIRECT less these).
+      redirectErrors = RedirectErrorTracer.read(interface: interface)
+      if redirectErrors == nil {
+        redirectErrorsUnavailable = RedirectErrorTracer.unavailable(interface: interface)
+      }
     }
     if record?.datapathIsDead == true { datapathDead = true }
     engine = software?.runningEngine?.rawValue
@@ -149,10 +155,6 @@ struct StatsReport: Encodable {
       nsPerPacket = software.forms[software.form].programNanosecondsPerPacket
     }
   }
-
-  /// What the kernel datapath's report says of its failed redirects.
-  static let kernelRedirectErrors =
-    "not counted on the kernel datapath (the kernel reports them only to the xdp:xdp_redirect_err tracepoint, which xdpbatch does not follow yet)"
 
   func jsonLine() -> String { JSONCoding.line(self) }
 

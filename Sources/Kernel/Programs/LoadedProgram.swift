@@ -30,20 +30,21 @@ public struct LoadedProgram: Sendable {
   /// refuses that BTF, the program loads without, as libbpf does.
   ///
   /// `flags` are `BPF_PROG_LOAD`'s `prog_flags` (`BPF_F_XDP_BATCH` for a
-  /// batch program: ``BPF/KernelBatchInterface/loadFlag``).
+  /// batch program: ``BPF/KernelBatchInterface/loadFlag``); `type` is XDP
+  /// unless said otherwise.
   public static func load(
     name: String, instructions: [Instruction], license: String = "GPL", btf: KernelBTF? = nil,
-    flags: UInt32 = 0
+    flags: UInt32 = 0, type: ProgramType = .xdp
   ) throws(LoadError) -> LoadedProgram {
     let bytes = Instruction.encode(instructions)
     let kernelName = String(name.prefix(Int(BPF_OBJ_NAME_LEN) - 1))
     let debug = btf.flatMap(DebugInfo.init)
-    if case .success(let fd) = attempt(kernelName, bytes, license, debug, flags, logSize: 0) {
+    if case .success(let fd) = attempt(kernelName, type, bytes, license, debug, flags, logSize: 0) {
       return LoadedProgram(descriptor: KernelDescriptor(owning: fd), name: name)
     }
     var logSize = 1 << 20
     while true {
-      switch attempt(kernelName, bytes, license, debug, flags, logSize: logSize) {
+      switch attempt(kernelName, type, bytes, license, debug, flags, logSize: logSize) {
       case .success(let fd):
         // Loaded on the second try (a transient failure): keep it.
         return LoadedProgram(descriptor: KernelDescriptor(owning: fd), name: name)
@@ -87,14 +88,14 @@ public struct LoadedProgram: Sendable {
   }
 
   private static func attempt(
-    _ name: String, _ bytes: [UInt8], _ license: String, _ debug: DebugInfo?, _ flags: UInt32,
-    logSize: Int
+    _ name: String, _ type: ProgramType, _ bytes: [UInt8], _ license: String,
+    _ debug: DebugInfo?, _ flags: UInt32, logSize: Int
   ) -> Result<Int32, Failure> {
     var log = [CChar](repeating: 0, count: max(logSize, 1))
     var functions = debug?.functions ?? []
     errno = 0
     let fd = ZeroedStorage.options(bpf_prog_load_opts.self) { options in
-      options.pointee.expected_attach_type = BPF_XDP
+      options.pointee.expected_attach_type = type.expectedAttachType
       options.pointee.prog_flags = flags
       return log.withUnsafeMutableBufferPointer { logBuffer in
         if logSize > 0 {
@@ -111,7 +112,7 @@ public struct LoadedProgram: Sendable {
           }
           return bytes.withUnsafeBytes { raw in
             bpf_prog_load(
-              BPF_PROG_TYPE_XDP, name, license,
+              type.kernelType, name, license,
               raw.baseAddress?.assumingMemoryBound(to: bpf_insn.self),
               bytes.count / Instruction.size, options)
           }

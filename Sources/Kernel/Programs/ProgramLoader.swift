@@ -22,17 +22,20 @@ public struct ProgramLoader: Sendable {
   public var btf: KernelBTF?
   /// `BPF_PROG_LOAD`'s `prog_flags` (`BPF_F_XDP_BATCH` for a batch program).
   public var flags: UInt32
+  /// What kind of program (XDP unless said otherwise).
+  public var type: ProgramType
 
   /// Describes a load of programs that reference `maps`.
   public init(
     maps: [MapDefinition], reusing: [Int: KernelMap] = [:], license: String = "GPL",
-    btf: KernelBTF? = nil, flags: UInt32 = 0
+    btf: KernelBTF? = nil, flags: UInt32 = 0, type: ProgramType = .xdp
   ) {
     self.maps = maps
     self.reusing = reusing
     self.license = license
     self.btf = btf
     self.flags = flags
+    self.type = type
   }
 
   /// A loaded program with the maps it references, which it keeps alive.
@@ -77,7 +80,8 @@ public struct ProgramLoader: Sendable {
     }
     let patched = Self.patch(program.instructions, references: references, maps: handles)
     let loaded = try LoadedProgram.load(
-      name: program.name, instructions: patched, license: license, btf: btf, flags: flags)
+      name: program.name, instructions: patched, license: license, btf: btf, flags: flags,
+      type: type)
     return Loaded(program: loaded, maps: handles)
   }
 
