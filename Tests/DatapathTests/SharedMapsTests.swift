@@ -128,15 +128,18 @@ struct SharedMapsTests {
     try #require(result.status == 0, "\(result.errors)")
     #expect(eventually { packets(.pass) > passed + 50 })
 
-    // The trie, as a daemon writes it: the longest prefix holding the
-    // source address wins, a delete gives the shorter one back.
+    // The trie, as `map update` and a daemon write it: the longest prefix
+    // holding the source address wins, a delete gives the shorter one back.
     let trie = try DeployedProgram.on(interface).program.map(named: "verdict_trie")
     let network24 = Self.prefix(24, [198, 18, 0, 0])
     let host32 = Self.prefix(32, [198, 18, 0, 2])
     func verdict(_ action: XDPAction) -> [UInt8] { KernelMap.key(action.rawValue) }
+    let typedTrie = try DeployedProgram.on(interface).typedMap(named: "verdict_trie")
     try expectVerdicts(.tx, after: "verdict_trie 198.18.0.0/24 = TX") {
-      try trie.update(key: network24, value: verdict(.tx))
+      // As `map update` parses it, against the key's BTF struct.
+      try typedTrie.update(key: "{prefixlen: 24, address: [198, 18, 0, 0]}", value: "3")
     }
+    #expect(try trie.lookup(key: network24)?.first == verdict(.tx))
     try expectVerdicts(.drop, after: "verdict_trie 198.18.0.2/32 = DROP") {
       try trie.update(key: host32, value: verdict(.drop))
     }
