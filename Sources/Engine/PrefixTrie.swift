@@ -64,7 +64,10 @@ struct PrefixTrie {
     if flags & ~acceptedFlags != 0 {
       return "map_flags 0x\(String(flags, radix: 16)) are not valid for an LPM trie"
     }
-    let rdonly: UInt32 = 8, wronly: UInt32 = 16, rdonlyProg: UInt32 = 128, wronlyProg: UInt32 = 256
+    let rdonly: UInt32 = 8
+    let wronly: UInt32 = 16
+    let rdonlyProg: UInt32 = 128
+    let wronlyProg: UInt32 = 256
     if flags & rdonly != 0 && flags & wronly != 0
       || flags & rdonlyProg != 0 && flags & wronlyProg != 0
     {

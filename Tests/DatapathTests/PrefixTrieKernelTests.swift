@@ -154,7 +154,9 @@ struct PrefixTrieKernelTests {
     }
   }
 
-  static func count(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+  static func count(_ value: UInt64) -> [UInt8] {
+    withUnsafeBytes(of: value.littleEndian) { Array($0) }
+  }
 
   /// A queue's exchange with a trie: the engine's counts go into the
   /// entry its key names, never into a shorter prefix that also matches

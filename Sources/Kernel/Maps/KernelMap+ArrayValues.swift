@@ -6,8 +6,11 @@ extension KernelMap {
   /// One CPU's copy of every value of an ARRAY or PERCPU_ARRAY, index by
   /// index, `valueSize` bytes each, in one buffer: what the software
   /// datapath reads back every exchange, without an array per entry.
-  /// Read with `BPF_MAP_LOOKUP_BATCH` (``batchSize`` values a call),
-  /// else value by value. `processor` is ignored for an ARRAY.
+  /// Read with `BPF_MAP_LOOKUP_BATCH`, else value by value; a batch asks
+  /// for one value more than the array has (at most 4,096), so that an
+  /// array that fits takes one call: the kernel then ends it with
+  /// `ENOENT` instead of a second, empty call. `processor` is ignored for
+  /// an ARRAY.
   public func arrayValues(processor: Int) throws(SystemCallError) -> [UInt8] {
     guard info.type == .array || info.type == .perCPUArray, info.keySize == 4 else {
       throw SystemCallError("read map \"\(info.name)\" as an array", errno: .invalid)
@@ -20,10 +23,11 @@ extension KernelMap {
     // The kernel's position between calls: an array's next index.
     var position = [UInt32](repeating: 0, count: 2)
     var started = false
-    var keys = [UInt32](repeating: 0, count: Self.batchSize)
-    var values = [UInt8](repeating: 0, count: stride * Self.batchSize)
+    let batch = min(entries + 1, 4096)
+    var keys = [UInt32](repeating: 0, count: batch)
+    var values = [UInt8](repeating: 0, count: stride * batch)
     while true {
-      var count = UInt32(Self.batchSize)
+      var count = UInt32(batch)
       var next = [UInt32](repeating: 0, count: 2)
       var finished = false
       do {
@@ -43,7 +47,7 @@ extension KernelMap {
             }
           }
         }
-      } catch where error.errno == .notFound {
+      } catch  where error.errno == .notFound {
         finished = true
       } catch
         where !started && [.invalid, .notSupported, .operationNotSupported].contains(error.errno)
