@@ -50,11 +50,7 @@ enum JITBridge {
     let operation = Operation(rawValue: UInt8(truncatingIfNeeded: selector))!
     let source = Int(selector >> 8)
     let pointer = UnsafeMutableRawPointer(bitPattern: UInt(address))!
-    if operation.isWideAtomic {
-      Arithmetic.atomic64(operation, pointer, machine.registers, source)
-    } else {
-      Arithmetic.atomic32(operation, pointer, machine.registers, source)
-    }
+    Arithmetic.atomic(operation, pointer, machine.registers, source)
     return 0
   }
 
