@@ -57,7 +57,7 @@ public enum InterpreterBench {
       .load(.doubleWord, .r4, from: base, offset: -8),
       .arithmetic(.add, .r0, .r4, wide: false),
       .arithmetic(.sub, .r1, immediate: 1),
-      Instruction(opcode: Opcode.jump(.jne, .immediate), dst: .r1, offset: -9),  // to the loop's first instruction
+      Instruction(opcode: Opcode.jump(.jne, .immediate), dst: .r1, offset: -9),
       .exit,
     ]
   }
