@@ -23,6 +23,8 @@ public enum MetricFamily: String, CaseIterable, Sendable {
   /// Frames the kernel dropped at the software datapath's AF_XDP sockets
   /// (`XDP_STATISTICS`), by `reason`.
   case socketDropped = "xdpbatch_socket_dropped_total"
+  /// REDIRECT verdicts whose frame did not leave, by `reason` (both datapaths).
+  case redirectErrors = "xdpbatch_redirect_errors_total"
   /// The build and the kernel, as labels on a constant 1.
   case info = "xdpbatch_info"
 
@@ -52,6 +54,8 @@ public enum MetricFamily: String, CaseIterable, Sendable {
       "Frames the software datapath ran through the XDP program, per form."
     case .socketDropped:
       "Frames dropped at the software datapath's AF_XDP sockets (XDP_STATISTICS), by reason."
+    case .redirectErrors:
+      "REDIRECT verdicts whose frame did not leave, by reason (the kernel's error name, or dropped); the software datapath's REDIRECT counts only frames that left, the kernel datapath's counts verdicts."
     case .info:
       "The xdpbatch version, the kernel release and whether the kernel can run batch programs."
     }

@@ -57,11 +57,18 @@ public struct TrafficReading: Sendable {
   public var record: AttachmentRecord?
   /// The software datapath's report, when one runs on the interface.
   public var datapath: DatapathReading?
+  /// The failed redirects of the datapath that runs the program, by
+  /// reason (`nil`: not counted there).
+  public var redirectErrors: RedirectErrors?
 
   /// Describes a reading.
-  public init(sample: CounterSample, record: AttachmentRecord?, datapath: DatapathReading? = nil) {
+  public init(
+    sample: CounterSample, record: AttachmentRecord?, datapath: DatapathReading? = nil,
+    redirectErrors: RedirectErrors? = nil
+  ) {
     self.sample = sample
     self.record = record
     self.datapath = datapath
+    self.redirectErrors = redirectErrors
   }
 }

@@ -45,6 +45,7 @@ struct TrafficWatch {
       record = current
       datapath = current?.isSoftware == true ? reading.datapath : nil
       traffic = ActionTraffic(report)
+      traffic.redirectErrors = reading.redirectErrors
       // The first sample has totals but no rates yet: not a point at zero.
       if hasRates { history.append(time: now, packetsPerSecond: report.packetsPerSecond) }
       if let datapath {

@@ -38,14 +38,24 @@ struct StatsCommand: ParsableCommand, LibraryMessageCommand {
 
   func run() throws {
     try Privileges.require(for: "stats")
-    let deployment = ProgramDeployment()
+    let deployment = ProgramDeployment.commandLine()
     // What a killed command or a dead datapath left is repaired first
     // (unless a command is at work on the interface), so that the report
     // says what the kernel runs.
     deployment.recoverIfIdle(interface: interface)
-    let (attachment, record) = try deployment.current(interface: interface)
     let statistics = try? RunStatistics.enable()
     defer { _ = statistics }
+    let (attachment, record): (XDPAttachment, AttachmentRecord?)
+    do {
+      (attachment, record) = try deployment.current(interface: interface)
+    } catch {
+      // Another tool's program: its run statistics, as bpftop shows them.
+      guard case .attach(.notAttached) = error,
+        let foreign = try? deployment.foreignPrograms(interface: interface), !foreign.isEmpty
+      else { throw error }
+      try ForeignRunReport.watch(foreign, on: interface, statistics: statistics, options: self)
+      return
+    }
     try attachment.watch(every: interval ?? Self.singleWindow, reports: interval == nil ? 1 : count)
     { sample, tracker in
       var report = StatsReport(
@@ -89,10 +99,11 @@ struct StatsReport: Encodable {
   /// The software datapath's failed redirects by reason (an XSKMAP target
   /// cannot be followed: its sockets own the queues).
   var redirectFailures: RedirectFailures?
-  /// REDIRECT verdicts whose frame did not leave, by reason (the
-  /// software datapath; ``actions``' REDIRECT counts only frames that left).
+  /// REDIRECT verdicts whose frame did not leave, by reason (the software
+  /// datapath's, whose REDIRECT counts only frames that left; the kernel
+  /// datapath's from its tracepoints, whose REDIRECT counts verdicts).
   var redirectErrors: RedirectErrors?
-  /// Why ``redirectErrors`` is missing (the kernel datapath).
+  /// Why ``redirectErrors`` is missing (a kernel datapath without its tracer).
   var redirectErrorsUnavailable: String?
   /// Whether the record's software datapath is dead (its kernel fallback
   /// runs the program per packet until `swap`, `attach` or `detach`).
@@ -128,7 +139,12 @@ struct StatsReport: Encodable {
     redirectFailures = software?.redirectFailures
     redirectErrors = software?.redirectErrors
     if software == nil {
-      redirectErrorsUnavailable = Self.kernelRedirectErrors
+      // What the kernel reported to the tracepoints (REDIRECT counts the
+      // program's verdicts here: the frames that left are REDIRECT less these).
+      redirectErrors = RedirectErrorTracer.read(interface: interface)
+      if redirectErrors == nil {
+        redirectErrorsUnavailable = RedirectErrorTracer.unavailable(interface: interface)
+      }
     }
     if record?.datapathIsDead == true { datapathDead = true }
     engine = software?.runningEngine?.rawValue
@@ -139,10 +155,6 @@ struct StatsReport: Encodable {
       nsPerPacket = software.forms[software.form].programNanosecondsPerPacket
     }
   }
-
-  /// What the kernel datapath's report says of its failed redirects.
-  static let kernelRedirectErrors =
-    "not counted on the kernel datapath (the kernel reports them only to the xdp:xdp_redirect_err tracepoint, which xdpbatch does not follow yet)"
 
   func jsonLine() -> String { JSONCoding.line(self) }
 

@@ -8,6 +8,9 @@ struct ProgramView {
   let foreign: KernelProgram?
   let kernel: KernelBatchSupport
   let focused: Bool
+  /// Lines scrolled past the top (``ConsoleState/programScroll``); the
+  /// last line stays in sight.
+  var scroll = 0
   let styles: StyleSheet
 
   func draw(into grid: inout ScreenGrid, in rect: Rect) {
@@ -35,7 +38,8 @@ struct ProgramView {
       ])
     }
     lines.append(row("batching", kernelText))
-    for (offset, line) in lines.prefix(inner.height).enumerated() {
+    let skipped = max(0, min(scroll, lines.count - inner.height))
+    for (offset, line) in lines.dropFirst(skipped).prefix(inner.height).enumerated() {
       grid.write(spans: line, x: inner.x + 1, y: inner.y + offset, clip: inner)
     }
   }
