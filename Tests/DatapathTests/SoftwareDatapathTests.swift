@@ -77,7 +77,12 @@ struct SoftwareDatapathTests {
     let status = datapath.status()
     #expect(settled, "datapath counted \(counted(status)) of \(total)")
     #expect(status.counters.actions == left)
-    #expect(status.forms[form].packets == total)
+    // The window after the start runs the batches alternately in both
+    // forms (ComparisonWindow): every frame once, the verdicts the same.
+    #expect(status.forms.perPacket.packets + status.forms.batch.packets == total)
+    let comparison = try #require(status.comparison)
+    #expect(comparison.perPacket.packets > 0 && comparison.batch.packets > 0, "\(comparison)")
+    #expect(comparison.perPacket.packets + comparison.batch.packets == total)
     // The pinned records say the same.
     #expect(DatapathCounters.read(interface: network.veth.name)?.actions == left)
     #expect(status.counters.redirectFailed.packets == 50)

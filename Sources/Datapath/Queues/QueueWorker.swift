@@ -34,6 +34,8 @@ final class QueueWorker: @unchecked Sendable {
   /// Packets and bytes per action and per failed outcome in one batch.
   private let tally: UnsafeMutablePointer<UInt64>
   private var fallbackNoted = false
+  /// Alternates the forms for a while after every swap.
+  private var window = ComparisonWindow()
 
   init(
     socket: QueueSocket, machine: Machine, runner: LiveFrameRunner, forms: ProgramForms,
@@ -137,7 +139,8 @@ final class QueueWorker: @unchecked Sendable {
     }
     socket.releaseReceived(UInt32(count))
 
-    let form = state.form
+    let (form, opensWindow, measured) = window.form(
+      chosen: state.form, swaps: state.swaps, batchAvailable: forms.batch != nil, now: start)
     let programStart = Self.now()
     switch form {
     case .batch where forms.batch != nil:
@@ -215,6 +218,12 @@ final class QueueWorker: @unchecked Sendable {
       report.timing[ranForm].add(
         packets: count, programNanoseconds: programEnd &- programStart,
         datapathNanoseconds: end &- start)
+      if opensWindow { report.comparison = TimingByForm() }
+      if measured {
+        report.comparison[ranForm].add(
+          packets: count, programNanoseconds: programEnd &- programStart,
+          datapathNanoseconds: end &- start)
+      }
     }
     return true
   }

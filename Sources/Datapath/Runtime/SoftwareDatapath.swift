@@ -213,6 +213,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
   public func status() -> DatapathStatus {
     var totals = base
     var timing = TimingByForm()
+    var comparison = TimingByForm()
     var socket = SocketStatistics()
     var failures = RedirectFailures()
     var errors = RedirectErrors()
@@ -227,6 +228,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
       exchange.nanoseconds &+= report.exchangeNanoseconds
       totals.add(report.totals)
       timing.add(report.timing)
+      comparison.add(report.comparison)
       failures.add(report.redirectFailures)
       errors.add(report.redirectErrors)
       socket.add(worker.socket.statistics())
@@ -238,6 +240,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
       batchAvailable: batchRefusal == nil, zeroCopy: workers.allSatisfy(\.socket.zeroCopy),
       queues: workers.count, pid: getpid(), started: startedAt.timeIntervalSince1970,
       passDevice: pass.name, counters: totals, socket: socket, forms: timing,
+      comparison: comparison,
       redirectFailures: failures, redirectErrors: errors,
       followedMaps: sharedMaps.sharedNames,
       followProblem: mapProblem ?? sharedMaps.problem, mapSharing: sharedMaps.sharingByName,
