@@ -82,10 +82,12 @@ struct ProgramView {
       instructions += [(" → ", styles.inactive), ("\(after)", styles.base)]
       instructions.append(("  (+\(after - program.instructionsBefore))", styles.inactive))
     }
-    return [
+    let head = [
       row("object", [(Self.leftTruncated(program.objectPath, width: width), styles.base)]),
       row("program", [(program.programName, styles.base.adding(.bold))]),
       row("mode", [(program.mode.rawValue, modeStyle)] + placeText(program)),
+    ]
+    let rewrite = [
       row(
         "rewrite",
         [
@@ -94,7 +96,11 @@ struct ProgramView {
           ("\(program.batchSize)", styles.base), (" buffers", styles.inactive),
         ]),
       row("insns", instructions),
-    ] + costRows(program)
+    ]
+    // The software datapath's three cost rows come first: a short pane
+    // keeps the figures and cuts the rewrite's.
+    return program.softwareEngine == nil
+      ? head + rewrite + costRows(program) : head + costRows(program) + rewrite
   }
 
   /// What each form costs: the software datapath's program and whole

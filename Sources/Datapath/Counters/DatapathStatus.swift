@@ -43,6 +43,9 @@ public struct DatapathStatus: Hashable, Codable, Sendable {
   /// times. Absent from an older datapath; a form that has not run in the
   /// window has no packets.
   public var comparison: TimingByForm?
+  /// The PASS and REDIRECT frames handed to the kernel and the system
+  /// calls that took them; absent from an older datapath.
+  public var slowPath: SlowPathCalls?
   /// Why REDIRECT verdicts failed, by reason (nil from a datapath that
   /// predates the split).
   public var redirectFailures: RedirectFailures?

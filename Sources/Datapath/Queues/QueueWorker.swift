@@ -23,7 +23,8 @@ final class QueueWorker: @unchecked Sendable {
   /// worker's thread starts.
   var exchange: MapExchange?
 
-  private let ports = RedirectPorts()
+  private let ports = RedirectPorts(capacity: LiveFrameRunner.maximumBatch)
+  private let passing: PassQueue
   private let frames: UnsafeMutableBufferPointer<LiveFrameRunner.Frame>
   private let chunks: UnsafeMutablePointer<UInt64>
   /// What became of each frame of the batch (kept between batches: no
@@ -46,6 +47,7 @@ final class QueueWorker: @unchecked Sendable {
     self.runner = runner
     self.forms = forms
     self.pass = pass
+    passing = PassQueue(device: pass, capacity: LiveFrameRunner.maximumBatch)
     self.state = state
     self.groupActions = groupActions
     runner.lendsFrames = true
@@ -218,6 +220,9 @@ final class QueueWorker: @unchecked Sendable {
       report.timing[ranForm].add(
         packets: count, programNanoseconds: programEnd &- programStart,
         datapathNanoseconds: end &- start)
+      report.slowPath = SlowPathCalls(
+        passFrames: passing.frames, passCalls: passing.systemCalls,
+        redirectFrames: ports.sentFrames, redirectCalls: ports.systemCalls)
       if opensWindow { report.comparison = TimingByForm() }
       if measured {
         report.comparison[ranForm].add(
@@ -284,6 +289,16 @@ final class QueueWorker: @unchecked Sendable {
     } else {
       for slot in 0..<count { act(slot, verdicts[slot], &rings) }
     }
+    // The batch's REDIRECT frames leave together, before their UMEM
+    // frames go back to the kernel on the fill ring.
+    let outcomes = self.outcomes
+    let sendErrors = self.sendErrors
+    ports.flush { slot, error in
+      if error == 0 { outcomes[slot] = .done } else { sendErrors[slot] = error }
+    }
+    passing.flush { slot, delivered in
+      if !delivered { outcomes[slot] = .passFailed }
+    }
     if rings.recycled > 0 { socket.socket.fill.submit(UInt32(rings.recycled)) }
     if transmitRoom > 0 {
       socket.socket.transmit.submit(UInt32(rings.transmitted))
@@ -342,8 +357,9 @@ final class QueueWorker: @unchecked Sendable {
       if let target = verdict.redirect, let pointer = packet(slot, verdict) {
         switch target {
         case .interface(let index), .device(_, _, let index):
-          let error = ports.send(pointer, length: Int(verdict.length), toInterface: index)
-          if error == 0 { outcomes[slot] = .done } else { sendErrors[slot] = error }
+          // Sent with the batch's other redirects (``RedirectPorts/flush(_:)``).
+          _ = ports.enqueue(
+            slot: slot, frame: pointer, length: Int(verdict.length), toInterface: index)
         case .socket:
           // The user's AF_XDP socket: this datapath's own sockets own the queues.
           outcomes[slot] = .redirectToSocket
@@ -353,7 +369,10 @@ final class QueueWorker: @unchecked Sendable {
       }
       recycle(slot, &rings)
     case .pass:
-      if let pointer = packet(slot, verdict), pass.deliver(pointer, length: Int(verdict.length)) {
+      // Sent with the batch's other PASS frames (``PassQueue/flush(_:)``).
+      if let pointer = packet(slot, verdict),
+        passing.enqueue(slot: slot, frame: pointer, length: Int(verdict.length))
+      {
       } else {
         outcomes[slot] = .passFailed
       }

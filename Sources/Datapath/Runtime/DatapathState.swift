@@ -58,6 +58,7 @@ struct QueueReport {
   /// Both forms measured alternately in the window after the last swap
   /// (``ComparisonWindow``).
   var comparison = TimingByForm()
+  var slowPath = SlowPathCalls()
   var redirectFailures = RedirectFailures()
   var redirectErrors = RedirectErrors()
   /// Why the queue's machine runs the program in the interpreter although

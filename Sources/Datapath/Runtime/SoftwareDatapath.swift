@@ -214,6 +214,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
     var totals = base
     var timing = TimingByForm()
     var comparison = TimingByForm()
+    var slowPath = SlowPathCalls()
     var socket = SocketStatistics()
     var failures = RedirectFailures()
     var errors = RedirectErrors()
@@ -229,6 +230,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
       totals.add(report.totals)
       timing.add(report.timing)
       comparison.add(report.comparison)
+      slowPath.add(report.slowPath)
       failures.add(report.redirectFailures)
       errors.add(report.redirectErrors)
       socket.add(worker.socket.statistics())
@@ -240,7 +242,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
       batchAvailable: batchRefusal == nil, zeroCopy: workers.allSatisfy(\.socket.zeroCopy),
       queues: workers.count, pid: getpid(), started: startedAt.timeIntervalSince1970,
       passDevice: pass.name, counters: totals, socket: socket, forms: timing,
-      comparison: comparison,
+      comparison: comparison, slowPath: slowPath,
       redirectFailures: failures, redirectErrors: errors,
       followedMaps: sharedMaps.sharedNames,
       followProblem: mapProblem ?? sharedMaps.problem, mapSharing: sharedMaps.sharingByName,
