@@ -157,7 +157,8 @@ struct StatsReport: Encodable {
     let figures = String(
       format: "program %.1f -> %.1f ns/packet, datapath %.1f -> %.1f ns/packet", program,
       batchProgram, datapath, batchDatapath)
-    return "per-packet -> batch (software datapath, \(engine ?? "engine"), the same traffic after the last swap: \(perPacket.packets) + \(batch.packets) packets): "
+    return
+      "per-packet -> batch (software datapath, \(engine ?? "engine"), the same traffic after the last swap: \(perPacket.packets) + \(batch.packets) packets): "
       + figures
   }
 

@@ -146,7 +146,9 @@ struct DemoConsoleTests {
     // batch from the same datapath and engine, measured alternately on
     // its traffic, and the kernel's own figure on a line of its own.
     #expect(
-      session.waitFor(seconds: 20) { Self.comparedFigures(in: $0) && $0.contains("run statistics") },
+      session.waitFor(seconds: 20) {
+        Self.comparedFigures(in: $0) && $0.contains("run statistics")
+      },
       "no per-packet → batch figures of the software datapath:\n\(session.capture())")
     let comparison = try #require(
       try Self.stats(binary, interface)["comparison"] as? [String: Any], "stats has no comparison")
@@ -172,7 +174,9 @@ struct DemoConsoleTests {
     #expect(Self.eventually { !process.isAlive }, "the datapath process is still running")
     // Back in the kernel, the software datapath's figures stay.
     #expect(
-      session.waitFor(seconds: 5) { $0.contains("per-packet · kernel") && Self.comparedFigures(in: $0) },
+      session.waitFor(seconds: 5) {
+        $0.contains("per-packet · kernel") && Self.comparedFigures(in: $0)
+      },
       "the software figures disappeared after the move back:\n\(session.capture())")
   }
 

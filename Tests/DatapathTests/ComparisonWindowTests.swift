@@ -20,13 +20,15 @@ import Testing
     #expect(opened == 1)
     #expect(measured == 2 * ComparisonWindow.batchesPerForm)
     #expect(Array(forms.prefix(4)) == [.batch, .perPacket, .batch, .perPacket])
-    #expect(forms.prefix(measured).filter { $0 == .perPacket }.count == ComparisonWindow.batchesPerForm)
+    #expect(
+      forms.prefix(measured).filter { $0 == .perPacket }.count == ComparisonWindow.batchesPerForm)
     #expect(forms.dropFirst(measured).allSatisfy { $0 == .batch }, "closed: the chosen form only")
 
     // A swap opens the next window, starting with the form now chosen.
     let first = window.form(chosen: .perPacket, swaps: 1, batchAvailable: true, now: 1_000)
     #expect(first.opens && first.measures && first.form == .perPacket)
-    #expect(window.form(chosen: .perPacket, swaps: 1, batchAvailable: true, now: 1_001).form == .batch)
+    #expect(
+      window.form(chosen: .perPacket, swaps: 1, batchAvailable: true, now: 1_001).form == .batch)
   }
 
   @Test func closesAfterTheLongestWindowOnceBothFormsRan() {
@@ -44,7 +46,8 @@ import Testing
   @Test func aProgramWithoutABatchFormRunsPerPacketWithoutAWindow() {
     var window = ComparisonWindow()
     for batch in 0..<10 {
-      let step = window.form(chosen: .perPacket, swaps: 0, batchAvailable: false, now: UInt64(batch))
+      let step = window.form(
+        chosen: .perPacket, swaps: 0, batchAvailable: false, now: UInt64(batch))
       #expect(step.form == .perPacket && !step.opens && !step.measures)
     }
   }

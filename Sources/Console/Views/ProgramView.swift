@@ -110,7 +110,8 @@ struct ProgramView {
     guard let engine = program.softwareEngine else {
       return [
         row(
-          "ns/pkt", costText(program.nanosecondsPerPacket, of: program.isSoftware ? "program" : nil))
+          "ns/pkt", costText(program.nanosecondsPerPacket, of: program.isSoftware ? "program" : nil)
+        )
       ]
         + (program.isSoftware
           ? [row("datapath", costText(program.datapathNanosecondsPerPacket, of: "whole datapath"))]
