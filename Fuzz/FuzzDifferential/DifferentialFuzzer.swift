@@ -19,6 +19,10 @@ import Glibc
 /// knows; the JIT's code is not instrumented): the engines must catch
 /// those accesses themselves, which is what comparing them checks.
 ///
+/// `XDPBATCH_FUZZ_PACKETS=N` runs each generated case on at least N
+/// packets (``GeneratedCase/extendingPackets(to:)``; the generator draws 1
+/// to 4): a campaign's executions then cost less than its preparations.
+///
 /// `FuzzDifferential --seeds DIR... OUT` writes seed inputs instead: the
 /// raw programs of every bpf_conformance `.data` file and every sample
 /// section named, and seeded choice streams of both flavors.
@@ -30,30 +34,38 @@ func fuzzDifferentialMain(
 ) -> CInt {
   let arguments = (0..<Int(argc)).compactMap { argv?[$0].map { String(cString: $0) } }
   if arguments.count >= 3, arguments[1] == "--seeds" {
-    return SeedWriter.write(inputs: Array(arguments[2..<(arguments.count - 1)]), to: arguments.last!)
+    return SeedWriter.write(
+      inputs: Array(arguments[2..<(arguments.count - 1)]), to: arguments.last!)
   }
   if arguments.count == 3, arguments[1] == "--conformance" {
     return ConformanceReport.run(directory: arguments[2])
   }
   MemoryBudget.shared.limit = 1 << 30
   let kernel: KernelOracle? =
-    KernelOracle.unavailableReason == nil && getenv("XDPBATCH_FUZZ_KERNEL").map({ String(cString: $0) }) != "0"
+    KernelOracle.unavailableReason == nil
+      && getenv("XDPBATCH_FUZZ_KERNEL").map({ String(cString: $0) }) != "0"
     ? KernelOracle() : nil
   print(
     "differential: oracles interpreter, JIT, batch form"
-      + (kernel == nil ? " (kernel off: \(KernelOracle.unavailableReason ?? "XDPBATCH_FUZZ_KERNEL=0"))" : ", kernel"))
+      + (kernel == nil
+        ? " (kernel off: \(KernelOracle.unavailableReason ?? "XDPBATCH_FUZZ_KERNEL=0"))"
+        : ", kernel"))
   atexit { FuzzTally.print() }
   let engines = EngineOracle()
+  let packets = getenv("XDPBATCH_FUZZ_PACKETS").flatMap { Int(String(cString: $0)) } ?? 0
+  if packets > 0 { print("differential: each generated case runs on at least \(packets) packets") }
   return runLibFuzzer(argc: argc, argv: argv) { bytes in
     do {
       switch FuzzInput(bytes) {
-      case .generated(let generated):
+      case .generated(let drawn):
+        let generated = drawn.extendingPackets(to: packets)
         FuzzTally.record(try engines.compare(generated), flavor: generated.flavor)
         if let kernel, generated.isKernelComparable {
           FuzzTally.record(try kernel.compare(generated))
         }
       case .instructions(let instructions, let memory):
-        FuzzTally.record(try InstructionsOracle().compare(instructions, memory: memory), flavor: nil)
+        FuzzTally.record(
+          try InstructionsOracle().compare(instructions, memory: memory), flavor: nil)
       }
     } catch {
       FuzzTally.print()

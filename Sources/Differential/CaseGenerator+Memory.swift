@@ -113,6 +113,11 @@ extension CaseGenerator {
     key(for: map, &function)
     function.emit(pointer(.r2, -192))
     function.emit(Instruction.loadImmediate64(.r1, UInt64(map), kind: .mapByIndex))
+    if flavor == .unrestricted && choices.chance(10) {
+      // What the JIT's inline lookup hands to the engine's helper: a
+      // handle that is no map, or a key pointer outside every region.
+      function.emit(.move(choices.chance(50) ? .r1 : .r2, choices.pick(function.scalars)))
+    }
     function.emit(.call(helper: HelperFunction.mapLookupElement.rawValue))
     var accesses: [Instruction] = []
     for _ in 0..<choices.int(1...3) {

@@ -1,3 +1,4 @@
+import BPF
 import Synchronization
 
 /// The ISA's corner cases, in one place: division by zero gives 0, modulo
@@ -88,106 +89,138 @@ enum Arithmetic {
     }
   }
 
-  /// A 32-bit atomic read-modify-write at `p`; fetch forms put the old
-  /// value, zero-extended, in `src` (R0 for compare-exchange). Aligned
-  /// (every access the kernel's verifier accepts) it is one atomic
-  /// instruction of the host, so it holds against the other threads and
-  /// the kernel sharing the memory (a map the software datapath maps);
-  /// unaligned it is a plain read-modify-write.
+  /// An atomic read-modify-write of a 32- or 64-bit `Word` at `p`; fetch
+  /// forms put the old value, zero-extended, in `src` (R0 for
+  /// compare-exchange). Aligned (every access the kernel's verifier
+  /// accepts) it is one atomic instruction of the host, so it holds
+  /// against the other threads and the kernel sharing the memory (a map
+  /// the software datapath maps); unaligned it is a plain
+  /// read-modify-write.
   @inline(__always)
-  static func atomic32(
-    _ operation: Operation, _ p: UnsafeMutableRawPointer, _ r: UnsafeMutablePointer<UInt64>,
-    _ src: Int
+  static func atomic<Word: AtomicWord>(
+    _ kind: AtomicOperation, _: Word.Type, _ p: UnsafeMutableRawPointer,
+    _ r: UnsafeMutablePointer<UInt64>, _ src: Int
   ) {
-    let value = UInt32(truncatingIfNeeded: r[src])
-    let expected = UInt32(truncatingIfNeeded: r[0])
-    let old: UInt32
-    if UInt(bitPattern: p) & 3 == 0 {
-      let cell = p.assumingMemoryBound(to: Atomic<UInt32>.self)
-      switch operation {
-      case .atomicAdd32, .atomicFetchAdd32:
-        old = cell.pointee.wrappingAdd(value, ordering: .sequentiallyConsistent).oldValue
-      case .atomicOr32, .atomicFetchOr32:
-        old = cell.pointee.bitwiseOr(value, ordering: .sequentiallyConsistent).oldValue
-      case .atomicAnd32, .atomicFetchAnd32:
-        old = cell.pointee.bitwiseAnd(value, ordering: .sequentiallyConsistent).oldValue
-      case .atomicXor32, .atomicFetchXor32:
-        old = cell.pointee.bitwiseXor(value, ordering: .sequentiallyConsistent).oldValue
-      case .atomicExchange32: old = cell.pointee.exchange(value, ordering: .sequentiallyConsistent)
-      default:
-        old =
-          cell.pointee.compareExchange(
-            expected: expected, desired: value, ordering: .sequentiallyConsistent
-          ).original
+    let value = Word(truncatingIfNeeded: r[src])
+    let expected = Word(truncatingIfNeeded: r[0])
+    let old: Word
+    if UInt(bitPattern: p) & UInt(MemoryLayout<Word>.size - 1) == 0 {
+      let cell = p.assumingMemoryBound(to: Atomic<Word>.self)
+      switch kind {
+      case .add, .fetchAdd: old = Word.add(value, to: cell)
+      case .or, .fetchOr: old = Word.or(value, to: cell)
+      case .and, .fetchAnd: old = Word.and(value, to: cell)
+      case .xor, .fetchXor: old = Word.xor(value, to: cell)
+      case .exchange: old = Word.exchange(value, in: cell)
+      case .compareExchange: old = Word.compareExchange(expected, value, in: cell)
       }
     } else {
-      old = p.loadUnaligned(as: UInt32.self)
-      let new: UInt32
-      switch operation {
-      case .atomicAdd32, .atomicFetchAdd32: new = old &+ value
-      case .atomicOr32, .atomicFetchOr32: new = old | value
-      case .atomicAnd32, .atomicFetchAnd32: new = old & value
-      case .atomicXor32, .atomicFetchXor32: new = old ^ value
-      case .atomicExchange32: new = value
-      default: new = expected == old ? value : old
+      old = p.loadUnaligned(as: Word.self)
+      let new: Word
+      switch kind {
+      case .add, .fetchAdd: new = old &+ value
+      case .or, .fetchOr: new = old | value
+      case .and, .fetchAnd: new = old & value
+      case .xor, .fetchXor: new = old ^ value
+      case .exchange: new = value
+      case .compareExchange: new = expected == old ? value : old
       }
-      p.storeBytes(of: new, as: UInt32.self)
+      p.storeBytes(of: new, as: Word.self)
     }
-    switch operation {
-    case .atomicFetchAdd32, .atomicFetchOr32, .atomicFetchAnd32, .atomicFetchXor32,
-      .atomicExchange32:
-      r[src] = UInt64(old)
-    case .atomicCompareExchange32: r[0] = UInt64(old)
-    default: break
+    switch kind {
+    case .compareExchange: r[0] = UInt64(old)
+    case .fetchAdd, .fetchOr, .fetchAnd, .fetchXor, .exchange: r[src] = UInt64(old)
+    case .add, .or, .and, .xor: break
     }
   }
 
-  /// A 64-bit atomic read-modify-write at `p` (as ``atomic32(_:_:_:_:)``).
+  /// The atomic `operation` (any of the twenty) at `p`, at its width.
   @inline(__always)
-  static func atomic64(
+  static func atomic(
     _ operation: Operation, _ p: UnsafeMutableRawPointer, _ r: UnsafeMutablePointer<UInt64>,
     _ src: Int
   ) {
-    let value = r[src]
-    let expected = r[0]
-    let old: UInt64
-    if UInt(bitPattern: p) & 7 == 0 {
-      let cell = p.assumingMemoryBound(to: Atomic<UInt64>.self)
-      switch operation {
-      case .atomicAdd64, .atomicFetchAdd64:
-        old = cell.pointee.wrappingAdd(value, ordering: .sequentiallyConsistent).oldValue
-      case .atomicOr64, .atomicFetchOr64:
-        old = cell.pointee.bitwiseOr(value, ordering: .sequentiallyConsistent).oldValue
-      case .atomicAnd64, .atomicFetchAnd64:
-        old = cell.pointee.bitwiseAnd(value, ordering: .sequentiallyConsistent).oldValue
-      case .atomicXor64, .atomicFetchXor64:
-        old = cell.pointee.bitwiseXor(value, ordering: .sequentiallyConsistent).oldValue
-      case .atomicExchange64: old = cell.pointee.exchange(value, ordering: .sequentiallyConsistent)
-      default:
-        old =
-          cell.pointee.compareExchange(
-            expected: expected, desired: value, ordering: .sequentiallyConsistent
-          ).original
-      }
+    let kind = operation.atomicKind
+    if operation.isWideAtomic {
+      atomic(kind, UInt64.self, p, r, src)
     } else {
-      old = p.loadUnaligned(as: UInt64.self)
-      let new: UInt64
-      switch operation {
-      case .atomicAdd64, .atomicFetchAdd64: new = old &+ value
-      case .atomicOr64, .atomicFetchOr64: new = old | value
-      case .atomicAnd64, .atomicFetchAnd64: new = old & value
-      case .atomicXor64, .atomicFetchXor64: new = old ^ value
-      case .atomicExchange64: new = value
-      default: new = expected == old ? value : old
-      }
-      p.storeBytes(of: new, as: UInt64.self)
+      atomic(kind, UInt32.self, p, r, src)
     }
-    switch operation {
-    case .atomicFetchAdd64, .atomicFetchOr64, .atomicFetchAnd64, .atomicFetchXor64,
-      .atomicExchange64:
-      r[src] = old
-    case .atomicCompareExchange64: r[0] = old
-    default: break
-    }
+  }
+}
+
+/// A word the host updates atomically: `Synchronization` declares its
+/// read-modify-writes per width, so each width names them here (one line
+/// each, sequentially consistent). Each returns the old value.
+protocol AtomicWord: FixedWidthInteger, UnsignedInteger, AtomicRepresentable {
+  static func add(_ value: Self, to cell: UnsafeMutablePointer<Atomic<Self>>) -> Self
+  static func or(_ value: Self, to cell: UnsafeMutablePointer<Atomic<Self>>) -> Self
+  static func and(_ value: Self, to cell: UnsafeMutablePointer<Atomic<Self>>) -> Self
+  static func xor(_ value: Self, to cell: UnsafeMutablePointer<Atomic<Self>>) -> Self
+  static func exchange(_ value: Self, in cell: UnsafeMutablePointer<Atomic<Self>>) -> Self
+  static func compareExchange(
+    _ expected: Self, _ value: Self, in cell: UnsafeMutablePointer<Atomic<Self>>
+  ) -> Self
+}
+
+extension UInt32: AtomicWord {
+  @inline(__always)
+  static func add(_ value: Self, to cell: UnsafeMutablePointer<Atomic<Self>>) -> Self {
+    cell.pointee.wrappingAdd(value, ordering: .sequentiallyConsistent).oldValue
+  }
+  @inline(__always)
+  static func or(_ value: Self, to cell: UnsafeMutablePointer<Atomic<Self>>) -> Self {
+    cell.pointee.bitwiseOr(value, ordering: .sequentiallyConsistent).oldValue
+  }
+  @inline(__always)
+  static func and(_ value: Self, to cell: UnsafeMutablePointer<Atomic<Self>>) -> Self {
+    cell.pointee.bitwiseAnd(value, ordering: .sequentiallyConsistent).oldValue
+  }
+  @inline(__always)
+  static func xor(_ value: Self, to cell: UnsafeMutablePointer<Atomic<Self>>) -> Self {
+    cell.pointee.bitwiseXor(value, ordering: .sequentiallyConsistent).oldValue
+  }
+  @inline(__always)
+  static func exchange(_ value: Self, in cell: UnsafeMutablePointer<Atomic<Self>>) -> Self {
+    cell.pointee.exchange(value, ordering: .sequentiallyConsistent)
+  }
+  @inline(__always)
+  static func compareExchange(
+    _ expected: Self, _ value: Self, in cell: UnsafeMutablePointer<Atomic<Self>>
+  ) -> Self {
+    cell.pointee.compareExchange(
+      expected: expected, desired: value, ordering: .sequentiallyConsistent
+    ).original
+  }
+}
+
+extension UInt64: AtomicWord {
+  @inline(__always)
+  static func add(_ value: Self, to cell: UnsafeMutablePointer<Atomic<Self>>) -> Self {
+    cell.pointee.wrappingAdd(value, ordering: .sequentiallyConsistent).oldValue
+  }
+  @inline(__always)
+  static func or(_ value: Self, to cell: UnsafeMutablePointer<Atomic<Self>>) -> Self {
+    cell.pointee.bitwiseOr(value, ordering: .sequentiallyConsistent).oldValue
+  }
+  @inline(__always)
+  static func and(_ value: Self, to cell: UnsafeMutablePointer<Atomic<Self>>) -> Self {
+    cell.pointee.bitwiseAnd(value, ordering: .sequentiallyConsistent).oldValue
+  }
+  @inline(__always)
+  static func xor(_ value: Self, to cell: UnsafeMutablePointer<Atomic<Self>>) -> Self {
+    cell.pointee.bitwiseXor(value, ordering: .sequentiallyConsistent).oldValue
+  }
+  @inline(__always)
+  static func exchange(_ value: Self, in cell: UnsafeMutablePointer<Atomic<Self>>) -> Self {
+    cell.pointee.exchange(value, ordering: .sequentiallyConsistent)
+  }
+  @inline(__always)
+  static func compareExchange(
+    _ expected: Self, _ value: Self, in cell: UnsafeMutablePointer<Atomic<Self>>
+  ) -> Self {
+    cell.pointee.compareExchange(
+      expected: expected, desired: value, ordering: .sequentiallyConsistent
+    ).original
   }
 }

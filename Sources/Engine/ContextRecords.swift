@@ -75,14 +75,22 @@ struct ContextRecords {
       as: UInt32.self)
   }
 
-  /// Forgets the redirects committed into the first `count` slots.
-  @inline(__always) func clearRedirects(_ count: Int) {
-    for slot in 0..<count { slots.redirects[slot] = nil }
+  /// Readies the first `count` records for one batch run on `machine`:
+  /// forgets the redirects committed into them and nothing is pending,
+  /// and the machine's code learns where they are, so that the batch
+  /// epilogue commits a redirect inline (the context armed once a batch).
+  @inline(__always) func beginBatch(_ count: Int, on machine: Machine) {
+    slots.redirects.update(repeating: .none, count: count)
+    machine.pendingRedirect = nil
+    let jit = machine.jit
+    jit[JITContext.batchRecords] = start
+    jit[JITContext.batchCount] = UInt64(count)
+    jit[JITContext.batchRedirects] = UInt64(UInt(bitPattern: slots.redirects))
   }
 
   /// The redirect the batch form committed into record `slot`, if any.
   @inline(__always) func committedRedirect(_ slot: Int) -> RedirectTarget? {
-    slots.redirects[slot]
+    slots.redirects[slot].target
   }
 
   /// The verdict the batch form's epilogue left in record `slot`'s `act`.

@@ -91,13 +91,16 @@ extension Machine {
     case HelperFunction.commitRedirect.rawValue:
       // Only a runner's own records hold a redirect: any other R1 is the
       // engine's error, never an entry in a table that could grow.
+      // The JIT emits this commit inline for the records of the batch
+      // being run (JITCompiler.emitRedirectCommit); the same copy here.
       let slot = r[1] &+ UInt64(XDPContextLayout.engineRedirectSlot)
-      guard packetFrames.commit(pendingRedirect, at: r[1]),
-        addressSpace.writeWord(pendingRedirect?.slotValue ?? 0, at: slot)
+      let pending = pendingRedirectWords
+      guard packetFrames.commit(pending, at: r[1]),
+        addressSpace.writeWord(pending.value, at: slot)
       else {
         throw .helperFault(index: index, helper: id, reason: "R1 is not a batch context record")
       }
-      pendingRedirect = nil
+      pendingRedirectWords = .none
       return 0
     default:
       throw .helperFault(index: index, helper: id, reason: "not implemented")

@@ -329,7 +329,7 @@ extension Machine {
         guard let p = memory.at(a, 4) else {
           throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: true), executed)
         }
-        Arithmetic.atomic32(s.operation, p, r, Int(s.src))
+        Arithmetic.atomic(s.operation.atomicKind, UInt32.self, p, r, Int(s.src))
       case .atomicAdd64, .atomicOr64, .atomicAnd64, .atomicXor64, .atomicFetchAdd64,
         .atomicFetchOr64, .atomicFetchAnd64, .atomicFetchXor64, .atomicExchange64,
         .atomicCompareExchange64:
@@ -337,7 +337,7 @@ extension Machine {
         guard let p = memory.at(a, 8) else {
           throw fail(.memoryFault(index: pc - 1, address: a, size: 8, write: true), executed)
         }
-        Arithmetic.atomic64(s.operation, p, r, Int(s.src))
+        Arithmetic.atomic(s.operation.atomicKind, UInt64.self, p, r, Int(s.src))
 
       case .loadImmediate64:
         r[d] = k

@@ -137,8 +137,7 @@ public final class LiveFrameRunner {
         // the program never runs on them (side effects once per packet).
         records.markPadding(slot)
       }
-      records.clearRedirects(total)
-      machine.pendingRedirect = nil
+      records.beginBatch(total, on: machine)
       machine.refusesTailCalls = true
       if lendsFrames { for slot in 0..<count { lend(first[slot]) } }
       defer {

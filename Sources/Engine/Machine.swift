@@ -30,8 +30,25 @@ public final class Machine {
   /// Bytes of the trace ring charged to the memory budget.
   private var traceCharged = 0
   /// The redirect target set by the last `redirect`/`redirect_map` and not
-  /// yet consumed (the kernel's per-CPU `bpf_redirect_info`).
-  public var pendingRedirect: RedirectTarget?
+  /// yet consumed (the kernel's per-CPU `bpf_redirect_info`), kept as
+  /// ``RedirectWords`` in the JIT's context block, where compiled code
+  /// and the interpreter's helpers both read and write it.
+  public var pendingRedirect: RedirectTarget? {
+    get { pendingRedirectWords.target }
+    set { pendingRedirectWords = RedirectWords(newValue) }
+  }
+
+  /// ``pendingRedirect`` as it lies in memory.
+  var pendingRedirectWords: RedirectWords {
+    get {
+      jit.context.loadUnaligned(
+        fromByteOffset: Int(JITContext.pendingRedirect), as: RedirectWords.self)
+    }
+    set {
+      jit.context.storeBytes(
+        of: newValue, toByteOffset: Int(JITContext.pendingRedirect), as: RedirectWords.self)
+    }
+  }
   /// Instructions executed by the last run (including a failed one).
   public var lastInstructionCount: Int { executedInstructions }
   /// Storage of ``lastInstructionCount``: internal, so that the whole

@@ -1,3 +1,5 @@
+import BPF
+
 /// What the JIT needs to know of an ``Operation`` besides its case: its
 /// family, and for jumps and divisions the test or kind, the width and the
 /// operand. Each is a switch over the cases (or, for jumps and divisions,
@@ -67,6 +69,22 @@ extension Operation {
     case .storeWord, .storeImmediateWord: 4
     case .storeDouble, .storeImmediateDouble: 8
     default: nil
+    }
+  }
+
+  /// What an atomic operation does, whatever its width.
+  var atomicKind: AtomicOperation {
+    switch self {
+    case .atomicAdd32, .atomicAdd64: .add
+    case .atomicOr32, .atomicOr64: .or
+    case .atomicAnd32, .atomicAnd64: .and
+    case .atomicXor32, .atomicXor64: .xor
+    case .atomicFetchAdd32, .atomicFetchAdd64: .fetchAdd
+    case .atomicFetchOr32, .atomicFetchOr64: .fetchOr
+    case .atomicFetchAnd32, .atomicFetchAnd64: .fetchAnd
+    case .atomicFetchXor32, .atomicFetchXor64: .fetchXor
+    case .atomicExchange32, .atomicExchange64: .exchange
+    default: .compareExchange
     }
   }
 

@@ -14,8 +14,8 @@ final class PacketFrameTable {
   struct Slots {
     /// The bounds of the frame behind each record.
     let bounds: UnsafeMutablePointer<PacketFrame>
-    /// The redirect committed into each record (batch form), nil when none.
-    let redirects: UnsafeMutablePointer<RedirectTarget?>
+    /// The redirect committed into each record (batch form), ``RedirectWords/none`` when none.
+    let redirects: UnsafeMutablePointer<RedirectWords>
   }
 
   /// The records of one runner: `count` slots of `stride` bytes from `start`.
@@ -50,7 +50,7 @@ final class PacketFrameTable {
     let slots = Slots(
       bounds: .allocate(capacity: capacity), redirects: .allocate(capacity: capacity))
     slots.bounds.initialize(repeating: .unset, count: capacity)
-    slots.redirects.initialize(repeating: nil, count: capacity)
+    slots.redirects.initialize(repeating: .none, count: capacity)
     let stride = UInt64(max(stride, 1))
     let shift = stride.nonzeroBitCount == 1 ? UInt64(stride.trailingZeroBitCount) : nil
     blocks.append(
@@ -87,7 +87,7 @@ final class PacketFrameTable {
 
   /// Records `target` as the redirect committed into the record at
   /// `record`; false when `record` is no registered slot.
-  func commit(_ target: RedirectTarget?, at record: UInt64) -> Bool {
+  func commit(_ target: RedirectWords, at record: UInt64) -> Bool {
     guard let (slots, index) = slot(of: record) else { return false }
     slots.redirects[index] = target
     return true

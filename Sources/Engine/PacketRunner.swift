@@ -149,8 +149,7 @@ public final class PacketRunner {
       _ = load([], slot: slot)
       records.markPadding(slot)
     }
-    records.clearRedirects(batch.count + padding)
-    machine.pendingRedirect = nil
+    records.beginBatch(batch.count + padding, on: machine)
     let processed: UInt64
     let total = batch.count + padding
     do {
@@ -181,8 +180,12 @@ public final class PacketRunner {
   /// Copies each packet into a frame of its own and fills its record,
   /// without running anything; returns the record addresses. For a driver
   /// that calls compiled code directly (the call-style benchmark).
+  /// The records are armed as one batch (``ContextRecords/beginBatch(_:on:)``),
+  /// so a batch form's epilogue commits its redirects inline, as in ``run(_:)``.
   public func stage(_ packets: ArraySlice<[UInt8]>) -> [UInt64] {
-    zip(packets, frames.indices).map { load($0, slot: $1) }
+    let addresses = zip(packets, frames.indices).map { load($0, slot: $1) }
+    records.beginBatch(addresses.count, on: machine)
+    return addresses
   }
 
   /// Copies a packet into frame `slot`, fills its record, returns the record address.

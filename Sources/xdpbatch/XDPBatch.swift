@@ -21,7 +21,7 @@ struct XDPBatch: ParsableCommand {
       CheckCommand.self, RunCommand.self, ExecCommand.self, AttachCommand.self,
       SwapCommand.self, DetachCommand.self, StatsCommand.self, DemoCommand.self,
       BenchCommand.self, VersionCommand.self, MapsCommand.self, MapCommand.self, ProgCommand.self,
-      CaptureCommand.self, DatapathCommand.self,
+      CaptureCommand.self, TraceCommand.self, DatapathCommand.self,
       ExporterCommand.self,
     ],
     defaultSubcommand: ConsoleSubcommand.self

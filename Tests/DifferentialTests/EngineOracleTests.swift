@@ -55,4 +55,28 @@ struct EngineOracleTests {
     #expect(tally.executions == 1 + 3 + 3)
     #expect(tally.batchForms == 1)
   }
+
+  /// A campaign's cases run on more packets (`XDPBATCH_FUZZ_PACKETS`):
+  /// the case's own first, then packets of the generator's lengths whose
+  /// bytes follow from the case (an input reproduces), all compared.
+  @Test(arguments: CaseGenerator.Flavor.allCases)
+  func casesRunOnMorePacketsAlike(flavor: CaseGenerator.Flavor) throws {
+    let generated = CaseGenerator.generate(ChoiceStream(seed: 77), flavor: flavor)
+    let extended = generated.extendingPackets(to: 32)
+    #expect(extended.packets.count == 32)
+    #expect(Array(extended.packets.prefix(generated.packets.count)) == generated.packets)
+    #expect(generated.extendingPackets(to: 32).packets == extended.packets)
+    #expect(Set(extended.packets).count == 32, "distinct packets")
+    let shortest = flavor == .verifiable ? 14 : 0
+    #expect(extended.packets.allSatisfy { (shortest...200).contains($0.count) })
+    #expect(extended.extendingPackets(to: 4).packets == extended.packets)
+    let tally = try EngineOracle().compare(extended)
+    let once = try EngineOracle().compare(generated)
+    // An unrestricted case may stop at its first packet with an error.
+    if flavor == .verifiable {
+      #expect(tally.executions > once.executions, "\(tally.executions) against \(once.executions)")
+    } else {
+      #expect(tally.executions >= once.executions)
+    }
+  }
 }

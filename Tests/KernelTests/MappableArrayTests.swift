@@ -53,8 +53,12 @@ struct MappableArrayTests {
 
   @Test func theFlagChangesNothingForTheProgram() throws {
     for (object, program) in try Self.programsUsingArrays() {
+      // Global data (.rodata of a bpf_printk format, .data, .bss) is
+      // mappable either way, as libbpf makes it.
       let arrays = Set(
-        program.mapReferences.map(\.map).filter { object.maps[$0].type == .array })
+        program.mapReferences.map(\.map).filter {
+          object.maps[$0].type == .array && object.maps[$0].initialValue == nil
+        })
       // Without the flag: the arrays made by hand, as before.
       var plain: [Int: KernelMap] = [:]
       for index in arrays { plain[index] = try KernelMap.create(object.maps[index]) }

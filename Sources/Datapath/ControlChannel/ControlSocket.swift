@@ -7,7 +7,8 @@ import Kernel
 /// mode 0600): one request line per connection, one JSON line back.
 ///
 /// Requests: `status`; `swap` (toggle the form); `form per-packet` or
-/// `form batch`; `stop`. Answers to `swap`/`form`/`stop` are
+/// `form batch`; `stop`; `trace [FROM]` (the lines the programs printed
+/// from sequence number FROM, 0 by default: a ``TraceExcerpt``). Answers to `swap`/`form`/`stop` are
 /// `{"ok": true, "form": F}` or `{"ok": false, "error": TEXT}`. Answers
 /// are sent with `MSG_NOSIGNAL`: a client that gave up waiting (the
 /// exporter's short timeout, on a datapath that was stopped) must not kill
@@ -94,10 +95,21 @@ final class ControlSocket: @unchecked Sendable {
       } catch {
         return failure(error.description)
       }
+    case "trace":
+      var start: UInt64 = 0
+      if words.count == 2 {
+        guard let from = UInt64(words[1]) else { return failure("trace takes a line number") }
+        start = from
+      }
+      guard words.count <= 2 else { return failure("trace takes at most a line number") }
+      return
+        (try? String(
+          decoding: JSONCoding.encoder([.sortedKeys]).encode(datapath.trace(from: start)),
+          as: UTF8.self)) ?? "{}"
     case "stop":
       return "{\"ok\":true,\"form\":\"\(datapath.form.rawValue)\"}"
     default:
-      return failure("unknown request \"\(line)\" (status, swap, form F, stop)")
+      return failure("unknown request \"\(line)\" (status, swap, form F, trace [FROM], stop)")
     }
   }
 

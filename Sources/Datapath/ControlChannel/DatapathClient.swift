@@ -54,4 +54,16 @@ public struct DatapathClient: Sendable {
         path: path, step: "decode the status (\(answer.prefix(200)))", errno: .protocolError)
     }
   }
+
+  /// What the datapath's programs printed from sequence number `start`
+  /// on: the lines it keeps, and how many it lost.
+  public func trace(from start: UInt64 = 0) throws(DatapathError) -> TraceExcerpt {
+    let answer = try request("trace \(start)")
+    do {
+      return try JSONCoding.decoder().decode(TraceExcerpt.self, from: Data(answer.utf8))
+    } catch {
+      throw .controlSocket(
+        path: path, step: "decode the trace (\(answer.prefix(200)))", errno: .protocolError)
+    }
+  }
 }

@@ -15,6 +15,8 @@ final class QueueWorker: @unchecked Sendable {
   let forms: ProgramForms
   let pass: PassDevice
   let state: DatapathState
+  /// Where the lines the program prints go (``collectTrace(form:)``).
+  let trace: TraceFeed
   /// Act on a batch's verdicts grouped by action instead of in frame order.
   let groupActions: Bool
   /// What this queue counted and timed, read by the flusher and status.
@@ -37,11 +39,15 @@ final class QueueWorker: @unchecked Sendable {
   private var fallbackNoted = false
   /// Alternates the forms for a while after every swap.
   private var window = ComparisonWindow()
+  /// The machine's trace counts when its lines were last taken.
+  private var tracePrinted = 0
+  private var traceDropped = 0
 
   init(
     socket: QueueSocket, machine: Machine, runner: LiveFrameRunner, forms: ProgramForms,
-    pass: PassDevice, state: DatapathState, groupActions: Bool = false
+    pass: PassDevice, state: DatapathState, trace: TraceFeed, groupActions: Bool = false
   ) {
+    self.trace = trace
     self.socket = socket
     self.machine = machine
     self.runner = runner
@@ -112,6 +118,16 @@ final class QueueWorker: @unchecked Sendable {
     }
   }
 
+  /// Hands what the program printed in this batch to the datapath's
+  /// trace feed, after the count of lines the machine's ring dropped.
+  private func collectTrace(form: Form) {
+    let lines = machine.takeTraceLines()
+    let log = machine.traceLog
+    trace.append(lines, lost: log.dropped - traceDropped, queue: socket.queue, form: form)
+    tracePrinted = log.printed
+    traceDropped = log.dropped
+  }
+
   /// Publishes what the exchange reports.
   private func publish(_ exchange: MapExchange) {
     let (problem, count, nanoseconds) = (exchange.problem, exchange.count, exchange.nanoseconds)
@@ -156,9 +172,11 @@ final class QueueWorker: @unchecked Sendable {
     }
     let programEnd = Self.now()
     if let error = runner.lastError { state.note(error) }
+    let ranForm: Form = (form == .batch && forms.batch != nil) ? .batch : .perPacket
+    // Before the batch is counted: a reader that saw the count sees its lines.
+    if machine.traceLog.printed != tracePrinted { collectTrace(form: ranForm) }
     act(count: count)
     let end = Self.now()
-    let ranForm: Form = (form == .batch && forms.batch != nil) ? .batch : .perPacket
     let fallback = fallbackNoted ? nil : machine.engineFallback
     if fallback != nil { fallbackNoted = true }
     // Counted into a buffer of this queue's, outside the lock: the lock

@@ -33,6 +33,9 @@ public struct DatapathConfiguration: Sendable {
   /// ``SharedMaps``). False keeps them the engines' own, as the datapath
   /// did before, but for the redirect maps: the bench's reference.
   public var sharedMaps: Bool
+  /// The bytes of trace lines the datapath keeps for `xdpbatch trace`
+  /// (each line costs its text and ``TraceLog/lineOverhead``).
+  public var traceCapacity = TraceFeed.defaultCapacity
 
   /// Describes a datapath.
   public init(

@@ -26,6 +26,8 @@ public final class SoftwareDatapath: @unchecked Sendable {
   let pass: PassDevice
   let control: ControlSocket
   let sharedMaps: SharedMaps
+  /// What the programs printed (`trace` on the control socket).
+  let trace: TraceFeed
   private let base: DatapathCounters.Totals
   private let startedAt = Date()
   private let finished = DispatchGroup()
@@ -34,8 +36,9 @@ public final class SoftwareDatapath: @unchecked Sendable {
   private init(
     configuration: DatapathConfiguration, batchRefusal: String?, kernel: KernelSide,
     workers: [QueueWorker], state: DatapathState, pass: PassDevice, control: ControlSocket,
-    sharedMaps: SharedMaps, base: DatapathCounters.Totals
+    sharedMaps: SharedMaps, trace: TraceFeed, base: DatapathCounters.Totals
   ) {
+    self.trace = trace
     self.sharedMaps = sharedMaps
     self.configuration = configuration
     self.batchRefusal = batchRefusal
@@ -99,6 +102,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
     let control = try ControlSocket(path: ControlSocket.path(interface, configuration.state))
     let pass = try PassDevice(interface: interface, index: index)
     let state = DatapathState(form: configuration.form)
+    let trace = TraceFeed(capacity: configuration.traceCapacity)
     var workers: [QueueWorker] = []
     for queue in 0..<UInt32(queues) {
       let machine: Machine
@@ -121,7 +125,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
       workers.append(
         QueueWorker(
           socket: socket, machine: machine, runner: runner, forms: forms, pass: pass, state: state,
-          groupActions: configuration.groupActions))
+          trace: trace, groupActions: configuration.groupActions))
     }
     let kernel = try KernelSide.install(
       configuration.fallback, on: interface, mode: configuration.attachMode)
@@ -148,7 +152,8 @@ public final class SoftwareDatapath: @unchecked Sendable {
     }
     let datapath = SoftwareDatapath(
       configuration: configuration, batchRefusal: refusal, kernel: kernel, workers: workers,
-      state: state, pass: pass, control: control, sharedMaps: sharedMaps, base: base)
+      state: state, pass: pass, control: control, sharedMaps: sharedMaps, trace: trace,
+      base: base)
     datapath.launch()
     return datapath
   }
@@ -174,10 +179,12 @@ public final class SoftwareDatapath: @unchecked Sendable {
         if let error = state.takeError() {
           FileHandle.standardError.write(Data("xdpbatch datapath: engine: \(error)\n".utf8))
         }
+        logTrace()
       }
       // The queues' last frames (they drain their rings when stopping) are counted too.
       queues.wait()
       flush()
+      logTrace()
       finished.leave()
     }
     flusher.name = "xdpbatch counters"

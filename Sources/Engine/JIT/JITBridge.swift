@@ -12,6 +12,7 @@ enum JITBridge {
     // The machine is borrowed, not retained: the run that entered the
     // code holds it (a helper call is on every packet's path).
     JITRuntime.withMachine(in: context) { machine in
+      machine.jit.swiftCalls &+= 1
       do throws(ExecutionError) {
         let result = try machine.callHelper(
           Int32(truncatingIfNeeded: id), index: Int(index),
@@ -45,14 +46,11 @@ enum JITBridge {
 
   static let atomicEntry: Callback = { context, address, selector in
     let machine = JITRuntime.machine(in: context)
+    machine.jit.swiftCalls &+= 1
     let operation = Operation(rawValue: UInt8(truncatingIfNeeded: selector))!
     let source = Int(selector >> 8)
     let pointer = UnsafeMutableRawPointer(bitPattern: UInt(address))!
-    if operation.isWideAtomic {
-      Arithmetic.atomic64(operation, pointer, machine.registers, source)
-    } else {
-      Arithmetic.atomic32(operation, pointer, machine.registers, source)
-    }
+    Arithmetic.atomic(operation, pointer, machine.registers, source)
     return 0
   }
 

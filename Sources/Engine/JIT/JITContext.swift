@@ -1,6 +1,8 @@
 /// The layout of the block the JIT's code reads through R12: the address
 /// space's arena, page table and size, the instruction budget, the run's
-/// status and fault details, and the stack-frame tops. The engine refreshes
+/// status and fault details, the pending redirect (``RedirectWords``), the
+/// records of the batch being run (for the epilogue's inline redirect
+/// commit), and the stack-frame tops. The engine refreshes
 /// the address-space fields after every call back into Swift, so a helper
 /// that grows the space never leaves the code with stale pointers.
 enum JITContext {
@@ -17,9 +19,21 @@ enum JITContext {
   static let faultAddress: Int32 = 80
   static let faultInfo: Int32 = 88
   static let registers: Int32 = 96
-  static let stackTops: Int32 = 104
+  /// The machine's pending redirect: 16 bytes of ``RedirectWords``.
+  static let pendingRedirect: Int32 = 104
+  /// The address of the first record of the batch being run (0: none).
+  static let batchRecords: Int32 = 120
+  /// How many records that batch has.
+  static let batchCount: Int32 = 128
+  /// Their committed redirects, one ``RedirectWords`` per record.
+  static let batchRedirects: Int32 = 136
+  /// The maps as the JIT's inline helpers see them: ``MapDescriptor``s.
+  static let mapTable: Int32 = 144
+  /// How many descriptors ``mapTable`` has.
+  static let mapCount: Int32 = 152
+  static let stackTops: Int32 = 160
   /// Bytes in the block.
-  static let size = 104 + 8 * Machine.frameLimit
+  static let size = Int(stackTops) + 8 * Machine.frameLimit
 
   /// Values of the status field.
   enum Status: Int32 {

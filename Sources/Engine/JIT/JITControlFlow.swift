@@ -63,11 +63,20 @@ extension JITCompiler {
       a.jump(.equal, to: epilogue)
       a.ret()
     case .callHelper:
+      let (slow, done) = (a.makeLabel(), a.makeLabel())
+      switch emitInlineHelper(Int32(truncatingIfNeeded: s.immediate), index, slow: slow, done: done) {
+      case .complete:
+        a.bind(done)
+        return
+      case .withFallback: a.bind(slow)
+      case .none: break
+      }
       callBack(JITBridge.helper, saving: 0...5) { a in
         a.move(.rsi, immediate: UInt64(bitPattern: s.immediate))
         a.move(.rdx, immediate: UInt64(index))
       }
       restoreAfterHelper()
+      a.bind(done)
     case .callRegister:
       callBack(JITBridge.helper, saving: 0...5) { a in
         a.move(.rsi, r.bpf(s.dst))

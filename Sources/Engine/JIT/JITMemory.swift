@@ -58,11 +58,24 @@ extension JITCompiler {
       .atomicCompareExchange32, .atomicAdd64, .atomicOr64, .atomicAnd64, .atomicXor64,
       .atomicFetchAdd64, .atomicFetchOr64, .atomicFetchAnd64, .atomicFetchXor64,
       .atomicExchange64, .atomicCompareExchange64:
-      // Checked here, performed by the engine's own code (the machine runs
-      // one program on one thread).
+      // Checked here; add, or, and, xor, fetch-add and exchange on an
+      // aligned address are one locked instruction, the rest (and a
+      // misaligned address, which a locked instruction would split
+      // across cache lines) are performed by the engine's own code.
       let wide = s.operation.isWideAtomic
       let displacement = checkedAddress(s.dst, s.offset, size: wide ? 8 : 4, write: true, index)
       if displacement != 0 { a.loadAddress(host, host, displacement) }
+      let done = a.makeLabel()
+      if let opcode = lockedOpcode(s) {
+        let slow = a.makeLabel()
+        a.test(host, immediate: wide ? 7 : 3, wide: true)
+        a.jump(.notEqual, to: slow)
+        a.memoryForm(
+          opcode, wide: wide, reg: x.number, base: host, displacement: 0,
+          prefix: opcode == [0x87] ? [] : [0xf0])
+        a.jump(to: done)
+        a.bind(slow)
+      }
       // The source may be any register, R10 included (the current
       // frame's pointer is in RBP only), so all of them are saved.
       callBack(JITBridge.atomic, saving: 0...10) { a in
@@ -70,15 +83,33 @@ extension JITCompiler {
         a.move(.rdx, immediate: UInt64(s.operation.rawValue) | UInt64(s.src) << 8)
       }
       restore(0...9)
+      a.bind(done)
     default:
       preconditionFailure("\(s.operation) is not a memory access")
+    }
+  }
+
+  /// The opcode of the locked x86 instruction that performs atomic `s`
+  /// (`lock add/or/and/xor [mem], src`, `lock xadd`, `xchg`), or nil.
+  /// A fetch into R10 (the frame pointer, which only RBP holds) is left
+  /// to the engine's code, which writes the register file as the
+  /// interpreter does.
+  private func lockedOpcode(_ s: Slot) -> [UInt8]? {
+    switch s.operation {
+    case .atomicAdd32, .atomicAdd64: return [0x01]
+    case .atomicOr32, .atomicOr64: return [0x09]
+    case .atomicAnd32, .atomicAnd64: return [0x21]
+    case .atomicXor32, .atomicXor64: return [0x31]
+    case .atomicFetchAdd32, .atomicFetchAdd64: return s.src == 10 ? nil : [0x0f, 0xc1]
+    case .atomicExchange32, .atomicExchange64: return s.src == 10 ? nil : [0x87]
+    default: return nil
     }
   }
 
   /// Leaves in R11 the host address of `size` bytes at BPF register
   /// `base` + `offset`, less the returned displacement, or jumps to a
   /// fault stub naming the instruction, the address and the size.
-  private mutating func checkedAddress(
+  mutating func checkedAddress(
     _ base: UInt8, _ offset: Int32, size: Int, write: Bool, _ index: Int
   ) -> Int32 {
     let r = JITRegisters.self

@@ -5,13 +5,22 @@ final class JITRuntime {
   let context: UnsafeMutableRawPointer
   /// The error a Swift callback threw during the current run.
   var error: ExecutionError?
+  /// Calls the machine's code made into Swift for helpers and atomics,
+  /// over its life (what the JIT does not inline; tests read it).
+  var swiftCalls = 0
 
   init() {
     context = .allocate(byteCount: JITContext.size, alignment: 16)
     context.initializeMemory(as: UInt8.self, repeating: 0, count: JITContext.size)
   }
 
-  deinit { context.deallocate() }
+  /// The maps' ``MapDescriptor``s (``JITContext/mapTable``).
+  private var mapDescriptors: UnsafeMutablePointer<MapDescriptor>?
+
+  deinit {
+    context.deallocate()
+    mapDescriptors?.deallocate()
+  }
 
   /// Sets the fields that stay for the machine's life: the machine, its
   /// register file and its stack tops.
@@ -22,6 +31,15 @@ final class JITRuntime {
     for frame in 0..<Machine.frameLimit {
       self[JITContext.stackTops + Int32(frame * 8)] = machine.stackTops[frame]
     }
+    let maps = machine.maps
+    let table = UnsafeMutablePointer<MapDescriptor>.allocate(capacity: max(maps.count, 1))
+    for (index, map) in maps.enumerated() {
+      (table + index).initialize(
+        to: MapDescriptor(map, processor: Int(machine.configuration.processorID)))
+    }
+    mapDescriptors = table
+    self[JITContext.mapTable] = UInt64(UInt(bitPattern: table))
+    self[JITContext.mapCount] = UInt64(maps.count)
   }
 
   subscript(field: Int32) -> UInt64 {
