@@ -20,6 +20,10 @@ public enum MetricFamily: String, CaseIterable, Sendable {
   /// Frames the software datapath ran through the program, per form: the
   /// denominator of both time families.
   case datapathPackets = "xdpbatch_datapath_packets_total"
+  /// The software datapath's seconds per packet in the program, per form,
+  /// both forms measured alternately on the same traffic after the last
+  /// swap (a gauge: the last such window's figure).
+  case datapathComparedProgramSeconds = "xdpbatch_datapath_compared_program_seconds_per_packet"
   /// Frames the kernel dropped at the software datapath's AF_XDP sockets
   /// (`XDP_STATISTICS`), by `reason`.
   case socketDropped = "xdpbatch_socket_dropped_total"
@@ -33,7 +37,7 @@ public enum MetricFamily: String, CaseIterable, Sendable {
 
   /// Whether the family is a counter (its OpenMetrics family name then
   /// drops the `_total` suffix its samples keep).
-  public var isCounter: Bool { self != .info }
+  public var isCounter: Bool { self != .info && self != .datapathComparedProgramSeconds }
 
   /// The `# HELP` text.
   public var help: String {
@@ -52,6 +56,8 @@ public enum MetricFamily: String, CaseIterable, Sendable {
       "Seconds the software datapath spent on frames from the RX ring to their verdict's action, the program included, per form."
     case .datapathPackets:
       "Frames the software datapath ran through the XDP program, per form."
+    case .datapathComparedProgramSeconds:
+      "Seconds per packet the software datapath spent in the XDP program, per form, both forms measured alternately on the same traffic in the window after the last swap (the same datapath, engine and frames)."
     case .socketDropped:
       "Frames dropped at the software datapath's AF_XDP sockets (XDP_STATISTICS), by reason."
     case .redirectErrors:

@@ -95,6 +95,9 @@ struct StatsReport: Encodable {
   var socket: SocketStatistics?
   /// The software datapath's time per packet in each form.
   var forms: TimingByForm?
+  /// The software datapath's two forms measured alternately on the same
+  /// traffic after the last swap (docs/DESIGN.md, "Like with like").
+  var comparison: TimingByForm?
   var zeroCopy: Bool?
   /// The software datapath's failed redirects by reason (an XSKMAP target
   /// cannot be followed: its sockets own the queues).
@@ -135,6 +138,7 @@ struct StatsReport: Encodable {
     datapath = software == nil ? .kernel : .software
     socket = software?.socket
     forms = software?.forms
+    comparison = software?.comparison
     zeroCopy = software?.zeroCopy
     redirectFailures = software?.redirectFailures
     redirectErrors = software?.redirectErrors
@@ -154,6 +158,24 @@ struct StatsReport: Encodable {
       // engine's time per packet in the running form says what the program costs.
       nsPerPacket = software.forms[software.form].programNanosecondsPerPacket
     }
+  }
+
+  /// `per-packet → batch` as measured alternately after the last swap, or
+  /// nil before both forms ran in that window.
+  static func comparisonLine(_ comparison: TimingByForm, engine: String?) -> String? {
+    let perPacket = comparison.perPacket
+    let batch = comparison.batch
+    guard let program = perPacket.programNanosecondsPerPacket,
+      let batchProgram = batch.programNanosecondsPerPacket,
+      let datapath = perPacket.datapathNanosecondsPerPacket,
+      let batchDatapath = batch.datapathNanosecondsPerPacket
+    else { return nil }
+    let figures = String(
+      format: "program %.1f -> %.1f ns/packet, datapath %.1f -> %.1f ns/packet", program,
+      batchProgram, datapath, batchDatapath)
+    return
+      "per-packet -> batch (software datapath, \(engine ?? "engine"), the same traffic after the last swap: \(perPacket.packets) + \(batch.packets) packets): "
+      + figures
   }
 
   func jsonLine() -> String { JSONCoding.line(self) }
@@ -181,6 +203,9 @@ struct StatsReport: Encodable {
         action.name.padding(toLength: 8, withPad: " ", startingAt: 0)
           + String(
             format: "%15llu  %15llu  %14.0f", count.packets, count.bytes, rates[action.name] ?? 0))
+    }
+    if let comparison, let line = Self.comparisonLine(comparison, engine: engine) {
+      lines.append(line)
     }
     if let errors = redirectErrors {
       lines.append("redirect errors: \(errors.summary)")
