@@ -70,6 +70,10 @@ final class PassDevice {
     }
   }
 
+  /// Removes the TAP device (once no queue sends into it) and returns when
+  /// the kernel has.
+  func remove() { device.remove() }
+
   /// Completes what the peer left to offload, on a veth.
   @inline(__always) func prepare(_ frame: UnsafeMutableRawPointer, length: Int) {
     if completesChecksums { OffloadedChecksum.complete(frame, length: length) }

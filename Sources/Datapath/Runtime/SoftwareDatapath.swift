@@ -272,9 +272,11 @@ public final class SoftwareDatapath: @unchecked Sendable {
     control.close()
   }
 
-  /// Waits until ``stop()`` has taken effect.
+  /// Waits until ``stop()`` has taken effect: the workers are done, their
+  /// sockets closed and the TAP device gone.
   public func wait() {
     finished.wait()
     for worker in workers { worker.socket.close() }
+    pass.remove()
   }
 }

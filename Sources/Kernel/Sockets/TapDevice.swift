@@ -11,7 +11,7 @@ public final class TapDevice: @unchecked Sendable {
   public let name: String
   /// Its index.
   public let index: UInt32
-  private let descriptor: Int32
+  private var descriptor: Int32
 
   /// Makes the device `name`, applies `settings` (which may bring it up);
   /// writes do not block. A name another device holds fails with
@@ -42,7 +42,17 @@ public final class TapDevice: @unchecked Sendable {
     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
   }
 
-  deinit { close(descriptor) }
+  deinit { if descriptor >= 0 { Glibc.close(descriptor) } }
+
+  /// Closes the device and waits (up to 2 s) until the kernel has
+  /// unregistered it, so that a datapath started next for an interface
+  /// with this index finds the name free. Call it once nothing writes.
+  public func remove() {
+    guard descriptor >= 0 else { return }
+    Glibc.close(descriptor)
+    descriptor = -1
+    for _ in 0..<100 where NetworkInterface.index(of: name) != nil { usleep(20_000) }
+  }
 
   /// Writes one frame; false when the device did not take all of it.
   @inline(__always)
