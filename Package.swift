@@ -107,7 +107,8 @@ let package = Package(
     // Kernel fixtures for the suites that reach the kernel: whether BPF can
     // be used here, a veth pair in a namespace of its own.
     .target(
-      name: "KernelTestSupport", dependencies: ["BPF", "Frames", "Kernel", "Deployment", "Lab"],
+      name: "KernelTestSupport",
+      dependencies: ["BPF", "Frames", "Kernel", "Deployment", "Lab", "TestSupport"],
       path: "Tests/KernelTestSupport"),
     .testTarget(name: "BPFTests", dependencies: ["BPF", "CBPF", "TestSupport"]),
     .testTarget(name: "RewriterTests", dependencies: ["Rewriter", "BPF", "CBPF"]),

@@ -49,6 +49,7 @@ public struct MapType: RawRepresentable, Hashable, Sendable {
   public static let perCPUArray = MapType(rawValue: 6)
   public static let lruHash = MapType(rawValue: 9)
   public static let lruPerCPUHash = MapType(rawValue: 10)
+  public static let lpmTrie = MapType(rawValue: 11)
   public static let devmap = MapType(rawValue: 14)
   public static let cpumap = MapType(rawValue: 16)
   public static let xskmap = MapType(rawValue: 17)
@@ -57,7 +58,8 @@ public struct MapType: RawRepresentable, Hashable, Sendable {
 
   private static let names: [UInt32: String] = [
     1: "hash", 2: "array", 3: "prog_array", 4: "perf_event_array", 5: "percpu_hash",
-    6: "percpu_array", 9: "lru_hash", 10: "lru_percpu_hash", 14: "devmap", 16: "cpumap",
+    6: "percpu_array", 9: "lru_hash", 10: "lru_percpu_hash", 11: "lpm_trie", 14: "devmap",
+    16: "cpumap",
     17: "xskmap", 25: "devmap_hash", 27: "ringbuf",
   ]
 

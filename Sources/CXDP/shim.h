@@ -42,6 +42,7 @@ static inline unsigned int cxdp_inhibit_program_load(void) { return XSK_LIBXDP_F
 /* XDP_COPY / XDP_ZEROCOPY / XDP_USE_NEED_WAKEUP bind flags. */
 static inline unsigned short cxdp_bind_copy(void) { return XDP_COPY; }
 static inline unsigned short cxdp_bind_zerocopy(void) { return XDP_ZEROCOPY; }
+static inline unsigned short cxdp_bind_need_wakeup(void) { return XDP_USE_NEED_WAKEUP; }
 
 /* The socket's drop counters (XDP_STATISTICS). Returns 0 or -1 with errno. */
 static inline int cxdp_statistics(int fd, struct xdp_statistics *out)

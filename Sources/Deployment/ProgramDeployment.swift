@@ -3,6 +3,7 @@ import Datapath
 import Engine
 import Foundation
 import Glibc
+import Inspection
 import Kernel
 
 /// Attach, swap and detach of an interface's program on either datapath,
@@ -24,6 +25,10 @@ public struct ProgramDeployment: Sendable {
   let kernel: KernelDeployment
   /// The `xdpbatch` executable the datapath process runs.
   public var executable: String
+  /// Told what recovery repaired before an operation (a killed
+  /// capture's variant replaced by the original program), for the
+  /// operator; the command line prints it.
+  public var notices: @Sendable (String) -> Void = { _ in }
 
   /// Where records are kept.
   public var state: StateDirectory { kernel.state }
@@ -51,7 +56,10 @@ public struct ProgramDeployment: Sendable {
   /// on `interface` (``DatapathRecovery``); holding its lock.
   @discardableResult
   func recover(_ interface: String) -> DatapathRecovery.Outcome {
-    DatapathRecovery(state: state, launcher: launcher).recover(interface: interface)
+    if let repaired = FrameCapture.restoreLeftover(interface: interface, state: state) {
+      notices(repaired)
+    }
+    return DatapathRecovery(state: state, launcher: launcher).recover(interface: interface)
   }
 
   /// Attaches `source` to `interface` on `datapath` in `form`. The

@@ -33,11 +33,13 @@ public final class BPFMap {
   var lastUse: [UInt64] = []
   var useClock: UInt64 = 0
   /// Bytes of bookkeeping charged to the budget for the slots reachable.
-  private var bookkeepingCharged = 0
+  var bookkeepingCharged = 0
   /// Programs of a PROG_ARRAY, by index.
   var programs: [Int: PreparedProgram] = [:]
+  /// The entries of an LPM_TRIE (BPFMap+PrefixTrie.swift).
+  var trie: PrefixTrie?
 
-  enum Kind { case array, sparseArray, hash, programArray }
+  enum Kind { case array, sparseArray, hash, programArray, prefixTrie }
 
   /// Budget charged per slot for its key, LRU clock and dictionary entry.
   static let bookkeepingPerSlot = 64
@@ -57,6 +59,7 @@ public final class BPFMap {
     case .devmap, .cpumap, .xskmap: kind = .sparseArray
     case .hash, .perCPUHash, .lruHash, .lruPerCPUHash, .devmapHash: kind = .hash
     case .programArray: kind = .programArray
+    case .lpmTrie: kind = .prefixTrie
     default: throw .unsupportedMap(name: definition.name, type: type)
     }
     let entries = Int(definition.maxEntries)
@@ -64,7 +67,10 @@ public final class BPFMap {
       throw .invalidMap(
         name: definition.name, reason: "key, value size and max_entries must be > 0")
     }
-    if kind != .hash, definition.keySize != 4 {
+    if kind == .prefixTrie, let refusal = PrefixTrie.refusal(of: definition) {
+      throw .invalidMap(name: definition.name, reason: refusal)
+    }
+    if kind != .hash, kind != .prefixTrie, definition.keySize != 4 {
       throw .invalidMap(name: definition.name, reason: "array-like maps need 4-byte keys")
     }
     self.processors = type.isPerCPU ? processors : 1
@@ -73,7 +79,7 @@ public final class BPFMap {
     let name = "map \(definition.name)"
     // Hash and device maps take at most ``slotRange`` of it, whatever they declare.
     guard !bytes.overflow,
-      kind == .hash || kind == .sparseArray || kind == .programArray
+      kind == .hash || kind == .sparseArray || kind == .programArray || kind == .prefixTrie
         || bytes.partialValue <= AddressSpace.maximumSize
     else {
       throw .addressSpace(
@@ -83,12 +89,13 @@ public final class BPFMap {
       switch kind {
       case .programArray: values = nil
       case .array: values = try space.map(length: bytes.partialValue, name: name)
-      case .sparseArray, .hash:
+      case .sparseArray, .hash, .prefixTrie:
         values = try space.reserve(length: min(bytes.partialValue, Self.slotRange), name: name)
       }
     } catch {
       throw .addressSpace(error)
     }
+    if kind == .prefixTrie { trie = PrefixTrie(keySize: Int(definition.keySize)) }
     if let initial = definition.initialValue, kind == .array, let values {
       space.write(Array(initial.prefix(Int(definition.valueSize))), at: UInt64(values.start))
     }
@@ -126,6 +133,8 @@ public final class BPFMap {
     case .programArray:
       let index = Self.index(key)
       return programs[index] != nil ? index : nil
+    case .prefixTrie:
+      return trie?.match(key)
     }
   }
 
@@ -171,6 +180,10 @@ public final class BPFMap {
       lastUse[slot] = useClock
     case .programArray:
       return -Errno.invalid
+    case .prefixTrie:
+      let placed = try placeInTrie(key, command: command)
+      guard placed >= 0 else { return Int32(placed) }
+      slot = placed
     }
     let bytes = Array(value.prefix(Int(definition.valueSize)))
     for cpu in 0..<processors where processor == nil || processor == cpu {
@@ -206,7 +219,7 @@ public final class BPFMap {
   }
 
   /// Opens values for at least `slots` slots, doubling what is reachable.
-  private func makeReachable(slots: Int) throws(AddressSpaceError) {
+  func makeReachable(slots: Int) throws(AddressSpaceError) {
     guard let values else { return }
     let needed = slots * stride * processors
     let reachable = space.reachableBytes(of: values)
@@ -225,6 +238,7 @@ public final class BPFMap {
   func delete(key: [UInt8]) -> Int32 {
     switch kind {
     case .array: return -Errno.invalid
+    case .prefixTrie: return deleteFromTrie(key)
     case .programArray:
       let index = Self.index(key)
       guard index < Int(definition.maxEntries) else { return -Errno.invalid }

@@ -79,6 +79,7 @@ extension BPFMap {
       keyBySlot.compactMap { $0 }.sorted { Self.index($0) < Self.index($1) }
     case .hash: keyBySlot.compactMap { $0 }
     case .programArray: programs.keys.sorted().map { Self.key(UInt32($0)) }
+    case .prefixTrie: trie?.keys ?? []
     }
   }
 

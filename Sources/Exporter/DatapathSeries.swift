@@ -19,6 +19,9 @@ struct DatapathSeries {
   private var socket = SocketStatistics()
   private var forms: [FormSeriesKey: FormCounters] = [:]
   private var drops: [Counter] = []
+  /// The last comparison window's seconds per packet, per program and form
+  /// (made once a window measured the form).
+  private var compared: [FormSeriesKey: Gauge] = [:]
 
   /// The `reason` label values of ``MetricFamily/socketDropped`` and where
   /// each count is in the sockets' statistics.
@@ -53,6 +56,22 @@ struct DatapathSeries {
       counters.add(now: status.forms[form], before: timing[form])
     }
     timing = status.forms
+    if let comparison = status.comparison {
+      for form in Form.allCases {
+        guard let cost = comparison[form].programNanosecondsPerPacket else { continue }
+        let key = FormSeriesKey(program: status.program, form: form)
+        let gauge =
+          compared[key]
+          ?? {
+            let made = registry.makeGauge(
+              descriptor: MetricFamily.datapathComparedProgramSeconds.descriptor,
+              labels: [("interface", interface), ("program", key.program), ("form", key.formLabel)])
+            compared[key] = made
+            return made
+          }()
+        gauge.set(to: cost / 1e9)
+      }
+    }
     if drops.isEmpty {
       drops = Self.dropReasons.map {
         registry.makeCounter(
@@ -71,6 +90,7 @@ struct DatapathSeries {
   func unregister(from registry: PrometheusCollectorRegistry) {
     for counters in forms.values { counters.unregister(from: registry) }
     for counter in drops { registry.unregisterCounter(counter) }
+    for gauge in compared.values { registry.unregisterGauge(gauge) }
   }
 
   /// `now - before`, or none when that would be negative (a counter that

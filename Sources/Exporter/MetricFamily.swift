@@ -20,9 +20,15 @@ public enum MetricFamily: String, CaseIterable, Sendable {
   /// Frames the software datapath ran through the program, per form: the
   /// denominator of both time families.
   case datapathPackets = "xdpbatch_datapath_packets_total"
+  /// The software datapath's seconds per packet in the program, per form,
+  /// both forms measured alternately on the same traffic after the last
+  /// swap (a gauge: the last such window's figure).
+  case datapathComparedProgramSeconds = "xdpbatch_datapath_compared_program_seconds_per_packet"
   /// Frames the kernel dropped at the software datapath's AF_XDP sockets
   /// (`XDP_STATISTICS`), by `reason`.
   case socketDropped = "xdpbatch_socket_dropped_total"
+  /// REDIRECT verdicts whose frame did not leave, by `reason` (both datapaths).
+  case redirectErrors = "xdpbatch_redirect_errors_total"
   /// The build and the kernel, as labels on a constant 1.
   case info = "xdpbatch_info"
 
@@ -31,7 +37,7 @@ public enum MetricFamily: String, CaseIterable, Sendable {
 
   /// Whether the family is a counter (its OpenMetrics family name then
   /// drops the `_total` suffix its samples keep).
-  public var isCounter: Bool { self != .info }
+  public var isCounter: Bool { self != .info && self != .datapathComparedProgramSeconds }
 
   /// The `# HELP` text.
   public var help: String {
@@ -50,8 +56,12 @@ public enum MetricFamily: String, CaseIterable, Sendable {
       "Seconds the software datapath spent on frames from the RX ring to their verdict's action, the program included, per form."
     case .datapathPackets:
       "Frames the software datapath ran through the XDP program, per form."
+    case .datapathComparedProgramSeconds:
+      "Seconds per packet the software datapath spent in the XDP program, per form, both forms measured alternately on the same traffic in the window after the last swap (the same datapath, engine and frames)."
     case .socketDropped:
       "Frames dropped at the software datapath's AF_XDP sockets (XDP_STATISTICS), by reason."
+    case .redirectErrors:
+      "REDIRECT verdicts whose frame did not leave, by reason (the kernel's error name, or dropped); the software datapath's REDIRECT counts only frames that left, the kernel datapath's counts verdicts."
     case .info:
       "The xdpbatch version, the kernel release and whether the kernel can run batch programs."
     }

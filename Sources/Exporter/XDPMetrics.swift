@@ -1,3 +1,4 @@
+import BPF
 import Datapath
 import Deployment
 import Foundation
@@ -26,6 +27,7 @@ public final class XDPMetrics: Sendable {
   private let clock: @Sendable () -> Double
   private let series = Mutex<[String: InterfaceSeries]>([:])
   private let datapaths = Mutex<[String: DatapathSeries]>([:])
+  private let redirectErrors = Mutex<[String: RedirectErrorSeries]>([:])
   /// How long one datapath's control socket may take to answer (seconds).
   public let datapathTimeout: Double
 
@@ -63,24 +65,30 @@ public final class XDPMetrics: Sendable {
           refreshDatapath(name, running: labels.datapath == "software")
         } else {
           series.removeValue(forKey: name)?.unregister(from: registry)
-          refreshDatapath(name, running: false)
+          refreshDatapath(name, running: false, attached: false)
         }
       }
       for (name, gone) in series where !names.contains(name) {
         gone.unregister(from: registry)
         series.removeValue(forKey: name)
-        refreshDatapath(name, running: false)
+        refreshDatapath(name, running: false, attached: false)
       }
     }
   }
 
   /// Adds what `interface`'s software datapath counted, when it `running`;
-  /// removes its series when not. A datapath that does not answer within
-  /// ``datapathTimeout`` keeps its series as they were.
-  private func refreshDatapath(_ interface: String, running: Bool) {
+  /// removes its series when not (then the kernel's failed redirects are
+  /// recorded while xdpbatch's program is `attached`, removed when not).
+  /// A datapath that does not answer within ``datapathTimeout`` keeps its
+  /// series as they were.
+  private func refreshDatapath(_ interface: String, running: Bool, attached: Bool = true) {
     datapaths.withLock { datapaths in
       guard running else {
         datapaths.removeValue(forKey: interface)?.unregister(from: registry)
+        // The kernel datapath's tracer, while xdpbatch's program is
+        // attached there (its pins may outlive a deleted interface).
+        recordRedirectErrors(
+          interface, attached ? RedirectErrorTracer.read(interface: interface) : nil)
         return
       }
       let client = DatapathClient(
@@ -88,6 +96,22 @@ public final class XDPMetrics: Sendable {
       guard let status = try? client.status(), status.interface == interface else { return }
       datapaths[interface, default: DatapathSeries(interface: interface)].record(
         status, registry: registry)
+      recordRedirectErrors(interface, status.redirectErrors)
+    }
+  }
+
+  /// Adds `errors` (the running datapath's failed redirects: the software
+  /// datapath's status, or the kernel's tracer) to `interface`'s
+  /// ``MetricFamily/redirectErrors`` series; none (the interface or its
+  /// attachment gone, or a kernel datapath without its tracer) removes them.
+  private func recordRedirectErrors(_ interface: String, _ errors: RedirectErrors?) {
+    redirectErrors.withLock { all in
+      guard let errors else {
+        all.removeValue(forKey: interface)?.unregister(from: registry)
+        return
+      }
+      all[interface, default: RedirectErrorSeries(interface: interface)].record(
+        errors, registry: registry)
     }
   }
 

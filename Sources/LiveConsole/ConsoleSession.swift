@@ -270,6 +270,9 @@ public final class ConsoleSession {
           record, counts: rewrites.counts(of: record),
           nanosecondsPerPacket: watch.nanosecondsPerPacket, datapath: watch.datapath,
           datapathNanosecondsPerPacket: watch.datapathNanosecondsPerPacket,
+          softwareEngine: watch.softwareNanosecondsPerPacket.isEmpty
+            ? nil : watch.softwareEngine ?? "engine",
+          kernelNanosecondsPerPacket: watch.kernelNanosecondsPerPacket,
           batchInKernel: ProgramStatus.batchInKernel(
             record, kernel: kernelSupport, interface: inventory?[name: record.interface]))
       }

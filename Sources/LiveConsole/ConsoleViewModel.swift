@@ -51,7 +51,8 @@ extension ProgramStatus {
   init(
     _ record: AttachmentRecord, counts: RewriteSummaries.Counts?,
     nanosecondsPerPacket: [Form: Double], datapath: DatapathReading?,
-    datapathNanosecondsPerPacket: [Form: Double], batchInKernel: Bool = false
+    datapathNanosecondsPerPacket: [Form: Double], softwareEngine: String? = nil,
+    kernelNanosecondsPerPacket: [Form: Double] = [:], batchInKernel: Bool = false
   ) {
     self.init(
       objectPath: record.object, programName: record.program,
@@ -65,6 +66,10 @@ extension ProgramStatus {
       zeroCopy: datapath?.zeroCopy, datapathNanosecondsPerPacket: datapathNanosecondsPerPacket,
       datapathMove: Self.datapathMove(of: record, batchInKernel: batchInKernel),
       batchRefusal: counts?.refusal)
+    if let softwareEngine {
+      self.softwareEngine = softwareEngine
+      self.kernelNanosecondsPerPacket = kernelNanosecondsPerPacket
+    }
   }
 
   /// What `b` does to `record`'s interface when it moves it between the

@@ -1,3 +1,4 @@
+import BPF
 import Deployment
 import Kernel
 
@@ -33,9 +34,11 @@ public final class PinnedTraffic: TrafficSource {
     let sample = try throughHandle(interface: interface) { try $0.sample(at: time) }
     guard let sample else { return nil }
     let record = record(interface: interface, programID: sample.programID)
+    let status = record?.isSoftware == true ? deployment.status(interface: interface) : nil
     return TrafficReading(
-      sample: sample, record: record,
-      datapath: record?.isSoftware == true ? datapath(interface: interface) : nil)
+      sample: sample, record: record, datapath: status.map(DatapathReading.init),
+      redirectErrors: status.map { $0.redirectErrors ?? RedirectErrors() }
+        ?? RedirectErrorTracer.read(interface: interface))
   }
 
   /// The running software datapath's status, asked over its control socket.

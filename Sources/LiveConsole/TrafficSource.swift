@@ -34,17 +34,29 @@ public struct DatapathReading: Hashable, Sendable {
   public var zeroCopy: Bool
   /// Packets, program time and whole-datapath time in each form.
   public var forms: TimingByForm
+  /// Both forms measured alternately on the same traffic after the last
+  /// swap (``DatapathStatus/comparison``); nil from an older datapath.
+  public var comparison: TimingByForm?
+  /// The engine that runs the program (`jit`, `interpreter`).
+  public var engine: String?
 
   /// Describes a datapath.
-  public init(form: Form, zeroCopy: Bool, forms: TimingByForm) {
+  public init(
+    form: Form, zeroCopy: Bool, forms: TimingByForm, comparison: TimingByForm? = nil,
+    engine: String? = nil
+  ) {
     self.form = form
     self.zeroCopy = zeroCopy
     self.forms = forms
+    self.comparison = comparison
+    self.engine = engine
   }
 
   /// What `status` reports over the datapath's control socket.
   public init(_ status: DatapathStatus) {
-    self.init(form: status.form, zeroCopy: status.zeroCopy, forms: status.forms)
+    self.init(
+      form: status.form, zeroCopy: status.zeroCopy, forms: status.forms,
+      comparison: status.comparison, engine: status.runningEngine?.rawValue)
   }
 }
 
@@ -57,11 +69,18 @@ public struct TrafficReading: Sendable {
   public var record: AttachmentRecord?
   /// The software datapath's report, when one runs on the interface.
   public var datapath: DatapathReading?
+  /// The failed redirects of the datapath that runs the program, by
+  /// reason (`nil`: not counted there).
+  public var redirectErrors: RedirectErrors?
 
   /// Describes a reading.
-  public init(sample: CounterSample, record: AttachmentRecord?, datapath: DatapathReading? = nil) {
+  public init(
+    sample: CounterSample, record: AttachmentRecord?, datapath: DatapathReading? = nil,
+    redirectErrors: RedirectErrors? = nil
+  ) {
     self.sample = sample
     self.record = record
     self.datapath = datapath
+    self.redirectErrors = redirectErrors
   }
 }

@@ -15,8 +15,17 @@ struct TrafficWatch {
   var traffic = ActionTraffic()
   var history = RateHistory()
   var record: AttachmentRecord?
-  /// The program's nanoseconds per packet in each form that ran.
-  var nanosecondsPerPacket: [Form: Double] = [:]
+  /// The kernel's nanoseconds per packet (its run statistics) in each
+  /// form it ran the program in.
+  var kernelNanosecondsPerPacket: [Form: Double] = [:]
+  /// The software datapath's program nanoseconds per packet in each form,
+  /// from its comparison window when it has one (both forms on the same
+  /// traffic): kept after the interface moves back to the kernel.
+  var softwareNanosecondsPerPacket: [Form: Double] = [:]
+  /// The same for the whole software datapath.
+  var softwareDatapathNanosecondsPerPacket: [Form: Double] = [:]
+  /// The engine that measured the software figures.
+  var softwareEngine: String?
   /// The software datapath's report (`nil` in the kernel).
   var datapath: DatapathReading?
   var problem: StatusMessage?
@@ -37,26 +46,21 @@ struct TrafficWatch {
       let current = reading.record
       let hasRates = tracker.last != nil
       let report = tracker.record(reading.sample)
-      // Another program's cost says nothing about this one's, nor the
-      // kernel's about the engine's.
-      if current?.source != record?.source || current?.isSoftware != record?.isSoftware {
-        nanosecondsPerPacket = [:]
-      }
+      // Another program's cost says nothing about this one's; the
+      // kernel's and the engine's figures are kept apart.
+      if current?.source != record?.source { forgetCosts() }
       record = current
       datapath = current?.isSoftware == true ? reading.datapath : nil
       traffic = ActionTraffic(report)
+      traffic.redirectErrors = reading.redirectErrors
       // The first sample has totals but no rates yet: not a point at zero.
       if hasRates { history.append(time: now, packetsPerSecond: report.packetsPerSecond) }
       if let datapath {
-        for form in Form.allCases {
-          if let cost = datapath.forms[form].programNanosecondsPerPacket {
-            nanosecondsPerPacket[form] = cost
-          }
-        }
+        note(datapath)
       } else if current?.isSoftware == false, let form = current?.form,
         let cost = report.nanosecondsPerPacket
       {
-        nanosecondsPerPacket[form] = cost
+        kernelNanosecondsPerPacket[form] = cost
       }
       problem =
         current == nil
@@ -72,23 +76,47 @@ struct TrafficWatch {
   /// counters to the next sample.
   mutating func refreshRecord(from source: any TrafficSource) {
     let current = try? source.record(interface: interface)
-    if current?.source != record?.source || current?.isSoftware != record?.isSoftware {
-      nanosecondsPerPacket = [:]
-    }
+    if current?.source != record?.source { forgetCosts() }
     record = current
     datapath = current?.isSoftware == true ? source.datapath(interface: interface) : nil
   }
 
-  /// The whole software datapath's nanoseconds per packet in each form
-  /// that ran (empty in the kernel).
-  var datapathNanosecondsPerPacket: [Form: Double] {
-    guard let datapath else { return [:] }
-    var costs: [Form: Double] = [:]
+  /// Takes the software datapath's figures of each form: the comparison
+  /// window's where it measured the form, else (an older datapath) the
+  /// totals'.
+  private mutating func note(_ datapath: DatapathReading) {
     for form in Form.allCases {
-      costs[form] = datapath.forms[form].datapathNanosecondsPerPacket
+      let timing: FormTiming?
+      if let comparison = datapath.comparison {
+        timing = comparison[form].packets > 0 ? comparison[form] : nil
+      } else {
+        timing = datapath.forms[form]
+      }
+      guard let timing, let program = timing.programNanosecondsPerPacket else { continue }
+      softwareNanosecondsPerPacket[form] = program
+      softwareDatapathNanosecondsPerPacket[form] = timing.datapathNanosecondsPerPacket
     }
-    return costs
+    if let engine = datapath.engine { softwareEngine = engine }
   }
+
+  private mutating func forgetCosts() {
+    kernelNanosecondsPerPacket = [:]
+    softwareNanosecondsPerPacket = [:]
+    softwareDatapathNanosecondsPerPacket = [:]
+    softwareEngine = nil
+  }
+
+  /// The program's nanoseconds per packet in each form for the pane's
+  /// `ns/pkt` row: the software datapath's once it measured the program
+  /// (per-packet and batch on the same datapath and engine), else the
+  /// kernel's.
+  var nanosecondsPerPacket: [Form: Double] {
+    softwareNanosecondsPerPacket.isEmpty ? kernelNanosecondsPerPacket : softwareNanosecondsPerPacket
+  }
+
+  /// The whole software datapath's nanoseconds per packet in each form
+  /// it measured (empty when it never ran the program).
+  var datapathNanosecondsPerPacket: [Form: Double] { softwareDatapathNanosecondsPerPacket }
 
   /// Totals from zero from now on; rates and history go on.
   mutating func resetBaseline() {

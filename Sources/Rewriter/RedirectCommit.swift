@@ -16,7 +16,9 @@ enum RedirectCommit: Equatable {
   /// Only after a record whose verdict is `XDP_REDIRECT`: every call of
   /// a redirect helper is in the main program and its result is the
   /// program's return value (`return bpf_redirect(…)`: the call is
-  /// followed by `exit`, through unconditional jumps only). Those helpers
+  /// followed by `exit`, through unconditional jumps and register moves
+  /// that carry the result into R0 only, as clang writes `r6 = r0; w0 =
+  /// w6` for a result kept in a variable). Those helpers
   /// set a target exactly when they return `XDP_REDIRECT`, and a failed
   /// lookup clears it, so after any other verdict nothing is pending and
   /// nothing leaks into the next record.
@@ -47,16 +49,31 @@ enum RedirectCommit: Equatable {
 
   /// Whether the helper call at `call` (a main-program helper call) is
   /// followed by the main program's `exit` with nothing between but
-  /// unconditional jumps, so that R0 at the exit is the call's result.
+  /// unconditional jumps and register-to-register moves (64-bit, or
+  /// 32-bit: a verdict fits in 32 bits), so that R0 at the exit is the
+  /// call's result.
   private static func returnsResult(ofCallAt call: Int, in program: Program) -> Bool {
     let instructions = program.instructions
     let mainLength = min(program.mainLength, instructions.count)
     guard instructions[call].isHelperCall, call < mainLength else { return false }
+    let moves: Set<UInt8> = [true, false].map { Opcode.arithmetic(.mov, .register, wide: $0) }
+      .reduce(into: []) { $0.insert($1) }
+    var holdsResult: Set<Register> = [.r0]
     var index = call + 1
     var visited: Set<Int> = []
     while index >= 0, index < mainLength, visited.insert(index).inserted {
       let instruction = instructions[index]
-      if instruction.isExit { return true }
+      if instruction.isExit { return holdsResult.contains(.r0) }
+      if moves.contains(instruction.opcode) && instruction.offset == 0 {
+        // `dst = src` (offset 0: not a sign-extending move).
+        if holdsResult.contains(instruction.src) {
+          holdsResult.insert(instruction.dst)
+        } else {
+          holdsResult.remove(instruction.dst)
+        }
+        index += 1
+        continue
+      }
       guard instruction.opcode == Opcode.jump || instruction.opcode == Opcode.longJump,
         let distance = instruction.branchDistance
       else { return false }

@@ -62,7 +62,7 @@ struct AttachCommand: ParsableCommand, LibraryMessageCommand {
     try Privileges.require(for: "attach")
     let name = try program ?? BPFObject(contentsOf: object).onlyXDPProgramName(file: object)
     let path = URL(fileURLWithPath: object).standardizedFileURL.path
-    let record = try ProgramDeployment().attach(
+    let record = try ProgramDeployment.commandLine().attach(
       ProgramSource(objectPath: path, programName: name), to: interface,
       mode: attachMode.mode, datapath: datapath, form: batch ? .batch : form, force: force,
       engine: engine, groupActions: groupActions)

@@ -87,6 +87,11 @@ struct CaptureCommand: ParsableCommand, LibraryMessageCommand {
     let previous = [SIGINT, SIGTERM, SIGHUP].map { ($0, signal($0, handler)) }
     defer { for (number, action) in previous { signal(number, action) } }
 
+    // A capture killed before it swapped back (kill -9) left its variant
+    // in place of the original: put the original back first, and say so.
+    if let repaired = FrameCapture.restoreLeftover(interface: interface) {
+      writeToStandardError("xdpbatch: \(repaired)")
+    }
     let capture = try FrameCapture.start(
       FrameCapture.Request(
         interface: interface, action: action.flatMap(Self.action(named:)), snapLength: snaplen),

@@ -23,7 +23,7 @@ struct DetachCommand: ParsableCommand, LibraryMessageCommand {
 
   func run() throws {
     try Privileges.require(for: "detach")
-    let outcome = try ProgramDeployment().detach(interface: interface, includingForeign: force)
+    let outcome = try ProgramDeployment.commandLine().detach(interface: interface, includingForeign: force)
     if outcome.detachedOurs { print("detached xdpbatch's program from \(interface)") }
     if let left = outcome.leftForeign.first {
       print("left \(DeploymentError.foreignOnly(interface: interface, program: left).advised)")

@@ -89,6 +89,22 @@ struct MapOperand: ParsableArguments {
 
   /// The map, with its BTF.
   func open() throws -> TypedMap { try DeployedProgram.on(interface).typedMap(named: name) }
+
+  /// Changes the map with `change`. On the software datapath, a map its
+  /// engines keep their own copy of (a PROG_ARRAY: `engine-own`) does not
+  /// follow the change: that is said on standard error first (issue 24:
+  /// an update succeeded silently).
+  func change(_ verb: String, _ change: (TypedMap) throws -> Void) throws {
+    let deployed = try DeployedProgram.on(interface)
+    let map = try deployed.typedMap(named: name)
+    let info = map.map.info
+    if let sharing = deployed.datapathSharing(of: info), !sharing.isShared {
+      writeToStandardError(
+        "xdpbatch: warning: map \(verb) on \(interface): the software datapath keeps its own copy of \(info.name) (\(info.type)) and does not follow the kernel's map; only the kernel fallback sees this change"
+      )
+    }
+    try change(map)
+  }
 }
 
 /// `xdpbatch map dump IFACE NAME`.
@@ -172,7 +188,8 @@ struct MapUpdateCommand: ParsableCommand, LibraryMessageCommand {
 
   @Argument(
     help:
-      "The value, as `map dump` prints values (or hex:BYTES); for a per-CPU map one value per CPU, in CPU order (as bpftool).")
+      "The value, as `map dump` prints values (or hex:BYTES); for a per-CPU map one value per CPU, in CPU order (as bpftool)."
+  )
   var values: [String] = []
 
   @Option(
@@ -191,9 +208,9 @@ struct MapUpdateCommand: ParsableCommand, LibraryMessageCommand {
 
   func run() throws {
     if let allCPUs {
-      try map.open().update(key: key, values: [allCPUs], allCPUs: true)
+      try map.change("update") { try $0.update(key: key, values: [allCPUs], allCPUs: true) }
     } else {
-      try map.open().update(key: key, values: values)
+      try map.change("update") { try $0.update(key: key, values: values) }
     }
   }
 }
@@ -211,7 +228,7 @@ struct MapDeleteCommand: ParsableCommand, LibraryMessageCommand {
   @OptionGroup var messages: LibraryMessageOptions
 
   func run() throws {
-    try map.open().delete(key: key)
+    try map.change("delete") { try $0.delete(key: key) }
   }
 }
 

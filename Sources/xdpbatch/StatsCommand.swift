@@ -38,14 +38,24 @@ struct StatsCommand: ParsableCommand, LibraryMessageCommand {
 
   func run() throws {
     try Privileges.require(for: "stats")
-    let deployment = ProgramDeployment()
+    let deployment = ProgramDeployment.commandLine()
     // What a killed command or a dead datapath left is repaired first
     // (unless a command is at work on the interface), so that the report
     // says what the kernel runs.
     deployment.recoverIfIdle(interface: interface)
-    let (attachment, record) = try deployment.current(interface: interface)
     let statistics = try? RunStatistics.enable()
     defer { _ = statistics }
+    let (attachment, record): (XDPAttachment, AttachmentRecord?)
+    do {
+      (attachment, record) = try deployment.current(interface: interface)
+    } catch {
+      // Another tool's program: its run statistics, as bpftop shows them.
+      guard case .attach(.notAttached) = error,
+        let foreign = try? deployment.foreignPrograms(interface: interface), !foreign.isEmpty
+      else { throw error }
+      try ForeignRunReport.watch(foreign, on: interface, statistics: statistics, options: self)
+      return
+    }
     try attachment.watch(every: interval ?? Self.singleWindow, reports: interval == nil ? 1 : count)
     { sample, tracker in
       var report = StatsReport(
@@ -85,14 +95,18 @@ struct StatsReport: Encodable {
   var socket: SocketStatistics?
   /// The software datapath's time per packet in each form.
   var forms: TimingByForm?
+  /// The software datapath's two forms measured alternately on the same
+  /// traffic after the last swap (docs/DESIGN.md, "Like with like").
+  var comparison: TimingByForm?
   var zeroCopy: Bool?
   /// The software datapath's failed redirects by reason (an XSKMAP target
   /// cannot be followed: its sockets own the queues).
   var redirectFailures: RedirectFailures?
-  /// REDIRECT verdicts whose frame did not leave, by reason (the
-  /// software datapath; ``actions``' REDIRECT counts only frames that left).
+  /// REDIRECT verdicts whose frame did not leave, by reason (the software
+  /// datapath's, whose REDIRECT counts only frames that left; the kernel
+  /// datapath's from its tracepoints, whose REDIRECT counts verdicts).
   var redirectErrors: RedirectErrors?
-  /// Why ``redirectErrors`` is missing (the kernel datapath).
+  /// Why ``redirectErrors`` is missing (a kernel datapath without its tracer).
   var redirectErrorsUnavailable: String?
   /// Whether the record's software datapath is dead (its kernel fallback
   /// runs the program per packet until `swap`, `attach` or `detach`).
@@ -124,11 +138,17 @@ struct StatsReport: Encodable {
     datapath = software == nil ? .kernel : .software
     socket = software?.socket
     forms = software?.forms
+    comparison = software?.comparison
     zeroCopy = software?.zeroCopy
     redirectFailures = software?.redirectFailures
     redirectErrors = software?.redirectErrors
     if software == nil {
-      redirectErrorsUnavailable = Self.kernelRedirectErrors
+      // What the kernel reported to the tracepoints (REDIRECT counts the
+      // program's verdicts here: the frames that left are REDIRECT less these).
+      redirectErrors = RedirectErrorTracer.read(interface: interface)
+      if redirectErrors == nil {
+        redirectErrorsUnavailable = RedirectErrorTracer.unavailable(interface: interface)
+      }
     }
     if record?.datapathIsDead == true { datapathDead = true }
     engine = software?.runningEngine?.rawValue
@@ -140,9 +160,23 @@ struct StatsReport: Encodable {
     }
   }
 
-  /// What the kernel datapath's report says of its failed redirects.
-  static let kernelRedirectErrors =
-    "not counted on the kernel datapath (the kernel reports them only to the xdp:xdp_redirect_err tracepoint, which xdpbatch does not follow yet)"
+  /// `per-packet → batch` as measured alternately after the last swap, or
+  /// nil before both forms ran in that window.
+  static func comparisonLine(_ comparison: TimingByForm, engine: String?) -> String? {
+    let perPacket = comparison.perPacket
+    let batch = comparison.batch
+    guard let program = perPacket.programNanosecondsPerPacket,
+      let batchProgram = batch.programNanosecondsPerPacket,
+      let datapath = perPacket.datapathNanosecondsPerPacket,
+      let batchDatapath = batch.datapathNanosecondsPerPacket
+    else { return nil }
+    let figures = String(
+      format: "program %.1f -> %.1f ns/packet, datapath %.1f -> %.1f ns/packet", program,
+      batchProgram, datapath, batchDatapath)
+    return
+      "per-packet -> batch (software datapath, \(engine ?? "engine"), the same traffic after the last swap: \(perPacket.packets) + \(batch.packets) packets): "
+      + figures
+  }
 
   func jsonLine() -> String { JSONCoding.line(self) }
 
@@ -169,6 +203,9 @@ struct StatsReport: Encodable {
         action.name.padding(toLength: 8, withPad: " ", startingAt: 0)
           + String(
             format: "%15llu  %15llu  %14.0f", count.packets, count.bytes, rates[action.name] ?? 0))
+    }
+    if let comparison, let line = Self.comparisonLine(comparison, engine: engine) {
+      lines.append(line)
     }
     if let errors = redirectErrors {
       lines.append("redirect errors: \(errors.summary)")

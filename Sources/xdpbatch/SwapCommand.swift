@@ -16,7 +16,7 @@ struct SwapCommand: ParsableCommand, LibraryMessageCommand {
 
   func run() throws {
     try Privileges.require(for: "swap")
-    let record = try ProgramDeployment().swap(interface: interface)
+    let record = try ProgramDeployment.commandLine().swap(interface: interface)
     print(
       "\(interface) now runs \(record.program) (\(record.form.rawValue), \(record.runningDatapath.rawValue) datapath)"
     )

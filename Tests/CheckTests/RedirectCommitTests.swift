@@ -2,6 +2,7 @@ import BPF
 import Check
 import Frames
 import Rewriter
+import TestSupport
 import Testing
 
 @testable import Engine
@@ -38,6 +39,49 @@ struct RedirectCommitTests {
       .exit,
     ])
 
+  /// `returnsRedirect` with the result kept in R6 and returned as `w0 =
+  /// w6`, as clang compiles xdp_classify.
+  static let returnsRedirectThroughMoves = Program(
+    name: "returns_redirect_through_moves", sectionName: "xdp",
+    instructions: prologue + [
+      .jump(.jgt, .r4, .r3, offset: 10),
+      .load(.byte, .r4, from: .r2, offset: 5),
+      .move(.r5, .r4),
+      .arithmetic(.and, .r5, immediate: 1),
+      .jump(.jeq, .r5, immediate: 0, offset: 6),
+      .move(.r1, .r4),
+      .move(.r2, immediate: 0),
+      .call(helper: HelperFunction.redirect.rawValue),
+      .move(.r6, .r0),
+      .arithmetic(.mov, .r0, .r6, wide: false),
+      .exit,
+      .move(.r0, immediate: 2),
+      .exit,
+    ])
+
+  /// Like it, but R0 is overwritten from a register that does not hold the
+  /// result: odd byte: sets a target, then returns the byte's bit 2
+  /// (XDP_ABORTED or XDP_REDIRECT), so a target stays pending after an
+  /// ABORTED verdict; else XDP_PASS.
+  static let returnsAnotherRegister = Program(
+    name: "returns_another_register", sectionName: "xdp",
+    instructions: prologue + [
+      .jump(.jgt, .r4, .r3, offset: 11),
+      .load(.byte, .r4, from: .r2, offset: 5),
+      .move(.r5, .r4),
+      .arithmetic(.and, .r5, immediate: 1),
+      .jump(.jeq, .r5, immediate: 0, offset: 7),
+      .move(.r1, .r4),
+      .move(.r2, immediate: 0),
+      .move(.r6, .r4),
+      .call(helper: HelperFunction.redirect.rawValue),
+      .move(.r0, .r6),
+      .arithmetic(.and, .r0, immediate: 4),
+      .exit,
+      .move(.r0, immediate: 2),
+      .exit,
+    ])
+
   /// Odd byte: sets a target with `bpf_redirect`, then returns XDP_PASS
   /// (the target stays pending); byte with bit 1 set: XDP_REDIRECT without
   /// a target (the per-packet form has none); else XDP_PASS. A commit
@@ -64,7 +108,9 @@ struct RedirectCommitTests {
       .exit,
     ])
 
-  @Test(arguments: [returnsRedirect, leavesTargetPending])
+  @Test(arguments: [
+    returnsRedirect, returnsRedirectThroughMoves, returnsAnotherRegister, leavesTargetPending,
+  ])
   func everyVariantGivesEachPacketItsTarget(_ program: Program) throws {
     let result = try EquivalenceCheck(packets: 3_000, seed: 22).run(program, maps: [])
     // Both verdicts occur, so records of either kind follow each other.
@@ -89,7 +135,12 @@ struct RedirectCommitTests {
       return epilogue[..<commit].contains { $0.isBranch }
     }
     #expect(try commitIsConditional(Self.returnsRedirect))
+    #expect(try commitIsConditional(Self.returnsRedirectThroughMoves))
+    #expect(try !commitIsConditional(Self.returnsAnotherRegister))
     #expect(try !commitIsConditional(Self.leavesTargetPending))
+    // xdp_classify returns its `bpf_redirect` result through R6.
+    let classify = try BPFObject(contentsOf: PackageLayout.sample("xdp_classify"))
+    #expect(try commitIsConditional(classify.program(named: "xdp_classify_prog")))
   }
 
   /// The batch form's redirects and commits run inline in the JIT: no

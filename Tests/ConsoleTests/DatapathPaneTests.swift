@@ -36,6 +36,25 @@ import Testing
     #expect(Self.lines(zeroCopy, state).contains { $0.contains("software AF_XDP zero-copy") })
   }
 
+  /// The software datapath's figures (both forms, one engine) with the
+  /// kernel's own on a line of its own, kept after the move back.
+  @Test func softwareFiguresNameTheEngineAndTheKernelsStandApart() throws {
+    var snapshot = try Self.software(zeroCopy: false)
+    snapshot.program?.softwareEngine = "jit"
+    snapshot.program?.kernelNanosecondsPerPacket = [.perPacket: 32]
+    var state = ConsoleState()
+    _ = state.reconcile(with: snapshot)
+    var lines = Self.lines(snapshot, state)
+    #expect(lines.contains { $0.contains("ns/pkt   40.0 ns → 10.0 ns  (-75%)  software jit") })
+    #expect(lines.contains { $0.contains("datapath 400 ns → 200 ns  (-50%)  whole datapath") })
+    #expect(lines.contains { $0.contains("kernel   32.0 ns per-packet  run statistics") })
+    snapshot.program?.datapath = "kernel"
+    snapshot.program?.mode = .perPacket
+    lines = Self.lines(snapshot, state)
+    #expect(lines.contains { $0.contains("ns/pkt   40.0 ns → 10.0 ns  (-75%)  software jit") })
+    #expect(lines.contains { $0.contains("kernel   32.0 ns per-packet") })
+  }
+
   @Test func kernelProgramPaneSaysKernelAndHasNoDatapathRow() throws {
     let snapshot = try Fixtures.live()
     var state = ConsoleState()

@@ -142,6 +142,22 @@ struct DemoConsoleTests {
     #expect(
       session.waitFor(seconds: 10) { $0.contains("whole datapath") },
       "no datapath time per packet:\n\(session.capture())")
+    // Like with like (issue 22): within 20 s of the move, per-packet →
+    // batch from the same datapath and engine, measured alternately on
+    // its traffic, and the kernel's own figure on a line of its own.
+    #expect(
+      session.waitFor(seconds: 20) {
+        Self.comparedFigures(in: $0) && $0.contains("run statistics")
+      },
+      "no per-packet → batch figures of the software datapath:\n\(session.capture())")
+    let comparison = try #require(
+      try Self.stats(binary, interface)["comparison"] as? [String: Any], "stats has no comparison")
+    for form in ["per-packet", "batch"] {
+      let timing = comparison[form] as? [String: Any]
+      #expect(
+        (timing?["program_ns_per_packet"] as? NSNumber)?.doubleValue ?? 0 > 0,
+        "stats' comparison has no \(form) figure: \(comparison)")
+    }
 
     session.send("b")
     #expect(
@@ -156,6 +172,20 @@ struct DemoConsoleTests {
     #expect(stats["datapath"] as? String == "kernel")
     #expect(stats["form"] as? String == "per-packet")
     #expect(Self.eventually { !process.isAlive }, "the datapath process is still running")
+    // Back in the kernel, the software datapath's figures stay.
+    #expect(
+      session.waitFor(seconds: 5) {
+        $0.contains("per-packet · kernel") && Self.comparedFigures(in: $0)
+      },
+      "the software figures disappeared after the move back:\n\(session.capture())")
+  }
+
+  /// Whether the program pane shows the software datapath's per-packet →
+  /// batch figures, named by the JIT that measured them.
+  static func comparedFigures(in screen: String) -> Bool {
+    screen.range(
+      of: #"ns/pkt +[0-9.]+ ns → [0-9.]+ ns .*software jit"#,
+      options: .regularExpression) != nil
   }
 
   /// `xdpbatch stats IFACE --json`, parsed.

@@ -65,6 +65,36 @@ import Testing
     #expect(state.plotWindow == window)
   }
 
+  /// Issue 24: ↑/↓ and the page keys moved the interface selection from
+  /// the program and actions panes (and the page keys from the plot).
+  @Test func arrowsAndPageKeysActOnlyInTheFocusedPane() {
+    var state = started()
+    _ = state.reduce(.down, in: snapshot)
+    #expect(state.selection == names[1])
+    for pane in [Pane.program, .actions, .history] {
+      state.focus = pane
+      for key in [Key.down, .up, .down, .pageDown, .end, .pageUp, .home, .character("j")] {
+        #expect(state.reduce(key, in: snapshot).isEmpty, "\(key) in \(pane)")
+        #expect(state.selection == names[1], "\(key) in \(pane)")
+      }
+    }
+    state.focus = .program
+    state.programScroll = 0
+    _ = state.reduce(.down, in: snapshot)
+    _ = state.reduce(.down, in: snapshot)
+    #expect(state.programScroll == 2)
+    _ = state.reduce(.up, in: snapshot)
+    #expect(state.programScroll == 1)
+    _ = state.reduce(.home, in: snapshot)
+    #expect(state.programScroll == 0)
+    state.focus = .history
+    _ = state.reduce(.end, in: snapshot)
+    #expect(state.plotWindow == ConsoleState.plotWindows.last)
+    state.focus = .interfaces
+    #expect(state.reduce(.up, in: snapshot) == [.select(interface: names[0])])
+    #expect(state.programScroll == 0)
+  }
+
   @Test func modeStrategyAndResetActOnTheSelectedInterface() {
     var state = started()
     _ = state.reduce(.down, in: snapshot)

@@ -4,22 +4,8 @@ import Testing
 
 /// The message log as the first hour found it (issue 24): each message
 /// once, in full, newest last with the view at the end, with its time.
-@Suite struct MessageLogTests {
+@Suite struct MessageLogTests: ConsoleRendering {
   let catalog = ThemeCatalog(directories: [])
-
-  func render(_ snapshot: ConsoleSnapshot, _ state: ConsoleState, width: Int = 80, height: Int = 24)
-    -> [String]
-  {
-    let theme = catalog.theme(named: "default")!
-    return GridTranscript.characters(
-      of: ConsoleScreen.render(snapshot, state: state, theme: theme, width: width, height: height))
-  }
-
-  func started(_ snapshot: ConsoleSnapshot) -> ConsoleState {
-    var state = ConsoleState(themeNames: catalog.names)
-    _ = state.reconcile(with: snapshot)
-    return state
-  }
 
   /// The rendered log's lines: the dialog spans columns 2 to width-3,
   /// its text starts a column inside the border.
@@ -42,9 +28,10 @@ import Testing
     state.notice = nil
     state.logShownMessage(of: snapshot, at: 1_800_000_002)
     state.logShownMessage(of: snapshot, at: 1_800_000_003)
-    #expect(state.log.entries.map(\.message.text) == [
-      "attached xdp_prog1 to ens1f1 (native), batch of 64", "theme: mono",
-    ])
+    #expect(
+      state.log.entries.map(\.message.text) == [
+        "attached xdp_prog1 to ens1f1 (native), batch of 64", "theme: mono",
+      ])
     // The same notice set again is a second occurrence, counted on its entry.
     state.notice = .info("theme: mono")
     state.logShownMessage(of: snapshot, at: 1_800_000_004)

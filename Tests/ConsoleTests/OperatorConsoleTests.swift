@@ -6,22 +6,8 @@ import Testing
 /// a message log, names and programs in full at 80×24, a sort key, Esc
 /// that never quits, and what the kernel knows about another tool's
 /// program.
-@Suite struct OperatorConsoleTests {
+@Suite struct OperatorConsoleTests: ConsoleRendering {
   let catalog = ThemeCatalog(directories: [])
-
-  func render(_ snapshot: ConsoleSnapshot, _ state: ConsoleState, width: Int = 80, height: Int = 24)
-    -> [String]
-  {
-    let theme = catalog.theme(named: "default")!
-    return GridTranscript.characters(
-      of: ConsoleScreen.render(snapshot, state: state, theme: theme, width: width, height: height))
-  }
-
-  func started(_ snapshot: ConsoleSnapshot) -> ConsoleState {
-    var state = ConsoleState(themeNames: catalog.names)
-    _ = state.reconcile(with: snapshot)
-    return state
-  }
 
   // Item 7: the status line shows the cause; the log keeps everything.
 

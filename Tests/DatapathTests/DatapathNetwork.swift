@@ -136,3 +136,45 @@ struct DatapathNetwork {
     return FrameTemplate(bytes: frame)
   }()
 }
+
+/// A packet socket bound to one interface for one EtherType: counts the
+/// frames of that type the interface's receive path delivers (what a
+/// protocol handler of the host would get).
+final class EtherTypeListener {
+  private let descriptor: Int32
+  private var count = 0
+
+  init(interface: String, etherType: UInt16) throws {
+    guard let index = NetworkInterface.index(of: interface) else {
+      throw SystemCallError("find \(interface)", errno: .noDevice)
+    }
+    let fd = socket(
+      AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_NONBLOCK.rawValue),
+      Int32(etherType.bigEndian))
+    guard fd >= 0 else { throw SystemCallError("open a packet socket", errno: Errno.current) }
+    // struct sockaddr_ll: family, protocol (network order), ifindex, then
+    // hatype, pkttype, halen and the address, zero (20 bytes).
+    var address = [UInt8](repeating: 0, count: 20)
+    withUnsafeBytes(of: UInt16(AF_PACKET)) { address.replaceSubrange(0..<2, with: $0) }
+    withUnsafeBytes(of: etherType.bigEndian) { address.replaceSubrange(2..<4, with: $0) }
+    withUnsafeBytes(of: Int32(index)) { address.replaceSubrange(4..<8, with: $0) }
+    let bound = address.withUnsafeBytes {
+      bind(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(20))
+    }
+    guard bound == 0 else {
+      let code = Errno.current
+      close(fd)
+      throw SystemCallError("bind a packet socket to \(interface)", errno: code)
+    }
+    descriptor = fd
+  }
+
+  deinit { close(descriptor) }
+
+  /// Frames received so far (reads what waits on the socket).
+  func received() -> Int {
+    var buffer = [UInt8](repeating: 0, count: 2048)
+    while recv(descriptor, &buffer, buffer.count, 0) > 0 { count += 1 }
+    return count
+  }
+}

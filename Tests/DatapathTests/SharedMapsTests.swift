@@ -11,11 +11,12 @@ import Testing
 
 /// One program, one set of maps (issue 25): on a veth pair with the
 /// software datapath running the corpus's `shared_maps` program, in each
-/// form, with traffic flowing, a `map update` of the array, the hash and
-/// the per-CPU array the program reads its verdict from changes the
-/// verdicts within 100 ms; the counts the program keeps in an array, a
-/// per-CPU array and a hash are in the kernel's maps within 100 ms, equal
-/// to the frames sent, and `map dump` and `bpftool map dump` print them;
+/// form, with traffic flowing, a `map update` of the array, the hash, the
+/// per-CPU array and the LPM trie the program reads its verdict from (and
+/// a delete of a trie entry) changes the verdicts within 100 ms; the
+/// counts the program keeps in an array, a per-CPU array, a hash and an
+/// LPM trie are in the kernel's maps within 100 ms, equal to the frames
+/// sent, and `map dump` and `bpftool map dump` print them;
 /// 100 swaps between the kernel and the software datapath under traffic
 /// lose and double-count nothing.
 @Suite(
@@ -30,7 +31,7 @@ struct SharedMapsTests {
   static let source = ProgramSource(
     objectPath: PackageLayout.corpus("shared_maps"), programName: "shared_maps_prog")
   static let frame = DatapathNetwork.udp(port: 9)
-  static let countMaps = ["count_array", "count_percpu", "count_hash"]
+  static let countMaps = ["count_array", "count_percpu", "count_hash", "count_trie"]
   /// The Done-when bound: a change on one side shows on the other within it.
   static let bound: Duration = .milliseconds(100)
 
@@ -39,10 +40,22 @@ struct SharedMapsTests {
   }
 
   /// The program's count in `name` (summed over CPUs; 0 before the hash
-  /// has its entry), read from the kernel's map as `map dump` reads it.
+  /// or the trie has its entry), read from the kernel's map as `map dump`
+  /// reads it.
   static func count(_ interface: String, _ name: String) throws -> UInt64 {
     let map = try DeployedProgram.on(interface).program.map(named: name)
-    return try map.lookupSummed(key: KernelMap.key(0))?.first ?? 0
+    return try map.lookupSummed(key: countKey(name))?.first ?? 0
+  }
+
+  /// The key the program counts under in `name`: 0, or in the trie the
+  /// frames' source address as a /32.
+  static func countKey(_ name: String) -> [UInt8] {
+    name == "count_trie" ? prefix(32, [198, 18, 0, 2]) : KernelMap.key(0)
+  }
+
+  /// A key of the program's tries: the prefix length, then the address.
+  static func prefix(_ length: UInt32, _ address: [UInt8]) -> [UInt8] {
+    KernelMap.key(length) + address
   }
 
   /// Runs `body` with the program on the software datapath in `form` on
@@ -82,23 +95,30 @@ struct SharedMapsTests {
 
     // Each map in turn (the per-CPU array's entry wins over the hash's,
     // which wins over the array's), updated as `map update` does it.
-    for (name, value, verdict) in [
-      ("verdict_array", 3, XDPAction.tx), ("verdict_hash", 2, .pass), ("verdict_percpu", 3, .tx),
-    ] {
+    func expectVerdicts(_ verdict: XDPAction, after change: String, _ body: () throws -> Void)
+      throws
+    {
       let before = packets(verdict)
-      let map = try DeployedProgram.on(interface).typedMap(named: name)
       let clock = ContinuousClock()
       let start = clock.now
-      try map.update(key: "0", value: String(value))
+      try body()
       var changed = false
       while clock.now - start < .seconds(2), !changed {
         changed = packets(verdict) > before
         if !changed { usleep(500) }
       }
       let elapsed = clock.now - start
-      print("shared maps: \(form.rawValue): \(name) = \(value): \(verdict.name) after \(elapsed)")
-      #expect(changed, "\(form) \(name): the verdicts never became \(verdict.name)")
-      #expect(elapsed <= Self.bound, "\(form) \(name): \(verdict.name) after \(elapsed)")
+      print("shared maps: \(form.rawValue): \(change): \(verdict.name) after \(elapsed)")
+      #expect(changed, "\(form) \(change): the verdicts never became \(verdict.name)")
+      #expect(elapsed <= Self.bound, "\(form) \(change): \(verdict.name) after \(elapsed)")
+    }
+    for (name, value, verdict) in [
+      ("verdict_array", 3, XDPAction.tx), ("verdict_hash", 2, .pass), ("verdict_percpu", 3, .tx),
+    ] {
+      let map = try DeployedProgram.on(interface).typedMap(named: name)
+      try expectVerdicts(verdict, after: "\(name) = \(value)") {
+        try map.update(key: "0", value: String(value))
+      }
     }
 
     // And through the command line: back to the hash's PASS.
@@ -107,6 +127,30 @@ struct SharedMapsTests {
       ["map", "update", interface, "verdict_percpu", "0", "--all-cpus", "0"])
     try #require(result.status == 0, "\(result.errors)")
     #expect(eventually { packets(.pass) > passed + 50 })
+
+    // The trie, as `map update` and a daemon write it: the longest prefix
+    // holding the source address wins, a delete gives the shorter one back.
+    let trie = try DeployedProgram.on(interface).program.map(named: "verdict_trie")
+    let network24 = Self.prefix(24, [198, 18, 0, 0])
+    let host32 = Self.prefix(32, [198, 18, 0, 2])
+    func verdict(_ action: XDPAction) -> [UInt8] { KernelMap.key(action.rawValue) }
+    let typedTrie = try DeployedProgram.on(interface).typedMap(named: "verdict_trie")
+    try expectVerdicts(.tx, after: "verdict_trie 198.18.0.0/24 = TX") {
+      // As `map update` parses it, against the key's BTF struct.
+      try typedTrie.update(key: "{prefixlen: 24, address: [198, 18, 0, 0]}", value: "3")
+    }
+    #expect(try trie.lookup(key: network24)?.first == verdict(.tx))
+    try expectVerdicts(.drop, after: "verdict_trie 198.18.0.2/32 = DROP") {
+      try trie.update(key: host32, value: verdict(.drop))
+    }
+    try expectVerdicts(.tx, after: "verdict_trie 198.18.0.2/32 deleted") {
+      let deleted = try trie.delete(key: host32)
+      #expect(deleted, "host32 was in the trie")
+    }
+    try expectVerdicts(.pass, after: "verdict_trie 198.18.0.0/24 deleted") {
+      let deleted = try trie.delete(key: network24)
+      #expect(deleted, "network24 was in the trie")
+    }
   }
 
   @Test(arguments: [Form.perPacket, .batch])
@@ -122,6 +166,7 @@ struct SharedMapsTests {
     let sharing = try #require(deployment.status(interface: interface)?.mapSharing)
     #expect(sharing["count_array"] == .mapped)
     #expect(sharing["count_percpu"] == .exchanged && sharing["count_hash"] == .exchanged)
+    #expect(sharing["count_trie"] == .exchanged && sharing["verdict_trie"] == .exchanged)
 
     let frames: UInt64 = 3_000
     // The kernel's maps, found once: each poll below is then one lookup a map.
@@ -131,7 +176,9 @@ struct SharedMapsTests {
     let clock = ContinuousClock()
     let sent = clock.now
     func all() -> Bool {
-      maps.allSatisfy { ((try? $0.lookupSummed(key: KernelMap.key(0)))??.first ?? 0) >= frames }
+      zip(maps, Self.countMaps).allSatisfy { map, name in
+        ((try? map.lookupSummed(key: Self.countKey(name)))??.first ?? 0) >= frames
+      }
     }
     while clock.now - sent < .seconds(2), !all() { usleep(500) }
     let elapsed = clock.now - sent

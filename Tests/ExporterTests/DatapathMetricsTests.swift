@@ -109,6 +109,18 @@ struct DatapathMetricsTests {
       #expect(abs(whole - Double(timing.datapathNanoseconds) / 1e9) < 1e-9)
       #expect(program > 0 && whole >= program, "\(form): the program's time is part of the whole")
     }
+    // Both forms measured on the same traffic after the swap: the gauge
+    // holds the window's seconds per packet.
+    let comparison = try #require(status.comparison)
+    for form in Form.allCases {
+      let labels = [
+        ("interface", interface), ("program", "xdp_classify_prog"),
+        ("form", form.rawValue.replacingOccurrences(of: "-", with: "_")),
+      ]
+      let cost = try #require(comparison[form].programNanosecondsPerPacket, "\(form)")
+      let gauge = try #require(Self.value(.datapathComparedProgramSeconds, labels, in: text))
+      #expect(abs(gauge - cost / 1e9) < 1e-12, "\(form): \(gauge) against \(cost) ns")
+    }
     for (reason, count) in DatapathSeries.dropReasons {
       #expect(
         Self.value(.socketDropped, [("interface", interface), ("reason", reason)], in: text)

@@ -244,16 +244,9 @@ struct InspectionCommandTests {
       if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump"),
       "tcpdump (make deps)"))
   func captureWritesWhatTcpdumpReads() throws {
-    let network = try TestNetwork()
-    defer {
-      StateDirectory().removeRecord(interface: network.veth.name)
-      network.tearDown()
-    }
-    let interface = network.veth.name
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "xbt-capture-\(getpid())")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
+    let scratch = try NetworkScratch(directory: "xbt-capture")
+    defer { scratch.tearDown() }
+    let (network, interface, directory) = (scratch.network, scratch.interface, scratch.directory)
 
     let none = try Self.run(["capture", interface, "-w", directory.path + "/none.pcapng"])
     #expect(none.status == 1)
@@ -291,17 +284,10 @@ struct InspectionCommandTests {
   /// 24: it truncated it to 64 bytes); SIGHUP ends a capture as Ctrl-C
   /// does, the original program back.
   @Test func aFailedCaptureKeepsTheFileAndHangUpRestoresTheProgram() throws {
-    let network = try TestNetwork()
-    defer {
-      StateDirectory().removeRecord(interface: network.veth.name)
-      network.tearDown()
-    }
-    let interface = network.veth.name
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "xbt-capture-kept-\(getpid())")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let file = directory.path + "/earlier.pcapng"
+    let scratch = try NetworkScratch(directory: "xbt-capture-kept")
+    defer { scratch.tearDown() }
+    let (network, interface) = (scratch.network, scratch.interface)
+    let file = scratch.directory.file("earlier.pcapng")
     let earlier = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 * 7) })
     try earlier.write(to: URL(fileURLWithPath: file))
     for target in [interface, "xbtnosuch0"] {
@@ -367,9 +353,35 @@ struct InspectionCommandTests {
         || xlated.output.contains("call bpf_map_lookup_elem")
         || !xlated.output.contains("call "),
       "helper calls name the kernel function they reach")
+    // Issue 24: the per-CPU address the kernel's inlined per-CPU array
+    // lookup emits printed as `<unknown>`; bpftool prints this.
+    #expect(xlated.output.contains("r0 = &(void __percpu *)(r0)"), "\(xlated.output)")
+    #expect(!xlated.output.contains("<unknown>"), "\(xlated.output)")
     let jited = try Self.run(["prog", interface, "--jited"])
     #expect(jited.status == 0)
     #expect(jited.output.contains("     0: "))
+  }
+
+  /// Issue 24: a bpf-to-bpf call printed as `call 0x1` (the JIT's
+  /// subprogram index in `imm`); bpftool prints the relative target and
+  /// the callee.
+  @Test func translatedCodeNamesBPFToBPFCallees() throws {
+    let network = try TestNetwork()
+    defer {
+      StateDirectory().removeRecord(interface: network.veth.name)
+      network.tearDown()
+    }
+    let interface = network.veth.name
+    let attached = try Self.run([
+      "attach", interface, PackageLayout.sample("xdp_calls"), "--program", "xdp_calls_prog",
+    ])
+    #expect(attached.status == 0, "\(attached.errors)")
+    let xlated = try Self.run(["prog", interface, "--xlated"])
+    #expect(xlated.status == 0, "\(xlated.errors)")
+    let calls = xlated.output.split(separator: "\n").filter { $0.contains(": call pc") }
+    #expect(calls.contains { $0.hasSuffix("#hash_macs") }, "\(xlated.output)")
+    #expect(calls.contains { $0.hasSuffix("#fold_bytes") }, "\(xlated.output)")
+    #expect(!xlated.output.contains("call 0x"), "\(xlated.output)")
   }
 
   @Test func commandsWorkOnAProgramAttachedByIP() throws {
@@ -398,6 +410,15 @@ struct InspectionCommandTests {
     let after = try Self.json(["prog", interface, "--json"])
     #expect((after["run_count"] as? Int ?? 0) >= runsBefore + Int(Self.frames))
     #expect((after["btf_id"] as? Int ?? 0) != 0)
+    // Issue 24: stats refused another tool's program; it reports the
+    // kernel's run statistics, as bpftop does.
+    let stats = try Self.json(["stats", interface, "--json"])
+    #expect(stats["attached_by"] as? String == "another tool", "\(stats)")
+    #expect(stats["program_id"] as? Int == after["id"] as? Int)
+    #expect(stats["program"] as? String == "xdp_prog1")
+    #expect((stats["run_count"] as? Int ?? 0) >= runsBefore + Int(Self.frames), "\(stats)")
+    #expect((stats["ns_per_run"] as? Double ?? 0) > 0, "\(stats)")
+    #expect(stats["runs_per_second"] is Double || stats["runs_per_second"] is Int, "\(stats)")
 
     let update = try Self.run(["map", "update", interface, "rxcnt", "17", "--all-cpus", "0"])
     #expect(update.status == 0, "\(update.errors)")

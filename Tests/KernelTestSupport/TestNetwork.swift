@@ -44,6 +44,7 @@ public struct TestNetwork {
     }
     unlink(pins.linkPath)
     unlink(pins.countersPath)
+    unlink(pins.path + "/capture-original")
     pins.removeDirectories()
     Self.removeStateFiles(of: veth.name)
     veth.delete()

@@ -8,6 +8,9 @@ public struct ActionTraffic: Hashable, Sendable {
   public var packetsPerSecond: [XDPAction: Double]
   /// Bytes per second over the last interval.
   public var bytesPerSecond: [XDPAction: Double]
+  /// REDIRECT verdicts whose frame did not leave, by reason (`nil`: not
+  /// counted where the program runs).
+  public var redirectErrors: RedirectErrors?
 
   /// Describes traffic; no traffic by default.
   public init(

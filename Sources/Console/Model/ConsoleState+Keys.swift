@@ -29,9 +29,9 @@ extension ConsoleState {
     case .down, .character("j"):
       return step(1, in: snapshot)
     case .pageUp, .home:
-      return moveSelection(by: -Int.max / 2, in: snapshot)
+      return step(-Int.max / 2, in: snapshot)
     case .pageDown, .end:
-      return moveSelection(by: Int.max / 2, in: snapshot)
+      return step(Int.max / 2, in: snapshot)
     case .tab, .right:
       focus = focus.moved(by: 1)
     case .backTab, .left:
@@ -47,7 +47,8 @@ extension ConsoleState {
         program.mode == .perPacket, let refusal = program.batchRefusal
       {
         notice = .error(
-          "b: \(program.programName) has no batch form: \(refusal); nothing changed on \(interface)")
+          "b: \(program.programName) has no batch form: \(refusal); nothing changed on \(interface)"
+        )
         return []
       }
       // A swap that moves the interface between datapaths asks first.
@@ -90,12 +91,26 @@ extension ConsoleState {
     return []
   }
 
-  /// Up/Down: the cursor in the interface list, the time span in the plot.
+  /// Up/Down (and the page keys) act in the focused pane only: the
+  /// cursor in the interface list, the program pane's lines, the time
+  /// span in the plot; the histogram has nothing to move (issue 24: three
+  /// of the four panes moved the interface selection).
   private mutating func step(_ step: Int, in snapshot: ConsoleSnapshot) -> [ConsoleCommand] {
-    guard focus == .history else { return moveSelection(by: step, in: snapshot) }
-    let windows = Self.plotWindows
-    let index = windows.firstIndex(of: plotWindow) ?? 0
-    plotWindow = windows[max(0, min(windows.count - 1, index + step))]
+    switch focus {
+    case .interfaces:
+      return moveSelection(by: step, in: snapshot)
+    case .program:
+      // The view clamps to the pane's lines; this only keeps the sum finite.
+      let limit = 1 << 16
+      programScroll = max(0, min(limit, programScroll + max(-limit, min(limit, step))))
+    case .actions:
+      break
+    case .history:
+      let windows = Self.plotWindows
+      let index = windows.firstIndex(of: plotWindow) ?? 0
+      let clamped = max(-windows.count, min(windows.count, step))
+      plotWindow = windows[max(0, min(windows.count - 1, index + clamped))]
+    }
     return []
   }
 

@@ -5,7 +5,12 @@ public struct ConsoleState: Hashable, Sendable {
   /// The focused pane.
   public var focus: Pane = .interfaces
   /// The interface under the cursor, by name (names survive re-listing).
-  public var selection: String?
+  public var selection: String? {
+    didSet { if selection != oldValue { programScroll = 0 } }
+  }
+  /// Lines of the program pane scrolled past its top (↑/↓ while it has
+  /// the focus; the view keeps the last line in sight).
+  public var programScroll = 0
   /// Whether only i40e ports are listed.
   public var i40eOnly = false
   /// Text the interface list is filtered by (name, driver or program).

@@ -52,6 +52,15 @@ public struct ProgramStatus: Hashable, Sendable {
   /// stack it cannot bound), when it does: `b` says so at once instead of
   /// asking first; `nil` when it has one or while unknown.
   public var batchRefusal: String?
+  /// The engine of the software datapath that measured
+  /// ``nanosecondsPerPacket`` and ``datapathNanosecondsPerPacket`` (both
+  /// forms on its own traffic, kept after the interface moved back to the
+  /// kernel); `nil` when those are the kernel's figures.
+  public var softwareEngine: String?
+  /// The kernel's own nanoseconds per packet (its run statistics) in each
+  /// form it ran, shown on a line of their own beside the software
+  /// datapath's figures (never compared with them).
+  public var kernelNanosecondsPerPacket: [Mode: Double] = [:]
 
   /// Describes a program.
   public init(

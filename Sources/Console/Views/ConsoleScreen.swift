@@ -33,7 +33,7 @@ public enum ConsoleScreen {
       interface: state.selection,
       foreign: foreign,
       kernel: snapshot.kernelBatchSupport,
-      focused: state.focus == .program, styles: styles
+      focused: state.focus == .program, scroll: state.programScroll, styles: styles
     ).draw(into: &grid, in: layout.program)
     HistogramView(
       traffic: showsSelection ? snapshot.traffic : ActionTraffic(),

@@ -18,7 +18,7 @@ struct HistogramView {
       rect, style: focused ? styles.focusBorder : styles.border, title: "actions",
       titleStyle: styles.title,
       note: "total " + Quantity.si(Double(traffic.totals.totalPackets))
-        + " pkts", noteStyle: styles.inactive)
+        + " pkts" + redirectErrorsNote, noteStyle: styles.inactive)
     let inner = rect.inset(by: 1)
     if let uncounted {
       grid.write(uncounted, x: inner.x + 1, y: inner.y, style: styles.inactive, clip: inner)
@@ -65,6 +65,23 @@ struct HistogramView {
       }
       y += 1
     }
+    if let errors = traffic.redirectErrors, errors.total > 0, y < inner.maxY {
+      grid.write(
+        "redirect errors " + errors.summary, x: inner.x + 1, y: y,
+        style: styles.action(.aborted), clip: inner)
+    }
+  }
+
+  /// The failed redirects in the box's note, by reason, most first
+  /// (` · redirect errors 16.0 k: ENETDOWN 16.0 k, dropped 3`); empty
+  /// when there are none. The row under the bars says what each means
+  /// when the box has room for it.
+  var redirectErrorsNote: String {
+    guard let errors = traffic.redirectErrors, errors.total > 0 else { return "" }
+    let reasons = errors.packets.filter { $0.value > 0 }.sorted { $0.value > $1.value }.map {
+      "\($0.key) \(Quantity.count($0.value))"
+    }
+    return " · redirect errors \(Quantity.count(errors.total)): " + reasons.joined(separator: ", ")
   }
 
   /// A bar of `width` cells filled in eighths in proportion to

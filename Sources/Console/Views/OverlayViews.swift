@@ -8,7 +8,7 @@ struct OverlayView {
 
   /// Every key, as `?` shows them.
   static let help: [(key: String, action: String)] = [
-    ("↑ ↓  j k", "select an interface (in the plot: time span)"),
+    ("↑ ↓  j k", "move in the focused pane (list, program, plot)"),
     ("Tab  Shift-Tab", "switch pane"),
     ("Enter  a", "attach: a bundled sample or a typed path"),
     ("b", "swap per-packet ⇄ batch (y confirms a move)"),

@@ -8,6 +8,9 @@ struct ProgramView {
   let foreign: KernelProgram?
   let kernel: KernelBatchSupport
   let focused: Bool
+  /// Lines scrolled past the top (``ConsoleState/programScroll``); the
+  /// last line stays in sight.
+  var scroll = 0
   let styles: StyleSheet
 
   func draw(into grid: inout ScreenGrid, in rect: Rect) {
@@ -35,7 +38,8 @@ struct ProgramView {
       ])
     }
     lines.append(row("batching", kernelText))
-    for (offset, line) in lines.prefix(inner.height).enumerated() {
+    let skipped = max(0, min(scroll, lines.count - inner.height))
+    for (offset, line) in lines.dropFirst(skipped).prefix(inner.height).enumerated() {
       grid.write(spans: line, x: inner.x + 1, y: inner.y + offset, clip: inner)
     }
   }
@@ -82,10 +86,12 @@ struct ProgramView {
       instructions += [(" → ", styles.inactive), ("\(after)", styles.base)]
       instructions.append(("  (+\(after - program.instructionsBefore))", styles.inactive))
     }
-    return [
+    let head = [
       row("object", [(Self.leftTruncated(program.objectPath, width: width), styles.base)]),
       row("program", [(program.programName, styles.base.adding(.bold))]),
       row("mode", [(program.mode.rawValue, modeStyle)] + placeText(program)),
+    ]
+    let rewrite = [
       row(
         "rewrite",
         [
@@ -94,12 +100,47 @@ struct ProgramView {
           ("\(program.batchSize)", styles.base), (" buffers", styles.inactive),
         ]),
       row("insns", instructions),
-      row(
-        "ns/pkt", costText(program.nanosecondsPerPacket, of: program.isSoftware ? "program" : nil)),
     ]
-      + (program.isSoftware
-        ? [row("datapath", costText(program.datapathNanosecondsPerPacket, of: "whole datapath"))]
-        : [])
+    // The software datapath's three cost rows come first: a short pane
+    // keeps the figures and cuts the rewrite's.
+    return program.softwareEngine == nil
+      ? head + rewrite + costRows(program) : head + costRows(program) + rewrite
+  }
+
+  /// What each form costs: the software datapath's program and whole
+  /// datapath (both forms on its own traffic) with the kernel's own figure
+  /// on a line of its own, or the kernel's figures alone.
+  private func costRows(_ program: ProgramStatus) -> [[(String, CellStyle)]] {
+    guard let engine = program.softwareEngine else {
+      return [
+        row(
+          "ns/pkt", costText(program.nanosecondsPerPacket, of: program.isSoftware ? "program" : nil)
+        )
+      ]
+        + (program.isSoftware
+          ? [row("datapath", costText(program.datapathNanosecondsPerPacket, of: "whole datapath"))]
+          : [])
+    }
+    var rows = [
+      row("ns/pkt", costText(program.nanosecondsPerPacket, of: "software " + engine)),
+      row("datapath", costText(program.datapathNanosecondsPerPacket, of: "whole datapath")),
+    ]
+    if !program.kernelNanosecondsPerPacket.isEmpty {
+      rows.append(row("kernel", kernelCostText(program.kernelNanosecondsPerPacket)))
+    }
+    return rows
+  }
+
+  /// The kernel's own figures, each named by its form.
+  private func kernelCostText(_ costs: [ProgramStatus.Mode: Double]) -> [(String, CellStyle)] {
+    var spans: [(String, CellStyle)] = []
+    for form in ProgramStatus.Mode.allCases {
+      guard let cost = costs[form] else { continue }
+      if !spans.isEmpty { spans.append((" · ", styles.inactive)) }
+      spans += [(Quantity.nanoseconds(cost), styles.base), (" " + form.rawValue, styles.inactive)]
+    }
+    spans.append(("  run statistics", styles.inactive))
+    return spans
   }
 
   /// Where the program runs: the kernel and its attach mode, or the

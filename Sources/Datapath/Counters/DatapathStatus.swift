@@ -37,6 +37,15 @@ public struct DatapathStatus: Hashable, Codable, Sendable {
   public var socket: SocketStatistics
   /// Packets and time per packet in each form.
   public var forms: TimingByForm
+  /// Both forms measured alternately on the same traffic in the window
+  /// after the last swap (or the start): the same datapath, engine and
+  /// frames, unlike ``forms``' totals, which may come from different
+  /// times. Absent from an older datapath; a form that has not run in the
+  /// window has no packets.
+  public var comparison: TimingByForm?
+  /// The PASS and REDIRECT frames handed to the kernel and the system
+  /// calls that took them; absent from an older datapath.
+  public var slowPath: SlowPathCalls?
   /// Why REDIRECT verdicts failed, by reason (nil from a datapath that
   /// predates the split).
   public var redirectFailures: RedirectFailures?

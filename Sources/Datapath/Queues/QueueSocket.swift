@@ -119,15 +119,18 @@ public final class QueueSocket {
   /// Waits for frames (kicking copy-mode TX first when frames are out):
   /// what a loop does when the RX ring was empty.
   @inline(__always) public func idle() {
-    if outstandingTransmits > 0 { socket.kick() }
+    if outstandingTransmits > 0 { socket.kickIfAsked() }
     socket.waitReadable(milliseconds: 20)
   }
 
-  /// Records `count` frames submitted on the TX ring and kicks copy-mode
-  /// TX once for every ``framesPerKick`` of them.
+  /// Records `count` frames submitted on the TX ring and, when the kernel
+  /// asks for a wakeup (copy mode always does), kicks TX once for every
+  /// ``framesPerKick`` of them (copy mode sends at most that many a call).
   @inline(__always) func transmitted(_ count: Int) {
     outstandingTransmits += count
-    for _ in 0..<((count + Self.framesPerKick - 1) / Self.framesPerKick) { socket.kick() }
+    for _ in 0..<((count + Self.framesPerKick - 1) / Self.framesPerKick) {
+      guard socket.kickIfAsked() else { return }
+    }
   }
 
   /// Puts the `count` received frames from RX slot `index` back on the
@@ -150,7 +153,7 @@ public final class QueueSocket {
   public func sendBackReceived(from index: UInt32, count: UInt32) -> Bool {
     var slot: UInt32 = 0
     guard socket.transmit.reserve(count, at: &slot) == count else {
-      socket.kick()
+      socket.kickIfAsked()
       return false
     }
     for entry in 0..<count {

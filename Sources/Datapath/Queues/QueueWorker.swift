@@ -25,7 +25,8 @@ final class QueueWorker: @unchecked Sendable {
   /// worker's thread starts.
   var exchange: MapExchange?
 
-  private let ports = RedirectPorts()
+  private let ports = RedirectPorts(capacity: LiveFrameRunner.maximumBatch)
+  private let passing: PassQueue
   private let frames: UnsafeMutableBufferPointer<LiveFrameRunner.Frame>
   private let chunks: UnsafeMutablePointer<UInt64>
   /// What became of each frame of the batch (kept between batches: no
@@ -36,6 +37,8 @@ final class QueueWorker: @unchecked Sendable {
   /// Packets and bytes per action and per failed outcome in one batch.
   private let tally: UnsafeMutablePointer<UInt64>
   private var fallbackNoted = false
+  /// Alternates the forms for a while after every swap.
+  private var window = ComparisonWindow()
   /// The machine's trace counts when its lines were last taken.
   private var tracePrinted = 0
   private var traceDropped = 0
@@ -50,6 +53,7 @@ final class QueueWorker: @unchecked Sendable {
     self.runner = runner
     self.forms = forms
     self.pass = pass
+    passing = PassQueue(device: pass, capacity: LiveFrameRunner.maximumBatch)
     self.state = state
     self.groupActions = groupActions
     runner.lendsFrames = true
@@ -153,7 +157,8 @@ final class QueueWorker: @unchecked Sendable {
     }
     socket.releaseReceived(UInt32(count))
 
-    let form = state.form
+    let (form, opensWindow, measured) = window.form(
+      chosen: state.form, swaps: state.swaps, batchAvailable: forms.batch != nil, now: start)
     let programStart = Self.now()
     switch form {
     case .batch where forms.batch != nil:
@@ -233,6 +238,15 @@ final class QueueWorker: @unchecked Sendable {
       report.timing[ranForm].add(
         packets: count, programNanoseconds: programEnd &- programStart,
         datapathNanoseconds: end &- start)
+      report.slowPath = SlowPathCalls(
+        passFrames: passing.frames, passCalls: passing.systemCalls,
+        redirectFrames: ports.sentFrames, redirectCalls: ports.systemCalls)
+      if opensWindow { report.comparison = TimingByForm() }
+      if measured {
+        report.comparison[ranForm].add(
+          packets: count, programNanoseconds: programEnd &- programStart,
+          datapathNanoseconds: end &- start)
+      }
     }
     return true
   }
@@ -293,6 +307,16 @@ final class QueueWorker: @unchecked Sendable {
     } else {
       for slot in 0..<count { act(slot, verdicts[slot], &rings) }
     }
+    // The batch's REDIRECT frames leave together, before their UMEM
+    // frames go back to the kernel on the fill ring.
+    let outcomes = self.outcomes
+    let sendErrors = self.sendErrors
+    ports.flush { slot, error in
+      if error == 0 { outcomes[slot] = .done } else { sendErrors[slot] = error }
+    }
+    passing.flush { slot, delivered in
+      if !delivered { outcomes[slot] = .passFailed }
+    }
     if rings.recycled > 0 { socket.socket.fill.submit(UInt32(rings.recycled)) }
     if transmitRoom > 0 {
       socket.socket.transmit.submit(UInt32(rings.transmitted))
@@ -351,8 +375,9 @@ final class QueueWorker: @unchecked Sendable {
       if let target = verdict.redirect, let pointer = packet(slot, verdict) {
         switch target {
         case .interface(let index), .device(_, _, let index):
-          let error = ports.send(pointer, length: Int(verdict.length), toInterface: index)
-          if error == 0 { outcomes[slot] = .done } else { sendErrors[slot] = error }
+          // Sent with the batch's other redirects (``RedirectPorts/flush(_:)``).
+          _ = ports.enqueue(
+            slot: slot, frame: pointer, length: Int(verdict.length), toInterface: index)
         case .socket:
           // The user's AF_XDP socket: this datapath's own sockets own the queues.
           outcomes[slot] = .redirectToSocket
@@ -362,7 +387,10 @@ final class QueueWorker: @unchecked Sendable {
       }
       recycle(slot, &rings)
     case .pass:
-      if let pointer = packet(slot, verdict), pass.deliver(pointer, length: Int(verdict.length)) {
+      // Sent with the batch's other PASS frames (``PassQueue/flush(_:)``).
+      if let pointer = packet(slot, verdict),
+        passing.enqueue(slot: slot, frame: pointer, length: Int(verdict.length))
+      {
       } else {
         outcomes[slot] = .passFailed
       }

@@ -6,6 +6,9 @@ import Synchronization
 /// the first engine fault (for the log).
 final class DatapathState: Sendable {
   private let formValue: Atomic<Int>
+  /// Form changes so far: a queue opens a ``ComparisonWindow`` when it
+  /// sees this move.
+  private let swapCount = Atomic<Int>(0)
   /// Set to stop the workers after their current batch.
   let stopping = Atomic<Bool>(false)
   private let firstError = Mutex<String?>(nil)
@@ -15,8 +18,14 @@ final class DatapathState: Sendable {
   /// The form the next RX batch runs in.
   var form: Form {
     get { formValue.load(ordering: .acquiring) == 1 ? .batch : .perPacket }
-    set { formValue.store(newValue == .batch ? 1 : 0, ordering: .releasing) }
+    set {
+      let old = formValue.exchange(newValue == .batch ? 1 : 0, ordering: .acquiringAndReleasing)
+      if old != (newValue == .batch ? 1 : 0) { swapCount.add(1, ordering: .releasing) }
+    }
   }
+
+  /// How many times the form changed since the datapath started.
+  var swaps: Int { swapCount.load(ordering: .acquiring) }
 
   /// Keeps the first engine fault, to report it once.
   func note(_ error: RunError) {
@@ -46,6 +55,10 @@ struct ProgramForms {
 struct QueueReport {
   var totals = DatapathCounters.Totals()
   var timing = TimingByForm()
+  /// Both forms measured alternately in the window after the last swap
+  /// (``ComparisonWindow``).
+  var comparison = TimingByForm()
+  var slowPath = SlowPathCalls()
   var redirectFailures = RedirectFailures()
   var redirectErrors = RedirectErrors()
   /// Why the queue's machine runs the program in the interpreter although

@@ -220,6 +220,8 @@ public final class SoftwareDatapath: @unchecked Sendable {
   public func status() -> DatapathStatus {
     var totals = base
     var timing = TimingByForm()
+    var comparison = TimingByForm()
+    var slowPath = SlowPathCalls()
     var socket = SocketStatistics()
     var failures = RedirectFailures()
     var errors = RedirectErrors()
@@ -234,6 +236,8 @@ public final class SoftwareDatapath: @unchecked Sendable {
       exchange.nanoseconds &+= report.exchangeNanoseconds
       totals.add(report.totals)
       timing.add(report.timing)
+      comparison.add(report.comparison)
+      slowPath.add(report.slowPath)
       failures.add(report.redirectFailures)
       errors.add(report.redirectErrors)
       socket.add(worker.socket.statistics())
@@ -245,6 +249,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
       batchAvailable: batchRefusal == nil, zeroCopy: workers.allSatisfy(\.socket.zeroCopy),
       queues: workers.count, pid: getpid(), started: startedAt.timeIntervalSince1970,
       passDevice: pass.name, counters: totals, socket: socket, forms: timing,
+      comparison: comparison, slowPath: slowPath,
       redirectFailures: failures, redirectErrors: errors,
       followedMaps: sharedMaps.sharedNames,
       followProblem: mapProblem ?? sharedMaps.problem, mapSharing: sharedMaps.sharingByName,

@@ -81,7 +81,8 @@ struct DeltaFold: Sendable {
       1, min(Self.recordLimit, (Self.frameCapacity - Self.headerSize) / recordSize))
     let instructions = Self.code(
       records: recordsPerRun, recordSize: recordSize, keyStride: Self.round8(keySize),
-      lanes: lanes, createsAndDeletes: !Self.isArray(map.info.type))
+      lanes: lanes, createsAndDeletes: !Self.isArray(map.info.type),
+      createsFirst: map.info.type == .lpmTrie)
     program = try ProgramLoader(maps: [map.info.definition], reusing: [0: map])
       .load(Program(name: "xdpbatch_fold", sectionName: "xdp", instructions: instructions))
       .program
@@ -137,6 +138,12 @@ extension DeltaFold {
   /// The program: per record (unrolled), check the frame holds it, then
   /// add, create or delete; write each result and the CPU into the frame.
   ///
+  /// With `createsFirst` (an LPM trie, whose lookup finds the longest
+  /// prefix that matches, not the entry the key names), an add tries the
+  /// create first: `EEXIST` says the entry the key names exists, and a
+  /// lookup with the key's own prefix length then finds that entry,
+  /// since no longer prefix can match it.
+  ///
   ///     r6 = ctx->data; r7 = ctx->data_end; r8 = count; header.cpu = smp_processor_id()
   ///     record i: if r8 <= i goto out; if r6 + end(i) > r7 goto out; r9 = r6 + start(i)
   ///       if op == delete: result = delete(map, key)
@@ -145,7 +152,8 @@ extension DeltaFold {
   ///                   if result == -EEXIST: r0 = lookup(map, key); if r0: add lanes; result = 0
   ///     out: return XDP_PASS
   static func code(
-    records: Int, recordSize: Int, keyStride: Int, lanes: ValueLanes, createsAndDeletes: Bool
+    records: Int, recordSize: Int, keyStride: Int, lanes: ValueLanes, createsAndDeletes: Bool,
+    createsFirst: Bool = false
   ) -> [Instruction] {
     var code = Assembly()
     code.emit(.load(.word, .r6, from: .r1, offset: 0))
@@ -171,12 +179,14 @@ extension DeltaFold {
         code.emit(.load(.word, .r3, from: .r9, offset: 0))
         code.jump(.jeq, .r3, immediate: Int32(Operation.delete.rawValue), to: "delete\(index)")
       }
-      lookup(&code, keyOffset)
-      code.jump(
-        .jeq, .r0, immediate: 0, to: createsAndDeletes ? "create\(index)" : "missing\(index)")
-      add(&code, lanes, deltaOffset)
-      code.emit(.store(.word, immediate: 0, to: .r9, offset: 4))
-      code.jump(to: next)
+      if !(createsAndDeletes && createsFirst) {
+        lookup(&code, keyOffset)
+        code.jump(
+          .jeq, .r0, immediate: 0, to: createsAndDeletes ? "create\(index)" : "missing\(index)")
+        add(&code, lanes, deltaOffset)
+        code.emit(.store(.word, immediate: 0, to: .r9, offset: 4))
+        code.jump(to: next)
+      }
       if createsAndDeletes {
         code.label("create\(index)")
         code.emit(mapReference)

@@ -29,7 +29,10 @@ final class MapExchange {
   /// Whether the view was loaded from the kernel once (the first
   /// exchange, made by ``init(_:machine:)``, only reads: the engine has
   /// changed nothing yet).
-  private var loaded = false
+  private(set) var loaded = false
+  /// Per array taking the flat path (``exchangeFlatArray(_:_:)``): its
+  /// values as of the last exchange, `valueSize` bytes an index.
+  var flatBases: [Int: [UInt8]] = [:]
   private var due: UInt64 = 0
   /// Why the last exchange failed in part, nil when it did not.
   private(set) var problem: String?
@@ -77,6 +80,8 @@ final class MapExchange {
       let engineMap = machine.maps[map.index]
       do throws(SystemCallError) {
         switch map.sharing {
+        case .exchanged where Self.isFlatArray(map, engineMap):
+          if let problem = try exchangeFlatArray(map, engineMap) { problems.append(problem) }
         case .exchanged:
           if let problem = try exchange(map, engineMap) { problems.append(problem) }
         case .read:

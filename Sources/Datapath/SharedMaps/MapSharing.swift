@@ -12,7 +12,8 @@ public enum MapSharing: String, Hashable, Sendable, Codable {
   /// Each queue's engine keeps a view of the kernel's map and exchanges
   /// it every ``periodMilliseconds``: its changes go into the kernel's
   /// map as deltas (``DeltaFold``), then the kernel's entries come back
-  /// (per-CPU maps, hash maps, arrays without `BPF_F_MMAPABLE`).
+  /// (per-CPU maps, hash maps, LPM tries, arrays without
+  /// `BPF_F_MMAPABLE`).
   case exchanged
   /// The engines read the kernel's entries every ``periodMilliseconds``
   /// (DEVMAP, DEVMAP_HASH, CPUMAP: programs cannot write them).
@@ -33,7 +34,8 @@ public enum MapSharing: String, Hashable, Sendable, Codable {
   public init(_ type: MapType, memoryMappable: Bool) {
     switch type {
     case .array where memoryMappable: self = .mapped
-    case .array, .perCPUArray, .hash, .perCPUHash, .lruHash, .lruPerCPUHash: self = .exchanged
+    case .array, .perCPUArray, .hash, .perCPUHash, .lruHash, .lruPerCPUHash, .lpmTrie:
+      self = .exchanged
     case .devmap, .devmapHash, .cpumap: self = .read
     case .xskmap: self = .probed
     default: self = .engineOwn

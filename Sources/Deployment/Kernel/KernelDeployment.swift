@@ -119,6 +119,9 @@ struct KernelDeployment: Sendable {
       throw .record(error)
     }
     state.removePending(interface: interface)
+    // Failed redirects are counted where the kernel permits it; where it
+    // refuses, `stats` says so (``RedirectErrorTracer/unavailable(interface:)``).
+    try? RedirectErrorTracer.install(interface: interface, index: index)
     return record
   }
 

@@ -17,7 +17,7 @@ extension FrameCapture {
     } catch {
       throw .captureUnavailable(interface: request.interface, reason: error.description)
     }
-    return try start(request, on: target, compiled: compiled)
+    return try start(request, on: target, compiled: compiled, state: state)
   }
 
   /// The object and program to build the variant of `target` from.

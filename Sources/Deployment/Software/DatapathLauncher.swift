@@ -16,6 +16,20 @@ struct DatapathLauncher {
   /// The log of `interface`'s datapath.
   func logPath(_ interface: String) -> String { state.file(interface + ".log") }
 
+  /// The lock every datapath process the launcher starts holds for its
+  /// whole life, from before its `exec` (``Kernel/Processes/spawn(_:arguments:log:inheriting:)``),
+  /// with its pid written in: while it is held, a datapath child of
+  /// `interface` exists, even one not yet `datapath run IFACE` in /proc.
+  func processLockPath(_ interface: String) -> String { state.file(interface + ".datapath") }
+
+  /// The datapath child holding `interface`'s process lock: `(true, pid)`
+  /// with the pid the launcher wrote (nil, or a dead pid, when it was
+  /// killed before writing it); `(false, nil)` when none does.
+  func launchedChild(_ interface: String) -> (exists: Bool, pid: pid_t?) {
+    let holder = FileLock.holder(of: processLockPath(interface))
+    return (holder.held, holder.pid)
+  }
+
   /// Starts the datapath for `record`'s program in `form` (with the
   /// record's rewrite, mode, engine and actions) and waits up to 15 s
   /// until it answers; a process that exits first fails with its log's
@@ -37,12 +51,29 @@ struct DatapathLauncher {
         "--form", form.rawValue, "--strategy", record.strategy.rawValue, "--bound",
         record.bound.rawValue, "--mode", record.attachMode.rawValue, "--engine", engine.rawValue,
       ] + (record.groupActions == true ? ["--group-actions"] : [])
+    let lock: FileLock
+    do {
+      lock = try FileLock.acquire(
+        path: processLockPath(interface), mode: StateDirectory.fileMode, waiting: 5)
+    } catch {
+      let holder: String
+      switch error {
+      case .busy(let pid): holder = pid.map { "process \($0)" } ?? "another process"
+      case .file(let call): holder = "nothing (\(call))"
+      }
+      throw .process(
+        interface: interface,
+        log: "an earlier datapath of \(interface) still holds \(processLockPath(interface)): \(holder)")
+    }
+    // The child holds its copy for its whole life; this one goes here.
+    defer { lock.release() }
     let pid: pid_t
     do {
-      pid = try Processes.spawn(executable, arguments: arguments, log: log)
+      pid = try Processes.spawn(executable, arguments: arguments, log: log, inheriting: lock)
     } catch {
       throw .process(interface: interface, log: "cannot run \(executable): \(error.errno.message)")
     }
+    lock.recordHolder(pid)
     let client = DatapathClient(interface: interface, state: state)
     let deadline = Date().addingTimeInterval(15)
     while Date() < deadline {

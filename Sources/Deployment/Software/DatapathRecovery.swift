@@ -46,11 +46,18 @@ struct DatapathRecovery {
   }
 
   /// The datapath processes of `interface`: those the command line names
-  /// (`xdpbatch datapath run IFACE …`), and the recorded one.
+  /// (`xdpbatch datapath run IFACE …`), the recorded one, and the child
+  /// holding the launcher's process lock under the pid written there.
   func processes(of interface: String, record: AttachmentRecord?) -> [pid_t] {
     var found = Processes.running(withArguments: ["datapath", "run", interface])
     if let process = record?.process, process.isAlive, !found.contains(process.pid) {
       found.append(process.pid)
+    }
+    let child = launcher.launchedChild(interface)
+    if child.exists, let pid = child.pid, pid != getpid(), Processes.exists(pid),
+      !found.contains(pid)
+    {
+      found.append(pid)
     }
     return found
   }
@@ -60,15 +67,16 @@ struct DatapathRecovery {
     var record = state.record(interface: interface)
     let pending = state.pendingRecord(interface: interface)
     var candidates = processes(of: interface, record: record)
-    if candidates.isEmpty, pending?.isSoftware == true {
-      // The command that wrote the pending record may have been killed
-      // while its datapath child was between fork and exec, not yet
-      // `datapath run IFACE` in /proc: give it the time a start takes.
+    if candidates.isEmpty, launcher.launchedChild(interface).exists {
+      // A datapath child holds the launcher's process lock, but its
+      // launcher was killed before it wrote the child's pid there: the
+      // child is between fork and exec, not yet `datapath run IFACE` in
+      // /proc. It exists (the lock says so); wait until it shows.
       let deadline = Date().addingTimeInterval(answerWait)
       repeat {
-        usleep(50_000)
+        usleep(20_000)
         candidates = processes(of: interface, record: record)
-      } while candidates.isEmpty && Date() < deadline
+      } while candidates.isEmpty && launcher.launchedChild(interface).exists && Date() < deadline
     }
     var outcome = Outcome(record: record)
     if record != nil, nothingAttached(interface) {
@@ -134,6 +142,8 @@ struct DatapathRecovery {
     launcher.waitForPassDeviceToGo(interface)
     // The log stays after a datapath moved back to the kernel, until detach.
     unlink(launcher.logPath(interface))
+    // Under the interface's lock: no launcher has it open meanwhile.
+    unlink(launcher.processLockPath(interface))
     SoftwareDatapath.removeLeftovers(interface: interface, state: state)
     let pins = PinDirectory(interface: interface)
     unlink(pins.countersPath)

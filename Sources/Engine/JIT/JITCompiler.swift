@@ -3,8 +3,8 @@
 /// Modelled on the kernel's arch/x86/net/bpf_jit_comp.c: BPF registers live
 /// in fixed x86 registers (``JITRegisters``), helpers are called with the C
 /// calling convention, bpf-to-bpf calls are native calls. Unlike the
-/// kernel's JIT, nothing is trusted: every load and store outside the
-/// current stack frame is checked against the engine's address space, and
+/// kernel's JIT, nothing is trusted: every load and store not proven inside
+/// the current stack frame (``StackPointers``) is checked against the engine's address space, and
 /// instructions are counted per basic block so the instruction budget, the
 /// instruction count and every error match the interpreter's.
 struct JITCompiler {
@@ -13,6 +13,8 @@ struct JITCompiler {
   let slotCount: Int
   var slotLabels: [CodeLabel] = []
   var leaders: [Bool]
+  /// Registers known to point into the current stack frame.
+  let stackPointers: StackPointers
   /// Instructions executed since the counter register was last updated.
   var pending = 0
   var stubs: [FaultStub] = []
@@ -33,6 +35,7 @@ struct JITCompiler {
     slots = program.slots
     slotCount = program.count + 1
     leaders = Array(repeating: false, count: slotCount)
+    stackPointers = StackPointers(slots: slots, count: slotCount)
     for index in 0..<slotCount {
       let slot = slots[index]
       if slot.operation.isJump || slot.operation == .callLocal {

@@ -1,8 +1,9 @@
 /// Loads, stores, atomics and the legacy packet loads. Every access is
 /// checked against the address space as the interpreter's ``MemoryView``
 /// checks it (the page's region must hold all `size` bytes), except a
-/// constant offset from R10 that lies inside the current 512-byte stack
-/// frame, which cannot leave it.
+/// constant offset from R10, or from a register that holds R10 plus a
+/// constant on every path (``StackPointers``), that lies inside the
+/// current 512-byte stack frame, which cannot leave it.
 extension JITCompiler {
   mutating func emitMemory(_ s: Slot, at index: Int) {
     let d = JITRegisters.bpf(s.dst)
@@ -113,10 +114,13 @@ extension JITCompiler {
     _ base: UInt8, _ offset: Int32, size: Int, write: Bool, _ index: Int
   ) -> Int32 {
     let r = JITRegisters.self
-    if base == 10 && offset >= -Int32(Machine.frameSize) && offset + Int32(size) <= 0 {
-      a.load(r.address, r.context, JITContext.arena)
-      a.arithmetic(0x01, r.address, .rbp, wide: true)
-      return offset
+    if let frame = stackPointers.offset(of: base, at: index) {
+      let start = Int64(frame) + Int64(offset)
+      if start >= -Int64(Machine.frameSize) && start + Int64(size) <= 0 {
+        a.load(r.address, r.context, JITContext.arena)
+        a.arithmetic(0x01, r.address, .rbp, wide: true)
+        return Int32(start)
+      }
     }
     let fault = stub(.memoryFault, index, size: size, write: write)
     a.loadAddress(r.address, r.bpf(base), offset)

@@ -44,12 +44,14 @@ public final class FrameCapture {
   private let capturing: ProgramLoader.Loaded
   private let ring: RingBufferReader
   private let sink: Sink
+  private let state: StateDirectory
   private var stopped = false
 
   private init(
     target: InterfaceProgram, swap: ProgramSwap, capturing: ProgramLoader.Loaded,
-    ring: RingBufferReader, sink: Sink
+    ring: RingBufferReader, sink: Sink, state: StateDirectory
   ) {
+    self.state = state
     interface = target.interface
     originalID = target.programID
     self.target = target
@@ -66,9 +68,10 @@ public final class FrameCapture {
   /// Builds the capture variant of `compiled` (the program attached to
   /// `target` as compiled: its object's program, maps and license) and
   /// swaps it in for the attached program. On failure nothing has changed.
-  public static func start(_ request: Request, on target: InterfaceProgram, compiled: ProgramSpec)
-    throws(InspectionError) -> FrameCapture
-  {
+  public static func start(
+    _ request: Request, on target: InterfaceProgram, compiled: ProgramSpec,
+    state: StateDirectory = StateDirectory()
+  ) throws(InspectionError) -> FrameCapture {
     let countersIndex = compiled.maps.count
     let ringIndex = countersIndex + 1
     let pass = ActionCountingPass(
@@ -101,7 +104,7 @@ public final class FrameCapture {
         interface: request.interface, reason: "the capture program does not use its ring buffer")
     }
     let sink = Sink()
-    do {
+    do throws(SystemCallError) {
       let ring = try RingBufferReader(map: ringMap) { record in
         if let frame = CapturedFrame(record: record, clockOffset: sink.clockOffset) {
           sink.frames.append(frame)
@@ -110,8 +113,19 @@ public final class FrameCapture {
       let swap = try ProgramSwap(
         interface: target.interface, interfaceIndex: target.interfaceIndex,
         programID: target.programID, mode: target.mode)
-      try swap.replace(target.program, with: loaded.program)
-      return FrameCapture(target: target, swap: swap, capturing: loaded, ring: ring, sink: sink)
+      // Before the swap: a capture killed from here on leaves what the
+      // next command needs to put the original back (``CaptureMarker``).
+      try CaptureMarker.write(
+        interface: target.interface, original: target.program, originalID: target.programID,
+        variantID: try loaded.program.info().id, state: state)
+      do throws(SystemCallError) {
+        try swap.replace(target.program, with: loaded.program)
+      } catch {
+        CaptureMarker.remove(interface: target.interface, state: state)
+        throw error
+      }
+      return FrameCapture(
+        target: target, swap: swap, capturing: loaded, ring: ring, sink: sink, state: state)
     } catch {
       throw .kernel(error)
     }
@@ -135,6 +149,7 @@ public final class FrameCapture {
     } catch {
       throw .kernel(error)
     }
+    CaptureMarker.remove(interface: interface, state: state)
     stopped = true
   }
 }

@@ -24,29 +24,56 @@ extension InterfaceProgram {
       throw .translatedCode(error)
     }
     let names = Dictionary(
-      (try? maps())?.map { (Int($0.info.id), $0.info.name) } ?? [],
+      (try? maps())?.map { (Int($0.info.id), $0.fullName) } ?? [],
       uniquingKeysWith: { a, _ in a })
-    // The kernel writes map references back as BPF_PSEUDO_MAP_FD (1) or
-    // BPF_PSEUDO_MAP_VALUE (2) with the map's id, as bpftool shows them.
+    let functions = (try? program.functionNames()) ?? [:]
     let symbols = KernelSymbols.load()
     return Disassembler().lines(instructions).map { line in
       let instruction = instructions[line.index]
-      var text = line.text
-      if instruction.isHelperCall,
+      var text = Self.translatedText(
+        instructions, line.index, mapNames: names, functions: functions)
+      if text == nil, instruction.isHelperCall,
         let name = symbols?.helperName(callImmediate: instruction.immediate)
       {
         text = "call \(name)"
       }
-      if instruction.isWideImmediateLoad, [1, 2].contains(instruction.src.rawValue) {
-        let id = Int(UInt32(bitPattern: instruction.immediate))
-        let offset =
-          instruction.src.rawValue == 2 && line.index + 1 < instructions.count
-          ? " + \(instructions[line.index + 1].immediate)" : ""
-        text = "r\(instruction.dst.rawValue) = map[id:\(id)]\(offset) ll  ; \(names[id] ?? "?")"
-      }
       let index = String(line.index)
-      return String(repeating: " ", count: max(0, 5 - index.count)) + index + ": " + text
+      return String(repeating: " ", count: max(0, 5 - index.count)) + index + ": "
+        + (text ?? line.text)
     }
+  }
+
+  /// What the kernel writes into translated code that an object's code
+  /// does not hold, the way bpftool's xlated dumper prints it; nil for an
+  /// instruction the object's disassembly prints as well.
+  /// - map references: the kernel writes the map's id back as
+  ///   BPF_PSEUDO_MAP_FD (1) or BPF_PSEUDO_MAP_VALUE (2);
+  /// - bpf-to-bpf calls: the kernel keeps the relative target in `off`
+  ///   (its JIT puts the callee's subprogram index in `imm`), so the
+  ///   callee is `index + off + 1`, named by the BTF function records;
+  /// - `mov64 r, r` with `off` -1 (BPF_ADDR_PERCPU): the address of this
+  ///   CPU's copy of a per-CPU variable, emitted by inlined helpers.
+  static func translatedText(
+    _ instructions: [Instruction], _ index: Int, mapNames: [Int: String],
+    functions: [Int: String]
+  ) -> String? {
+    let instruction = instructions[index]
+    if instruction.isWideImmediateLoad, [1, 2].contains(instruction.src.rawValue) {
+      let id = Int(UInt32(bitPattern: instruction.immediate))
+      let offset =
+        instruction.src.rawValue == 2 && index + 1 < instructions.count
+        ? " + \(instructions[index + 1].immediate)" : ""
+      return "r\(instruction.dst.rawValue) = map[id:\(id)]\(offset) ll  ; \(mapNames[id] ?? "?")"
+    }
+    if instruction.isLocalCall {
+      let distance = Int(instruction.offset)
+      let callee = functions[index + distance + 1].map { "#\($0)" } ?? ""
+      return "call pc\(distance >= 0 ? "+" : "")\(distance)\(callee)"
+    }
+    if instruction.opcode == 0xbf, instruction.offset == -1 {
+      return "r\(instruction.dst.rawValue) = &(void __percpu *)(r\(instruction.src.rawValue))"
+    }
+    return nil
   }
 
   /// The JIT-compiled code: hex rows, and a disassembly where a

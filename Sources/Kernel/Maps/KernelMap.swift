@@ -23,11 +23,30 @@ public struct KernelMap: Sendable {
 
   /// Creates a map as `definition` declares it, and fills the single value
   /// of a global-data map with its initial contents.
-  public static func create(_ definition: MapDefinition) throws(SystemCallError) -> KernelMap {
+  /// With `types` (a loaded BTF object and the key's and value's type
+  /// ids in it), the map is created with them, as libbpf does, so that
+  /// `bpftool map dump` prints typed entries; a kernel that refuses them
+  /// for this map gets the map without, as libbpf retries.
+  public static func create(
+    _ definition: MapDefinition,
+    types: (btf: KernelDescriptor, key: UInt32, value: UInt32)? = nil
+  ) throws(SystemCallError) -> KernelMap {
+    if let types, let map = try? create(definition, typedBy: types) { return map }
+    return try create(definition, typedBy: nil)
+  }
+
+  private static func create(
+    _ definition: MapDefinition, typedBy types: (btf: KernelDescriptor, key: UInt32, value: UInt32)?
+  ) throws(SystemCallError) -> KernelMap {
     let name = String(definition.name.prefix(Int(BPF_OBJ_NAME_LEN) - 1))
     let fd = try ZeroedStorage.options(bpf_map_create_opts.self) {
       (options) throws(SystemCallError) in
       options.pointee.map_flags = definition.flags
+      if let types {
+        options.pointee.btf_fd = UInt32(types.btf.rawValue)
+        options.pointee.btf_key_type_id = types.key
+        options.pointee.btf_value_type_id = types.value
+      }
       return try check("create map \"\(definition.name)\" (\(definition.type))") {
         bpf_map_create(
           bpf_map_type(definition.type.rawValue), name, definition.keySize,

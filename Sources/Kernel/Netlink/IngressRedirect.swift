@@ -9,7 +9,11 @@
 /// act_mirred or similar should not get XDP generic processing") and its
 /// native XDP (which runs in the driver, before) both let it pass: the
 /// frame reaches the link's stack, its taps (tcpdump) and its TC hooks.
-/// The qdisc and filter go with the first link.
+/// The same filter at the first link's egress (`tc filter add dev FROM
+/// egress ...`) does the same for frames sent out of it, through a packet
+/// socket bound to it: many with one `sendmmsg` (a TAP's `write` takes
+/// one). Such frames never reach the first link's driver (its `tx_packets`
+/// stay 0). The qdisc and filters go with the first link.
 public enum IngressRedirect {
   // linux/rtnetlink.h, linux/pkt_sched.h, linux/pkt_cls.h, linux/tc_act/tc_mirred.h.
   private static let newQueueingDiscipline: UInt16 = 36  // RTM_NEWQDISC
@@ -19,6 +23,7 @@ public enum IngressRedirect {
   private static let classifierActionParent: UInt32 = 0xffff_fff1  // TC_H_CLSACT
   private static let classifierActionHandle: UInt32 = 0xffff_0000  // TC_H_MAKE(TC_H_CLSACT, 0)
   private static let ingressParent: UInt32 = 0xffff_fff2  // TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS)
+  private static let egressParent: UInt32 = 0xffff_fff3  // TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS)
   private static let allProtocols: UInt16 = 0x0003  // ETH_P_ALL
   private enum Attribute {
     static let kind: UInt16 = 1  // TCA_KIND
@@ -33,8 +38,8 @@ public enum IngressRedirect {
   private static let ingressRedirect: Int32 = 3  // TCA_INGRESS_REDIR
   private static let terminal: UInt8 = 1  // TC_U32_TERMINAL
 
-  /// Redirects every frame arriving on `from` (index, name) into the
-  /// receive path of interface `to`.
+  /// Redirects every frame arriving on `from` (index, name), and every
+  /// frame sent out of it, into the receive path of interface `to`.
   public static func install(
     from index: UInt32, name: String, to target: UInt32, targetName: String
   ) throws(SystemCallError) {
@@ -73,6 +78,11 @@ public enum IngressRedirect {
       "redirect \(name)'s frames into \(targetName) (tc filter u32, mirred ingress redirect)",
       type: newFilter, flags: flags,
       payload: header(index, handle: 0, parent: ingressParent, info: info)
+        + NetlinkAttribute.encode(filter))
+    _ = try socket.request(
+      "redirect what is sent out of \(name) into \(targetName) (tc filter u32 at egress, mirred ingress redirect)",
+      type: newFilter, flags: flags,
+      payload: header(index, handle: 0, parent: egressParent, info: info)
         + NetlinkAttribute.encode(filter))
   }
 

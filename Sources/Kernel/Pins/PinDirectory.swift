@@ -43,6 +43,12 @@ public struct PinDirectory: Hashable, Sendable {
   public var linkPath: String { path + "/link" }
   /// Where the action-counters map is pinned.
   public var countersPath: String { path + "/counters" }
+  /// The kernel datapath's failed redirects by reason (a hash map the
+  /// programs of ``tracerLinkPaths`` count into).
+  public var redirectErrorsPath: String { path + "/redirect_errors" }
+  /// The links of the raw tracepoint programs that count failed redirects
+  /// (`xdp:xdp_redirect_err`, `xdp:xdp_devmap_xmit`).
+  public var tracerLinkPaths: [String] { [path + "/trace_redirect_err", path + "/trace_devmap_xmit"] }
 
   /// Whether `path` exists.
   public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
@@ -109,9 +115,11 @@ public struct PinDirectory: Hashable, Sendable {
   }
 
   /// Removes the interface's directory, and `xdpbatch/` when it is left
-  /// empty. Other files in them are left alone (the removal then fails
-  /// quietly).
+  /// empty, with the failed-redirect tracer's pins (which serve only the
+  /// attachment). Other files in them are left alone (the removal then
+  /// fails quietly).
   public func removeDirectories() {
+    for path in tracerLinkPaths + [redirectErrorsPath] { unlink(path) }
     rmdir(path)
     rmdir(root)
   }

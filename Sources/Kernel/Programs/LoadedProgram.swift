@@ -30,20 +30,21 @@ public struct LoadedProgram: Sendable {
   /// refuses that BTF, the program loads without, as libbpf does.
   ///
   /// `flags` are `BPF_PROG_LOAD`'s `prog_flags` (`BPF_F_XDP_BATCH` for a
-  /// batch program: ``BPF/KernelBatchInterface/loadFlag``).
+  /// batch program: ``BPF/KernelBatchInterface/loadFlag``); `type` is XDP
+  /// unless said otherwise.
   public static func load(
     name: String, instructions: [Instruction], license: String = "GPL", btf: KernelBTF? = nil,
-    flags: UInt32 = 0
+    flags: UInt32 = 0, type: ProgramType = .xdp
   ) throws(LoadError) -> LoadedProgram {
     let bytes = Instruction.encode(instructions)
     let kernelName = String(name.prefix(Int(BPF_OBJ_NAME_LEN) - 1))
     let debug = btf.flatMap(DebugInfo.init)
-    if case .success(let fd) = attempt(kernelName, bytes, license, debug, flags, logSize: 0) {
+    if case .success(let fd) = attempt(kernelName, type, bytes, license, debug, flags, logSize: 0) {
       return LoadedProgram(descriptor: KernelDescriptor(owning: fd), name: name)
     }
     var logSize = 1 << 20
     while true {
-      switch attempt(kernelName, bytes, license, debug, flags, logSize: logSize) {
+      switch attempt(kernelName, type, bytes, license, debug, flags, logSize: logSize) {
       case .success(let fd):
         // Loaded on the second try (a transient failure): keep it.
         return LoadedProgram(descriptor: KernelDescriptor(owning: fd), name: name)
@@ -87,14 +88,14 @@ public struct LoadedProgram: Sendable {
   }
 
   private static func attempt(
-    _ name: String, _ bytes: [UInt8], _ license: String, _ debug: DebugInfo?, _ flags: UInt32,
-    logSize: Int
+    _ name: String, _ type: ProgramType, _ bytes: [UInt8], _ license: String,
+    _ debug: DebugInfo?, _ flags: UInt32, logSize: Int
   ) -> Result<Int32, Failure> {
     var log = [CChar](repeating: 0, count: max(logSize, 1))
     var functions = debug?.functions ?? []
     errno = 0
     let fd = ZeroedStorage.options(bpf_prog_load_opts.self) { options in
-      options.pointee.expected_attach_type = BPF_XDP
+      options.pointee.expected_attach_type = type.expectedAttachType
       options.pointee.prog_flags = flags
       return log.withUnsafeMutableBufferPointer { logBuffer in
         if logSize > 0 {
@@ -111,7 +112,7 @@ public struct LoadedProgram: Sendable {
           }
           return bytes.withUnsafeBytes { raw in
             bpf_prog_load(
-              BPF_PROG_TYPE_XDP, name, license,
+              type.kernelType, name, license,
               raw.baseAddress?.assumingMemoryBound(to: bpf_insn.self),
               bytes.count / Instruction.size, options)
           }
@@ -132,6 +133,20 @@ public struct LoadedProgram: Sendable {
     return LoadedProgram(descriptor: descriptor, name: info.name)
   }
 
+  /// Opens the program pinned at `path`.
+  public static func open(pinnedAt path: String) throws(SystemCallError) -> LoadedProgram {
+    let fd = try check("open pinned program \(path)") { bpf_obj_get(path) }
+    let descriptor = KernelDescriptor(owning: fd)
+    let info = try ProgramInfo(descriptor: descriptor)
+    return LoadedProgram(descriptor: descriptor, name: info.name)
+  }
+
+  /// Pins the program at `path` on a bpf filesystem: it stays loaded
+  /// until the pin is removed, whatever happens to this process.
+  public func pin(at path: String) throws(SystemCallError) {
+    try check("pin program \"\(name)\" at \(path)") { bpf_obj_pin(descriptor.rawValue, path) }
+  }
+
   /// The kernel's current view of the program: id, name, run statistics.
   public func info() throws(SystemCallError) -> ProgramInfo {
     try ProgramInfo(descriptor: descriptor)
@@ -150,6 +165,30 @@ public struct LoadedProgram: Sendable {
       request.pointee.map_ids = UInt64(UInt(bitPattern: ids.baseAddress))
     }
     return Array(ids.prefix(Int(info.nr_map_ids)))
+  }
+
+  /// The program's functions by the index of their first translated
+  /// instruction, named by its BTF function records (the entry at 0, each
+  /// bpf-to-bpf callee after it); empty without BTF.
+  public func functionNames() throws(SystemCallError) -> [Int: String] {
+    let counted = try ObjectInfo.read(bpf_prog_info.self, of: descriptor, "read program info")
+    guard counted.btf_id != 0, counted.nr_func_info > 0 else { return [:] }
+    let records = ZeroedStorage.allocate(bpf_func_info.self, count: Int(counted.nr_func_info))
+    defer { records.deallocate() }
+    let info = try ObjectInfo.read(
+      bpf_prog_info.self, of: descriptor, "read the function records of program \(counted.id)"
+    ) { request in
+      request.pointee.nr_func_info = UInt32(records.count)
+      request.pointee.func_info_rec_size = UInt32(MemoryLayout<bpf_func_info>.size)
+      request.pointee.func_info = UInt64(UInt(bitPattern: records.baseAddress))
+    }
+    var names: [Int: String] = [:]
+    for record in records.prefix(Int(info.nr_func_info)) {
+      if let name = KernelBTFObject.typeName(btfID: counted.btf_id, typeID: record.type_id) {
+        names[Int(record.insn_off)] = name
+      }
+    }
+    return names
   }
 
   /// The maps the program uses, open; a map that went away since the

@@ -22,17 +22,20 @@ public struct ProgramLoader: Sendable {
   public var btf: KernelBTF?
   /// `BPF_PROG_LOAD`'s `prog_flags` (`BPF_F_XDP_BATCH` for a batch program).
   public var flags: UInt32
+  /// What kind of program (XDP unless said otherwise).
+  public var type: ProgramType
 
   /// Describes a load of programs that reference `maps`.
   public init(
     maps: [MapDefinition], reusing: [Int: KernelMap] = [:], license: String = "GPL",
-    btf: KernelBTF? = nil, flags: UInt32 = 0
+    btf: KernelBTF? = nil, flags: UInt32 = 0, type: ProgramType = .xdp
   ) {
     self.maps = maps
     self.reusing = reusing
     self.license = license
     self.btf = btf
     self.flags = flags
+    self.type = type
   }
 
   /// A loaded program with the maps it references, which it keeps alive.
@@ -44,12 +47,19 @@ public struct ProgramLoader: Sendable {
   }
 
   /// Creates the referenced maps (those not in ``reusing``; ARRAY maps
-  /// memory-mappable: ``BPF/MapDefinition/withMappableValues``), patches
+  /// memory-mappable: ``BPF/MapDefinition/withMappableValues``; with the
+  /// object's BTF key and value types where it declares them), patches
   /// the program and loads it. Maps the program never references are not
   /// created. Nothing stays in the kernel if any step fails.
   public func load(_ program: Program) throws(LoadError) -> Loaded {
     let references = program.mapReferences
     var handles: [Int: KernelMap] = [:]
+    // The object's BTF, loaded once for the maps' key and value types.
+    let typing = btf.flatMap { $0.mapTypes.isEmpty ? nil : LoadedProgram.DebugInfo($0) }
+    func types(of map: MapDefinition) -> (btf: KernelDescriptor, key: UInt32, value: UInt32)? {
+      guard let typing, let ids = btf?.mapTypes[map.name] else { return nil }
+      return (typing.descriptor, ids.key, ids.value)
+    }
     for reference in references where handles[reference.map] == nil {
       guard maps.indices.contains(reference.map) || reusing[reference.map] != nil else {
         throw .unknownMap(
@@ -60,7 +70,9 @@ public struct ProgramLoader: Sendable {
         handles[reference.map] = existing
       } else {
         do {
-          handles[reference.map] = try KernelMap.create(maps[reference.map].withMappableValues)
+          let definition = maps[reference.map]
+          handles[reference.map] = try KernelMap.create(
+            definition.withMappableValues, types: types(of: definition))
         } catch {
           throw .map(program: program.name, error)
         }
@@ -68,7 +80,8 @@ public struct ProgramLoader: Sendable {
     }
     let patched = Self.patch(program.instructions, references: references, maps: handles)
     let loaded = try LoadedProgram.load(
-      name: program.name, instructions: patched, license: license, btf: btf, flags: flags)
+      name: program.name, instructions: patched, license: license, btf: btf, flags: flags,
+      type: type)
     return Loaded(program: loaded, maps: handles)
   }
 

@@ -87,7 +87,7 @@ public enum TapDeviceError: Error, Sendable, CustomStringConvertible {
 public final class PacketSocket: @unchecked Sendable {
   /// The interface's index.
   public let interfaceIndex: UInt32
-  private let descriptor: Int32
+  let descriptor: Int32
 
   /// A socket on interface `index`; refused for loopback, which cannot
   /// take XDP redirects (the kernel fails them too).
@@ -111,7 +111,7 @@ public final class PacketSocket: @unchecked Sendable {
   /// (`ENETDOWN` when it is down, `ENXIO` when it is gone).
   @inline(__always)
   public func send(_ frame: UnsafeRawPointer, length: Int) -> Int32 {
-    let sent = Glibc.send(descriptor, frame, length, Int32(MSG_DONTWAIT))
+    let sent = Glibc.send(descriptor, frame, length, PacketBatch.dontWait)
     if sent == length { return 0 }
     return sent < 0 ? errno : EMSGSIZE
   }

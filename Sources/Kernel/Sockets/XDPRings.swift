@@ -51,6 +51,12 @@ public struct ProducerRing: @unchecked Sendable {
   public func submit(_ count: UInt32) {
     xsk_ring_prod__submit(ring, count)
   }
+
+  /// Whether the kernel asks for a system call to go on with the ring
+  /// (`XDP_RING_NEED_WAKEUP`, set only on a socket bound with
+  /// `XDP_USE_NEED_WAKEUP`).
+  @inlinable @inline(__always)
+  public var needsWakeup: Bool { xsk_ring_prod__needs_wakeup(ring) != 0 }
 }
 
 /// A ring the kernel fills and user space consumes (RX and completion

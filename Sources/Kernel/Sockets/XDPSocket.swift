@@ -115,12 +115,15 @@ public final class XDPSocket: @unchecked Sendable {
         config.pointee.rx_size = layout.ringSize
         config.pointee.tx_size = layout.ringSize
         config.pointee.libxdp_flags = cxdp_inhibit_program_load()
-        config.pointee.bind_flags = cxdp_bind_zerocopy()
+        // XDP_USE_NEED_WAKEUP: the kernel says on each ring when it needs
+        // a system call to go on (TX kicks only then); every kernel with
+        // AF_XDP zero-copy or copy mode since 5.4 takes the flag.
+        config.pointee.bind_flags = cxdp_bind_zerocopy() | cxdp_bind_need_wakeup()
         let zeroCopyResult = xsk_socket__create(
           &bound, interface, queue, umemCreated, receiveRing, transmitRing, config)
         guard zeroCopyResult != 0 else { return zeroCopyResult }
         zeroCopy = false
-        config.pointee.bind_flags = cxdp_bind_copy()
+        config.pointee.bind_flags = cxdp_bind_copy() | cxdp_bind_need_wakeup()
         return xsk_socket__create(
           &bound, interface, queue, umemCreated, receiveRing, transmitRing, config)
       }
@@ -168,6 +171,17 @@ public final class XDPSocket: @unchecked Sendable {
   /// Copy-mode TX needs a system call to send what the TX ring holds.
   @inlinable @inline(__always)
   public func kick() { _ = cxdp_kick(descriptor) }
+
+  /// Kicks TX only when the kernel asks for it (``ProducerRing/needsWakeup``:
+  /// a zero-copy driver whose NAPI runs takes the ring by itself; copy
+  /// mode always asks). Whether it kicked.
+  @inlinable @inline(__always)
+  @discardableResult
+  public func kickIfAsked() -> Bool {
+    guard transmit.needsWakeup else { return false }
+    kick()
+    return true
+  }
 
   /// Waits up to `milliseconds` for frames on the RX ring; whether some
   /// arrived.

@@ -9,7 +9,8 @@ import Glibc
 public final class FileLock {
   /// The lock file.
   public let path: String
-  private let descriptor: Int32
+  /// The open lock file (a child given a copy holds the lock with it).
+  let descriptor: Int32
   private var released = false
 
   private init(path: String, descriptor: Int32) {
@@ -77,6 +78,27 @@ public final class FileLock {
     return pid_t(
       String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(
         in: .whitespacesAndNewlines))
+  }
+
+  /// Writes `pid` in the file as its holder (a child that inherited the
+  /// lock and holds it past this process).
+  public func recordHolder(_ pid: pid_t) {
+    let text = Array("\(pid)\n".utf8)
+    _ = ftruncate(descriptor, 0)
+    _ = text.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
+  }
+
+  /// Whether some process holds the lock on `path` (nothing there: no),
+  /// with the pid written in the file. The file is not changed.
+  public static func holder(of path: String) -> (held: Bool, pid: pid_t?) {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return (false, nil) }
+    defer { close(fd) }
+    if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+      flock(fd, LOCK_UN)
+      return (false, nil)
+    }
+    return (Errno.current == .wouldBlock, holder(fd))
   }
 
   /// Lets the lock go; with `removingFile`, the file goes first (removed

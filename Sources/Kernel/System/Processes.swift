@@ -11,17 +11,29 @@ public enum Processes {
   /// session of its own, with standard input from `/dev/null`, standard
   /// output and error appended to `log` (made 0600), no descriptor of the
   /// caller's (a parent waiting for the caller's end must not wait for
-  /// this one) and no blocked signal. Returns its pid.
-  public static func spawn(_ executable: String, arguments: [String], log: String)
-    throws(SystemCallError) -> pid_t
-  {
+  /// this one) and no blocked signal, except `lock`: a ``FileLock`` the
+  /// child holds from its first instruction on, as descriptor 3 (the
+  /// lock belongs to the open file, which both then share). Returns its pid.
+  public static func spawn(
+    _ executable: String, arguments: [String], log: String, inheriting lock: FileLock? = nil
+  ) throws(SystemCallError) -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
-    _ = cxdp_spawn_close_from(&actions, 3)
+    // A copy above the descriptors the actions make, duplicated onto 3
+    // (dup2 clears close-on-exec on the copy the child gets).
+    let lockCopy = lock.map { fcntl($0.descriptor, F_DUPFD_CLOEXEC, 10) } ?? -1
+    defer { if lockCopy >= 0 { close(lockCopy) } }
+    if lock != nil {
+      guard lockCopy >= 0 else {
+        throw SystemCallError("duplicate the lock of \(lock!.path)", errno: .current)
+      }
+      posix_spawn_file_actions_adddup2(&actions, lockCopy, 3)
+    }
+    _ = cxdp_spawn_close_from(&actions, lock == nil ? 3 : 4)
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }

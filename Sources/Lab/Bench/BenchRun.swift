@@ -83,7 +83,7 @@ public struct BenchRun: Sendable {
     return BenchReport(
       conditions: conditions.ended(), interpreter: interpreter, samples: sampleRows,
       rewriter: rewriter.map(RewriteTiming.init), engines: engines, batching: batching,
-      datapath: datapathSection)
+      goals: GoalFigures(engines: engines, batching: batching), datapath: datapathSection)
   }
 
   /// The datapath section alone.
@@ -147,6 +147,8 @@ public struct BenchReport: Encodable, Sendable {
   public var engines: EngineComparison
   /// The batching table.
   public var batching: [BatchingFigure]
+  /// Issue 22's figures as ratios of the two tables above.
+  public var goals: GoalFigures
   /// Absent with `--skip-datapath`.
   public var datapath: DatapathSection?
 }

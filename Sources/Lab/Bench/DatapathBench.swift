@@ -205,7 +205,9 @@ public struct DatapathBench: Sendable {
     row.socketDrops = status.socket.dropped &- base.socket.dropped
     row.sharedMaps = sharedMaps
     if let exchange = status.mapExchange, let before = base.mapExchange {
-      let packets = status.counters.actions.totalPackets &- base.counters.actions.totalPackets
+      // Per frame the program ran on, as the datapath's own time per
+      // packet (a REDIRECT that did not leave is in no action's count).
+      let packets = timing.packets &- base.forms[form].packets
       let nanoseconds = exchange.nanoseconds &- before.nanoseconds
       row.exchanges = exchange.exchanges &- before.exchanges
       if let exchanges = row.exchanges, exchanges > 0 {

@@ -1,0 +1,40 @@
+/// Issue 22's figures as ratios, each from one run (`bench --json` key
+/// `"goals"`): what the engines and batching tables say, divided out so a
+/// script reads a goal's figure without recomputing it.
+///
+/// - `jit_over_kernel_net`: per sample, the JIT's ns per packet over the
+///   kernel's net of the test-run loop (goal: at most 1.5).
+/// - `batch_speedup_direct`, `batch_speedup_retpoline`: per sample the
+///   batch form transforms, per-packet ns over batch ns with that call
+///   style (goals: at least 0.97 and at least 1.2).
+/// - `checked_over_unchecked`: the JIT's ns per instruction on the compute
+///   loop with its memory accesses checked over unchecked (goal: at most 1.2).
+public struct GoalFigures: Encodable, Sendable, Equatable {
+  public var jitOverKernelNet: [String: Double]
+  public var batchSpeedupDirect: [String: Double]
+  public var batchSpeedupRetpoline: [String: Double]
+  public var checkedOverUnchecked: Double?
+
+  /// The ratios of `engines` and `batching`; a ratio whose divisor is
+  /// missing or zero is left out.
+  public init(engines: EngineComparison, batching: [BatchingFigure]) {
+    jitOverKernelNet = [:]
+    for (program, jit) in engines.jitNanosecondsPerPacket {
+      if let net = engines.kernelNetNanosecondsPerPacket[program], net > 0 {
+        jitOverKernelNet[program] = jit / net
+      }
+    }
+    func speedups(_ call: CallStyle) -> [String: Double] {
+      var result: [String: Double] = [:]
+      for row in batching where row.call == call.rawValue && row.batchNanoseconds > 0 {
+        result[row.program] = row.perPacketNanoseconds / row.batchNanoseconds
+      }
+      return result
+    }
+    batchSpeedupDirect = speedups(.direct)
+    batchSpeedupRetpoline = speedups(.retpoline)
+    checkedOverUnchecked =
+      engines.jitNanosecondsPerInstruction > 0
+      ? engines.jitCheckedNanosecondsPerInstruction / engines.jitNanosecondsPerInstruction : nil
+  }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Glibc
+import Kernel
+import Testing
+
+@testable import Deployment
+
+/// The launcher's process lock: a child started with it holds it from
+/// before its exec until it dies, with the pid the launcher wrote; and
+/// recovery finds such a child by that pid though nothing in /proc names
+/// it `datapath run IFACE`.
+struct DatapathProcessLockTests {
+  /// A scratch state directory of its own.
+  static func scratchState() throws -> StateDirectory {
+    let path = FileManager.default.temporaryDirectory
+      .appendingPathComponent("xdpbatch-lock-\(UInt32.random(in: 0..<UInt32.max))").path
+    let state = StateDirectory(path: path)
+    try state.create()
+    return state
+  }
+
+  /// `/bin/sleep 30` started holding `lock`, its pid written there.
+  static func sleeper(holding lock: FileLock, log: String) throws -> pid_t {
+    let pid = try Processes.spawn("/bin/sleep", arguments: ["sleep", "30"], log: log, inheriting: lock)
+    lock.recordHolder(pid)
+    return pid
+  }
+
+  @Test func theChildHoldsTheLockUntilItDies() throws {
+    let state = try Self.scratchState()
+    defer { try? FileManager.default.removeItem(atPath: state.path) }
+    let path = state.file("veth-x.datapath")
+    #expect(FileLock.holder(of: path).held == false)
+    let lock = try FileLock.acquire(path: path, mode: StateDirectory.fileMode, waiting: 0)
+    let pid = try Self.sleeper(holding: lock, log: state.file("veth-x.log"))
+    lock.release()
+    // The parent's copy is gone: the child's keeps the lock.
+    let held = FileLock.holder(of: path)
+    #expect(held.held && held.pid == pid, "\(held) for child \(pid)")
+    Processes.signal(pid, SIGKILL)
+    Processes.reap(pid, waiting: true)
+    #expect(FileLock.holder(of: path).held == false)
+  }
+
+  @Test func recoveryStopsTheChildTheLockNames() throws {
+    let state = try Self.scratchState()
+    defer { try? FileManager.default.removeItem(atPath: state.path) }
+    let interface = "xdpbt-lock\(UInt16.random(in: 0..<9999))"
+    let launcher = DatapathLauncher(executable: "/bin/false", state: state)
+    let lock = try FileLock.acquire(
+      path: launcher.processLockPath(interface), mode: StateDirectory.fileMode, waiting: 0)
+    let pid = try Self.sleeper(holding: lock, log: launcher.logPath(interface))
+    lock.release()
+    defer {
+      Processes.signal(pid, SIGKILL)
+      Processes.reap(pid, waiting: true)
+    }
+    // No record, no pending record, nothing `datapath run` in /proc: only
+    // the lock says the child exists, and under which pid.
+    var recovery = DatapathRecovery(state: state, launcher: launcher)
+    recovery.answerWait = 0.2
+    let outcome = recovery.recover(interface: interface)
+    #expect(outcome.stopped == [pid])
+    Processes.reap(pid)
+    #expect(!Processes.exists(pid))
+    #expect(launcher.launchedChild(interface).exists == false)
+  }
+}
