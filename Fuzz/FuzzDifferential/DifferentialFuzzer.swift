@@ -123,6 +123,6 @@ enum FuzzTally {
         + "executions compared in both engines \(engineExecutions) (batch forms \(batchForms)); "
         + "kernel: \(kernelCases) cases, \(kernelRefused) refused by the verifier (not comparable), "
         + "\(kernelExecutions) executions compared; disagreements 0")
-    fflush(stdout)
+    fflush(nil)
   }
 }
