@@ -71,11 +71,16 @@ func fuzzDifferentialMain(
       FuzzTally.print()
       fatalError("\(error)\ninput: \(Disagreement.hex(bytes))")
     }
+    FuzzTally.printEveryMinute()
   }
 }
 
-/// What the run compared (printed when libFuzzer exits).
+/// What the run compared: printed when libFuzzer exits, and once a
+/// minute while it runs (libFuzzer ends on a slow unit or a signal without
+/// running `atexit`, and a campaign's count would be lost).
 enum FuzzTally {
+  nonisolated(unsafe) static var inputs = 0
+  nonisolated(unsafe) static var lastPrint = monotonicSeconds()
   nonisolated(unsafe) static var cases: [String: Int] = [:]
   nonisolated(unsafe) static var engineExecutions = 0
   nonisolated(unsafe) static var batchForms = 0
@@ -97,11 +102,27 @@ enum FuzzTally {
     }
   }
 
+  static func printEveryMinute() {
+    inputs += 1
+    guard inputs % 64 == 0 else { return }
+    let now = monotonicSeconds()
+    guard now - lastPrint >= 60 else { return }
+    lastPrint = now
+    print()
+  }
+
+  static func monotonicSeconds() -> Int {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return time.tv_sec
+  }
+
   static func print() {
     Swift.print(
-      "differential: cases \(cases.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); "
+      "differential: inputs \(inputs); cases \(cases.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); "
         + "executions compared in both engines \(engineExecutions) (batch forms \(batchForms)); "
         + "kernel: \(kernelCases) cases, \(kernelRefused) refused by the verifier (not comparable), "
         + "\(kernelExecutions) executions compared; disagreements 0")
+    fflush(nil)
   }
 }
