@@ -27,6 +27,15 @@ struct DatapathProcessLockTests {
     return pid
   }
 
+  /// A sleeper started by `launcher`'s rule for `interface`: holding its
+  /// process lock, its pid written there, the parent's copy let go.
+  static func launchedChild(_ launcher: DatapathLauncher, _ interface: String) throws -> pid_t {
+    let lock = try FileLock.acquire(
+      path: launcher.processLockPath(interface), mode: StateDirectory.fileMode, waiting: 0)
+    defer { lock.release() }
+    return try sleeper(holding: lock, log: launcher.logPath(interface))
+  }
+
   @Test func theChildHoldsTheLockUntilItDies() throws {
     let state = try Self.scratchState()
     defer { try? FileManager.default.removeItem(atPath: state.path) }
@@ -48,10 +57,7 @@ struct DatapathProcessLockTests {
     defer { try? FileManager.default.removeItem(atPath: state.path) }
     let interface = "xdpbt-lock\(UInt16.random(in: 0..<9999))"
     let launcher = DatapathLauncher(executable: "/bin/false", state: state)
-    let lock = try FileLock.acquire(
-      path: launcher.processLockPath(interface), mode: StateDirectory.fileMode, waiting: 0)
-    let pid = try Self.sleeper(holding: lock, log: launcher.logPath(interface))
-    lock.release()
+    let pid = try Self.launchedChild(launcher, interface)
     defer {
       Processes.signal(pid, SIGKILL)
       Processes.reap(pid, waiting: true)
@@ -73,9 +79,7 @@ struct DatapathProcessLockTests {
     let interface = "xdpbt-stop\(UInt16.random(in: 0..<9999))"
     let launcher = DatapathLauncher(executable: "/bin/false", state: state)
     let path = launcher.processLockPath(interface)
-    let lock = try FileLock.acquire(path: path, mode: StateDirectory.fileMode, waiting: 0)
-    let pid = try Self.sleeper(holding: lock, log: launcher.logPath(interface))
-    lock.release()
+    let pid = try Self.launchedChild(launcher, interface)
     launcher.stop(
       DatapathProcessRecord(
         pid: pid, startTicks: Processes.startTicks(of: pid) ?? 0, started: 0, log: ""),
@@ -90,9 +94,7 @@ struct DatapathProcessLockTests {
     let interface = "xdpbt-keep\(UInt16.random(in: 0..<9999))"
     let launcher = DatapathLauncher(executable: "/bin/false", state: state)
     let path = launcher.processLockPath(interface)
-    let lock = try FileLock.acquire(path: path, mode: StateDirectory.fileMode, waiting: 0)
-    let holder = try Self.sleeper(holding: lock, log: launcher.logPath(interface))
-    lock.release()
+    let holder = try Self.launchedChild(launcher, interface)
     defer {
       Processes.signal(holder, SIGKILL)
       Processes.reap(holder, waiting: true)
