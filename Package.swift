@@ -157,7 +157,7 @@ let package = Package(
       name: "DatapathTests",
       dependencies: [
         "BPF", "Rewriter", "Engine", "Frames", "Kernel", "Inspection", "Datapath", "Deployment",
-        "Lab", "TestSupport",
+        "Lab", "TestSupport", "KernelTestSupport",
       ]),
     .testTarget(name: "CommandTests", dependencies: ["TestSupport"]),
     // The exporter: exposition, series, the built binary, a real Prometheus server.

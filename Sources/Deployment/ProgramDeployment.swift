@@ -56,6 +56,7 @@ public struct ProgramDeployment: Sendable {
   /// on `interface` (``DatapathRecovery``); holding its lock.
   @discardableResult
   func recover(_ interface: String) -> DatapathRecovery.Outcome {
+    state.removeAbandonedTemporaries()
     if let repaired = FrameCapture.restoreLeftover(interface: interface, state: state) {
       notices(repaired)
     }

@@ -15,7 +15,7 @@ struct EngineOption: ParsableArguments {
   /// Says on stderr why a program ran in the interpreter instead of the JIT.
   func reportFallback(_ machine: Machine) {
     if let reason = machine.engineFallback {
-      FileHandle.standardError.write(Data("xdpbatch: \(reason)\n".utf8))
+      writeToStandardError("xdpbatch: \(reason)")
     }
   }
 }

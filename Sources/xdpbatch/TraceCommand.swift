@@ -77,9 +77,8 @@ struct TraceCommand: ParsableCommand {
       if json {
         text += "{\"dropped\":\(excerpt.dropped)}\n"
       } else {
-        FileHandle.standardError.write(
-          Data("xdpbatch trace: \(excerpt.dropped) lines dropped (printed faster than read)\n".utf8)
-        )
+        writeToStandardError(
+          "xdpbatch trace: \(excerpt.dropped) lines dropped (printed faster than read)")
       }
     }
     for record in excerpt.lines {

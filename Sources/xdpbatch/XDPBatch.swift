@@ -67,8 +67,13 @@ extension XDPBatch {
   }
 }
 
-/// Writes one message line to standard error.
+/// Writes one message line to standard error, after what `print` has
+/// buffered for standard output: where both go to one pipe or file
+/// (`2>&1`), stdout's buffer is flushed in 4 KiB blocks that end
+/// mid-line, and a message written in between ran on from that line's
+/// first half (`…cannot be boundedxdpbatch: error: …`).
 func writeToStandardError(_ message: String) {
   let line = message.hasSuffix("\n") ? message : message + "\n"
+  fflush(nil)  // every output stream: standard output is the one print fills
   FileHandle.standardError.write(Data(line.utf8))
 }

@@ -112,6 +112,9 @@ struct DatapathLifecycleTests {
     #expect(stats["datapath"] as? String == "kernel")
     #expect(stats["form"] as? String == "per-packet")
     #expect(eventually { !process.isAlive })
+    // Back in the kernel, no datapath child holds the process lock: it is gone.
+    let processLock = StateDirectory().file(interface + ".datapath")
+    #expect(access(processLock, F_OK) != 0, "\(processLock) is left after the swap back")
     #expect(try Self.run(["detach", interface]).status == 0)
     #expect(access(PinDirectory(interface: interface).path, F_OK) != 0)
     #expect(access(StateDirectory().path + "/\(interface).log", F_OK) != 0)
@@ -139,10 +142,17 @@ struct DatapathLifecycleTests {
     #expect(attached.status == 1)
     #expect(attached.errors.contains("did not start"), "\(attached.errors)")
     #expect(attached.errors.contains("bpf_tail_call"), "\(attached.errors)")
+    // One message on one line: the child's own `xdpbatch: error:` is not
+    // repeated inside the parent's.
+    #expect(
+      attached.errors.components(separatedBy: "xdpbatch: error:").count == 2
+        && !attached.errors.contains("xdpbatch datapath:"), "\(attached.errors)")
+    #expect(attached.errors.hasSuffix("\n") && attached.errors.dropLast().allSatisfy { $0 != "\n" })
     let state = StateDirectory()
     #expect(state.record(interface: interface) == nil)
     #expect(access(state.path + "/\(interface).sock", F_OK) != 0)
     #expect(access(state.path + "/\(interface).log", F_OK) != 0)
+    #expect(access(state.path + "/\(interface).datapath", F_OK) != 0)
     #expect(access(PinDirectory(interface: interface).path, F_OK) != 0)
     #expect(if_nametoindex(try #require(PassDeviceName.for(interface))) == 0)
     #expect(try XDPLink.links(onInterface: if_nametoindex(interface)).isEmpty)

@@ -5,8 +5,10 @@ import Foundation
 import Frames
 import Glibc
 import Kernel
+import KernelTestSupport
 import Lab
 import TestSupport
+import Testing
 
 /// Whether this process can run the software datapath; the reason when not.
 enum DatapathAccess {
@@ -29,6 +31,14 @@ enum DatapathAccess {
     ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].first {
       FileManager.default.isExecutableFile(atPath: $0)
     } ?? "/usr/sbin/ip"
+}
+
+extension Trait where Self == ConditionTrait {
+  /// The software datapath usable here (``DatapathAccess``).
+  static var datapathAccess: Self {
+    .enabled(
+      if: DatapathAccess.available, Comment(rawValue: DatapathAccess.unavailableReason ?? ""))
+  }
 }
 
 /// A namespace with one or two veth pairs made for one test (random
@@ -61,8 +71,11 @@ struct DatapathNetwork {
     }
   }
 
-  /// Removes the attachment, every pin, the pairs and the namespace.
+  /// Removes the attachment, every pin, the pairs and the namespace,
+  /// after recording an issue for each file xdpbatch should have removed
+  /// itself (``StateFileAudit``).
   func tearDown() {
+    StateFileAudit.expectNothingLeft(of: [veth.name] + (second.map { [$0.name] } ?? []))
     for pair in [veth] + (second.map { [$0] } ?? []) {
       if let attachment = try? XDPAttachment.open(interface: pair.name) {
         try? attachment.detach()

@@ -5,6 +5,7 @@ import Foundation
 import Glibc
 import Inspection
 import Kernel
+import KernelTestSupport
 import Lab
 import TestSupport
 import Testing
@@ -19,14 +20,7 @@ import Testing
 /// sent, and `map dump` and `bpftool map dump` print them;
 /// 100 swaps between the kernel and the software datapath under traffic
 /// lose and double-count nothing.
-@Suite(
-  .serialized,
-  .enabled(
-    if: DatapathAccess.available && BuiltXDPBatch.url != nil,
-    Comment(rawValue: DatapathAccess.unavailableReason ?? BuiltXDPBatch.missing)),
-  .enabled(
-    if: FileManager.default.fileExists(atPath: PackageLayout.corpus("shared_maps")),
-    Comment(rawValue: PackageLayout.corpusMissing)))
+@Suite(.serialized, .datapathAccess, .builtXDPBatch, .corpus("shared_maps"))
 struct SharedMapsTests {
   static let source = ProgramSource(
     objectPath: PackageLayout.corpus("shared_maps"), programName: "shared_maps_prog")

@@ -1,5 +1,6 @@
 import Foundation
 import Kernel
+import KernelTestSupport
 import TestSupport
 import Testing
 
@@ -7,14 +8,7 @@ import Testing
 /// its own copy of (a PROG_ARRAY: the engines cannot take programs from
 /// the kernel) says that the datapath does not follow it (issue 24: it
 /// succeeded silently); a map it shares says nothing of the kind.
-@Suite(
-  .serialized,
-  .enabled(
-    if: DatapathAccess.available && BuiltXDPBatch.url != nil,
-    Comment(rawValue: DatapathAccess.unavailableReason ?? BuiltXDPBatch.missing)),
-  .enabled(
-    if: FileManager.default.fileExists(atPath: PackageLayout.sample("xdp_tailcall")),
-    Comment(rawValue: PackageLayout.samplesMissing)))
+@Suite(.serialized, .datapathAccess, .builtXDPBatch, .sample("xdp_tailcall"))
 struct UnfollowedMapTests {
   @Test func aChangeToAMapTheSoftwareDatapathDoesNotFollowSaysSo() throws {
     let network = try DatapathNetwork()

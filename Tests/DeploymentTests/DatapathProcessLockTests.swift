@@ -21,9 +21,19 @@ struct DatapathProcessLockTests {
 
   /// `/bin/sleep 30` started holding `lock`, its pid written there.
   static func sleeper(holding lock: FileLock, log: String) throws -> pid_t {
-    let pid = try Processes.spawn("/bin/sleep", arguments: ["sleep", "30"], log: log, inheriting: lock)
+    let pid = try Processes.spawn(
+      "/bin/sleep", arguments: ["sleep", "30"], log: log, inheriting: lock)
     lock.recordHolder(pid)
     return pid
+  }
+
+  /// A sleeper started by `launcher`'s rule for `interface`: holding its
+  /// process lock, its pid written there, the parent's copy let go.
+  static func launchedChild(_ launcher: DatapathLauncher, _ interface: String) throws -> pid_t {
+    let lock = try FileLock.acquire(
+      path: launcher.processLockPath(interface), mode: StateDirectory.fileMode, waiting: 0)
+    defer { lock.release() }
+    return try sleeper(holding: lock, log: launcher.logPath(interface))
   }
 
   @Test func theChildHoldsTheLockUntilItDies() throws {
@@ -47,10 +57,7 @@ struct DatapathProcessLockTests {
     defer { try? FileManager.default.removeItem(atPath: state.path) }
     let interface = "xdpbt-lock\(UInt16.random(in: 0..<9999))"
     let launcher = DatapathLauncher(executable: "/bin/false", state: state)
-    let lock = try FileLock.acquire(
-      path: launcher.processLockPath(interface), mode: StateDirectory.fileMode, waiting: 0)
-    let pid = try Self.sleeper(holding: lock, log: launcher.logPath(interface))
-    lock.release()
+    let pid = try Self.launchedChild(launcher, interface)
     defer {
       Processes.signal(pid, SIGKILL)
       Processes.reap(pid, waiting: true)
@@ -64,5 +71,57 @@ struct DatapathProcessLockTests {
     Processes.reap(pid)
     #expect(!Processes.exists(pid))
     #expect(launcher.launchedChild(interface).exists == false)
+  }
+
+  @Test func stoppingTheChildRemovesItsLockFile() throws {
+    let state = try Self.scratchState()
+    defer { try? FileManager.default.removeItem(atPath: state.path) }
+    let interface = "xdpbt-stop\(UInt16.random(in: 0..<9999))"
+    let launcher = DatapathLauncher(executable: "/bin/false", state: state)
+    let path = launcher.processLockPath(interface)
+    let pid = try Self.launchedChild(launcher, interface)
+    launcher.stop(
+      DatapathProcessRecord(
+        pid: pid, startTicks: Processes.startTicks(of: pid) ?? 0, started: 0, log: ""),
+      interface: interface)
+    #expect(!Processes.exists(pid))
+    #expect(access(path, F_OK) != 0, "\(path) is left after its datapath stopped")
+  }
+
+  @Test func aLockAnotherChildHoldsStays() throws {
+    let state = try Self.scratchState()
+    defer { try? FileManager.default.removeItem(atPath: state.path) }
+    let interface = "xdpbt-keep\(UInt16.random(in: 0..<9999))"
+    let launcher = DatapathLauncher(executable: "/bin/false", state: state)
+    let path = launcher.processLockPath(interface)
+    let holder = try Self.launchedChild(launcher, interface)
+    defer {
+      Processes.signal(holder, SIGKILL)
+      Processes.reap(holder, waiting: true)
+    }
+    // A stray process of the interface (no lock) is stopped; the child
+    // holding the lock is not touched, and neither is its file.
+    let stray = try Processes.spawn(
+      "/bin/sleep", arguments: ["sleep", "30"], log: launcher.logPath(interface), inheriting: nil)
+    launcher.stop(
+      DatapathProcessRecord(
+        pid: stray, startTicks: Processes.startTicks(of: stray) ?? 0, started: 0, log: ""),
+      interface: interface)
+    #expect(!Processes.exists(stray))
+    #expect(FileLock.holder(of: path) == (true, holder))
+  }
+
+  @Test func aFailedStartNamesTheReasonOnceWithoutTheChildsPrefix() throws {
+    let state = try Self.scratchState()
+    defer { try? FileManager.default.removeItem(atPath: state.path) }
+    let log = state.file("veth-x.log")
+    try Data(
+      ("xdpbatch datapath: libbpf: map 'jmp_table': created\n"
+        + "xdpbatch: error: xdp_tailcall_prog: instruction 12: bpf_tail_call never returns\n").utf8
+    ).write(to: URL(fileURLWithPath: log))
+    #expect(
+      DatapathLauncher.tail(of: log)
+        == "libbpf: map 'jmp_table': created; xdp_tailcall_prog: instruction 12: bpf_tail_call never returns"
+    )
   }
 }

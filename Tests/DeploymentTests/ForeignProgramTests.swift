@@ -72,7 +72,13 @@ struct ForeignProgramTests {
       ProgramSpec(
         program: TestPrograms.counting(.drop, name: "ours"), maps: [ActionCounters.definition],
         countersMapIndex: 0), to: interface, mode: .generic)
-    defer { try? attachment.detach() }
+    defer {
+      try? attachment.detach()
+      // What the next command does: with nothing of xdpbatch left on the
+      // interface, its lock file goes with its hold (the refused detach
+      // kept it while the program's pins were there).
+      _ = try? InterfaceLock.acquire(interface: interface, state: StateDirectory(), waiting: 1)
+    }
     #expect(try ProgramDeployment().foreignPrograms(interface: interface).isEmpty)
     #expect(throws: DeploymentError.self) {
       try ProgramDeployment().detachForeign(interface: interface)

@@ -11,87 +11,15 @@ import Testing
 
 @testable import Lab
 
-/// `maps`, `map dump/update/delete`, `prog` and `capture` through the
-/// built binary, on a veth pair, for a program xdpbatch attached and for
-/// one attached by `ip link set … xdp obj …`.
-@Suite(
-  .serialized,
-  .enabled(if: KernelAccess.available, KernelAccess.comment),
-  .enabled(if: BuiltXDPBatch.url != nil, Comment(rawValue: BuiltXDPBatch.missing)),
-  .enabled(
-    if: FileManager.default.fileExists(atPath: PackageLayout.sample("xdp1")),
-    Comment(rawValue: PackageLayout.samplesMissing)))
-struct InspectionCommandTests {
-  static let frames: UInt64 = 40
-
-  static func run(_ arguments: [String]) throws -> ProcessResult {
-    try BuiltXDPBatch.run(arguments)
-  }
-
-  static func json(_ arguments: [String]) throws -> [String: Any] {
-    let result = try run(arguments)
-    #expect(result.status == 0, "\(arguments): \(result.errors)")
-    return try #require(
-      try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
-  }
-
-  /// Sends `count` copies of the test frame from the peer to the host side.
-  static func send(_ network: TestNetwork, count: UInt64 = frames) {
-    let generator = TrafficGenerator.start(
-      .init(
-        frames: [TestNetwork.frame], interface: network.veth.peer, namespace: network.namespace,
-        framesPerRun: UInt32(count), limit: count))
-    let failure = generator.wait()
-    #expect(failure == nil, "\(failure.map(String.init(describing:)) ?? "")")
-  }
-
-  /// The per-key sums of `map dump --json` (keys printed as JSON numbers).
-  static func sums(_ interface: String, map: String) throws -> [Int: Int] {
-    let document = try json(["map", "dump", interface, map, "--json"])
-    let entries = try #require(document["entries"] as? [[String: Any]])
-    var sums: [Int: Int] = [:]
-    for entry in entries {
-      guard let key = entry["key"] as? Int else { continue }
-      sums[key] = (entry["sum"] as? Int) ?? (entry["value"] as? Int)
-    }
-    return sums
-  }
-
-  /// What the engine's run of xdp1 over the same frames leaves in `rxcnt`,
-  /// per key, summed over CPUs (zero entries left out).
-  static func enginePrediction(count: UInt64) throws -> [Int: Int] {
-    let object = try BPFObject(contentsOf: PackageLayout.sample("xdp1"))
-    let machine = try Machine(maps: object.maps)
-    let program = try machine.prepare(try object.program(named: "xdp_prog1"))
-    let runner = try PacketRunner(machine: machine, program: program, form: .perPacket)
-    _ = try runner.run(Array(repeating: TestNetwork.frame.bytes, count: Int(count)))
-    let map = try #require(machine.maps.first { $0.definition.name == "rxcnt" })
-    var sums: [Int: Int] = [:]
-    for key in map.keys {
-      let total = (map.perProcessorValues(key: key) ?? []).reduce(0) {
-        $0 + Int(BTFValueFormat.littleEndian($1[0..<8]))
-      }
-      if total != 0 { sums[Int(BTFValueFormat.littleEndian(key[0..<4]))] = total }
-    }
-    return sums
-  }
-
-  /// The kernel id of the program on `interface` (0: none).
-  static func programID(_ interface: String) -> UInt32 {
-    (try? DeployedProgram.on(interface).program.programID) ?? 0
-  }
-
+/// `maps`, `map dump/update/delete` and `prog` through the built binary,
+/// on a veth pair, for a program xdpbatch attached and for one attached
+/// by `ip link set … xdp obj …` (`capture`: CaptureCommandTests).
+@Suite(.serialized, .kernelAccess, .builtXDPBatch, .sample("xdp1"))
+struct InspectionCommandTests: InspectionCommandSuite {
   @Test func mapDumpShowsWhatTheEnginePredicts() throws {
-    let network = try TestNetwork()
-    defer {
-      StateDirectory().removeRecord(interface: network.veth.name)
-      network.tearDown()
-    }
+    let network = try Self.network(attaching: "xdp1", program: "xdp_prog1")
+    defer { network.tearDown() }
     let interface = network.veth.name
-    let attached = try Self.run([
-      "attach", interface, PackageLayout.sample("xdp1"), "--program", "xdp_prog1",
-    ])
-    #expect(attached.status == 0, "\(attached.errors)")
 
     let maps = try Self.json(["maps", interface, "--json"])
     let names = (maps["maps"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
@@ -159,17 +87,9 @@ struct InspectionCommandTests {
   }
 
   @Test func mapUpdateFillsTheDevmapAndRedirectRises() throws {
-    let network = try TestNetwork()
-    defer {
-      StateDirectory().removeRecord(interface: network.veth.name)
-      network.tearDown()
-    }
+    let network = try Self.network(attaching: "xdp_redirect_map", program: "xdp_redirect_map_prog")
+    defer { network.tearDown() }
     let interface = network.veth.name
-    let attached = try Self.run([
-      "attach", interface, PackageLayout.sample("xdp_redirect_map"), "--program",
-      "xdp_redirect_map_prog",
-    ])
-    #expect(attached.status == 0, "\(attached.errors)")
     func redirected() throws -> Int {
       let stats = try Self.json(["stats", interface, "--json"])
       let actions = try #require(stats["actions"] as? [String: [String: Int]])
@@ -200,133 +120,12 @@ struct InspectionCommandTests {
     #expect(again.errors.contains("has no entry with key 1"))
   }
 
-  /// Runs `capture` in the background, sends frames once the capture
-  /// variant is in, and returns the result; the original program must be
-  /// back afterwards.
-  static func capture(
-    _ network: TestNetwork, file: String, extra: [String] = [], send count: UInt64 = frames,
-    interrupt: Bool = false, signal: Int32 = SIGINT
-  ) throws -> (status: Int32, errors: String) {
-    let interface = network.veth.name
-    let original = programID(interface)
-    let url = try #require(BuiltXDPBatch.url)
-    let process = Process()
-    process.executableURL = url
-    let limit = interrupt ? [] : ["--count", String(frames)]
-    process.arguments = ["capture", interface, "-w", file, "--duration", "30"] + limit + extra
-    let errors = Pipe()
-    process.standardError = errors
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    #expect(try eventually(seconds: 20) { programID(interface) != original })
-    send(network, count: count)
-    if interrupt {
-      // What Ctrl-C (or an SSH drop: SIGHUP) sends; the capture must end
-      // and put the original back.
-      usleep(300_000)
-      kill(process.processIdentifier, signal)
-    }
-    let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(programID(interface) == original, "the original program is back")
-    return (process.terminationStatus, String(decoding: errorData, as: UTF8.self))
-  }
-
-  /// The lines `tcpdump -r` prints for `file`.
-  static func tcpdumpLines(_ file: String) throws -> [Substring] {
-    let result = try runProcess(URL(fileURLWithPath: "/usr/bin/tcpdump"), ["-n", "-r", file])
-    #expect(result.status == 0, "\(result.errors)")
-    return result.output.split(separator: "\n")
-  }
-
-  @Test(
-    .enabled(
-      if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump"),
-      "tcpdump (make deps)"))
-  func captureWritesWhatTcpdumpReads() throws {
-    let scratch = try NetworkScratch(directory: "xbt-capture")
-    defer { scratch.tearDown() }
-    let (network, interface, directory) = (scratch.network, scratch.interface, scratch.directory)
-
-    let none = try Self.run(["capture", interface, "-w", directory.path + "/none.pcapng"])
-    #expect(none.status == 1)
-    #expect(none.errors.contains("has no XDP program attached"))
-
-    let attached = try Self.run([
-      "attach", interface, PackageLayout.sample("xdp1"), "--program", "xdp_prog1",
-    ])
-    #expect(attached.status == 0, "\(attached.errors)")
-    for format in ["pcapng", "pcap"] {
-      let file = directory.path + "/frames.\(format)"
-      let result = try Self.capture(network, file: file, extra: ["--format", format])
-      #expect(result.status == 0, "\(result.errors)")
-      #expect(result.errors.contains("\(Self.frames) frames written"))
-      let lines = try Self.tcpdumpLines(file)
-      #expect(lines.count == Int(Self.frames), "\(format): \(lines.prefix(3))")
-      #expect(lines.filter { $0.contains("198.18.0.2") }.count >= Int(Self.frames) - 2)
-    }
-    // A filter on another verdict (xdp1 drops everything) keeps nothing;
-    // Ctrl-C ends the capture and the original program is back.
-    let filtered = directory.path + "/pass.pcapng"
-    let interrupted = try Self.capture(
-      network, file: filtered, extra: ["--action", "pass"], interrupt: true)
-    #expect(interrupted.status == 0, "\(interrupted.errors)")
-    #expect(interrupted.errors.contains("0 frames written"))
-    #expect(try Self.tcpdumpLines(filtered).isEmpty)
-    #expect(try XDPLink.links(onInterface: if_nametoindex(interface)).count == 1, "one link, ours")
-
-    // pcapng keeps each verdict in the packet's comment.
-    let bytes = try Data(contentsOf: URL(fileURLWithPath: directory.path + "/frames.pcapng"))
-    #expect(String(decoding: bytes, as: UTF8.self).contains("verdict: XDP_DROP"))
-  }
-
-  /// A capture that cannot start leaves an existing file as it was (issue
-  /// 24: it truncated it to 64 bytes); SIGHUP ends a capture as Ctrl-C
-  /// does, the original program back.
-  @Test func aFailedCaptureKeepsTheFileAndHangUpRestoresTheProgram() throws {
-    let scratch = try NetworkScratch(directory: "xbt-capture-kept")
-    defer { scratch.tearDown() }
-    let (network, interface) = (scratch.network, scratch.interface)
-    let file = scratch.directory.file("earlier.pcapng")
-    let earlier = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 * 7) })
-    try earlier.write(to: URL(fileURLWithPath: file))
-    for target in [interface, "xbtnosuch0"] {
-      let failed = try Self.run(["capture", target, "-w", file, "--count", "1"])
-      #expect(failed.status == 1, "\(target): \(failed.errors)")
-      #expect(try Data(contentsOf: URL(fileURLWithPath: file)) == earlier, "\(target)")
-    }
-
-    let attached = try Self.run([
-      "attach", interface, PackageLayout.sample("xdp1"), "--program", "xdp_prog1",
-    ])
-    #expect(attached.status == 0, "\(attached.errors)")
-    let hungUp = try Self.capture(network, file: file, interrupt: true, signal: SIGHUP)
-    #expect(hungUp.status == 0, "\(hungUp.errors)")
-    // Every test frame, and whatever the kernel sent itself (IPv6
-    // neighbour discovery), all in the file.
-    let written = try #require(
-      hungUp.errors.firstMatch(of: /(\d+) frames written/).flatMap { Int($0.output.1) },
-      "\(hungUp.errors)")
-    #expect(written >= Int(Self.frames))
-    let lines = try Self.tcpdumpLines(file)
-    #expect(lines.count == written)
-    #expect(lines.filter { $0.contains("198.18.0.2") }.count >= Int(Self.frames))
-    #expect(try Self.run(["detach", interface]).status == 0)
-  }
-
   @Test func progShowsAGrowingRunCount() throws {
-    let network = try TestNetwork()
-    defer {
-      StateDirectory().removeRecord(interface: network.veth.name)
-      network.tearDown()
-    }
+    let network = try Self.network(attaching: "xdp1", program: "xdp_prog1")
+    defer { network.tearDown() }
     let interface = network.veth.name
     let statistics = try RunStatistics.enable()
     defer { _ = statistics }
-    let attached = try Self.run([
-      "attach", interface, PackageLayout.sample("xdp1"), "--program", "xdp_prog1",
-    ])
-    #expect(attached.status == 0, "\(attached.errors)")
     let before = try Self.json(["prog", interface, "--json"])
     #expect(before["name"] as? String == "xdp_prog1")
     #expect((before["tag"] as? String)?.count == 16)
@@ -366,16 +165,9 @@ struct InspectionCommandTests {
   /// subprogram index in `imm`); bpftool prints the relative target and
   /// the callee.
   @Test func translatedCodeNamesBPFToBPFCallees() throws {
-    let network = try TestNetwork()
-    defer {
-      StateDirectory().removeRecord(interface: network.veth.name)
-      network.tearDown()
-    }
+    let network = try Self.network(attaching: "xdp_calls", program: "xdp_calls_prog")
+    defer { network.tearDown() }
     let interface = network.veth.name
-    let attached = try Self.run([
-      "attach", interface, PackageLayout.sample("xdp_calls"), "--program", "xdp_calls_prog",
-    ])
-    #expect(attached.status == 0, "\(attached.errors)")
     let xlated = try Self.run(["prog", interface, "--xlated"])
     #expect(xlated.status == 0, "\(xlated.errors)")
     let calls = xlated.output.split(separator: "\n").filter { $0.contains(": call pc") }

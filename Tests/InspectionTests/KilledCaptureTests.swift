@@ -11,14 +11,8 @@ import Testing
 /// `unknown form`, the next `capture` took the variant for the
 /// original). The next `stats`, `capture` or `detach` puts the original
 /// back, says so, and leaves no marker or pin behind.
-@Suite(
-  .serialized,
-  .enabled(if: KernelAccess.available, KernelAccess.comment),
-  .enabled(if: BuiltXDPBatch.url != nil, Comment(rawValue: BuiltXDPBatch.missing)),
-  .enabled(
-    if: FileManager.default.fileExists(atPath: PackageLayout.sample("xdp1")),
-    Comment(rawValue: PackageLayout.samplesMissing)))
-struct KilledCaptureTests {
+@Suite(.serialized, .kernelAccess, .builtXDPBatch, .sample("xdp1"))
+struct KilledCaptureTests: InspectionCommandSuite {
   /// Starts a capture, waits for its variant, kills it with SIGKILL.
   static func killCapture(_ interface: String, original: UInt32, file: String) throws {
     let process = Process()
@@ -27,11 +21,11 @@ struct KilledCaptureTests {
     process.standardError = FileHandle.nullDevice
     process.standardOutput = FileHandle.nullDevice
     try process.run()
-    #expect(try eventually(seconds: 20) { InspectionCommandTests.programID(interface) != original })
+    #expect(try eventually(seconds: 20) { Self.programID(interface) != original })
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
     #expect(process.terminationReason == .uncaughtSignal)
-    let left = InspectionCommandTests.programID(interface)
+    let left = Self.programID(interface)
     try #require(left != original && left != 0, "the variant is left in place of the original")
   }
 
@@ -44,7 +38,7 @@ struct KilledCaptureTests {
       "attach", interface, PackageLayout.sample("xdp1"), "--program", "xdp_prog1",
     ])
     try #require(attached.status == 0, "\(attached.errors)")
-    let original = InspectionCommandTests.programID(interface)
+    let original = Self.programID(interface)
     let back = "left its variant"
     let marker = StateDirectory().file("\(interface).capture.json")
     let pin = PinDirectory(interface: interface).path + "/capture-original"
@@ -58,7 +52,7 @@ struct KilledCaptureTests {
       "\(stats.errors)")
     #expect(!stats.output.contains("unknown form"), "\(stats.output)")
     #expect(stats.output.contains("xdp_prog1 (per-packet"), "\(stats.output)")
-    #expect(InspectionCommandTests.programID(interface) == original)
+    #expect(Self.programID(interface) == original)
     #expect(access(marker, F_OK) != 0 && access(pin, F_OK) != 0, "the marker and the pin go")
 
     try Self.killCapture(interface, original: original, file: file)
@@ -70,13 +64,13 @@ struct KilledCaptureTests {
     #expect(
       capture.errors.contains("program id \(original) is back on \(interface)"),
       "the capture's own variant was built from the original: \(capture.errors)")
-    #expect(InspectionCommandTests.programID(interface) == original)
+    #expect(Self.programID(interface) == original)
 
     try Self.killCapture(interface, original: original, file: file)
     let detached = try BuiltXDPBatch.run(["detach", interface])
     #expect(detached.status == 0, "\(detached.errors)")
     #expect(detached.errors.contains(back), "\(detached.errors)")
-    #expect(InspectionCommandTests.programID(interface) == 0)
+    #expect(Self.programID(interface) == 0)
     #expect(access(marker, F_OK) != 0 && access(pin, F_OK) != 0)
   }
 }

@@ -36,8 +36,10 @@ public struct TestNetwork {
 
   /// Removes pins, the interface's files in the state directory (record,
   /// lock, temporaries: the names are this test's own), the veth pair and
-  /// the namespace; safe to call twice.
+  /// the namespace; safe to call twice. First records an issue for each
+  /// file xdpbatch should have removed itself (``StateFileAudit``).
   public func tearDown() {
+    StateFileAudit.expectNothingLeft(of: [veth.name])
     let pins = PinDirectory(interface: veth.name)
     if let attachment = try? XDPAttachment.open(interface: veth.name) {
       try? attachment.detach()

@@ -63,7 +63,9 @@ struct DatapathLauncher {
       }
       throw .process(
         interface: interface,
-        log: "an earlier datapath of \(interface) still holds \(processLockPath(interface)): \(holder)")
+        log:
+          "an earlier datapath of \(interface) still holds \(processLockPath(interface)): \(holder)"
+      )
     }
     // The child holds its copy for its whole life; this one goes here.
     defer { lock.release() }
@@ -71,6 +73,7 @@ struct DatapathLauncher {
     do {
       pid = try Processes.spawn(executable, arguments: arguments, log: log, inheriting: lock)
     } catch {
+      lock.release(removingFile: true)
       throw .process(interface: interface, log: "cannot run \(executable): \(error.errno.message)")
     }
     lock.recordHolder(pid)
@@ -89,19 +92,33 @@ struct DatapathLauncher {
     Processes.reap(pid, waiting: true)
     let reason = Self.tail(of: log)
     unlink(log)
+    // The child is gone: this copy is the last hold, and the file goes with it.
+    lock.release(removingFile: true)
     throw .process(interface: interface, log: reason)
   }
 
-  /// The last lines of a log (what a failed start printed).
+  /// The last lines of a log (what a failed start printed), joined into
+  /// one, each without the child's own prefix (`xdpbatch: error: `,
+  /// `xdpbatch datapath: `): the parent's message has its own.
   static func tail(of path: String, lines: Int = 4) -> String {
     let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-    return text.split(separator: "\n").suffix(lines).joined(separator: "; ")
+    return text.split(whereSeparator: \.isNewline).suffix(lines).map { line in
+      var line = Substring(line)
+      for prefix in ["xdpbatch datapath: ", "xdpbatch: "] where line.hasPrefix(prefix) {
+        line = line.dropFirst(prefix.count)
+      }
+      if line.hasPrefix("error: ") { line = line.dropFirst("error: ".count) }
+      return line.trimmingCharacters(in: .whitespaces)
+    }.joined(separator: "; ")
   }
 
   /// Stops the recorded process: asks through the control socket when it
   /// is the one answering there, else (or when it does not go) SIGTERM,
-  /// then SIGKILL; returns when it is gone, and its TAP device with it.
+  /// then SIGKILL; returns when it is gone, and its TAP device and
+  /// process lock with it (``removeProcessLock(_:)``). Called holding the
+  /// interface's lock.
   func stop(_ process: DatapathProcessRecord, interface: String) {
+    defer { removeProcessLock(interface) }
     guard process.isAlive else { return }
     let client = DatapathClient(interface: interface, state: state, timeout: 1)
     let answering = (try? client.status())?.pid == process.pid
@@ -115,6 +132,19 @@ struct DatapathLauncher {
     }
     Processes.reap(process.pid)
     waitForPassDeviceToGo(interface)
+  }
+
+  /// Removes `interface`'s process lock file when no datapath child holds
+  /// it any more. Taken first and removed while held, as
+  /// ``Kernel/FileLock`` removes its files: a launcher that opened the old
+  /// file meanwhile finds the name gone and makes a new one; a child that
+  /// still holds it (another datapath than the one stopped) keeps it.
+  func removeProcessLock(_ interface: String) {
+    let path = processLockPath(interface)
+    guard access(path, F_OK) == 0,
+      let lock = try? FileLock.acquire(path: path, mode: StateDirectory.fileMode, waiting: 0)
+    else { return }
+    lock.release(removingFile: true)
   }
 
   /// The TAP device goes with the last descriptor of its process, but the

@@ -29,26 +29,10 @@ extension KernelMap {
     while true {
       var count = UInt32(batch)
       var next = [UInt32](repeating: 0, count: 2)
-      var finished = false
+      let finished: Bool
       do {
-        try ZeroedStorage.options(bpf_map_batch_opts.self) { (options) throws(SystemCallError) in
-          try check("look up a batch of map \"\(info.name)\"") {
-            keys.withUnsafeMutableBytes { keyBytes in
-              values.withUnsafeMutableBytes { valueBytes in
-                next.withUnsafeMutableBytes { nextBytes in
-                  position.withUnsafeMutableBytes { positionBytes in
-                    bpf_map_lookup_batch(
-                      descriptor.rawValue, started ? positionBytes.baseAddress : nil,
-                      nextBytes.baseAddress, keyBytes.baseAddress, valueBytes.baseAddress,
-                      &count, options)
-                  }
-                }
-              }
-            }
-          }
-        }
-      } catch  where error.errno == .notFound {
-        finished = true
+        finished = try lookupBatchCall(
+          from: started ? position : nil, next: &next, keys: &keys, values: &values, count: &count)
       } catch
         where !started && [.invalid, .notSupported, .operationNotSupported].contains(error.errno)
       {

@@ -26,27 +26,10 @@ extension KernelMap {
       var keys = [UInt8](repeating: 0, count: keySize * Int(count))
       var values = [UInt8](repeating: 0, count: stride * Int(count))
       var next = [UInt8](repeating: 0, count: position.count)
-      var finished = false
+      let finished: Bool
       do {
-        try ZeroedStorage.options(bpf_map_batch_opts.self) { (options) throws(SystemCallError) in
-          try check("look up a batch of map \"\(info.name)\"") {
-            keys.withUnsafeMutableBytes { keyBytes in
-              values.withUnsafeMutableBytes { valueBytes in
-                next.withUnsafeMutableBytes { nextBytes in
-                  position.withUnsafeMutableBytes { positionBytes in
-                    bpf_map_lookup_batch(
-                      descriptor.rawValue, started ? positionBytes.baseAddress : nil,
-                      nextBytes.baseAddress, keyBytes.baseAddress, valueBytes.baseAddress,
-                      &count, options)
-                  }
-                }
-              }
-            }
-          }
-        }
-      } catch  where error.errno == .notFound {
-        // The last batch: `count` holds what it returned.
-        finished = true
+        finished = try lookupBatchCall(
+          from: started ? position : nil, next: &next, keys: &keys, values: &values, count: &count)
       } catch
         where error.errno == .noSpace
         || (!started && [.invalid, .notSupported, .operationNotSupported].contains(error.errno))
@@ -64,6 +47,40 @@ extension KernelMap {
       started = true
     }
     return Array(entries.prefix(limit))
+  }
+
+  /// One `BPF_MAP_LOOKUP_BATCH` call: up to `count` entries into `keys`
+  /// and `values`, after the kernel's `position` token (nil: from the
+  /// start), the token for the next call in `next`. Returns whether this
+  /// was the last batch (the kernel's `ENOENT`); `count` then holds what
+  /// it returned. Any other failure is thrown.
+  func lookupBatchCall<Token, Key>(
+    from position: [Token]?, next: inout [Token], keys: inout [Key], values: inout [UInt8],
+    count: inout UInt32
+  ) throws(SystemCallError) -> Bool {
+    var position = position ?? []
+    let started = !position.isEmpty
+    do {
+      try ZeroedStorage.options(bpf_map_batch_opts.self) { (options) throws(SystemCallError) in
+        try check("look up a batch of map \"\(info.name)\"") {
+          keys.withUnsafeMutableBytes { keyBytes in
+            values.withUnsafeMutableBytes { valueBytes in
+              next.withUnsafeMutableBytes { nextBytes in
+                position.withUnsafeMutableBytes { positionBytes in
+                  bpf_map_lookup_batch(
+                    descriptor.rawValue, started ? positionBytes.baseAddress : nil,
+                    nextBytes.baseAddress, keyBytes.baseAddress, valueBytes.baseAddress,
+                    &count, options)
+                }
+              }
+            }
+          }
+        }
+      }
+    } catch  where error.errno == .notFound {
+      return true
+    }
+    return false
   }
 
   /// Stores every pair through `BPF_MAP_UPDATE_BATCH` (per-CPU maps: each

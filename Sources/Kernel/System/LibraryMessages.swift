@@ -58,6 +58,8 @@ public enum LibraryMessages {
     { message in
       guard verbose || message.level < .debug else { return }
       let line = Array("\(prefix): \(message.text)\n".utf8)
+      // After the lines standard output holds: a line of its own, in order.
+      fflush(nil)
       line.withUnsafeBytes { bytes in
         var offset = 0
         while offset < bytes.count {

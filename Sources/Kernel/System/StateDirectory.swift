@@ -57,6 +57,36 @@ public struct StateDirectory: Hashable, Sendable {
     }
   }
 
+  /// Removes every temporary file of a writer that no longer runs, in the
+  /// whole directory: ours (`NAME.tmp.PID`, ``write(_:to:)``) and those
+  /// Foundation's atomic writes left there before every write went
+  /// through ``write(_:to:)`` (`.dat.nosyncPID.XXXXXX`, the pid in
+  /// hexadecimal). A live writer's file stays; so does any other file.
+  public func removeAbandonedTemporaries() {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    for name in names {
+      guard let pid = Self.writer(ofTemporary: name) else { continue }
+      if kill(pid, 0) != 0 && errno == ESRCH { unlink(file(name)) }
+    }
+  }
+
+  /// The pid of the process writing the temporary file `name`, nil when
+  /// `name` is not a temporary file's.
+  static func writer(ofTemporary name: String) -> pid_t? {
+    let foundation = ".dat.nosync"
+    if name.hasPrefix(foundation) {
+      let parts = name.dropFirst(foundation.count).split(
+        separator: ".", omittingEmptySubsequences: false)
+      guard parts.count == 2, parts[1].count == 6 else { return nil }
+      return pid_t(parts[0], radix: 16)
+    }
+    let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count >= 3, !parts[0].isEmpty, parts[parts.count - 2] == "tmp" else {
+      return nil
+    }
+    return pid_t(parts[parts.count - 1])
+  }
+
   /// Removes the temporary files that processes killed while writing
   /// `file` (a file of this directory, by path or name) or one of its
   /// variants left (`FILE.tmp.PID`, `FILE.VARIANT.tmp.PID` of a pid that

@@ -55,6 +55,7 @@ public struct Demo: Sendable {
     throws(DemoError) -> DemoStatus
   {
     let deployment = ProgramDeployment(state: state)
+    state.removeAbandonedTemporaries()
     let objectPath = URL(fileURLWithPath: object).standardizedFileURL.path
     if let record = state.record(interface: veth.name), record.isSoftware,
       record.program != programName || record.object != objectPath || record.attachMode != mode
@@ -124,6 +125,7 @@ public struct Demo: Sendable {
     }
     unlink(generatorPIDPath)
     unlink(generatorCountPath)
+    state.removeAbandonedTemporaries()
     if NetworkInterface.index(of: veth.name) != nil {
       if (try? XDPAttachment.open(interface: veth.name)) != nil {
         try? ProgramDeployment(state: state).detach(interface: veth.name)

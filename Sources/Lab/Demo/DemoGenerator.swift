@@ -65,16 +65,22 @@ extension Demo {
       .init(
         frames: TrafficMix.classifier().frames, interface: veth.peer, namespace: namespace,
         framesPerRun: UInt32(min(max(rate / 50, 64), 16384)), framesPerSecond: rate))
-    try? String(getpid()).write(toFile: generatorPIDPath, atomically: true, encoding: .utf8)
+    writeWhole(String(getpid()), to: generatorPIDPath)
     defer { unlink(generatorPIDPath) }
     while generator.isRunning {
-      try? String(generator.framesSent).write(
-        toFile: generatorCountPath, atomically: true, encoding: .utf8)
+      writeWhole(String(generator.framesSent), to: generatorCountPath)
       if signals.wait(timeout: 0.25) != nil { break }
     }
     let failure = generator.stop()
-    try? String(generator.framesSent).write(
-      toFile: generatorCountPath, atomically: true, encoding: .utf8)
+    writeWhole(String(generator.framesSent), to: generatorCountPath)
     if let failure { throw failure }
+  }
+
+  /// Writes `text` to a file of the state directory whole, through a
+  /// temporary file the next `demo up` or `down` removes if this process
+  /// is killed while writing (``Kernel/StateDirectory/write(_:to:)``); a
+  /// failed write leaves the previous contents, read by `demo status`.
+  private func writeWhole(_ text: String, to file: String) {
+    try? state.write(Data(text.utf8), to: file)
   }
 }

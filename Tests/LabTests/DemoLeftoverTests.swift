@@ -1,0 +1,40 @@
+import Foundation
+import Glibc
+import Kernel
+import Lab
+import Testing
+
+/// What a generator killed while writing its pid or count leaves in the
+/// state directory: the next `demo up` or `down` removes it.
+@Suite struct DemoLeftoverTests {
+  /// A pid no process has (the kernel's largest is 4194304).
+  static let deadPID: pid_t = 4_194_303
+
+  @Test func downRemovesTheTemporariesOfKilledWriters() throws {
+    let suffix = String(UInt32.random(in: 0..<UInt32.max), radix: 36)
+    let state = StateDirectory(
+      path: FileManager.default.temporaryDirectory.appendingPathComponent("xbt-demo-\(suffix)")
+        .path)
+    defer { try? FileManager.default.removeItem(atPath: state.path) }
+    try state.create()
+    let demo = Demo(
+      state: state, namespace: "xbt-dl\(suffix)", interface: "xbtl\(suffix)h",
+      peer: "xbtl\(suffix)p")
+    let dead = String(Self.deadPID, radix: 16, uppercase: true)
+    let live = String(getpid(), radix: 16, uppercase: true)
+    let abandoned = [
+      // Foundation's atomic write, as earlier generators wrote their count.
+      ".dat.nosync\(dead).zz97HD",
+      // Ours.
+      "xbt-dl\(suffix)-generator.sent.tmp.\(Self.deadPID)",
+    ]
+    let kept = [".dat.nosync\(live).wdZ6mD", "xbt-dl\(suffix)-generator.sent.tmp.\(getpid())"]
+    for name in abandoned + kept {
+      try Data("5".utf8).write(to: URL(fileURLWithPath: state.file(name)))
+    }
+    #expect(kill(Self.deadPID, 0) != 0 && errno == ESRCH)
+    demo.down()
+    let left = Set(try FileManager.default.contentsOfDirectory(atPath: state.path))
+    #expect(left == Set(kept))
+  }
+}
