@@ -146,11 +146,17 @@ struct DemoRedirectTests {
       "-w", file,
     ]
     capture.standardOutput = FileHandle.nullDevice
-    capture.standardError = FileHandle.nullDevice
+    let messages = Pipe()
+    capture.standardError = messages
     try capture.run()
     // SIGKILL: a child of the test process starts with SIGTERM blocked.
     defer { if capture.isRunning { kill(capture.processIdentifier, SIGKILL) } }
-    usleep(1_000_000)
+    // The traffic starts only once tcpdump captures: it says "listening
+    // on" after its socket is bound (a fixed pause once let a loaded
+    // machine start the generator before it, and tcpdump saw 0 frames).
+    try #require(
+      Self.waitForListening(messages.fileHandleForReading, seconds: 30),
+      "tcpdump on xdpbatch3 did not start capturing within 30 s")
     let before = redirected(try stats())
     // demo up again starts the generator again.
     let up = try BuiltXDPBatch.run(["demo", "up", "--object", object, "--rate", "5000"])
@@ -162,8 +168,29 @@ struct DemoRedirectTests {
     kill(capture.processIdentifier, SIGKILL)
     capture.waitUntilExit()
     let read = try runProcess(URL(fileURLWithPath: HostStackTools.tcpdump!), ["-n", "-r", file])
+    try #require(read.status == 0, "tcpdump -r \(file): \(read.errors)")
     let captured = read.output.split(separator: "\n").count
     return (after - before, captured)
+  }
+
+  /// Reads tcpdump's standard error until it says it is capturing
+  /// ("listening on IFACE, link-type ..."); false when it exits first or
+  /// `seconds` pass.
+  static func waitForListening(_ handle: FileHandle, seconds: Double) -> Bool {
+    let descriptor = handle.fileDescriptor
+    let deadline = Date().addingTimeInterval(seconds)
+    var text = ""
+    var buffer = [UInt8](repeating: 0, count: 512)
+    while Date() < deadline {
+      var ready = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+      guard poll(&ready, 1, 100) >= 0 else { return false }
+      guard ready.revents != 0 else { continue }
+      let count = read(descriptor, &buffer, buffer.count)
+      guard count > 0 else { return false }
+      text += String(decoding: buffer[0..<count], as: UTF8.self)
+      if text.contains("listening on") { return true }
+    }
+    return false
   }
 
   @Test func theTargetReceivesWhatStatsCountsAsRedirect() throws {

@@ -242,7 +242,10 @@ struct HostStackTests {
     #expect(sent() >= 3 + 2 + 3 + 3 + 3, "the peer sent \(sent()) frames")
     #expect(
       eventually { counted() == sent() },
-      "the datapath counted \(counted()) of the peer's \(sent()) frames")
+      """
+      the datapath counted \(counted()) of the peer's \(sent()) frames; \
+      the socket's XDP_STATISTICS: \(String(describing: Self.status(interface)?.socket))
+      """)
     let after = try #require(Self.status(interface))
     #expect(after.counters.actions[.pass].packets >= sent())
     #expect(after.form == form)
