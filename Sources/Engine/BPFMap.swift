@@ -197,8 +197,9 @@ public final class BPFMap {
     if keyBySlot.count < Int(definition.maxEntries) {
       let slot = keyBySlot.count
       try makeReachable(slots: slot + 1)
-      // The key table's share: buckets, the key and the LRU clock.
-      let bookkeeping = Self.bookkeepingPerSlot + (keyTable?.keyStride ?? 0)
+      // The key table's share: up to four 8-byte buckets, the recency
+      // link and the key (more than the flat charge for keys past 24 bytes).
+      let bookkeeping = max(Self.bookkeepingPerSlot, 40 + (keyTable?.keyStride ?? 0))
       do {
         try space.budget.charge(bookkeeping, for: "map \(definition.name)")
       } catch {
