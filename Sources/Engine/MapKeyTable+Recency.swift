@@ -8,7 +8,8 @@ extension MapKeyTable {
   private func next(_ slot: Int) -> Int { Int(links[slot] >> 32) - 1 }
 
   private func setLinks(_ slot: Int, previous: Int, next: Int) {
-    links[slot] = UInt64(UInt32(truncatingIfNeeded: previous + 1))
+    links[slot] =
+      UInt64(UInt32(truncatingIfNeeded: previous + 1))
       | UInt64(UInt32(truncatingIfNeeded: next + 1)) << 32
   }
 

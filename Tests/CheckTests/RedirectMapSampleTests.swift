@@ -21,7 +21,8 @@ struct RedirectMapSampleTests {
     var reports: [EngineKind: RunReport] = [:]
     var contents: [EngineKind: MapContents] = [:]
     for engine in EngineKind.allCases {
-      let machine = try Machine(maps: object.maps, configuration: MachineConfiguration(engine: engine))
+      let machine = try Machine(
+        maps: object.maps, configuration: MachineConfiguration(engine: engine))
       // Entries 0 and 2 (interfaces 100 and 102): key 1 misses (XDP_PASS).
       machine.seedDeviceMaps()
       let runner = try PacketRunner(

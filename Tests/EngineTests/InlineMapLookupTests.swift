@@ -80,7 +80,8 @@ import Testing
         machine.pendingRedirect = .interface(9)
         do {
           let r0 = try machine.run(program, r1: 0)
-          results.append("R0 = 0x\(String(r0, radix: 16)) \(String(describing: machine.pendingRedirect))")
+          results.append(
+            "R0 = 0x\(String(r0, radix: 16)) \(String(describing: machine.pendingRedirect))")
         } catch {
           results.append("\(error)")
         }
@@ -93,7 +94,9 @@ import Testing
 
   @Test func keyedLookupsRunInline() throws {
     var programs: [[Instruction]] = []
-    for key: UInt32 in [0, 1, 17, 40, 41, 0xffff_ffff] { programs.append(Self.lookup(map: 0, [key])) }
+    for key: UInt32 in [0, 1, 17, 40, 41, 0xffff_ffff] {
+      programs.append(Self.lookup(map: 0, [key]))
+    }
     for key: UInt32 in [0, 5, 9, 10] { programs.append(Self.lookup(map: 1, [key, key + 1])) }
     programs.append(Self.lookup(map: 1, [3, 3]))
     for key: UInt32 in [0, 2, 3, 6, 8] { programs.append(Self.lookup(map: 4, [key])) }
@@ -155,7 +158,9 @@ import Testing
   @Test func redirectMapRunsInline() throws {
     var programs: [[Instruction]] = []
     for map in [4, 5, 6, 7] {
-      for (key, flags): (Int32, Int32) in [(0, 0), (2, 2), (1, 2), (3, 1), (9, 0), (-1, 3), (2, 32)] {
+      for (key, flags): (Int32, Int32) in [
+        (0, 0), (2, 2), (1, 2), (3, 1), (9, 0), (-1, 3), (2, 32),
+      ] {
         programs.append(Self.redirect(map: map, key: key, flags: flags))
       }
     }
@@ -163,12 +168,18 @@ import Testing
     let (interpreted, compiled) = (outcome[.interpreter]!, outcome[.jit]!)
     #expect(compiled.results == interpreted.results)
     #expect(compiled.calls == 0)
-    #expect(compiled.results[1] == "R0 = 0x4 Optional(Engine.RedirectTarget.device(map: 4, key: 2, interface: 102))")
+    #expect(
+      compiled.results[1]
+        == "R0 = 0x4 Optional(Engine.RedirectTarget.device(map: 4, key: 2, interface: 102))")
     #expect(compiled.results[2] == "R0 = 0x2 nil")
     #expect(compiled.results[6] == "R0 = 0x0 Optional(Engine.RedirectTarget.interface(9))")
-    #expect(compiled.results[10] == "R0 = 0x4 Optional(Engine.RedirectTarget.processor(map: 5, cpu: 3))")
-    #expect(compiled.results[17] == "R0 = 0x4 Optional(Engine.RedirectTarget.socket(map: 6, queue: 3))")
-    #expect(compiled.results[22] == "R0 = 0x4 Optional(Engine.RedirectTarget.device(map: 7, key: 2, interface: 202))")
+    #expect(
+      compiled.results[10] == "R0 = 0x4 Optional(Engine.RedirectTarget.processor(map: 5, cpu: 3))")
+    #expect(
+      compiled.results[17] == "R0 = 0x4 Optional(Engine.RedirectTarget.socket(map: 6, queue: 3))")
+    #expect(
+      compiled.results[22]
+        == "R0 = 0x4 Optional(Engine.RedirectTarget.device(map: 7, key: 2, interface: 202))")
     // An entry deleted (as the kernel's deletes are folded in) misses.
     for engine in EngineKind.allCases {
       let machine = outcome[engine]!.machine

@@ -33,8 +33,10 @@ extension MapDescriptor {
       (redirectKind, redirectFlags) = (
         UInt64(RedirectWords.Kind.device.rawValue), actions | broadcast | excludeIngress
       )
-    case .cpumap: (redirectKind, redirectFlags) = (UInt64(RedirectWords.Kind.processor.rawValue), actions)
-    case .xskmap: (redirectKind, redirectFlags) = (UInt64(RedirectWords.Kind.socket.rawValue), actions)
+    case .cpumap:
+      (redirectKind, redirectFlags) = (UInt64(RedirectWords.Kind.processor.rawValue), actions)
+    case .xskmap:
+      (redirectKind, redirectFlags) = (UInt64(RedirectWords.Kind.socket.rawValue), actions)
     default: break
     }
   }
@@ -91,7 +93,8 @@ extension JITCompiler {
     a.compare(.rdx, memory: r.context, JITContext.pages)
     a.jump(.aboveOrEqual, to: fault)
     a.load(.rcx, r.context, JITContext.limits)
-    a.memoryForm([0x8b], wide: false, reg: X86Register.rcx.number, base: .rcx, index: .rdx,
+    a.memoryForm(
+      [0x8b], wide: false, reg: X86Register.rcx.number, base: .rcx, index: .rdx,
       scale: 4, displacement: 0)
     a.load(.rdx, .r8, MapKeyTable.Field.keyBytes)
     a.arithmetic(0x01, .rdx, .rsi, wide: true)
@@ -106,7 +109,8 @@ extension JITCompiler {
     a.jump(.notEqual, to: value)
     emitTouch()
     a.bind(value)
-    a.memoryForm([0x0f, 0xaf], wide: true, reg: X86Register.rax.number, base: .rdi,
+    a.memoryForm(
+      [0x0f, 0xaf], wide: true, reg: X86Register.rax.number, base: .rdi,
       displacement: 16)
     a.add(.rax, memory: .rdi, 24)
     restoreArguments()
@@ -134,7 +138,8 @@ extension JITCompiler {
     a.bind(word)
     a.memoryForm([0x8b], wide: false, reg: X86Register.rax.number, base: .rdx, displacement: 0)
     a.arithmetic(0x31, hash, .rax, wide: true)
-    a.memoryForm([0x0f, 0xaf], wide: true, reg: hash.number, base: .r8,
+    a.memoryForm(
+      [0x0f, 0xaf], wide: true, reg: hash.number, base: .r8,
       displacement: Field.multiplier)
     a.move(.rax, hash)
     a.shift(digit: 5, .rax, by: 29, wide: true)
@@ -145,7 +150,9 @@ extension JITCompiler {
     // RCX = the tag; R11 walks the buckets from the hash on.
     a.move(.rcx, hash)
     a.shift(digit: 5, .rcx, by: 33, wide: true)
-    let (probe, next, compare, matched) = (a.makeLabel(), a.makeLabel(), a.makeLabel(), a.makeLabel())
+    let (probe, next, compare, matched) = (
+      a.makeLabel(), a.makeLabel(), a.makeLabel(), a.makeLabel()
+    )
     a.bind(probe)
     bucket(at: position)
     a.test(.rax, .rax, wide: true)
@@ -157,14 +164,17 @@ extension JITCompiler {
     // The stored key: keys + (slot) * stride, compared word by word.
     a.move(.rdx, .rax, wide: false)
     a.arithmetic(digit: 5, .rdx, immediate: 1, wide: true)
-    a.memoryForm([0x0f, 0xaf], wide: true, reg: X86Register.rdx.number, base: .r8,
+    a.memoryForm(
+      [0x0f, 0xaf], wide: true, reg: X86Register.rdx.number, base: .r8,
       displacement: Field.keyStride)
     a.add(.rdx, memory: .r8, Field.keys)
     a.move(.r10, immediate: 0)
     a.bind(compare)
-    a.memoryForm([0x8b], wide: false, reg: X86Register.rax.number, base: .rsi, index: .r10,
+    a.memoryForm(
+      [0x8b], wide: false, reg: X86Register.rax.number, base: .rsi, index: .r10,
       scale: 1, displacement: 0)
-    a.memoryForm([0x3b], wide: false, reg: X86Register.rax.number, base: .rdx, index: .r10,
+    a.memoryForm(
+      [0x3b], wide: false, reg: X86Register.rax.number, base: .rdx, index: .r10,
       scale: 1, displacement: 0)
     a.jump(.notEqual, to: next)
     a.arithmetic(digit: 0, .r10, immediate: 4, wide: true)
@@ -183,10 +193,12 @@ extension JITCompiler {
   /// RAX = the bucket `position` selects (RDX = its index).
   private mutating func bucket(at position: X86Register) {
     a.move(.rdx, position)
-    a.memoryForm([0x23], wide: true, reg: X86Register.rdx.number, base: .r8,
+    a.memoryForm(
+      [0x23], wide: true, reg: X86Register.rdx.number, base: .r8,
       displacement: MapKeyTable.Field.mask)
     a.load(.rax, .r8, MapKeyTable.Field.buckets)
-    a.memoryForm([0x8b], wide: true, reg: X86Register.rax.number, base: .rax, index: .rdx,
+    a.memoryForm(
+      [0x8b], wide: true, reg: X86Register.rax.number, base: .rax, index: .rdx,
       scale: 8, displacement: 0)
   }
 
@@ -202,16 +214,19 @@ extension JITCompiler {
     a.jump(.equal, to: done)
     a.load(links, .r8, Field.links)
     // Unlink: previous (not none: the slot is not the head) gets the next.
-    a.memoryForm([0x8b], wide: true, reg: X86Register.rcx.number, base: links, index: .rax,
+    a.memoryForm(
+      [0x8b], wide: true, reg: X86Register.rcx.number, base: links, index: .rax,
       scale: 8, displacement: 0)
     a.move(following, .rcx)
     a.shift(digit: 5, following, by: 32, wide: true)
     a.move(.rcx, .rcx, wide: false)
-    a.memoryForm([0x89], wide: false, reg: following.number, base: links, index: .rcx,
+    a.memoryForm(
+      [0x89], wide: false, reg: following.number, base: links, index: .rcx,
       scale: 8, displacement: -4)
     a.test(following, following, wide: true)
     a.jump(.equal, to: last)
-    a.memoryForm([0x89], wide: false, reg: X86Register.rcx.number, base: links, index: following,
+    a.memoryForm(
+      [0x89], wide: false, reg: X86Register.rcx.number, base: links, index: following,
       scale: 8, displacement: -8)
     a.jump(to: linked)
     a.bind(last)
@@ -221,9 +236,11 @@ extension JITCompiler {
     a.load(.rcx, .r8, Field.head)
     a.move(following, .rcx)
     a.shift(digit: 4, following, by: 32, wide: true)
-    a.memoryForm([0x89], wide: true, reg: following.number, base: links, index: .rax,
+    a.memoryForm(
+      [0x89], wide: true, reg: following.number, base: links, index: .rax,
       scale: 8, displacement: 0)
-    a.memoryForm([0x89], wide: false, reg: X86Register.rdx.number, base: links, index: .rcx,
+    a.memoryForm(
+      [0x89], wide: false, reg: X86Register.rdx.number, base: links, index: .rcx,
       scale: 8, displacement: -8)
     a.store(.rdx, .r8, Field.head)
     a.bind(done)
@@ -267,7 +284,8 @@ extension JITCompiler {
     a.load(.rdx, .rdi, 40)
     a.compare(memory: .rdi, 40, immediate: Int32(RedirectWords.Kind.device.rawValue))
     a.jump(.notEqual, to: other)
-    a.memoryForm([0x0f, 0xaf], wide: true, reg: X86Register.rax.number, base: .rdi,
+    a.memoryForm(
+      [0x0f, 0xaf], wide: true, reg: X86Register.rax.number, base: .rdi,
       displacement: 16)
     a.add(.rax, memory: .rdi, 24)
     a.add(.rax, memory: r.context, JITContext.arena)
