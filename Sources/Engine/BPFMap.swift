@@ -24,14 +24,12 @@ public final class BPFMap {
   let space: AddressSpace
   let kind: Kind
 
-  // Hash maps and sparse arrays (devmap, cpumap, xskmap): keys by slot.
-  var slotByKey: [[UInt8]: Int] = [:]
+  /// Hash maps and sparse arrays (devmap, cpumap, xskmap): slots by key.
+  let keyTable: MapKeyTable?
   /// The key of each slot handed out so far (nil when freed).
   var keyBySlot: [[UInt8]?] = []
   /// Slots freed by deletes, reused first (most recent last).
   var freeSlots: [Int] = []
-  var lastUse: [UInt64] = []
-  var useClock: UInt64 = 0
   /// Bytes of bookkeeping charged to the budget for the slots reachable.
   var bookkeepingCharged = 0
   /// Programs of a PROG_ARRAY, by index.
@@ -96,6 +94,9 @@ public final class BPFMap {
       throw .addressSpace(error)
     }
     if kind == .prefixTrie { trie = PrefixTrie(keySize: Int(definition.keySize)) }
+    keyTable =
+      kind == .hash || kind == .sparseArray
+      ? MapKeyTable(keySize: Int(definition.keySize), seed: .random(in: 0 ... .max)) : nil
     if let initial = definition.initialValue, kind == .array, let values {
       space.write(Array(initial.prefix(Int(definition.valueSize))), at: UInt64(values.start))
     }
@@ -122,13 +123,10 @@ public final class BPFMap {
       let index = Self.index(key)
       return index < Int(definition.maxEntries) ? index : nil
     case .sparseArray:
-      return slotByKey[key]
+      return keyTable!.slot(of: key)
     case .hash:
-      guard let slot = slotByKey[key] else { return nil }
-      if markingUse {
-        useClock += 1
-        lastUse[slot] = useClock
-      }
+      guard let slot = keyTable!.slot(of: key) else { return nil }
+      if markingUse, isLRU { keyTable!.touch(slot, listed: true) }
       return slot
     case .programArray:
       let index = Self.index(key)
@@ -157,27 +155,27 @@ public final class BPFMap {
     case .sparseArray:
       guard Self.index(key) < Int(definition.maxEntries) else { return -Errno.tooBig }
       if command == 1 { return -Errno.exists }
-      if let existing = slotByKey[key] {
+      if let existing = keyTable!.slot(of: key) {
         slot = existing
       } else {
         guard let free = try allocateSlot() else { return -Errno.tooBig }
-        slotByKey[key] = free
+        keyTable!.insert(key, slot: free)
         keyBySlot[free] = key
         slot = free
       }
     case .hash:
-      if let existing = slotByKey[key] {
+      let existing = keyTable!.slot(of: key)
+      if let existing {
         if command == 1 { return -Errno.exists }
         slot = existing
       } else {
         if command == 2 { return -Errno.notFound }
         guard let free = try allocateSlot() else { return -Errno.tooBig }
-        slotByKey[key] = free
+        keyTable!.insert(key, slot: free)
         keyBySlot[free] = key
         slot = free
       }
-      useClock += 1
-      lastUse[slot] = useClock
+      if isLRU { keyTable!.touch(slot, listed: existing != nil) }
     case .programArray:
       return -Errno.invalid
     case .prefixTrie:
@@ -199,21 +197,23 @@ public final class BPFMap {
     if keyBySlot.count < Int(definition.maxEntries) {
       let slot = keyBySlot.count
       try makeReachable(slots: slot + 1)
+      // The key table's share: up to four 8-byte buckets, the recency
+      // link and the key (more than the flat charge for keys past 24 bytes).
+      let bookkeeping = max(Self.bookkeepingPerSlot, 40 + (keyTable?.keyStride ?? 0))
       do {
-        try space.budget.charge(Self.bookkeepingPerSlot, for: "map \(definition.name)")
+        try space.budget.charge(bookkeeping, for: "map \(definition.name)")
       } catch {
         throw .budget(error)
       }
-      bookkeepingCharged += Self.bookkeepingPerSlot
+      bookkeepingCharged += bookkeeping
       keyBySlot.append(nil)
-      lastUse.append(0)
       return slot
     }
-    let lru = definition.type == .lruHash || definition.type == .lruPerCPUHash
-    guard lru, let victim = lastUse.indices.min(by: { lastUse[$0] < lastUse[$1] }),
-      let key = keyBySlot[victim]
-    else { return nil }
-    slotByKey[key] = nil
+    guard isLRU, let victim = keyTable!.leastRecent, let key = keyBySlot[victim] else {
+      return nil
+    }
+    _ = keyTable!.remove(key)
+    keyTable!.unlink(victim)
     keyBySlot[victim] = nil
     return victim
   }
@@ -248,9 +248,10 @@ public final class BPFMap {
       if kind == .sparseArray, Self.index(key) >= Int(definition.maxEntries) {
         return -Errno.invalid
       }
-      guard let slot = slotByKey.removeValue(forKey: key) else {
+      guard let slot = keyTable!.remove(key) else {
         return kind == .hash ? -Errno.notFound : 0
       }
+      if isLRU { keyTable!.unlink(slot) }
       keyBySlot[slot] = nil
       freeSlots.append(slot)
       space.write(
@@ -258,6 +259,10 @@ public final class BPFMap {
       return 0
     }
   }
+
+  /// An LRU_HASH or LRU_PERCPU_HASH: full, an update evicts the least
+  /// recently used entry (``MapKeyTable/leastRecent``).
+  var isLRU: Bool { definition.type == .lruHash || definition.type == .lruPerCPUHash }
 
   static func index(_ key: [UInt8]) -> Int {
     key.count >= 4

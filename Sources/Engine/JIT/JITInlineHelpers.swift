@@ -1,6 +1,6 @@
 import BPF
 
-/// A map as the JIT's inline `map_lookup_elem` reads it, 32 bytes per
+/// A map as the JIT's inline `map_lookup_elem` reads it, 64 bytes per
 /// map in a table the context block points to (``JITContext/mapTable``),
 /// indexed by the low half of the map's handle.
 struct MapDescriptor {
@@ -13,15 +13,22 @@ struct MapDescriptor {
   var entryBytes: UInt64
   /// The address of key 0's value for the machine's processor.
   var base: UInt64
+  /// Keyed maps: the address of the ``MapKeyTable``'s header.
+  var table: UInt64 = 0
+  /// Maps `redirect_map` takes: the ``RedirectWords/Kind`` a hit leaves.
+  var redirectKind: UInt64 = 0
+  /// Maps `redirect_map` takes: the flags it accepts.
+  var redirectFlags: UInt64 = 0
+  var unused: UInt64 = 0
 
   /// An ARRAY or PERCPU_ARRAY (values at fixed addresses, also when they
   /// are the kernel's mmapped pages).
   static let inlineArray: UInt64 = 1
-  static let size: Int32 = 32
+  static let size: Int32 = 64
 
   init(_ map: BPFMap, processor: Int) {
     guard map.kind == .array, map.values != nil else {
-      self.init(kind: 0, entries: 0, entryBytes: 0, base: 0)
+      self.init(keyed: map, processor: processor)
       return
     }
     self.init(
@@ -65,7 +72,13 @@ extension JITCompiler {
       emitRedirect(done: done)
       return .complete
     case HelperFunction.mapLookupElement.rawValue:
-      emitArrayLookup(index, slow: slow, done: done)
+      let keyed = a.makeLabel()
+      emitArrayLookup(index, slow: keyed, done: done)
+      a.bind(keyed)
+      emitKeyedLookup(slow: slow, done: done)
+      return .withFallback
+    case HelperFunction.redirectMap.rawValue:
+      emitRedirectMap(slow: slow, done: done)
       return .withFallback
     default:
       return .none
@@ -165,14 +178,15 @@ extension JITCompiler {
 
   /// Leaves in R10 the descriptor of the map whose table index is the
   /// low half of `handle`; with `slow`, an index past the table jumps there.
-  private mutating func descriptor(of handle: X86Register, slow: CodeLabel? = nil) {
+  mutating func descriptor(of handle: X86Register, slow: CodeLabel? = nil) {
     let r = JITRegisters.self
     a.move(r.scratch, handle, wide: false)
     if let slow {
       a.compare(r.scratch, memory: r.context, JITContext.mapCount)
       a.jump(.aboveOrEqual, to: slow)
     }
-    a.shift(digit: 4, r.scratch, by: 5, wide: true)
+    a.shift(
+      digit: 4, r.scratch, by: UInt8(MapDescriptor.size.trailingZeroBitCount), wide: true)
     a.add(r.scratch, memory: r.context, JITContext.mapTable)
   }
 }
