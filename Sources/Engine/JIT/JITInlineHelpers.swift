@@ -17,9 +17,17 @@ struct MapDescriptor {
   /// An ARRAY or PERCPU_ARRAY (values at fixed addresses, also when they
   /// are the kernel's mmapped pages).
   static let inlineArray: UInt64 = 1
+  /// A PROG_ARRAY: `base` is its ``ProgramSlots`` table of code words.
+  static let programTable: UInt64 = 0x10
   static let size: Int32 = 32
 
   init(_ map: BPFMap, processor: Int) {
+    if map.kind == .programArray, let table = map.programs.table {
+      self.init(
+        kind: Self.programTable, entries: UInt64(map.programs.tableCount), entryBytes: 8,
+        base: UInt64(UInt(bitPattern: table)))
+      return
+    }
     guard map.kind == .array, map.values != nil else {
       self.init(kind: 0, entries: 0, entryBytes: 0, base: 0)
       return
@@ -165,7 +173,7 @@ extension JITCompiler {
 
   /// Leaves in R10 the descriptor of the map whose table index is the
   /// low half of `handle`; with `slow`, an index past the table jumps there.
-  private mutating func descriptor(of handle: X86Register, slow: CodeLabel? = nil) {
+  mutating func descriptor(of handle: X86Register, slow: CodeLabel? = nil) {
     let r = JITRegisters.self
     a.move(r.scratch, handle, wide: false)
     if let slow {
