@@ -1,4 +1,5 @@
 import BPF
+import TestSupport
 import Testing
 
 @testable import Engine
@@ -166,7 +167,7 @@ import Testing
   /// a slot picked from R6's low bits, over arrays filled at random, with
   /// random budgets: the same outcomes and counts in both engines.
   @Test func generatedChainsRunAlike() throws {
-    var random = SplitMix(seed: 0x7a11)
+    var random = SeededRandom(state: 0x7a11)
     for case_ in 0..<200 {
       let count = Int(random.next() % 4) + 1
       var programs: [[Instruction]] = []
@@ -184,18 +185,5 @@ import Testing
       let budget = random.next() % 3 == 0 ? Int(random.next() % 200) + 1 : 1_000_000
       _ = try Self.expectAlike(programs, slots: slots, budget: budget, "case \(case_)")
     }
-  }
-}
-
-/// A small deterministic generator (SplitMix64).
-struct SplitMix {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9e37_79b9_7f4a_7c15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-    z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-    return z ^ (z >> 31)
   }
 }
