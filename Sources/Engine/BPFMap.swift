@@ -32,8 +32,8 @@ public final class BPFMap {
   var freeSlots: [Int] = []
   /// Bytes of bookkeeping charged to the budget for the slots reachable.
   var bookkeepingCharged = 0
-  /// Programs of a PROG_ARRAY, by index.
-  var programs: [Int: PreparedProgram] = [:]
+  /// Programs of a PROG_ARRAY, by index, with the JIT's table of their code.
+  let programs: ProgramSlots
   /// The entries of an LPM_TRIE (BPFMap+PrefixTrie.swift).
   var trie: PrefixTrie?
 
@@ -72,6 +72,7 @@ public final class BPFMap {
       throw .invalidMap(name: definition.name, reason: "array-like maps need 4-byte keys")
     }
     self.processors = type.isPerCPU ? processors : 1
+    programs = ProgramSlots(entries: kind == .programArray ? entries : 0)
     stride = (Int(definition.valueSize) + 7) & ~7
     let bytes = entries.multipliedReportingOverflow(by: stride * self.processors)
     let name = "map \(definition.name)"

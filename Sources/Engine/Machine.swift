@@ -67,8 +67,12 @@ public final class Machine {
   var helperWork = 0
   /// Bytes the legacy `ld_abs`/`ld_ind` loads read from.
   var legacyPacket: (start: UInt64, end: UInt64) = (0, 0)
-  /// Whether tail calls are refused (batch runs).
-  var refusesTailCalls = false
+  /// Whether tail calls are refused (batch runs), kept in the JIT's
+  /// context block where its native tail calls read it.
+  var refusesTailCalls: Bool {
+    get { jit[JITContext.tailCallsRefused] != 0 }
+    set { jit[JITContext.tailCallsRefused] = newValue ? 1 : 0 }
+  }
   /// The tail-call targets the current run has entered, held until the run
   /// ends: a program that deletes its own PROG_ARRAY slot keeps running on
   /// code that stays allocated. (The program a run starts with is held by
@@ -80,7 +84,12 @@ public final class Machine {
   /// Why a program ran in the interpreter although the configuration asked
   /// for the JIT (nil when every program compiled).
   public internal(set) var engineFallback: String?
-  var tailCallCount = 0
+  /// Tail calls taken by the current run, kept in the JIT's context
+  /// block, where its native tail calls count.
+  var tailCallCount: Int {
+    get { Int(jit[JITContext.tailCalls]) }
+    set { jit[JITContext.tailCalls] = UInt64(newValue) }
+  }
   var randomState: UInt64
   var clockTicks: UInt64 = 0
   let clockOrigin = ContinuousClock.now
@@ -227,6 +236,13 @@ public final class Machine {
     return try PreparedProgram.decode(instructions, name: name, context: context)
   }
 
+  /// Lets go of the tail-call targets the run held, and of programs taken
+  /// out of PROG_ARRAY slots while it ran.
+  func endTailCalls() {
+    runningPrograms.removeAll(keepingCapacity: true)
+    for map in mapTable where map.kind == .programArray { map.programs.releaseRetired() }
+  }
+
   /// Runs a prepared program with R1 and R2 set, and returns R0.
   ///
   /// - Throws: ``ExecutionError`` on an out-of-bounds access, a runaway
@@ -242,7 +258,7 @@ public final class Machine {
     helperWork = 0
     // Only a program with a tail call can enter others (its bpf-to-bpf
     // subprograms are in its own slots).
-    defer { if program.usesTailCalls { runningPrograms.removeAll(keepingCapacity: true) } }
+    defer { if program.usesTailCalls { endTailCalls() } }
     if configuration.engine == .jit, let entry = compiledEntry(for: program) {
       return try runCompiled(entry)
     }

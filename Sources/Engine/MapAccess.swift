@@ -137,6 +137,9 @@ extension BPFMap {
       throw MapOperationError(
         map: definition.name, operation: "update", code: Errno.invalid.rawValue)
     }
+    // No run is under way when this is called: what earlier runs
+    // retired can go.
+    programs.releaseRetired()
     programs[Int(index)] = program
   }
 

@@ -28,6 +28,7 @@ enum JITBridge {
 
   static let tailCallEntry: Callback = { context, index, _ in
     let machine = JITRuntime.machine(in: context)
+    machine.jit.swiftCalls &+= 1
     do throws(ExecutionError) {
       guard let target = try machine.tailCallTarget(index: Int(index)) else { return 0 }
       guard let code = machine.compiledCode(for: target) else {
@@ -37,6 +38,8 @@ enum JITBridge {
             reason: "target \(target.name) could not be compiled"))
         return 0
       }
+      // Later tail calls to it jump there without coming back here.
+      machine.map(handle: machine.registers[2])?.programs.published(target)
       return UInt64(UInt(bitPattern: code.body))
     } catch {
       machine.jit.fail(error)

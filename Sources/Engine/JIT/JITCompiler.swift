@@ -75,6 +75,7 @@ struct JITCompiler {
     a.load(.rsi, r.scratch, 16)
     a.load(.rbp, r.context, JITContext.stackTops)
     a.move(r.counter, immediate: 0)
+    a.store(immediate: 0, r.context, JITContext.tailCalls)
     let body = a.bytes.count
     var index = 0
     while index < slotCount {

@@ -32,8 +32,15 @@ enum JITContext {
   /// How many descriptors ``mapTable`` has.
   static let mapCount: Int32 = 152
   static let stackTops: Int32 = 160
+  /// Tail calls the run has taken (the kernel's `tail_call_cnt`): the
+  /// entry sets it to 0, native tail calls and the engine's Swift code
+  /// count in it.
+  static let tailCalls: Int32 = stackTops + 8 * Int32(Machine.frameLimit)
+  /// Non-zero while tail calls are refused (batch runs): a tail call then
+  /// goes to the engine's Swift code, which raises the error.
+  static let tailCallsRefused: Int32 = tailCalls + 8
   /// Bytes in the block.
-  static let size = Int(stackTops) + 8 * Machine.frameLimit
+  static let size = Int(tailCallsRefused) + 8
 
   /// Values of the status field.
   enum Status: Int32 {

@@ -64,7 +64,8 @@ extension JITCompiler {
       a.ret()
     case .callHelper:
       let (slow, done) = (a.makeLabel(), a.makeLabel())
-      switch emitInlineHelper(Int32(truncatingIfNeeded: s.immediate), index, slow: slow, done: done) {
+      switch emitInlineHelper(Int32(truncatingIfNeeded: s.immediate), index, slow: slow, done: done)
+      {
       case .complete:
         a.bind(done)
         return
@@ -85,15 +86,7 @@ extension JITCompiler {
       restoreAfterHelper()
     case .tailCall:
       checkBudget(index)
-      callBack(JITBridge.tailCall, saving: 0...5) { a in
-        a.move(.rsi, immediate: UInt64(index))
-      }
-      restore(0...5)
-      let fallThrough = a.makeLabel()
-      a.test(r.address, r.address, wide: true)
-      a.jump(.equal, to: fallThrough)
-      a.jump(r.address)
-      a.bind(fallThrough)
+      emitTailCall(at: index)
     case .callLocal:
       checkBudget(index)
       a.load(r.scratch, r.context, JITContext.depth)
@@ -112,6 +105,56 @@ extension JITCompiler {
     default:
       preconditionFailure("\(s.operation) is not a call")
     }
+  }
+
+  /// `bpf_tail_call(ctx, map, index)` as the kernel's x86 JIT emits it
+  /// (`emit_bpf_tail_call_indirect`): an index at or past `max_entries`
+  /// falls through, so does the 34th tail call of a run; the count rises
+  /// before an empty slot is found, which falls through too; else a jump
+  /// into the target's body with the registers as they are. The slot's
+  /// word comes from the map's ``ProgramSlots`` table. A handle that is
+  /// no PROG_ARRAY with a table, a refused tail call (batch runs) and a
+  /// program not compiled yet go to the engine's Swift code, which
+  /// raises the error or compiles the target and publishes its address.
+  mutating func emitTailCall(at index: Int) {
+    let r = JITRegisters.self
+    let (slow, fallThrough) = (a.makeLabel(), a.makeLabel())
+    let handle = r.bpf(2)
+    a.move(r.scratch, handle)
+    a.shift(digit: 5, r.scratch, by: 32, wide: true)
+    a.arithmetic(digit: 7, r.scratch, immediate: Int32(bitPattern: 0xffff_0000), wide: false)
+    a.jump(.notEqual, to: slow)
+    descriptor(of: handle, slow: slow)
+    a.compare(memory: r.scratch, 0, immediate: Int32(MapDescriptor.programTable))
+    a.jump(.notEqual, to: slow)
+    a.compare(memory: r.context, JITContext.tailCallsRefused, immediate: 0)
+    a.jump(.notEqual, to: slow)
+    // The index: R3's low half, below max_entries.
+    a.move(r.address, r.bpf(3), wide: false)
+    a.compare(r.address, memory: r.scratch, 8)
+    a.jump(.aboveOrEqual, to: fallThrough)
+    a.load(r.scratch, r.scratch, 24)
+    a.memoryForm(
+      [0x8b], wide: true, reg: r.address.number, base: r.scratch, index: r.address, scale: 8,
+      displacement: 0)
+    a.arithmetic(digit: 7, r.address, immediate: Int32(ProgramSlots.notCompiled), wide: true)
+    a.jump(.equal, to: slow)
+    a.compare(memory: r.context, JITContext.tailCalls, immediate: Int32(Machine.tailCallLimit))
+    a.jump(.aboveOrEqual, to: fallThrough)
+    a.memoryForm([0x83], wide: true, reg: 0, base: r.context, displacement: JITContext.tailCalls)
+    a.emit(1)
+    a.test(r.address, r.address, wide: true)
+    a.jump(.equal, to: fallThrough)
+    a.jump(r.address)
+    a.bind(slow)
+    callBack(JITBridge.tailCall, saving: 0...5) { a in
+      a.move(.rsi, immediate: UInt64(index))
+    }
+    restore(0...5)
+    a.test(r.address, r.address, wide: true)
+    a.jump(.equal, to: fallThrough)
+    a.jump(r.address)
+    a.bind(fallThrough)
   }
 
   /// Calls a Swift callback: BPF registers in `saving` go to the machine's

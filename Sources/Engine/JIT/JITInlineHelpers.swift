@@ -24,9 +24,17 @@ struct MapDescriptor {
   /// An ARRAY or PERCPU_ARRAY (values at fixed addresses, also when they
   /// are the kernel's mmapped pages).
   static let inlineArray: UInt64 = 1
+  /// A PROG_ARRAY: `base` is its ``ProgramSlots`` table of code words.
+  static let programTable: UInt64 = 0x10
   static let size: Int32 = 64
 
   init(_ map: BPFMap, processor: Int) {
+    if map.kind == .programArray, let table = map.programs.table {
+      self.init(
+        kind: Self.programTable, entries: UInt64(map.programs.tableCount), entryBytes: 8,
+        base: UInt64(UInt(bitPattern: table)))
+      return
+    }
     guard map.kind == .array, map.values != nil else {
       self.init(keyed: map, processor: processor)
       return

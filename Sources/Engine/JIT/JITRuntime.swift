@@ -5,7 +5,7 @@ final class JITRuntime {
   let context: UnsafeMutableRawPointer
   /// The error a Swift callback threw during the current run.
   var error: ExecutionError?
-  /// Calls the machine's code made into Swift for helpers and atomics,
+  /// Calls the machine's code made into Swift for helpers, tail calls and atomics,
   /// over its life (what the JIT does not inline; tests read it).
   var swiftCalls = 0
 
