@@ -40,7 +40,9 @@ extension BenchConditions {
   /// `measured: release build, engine jit; machine: …; load average at the end …`.
   var line: String {
     "measured: \(build) build, engine \(engine); " + machine.line
-      + (loadAtEnd.map { "; at the end " + $0.map { String(format: "%.2f", $0) }.joined(separator: " ") }
+      + (loadAtEnd.map {
+        "; at the end " + $0.map { String(format: "%.2f", $0) }.joined(separator: " ")
+      }
         ?? "")
   }
 }
@@ -168,8 +170,8 @@ extension DatapathBenchRow {
   /// The section as a table.
   static func table(_ rows: [DatapathBenchRow]) -> String {
     var lines = [
-      "DATAPATH (veth, full-speed generator)        offered  received     acted   prog ns  path ns   vs bare",
-      "                                                Mpps      Mpps      Mpps  /packet  /packet",
+      "DATAPATH (veth, full-speed generator)        offered  received     acted   prog ns  path ns   capacity   rate",
+      "                                                Mpps      Mpps      Mpps  /packet  /packet    vs bare  vs bare",
     ]
     for row in rows {
       var name: String
@@ -184,17 +186,20 @@ extension DatapathBenchRow {
       func number(_ value: Double?, _ format: String) -> String {
         value.map { String(format: format, $0) } ?? String(repeating: " ", count: 8) + "-"
       }
+      let capacity = number(row.capacityRatio.map { $0 * 100 }, "%9.0f %%")
       let ratio =
-        row.ratio.map { String(format: "%8.0f %%", $0 * 100) + " \(row.reference ?? "")" } ?? ""
+        row.ratio.map { String(format: "%6.0f %%", $0 * 100) + " \(row.reference ?? "")" } ?? ""
       lines.append(
         name.padding(toLength: 43, withPad: " ", startingAt: 0) + (row.generatorBound ? "*" : " ")
           + String(format: "%8.2f  %8.2f  %8.2f", row.offeredMpps, row.receivedMpps, row.actedMpps)
           + number(row.programNanosecondsPerPacket, "%9.1f")
-          + number(row.datapathNanosecondsPerPacket, "%9.1f") + ratio)
+          + number(row.datapathNanosecondsPerPacket, "%9.1f")
+          + (row.kind == "software" ? capacity : String(repeating: " ", count: 11)) + ratio)
     }
     if rows.contains(where: \.generatorBound) {
       lines.append(
-        "* the veth ring dropped nothing: the receiver kept up, the generator may be the limit")
+        "* the veth ring dropped nothing: the receiver kept up, the generator may be the limit;"
+          + " then only capacity (the bare loop's path ns over the row's) compares")
     }
     return lines.joined(separator: "\n")
   }

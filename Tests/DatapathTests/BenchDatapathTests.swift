@@ -53,10 +53,31 @@ struct BenchDatapathTests {
     let expected =
       try #require(number(kernel, "acted_mpps")) / (try #require(number(recycle, "acted_mpps")))
     #expect(abs(kernelRatio - expected) < 1e-9 * max(1, expected), "\(kernel) against \(recycle)")
+    // The bare loops time the span the datapath's path ns covers.
+    for row in rows where row["kind"] as? String == "bare" {
+      #expect((number(row, "datapath_ns_per_packet") ?? 0) > 0, "\(row)")
+    }
+    let goals = try #require(section["goals"] as? [String: Any])
+    let capacities = try #require(goals["capacity_over_bare"] as? [String: Double])
+    let rates = try #require(goals["rate_over_bare"] as? [String: Double])
+    let bound = try #require(goals["generator_bound"] as? [String])
     for row in rows where row["kind"] as? String == "software" {
       // Each software row has the bare loop measured right before it.
       #expect((number(row, "reference_acted_mpps") ?? 0) > 0, "\(row)")
       #expect(number(row, "ratio") != nil, "\(row)")
+      // Capacity: the reference's ns per frame over the row's, in the goals
+      // under the row's key; the rate ratio only where the receiver limited.
+      let reference = try #require(number(row, "reference_ns_per_packet"), "\(row)")
+      let own = try #require(number(row, "datapath_ns_per_packet"), "\(row)")
+      let capacity = try #require(number(row, "capacity_ratio"), "\(row)")
+      #expect(abs(capacity - reference / own) < 1e-9 * max(1, capacity), "\(row)")
+      var key = "\(row["program"] as? String ?? "") \(row["form"] as? String ?? "")"
+      if row["group_actions"] as? Bool == true { key += " grouped" }
+      if let engine = row["engine"] as? String, engine != "jit" { key += " \(engine)" }
+      #expect(capacities[key] == capacity, "\(key) in \(capacities)")
+      let generatorBound = row["generator_bound"] as? Bool == true
+      #expect(bound.contains(key) == generatorBound, "\(key) in \(bound)")
+      #expect(rates[key] == (generatorBound ? nil : number(row, "ratio")), "\(key) in \(rates)")
       // The program's time is part of the whole datapath's.
       let program = try #require(number(row, "program_ns_per_packet"), "\(row)")
       let datapath = try #require(number(row, "datapath_ns_per_packet"), "\(row)")

@@ -159,6 +159,26 @@ struct HostStackTests {
     }
   }
 
+  /// The peer's sent frames and the datapath's count at one moment, such
+  /// that every frame sent by then is counted. The peer sends frames of
+  /// its own at any time (IPv6 router solicitations, MLD reports): one
+  /// sent after the first reading and counted before the second put
+  /// the two off by one ("16 of the peer's 17 frames"). The pair is taken
+  /// when no frame left the peer around the count, with time for frames
+  /// in flight to arrive.
+  static func baseline(_ network: Network, _ interface: String) throws -> (
+    sent: UInt64, counted: UInt64
+  ) {
+    for _ in 0..<50 {
+      let sent = try network.peerSent()
+      usleep(100_000)
+      let counted = status(interface)?.counters.actions.totalPackets ?? 0
+      if try network.peerSent() == sent { return (sent, counted) }
+    }
+    Issue.record("the peer never stopped sending for 100 ms: no baseline")
+    throw CancellationError()
+  }
+
   static func status(_ interface: String) -> DatapathStatus? {
     try? DatapathClient(interface: interface).status()
   }
@@ -195,8 +215,7 @@ struct HostStackTests {
     // SIGKILL: a child of the test process starts with SIGTERM blocked.
     defer { if capture.isRunning { kill(capture.processIdentifier, SIGKILL) } }
     usleep(500_000)
-    let sentBefore = try network.peerSent()
-    let countedBefore = Self.status(interface)?.counters.actions.totalPackets ?? 0
+    let (sentBefore, countedBefore) = try Self.baseline(network, interface)
 
     // ping from the peer.
     let pinged = try network.inside([

@@ -401,9 +401,5 @@ final class QueueWorker: @unchecked Sendable {
   }
 
   /// CLOCK_MONOTONIC in nanoseconds.
-  @inline(__always) static func now() -> UInt64 {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
-  }
+  @inline(__always) static func now() -> UInt64 { MonotonicClock.nanoseconds() }
 }

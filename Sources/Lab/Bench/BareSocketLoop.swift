@@ -31,6 +31,10 @@ public final class BareSocketLoop: @unchecked Sendable {
     let socket: QueueSocket
     let space: AddressSpace
     let handled = Atomic<UInt64>(0)
+    /// Nanoseconds spent on non-empty RX batches, the span the software
+    /// datapath times (`path ns`): from frames found on the RX ring to
+    /// their release.
+    let busyNanoseconds = Atomic<UInt64>(0)
 
     init(socket: QueueSocket, space: AddressSpace) {
       self.socket = socket
@@ -97,6 +101,15 @@ public final class BareSocketLoop: @unchecked Sendable {
     queues.reduce(0) { $0 &+ $1.handled.load(ordering: .relaxed) }
   }
 
+  /// Nanoseconds per frame the loops spent on non-empty batches (the
+  /// span of the software datapath's `path ns`), or nil before a frame.
+  public var busyNanosecondsPerFrame: Double? {
+    let frames = framesHandled
+    guard frames > 0 else { return nil }
+    let busy = queues.reduce(0) { $0 &+ $1.busyNanoseconds.load(ordering: .relaxed) }
+    return Double(busy) / Double(frames)
+  }
+
   /// The sockets' `XDP_STATISTICS`, added.
   public var socketStatistics: SocketStatistics {
     var total = SocketStatistics()
@@ -122,6 +135,7 @@ public final class BareSocketLoop: @unchecked Sendable {
         socket.idle()
         continue
       }
+      let start = MonotonicClock.nanoseconds()
       switch work {
       case .recycle:
         guard socket.recycleReceived(from: index, count: count) else { continue }
@@ -129,6 +143,7 @@ public final class BareSocketLoop: @unchecked Sendable {
         guard socket.sendBackReceived(from: index, count: count) else { continue }
       }
       socket.releaseReceived(count)
+      queue.busyNanoseconds.add(MonotonicClock.nanoseconds() &- start, ordering: .relaxed)
       queue.handled.add(UInt64(count), ordering: .relaxed)
     }
   }

@@ -110,6 +110,7 @@ public struct DatapathBench: Sendable {
         source(sample), form: form, engine: engine, grouped: grouped,
         mixed: sample.program == Self.classify.program, network)
       row.referenceActedMpps = reference.actedMpps
+      row.referenceNanosecondsPerPacket = reference.datapathNanosecondsPerPacket
       rows.append(row)
     }
     DatapathBenchRow.addRatios(&rows)
@@ -157,6 +158,7 @@ public struct DatapathBench: Sendable {
     row.kind = "bare"
     row.form = work.rawValue
     row.socketDrops = loop.socketStatistics.dropped
+    row.datapathNanosecondsPerPacket = loop.busyNanosecondsPerFrame
     return row
   }
 

@@ -29,7 +29,8 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
   /// The engine's nanoseconds per packet inside the program calls.
   public var programNanosecondsPerPacket: Double?
   /// The datapath's nanoseconds per packet from taking the frames off the
-  /// RX ring to having acted on them.
+  /// RX ring to having acted on them; for the bare loop, the same span
+  /// (frames found on the RX ring to their release).
   public var datapathNanosecondsPerPacket: Double?
   /// Frames per verdict (software rows).
   public var actions: [String: UInt64]?
@@ -40,6 +41,15 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
   /// For a software row: the bare reference loop's acted rate, measured
   /// right before the row (the ratio's denominator).
   public var referenceActedMpps: Double?
+  /// For a software row: the bare reference loop's nanoseconds per frame
+  /// over the same span as ``datapathNanosecondsPerPacket``, measured
+  /// right before the row.
+  public var referenceNanosecondsPerPacket: Double?
+  /// For a software row: the reference's ns per frame over this row's, the
+  /// share of the bare loop's capacity the datapath keeps when both are
+  /// busy. Unlike ``ratio`` it holds when the generator, not the
+  /// receiver, sets the rate (a ``generatorBound`` row).
+  public var capacityRatio: Double?
 
   /// Whether the program's maps were the kernel's (software rows).
   public var sharedMaps: Bool?
@@ -66,6 +76,8 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
   private enum CodingKeys: String, CodingKey {
     case kind, program, form, engine, groupActions, seconds, offeredMpps, receivedMpps
     case actedMpps, socketDrops, actions, reference, ratio, referenceActedMpps, generatorBound
+    case capacityRatio
+    case referenceNanosecondsPerPacket = "referenceNsPerPacket"
     case sharedMaps, exchanges, exchangeMicroseconds
     case exchangeNanosecondsPerPacket = "exchangeNsPerPacket"
     case programNanosecondsPerPacket = "programNsPerPacket"
@@ -92,6 +104,11 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
       }
       rows[index].reference = reference
       rows[index].ratio = rows[index].actedMpps / base
+      if let own = rows[index].datapathNanosecondsPerPacket, own > 0,
+        let bare = rows[index].referenceNanosecondsPerPacket
+      {
+        rows[index].capacityRatio = bare / own
+      }
     }
   }
 }

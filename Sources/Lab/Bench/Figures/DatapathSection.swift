@@ -15,6 +15,8 @@ public struct DatapathSection: Encodable, Sendable {
   public var machine = MachineDescription.current()
   /// Traffic generator threads (on CPUs 0 to senders - 1).
   public var senders: Int?
+  /// Issue 22's datapath figures from the rows (nil when skipped).
+  public var goals: DatapathGoals?
 
   /// Runs the section, or says why not.
   public static func measure(
@@ -39,6 +41,7 @@ public struct DatapathSection: Encodable, Sendable {
       section.skipped = "\(error)"
     }
     section.machine = MachineDescription.current()
+    if !section.rows.isEmpty { section.goals = DatapathGoals(rows: section.rows) }
     return section
   }
 }
