@@ -32,8 +32,15 @@ enum JITContext {
   /// How many descriptors ``mapTable`` has.
   static let mapCount: Int32 = 152
   static let stackTops: Int32 = 160
+  /// The access window (``AccessWindow``): the lowest address a checked
+  /// access may start at without a page-table walk, UInt64.max when empty.
+  static let windowLow: Int32 = stackTops + Int32(8 * Machine.frameLimit)
+  /// Four words: the highest start for a 1-, 2-, 4- and 8-byte access.
+  static let windowLast: Int32 = windowLow + 8
+  /// Three words of scratch for the window's refill.
+  static let windowScratch: Int32 = windowLast + 32
   /// Bytes in the block.
-  static let size = Int(stackTops) + 8 * Machine.frameLimit
+  static let size = Int(windowScratch) + 24
 
   /// Values of the status field.
   enum Status: Int32 {
