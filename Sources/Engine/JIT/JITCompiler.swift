@@ -20,6 +20,8 @@ struct JITCompiler {
   var stubs: [FaultStub] = []
   var epilogue = CodeLabel(id: 0)
   var callbackFailed = CodeLabel(id: 0)
+  /// Checked accesses whose window compares failed (``AccessWindow``).
+  var windowMisses: [WindowMiss] = []
 
   /// An out-of-line exit that records an error and leaves.
   struct FaultStub {
@@ -68,6 +70,7 @@ struct JITCompiler {
     for reg in [X86Register.rbp, .rbx, .r12, .r13, .r14, .r15] { a.push(reg) }
     a.arithmetic(digit: 5, .rsp, immediate: 8, wide: true)
     a.move(r.context, .rdi)
+    emitWindowReset()
     a.store(.rsp, r.context, JITContext.savedStack)
     a.load(r.scratch, r.context, JITContext.registers)
     for number in [0, 3, 4, 5, 6, 7, 8, 9] as [UInt8] { a.move(r.bpf(number), immediate: 0) }
@@ -98,6 +101,7 @@ struct JITCompiler {
     a.arithmetic(digit: 0, .rsp, immediate: 8, wide: true)
     for reg in [X86Register.r15, .r14, .r13, .r12, .rbx, .rbp] { a.pop(reg) }
     a.ret()
+    emitWindowMisses()
     for stub in stubs { emit(stub) }
     return body
   }

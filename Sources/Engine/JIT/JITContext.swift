@@ -39,8 +39,15 @@ enum JITContext {
   /// Non-zero while tail calls are refused (batch runs): a tail call then
   /// goes to the engine's Swift code, which raises the error.
   static let tailCallsRefused: Int32 = tailCalls + 8
+  /// The access window (``AccessWindow``): the lowest address a checked
+  /// access may start at without a page-table walk, UInt64.max when empty.
+  static let windowLow: Int32 = tailCallsRefused + 8
+  /// Four words: the highest start for a 1-, 2-, 4- and 8-byte access.
+  static let windowLast: Int32 = windowLow + 8
+  /// Three words of scratch for the window's refill.
+  static let windowScratch: Int32 = windowLast + 32
   /// Bytes in the block.
-  static let size = Int(tailCallsRefused) + 8
+  static let size = Int(windowScratch) + 24
 
   /// Values of the status field.
   enum Status: Int32 {

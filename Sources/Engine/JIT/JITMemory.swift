@@ -124,18 +124,7 @@ extension JITCompiler {
     }
     let fault = stub(.memoryFault, index, size: size, write: write)
     a.loadAddress(r.address, r.bpf(base), offset)
-    a.move(r.scratch, r.address)
-    a.shift(digit: 5, r.scratch, by: 12, wide: true)
-    a.compare(r.scratch, memory: r.context, JITContext.pages)
-    a.jump(.aboveOrEqual, to: fault)
-    a.shift(digit: 4, r.scratch, by: 2, wide: true)
-    a.add(r.scratch, memory: r.context, JITContext.limits)
-    a.memoryForm(
-      [0x8b], wide: false, reg: r.scratch.number, base: r.scratch, displacement: 0)
-    a.arithmetic(digit: 5, r.scratch, immediate: Int32(size), wide: true)
-    a.arithmetic(0x39, r.address, r.scratch, wide: true)
-    a.jump(.greater, to: fault)
-    a.add(r.address, memory: r.context, JITContext.arena)
+    emitWindowCheck(size: size, fault: fault)
     return 0
   }
 }

@@ -1,0 +1,42 @@
+import BPF
+import Testing
+
+@testable import Engine
+
+/// The JIT's access window (``AccessWindow``) allows exactly what the page
+/// table allows: an access that the window's page range does not hold to
+/// the byte faults as in the interpreter, with the same address and size.
+@Suite struct AccessWindowTests {
+  /// `r5 = r10 | 0` (a frame pointer the JIT does not follow, so every
+  /// access through it is checked), then `accesses`. The stack region's
+  /// range ends at the top of frame 0, inside a page.
+  static func program(_ accesses: [Instruction]) -> [Instruction] {
+    [.move(.r5, .r10), .arithmetic(.or, .r5, immediate: 0)] + accesses + [
+      .move(.r0, immediate: 1), .exit,
+    ]
+  }
+
+  @Test func anAccessPastTheRegionsEndFaultsAfterTheWindowWasFilled() throws {
+    // The first load fills the window from the frame's page; the second
+    // starts inside that page but ends 4 bytes past the range.
+    try JITTests.expectAlike(
+      Self.program([
+        .load(.doubleWord, .r0, from: .r5, offset: -8),
+        .load(.doubleWord, .r0, from: .r5, offset: -4),
+      ]), outcome: "instruction 3: read of 8 bytes at 0x11fc is out of bounds")
+    // Ending exactly at the range's end is allowed in both.
+    try JITTests.expectAlike(
+      Self.program([
+        .load(.doubleWord, .r0, from: .r5, offset: -8),
+        .load(.word, .r0, from: .r5, offset: -4),
+        .load(.halfWord, .r0, from: .r5, offset: -2),
+        .load(.byte, .r0, from: .r5, offset: -1),
+      ]), outcome: "R0 = 1")
+    // A store through the window, then a 2-byte store straddling the end.
+    try JITTests.expectAlike(
+      Self.program([
+        .store(.word, immediate: 7, to: .r5, offset: -8),
+        .store(.halfWord, immediate: 7, to: .r5, offset: -1),
+      ]), outcome: "instruction 3: write of 2 bytes at 0x11ff is out of bounds")
+  }
+}
