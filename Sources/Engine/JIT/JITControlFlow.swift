@@ -119,12 +119,7 @@ extension JITCompiler {
   mutating func emitTailCall(at index: Int) {
     let r = JITRegisters.self
     let (slow, fallThrough) = (a.makeLabel(), a.makeLabel())
-    let handle = r.bpf(2)
-    a.move(r.scratch, handle)
-    a.shift(digit: 5, r.scratch, by: 32, wide: true)
-    a.arithmetic(digit: 7, r.scratch, immediate: Int32(bitPattern: 0xffff_0000), wide: false)
-    a.jump(.notEqual, to: slow)
-    descriptor(of: handle, slow: slow)
+    mapDescriptor(of: r.bpf(2), slow: slow)
     a.compare(memory: r.scratch, 0, immediate: Int32(MapDescriptor.programTable))
     a.jump(.notEqual, to: slow)
     a.compare(memory: r.context, JITContext.tailCallsRefused, immediate: 0)

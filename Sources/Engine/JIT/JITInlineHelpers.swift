@@ -158,12 +158,7 @@ extension JITCompiler {
   private mutating func emitArrayLookup(_ index: Int, slow: CodeLabel, done: CodeLabel) {
     let r = JITRegisters.self
     let handle = r.bpf(1)
-    // A handle is 0xffff_0000 in the high half and a table index below.
-    a.move(r.scratch, handle)
-    a.shift(digit: 5, r.scratch, by: 32, wide: true)
-    a.arithmetic(digit: 7, r.scratch, immediate: Int32(bitPattern: 0xffff_0000), wide: false)
-    a.jump(.notEqual, to: slow)
-    descriptor(of: handle, slow: slow)
+    mapDescriptor(of: handle, slow: slow)
     a.compare(memory: r.scratch, 0, immediate: Int32(MapDescriptor.inlineArray))
     a.jump(.notEqual, to: slow)
     // The key: 4 bytes at R2, checked (this clobbers R10 and R11).
@@ -182,6 +177,18 @@ extension JITCompiler {
       displacement: 16)
     a.add(.rax, memory: r.scratch, 24)
     a.jump(to: done)
+  }
+
+  /// Leaves in R10 the descriptor of the map `handle` names, or jumps to
+  /// `slow` when it names none: a handle is 0xffff_0000 in the high half
+  /// and a table index below.
+  mutating func mapDescriptor(of handle: X86Register, slow: CodeLabel) {
+    let r = JITRegisters.self
+    a.move(r.scratch, handle)
+    a.shift(digit: 5, r.scratch, by: 32, wide: true)
+    a.arithmetic(digit: 7, r.scratch, immediate: Int32(bitPattern: 0xffff_0000), wide: false)
+    a.jump(.notEqual, to: slow)
+    descriptor(of: handle, slow: slow)
   }
 
   /// Leaves in R10 the descriptor of the map whose table index is the

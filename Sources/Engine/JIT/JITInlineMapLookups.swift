@@ -56,17 +56,6 @@ extension MapDescriptor {
 extension JITCompiler {
   private static let saved: [X86Register] = [.rdi, .rsi, .rdx, .rcx, .r8]
 
-  /// Leaves the descriptor of the map `handle` names in R10, or jumps to
-  /// `slow` when it names none.
-  private mutating func keyedDescriptor(_ handle: X86Register, slow: CodeLabel) {
-    let r = JITRegisters.self
-    a.move(r.scratch, handle)
-    a.shift(digit: 5, r.scratch, by: 32, wide: true)
-    a.arithmetic(digit: 7, r.scratch, immediate: Int32(bitPattern: 0xffff_0000), wide: false)
-    a.jump(.notEqual, to: slow)
-    descriptor(of: handle, slow: slow)
-  }
-
   private mutating func saveArguments() { for reg in Self.saved { a.push(reg) } }
   private mutating func restoreArguments() { for reg in Self.saved.reversed() { a.pop(reg) } }
 
@@ -75,7 +64,7 @@ extension JITCompiler {
   /// recently used entry, as the engine's lookup does.
   mutating func emitKeyedLookup(slow: CodeLabel, done: CodeLabel) {
     let r = JITRegisters.self
-    keyedDescriptor(r.bpf(1), slow: slow)
+    mapDescriptor(of: r.bpf(1), slow: slow)
     let keyed = a.makeLabel()
     a.compare(memory: r.scratch, 0, immediate: Int32(MapDescriptor.inlineKeyed))
     a.jump(.equal, to: keyed)
@@ -254,7 +243,7 @@ extension JITCompiler {
   mutating func emitRedirectMap(slow: CodeLabel, done: CodeLabel) {
     let r = JITRegisters.self
     let pending = JITContext.pendingRedirect
-    keyedDescriptor(r.bpf(1), slow: slow)
+    mapDescriptor(of: r.bpf(1), slow: slow)
     a.compare(memory: r.scratch, 0, immediate: Int32(MapDescriptor.inlineKeyed))
     a.jump(.notEqual, to: slow)
     a.compare(memory: r.scratch, 40, immediate: 0)
