@@ -27,9 +27,14 @@ final class ControlSocket: @unchecked Sendable {
   /// Binds and listens at `path`. A socket file nobody answers on (a dead
   /// datapath's) is replaced; a live one is refused.
   init(path: String) throws(DatapathError) {
+    // Made as every state file's directory is (root's only, 0700): a
+    // datapath can be the first to need it, e.g. after `demo down`
+    // removed it empty.
     let directory = (path as NSString).deletingLastPathComponent
-    if access(directory, F_OK) != 0, mkdir(directory, 0o755) != 0, errno != EEXIST {
-      throw .controlSocket(path: path, step: "create \(directory)", errno: .current)
+    do {
+      try StateDirectory(path: directory).create()
+    } catch {
+      throw .controlSocket(path: path, step: "create \(directory)", errno: error.errno)
     }
     if access(path, F_OK) == 0 {
       if (try? DatapathClient(path: path).request("status")) != nil {
