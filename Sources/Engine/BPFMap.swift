@@ -137,13 +137,20 @@ public final class BPFMap {
     }
   }
 
-  /// `map_update_elem`: 0 or a negative errno.
+  /// `map_update_elem`: 0 or a negative errno. A key or value of another
+  /// size than the map's is `EINVAL`, before anything is looked up or
+  /// stored (the kernel copies exactly `key_size` and `value_size` bytes
+  /// and checks both in `map_update_elem`; here a short key would reach
+  /// the key table, which holds keys of one size only).
   ///
   /// - Throws: ``AddressSpaceError`` when a new entry does not fit the
   ///   process's memory budget or the map's share of the address space.
   func update(key: [UInt8], value: [UInt8], flags: UInt64, processor: Int?)
     throws(AddressSpaceError) -> Int32
   {
+    guard key.count == Int(definition.keySize), value.count == Int(definition.valueSize) else {
+      return -Errno.invalid
+    }
     let command = flags & ~MapUpdateFlag.lock
     guard flags & MapUpdateFlag.lock == 0, command <= 2 else { return -Errno.invalid }
     let slot: Int
@@ -184,9 +191,8 @@ public final class BPFMap {
       guard placed >= 0 else { return Int32(placed) }
       slot = placed
     }
-    let bytes = Array(value.prefix(Int(definition.valueSize)))
     for cpu in 0..<processors where processor == nil || processor == cpu {
-      space.write(bytes, at: valueAddress(slot: slot, processor: cpu))
+      space.write(value, at: valueAddress(slot: slot, processor: cpu))
     }
     return 0
   }

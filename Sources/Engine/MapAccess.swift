@@ -45,11 +45,8 @@ extension BPFMap {
 
   /// Sets `key` to `value` (on every processor for per-CPU maps); `flags`
   /// is `BPF_ANY` 0, `BPF_NOEXIST` 1 or `BPF_EXIST` 2.
+  /// A key or value of another size than the map's is `EINVAL`.
   public func update(key: [UInt8], value: [UInt8], flags: UInt64 = 0) throws(MapOperationError) {
-    guard key.count == Int(definition.keySize), value.count == Int(definition.valueSize) else {
-      throw MapOperationError(
-        map: definition.name, operation: "update", code: Errno.invalid.rawValue)
-    }
     let result: Int32
     do {
       result = try update(key: key, value: value, flags: flags, processor: nil)
