@@ -53,10 +53,13 @@ public struct ProgramDeployment: Sendable {
   }
 
   /// Recognises and repairs what a killed command or a dead datapath left
-  /// on `interface` (``DatapathRecovery``); holding its lock.
+  /// on `interface` (``DatapathRecovery``), holding its lock; first removes
+  /// what is kept for interfaces that no longer exist
+  /// (``removeVanishedInterfaces()``).
   @discardableResult
   func recover(_ interface: String) -> DatapathRecovery.Outcome {
     state.removeAbandonedTemporaries()
+    removeVanishedInterfaces()
     if let repaired = FrameCapture.restoreLeftover(interface: interface, state: state) {
       notices(repaired)
     }

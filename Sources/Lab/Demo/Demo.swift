@@ -148,6 +148,9 @@ public struct Demo: Sendable {
       namespace.delete()
       removed.append("namespace \(namespace.name)")
     }
+    for interface in ProgramDeployment(state: state).removeVanishedInterfaces() {
+      removed.append("what xdpbatch kept for \(interface), which no longer exists")
+    }
     rmdir(state.path)  // only when nothing else is kept there
     return removed
   }

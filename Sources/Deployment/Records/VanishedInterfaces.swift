@@ -1,0 +1,75 @@
+import Datapath
+import Foundation
+import Glibc
+import Inspection
+import Kernel
+
+/// What xdpbatch keeps for interfaces that no longer exist. Deleting an
+/// interface detaches its XDP link in the kernel, but its record, lock,
+/// datapath log and process lock in the state directory, its pins and a
+/// capture marker stayed until an interface of that name appeared again.
+extension StateDirectory {
+  /// The suffixes of the files kept for an interface, longest first
+  /// (interface names may hold dots: `eth0.100`).
+  static let interfaceFileSuffixes = [
+    ".capture.json", ".json.next", ".datapath", ".json", ".lock", ".log", ".sock",
+  ]
+
+  /// The interfaces that have a file in the directory, by name, sorted.
+  public func interfacesWithFiles() -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    var interfaces: Set<String> = []
+    // Temporaries (`FILE.tmp.PID`) end in their writer's pid: not matched.
+    for name in names {
+      guard let suffix = Self.interfaceFileSuffixes.first(where: { name.hasSuffix($0) }) else {
+        continue
+      }
+      let interface = String(name.dropLast(suffix.count))
+      if !interface.isEmpty { interfaces.insert(interface) }
+    }
+    return interfaces.sorted()
+  }
+}
+
+extension ProgramDeployment {
+  /// Removes everything xdpbatch keeps for each interface that no longer
+  /// exists (record, pending record, lock, datapath log and process lock,
+  /// control socket, capture marker, pins), and returns those interfaces.
+  ///
+  /// An interface is left as it is when its lock is held (a command is at
+  /// work there: it may be attaching to a new interface of that name),
+  /// when it exists again once the lock is held, or when the kernel still
+  /// reports its pinned link attached (the interface moved to another
+  /// network namespace, where its program still runs) or cannot say. A
+  /// datapath process of a deleted interface serves nothing (its link is
+  /// detached): it is stopped, as recovery stops any such process.
+  /// Removal runs holding the interface's lock, which goes last, so a
+  /// concurrent attach of a new interface of that name waits for it and
+  /// then finds nothing.
+  @discardableResult
+  public func removeVanishedInterfaces() -> [String] {
+    var removed: [String] = []
+    for interface in state.interfacesWithFiles()
+    where NetworkInterface.index(of: interface) == nil {
+      guard let lock = try? InterfaceLock.acquire(interface: interface, state: state, waiting: 0)
+      else { continue }
+      defer { withExtendedLifetime(lock) {} }
+      guard NetworkInterface.index(of: interface) == nil else { continue }
+      // Opening the pinned link unpins it when the kernel reports it
+      // detached; nil also when there is no pin.
+      let attached: XDPAttachment?
+      do {
+        attached = try XDPAttachment.open(interface: interface, readInfo: kernel.readLinkInfo)
+      } catch {
+        continue
+      }
+      guard attached == nil else { continue }
+      _ = FrameCapture.restoreLeftover(interface: interface, state: state)
+      DatapathRecovery(state: state, launcher: launcher).removeEverything(
+        interface: interface,
+        record: state.record(interface: interface) ?? state.pendingRecord(interface: interface))
+      removed.append(interface)
+    }
+    return removed
+  }
+}
