@@ -1,4 +1,5 @@
 import BPF
+import Deployment
 import Foundation
 import Kernel
 
@@ -40,11 +41,17 @@ struct ForeignRunReport: Encodable {
     options: StatsCommand
   ) throws {
     let window = options.interval ?? StatsCommand.singleWindow
+    // The program descriptors keep the programs' statistics readable after
+    // the interface is gone: each report checks it is still there.
+    guard let index = NetworkInterface.index(of: interface) else {
+      throw AttachError.interfaceNotFound(interface)
+    }
     let opened = try programs.map { ($0, try LoadedProgram.open(id: $0.id)) }
     var previous = try opened.map { try $0.1.info() }
     var started = Date()
     for _ in 0..<(options.interval == nil ? 1 : options.count ?? Int.max) {
       Thread.sleep(forTimeInterval: window)
+      try WatchError.checkInterface(interface, index: index)
       let now = Date()
       let current = try opened.map { try $0.1.info() }
       for ((program, _), (before, after)) in zip(opened, zip(previous, current)) {

@@ -56,6 +56,19 @@ struct StatsCommand: ParsableCommand, LibraryMessageCommand {
       try ForeignRunReport.watch(foreign, on: interface, statistics: statistics, options: self)
       return
     }
+    do {
+      try watch(attachment, record: record, deployment: deployment)
+    } catch let error as WatchError {
+      // What xdpbatch kept for the deleted interface goes now.
+      if case .interfaceGone = error { deployment.removeVanishedInterfaces() }
+      throw error
+    }
+  }
+
+  /// Prints a report now (after the single window), or every interval.
+  private func watch(
+    _ attachment: XDPAttachment, record: AttachmentRecord?, deployment: ProgramDeployment
+  ) throws {
     try attachment.watch(every: interval ?? Self.singleWindow, reports: interval == nil ? 1 : count)
     { sample, tracker in
       var report = StatsReport(

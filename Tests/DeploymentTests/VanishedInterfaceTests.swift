@@ -1,0 +1,102 @@
+import Deployment
+import Foundation
+import Glibc
+import Kernel
+import KernelTestSupport
+import TestSupport
+import Testing
+
+/// An interface deleted under xdpbatch, as an operator's `ip link del`
+/// does: `stats --interval` stops with an error naming it (exit 1) where
+/// it went on printing the last counters, and what xdpbatch kept for it
+/// in the state directory goes with the next command that reads it,
+/// where it stayed until an interface of that name appeared again.
+@Suite(.serialized, .kernelAccess, .builtXDPBatch, .sample("xdp_classify"))
+struct VanishedInterfaceTests {
+  static let classifier = PackageLayout.sample("xdp_classify")
+
+  /// `xdpbatch stats` running in the background, its streams in files.
+  final class BackgroundStats {
+    let process = Process()
+    let folder: URL
+    var outputPath: String { folder.appendingPathComponent("out").path }
+    var errorPath: String { folder.appendingPathComponent("err").path }
+
+    init(_ arguments: [String]) throws {
+      folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "xbt-stats-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))")
+      try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
+      FileManager.default.createFile(atPath: outputPath, contents: nil)
+      FileManager.default.createFile(atPath: errorPath, contents: nil)
+      process.executableURL = try #require(BuiltXDPBatch.url)
+      process.arguments = ["stats"] + arguments
+      process.standardOutput = FileHandle(forWritingAtPath: outputPath)
+      process.standardError = FileHandle(forWritingAtPath: errorPath)
+      try process.run()
+    }
+
+    deinit {
+      if process.isRunning {
+        // SIGKILL: a child spawned from a thread that blocks SIGTERM
+        // (Signals) inherits the mask, and `terminate()` would not end it.
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+      }
+      try? FileManager.default.removeItem(at: folder)
+    }
+
+    var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+    var errors: String { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
+  }
+
+  /// Attaches the classifier to `interface` (kernel datapath).
+  static func attach(_ interface: String) throws {
+    let attached = try BuiltXDPBatch.run([
+      "attach", interface, classifier, "--program", "xdp_classify_prog",
+    ])
+    try #require(attached.status == 0, "\(attached.errors)")
+  }
+
+  @Test func statsStopsWhenItsInterfaceIsDeleted() throws {
+    let network = try TestNetwork()
+    defer { network.tearDown() }
+    let interface = network.veth.name
+    let index = try #require(NetworkInterface.index(of: interface))
+    try Self.attach(interface)
+    let stats = try BackgroundStats([interface, "--json", "--interval", "0.2"])
+    #expect(eventually(seconds: 15) { stats.output.contains("\n") }, "no report: \(stats.errors)")
+    network.veth.delete()
+    let stopped = eventually(seconds: 10) { !stats.process.isRunning }
+    #expect(stopped, "stats still runs 10 s after \(interface) was deleted")
+    guard stopped else { return }
+    #expect(stats.process.terminationStatus == 1)
+    #expect(
+      stats.errors
+        == "xdpbatch: error: interface \(interface) (index \(index)) no longer exists: "
+        + "it was deleted while its counters were watched\n")
+    // And what xdpbatch kept for it went with it.
+    #expect(TestNetwork.stateFiles(of: interface) == [])
+  }
+
+  @Test func whatWasKeptForADeletedInterfaceGoesWithTheNextCommand() throws {
+    let network = try TestNetwork()
+    defer { network.tearDown() }
+    let other = try TestNetwork()
+    defer { other.tearDown() }
+    let interface = network.veth.name
+    try Self.attach(interface)
+    let state = StateDirectory()
+    #expect(state.record(interface: interface) != nil)
+    network.veth.delete()
+    // The kernel detached the link; the files stayed.
+    #expect(Set(TestNetwork.stateFiles(of: interface)) == [
+      state.recordPath(interface: interface), state.file(interface + ".lock"),
+    ])
+    // A command on another interface reads the state directory.
+    let stats = try BuiltXDPBatch.run(["stats", other.veth.name])
+    #expect(stats.status == 1, "\(stats.output)")
+    #expect(TestNetwork.stateFiles(of: interface) == [])
+    #expect(!PinDirectory.exists(PinDirectory(interface: interface).path))
+    #expect(StateFileAudit.unjustifiedFiles(of: interface).isEmpty)
+  }
+}
