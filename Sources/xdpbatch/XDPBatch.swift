@@ -71,7 +71,9 @@ extension XDPBatch {
 /// buffered for standard output: where both go to one pipe or file
 /// (`2>&1`), stdout's buffer is flushed in 4 KiB blocks that end
 /// mid-line, and a message written in between ran on from that line's
-/// first half (`…cannot be boundedxdpbatch: error: …`).
+/// first half. Issue 24's `…cannot be boundedxdpbatch: error: …` was
+/// `check` on an object whose refused programs fill more than 4 KiB, the
+/// block ending after a refusal's last word (OneStreamTests).
 func writeToStandardError(_ message: String) {
   let line = message.hasSuffix("\n") ? message : message + "\n"
   fflush(nil)  // every output stream: standard output is the one print fills
