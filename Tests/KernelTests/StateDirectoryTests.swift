@@ -1,3 +1,4 @@
+import BPF
 import Foundation
 import Glibc
 import Kernel
@@ -48,5 +49,34 @@ import Testing
         "eth0.json.tmp.\(getpid())", "eth0.jsonx.tmp.\(Self.deadPID)", "eth0.json",
         "eth1.json.tmp.\(Self.deadPID)",
       ])
+  }
+
+  /// `demo down` removes the directory when it finds it empty; a writer
+  /// between its `create()` and its file (here: after) makes it again,
+  /// root's only, and writes (before: ENOENT, "create …tmp.PID").
+  @Test func aWriteMakesTheDirectoryAgainWhenItWasRemovedMeanwhile() throws {
+    let state = Self.scratch()
+    defer { try? FileManager.default.removeItem(atPath: state.path) }
+    try state.create()
+    #expect(rmdir(state.path) == 0)
+    let file = state.file("eth0.json")
+    try state.write(Data("{}".utf8), to: file)
+    #expect(FileManager.default.contents(atPath: file) == Data("{}".utf8))
+    var status = stat()
+    #expect(stat(state.path, &status) == 0 && status.st_mode & 0o777 == 0o700)
+  }
+
+  /// Only a missing directory is made again: another failure stays one.
+  @Test func onlyAMissingDirectoryIsMadeAgain() throws {
+    let state = Self.scratch()
+    defer { try? FileManager.default.removeItem(atPath: state.path) }
+    try state.create()
+    #expect(!state.remadeAfterRemoval(.notFound))  // it is there: the file's own ENOENT
+    #expect(rmdir(state.path) == 0)
+    #expect(!state.remadeAfterRemoval(.accessDenied))
+    #expect(access(state.path, F_OK) != 0)
+    #expect(state.remadeAfterRemoval(.notFound))
+    var status = stat()
+    #expect(stat(state.path, &status) == 0 && status.st_mode & 0o777 == 0o700)
   }
 }

@@ -31,8 +31,9 @@ final class ControlSocket: @unchecked Sendable {
     // datapath can be the first to need it, e.g. after `demo down`
     // removed it empty.
     let directory = (path as NSString).deletingLastPathComponent
+    let state = StateDirectory(path: directory)
     do {
-      try StateDirectory(path: directory).create()
+      try state.create()
     } catch {
       throw .controlSocket(path: path, step: "create \(directory)", errno: error.errno)
     }
@@ -43,10 +44,18 @@ final class ControlSocket: @unchecked Sendable {
       }
       unlink(path)
     }
-    do {
-      listener = try UnixListener(path: path)
-    } catch {
-      throw .controlSocket(path: path, step: error.operation, errno: error.errno)
+    var attempt = 0
+    while true {
+      do {
+        listener = try UnixListener(path: path)
+        break
+      } catch where attempt < StateDirectory.removalRetries
+        && state.remadeAfterRemoval(error.errno)
+      {
+        attempt += 1  // the directory went meanwhile (demo down)
+      } catch {
+        throw .controlSocket(path: path, step: error.operation, errno: error.errno)
+      }
     }
   }
 

@@ -68,12 +68,20 @@ public final class InterfaceLock {
       return InterfaceLock(interface: interface, path: path, file: nil, state: state)
     }
     let file: FileLock
-    do {
-      file = try FileLock.acquire(path: path, mode: StateDirectory.fileMode, waiting: seconds)
-    } catch {
-      switch error {
-      case .busy(let pid): throw .busy(interface: interface, pid: pid)
-      case .file(let call): throw .file(call)
+    var attempt = 0
+    while true {
+      do {
+        file = try FileLock.acquire(path: path, mode: StateDirectory.fileMode, waiting: seconds)
+        break
+      } catch {
+        switch error {
+        case .busy(let pid): throw .busy(interface: interface, pid: pid)
+        case .file(let call):
+          // The directory went between create() and here (demo down).
+          guard attempt < StateDirectory.removalRetries, state.remadeAfterRemoval(call.errno)
+          else { throw .file(call) }
+          attempt += 1
+        }
       }
     }
     holds.withLock { $0[path] = (thread: pthread_self(), depth: 1) }

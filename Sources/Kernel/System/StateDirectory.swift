@@ -36,14 +36,39 @@ public struct StateDirectory: Hashable, Sendable {
     }
   }
 
+  /// How many times a file is made again in a directory removed meanwhile
+  /// (``remadeAfterRemoval(_:)``).
+  public static let removalRetries = 3
+
+  /// Whether a failure with `code` to make a file in the directory was the
+  /// directory going away meanwhile, and it is back: `demo down` removes
+  /// it when it finds it empty (`rmdir(2)` fails with ENOTEMPTY otherwise),
+  /// which can fall between a ``create()`` and the first file made in it.
+  /// Makes it again as ``create()`` does (0700); the caller then makes
+  /// its file again. Once a command's first file (its lock) is there, the
+  /// directory is not empty and stays.
+  public func remadeAfterRemoval(_ code: Errno) -> Bool {
+    guard code == .notFound, access(path, F_OK) != 0 else { return false }
+    return (try? create()) != nil
+  }
+
   /// Writes `data` to `file` atomically: a temporary file beside it
   /// (`FILE.tmp.PID`), written, flushed and renamed into place, so that a
   /// reader (or a process killed half-way) sees the old contents or the
-  /// new, never a mix.
+  /// new, never a mix. A directory removed meanwhile is made again.
   public func write(_ data: Data, to file: String) throws(SystemCallError) {
     let temporary = file + ".tmp.\(getpid())"
-    let fd = try check("create \(temporary)", retryingInterrupts: true) {
-      open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, Self.fileMode)
+    var attempt = 0
+    let fd: Int32
+    while true {
+      do {
+        fd = try check("create \(temporary)", retryingInterrupts: true) {
+          open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, Self.fileMode)
+        }
+        break
+      } catch where attempt < Self.removalRetries && remadeAfterRemoval(error.errno) {
+        attempt += 1
+      }
     }
     do throws(SystemCallError) {
       defer { Glibc.close(fd) }
