@@ -5,7 +5,8 @@ import Testing
 
 /// The clang that compiles the test's BPF object: the toolchain's, else Debian's.
 enum BPFClang {
-  static let path = ((LLVMToolchain.found.map { [$0.tool("clang").path] } ?? []) + ["/usr/bin/clang"])
+  static let path =
+    ((LLVMToolchain.found.map { [$0.tool("clang").path] } ?? []) + ["/usr/bin/clang"])
     .first { FileManager.default.isExecutableFile(atPath: $0) }
 }
 
@@ -69,7 +70,8 @@ struct OneStreamTests {
       URL(fileURLWithPath: try #require(BPFClang.path)),
       [
         "-target", "bpf", "-O2", "-g", "-I/usr/include/x86_64-linux-gnu",
-        "-I/usr/include/aarch64-linux-gnu", "-I", PackageLayout.root.appendingPathComponent("Samples").path,
+        "-I/usr/include/aarch64-linux-gnu", "-I",
+        PackageLayout.root.appendingPathComponent("Samples").path,
         "-c", source.path, "-o", object,
       ])
     try #require(compiled.status == 0, "clang: \(compiled.errors)")

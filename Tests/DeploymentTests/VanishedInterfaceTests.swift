@@ -89,9 +89,10 @@ struct VanishedInterfaceTests {
     #expect(state.record(interface: interface) != nil)
     network.veth.delete()
     // The kernel detached the link; the files stayed.
-    #expect(Set(TestNetwork.stateFiles(of: interface)) == [
-      state.recordPath(interface: interface), state.file(interface + ".lock"),
-    ])
+    #expect(
+      Set(TestNetwork.stateFiles(of: interface)) == [
+        state.recordPath(interface: interface), state.file(interface + ".lock"),
+      ])
     // A command on another interface reads the state directory.
     let stats = try BuiltXDPBatch.run(["stats", other.veth.name])
     #expect(stats.status == 1, "\(stats.output)")

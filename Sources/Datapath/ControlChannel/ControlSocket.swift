@@ -49,7 +49,8 @@ final class ControlSocket: @unchecked Sendable {
       do {
         listener = try UnixListener(path: path)
         break
-      } catch where attempt < StateDirectory.removalRetries
+      } catch
+        where attempt < StateDirectory.removalRetries
         && state.remadeAfterRemoval(error.errno)
       {
         attempt += 1  // the directory went meanwhile (demo down)

@@ -66,7 +66,7 @@ public struct StateDirectory: Hashable, Sendable {
           open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, Self.fileMode)
         }
         break
-      } catch where attempt < Self.removalRetries && remadeAfterRemoval(error.errno) {
+      } catch  where attempt < Self.removalRetries && remadeAfterRemoval(error.errno) {
         attempt += 1
       }
     }
