@@ -78,20 +78,6 @@ struct OneStreamTests {
     return object
   }
 
-  /// Runs the binary with standard output and standard error on one pipe.
-  static func runOnOnePipe(_ arguments: [String]) throws -> (status: Int32, text: String) {
-    let process = Process()
-    process.executableURL = try #require(BuiltXDPBatch.url)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-  }
-
   @Test(arguments: [[], ["--json"]])
   func anErrorAfterMoreThanABlockOfOutputIsALineOfItsOwn(_ options: [String]) throws {
     let object = try Self.object()
@@ -107,7 +93,7 @@ struct OneStreamTests {
     #expect(apart.output.utf8.count > 4096)
     #expect(apart.output.contains("the callee's reach into this frame cannot be bounded"))
 
-    let together = try Self.runOnOnePipe(arguments)
+    let together = try runProcessOnOnePipe(try #require(BuiltXDPBatch.url), arguments)
     #expect(together.status == 1)
     let errorLines = together.text.split(separator: "\n").filter { $0.contains("xdpbatch: error:") }
     #expect(errorLines.count == 1)

@@ -23,16 +23,9 @@ private let bpftool = ["/usr/sbin/bpftool", "/usr/bin/bpftool"].first {
 struct LoadableObjectTests {
   /// Runs bpftool; its exit status and combined output.
   static func bpftoolRun(_ arguments: [String]) throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: try #require(bpftool))
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    let result = try runProcessOnOnePipe(
+      URL(fileURLWithPath: try #require(bpftool)), arguments)
+    return (result.status, result.text)
   }
 
   /// A fresh temporary directory.

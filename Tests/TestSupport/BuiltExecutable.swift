@@ -28,6 +28,24 @@ public func runProcess(_ executable: URL, _ arguments: [String]) throws -> Proce
     errors: String(decoding: errorData, as: UTF8.self))
 }
 
+/// Runs `executable` with `arguments` to completion, standard output and
+/// standard error on one pipe (as `2>&1 | less` or a log file sees them):
+/// its exit status and the text in the order it was written.
+public func runProcessOnOnePipe(_ executable: URL, _ arguments: [String]) throws -> (
+  status: Int32, text: String
+) {
+  let process = Process()
+  process.executableURL = executable
+  process.arguments = arguments
+  let pipe = Pipe()
+  process.standardOutput = pipe
+  process.standardError = pipe
+  try process.run()
+  let data = pipe.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
 /// The `xdpbatch` executable the tests run: `XDPBATCH_BINARY` when set
 /// (`make test` sets it to the release build, what users install), else
 /// the one `swift build` put beside the test bundle.
