@@ -109,6 +109,9 @@ public final class LiveFrameRunner {
     switch form {
     case .perPacket:
       machine.refusesTailCalls = false
+      // Armed once for the frames: the JIT's packet helpers find each
+      // record's bounds there.
+      records.beginBatch(count, on: machine)
       for slot in 0..<count {
         let frame = first[slot]
         machine.pendingRedirect = nil

@@ -53,8 +53,9 @@ struct MapDescriptor {
 /// Helpers the JIT emits as machine code instead of a call into Swift,
 /// each computing what ``Machine/callHelper(_:index:executed:)`` does for
 /// the same registers (the agreement tests run both engines): the batch
-/// epilogue's redirect commit, `redirect`, and `map_lookup_elem` on
-/// arrays. Any argument the fast path does not cover (a handle that is
+/// epilogue's redirect commit, `redirect`, `map_lookup_elem` on
+/// arrays and keyed maps, `redirect_map`, and the packet helpers
+/// (``emitPacketHelper(_:_:slow:done:)``). Any argument the fast path does not cover (a handle that is
 /// not an array map, a record outside the batch being run) takes the
 /// call into Swift, which gives the engine's answer or error as before.
 extension JITCompiler {
@@ -87,6 +88,11 @@ extension JITCompiler {
       return .withFallback
     case HelperFunction.redirectMap.rawValue:
       emitRedirectMap(slow: slow, done: done)
+      return .withFallback
+    case HelperFunction.xdpLoadBytes.rawValue, HelperFunction.xdpStoreBytes.rawValue,
+      HelperFunction.checksumDiff.rawValue, HelperFunction.xdpAdjustHead.rawValue,
+      HelperFunction.xdpAdjustMeta.rawValue, HelperFunction.xdpAdjustTail.rawValue:
+      emitPacketHelper(HelperFunction(rawValue: id), index, slow: slow, done: done)
       return .withFallback
     default:
       return .none
