@@ -122,13 +122,24 @@ extension BatchingFigure {
       "BATCHING (JIT, batch of 64)".padding(toLength: 44, withPad: " ", startingAt: 0)
         + "  CALL        PER-PACKET ns  BATCH ns  SPEEDUP"
     ]
+    var refusals: [(program: String, reason: String)] = []
     for row in rows {
+      let batch: String
+      if let batchNanoseconds = row.batchNanoseconds, let speedup = row.speedup {
+        batch = String(format: "%10.2f%8.2fx", batchNanoseconds, speedup)
+      } else {
+        batch = "         -       -"
+      }
       lines.append(
         row.program.padding(toLength: 44, withPad: " ", startingAt: 0) + "  "
           + row.call.padding(toLength: 10, withPad: " ", startingAt: 0)
-          + String(
-            format: "%15.2f%10.2f%8.2fx", row.perPacketNanoseconds, row.batchNanoseconds,
-            row.speedup))
+          + String(format: "%15.2f", row.perPacketNanoseconds) + batch)
+      if let reason = row.batchRefusal, !refusals.contains(where: { $0.program == row.program }) {
+        refusals.append((row.program, reason))
+      }
+    }
+    for refusal in refusals {
+      lines.append("  - \(refusal.program): no batch form, batching cannot win: \(refusal.reason)")
     }
     return lines.joined(separator: "\n")
   }
