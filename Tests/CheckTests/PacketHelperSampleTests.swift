@@ -22,7 +22,8 @@ struct PacketHelperSampleTests {
   }
 
   static let cases = [
-    Case(path: PackageLayout.sample("xdp_stack_helper"), program: "xdp_stack_helper_prog", calls: 64),
+    Case(
+      path: PackageLayout.sample("xdp_stack_helper"), program: "xdp_stack_helper_prog", calls: 64),
     Case(path: PackageLayout.corpus("corpus_adjust"), program: "corpus_adjust_early", calls: 0),
   ]
 

@@ -64,7 +64,8 @@ import Testing
   ) -> [Instruction] {
     var program: [Instruction] = [.move(.r6, .r1)]
     for slot in stride(from: -512, to: 0, by: 8) {
-      program.append(.store(.doubleWord, immediate: Int32(slot * 3 + 1), to: .r10, offset: Int16(slot)))
+      program.append(
+        .store(.doubleWord, immediate: Int32(slot * 3 + 1), to: .r10, offset: Int16(slot)))
     }
     program += Instruction.loadImmediate64(.r2, offset)
     if let pointer {
@@ -126,7 +127,8 @@ import Testing
       Self.copy(.xdpLoadBytes, offset: 0, length: 8, pointer: 8), calls: 1, "outside")
     #expect(outside.result.contains("at 0x8 "), "\(outside.result)")
     let notContext: [Instruction] = [
-      .move(.r1, .r10), .move(.r2, immediate: 0), .call(helper: HelperFunction.xdpAdjustHead.rawValue),
+      .move(.r1, .r10), .move(.r2, immediate: 0),
+      .call(helper: HelperFunction.xdpAdjustHead.rawValue),
       .exit,
     ]
     let refused = try Self.expectAgreement(notContext, calls: 1, "not a context")
@@ -191,7 +193,8 @@ import Testing
     let sequence: [Instruction] = [
       .move(.r6, .r1), .move(.r2, immediate: -8),
       .call(helper: HelperFunction.xdpAdjustMeta.rawValue),
-      .load(.word, .r2, from: .r6, offset: 8), .store(.doubleWord, immediate: 0x1122_3344, to: .r2, offset: 0),
+      .load(.word, .r2, from: .r6, offset: 8),
+      .store(.doubleWord, immediate: 0x1122_3344, to: .r2, offset: 0),
       .move(.r1, .r6), .move(.r2, immediate: -16),
       .call(helper: HelperFunction.xdpAdjustHead.rawValue), .move(.r7, .r0),
       .move(.r1, .r6), .move(.r2, immediate: 16),
@@ -240,4 +243,3 @@ import Testing
     #expect(moving == Set(adjustments.map(\.rawValue)))
   }
 }
-
