@@ -105,19 +105,8 @@ extension JITCompiler {
   private mutating func emitRedirectCommit(slow: CodeLabel, done: CodeLabel) {
     let r = JITRegisters.self
     let record = r.bpf(1)
-    let stride = Int(XDPContextLayout.engine.stride)
-    precondition(stride.nonzeroBitCount == 1, "engine records have a power-of-two stride")
     let pending = JITContext.pendingRedirect
-    // The record's slot: (R1 - first record) / stride, below the count.
-    a.move(r.scratch, record)
-    a.memoryForm(
-      [0x2b], wide: true, reg: r.scratch.number, base: r.context,
-      displacement: JITContext.batchRecords)
-    a.test(r.scratch, immediate: Int32(stride - 1), wide: true)
-    a.jump(.notEqual, to: slow)
-    a.shift(digit: 5, r.scratch, by: UInt8(stride.trailingZeroBitCount), wide: true)
-    a.compare(r.scratch, memory: r.context, JITContext.batchCount)
-    a.jump(.aboveOrEqual, to: slow)
+    emitBatchSlot(of: record, fail: slow)
     a.shift(digit: 4, r.scratch, by: 4, wide: true)
     a.add(r.scratch, memory: r.context, JITContext.batchRedirects)
     for half: Int32 in [0, 8] {

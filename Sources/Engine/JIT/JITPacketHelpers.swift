@@ -76,19 +76,9 @@ extension JITCompiler {
   /// batch being run whose bounds lie in its frame; else `fail`.
   private mutating func emitFrameLookup(fail: CodeLabel) {
     let r = JITRegisters.self
-    let stride = Int(XDPContextLayout.engine.stride)
-    precondition(stride.nonzeroBitCount == 1, "engine records have a power-of-two stride")
     let (hardStart, hardEnd) = (Self.field(\.hardStart), Self.field(\.hardEnd))
     let (data, end, meta) = (Self.field(\.data), Self.field(\.end), Self.field(\.meta))
-    a.move(r.scratch, .rdi)
-    a.memoryForm(
-      [0x2b], wide: true, reg: r.scratch.number, base: r.context,
-      displacement: JITContext.batchRecords)
-    a.test(r.scratch, immediate: Int32(stride - 1), wide: true)
-    a.jump(.notEqual, to: fail)
-    a.shift(digit: 5, r.scratch, by: UInt8(stride.trailingZeroBitCount), wide: true)
-    a.compare(r.scratch, memory: r.context, JITContext.batchCount)
-    a.jump(.aboveOrEqual, to: fail)
+    emitBatchSlot(of: .rdi, fail: fail)
     a.multiply(r.scratch, immediate: Int32(MemoryLayout<PacketFrame>.stride), wide: true)
     a.add(r.scratch, memory: r.context, JITContext.batchFrames)
     a.compare(memory: r.scratch, hardEnd, immediate: 0)
@@ -110,6 +100,24 @@ extension JITCompiler {
     a.compare(r.address, memory: r.scratch, hardStart)
     a.jump(.below, to: fail)
     a.bind(inFrame)
+  }
+
+  /// R10 = the slot of the batch being run that the record `record`
+  /// points to is, (record - first record) / stride, below the count;
+  /// else `fail`.
+  mutating func emitBatchSlot(of record: X86Register, fail: CodeLabel) {
+    let r = JITRegisters.self
+    let stride = Int(XDPContextLayout.engine.stride)
+    precondition(stride.nonzeroBitCount == 1, "engine records have a power-of-two stride")
+    a.move(r.scratch, record)
+    a.memoryForm(
+      [0x2b], wide: true, reg: r.scratch.number, base: r.context,
+      displacement: JITContext.batchRecords)
+    a.test(r.scratch, immediate: Int32(stride - 1), wide: true)
+    a.jump(.notEqual, to: fail)
+    a.shift(digit: 5, r.scratch, by: UInt8(stride.trailingZeroBitCount), wide: true)
+    a.compare(r.scratch, memory: r.context, JITContext.batchCount)
+    a.jump(.aboveOrEqual, to: fail)
   }
 
   /// Jumps to `fail` unless the address space allows `count` (> 0) bytes
