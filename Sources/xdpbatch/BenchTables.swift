@@ -134,6 +134,25 @@ extension BatchingFigure {
   }
 }
 
+extension RunnerFigure {
+  /// The rows as a table.
+  static func table(_ rows: [RunnerFigure]) -> String {
+    var lines = [
+      "RUNNER (JIT, frames in place)".padding(toLength: 44, withPad: " ", startingAt: 0)
+        + "  FORM        FRAMES/RUN  ns/FRAME  DRIVER ns  OVER DRIVER"
+    ]
+    for row in rows {
+      lines.append(
+        row.program.padding(toLength: 44, withPad: " ", startingAt: 0) + "  "
+          + row.form.padding(toLength: 10, withPad: " ", startingAt: 0)
+          + String(format: "%12d%10.2f", row.framesPerRun, row.nanosecondsPerFrame)
+          + (row.driverNanosecondsPerFrame.map { String(format: "%11.2f", $0) } ?? "          -")
+          + (row.overDriver.map { String(format: "%12.2fx", $0) } ?? "            -"))
+    }
+    return lines.joined(separator: "\n")
+  }
+}
+
 extension RewriteTiming {
   /// The rows as a table.
   static func table(_ rows: [RewriteTiming]) -> String {
