@@ -27,6 +27,9 @@ public final class Machine {
   /// What `trace_printk` printed: a bounded ring of the newest lines
   /// (``TraceLog``); ``takeTraceLines()`` empties it.
   public private(set) var traceLog: TraceLog
+  /// Lines `trace_printk` printed over the machine's life
+  /// (``TraceLog/printed``), read without copying the log.
+  public var tracePrinted: Int { traceLog.printed }
   /// Bytes of the trace ring charged to the memory budget.
   private var traceCharged = 0
   /// The redirect target set by the last `redirect`/`redirect_map` and not
