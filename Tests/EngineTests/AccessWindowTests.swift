@@ -39,4 +39,23 @@ import Testing
         .store(.halfWord, immediate: 7, to: .r5, offset: -1),
       ]), outcome: "instruction 3: write of 2 bytes at 0x11ff is out of bounds")
   }
+
+  @Test func anAccessBelowTheWindowsPageFaultsAfterTheWindowWasFilled() throws {
+    // The window holds the stack's first page (0x1000); a 2-byte load
+    // one byte below it starts in page 0, which is never mapped.
+    try JITTests.expectAlike(
+      Self.program([
+        .load(.doubleWord, .r0, from: .r5, offset: -8),
+        .load(.halfWord, .r0, from: .r5, offset: -0x201),
+      ]), outcome: "instruction 3: read of 2 bytes at 0xfff is out of bounds")
+    // A window filled by an 8-byte access also serves a 1-byte one at the
+    // page's first byte, and the span of each size ends at the range.
+    try JITTests.expectAlike(
+      Self.program([
+        .load(.doubleWord, .r0, from: .r5, offset: -8),
+        .load(.byte, .r0, from: .r5, offset: -0x200),
+        .load(.byte, .r0, from: .r5, offset: -1),
+        .load(.byte, .r0, from: .r5, offset: 0),
+      ]), outcome: "instruction 5: read of 1 bytes at 0x1200 is out of bounds")
+  }
 }
