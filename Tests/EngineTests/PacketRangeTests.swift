@@ -95,6 +95,42 @@ import Testing
     #expect(!afterLoad.proves(2, 0, size: 1, at: 8))
   }
 
+  /// The batch form's shape: the record cursor spilled to the stack, the
+  /// body parsing through the cursor, the step `r1 += step` stored back,
+  /// and a back edge to the fill.
+  static func batchLoop(step: Int32, clobber: Instruction? = nil) -> [Instruction] {
+    [
+      .move(.r6, immediate: 4),
+      .store(.doubleWord, .r1, to: .r10, offset: -8),
+      .load(.doubleWord, .r1, from: .r10, offset: -8),  // 2: the loop head
+      .load(.word, .r2, from: .r1, offset: 0),
+      .load(.word, .r3, from: .r1, offset: 4),
+      .move(.r4, .r2),
+      .add(.r4, immediate: 14),
+      .jump(.jgt, .r4, .r3, offset: 1),
+      .load(.byte, .r0, from: .r2, offset: 13),  // 8
+      .load(.doubleWord, .r1, from: .r10, offset: -8),
+      .add(.r1, immediate: step),
+      .store(.doubleWord, .r1, to: .r10, offset: -8),
+      clobber ?? .move(.r7, immediate: 0),
+      .arithmetic(.sub, .r6, immediate: 1),
+      .jump(.jne, .r6, immediate: 0, offset: -13),
+      .exit,
+    ]
+  }
+
+  @Test func theBatchFormsSpilledAndSteppedCursorStaysTheContext() throws {
+    #expect(try Self.ranges(Self.batchLoop(step: 32)).proves(2, 13, size: 1, at: 8))
+    #expect(try Self.ranges(Self.batchLoop(step: 64)).proves(2, 13, size: 1, at: 8))
+    // A step that is not whole records, or a store over the spill slot,
+    // leaves the loop head's R1 unknown on the back edge.
+    #expect(try !Self.ranges(Self.batchLoop(step: 4)).proves(2, 13, size: 1, at: 8))
+    let overwrite = Instruction.store(.word, immediate: 0, to: .r10, offset: -4)
+    #expect(try !Self.ranges(Self.batchLoop(step: 32, clobber: overwrite)).proves(2, 13, size: 1, at: 8))
+    // The first record alone is still proven where the back edge is not.
+    #expect(try Self.ranges(Self.batchLoop(step: 4)).value(of: 1, at: 3) == nil)
+  }
+
   /// The outcome of `instructions` in `engine` with R1 at a 32-byte
   /// context record at the start of a region of `regionBytes`, whose
   /// `data` is `data` bytes from the region's start and `data_end` `end`

@@ -7,9 +7,13 @@ import BPF
 /// `clear_all_pkt_pointers` in kernel/bpf/verifier.c) that lets the JIT
 /// leave a packet access unchecked, stricter than the verifier:
 ///
-/// - the context is R1 at the program's entry and its copies (never at a
-///   subprogram's entry); `data` and `data_end` are the 32-bit loads of its
-///   fields at their constant offsets (``XDPContextLayout/engine``);
+/// - the context is R1 at the program's entry, its copies, the same moved
+///   by whole records (the batch form's `r1 += 32`) and its 64-bit spills
+///   to and fills from constant offsets of R10 (the batch form keeps its
+///   cursor there; a call, an atomic or another store over the slot
+///   forgets it), never at a subprogram's entry; `data` and `data_end`
+///   are the 32-bit loads of its fields at their constant offsets
+///   (``XDPContextLayout/engine``);
 /// - a packet pointer moves only by `r += k` and `r -= k` (64-bit,
 ///   immediate), and stays within ±``limit`` of `data`;
 /// - a range comes only from a 64-bit unsigned register compare of a
@@ -45,6 +49,8 @@ struct PacketRanges {
     var registers: [Value?] = Array(repeating: nil, count: 10)
     /// Bytes from `data` proven to lie before `data_end`.
     var range: Int32 = 0
+    /// Offsets from R10 of 8-byte stack slots that hold the context.
+    var spilledContext: Set<Int32> = []
 
     /// Forgets the packet pointers and the range (a new `data`).
     mutating func forgetPointers() {
@@ -67,6 +73,7 @@ struct PacketRanges {
         result.registers[n] = registers[n]
       }
       result.range = min(range, other.range)
+      result.spilledContext = spilledContext.intersection(other.spilledContext)
       return result
     }
   }
@@ -82,29 +89,18 @@ struct PacketRanges {
   static let limit: Int64 = 0xffff
 
   init(slots: UnsafeMutablePointer<Slot>, count: Int) {
-    before = Array(repeating: nil, count: count)
-    var work: [Int] = []
-    func reach(_ target: Int, _ state: State) {
-      guard target >= 0, target < count else { return }
-      guard let old = before[target] else {
-        before[target] = state
-        work.append(target)
-        return
-      }
-      let met = old.meet(state)
-      if met != old {
-        before[target] = met
-        work.append(target)
-      }
-    }
     var entry = State()
     entry.registers[1] = .context
-    reach(0, entry)
-    for index in 0..<count where slots[index].operation == .callLocal {
-      reach(Int(slots[index].offset), State())
-    }
-    while let index = work.popLast() {
-      guard var state = before[index] else { continue }
+    let entries =
+      [(slot: 0, state: entry)]
+      + (0..<count).filter { slots[$0].operation == .callLocal }.map {
+        (slot: Int(slots[$0].offset), state: State())
+      }
+    before = SlotFlow.solve(count: count, entries: entries, meet: { $0.meet($1) }) {
+      index, state in
+      var state = state
+      var successors: [(slot: Int, state: State)] = []
+      func reach(_ target: Int, _ state: State) { successors.append((target, state)) }
       let slot = slots[index]
       let next = index + (slot.operation == .loadImmediate64 ? 2 : 1)
       switch slot.operation.family {
@@ -122,12 +118,14 @@ struct PacketRanges {
       case .call:
         guard slot.operation != .exit else { break }
         state.forgetPacket()
+        state.spilledContext = []
         for register in 0...5 { state.registers[register] = nil }
         reach(next, state)
       case .trap:
         break
       case .atomic, .packetLoad:
         state.forgetPacket()
+        state.spilledContext = []
         for register in 0...5 where slot.operation.family == .packetLoad {
           state.registers[register] = nil
         }
@@ -140,6 +138,7 @@ struct PacketRanges {
         Self.apply(slot, to: &state)
         reach(next, state)
       }
+      return successors
     }
     for index in 0..<count where slots[index].operation.family == .jump {
       if let state = before[index], let proven = Self.proof(slots[index], state) {
@@ -192,8 +191,30 @@ struct PacketRanges {
   }
 
   private static func apply(_ slot: Slot, to state: inout State) {
+    if slot.operation.family == .store {
+      guard slot.dst == 10, let size = slot.operation.storeSize else { return }
+      let start = Int64(slot.offset)
+      state.spilledContext = state.spilledContext.filter {
+        Int64($0) + 8 <= start || start + Int64(size) <= Int64($0)
+      }
+      if slot.operation == .storeDouble, slot.src < 10,
+        state.registers[Int(slot.src)] == .context
+      {
+        state.spilledContext.insert(slot.offset)
+      }
+      return
+    }
     guard slot.dst < 10 else { return }
     let dst = Int(slot.dst)
+    if slot.operation == .loadDouble, slot.src == 10, state.spilledContext.contains(slot.offset) {
+      state.registers[dst] = .context
+      return
+    }
+    if state.registers[dst] == .context, slot.operation == .add64K || slot.operation == .sub64K {
+      let stride = Int64(XDPContextLayout.engine.stride)
+      state.registers[dst] = slot.immediate % stride == 0 ? .context : nil
+      return
+    }
     switch slot.operation {
     case .mov64X:
       state.registers[dst] = slot.src < 10 ? state.registers[Int(slot.src)] : nil
