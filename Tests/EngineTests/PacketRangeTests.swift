@@ -64,9 +64,11 @@ import Testing
       (.jge, false, false),
     ] {
       let ranges = try Self.ranges(
-        Self.parser(bytes: 8, operation, pointerFirst: pointerFirst, accesses: [
-          .load(.doubleWord, .r5, from: .r2, offset: 0)
-        ]))
+        Self.parser(
+          bytes: 8, operation, pointerFirst: pointerFirst,
+          accesses: [
+            .load(.doubleWord, .r5, from: .r2, offset: 0)
+          ]))
       let form = "\(operation), pointer first: \(pointerFirst)"
       #expect(ranges.proves(2, 0, size: 8, at: 6) == onFallThrough, "\(form)")
       #expect(ranges.proves(2, 0, size: 8, at: 9) == !onFallThrough, "\(form)")
@@ -79,16 +81,20 @@ import Testing
     // the range is gone; after a new load of data, r6 (a copy of the old
     // data) is no packet pointer.
     let afterCall = try Self.ranges(
-      Self.parser(bytes: 14, accesses: [
-        .move(.r6, .r2), .call(helper: 5), .load(.byte, .r5, from: .r6, offset: 0),
-      ]))
+      Self.parser(
+        bytes: 14,
+        accesses: [
+          .move(.r6, .r2), .call(helper: 5), .load(.byte, .r5, from: .r6, offset: 0),
+        ]))
     #expect(afterCall.proves(6, 0, size: 1, at: 7))
     #expect(!afterCall.proves(6, 0, size: 1, at: 8))
     let afterLoad = try Self.ranges(
-      Self.parser(bytes: 14, accesses: [
-        .move(.r6, .r2), .load(.word, .r2, from: .r1, offset: 0),
-        .load(.byte, .r5, from: .r6, offset: 0),
-      ]))
+      Self.parser(
+        bytes: 14,
+        accesses: [
+          .move(.r6, .r2), .load(.word, .r2, from: .r1, offset: 0),
+          .load(.byte, .r5, from: .r6, offset: 0),
+        ]))
     #expect(afterLoad.proves(6, 0, size: 1, at: 7))
     #expect(afterLoad.value(of: 6, at: 8) == nil)
     #expect(afterLoad.value(of: 2, at: 8) == .packet(0))
@@ -126,7 +132,8 @@ import Testing
     // leaves the loop head's R1 unknown on the back edge.
     #expect(try !Self.ranges(Self.batchLoop(step: 4)).proves(2, 13, size: 1, at: 8))
     let overwrite = Instruction.store(.word, immediate: 0, to: .r10, offset: -4)
-    #expect(try !Self.ranges(Self.batchLoop(step: 32, clobber: overwrite)).proves(2, 13, size: 1, at: 8))
+    #expect(
+      try !Self.ranges(Self.batchLoop(step: 32, clobber: overwrite)).proves(2, 13, size: 1, at: 8))
     // The first record alone is still proven where the back edge is not.
     #expect(try Self.ranges(Self.batchLoop(step: 4)).value(of: 1, at: 3) == nil)
   }

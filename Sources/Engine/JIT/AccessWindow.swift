@@ -49,7 +49,8 @@ extension JITCompiler {
   mutating func emitWindowCheck(size: Int, fault: CodeLabel) {
     let r = JITRegisters.self
     let (miss, resume) = (a.makeLabel(), a.makeLabel())
-    a.memoryForm([0x2b], wide: true, reg: r.address.number, base: r.context,
+    a.memoryForm(
+      [0x2b], wide: true, reg: r.address.number, base: r.context,
       displacement: JITContext.windowLow)
     a.compare(r.address, memory: r.context, AccessWindow.span(size: size))
     a.jump(.aboveOrEqual, to: miss)

@@ -230,10 +230,11 @@ struct PacketRanges {
       let layout = XDPContextLayout.engine
       let fromContext = slot.src < 10 && state.registers[Int(slot.src)] == .context
       if fromContext && slot.offset == Int32(layout.data) { state.forgetPointers() }
-      state.registers[dst] =
-        !fromContext ? nil
-        : slot.offset == Int32(layout.data) ? .packet(0)
-        : slot.offset == Int32(layout.dataEnd) ? .packetEnd : nil
+      switch slot.offset {
+      case Int32(layout.data) where fromContext: state.registers[dst] = .packet(0)
+      case Int32(layout.dataEnd) where fromContext: state.registers[dst] = .packetEnd
+      default: state.registers[dst] = nil
+      }
     default:
       switch slot.operation.family {
       case .arithmetic, .byteOrder, .load, .loadImmediate64: state.registers[dst] = nil

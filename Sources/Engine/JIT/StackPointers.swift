@@ -28,7 +28,8 @@ struct StackPointers {
         (slot: Int(slots[$0].offset), state: unknown)
       }
     before = SlotFlow.solve(
-      count: count, entries: entries, meet: { old, new in zip(old, new).map { $0 == $1 ? $0 : nil } }
+      count: count, entries: entries,
+      meet: { old, new in zip(old, new).map { $0 == $1 ? $0 : nil } }
     ) { index, state in
       var state = state
       var successors: [(slot: Int, state: [Int32?])] = []
