@@ -40,7 +40,7 @@ let package = Package(
     .target(name: "Inspection", dependencies: ["BPF", "Rewriter", "Frames", "Kernel"]),
     // The software datapath's process: AF_XDP sockets feeding the engine,
     // its kernel half, control socket and counters.
-    .target(name: "Datapath", dependencies: ["BPF", "Rewriter", "Engine", "Kernel"]),
+    .target(name: "Datapath", dependencies: ["BPF", "Rewriter", "Engine", "Kernel", "CLinux"]),
     // Attach, swap and detach on both datapaths behind one facade; records and locks.
     .target(
       name: "Deployment",

@@ -86,6 +86,7 @@ struct ContextRecords {
     jit[JITContext.batchRecords] = start
     jit[JITContext.batchCount] = UInt64(count)
     jit[JITContext.batchRedirects] = UInt64(UInt(bitPattern: slots.redirects))
+    jit[JITContext.batchFrames] = UInt64(UInt(bitPattern: slots.bounds))
   }
 
   /// The redirect the batch form committed into record `slot`, if any.

@@ -49,19 +49,46 @@ public final class LiveFrameRunner {
   /// The machine the programs run on.
   public let machine: Machine
   /// The `ingress_ifindex` every record carries.
-  public var ingressInterface: UInt32
+  public var ingressInterface: UInt32 {
+    get { ingress }
+    set { ingress = newValue }
+  }
   /// The `rx_queue_index` every record carries.
-  public var receiveQueue: UInt32
-  /// Verdicts of the last ``run(_:frames:form:padded:)``, one per frame, in order.
-  public private(set) var verdicts: [Verdict] = []
+  public var receiveQueue: UInt32 {
+    get { queue }
+    set { queue = newValue }
+  }
+  /// Verdicts of the last ``run(_:frames:form:padded:)``, one per frame, in
+  /// order (a copy; ``lastVerdicts`` reads them in place).
+  public var verdicts: [Verdict] { Array(lastVerdicts) }
+  /// The last run's verdicts in the runner's own buffer (valid until the
+  /// next run): what a datapath reads per batch, with no array copied,
+  /// retained or checked for exclusive access.
+  public var lastVerdicts: UnsafeBufferPointer<Verdict> {
+    UnsafeBufferPointer(start: verdictBuffer, count: verdictCount)
+  }
   /// Why the last run's frames (or some of them) count as ABORTED, if a
   /// run faulted.
-  public private(set) var lastError: RunError?
+  public var lastError: RunError? { failure }
   /// Whether the frames lie in pages closed to programs
   /// (``AddressSpace/closePages(of:)``): each call then opens the frames
   /// it works on, its own per packet, the batch's in batch form, and
   /// closes them after, so no call reaches any other frame.
-  public var lendsFrames = false
+  public var lendsFrames: Bool {
+    get { lends }
+    set { lends = newValue }
+  }
+
+  // The storage behind the public properties: internal, so that the
+  // per-frame path's reads and writes need no run-time exclusivity check
+  // (each costs a call into the runtime on a public class property).
+  var ingress: UInt32
+  var queue: UInt32
+  var failure: RunError?
+  var lends = false
+  /// The verdicts, ``maximumBatch`` of them, allocated once.
+  let verdictBuffer: UnsafeMutablePointer<Verdict>
+  var verdictCount = 0
 
   private let records: ContextRecords
   private let padding: Region
@@ -71,17 +98,23 @@ public final class LiveFrameRunner {
     throws(RunError)
   {
     self.machine = machine
-    self.ingressInterface = ingressInterface
-    self.receiveQueue = receiveQueue
+    ingress = ingressInterface
+    queue = receiveQueue
+    verdictBuffer = .allocate(capacity: Self.maximumBatch)
     do {
       records = try ContextRecords(
         machine: machine, count: Self.maximumBatch, name: "live context records")
       padding = try machine.addressSpace.map(
         length: AddressSpace.pageSize, name: "empty padding frame")
     } catch {
+      verdictBuffer.deallocate()
       throw .addressSpace(error)
     }
-    verdicts.reserveCapacity(Self.maximumBatch)
+  }
+
+  deinit {
+    verdictBuffer.deinitialize(count: verdictCount)
+    verdictBuffer.deallocate()
   }
 
   /// Runs `program` over `frames` (at most ``maximumBatch``) and leaves one
@@ -96,33 +129,33 @@ public final class LiveFrameRunner {
     _ program: PreparedProgram, frames: UnsafeBufferPointer<Frame>, form: Form,
     padded: Int? = nil
   ) {
-    // The verdicts are built in a local array (one uniquely held buffer,
-    // no access check per append) and stored back at the end.
-    var verdicts = self.verdicts
-    self.verdicts = []
-    verdicts.removeAll(keepingCapacity: true)
-    defer { self.verdicts = verdicts }
-    lastError = nil
+    verdictBuffer.deinitialize(count: verdictCount)
+    verdictCount = 0
+    failure = nil
     let count = min(frames.count, Self.maximumBatch)
     guard count > 0, let first = frames.baseAddress else { return }
     for slot in 0..<count { fill(slot, first[slot]) }
     switch form {
     case .perPacket:
       machine.refusesTailCalls = false
+      // Armed once for the frames: the JIT's packet helpers find each
+      // record's bounds there; and once for the batch's calls
+      // (docs/DESIGN.md, "The runner").
+      records.beginBatch(count, on: machine)
+      let series = machine.beginSeries(program)
       for slot in 0..<count {
         let frame = first[slot]
         machine.pendingRedirect = nil
         machine.legacyPacket = (UInt64(frame.data), UInt64(frame.data) &+ UInt64(frame.length))
-        if lendsFrames { lend(frame) }
-        defer { if lendsFrames { takeBack(frame) } }
+        if lends { lend(frame) }
+        defer { if lends { takeBack(frame) } }
         do {
-          let value = try machine.run(program, r1: records.address(slot))
+          let value = try machine.runInSeries(series, program, r1: records.address(slot))
           let action = XDPAction(returnValue: value & 0xffff_ffff)
-          verdicts.append(
-            verdict(slot, action, action == .redirect ? machine.pendingRedirect : nil))
+          append(verdict(slot, action, action == .redirect ? machine.pendingRedirect : nil))
         } catch {
-          lastError = .execution(packet: slot, error)
-          verdicts.append(verdict(slot, .aborted, nil))
+          failure = .execution(packet: slot, error)
+          append(verdict(slot, .aborted, nil))
         }
       }
       machine.pendingRedirect = nil
@@ -139,31 +172,38 @@ public final class LiveFrameRunner {
       }
       records.beginBatch(total, on: machine)
       machine.refusesTailCalls = true
-      if lendsFrames { for slot in 0..<count { lend(first[slot]) } }
+      if lends { for slot in 0..<count { lend(first[slot]) } }
       defer {
         machine.refusesTailCalls = false
-        if lendsFrames { for slot in 0..<count { takeBack(first[slot]) } }
+        if lends { for slot in 0..<count { takeBack(first[slot]) } }
       }
       let processed: UInt64
       do {
-        processed = try machine.run(program, r1: records.address(0), r2: UInt64(total))
+        processed = try machine.runInSeries(
+          machine.beginSeries(program), program, r1: records.address(0), r2: UInt64(total))
       } catch {
-        lastError = .execution(packet: 0, error)
-        for slot in 0..<count { verdicts.append(verdict(slot, .aborted, nil)) }
+        failure = .execution(packet: 0, error)
+        for slot in 0..<count { append(verdict(slot, .aborted, nil)) }
         return
       }
       if processed != UInt64(total) {
-        lastError = .batchIncomplete(packet: 0, processed: processed, expected: total)
+        failure = .batchIncomplete(packet: 0, processed: processed, expected: total)
       }
       for slot in 0..<count {
         // Records the program did not reach keep act = 0: ABORTED.
         let action =
           UInt64(slot) < processed
           ? XDPAction(returnValue: UInt64(records.action(slot))) : .aborted
-        verdicts.append(
+        append(
           verdict(slot, action, action == .redirect ? records.committedRedirect(slot) : nil))
       }
     }
+  }
+
+  /// Keeps the next verdict (at most ``maximumBatch`` a run).
+  @inline(__always) private func append(_ verdict: Verdict) {
+    (verdictBuffer + verdictCount).initialize(to: verdict)
+    verdictCount &+= 1
   }
 
   /// Opens `frame`'s pages to the program for one call.
@@ -190,7 +230,7 @@ public final class LiveFrameRunner {
   ) -> Verdict {
     let (data, end) = records.packet(slot)
     guard records.packetInFrame(slot) else {
-      lastError = records.outsideFrame(slot, packet: slot)
+      failure = records.outsideFrame(slot, packet: slot)
       return Verdict(action: .aborted, data: data, length: 0, redirect: nil)
     }
     return Verdict(action: action, data: data, length: end - data, redirect: redirect)

@@ -27,6 +27,9 @@ public final class Machine {
   /// What `trace_printk` printed: a bounded ring of the newest lines
   /// (``TraceLog``); ``takeTraceLines()`` empties it.
   public private(set) var traceLog: TraceLog
+  /// Lines `trace_printk` printed over the machine's life
+  /// (``TraceLog/printed``), read without copying the log.
+  public var tracePrinted: Int { traceLog.printed }
   /// Bytes of the trace ring charged to the memory budget.
   private var traceCharged = 0
   /// The redirect target set by the last `redirect`/`redirect_map` and not
@@ -63,8 +66,12 @@ public final class Machine {
   /// Instructions the run had executed when it called the current helper.
   var instructionsAtHelperCall = 0
   /// The helpers' work so far in this run, in instructions
-  /// (``chargeHelperWork(bytes:_:)``).
-  var helperWork = 0
+  /// (``chargeHelperWork(bytes:_:)``), kept in the JIT's context block
+  /// where its inline packet helpers charge it too.
+  var helperWork: Int {
+    get { Int(truncatingIfNeeded: jit[JITContext.helperWork]) }
+    set { jit[JITContext.helperWork] = UInt64(truncatingIfNeeded: newValue) }
+  }
   /// Bytes the legacy `ld_abs`/`ld_ind` loads read from.
   var legacyPacket: (start: UInt64, end: UInt64) = (0, 0)
   /// Whether tail calls are refused (batch runs), kept in the JIT's

@@ -88,6 +88,9 @@ public final class PacketRunner {
     switch form {
     case .perPacket:
       machine.refusesTailCalls = false
+      // Record 0 armed as a batch of one: the JIT's packet helpers find
+      // its bounds there.
+      records.beginBatch(1, on: machine)
       for (index, packet) in packets.enumerated() {
         let record = load(packet, slot: 0)
         machine.pendingRedirect = nil

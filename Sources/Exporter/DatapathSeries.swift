@@ -131,8 +131,13 @@ struct FormCounters {
   /// Adds the increase from `before` to `now`.
   func add(now: FormTiming, before: FormTiming) {
     packets.increment(by: Int64(DatapathSeries.increase(now.packets, before.packets)))
+    // The program is timed on a sample of the batches: its seconds are
+    // its share of the sample's time, applied to every batch's.
+    let sampled = DatapathSeries.increase(now.programNanoseconds, before.programNanoseconds)
+    let span = DatapathSeries.increase(now.programSpanNanoseconds, before.programSpanNanoseconds)
+    let whole = DatapathSeries.increase(now.datapathNanoseconds, before.datapathNanoseconds)
     programSeconds.increment(
-      by: Double(DatapathSeries.increase(now.programNanoseconds, before.programNanoseconds)) / 1e9)
+      by: span == 0 ? 0 : min(1, Double(sampled) / Double(span)) * Double(whole) / 1e9)
     datapathSeconds.increment(
       by: Double(DatapathSeries.increase(now.datapathNanoseconds, before.datapathNanoseconds))
         / 1e9)

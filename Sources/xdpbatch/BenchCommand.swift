@@ -95,6 +95,8 @@ struct BenchCommand: ParsableCommand, LibraryMessageCommand {
     print()
     print(BatchingFigure.table(report.batching))
     print()
+    print(RunnerFigure.table(report.runner))
+    print()
     print(RewriteTiming.table(report.rewriter))
     if let datapath = report.datapath {
       print()

@@ -115,22 +115,60 @@ extension EngineComparison {
   }
 }
 
+/// A table of the JIT's per-program rows: a title over the program column
+/// (44 wide), then one line per row, the program, a 10-wide second column
+/// and the figures.
+private func programTable(
+  _ title: String, _ header: String, _ rows: [(program: String, second: String, figures: String)]
+) -> String {
+  let lines =
+    [title.padding(toLength: 44, withPad: " ", startingAt: 0) + "  " + header]
+    + rows.map { row in
+      row.program.padding(toLength: 44, withPad: " ", startingAt: 0) + "  "
+        + row.second.padding(toLength: 10, withPad: " ", startingAt: 0) + row.figures
+    }
+  return lines.joined(separator: "\n")
+}
+
 extension BatchingFigure {
   /// The rows as a table.
   static func table(_ rows: [BatchingFigure]) -> String {
-    var lines = [
-      "BATCHING (JIT, batch of 64)".padding(toLength: 44, withPad: " ", startingAt: 0)
-        + "  CALL        PER-PACKET ns  BATCH ns  SPEEDUP"
-    ]
+    var refusals: [(program: String, reason: String)] = []
     for row in rows {
-      lines.append(
-        row.program.padding(toLength: 44, withPad: " ", startingAt: 0) + "  "
-          + row.call.padding(toLength: 10, withPad: " ", startingAt: 0)
-          + String(
-            format: "%15.2f%10.2f%8.2fx", row.perPacketNanoseconds, row.batchNanoseconds,
-            row.speedup))
+      if let reason = row.batchRefusal, !refusals.contains(where: { $0.program == row.program }) {
+        refusals.append((row.program, reason))
+      }
     }
-    return lines.joined(separator: "\n")
+    let table = programTable(
+      "BATCHING (JIT, batch of 64)", "CALL        PER-PACKET ns  BATCH ns  SPEEDUP",
+      rows.map { row in
+        let batch: String
+        if let batchNanoseconds = row.batchNanoseconds, let speedup = row.speedup {
+          batch = String(format: "%10.2f%8.2fx", batchNanoseconds, speedup)
+        } else {
+          batch = "         -       -"
+        }
+        return (row.program, row.call, String(format: "%15.2f", row.perPacketNanoseconds) + batch)
+      })
+    return ([table]
+      + refusals.map { "  - \($0.program): no batch form, batching cannot win: \($0.reason)" })
+      .joined(separator: "\n")
+  }
+}
+
+extension RunnerFigure {
+  /// The rows as a table.
+  static func table(_ rows: [RunnerFigure]) -> String {
+    programTable(
+      "RUNNER (JIT, frames in place)", "FORM        FRAMES/RUN  ns/FRAME  DRIVER ns  OVER DRIVER",
+      rows.map { row in
+        (
+          row.program, row.form,
+          String(format: "%12d%10.2f", row.framesPerRun, row.nanosecondsPerFrame)
+            + (row.driverNanosecondsPerFrame.map { String(format: "%11.2f", $0) } ?? "          -")
+            + (row.overDriver.map { String(format: "%12.2fx", $0) } ?? "            -")
+        )
+      })
   }
 }
 

@@ -14,7 +14,7 @@ struct DatapathSeriesTests {
   /// A status of process `pid` with these totals (decoded from the JSON
   /// the control socket sends).
   static func status(
-    pid: Int32, perPacket: (packets: UInt64, program: UInt64, whole: UInt64),
+    pid: Int32, perPacket: (packets: UInt64, program: UInt64, whole: UInt64, span: UInt64?),
     batch: (packets: UInt64, program: UInt64, whole: UInt64) = (0, 0, 0), fillRingEmpty: UInt64
   ) throws -> DatapathStatus {
     var socket = SocketStatistics()
@@ -23,9 +23,11 @@ struct DatapathSeriesTests {
     forms.perPacket.packets = perPacket.packets
     forms.perPacket.programNanoseconds = perPacket.program
     forms.perPacket.datapathNanoseconds = perPacket.whole
+    forms.perPacket.programSpanNanoseconds = perPacket.span ?? perPacket.whole
     forms.batch.packets = batch.packets
     forms.batch.programNanoseconds = batch.program
     forms.batch.datapathNanoseconds = batch.whole
+    forms.batch.programSpanNanoseconds = batch.whole
     let encoder = JSONCoding.encoder()
     func json<T: Encodable>(_ value: T) throws -> Any {
       try JSONSerialization.jsonObject(with: encoder.encode(value))
@@ -59,7 +61,7 @@ struct DatapathSeriesTests {
     let batch = #"interface="eth0",program="xdp_prog",form="batch""#
     let fill = #"interface="eth0",reason="fill_ring_empty""#
     series.record(
-      try Self.status(pid: 10, perPacket: (100, 2_000, 5_000), fillRingEmpty: 3),
+      try Self.status(pid: 10, perPacket: (100, 2_000, 5_000, nil), fillRingEmpty: 3),
       registry: registry)
     #expect(Self.value(.datapathPackets, perPacket, in: registry) == 100)
     #expect(Self.value(.datapathProgramSeconds, perPacket, in: registry) == 2e-6)
@@ -69,14 +71,15 @@ struct DatapathSeriesTests {
     // The same process counts on.
     series.record(
       try Self.status(
-        pid: 10, perPacket: (150, 3_000, 7_000), batch: (64, 640, 1_280), fillRingEmpty: 4),
+        pid: 10, perPacket: (150, 3_000, 7_000, nil), batch: (64, 640, 1_280), fillRingEmpty: 4),
       registry: registry)
     #expect(Self.value(.datapathPackets, perPacket, in: registry) == 150)
     #expect(Self.value(.datapathPackets, batch, in: registry) == 64)
     #expect(Self.value(.socketDropped, fill, in: registry) == 4)
     // A new process starts from zero: its totals are added on top.
     series.record(
-      try Self.status(pid: 11, perPacket: (20, 400, 900), fillRingEmpty: 1), registry: registry)
+      try Self.status(pid: 11, perPacket: (20, 400, 900, nil), fillRingEmpty: 1), registry: registry
+    )
     #expect(Self.value(.datapathPackets, perPacket, in: registry) == 170)
     #expect(Self.value(.datapathPackets, batch, in: registry) == 64)
     #expect(Self.value(.socketDropped, fill, in: registry) == 5)
@@ -86,9 +89,38 @@ struct DatapathSeriesTests {
     #expect(!registry.emitToString().contains("eth0"))
   }
 
+  /// The datapath times the program on a sample of its RX batches: the
+  /// program's share of the sampled batches' time (2,000 of 10,000 ns)
+  /// applied to every batch's (50,000 ns over 800 packets) gives the
+  /// counter's 10 us and 12.5 ns per packet.
+  @Test func programSecondsAreTheSampledShareOfTheWhole() throws {
+    let registry = PrometheusCollectorRegistry()
+    var series = DatapathSeries(interface: "eth0")
+    let perPacket = #"interface="eth0",program="xdp_prog",form="per_packet""#
+    let status = try Self.status(
+      pid: 10, perPacket: (800, 2_000, 50_000, 10_000), fillRingEmpty: 0)
+    series.record(status, registry: registry)
+    #expect(Self.value(.datapathPackets, perPacket, in: registry) == 800)
+    let seconds = try #require(Self.value(.datapathProgramSeconds, perPacket, in: registry))
+    #expect(abs(seconds - 10e-6) < 1e-12)
+    #expect(status.forms.perPacket.programShare == 0.2)
+    #expect(status.forms.perPacket.programNanosecondsPerPacket == 12.5)
+    #expect(status.forms.perPacket.datapathNanosecondsPerPacket == 62.5)
+  }
+
+  /// A status from a datapath that timed every batch has no
+  /// `program_span_ns`: the span is the whole datapath's time.
+  @Test func aStatusWithoutAProgramSpanTimedEveryBatch() throws {
+    let json = #"{"packets": 4, "program_ns": 100, "datapath_ns": 400}"#
+    let timing = try JSONCoding.decoder().decode(FormTiming.self, from: Data(json.utf8))
+    #expect(timing.programSpanNanoseconds == 400)
+    #expect(timing.programNanosecondsPerPacket == 25)
+  }
+
   @Test func timingTotalsTravelExactlyThroughTheStatusJSON() throws {
     var timing = FormTiming()
     timing.packets = 3
+    timing.programSpanNanoseconds = 20
     timing.programNanoseconds = 10
     timing.datapathNanoseconds = 31
     let decoded = try JSONCoding.decoder().decode(

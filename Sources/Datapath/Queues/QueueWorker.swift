@@ -1,4 +1,5 @@
 import BPF
+import CLinux
 import Engine
 import Glibc
 import Kernel
@@ -42,6 +43,13 @@ final class QueueWorker: @unchecked Sendable {
   /// The machine's trace counts when its lines were last taken.
   private var tracePrinted = 0
   private var traceDropped = 0
+  /// RX batches taken so far (which of them get their program timed).
+  private var batches = 0
+  /// Time the program on one RX batch in this many, and on every batch of
+  /// a comparison window: at one or two frames a batch, the two clock
+  /// readings around the engine call (about 30 ns each on this project's
+  /// VMs) cost more than the program.
+  static let programSampling = 8
 
   init(
     socket: QueueSocket, machine: Machine, runner: LiveFrameRunner, forms: ProgramForms,
@@ -147,8 +155,13 @@ final class QueueWorker: @unchecked Sendable {
     let start = Self.now()
     let base = socket.region.start
     let usable = UInt32(QueueSocket.frameSize - PacketRunner.sharedInfoSize)
+    let arena = machine.addressSpace.hostMemory(at: 0)
     for slot in 0..<count {
       let descriptor = socket.socket.receive.descriptor(at: index &+ UInt32(slot))
+      // The kernel copied the frame on another CPU a moment ago: its
+      // headers are brought in while the batch is set up, not when the
+      // program first reads them (as a driver prefetches each frame).
+      clinux_prefetch(arena + Int(base &+ UInt32(descriptor.address)))
       let start = QueueSocket.chunk(descriptor.address)
       chunks[slot] = start
       frames[slot] = LiveFrameRunner.Frame(
@@ -159,30 +172,32 @@ final class QueueWorker: @unchecked Sendable {
 
     let (form, opensWindow, measured) = window.form(
       chosen: state.form, swaps: state.swaps, batchAvailable: forms.batch != nil, now: start)
-    let programStart = Self.now()
-    switch form {
-    case .batch where forms.batch != nil:
-      runner.run(
-        forms.batch!, frames: UnsafeBufferPointer(rebasing: frames[0..<count]),
-        form: .batch, padded: forms.padded)
-    default:
-      runner.run(
-        forms.perPacket, frames: UnsafeBufferPointer(rebasing: frames[0..<count]),
-        form: .perPacket)
+    batches &+= 1
+    let timesProgram = measured || batches % Self.programSampling == 0
+    let programStart = timesProgram ? Self.now() : 0
+    let frames = UnsafeBufferPointer(rebasing: self.frames[0..<count])
+    let ranForm: Form
+    if form == .batch, let batch = forms.batch {
+      runner.run(batch, frames: frames, form: .batch, padded: forms.padded)
+      ranForm = .batch
+    } else {
+      runner.run(forms.perPacket, frames: frames, form: .perPacket)
+      ranForm = .perPacket
     }
-    let programEnd = Self.now()
+    let programNanoseconds = timesProgram ? Self.now() &- programStart : nil
     if let error = runner.lastError { state.note(error) }
-    let ranForm: Form = (form == .batch && forms.batch != nil) ? .batch : .perPacket
     // Before the batch is counted: a reader that saw the count sees its lines.
-    if machine.traceLog.printed != tracePrinted { collectTrace(form: ranForm) }
+    if machine.tracePrinted != tracePrinted { collectTrace(form: ranForm) }
     act(count: count)
     let end = Self.now()
     let fallback = fallbackNoted ? nil : machine.engineFallback
     if fallback != nil { fallbackNoted = true }
     // Counted into a buffer of this queue's, outside the lock: the lock
     // then adds eight pairs, not a subscript of ActionCounts per frame.
-    let verdicts = runner.verdicts
+    let verdicts = runner.lastVerdicts
+    let tally = self.tally
     for index in 0..<Self.tallySlots * 2 { tally[index] = 0 }
+    var failed = false
     for slot in 0..<count {
       let verdict = verdicts[slot]
       let bytes = UInt64(verdict.length)
@@ -194,61 +209,73 @@ final class QueueWorker: @unchecked Sendable {
         tally[action * 2 + 1] &+= bytes
       }
       if outcome != .done {
+        failed = true
         let index = (Self.actionSlots + Int(outcome.rawValue) - 1) * 2
         tally[index] &+= 1
         tally[index + 1] &+= bytes
       }
     }
-    let tally = self.tally
     var errors = RedirectErrors()
-    for slot in 0..<count {
-      switch outcomes[slot] {
-      case .redirectUnsent: errors.add(1, reason: RedirectErrors.reason(errno: sendErrors[slot]))
-      case .redirectToSocket: errors.add(1, reason: "xskmap")
-      case .redirectToProcessor: errors.add(1, reason: "cpumap")
-      case .redirectBroadcast: errors.add(1, reason: "broadcast")
-      default: break
+    if failed {
+      for slot in 0..<count {
+        switch outcomes[slot] {
+        case .redirectUnsent:
+          errors.add(1, reason: RedirectErrors.reason(errno: sendErrors[slot]))
+        case .redirectToSocket: errors.add(1, reason: "xskmap")
+        case .redirectToProcessor: errors.add(1, reason: "cpumap")
+        case .redirectBroadcast: errors.add(1, reason: "broadcast")
+        default: break
+        }
       }
     }
+    let slowPath = SlowPathCalls(
+      passFrames: passing.frames, passCalls: passing.systemCalls,
+      redirectFrames: ports.sentFrames, redirectCalls: ports.systemCalls)
     published.withLock { report in
       if let fallback { report.engineFallback = fallback }
-      if errors.total > 0 { report.redirectErrors.add(errors) }
-      for action in XDPAction.allCases {
-        let index = Int(action.rawValue) * 2
+      for action in 0..<Self.actionSlots {
+        let index = action * 2
         guard tally[index] > 0 else { continue }
+        let action = XDPAction(rawValue: UInt32(action))!
         report.totals.actions[action].packets &+= tally[index]
         report.totals.actions[action].bytes &+= tally[index + 1]
       }
-      func add(_ count: inout ActionCount, _ outcome: Outcome) {
-        let index = (Self.actionSlots + Int(outcome.rawValue) - 1) * 2
-        count.packets &+= tally[index]
-        count.bytes &+= tally[index + 1]
-      }
-      for (outcome, reason) in [
-        (Outcome.redirectUnsent, RedirectFailures.Reason.unsent),
-        (.redirectToSocket, .socket), (.redirectToProcessor, .processor),
-        (.redirectBroadcast, .broadcast),
-      ] {
-        add(&report.totals.redirectFailed, outcome)
-        report.redirectFailures[reason] &+=
-          tally[(Self.actionSlots + Int(outcome.rawValue) - 1) * 2]
-      }
-      add(&report.totals.passFailed, .passFailed)
-      add(&report.totals.transmitFailed, .transmitFailed)
+      if failed { Self.addFailures(tally, errors, to: &report) }
       report.timing[ranForm].add(
-        packets: count, programNanoseconds: programEnd &- programStart,
+        packets: count, programNanoseconds: programNanoseconds,
         datapathNanoseconds: end &- start)
-      report.slowPath = SlowPathCalls(
-        passFrames: passing.frames, passCalls: passing.systemCalls,
-        redirectFrames: ports.sentFrames, redirectCalls: ports.systemCalls)
+      report.slowPath = slowPath
       if opensWindow { report.comparison = TimingByForm() }
       if measured {
         report.comparison[ranForm].add(
-          packets: count, programNanoseconds: programEnd &- programStart,
+          packets: count, programNanoseconds: programNanoseconds,
           datapathNanoseconds: end &- start)
       }
     }
     return true
+  }
+
+  /// Adds a batch's failed outcomes (the tally's slots after the actions)
+  /// and their redirect errors to `report`.
+  private static func addFailures(
+    _ tally: UnsafeMutablePointer<UInt64>, _ errors: RedirectErrors, to report: inout QueueReport
+  ) {
+    if errors.total > 0 { report.redirectErrors.add(errors) }
+    func add(_ count: inout ActionCount, _ outcome: Outcome) {
+      let index = (actionSlots + Int(outcome.rawValue) - 1) * 2
+      count.packets &+= tally[index]
+      count.bytes &+= tally[index + 1]
+    }
+    for (outcome, reason) in [
+      (Outcome.redirectUnsent, RedirectFailures.Reason.unsent),
+      (.redirectToSocket, .socket), (.redirectToProcessor, .processor),
+      (.redirectBroadcast, .broadcast),
+    ] {
+      add(&report.totals.redirectFailed, outcome)
+      report.redirectFailures[reason] &+= tally[(actionSlots + Int(outcome.rawValue) - 1) * 2]
+    }
+    add(&report.totals.passFailed, .passFailed)
+    add(&report.totals.transmitFailed, .transmitFailed)
   }
 
   /// What became of a frame: done, or why not (a REDIRECT by reason).
@@ -257,17 +284,18 @@ final class QueueWorker: @unchecked Sendable {
     case redirectUnsent, redirectToSocket, redirectToProcessor, redirectBroadcast
   }
 
-  /// The tally's slots: one per action, then one per failed outcome.
-  static let actionSlots = XDPAction.allCases.count
-  static let tallySlots = actionSlots + 6
+  /// The tally's slots: one per action (ABORTED to REDIRECT, the
+  /// kernel's five), then one per failed outcome. Computed constants: a
+  /// stored static would be a lazily made global, checked on every batch.
+  static var actionSlots: Int { Int(XDPAction.redirect.rawValue) + 1 }
+  static var tallySlots: Int { actionSlots + 6 }
 
   /// Carries out each verdict, in frame order or grouped by action (every
   /// drop, then TX and REDIRECT, then PASS); frames not transmitted go
   /// back to the fill ring. Leaves what became of each in ``outcomes``.
   private func act(count: Int) {
-    // One read of the runner's array a batch (each read of a class's
-    // property is an exclusivity check and a retain).
-    let verdicts = runner.verdicts
+    // The runner's own buffer, read in place.
+    let verdicts = runner.lastVerdicts
     var transmits = 0
     for slot in 0..<count {
       outcomes[slot] = .done

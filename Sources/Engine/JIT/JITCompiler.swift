@@ -33,6 +33,8 @@ struct JITCompiler {
   var callbackFailed = CodeLabel(id: 0)
   /// Checked accesses whose window compares failed (``AccessWindow``).
   var windowMisses: [WindowMiss] = []
+  /// The routines the inline packet helpers call, once any is emitted.
+  var packetRoutines: PacketRoutines?
 
   /// An out-of-line exit that records an error and leaves.
   struct FaultStub {
@@ -116,6 +118,7 @@ struct JITCompiler {
     for reg in [X86Register.r15, .r14, .r13, .r12, .rbx, .rbp] { a.pop(reg) }
     a.ret()
     emitWindowMisses()
+    emitPacketRoutines()
     for stub in stubs { emit(stub) }
     return body
   }

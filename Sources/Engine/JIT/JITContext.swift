@@ -48,8 +48,15 @@ enum JITContext {
   static let windowHost: Int32 = windowSpan + 32
   /// Three words of scratch for the window's refill.
   static let windowScratch: Int32 = windowHost + 8
+  /// The bookkeeping (``PacketFrame``s) of the records of the batch being
+  /// run, one per record, where the inline packet helpers read and move
+  /// the bounds.
+  static let batchFrames: Int32 = windowScratch + 24
+  /// The helpers' work so far in the run (``Machine/helperWork``), which
+  /// the inline packet helpers charge as the engine's Swift code does.
+  static let helperWork: Int32 = batchFrames + 8
   /// Bytes in the block.
-  static let size = Int(windowScratch) + 24
+  static let size = Int(helperWork) + 8
 
   /// Values of the status field.
   enum Status: Int32 {

@@ -53,8 +53,9 @@ struct MapDescriptor {
 /// Helpers the JIT emits as machine code instead of a call into Swift,
 /// each computing what ``Machine/callHelper(_:index:executed:)`` does for
 /// the same registers (the agreement tests run both engines): the batch
-/// epilogue's redirect commit, `redirect`, and `map_lookup_elem` on
-/// arrays. Any argument the fast path does not cover (a handle that is
+/// epilogue's redirect commit, `redirect`, `map_lookup_elem` on
+/// arrays and keyed maps, `redirect_map`, and the packet helpers
+/// (``emitPacketHelper(_:_:slow:done:)``). Any argument the fast path does not cover (a handle that is
 /// not an array map, a record outside the batch being run) takes the
 /// call into Swift, which gives the engine's answer or error as before.
 extension JITCompiler {
@@ -88,6 +89,11 @@ extension JITCompiler {
     case HelperFunction.redirectMap.rawValue:
       emitRedirectMap(slow: slow, done: done)
       return .withFallback
+    case HelperFunction.xdpLoadBytes.rawValue, HelperFunction.xdpStoreBytes.rawValue,
+      HelperFunction.checksumDiff.rawValue, HelperFunction.xdpAdjustHead.rawValue,
+      HelperFunction.xdpAdjustMeta.rawValue, HelperFunction.xdpAdjustTail.rawValue:
+      emitPacketHelper(HelperFunction(rawValue: id), index, slow: slow, done: done)
+      return .withFallback
     default:
       return .none
     }
@@ -99,19 +105,8 @@ extension JITCompiler {
   private mutating func emitRedirectCommit(slow: CodeLabel, done: CodeLabel) {
     let r = JITRegisters.self
     let record = r.bpf(1)
-    let stride = Int(XDPContextLayout.engine.stride)
-    precondition(stride.nonzeroBitCount == 1, "engine records have a power-of-two stride")
     let pending = JITContext.pendingRedirect
-    // The record's slot: (R1 - first record) / stride, below the count.
-    a.move(r.scratch, record)
-    a.memoryForm(
-      [0x2b], wide: true, reg: r.scratch.number, base: r.context,
-      displacement: JITContext.batchRecords)
-    a.test(r.scratch, immediate: Int32(stride - 1), wide: true)
-    a.jump(.notEqual, to: slow)
-    a.shift(digit: 5, r.scratch, by: UInt8(stride.trailingZeroBitCount), wide: true)
-    a.compare(r.scratch, memory: r.context, JITContext.batchCount)
-    a.jump(.aboveOrEqual, to: slow)
+    emitBatchSlot(of: record, fail: slow)
     a.shift(digit: 4, r.scratch, by: 4, wide: true)
     a.add(r.scratch, memory: r.context, JITContext.batchRedirects)
     for half: Int32 in [0, 8] {

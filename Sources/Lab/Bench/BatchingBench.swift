@@ -13,41 +13,57 @@ public enum BatchingBench {
     public var call: CallStyle
     /// Per-packet form, ns per packet.
     public var perPacketNanoseconds: Double
-    /// Batch form (one call per 64 packets), ns per packet.
-    public var batchNanoseconds: Double
+    /// Batch form (one call per 64 packets), ns per packet; nil when the
+    /// rewriter refuses the program.
+    public var batchNanoseconds: Double?
+    /// Why the program has no batch form (the rewriter's refusal), if so.
+    public var batchRefusal: String?
     /// Per-packet over batch.
-    public var speedup: Double { perPacketNanoseconds / max(batchNanoseconds, 1e-9) }
+    public var speedup: Double? {
+      batchNanoseconds.map { perPacketNanoseconds / max($0, 1e-9) }
+    }
   }
 
   /// Measures `program` over 64 of `frames` (repeated when fewer), each form
-  /// called `repeats` times over them; the best of `rounds` is kept.
+  /// called `repeats` times over them; the best of `rounds` is kept. A
+  /// program the rewriter refuses (a tail call never returns to the batch
+  /// loop) gets its per-packet figures alone, with the refusal.
   public static func run(
     _ program: Program, maps: [MapDefinition], frames: [[UInt8]], repeats: Int = 1_000,
     rounds: Int = 7
   ) throws -> [Row] {
     let size = PacketRunner.maximumBatch
-    let batchForm = try BatchTrampoline(batchSize: size).rewrite(program).program
+    let batchForm: Program?
+    var refusal: String?
+    do {
+      batchForm = try BatchTrampoline(batchSize: size).rewrite(program).program
+    } catch {
+      (batchForm, refusal) = (nil, "\(error)")
+    }
     let machine = try Machine(maps: maps, configuration: MachineConfiguration(engine: .jit))
     let single = try machine.prepare(program)
-    let batch = try machine.prepare(batchForm, form: .batch)
+    let batch = try batchForm.map { try machine.prepare($0, form: .batch) }
+    // A batch runner's 64 records, staged for the driver loops (nothing
+    // runs through the runner itself).
     let runner = try PacketRunner(
-      machine: machine, program: batch, form: .batch, batchSize: size)
+      machine: machine, program: batch ?? single, form: .batch, batchSize: size)
     // Every record of the batch holds a frame (the `immediate` bound runs all 64).
     let packets = (0..<size).map { frames[$0 % frames.count] }[...]
     let records = runner.stage(packets)
     let perPacketRecords = Array([[UInt64]](repeating: records, count: repeats).joined())
     let batchRecords = [UInt64](repeating: records[0], count: repeats)
     let count = Double(records.count * repeats)
-    let batchLoop = try DispatchLoop(
-      machine: machine, program: batch, style: .direct, r2: Int32(records.count))
+    let batchLoop = try batch.map {
+      try DispatchLoop(machine: machine, program: $0, style: .direct, r2: Int32(records.count))
+    }
     let styles = try CallStyle.allCases.map { style in
       try DispatchLoop(machine: machine, program: single, style: style)
     }
-    // The four loops take turns, round after round, and each keeps its
-    // fastest round: load from other work on a shared machine then falls
-    // on all of them alike.
+    // The loops take turns, round after round, and each keeps its fastest
+    // round: load from other work on a shared machine then falls on all
+    // of them alike.
     let runs: [(loop: DispatchLoop, records: [UInt64])] =
-      [(batchLoop, batchRecords)] + styles.map { ($0, perPacketRecords) }
+      styles.map { ($0, perPacketRecords) } + (batchLoop.map { [($0, batchRecords)] } ?? [])
     var fastest = [Double](repeating: .infinity, count: runs.count)
     for round in 0...rounds {
       for (index, run) in runs.enumerated() {
@@ -58,9 +74,11 @@ public enum BatchingBench {
         if round > 0 { fastest[index] = min(fastest[index], nanoseconds) }  // round 0 warms up
       }
     }
+    let styleCount = CallStyle.allCases.count
     return CallStyle.allCases.enumerated().map { index, style in
       Row(
-        call: style, perPacketNanoseconds: fastest[index + 1], batchNanoseconds: fastest[0])
+        call: style, perPacketNanoseconds: fastest[index],
+        batchNanoseconds: batch == nil ? nil : fastest[styleCount], batchRefusal: refusal)
     }
   }
 }

@@ -72,8 +72,10 @@ public struct BenchRun: Sendable {
       repetitions: repetitions, engine: engine)
     let sources = try sampleSources()
     let (sampleRows, testRunLoop) = sampleFigures(sources, progress)
-    let batching = BatchingFigure.measure(
-      sources, frames: KernelBench().frames.map(\.bytes), progress: progress)
+    let frames = KernelBench().frames.map(\.bytes)
+    let batching = BatchingFigure.measure(sources, frames: frames, progress: progress)
+    let runner = RunnerFigure.measure(
+      sources, frames: frames, batching: batching, progress: progress)
     progress.step("engines")
     let engines = try EngineComparison.measure(
       samples: sampleRows, batching: batching, testRunLoop: testRunLoop)
@@ -83,7 +85,8 @@ public struct BenchRun: Sendable {
     return BenchReport(
       conditions: conditions.ended(), interpreter: interpreter, samples: sampleRows,
       rewriter: rewriter.map(RewriteTiming.init), engines: engines, batching: batching,
-      goals: GoalFigures(engines: engines, batching: batching), datapath: datapathSection)
+      runner: runner, goals: GoalFigures(engines: engines, batching: batching),
+      datapath: datapathSection)
   }
 
   /// The datapath section alone.
@@ -147,6 +150,8 @@ public struct BenchReport: Encodable, Sendable {
   public var engines: EngineComparison
   /// The batching table.
   public var batching: [BatchingFigure]
+  /// The live runner's cost per frame by run size (``RunnerBench``).
+  public var runner: [RunnerFigure]
   /// Issue 22's figures as ratios of the two tables above.
   public var goals: GoalFigures
   /// Absent with `--skip-datapath`.

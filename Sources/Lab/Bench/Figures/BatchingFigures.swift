@@ -8,8 +8,9 @@ import Foundation
 /// next to the kernel's (`BPF_PROG_TEST_RUN`), all from one run. The JIT's
 /// per-packet figure is the program called directly by the machine-code
 /// driver (the batching table's `direct` row), like the kernel's test run
-/// calls it; programs with tail calls, which that driver does not run,
-/// get the packet runner's figure (which adds staging and copying out).
+/// calls it, programs with tail calls included (their per-packet row);
+/// a program with no batching row gets the packet runner's figure (which
+/// adds staging and copying out).
 public struct EngineComparison: Encodable, Sendable {
   public var interpreterNanosecondsPerInstruction: Double
   public var jitNanosecondsPerInstruction: Double
@@ -71,17 +72,35 @@ public struct BatchingFigure: Encodable, Sendable {
   public var program: String
   public var call: String
   public var perPacketNanoseconds: Double
-  public var batchNanoseconds: Double
-  public var speedup: Double
+  /// nil (JSON null) when the program has no batch form.
+  public var batchNanoseconds: Double?
+  public var speedup: Double?
+  /// Why batching cannot win for the program: the rewriter's refusal
+  /// (a tail call never returns to the batch loop); nil when it has a
+  /// batch form.
+  public var batchRefusal: String? = nil
 
   private enum CodingKeys: String, CodingKey {
     case program, call, speedup
     case perPacketNanoseconds = "perPacketNs"
     case batchNanoseconds = "batchNs"
+    case batchRefusal = "batchRefused"
   }
 
-  /// Every sample without tail calls (the batch form refuses them), in the
-  /// JIT; a sample that cannot be measured is reported on stderr.
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(program, forKey: .program)
+    try container.encode(call, forKey: .call)
+    try container.encode(perPacketNanoseconds, forKey: .perPacketNanoseconds)
+    try container.encode(batchNanoseconds, forKey: .batchNanoseconds)
+    try container.encode(speedup, forKey: .speedup)
+    try container.encode(batchRefusal, forKey: .batchRefusal)
+  }
+
+  /// Every sample in the JIT, per packet from the machine-code driver
+  /// loop; programs the rewriter refuses (tail calls) have per-packet
+  /// rows only, with the refusal. A sample that cannot be measured is
+  /// reported on stderr.
   public static func measure(
     _ sources: [ProgramSource], frames: [[UInt8]], progress: BenchProgress = .silent
   )
@@ -94,19 +113,18 @@ public struct BatchingFigure: Encodable, Sendable {
       do {
         let object = try BPFObject(contentsOf: source.objectPath)
         let program = try object.program(named: source.programName)
-        if program.instructions.contains(where: {
-          $0.isHelperCall && $0.immediate == HelperFunction.tailCall.rawValue
-        }) {
-          progress.note("batching: \(name) skipped (tail calls have no batch form)")
-          continue
-        }
         progress.step("batching: \(name)")
-        for row in try BatchingBench.run(program, maps: object.maps, frames: frames) {
+        let measured = try BatchingBench.run(program, maps: object.maps, frames: frames)
+        if let refusal = measured.first?.batchRefusal {
+          progress.note("batching: \(name) per packet only: \(refusal)")
+        }
+        for row in measured {
           rows.append(
             BatchingFigure(
               program: name, call: row.call.rawValue,
               perPacketNanoseconds: row.perPacketNanoseconds,
-              batchNanoseconds: row.batchNanoseconds, speedup: row.speedup))
+              batchNanoseconds: row.batchNanoseconds, speedup: row.speedup,
+              batchRefusal: row.batchRefusal))
         }
       } catch {
         progress.note("batching: \(name): \(error)")

@@ -26,8 +26,10 @@ public struct GoalFigures: Encodable, Sendable, Equatable {
     }
     func speedups(_ call: CallStyle) -> [String: Double] {
       var result: [String: Double] = [:]
-      for row in batching where row.call == call.rawValue && row.batchNanoseconds > 0 {
-        result[row.program] = row.perPacketNanoseconds / row.batchNanoseconds
+      for row in batching where row.call == call.rawValue {
+        if let batch = row.batchNanoseconds, batch > 0 {
+          result[row.program] = row.perPacketNanoseconds / batch
+        }
       }
       return result
     }
