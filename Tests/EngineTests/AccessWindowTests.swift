@@ -39,4 +39,53 @@ import Testing
         .store(.halfWord, immediate: 7, to: .r5, offset: -1),
       ]), outcome: "instruction 3: write of 2 bytes at 0x11ff is out of bounds")
   }
+
+  @Test func anAccessBelowTheWindowsPageFaultsAfterTheWindowWasFilled() throws {
+    // The window holds the stack's first page (0x1000); a 2-byte load
+    // one byte below it starts in page 0, which is never mapped.
+    try JITTests.expectAlike(
+      Self.program([
+        .load(.doubleWord, .r0, from: .r5, offset: -8),
+        .load(.halfWord, .r0, from: .r5, offset: -0x201),
+      ]), outcome: "instruction 3: read of 2 bytes at 0xfff is out of bounds")
+    // A window filled by an 8-byte access also serves a 1-byte one at the
+    // page's first byte, and the span of each size ends at the range.
+    try JITTests.expectAlike(
+      Self.program([
+        .load(.doubleWord, .r0, from: .r5, offset: -8),
+        .load(.byte, .r0, from: .r5, offset: -0x200),
+        .load(.byte, .r0, from: .r5, offset: -1),
+        .load(.byte, .r0, from: .r5, offset: 0),
+      ]), outcome: "instruction 5: read of 1 bytes at 0x1200 is out of bounds")
+  }
+
+  /// ``CheckedSpans``: an access inside bytes a check of the same block
+  /// allowed through the same register goes unchecked; a write to the
+  /// register or a jump into the block forgets them.
+  @Test func aCheckIsReusedOnlyForTheSameRegisterValue() throws {
+    // Within the checked bytes: allowed in both.
+    try JITTests.expectAlike(
+      Self.program([
+        .load(.doubleWord, .r0, from: .r5, offset: -8),
+        .load(.word, .r0, from: .r5, offset: -4),
+        .store(.halfWord, immediate: 3, to: .r5, offset: -6),
+      ]), outcome: "R0 = 1")
+    // r5 moved 4 bytes up: [r5 - 4, r5) is the frame's top plus 0..3.
+    try JITTests.expectAlike(
+      Self.program([
+        .load(.doubleWord, .r0, from: .r5, offset: -8),
+        .add(.r5, immediate: 4),
+        .load(.word, .r0, from: .r5, offset: -4),
+      ]), outcome: "instruction 4: read of 4 bytes at 0x1200 is out of bounds")
+    // Slot 5 checks [r5 - 8, r5) in code that runs on no path; slot 6,
+    // reached by a jump with r5 four bytes up, is checked again.
+    try JITTests.expectAlike(
+      Self.program([
+        .jump(.jne, .r1, immediate: 0, offset: 2),
+        .add(.r5, immediate: 4),
+        .jump(offset: 1),
+        .load(.doubleWord, .r0, from: .r5, offset: -8),
+        .load(.word, .r0, from: .r5, offset: -4),
+      ]), outcome: "instruction 6: read of 4 bytes at 0x1200 is out of bounds")
+  }
 }

@@ -5,24 +5,32 @@
 /// reachable range it belongs to; an access is allowed when its first
 /// byte's page is below the page count and its last byte is below that
 /// page's end. The window caches one page's answer: after a walk for an
-/// access starting in page P (end E), it holds `low` = P's first address
-/// and, for each access size S (1, 2, 4, 8), `last[S]` = min(E - S, P's
-/// last address). A later access of S bytes at A with `low <= A <=
-/// last[S]` starts in P and ends by E, so the walk would allow it: two
-/// compares against the block instead of the walk's dependent loads. Any
-/// other access walks the table as before (a fault is the interpreter's
-/// error) and, when allowed, refills the window from its own page.
+/// access starting in page P (end E), it holds `low` = P's first address,
+/// `host` = the arena plus `low`, and for each access size S (1, 2, 4, 8)
+/// `span[S]` = how many starts from `low` on end by E without starting
+/// past P: max(0, min(E - S, P's last address) - low + 1). A later access
+/// of S bytes at A with `A - low < span[S]` (unsigned, so an A below `low`
+/// wraps and fails) starts in P and ends by E, so the walk would allow it:
+/// one subtraction and one compare, and its host address is `host + (A -
+/// low)`. Any other access walks the table as before (a fault is the
+/// interpreter's error) and, when allowed, refills the window from its
+/// own page.
 ///
-/// The window is emptied (`low` = UInt64.max: no address passes both
-/// compares) when the code is entered and whenever the engine refreshes
-/// the block after a helper (``JITRuntime/refresh(_:)``), the only
-/// places where the page table can change under a run.
+/// The window is emptied (every span 0: no access passes) when the code
+/// is entered and whenever the engine refreshes the block after a helper
+/// (``JITRuntime/refresh(_:)``), the only places where the page table can
+/// change under a run.
 enum AccessWindow {
-  static let empty = UInt64.max
+  /// The offset in the block of `span` for an access of `size` bytes.
+  static func span(size: Int) -> Int32 {
+    JITContext.windowSpan + 8 * Int32(size.trailingZeroBitCount)
+  }
 
-  /// The offset in the block of `last` for an access of `size` bytes.
-  static func last(size: Int) -> Int32 {
-    JITContext.windowLast + 8 * Int32(size.trailingZeroBitCount)
+  /// Empties the window of the block at `context`.
+  static func empty(_ context: UnsafeMutableRawPointer) {
+    for size in [1, 2, 4, 8] {
+      context.storeBytes(of: UInt64(0), toByteOffset: Int(span(size: size)), as: UInt64.self)
+    }
   }
 }
 
@@ -36,23 +44,26 @@ extension JITCompiler {
   }
 
   /// Leaves in R11 the host address of `size` bytes at R11 (a BPF
-  /// address), or jumps to `fault`: the window's compares inline, the
-  /// walk out of line.
+  /// address), or jumps to `fault` with the BPF address in R11: the
+  /// window's subtraction and compare inline, the walk out of line.
   mutating func emitWindowCheck(size: Int, fault: CodeLabel) {
     let r = JITRegisters.self
     let (miss, resume) = (a.makeLabel(), a.makeLabel())
-    a.compare(r.address, memory: r.context, JITContext.windowLow)
-    a.jump(.below, to: miss)
-    a.compare(r.address, memory: r.context, AccessWindow.last(size: size))
-    a.jump(.above, to: miss)
-    a.add(r.address, memory: r.context, JITContext.arena)
+    a.memoryForm(
+      [0x2b], wide: true, reg: r.address.number, base: r.context,
+      displacement: JITContext.windowLow)
+    a.compare(r.address, memory: r.context, AccessWindow.span(size: size))
+    a.jump(.aboveOrEqual, to: miss)
+    a.add(r.address, memory: r.context, JITContext.windowHost)
     a.bind(resume)
     windowMisses.append(WindowMiss(label: miss, resume: resume, fault: fault, size: size))
   }
 
   /// Empties the window (the prologue).
   mutating func emitWindowReset() {
-    a.store(immediate: -1, JITRegisters.context, JITContext.windowLow)
+    for size in [1, 2, 4, 8] {
+      a.store(immediate: 0, JITRegisters.context, AccessWindow.span(size: size))
+    }
   }
 
   /// The out-of-line walks and the refill routine they share.
@@ -62,6 +73,7 @@ extension JITCompiler {
     let refill = a.makeLabel()
     for miss in windowMisses {
       a.bind(miss.label)
+      a.add(r.address, memory: r.context, JITContext.windowLow)
       a.move(r.scratch, r.address)
       a.shift(digit: 5, r.scratch, by: 12, wide: true)
       a.compare(r.scratch, memory: r.context, JITContext.pages)
@@ -81,44 +93,40 @@ extension JITCompiler {
   }
 
   /// Refills the window from the page of R11 (an allowed access's
-  /// address); clobbers R10 only. A page whose range ends less than 8
-  /// bytes past its start leaves the window as it was.
+  /// address); clobbers R10 only.
   private mutating func emitWindowRefill(_ refill: CodeLabel) {
     let r = JITRegisters.self
-    let (end, start, pageLast) = (
-      JITContext.windowScratch, JITContext.windowScratch + 8, JITContext.windowScratch + 16
-    )
-    let done = a.makeLabel()
+    let reach = JITContext.windowScratch
     a.bind(refill)
+    // reach = E - low, with E the page's range end (above R11, as the
+    // access was allowed) and low the page's first address.
     a.move(r.scratch, r.address)
     a.shift(digit: 5, r.scratch, by: 12, wide: true)
     a.shift(digit: 4, r.scratch, by: 2, wide: true)
     a.add(r.scratch, memory: r.context, JITContext.limits)
     a.memoryForm([0x8b], wide: false, reg: r.scratch.number, base: r.scratch, displacement: 0)
-    a.store(r.scratch, r.context, end)
+    a.store(r.scratch, r.context, reach)
     a.move(r.scratch, r.address)
     a.arithmetic(digit: 4, r.scratch, immediate: -4096, wide: true)
-    a.store(r.scratch, r.context, start)
-    a.arithmetic(digit: 0, r.scratch, immediate: 4095, wide: true)
-    a.store(r.scratch, r.context, pageLast)
-    // end - 8 < start (signed: both are below 2^32): no refill.
-    a.load(r.scratch, r.context, end)
-    a.arithmetic(digit: 5, r.scratch, immediate: 8, wide: true)
-    a.compare(r.scratch, memory: r.context, start)
-    a.jump(.less, to: done)
-    for size in [1, 2, 4, 8] {
-      let keep = a.makeLabel()
-      a.load(r.scratch, r.context, end)
-      a.arithmetic(digit: 5, r.scratch, immediate: Int32(size), wide: true)
-      a.compare(r.scratch, memory: r.context, pageLast)
-      a.jump(.belowOrEqual, to: keep)
-      a.load(r.scratch, r.context, pageLast)
-      a.bind(keep)
-      a.store(r.scratch, r.context, AccessWindow.last(size: size))
-    }
-    a.load(r.scratch, r.context, start)
     a.store(r.scratch, r.context, JITContext.windowLow)
-    a.bind(done)
+    a.memoryForm([0x29], wide: true, reg: r.scratch.number, base: r.context, displacement: reach)
+    a.add(r.scratch, memory: r.context, JITContext.arena)
+    a.store(r.scratch, r.context, JITContext.windowHost)
+    // span[S] = max(0, min(reach - S + 1, 4096)).
+    for size in [1, 2, 4, 8] {
+      let (capped, positive) = (a.makeLabel(), a.makeLabel())
+      a.load(r.scratch, r.context, reach)
+      a.arithmetic(digit: 5, r.scratch, immediate: Int32(size - 1), wide: true)
+      a.arithmetic(digit: 7, r.scratch, immediate: 4096, wide: true)
+      a.jump(.lessOrEqual, to: capped)
+      a.move(r.scratch, immediate: 4096)
+      a.bind(capped)
+      a.test(r.scratch, r.scratch, wide: true)
+      a.jump(.greater, to: positive)
+      a.move(r.scratch, immediate: 0)
+      a.bind(positive)
+      a.store(r.scratch, r.context, AccessWindow.span(size: size))
+    }
     a.ret()
   }
 }

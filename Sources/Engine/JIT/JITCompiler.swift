@@ -15,6 +15,17 @@ struct JITCompiler {
   var leaders: [Bool]
   /// Registers known to point into the current stack frame.
   let stackPointers: StackPointers
+  /// Packet pointers and the ranges the program proves (``PacketRanges``).
+  let packetRanges: PacketRanges
+  /// Whether the body being emitted is the copy that leaves accesses in a
+  /// proven packet range unchecked (``PacketRanges``); the other copy,
+  /// entered where a proof's bytes are not in one region, checks them all.
+  var provenBody = false
+  /// The labels of the fully checked copy's slots.
+  var checkedLabels: [CodeLabel] = []
+  /// Per register (R0-R10), the bytes relative to its value that a check
+  /// in the current basic block allowed (``CheckedSpans``).
+  var checkedSpans = CheckedSpans()
   /// Instructions executed since the counter register was last updated.
   var pending = 0
   var stubs: [FaultStub] = []
@@ -40,6 +51,10 @@ struct JITCompiler {
     slotCount = program.count + 1
     leaders = Array(repeating: false, count: slotCount)
     stackPointers = StackPointers(slots: slots, count: slotCount)
+    packetRanges = PacketRanges(slots: slots, count: slotCount)
+    // A proof's check may leave for the checked copy's slot: both copies
+    // count instructions from there.
+    for index in packetRanges.proofSites.keys { leaders[index] = true }
     for index in 0..<slotCount {
       let slot = slots[index]
       if slot.operation.isJump || slot.operation == .callLocal {
@@ -82,18 +97,17 @@ struct JITCompiler {
     a.move(r.counter, immediate: 0)
     a.store(immediate: 0, r.context, JITContext.tailCalls)
     let body = a.bytes.count
-    var index = 0
-    while index < slotCount {
-      if leaders[index] { flush() }
-      a.bind(slotLabels[index])
-      pending += 1
-      let slot = slots[index]
-      emit(slot, at: index)
-      if slot.operation == .loadImmediate64, index + 1 < slotCount {
-        a.bind(slotLabels[index + 1])
-        index += 1
-      }
-      index += 1
+    // With proofs, two copies of the body: the first leaves proven packet
+    // accesses unchecked, the second (entered only from the first) checks.
+    let copies = packetRanges.proofSites.isEmpty ? 1 : 2
+    checkedLabels = copies == 2 ? (0..<slotCount).map { _ in a.makeLabel() } : slotLabels
+    provenBody = copies == 2
+    emitBody()
+    if copies == 2 {
+      slotLabels = checkedLabels
+      provenBody = false
+      pending = 0
+      emitBody()
     }
     // Epilogue: publish the count, restore the caller's registers.
     a.bind(callbackFailed)
@@ -107,6 +121,31 @@ struct JITCompiler {
     emitPacketRoutines()
     for stub in stubs { emit(stub) }
     return body
+  }
+
+  /// The slots, in order, with the current ``slotLabels``.
+  private mutating func emitBody() {
+    var index = 0
+    checkedSpans = CheckedSpans()
+    while index < slotCount {
+      if leaders[index] {
+        flush()
+        checkedSpans = CheckedSpans()
+      }
+      a.bind(slotLabels[index])
+      pending += 1
+      let slot = slots[index]
+      if provenBody, let site = packetRanges.proofSites[index] {
+        emitPacketGuard(site.register, bytes: site.bytes, index)
+      }
+      emit(slot, at: index)
+      checkedSpans.forget(after: slot)
+      if slot.operation == .loadImmediate64, index + 1 < slotCount {
+        a.bind(slotLabels[index + 1])
+        index += 1
+      }
+      index += 1
+    }
   }
 
   /// Adds the pending instruction count to the counter register.

@@ -39,13 +39,15 @@ enum JITContext {
   /// Non-zero while tail calls are refused (batch runs): a tail call then
   /// goes to the engine's Swift code, which raises the error.
   static let tailCallsRefused: Int32 = tailCalls + 8
-  /// The access window (``AccessWindow``): the lowest address a checked
-  /// access may start at without a page-table walk, UInt64.max when empty.
+  /// The access window (``AccessWindow``): its page's first address.
   static let windowLow: Int32 = tailCallsRefused + 8
-  /// Four words: the highest start for a 1-, 2-, 4- and 8-byte access.
-  static let windowLast: Int32 = windowLow + 8
+  /// Four words: how many starts past ``windowLow`` a 1-, 2-, 4- and
+  /// 8-byte access may have (0: the window is empty for that size).
+  static let windowSpan: Int32 = windowLow + 8
+  /// The host address of ``windowLow`` (the arena plus it).
+  static let windowHost: Int32 = windowSpan + 32
   /// Three words of scratch for the window's refill.
-  static let windowScratch: Int32 = windowLast + 32
+  static let windowScratch: Int32 = windowHost + 8
   /// The bookkeeping (``PacketFrame``s) of the records of the batch being
   /// run, one per record, where the inline packet helpers read and move
   /// the bounds.

@@ -3,7 +3,11 @@
 /// checks it (the page's region must hold all `size` bytes), except a
 /// constant offset from R10, or from a register that holds R10 plus a
 /// constant on every path (``StackPointers``), that lies inside the
-/// current 512-byte stack frame, which cannot leave it.
+/// current 512-byte stack frame, which cannot leave it; and, in the copy
+/// of the body that follows proofs (``PacketRanges``), an access within
+/// the packet range the program proved and the code checked; and an access
+/// within the bytes an earlier check in the same basic block allowed
+/// through the same, unchanged register (``CheckedSpans``).
 extension JITCompiler {
   mutating func emitMemory(_ s: Slot, at index: Int) {
     let d = JITRegisters.bpf(s.dst)
@@ -122,9 +126,78 @@ extension JITCompiler {
         return Int32(start)
       }
     }
+    if provenBody && packetRanges.proves(base, offset, size: size, at: index) {
+      a.load(r.address, r.context, JITContext.arena)
+      a.arithmetic(0x01, r.address, r.bpf(base), wide: true)
+      return offset
+    }
+    if checkedSpans.holds(base, offset, size: size) {
+      a.load(r.address, r.context, JITContext.arena)
+      a.arithmetic(0x01, r.address, r.bpf(base), wide: true)
+      return offset
+    }
     let fault = stub(.memoryFault, index, size: size, write: write)
     a.loadAddress(r.address, r.bpf(base), offset)
     emitWindowCheck(size: size, fault: fault)
+    checkedSpans.record(base, offset, size: size)
     return 0
+  }
+
+  /// At a compare that raises the proven range to `bytes` from `data`
+  /// (``PacketRanges/proofSites``), with `register` = `data` + `bytes`:
+  /// continues in the fully checked copy of the body at this slot unless
+  /// `[data, data + bytes)` lies in one region of the address space, as
+  /// the page table says (the walk a checked access of those bytes makes).
+  /// Clobbers R10 and R11.
+  mutating func emitPacketGuard(_ register: UInt8, bytes: Int32, _ index: Int) {
+    let r = JITRegisters.self
+    let pointer = r.bpf(register)
+    let checked = checkedLabels[index]
+    a.move(r.address, pointer)
+    a.arithmetic(digit: 5, r.address, immediate: bytes, wide: true)
+    a.jump(.below, to: checked)  // data + bytes wrapped: no range
+    a.move(r.scratch, r.address)
+    a.shift(digit: 5, r.scratch, by: 12, wide: true)
+    a.compare(r.scratch, memory: r.context, JITContext.pages)
+    a.jump(.aboveOrEqual, to: checked)
+    a.shift(digit: 4, r.scratch, by: 2, wide: true)
+    a.add(r.scratch, memory: r.context, JITContext.limits)
+    a.memoryForm([0x8b], wide: false, reg: r.scratch.number, base: r.scratch, displacement: 0)
+    a.arithmetic(0x39, r.scratch, pointer, wide: true)  // the region's end against data + bytes
+    a.jump(.below, to: checked)
+  }
+}
+
+/// What the checks of the current basic block allowed: per register R0-R10,
+/// the bytes from its value plus `low` to its value plus `high` that one
+/// checked access covered. A later access of bytes inside them through the
+/// same register, with no write to it and no call between, lies in the
+/// same region (an allowed access lies wholly in one region, and only
+/// Swift code, which a call or an atomic may run, changes the page
+/// table), so it needs no check of its own.
+struct CheckedSpans {
+  private var spans: [(low: Int64, high: Int64)?] = Array(repeating: nil, count: 11)
+
+  func holds(_ register: UInt8, _ offset: Int32, size: Int) -> Bool {
+    guard register <= 10, let span = spans[Int(register)] else { return false }
+    return Int64(offset) >= span.low && Int64(offset) + Int64(size) <= span.high
+  }
+
+  mutating func record(_ register: UInt8, _ offset: Int32, size: Int) {
+    guard register <= 10 else { return }
+    spans[Int(register)] = (Int64(offset), Int64(offset) + Int64(size))
+  }
+
+  /// Forgets what `slot` may change: its destination register, or
+  /// everything after a call, an atomic or a legacy packet load.
+  mutating func forget(after slot: Slot) {
+    switch slot.operation.family {
+    case .arithmetic, .byteOrder, .load, .loadImmediate64:
+      if slot.dst <= 10 { spans[Int(slot.dst)] = nil }
+    case .store, .jump:
+      break
+    default:
+      self = CheckedSpans()
+    }
   }
 }

@@ -70,7 +70,7 @@ final class JITRuntime {
     self[JITContext.arena] = UInt64(UInt(bitPattern: space.arena))
     self[JITContext.limits] = UInt64(UInt(bitPattern: space.limits))
     self[JITContext.pages] = UInt64(space.pageCount)
-    self[JITContext.windowLow] = AccessWindow.empty
+    AccessWindow.empty(context)
   }
 
   func fail(_ error: ExecutionError) {

@@ -21,28 +21,19 @@ struct StackPointers {
   static let limit: Int64 = 1 << 20
 
   init(slots: UnsafeMutablePointer<Slot>, count: Int) {
-    before = Array(repeating: nil, count: count)
     let unknown = [Int32?](repeating: nil, count: 10)
-    var work: [Int] = []
-    func reach(_ target: Int, _ state: [Int32?]) {
-      guard target >= 0, target < count else { return }
-      guard let old = before[target] else {
-        before[target] = state
-        work.append(target)
-        return
+    let entries =
+      [(slot: 0, state: unknown)]
+      + (0..<count).filter { slots[$0].operation == .callLocal }.map {
+        (slot: Int(slots[$0].offset), state: unknown)
       }
-      let met = zip(old, state).map { $0 == $1 ? $0 : nil }
-      if met != old {
-        before[target] = met
-        work.append(target)
-      }
-    }
-    reach(0, unknown)
-    for index in 0..<count where slots[index].operation == .callLocal {
-      reach(Int(slots[index].offset), unknown)
-    }
-    while let index = work.popLast() {
-      guard var state = before[index] else { continue }
+    before = SlotFlow.solve(
+      count: count, entries: entries,
+      meet: { old, new in zip(old, new).map { $0 == $1 ? $0 : nil } }
+    ) { index, state in
+      var state = state
+      var successors: [(slot: Int, state: [Int32?])] = []
+      func reach(_ target: Int, _ state: [Int32?]) { successors.append((target, state)) }
       let slot = slots[index]
       let next = index + (slot.operation == .loadImmediate64 ? 2 : 1)
       switch slot.operation.family {
@@ -62,6 +53,7 @@ struct StackPointers {
         Self.apply(slot, to: &state)
         reach(next, state)
       }
+      return successors
     }
   }
 
