@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <poll.h>
+#include <sys/select.h>
 #include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -72,6 +73,22 @@ static inline int cxdp_wait_readable(int fd, int milliseconds)
 {
   struct pollfd entry = { .fd = fd, .events = POLLIN };
   int ready = poll(&entry, 1, milliseconds);
+  return ready < 0 ? -1 : (ready > 0 ? 1 : 0);
+}
+
+/* As cxdp_wait_readable, for at most `microseconds` (select: a wait
+ * shorter than poll's millisecond; poll for a millisecond for a descriptor
+ * select cannot take). Returns 1 when readable, 0 on timeout, -1 on error. */
+static inline int cxdp_wait_readable_us(int fd, long microseconds)
+{
+  if (fd >= FD_SETSIZE)
+    return cxdp_wait_readable(fd, microseconds > 0 ? 1 : 0);
+  fd_set readable;
+  FD_ZERO(&readable);
+  FD_SET(fd, &readable);
+  struct timeval timeout = { .tv_sec = microseconds / 1000000L,
+                             .tv_usec = microseconds % 1000000L };
+  int ready = select(fd + 1, &readable, NULL, NULL, &timeout);
   return ready < 0 ? -1 : (ready > 0 ? 1 : 0);
 }
 

@@ -33,6 +33,12 @@ public struct DatapathConfiguration: Sendable {
   /// ``SharedMaps``). False keeps them the engines' own, as the datapath
   /// did before, but for the redirect maps: the bench's reference.
   public var sharedMaps: Bool
+  /// Nanoseconds a PASS or REDIRECT frame waits at most to be sent with
+  /// others (``GatheredSends``).
+  public var sendLatency = Self.defaultSendLatency
+  /// 50 µs: a few RX batches at the rates one queue sees on veth, far
+  /// below what a TCP or ARP peer notices.
+  public static let defaultSendLatency: UInt64 = 50_000
   /// The bytes of trace lines the datapath keeps for `xdpbatch trace`
   /// (each line costs its text and ``TraceLog/lineOverhead``).
   public var traceCapacity = TraceFeed.defaultCapacity

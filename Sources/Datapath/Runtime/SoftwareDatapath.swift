@@ -125,7 +125,8 @@ public final class SoftwareDatapath: @unchecked Sendable {
       workers.append(
         QueueWorker(
           socket: socket, machine: machine, runner: runner, forms: forms, pass: pass, state: state,
-          trace: trace, groupActions: configuration.groupActions))
+          trace: trace, groupActions: configuration.groupActions,
+          sendLatency: configuration.sendLatency))
     }
     let kernel = try KernelSide.install(
       configuration.fallback, on: interface, mode: configuration.attachMode)

@@ -190,6 +190,13 @@ public final class XDPSocket: @unchecked Sendable {
     cxdp_wait_readable(descriptor, milliseconds) > 0
   }
 
+  /// Waits up to `microseconds` for frames on the RX ring (a wait
+  /// shorter than a millisecond); whether some arrived.
+  @discardableResult
+  public func waitReadable(microseconds: Int) -> Bool {
+    cxdp_wait_readable_us(descriptor, microseconds) > 0
+  }
+
   /// The socket's own drop counters (`XDP_STATISTICS`); zero when the
   /// kernel will not say.
   public func statistics() -> SocketStatistics {
