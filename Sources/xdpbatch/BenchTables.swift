@@ -150,7 +150,8 @@ extension BatchingFigure {
         }
         return (row.program, row.call, String(format: "%15.2f", row.perPacketNanoseconds) + batch)
       })
-    return ([table]
+    return
+      ([table]
       + refusals.map { "  - \($0.program): no batch form, batching cannot win: \($0.reason)" })
       .joined(separator: "\n")
   }
@@ -208,8 +209,8 @@ extension DatapathBenchRow {
   /// The section as a table.
   static func table(_ rows: [DatapathBenchRow]) -> String {
     var lines = [
-      "DATAPATH (veth, full-speed generator)        offered  received     acted   prog ns  path ns   capacity   rate",
-      "                                                Mpps      Mpps      Mpps  /packet  /packet    vs bare  vs bare",
+      "DATAPATH (veth, full-speed generator)        offered  received     acted   prog ns  path ns  frames   capacity   rate",
+      "                                                Mpps      Mpps      Mpps  /packet  /packet  /RX bat    vs bare  vs bare",
     ]
     for row in rows {
       var name: String
@@ -232,6 +233,7 @@ extension DatapathBenchRow {
           + String(format: "%8.2f  %8.2f  %8.2f", row.offeredMpps, row.receivedMpps, row.actedMpps)
           + number(row.programNanosecondsPerPacket, "%9.1f")
           + number(row.datapathNanosecondsPerPacket, "%9.1f")
+          + number(row.framesPerBatch, "%8.1f")
           + (row.kind == "software" ? capacity : String(repeating: " ", count: 11)) + ratio)
     }
     if rows.contains(where: \.generatorBound) {

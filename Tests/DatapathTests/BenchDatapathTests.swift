@@ -29,7 +29,7 @@ struct BenchDatapathTests {
     #expect(section["skipped"] == nil, "\(section["skipped"] ?? "")")
     let rows = try #require(section["rows"] as? [[String: Any]])
     #expect(
-      rows.map { $0["kind"] as? String } == ["kernel", "bare", "bare"]
+      rows.map { $0["kind"] as? String } == ["kernel", "bare", "bare", "bare"]
         + Array(
           repeating: "software", count: 10))
     func number(_ row: [String: Any], _ key: String) -> Double? {
@@ -54,8 +54,27 @@ struct BenchDatapathTests {
       try #require(number(kernel, "acted_mpps")) / (try #require(number(recycle, "acted_mpps")))
     #expect(abs(kernelRatio - expected) < 1e-9 * max(1, expected), "\(kernel) against \(recycle)")
     // The bare loops time the span the datapath's path ns covers.
+    // Each at the frames per RX batch it saw.
     for row in rows where row["kind"] as? String == "bare" {
       #expect((number(row, "datapath_ns_per_packet") ?? 0) > 0, "\(row)")
+      #expect((number(row, "frames_per_batch") ?? 0) >= 1, "\(row)")
+    }
+    #expect(
+      rows.filter { $0["kind"] as? String == "bare" }.map { $0["form"] as? String }
+        == ["recycle", "send-back", "mix"])
+    // xdp_classify against the loop with its TX share of the same traffic,
+    // xdp_tx against send-back, xdp1 against recycle; both sides' frames
+    // per RX batch beside the capacity.
+    for row in rows where row["kind"] as? String == "software" {
+      let expected =
+        switch row["program"] as? String {
+        case "xdp_classify_prog": "mix"
+        case "xdp_tx": "send-back"
+        default: "recycle"
+        }
+      #expect(row["reference"] as? String == expected, "\(row)")
+      #expect((number(row, "frames_per_batch") ?? 0) >= 1, "\(row)")
+      #expect((number(row, "reference_frames_per_batch") ?? 0) >= 1, "\(row)")
     }
     let goals = try #require(section["goals"] as? [String: Any])
     let capacities = try #require(goals["capacity_over_bare"] as? [String: Double])

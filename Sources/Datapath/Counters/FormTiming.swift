@@ -4,6 +4,9 @@ import BPF
 public struct FormTiming: Hashable, Codable, Sendable {
   /// Frames run in this form.
   public var packets: UInt64 = 0
+  /// RX batches they came in (``framesPerBatch``: what a run's fixed costs
+  /// are shared by).
+  public var batches: UInt64 = 0
   /// Nanoseconds inside the engine calls of the RX batches whose engine
   /// calls were timed: a queue times them on a sample of its batches
   /// (``QueueWorker``'s `programSampling`), since two clock readings
@@ -22,6 +25,7 @@ public struct FormTiming: Hashable, Codable, Sendable {
   /// when its engine calls were not timed.
   mutating func add(packets: Int, programNanoseconds: UInt64?, datapathNanoseconds: UInt64) {
     self.packets &+= UInt64(packets)
+    if packets > 0 { batches &+= 1 }
     if let programNanoseconds {
       self.programNanoseconds &+= programNanoseconds
       programSpanNanoseconds &+= datapathNanoseconds
@@ -31,6 +35,7 @@ public struct FormTiming: Hashable, Codable, Sendable {
 
   mutating func add(_ other: FormTiming) {
     packets &+= other.packets
+    batches &+= other.batches
     programNanoseconds &+= other.programNanoseconds
     programSpanNanoseconds &+= other.programSpanNanoseconds
     datapathNanoseconds &+= other.datapathNanoseconds
@@ -57,13 +62,19 @@ public struct FormTiming: Hashable, Codable, Sendable {
     (programShare ?? 0) * Double(datapathNanoseconds)
   }
 
+  /// Frames per RX batch, when it ran (nil from a datapath that did not
+  /// count batches).
+  public var framesPerBatch: Double? {
+    batches == 0 ? nil : Double(packets) / Double(batches)
+  }
+
   /// The whole datapath's nanoseconds per packet, when it ran.
   public var datapathNanosecondsPerPacket: Double? {
     packets == 0 ? nil : Double(datapathNanoseconds) / Double(packets)
   }
 
   private enum CodingKeys: String, CodingKey {
-    case packets
+    case packets, batches
     case programNanoseconds = "programNs"
     case programSpanNanoseconds = "programSpanNs"
     case datapathNanoseconds = "datapathNs"
@@ -76,6 +87,7 @@ public struct FormTiming: Hashable, Codable, Sendable {
   public func encode(to encoder: any Encoder) throws {
     var container = encoder.container(keyedBy: CodingKeys.self)
     try container.encode(packets, forKey: .packets)
+    try container.encode(batches, forKey: .batches)
     try container.encode(programNanoseconds, forKey: .programNanoseconds)
     try container.encode(programSpanNanoseconds, forKey: .programSpanNanoseconds)
     try container.encode(datapathNanoseconds, forKey: .datapathNanoseconds)
@@ -90,6 +102,7 @@ public struct FormTiming: Hashable, Codable, Sendable {
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
     packets = try container.decode(UInt64.self, forKey: .packets)
+    batches = try container.decodeIfPresent(UInt64.self, forKey: .batches) ?? 0
     if let program = try container.decodeIfPresent(UInt64.self, forKey: .programNanoseconds),
       let datapath = try container.decodeIfPresent(UInt64.self, forKey: .datapathNanoseconds)
     {

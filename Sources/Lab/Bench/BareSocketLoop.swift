@@ -17,6 +17,11 @@ public final class BareSocketLoop: @unchecked Sendable {
     case recycle
     /// Out of the same socket's TX ring (what TX costs at best).
     case sendBack = "send-back"
+    /// xdp_classify's TX and DROP ring work on the ``InterleavedMix``:
+    /// the frames the mix makes TX (2 in 8, by the queue's frame count)
+    /// sent back, the others recycled. Its PASS and REDIRECT frames'
+    /// sends have no counterpart here: they are the datapath's own work.
+    case mix
   }
 
   /// What the loop does.
@@ -35,6 +40,10 @@ public final class BareSocketLoop: @unchecked Sendable {
     /// datapath times (`path ns`): from frames found on the RX ring to
     /// their release.
     let busyNanoseconds = Atomic<UInt64>(0)
+    /// Non-empty RX batches taken.
+    let batches = Atomic<UInt64>(0)
+    /// Frames taken so far, for ``Work/mix`` (the loop's thread only).
+    var sequence: UInt64 = 0
 
     init(socket: QueueSocket, space: AddressSpace) {
       self.socket = socket
@@ -110,6 +119,20 @@ public final class BareSocketLoop: @unchecked Sendable {
     return Double(busy) / Double(frames)
   }
 
+  /// Frames per non-empty RX batch, or nil before a frame: the software
+  /// datapath's rows are compared with the loop at the same batch sizes.
+  public var framesPerBatch: Double? {
+    let batches = queues.reduce(0) { $0 &+ $1.batches.load(ordering: .relaxed) }
+    return batches == 0 ? nil : Double(framesHandled) / Double(batches)
+  }
+
+  /// Whether the ``InterleavedMix``'s frame `n` is one xdp_classify
+  /// transmits (UDP to port 7).
+  @inline(__always) static func transmitsInMix(_ n: UInt64) -> Bool {
+    let variant = InterleavedMix.variant(of: UInt32(truncatingIfNeeded: n))
+    return variant == 3 || variant == 4
+  }
+
   /// The sockets' `XDP_STATISTICS`, added.
   public var socketStatistics: SocketStatistics {
     var total = SocketStatistics()
@@ -141,10 +164,21 @@ public final class BareSocketLoop: @unchecked Sendable {
         guard socket.recycleReceived(from: index, count: count) else { continue }
       case .sendBack:
         guard socket.sendBackReceived(from: index, count: count) else { continue }
+      case .mix:
+        let first = queue.sequence
+        guard
+          socket.sendBackOrRecycle(
+            from: index, count: count,
+            sendsBack: { entry in
+              Self.transmitsInMix(first &+ UInt64(entry))
+            })
+        else { continue }
+        queue.sequence &+= UInt64(count)
       }
       socket.releaseReceived(count)
       queue.busyNanoseconds.add(MonotonicClock.nanoseconds() &- start, ordering: .relaxed)
       queue.handled.add(UInt64(count), ordering: .relaxed)
+      queue.batches.add(1, ordering: .relaxed)
     }
   }
 }

@@ -111,6 +111,7 @@ public struct DatapathBench: Sendable {
         mixed: sample.program == Self.classify.program, network)
       row.referenceActedMpps = reference.actedMpps
       row.referenceNanosecondsPerPacket = reference.datapathNanosecondsPerPacket
+      row.referenceFramesPerBatch = reference.framesPerBatch
       rows.append(row)
     }
     DatapathBenchRow.addRatios(&rows)
@@ -152,13 +153,18 @@ public struct DatapathBench: Sendable {
       throw .step("start the bare AF_XDP loop", "\(error)")
     }
     defer { loop.stop() }
-    var row = try measure(network, frames: [InterleavedMix.template], mixed: false) {
+    // The mix loop gets the traffic its software rows get.
+    let mixed = work == .mix
+    var row = try measure(
+      network, frames: mixed ? InterleavedMix.frames : [InterleavedMix.template], mixed: mixed
+    ) {
       loop.framesHandled
     }
     row.kind = "bare"
     row.form = work.rawValue
     row.socketDrops = loop.socketStatistics.dropped
     row.datapathNanosecondsPerPacket = loop.busyNanosecondsPerFrame
+    row.framesPerBatch = loop.framesPerBatch
     return row
   }
 
@@ -204,6 +210,7 @@ public struct DatapathBench: Sendable {
     row.groupActions = grouped
     row.programNanosecondsPerPacket = timing.programNanosecondsPerPacket
     row.datapathNanosecondsPerPacket = timing.datapathNanosecondsPerPacket
+    row.framesPerBatch = timing.framesPerBatch
     row.socketDrops = status.socket.dropped &- base.socket.dropped
     row.sharedMaps = sharedMaps
     if let exchange = status.mapExchange, let before = base.mapExchange {

@@ -32,6 +32,13 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
   /// RX ring to having acted on them; for the bare loop, the same span
   /// (frames found on the RX ring to their release).
   public var datapathNanosecondsPerPacket: Double?
+  /// Frames per non-empty RX batch (bare and software rows): a run's fixed
+  /// costs are shared by this many frames.
+  public var framesPerBatch: Double?
+  /// For a software row: the bare reference loop's frames per RX batch,
+  /// measured right before the row (``capacityRatio`` compares like with
+  /// like where the two are close).
+  public var referenceFramesPerBatch: Double?
   /// Frames per verdict (software rows).
   public var actions: [String: UInt64]?
   /// The bare loop row this one is compared with (`recycle` or `send-back`).
@@ -76,7 +83,7 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
   private enum CodingKeys: String, CodingKey {
     case kind, program, form, engine, groupActions, seconds, offeredMpps, receivedMpps
     case actedMpps, socketDrops, actions, reference, ratio, referenceActedMpps, generatorBound
-    case capacityRatio
+    case capacityRatio, framesPerBatch, referenceFramesPerBatch
     case referenceNanosecondsPerPacket = "referenceNsPerPacket"
     case sharedMaps, exchanges, exchangeMicroseconds
     case exchangeNanosecondsPerPacket = "exchangeNsPerPacket"
@@ -85,9 +92,14 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
   }
 
   /// The bare loop `program` is compared with: xdp_tx with the send-back
-  /// loop, the others with the recycle loop.
+  /// loop, xdp_classify with the mix loop (the same TX share of the same
+  /// traffic), the others with the recycle loop.
   static func referenceWork(of program: String?) -> BareSocketLoop.Work {
-    program == "xdp_tx" ? .sendBack : .recycle
+    switch program {
+    case "xdp_tx": .sendBack
+    case "xdp_classify_prog": .mix
+    default: .recycle
+    }
   }
 
   /// Compares every software and kernel row with the bare loop: a
