@@ -27,7 +27,9 @@ public enum DatapathProcessAudit {
       guard !survivors.isEmpty else { continue }
       let pids = survivors.map { String($0) }.joined(separator: ", ")
       Issue.record(
-        Comment(rawValue: "the test left the datapath process \(pids) of \(interface) running (stopped now)"))
+        Comment(
+          rawValue: "the test left the datapath process \(pids) of \(interface) running (stopped now)"
+        ))
       for pid in survivors { _ = Processes.signal(pid, SIGTERM) }
       let deadline = Date().addingTimeInterval(grace)
       while survivors.contains(where: isLive), Date() < deadline { usleep(20_000) }
