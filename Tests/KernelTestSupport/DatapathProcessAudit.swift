@@ -26,10 +26,8 @@ public enum DatapathProcessAudit {
       let survivors = processes(of: interface)
       guard !survivors.isEmpty else { continue }
       let pids = survivors.map { String($0) }.joined(separator: ", ")
-      Issue.record(
-        Comment(
-          rawValue: "the test left the datapath process \(pids) of \(interface) running (stopped now)"
-        ))
+      let message = "the test left the datapath process \(pids) of \(interface) running"
+      Issue.record(Comment(rawValue: message + " (stopped now)"))
       for pid in survivors { _ = Processes.signal(pid, SIGTERM) }
       let deadline = Date().addingTimeInterval(grace)
       while survivors.contains(where: isLive), Date() < deadline { usleep(20_000) }
