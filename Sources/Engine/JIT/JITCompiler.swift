@@ -26,6 +26,10 @@ struct JITCompiler {
   /// Per register (R0-R10), the bytes relative to its value that a check
   /// in the current basic block allowed (``CheckedSpans``).
   var checkedSpans = CheckedSpans()
+  /// Whether R11 holds the arena here (``hostOperand``): set by the first
+  /// unchecked access of a basic block, cleared by anything that may
+  /// write R11 (a checked access, a call, an atomic, a packet guard).
+  var arenaInAddress = false
   /// Instructions executed since the counter register was last updated.
   var pending = 0
   var stubs: [FaultStub] = []
@@ -127,24 +131,44 @@ struct JITCompiler {
   private mutating func emitBody() {
     var index = 0
     checkedSpans = CheckedSpans()
+    arenaInAddress = false
     while index < slotCount {
       if leaders[index] {
         flush()
         checkedSpans = CheckedSpans()
+        arenaInAddress = false
       }
       a.bind(slotLabels[index])
       pending += 1
       let slot = slots[index]
       if provenBody, let site = packetRanges.proofSites[index] {
         emitPacketGuard(site.register, bytes: site.bytes, index)
+        arenaInAddress = false
       }
       emit(slot, at: index)
       checkedSpans.forget(after: slot)
+      if Self.mayWriteAddress(slot) { arenaInAddress = false }
       if slot.operation == .loadImmediate64, index + 1 < slotCount {
         a.bind(slotLabels[index + 1])
         index += 1
       }
       index += 1
+    }
+  }
+
+  /// Whether the code of `slot` may write R11 (beyond an access's own
+  /// check, which clears ``arenaInAddress`` itself): calls, atomics and
+  /// legacy packet loads, divisions (the divisor) and shifts by a register
+  /// (RCX is saved there).
+  static func mayWriteAddress(_ slot: Slot) -> Bool {
+    switch slot.operation.family {
+    case .byteOrder, .loadImmediate64, .load, .store, .jump: return false
+    case .arithmetic:
+      switch slot.operation {
+      case .lsh64X, .rsh64X, .arsh64X, .lsh32X, .rsh32X, .arsh32X: return true
+      default: return slot.operation.division != nil
+      }
+    default: return true
     }
   }
 

@@ -27,20 +27,24 @@ extension JITCompiler {
         case .loadSignedHalf: ([0x0f, 0xbf], 2, true)
         default: ([0x63], 4, true)
         }
-      let displacement = checkedAddress(s.src, s.offset, size: size, write: false, index)
-      a.memoryForm(opcode, wide: wide, reg: d.number, base: host, displacement: displacement)
+      let operand = hostOperand(s.src, s.offset, size: size, write: false, index)
+      a.memoryForm(
+        opcode, wide: wide, reg: d.number, base: host, index: operand.index,
+        displacement: operand.displacement)
     case .storeByte, .storeHalf, .storeWord, .storeDouble:
       let size = s.operation.storeSize!
-      let displacement = checkedAddress(s.dst, s.offset, size: size, write: true, index)
+      let operand = hostOperand(s.dst, s.offset, size: size, write: true, index)
       a.memoryForm(
         size == 1 ? [0x88] : [0x89], wide: size == 8, reg: x.number, base: host,
-        displacement: displacement, prefix: size == 2 ? [0x66] : [], byteRegisters: size == 1)
+        index: operand.index, displacement: operand.displacement,
+        prefix: size == 2 ? [0x66] : [], byteRegisters: size == 1)
     case .storeImmediateByte, .storeImmediateHalf, .storeImmediateWord, .storeImmediateDouble:
       let size = s.operation.storeSize!
-      let displacement = checkedAddress(s.dst, s.offset, size: size, write: true, index)
+      let operand = hostOperand(s.dst, s.offset, size: size, write: true, index)
       a.memoryForm(
         size == 1 ? [0xc6] : [0xc7], wide: size == 8, reg: 0, base: host,
-        displacement: displacement, prefix: size == 2 ? [0x66] : [])
+        index: operand.index, displacement: operand.displacement,
+        prefix: size == 2 ? [0x66] : [])
       switch size {
       case 1: a.emit(UInt8(truncatingIfNeeded: k))
       case 2: a.emit(UInt8(truncatingIfNeeded: k), UInt8(truncatingIfNeeded: k >> 8))
@@ -117,30 +121,51 @@ extension JITCompiler {
   mutating func checkedAddress(
     _ base: UInt8, _ offset: Int32, size: Int, write: Bool, _ index: Int
   ) -> Int32 {
+    let operand = hostOperand(base, offset, size: size, write: write, index)
+    if let register = operand.index {
+      a.arithmetic(0x01, JITRegisters.address, register, wide: true)
+      arenaInAddress = false
+    }
+    return operand.displacement
+  }
+
+  /// The host operand of `size` bytes at BPF register `base` + `offset`:
+  /// R11 plus `index` (when set) plus `displacement`, or a jump to a fault
+  /// stub naming the instruction, the address and the size. An access
+  /// that needs no check is addressed as the arena (R11, loaded once per
+  /// basic block while nothing clobbers it: ``arenaInAddress``) plus the
+  /// BPF register plus the offset, one instruction as the kernel's JIT
+  /// emits it; a checked one leaves its host address in R11.
+  mutating func hostOperand(
+    _ base: UInt8, _ offset: Int32, size: Int, write: Bool, _ index: Int
+  ) -> (index: X86Register?, displacement: Int32) {
     let r = JITRegisters.self
     if let frame = stackPointers.offset(of: base, at: index) {
       let start = Int64(frame) + Int64(offset)
       if start >= -Int64(Machine.frameSize) && start + Int64(size) <= 0 {
-        a.load(r.address, r.context, JITContext.arena)
-        a.arithmetic(0x01, r.address, .rbp, wide: true)
-        return Int32(start)
+        loadArena()
+        return (.rbp, Int32(start))
       }
     }
-    if provenBody && packetRanges.proves(base, offset, size: size, at: index) {
-      a.load(r.address, r.context, JITContext.arena)
-      a.arithmetic(0x01, r.address, r.bpf(base), wide: true)
-      return offset
-    }
-    if checkedSpans.holds(base, offset, size: size) {
-      a.load(r.address, r.context, JITContext.arena)
-      a.arithmetic(0x01, r.address, r.bpf(base), wide: true)
-      return offset
+    if (provenBody && packetRanges.proves(base, offset, size: size, at: index))
+      || checkedSpans.holds(base, offset, size: size)
+    {
+      loadArena()
+      return (r.bpf(base), offset)
     }
     let fault = stub(.memoryFault, index, size: size, write: write)
     a.loadAddress(r.address, r.bpf(base), offset)
     emitWindowCheck(size: size, fault: fault)
+    arenaInAddress = false
     checkedSpans.record(base, offset, size: size)
-    return 0
+    return (nil, 0)
+  }
+
+  /// R11 = the arena, unless it holds it already.
+  private mutating func loadArena() {
+    guard !arenaInAddress else { return }
+    a.load(JITRegisters.address, JITRegisters.context, JITContext.arena)
+    arenaInAddress = true
   }
 
   /// At a compare that raises the proven range to `bytes` from `data`
