@@ -8,7 +8,8 @@
 /// instruction budget, and no callback error. Per call (``runInSeries(_:r1:r2:)``):
 /// R1 and R2, the helpers' work, and the block's executed count, call depth
 /// and status; the JIT's prologue zeroes the other registers, empties
-/// the access window and resets the tail-call count itself. Helpers that
+/// the access window if the page table changed since it was filled
+/// (``AccessWindow``) and resets the tail-call count itself. Helpers that
 /// change the address space refresh the block when they return
 /// (``JITBridge``), so arming it once per series stays true.
 ///

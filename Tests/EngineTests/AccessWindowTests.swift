@@ -88,4 +88,27 @@ import Testing
         .load(.word, .r0, from: .r5, offset: -4),
       ]), outcome: "instruction 6: read of 4 bytes at 0x1200 is out of bounds")
   }
+
+  /// The window outlives a run only while the page table is unchanged: a
+  /// runner that closes a frame's pages between two runs of a series
+  /// (``AddressSpace/closePages(of:)``) leaves a window that the first run
+  /// filled from them, and the second run's read there must fault.
+  @Test func aPageClosedBetweenRunsOfASeriesFaultsThroughAFilledWindow() throws {
+    let machine = try Machine(configuration: MachineConfiguration(engine: .jit))
+    let frame = try machine.addressSpace.map(length: 4096, name: "frame")
+    // R1 is a frame, not the context: the load is checked (the window).
+    let program = try machine.prepare(instructions: [
+      .load(.word, .r0, from: .r1, offset: 8), .move(.r0, immediate: 2), .exit,
+    ])
+    let series = machine.beginSeries(program)
+    let address = UInt64(frame.start)
+    #expect(try machine.runInSeries(series, program, r1: address) == 2)
+    #expect(try machine.runInSeries(series, program, r1: address) == 2)
+    machine.addressSpace.closePages(of: frame)
+    #expect(throws: ExecutionError.memoryFault(index: 0, address: address + 8, size: 4, write: false)) {
+      try machine.runInSeries(series, program, r1: address)
+    }
+    machine.addressSpace.openPages(from: address, to: address + 4096)
+    #expect(try machine.runInSeries(series, program, r1: address) == 2)
+  }
 }

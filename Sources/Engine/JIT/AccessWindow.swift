@@ -16,10 +16,15 @@
 /// interpreter's error) and, when allowed, refills the window from its
 /// own page.
 ///
-/// The window is emptied (every span 0: no access passes) when the code
-/// is entered and whenever the engine refreshes the block after a helper
-/// (``JITRuntime/refresh(_:)``), the only places where the page table can
-/// change under a run.
+/// The window is emptied (every span 0: no access passes) whenever the
+/// engine refreshes the block (``JITRuntime/refresh(_:)``: when a run or a
+/// series is armed, and after a helper, the only place where the page
+/// table can change under a run), and when the code is entered after the
+/// page table changed since the window was filled: the refill records the
+/// space's ``AddressSpace/generation``, which every change of the table
+/// bumps, and the prologue keeps the window only while it is unchanged (a
+/// runner opens and closes frames' pages between the runs of a series; a
+/// driver loop calling the same code over records keeps its page).
 enum AccessWindow {
   /// The offset in the block of `span` for an access of `size` bytes.
   static func span(size: Int) -> Int32 {
@@ -59,11 +64,19 @@ extension JITCompiler {
     windowMisses.append(WindowMiss(label: miss, resume: resume, fault: fault, size: size))
   }
 
-  /// Empties the window (the prologue).
+  /// Empties the window unless the page table is as it was filled (the
+  /// prologue); clobbers R10.
   mutating func emitWindowReset() {
+    let r = JITRegisters.self
+    let keep = a.makeLabel()
+    a.load(r.scratch, r.context, JITContext.spaceGeneration)
+    a.load(r.scratch, r.scratch, 0)
+    a.compare(r.scratch, memory: r.context, JITContext.windowGeneration)
+    a.jump(.equal, to: keep)
     for size in [1, 2, 4, 8] {
-      a.store(immediate: 0, JITRegisters.context, AccessWindow.span(size: size))
+      a.store(immediate: 0, r.context, AccessWindow.span(size: size))
     }
+    a.bind(keep)
   }
 
   /// The out-of-line walks and the refill routine they share.
@@ -98,6 +111,9 @@ extension JITCompiler {
     let r = JITRegisters.self
     let reach = JITContext.windowScratch
     a.bind(refill)
+    a.load(r.scratch, r.context, JITContext.spaceGeneration)
+    a.load(r.scratch, r.scratch, 0)
+    a.store(r.scratch, r.context, JITContext.windowGeneration)
     // reach = E - low, with E the page's range end (above R11, as the
     // access was allowed) and low the page's first address.
     a.move(r.scratch, r.address)

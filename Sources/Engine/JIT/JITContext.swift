@@ -55,8 +55,13 @@ enum JITContext {
   /// The helpers' work so far in the run (``Machine/helperWork``), which
   /// the inline packet helpers charge as the engine's Swift code does.
   static let helperWork: Int32 = batchFrames + 8
+  /// The address of the address space's ``AddressSpace/generation``.
+  static let spaceGeneration: Int32 = helperWork + 8
+  /// The generation the access window was filled at: the prologue keeps
+  /// the window when the space still has it, and empties it otherwise.
+  static let windowGeneration: Int32 = spaceGeneration + 8
   /// Bytes in the block.
-  static let size = Int(helperWork) + 8
+  static let size = Int(windowGeneration) + 8
 
   /// Values of the status field.
   enum Status: Int32 {

@@ -28,6 +28,7 @@ final class JITRuntime {
     self[JITContext.machine] = UInt64(
       UInt(bitPattern: Unmanaged.passUnretained(machine).toOpaque()))
     self[JITContext.registers] = UInt64(UInt(bitPattern: machine.registers))
+    refresh(machine.addressSpace)
     for frame in 0..<Machine.frameLimit {
       self[JITContext.stackTops + Int32(frame * 8)] = machine.stackTops[frame]
     }
@@ -70,6 +71,7 @@ final class JITRuntime {
     self[JITContext.arena] = UInt64(UInt(bitPattern: space.arena))
     self[JITContext.limits] = UInt64(UInt(bitPattern: space.limits))
     self[JITContext.pages] = UInt64(space.pageCount)
+    self[JITContext.spaceGeneration] = UInt64(UInt(bitPattern: space.generation))
     AccessWindow.empty(context)
   }
 
