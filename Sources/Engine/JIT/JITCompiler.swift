@@ -17,6 +17,8 @@ struct JITCompiler {
   let stackPointers: StackPointers
   /// Packet pointers and the ranges the program proves (``PacketRanges``).
   let packetRanges: PacketRanges
+  /// Pointers into array map values of known size (``MapValuePointers``).
+  let mapValues: MapValuePointers
   /// Whether the body being emitted is the copy that leaves accesses in a
   /// proven packet range unchecked (``PacketRanges``); the other copy,
   /// entered where a proof's bytes are not in one region, checks them all.
@@ -50,12 +52,13 @@ struct JITCompiler {
     var write = false
   }
 
-  init(_ program: PreparedProgram) {
+  init(_ program: PreparedProgram, storage: MapValuePointers.Storage = .init()) {
     slots = program.slots
     slotCount = program.count + 1
     leaders = Array(repeating: false, count: slotCount)
     stackPointers = StackPointers(slots: slots, count: slotCount)
     packetRanges = PacketRanges(slots: slots, count: slotCount)
+    mapValues = MapValuePointers(slots: slots, count: slotCount, storage: storage)
     // A proof's check may leave for the checked copy's slot: both copies
     // count instructions from there.
     for index in packetRanges.proofSites.keys { leaders[index] = true }
@@ -69,9 +72,11 @@ struct JITCompiler {
   }
 
   /// The code and the offset of the body (where tail calls enter).
-  static func compile(_ program: PreparedProgram) throws(JITError) -> CompiledProgram {
+  static func compile(
+    _ program: PreparedProgram, storage: MapValuePointers.Storage = .init()
+  ) throws(JITError) -> CompiledProgram {
     #if arch(x86_64)
-      var compiler = JITCompiler(program)
+      var compiler = JITCompiler(program, storage: storage)
       let body = compiler.emitProgram()
       guard let code = compiler.a.finish() else {
         throw .unresolvedLabel(program: program.name)

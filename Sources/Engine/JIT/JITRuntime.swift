@@ -92,7 +92,10 @@ extension Machine {
     if let code = program.compiled { return code }
     if program.compileFailure != nil { return nil }
     do {
-      let code = try JITCompiler.compile(program)
+      let code = try JITCompiler.compile(
+        program,
+        storage: MapValuePointers.Storage(
+          maps: maps, processor: Int(configuration.processorID), space: addressSpace))
       program.compiled = code
       program.entry = code.entry
       return code
