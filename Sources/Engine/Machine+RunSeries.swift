@@ -55,7 +55,7 @@ extension Machine {
     context.storeBytes(of: 0, toByteOffset: Int(JITContext.depth), as: UInt64.self)
     context.storeBytes(of: 0, toByteOffset: Int(JITContext.status), as: UInt64.self)
     defer { if series.usesTailCalls { endTailCalls() } }
-    let result = entry(context)
+    let result = entry(context, r1, r2)
     if context.load(fromByteOffset: Int(JITContext.status), as: UInt64.self) == 0 {
       executedInstructions = Int(
         truncatingIfNeeded: context.load(fromByteOffset: Int(JITContext.executed), as: UInt64.self))

@@ -92,16 +92,16 @@ struct JITCompiler {
     slotLabels = (0..<slotCount).map { _ in a.makeLabel() }
     epilogue = a.makeLabel()
     callbackFailed = a.makeLabel()
-    // Prologue: save callee-saved registers, align the stack, load R1, R2, R10.
+    // Prologue: save callee-saved registers, align the stack, take R1 and
+    // R2 from the C arguments (RSI, RDX: the context block is RDI), load R10.
     for reg in [X86Register.rbp, .rbx, .r12, .r13, .r14, .r15] { a.push(reg) }
     a.arithmetic(digit: 5, .rsp, immediate: 8, wide: true)
     a.move(r.context, .rdi)
+    a.move(r.bpf(1), .rsi)
+    a.move(r.bpf(2), .rdx)
     emitWindowReset()
     a.store(.rsp, r.context, JITContext.savedStack)
-    a.load(r.scratch, r.context, JITContext.registers)
     for number in [0, 3, 4, 5, 6, 7, 8, 9] as [UInt8] { a.move(r.bpf(number), immediate: 0) }
-    a.load(.rdi, r.scratch, 8)
-    a.load(.rsi, r.scratch, 16)
     a.load(.rbp, r.context, JITContext.stackTops)
     a.move(r.counter, immediate: 0)
     a.store(immediate: 0, r.context, JITContext.tailCalls)

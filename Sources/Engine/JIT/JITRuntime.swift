@@ -116,7 +116,7 @@ extension Machine {
 
   /// Runs compiled code with the registers ``run(_:r1:r2:)`` set up.
   func runCompiled(_ entry: CompiledProgram.Entry) throws(ExecutionError) -> UInt64 {
-    let result = entry(armContext())
+    let result = entry(armContext(), registers[1], registers[2])
     return try finishCompiledRun(result)
   }
 
