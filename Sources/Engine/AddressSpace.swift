@@ -21,6 +21,10 @@ public final class AddressSpace {
   /// The largest address space the engine builds (4 GiB less 64 KiB, so
   /// every region end fits 32 bits).
   public static let maximumSize = (1 << 32) - (1 << 16)
+  /// Entries of ``limits``: one for every page of the 32-bit range, past
+  /// the space's end too (0 there), so the page of any 32-bit address can
+  /// be looked up without a bounds check (the JIT's packet guard).
+  static let tableEntries = 1 << 20
 
   /// Host memory backing the whole space; address `a` is `arena + a`.
   let arena: UnsafeMutableRawPointer
@@ -48,7 +52,7 @@ public final class AddressSpace {
   ///   refuses to reserve the virtual range.
   public init(budget: MemoryBudget = .shared) throws(AddressSpaceError) {
     self.budget = budget
-    let pages = Self.maximumSize / Self.pageSize
+    let pages = Self.tableEntries
     guard let arena = Self.reserveHost(Self.maximumSize) else {
       throw .unreservable(bytes: Self.maximumSize)
     }
@@ -65,7 +69,7 @@ public final class AddressSpace {
 
   deinit {
     munmap(arena, Self.maximumSize)
-    munmap(limits, Self.maximumSize / Self.pageSize * MemoryLayout<UInt32>.stride)
+    munmap(limits, Self.tableEntries * MemoryLayout<UInt32>.stride)
     generation.deallocate()
     budget.release(charged)
   }

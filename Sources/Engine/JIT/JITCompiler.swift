@@ -101,7 +101,9 @@ struct JITCompiler {
     a.move(r.bpf(2), .rdx)
     emitWindowReset()
     a.store(.rsp, r.context, JITContext.savedStack)
-    for number in [0, 3, 4, 5, 6, 7, 8, 9] as [UInt8] { a.move(r.bpf(number), immediate: 0) }
+    for number in [0, 3, 4, 5, 6, 7, 8, 9] as [UInt8] {
+      a.arithmetic(0x31, r.bpf(number), r.bpf(number), wide: false)  // xor: a zero idiom
+    }
     a.load(.rbp, r.context, JITContext.stackTops)
     a.move(r.counter, immediate: 0)
     a.store(immediate: 0, r.context, JITContext.tailCalls)

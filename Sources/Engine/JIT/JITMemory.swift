@@ -175,7 +175,11 @@ extension JITCompiler {
   /// (``PacketRanges/proofSites``), with `register` = `data` + `bytes`:
   /// continues in the fully checked copy of the body at this slot unless
   /// `[data, data + bytes)` lies in one region of the address space, as
-  /// the page table says (the walk a checked access of those bytes makes).
+  /// the page table says (the walk a checked access of those bytes makes:
+  /// the region of `data`'s page ends at or past `data + bytes`). `data`
+  /// is a 32-bit load's value (``PacketRanges``), so its page always has
+  /// an entry in the table (``AddressSpace/tableEntries``; 0 past the
+  /// space's pages, which sends the run to the checked copy).
   /// Clobbers R10 and R11.
   mutating func emitPacketGuard(_ register: UInt8, bytes: Int32, _ index: Int) {
     let r = JITRegisters.self
@@ -183,14 +187,11 @@ extension JITCompiler {
     let checked = checkedLabels[index]
     a.move(r.address, pointer)
     a.arithmetic(digit: 5, r.address, immediate: bytes, wide: true)
-    a.jump(.below, to: checked)  // data + bytes wrapped: no range
-    a.move(r.scratch, r.address)
-    a.shift(digit: 5, r.scratch, by: 12, wide: true)
-    a.compare(r.scratch, memory: r.context, JITContext.pages)
-    a.jump(.aboveOrEqual, to: checked)
-    a.shift(digit: 4, r.scratch, by: 2, wide: true)
-    a.add(r.scratch, memory: r.context, JITContext.limits)
-    a.memoryForm([0x8b], wide: false, reg: r.scratch.number, base: r.scratch, displacement: 0)
+    a.shift(digit: 5, r.address, by: 12, wide: true)
+    a.load(r.scratch, r.context, JITContext.limits)
+    a.memoryForm(
+      [0x8b], wide: false, reg: r.scratch.number, base: r.scratch, index: r.address, scale: 4,
+      displacement: 0)
     a.arithmetic(0x39, r.scratch, pointer, wide: true)  // the region's end against data + bytes
     a.jump(.below, to: checked)
   }
