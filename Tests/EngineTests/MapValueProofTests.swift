@@ -97,4 +97,61 @@ import Testing
     #expect(try !Self.proven(afterCall, slot: Self.bodyStart + 2, register: 6, offset: 0, size: 4))
     try Self.expectAlike(afterCall, "R0 = 0")
   }
+
+  /// A hash map of one 8-byte value: its values region is 8 bytes long.
+  static let hash = MapDefinition(
+    name: "counts", type: .hash, keySize: 4, valueSize: 8, maxEntries: 1)
+
+  /// `update(counts, 0, 5)`, `r0 = lookup(counts, 0)`, then `body` when R0 is not 0.
+  static func hashProgram(_ body: [Instruction]) -> [Instruction] {
+    var program: [Instruction] = [
+      .store(.word, immediate: 0, to: .r10, offset: -4),
+      .store(.doubleWord, immediate: 5, to: .r10, offset: -16),
+      .move(.r2, .r10), .add(.r2, immediate: -4), .move(.r3, .r10), .add(.r3, immediate: -16),
+    ]
+    program += Instruction.loadImmediate64(.r1, 0, kind: .mapByIndex)
+    program += [
+      .move(.r4, immediate: 0), .call(helper: HelperFunction.mapUpdateElement.rawValue),
+      .move(.r2, .r10), .add(.r2, immediate: -4),
+    ]
+    program += Instruction.loadImmediate64(.r1, 0, kind: .mapByIndex)
+    program += [
+      .call(helper: HelperFunction.mapLookupElement.rawValue),
+      .jump(.jeq, .r0, immediate: 0, offset: Int16(body.count + 1)),
+    ]
+    return program + body + [.exit, .move(.r0, immediate: 7), .exit]
+  }
+
+  @Test func aHashMapsValueIsProvenToItsSize() throws {
+    let bodyStart = 16
+    func alike(_ body: [Instruction], _ expected: String, proven: Bool, offset: Int32, size: Int)
+      throws
+    {
+      let program = Self.hashProgram(body)
+      let interpreted = try JITTests.outcome(program, engine: .interpreter, maps: [Self.hash])
+      let compiled = try JITTests.outcome(program, engine: .jit, maps: [Self.hash])
+      #expect(compiled == interpreted)
+      #expect(compiled.0.contains(expected), "\(compiled.0)")
+      let machine = try Machine(maps: [Self.hash], configuration: MachineConfiguration(engine: .jit))
+      let prepared = try machine.prepare(instructions: program)
+      let pointers = MapValuePointers(
+        slots: prepared.slots, count: prepared.count + 1,
+        storage: .init(maps: machine.maps, processor: 0, space: machine.addressSpace))
+      #expect(pointers.proves(0, offset, size: size, at: bodyStart) == proven)
+    }
+    // An atomic add to the value, as a counter does, then its read.
+    try alike(
+      [
+        .move(.r1, immediate: 2),
+        Instruction(
+          opcode: Opcode.memory(.stx, .atomic, .doubleWord), dst: .r0, src: .r1, offset: 0,
+          immediate: 0),  // lock add
+        .load(.doubleWord, .r0, from: .r0, offset: 0),
+      ], "R0 = 7", proven: true, offset: 0, size: 8)
+    try alike([.load(.doubleWord, .r0, from: .r0, offset: 0)], "R0 = 5", proven: true, offset: 0, size: 8)
+    // [1, 9): one byte past the value and the region.
+    try alike(
+      [.load(.doubleWord, .r0, from: .r0, offset: 1)], "read of 8 bytes", proven: false, offset: 1,
+      size: 8)
+  }
 }

@@ -11,7 +11,9 @@ import BPF
 ///   in one region by construction (``Storage``: an ARRAY or
 ///   PERCPU_ARRAY whose every value, for the machine's processor, lies in
 ///   the reachable part of the one region that holds the first, checked
-///   when compiling);
+///   when compiling; a hash map of any flavour, whose slot's values are
+///   made reachable in its values region before the slot is handed out,
+///   ``BPFMap/makeReachable(slots:)``, and never become unreachable);
 /// - `map_lookup_elem` with such a map in R1 leaves R0 a value or 0, and
 ///   only the edge of `if r0 == 0` / `if r0 != 0` (64-bit, immediate 0) on
 ///   which it is not 0 makes it a value (at offset 0);
@@ -46,11 +48,15 @@ struct MapValuePointers {
     /// in the reachable part of the region holding the first value.
     init(maps: [BPFMap], processor: Int, space: AddressSpace) {
       for (index, map) in maps.enumerated() {
+        let size = UInt64(map.definition.valueSize)
+        if map.kind == .hash, map.values != nil, size > 0, size <= UInt64(map.stride) {
+          valueSizes[Machine.mapHandle(index)] = Int32(size)
+          continue
+        }
         let descriptor = MapDescriptor(map, processor: processor)
         guard descriptor.kind == MapDescriptor.inlineArray, descriptor.entries > 0,
           let region = space.region(containing: descriptor.base)
         else { continue }
-        let size = UInt64(map.definition.valueSize)
         let (span, overflow) = (descriptor.entries - 1).multipliedReportingOverflow(
           by: descriptor.entryBytes)
         let end = UInt64(region.start) + UInt64(space.reachableBytes(of: region))
