@@ -22,7 +22,8 @@ struct DisasmCommand: ParsableCommand {
 
   @Flag(
     help:
-      "Print the engine's JIT-compiled code instead (per-packet form), as hex, and disassembled when objdump or llvm-mc is installed.")
+      "Print the engine's JIT-compiled code instead (per-packet form), as hex, and disassembled when objdump or llvm-mc is installed."
+  )
   var jited = false
 
   func run() throws {
@@ -68,10 +69,12 @@ struct DisasmCommand: ParsableCommand {
     let machine = try Machine(maps: maps, configuration: MachineConfiguration(engine: .jit))
     let code = try machine.nativeCode(for: try machine.prepare(program))
     let listing = MachineCodeListing(code.bytes)
-    return (listing.hexRows + [
-      "", listing.disassembly
-        ?? "(install binutils' objdump or LLVM's llvm-mc for an x86-64 disassembly)",
-    ]).joined(separator: "\n")
+    return
+      (listing.hexRows + [
+        "",
+        listing.disassembly
+          ?? "(install binutils' objdump or LLVM's llvm-mc for an x86-64 disassembly)",
+      ]).joined(separator: "\n")
   }
 
   /// `\t; bpf_map_lookup_elem` after a helper call whose id is known.

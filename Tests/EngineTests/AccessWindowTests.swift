@@ -105,7 +105,9 @@ import Testing
     #expect(try machine.runInSeries(series, program, r1: address) == 2)
     #expect(try machine.runInSeries(series, program, r1: address) == 2)
     machine.addressSpace.closePages(of: frame)
-    #expect(throws: ExecutionError.memoryFault(index: 0, address: address + 8, size: 4, write: false)) {
+    #expect(
+      throws: ExecutionError.memoryFault(index: 0, address: address + 8, size: 4, write: false)
+    ) {
       try machine.runInSeries(series, program, r1: address)
     }
     machine.addressSpace.openPages(from: address, to: address + 4096)

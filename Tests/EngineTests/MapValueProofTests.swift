@@ -18,7 +18,8 @@ import Testing
   /// is not 0 unless `checked` is false; R0 = 7 on a miss.
   static func program(key: Int32, checked: Bool = true, _ body: [Instruction]) -> [Instruction] {
     var program: [Instruction] = [
-      .store(.word, immediate: key, to: .r10, offset: -4), .move(.r2, .r10), .add(.r2, immediate: -4),
+      .store(.word, immediate: key, to: .r10, offset: -4), .move(.r2, .r10),
+      .add(.r2, immediate: -4),
     ]
     program += Instruction.loadImmediate64(.r1, 0, kind: .mapByIndex)
     program.append(.call(helper: HelperFunction.mapLookupElement.rawValue))
@@ -30,7 +31,8 @@ import Testing
   static let bodyStart = 7
 
   static func expectAlike(
-    _ instructions: [Instruction], _ expected: String, sourceLocation: SourceLocation = #_sourceLocation
+    _ instructions: [Instruction], _ expected: String,
+    sourceLocation: SourceLocation = #_sourceLocation
   ) throws {
     let interpreted = try JITTests.outcome(instructions, engine: .interpreter, maps: [Self.array])
     let compiled = try JITTests.outcome(instructions, engine: .jit, maps: [Self.array])
@@ -39,7 +41,9 @@ import Testing
   }
 
   /// Whether the JIT leaves the access at `slot` of `instructions` unchecked.
-  static func proven(_ instructions: [Instruction], slot: Int, register: UInt8 = 0, offset: Int32, size: Int)
+  static func proven(
+    _ instructions: [Instruction], slot: Int, register: UInt8 = 0, offset: Int32, size: Int
+  )
     throws -> Bool
   {
     let machine = try Machine(maps: [Self.array], configuration: MachineConfiguration(engine: .jit))
@@ -58,7 +62,8 @@ import Testing
     for key: Int32 in [0, 1] {
       try Self.expectAlike(Self.program(key: key, body), "R0 = 85")
     }
-    #expect(try Self.proven(Self.program(key: 1, body), slot: Self.bodyStart + 1, offset: 8, size: 8))
+    #expect(
+      try Self.proven(Self.program(key: 1, body), slot: Self.bodyStart + 1, offset: 8, size: 8))
     // A key past max_entries: R0 = 0, the check sends it to R0 = 7.
     try Self.expectAlike(Self.program(key: 2, body), "R0 = 7")
   }
@@ -69,10 +74,12 @@ import Testing
     #expect(try !Self.proven(past, slot: Self.bodyStart, offset: 9, size: 8))
     try Self.expectAlike(past, "read of 8 bytes")
     // Moved by 13, a 4-byte read at 0 is [13, 17): checked; by 12 it is proven.
-    let moved = Self.program(key: 1, [.add(.r0, immediate: 13), .load(.word, .r0, from: .r0, offset: 0)])
+    let moved = Self.program(
+      key: 1, [.add(.r0, immediate: 13), .load(.word, .r0, from: .r0, offset: 0)])
     #expect(try !Self.proven(moved, slot: Self.bodyStart + 1, offset: 0, size: 4))
     try Self.expectAlike(moved, "read of 4 bytes")
-    let inside = Self.program(key: 1, [.add(.r0, immediate: 12), .load(.word, .r0, from: .r0, offset: 0)])
+    let inside = Self.program(
+      key: 1, [.add(.r0, immediate: 12), .load(.word, .r0, from: .r0, offset: 0)])
     #expect(try Self.proven(inside, slot: Self.bodyStart + 1, offset: 0, size: 4))
     try Self.expectAlike(inside, "R0 = 0")
     // Below the value: checked (key 0's value starts the region).
@@ -132,7 +139,8 @@ import Testing
       let compiled = try JITTests.outcome(program, engine: .jit, maps: [Self.hash])
       #expect(compiled == interpreted)
       #expect(compiled.0.contains(expected), "\(compiled.0)")
-      let machine = try Machine(maps: [Self.hash], configuration: MachineConfiguration(engine: .jit))
+      let machine = try Machine(
+        maps: [Self.hash], configuration: MachineConfiguration(engine: .jit))
       let prepared = try machine.prepare(instructions: program)
       let pointers = MapValuePointers(
         slots: prepared.slots, count: prepared.count + 1,
@@ -148,7 +156,8 @@ import Testing
           immediate: 0),  // lock add
         .load(.doubleWord, .r0, from: .r0, offset: 0),
       ], "R0 = 7", proven: true, offset: 0, size: 8)
-    try alike([.load(.doubleWord, .r0, from: .r0, offset: 0)], "R0 = 5", proven: true, offset: 0, size: 8)
+    try alike(
+      [.load(.doubleWord, .r0, from: .r0, offset: 0)], "R0 = 5", proven: true, offset: 0, size: 8)
     // [1, 9): one byte past the value and the region.
     try alike(
       [.load(.doubleWord, .r0, from: .r0, offset: 1)], "read of 8 bytes", proven: false, offset: 1,

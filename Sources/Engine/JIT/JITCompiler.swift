@@ -105,7 +105,7 @@ struct JITCompiler {
       a.arithmetic(0x31, r.bpf(number), r.bpf(number), wide: false)  // xor: a zero idiom
     }
     a.load(.rbp, r.context, JITContext.stackTops)
-    a.move(r.counter, immediate: 0)
+    a.arithmetic(0x31, r.counter, r.counter, wide: false)  // xor
     a.store(immediate: 0, r.context, JITContext.tailCalls)
     let body = a.bytes.count
     // With proofs, two copies of the body: the first leaves proven packet

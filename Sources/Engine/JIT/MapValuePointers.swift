@@ -77,21 +77,9 @@ struct MapValuePointers {
   static let limit: Int64 = 1 << 20
 
   init(slots: UnsafeMutablePointer<Slot>, count: Int, storage: Storage) {
-    let unknown = [Value?](repeating: nil, count: 10)
-    let entries =
-      [(slot: 0, state: unknown)]
-      + (0..<count).filter { slots[$0].operation == .callLocal }.map {
-        (slot: Int(slots[$0].offset), state: unknown)
-      }
-    before = SlotFlow.solve(
-      count: count, entries: entries,
-      meet: { old, new in zip(old, new).map { $0 == $1 ? $0 : nil } }
-    ) { index, state in
+    before = SlotFlow.solveRegisters(slots: slots, count: count) {
+      _, slot, next, state, reach in
       var state = state
-      var successors: [(slot: Int, state: [Value?])] = []
-      func reach(_ target: Int, _ state: [Value?]) { successors.append((target, state)) }
-      let slot = slots[index]
-      let next = index + (slot.operation == .loadImmediate64 ? 2 : 1)
       switch slot.operation.family {
       case .jump:
         var (taken, fallThrough) = (state, state)
@@ -115,7 +103,7 @@ struct MapValuePointers {
         {
           result = .valueOrNull(size: size)
         }
-        state = unknown
+        state = [Value?](repeating: nil, count: 10)
         state[0] = result
         reach(next, state)
       case .trap:
@@ -124,7 +112,6 @@ struct MapValuePointers {
         Self.apply(slot, to: &state, storage)
         reach(next, state)
       }
-      return successors
     }
   }
 

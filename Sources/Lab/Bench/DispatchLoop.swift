@@ -19,7 +19,7 @@ public enum CallStyle: String, CaseIterable, Sendable, Codable {
 /// size for the batch form). Only for measuring call styles: no verdict is
 /// read, tail calls are not counted per call.
 public final class DispatchLoop {
-  let memory: ExecutableMemory
+  private let memory: ExecutableMemory
   private let machine: Machine
 
   private typealias Driver =
