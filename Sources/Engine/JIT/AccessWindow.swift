@@ -1,10 +1,10 @@
-/// The JIT's cheap memory check: a window of addresses that the address
+/// The JIT's cheap memory check: windows of addresses that the address
 /// space's page table was last seen to allow, kept in the context block.
 ///
 /// The page table (``AddressSpace``) gives each page the end of the
 /// reachable range it belongs to; an access is allowed when its first
 /// byte's page is below the page count and its last byte is below that
-/// page's end. The window caches one page's answer: after a walk for an
+/// page's end. A window caches one page's answer: after a walk for an
 /// access starting in page P (end E), it holds `low` = P's first address,
 /// `host` = the arena plus `low`, and for each access size S (1, 2, 4, 8)
 /// `span[S]` = how many starts from `low` on end by E without starting
@@ -16,20 +16,155 @@
 /// interpreter's error) and, when allowed, refills the window from its
 /// own page.
 ///
-/// The window is emptied (every span 0: no access passes) when the code
-/// is entered and whenever the engine refreshes the block after a helper
-/// (``JITRuntime/refresh(_:)``), the only places where the page table can
-/// change under a run.
+/// There is one window per ``Region``, chosen when the access is compiled
+/// from what its base register holds, so that accesses to different
+/// regions do not evict each other: the batch form's verdict store to a
+/// record and the body's atomic on a map value (xdp_stack_helper), or its
+/// context reads and packet reads (xdp_classify), each keep their own
+/// page across the loop. Which window an access uses never changes what
+/// it is allowed: every window holds only a page-table answer.
+///
+/// The windows are emptied (every span 0: no access passes) when the code
+/// is entered (those the code uses) and whenever the engine refreshes the
+/// block after a helper (``JITRuntime/refresh(_:)``; all of them), the
+/// only places where the page table can change under a run.
 enum AccessWindow {
-  /// The offset in the block of `span` for an access of `size` bytes.
-  static func span(size: Int) -> Int32 {
-    JITContext.windowSpan + 8 * Int32(size.trailingZeroBitCount)
+  /// Bytes of one window in the block: the page's first address, the
+  /// four spans, the host address.
+  static let bytes: Int32 = 48
+
+  /// What an access's base register holds (``PacketRanges``), which
+  /// picks its window.
+  enum Region: Int, CaseIterable {
+    /// Anything else: stack pointers the JIT does not follow, map values,
+    /// pointers of unknown origin.
+    case other
+    /// The context: the record R1 points to at the entry, or the batch
+    /// form's cursor stepped by whole records.
+    case context
+    /// The packet's `data` plus a known offset.
+    case packet
+
+    /// The offset in the block of the window's page (`low`).
+    var low: Int32 {
+      self == .other
+        ? JITContext.windowLow
+        : JITContext.regionWindows + AccessWindow.bytes * Int32(rawValue - 1)
+    }
+
+    /// The offset of `span` for an access of `size` bytes.
+    func span(size: Int) -> Int32 { low + 8 + 8 * Int32(size.trailingZeroBitCount) }
+
+    /// The offset of the host address of ``low``.
+    var host: Int32 { low + 40 }
   }
 
-  /// Empties the window of the block at `context`.
+  /// Which window each checked access of a program uses. The region of
+  /// a base register is what ``PacketRanges`` knows of it; besides, a
+  /// register filled (64-bit, in the same basic block, not written since)
+  /// from a stack slot where the program stored the context counts as
+  /// the context: the batch form's cursor, which PacketRanges forgets at
+  /// a call (a helper may write the stack), is still the records' address
+  /// in every run that did not overwrite it. A guess is enough: the window
+  /// only caches the page table, so the wrong one costs a walk, never an
+  /// access the table would refuse.
+  struct Plan {
+    /// The windows the code uses: the shared one, and a region's own
+    /// when some access's base register holds it.
+    private(set) var used: Set<Region> = [.other]
+    /// The slots (64-bit stack fills) that load a slot where the program
+    /// stored the context.
+    private var contextFills: Set<Int> = []
+    private var leaders: [Bool] = []
+    private var fills: [(dst: UInt8, index: Int)] = []
+    private var slots: UnsafeMutablePointer<Slot>?
+
+    init() {}
+
+    init(
+      slots: UnsafeMutablePointer<Slot>, count: Int, leaders: [Bool],
+      packetRanges: PacketRanges
+    ) {
+      self.slots = slots
+      self.leaders = leaders
+      var spills: Set<Int16> = []
+      for index in 0..<count {
+        let slot = slots[index]
+        if slot.operation == .storeDouble, slot.dst == 10,
+          packetRanges.value(of: slot.src, at: index) == .context
+        {
+          spills.insert(Int16(truncatingIfNeeded: slot.offset))
+        }
+      }
+      for index in 0..<count {
+        let slot = slots[index]
+        if slot.operation == .loadDouble, slot.src == 10,
+          spills.contains(Int16(truncatingIfNeeded: slot.offset))
+        {
+          contextFills.insert(index)
+        }
+      }
+      for index in 0..<count {
+        let slot = slots[index]
+        let bases: [UInt8] =
+          switch slot.operation.family {
+          case .load: [slot.src]
+          case .store, .atomic: [slot.dst]
+          case .call: [1, 2, 3, 4, 5]  // the inline helpers' arguments
+          default: []
+          }
+        for base in bases {
+          used.insert(guess(base, at: index, packetRanges))
+        }
+      }
+    }
+
+    /// The window of an access through `base` before slot `index`.
+    func region(of base: UInt8, at index: Int, _ packetRanges: PacketRanges) -> Region {
+      let region = guess(base, at: index, packetRanges)
+      return used.contains(region) ? region : .other
+    }
+
+    private func guess(_ base: UInt8, at index: Int, _ packetRanges: PacketRanges) -> Region {
+      switch packetRanges.value(of: base, at: index) {
+      case .context: .context
+      case .packet: .packet
+      default: filledContext(base, before: index) ? .context : .other
+      }
+    }
+
+    /// Whether the last write to `register` before slot `index`, in its
+    /// basic block, is a fill of the spilled context.
+    private func filledContext(_ register: UInt8, before index: Int) -> Bool {
+      guard let slots, register < 10 else { return false }
+      var cursor = index
+      while cursor > 0 && !leaders[cursor] {
+        cursor -= 1
+        let slot = slots[cursor]
+        if contextFills.contains(cursor) { if slot.dst == register { return true } }
+        if writes(slot, register) { return false }
+      }
+      return false
+    }
+
+    /// Whether `slot` may write `register`.
+    private func writes(_ slot: Slot, _ register: UInt8) -> Bool {
+      switch slot.operation.family {
+      case .arithmetic, .byteOrder, .load, .loadImmediate64: slot.dst == register
+      case .store, .jump: false
+      case .atomic: slot.src == register || register == 0
+      default: true  // calls and legacy packet loads
+      }
+    }
+  }
+
+  /// Empties every window of the block at `context`.
   static func empty(_ context: UnsafeMutableRawPointer) {
-    for size in [1, 2, 4, 8] {
-      context.storeBytes(of: UInt64(0), toByteOffset: Int(span(size: size)), as: UInt64.self)
+    for region in Region.allCases {
+      for size in [1, 2, 4, 8] {
+        context.storeBytes(
+          of: UInt64(0), toByteOffset: Int(region.span(size: size)), as: UInt64.self)
+      }
     }
   }
 }
@@ -41,39 +176,55 @@ extension JITCompiler {
     var resume: CodeLabel
     var fault: CodeLabel
     var size: Int
+    var region: AccessWindow.Region
+  }
+
+  /// The window of an access through BPF register `base` before slot
+  /// `index` (``AccessWindow/Plan``).
+  func windowRegion(of base: UInt8, at index: Int) -> AccessWindow.Region {
+    windows.region(of: base, at: index, packetRanges)
   }
 
   /// Leaves in R11 the host address of `size` bytes at R11 (a BPF
   /// address), or jumps to `fault` with the BPF address in R11: the
   /// window's subtraction and compare inline, the walk out of line.
-  mutating func emitWindowCheck(size: Int, fault: CodeLabel) {
+  mutating func emitWindowCheck(
+    size: Int, fault: CodeLabel, region: AccessWindow.Region = .other
+  ) {
     let r = JITRegisters.self
+    let region = windows.used.contains(region) ? region : .other
     let (miss, resume) = (a.makeLabel(), a.makeLabel())
     a.memoryForm(
-      [0x2b], wide: true, reg: r.address.number, base: r.context,
-      displacement: JITContext.windowLow)
-    a.compare(r.address, memory: r.context, AccessWindow.span(size: size))
+      [0x2b], wide: true, reg: r.address.number, base: r.context, displacement: region.low)
+    a.compare(r.address, memory: r.context, region.span(size: size))
     a.jump(.aboveOrEqual, to: miss)
-    a.add(r.address, memory: r.context, JITContext.windowHost)
+    a.add(r.address, memory: r.context, region.host)
     a.bind(resume)
-    windowMisses.append(WindowMiss(label: miss, resume: resume, fault: fault, size: size))
+    windowMisses.append(
+      WindowMiss(label: miss, resume: resume, fault: fault, size: size, region: region))
   }
 
-  /// Empties the window (the prologue).
+  /// Plans the windows and empties those the code may use (the prologue).
   mutating func emitWindowReset() {
-    for size in [1, 2, 4, 8] {
-      a.store(immediate: 0, JITRegisters.context, AccessWindow.span(size: size))
+    windows = AccessWindow.Plan(
+      slots: slots, count: slotCount, leaders: leaders, packetRanges: packetRanges)
+    for region in AccessWindow.Region.allCases where windows.used.contains(region) {
+      for size in [1, 2, 4, 8] {
+        a.store(immediate: 0, JITRegisters.context, region.span(size: size))
+      }
     }
   }
 
-  /// The out-of-line walks and the refill routine they share.
+  /// The out-of-line walks and the refill routines they share.
   mutating func emitWindowMisses() {
     guard !windowMisses.isEmpty else { return }
     let r = JITRegisters.self
-    let refill = a.makeLabel()
+    var refills: [AccessWindow.Region: CodeLabel] = [:]
     for miss in windowMisses {
+      let refill = refills[miss.region] ?? a.makeLabel()
+      refills[miss.region] = refill
       a.bind(miss.label)
-      a.add(r.address, memory: r.context, JITContext.windowLow)
+      a.add(r.address, memory: r.context, miss.region.low)
       a.move(r.scratch, r.address)
       a.shift(digit: 5, r.scratch, by: 12, wide: true)
       a.compare(r.scratch, memory: r.context, JITContext.pages)
@@ -89,12 +240,14 @@ extension JITCompiler {
       a.add(r.address, memory: r.context, JITContext.arena)
       a.jump(to: miss.resume)
     }
-    emitWindowRefill(refill)
+    for region in AccessWindow.Region.allCases {
+      if let refill = refills[region] { emitWindowRefill(refill, region) }
+    }
   }
 
-  /// Refills the window from the page of R11 (an allowed access's
+  /// Refills `region`'s window from the page of R11 (an allowed access's
   /// address); clobbers R10 only.
-  private mutating func emitWindowRefill(_ refill: CodeLabel) {
+  private mutating func emitWindowRefill(_ refill: CodeLabel, _ region: AccessWindow.Region) {
     let r = JITRegisters.self
     let reach = JITContext.windowScratch
     a.bind(refill)
@@ -108,11 +261,19 @@ extension JITCompiler {
     a.store(r.scratch, r.context, reach)
     a.move(r.scratch, r.address)
     a.arithmetic(digit: 4, r.scratch, immediate: -4096, wide: true)
-    a.store(r.scratch, r.context, JITContext.windowLow)
+    a.store(r.scratch, r.context, region.low)
     a.memoryForm([0x29], wide: true, reg: r.scratch.number, base: r.context, displacement: reach)
     a.add(r.scratch, memory: r.context, JITContext.arena)
-    a.store(r.scratch, r.context, JITContext.windowHost)
+    a.store(r.scratch, r.context, region.host)
+    // A range that runs on past the page's last 8-byte start (the usual
+    // case): every span is the whole page.
+    let partial = a.makeLabel()
+    a.compare(memory: r.context, reach, immediate: 4096 + 7)
+    a.jump(.less, to: partial)
+    for size in [1, 2, 4, 8] { a.store(immediate: 4096, r.context, region.span(size: size)) }
+    a.ret()
     // span[S] = max(0, min(reach - S + 1, 4096)).
+    a.bind(partial)
     for size in [1, 2, 4, 8] {
       let (capped, positive) = (a.makeLabel(), a.makeLabel())
       a.load(r.scratch, r.context, reach)
@@ -125,7 +286,7 @@ extension JITCompiler {
       a.jump(.greater, to: positive)
       a.move(r.scratch, immediate: 0)
       a.bind(positive)
-      a.store(r.scratch, r.context, AccessWindow.span(size: size))
+      a.store(r.scratch, r.context, region.span(size: size))
     }
     a.ret()
   }
