@@ -75,7 +75,9 @@ struct DatapathNetwork {
   /// after recording an issue for each file xdpbatch should have removed
   /// itself (``StateFileAudit``).
   func tearDown() {
-    StateFileAudit.expectNothingLeft(of: [veth.name] + (second.map { [$0.name] } ?? []))
+    let interfaces = [veth.name] + (second.map { [$0.name] } ?? [])
+    DatapathProcessAudit.stopSurvivors(of: interfaces)
+    StateFileAudit.expectNothingLeft(of: interfaces)
     for pair in [veth] + (second.map { [$0] } ?? []) {
       if let attachment = try? XDPAttachment.open(interface: pair.name) {
         try? attachment.detach()

@@ -83,6 +83,17 @@ struct ReliabilityTests {
       "\(context): stats reports the kernel's program", sourceLocation: sourceLocation)
     let kernelName = try LoadedProgram.open(id: id).info().name
     let reported = document?["program"] as? String ?? ""
+    if document?["datapath"] as? String == "software" || document?["datapath_dead"] as? Bool == true
+    {
+      // A software datapath (a killed swap's, adopted): the link runs its
+      // redirect program, and stats names the program the datapath (or,
+      // dead, the kernel fallback) runs, the record's.
+      #expect(kernelName == "xdpbatch_xsk", "\(context)", sourceLocation: sourceLocation)
+      #expect(
+        reported == StateDirectory().record(interface: interface)?.program && !reported.isEmpty,
+        "\(context): stats names \(reported), the record another", sourceLocation: sourceLocation)
+      return
+    }
     #expect(
       reported.hasPrefix(kernelName) && !kernelName.isEmpty,
       "\(context): stats names \(reported), the kernel runs \(kernelName)",
@@ -188,6 +199,25 @@ struct ReliabilityTests {
     let left = try FileManager.default.contentsOfDirectory(atPath: StateDirectory().path)
     #expect(
       !left.contains { $0.hasPrefix(interface + ".") }, "no file of \(interface) is left: \(left)")
+  }
+
+  /// A swap that finished before its kill leaves the software datapath
+  /// running: the link runs its redirect program, and `stats` names the
+  /// program the datapath runs (what the kill rounds above then see).
+  @Test func statsAfterASwapToTheSoftwareDatapathNamesItsProgram() throws {
+    let network = try TestNetwork()
+    defer {
+      StateDirectory().removeRecord(interface: network.veth.name)
+      network.tearDown()
+    }
+    let interface = network.veth.name
+    #expect(try BuiltXDPBatch.run(Self.attachArguments(interface, 1)).status == 0)
+    let swap = try BuiltXDPBatch.run(["swap", interface])
+    #expect(swap.status == 0, "\(swap.errors)")
+    #expect(StateDirectory().record(interface: interface)?.isSoftware == true)
+    try Self.expectStatsReportKernel(interface, "after the swap")
+    #expect(try BuiltXDPBatch.run(["detach", interface]).status == 0)
+    try CommandLineTests.expectUntouched(interface)
   }
 
   @Test func lostCountersPinIsPinnedAgain() throws {

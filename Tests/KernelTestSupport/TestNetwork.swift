@@ -39,6 +39,7 @@ public struct TestNetwork {
   /// the namespace; safe to call twice. First records an issue for each
   /// file xdpbatch should have removed itself (``StateFileAudit``).
   public func tearDown() {
+    DatapathProcessAudit.stopSurvivors(of: [veth.name])
     StateFileAudit.expectNothingLeft(of: [veth.name])
     let pins = PinDirectory(interface: veth.name)
     if let attachment = try? XDPAttachment.open(interface: veth.name) {

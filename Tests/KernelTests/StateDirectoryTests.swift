@@ -79,4 +79,43 @@ import Testing
     var status = stat()
     #expect(stat(state.path, &status) == 0 && status.st_mode & 0o777 == 0o700)
   }
+
+  /// A file made in a directory removed meanwhile is made again, up to
+  /// ``StateDirectory/removalRetries`` times; any other failure at once.
+  @Test func aFileIsMadeAgainInARemovedDirectoryUpToTheRetryCount() throws {
+    let state = Self.scratch()
+    defer { try? FileManager.default.removeItem(atPath: state.path) }
+    try state.create()
+    let file = state.file("eth0.lock")
+    // The directory goes before each of the first `removals` tries.
+    func attempts(removals: Int) -> (count: Int, error: SystemCallError?) {
+      var count = 0
+      do {
+        let fd = try state.makingFile { () throws(SystemCallError) in
+          count += 1
+          if count <= removals { rmdir(state.path) }
+          return try SystemCall.check("create \(file)") { open(file, O_WRONLY | O_CREAT, 0o600) }
+        }
+        close(fd)
+        unlink(file)
+        return (count, nil)
+      } catch {
+        return (count, error)
+      }
+    }
+    let once = attempts(removals: 1)
+    #expect(once.count == 2 && once.error == nil)
+    let always = attempts(removals: .max)
+    #expect(always.count == StateDirectory.removalRetries + 1)
+    #expect(always.error?.errno == .notFound)
+    try state.create()
+    var count = 0
+    #expect(throws: SystemCallError("create", errno: .accessDenied)) {
+      try state.makingFile { () throws(SystemCallError) -> Int in
+        count += 1
+        throw SystemCallError("create", errno: .accessDenied)
+      }
+    }
+    #expect(count == 1)
+  }
 }

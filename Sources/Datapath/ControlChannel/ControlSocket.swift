@@ -44,19 +44,11 @@ final class ControlSocket: @unchecked Sendable {
       }
       unlink(path)
     }
-    var attempt = 0
-    while true {
-      do {
-        listener = try UnixListener(path: path)
-        break
-      } catch
-        where attempt < StateDirectory.removalRetries
-        && state.remadeAfterRemoval(error.errno)
-      {
-        attempt += 1  // the directory went meanwhile (demo down)
-      } catch {
-        throw .controlSocket(path: path, step: error.operation, errno: error.errno)
-      }
+    do {
+      // The directory can go meanwhile (demo down): made again.
+      listener = try state.makingFile { () throws(SystemCallError) in try UnixListener(path: path) }
+    } catch {
+      throw .controlSocket(path: path, step: error.operation, errno: error.errno)
     }
   }
 

@@ -68,20 +68,17 @@ public final class InterfaceLock {
       return InterfaceLock(interface: interface, path: path, file: nil, state: state)
     }
     let file: FileLock
-    var attempt = 0
-    while true {
-      do {
-        file = try FileLock.acquire(path: path, mode: StateDirectory.fileMode, waiting: seconds)
-        break
-      } catch {
-        switch error {
-        case .busy(let pid): throw .busy(interface: interface, pid: pid)
-        case .file(let call):
-          // The directory went between create() and here (demo down).
-          guard attempt < StateDirectory.removalRetries, state.remadeAfterRemoval(call.errno)
-          else { throw .file(call) }
-          attempt += 1
-        }
+    do {
+      // The directory can go between create() and here (demo down).
+      file = try state.makingFile(
+        { () throws(FileLock.Failure) in
+          try FileLock.acquire(path: path, mode: StateDirectory.fileMode, waiting: seconds)
+        },
+        errno: { if case .file(let call) = $0 { call.errno } else { nil } })
+    } catch {
+      switch error {
+      case .busy(let pid): throw .busy(interface: interface, pid: pid)
+      case .file(let call): throw .file(call)
       }
     }
     holds.withLock { $0[path] = (thread: pthread_self(), depth: 1) }

@@ -52,22 +52,41 @@ public struct StateDirectory: Hashable, Sendable {
     return (try? create()) != nil
   }
 
+  /// Runs `make`, which makes a file in the directory, and runs it again
+  /// (up to ``removalRetries`` times) when it failed because the
+  /// directory went meanwhile and ``remadeAfterRemoval(_:)`` made it
+  /// again. `errno` reads the failure's error number, nil when it has none.
+  public func makingFile<Made, Failure: Error>(
+    _ make: () throws(Failure) -> Made, errno: (Failure) -> Errno?
+  ) throws(Failure) -> Made {
+    var attempt = 0
+    while true {
+      do {
+        return try make()
+      } catch {
+        guard attempt < Self.removalRetries, let code = errno(error), remadeAfterRemoval(code)
+        else { throw error }
+        attempt += 1
+      }
+    }
+  }
+
+  /// ``makingFile(_:errno:)`` for a system call's failure.
+  public func makingFile<Made>(
+    _ make: () throws(SystemCallError) -> Made
+  ) throws(SystemCallError) -> Made {
+    try makingFile(make, errno: { $0.errno })
+  }
+
   /// Writes `data` to `file` atomically: a temporary file beside it
   /// (`FILE.tmp.PID`), written, flushed and renamed into place, so that a
   /// reader (or a process killed half-way) sees the old contents or the
   /// new, never a mix. A directory removed meanwhile is made again.
   public func write(_ data: Data, to file: String) throws(SystemCallError) {
     let temporary = file + ".tmp.\(getpid())"
-    var attempt = 0
-    let fd: Int32
-    while true {
-      do {
-        fd = try check("create \(temporary)", retryingInterrupts: true) {
-          open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, Self.fileMode)
-        }
-        break
-      } catch  where attempt < Self.removalRetries && remadeAfterRemoval(error.errno) {
-        attempt += 1
+    let fd = try makingFile { () throws(SystemCallError) in
+      try check("create \(temporary)", retryingInterrupts: true) {
+        open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, Self.fileMode)
       }
     }
     do throws(SystemCallError) {
