@@ -138,22 +138,22 @@ import Testing
     let program = try machine.prepare(instructions: instructions)
     let count = program.count + 1
     let ranges = PacketRanges(slots: program.slots, count: count)
-    let leaders = (0..<count).map { $0 == 0 }
     let plan = AccessWindow.Plan(
-      slots: program.slots, count: count, leaders: leaders, packetRanges: ranges)
+      slots: program.slots, count: count, packetRanges: ranges)
     #expect(ranges.value(of: 1, at: 6) == nil)
     #expect(plan.region(of: 1, at: 6, ranges) == .context)
     #expect(plan.region(of: 6, at: 5, ranges) == .other)
     #expect(plan.used == [.other, .context])
-    // A write to R1 between the fill and the access, or a fill of a slot
-    // the context was never stored to, is not the context.
+    // R1 moved by less than a record between the fill and the access, or
+    // filled from a slot the context was never stored to, is not the
+    // context.
     var moved = instructions
-    moved[5] = .add(.r1, immediate: 0)
+    moved[5] = .add(.r1, immediate: 4)
     let movedProgram = try machine.prepare(instructions: moved)
     let movedRanges = PacketRanges(slots: movedProgram.slots, count: count)
     #expect(
       AccessWindow.Plan(
-        slots: movedProgram.slots, count: count, leaders: leaders, packetRanges: movedRanges
+        slots: movedProgram.slots, count: count, packetRanges: movedRanges
       ).region(of: 1, at: 6, movedRanges) == .other)
     var elsewhere = instructions
     elsewhere[4] = .load(.doubleWord, .r1, from: .r10, offset: -16)
@@ -161,8 +161,7 @@ import Testing
     let elsewhereRanges = PacketRanges(slots: elsewhereProgram.slots, count: count)
     #expect(
       AccessWindow.Plan(
-        slots: elsewhereProgram.slots, count: count, leaders: leaders,
-        packetRanges: elsewhereRanges
+        slots: elsewhereProgram.slots, count: count, packetRanges: elsewhereRanges
       ).region(of: 1, at: 6, elsewhereRanges) == .other)
   }
 

@@ -1,3 +1,5 @@
+import BPF
+
 /// The JIT's cheap memory check: windows of addresses that the address
 /// space's page table was last seen to allow, kept in the context block.
 ///
@@ -59,51 +61,28 @@ enum AccessWindow {
     var host: Int32 { low + 40 }
   }
 
-  /// Which window each checked access of a program uses. The region of
-  /// a base register is what ``PacketRanges`` knows of it; besides, a
-  /// register filled (64-bit, in the same basic block, not written since)
-  /// from a stack slot where the program stored the context counts as
-  /// the context: the batch form's cursor, which PacketRanges forgets at
-  /// a call (a helper may write the stack), is still the records' address
-  /// in every run that did not overwrite it. A guess is enough: the window
-  /// only caches the page table, so the wrong one costs a walk, never an
-  /// access the table would refuse.
+  /// Which window each checked access of a program uses. A base
+  /// register that ``PacketRanges`` knows as a packet pointer uses the
+  /// packet's window; one that holds the context, as a pass of its own
+  /// follows it, the context's: R1 at the entry, its copies, the same
+  /// moved by whole records, and 64-bit fills of stack slots it was
+  /// stored to, which (unlike PacketRanges, whose proofs must hold) it
+  /// keeps across calls: the batch form's cursor, filled from its slot
+  /// after the body's helpers and stepped at the loop's back edge. A guess
+  /// is enough: a window only caches the page table, so the wrong one
+  /// costs a walk, never an access the table would refuse.
   struct Plan {
     /// The windows the code uses: the shared one, and a region's own
     /// when some access's base register holds it.
     private(set) var used: Set<Region> = [.other]
-    /// The slots (64-bit stack fills) that load a slot where the program
-    /// stored the context.
-    private var contextFills: Set<Int> = []
-    private var leaders: [Bool] = []
-    private var fills: [(dst: UInt8, index: Int)] = []
-    private var slots: UnsafeMutablePointer<Slot>?
+    /// Per slot, the registers R0-R9 that hold the context (nil: no path
+    /// reaches the slot).
+    private var contexts: [[Bool]?] = []
 
     init() {}
 
-    init(
-      slots: UnsafeMutablePointer<Slot>, count: Int, leaders: [Bool],
-      packetRanges: PacketRanges
-    ) {
-      self.slots = slots
-      self.leaders = leaders
-      var spills: Set<Int16> = []
-      for index in 0..<count {
-        let slot = slots[index]
-        if slot.operation == .storeDouble, slot.dst == 10,
-          packetRanges.value(of: slot.src, at: index) == .context
-        {
-          spills.insert(Int16(truncatingIfNeeded: slot.offset))
-        }
-      }
-      for index in 0..<count {
-        let slot = slots[index]
-        if slot.operation == .loadDouble, slot.src == 10,
-          spills.contains(Int16(truncatingIfNeeded: slot.offset))
-        {
-          contextFills.insert(index)
-        }
-      }
+    init(slots: UnsafeMutablePointer<Slot>, count: Int, packetRanges: PacketRanges) {
+      contexts = Self.contexts(slots, count).map { $0?.registers }
       for index in 0..<count {
         let slot = slots[index]
         let bases: [UInt8] =
@@ -113,9 +92,7 @@ enum AccessWindow {
           case .call: [1, 2, 3, 4, 5]  // the inline helpers' arguments
           default: []
           }
-        for base in bases {
-          used.insert(guess(base, at: index, packetRanges))
-        }
+        for base in bases { used.insert(guess(base, at: index, packetRanges)) }
       }
     }
 
@@ -126,34 +103,76 @@ enum AccessWindow {
     }
 
     private func guess(_ base: UInt8, at index: Int, _ packetRanges: PacketRanges) -> Region {
-      switch packetRanges.value(of: base, at: index) {
-      case .context: .context
-      case .packet: .packet
-      default: filledContext(base, before: index) ? .context : .other
+      if case .packet = packetRanges.value(of: base, at: index) { return .packet }
+      guard base < 10, index < contexts.count, let registers = contexts[index] else {
+        return .other
+      }
+      return registers[Int(base)] ? .context : .other
+    }
+
+    private struct State: Equatable {
+      var registers = [Bool](repeating: false, count: 10)
+      /// Offsets from R10 of 8-byte slots that hold the context.
+      var slots: Set<Int32> = []
+
+      func meet(_ other: State) -> State {
+        State(
+          registers: zip(registers, other.registers).map { $0 && $1 },
+          slots: slots.intersection(other.slots))
       }
     }
 
-    /// Whether the last write to `register` before slot `index`, in its
-    /// basic block, is a fill of the spilled context.
-    private func filledContext(_ register: UInt8, before index: Int) -> Bool {
-      guard let slots, register < 10 else { return false }
-      var cursor = index
-      while cursor > 0 && !leaders[cursor] {
-        cursor -= 1
-        let slot = slots[cursor]
-        if contextFills.contains(cursor) { if slot.dst == register { return true } }
-        if writes(slot, register) { return false }
-      }
-      return false
-    }
-
-    /// Whether `slot` may write `register`.
-    private func writes(_ slot: Slot, _ register: UInt8) -> Bool {
-      switch slot.operation.family {
-      case .arithmetic, .byteOrder, .load, .loadImmediate64: slot.dst == register
-      case .store, .jump: false
-      case .atomic: slot.src == register || register == 0
-      default: true  // calls and legacy packet loads
+    private static func contexts(_ slots: UnsafeMutablePointer<Slot>, _ count: Int) -> [State?] {
+      var entry = State()
+      entry.registers[1] = true
+      let entries =
+        [(slot: 0, state: entry)]
+        + (0..<count).filter { slots[$0].operation == .callLocal }.map {
+          (slot: Int(slots[$0].offset), state: State())
+        }
+      let stride = Int64(XDPContextLayout.engine.stride)
+      return SlotFlow.solve(count: count, entries: entries, meet: { $0.meet($1) }) {
+        index, state in
+        var state = state
+        let slot = slots[index]
+        let next = index + (slot.operation == .loadImmediate64 ? 2 : 1)
+        func set(_ register: UInt8, _ value: Bool) {
+          if register < 10 { state.registers[Int(register)] = value }
+        }
+        func holds(_ register: UInt8) -> Bool {
+          register < 10 && state.registers[Int(register)]
+        }
+        switch slot.operation.family {
+        case .jump:
+          return slot.operation == .ja
+            ? [(Int(slot.offset), state)] : [(Int(slot.offset), state), (next, state)]
+        case .call:
+          guard slot.operation != .exit else { return [] }
+          for register in 0...5 { state.registers[register] = false }
+          return [(next, state)]
+        case .trap:
+          return []
+        case .store:
+          guard slot.dst == 10, let size = slot.operation.storeSize else { break }
+          let start = Int64(slot.offset)
+          state.slots = state.slots.filter {
+            Int64($0) + 8 <= start || start + Int64(size) <= Int64($0)
+          }
+          if slot.operation == .storeDouble, holds(slot.src) { state.slots.insert(slot.offset) }
+        case .atomic:
+          set(0, false)
+          set(slot.src, false)
+        case .packetLoad:
+          for register in 0...5 { state.registers[register] = false }
+        default:
+          switch slot.operation {
+          case .mov64X: set(slot.dst, holds(slot.src))
+          case .add64K, .sub64K: set(slot.dst, holds(slot.dst) && slot.immediate % stride == 0)
+          case .loadDouble where slot.src == 10: set(slot.dst, state.slots.contains(slot.offset))
+          default: set(slot.dst, false)
+          }
+        }
+        return [(next, state)]
       }
     }
   }
@@ -206,8 +225,7 @@ extension JITCompiler {
 
   /// Plans the windows and empties those the code may use (the prologue).
   mutating func emitWindowReset() {
-    windows = AccessWindow.Plan(
-      slots: slots, count: slotCount, leaders: leaders, packetRanges: packetRanges)
+    windows = AccessWindow.Plan(slots: slots, count: slotCount, packetRanges: packetRanges)
     for region in AccessWindow.Region.allCases where windows.used.contains(region) {
       for size in [1, 2, 4, 8] {
         a.store(immediate: 0, JITRegisters.context, region.span(size: size))
