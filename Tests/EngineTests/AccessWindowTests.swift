@@ -129,40 +129,38 @@ import Testing
     ]
   }
 
+  /// The window ``AccessWindow/Plan`` picks for an access through R1 at
+  /// slot 6 of `instructions`, and what ``PacketRanges`` knows of R1 there.
+  static func planned(_ instructions: [Instruction]) throws
+    -> (region: AccessWindow.Region, known: PacketRanges.Value?, used: Set<AccessWindow.Region>)
+  {
+    let machine = try Machine(configuration: MachineConfiguration(engine: .interpreter))
+    let program = try machine.prepare(instructions: instructions)
+    let count = program.count + 1
+    let ranges = PacketRanges(slots: program.slots, count: count)
+    let plan = AccessWindow.Plan(slots: program.slots, count: count, packetRanges: ranges)
+    #expect(plan.region(of: 6, at: 5, ranges) == .other)  // R6: R10 through an `or`
+    return (plan.region(of: 1, at: 6, ranges), ranges.value(of: 1, at: 6), plan.used)
+  }
+
   /// ``AccessWindow/Plan``: the fill of the spilled context reads through
   /// the context's window even where PacketRanges forgot it at the call;
   /// the stack pointer it does not follow, through the shared window.
   @Test func theSpilledContextKeepsItsOwnWindowAcrossACall() throws {
     let instructions = Self.spilledContext(.load(.word, .r2, from: .r1, offset: 8))
-    let machine = try Machine(configuration: MachineConfiguration(engine: .interpreter))
-    let program = try machine.prepare(instructions: instructions)
-    let count = program.count + 1
-    let ranges = PacketRanges(slots: program.slots, count: count)
-    let plan = AccessWindow.Plan(
-      slots: program.slots, count: count, packetRanges: ranges)
-    #expect(ranges.value(of: 1, at: 6) == nil)
-    #expect(plan.region(of: 1, at: 6, ranges) == .context)
-    #expect(plan.region(of: 6, at: 5, ranges) == .other)
-    #expect(plan.used == [.other, .context])
+    let planned = try Self.planned(instructions)
+    #expect(planned.known == nil)
+    #expect(planned.region == .context)
+    #expect(planned.used == [.other, .context])
     // R1 moved by less than a record between the fill and the access, or
     // filled from a slot the context was never stored to, is not the
     // context.
     var moved = instructions
     moved[5] = .add(.r1, immediate: 4)
-    let movedProgram = try machine.prepare(instructions: moved)
-    let movedRanges = PacketRanges(slots: movedProgram.slots, count: count)
-    #expect(
-      AccessWindow.Plan(
-        slots: movedProgram.slots, count: count, packetRanges: movedRanges
-      ).region(of: 1, at: 6, movedRanges) == .other)
+    #expect(try Self.planned(moved).region == .other)
     var elsewhere = instructions
     elsewhere[4] = .load(.doubleWord, .r1, from: .r10, offset: -16)
-    let elsewhereProgram = try machine.prepare(instructions: elsewhere)
-    let elsewhereRanges = PacketRanges(slots: elsewhereProgram.slots, count: count)
-    #expect(
-      AccessWindow.Plan(
-        slots: elsewhereProgram.slots, count: count, packetRanges: elsewhereRanges
-      ).region(of: 1, at: 6, elsewhereRanges) == .other)
+    #expect(try Self.planned(elsewhere).region == .other)
   }
 
   /// After the run, each window holds the page its own accesses last
