@@ -163,6 +163,27 @@ import Testing
     #expect(try Self.planned(elsewhere).region == .other)
   }
 
+  /// Code that may tail call empties every window on entry: its target
+  /// starts past its own prologue and may read through any of them.
+  @Test func codeThatTailCallsEmptiesEveryWindow() throws {
+    let tailCall = Instruction.call(helper: HelperFunction.tailCall.rawValue)
+    let machine = try Machine(configuration: MachineConfiguration(engine: .interpreter))
+    for (instructions, used) in [
+      ([Instruction.move(.r0, immediate: 2), .exit], [AccessWindow.Region.other]),
+      (
+        [.move(.r3, immediate: 0), tailCall, .move(.r0, immediate: 2), .exit],
+        [.other, .context, .packet]
+      ),
+    ] as [([Instruction], Set<AccessWindow.Region>)] {
+      let program = try machine.prepare(instructions: instructions)
+      let count = program.count + 1
+      let plan = AccessWindow.Plan(
+        slots: program.slots, count: count,
+        packetRanges: PacketRanges(slots: program.slots, count: count))
+      #expect(plan.used == used)
+    }
+  }
+
   /// After the run, each window holds the page its own accesses last
   /// used: the record's page in the context's, the stack's first page
   /// (0x1000) in the shared one, so neither evicts the other in a loop.

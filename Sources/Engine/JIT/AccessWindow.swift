@@ -27,7 +27,8 @@ import BPF
 /// it is allowed: every window holds only a page-table answer.
 ///
 /// The windows are emptied (every span 0: no access passes) when the code
-/// is entered (those the code uses) and whenever the engine refreshes the
+/// is entered (those the code uses; all of them in code that may tail
+/// call, whose targets start past their own prologues) and whenever the engine refreshes the
 /// block after a helper (``JITRuntime/refresh(_:)``; all of them), the
 /// only places where the page table can change under a run.
 enum AccessWindow {
@@ -89,10 +90,15 @@ enum AccessWindow {
           switch slot.operation.family {
           case .load: [slot.src]
           case .store, .atomic: [slot.dst]
-          case .call: [1, 2, 3, 4, 5]  // the inline helpers' arguments
+          case .call where slot.operation != .exit: [1, 2, 3, 4, 5]  // the inline helpers' arguments
           default: []
           }
         for base in bases { used.insert(guess(base, at: index, packetRanges)) }
+        // A native tail call enters its target's body past the target's
+        // prologue, and the target may use any window: the entry empties
+        // them all, or a target could pass an access on an answer left
+        // from an earlier run (whose frames the page table then allowed).
+        if slot.operation == .tailCall { used.formUnion(Region.allCases) }
       }
     }
 
