@@ -150,8 +150,12 @@ extension BatchingFigure {
         }
         return (row.program, row.call, String(format: "%15.2f", row.perPacketNanoseconds) + batch)
       })
-    return ([table]
-      + refusals.map { "  - \($0.program): no batch form, batching cannot win: \($0.reason)" })
+    return
+      ([table]
+      + refusals.map { "  - \($0.program): no batch form, batching cannot win: \($0.reason)" }
+      + rows.compactMap { row in
+        row.batchLoss.map { "  - \(row.program) (\(row.call)): \($0)" }
+      })
       .joined(separator: "\n")
   }
 }

@@ -39,6 +39,8 @@ struct JITCompiler {
   var callbackFailed = CodeLabel(id: 0)
   /// Checked accesses whose window compares failed (``AccessWindow``).
   var windowMisses: [WindowMiss] = []
+  /// Which access window each checked access uses (``AccessWindow/Plan``).
+  var windows = AccessWindow.Plan()
   /// The routines the inline packet helpers call, once any is emitted.
   var packetRoutines: PacketRoutines?
 

@@ -158,7 +158,7 @@ extension JITCompiler {
     }
     let fault = stub(.memoryFault, index, size: size, write: write)
     a.loadAddress(r.address, r.bpf(base), offset)
-    emitWindowCheck(size: size, fault: fault)
+    emitWindowCheck(size: size, fault: fault, region: windowRegion(of: base, at: index))
     arenaInAddress = false
     checkedSpans.record(base, offset, size: size)
     return (nil, 0)
