@@ -14,6 +14,7 @@ extension AddressSpace {
     let first = Int(region.start) / Self.pageSize
     let count = (region.length + Self.pageSize - 1) / Self.pageSize
     for page in first..<(first + count) { limits[page] = 0 }
+    generation.pointee &+= 1
   }
 
   /// Opens the pages from `start` up to `end` (both in a region whose
@@ -27,6 +28,7 @@ extension AddressSpace {
       limits[page] = UInt32(truncatingIfNeeded: limit)
       page += 1
     }
+    generation.pointee &+= 1
   }
 
   /// Closes the pages from `start` up to `end` again.
@@ -37,6 +39,7 @@ extension AddressSpace {
       limits[page] = 0
       page += 1
     }
+    generation.pointee &+= 1
   }
 
   /// The host memory of `address`, in a region this space mapped, whether

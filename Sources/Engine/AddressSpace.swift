@@ -21,12 +21,20 @@ public final class AddressSpace {
   /// The largest address space the engine builds (4 GiB less 64 KiB, so
   /// every region end fits 32 bits).
   public static let maximumSize = (1 << 32) - (1 << 16)
+  /// Entries of ``limits``: one for every page of the 32-bit range, past
+  /// the space's end too (0 there), so the page of any 32-bit address can
+  /// be looked up without a bounds check (the JIT's packet guard).
+  static let tableEntries = 1 << 20
 
   /// Host memory backing the whole space; address `a` is `arena + a`.
   let arena: UnsafeMutableRawPointer
   /// Per page: the end address (exclusive) of the region owning it, 0 when
   /// unmapped (or not yet reachable in a reserved region).
   let limits: UnsafeMutablePointer<UInt32>
+  /// Bumped on every change of ``limits``: the JIT's access window
+  /// (``AccessWindow``) keeps its page across runs only while this holds
+  /// the value it was filled at. Allocated once, never moves.
+  let generation: UnsafeMutablePointer<UInt64>
   /// Pages handed out, page 0 included.
   private(set) var pageCount: Int
   /// The mapped and reserved regions, in address order.
@@ -44,7 +52,7 @@ public final class AddressSpace {
   ///   refuses to reserve the virtual range.
   public init(budget: MemoryBudget = .shared) throws(AddressSpaceError) {
     self.budget = budget
-    let pages = Self.maximumSize / Self.pageSize
+    let pages = Self.tableEntries
     guard let arena = Self.reserveHost(Self.maximumSize) else {
       throw .unreservable(bytes: Self.maximumSize)
     }
@@ -54,12 +62,15 @@ public final class AddressSpace {
     }
     self.arena = arena
     limits = table.bindMemory(to: UInt32.self, capacity: pages)
+    generation = .allocate(capacity: 1)
+    generation.initialize(to: 0)
     pageCount = 1
   }
 
   deinit {
     munmap(arena, Self.maximumSize)
-    munmap(limits, Self.maximumSize / Self.pageSize * MemoryLayout<UInt32>.stride)
+    munmap(limits, Self.tableEntries * MemoryLayout<UInt32>.stride)
+    generation.deallocate()
     budget.release(charged)
   }
 
@@ -109,6 +120,7 @@ public final class AddressSpace {
     let first = Int(region.start) / Self.pageSize
     guard region.length > 0 else {
       limits[first] = region.start  // an empty region: only empty accesses at its start
+      generation.pointee &+= 1
       return
     }
     let before = reachable[region.start] ?? 0
@@ -124,6 +136,7 @@ public final class AddressSpace {
     reachable[region.start] = after
     let end = region.start + UInt32(after)
     for page in first..<(first + pages(after)) { limits[page] = end }
+    generation.pointee &+= 1
   }
 
   /// Charges `bytes` of host memory the space's machine keeps for its

@@ -8,7 +8,8 @@
 /// instruction budget, and no callback error. Per call (``runInSeries(_:r1:r2:)``):
 /// R1 and R2, the helpers' work, and the block's executed count, call depth
 /// and status; the JIT's prologue zeroes the other registers, empties
-/// the access window and resets the tail-call count itself. Helpers that
+/// the access window if the page table changed since it was filled
+/// (``AccessWindow``) and resets the tail-call count itself. Helpers that
 /// change the address space refresh the block when they return
 /// (``JITBridge``), so arming it once per series stays true.
 ///
@@ -54,7 +55,7 @@ extension Machine {
     context.storeBytes(of: 0, toByteOffset: Int(JITContext.depth), as: UInt64.self)
     context.storeBytes(of: 0, toByteOffset: Int(JITContext.status), as: UInt64.self)
     defer { if series.usesTailCalls { endTailCalls() } }
-    let result = entry(context)
+    let result = entry(context, r1, r2)
     if context.load(fromByteOffset: Int(JITContext.status), as: UInt64.self) == 0 {
       executedInstructions = Int(
         truncatingIfNeeded: context.load(fromByteOffset: Int(JITContext.executed), as: UInt64.self))

@@ -152,7 +152,10 @@ extension BatchingFigure {
       })
     return
       ([table]
-      + refusals.map { "  - \($0.program): no batch form, batching cannot win: \($0.reason)" })
+      + refusals.map { "  - \($0.program): no batch form, batching cannot win: \($0.reason)" }
+      + rows.compactMap { row in
+        row.batchLoss.map { "  - \(row.program) (\(row.call)): \($0)" }
+      })
       .joined(separator: "\n")
   }
 }

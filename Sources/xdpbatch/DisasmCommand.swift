@@ -1,5 +1,7 @@
 import ArgumentParser
 import BPF
+import Engine
+import Inspection
 
 /// `xdpbatch disasm`: each program's linked instructions, in the syntax of
 /// `llvm-objdump -d`, with map references and subprogram calls by name.
@@ -18,13 +20,23 @@ struct DisasmCommand: ParsableCommand {
   @Flag(help: "Print immediates and offsets in decimal instead of hexadecimal.")
   var decimal = false
 
+  @Flag(
+    help:
+      "Print the engine's JIT-compiled code instead (per-packet form), as hex, and disassembled when objdump or llvm-mc is installed."
+  )
+  var jited = false
+
   func run() throws {
     let file = try BPFObject(contentsOf: object)
     let programs = try program.map { [try file.program(named: $0)] } ?? file.programs()
     for (position, program) in programs.enumerated() {
       if position > 0 { print() }
       print(header(for: program))
-      print(listing(of: program, maps: file.maps), terminator: "")
+      if jited {
+        print(try jitedListing(of: program, maps: file.maps))
+      } else {
+        print(listing(of: program, maps: file.maps), terminator: "")
+      }
     }
   }
 
@@ -49,6 +61,20 @@ struct DisasmCommand: ParsableCommand {
       text += helperComment(program.instructions[line.index]) + "\n"
     }
     return text
+  }
+
+  /// What the engine's JIT makes of `program` (as `prog --jited` shows
+  /// the kernel's): its code, offset 0 the entry.
+  private func jitedListing(of program: Program, maps: [MapDefinition]) throws -> String {
+    let machine = try Machine(maps: maps, configuration: MachineConfiguration(engine: .jit))
+    let code = try machine.nativeCode(for: try machine.prepare(program))
+    let listing = MachineCodeListing(code.bytes)
+    return
+      (listing.hexRows + [
+        "",
+        listing.disassembly
+          ?? "(install binutils' objdump or LLVM's llvm-mc for an x86-64 disassembly)",
+      ]).joined(separator: "\n")
   }
 
   /// `\t; bpf_map_lookup_elem` after a helper call whose id is known.

@@ -33,6 +33,18 @@ struct DisasmCommandTests {
     #expect(zip(lines, lines.dropFirst()).allSatisfy { $0.index < $1.index })
   }
 
+  @Test("--jited prints the engine's code: the prologue's pushes, one access per packet byte")
+  func printsTheEnginesCode() throws {
+    let tx = try Command.run(["disasm", Command.sample("xdp_tx"), "--jited"])
+    #expect(tx.status == 0, "\(tx.errors)")
+    // push rbp, rbx, r12, r13, r14, r15: the entry's first bytes.
+    #expect(tx.output.contains("     0: 55 53 41 54 41 55 41 56 41 57"), "\(tx.output.prefix(400))")
+    if MachineCode.objdumpInstalled {
+      // The swap's byte loads address [arena + data + offset] in one instruction.
+      #expect(tx.output.contains("movzbl 0xb(%r11,%rdi,1),%esi"))
+    }
+  }
+
   @Test("--program selects one program; every program of the object otherwise")
   func selectsPrograms() throws {
     let both = try Command.run(["disasm", Command.sample("xdp_tailcall")])
@@ -65,5 +77,12 @@ struct DisasmCommandTests {
 
     let usage = try Command.run(["disasm"])
     #expect(usage.status == 2)
+  }
+}
+
+/// Whether binutils' objdump is installed (the listing's disassembly).
+enum MachineCode {
+  static let objdumpInstalled = ["/usr/bin/objdump", "/usr/local/bin/objdump"].contains {
+    FileManager.default.isExecutableFile(atPath: $0)
   }
 }

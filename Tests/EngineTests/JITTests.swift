@@ -128,7 +128,7 @@ import Testing
   /// context block names, returns R0, and a fault is thrown by
   /// `withNativeRun` naming the instruction, as a run would.
   @Test func nativeCodeRunsFromACopy() throws {
-    typealias Entry = @convention(c) (UnsafeMutableRawPointer) -> UInt64
+    typealias Entry = @convention(c) (UnsafeMutableRawPointer, UInt64, UInt64) -> UInt64
     let machine = try Machine(configuration: MachineConfiguration(engine: .jit))
     let sum = try machine.prepare(instructions: [
       .move(.r0, .r1), .arithmetic(.add, .r0, .r2), .exit,
@@ -144,11 +144,7 @@ import Testing
       let outcome: String
       do {
         try machine.withNativeRun { context in
-          let registers = context.load(
-            fromByteOffset: NativeCode.registerFileField, as: UnsafeMutablePointer<UInt64>.self)
-          registers[1] = 40
-          registers[2] = 2
-          result = entry(context)
+          result = entry(context, 40, 2)
         }
         outcome = "R0 = \(result)"
       } catch {

@@ -146,7 +146,7 @@ import Testing
     let code = try #require(setup.machine.compiledCode(for: setup.programs[0]))
     var results: [UInt64] = []
     try setup.machine.withNativeRun { context in
-      for _ in 0..<3 { results.append(code.entry(context)) }
+      for _ in 0..<3 { results.append(code.entry(context, 0, 0)) }
     }
     #expect(results == [34, 34, 34])
   }

@@ -200,6 +200,12 @@ import Testing
     try Self.expectAlike(Self.reader, data: 56, end: 200, outcome: "R0 = 9097")
     // data in page 0 (never mapped), data_end in the region.
     try Self.expectAlike(Self.reader, data: 16 - start, end: 50, outcome: outside(16 + 39))
+    // data in the last page of the 32-bit range, past the space's pages
+    // (the guard reads its page's entry without comparing with the page
+    // count: 0 there), and data_end past it.
+    try Self.expectAlike(
+      Self.reader, data: 0xffff_f000 - start, end: 0xffff_ffff - start,
+      outcome: outside(0xffff_f000 + 39))
   }
 
   /// Where the test record's region starts: the first region a fresh

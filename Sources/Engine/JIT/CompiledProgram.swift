@@ -10,8 +10,10 @@ final class CompiledProgram {
   /// callbacks absolute), handed out as ``NativeCode``.
   let bytes: [UInt8]
 
-  /// The C signature of the code: context block in, R0 out.
-  typealias Entry = @convention(c) (UnsafeMutableRawPointer) -> UInt64
+  /// The C signature of the code: the context block, R1 and R2 in, R0
+  /// out (R1 in a register, as the kernel's dispatcher hands over the
+  /// context: no store and reload on the path to the first access).
+  typealias Entry = @convention(c) (UnsafeMutableRawPointer, UInt64, UInt64) -> UInt64
 
   init(memory: ExecutableMemory, bodyOffset: Int, bytes: [UInt8]) {
     self.memory = memory

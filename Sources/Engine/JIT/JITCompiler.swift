@@ -17,6 +17,8 @@ struct JITCompiler {
   let stackPointers: StackPointers
   /// Packet pointers and the ranges the program proves (``PacketRanges``).
   let packetRanges: PacketRanges
+  /// Pointers into array map values of known size (``MapValuePointers``).
+  let mapValues: MapValuePointers
   /// Whether the body being emitted is the copy that leaves accesses in a
   /// proven packet range unchecked (``PacketRanges``); the other copy,
   /// entered where a proof's bytes are not in one region, checks them all.
@@ -26,6 +28,10 @@ struct JITCompiler {
   /// Per register (R0-R10), the bytes relative to its value that a check
   /// in the current basic block allowed (``CheckedSpans``).
   var checkedSpans = CheckedSpans()
+  /// Whether R11 holds the arena here (``hostOperand``): set by the first
+  /// unchecked access of a basic block, cleared by anything that may
+  /// write R11 (a checked access, a call, an atomic, a packet guard).
+  var arenaInAddress = false
   /// Instructions executed since the counter register was last updated.
   var pending = 0
   var stubs: [FaultStub] = []
@@ -33,6 +39,8 @@ struct JITCompiler {
   var callbackFailed = CodeLabel(id: 0)
   /// Checked accesses whose window compares failed (``AccessWindow``).
   var windowMisses: [WindowMiss] = []
+  /// Which access window each checked access uses (``AccessWindow/Plan``).
+  var windows = AccessWindow.Plan()
   /// The routines the inline packet helpers call, once any is emitted.
   var packetRoutines: PacketRoutines?
 
@@ -46,12 +54,13 @@ struct JITCompiler {
     var write = false
   }
 
-  init(_ program: PreparedProgram) {
+  init(_ program: PreparedProgram, storage: MapValuePointers.Storage = .init()) {
     slots = program.slots
     slotCount = program.count + 1
     leaders = Array(repeating: false, count: slotCount)
     stackPointers = StackPointers(slots: slots, count: slotCount)
     packetRanges = PacketRanges(slots: slots, count: slotCount)
+    mapValues = MapValuePointers(slots: slots, count: slotCount, storage: storage)
     // A proof's check may leave for the checked copy's slot: both copies
     // count instructions from there.
     for index in packetRanges.proofSites.keys { leaders[index] = true }
@@ -65,9 +74,11 @@ struct JITCompiler {
   }
 
   /// The code and the offset of the body (where tail calls enter).
-  static func compile(_ program: PreparedProgram) throws(JITError) -> CompiledProgram {
+  static func compile(
+    _ program: PreparedProgram, storage: MapValuePointers.Storage = .init()
+  ) throws(JITError) -> CompiledProgram {
     #if arch(x86_64)
-      var compiler = JITCompiler(program)
+      var compiler = JITCompiler(program, storage: storage)
       let body = compiler.emitProgram()
       guard let code = compiler.a.finish() else {
         throw .unresolvedLabel(program: program.name)
@@ -83,18 +94,20 @@ struct JITCompiler {
     slotLabels = (0..<slotCount).map { _ in a.makeLabel() }
     epilogue = a.makeLabel()
     callbackFailed = a.makeLabel()
-    // Prologue: save callee-saved registers, align the stack, load R1, R2, R10.
+    // Prologue: save callee-saved registers, align the stack, take R1 and
+    // R2 from the C arguments (RSI, RDX: the context block is RDI), load R10.
     for reg in [X86Register.rbp, .rbx, .r12, .r13, .r14, .r15] { a.push(reg) }
     a.arithmetic(digit: 5, .rsp, immediate: 8, wide: true)
     a.move(r.context, .rdi)
+    a.move(r.bpf(1), .rsi)
+    a.move(r.bpf(2), .rdx)
     emitWindowReset()
     a.store(.rsp, r.context, JITContext.savedStack)
-    a.load(r.scratch, r.context, JITContext.registers)
-    for number in [0, 3, 4, 5, 6, 7, 8, 9] as [UInt8] { a.move(r.bpf(number), immediate: 0) }
-    a.load(.rdi, r.scratch, 8)
-    a.load(.rsi, r.scratch, 16)
+    for number in [0, 3, 4, 5, 6, 7, 8, 9] as [UInt8] {
+      a.arithmetic(0x31, r.bpf(number), r.bpf(number), wide: false)  // xor: a zero idiom
+    }
     a.load(.rbp, r.context, JITContext.stackTops)
-    a.move(r.counter, immediate: 0)
+    a.arithmetic(0x31, r.counter, r.counter, wide: false)  // xor
     a.store(immediate: 0, r.context, JITContext.tailCalls)
     let body = a.bytes.count
     // With proofs, two copies of the body: the first leaves proven packet
@@ -127,24 +140,44 @@ struct JITCompiler {
   private mutating func emitBody() {
     var index = 0
     checkedSpans = CheckedSpans()
+    arenaInAddress = false
     while index < slotCount {
       if leaders[index] {
         flush()
         checkedSpans = CheckedSpans()
+        arenaInAddress = false
       }
       a.bind(slotLabels[index])
       pending += 1
       let slot = slots[index]
       if provenBody, let site = packetRanges.proofSites[index] {
         emitPacketGuard(site.register, bytes: site.bytes, index)
+        arenaInAddress = false
       }
       emit(slot, at: index)
       checkedSpans.forget(after: slot)
+      if Self.mayWriteAddress(slot) { arenaInAddress = false }
       if slot.operation == .loadImmediate64, index + 1 < slotCount {
         a.bind(slotLabels[index + 1])
         index += 1
       }
       index += 1
+    }
+  }
+
+  /// Whether the code of `slot` may write R11 (beyond an access's own
+  /// check, which clears ``arenaInAddress`` itself): calls, atomics and
+  /// legacy packet loads, divisions (the divisor) and shifts by a register
+  /// (RCX is saved there).
+  static func mayWriteAddress(_ slot: Slot) -> Bool {
+    switch slot.operation.family {
+    case .byteOrder, .loadImmediate64, .load, .store, .jump: return false
+    case .arithmetic:
+      switch slot.operation {
+      case .lsh64X, .rsh64X, .arsh64X, .lsh32X, .rsh32X, .arsh32X: return true
+      default: return slot.operation.division != nil
+      }
+    default: return true
     }
   }
 

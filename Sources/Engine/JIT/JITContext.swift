@@ -55,8 +55,17 @@ enum JITContext {
   /// The helpers' work so far in the run (``Machine/helperWork``), which
   /// the inline packet helpers charge as the engine's Swift code does.
   static let helperWork: Int32 = batchFrames + 8
+  /// The access windows of the context records and of packets
+  /// (``AccessWindow/Region``), laid out as the first window at
+  /// ``windowLow``: page, four spans, host address.
+  static let regionWindows: Int32 = helperWork + 8
+  /// The address of the address space's ``AddressSpace/generation``.
+  static let spaceGeneration: Int32 = regionWindows + 2 * AccessWindow.bytes
+  /// The generation the access windows were filled at: the prologue keeps
+  /// them when the space still has it, and empties them all otherwise.
+  static let windowGeneration: Int32 = spaceGeneration + 8
   /// Bytes in the block.
-  static let size = Int(helperWork) + 8
+  static let size = Int(windowGeneration) + 8
 
   /// Values of the status field.
   enum Status: Int32 {

@@ -5,7 +5,9 @@
 /// constant on every path (``StackPointers``), that lies inside the
 /// current 512-byte stack frame, which cannot leave it; and, in the copy
 /// of the body that follows proofs (``PacketRanges``), an access within
-/// the packet range the program proved and the code checked; and an access
+/// the packet range the program proved and the code checked; an access
+/// within an array map's value the program looked up and checked for 0
+/// (``MapValuePointers``); and an access
 /// within the bytes an earlier check in the same basic block allowed
 /// through the same, unchanged register (``CheckedSpans``).
 extension JITCompiler {
@@ -27,20 +29,24 @@ extension JITCompiler {
         case .loadSignedHalf: ([0x0f, 0xbf], 2, true)
         default: ([0x63], 4, true)
         }
-      let displacement = checkedAddress(s.src, s.offset, size: size, write: false, index)
-      a.memoryForm(opcode, wide: wide, reg: d.number, base: host, displacement: displacement)
+      let operand = hostOperand(s.src, s.offset, size: size, write: false, index)
+      a.memoryForm(
+        opcode, wide: wide, reg: d.number, base: host, index: operand.index,
+        displacement: operand.displacement)
     case .storeByte, .storeHalf, .storeWord, .storeDouble:
       let size = s.operation.storeSize!
-      let displacement = checkedAddress(s.dst, s.offset, size: size, write: true, index)
+      let operand = hostOperand(s.dst, s.offset, size: size, write: true, index)
       a.memoryForm(
         size == 1 ? [0x88] : [0x89], wide: size == 8, reg: x.number, base: host,
-        displacement: displacement, prefix: size == 2 ? [0x66] : [], byteRegisters: size == 1)
+        index: operand.index, displacement: operand.displacement,
+        prefix: size == 2 ? [0x66] : [], byteRegisters: size == 1)
     case .storeImmediateByte, .storeImmediateHalf, .storeImmediateWord, .storeImmediateDouble:
       let size = s.operation.storeSize!
-      let displacement = checkedAddress(s.dst, s.offset, size: size, write: true, index)
+      let operand = hostOperand(s.dst, s.offset, size: size, write: true, index)
       a.memoryForm(
         size == 1 ? [0xc6] : [0xc7], wide: size == 8, reg: 0, base: host,
-        displacement: displacement, prefix: size == 2 ? [0x66] : [])
+        index: operand.index, displacement: operand.displacement,
+        prefix: size == 2 ? [0x66] : [])
       switch size {
       case 1: a.emit(UInt8(truncatingIfNeeded: k))
       case 2: a.emit(UInt8(truncatingIfNeeded: k), UInt8(truncatingIfNeeded: k >> 8))
@@ -117,37 +123,63 @@ extension JITCompiler {
   mutating func checkedAddress(
     _ base: UInt8, _ offset: Int32, size: Int, write: Bool, _ index: Int
   ) -> Int32 {
+    let operand = hostOperand(base, offset, size: size, write: write, index)
+    if let register = operand.index {
+      a.arithmetic(0x01, JITRegisters.address, register, wide: true)
+      arenaInAddress = false
+    }
+    return operand.displacement
+  }
+
+  /// The host operand of `size` bytes at BPF register `base` + `offset`:
+  /// R11 plus `index` (when set) plus `displacement`, or a jump to a fault
+  /// stub naming the instruction, the address and the size. An access
+  /// that needs no check is addressed as the arena (R11, loaded once per
+  /// basic block while nothing clobbers it: ``arenaInAddress``) plus the
+  /// BPF register plus the offset, one instruction as the kernel's JIT
+  /// emits it; a checked one leaves its host address in R11.
+  mutating func hostOperand(
+    _ base: UInt8, _ offset: Int32, size: Int, write: Bool, _ index: Int
+  ) -> (index: X86Register?, displacement: Int32) {
     let r = JITRegisters.self
     if let frame = stackPointers.offset(of: base, at: index) {
       let start = Int64(frame) + Int64(offset)
       if start >= -Int64(Machine.frameSize) && start + Int64(size) <= 0 {
-        a.load(r.address, r.context, JITContext.arena)
-        a.arithmetic(0x01, r.address, .rbp, wide: true)
-        return Int32(start)
+        loadArena()
+        return (.rbp, Int32(start))
       }
     }
-    if provenBody && packetRanges.proves(base, offset, size: size, at: index) {
-      a.load(r.address, r.context, JITContext.arena)
-      a.arithmetic(0x01, r.address, r.bpf(base), wide: true)
-      return offset
-    }
-    if checkedSpans.holds(base, offset, size: size) {
-      a.load(r.address, r.context, JITContext.arena)
-      a.arithmetic(0x01, r.address, r.bpf(base), wide: true)
-      return offset
+    if (provenBody && packetRanges.proves(base, offset, size: size, at: index))
+      || mapValues.proves(base, offset, size: size, at: index)
+      || checkedSpans.holds(base, offset, size: size)
+    {
+      loadArena()
+      return (r.bpf(base), offset)
     }
     let fault = stub(.memoryFault, index, size: size, write: write)
     a.loadAddress(r.address, r.bpf(base), offset)
-    emitWindowCheck(size: size, fault: fault)
+    emitWindowCheck(size: size, fault: fault, region: windowRegion(of: base, at: index))
+    arenaInAddress = false
     checkedSpans.record(base, offset, size: size)
-    return 0
+    return (nil, 0)
+  }
+
+  /// R11 = the arena, unless it holds it already.
+  private mutating func loadArena() {
+    guard !arenaInAddress else { return }
+    a.load(JITRegisters.address, JITRegisters.context, JITContext.arena)
+    arenaInAddress = true
   }
 
   /// At a compare that raises the proven range to `bytes` from `data`
   /// (``PacketRanges/proofSites``), with `register` = `data` + `bytes`:
   /// continues in the fully checked copy of the body at this slot unless
   /// `[data, data + bytes)` lies in one region of the address space, as
-  /// the page table says (the walk a checked access of those bytes makes).
+  /// the page table says (the walk a checked access of those bytes makes:
+  /// the region of `data`'s page ends at or past `data + bytes`). `data`
+  /// is a 32-bit load's value (``PacketRanges``), so its page always has
+  /// an entry in the table (``AddressSpace/tableEntries``; 0 past the
+  /// space's pages, which sends the run to the checked copy).
   /// Clobbers R10 and R11.
   mutating func emitPacketGuard(_ register: UInt8, bytes: Int32, _ index: Int) {
     let r = JITRegisters.self
@@ -155,14 +187,11 @@ extension JITCompiler {
     let checked = checkedLabels[index]
     a.move(r.address, pointer)
     a.arithmetic(digit: 5, r.address, immediate: bytes, wide: true)
-    a.jump(.below, to: checked)  // data + bytes wrapped: no range
-    a.move(r.scratch, r.address)
-    a.shift(digit: 5, r.scratch, by: 12, wide: true)
-    a.compare(r.scratch, memory: r.context, JITContext.pages)
-    a.jump(.aboveOrEqual, to: checked)
-    a.shift(digit: 4, r.scratch, by: 2, wide: true)
-    a.add(r.scratch, memory: r.context, JITContext.limits)
-    a.memoryForm([0x8b], wide: false, reg: r.scratch.number, base: r.scratch, displacement: 0)
+    a.shift(digit: 5, r.address, by: 12, wide: true)
+    a.load(r.scratch, r.context, JITContext.limits)
+    a.memoryForm(
+      [0x8b], wide: false, reg: r.scratch.number, base: r.scratch, index: r.address, scale: 4,
+      displacement: 0)
     a.arithmetic(0x39, r.scratch, pointer, wide: true)  // the region's end against data + bytes
     a.jump(.below, to: checked)
   }

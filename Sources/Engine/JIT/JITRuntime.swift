@@ -28,6 +28,7 @@ final class JITRuntime {
     self[JITContext.machine] = UInt64(
       UInt(bitPattern: Unmanaged.passUnretained(machine).toOpaque()))
     self[JITContext.registers] = UInt64(UInt(bitPattern: machine.registers))
+    refresh(machine.addressSpace)
     for frame in 0..<Machine.frameLimit {
       self[JITContext.stackTops + Int32(frame * 8)] = machine.stackTops[frame]
     }
@@ -70,6 +71,7 @@ final class JITRuntime {
     self[JITContext.arena] = UInt64(UInt(bitPattern: space.arena))
     self[JITContext.limits] = UInt64(UInt(bitPattern: space.limits))
     self[JITContext.pages] = UInt64(space.pageCount)
+    self[JITContext.spaceGeneration] = UInt64(UInt(bitPattern: space.generation))
     AccessWindow.empty(context)
   }
 
@@ -90,7 +92,10 @@ extension Machine {
     if let code = program.compiled { return code }
     if program.compileFailure != nil { return nil }
     do {
-      let code = try JITCompiler.compile(program)
+      let code = try JITCompiler.compile(
+        program,
+        storage: MapValuePointers.Storage(
+          maps: maps, processor: Int(configuration.processorID), space: addressSpace))
       program.compiled = code
       program.entry = code.entry
       return code
@@ -111,7 +116,7 @@ extension Machine {
 
   /// Runs compiled code with the registers ``run(_:r1:r2:)`` set up.
   func runCompiled(_ entry: CompiledProgram.Entry) throws(ExecutionError) -> UInt64 {
-    let result = entry(armContext())
+    let result = entry(armContext(), registers[1], registers[2])
     return try finishCompiledRun(result)
   }
 

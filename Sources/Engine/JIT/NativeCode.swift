@@ -2,10 +2,11 @@
 /// machine code of its own: a driver loop that places a copy beside it
 /// (in ``ExecutableMemory``) and calls it the ways a NIC driver can.
 ///
-/// The code's C signature is `uint64_t code(void *context)`: the
-/// machine's context block in (``Machine/withNativeRun(_:)`` hands it
-/// out), R0 out. It takes R1 and R2 from the machine's register file,
-/// whose address the block holds at ``registerFileField``.
+/// The code's C signature is `uint64_t code(void *context, uint64_t r1,
+/// uint64_t r2)`: the machine's context block (``Machine/withNativeRun(_:)``
+/// hands it out), R1 and R2 in, R0 out. Helpers find the registers in the
+/// machine's register file, whose address the block holds at
+/// ``registerFileField``.
 public struct NativeCode: Sendable {
   /// The machine code. Position-independent: jumps inside it are
   /// relative and its calls back into the engine (helpers, tail calls,

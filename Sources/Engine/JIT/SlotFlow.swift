@@ -32,4 +32,33 @@ enum SlotFlow {
     }
     return before
   }
+
+  /// Facts about R0-R9 (nil: none), from the program's entry and every
+  /// subprogram's entry, which know nothing; a fact holds where every
+  /// path agrees on it. `transfer(index, slot, next, state, reach)` hands
+  /// each successor its state through `reach`; `next` is the slot after
+  /// `slot` (ld_imm64 takes two).
+  static func solveRegisters<Fact: Equatable>(
+    slots: UnsafeMutablePointer<Slot>, count: Int,
+    transfer: (
+      _ index: Int, _ slot: Slot, _ next: Int, _ state: [Fact?], _ reach: (Int, [Fact?]) -> Void
+    ) -> Void
+  ) -> [[Fact?]?] {
+    let unknown = [Fact?](repeating: nil, count: 10)
+    let entries =
+      [(slot: 0, state: unknown)]
+      + (0..<count).filter { slots[$0].operation == .callLocal }.map {
+        (slot: Int(slots[$0].offset), state: unknown)
+      }
+    return solve(
+      count: count, entries: entries,
+      meet: { old, new in zip(old, new).map { $0 == $1 ? $0 : nil } }
+    ) { index, state in
+      var successors: [(slot: Int, state: [Fact?])] = []
+      let slot = slots[index]
+      let next = index + (slot.operation == .loadImmediate64 ? 2 : 1)
+      transfer(index, slot, next, state) { successors.append(($0, $1)) }
+      return successors
+    }
+  }
 }

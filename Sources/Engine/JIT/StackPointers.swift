@@ -21,21 +21,9 @@ struct StackPointers {
   static let limit: Int64 = 1 << 20
 
   init(slots: UnsafeMutablePointer<Slot>, count: Int) {
-    let unknown = [Int32?](repeating: nil, count: 10)
-    let entries =
-      [(slot: 0, state: unknown)]
-      + (0..<count).filter { slots[$0].operation == .callLocal }.map {
-        (slot: Int(slots[$0].offset), state: unknown)
-      }
-    before = SlotFlow.solve(
-      count: count, entries: entries,
-      meet: { old, new in zip(old, new).map { $0 == $1 ? $0 : nil } }
-    ) { index, state in
+    before = SlotFlow.solveRegisters(slots: slots, count: count) {
+      _, slot, next, state, reach in
       var state = state
-      var successors: [(slot: Int, state: [Int32?])] = []
-      func reach(_ target: Int, _ state: [Int32?]) { successors.append((target, state)) }
-      let slot = slots[index]
-      let next = index + (slot.operation == .loadImmediate64 ? 2 : 1)
       switch slot.operation.family {
       case .jump:
         reach(Int(slot.offset), state)
@@ -53,7 +41,6 @@ struct StackPointers {
         Self.apply(slot, to: &state)
         reach(next, state)
       }
-      return successors
     }
   }
 

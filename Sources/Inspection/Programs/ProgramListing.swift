@@ -99,7 +99,8 @@ public struct MachineCodeListing: Sendable {
   /// The x86-64 disassembly, when a tool for it is installed.
   public var disassembly: String?
 
-  init(_ code: [UInt8]) {
+  /// The listing of `code` (x86-64).
+  public init(_ code: [UInt8]) {
     hexRows = stride(from: 0, to: code.count, by: 16).map { offset in
       let row = code[offset..<min(offset + 16, code.count)]
       return String(format: "%6x: ", offset)

@@ -50,8 +50,9 @@ public final class DispatchLoop {
 
   /// The driver, `driver(context, records, count)`, for code placed right
   /// after it (16-byte aligned). RBX = i, R12 = context, R13 = records,
-  /// R14 = count, R15 = the register file; after each call it stops if
-  /// the run's status is set.
+  /// R14 = count; each call gets the context, the record and `r2` as its
+  /// three C arguments (``NativeCode``); after each call it stops if the
+  /// run's status is set.
   static func driver(style: CallStyle, r2: Int32) -> [UInt8] {
     var a = DriverAssembly()
     a.emit(0x53, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57)  // push rbx, r12-r15
@@ -60,18 +61,13 @@ public final class DispatchLoop {
     a.emit(0x49, 0x89, 0xd6)  // mov r14, rdx
     a.emit(0xbb)  // mov ebx, 0
     a.emit32(0)
-    a.emit(0x4d, 0x8b, 0xbc, 0x24)  // mov r15, [r12 + register file]
-    a.emit32(Int32(NativeCode.registerFileField))
     a.bind(.loop)
     a.emit(0x4c, 0x39, 0xf3)  // cmp rbx, r14
     a.emit(0x0f, 0x83)  // jae done
     a.reference(.done)
-    a.emit(0x49, 0x8b, 0x84, 0xdd)  // mov rax, [r13 + rbx*8]
+    a.emit(0x49, 0x8b, 0xb4, 0xdd)  // mov rsi, [r13 + rbx*8]: R1
     a.emit32(0)
-    a.emit(0x49, 0x89, 0x87)  // mov [r15 + 8], rax: R1
-    a.emit32(8)
-    a.emit(0x49, 0xc7, 0x87)  // mov qword [r15 + 16], r2: R2
-    a.emit32(16)
+    a.emit(0x48, 0xc7, 0xc2)  // mov rdx, r2: R2
     a.emit32(r2)
     a.emit(0x4c, 0x89, 0xe7)  // mov rdi, r12
     switch style {

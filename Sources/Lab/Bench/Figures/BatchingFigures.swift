@@ -79,12 +79,16 @@ public struct BatchingFigure: Encodable, Sendable {
   /// (a tail call never returns to the batch loop); nil when it has a
   /// batch form.
   public var batchRefusal: String? = nil
+  /// Why the batch form lost with this call style (``explainingLosses(reference:)``);
+  /// nil where it did not lose or has no batch form.
+  public var batchLoss: String? = nil
 
   private enum CodingKeys: String, CodingKey {
     case program, call, speedup
     case perPacketNanoseconds = "perPacketNs"
     case batchNanoseconds = "batchNs"
     case batchRefusal = "batchRefused"
+    case batchLoss = "batchLoses"
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -95,6 +99,42 @@ public struct BatchingFigure: Encodable, Sendable {
     try container.encode(batchNanoseconds, forKey: .batchNanoseconds)
     try container.encode(speedup, forKey: .speedup)
     try container.encode(batchRefusal, forKey: .batchRefusal)
+    try container.encode(batchLoss, forKey: .batchLoss)
+  }
+
+  /// A program that only returns XDP_PASS: its per-packet row is what a
+  /// call costs with each style, its batch row what the batch loop's step
+  /// costs, measured beside the samples.
+  static let reference = Program(
+    name: "return_only", sectionName: "xdp", instructions: [.move(.r0, immediate: 2), .exit])
+
+  /// `rows` with ``batchLoss`` set on every row whose batch form is slower
+  /// than its per-packet form: by how much, what the saved call and the
+  /// loop's step cost (the `reference` rows, same call style), and what
+  /// the body costs in each form once those are taken out.
+  static func explainingLosses(_ rows: [BatchingFigure], reference: [BatchingFigure])
+    -> [BatchingFigure]
+  {
+    rows.map { row in
+      guard let batch = row.batchNanoseconds, batch > row.perPacketNanoseconds else { return row }
+      var explained = row
+      let loss = String(
+        format: "the batch form loses %.1f ns a packet", batch - row.perPacketNanoseconds)
+      guard let call = reference.first(where: { $0.call == row.call }),
+        let step = call.batchNanoseconds
+      else {
+        explained.batchLoss = loss + " (the call and the loop step were not measured)"
+        return explained
+      }
+      explained.batchLoss =
+        loss
+        + String(
+          format:
+            ": the %@ call it saves costs %.1f ns and its loop step %.1f ns (a program that only returns); the body takes %.1f ns in the loop against %.1f ns per call",
+          row.call, call.perPacketNanoseconds, step, batch - step,
+          row.perPacketNanoseconds - call.perPacketNanoseconds)
+      return explained
+    }
   }
 
   /// Every sample in the JIT, per packet from the machine-code driver
@@ -128,6 +168,25 @@ public struct BatchingFigure: Encodable, Sendable {
         }
       } catch {
         progress.note("batching: \(name): \(error)")
+      }
+    }
+    guard !rows.isEmpty else { return rows }
+    progress.step("batching: a program that only returns (the call and the loop step)")
+    do {
+      let reference = try BatchingBench.run(Self.reference, maps: [], frames: frames).map {
+        BatchingFigure(
+          program: Self.reference.name, call: $0.call.rawValue,
+          perPacketNanoseconds: $0.perPacketNanoseconds, batchNanoseconds: $0.batchNanoseconds,
+          speedup: $0.speedup)
+      }
+      rows = explainingLosses(rows, reference: reference)
+    } catch {
+      progress.note("batching: the reference program: \(error)")
+      rows = explainingLosses(rows, reference: [])
+    }
+    for row in rows {
+      if let loss = row.batchLoss {
+        progress.note("batching: \(row.program) (\(row.call)): \(loss)")
       }
     }
     return rows
