@@ -100,4 +100,46 @@ struct VanishedInterfaceTests {
     #expect(!PinDirectory.exists(PinDirectory(interface: interface).path))
     #expect(StateFileAudit.unjustifiedFiles(of: interface).isEmpty)
   }
+
+  /// Whether another process holds the lock at `path` within 5 s.
+  static func waitUntilBusy(_ path: String) -> Bool {
+    let deadline = Date().addingTimeInterval(5)
+    while Date() < deadline {
+      let fd = open(path, O_RDONLY | O_CLOEXEC)
+      if fd >= 0 {
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 { return errno == EWOULDBLOCK }
+        flock(fd, LOCK_UN)
+      }
+      usleep(10_000)
+    }
+    return false
+  }
+
+  /// A deleted interface whose lock another command holds (its own
+  /// removal by a concurrent command, or an attach) is waited for: after
+  /// the next command, its files are gone. Before, the next command
+  /// skipped it and left every file.
+  @Test func aDeletedInterfaceBusyWithAnotherCommandIsWaitedFor() throws {
+    let network = try TestNetwork()
+    defer { network.tearDown() }
+    let other = try TestNetwork()
+    defer { other.tearDown() }
+    let interface = network.veth.name
+    try Self.attach(interface)
+    let state = StateDirectory()
+    network.veth.delete()
+    // Another process holds the deleted interface's lock for a second.
+    let holder = Process()
+    holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+    holder.arguments = [state.file(interface + ".lock"), "sleep", "1"]
+    try holder.run()
+    defer { holder.waitUntilExit() }
+    let lockPath = state.file(interface + ".lock")
+    try #require(Self.waitUntilBusy(lockPath), "flock did not take \(lockPath)")
+    let stats = try BuiltXDPBatch.run(["stats", other.veth.name])
+    #expect(stats.status == 1, "\(stats.output)")
+    #expect(TestNetwork.stateFiles(of: interface) == [])
+    #expect(!PinDirectory.exists(PinDirectory(interface: interface).path))
+  }
 }

@@ -36,9 +36,12 @@ extension ProgramDeployment {
   /// exists (record, pending record, lock, datapath log and process lock,
   /// control socket, capture marker, pins), and returns those interfaces.
   ///
-  /// An interface is left as it is when its lock is held (a command is at
-  /// work there: it may be attaching to a new interface of that name),
-  /// when it exists again once the lock is held, or when the kernel still
+  /// A command at work on such an interface (another command's removal,
+  /// or an attach to a new interface of that name) is waited for, up to
+  /// ``vanishedLockWait`` seconds, so that once this returns what was kept
+  /// for a deleted interface is gone, whoever removed it. An interface is
+  /// left as it is when its lock stays held that long, when it exists
+  /// again once the lock is held, or when the kernel still
   /// reports its pinned link attached (the interface moved to another
   /// network namespace, where its program still runs) or cannot say. A
   /// datapath process of a deleted interface serves nothing (its link is
@@ -46,12 +49,19 @@ extension ProgramDeployment {
   /// Removal runs holding the interface's lock, which goes last, so a
   /// concurrent attach of a new interface of that name waits for it and
   /// then finds nothing.
+  /// How long ``removeVanishedInterfaces()`` waits for a command at work
+  /// on a deleted interface (a removal stops its datapath: SIGTERM, up to
+  /// 5 s, then its TAP device).
+  public static let vanishedLockWait = 10.0
+
   @discardableResult
   public func removeVanishedInterfaces() -> [String] {
     var removed: [String] = []
     for interface in state.interfacesWithFiles()
     where NetworkInterface.index(of: interface) == nil {
-      guard let lock = try? InterfaceLock.acquire(interface: interface, state: state, waiting: 0)
+      guard
+        let lock = try? InterfaceLock.acquire(
+          interface: interface, state: state, waiting: Self.vanishedLockWait)
       else { continue }
       defer { withExtendedLifetime(lock) {} }
       guard NetworkInterface.index(of: interface) == nil else { continue }
