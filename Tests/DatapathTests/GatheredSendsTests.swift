@@ -54,10 +54,16 @@ struct GatheredSendsTests {
     #expect(eventually(seconds: 10) { listener.received() >= 20 })
     #expect(listener.received() == 20)
     let status = datapath.status()
-    #expect(status.counters.actions[.pass].packets == 20)
-    #expect(status.counters.actions.totalPackets == 20)
+    // The peer's own frames (IPv6 neighbour discovery, MLD) are PASS
+    // too, and may come at any time: each is one more PASS, and at most
+    // one more send.
+    let passed = status.counters.actions[.pass].packets
+    try #require(passed >= 20, "PASS counted \(passed)")
     let slowPath = try #require(status.slowPath)
-    #expect(slowPath.passFrames == 20 && slowPath.passCalls == 1, "\(slowPath)")
+    // Every PASS frame counted was sent, once; the generator's 20 in one
+    // call (a send per RX batch made one call per frame or so).
+    #expect(slowPath.passFrames == passed, "\(slowPath)")
+    #expect(slowPath.passCalls >= 1 && slowPath.passCalls <= 1 + (passed - 20), "\(slowPath)")
   }
 
   /// Frames gathered with a latency far beyond the test go when the
@@ -76,6 +82,8 @@ struct GatheredSendsTests {
     datapath.wait()
     #expect(eventually { listener.received() >= 30 })
     #expect(listener.received() == 30)
-    #expect(DatapathCounters.read(interface: network.veth.name)?.actions[.pass].packets == 30)
+    // At least the generator's 30 (the peer's own frames are PASS too).
+    let counters = DatapathCounters.read(interface: network.veth.name)
+    #expect((counters?.actions[.pass].packets ?? 0) >= 30)
   }
 }
