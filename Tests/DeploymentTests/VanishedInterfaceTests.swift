@@ -87,33 +87,25 @@ struct VanishedInterfaceTests {
     try Self.attach(interface)
     let state = StateDirectory()
     #expect(state.record(interface: interface) != nil)
-    network.veth.delete()
-    // The kernel detached the link; the files stayed.
-    #expect(
-      Set(TestNetwork.stateFiles(of: interface)) == [
-        state.recordPath(interface: interface), state.file(interface + ".lock"),
-      ])
+    do {
+      // Held while the interface goes and its files are looked at: another
+      // test's command would remove them meanwhile.
+      let lock = try InterfaceLock.acquire(interface: interface, state: state)
+      withExtendedLifetime(lock) {
+        network.veth.delete()
+        // The kernel detached the link; the files stayed.
+        #expect(
+          Set(TestNetwork.stateFiles(of: interface)) == [
+            state.recordPath(interface: interface), state.file(interface + ".lock"),
+          ])
+      }
+    }
     // A command on another interface reads the state directory.
     let stats = try BuiltXDPBatch.run(["stats", other.veth.name])
     #expect(stats.status == 1, "\(stats.output)")
     #expect(TestNetwork.stateFiles(of: interface) == [])
     #expect(!PinDirectory.exists(PinDirectory(interface: interface).path))
     #expect(StateFileAudit.unjustifiedFiles(of: interface).isEmpty)
-  }
-
-  /// Whether another process holds the lock at `path` within 5 s.
-  static func waitUntilBusy(_ path: String) -> Bool {
-    let deadline = Date().addingTimeInterval(5)
-    while Date() < deadline {
-      let fd = open(path, O_RDONLY | O_CLOEXEC)
-      if fd >= 0 {
-        defer { close(fd) }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 { return errno == EWOULDBLOCK }
-        flock(fd, LOCK_UN)
-      }
-      usleep(10_000)
-    }
-    return false
   }
 
   /// A deleted interface whose lock another command holds (its own
@@ -128,17 +120,19 @@ struct VanishedInterfaceTests {
     let interface = network.veth.name
     try Self.attach(interface)
     let state = StateDirectory()
-    network.veth.delete()
-    // Another process holds the deleted interface's lock for a second.
-    let holder = Process()
-    holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-    holder.arguments = [state.file(interface + ".lock"), "sleep", "1"]
-    try holder.run()
-    defer { holder.waitUntilExit() }
-    let lockPath = state.file(interface + ".lock")
-    try #require(Self.waitUntilBusy(lockPath), "flock did not take \(lockPath)")
-    let stats = try BuiltXDPBatch.run(["stats", other.veth.name])
-    #expect(stats.status == 1, "\(stats.output)")
+    // This test holds the deleted interface's lock for a second while
+    // `stats` on another interface runs.
+    let stats = try {
+      let lock = try InterfaceLock.acquire(interface: interface, state: state)
+      return try withExtendedLifetime(lock) {
+        network.veth.delete()
+        let stats = try ReliabilityTests.start(["stats", other.veth.name])
+        usleep(1_000_000)
+        return stats
+      }
+    }()
+    stats.waitUntilExit()
+    #expect(stats.terminationStatus == 1)
     #expect(TestNetwork.stateFiles(of: interface) == [])
     #expect(!PinDirectory.exists(PinDirectory(interface: interface).path))
   }
