@@ -10,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <poll.h>
-#include <sys/select.h>
+#include <signal.h>
+#include <time.h>
 #include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -76,19 +77,22 @@ static inline int cxdp_wait_readable(int fd, int milliseconds)
   return ready < 0 ? -1 : (ready > 0 ? 1 : 0);
 }
 
-/* As cxdp_wait_readable, for at most `microseconds` (select: a wait
- * shorter than poll's millisecond; poll for a millisecond for a descriptor
- * select cannot take). Returns 1 when readable, 0 on timeout, -1 on error. */
+/* ppoll(2) is declared by <poll.h> only under _GNU_SOURCE, which this
+ * shim leaves off (it changes glibc's struct definitions); glibc exports it
+ * whatever the feature macros. */
+extern int ppoll(struct pollfd *fds, nfds_t count, const struct timespec *timeout,
+                 const sigset_t *mask);
+
+/* As cxdp_wait_readable, for at most `microseconds` (one ppoll with a
+ * timespec: a wait shorter than poll's millisecond, for any descriptor
+ * number). Returns 1 when readable, 0 on timeout, -1 on error. */
 static inline int cxdp_wait_readable_us(int fd, long microseconds)
 {
-  if (fd >= FD_SETSIZE)
-    return cxdp_wait_readable(fd, microseconds > 0 ? 1 : 0);
-  fd_set readable;
-  FD_ZERO(&readable);
-  FD_SET(fd, &readable);
-  struct timeval timeout = { .tv_sec = microseconds / 1000000L,
-                             .tv_usec = microseconds % 1000000L };
-  int ready = select(fd + 1, &readable, NULL, NULL, &timeout);
+  struct pollfd entry = { .fd = fd, .events = POLLIN };
+  if (microseconds < 0) microseconds = 0;
+  struct timespec timeout = { .tv_sec = microseconds / 1000000L,
+                              .tv_nsec = (microseconds % 1000000L) * 1000L };
+  int ready = ppoll(&entry, 1, &timeout, NULL);
   return ready < 0 ? -1 : (ready > 0 ? 1 : 0);
 }
 

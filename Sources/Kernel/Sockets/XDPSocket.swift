@@ -194,6 +194,12 @@ public final class XDPSocket: @unchecked Sendable {
   /// shorter than a millisecond); whether some arrived.
   @discardableResult
   public func waitReadable(microseconds: Int) -> Bool {
+    Self.waitReadable(descriptor, microseconds: microseconds)
+  }
+
+  /// Waits up to `microseconds` for `descriptor` to become readable (one
+  /// ppoll(2), any descriptor number); whether it did.
+  public static func waitReadable(_ descriptor: Int32, microseconds: Int) -> Bool {
     cxdp_wait_readable_us(descriptor, microseconds) > 0
   }
 
