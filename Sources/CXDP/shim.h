@@ -63,6 +63,16 @@ static inline int cxdp_is_zerocopy(int fd)
   return (options.flags & XDP_OPTIONS_ZEROCOPY) ? 1 : 0;
 }
 
+/* Re-reads the kernel's producer index of a consumer ring: libxdp's peek
+ * reads it only when the slots it cached ran out, so a ring peeked short
+ * and cancelled (a paced loop waiting for more) would never see more.
+ * Returns the filled slots not yet peeked. */
+static inline __u32 cxdp_ring_cons_refresh(struct xsk_ring_cons *ring)
+{
+  ring->cached_prod = __atomic_load_n(ring->producer, __ATOMIC_ACQUIRE);
+  return ring->cached_prod - ring->cached_cons;
+}
+
 /* Copy-mode TX needs a system call to send what the TX ring holds. */
 static inline int cxdp_kick(int fd)
 {

@@ -45,6 +45,14 @@ struct BenchCommand: ParsableCommand, LibraryMessageCommand {
       """)
   var datapathSenders: Int?
 
+  @Option(
+    parsing: .upToNextOption,
+    help: """
+      Frames per RX batch of the datapath section's paced rows (1 to 64 each): the datapath \
+      and the bare loop both wait for that many frames an RX batch.
+      """)
+  var datapathBatches: [Int] = DatapathBench.defaultPacedBatches
+
   @Flag(help: "Leave out the datapath section (software datapath on a veth pair).")
   var skipDatapath = false
 
@@ -60,6 +68,9 @@ struct BenchCommand: ParsableCommand, LibraryMessageCommand {
     guard packets > 0 else { throw ValidationError("--packets must be at least 1") }
     guard duration >= 0 else { throw ValidationError("--duration must not be negative") }
     guard datapathSeconds > 0 else { throw ValidationError("--datapath-seconds must be positive") }
+    guard !datapathBatches.isEmpty, datapathBatches.allSatisfy({ (1...64).contains($0) }) else {
+      throw ValidationError("--datapath-batches takes frames per RX batch from 1 to 64")
+    }
     guard !(skipDatapath && onlyDatapath) else {
       throw ValidationError("--skip-datapath and --only-datapath exclude each other")
     }
@@ -69,10 +80,11 @@ struct BenchCommand: ParsableCommand, LibraryMessageCommand {
 
   func run() throws {
     let progress = Progress()
-    let bench = BenchRun(
+    var bench = BenchRun(
       samples: try samplesDirectory(), object: object, program: program, packets: packets,
       seed: seed, repetitions: repetitions, liveSeconds: duration, datapathSeconds: datapathSeconds,
       datapathSenders: datapathSenders, engine: engineOption.engine)
+    bench.datapathBatches = datapathBatches
     if onlyDatapath {
       let section = bench.measureDatapath(progress: progress.reporter)
       progress.note("done")

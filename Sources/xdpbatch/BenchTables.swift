@@ -224,6 +224,7 @@ extension DatapathBenchRow {
         name = "\(row.program ?? "") \(row.form)"
         if let engine = row.engine, engine != "jit" { name += " (\(engine))" }
         if row.groupActions == true { name += " grouped" }
+        if let frames = row.pacedFrames { name += " @\(frames)/batch" }
       }
       func number(_ value: Double?, _ format: String) -> String {
         value.map { String(format: format, $0) } ?? String(repeating: " ", count: 8) + "-"

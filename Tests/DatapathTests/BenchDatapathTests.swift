@@ -22,7 +22,8 @@ struct BenchDatapathTests {
 
   @Test func measuresEveryRowOnAVethPair() throws {
     let result = try BuiltXDPBatch.run([
-      "bench", "--only-datapath", "--datapath-seconds", "0.2", "--json", "--samples", Self.samples,
+      "bench", "--only-datapath", "--datapath-seconds", "0.2", "--datapath-batches", "8", "--json",
+      "--samples", Self.samples,
     ])
     try #require(result.status == 0, "\(result.errors)")
     let section = try Self.section(result)
@@ -31,7 +32,7 @@ struct BenchDatapathTests {
     #expect(
       rows.map { $0["kind"] as? String } == ["kernel", "bare", "bare", "bare"]
         + Array(
-          repeating: "software", count: 10))
+          repeating: "software", count: 16))
     func number(_ row: [String: Any], _ key: String) -> Double? {
       (row[key] as? NSNumber)?.doubleValue
     }
@@ -77,10 +78,41 @@ struct BenchDatapathTests {
       #expect((number(row, "reference_frames_per_batch") ?? 0) >= 1, "\(row)")
     }
     let goals = try #require(section["goals"] as? [String: Any])
-    let capacities = try #require(goals["capacity_over_bare"] as? [String: Double])
+    let capacities = try #require(goals["unpaced_capacity_over_bare"] as? [String: Double])
+    let paced = try #require(goals["paced_capacity_over_bare"] as? [String: [String: Double]])
+    // The goals read at the paced size: 8 frames an RX batch here.
+    #expect(goals["goal_frames_per_batch"] as? Int == 8)
+    #expect(goals["capacity_over_bare"] as? [String: Double] == paced["8"])
+    #expect(paced.keys.sorted() == ["8"])
+    // xdp1, xdp_tx and xdp_classify in both forms, each beside its bare
+    // loop, both taking 8 frames an RX batch (at most 8: unpaced, a
+    // batch takes up to 64; fewer than 7 on average: the pacing did not
+    // wait for them), per frame and per batch.
+    let pacedRows = rows.filter { $0["paced_frames"] != nil }
+    #expect(
+      pacedRows.map { "\($0["program"] as? String ?? "") \($0["form"] as? String ?? "")" }
+        == [
+          "xdp_prog1 per-packet", "xdp_prog1 batch", "xdp_tx per-packet", "xdp_tx batch",
+          "xdp_classify_prog per-packet", "xdp_classify_prog batch",
+        ])
+    for row in pacedRows {
+      #expect(row["paced_frames"] as? Int == 8, "\(row)")
+      for key in ["frames_per_batch", "reference_frames_per_batch"] {
+        let frames = try #require(number(row, key), "\(row)")
+        #expect(frames >= 7 && frames <= 8, "\(key): \(row)")
+      }
+      let perBatch = try #require(number(row, "datapath_ns_per_batch"), "\(row)")
+      let perFrame = try #require(number(row, "datapath_ns_per_packet"), "\(row)")
+      let frames = try #require(number(row, "frames_per_batch"))
+      #expect(abs(perBatch - perFrame * frames) < 1e-6 * perBatch, "\(row)")
+      let reference = try #require(number(row, "reference_ns_per_batch"), "\(row)")
+      #expect(reference > 0, "\(row)")
+      let key = "\(row["program"] as? String ?? "") \(row["form"] as? String ?? "")"
+      #expect(paced["8"]?[key] == number(row, "capacity_ratio"), "\(key)")
+    }
     let rates = try #require(goals["rate_over_bare"] as? [String: Double])
     let bound = try #require(goals["generator_bound"] as? [String])
-    for row in rows where row["kind"] as? String == "software" {
+    for row in rows where row["kind"] as? String == "software" && row["paced_frames"] == nil {
       // Each software row has the bare loop measured right before it.
       #expect((number(row, "reference_acted_mpps") ?? 0) > 0, "\(row)")
       #expect(number(row, "ratio") != nil, "\(row)")
@@ -108,7 +140,9 @@ struct BenchDatapathTests {
       let acted = try #require(number(row, "acted_mpps"))
       #expect(abs(fromActions - acted) <= 0.01 * acted, "\(row)")
     }
-    let classify = rows.filter { $0["program"] as? String == "xdp_classify_prog" }
+    let classify = rows.filter {
+      $0["program"] as? String == "xdp_classify_prog" && $0["paced_frames"] == nil
+    }
     #expect(classify.count == 4)
     for row in classify {
       let actions = try #require(row["actions"] as? [String: Any])

@@ -105,15 +105,53 @@ public final class QueueSocket {
     outstandingTransmits -= Int(done)
   }
 
-  /// Up to ``batchSize`` received frames: how many, the first at `index`
-  /// (release them with ``releaseReceived(_:)``).
+  /// When an RX batch is taken (nil: as soon as a frame is there); set
+  /// before the queue's loop starts.
+  public var pacing: RXPacing?
+  /// When a paced batch's first frame was seen (0: none waits).
+  private var waitingSince: UInt64 = 0
+
+  /// Up to ``batchSize`` received frames (or ``pacing``'s frames, once
+  /// they are there or the first waited long enough): how many, the first
+  /// at `index` (release them with ``releaseReceived(_:)``).
   @inline(__always) public func peekReceived(at index: inout UInt32) -> UInt32 {
-    socket.receive.peek(Self.batchSize, at: &index)
+    guard let pacing else { return socket.receive.peek(Self.batchSize, at: &index) }
+    return peekPaced(pacing, at: &index)
+  }
+
+  private func peekPaced(_ pacing: RXPacing, at index: inout UInt32) -> UInt32 {
+    let wanted = UInt32(pacing.frames)
+    while true {
+      let count = socket.receive.peek(wanted, at: &index)
+      if count == 0 { return 0 }
+      if count == wanted {
+        waitingSince = 0
+        return count
+      }
+      let now = MonotonicClock.nanoseconds()
+      if waitingSince == 0 { waitingSince = now }
+      let waited = now &- waitingSince
+      if waited >= pacing.maximumDelay {
+        waitingSince = 0
+        return count
+      }
+      // Not yet: the slots are peeked again, with those arrived meanwhile
+      // (the producer read again: libxdp rereads it only on an empty cache).
+      socket.receive.cancel(count)
+      RXPacing.sleep(min(pacing.interval, pacing.maximumDelay &- waited))
+      socket.receive.refresh()
+    }
   }
 
   /// Gives `count` read RX slots back to the kernel.
   @inline(__always) public func releaseReceived(_ count: UInt32) {
     socket.receive.release(count)
+  }
+
+  /// Takes back the last ``peekReceived(at:)`` of `count` frames, left on
+  /// the ring for the next one.
+  @inline(__always) public func cancelReceived(_ count: UInt32) {
+    socket.receive.cancel(count)
   }
 
   /// Waits for frames (kicking copy-mode TX first when frames are out):

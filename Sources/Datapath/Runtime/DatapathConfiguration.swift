@@ -39,6 +39,9 @@ public struct DatapathConfiguration: Sendable {
   /// 50 µs: a few RX batches at the rates one queue sees on veth, far
   /// below what a TCP or ARP peer notices.
   public static let defaultSendLatency: UInt64 = 50_000
+  /// When each queue takes an RX batch (nil: as soon as a frame is
+  /// there); the bench's paced rows (``RXPacing``).
+  public var rxPacing: RXPacing?
   /// The bytes of trace lines the datapath keeps for `xdpbatch trace`
   /// (each line costs its text and ``TraceLog/lineOverhead``).
   public var traceCapacity = TraceFeed.defaultCapacity

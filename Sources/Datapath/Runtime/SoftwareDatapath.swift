@@ -122,6 +122,7 @@ public final class SoftwareDatapath: @unchecked Sendable {
         throw .engine(program: linked.name, reason: "\(error)")
       }
       let socket = try QueueSocket(interface: interface, queue: queue, space: machine.addressSpace)
+      socket.pacing = configuration.rxPacing
       workers.append(
         QueueWorker(
           socket: socket, machine: machine, runner: runner, forms: forms, pass: pass, state: state,

@@ -91,4 +91,20 @@ public struct ConsumerRing: @unchecked Sendable {
   public func release(_ count: UInt32) {
     xsk_ring_cons__release(ring, count)
   }
+
+  /// Takes back the last peek of `count` slots, unread: the next peek
+  /// finds them again (a peek moves libxdp's cached consumer on).
+  @inlinable @inline(__always)
+  public func cancel(_ count: UInt32) {
+    xsk_ring_cons__cancel(ring, count)
+  }
+
+  /// Reads the kernel's producer index again (a peek reads it only once
+  /// the slots it cached ran out): what a peek that came back short sees
+  /// after a wait. The filled slots not yet peeked.
+  @inlinable @inline(__always)
+  @discardableResult
+  public func refresh() -> UInt32 {
+    cxdp_ring_cons_refresh(ring)
+  }
 }

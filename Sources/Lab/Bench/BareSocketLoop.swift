@@ -63,7 +63,8 @@ public final class BareSocketLoop: @unchecked Sendable {
   /// stay until ``SoftwareDatapath/removeLeftovers(interface:state:keepCounters:)``
   /// and a detach remove them.
   public static func start(
-    interface: String, fallback: ProgramSpec, work: Work, mode: AttachMode = .native
+    interface: String, fallback: ProgramSpec, work: Work, mode: AttachMode = .native,
+    pacing: RXPacing? = nil
   ) throws(DatapathError) -> BareSocketLoop {
     let count = NetworkInterface.receiveQueues(of: interface)
     guard count > 0 else {
@@ -81,6 +82,7 @@ public final class BareSocketLoop: @unchecked Sendable {
           errno: .outOfMemory)
       }
       let socket = try QueueSocket(interface: interface, queue: queue, space: space)
+      socket.pacing = pacing
       queues.append(Queue(socket: socket, space: space))
     }
     let kernel = try KernelSide.install(fallback, on: interface, mode: mode)
@@ -119,10 +121,15 @@ public final class BareSocketLoop: @unchecked Sendable {
     return Double(busy) / Double(frames)
   }
 
+  /// Non-empty RX batches taken so far.
+  public var batchesTaken: UInt64 {
+    queues.reduce(0) { $0 &+ $1.batches.load(ordering: .relaxed) }
+  }
+
   /// Frames per non-empty RX batch, or nil before a frame: the software
   /// datapath's rows are compared with the loop at the same batch sizes.
   public var framesPerBatch: Double? {
-    let batches = queues.reduce(0) { $0 &+ $1.batches.load(ordering: .relaxed) }
+    let batches = batchesTaken
     return batches == 0 ? nil : Double(framesHandled) / Double(batches)
   }
 
@@ -161,9 +168,15 @@ public final class BareSocketLoop: @unchecked Sendable {
       let start = MonotonicClock.nanoseconds()
       switch work {
       case .recycle:
-        guard socket.recycleReceived(from: index, count: count) else { continue }
+        guard socket.recycleReceived(from: index, count: count) else {
+          socket.cancelReceived(count)
+          continue
+        }
       case .sendBack:
-        guard socket.sendBackReceived(from: index, count: count) else { continue }
+        guard socket.sendBackReceived(from: index, count: count) else {
+          socket.cancelReceived(count)
+          continue
+        }
       case .mix:
         let first = queue.sequence
         guard
@@ -172,7 +185,10 @@ public final class BareSocketLoop: @unchecked Sendable {
             sendsBack: { entry in
               Self.transmitsInMix(first &+ UInt64(entry))
             })
-        else { continue }
+        else {
+          socket.cancelReceived(count)
+          continue
+        }
         queue.sequence &+= UInt64(count)
       }
       socket.releaseReceived(count)

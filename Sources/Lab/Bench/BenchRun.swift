@@ -41,6 +41,9 @@ public struct BenchRun: Sendable {
   public var datapathSenders: Int?
   /// The engine measured.
   public var engine: EngineKind
+  /// Frames per RX batch of the datapath section's paced rows
+  /// (``DatapathBench/pacedBatches``).
+  public var datapathBatches = DatapathBench.defaultPacedBatches
 
   /// Describes a run.
   public init(
@@ -93,7 +96,7 @@ public struct BenchRun: Sendable {
   public func measureDatapath(progress: BenchProgress = .silent) -> DatapathSection {
     DatapathSection.measure(
       samples: samples.path, seconds: datapathSeconds, engine: engine, senders: datapathSenders,
-      progress: progress)
+      pacedBatches: datapathBatches, progress: progress)
   }
 
   /// Every sample's figures in the engine, then in the kernel (as root).

@@ -36,6 +36,13 @@ public struct DatapathBench: Sendable {
   /// CPU starves the AF_XDP loops of the CPU time they measure.
   public var senders: Int?
 
+  /// Frames per RX batch of the paced rows: xdp1, xdp_tx and
+  /// xdp_classify in both forms (``engine``), each beside its bare loop
+  /// paced alike (``RXPacing``), at each size.
+  public var pacedBatches = Self.defaultPacedBatches
+  /// One frame a batch to NAPI's budget of 64.
+  public static let defaultPacedBatches = [1, 8, 32, 64]
+
   /// The generator threads a run uses.
   public var sendingThreads: Int {
     senders ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) / 2)
@@ -88,27 +95,38 @@ public struct DatapathBench: Sendable {
       progress("bare AF_XDP loop: \(work.rawValue)")
       rows.append(try bareRow(work, fallback: source(Self.drop), network))
     }
-    var plan: [(Sample, Form, EngineKind, Bool)] = []
+    var plan: [(Sample, Form, EngineKind, Bool, RXPacing?)] = []
     for sample in [Self.drop, Self.transmit, Self.classify] {
-      for form in [Form.perPacket, .batch] { plan.append((sample, form, engine, false)) }
+      for form in [Form.perPacket, .batch] { plan.append((sample, form, engine, false, nil)) }
     }
-    for form in [Form.perPacket, .batch] { plan.append((Self.classify, form, engine, true)) }
+    for form in [Form.perPacket, .batch] { plan.append((Self.classify, form, engine, true, nil)) }
     if interpreterRows, engine != .interpreter {
-      for form in [Form.perPacket, .batch] { plan.append((Self.drop, form, .interpreter, false)) }
+      for form in [Form.perPacket, .batch] {
+        plan.append((Self.drop, form, .interpreter, false, nil))
+      }
     }
-    for (sample, form, engine, grouped) in plan {
+    for frames in pacedBatches {
+      for sample in [Self.drop, Self.transmit, Self.classify] {
+        for form in [Form.perPacket, .batch] {
+          plan.append((sample, form, engine, false, RXPacing(frames: frames)))
+        }
+      }
+    }
+    for (sample, form, engine, grouped, pacing) in plan {
       let work = DatapathBenchRow.referenceWork(of: sample.program)
       progress(
         "software datapath: \(sample.program), \(form.rawValue), \(engine.rawValue)"
           + (grouped ? ", grouped actions" : "")
+          + (pacing.map { ", \($0.frames) frames an RX batch" } ?? "")
           + " (and the bare \(work.rawValue) loop next to it)")
-      // The bare loop again right before the row: the machine's load
-      // drifts within a run, and a ratio to a reference measured seconds
-      // apart holds that drift.
-      let reference = try bareRow(work, fallback: source(Self.drop), network)
+      // The bare loop again right before the row, paced alike: the
+      // machine's load drifts within a run, and a ratio to a reference
+      // measured seconds apart holds that drift.
+      let reference = try bareRow(work, fallback: source(Self.drop), network, pacing: pacing)
       var row = try softwareRow(
         source(sample), form: form, engine: engine, grouped: grouped,
-        mixed: sample.program == Self.classify.program, network)
+        mixed: sample.program == Self.classify.program, network, pacing: pacing)
+      row.pacedFrames = pacing?.frames
       row.referenceActedMpps = reference.actedMpps
       row.referenceNanosecondsPerPacket = reference.datapathNanosecondsPerPacket
       row.referenceFramesPerBatch = reference.framesPerBatch
@@ -140,14 +158,16 @@ public struct DatapathBench: Sendable {
   }
 
   private func bareRow(
-    _ work: BareSocketLoop.Work, fallback: ProgramSource, _ network: BenchNetwork
+    _ work: BareSocketLoop.Work, fallback: ProgramSource, _ network: BenchNetwork,
+    pacing: RXPacing? = nil
   ) throws(DatapathBenchError) -> DatapathBenchRow {
     let loop: BareSocketLoop
     do {
       let spec = try fallback.instrumentedSpec().continuingMaps(of: network.veth.name)
       loop = try Self.retryingBusy {
         () throws(DatapathError) in
-        try BareSocketLoop.start(interface: network.veth.name, fallback: spec, work: work)
+        try BareSocketLoop.start(
+          interface: network.veth.name, fallback: spec, work: work, pacing: pacing)
       }
     } catch {
       throw .step("start the bare AF_XDP loop", "\(error)")
@@ -172,7 +192,7 @@ public struct DatapathBench: Sendable {
   /// reference); `prepare` runs once the datapath is up, before traffic.
   func softwareRow(
     _ source: ProgramSource, form: Form, engine: EngineKind, grouped: Bool, mixed: Bool,
-    _ network: BenchNetwork, sharedMaps: Bool = true,
+    _ network: BenchNetwork, sharedMaps: Bool = true, pacing: RXPacing? = nil,
     prepare: (SoftwareDatapath) throws(DatapathBenchError) -> Void = { _ in }
   ) throws(DatapathBenchError) -> DatapathBenchRow {
     let datapath: SoftwareDatapath
@@ -181,6 +201,7 @@ public struct DatapathBench: Sendable {
         interface: network.veth.name, source: source, form: form, state: network.state,
         engine: engine, groupActions: grouped)
       configuration.sharedMaps = sharedMaps
+      configuration.rxPacing = pacing
       datapath = try Self.retryingBusy {
         () throws(DatapathError) in try SoftwareDatapath.start(configuration)
       }

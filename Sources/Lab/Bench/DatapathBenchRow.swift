@@ -39,6 +39,16 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
   /// measured right before the row (``capacityRatio`` compares like with
   /// like where the two are close).
   public var referenceFramesPerBatch: Double?
+  /// For a paced row (software rows and their reference): the frames
+  /// both loops waited for and took per RX batch (``RXPacing``); nil for
+  /// the unpaced rows, which take a batch as soon as a frame is there.
+  public var pacedFrames: Int?
+  /// ``datapathNanosecondsPerPacket`` times ``framesPerBatch``: the span
+  /// per RX batch.
+  public var datapathNanosecondsPerBatch: Double?
+  /// The reference's ns per RX batch (its ns per frame times its frames
+  /// per batch).
+  public var referenceNanosecondsPerBatch: Double?
   /// Frames per verdict (software rows).
   public var actions: [String: UInt64]?
   /// The bare loop row this one is compared with (`recycle` or `send-back`).
@@ -83,7 +93,9 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
   private enum CodingKeys: String, CodingKey {
     case kind, program, form, engine, groupActions, seconds, offeredMpps, receivedMpps
     case actedMpps, socketDrops, actions, reference, ratio, referenceActedMpps, generatorBound
-    case capacityRatio, framesPerBatch, referenceFramesPerBatch
+    case capacityRatio, framesPerBatch, referenceFramesPerBatch, pacedFrames
+    case datapathNanosecondsPerBatch = "datapathNsPerBatch"
+    case referenceNanosecondsPerBatch = "referenceNsPerBatch"
     case referenceNanosecondsPerPacket = "referenceNsPerPacket"
     case sharedMaps, exchanges, exchangeMicroseconds
     case exchangeNanosecondsPerPacket = "exchangeNsPerPacket"
@@ -108,6 +120,18 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
   static func addRatios(_ rows: inout [DatapathBenchRow]) {
     func bare(_ form: String) -> Double? {
       rows.first { $0.kind == "bare" && $0.form == form }?.actedMpps
+    }
+    for index in rows.indices {
+      if let perFrame = rows[index].datapathNanosecondsPerPacket,
+        let frames = rows[index].framesPerBatch
+      {
+        rows[index].datapathNanosecondsPerBatch = perFrame * frames
+      }
+      if let perFrame = rows[index].referenceNanosecondsPerPacket,
+        let frames = rows[index].referenceFramesPerBatch
+      {
+        rows[index].referenceNanosecondsPerBatch = perFrame * frames
+      }
     }
     for index in rows.indices where rows[index].kind != "bare" {
       let reference = referenceWork(of: rows[index].program).rawValue

@@ -21,13 +21,14 @@ public struct DatapathSection: Encodable, Sendable {
   /// Runs the section, or says why not.
   public static func measure(
     samples: String, seconds: Double, engine: EngineKind, senders: Int?,
-    progress: BenchProgress = .silent
+    pacedBatches: [Int] = DatapathBench.defaultPacedBatches, progress: BenchProgress = .silent
   ) -> DatapathSection {
     if let reason = DatapathBench.unavailableReason {
       progress.note("datapath: skipped (\(reason))")
       return DatapathSection(skipped: reason)
     }
-    let bench = DatapathBench(samples: samples, seconds: seconds, engine: engine, senders: senders)
+    var bench = DatapathBench(samples: samples, seconds: seconds, engine: engine, senders: senders)
+    bench.pacedBatches = pacedBatches
     progress.step(
       "datapath on a veth pair (\(seconds) s of full-speed traffic per row, "
         + "\(bench.sendingThreads) generator thread(s))")
