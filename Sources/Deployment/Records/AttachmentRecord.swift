@@ -50,6 +50,13 @@ public struct AttachmentRecord: Hashable, Codable, Sendable {
   /// For the software datapath: whether it acts on a batch's verdicts
   /// grouped by action (absent: in frame order).
   public var groupActions: Bool?
+  /// The network namespace the interface was in when the record was
+  /// saved (``NetworkNamespace/currentIdentifier``; absent in records of
+  /// earlier versions). `/run/xdpbatch` is shared by every namespace of a
+  /// mount namespace, interface names are not: a command in another
+  /// namespace (`ip netns exec`) cannot see this interface, and leaves the
+  /// record alone (``ProgramDeployment/removeVanishedInterfaces()``).
+  public var networkNamespace: UInt64?
 
   /// Whether the software datapath runs the program.
   public var isSoftware: Bool { datapath == .software }
@@ -112,6 +119,7 @@ public struct AttachmentRecord: Hashable, Codable, Sendable {
     movedFromKernel = try container.decodeIfPresent(Bool.self, forKey: .movedFromKernel)
     engine = try container.decodeIfPresent(EngineKind.self, forKey: .engine)
     groupActions = try container.decodeIfPresent(Bool.self, forKey: .groupActions)
+    networkNamespace = try container.decodeIfPresent(UInt64.self, forKey: .networkNamespace)
   }
 }
 
