@@ -53,12 +53,7 @@ extension StateDirectory {
     try save(record, to: recordPath(interface: record.interface))
   }
 
-  /// Saves `record` stamped with the network namespace of the command
-  /// that saves it: the one the interface is in (commands act only on
-  /// interfaces they can see).
   private func save(_ record: AttachmentRecord, to file: String) throws(RecordError) {
-    var record = record
-    record.networkNamespace = NetworkNamespace.currentIdentifier
     let data: Data
     do {
       data = try JSONCoding.encoder([.sortedKeys, .withoutEscapingSlashes]).encode(record)
