@@ -26,35 +26,40 @@ public struct EngineComparison: Encodable, Sendable {
   /// with the same frames and repeat count; nil when not measured.
   public var testRunLoopNanoseconds: Double?
   public var jitNanosecondsPerPacket: [String: Double]
+  /// The checked loop over the unchecked one, round by round (the two
+  /// timed back to back, ``InterpreterBench/checkedAgainstUnchecked``):
+  /// `checked_over_unchecked` is its median.
+  public var jitCheckedOverUncheckedRounds: RoundRatios? = nil
 
   private enum CodingKeys: String, CodingKey {
     case interpreterNanosecondsPerInstruction = "interpreterNsPerInstruction"
     case jitNanosecondsPerInstruction = "jitNsPerInstruction"
     case jitCheckedNanosecondsPerInstruction = "jitCheckedNsPerInstruction"
+    case jitCheckedOverUncheckedRounds
     case kernelNanosecondsPerPacket = "kernelNsPerPacket"
     case kernelNetNanosecondsPerPacket = "kernelNetNsPerPacket"
     case testRunLoopNanoseconds = "kernelTestRunLoopNs"
     case jitNanosecondsPerPacket = "jitNsPerPacket"
   }
 
-  /// The loop in both engines (best of three) and the sample rows' figures.
+  /// The loop in the interpreter (best of three), in the JIT unchecked
+  /// and checked (interleaved rounds), and the sample rows' figures.
   public static func measure(
     samples: [SampleFigures], batching: [BatchingFigure], testRunLoop: KernelFigures
   ) throws -> EngineComparison {
-    func best(_ kind: EngineKind, checked: Bool = false) throws -> Double {
-      _ = try InterpreterBench.run(iterations: 200_000, engine: kind, checkedMemory: checked)
-      let iterations: Int32 = kind == .jit ? 20_000_000 : 2_000_000
-      return try (0..<3).map { _ in
-        try InterpreterBench.run(iterations: iterations, engine: kind, checkedMemory: checked)
-      }
+    func best(_ kind: EngineKind) throws -> Double {
+      _ = try InterpreterBench.run(iterations: 200_000, engine: kind)
+      return try (0..<3).map { _ in try InterpreterBench.run(iterations: 2_000_000, engine: kind) }
       .map(\.nanosecondsPerInstruction).min() ?? 0
     }
+    let jit = try InterpreterBench.checkedAgainstUnchecked()
     var comparison = EngineComparison(
       interpreterNanosecondsPerInstruction: try best(.interpreter),
-      jitNanosecondsPerInstruction: try best(.jit),
-      jitCheckedNanosecondsPerInstruction: try best(.jit, checked: true),
+      jitNanosecondsPerInstruction: jit.unchecked,
+      jitCheckedNanosecondsPerInstruction: jit.checked,
       kernelNanosecondsPerPacket: [:], kernelNetNanosecondsPerPacket: [:],
-      testRunLoopNanoseconds: testRunLoop.nanosecondsPerPacket, jitNanosecondsPerPacket: [:])
+      testRunLoopNanoseconds: testRunLoop.nanosecondsPerPacket, jitNanosecondsPerPacket: [:],
+      jitCheckedOverUncheckedRounds: jit.ratios)
     for row in samples {
       let name = "\(row.object):\(row.program)"
       comparison.kernelNanosecondsPerPacket[name] = row.kernelNanosecondsPerPacket
@@ -74,6 +79,9 @@ public struct BatchingFigure: Encodable, Sendable {
   public var perPacketNanoseconds: Double
   /// nil (JSON null) when the program has no batch form.
   public var batchNanoseconds: Double?
+  /// Per-packet over batch: the median of the rounds' ratios
+  /// (``speedupRounds``), not the quotient of the two ns figures, which
+  /// are each form's fastest round and may come from different rounds.
   public var speedup: Double?
   /// Why batching cannot win for the program: the rewriter's refusal
   /// (a tail call never returns to the batch loop); nil when it has a
@@ -82,9 +90,12 @@ public struct BatchingFigure: Encodable, Sendable {
   /// Why the batch form lost with this call style (``explainingLosses(reference:)``);
   /// nil where it did not lose or has no batch form.
   public var batchLoss: String? = nil
+  /// The per-round ratios ``speedup`` is the median of; nil without a
+  /// batch form.
+  public var speedupRounds: RoundRatios? = nil
 
   private enum CodingKeys: String, CodingKey {
-    case program, call, speedup
+    case program, call, speedup, speedupRounds
     case perPacketNanoseconds = "perPacketNs"
     case batchNanoseconds = "batchNs"
     case batchRefusal = "batchRefused"
@@ -98,6 +109,7 @@ public struct BatchingFigure: Encodable, Sendable {
     try container.encode(perPacketNanoseconds, forKey: .perPacketNanoseconds)
     try container.encode(batchNanoseconds, forKey: .batchNanoseconds)
     try container.encode(speedup, forKey: .speedup)
+    try container.encode(speedupRounds, forKey: .speedupRounds)
     try container.encode(batchRefusal, forKey: .batchRefusal)
     try container.encode(batchLoss, forKey: .batchLoss)
   }
@@ -109,17 +121,20 @@ public struct BatchingFigure: Encodable, Sendable {
     name: "return_only", sectionName: "xdp", instructions: [.move(.r0, immediate: 2), .exit])
 
   /// `rows` with ``batchLoss`` set on every row whose batch form is slower
-  /// than its per-packet form: by how much, what the saved call and the
+  /// than its per-packet form (a ``speedup`` below 1): by how much, what the saved call and the
   /// loop's step cost (the `reference` rows, same call style), and what
   /// the body costs in each form once those are taken out.
   static func explainingLosses(_ rows: [BatchingFigure], reference: [BatchingFigure])
     -> [BatchingFigure]
   {
     rows.map { row in
-      guard let batch = row.batchNanoseconds, batch > row.perPacketNanoseconds else { return row }
+      guard let batch = row.batchNanoseconds, let speedup = row.speedup, speedup < 1 else {
+        return row
+      }
       var explained = row
       let loss = String(
-        format: "the batch form loses %.1f ns a packet", batch - row.perPacketNanoseconds)
+        format: "the batch form loses: %.2fx per packet over batch (batch %.1f, per packet %.1f ns)",
+        speedup, batch, row.perPacketNanoseconds)
       guard let call = reference.first(where: { $0.call == row.call }),
         let step = call.batchNanoseconds
       else {
@@ -164,7 +179,7 @@ public struct BatchingFigure: Encodable, Sendable {
               program: name, call: row.call.rawValue,
               perPacketNanoseconds: row.perPacketNanoseconds,
               batchNanoseconds: row.batchNanoseconds, speedup: row.speedup,
-              batchRefusal: row.batchRefusal))
+              batchRefusal: row.batchRefusal, speedupRounds: row.speedupRounds))
         }
       } catch {
         progress.note("batching: \(name): \(error)")
@@ -177,7 +192,7 @@ public struct BatchingFigure: Encodable, Sendable {
         BatchingFigure(
           program: Self.reference.name, call: $0.call.rawValue,
           perPacketNanoseconds: $0.perPacketNanoseconds, batchNanoseconds: $0.batchNanoseconds,
-          speedup: $0.speedup)
+          speedup: $0.speedup, speedupRounds: $0.speedupRounds)
       }
       rows = explainingLosses(rows, reference: reference)
     } catch {
