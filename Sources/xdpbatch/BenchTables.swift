@@ -94,6 +94,11 @@ extension EngineComparison {
         interpreterNanosecondsPerInstruction, jitNanosecondsPerInstruction,
         interpreterNanosecondsPerInstruction / max(jitNanosecondsPerInstruction, 1e-9),
         jitCheckedNanosecondsPerInstruction),
+      jitCheckedOverUncheckedRounds.map {
+        String(
+          format: "checked over unchecked %.2fx (median of %d interleaved rounds, quartiles "
+            + "%.2f - %.2f)", $0.median, $0.rounds, $0.lowQuartile, $0.highQuartile)
+      } ?? "checked over unchecked: not measured",
       testRunLoopNanoseconds.map {
         String(
           format: "kernel test-run loop: %.1f ns per packet (a program that only returns); "
@@ -151,7 +156,11 @@ extension BatchingFigure {
         return (row.program, row.call, String(format: "%15.2f", row.perPacketNanoseconds) + batch)
       })
     return
-      ([table]
+      ([
+        table,
+        "  SPEEDUP is the median of the per-round ratios of the two forms timed back to back"
+          + " (ns: each form's fastest round)",
+      ]
       + refusals.map { "  - \($0.program): no batch form, batching cannot win: \($0.reason)" }
       + rows.compactMap { row in
         row.batchLoss.map { "  - \(row.program) (\(row.call)): \($0)" }
