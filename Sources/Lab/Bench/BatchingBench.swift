@@ -18,6 +18,11 @@ public enum BatchingBench {
     public var batchNanoseconds: Double?
     /// Why the program has no batch form (the rewriter's refusal), if so.
     public var batchRefusal: String?
+    /// A program that only returns (``KernelBench``'s empty program),
+    /// called the same way over the same records in the same rounds, ns
+    /// per packet: the call, prologue and epilogue the per-packet figure
+    /// includes, as the kernel's empty program measures its test-run loop.
+    public var emptyNanoseconds: Double? = nil
     /// Per-packet over batch.
     public var speedup: Double? {
       batchNanoseconds.map { perPacketNanoseconds / max($0, 1e-9) }
@@ -59,11 +64,16 @@ public enum BatchingBench {
     let styles = try CallStyle.allCases.map { style in
       try DispatchLoop(machine: machine, program: single, style: style)
     }
+    let empty = try machine.prepare(KernelBench.emptyProgram)
+    let empties = try CallStyle.allCases.map { style in
+      try DispatchLoop(machine: machine, program: empty, style: style)
+    }
     // The loops take turns, round after round, and each keeps its fastest
     // round: load from other work on a shared machine then falls on all
     // of them alike.
     let runs: [(loop: DispatchLoop, records: [UInt64])] =
       styles.map { ($0, perPacketRecords) } + (batchLoop.map { [($0, batchRecords)] } ?? [])
+      + empties.map { ($0, perPacketRecords) }
     var fastest = [Double](repeating: .infinity, count: runs.count)
     for round in 0...rounds {
       for (index, run) in runs.enumerated() {
@@ -75,10 +85,12 @@ public enum BatchingBench {
       }
     }
     let styleCount = CallStyle.allCases.count
+    let emptyStart = runs.count - styleCount
     return CallStyle.allCases.enumerated().map { index, style in
       Row(
         call: style, perPacketNanoseconds: fastest[index],
-        batchNanoseconds: batch == nil ? nil : fastest[styleCount], batchRefusal: refusal)
+        batchNanoseconds: batch == nil ? nil : fastest[styleCount], batchRefusal: refusal,
+        emptyNanoseconds: fastest[emptyStart + index])
     }
   }
 }

@@ -11,6 +11,13 @@ import Foundation
 /// calls it, programs with tail calls included (their per-packet row);
 /// a program with no batching row gets the packet runner's figure (which
 /// adds staging and copying out).
+///
+/// Both sides are compared net of their own loops: the kernel's figure less
+/// its test-run loop (an empty program's test run), the JIT's less the same
+/// empty program called by the same driver over the same records in the
+/// same rounds (the batching table's `empty_ns`). The gross JIT figure
+/// includes the driver's call, the prologue and the epilogue, which the
+/// kernel's net figure does not.
 public struct EngineComparison: Encodable, Sendable {
   public var interpreterNanosecondsPerInstruction: Double
   public var jitNanosecondsPerInstruction: Double
@@ -26,6 +33,21 @@ public struct EngineComparison: Encodable, Sendable {
   /// with the same frames and repeat count; nil when not measured.
   public var testRunLoopNanoseconds: Double?
   public var jitNanosecondsPerPacket: [String: Double]
+  /// The empty program (``KernelBench``'s `xdpbatch_empty`) called like
+  /// each program's ``jitNanosecondsPerPacket`` (the `direct` row's
+  /// `empty_ns`); absent where that figure is the runner's.
+  public var jitEmptyNanosecondsPerPacket: [String: Double] = [:]
+
+  /// ``jitNanosecondsPerPacket`` less ``jitEmptyNanosecondsPerPacket``
+  /// (at least 0), for every program with both: the figure that compares
+  /// with ``kernelNetNanosecondsPerPacket``.
+  public var jitNetNanosecondsPerPacket: [String: Double] {
+    jitNanosecondsPerPacket.reduce(into: [:]) { result, entry in
+      if let empty = jitEmptyNanosecondsPerPacket[entry.key] {
+        result[entry.key] = max(entry.value - empty, 0)
+      }
+    }
+  }
 
   private enum CodingKeys: String, CodingKey {
     case interpreterNanosecondsPerInstruction = "interpreterNsPerInstruction"
@@ -35,6 +57,23 @@ public struct EngineComparison: Encodable, Sendable {
     case kernelNetNanosecondsPerPacket = "kernelNetNsPerPacket"
     case testRunLoopNanoseconds = "kernelTestRunLoopNs"
     case jitNanosecondsPerPacket = "jitNsPerPacket"
+    case jitEmptyNanosecondsPerPacket = "jitEmptyNsPerPacket"
+    case jitNetNanosecondsPerPacket = "jitNetNsPerPacket"
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(
+      interpreterNanosecondsPerInstruction, forKey: .interpreterNanosecondsPerInstruction)
+    try container.encode(jitNanosecondsPerInstruction, forKey: .jitNanosecondsPerInstruction)
+    try container.encode(
+      jitCheckedNanosecondsPerInstruction, forKey: .jitCheckedNanosecondsPerInstruction)
+    try container.encode(kernelNanosecondsPerPacket, forKey: .kernelNanosecondsPerPacket)
+    try container.encode(kernelNetNanosecondsPerPacket, forKey: .kernelNetNanosecondsPerPacket)
+    try container.encode(testRunLoopNanoseconds, forKey: .testRunLoopNanoseconds)
+    try container.encode(jitNanosecondsPerPacket, forKey: .jitNanosecondsPerPacket)
+    try container.encode(jitEmptyNanosecondsPerPacket, forKey: .jitEmptyNanosecondsPerPacket)
+    try container.encode(jitNetNanosecondsPerPacket, forKey: .jitNetNanosecondsPerPacket)
   }
 
   /// The loop in both engines (best of three) and the sample rows' figures.
@@ -55,15 +94,23 @@ public struct EngineComparison: Encodable, Sendable {
       jitCheckedNanosecondsPerInstruction: try best(.jit, checked: true),
       kernelNanosecondsPerPacket: [:], kernelNetNanosecondsPerPacket: [:],
       testRunLoopNanoseconds: testRunLoop.nanosecondsPerPacket, jitNanosecondsPerPacket: [:])
+    comparison.take(samples: samples, batching: batching)
+    return comparison
+  }
+
+  /// Each sample's kernel figures from its row, and its JIT figures (gross
+  /// and empty) from its `direct` batching row, or the runner's gross
+  /// figure where it has none.
+  mutating func take(samples: [SampleFigures], batching: [BatchingFigure]) {
     for row in samples {
       let name = "\(row.object):\(row.program)"
-      comparison.kernelNanosecondsPerPacket[name] = row.kernelNanosecondsPerPacket
-      comparison.kernelNetNanosecondsPerPacket[name] = row.kernelNetNanosecondsPerPacket
+      kernelNanosecondsPerPacket[name] = row.kernelNanosecondsPerPacket
+      kernelNetNanosecondsPerPacket[name] = row.kernelNetNanosecondsPerPacket
       let direct = batching.first { $0.program == name && $0.call == CallStyle.direct.rawValue }
-      comparison.jitNanosecondsPerPacket[name] =
+      jitNanosecondsPerPacket[name] =
         direct?.perPacketNanoseconds ?? row.jitRunnerNanosecondsPerPacket
+      jitEmptyNanosecondsPerPacket[name] = direct?.emptyNanoseconds
     }
-    return comparison
   }
 }
 
@@ -82,6 +129,10 @@ public struct BatchingFigure: Encodable, Sendable {
   /// Why the batch form lost with this call style (``explainingLosses(reference:)``);
   /// nil where it did not lose or has no batch form.
   public var batchLoss: String? = nil
+  /// The empty program called the same way over the same records in the
+  /// same rounds (``BatchingBench/Row/emptyNanoseconds``); nil when not
+  /// measured.
+  public var emptyNanoseconds: Double? = nil
 
   private enum CodingKeys: String, CodingKey {
     case program, call, speedup
@@ -89,6 +140,7 @@ public struct BatchingFigure: Encodable, Sendable {
     case batchNanoseconds = "batchNs"
     case batchRefusal = "batchRefused"
     case batchLoss = "batchLoses"
+    case emptyNanoseconds = "emptyNs"
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -100,13 +152,13 @@ public struct BatchingFigure: Encodable, Sendable {
     try container.encode(speedup, forKey: .speedup)
     try container.encode(batchRefusal, forKey: .batchRefusal)
     try container.encode(batchLoss, forKey: .batchLoss)
+    try container.encode(emptyNanoseconds, forKey: .emptyNanoseconds)
   }
 
   /// A program that only returns XDP_PASS: its per-packet row is what a
   /// call costs with each style, its batch row what the batch loop's step
   /// costs, measured beside the samples.
-  static let reference = Program(
-    name: "return_only", sectionName: "xdp", instructions: [.move(.r0, immediate: 2), .exit])
+  static let reference = KernelBench.emptyProgram
 
   /// `rows` with ``batchLoss`` set on every row whose batch form is slower
   /// than its per-packet form: by how much, what the saved call and the
@@ -164,7 +216,7 @@ public struct BatchingFigure: Encodable, Sendable {
               program: name, call: row.call.rawValue,
               perPacketNanoseconds: row.perPacketNanoseconds,
               batchNanoseconds: row.batchNanoseconds, speedup: row.speedup,
-              batchRefusal: row.batchRefusal))
+              batchRefusal: row.batchRefusal, emptyNanoseconds: row.emptyNanoseconds))
         }
       } catch {
         progress.note("batching: \(name): \(error)")
