@@ -177,7 +177,7 @@ struct JITCompiler {
       pending += 1
       let slot = slots[index]
       if provenBody, let site = packetRanges.proofSites[index] {
-        emitPacketGuard(site.register, bytes: site.bytes, index)
+        emitPacketGuard(site, index)
         arenaInAddress = false
       }
       emit(slot, at: index)
