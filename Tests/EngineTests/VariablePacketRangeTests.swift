@@ -94,6 +94,10 @@ import Testing
     try PacketRangeTests.expectAlike(Self.reader, data: 59, end: 200, outcome: outside(start + 96))
     // Exactly to the region's end: allowed (b[95] = 154, b[76] = 21).
     try PacketRangeTests.expectAlike(Self.reader, data: 58, end: 200, outcome: "R0 = 44821")
+    // The first byte past the proven 20, at the region's end: checked,
+    // so it faults in the JIT too (a bound one byte too wide reads it).
+    let past = Self.parser(bytes: 20, accesses: [.load(.byte, .r0, from: .r2, offset: 20)])
+    try PacketRangeTests.expectAlike(past, data: 58, end: 200, outcome: outside(start + 96))
     // data + V past the 32-bit range: the guard's page lies past the
     // table, and the program's compare then fails.
     try PacketRangeTests.expectAlike(
