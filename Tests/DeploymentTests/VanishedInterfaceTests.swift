@@ -136,4 +136,99 @@ struct VanishedInterfaceTests {
     #expect(TestNetwork.stateFiles(of: interface) == [])
     #expect(!PinDirectory.exists(PinDirectory(interface: interface).path))
   }
+
+  /// A command run in another network namespace (`ip netns exec`, which
+  /// also hides the host's bpffs from it) cannot see the host's
+  /// interfaces, and leaves what xdpbatch keeps for them alone. Before,
+  /// it took every host interface for deleted and removed its record and
+  /// lock while the program ran on (ReliabilityTests once found a record
+  /// gone right after an attach: PrivilegeAndPinNameTests runs a command
+  /// in a namespace).
+  @Test func aCommandInAnotherNetworkNamespaceLeavesTheHostsInterfacesAlone() throws {
+    let network = try TestNetwork()
+    defer { network.tearDown() }
+    let interface = network.veth.name
+    try Self.attach(interface)
+    let state = StateDirectory()
+    let record = try #require(state.record(interface: interface))
+    #expect(record.networkNamespace == NetworkNamespace.currentIdentifier)
+    #expect(record.networkNamespace != nil)
+    let files = TestNetwork.stateFiles(of: interface)
+    #expect(
+      Set(files) == [state.recordPath(interface: interface), state.file(interface + ".lock")])
+    let binary = try #require(BuiltXDPBatch.url)
+    let inside = try runProcess(
+      URL(fileURLWithPath: "/usr/sbin/ip"),
+      ["netns", "exec", network.namespace.name, binary.path, "detach", "lo"])
+    #expect(inside.status == 1)
+    #expect(inside.errors.contains("xdpbatch has no program attached to lo"), "\(inside.errors)")
+    #expect(Set(TestNetwork.stateFiles(of: interface)) == Set(files))
+    #expect(state.record(interface: interface) == record)
+    #expect(PinDirectory.exists(PinDirectory(interface: interface).linkPath))
+    let detached = try BuiltXDPBatch.run(["detach", interface])
+    #expect(detached.status == 0, "\(detached.errors)")
+    #expect(TestNetwork.stateFiles(of: interface) == [])
+  }
+
+  /// Files kept for an interface with no record (what a killed command
+  /// leaves) whose datapath process runs in another network namespace
+  /// are that namespace's: a command here leaves them and the process
+  /// alone; with the process here, it stops it and removes them.
+  @Test func aDatapathProcessInAnotherNamespaceKeepsItsInterfacesFiles() throws {
+    let network = try TestNetwork()
+    defer { network.tearDown() }
+    let ghost = network.veth.name + "g"
+    let state = StateDirectory()
+    try state.create()
+    let lock = state.file(ghost + ".lock")
+    defer { unlink(lock) }
+    for namespace in [network.namespace.name, nil] {
+      #expect(FileManager.default.createFile(atPath: lock, contents: nil))
+      let process = try Self.standInDatapath(for: ghost, in: namespace)
+      defer { process.stop() }
+      let detach = try BuiltXDPBatch.run(["detach", network.veth.name])
+      #expect(detach.status == 1, "\(detach.errors)")
+      let context = namespace.map { "in \($0)" } ?? "here"
+      #expect(FileManager.default.fileExists(atPath: lock) == (namespace != nil), "\(context)")
+      // Stopped here (SIGTERM) before the command returned; Foundation
+      // notices the exit a moment later.
+      let deadline = Date().addingTimeInterval(5)
+      while namespace == nil, process.process.isRunning, Date() < deadline { usleep(10_000) }
+      #expect(process.process.isRunning == (namespace != nil), "\(context)")
+    }
+  }
+
+  /// A process whose arguments are a datapath's (`datapath run IFACE`):
+  /// xargs waiting for its input, in `namespace` or here.
+  final class StandIn {
+    let process = Process()
+    let input = Pipe()
+
+    func stop() {
+      input.fileHandleForWriting.closeFile()
+      if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+      process.waitUntilExit()
+    }
+  }
+
+  static func standInDatapath(for interface: String, in namespace: String?) throws -> StandIn {
+    let standIn = StandIn()
+    let arguments = ["datapath", "run", interface]
+    if let namespace {
+      standIn.process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+      standIn.process.arguments = ["netns", "exec", namespace, "xargs"] + arguments
+    } else {
+      standIn.process.executableURL = URL(fileURLWithPath: "/usr/bin/xargs")
+      standIn.process.arguments = arguments
+    }
+    standIn.process.standardInput = standIn.input
+    standIn.process.standardError = FileHandle.nullDevice
+    try standIn.process.run()
+    let deadline = Date().addingTimeInterval(5)
+    while Processes.running(withArguments: arguments).isEmpty, Date() < deadline {
+      usleep(10_000)
+    }
+    try #require(Processes.running(withArguments: arguments) == [standIn.process.processIdentifier])
+    return standIn
+  }
 }

@@ -50,6 +50,13 @@ public struct AttachmentRecord: Hashable, Codable, Sendable {
   /// For the software datapath: whether it acts on a batch's verdicts
   /// grouped by action (absent: in frame order).
   public var groupActions: Bool?
+  /// The network namespace the interface was in when the record was
+  /// made (``NetworkNamespace/currentIdentifier``; absent in records of
+  /// earlier versions). `/run/xdpbatch` is shared by every namespace of a
+  /// mount namespace, interface names are not: a command in another
+  /// namespace (`ip netns exec`) cannot see this interface, and leaves the
+  /// record alone (``ProgramDeployment/removeVanishedInterfaces()``).
+  public var networkNamespace: UInt64?
 
   /// Whether the software datapath runs the program.
   public var isSoftware: Bool { datapath == .software }
@@ -75,11 +82,15 @@ public struct AttachmentRecord: Hashable, Codable, Sendable {
       ? "kernel fallback, software datapath dead" : "\(runningDatapath.rawValue) datapath"
   }
 
-  /// Describes an attachment; strategy and bound default to the rewriter's.
+  /// Describes an attachment; strategy and bound default to the
+  /// rewriter's, the network namespace to the calling thread's (the one
+  /// the interface is in: commands act only on interfaces they can see).
   public init(
     interface: String, object: String, program: String, form: Form, attachMode: AttachMode,
-    strategy: BatchStrategy = .default, bound: BatchBound = .default, programID: UInt32
+    strategy: BatchStrategy = .default, bound: BatchBound = .default, programID: UInt32,
+    networkNamespace: UInt64? = NetworkNamespace.currentIdentifier
   ) {
+    self.networkNamespace = networkNamespace
     self.interface = interface
     self.object = object
     self.program = program
@@ -112,6 +123,7 @@ public struct AttachmentRecord: Hashable, Codable, Sendable {
     movedFromKernel = try container.decodeIfPresent(Bool.self, forKey: .movedFromKernel)
     engine = try container.decodeIfPresent(EngineKind.self, forKey: .engine)
     groupActions = try container.decodeIfPresent(Bool.self, forKey: .groupActions)
+    networkNamespace = try container.decodeIfPresent(UInt64.self, forKey: .networkNamespace)
   }
 }
 

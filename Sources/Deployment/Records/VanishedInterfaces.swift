@@ -41,7 +41,8 @@ extension ProgramDeployment {
   /// ``vanishedLockWait`` seconds, so that once this returns what was kept
   /// for a deleted interface is gone, whoever removed it. An interface is
   /// left as it is when its lock stays held that long, when it exists
-  /// again once the lock is held, or when the kernel still
+  /// again once the lock is held, when it was attached in another network
+  /// namespace (``isKeptElsewhere(_:here:)``), or when the kernel still
   /// reports its pinned link attached (the interface moved to another
   /// network namespace, where its program still runs) or cannot say. A
   /// datapath process of a deleted interface serves nothing (its link is
@@ -57,14 +58,16 @@ extension ProgramDeployment {
   @discardableResult
   public func removeVanishedInterfaces() -> [String] {
     var removed: [String] = []
+    let here = NetworkNamespace.currentIdentifier
     for interface in state.interfacesWithFiles()
-    where NetworkInterface.index(of: interface) == nil {
+    where NetworkInterface.index(of: interface) == nil && !isKeptElsewhere(interface, here: here) {
       guard
         let lock = try? InterfaceLock.acquire(
           interface: interface, state: state, waiting: Self.vanishedLockWait)
       else { continue }
       defer { withExtendedLifetime(lock) {} }
-      guard NetworkInterface.index(of: interface) == nil else { continue }
+      guard NetworkInterface.index(of: interface) == nil, !isKeptElsewhere(interface, here: here)
+      else { continue }
       // Opening the pinned link unpins it when the kernel reports it
       // detached; nil also when there is no pin.
       let attached: XDPAttachment?
@@ -81,5 +84,24 @@ extension ProgramDeployment {
       removed.append(interface)
     }
     return removed
+  }
+
+  /// Whether what is kept for `interface` belongs to another network
+  /// namespace than `here`, this command's: its record or pending record
+  /// was saved there, or a datapath process of that name runs there. The
+  /// state directory is shared by every network namespace of a mount
+  /// namespace (`ip netns exec` runs a command in another one, and hides
+  /// the host's bpffs from it), so an interface this command cannot see
+  /// may be alive where it was attached. Also true when the namespaces
+  /// cannot be read: left alone, as when the kernel cannot say.
+  func isKeptElsewhere(_ interface: String, here: UInt64?) -> Bool {
+    guard let here else { return true }
+    let records = [state.record(interface: interface), state.pendingRecord(interface: interface)]
+    if records.contains(where: { ($0?.networkNamespace).map { $0 != here } ?? false }) {
+      return true
+    }
+    let processes = DatapathRecovery(state: state, launcher: launcher).processes(
+      of: interface, record: records.compactMap { $0 }.first)
+    return processes.contains { NetworkNamespace.identifier(ofProcess: $0) != here }
   }
 }

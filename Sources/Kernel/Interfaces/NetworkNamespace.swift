@@ -30,3 +30,23 @@ public struct NetworkNamespace: Hashable, Sendable {
     try check("setns \(path)") { clinux_enter_network_namespace(fd) }
   }
 }
+
+extension NetworkNamespace {
+  /// The network namespace the calling thread is in, as its inode number
+  /// (`/proc/thread-self/ns/net`: what `ip netns identify` and `lsns`
+  /// compare), or nil when /proc cannot say. Interface names are only
+  /// meaningful within one namespace.
+  public static var currentIdentifier: UInt64? { identifier(at: "/proc/thread-self/ns/net") }
+
+  /// The network namespace process `pid` is in, or nil when /proc cannot
+  /// say (the process is gone, or its namespace is not ours to read).
+  public static func identifier(ofProcess pid: pid_t) -> UInt64? {
+    identifier(at: "/proc/\(pid)/ns/net")
+  }
+
+  private static func identifier(at path: String) -> UInt64? {
+    var status = stat()
+    guard stat(path, &status) == 0 else { return nil }
+    return UInt64(status.st_ino)
+  }
+}
