@@ -21,6 +21,12 @@ public enum BatchingBench {
     /// Per-packet over batch, one ratio per round (the two forms timed
     /// back to back); nil without a batch form.
     public var speedupRounds: RoundRatios?
+    /// A program that only returns (``KernelBench``'s empty program),
+    /// called the same way over the same records in the same rounds, ns
+    /// per packet (its fastest round): the call, prologue and epilogue the
+    /// per-packet figure includes, as the kernel's empty program measures
+    /// its test-run loop.
+    public var emptyNanoseconds: Double? = nil
     /// Per-packet over batch: the median of the rounds' ratios.
     public var speedup: Double? { speedupRounds?.median }
   }
@@ -63,10 +69,15 @@ public enum BatchingBench {
     let styles = try CallStyle.allCases.map { style in
       try DispatchLoop(machine: machine, program: single, style: style)
     }
+    let empty = try machine.prepare(KernelBench.emptyProgram)
+    let empties = try CallStyle.allCases.map { style in
+      try DispatchLoop(machine: machine, program: empty, style: style)
+    }
     // The loops take turns in short rounds (``InterleavedRounds``); each
     // round's figures are compared with each other only.
     let runs: [(loop: DispatchLoop, records: [UInt64])] =
       styles.map { ($0, perPacketRecords) } + (batchLoop.map { [($0, batchRecords)] } ?? [])
+      + empties.map { ($0, perPacketRecords) }
     let clock = ContinuousClock()
     let timings = try InterleavedRounds.measure(forms: runs.count, rounds: rounds) { index in
       _ = runner.stage(packets)
@@ -75,11 +86,13 @@ public enum BatchingBench {
       return (Double(seconds) * 1e9 + Double(attoseconds) / 1e9) / count
     }
     let styleCount = CallStyle.allCases.count
+    let emptyStart = runs.count - styleCount
     return CallStyle.allCases.enumerated().map { index, style in
       Row(
         call: style, perPacketNanoseconds: timings[index].min() ?? .infinity,
         batchNanoseconds: batch == nil ? nil : timings[styleCount].min(), batchRefusal: refusal,
-        speedupRounds: batch == nil ? nil : RoundRatios(timings[index], over: timings[styleCount]))
+        speedupRounds: batch == nil ? nil : RoundRatios(timings[index], over: timings[styleCount]),
+        emptyNanoseconds: timings[emptyStart + index].min())
     }
   }
 }

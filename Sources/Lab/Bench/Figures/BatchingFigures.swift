@@ -11,6 +11,13 @@ import Foundation
 /// calls it, programs with tail calls included (their per-packet row);
 /// a program with no batching row gets the packet runner's figure (which
 /// adds staging and copying out).
+///
+/// Both sides are compared net of their own loops: the kernel's figure less
+/// its test-run loop (an empty program's test run), the JIT's less the same
+/// empty program called by the same driver over the same records in the
+/// same rounds (the batching table's `empty_ns`). The gross JIT figure
+/// includes the driver's call, the prologue and the epilogue, which the
+/// kernel's net figure does not.
 public struct EngineComparison: Encodable, Sendable {
   public var interpreterNanosecondsPerInstruction: Double
   public var jitNanosecondsPerInstruction: Double
@@ -31,6 +38,22 @@ public struct EngineComparison: Encodable, Sendable {
   /// `checked_over_unchecked` is its median.
   public var jitCheckedOverUncheckedRounds: RoundRatios? = nil
 
+  /// The empty program (``KernelBench``'s `xdpbatch_empty`) called like
+  /// each program's ``jitNanosecondsPerPacket`` (the `direct` row's
+  /// `empty_ns`); absent where that figure is the runner's.
+  public var jitEmptyNanosecondsPerPacket: [String: Double] = [:]
+
+  /// ``jitNanosecondsPerPacket`` less ``jitEmptyNanosecondsPerPacket``
+  /// (at least 0), for every program with both: the figure that compares
+  /// with ``kernelNetNanosecondsPerPacket``.
+  public var jitNetNanosecondsPerPacket: [String: Double] {
+    jitNanosecondsPerPacket.reduce(into: [:]) { result, entry in
+      if let empty = jitEmptyNanosecondsPerPacket[entry.key] {
+        result[entry.key] = max(entry.value - empty, 0)
+      }
+    }
+  }
+
   private enum CodingKeys: String, CodingKey {
     case interpreterNanosecondsPerInstruction = "interpreterNsPerInstruction"
     case jitNanosecondsPerInstruction = "jitNsPerInstruction"
@@ -40,6 +63,24 @@ public struct EngineComparison: Encodable, Sendable {
     case kernelNetNanosecondsPerPacket = "kernelNetNsPerPacket"
     case testRunLoopNanoseconds = "kernelTestRunLoopNs"
     case jitNanosecondsPerPacket = "jitNsPerPacket"
+    case jitEmptyNanosecondsPerPacket = "jitEmptyNsPerPacket"
+    case jitNetNanosecondsPerPacket = "jitNetNsPerPacket"
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(
+      interpreterNanosecondsPerInstruction, forKey: .interpreterNanosecondsPerInstruction)
+    try container.encode(jitNanosecondsPerInstruction, forKey: .jitNanosecondsPerInstruction)
+    try container.encode(
+      jitCheckedNanosecondsPerInstruction, forKey: .jitCheckedNanosecondsPerInstruction)
+    try container.encode(kernelNanosecondsPerPacket, forKey: .kernelNanosecondsPerPacket)
+    try container.encode(kernelNetNanosecondsPerPacket, forKey: .kernelNetNanosecondsPerPacket)
+    try container.encode(testRunLoopNanoseconds, forKey: .testRunLoopNanoseconds)
+    try container.encode(jitNanosecondsPerPacket, forKey: .jitNanosecondsPerPacket)
+    try container.encode(jitEmptyNanosecondsPerPacket, forKey: .jitEmptyNanosecondsPerPacket)
+    try container.encode(jitNetNanosecondsPerPacket, forKey: .jitNetNanosecondsPerPacket)
+    try container.encode(jitCheckedOverUncheckedRounds, forKey: .jitCheckedOverUncheckedRounds)
   }
 
   /// The loop in the interpreter (best of three), in the JIT unchecked
@@ -50,7 +91,7 @@ public struct EngineComparison: Encodable, Sendable {
     func best(_ kind: EngineKind) throws -> Double {
       _ = try InterpreterBench.run(iterations: 200_000, engine: kind)
       return try (0..<3).map { _ in try InterpreterBench.run(iterations: 2_000_000, engine: kind) }
-      .map(\.nanosecondsPerInstruction).min() ?? 0
+        .map(\.nanosecondsPerInstruction).min() ?? 0
     }
     let jit = try InterpreterBench.checkedAgainstUnchecked()
     var comparison = EngineComparison(
@@ -60,15 +101,23 @@ public struct EngineComparison: Encodable, Sendable {
       kernelNanosecondsPerPacket: [:], kernelNetNanosecondsPerPacket: [:],
       testRunLoopNanoseconds: testRunLoop.nanosecondsPerPacket, jitNanosecondsPerPacket: [:],
       jitCheckedOverUncheckedRounds: jit.ratios)
+    comparison.take(samples: samples, batching: batching)
+    return comparison
+  }
+
+  /// Each sample's kernel figures from its row, and its JIT figures (gross
+  /// and empty) from its `direct` batching row, or the runner's gross
+  /// figure where it has none.
+  mutating func take(samples: [SampleFigures], batching: [BatchingFigure]) {
     for row in samples {
       let name = "\(row.object):\(row.program)"
-      comparison.kernelNanosecondsPerPacket[name] = row.kernelNanosecondsPerPacket
-      comparison.kernelNetNanosecondsPerPacket[name] = row.kernelNetNanosecondsPerPacket
+      kernelNanosecondsPerPacket[name] = row.kernelNanosecondsPerPacket
+      kernelNetNanosecondsPerPacket[name] = row.kernelNetNanosecondsPerPacket
       let direct = batching.first { $0.program == name && $0.call == CallStyle.direct.rawValue }
-      comparison.jitNanosecondsPerPacket[name] =
+      jitNanosecondsPerPacket[name] =
         direct?.perPacketNanoseconds ?? row.jitRunnerNanosecondsPerPacket
+      jitEmptyNanosecondsPerPacket[name] = direct?.emptyNanoseconds
     }
-    return comparison
   }
 }
 
@@ -93,6 +142,10 @@ public struct BatchingFigure: Encodable, Sendable {
   /// The per-round ratios ``speedup`` is the median of; nil without a
   /// batch form.
   public var speedupRounds: RoundRatios? = nil
+  /// The empty program called the same way over the same records in the
+  /// same rounds (``BatchingBench/Row/emptyNanoseconds``); nil when not
+  /// measured.
+  public var emptyNanoseconds: Double? = nil
 
   private enum CodingKeys: String, CodingKey {
     case program, call, speedup, speedupRounds
@@ -100,6 +153,7 @@ public struct BatchingFigure: Encodable, Sendable {
     case batchNanoseconds = "batchNs"
     case batchRefusal = "batchRefused"
     case batchLoss = "batchLoses"
+    case emptyNanoseconds = "emptyNs"
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -112,13 +166,13 @@ public struct BatchingFigure: Encodable, Sendable {
     try container.encode(speedupRounds, forKey: .speedupRounds)
     try container.encode(batchRefusal, forKey: .batchRefusal)
     try container.encode(batchLoss, forKey: .batchLoss)
+    try container.encode(emptyNanoseconds, forKey: .emptyNanoseconds)
   }
 
   /// A program that only returns XDP_PASS: its per-packet row is what a
   /// call costs with each style, its batch row what the batch loop's step
   /// costs, measured beside the samples.
-  static let reference = Program(
-    name: "return_only", sectionName: "xdp", instructions: [.move(.r0, immediate: 2), .exit])
+  static let reference = KernelBench.emptyProgram
 
   /// `rows` with ``batchLoss`` set on every row whose batch form is slower
   /// than its per-packet form (a ``speedup`` below 1): by how much, what the saved call and the
@@ -133,7 +187,8 @@ public struct BatchingFigure: Encodable, Sendable {
       }
       var explained = row
       let loss = String(
-        format: "the batch form loses: %.2fx per packet over batch (batch %.1f, per packet %.1f ns)",
+        format:
+          "the batch form loses: %.2fx per packet over batch (batch %.1f, per packet %.1f ns)",
         speedup, batch, row.perPacketNanoseconds)
       guard let call = reference.first(where: { $0.call == row.call }),
         let step = call.batchNanoseconds
@@ -179,7 +234,8 @@ public struct BatchingFigure: Encodable, Sendable {
               program: name, call: row.call.rawValue,
               perPacketNanoseconds: row.perPacketNanoseconds,
               batchNanoseconds: row.batchNanoseconds, speedup: row.speedup,
-              batchRefusal: row.batchRefusal, speedupRounds: row.speedupRounds))
+              batchRefusal: row.batchRefusal, speedupRounds: row.speedupRounds,
+              emptyNanoseconds: row.emptyNanoseconds))
         }
       } catch {
         progress.note("batching: \(name): \(error)")
