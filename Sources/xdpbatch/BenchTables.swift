@@ -94,22 +94,36 @@ extension EngineComparison {
         interpreterNanosecondsPerInstruction, jitNanosecondsPerInstruction,
         interpreterNanosecondsPerInstruction / max(jitNanosecondsPerInstruction, 1e-9),
         jitCheckedNanosecondsPerInstruction),
+      jitCheckedOverUncheckedRounds.map {
+        String(
+          format: "checked over unchecked %.2fx (median of %d interleaved rounds, quartiles "
+            + "%.2f - %.2f)", $0.median, $0.rounds, $0.lowQuartile, $0.highQuartile)
+      } ?? "checked over unchecked: not measured",
       testRunLoopNanoseconds.map {
         String(
           format: "kernel test-run loop: %.1f ns per packet (a program that only returns); "
             + "NET = KERNEL less it", $0)
       } ?? "kernel test-run loop: not measured",
+      "JIT EMPTY: a program that only returns, called like the program in the same "
+        + "driver loop; JIT NET = JIT less it; NET/NET = JIT NET over NET, GROSS/NET = JIT over NET",
       "PROGRAM".padding(toLength: 44, withPad: " ", startingAt: 0)
-        + "   JIT ns/pkt  KERNEL ns/pkt  NET ns/pkt   JIT/NET",
+        + "   JIT ns/pkt  JIT EMPTY  JIT NET  KERNEL ns/pkt  NET ns/pkt  NET/NET  GROSS/NET",
     ]
+    let jitNet = jitNetNanosecondsPerPacket
     for name in jitNanosecondsPerPacket.keys.sorted() {
       let jit = jitNanosecondsPerPacket[name] ?? 0
       let net = kernelNetNanosecondsPerPacket[name]
-      let ratio = net.flatMap { $0 > 0 ? jit / $0 : nil }
+      func over(_ value: Double?) -> Double? {
+        guard let value, let net, net > 0 else { return nil }
+        return value / net
+      }
       lines.append(
         name.padding(toLength: 44, withPad: " ", startingAt: 0)
-          + cell(jit, "%.1f", width: 13) + cell(kernelNanosecondsPerPacket[name], "%.1f", width: 15)
-          + cell(net, "%.1f", width: 12) + cell(ratio, "%.2fx", width: 10))
+          + cell(jit, "%.1f", width: 13) + cell(jitEmptyNanosecondsPerPacket[name], "%.1f", width: 11)
+          + cell(jitNet[name], "%.1f", width: 9)
+          + cell(kernelNanosecondsPerPacket[name], "%.1f", width: 15)
+          + cell(net, "%.1f", width: 12) + cell(over(jitNet[name]), "%.2fx", width: 9)
+          + cell(over(jit), "%.2fx", width: 11))
     }
     return lines.joined(separator: "\n")
   }
@@ -151,7 +165,11 @@ extension BatchingFigure {
         return (row.program, row.call, String(format: "%15.2f", row.perPacketNanoseconds) + batch)
       })
     return
-      ([table]
+      ([
+        table,
+        "  SPEEDUP is the median of the per-round ratios of the two forms timed back to back"
+          + " (ns: each form's fastest round)",
+      ]
       + refusals.map { "  - \($0.program): no batch form, batching cannot win: \($0.reason)" }
       + rows.compactMap { row in
         row.batchLoss.map { "  - \(row.program) (\(row.call)): \($0)" }

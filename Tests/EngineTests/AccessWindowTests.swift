@@ -140,13 +140,16 @@ import Testing
   }
 
   /// The batch form's shape around a helper: the context spilled, a call
-  /// (which makes ``PacketRanges`` forget the spill), the fill, then an
-  /// access through the stack pointer R6 and one through the fill.
-  static func spilledContext(_ last: Instruction) -> [Instruction] {
+  /// (`call`, by default one that writes no memory through its arguments;
+  /// ``PacketRanges`` forgets the spill across any other), the fill, then
+  /// an access through the stack pointer R6 and one through the fill.
+  static func spilledContext(
+    _ last: Instruction, call: HelperFunction = .getPseudoRandomU32
+  ) -> [Instruction] {
     [
       .move(.r6, .r10), .arithmetic(.or, .r6, immediate: 0),
       .store(.doubleWord, .r1, to: .r10, offset: -8),
-      .call(helper: HelperFunction.getPseudoRandomU32.rawValue),
+      .call(helper: call.rawValue),
       .load(.doubleWord, .r1, from: .r10, offset: -8),
       .load(.doubleWord, .r0, from: .r6, offset: -16),
       last,
@@ -172,7 +175,11 @@ import Testing
   /// the context's window even where PacketRanges forgot it at the call;
   /// the stack pointer it does not follow, through the shared window.
   @Test func theSpilledContextKeepsItsOwnWindowAcrossACall() throws {
-    let instructions = Self.spilledContext(.load(.word, .r2, from: .r1, offset: 8))
+    // PacketRanges keeps the spill across get_prandom_u32, not across
+    // xdp_load_bytes (which may write the stack).
+    let read = Instruction.load(.word, .r2, from: .r1, offset: 8)
+    #expect(try Self.planned(Self.spilledContext(read)).known == .context)
+    let instructions = Self.spilledContext(read, call: .xdpLoadBytes)
     let planned = try Self.planned(instructions)
     #expect(planned.known == nil)
     #expect(planned.region == .context)

@@ -136,6 +136,13 @@ import Testing
       try !Self.ranges(Self.batchLoop(step: 32, clobber: overwrite)).proves(2, 13, size: 1, at: 8))
     // The first record alone is still proven where the back edge is not.
     #expect(try Self.ranges(Self.batchLoop(step: 4)).value(of: 1, at: 3) == nil)
+    // A map lookup writes no memory through its arguments: the spill
+    // survives it (xdp1's batch form); xdp_load_bytes may write the stack.
+    let lookup = Instruction.helper(.mapLookupElement)
+    #expect(try Self.ranges(Self.batchLoop(step: 32, clobber: lookup)).proves(2, 13, size: 1, at: 8))
+    let loadBytes = Instruction.helper(.xdpLoadBytes)
+    #expect(
+      try !Self.ranges(Self.batchLoop(step: 32, clobber: loadBytes)).proves(2, 13, size: 1, at: 8))
   }
 
   /// The outcome of `instructions` in `engine` with R1 at a 32-byte

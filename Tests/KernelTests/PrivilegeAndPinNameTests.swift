@@ -96,15 +96,17 @@ struct PrivilegeAndPinNameTests {
 extension PrivilegeAndPinNameTests {
   /// Item 6: native XDP on a driver without it names the interface, the
   /// cause and the mode that works. Run on the loopback of the test's own
-  /// namespace, so the machine's `lo` is never touched.
+  /// namespace, so the machine's `lo` is never touched (entered with
+  /// `nsenter --net`, which keeps the host's bpffs: under `ip netns exec`
+  /// pinning is refused first, NetworkNamespaceTests).
   @Test func nativeModeOnADriverWithoutItNamesTheCauseAndTheWayOut() throws {
     let network = try TestNetwork()
     defer { network.tearDown() }
     let binary = try #require(BuiltXDPBatch.url)
     let result = try runProcess(
-      URL(fileURLWithPath: "/usr/sbin/ip"),
+      URL(fileURLWithPath: "/usr/bin/nsenter"),
       [
-        "netns", "exec", network.namespace.name, binary.path, "attach", "lo", Self.classifier,
+        "--net=" + network.namespace.path, binary.path, "attach", "lo", Self.classifier,
         "--program", "xdp_classify_prog", "--mode", "native",
       ])
     #expect(result.status == 1)

@@ -12,27 +12,43 @@ struct GoalFiguresTests {
     jitCheckedNanosecondsPerInstruction: 0.15,
     kernelNanosecondsPerPacket: ["a.o:a": 30, "b.o:b": 20],
     kernelNetNanosecondsPerPacket: ["a.o:a": 10, "b.o:b": 0], testRunLoopNanoseconds: 20,
-    jitNanosecondsPerPacket: ["a.o:a": 14, "b.o:b": 5, "c.o:c": 3])
+    jitNanosecondsPerPacket: ["a.o:a": 14, "b.o:b": 5, "c.o:c": 3],
+    jitCheckedOverUncheckedRounds: RoundRatios([1.08, 1.12, 1.5]),
+    jitEmptyNanosecondsPerPacket: ["a.o:a": 2, "b.o:b": 2])
   let batching = [
     BatchingFigure(
       program: "a.o:a", call: "direct", perPacketNanoseconds: 10, batchNanoseconds: 8,
-      speedup: 0),
+      speedup: 1.1),
     BatchingFigure(
       program: "a.o:a", call: "retpoline", perPacketNanoseconds: 30, batchNanoseconds: 20,
-      speedup: 0),
+      speedup: 1.4),
     BatchingFigure(
       program: "a.o:a", call: "indirect", perPacketNanoseconds: 1, batchNanoseconds: 1,
-      speedup: 0),
+      speedup: 1),
+    BatchingFigure(
+      program: "t.o:t", call: "direct", perPacketNanoseconds: 4, batchNanoseconds: nil,
+      speedup: nil),
   ]
 
   @Test func ratiosComeFromTheTables() throws {
     let goals = GoalFigures(engines: engines, batching: batching)
-    // b's net figure is 0 and c has none: no ratio rather than infinity.
-    #expect(goals.jitOverKernelNet == ["a.o:a": 1.4])
-    #expect(goals.batchSpeedupDirect == ["a.o:a": 1.25])
-    #expect(goals.batchSpeedupRetpoline == ["a.o:a": 1.5])
-    let checked = try #require(goals.checkedOverUnchecked)
-    #expect(abs(checked - 1.5) < 1e-9)
+    // Net over net: (14 - 2) / 10, not the gross 14 / 10; b's kernel net
+    // figure is 0 and c has none: no ratio rather than infinity.
+    #expect(goals.jitOverKernelNet == ["a.o:a": 1.2])
+    #expect(goals.jitGrossOverKernelNet == ["a.o:a": 1.4])
+    // The speedups and the checked cost are the medians of the rounds'
+    // ratios, not the quotients of the fastest figures (1.25, 1.5, 1.5),
+    // which may come from rounds at different CPU speeds; no batch form,
+    // no speedup.
+    #expect(goals.batchSpeedupDirect == ["a.o:a": 1.1])
+    #expect(goals.batchSpeedupRetpoline == ["a.o:a": 1.4])
+    #expect(goals.checkedOverUnchecked == 1.12)
+  }
+
+  @Test func noRoundsNoCheckedRatio() {
+    var engines = engines
+    engines.jitCheckedOverUncheckedRounds = nil
+    #expect(GoalFigures(engines: engines, batching: batching).checkedOverUnchecked == nil)
   }
 
   @Test func keysAreTheDocumentedOnes() throws {
@@ -40,8 +56,38 @@ struct GoalFiguresTests {
     let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     #expect(
       Set(object.keys) == [
-        "jit_over_kernel_net", "batch_speedup_direct", "batch_speedup_retpoline",
-        "checked_over_unchecked",
+        "jit_over_kernel_net", "jit_gross_over_kernel_net", "batch_speedup_direct",
+        "batch_speedup_retpoline", "checked_over_unchecked",
       ])
+  }
+
+  /// The engines table carries the JIT's empty-program figure and the net
+  /// one under their own keys, and takes the empty figure from the direct
+  /// row of the batching table, as the gross one.
+  @Test func theEmptyProgramsFigureComesFromTheDirectRow() throws {
+    let rows = [
+      BatchingFigure(
+        program: "a.o:a", call: "direct", perPacketNanoseconds: 14, batchNanoseconds: nil,
+        speedup: nil, emptyNanoseconds: 2.5),
+      BatchingFigure(
+        program: "a.o:a", call: "retpoline", perPacketNanoseconds: 30, batchNanoseconds: nil,
+        speedup: nil, emptyNanoseconds: 20),
+    ]
+    var comparison = engines
+    comparison.jitNanosecondsPerPacket = [:]
+    comparison.jitEmptyNanosecondsPerPacket = [:]
+    comparison.take(samples: [SampleFigures(object: "a.o", program: "a")], batching: rows)
+    #expect(comparison.jitNanosecondsPerPacket == ["a.o:a": 14])
+    #expect(comparison.jitEmptyNanosecondsPerPacket == ["a.o:a": 2.5])
+    #expect(comparison.jitNetNanosecondsPerPacket == ["a.o:a": 11.5])
+    let data = try JSONCoding.encoder().encode(comparison)
+    let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    #expect(object["jit_empty_ns_per_packet"] as? [String: Double] == ["a.o:a": 2.5])
+    #expect(object["jit_net_ns_per_packet"] as? [String: Double] == ["a.o:a": 11.5])
+    #expect(object["jit_ns_per_packet"] as? [String: Double] == ["a.o:a": 14])
+    let row = try #require(
+      try JSONSerialization.jsonObject(with: JSONCoding.encoder().encode(rows[0]))
+        as? [String: Any])
+    #expect(row["empty_ns"] as? Double == 2.5)
   }
 }

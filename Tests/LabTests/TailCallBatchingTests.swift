@@ -31,6 +31,8 @@ import Testing
     for row in rows {
       #expect(row.perPacketNanoseconds > 0 && row.perPacketNanoseconds.isFinite, "\(row.call)")
       #expect(row.batchNanoseconds == nil && row.speedup == nil, "\(row.call)")
+      let empty = try #require(row.emptyNanoseconds, "\(row.call)")
+      #expect(empty > 0 && empty.isFinite, "\(row.call)")
       let refusal = try #require(row.batchRefusal)
       #expect(refusal.contains("calls bpf_tail_call, which never returns to the batch loop"))
     }
@@ -44,9 +46,10 @@ import Testing
       interpreterNanosecondsPerInstruction: 2, jitNanosecondsPerInstruction: 0.1,
       jitCheckedNanosecondsPerInstruction: 0.15, kernelNanosecondsPerPacket: ["t.o:t": 30],
       kernelNetNanosecondsPerPacket: ["t.o:t": 4], testRunLoopNanoseconds: 26,
-      jitNanosecondsPerPacket: ["t.o:t": 6])
+      jitNanosecondsPerPacket: ["t.o:t": 6], jitEmptyNanosecondsPerPacket: ["t.o:t": 2])
     let goals = GoalFigures(engines: engines, batching: [figure])
-    #expect(goals.jitOverKernelNet == ["t.o:t": 1.5])
+    #expect(goals.jitOverKernelNet == ["t.o:t": 1])
+    #expect(goals.jitGrossOverKernelNet == ["t.o:t": 1.5])
     #expect(goals.batchSpeedupDirect.isEmpty)
     let data = try JSONCoding.encoder().encode(figure)
     let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])

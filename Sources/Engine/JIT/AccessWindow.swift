@@ -118,7 +118,10 @@ enum AccessWindow {
     }
 
     private func guess(_ base: UInt8, at index: Int, _ packetRanges: PacketRanges) -> Region {
-      if case .packet = packetRanges.value(of: base, at: index) { return .packet }
+      switch packetRanges.value(of: base, at: index) {
+      case .packet, .variablePacket: return .packet
+      default: break
+      }
       guard base < 10, index < contexts.count, let registers = contexts[index] else {
         return .other
       }

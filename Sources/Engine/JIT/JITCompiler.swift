@@ -43,6 +43,8 @@ struct JITCompiler {
   var windows = AccessWindow.Plan()
   /// The routines the inline packet helpers call, once any is emitted.
   var packetRoutines: PacketRoutines?
+  /// The callee-saved registers the prologue pushes (``CalleeSaved``).
+  let saved: CalleeSaved
 
   /// An out-of-line exit that records an error and leaves.
   struct FaultStub {
@@ -61,6 +63,8 @@ struct JITCompiler {
     stackPointers = StackPointers(slots: slots, count: slotCount)
     packetRanges = PacketRanges(slots: slots, count: slotCount)
     mapValues = MapValuePointers(slots: slots, count: slotCount, storage: storage)
+    saved = CalleeSaved(
+      slots: slots, count: slotCount, usesTailCalls: program.usesTailCalls)
     // A proof's check may leave for the checked copy's slot: both copies
     // count instructions from there.
     for index in packetRanges.proofSites.keys { leaders[index] = true }
@@ -94,16 +98,19 @@ struct JITCompiler {
     slotLabels = (0..<slotCount).map { _ in a.makeLabel() }
     epilogue = a.makeLabel()
     callbackFailed = a.makeLabel()
-    // Prologue: save callee-saved registers, align the stack, take R1 and
-    // R2 from the C arguments (RSI, RDX: the context block is RDI), load R10.
-    for reg in [X86Register.rbp, .rbx, .r12, .r13, .r14, .r15] { a.push(reg) }
-    a.arithmetic(digit: 5, .rsp, immediate: 8, wide: true)
+    // Prologue: save the callee-saved registers the code writes, align
+    // the stack, take R1 and R2 from the C arguments (RSI, RDX: the
+    // context block is RDI), load R10.
+    for reg in saved.registers { a.push(reg) }
+    if saved.padding > 0 {
+      a.arithmetic(digit: 5, .rsp, immediate: saved.padding, wide: true)
+    }
     a.move(r.context, .rdi)
     a.move(r.bpf(1), .rsi)
     a.move(r.bpf(2), .rdx)
     emitWindowReset()
     a.store(.rsp, r.context, JITContext.savedStack)
-    for number in [0, 3, 4, 5, 6, 7, 8, 9] as [UInt8] {
+    for number in saved.zeroed {
       a.arithmetic(0x31, r.bpf(number), r.bpf(number), wide: false)  // xor: a zero idiom
     }
     a.load(.rbp, r.context, JITContext.stackTops)
@@ -122,18 +129,37 @@ struct JITCompiler {
       pending = 0
       emitBody()
     }
-    // Epilogue: publish the count, restore the caller's registers.
+    // Epilogue: publish the count, restore the caller's registers: those
+    // of the entry's frame, which after a tail call is a program that
+    // saved all six (``CalleeSaved``).
     a.bind(callbackFailed)
     a.bind(epilogue)
     a.store(r.counter, r.context, JITContext.executed)
-    a.load(.rsp, r.context, JITContext.savedStack)
-    a.arithmetic(digit: 0, .rsp, immediate: 8, wide: true)
-    for reg in [X86Register.r15, .r14, .r13, .r12, .rbx, .rbp] { a.pop(reg) }
-    a.ret()
+    let entryFrame = a.makeLabel()
+    if saved != .all {
+      a.compare(memory: r.context, JITContext.tailCalls, immediate: 0)
+      a.jump(.notEqual, to: entryFrame)
+    }
+    emitRestore(saved)
+    if saved != .all {
+      a.bind(entryFrame)
+      emitRestore(.all)
+    }
     emitWindowMisses()
     emitPacketRoutines()
     for stub in stubs { emit(stub) }
     return body
+  }
+
+  /// Back to the frame `frame` describes (from the stack pointer saved by
+  /// its prologue), and return.
+  private mutating func emitRestore(_ frame: CalleeSaved) {
+    a.load(.rsp, JITRegisters.context, JITContext.savedStack)
+    if frame.padding > 0 {
+      a.arithmetic(digit: 0, .rsp, immediate: frame.padding, wide: true)
+    }
+    for reg in frame.registers.reversed() { a.pop(reg) }
+    a.ret()
   }
 
   /// The slots, in order, with the current ``slotLabels``.
@@ -151,7 +177,7 @@ struct JITCompiler {
       pending += 1
       let slot = slots[index]
       if provenBody, let site = packetRanges.proofSites[index] {
-        emitPacketGuard(site.register, bytes: site.bytes, index)
+        emitPacketGuard(site, index)
         arenaInAddress = false
       }
       emit(slot, at: index)

@@ -171,23 +171,29 @@ extension JITCompiler {
     arenaInAddress = true
   }
 
-  /// At a compare that raises the proven range to `bytes` from `data`
-  /// (``PacketRanges/proofSites``), with `register` = `data` + `bytes`:
-  /// continues in the fully checked copy of the body at this slot unless
-  /// `[data, data + bytes)` lies in one region of the address space, as
-  /// the page table says (the walk a checked access of those bytes makes:
-  /// the region of `data`'s page ends at or past `data + bytes`). `data`
-  /// is a 32-bit load's value (``PacketRanges``), so its page always has
-  /// an entry in the table (``AddressSpace/tableEntries``; 0 past the
-  /// space's pages, which sends the run to the checked copy).
-  /// Clobbers R10 and R11.
-  mutating func emitPacketGuard(_ register: UInt8, bytes: Int32, _ index: Int) {
+  /// At a compare that raises a proven range to `bytes` from its start
+  /// (``PacketRanges/proofSites``: `data`, or `data` plus a variable part),
+  /// with the site's register = start + `bytes`: continues in the fully
+  /// checked copy of the body at this slot unless `[start, start + bytes)`
+  /// lies in one region of the address space, as the page table says (the
+  /// walk a checked access of those bytes makes: the region of the start's
+  /// page ends at or past start + `bytes`). `data` is a 32-bit load's
+  /// value (``PacketRanges``), so its page always has an entry in the
+  /// table (``AddressSpace/tableEntries``; 0 past the space's pages, which
+  /// sends the run to the checked copy); a start with a variable part is
+  /// compared with the table's size first. Clobbers R10 and R11.
+  mutating func emitPacketGuard(_ site: PacketRanges.Site, _ index: Int) {
     let r = JITRegisters.self
-    let pointer = r.bpf(register)
+    let pointer = r.bpf(site.register)
     let checked = checkedLabels[index]
     a.move(r.address, pointer)
-    a.arithmetic(digit: 5, r.address, immediate: bytes, wide: true)
+    a.arithmetic(digit: 5, r.address, immediate: site.bytes, wide: true)
     a.shift(digit: 5, r.address, by: 12, wide: true)
+    if site.variable {
+      // data plus a variable part may lie past the table's pages.
+      a.arithmetic(digit: 7, r.address, immediate: Int32(AddressSpace.tableEntries), wide: true)
+      a.jump(.aboveOrEqual, to: checked)
+    }
     a.load(r.scratch, r.context, JITContext.limits)
     a.memoryForm(
       [0x8b], wide: false, reg: r.scratch.number, base: r.scratch, index: r.address, scale: 4,

@@ -16,6 +16,14 @@ import BPF
 ///   (``XDPContextLayout/engine``);
 /// - a packet pointer moves only by `r += k` and `r -= k` (64-bit,
 ///   immediate), and stays within ±``limit`` of `data`;
+/// - `data + n` plus a scalar register (`r += rS`, 64-bit) whose value
+///   lies in `[0, limit]` (the verifier's bounds, kept here for constants
+///   moved in, moved by `+= k`/`-= k` and joined: at most ``scalarWidth``
+///   apart) is a pointer with a variable part, named by the slot that
+///   added it: `data + V + n`. Its range is its own (`reg->range` of the
+///   pointers that share the verifier's `id`), bytes from `data + V`; a
+///   slot that adds a new variable part forgets the pointers and the range
+///   of the one it added before (a loop's earlier pass);
 /// - a range comes only from a 64-bit unsigned register compare of a
 ///   packet pointer `data + n` (n > 0) with `data_end`, in all eight forms
 ///   (`>`, `>=`, `<`, `<=`, either operand first), on the edge where the
@@ -27,6 +35,11 @@ import BPF
 ///   for helpers that change packet data); joins keep what every path
 ///   agrees on and the smaller range.
 ///
+/// - a helper that writes no memory through its arguments
+///   (``leavesTheStack(_:)``: map lookups and updates, redirects, the
+///   packet adjustments, the clock, the random number, csum_diff) keeps
+///   the context's spills, as the verifier keeps the stack's contents
+///   across such a call: the batch form's cursor survives xdp1's lookup;
 /// - a load of `data` forgets every packet pointer and the range, so all
 ///   packet pointers derive from the last `data` loaded.
 ///
@@ -42,22 +55,41 @@ struct PacketRanges {
     case context
     /// `data` plus the offset.
     case packet(Int32)
+    /// `data` plus the variable part added at slot `variable`, plus `offset`.
+    case variablePacket(variable: Int, offset: Int32)
     case packetEnd
+    /// A number in `low...high` (within `0...limit`).
+    case scalar(low: Int64, high: Int64)
   }
 
   struct State: Equatable {
     var registers: [Value?] = Array(repeating: nil, count: 10)
     /// Bytes from `data` proven to lie before `data_end`.
     var range: Int32 = 0
+    /// Per variable part (the slot that added it), bytes from `data` plus
+    /// it proven to lie before `data_end`.
+    var variableRanges: [Int: Int32] = [:]
     /// Offsets from R10 of 8-byte stack slots that hold the context.
     var spilledContext: Set<Int32> = []
 
     /// Forgets the packet pointers and the range (a new `data`).
     mutating func forgetPointers() {
       for n in 0..<10 {
-        if case .packet = registers[n] { registers[n] = nil }
+        switch registers[n] {
+        case .packet, .variablePacket: registers[n] = nil
+        default: break
+        }
       }
       range = 0
+      variableRanges = [:]
+    }
+
+    /// Forgets the pointers with the variable part added at `slot`.
+    mutating func forgetVariable(_ slot: Int) {
+      for n in 0..<10 {
+        if case .variablePacket(slot, _) = registers[n] { registers[n] = nil }
+      }
+      variableRanges[slot] = nil
     }
 
     mutating func forgetPacket() {
@@ -65,14 +97,27 @@ struct PacketRanges {
         registers[n] = nil
       }
       range = 0
+      variableRanges = [:]
     }
 
     func meet(_ other: State) -> State {
       var result = State()
-      for n in 0..<10 where registers[n] == other.registers[n] {
-        result.registers[n] = registers[n]
+      for n in 0..<10 {
+        if registers[n] == other.registers[n] {
+          result.registers[n] = registers[n]
+        } else if case .scalar(let low, let high) = registers[n],
+          case .scalar(let otherLow, let otherHigh) = other.registers[n],
+          max(high, otherHigh) - min(low, otherLow) <= PacketRanges.scalarWidth
+        {
+          result.registers[n] = .scalar(low: min(low, otherLow), high: max(high, otherHigh))
+        }
       }
       result.range = min(range, other.range)
+      for (variable, bytes) in variableRanges {
+        if let other = other.variableRanges[variable] {
+          result.variableRanges[variable] = min(bytes, other)
+        }
+      }
       result.spilledContext = spilledContext.intersection(other.spilledContext)
       return result
     }
@@ -80,13 +125,26 @@ struct PacketRanges {
 
   /// Per slot, the state before it; nil for a slot no path reaches.
   private(set) var before: [State?]
-  /// The compares that raise the range: per slot, the register holding
-  /// the packet pointer and its offset n from `data` (n > 0).
-  private(set) var proofSites: [Int: (register: UInt8, bytes: Int32)] = [:]
+  /// A compare that raises a range: the register holding the packet
+  /// pointer and its offset n (n > 0) from `data`, or from `data` plus its
+  /// variable part when `variable`: then the start the guard checks from,
+  /// the register less n, is not `data`, a 32-bit load, and may lie past
+  /// the 32-bit range.
+  struct Site: Equatable {
+    var register: UInt8
+    var bytes: Int32
+    var variable = false
+  }
+
+  /// The compares that raise a range, per slot.
+  private(set) var proofSites: [Int: Site] = [:]
 
   /// Packet offsets past this size are not tracked (the kernel's
   /// MAX_PACKET_OFF is 0xffff).
   static let limit: Int64 = 0xffff
+  /// The widest scalar a join keeps (so that a loop's counter reaches a
+  /// fixed point in few passes); wider ones are forgotten.
+  static let scalarWidth: Int64 = 0xff
 
   init(slots: UnsafeMutablePointer<Slot>, count: Int) {
     var entry = State()
@@ -107,18 +165,22 @@ struct PacketRanges {
       case .jump:
         var (taken, fallThrough) = (state, state)
         if let proven = Self.proof(slot, state) {
-          if proven.taken {
-            taken.range = max(taken.range, proven.range)
-          } else {
-            fallThrough.range = max(fallThrough.range, proven.range)
+          func raise(_ state: inout State) {
+            if let variable = proven.variable {
+              state.variableRanges[variable] = max(
+                state.variableRanges[variable] ?? 0, proven.range)
+            } else {
+              state.range = max(state.range, proven.range)
+            }
           }
+          if proven.taken { raise(&taken) } else { raise(&fallThrough) }
         }
         reach(Int(slot.offset), taken)
         if slot.operation != .ja { reach(next, fallThrough) }
       case .call:
         guard slot.operation != .exit else { break }
         state.forgetPacket()
-        state.spilledContext = []
+        if !Self.leavesTheStack(slot) { state.spilledContext = [] }
         for register in 0...5 { state.registers[register] = nil }
         reach(next, state)
       case .trap:
@@ -135,7 +197,7 @@ struct PacketRanges {
         }
         reach(next, state)
       default:
-        Self.apply(slot, to: &state)
+        Self.apply(slot, at: index, to: &state)
         reach(next, state)
       }
       return successors
@@ -147,6 +209,19 @@ struct PacketRanges {
     }
   }
 
+  /// Whether `slot` calls a helper that writes no memory through its
+  /// arguments, so that stack slots keep what they held (bpf-to-bpf
+  /// calls, tail calls, `callx` and every other helper may write them).
+  static func leavesTheStack(_ slot: Slot) -> Bool {
+    guard slot.operation == .callHelper else { return false }
+    let helpers: [HelperFunction] = [
+      .mapLookupElement, .mapUpdateElement, .mapDeleteElement, .ktimeGetNanoseconds,
+      .getPseudoRandomU32, .getSMPProcessorID, .redirect, .checksumDiff, .xdpAdjustHead,
+      .redirectMap, .xdpAdjustMeta, .xdpAdjustTail, .commitRedirect,
+    ]
+    return helpers.contains { Int64($0.rawValue) == slot.immediate }
+  }
+
   /// What `register` holds before slot `index`.
   func value(of register: UInt8, at index: Int) -> Value? {
     guard register < 10, index < before.count else { return nil }
@@ -156,41 +231,59 @@ struct PacketRanges {
   /// Whether `size` bytes at `register` + `offset` lie in the proven range
   /// before slot `index`.
   func proves(_ register: UInt8, _ offset: Int32, size: Int, at index: Int) -> Bool {
-    guard case .packet(let base) = value(of: register, at: index),
-      let range = before[index]?.range
-    else { return false }
+    guard let state = before[index] else { return false }
+    let base: Int32
+    let range: Int32
+    switch value(of: register, at: index) {
+    case .packet(let offset):
+      (base, range) = (offset, state.range)
+    case .variablePacket(let variable, let offset):
+      (base, range) = (offset, state.variableRanges[variable] ?? 0)
+    default:
+      return false
+    }
     let start = Int64(base) + Int64(offset)
     return start >= 0 && start + Int64(size) <= Int64(range)
   }
 
   /// The range a compare proves, and on which edge.
+  /// The range a compare proves, on which edge, and for which variable
+  /// part (nil: bytes from `data` itself).
   private static func proof(_ slot: Slot, _ state: State)
-    -> (range: Int32, taken: Bool, site: (register: UInt8, bytes: Int32))?
+    -> (range: Int32, taken: Bool, variable: Int?, site: Site)?
   {
     guard slot.dst < 10, slot.src < 10 else { return nil }
     let (dst, src) = (state.registers[Int(slot.dst)], state.registers[Int(slot.src)])
     let pointerFirst: Bool
-    let n: Int32
-    if case .packet(let offset) = dst, src == .packetEnd {
-      (pointerFirst, n) = (true, offset)
-    } else if dst == .packetEnd, case .packet(let offset) = src {
-      (pointerFirst, n) = (false, offset)
+    let pointer: Value?
+    if src == .packetEnd {
+      (pointerFirst, pointer) = (true, dst)
+    } else if dst == .packetEnd {
+      (pointerFirst, pointer) = (false, src)
     } else {
       return nil
     }
+    let n: Int32
+    let variable: Int?
+    switch pointer {
+    case .packet(let offset): (n, variable) = (offset, nil)
+    case .variablePacket(let part, let offset): (n, variable) = (offset, part)
+    default: return nil
+    }
     guard n > 0 else { return nil }
-    let site = (register: pointerFirst ? slot.dst : slot.src, bytes: n)
+    let site = Site(
+      register: pointerFirst ? slot.dst : slot.src, bytes: n, variable: variable != nil)
     // The edge on which pointer <= data_end (or <) holds.
     switch (slot.operation, pointerFirst) {
-    case (.jgtX, true), (.jgeX, true): return (n, false, site)  // if p > end (p >= end) goto
-    case (.jltX, true), (.jleX, true): return (n, true, site)  // if p < end (p <= end) goto
-    case (.jgtX, false), (.jgeX, false): return (n, true, site)  // if end > p (end >= p) goto
-    case (.jltX, false), (.jleX, false): return (n, false, site)  // if end < p (end <= p) goto
+    case (.jgtX, true), (.jgeX, true): return (n, false, variable, site)  // if p > end (p >= end) goto
+    case (.jltX, true), (.jleX, true): return (n, true, variable, site)  // if p < end (p <= end) goto
+    case (.jgtX, false), (.jgeX, false): return (n, true, variable, site)  // if end > p (end >= p) goto
+    case (.jltX, false), (.jleX, false): return (n, false, variable, site)  // if end < p (end <= p) goto
     default: return nil
     }
   }
 
-  private static func apply(_ slot: Slot, to state: inout State) {
+  private static func apply(_ slot: Slot, at index: Int, to state: inout State) {
     if slot.operation.family == .store {
       guard slot.dst == 10, let size = slot.operation.storeSize else { return }
       let start = Int64(slot.offset)
@@ -218,14 +311,40 @@ struct PacketRanges {
     switch slot.operation {
     case .mov64X:
       state.registers[dst] = slot.src < 10 ? state.registers[Int(slot.src)] : nil
+    case .mov32X:
+      // A scalar within 0...limit keeps its value in 32 bits.
+      let source = slot.src < 10 ? state.registers[Int(slot.src)] : nil
+      if case .scalar = source { state.registers[dst] = source } else { state.registers[dst] = nil }
+    case .mov64K, .mov32K:
+      // mov32 zero-extends: a negative immediate is no small number.
+      state.registers[dst] =
+        (0...limit).contains(slot.immediate) ? .scalar(low: slot.immediate, high: slot.immediate) : nil
     case .add64K, .sub64K:
-      guard case .packet(let offset) = state.registers[dst] else {
+      let step = slot.operation == .add64K ? slot.immediate : -slot.immediate
+      switch state.registers[dst] {
+      case .packet(let offset):
+        let moved = Int64(offset) + step
+        state.registers[dst] = abs(moved) <= limit ? .packet(Int32(moved)) : nil
+      case .variablePacket(let variable, let offset):
+        let moved = Int64(offset) + step
+        state.registers[dst] =
+          abs(moved) <= limit ? .variablePacket(variable: variable, offset: Int32(moved)) : nil
+      case .scalar(let low, let high):
+        let bounds = (low + step, high + step)
+        state.registers[dst] =
+          bounds.0 >= 0 && bounds.1 <= limit ? .scalar(low: bounds.0, high: bounds.1) : nil
+      default:
         state.registers[dst] = nil
-        return
       }
-      let moved =
-        Int64(offset) + (slot.operation == .add64K ? slot.immediate : -slot.immediate)
-      state.registers[dst] = abs(moved) <= limit ? .packet(Int32(moved)) : nil
+    case .add64X:
+      let source = slot.src < 10 ? state.registers[Int(slot.src)] : nil
+      let pointer = state.registers[dst]
+      state.forgetVariable(index)
+      if case .packet(let offset) = pointer, case .scalar = source {
+        state.registers[dst] = .variablePacket(variable: index, offset: offset)
+      } else {
+        state.registers[dst] = nil
+      }
     case .loadWord:
       let layout = XDPContextLayout.engine
       let fromContext = slot.src < 10 && state.registers[Int(slot.src)] == .context

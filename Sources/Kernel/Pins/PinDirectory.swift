@@ -48,12 +48,21 @@ public struct PinDirectory: Hashable, Sendable {
   public var redirectErrorsPath: String { path + "/redirect_errors" }
   /// The links of the raw tracepoint programs that count failed redirects
   /// (`xdp:xdp_redirect_err`, `xdp:xdp_devmap_xmit`).
-  public var tracerLinkPaths: [String] { [path + "/trace_redirect_err", path + "/trace_devmap_xmit"] }
+  public var tracerLinkPaths: [String] {
+    [path + "/trace_redirect_err", path + "/trace_devmap_xmit"]
+  }
 
   /// Whether `path` exists.
   public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
   /// Mounts a bpf filesystem at ``mountPoint`` unless one is there.
+  ///
+  /// Refused unless this process is in init's mount namespace: in one of
+  /// its own (`ip netns exec` makes one, with a fresh `/sys` and no
+  /// bpffs), a bpf filesystem mounted now goes when the command ends, and
+  /// the pinned link with it, so the program would be detached right
+  /// after the command said it attached it. Also refused when that cannot
+  /// be told (init's namespace unreadable): the error names both ways out.
   public func ensureMounted() throws(SystemCallError) {
     switch clinux_is_bpffs(mountPoint) {
     case 1: return
@@ -61,7 +70,25 @@ public struct PinDirectory: Hashable, Sendable {
     default:
       try check("create \(mountPoint)") { mkdir(mountPoint, 0o700) }
     }
+    guard Self.isInInitsMountNamespace else {
+      throw SystemCallError(
+        "pin in \(mountPoint): no bpf filesystem is mounted there, and this command may run in "
+          + "a mount namespace of its own (`ip netns exec` makes one), where one mounted now "
+          + "would go with the command, detaching the program; run xdpbatch with "
+          + "`nsenter --net=/run/netns/NAME`, which keeps the host's mounts, or mount one "
+          + "(`mount -t bpf bpf \(mountPoint)`) where it stays", errno: .notFound)
+    }
     try check("mount a bpf filesystem at \(mountPoint)") { clinux_mount_bpffs(mountPoint) }
+  }
+
+  /// Whether this process is known to be in init's mount namespace.
+  static var isInInitsMountNamespace: Bool {
+    var own = stat()
+    var inits = stat()
+    guard stat("/proc/self/ns/mnt", &own) == 0, stat("/proc/1/ns/mnt", &inits) == 0 else {
+      return false
+    }
+    return own.st_ino == inits.st_ino && own.st_dev == inits.st_dev
   }
 
   /// Creates the interface's directory (and `xdpbatch/`); returns the

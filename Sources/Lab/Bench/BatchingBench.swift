@@ -18,19 +18,29 @@ public enum BatchingBench {
     public var batchNanoseconds: Double?
     /// Why the program has no batch form (the rewriter's refusal), if so.
     public var batchRefusal: String?
-    /// Per-packet over batch.
-    public var speedup: Double? {
-      batchNanoseconds.map { perPacketNanoseconds / max($0, 1e-9) }
-    }
+    /// Per-packet over batch, one ratio per round (the two forms timed
+    /// back to back); nil without a batch form.
+    public var speedupRounds: RoundRatios?
+    /// A program that only returns (``KernelBench``'s empty program),
+    /// called the same way over the same records in the same rounds, ns
+    /// per packet (its fastest round): the call, prologue and epilogue the
+    /// per-packet figure includes, as the kernel's empty program measures
+    /// its test-run loop.
+    public var emptyNanoseconds: Double? = nil
+    /// Per-packet over batch: the median of the rounds' ratios.
+    public var speedup: Double? { speedupRounds?.median }
   }
 
   /// Measures `program` over 64 of `frames` (repeated when fewer), each form
-  /// called `repeats` times over them; the best of `rounds` is kept. A
-  /// program the rewriter refuses (a tail call never returns to the batch
-  /// loop) gets its per-packet figures alone, with the refusal.
+  /// called `repeats` times over them, in `rounds` interleaved rounds of
+  /// three tries each after one that warms up (``InterleavedRounds``): a
+  /// form's ns figure is its fastest round, its speedup the median of the
+  /// rounds' per-packet over batch ratios (``RoundRatios``). A program the rewriter refuses (a tail call never
+  /// returns to the batch loop) gets its per-packet figures alone, with
+  /// the refusal.
   public static func run(
     _ program: Program, maps: [MapDefinition], frames: [[UInt8]], repeats: Int = 1_000,
-    rounds: Int = 7
+    rounds: Int = 15
   ) throws -> [Row] {
     let size = PacketRunner.maximumBatch
     let batchForm: Program?
@@ -59,26 +69,30 @@ public enum BatchingBench {
     let styles = try CallStyle.allCases.map { style in
       try DispatchLoop(machine: machine, program: single, style: style)
     }
-    // The loops take turns, round after round, and each keeps its fastest
-    // round: load from other work on a shared machine then falls on all
-    // of them alike.
+    let empty = try machine.prepare(KernelBench.emptyProgram)
+    let empties = try CallStyle.allCases.map { style in
+      try DispatchLoop(machine: machine, program: empty, style: style)
+    }
+    // The loops take turns in short rounds (``InterleavedRounds``); each
+    // round's figures are compared with each other only.
     let runs: [(loop: DispatchLoop, records: [UInt64])] =
       styles.map { ($0, perPacketRecords) } + (batchLoop.map { [($0, batchRecords)] } ?? [])
-    var fastest = [Double](repeating: .infinity, count: runs.count)
-    for round in 0...rounds {
-      for (index, run) in runs.enumerated() {
-        _ = runner.stage(packets)
-        let elapsed = try ContinuousClock().measure { try run.loop.run(records: run.records) }
-        let (seconds, attoseconds) = elapsed.components
-        let nanoseconds = (Double(seconds) * 1e9 + Double(attoseconds) / 1e9) / count
-        if round > 0 { fastest[index] = min(fastest[index], nanoseconds) }  // round 0 warms up
-      }
+      + empties.map { ($0, perPacketRecords) }
+    let clock = ContinuousClock()
+    let timings = try InterleavedRounds.measure(forms: runs.count, rounds: rounds) { index in
+      _ = runner.stage(packets)
+      let elapsed = try clock.measure { try runs[index].loop.run(records: runs[index].records) }
+      let (seconds, attoseconds) = elapsed.components
+      return (Double(seconds) * 1e9 + Double(attoseconds) / 1e9) / count
     }
     let styleCount = CallStyle.allCases.count
+    let emptyStart = runs.count - styleCount
     return CallStyle.allCases.enumerated().map { index, style in
       Row(
-        call: style, perPacketNanoseconds: fastest[index],
-        batchNanoseconds: batch == nil ? nil : fastest[styleCount], batchRefusal: refusal)
+        call: style, perPacketNanoseconds: timings[index].min() ?? .infinity,
+        batchNanoseconds: batch == nil ? nil : timings[styleCount].min(), batchRefusal: refusal,
+        speedupRounds: batch == nil ? nil : RoundRatios(timings[index], over: timings[styleCount]),
+        emptyNanoseconds: timings[emptyStart + index].min())
     }
   }
 }

@@ -40,6 +40,35 @@ public enum InterpreterBench {
       nanoseconds: Double(seconds) * 1e9 + Double(attoseconds) / 1e9)
   }
 
+  /// The JIT's compute loop with its memory accesses unchecked and
+  /// checked (``run(iterations:engine:checkedMemory:)``), timed in
+  /// `rounds` interleaved rounds (``InterleavedRounds``): each form's
+  /// fastest round in ns per instruction, and the checked over unchecked
+  /// ratio of every round (``RoundRatios``).
+  public static func checkedAgainstUnchecked(
+    iterations: Int32 = 2_000_000, rounds: Int = 15, engine: EngineKind = .jit
+  ) throws -> (unchecked: Double, checked: Double, ratios: RoundRatios?) {
+    let forms = try [false, true].map { checked in
+      let machine = try Machine(
+        configuration: MachineConfiguration(
+          instructionBudget: Int(iterations) * 16 + 64, engine: engine))
+      let program = try machine.prepare(
+        instructions: loop(iterations, base: checked ? .r5 : .r10), name: "bench")
+      return (machine, program)
+    }
+    let clock = ContinuousClock()
+    let timings = try InterleavedRounds.measure(forms: 2, rounds: rounds) { index in
+      let (machine, program) = forms[index]
+      let elapsed = try clock.measure { _ = try machine.run(program, r1: 0) }
+      let (seconds, attoseconds) = elapsed.components
+      let nanoseconds = Double(seconds) * 1e9 + Double(attoseconds) / 1e9
+      return nanoseconds / Double(max(machine.lastInstructionCount, 1))
+    }
+    return (
+      timings[0].min() ?? 0, timings[1].min() ?? 0, RoundRatios(timings[1], over: timings[0])
+    )
+  }
+
   /// r1 = n; loop: a few ALU ops, a stack store and load, a compare, a back-edge.
   static func loop(_ iterations: Int32, base: Register = .r10) -> [Instruction] {
     [

@@ -11,6 +11,13 @@ import Foundation
 /// calls it, programs with tail calls included (their per-packet row);
 /// a program with no batching row gets the packet runner's figure (which
 /// adds staging and copying out).
+///
+/// Both sides are compared net of their own loops: the kernel's figure less
+/// its test-run loop (an empty program's test run), the JIT's less the same
+/// empty program called by the same driver over the same records in the
+/// same rounds (the batching table's `empty_ns`). The gross JIT figure
+/// includes the driver's call, the prologue and the epilogue, which the
+/// kernel's net figure does not.
 public struct EngineComparison: Encodable, Sendable {
   public var interpreterNanosecondsPerInstruction: Double
   public var jitNanosecondsPerInstruction: Double
@@ -26,44 +33,91 @@ public struct EngineComparison: Encodable, Sendable {
   /// with the same frames and repeat count; nil when not measured.
   public var testRunLoopNanoseconds: Double?
   public var jitNanosecondsPerPacket: [String: Double]
+  /// The checked loop over the unchecked one, round by round (the two
+  /// timed back to back, ``InterpreterBench/checkedAgainstUnchecked``):
+  /// `checked_over_unchecked` is its median.
+  public var jitCheckedOverUncheckedRounds: RoundRatios? = nil
+
+  /// The empty program (``KernelBench``'s `xdpbatch_empty`) called like
+  /// each program's ``jitNanosecondsPerPacket`` (the `direct` row's
+  /// `empty_ns`); absent where that figure is the runner's.
+  public var jitEmptyNanosecondsPerPacket: [String: Double] = [:]
+
+  /// ``jitNanosecondsPerPacket`` less ``jitEmptyNanosecondsPerPacket``
+  /// (at least 0), for every program with both: the figure that compares
+  /// with ``kernelNetNanosecondsPerPacket``.
+  public var jitNetNanosecondsPerPacket: [String: Double] {
+    jitNanosecondsPerPacket.reduce(into: [:]) { result, entry in
+      if let empty = jitEmptyNanosecondsPerPacket[entry.key] {
+        result[entry.key] = max(entry.value - empty, 0)
+      }
+    }
+  }
 
   private enum CodingKeys: String, CodingKey {
     case interpreterNanosecondsPerInstruction = "interpreterNsPerInstruction"
     case jitNanosecondsPerInstruction = "jitNsPerInstruction"
     case jitCheckedNanosecondsPerInstruction = "jitCheckedNsPerInstruction"
+    case jitCheckedOverUncheckedRounds
     case kernelNanosecondsPerPacket = "kernelNsPerPacket"
     case kernelNetNanosecondsPerPacket = "kernelNetNsPerPacket"
     case testRunLoopNanoseconds = "kernelTestRunLoopNs"
     case jitNanosecondsPerPacket = "jitNsPerPacket"
+    case jitEmptyNanosecondsPerPacket = "jitEmptyNsPerPacket"
+    case jitNetNanosecondsPerPacket = "jitNetNsPerPacket"
   }
 
-  /// The loop in both engines (best of three) and the sample rows' figures.
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(
+      interpreterNanosecondsPerInstruction, forKey: .interpreterNanosecondsPerInstruction)
+    try container.encode(jitNanosecondsPerInstruction, forKey: .jitNanosecondsPerInstruction)
+    try container.encode(
+      jitCheckedNanosecondsPerInstruction, forKey: .jitCheckedNanosecondsPerInstruction)
+    try container.encode(kernelNanosecondsPerPacket, forKey: .kernelNanosecondsPerPacket)
+    try container.encode(kernelNetNanosecondsPerPacket, forKey: .kernelNetNanosecondsPerPacket)
+    try container.encode(testRunLoopNanoseconds, forKey: .testRunLoopNanoseconds)
+    try container.encode(jitNanosecondsPerPacket, forKey: .jitNanosecondsPerPacket)
+    try container.encode(jitEmptyNanosecondsPerPacket, forKey: .jitEmptyNanosecondsPerPacket)
+    try container.encode(jitNetNanosecondsPerPacket, forKey: .jitNetNanosecondsPerPacket)
+    try container.encode(jitCheckedOverUncheckedRounds, forKey: .jitCheckedOverUncheckedRounds)
+  }
+
+  /// The loop in the interpreter (best of three), in the JIT unchecked
+  /// and checked (interleaved rounds), and the sample rows' figures.
   public static func measure(
     samples: [SampleFigures], batching: [BatchingFigure], testRunLoop: KernelFigures
   ) throws -> EngineComparison {
-    func best(_ kind: EngineKind, checked: Bool = false) throws -> Double {
-      _ = try InterpreterBench.run(iterations: 200_000, engine: kind, checkedMemory: checked)
-      let iterations: Int32 = kind == .jit ? 20_000_000 : 2_000_000
-      return try (0..<3).map { _ in
-        try InterpreterBench.run(iterations: iterations, engine: kind, checkedMemory: checked)
-      }
-      .map(\.nanosecondsPerInstruction).min() ?? 0
+    func best(_ kind: EngineKind) throws -> Double {
+      _ = try InterpreterBench.run(iterations: 200_000, engine: kind)
+      return try (0..<3).map { _ in try InterpreterBench.run(iterations: 2_000_000, engine: kind) }
+        .map(\.nanosecondsPerInstruction).min() ?? 0
     }
+    let jit = try InterpreterBench.checkedAgainstUnchecked()
     var comparison = EngineComparison(
       interpreterNanosecondsPerInstruction: try best(.interpreter),
-      jitNanosecondsPerInstruction: try best(.jit),
-      jitCheckedNanosecondsPerInstruction: try best(.jit, checked: true),
+      jitNanosecondsPerInstruction: jit.unchecked,
+      jitCheckedNanosecondsPerInstruction: jit.checked,
       kernelNanosecondsPerPacket: [:], kernelNetNanosecondsPerPacket: [:],
-      testRunLoopNanoseconds: testRunLoop.nanosecondsPerPacket, jitNanosecondsPerPacket: [:])
+      testRunLoopNanoseconds: testRunLoop.nanosecondsPerPacket, jitNanosecondsPerPacket: [:],
+      jitCheckedOverUncheckedRounds: jit.ratios)
+    comparison.take(samples: samples, batching: batching)
+    return comparison
+  }
+
+  /// Each sample's kernel figures from its row, and its JIT figures (gross
+  /// and empty) from its `direct` batching row, or the runner's gross
+  /// figure where it has none.
+  mutating func take(samples: [SampleFigures], batching: [BatchingFigure]) {
     for row in samples {
       let name = "\(row.object):\(row.program)"
-      comparison.kernelNanosecondsPerPacket[name] = row.kernelNanosecondsPerPacket
-      comparison.kernelNetNanosecondsPerPacket[name] = row.kernelNetNanosecondsPerPacket
+      kernelNanosecondsPerPacket[name] = row.kernelNanosecondsPerPacket
+      kernelNetNanosecondsPerPacket[name] = row.kernelNetNanosecondsPerPacket
       let direct = batching.first { $0.program == name && $0.call == CallStyle.direct.rawValue }
-      comparison.jitNanosecondsPerPacket[name] =
+      jitNanosecondsPerPacket[name] =
         direct?.perPacketNanoseconds ?? row.jitRunnerNanosecondsPerPacket
+      jitEmptyNanosecondsPerPacket[name] = direct?.emptyNanoseconds
     }
-    return comparison
   }
 }
 
@@ -74,6 +128,9 @@ public struct BatchingFigure: Encodable, Sendable {
   public var perPacketNanoseconds: Double
   /// nil (JSON null) when the program has no batch form.
   public var batchNanoseconds: Double?
+  /// Per-packet over batch: the median of the rounds' ratios
+  /// (``speedupRounds``), not the quotient of the two ns figures, which
+  /// are each form's fastest round and may come from different rounds.
   public var speedup: Double?
   /// Why batching cannot win for the program: the rewriter's refusal
   /// (a tail call never returns to the batch loop); nil when it has a
@@ -82,13 +139,21 @@ public struct BatchingFigure: Encodable, Sendable {
   /// Why the batch form lost with this call style (``explainingLosses(reference:)``);
   /// nil where it did not lose or has no batch form.
   public var batchLoss: String? = nil
+  /// The per-round ratios ``speedup`` is the median of; nil without a
+  /// batch form.
+  public var speedupRounds: RoundRatios? = nil
+  /// The empty program called the same way over the same records in the
+  /// same rounds (``BatchingBench/Row/emptyNanoseconds``); nil when not
+  /// measured.
+  public var emptyNanoseconds: Double? = nil
 
   private enum CodingKeys: String, CodingKey {
-    case program, call, speedup
+    case program, call, speedup, speedupRounds
     case perPacketNanoseconds = "perPacketNs"
     case batchNanoseconds = "batchNs"
     case batchRefusal = "batchRefused"
     case batchLoss = "batchLoses"
+    case emptyNanoseconds = "emptyNs"
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -98,28 +163,33 @@ public struct BatchingFigure: Encodable, Sendable {
     try container.encode(perPacketNanoseconds, forKey: .perPacketNanoseconds)
     try container.encode(batchNanoseconds, forKey: .batchNanoseconds)
     try container.encode(speedup, forKey: .speedup)
+    try container.encode(speedupRounds, forKey: .speedupRounds)
     try container.encode(batchRefusal, forKey: .batchRefusal)
     try container.encode(batchLoss, forKey: .batchLoss)
+    try container.encode(emptyNanoseconds, forKey: .emptyNanoseconds)
   }
 
   /// A program that only returns XDP_PASS: its per-packet row is what a
   /// call costs with each style, its batch row what the batch loop's step
   /// costs, measured beside the samples.
-  static let reference = Program(
-    name: "return_only", sectionName: "xdp", instructions: [.move(.r0, immediate: 2), .exit])
+  static let reference = KernelBench.emptyProgram
 
   /// `rows` with ``batchLoss`` set on every row whose batch form is slower
-  /// than its per-packet form: by how much, what the saved call and the
+  /// than its per-packet form (a ``speedup`` below 1): by how much, what the saved call and the
   /// loop's step cost (the `reference` rows, same call style), and what
   /// the body costs in each form once those are taken out.
   static func explainingLosses(_ rows: [BatchingFigure], reference: [BatchingFigure])
     -> [BatchingFigure]
   {
     rows.map { row in
-      guard let batch = row.batchNanoseconds, batch > row.perPacketNanoseconds else { return row }
+      guard let batch = row.batchNanoseconds, let speedup = row.speedup, speedup < 1 else {
+        return row
+      }
       var explained = row
       let loss = String(
-        format: "the batch form loses %.1f ns a packet", batch - row.perPacketNanoseconds)
+        format:
+          "the batch form loses: %.2fx per packet over batch (batch %.1f, per packet %.1f ns)",
+        speedup, batch, row.perPacketNanoseconds)
       guard let call = reference.first(where: { $0.call == row.call }),
         let step = call.batchNanoseconds
       else {
@@ -164,7 +234,8 @@ public struct BatchingFigure: Encodable, Sendable {
               program: name, call: row.call.rawValue,
               perPacketNanoseconds: row.perPacketNanoseconds,
               batchNanoseconds: row.batchNanoseconds, speedup: row.speedup,
-              batchRefusal: row.batchRefusal))
+              batchRefusal: row.batchRefusal, speedupRounds: row.speedupRounds,
+              emptyNanoseconds: row.emptyNanoseconds))
         }
       } catch {
         progress.note("batching: \(name): \(error)")
@@ -177,7 +248,7 @@ public struct BatchingFigure: Encodable, Sendable {
         BatchingFigure(
           program: Self.reference.name, call: $0.call.rawValue,
           perPacketNanoseconds: $0.perPacketNanoseconds, batchNanoseconds: $0.batchNanoseconds,
-          speedup: $0.speedup)
+          speedup: $0.speedup, speedupRounds: $0.speedupRounds)
       }
       rows = explainingLosses(rows, reference: reference)
     } catch {

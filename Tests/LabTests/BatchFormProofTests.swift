@@ -1,0 +1,29 @@
+import BPF
+import Rewriter
+import KernelTestSupport
+import TestSupport
+import Testing
+
+@testable import Engine
+
+/// Issue 22: xdp1's parse at `data + nh_off` (a variable offset) is proven
+/// by the program's own compares with `data_end` (``PacketRanges``) in the
+/// batch form as in the per-packet form, so the batch form does not keep
+/// the checks the per-packet form left out.
+@Suite(.sample("xdp1")) struct BatchFormProofTests {
+  @Test func xdp1ProvesItsVariableOffsetsInBothForms() throws {
+    let object = try BPFObject(contentsOf: PackageLayout.sample("xdp1"))
+    let program = try object.program(named: "xdp_prog1")
+    let batch = try BatchTrampoline(batchSize: 64).rewrite(program).program
+    let machine = try Machine(
+      maps: object.maps, configuration: MachineConfiguration(engine: .interpreter))
+    for (form, source) in [(Form.perPacket, program), (Form.batch, batch)] {
+      let prepared = try machine.prepare(source, form: form)
+      let ranges = PacketRanges(slots: prepared.slots, count: prepared.count + 1)
+      // The IPv4 header's 20 bytes and the IPv6 header's 40, each from
+      // data + nh_off.
+      let sites = ranges.proofSites.values.filter(\.variable).map(\.bytes).sorted()
+      #expect(sites == [20, 40], "\(form)")
+    }
+  }
+}
