@@ -82,8 +82,7 @@ public enum BatchingBench {
     let timings = try InterleavedRounds.measure(forms: runs.count, rounds: rounds) { index in
       _ = runner.stage(packets)
       let elapsed = try clock.measure { try runs[index].loop.run(records: runs[index].records) }
-      let (seconds, attoseconds) = elapsed.components
-      return (Double(seconds) * 1e9 + Double(attoseconds) / 1e9) / count
+      return elapsed.nanoseconds / count
     }
     let styleCount = CallStyle.allCases.count
     let emptyStart = runs.count - styleCount

@@ -34,10 +34,7 @@ public enum InterpreterBench {
     _ = try machine.run(program, r1: 0)
     let clock = ContinuousClock()
     let elapsed = try clock.measure { _ = try machine.run(program, r1: 0) }
-    let (seconds, attoseconds) = elapsed.components
-    return Result(
-      instructions: machine.lastInstructionCount,
-      nanoseconds: Double(seconds) * 1e9 + Double(attoseconds) / 1e9)
+    return Result(instructions: machine.lastInstructionCount, nanoseconds: elapsed.nanoseconds)
   }
 
   /// The JIT's compute loop with its memory accesses unchecked and
@@ -60,9 +57,7 @@ public enum InterpreterBench {
     let timings = try InterleavedRounds.measure(forms: 2, rounds: rounds) { index in
       let (machine, program) = forms[index]
       let elapsed = try clock.measure { _ = try machine.run(program, r1: 0) }
-      let (seconds, attoseconds) = elapsed.components
-      let nanoseconds = Double(seconds) * 1e9 + Double(attoseconds) / 1e9
-      return nanoseconds / Double(max(machine.lastInstructionCount, 1))
+      return elapsed.nanoseconds / Double(max(machine.lastInstructionCount, 1))
     }
     return (
       timings[0].min() ?? 0, timings[1].min() ?? 0, RoundRatios(timings[1], over: timings[0])

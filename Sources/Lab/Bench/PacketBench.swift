@@ -42,8 +42,7 @@ public enum PacketBench {
     for _ in 0..<max(rounds, 1) {
       var report: RunReport?
       let elapsed = try clock.measure { report = try runner.run(packets) }
-      let (seconds, attoseconds) = elapsed.components
-      best = min(best, Double(seconds) * 1e9 + Double(attoseconds) / 1e9)
+      best = min(best, elapsed.nanoseconds)
       instructions = report?.instructions ?? instructions
     }
     return Result(packets: packets.count, instructions: instructions, nanoseconds: best)

@@ -41,8 +41,7 @@ public enum RewriterBench {
           let start = clock.now
           _ = try trampoline.rewrite(input)
           let elapsed = clock.now - start
-          let (seconds, attoseconds) = elapsed.components
-          times.append(Double(seconds) * 1e9 + Double(attoseconds) / 1e9)
+          times.append(elapsed.nanoseconds)
         }
         times.sort()
         results.append(

@@ -79,8 +79,7 @@ public enum RunnerBench {
         }
         rows[index].framesRun += calls * run
         if let error = runner.lastError { throw RunnerBenchError(description: "\(error)") }
-        let (seconds, attoseconds) = elapsed.components
-        let nanoseconds = (Double(seconds) * 1e9 + Double(attoseconds) / 1e9) / Double(calls * run)
+        let nanoseconds = elapsed.nanoseconds / Double(calls * run)
         if round > 0 {  // round 0 warms up
           rows[index].nanosecondsPerFrame = min(rows[index].nanosecondsPerFrame, nanoseconds)
         }
