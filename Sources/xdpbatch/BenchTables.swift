@@ -231,7 +231,7 @@ extension DatapathBenchRow {
   static func table(_ rows: [DatapathBenchRow]) -> String {
     var lines = [
       "DATAPATH (veth, full-speed generator)        offered  received     acted   prog ns  path ns  frames   capacity   rate",
-      "                                                Mpps      Mpps      Mpps  /packet  /packet  /RX bat    vs bare  vs bare",
+      "                                                Mpps      Mpps      Mpps  /packet  /packet  /RX bat    vs bare  vs bare           capacity vs matched",
     ]
     for row in rows {
       var name: String
@@ -250,13 +250,18 @@ extension DatapathBenchRow {
       let capacity = number(row.capacityRatio.map { $0 * 100 }, "%9.0f %%")
       let ratio =
         row.ratio.map { String(format: "%6.0f %%", $0 * 100) + " \(row.reference ?? "")" } ?? ""
+      let matched =
+        row.matchedCapacityRatio.map {
+          String(format: "  %5.0f %% ", $0 * 100) + (row.matchedReference ?? "")
+        } ?? ""
       lines.append(
         name.padding(toLength: 43, withPad: " ", startingAt: 0) + (row.generatorBound ? "*" : " ")
           + String(format: "%8.2f  %8.2f  %8.2f", row.offeredMpps, row.receivedMpps, row.actedMpps)
           + number(row.programNanosecondsPerPacket, "%9.1f")
           + number(row.datapathNanosecondsPerPacket, "%9.1f")
           + number(row.framesPerBatch, "%8.1f")
-          + (row.kind == "software" ? capacity : String(repeating: " ", count: 11)) + ratio)
+          + (row.kind == "software" ? capacity : String(repeating: " ", count: 11))
+          + (matched.isEmpty ? ratio : ratio.padding(toLength: 18, withPad: " ", startingAt: 0) + matched))
     }
     if rows.contains(where: \.generatorBound) {
       lines.append(

@@ -1,5 +1,6 @@
 import BPF
 import Engine
+import Kernel
 
 /// One queue's PASS and REDIRECT frames, gathered across RX batches and
 /// sent together: one `sendmmsg` into the TAP for the PASS frames and one
@@ -11,13 +12,15 @@ import Engine
 ///
 /// A gathered frame's UMEM frame stays off the fill ring until it is sent;
 /// its counts wait for the send too (a REDIRECT counts once its frame left).
-final class GatheredSends {
+public final class GatheredSends {
   /// Frames gathered at most: two RX batches' worth, so one more batch
   /// always fits before a send.
   static let capacity = 2 * LiveFrameRunner.maximumBatch
   /// The longest a gathered frame waits for its send, by default.
-  static var defaultLatency: UInt64 { DatapathConfiguration.defaultSendLatency }
+  public static var defaultLatency: UInt64 { DatapathConfiguration.defaultSendLatency }
 
+  /// The PASS frames' device, shared by the datapath's queues.
+  let pass: PassDevice
   let passing: PassQueue
   let ports: RedirectPorts
   /// Nanoseconds the oldest gathered frame may wait.
@@ -26,7 +29,7 @@ final class GatheredSends {
   /// Per gathered frame, in the order gathered: its UMEM frame, verdict,
   /// length, the form that ran it and whether its batch was a comparison
   /// window's, then what became of it.
-  let chunks: UnsafeMutablePointer<UInt64>
+  public let chunks: UnsafeMutablePointer<UInt64>
   let actions: UnsafeMutablePointer<XDPAction>
   let lengths: UnsafeMutablePointer<UInt32>
   let forms: UnsafeMutablePointer<Form>
@@ -34,12 +37,13 @@ final class GatheredSends {
   let outcomes: UnsafeMutablePointer<ActionTally.Outcome>
   let sendErrors: UnsafeMutablePointer<Int32>
   /// Frames gathered and not sent yet.
-  private(set) var count = 0
+  public private(set) var count = 0
   /// When the oldest of them was taken off the RX ring.
   private(set) var since: UInt64 = 0
 
   /// Sends into `pass`; frames wait at most `latency` nanoseconds.
   init(pass: PassDevice, latency: UInt64 = GatheredSends.defaultLatency) {
+    self.pass = pass
     passing = PassQueue(device: pass, capacity: Self.capacity)
     ports = RedirectPorts(capacity: Self.capacity)
     self.latency = latency
@@ -65,13 +69,13 @@ final class GatheredSends {
 
   /// Whether the gathered frames must go now, after an RX batch taken at
   /// `now`: the oldest waited ``latency``, or the next batch might not fit.
-  @inline(__always) func isDue(now: UInt64) -> Bool {
+  @inline(__always) public func isDue(now: UInt64) -> Bool {
     count > 0
       && (count > Self.capacity - LiveFrameRunner.maximumBatch || now &- since >= latency)
   }
 
   /// Nanoseconds from `now` until the oldest frame is due (0 when it is).
-  @inline(__always) func remaining(now: UInt64) -> UInt64 {
+  @inline(__always) public func remaining(now: UInt64) -> UInt64 {
     let due = since &+ latency
     return due > now ? due &- now : 0
   }
@@ -79,7 +83,7 @@ final class GatheredSends {
   /// Gathers a PASS frame of UMEM frame `chunk` (its bytes stay valid
   /// until ``send()``); false when it cannot go (shorter than an Ethernet
   /// header).
-  @inline(__always) func gatherPass(
+  @inline(__always) public func gatherPass(
     _ frame: UnsafeMutableRawPointer, length: UInt32, chunk: UInt64, form: Form,
     measured: Bool, now: UInt64
   ) -> Bool {
@@ -89,7 +93,7 @@ final class GatheredSends {
   }
 
   /// Gathers a REDIRECT to interface `index`, as ``gatherPass``.
-  @inline(__always) func gatherRedirect(
+  @inline(__always) public func gatherRedirect(
     _ frame: UnsafeMutableRawPointer, length: UInt32, toInterface index: UInt32, chunk: UInt64,
     form: Form, measured: Bool, now: UInt64
   ) -> Bool {
@@ -116,7 +120,7 @@ final class GatheredSends {
 
   /// Sends every gathered frame (the REDIRECT frames first, then PASS) and
   /// leaves what became of each in ``outcomes``; ``clear()`` after reading.
-  func send() {
+  public func send() {
     let outcomes = self.outcomes
     let sendErrors = self.sendErrors
     ports.flush { slot, error in
@@ -128,7 +132,7 @@ final class GatheredSends {
   }
 
   /// Forgets the sent frames.
-  func clear() { count = 0 }
+  public func clear() { count = 0 }
 
   /// What the sends cost in system calls so far.
   var slowPath: SlowPathCalls {
@@ -136,4 +140,25 @@ final class GatheredSends {
       passFrames: passing.frames, passCalls: passing.systemCalls,
       redirectFrames: ports.sentFrames, redirectCalls: ports.systemCalls)
   }
+}
+
+extension GatheredSends {
+  /// Sends of their own for a loop that is not the datapath (the bench's
+  /// `mix-sends` reference): a PASS device on `interface` (the
+  /// datapath's TAP, ``PassDeviceName``: never both at once), removed by
+  /// ``removePassDevice()``.
+  public static func passing(
+    into interface: String, latency: UInt64 = GatheredSends.defaultLatency
+  ) throws(DatapathError) -> GatheredSends {
+    guard let index = NetworkInterface.index(of: interface) else {
+      throw .interfaceNotFound(interface)
+    }
+    return GatheredSends(pass: try PassDevice(interface: interface, index: index), latency: latency)
+  }
+
+  /// Sends of another queue into the same PASS device.
+  public func sharingPassDevice() -> GatheredSends { GatheredSends(pass: pass, latency: latency) }
+
+  /// Removes the PASS device (after the last ``send()``).
+  public func removePassDevice() { pass.remove() }
 }

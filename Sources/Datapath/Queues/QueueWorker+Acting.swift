@@ -50,23 +50,11 @@ extension QueueWorker {
     }
     // Exactly the slots filled: a reserved slot left unwritten would be
     // handed to the kernel by the next submit.
-    giveBack(recycling, count: rings.recycled)
+    socket.giveBack(recycling, count: rings.recycled)
     if transmitRoom > 0 {
       socket.socket.transmit.submit(UInt32(rings.transmitted))
       socket.transmitted(rings.transmitted)
     }
-  }
-
-  /// Puts `count` UMEM frames (`chunks`) back on the fill ring, which has
-  /// room for all the UMEM's frames.
-  func giveBack(_ chunks: UnsafeMutablePointer<UInt64>, count: Int) {
-    guard count > 0 else { return }
-    var fillIndex: UInt32 = 0
-    let room = Int(socket.socket.fill.reserve(UInt32(count), at: &fillIndex))
-    for entry in 0..<room {
-      socket.socket.fill.setAddress(chunks[entry], at: fillIndex &+ UInt32(entry))
-    }
-    if room > 0 { socket.socket.fill.submit(UInt32(room)) }
   }
 
   /// Sends the gathered PASS and REDIRECT frames, gives their UMEM frames
@@ -78,7 +66,7 @@ extension QueueWorker {
     guard count > 0 else { return }
     let start = Self.now()
     sends.send()
-    giveBack(sends.chunks, count: count)
+    socket.giveBack(sends.chunks, count: count)
     var tally = ActionTally(over: tallyBuffer)
     var batchFrames = 0
     var measuredFrames = (perPacket: 0, batch: 0)

@@ -91,7 +91,7 @@ public struct DatapathBench: Sendable {
     }
     progress("kernel native XDP: xdp1 (XDP_DROP)")
     rows.append(try kernelRow(source(Self.drop), network))
-    for work in BareSocketLoop.Work.allCases {
+    for work in BareSocketLoop.Work.sectionStart {
       progress("bare AF_XDP loop: \(work.rawValue)")
       rows.append(try bareRow(work, fallback: source(Self.drop), network))
     }
@@ -114,15 +114,20 @@ public struct DatapathBench: Sendable {
     }
     for (sample, form, engine, grouped, pacing) in plan {
       let work = DatapathBenchRow.referenceWork(of: sample.program)
+      let matchedWork = DatapathBenchRow.matchedWork(of: sample.program)
       progress(
         "software datapath: \(sample.program), \(form.rawValue), \(engine.rawValue)"
           + (grouped ? ", grouped actions" : "")
           + (pacing.map { ", \($0.frames) frames an RX batch" } ?? "")
-          + " (and the bare \(work.rawValue) loop next to it)")
+          + " (and the bare \(work.rawValue)"
+          + (matchedWork.map { " and \($0.rawValue)" } ?? "") + " loops next to it)")
       // The bare loop again right before the row, paced alike: the
       // machine's load drifts within a run, and a ratio to a reference
       // measured seconds apart holds that drift.
       let reference = try bareRow(work, fallback: source(Self.drop), network, pacing: pacing)
+      let matched = try matchedWork.map { work throws(DatapathBenchError) in
+        try bareRow(work, fallback: source(Self.drop), network, pacing: pacing)
+      }
       var row = try softwareRow(
         source(sample), form: form, engine: engine, grouped: grouped,
         mixed: sample.program == Self.classify.program, network, pacing: pacing)
@@ -130,6 +135,12 @@ public struct DatapathBench: Sendable {
       row.referenceActedMpps = reference.actedMpps
       row.referenceNanosecondsPerPacket = reference.datapathNanosecondsPerPacket
       row.referenceFramesPerBatch = reference.framesPerBatch
+      if let matched, let matchedWork {
+        row.matchedReference = matchedWork.rawValue
+        row.matchedReferenceActedMpps = matched.actedMpps
+        row.matchedReferenceNanosecondsPerPacket = matched.datapathNanosecondsPerPacket
+        row.matchedReferenceFramesPerBatch = matched.framesPerBatch
+      }
       rows.append(row)
     }
     DatapathBenchRow.addRatios(&rows)
@@ -174,7 +185,7 @@ public struct DatapathBench: Sendable {
     }
     defer { loop.stop() }
     // The mix loop gets the traffic its software rows get.
-    let mixed = work == .mix
+    let mixed = work == .mix || work == .mixSends
     var row = try measure(
       network, frames: mixed ? InterleavedMix.frames : [InterleavedMix.template], mixed: mixed
     ) {

@@ -67,6 +67,18 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
   /// busy. Unlike ``ratio`` it holds when the generator, not the
   /// receiver, sets the rate (a ``generatorBound`` row).
   public var capacityRatio: Double?
+  /// For xdp1 and xdp_classify rows: the bare loop that does the
+  /// program's work without the engine (``matchedWork(of:)``), measured
+  /// right before the row and paced alike: its name, acted rate, ns per
+  /// frame over the same span and frames per RX batch.
+  public var matchedReference: String?
+  public var matchedReferenceActedMpps: Double?
+  public var matchedReferenceNanosecondsPerPacket: Double?
+  public var matchedReferenceFramesPerBatch: Double?
+  /// The matched reference's ns per frame over this row's: what the
+  /// engine and the datapath's own work around it keep of the capacity
+  /// of the same work done natively.
+  public var matchedCapacityRatio: Double?
 
   /// Whether the program's maps were the kernel's (software rows).
   public var sharedMaps: Bool?
@@ -93,6 +105,9 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
   private enum CodingKeys: String, CodingKey {
     case kind, program, form, engine, groupActions, seconds, offeredMpps, receivedMpps
     case actedMpps, socketDrops, actions, reference, ratio, referenceActedMpps, generatorBound
+    case matchedReference, matchedReferenceActedMpps, matchedCapacityRatio
+    case matchedReferenceFramesPerBatch
+    case matchedReferenceNanosecondsPerPacket = "matchedReferenceNsPerPacket"
     case capacityRatio, framesPerBatch, referenceFramesPerBatch, pacedFrames
     case datapathNanosecondsPerBatch = "datapathNsPerBatch"
     case referenceNanosecondsPerBatch = "referenceNsPerBatch"
@@ -111,6 +126,19 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
     case "xdp_tx": .sendBack
     case "xdp_classify_prog": .mix
     default: .recycle
+    }
+  }
+
+  /// The bare loop that does `program`'s work without the engine: for
+  /// xdp1 the loop that reads the same header bytes and counts them, for
+  /// xdp_classify the one that decides on the same bytes and does the
+  /// same ring work and gathered sends; nil for the others (xdp_tx's
+  /// send-back loop already is its ring work; its MAC swap is not added).
+  static func matchedWork(of program: String?) -> BareSocketLoop.Work? {
+    switch program {
+    case "xdp_prog1": .readHeaders
+    case "xdp_classify_prog": .mixSends
+    default: nil
     }
   }
 
@@ -144,6 +172,11 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
         let bare = rows[index].referenceNanosecondsPerPacket
       {
         rows[index].capacityRatio = bare / own
+      }
+      if let own = rows[index].datapathNanosecondsPerPacket, own > 0,
+        let matched = rows[index].matchedReferenceNanosecondsPerPacket
+      {
+        rows[index].matchedCapacityRatio = matched / own
       }
     }
   }

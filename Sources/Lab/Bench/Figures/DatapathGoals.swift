@@ -20,6 +20,17 @@
 ///   only for unpaced rows the receiver limited (the veth ring dropped
 ///   frames): with the generator the limit, both rates are the generator's.
 /// - `generator_bound`: the unpaced rows left out of `rate_over_bare`.
+/// - `capacity_over_matched`, `paced_capacity_over_matched`,
+///   `unpaced_capacity_over_matched`: the same for xdp_prog1 and
+///   xdp_classify_prog against the bare loop that does the program's work
+///   without the engine (`read-headers`: the header bytes xdp1 reads,
+///   counted by protocol; `mix-sends`: xdp_classify's decisions, ring work
+///   and gathered PASS and REDIRECT sends), each with the datapath's
+///   prefetch: what the engine and the datapath around it cost over the
+///   same work done natively. The goals name the bare recycle
+///   loop; these are the like-with-like figures beside them.
+/// - `references`: per goal key, the bare loop each program is compared
+///   with there (`{"capacity_over_bare": {"xdp_prog1": "recycle", ...}}`).
 public struct DatapathGoals: Encodable, Sendable, Equatable {
   public var goalFramesPerBatch: Int?
   public var capacityOverBare: [String: Double] = [:]
@@ -27,11 +38,30 @@ public struct DatapathGoals: Encodable, Sendable, Equatable {
   public var unpacedCapacityOverBare: [String: Double] = [:]
   public var rateOverBare: [String: Double] = [:]
   public var generatorBound: [String] = []
+  public var capacityOverMatched: [String: Double] = [:]
+  public var pacedCapacityOverMatched: [String: [String: Double]] = [:]
+  public var unpacedCapacityOverMatched: [String: Double] = [:]
+  public var references: [String: [String: String]] = [:]
 
   /// The ratios of `rows` (software rows only).
   public init(rows: [DatapathBenchRow]) {
     for row in rows where row.kind == "software" {
       let key = Self.key(row)
+      if let program = row.program {
+        if let reference = row.reference {
+          references["capacity_over_bare", default: [:]][program] = reference
+        }
+        if let matched = row.matchedReference {
+          references["capacity_over_matched", default: [:]][program] = matched
+        }
+      }
+      if let matched = row.matchedCapacityRatio {
+        if let frames = row.pacedFrames {
+          pacedCapacityOverMatched[String(frames), default: [:]][key] = matched
+        } else {
+          unpacedCapacityOverMatched[key] = matched
+        }
+      }
       if let frames = row.pacedFrames {
         if let capacity = row.capacityRatio {
           pacedCapacityOverBare[String(frames), default: [:]][key] = capacity
@@ -48,7 +78,9 @@ public struct DatapathGoals: Encodable, Sendable, Equatable {
     goalFramesPerBatch = rows.compactMap(\.pacedFrames).max()
     if let goal = goalFramesPerBatch {
       capacityOverBare = pacedCapacityOverBare[String(goal)] ?? [:]
+      capacityOverMatched = pacedCapacityOverMatched[String(goal)] ?? [:]
     } else {
+      capacityOverMatched = unpacedCapacityOverMatched
       // No paced rows: the unpaced figures are all there is.
       capacityOverBare = unpacedCapacityOverBare
     }
