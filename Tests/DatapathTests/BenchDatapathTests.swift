@@ -110,6 +110,47 @@ struct BenchDatapathTests {
       let key = "\(row["program"] as? String ?? "") \(row["form"] as? String ?? "")"
       #expect(paced["8"]?[key] == number(row, "capacity_ratio"), "\(key)")
     }
+    // xdp1 and xdp_classify also against the loop that does their work
+    // without the engine (read-headers, mix-sends), measured beside the
+    // row and paced alike; xdp_tx against send-back alone.
+    let matchedPaced = try #require(
+      goals["paced_capacity_over_matched"] as? [String: [String: Double]])
+    let matchedUnpaced = try #require(goals["unpaced_capacity_over_matched"] as? [String: Double])
+    #expect(goals["capacity_over_matched"] as? [String: Double] == matchedPaced["8"])
+    let references = try #require(goals["references"] as? [String: [String: String]])
+    #expect(
+      references == [
+        "capacity_over_bare": [
+          "xdp_prog1": "recycle", "xdp_tx": "send-back", "xdp_classify_prog": "mix",
+        ],
+        "capacity_over_matched": ["xdp_prog1": "read-headers", "xdp_classify_prog": "mix-sends"],
+      ])
+    for row in rows where row["kind"] as? String == "software" {
+      let program = row["program"] as? String
+      let expected: String? =
+        switch program {
+        case "xdp_prog1": "read-headers"
+        case "xdp_classify_prog": "mix-sends"
+        default: nil
+        }
+      #expect(row["matched_reference"] as? String == expected, "\(row)")
+      var key = "\(program ?? "") \(row["form"] as? String ?? "")"
+      if row["group_actions"] as? Bool == true { key += " grouped" }
+      if let engine = row["engine"] as? String, engine != "jit" { key += " \(engine)" }
+      let figure =
+        row["paced_frames"] == nil ? matchedUnpaced[key] : matchedPaced["8"]?[key]
+      guard expected != nil else {
+        #expect(row["matched_capacity_ratio"] == nil && figure == nil, "\(row)")
+        continue
+      }
+      let matched = try #require(number(row, "matched_reference_ns_per_packet"), "\(row)")
+      let own = try #require(number(row, "datapath_ns_per_packet"), "\(row)")
+      let capacity = try #require(number(row, "matched_capacity_ratio"), "\(row)")
+      #expect(abs(capacity - matched / own) < 1e-9 * max(1, capacity), "\(row)")
+      #expect(figure == capacity, "\(key)")
+      #expect((number(row, "matched_reference_acted_mpps") ?? 0) > 0, "\(row)")
+      #expect((number(row, "matched_reference_frames_per_batch") ?? 0) >= 1, "\(row)")
+    }
     let rates = try #require(goals["rate_over_bare"] as? [String: Double])
     let bound = try #require(goals["generator_bound"] as? [String])
     for row in rows where row["kind"] as? String == "software" && row["paced_frames"] == nil {

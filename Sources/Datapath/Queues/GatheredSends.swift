@@ -135,7 +135,7 @@ public final class GatheredSends {
   public func clear() { count = 0 }
 
   /// What the sends cost in system calls so far.
-  var slowPath: SlowPathCalls {
+  public var slowPath: SlowPathCalls {
     SlowPathCalls(
       passFrames: passing.frames, passCalls: passing.systemCalls,
       redirectFrames: ports.sentFrames, redirectCalls: ports.systemCalls)

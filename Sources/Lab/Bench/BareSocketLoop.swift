@@ -226,6 +226,20 @@ public final class BareSocketLoop: @unchecked Sendable {
     (0..<256).map { index in queues.reduce(0) { $0 &+ $1.protocols[index] } }
   }
 
+  /// What ``Work/mixSends``' sends cost in system calls so far (zero for
+  /// the other loops).
+  public var slowPath: SlowPathCalls {
+    var total = SlowPathCalls()
+    for queue in queues {
+      guard let calls = queue.sends?.slowPath else { continue }
+      total.passFrames &+= calls.passFrames
+      total.passCalls &+= calls.passCalls
+      total.redirectFrames &+= calls.redirectFrames
+      total.redirectCalls &+= calls.redirectCalls
+    }
+    return total
+  }
+
   /// Frames per verdict decided by ``Work/mixSends``; exact once the loop
   /// stopped.
   public var verdictCounts: [XDPAction: UInt64] {
