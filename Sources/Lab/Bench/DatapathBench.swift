@@ -120,7 +120,7 @@ public struct DatapathBench: Sendable {
           + (grouped ? ", grouped actions" : "")
           + (pacing.map { ", \($0.frames) frames an RX batch" } ?? "")
           + " (and the bare \(work.rawValue)"
-          + (matchedWork.map { " and \($0.rawValue)" } ?? "") + " loops next to it)")
+          + (matchedWork.map { " and \($0.rawValue) loops" } ?? " loop") + " next to it)")
       // The bare loop again right before the row, paced alike: the
       // machine's load drifts within a run, and a ratio to a reference
       // measured seconds apart holds that drift.
