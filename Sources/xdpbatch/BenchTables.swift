@@ -119,7 +119,8 @@ extension EngineComparison {
       }
       lines.append(
         name.padding(toLength: 44, withPad: " ", startingAt: 0)
-          + cell(jit, "%.1f", width: 13) + cell(jitEmptyNanosecondsPerPacket[name], "%.1f", width: 11)
+          + cell(jit, "%.1f", width: 13)
+          + cell(jitEmptyNanosecondsPerPacket[name], "%.1f", width: 11)
           + cell(jitNet[name], "%.1f", width: 9)
           + cell(kernelNanosecondsPerPacket[name], "%.1f", width: 15)
           + cell(net, "%.1f", width: 12) + cell(over(jitNet[name]), "%.2fx", width: 9)
@@ -261,7 +262,8 @@ extension DatapathBenchRow {
           + number(row.datapathNanosecondsPerPacket, "%9.1f")
           + number(row.framesPerBatch, "%8.1f")
           + (row.kind == "software" ? capacity : String(repeating: " ", count: 11))
-          + (matched.isEmpty ? ratio : ratio.padding(toLength: 18, withPad: " ", startingAt: 0) + matched))
+          + (matched.isEmpty
+            ? ratio : ratio.padding(toLength: 18, withPad: " ", startingAt: 0) + matched))
     }
     if rows.contains(where: \.generatorBound) {
       lines.append(

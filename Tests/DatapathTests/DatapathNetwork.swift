@@ -104,6 +104,16 @@ struct DatapathNetwork {
     if let failure = generator.wait() { throw failure }
   }
 
+  /// Sends the first `count` frames of the ``InterleavedMix`` from the
+  /// peer (one sending thread: frame n is `variant(of: n)`), as ``send``.
+  func sendInterleavedMix(count: UInt64) throws {
+    let generator = TrafficGenerator.start(
+      .init(
+        frames: InterleavedMix.frames, interface: veth.peer, namespace: namespace, limit: count,
+        framesPerSecond: 20_000, order: InterleavedMix.order))
+    if let failure = generator.wait() { throw failure }
+  }
+
   /// A counter of `interface` in the root namespace (`rx_packets`, ...).
   static func statistic(_ interface: String, _ name: String) -> UInt64 {
     let path = "/sys/class/net/\(interface)/statistics/\(name)"

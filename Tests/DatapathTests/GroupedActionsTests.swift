@@ -46,12 +46,7 @@ struct GroupedActionsTests {
         datapath.wait()
       }
       #expect(datapath.status().groupActions == grouped)
-      let generator = TrafficGenerator.start(
-        .init(
-          frames: InterleavedMix.frames, interface: network.veth.peer,
-          namespace: network.namespace, limit: Self.frames, framesPerSecond: 20_000,
-          order: InterleavedMix.order))
-      if let failure = generator.wait() { throw failure }
+      try network.sendInterleavedMix(count: Self.frames)
       // ifindex 1 is loopback: every redirect fails, visibly, as a
       // redirect error (REDIRECT counts only frames that left).
       func counted(_ status: DatapathStatus) -> UInt64 {

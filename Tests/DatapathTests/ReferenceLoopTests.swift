@@ -32,15 +32,6 @@ struct ReferenceLoopTests {
     return try BareSocketLoop.start(interface: network.veth.name, fallback: fallback, work: work)
   }
 
-  func sendMix(_ network: DatapathNetwork) throws {
-    let generator = TrafficGenerator.start(
-      .init(
-        frames: InterleavedMix.frames, interface: network.veth.peer,
-        namespace: network.namespace, limit: Self.frames, framesPerSecond: 20_000,
-        order: InterleavedMix.order))
-    if let failure = generator.wait() { throw failure }
-  }
-
   /// Variants 0-5 are IPv4 UDP (17), 6 IPv6 with next header TCP (6), 7
   /// an IPv4 frame cut inside its IP header (counted under 0, as xdp1
   /// does). The peer's own frames (IPv6 neighbour discovery, 58, and MLD
@@ -49,7 +40,7 @@ struct ReferenceLoopTests {
     let network = try DatapathNetwork()
     defer { network.tearDown() }
     let loop = try startLoop(network, .readHeaders)
-    try sendMix(network)
+    try network.sendInterleavedMix(count: Self.frames)
     let settled = eventually { loop.framesHandled >= Self.frames }
     usleep(100_000)
     loop.stop()
@@ -76,7 +67,7 @@ struct ReferenceLoopTests {
       let network = try DatapathNetwork()
       defer { network.tearDown() }
       let loop = try startLoop(network, .mixSends)
-      try sendMix(network)
+      try network.sendInterleavedMix(count: Self.frames)
       let settled = eventually { loop.framesHandled >= Self.frames }
       usleep(100_000)
       loop.stop()
@@ -103,7 +94,7 @@ struct ReferenceLoopTests {
       datapath.stop()
       datapath.wait()
     }
-    try sendMix(network)
+    try network.sendInterleavedMix(count: Self.frames)
     func counted(_ status: DatapathStatus) -> UInt64 {
       status.counters.actions.totalPackets + (status.redirectErrors?.total ?? 0)
     }
