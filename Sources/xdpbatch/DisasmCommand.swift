@@ -35,7 +35,9 @@ struct DisasmCommand: ParsableCommand {
 
   func validate() throws {
     if form == .batch && !jited {
-      throw ValidationError("--form batch shows the JIT's code: add --jited (`rewrite --listing` shows the batch form's instructions)")
+      throw ValidationError(
+        "--form batch shows the JIT's code: add --jited (`rewrite --listing` shows the batch form's instructions)"
+      )
     }
   }
 
