@@ -117,7 +117,10 @@ public struct BatchTrampoline: Sendable {
       addedOnce: code.prologue.count + code.tail.count,
       addedPerPacket: code.head.count + code.epilogue.count + emitted.adjustments,
       stackBytes: strategy == .shift || reserved == 0
-        ? frame.stackDepth + reserved : depth + reserved)
+        ? frame.stackDepth + reserved : depth + reserved,
+      loopRegisters: [slots.cursorRegister, slots.boundRegister].compactMap { $0 }.map {
+        "r\($0.rawValue)"
+      })
     let epilogue = emitted.epilogue
     let tail = epilogue + code.epilogue.count
     return BatchProgram(

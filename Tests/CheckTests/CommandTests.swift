@@ -70,8 +70,11 @@ struct CommandTests {
     #expect(
       Set(keys) == [
         "program", "strategy", "bound", "instructions_before", "instructions_after", "added_once",
-        "added_per_packet", "stack_bytes",
+        "added_per_packet", "stack_bytes", "loop_registers",
       ])
+    // xdp1 names none of R6 - R9: the loop keeps its cursor and its bound
+    // in the first two.
+    #expect(decoded.loopRegisters == ["r6", "r7"])
   }
 
   @Test func listingMarksEveryPiece() throws {
