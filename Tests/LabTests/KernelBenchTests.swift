@@ -23,6 +23,9 @@ struct KernelBenchTests {
     #expect(figure.empty.median > 0)
     #expect(figure.empty.median < figure.gross.median, "\(figure)")
     #expect(figure.net.median > 0, "\(figure)")
+    // The JIT's net, timed in the same rounds, beside it.
+    let jit = try #require(figure.jitNet)
+    #expect(jit.rounds == 3 && jit.median > 0, "\(jit)")
   }
 
   @Test func rowsTakeTheMediansOfTheirRounds() throws {

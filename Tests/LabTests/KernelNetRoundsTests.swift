@@ -66,4 +66,34 @@ struct KernelNetRoundsTests {
     #expect(Set(object.keys) == ["repeat", "frames_per_round", "tries", "rounds", "live_frames"])
     #expect(object["live_frames"] as? Bool == false)
   }
+
+  /// The JIT's net timed in the same rounds as the kernel's is the one the
+  /// engines table and the goal take, over the batching table's.
+  @Test func theJITsNetComesFromTheKernelsRounds() throws {
+    let figure = try #require(
+      KernelNetFigure(
+        program: [40, 41, 60], empty: [36, 36.5, 54], jitProgram: [9, 9.5, 13],
+        jitEmpty: [2.5, 2.5, 3.5]))
+    #expect(figure.jitNet?.median == 7)
+    #expect(
+      KernelNetFigure(program: [40], empty: [36], jitProgram: [9, 9], jitEmpty: [2, 2]) == nil)
+    var row = SampleFigures(object: "a.o", program: "a")
+    row.takeKernel(figure)
+    var comparison = EngineComparison(
+      interpreterNanosecondsPerInstruction: 2, jitNanosecondsPerInstruction: 0.1,
+      jitCheckedNanosecondsPerInstruction: 0.15, kernelNanosecondsPerPacket: [:],
+      kernelNetNanosecondsPerPacket: [:], testRunLoopNanoseconds: nil,
+      jitNanosecondsPerPacket: [:])
+    let direct = BatchingFigure(
+      program: "a.o:a", call: "direct", perPacketNanoseconds: 9, batchNanoseconds: nil,
+      speedup: nil, emptyNanoseconds: 2.5, netRounds: RoundSpread([6.5, 8, 9]))
+    comparison.take(samples: [row], batching: [direct])
+    #expect(comparison.jitNetNanosecondsPerPacket == ["a.o:a": 7])
+    #expect(comparison.kernelNetNanosecondsPerPacket == ["a.o:a": 4.5])
+    let goals = GoalFigures(engines: comparison, batching: [direct])
+    #expect(goals.jitOverKernelNet["a.o:a"].map { abs($0 - 7 / 4.5) < 1e-12 } == true)
+    // Without the kernel's rounds, the batching table's.
+    comparison.take(samples: [SampleFigures(object: "a.o", program: "a")], batching: [direct])
+    #expect(comparison.jitNetNanosecondsPerPacket == ["a.o:a": 8])
+  }
 }

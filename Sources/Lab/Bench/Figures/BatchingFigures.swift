@@ -44,7 +44,10 @@ public struct EngineComparison: Encodable, Sendable {
   public var jitEmptyNanosecondsPerPacket: [String: Double] = [:]
 
   /// Per round, the program less the empty program, both timed in that
-  /// round by the same driver (the `direct` row's ``BatchingFigure/netRounds``).
+  /// round by the same driver: from the kernel's rounds
+  /// (``KernelNetFigure/jitNet``, timed between the same test runs as the
+  /// kernel's net) where the kernel was measured, else the `direct` row's
+  /// ``BatchingFigure/netRounds``.
   public var jitNetRounds: [String: RoundSpread] = [:]
 
   /// How the kernel's figures were test-run; nil when they were not.
@@ -126,7 +129,9 @@ public struct EngineComparison: Encodable, Sendable {
       jitNanosecondsPerPacket[name] =
         direct?.perPacketNanoseconds ?? row.jitRunnerNanosecondsPerPacket
       jitEmptyNanosecondsPerPacket[name] = direct?.emptyNanoseconds
-      jitNetRounds[name] = direct?.netRounds
+      // The rounds that timed the kernel's net as well, when the kernel
+      // was measured; else the batching table's.
+      jitNetRounds[name] = row.kernelRounds?.jitNet ?? direct?.netRounds
     }
   }
 }
