@@ -28,6 +28,12 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
   /// Only another tool's program runs on the interface, and detaching it
   /// was not asked for.
   case foreignOnly(interface: String, program: AttachedProgram)
+  /// xdpbatch's record for an interface of this name was made in another
+  /// network namespace (`namespace`, its inode; `name` under
+  /// /var/run/netns when it has one). The state directory and bpffs are
+  /// shared by every network namespace, interface names are not: acting
+  /// here would take over that namespace's record, lock and pins.
+  case otherNamespace(interface: String, namespace: UInt64, name: String?)
 
   /// A message saying what failed.
   public var description: String {
@@ -45,6 +51,12 @@ public enum DeploymentError: Error, Sendable, CustomStringConvertible {
     case .datapath(let error): error.description
     case .foreignOnly(let interface, let program):
       "\(interface) runs XDP program \"\(program.name ?? "?")\" (id \(program.id), \(program.mode.rawValue) mode) that xdpbatch did not attach"
+    case .otherNamespace(let interface, let namespace, let name):
+      "xdpbatch's record for \(interface) was made in network namespace "
+        + (name.map { "\"\($0)\" (net:[\(namespace)])" } ?? "net:[\(namespace)]")
+        + ", not this one: there \(interface) is another interface, whose record, lock and pins "
+        + "this one would share; run the command in that namespace ("
+        + "`nsenter --net=/run/netns/\(name ?? "NAME") xdpbatch ...`), or detach it there first"
     }
   }
 }

@@ -324,11 +324,12 @@ public struct ProgramDeployment: Sendable {
 
   /// What readers (`stats`) do first: when no command holds `interface`'s
   /// lock, recognise and repair what a killed command left there
-  /// (``DatapathRecovery``); when one does, nothing (it will). Returns
-  /// the record afterwards.
+  /// (``DatapathRecovery``); when one does, or when the record belongs to
+  /// another network namespace, nothing. Returns the record afterwards.
   @discardableResult
   public func recoverIfIdle(interface: String) -> AttachmentRecord? {
-    guard let lock = try? InterfaceLock.acquire(interface: interface, state: state, waiting: 0)
+    guard kernel.otherNamespace(of: interface) == nil,
+      let lock = try? InterfaceLock.acquire(interface: interface, state: state, waiting: 0)
     else { return state.record(interface: interface) }
     defer { withExtendedLifetime(lock) {} }
     return recover(interface).record

@@ -68,7 +68,9 @@ struct RedirectMapCoherenceTests {
         try network.send(Self.frame, count: 5)
         return counters().redirectFailed.packets > 0
       }, "the datapath never followed the DEVMAP to loopback")
-    var before = counters()
+    // The last round's other frames may still be on their way: counted
+    // once the counters hold still (else they landed in the 100 below).
+    var before = settled(counters)
     try network.send(Self.frame, count: 100)
     #expect(eventually { counters().redirectFailed.packets >= before.redirectFailed.packets + 100 })
     var after = counters()
@@ -89,7 +91,7 @@ struct RedirectMapCoherenceTests {
           counters().actions[.redirect].packets >= round.actions[.redirect].packets + 5
         } && counters().redirectFailed.packets == round.redirectFailed.packets
       }, "the datapath never followed the DEVMAP to \(second.name)")
-    before = counters()
+    before = settled(counters)
     let peerBefore = try network.peerReceived(second.peer)
     try network.send(Self.frame, count: 100)
     #expect(
@@ -195,4 +197,17 @@ struct RedirectMapCoherenceTests {
     let text = try Self.run(["prog", interface])
     #expect(text.output.contains("software datapath"))
   }
+}
+
+/// `read()` once it has held still for 300 ms (at most 5 s).
+private func settled(_ read: () -> DatapathCounters.Totals) -> DatapathCounters.Totals {
+  var last = read()
+  var still = 0
+  for _ in 0..<50 where still < 3 {
+    usleep(100_000)
+    let now = read()
+    still = now == last ? still + 1 : 0
+    last = now
+  }
+  return last
 }

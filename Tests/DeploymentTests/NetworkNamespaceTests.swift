@@ -90,4 +90,50 @@ struct NetworkNamespaceTests {
     #expect(TestNetwork.stateFiles(of: peer) == [])
     #expect(!PinDirectory.exists(PinDirectory(interface: peer).path))
   }
+
+  /// An interface here named like one in another namespace shares its
+  /// record, lock and pin directory (they go by name): commands here for
+  /// that name are refused, naming the namespace, and the other
+  /// namespace's attachment stays as it was. Before, `attach` here took
+  /// over the record and pins of the program running there.
+  @Test func anInterfaceNamedLikeOneInAnotherNamespaceIsRefused() throws {
+    let network = try TestNetwork()
+    let peer = network.veth.peer
+    defer {
+      _ = try? runProcess(Self.ip, ["link", "delete", peer])
+      _ = try? Self.runInside(network.namespace, ["detach", peer])
+      network.tearDown()
+    }
+    let attach = try Self.runInside(
+      network.namespace,
+      ["attach", peer, Self.classifier, "--program", "xdp_classify_prog", "--mode", "skb"])
+    #expect(attach.status == 0, "\(attach.errors)")
+    let record = try #require(StateDirectory().record(interface: peer))
+    let files = Set(TestNetwork.stateFiles(of: peer))
+    // The host's own interface of that name.
+    let twin = try runProcess(
+      Self.ip, ["link", "add", peer, "type", "veth", "peer", "name", peer + "t"])
+    try #require(twin.status == 0, "\(twin.errors)")
+
+    let commands: [[String]] = [
+      ["attach", peer, Self.classifier, "--program", "xdp_classify_prog", "--mode", "skb"],
+      ["swap", peer], ["detach", peer], ["stats", peer, "--json"],
+    ]
+    for command in commands {
+      let result = try BuiltXDPBatch.run(command)
+      #expect(result.status == 1, "\(command): \(result.output)")
+      #expect(
+        result.errors.contains(
+          "record for \(peer) was made in network namespace \"\(network.namespace.name)\""),
+        "\(command): \(result.errors)")
+      #expect(
+        result.errors.contains("nsenter --net=/run/netns/\(network.namespace.name) xdpbatch"),
+        "\(command): \(result.errors)")
+    }
+    let host = try runProcess(Self.ip, ["link", "show", peer])
+    #expect(!host.output.contains("prog/xdp"), "the host's \(peer) got no program")
+    #expect(StateDirectory().record(interface: peer)?.programID == record.programID)
+    #expect(Set(TestNetwork.stateFiles(of: peer)) == files)
+    #expect(try Self.runsXDP(peer, in: network.namespace))
+  }
 }

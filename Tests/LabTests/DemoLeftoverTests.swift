@@ -38,3 +38,24 @@ import Testing
     #expect(left == Set(kept))
   }
 }
+
+/// A demo with names of its own (the tests' demos, run beside the
+/// standard one) has a redirect target of its own: its `down` once removed
+/// the standard demo's `xdpbatch2` while another test's `demo up` was
+/// addressing it ("Cannot find device xdpbatch2").
+@Suite struct DemoRedirectTargetNameTests {
+  @Test func theStandardDemoRedirectsToXdpbatch2() {
+    let demo = Demo()
+    #expect(demo.redirectTarget.name == "xdpbatch2")
+    #expect(demo.redirectTarget.peer == "xdpbatch3")
+    #expect(demo.redirectTarget.namespace == demo.namespace)
+  }
+
+  @Test func aDemoWithNamesOfItsOwnNamesItsRedirectTargetAfterThem() {
+    let demo = Demo(namespace: "xbt-dq", interface: "xbtqh", peer: "xbtqp")
+    #expect(demo.redirectTarget.name == "xbtqh-r")
+    #expect(demo.redirectTarget.peer == "xbtqp-r")
+    #expect(demo.redirectTarget.namespace.name == "xbt-dq")
+    #expect(demo.redirectTarget.address == "198.18.0.5/30")
+  }
+}

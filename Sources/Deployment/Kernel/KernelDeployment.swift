@@ -136,7 +136,26 @@ struct KernelDeployment: Sendable {
       throw .lock(error)
     }
     defer { withExtendedLifetime(lock) {} }
+    try refuseOtherNamespace(interface)
     return try body()
+  }
+
+  /// The network namespace, other than this command's, in which the
+  /// record (or pending record) for `interface` was made; nil when it was
+  /// made here, names none (records from before namespaces were kept), or
+  /// this command's namespace cannot be read.
+  func otherNamespace(of interface: String) -> UInt64? {
+    guard let here = NetworkNamespace.currentIdentifier else { return nil }
+    return [state.record(interface: interface), state.pendingRecord(interface: interface)]
+      .lazy.compactMap { $0?.networkNamespace }.first { $0 != here }
+  }
+
+  /// Refuses `interface` when its record belongs to another network
+  /// namespace (``DeploymentError/otherNamespace(interface:namespace:name:)``).
+  func refuseOtherNamespace(_ interface: String) throws(DeploymentError) {
+    guard let there = otherNamespace(of: interface) else { return }
+    throw .otherNamespace(
+      interface: interface, namespace: there, name: NetworkNamespace.name(ofIdentifier: there))
   }
 
   /// Alternates the program on `interface` between its per-packet and
@@ -238,6 +257,7 @@ struct KernelDeployment: Sendable {
   func current(interface: String) throws(DeploymentError) -> (
     XDPAttachment, AttachmentRecord?
   ) {
+    try refuseOtherNamespace(interface)
     do throws(AttachError) {
       _ = try XDPAttachment.interfaceIndex(of: interface)
       guard let attachment = try XDPAttachment.open(interface: interface, readInfo: readLinkInfo)

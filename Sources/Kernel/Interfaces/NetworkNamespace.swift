@@ -44,6 +44,22 @@ extension NetworkNamespace {
     identifier(at: "/proc/\(pid)/ns/net")
   }
 
+  /// The name under `/var/run/netns` of the namespace `identifier`
+  /// (``currentIdentifier``'s inode), or nil when none of the named
+  /// namespaces is it (a namespace only a process holds).
+  public static func name(ofIdentifier identifier: UInt64) -> String? {
+    guard let directory = opendir("/var/run/netns") else { return nil }
+    defer { closedir(directory) }
+    while let entry = readdir(directory) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) {
+        String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+      }
+      guard name != ".", name != ".." else { continue }
+      if Self.identifier(at: "/var/run/netns/" + name) == identifier { return name }
+    }
+    return nil
+  }
+
   private static func identifier(at path: String) -> UInt64? {
     var status = stat()
     guard stat(path, &status) == 0 else { return nil }

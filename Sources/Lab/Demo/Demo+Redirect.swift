@@ -5,16 +5,6 @@ import Foundation
 import Kernel
 
 extension Demo {
-  /// The demo's second veth pair (`xdpbatch2`, its peer `xdpbatch3` in
-  /// the namespace, 198.18.0.5/30 and .6/30): the target a redirecting
-  /// sample's DEVMAP is filled with, so that `xdp_redirect_map` redirects
-  /// in the demo instead of passing everything.
-  public var redirectTarget: VethPair {
-    VethPair(
-      name: "xdpbatch2", peer: "xdpbatch3", namespace: namespace, address: "198.18.0.5/30",
-      peerAddress: "198.18.0.6/30")
-  }
-
   /// Fills every device map (`devmap`, `devmap_hash`) of the program on
   /// the demo's interface with ``redirectTarget``'s index, so that every
   /// key a sample may use redirects there. Returns how many maps it

@@ -16,13 +16,21 @@ public struct Demo: Sendable {
   public var namespace: NetworkNamespace
   /// The veth pair: ``VethPair/name`` carries the program.
   public var veth: VethPair
+  /// The second veth pair, the target a redirecting sample's DEVMAP is
+  /// filled with (``fillRedirectMaps()``).
+  public var redirectTarget: VethPair
   /// Records and the generator's pid and count files.
   public var state: StateDirectory
   /// The program the demo attaches.
   public var programName: String
 
   /// The demo's standard names: namespace `xdpbatch-demo`, veth
-  /// `xdpbatch0` (host) and `xdpbatch1` (peer), 198.18.0.1/30 and .2/30.
+  /// `xdpbatch0` (host) and `xdpbatch1` (peer), 198.18.0.1/30 and .2/30,
+  /// and the redirect target `xdpbatch2` (host) and `xdpbatch3` (peer),
+  /// 198.18.0.5/30 and .6/30. A demo given names of its own (tests run
+  /// such demos beside the standard one) names its redirect target after
+  /// them, `INTERFACE-r` and `PEER-r`: it never makes, nor removes, the
+  /// standard demo's `xdpbatch2`.
   public init(
     state: StateDirectory = StateDirectory(), namespace: String = "xdpbatch-demo",
     interface: String = "xdpbatch0", peer: String = "xdpbatch1"
@@ -30,6 +38,10 @@ public struct Demo: Sendable {
     let namespace = NetworkNamespace(name: namespace)
     self.namespace = namespace
     self.veth = VethPair(name: interface, peer: peer, namespace: namespace)
+    let standard = interface == "xdpbatch0" && peer == "xdpbatch1"
+    self.redirectTarget = VethPair(
+      name: standard ? "xdpbatch2" : interface + "-r", peer: standard ? "xdpbatch3" : peer + "-r",
+      namespace: namespace, address: "198.18.0.5/30", peerAddress: "198.18.0.6/30")
     self.state = state
     self.programName = "xdp_classify_prog"
   }
