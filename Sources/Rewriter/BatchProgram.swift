@@ -54,6 +54,11 @@ public struct BatchSummary: Hashable, Sendable, Codable {
   public var addedPerPacket: Int
   /// Bytes of stack the rewritten main frame uses.
   public var stackBytes: Int
+  /// The callee-saved registers the loop keeps its values in, as
+  /// `rN`: the cursor's first, then the bound's (``TrampolineSlots``);
+  /// empty when the program names all of R6 - R9 and the loop keeps its
+  /// values on the stack (loaded and stored every packet).
+  public var loopRegisters: [String] = []
 
   enum CodingKeys: String, CodingKey {
     case program, strategy, bound
@@ -62,6 +67,7 @@ public struct BatchSummary: Hashable, Sendable, Codable {
     case addedOnce = "added_once"
     case addedPerPacket = "added_per_packet"
     case stackBytes = "stack_bytes"
+    case loopRegisters = "loop_registers"
   }
 }
 

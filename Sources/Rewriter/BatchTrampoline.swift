@@ -11,7 +11,9 @@ import BPF
 /// - The epilogue (per packet) stores R0 into the record's action field
 ///   (the runner maps values above 4 to ABORTED), steps to the next record
 ///   and loops while below the bound; after the loop the program returns
-///   the number of records processed.
+///   the number of records processed. The cursor and the bound live in
+///   callee-saved registers the program never names when it leaves them
+///   (``TrampolineSlots``), else in stack slots.
 /// - If the program calls `bpf_redirect` or `bpf_redirect_map`, the
 ///   epilogue calls ``HelperFunction/commitRedirect`` so that each record
 ///   keeps its own redirect target (the per-CPU `bpf_redirect_info` bug the
@@ -82,13 +84,14 @@ public struct BatchTrampoline: Sendable {
     let frame = StackFrameAnalysis(program)
     try Self.checkRewritable(frame, strategy: strategy)
 
-    let reserved = bound.slotCount(convention) * 8
     let depth = frame.alignedStackDepth
+    let slots = TrampolineSlots(
+      bound: bound, top: strategy == .shift ? -8 : -depth - 8, convention: convention,
+      registers: TrampolineSlots.unnamedCalleeSaved(in: program.instructions))
+    let reserved = slots.onStack.count * 8
     guard depth + reserved <= Self.stackLimit else {
       throw .stackTooLarge(used: frame.stackDepth, reserved: reserved)
     }
-    let slots = TrampolineSlots(
-      bound: bound, top: strategy == .shift ? -8 : -depth - 8, convention: convention)
     let code = TrampolineCode(
       bound: bound, slots: slots, batchSize: size, layout: layout,
       redirectCommit: redirectCommit, convention: convention)
@@ -101,7 +104,7 @@ public struct BatchTrampoline: Sendable {
     }
     let result = emitted.program
     let entry: Set<Register> = bound == .immediate ? [.r1] : [.r1, .r2]
-    let loopSlots = [slots.cursor, slots.counter, slots.end, slots.total].compactMap { $0 }
+    let loopSlots = slots.onStack
     let violations = SafetyCheck(
       entryRegisters: entry, allowedBackEdges: emitted.allowedBackEdges,
       opaqueSlots: Set(loopSlots.map(Int.init))
@@ -113,8 +116,11 @@ public struct BatchTrampoline: Sendable {
       instructionsBefore: program.instructions.count, instructionsAfter: result.instructions.count,
       addedOnce: code.prologue.count + code.tail.count,
       addedPerPacket: code.head.count + code.epilogue.count + emitted.adjustments,
-      stackBytes: strategy == .shift
-        ? max(frame.stackDepth + reserved, reserved) : depth + reserved)
+      stackBytes: strategy == .shift || reserved == 0
+        ? frame.stackDepth + reserved : depth + reserved,
+      loopRegisters: [slots.cursorRegister, slots.boundRegister].compactMap { $0 }.map {
+        "r\($0.rawValue)"
+      })
     let epilogue = emitted.epilogue
     let tail = epilogue + code.epilogue.count
     return BatchProgram(
@@ -140,7 +146,8 @@ public struct BatchTrampoline: Sendable {
     frame: StackFrameAnalysis, shiftingBy reserved: Int
   ) throws(PatchError) -> Emitted {
     var buffer = buffer
-    let adjustments = strategy == .shift ? try Self.shiftFrame(&buffer, frame, by: reserved) : 0
+    let adjustments =
+      strategy == .shift && reserved > 0 ? try Self.shiftFrame(&buffer, frame, by: reserved) : 0
     try buffer.insert(code.prologue + code.head, at: 0, landing: .onOriginal)
     let end = buffer.location(ofOriginal: program.mainLength) ?? buffer.count
     let epilogue = try buffer.routeExits(frame.mainExits, into: code.epilogue + code.tail, at: end)

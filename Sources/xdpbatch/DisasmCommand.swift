@@ -2,6 +2,7 @@ import ArgumentParser
 import BPF
 import Engine
 import Inspection
+import Rewriter
 
 /// `xdpbatch disasm`: each program's linked instructions, in the syntax of
 /// `llvm-objdump -d`, with map references and subprogram calls by name.
@@ -22,9 +23,23 @@ struct DisasmCommand: ParsableCommand {
 
   @Flag(
     help:
-      "Print the engine's JIT-compiled code instead (per-packet form), as hex, and disassembled when objdump or llvm-mc is installed."
+      "Print the engine's JIT-compiled code instead (the --form given), as hex, and disassembled when objdump or llvm-mc is installed."
   )
   var jited = false
+
+  @Option(
+    help: ArgumentHelp(
+      "--jited: per-packet (the program as compiled) or batch (the rewriter's batch form, as `bench` and `run --form batch` run it).",
+      valueName: "form"))
+  var form: Form = .perPacket
+
+  func validate() throws {
+    if form == .batch && !jited {
+      throw ValidationError(
+        "--form batch shows the JIT's code: add --jited (`rewrite --listing` shows the batch form's instructions)"
+      )
+    }
+  }
 
   func run() throws {
     let file = try BPFObject(contentsOf: object)
@@ -67,7 +82,11 @@ struct DisasmCommand: ParsableCommand {
   /// the kernel's): its code, offset 0 the entry.
   private func jitedListing(of program: Program, maps: [MapDefinition]) throws -> String {
     let machine = try Machine(maps: maps, configuration: MachineConfiguration(engine: .jit))
-    let code = try machine.nativeCode(for: try machine.prepare(program))
+    let prepared =
+      form == .batch
+      ? try machine.prepare(try BatchTrampoline().rewrite(program).program, form: .batch)
+      : try machine.prepare(program)
+    let code = try machine.nativeCode(for: prepared)
     let listing = MachineCodeListing(code.bytes)
     return
       (listing.hexRows + [

@@ -182,6 +182,14 @@ struct RewriteCommand: ParsableCommand {
       "  added once:       \(summary.addedOnce)",
       "  added per packet: \(summary.addedPerPacket)",
       "  stack bytes:      \(summary.stackBytes)",
+      "  loop registers:   "
+        + (summary.loopRegisters.isEmpty
+          ? "none (the program names R6-R9: the loop loads and stores its cursor "
+            + "and bound on the stack every packet)"
+          : zip(
+            summary.loopRegisters, ["cursor", summary.bound == "end-pointer" ? "end" : "counter"]
+          )
+          .map { "\($0) (\($1))" }.joined(separator: ", ")),
     ]
     if let output { lines.append("  written to:       \(output)") }
     return lines.joined(separator: "\n")

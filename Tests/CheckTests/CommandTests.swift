@@ -70,8 +70,11 @@ struct CommandTests {
     #expect(
       Set(keys) == [
         "program", "strategy", "bound", "instructions_before", "instructions_after", "added_once",
-        "added_per_packet", "stack_bytes",
+        "added_per_packet", "stack_bytes", "loop_registers",
       ])
+    // xdp1 names none of R6 - R9: the loop keeps its cursor and its bound
+    // in the first two.
+    #expect(decoded.loopRegisters == ["r6", "r7"])
   }
 
   @Test func listingMarksEveryPiece() throws {
@@ -111,21 +114,22 @@ struct CommandTests {
     #expect(tail.errors.contains("program xdp_tailcall_prog"))
     #expect(tail.errors.contains("calls bpf_tail_call"))
 
-    // A frame of 496 bytes leaves no room for the loop's 24.
+    // A frame of 512 bytes leaves no room for the loop's 8 (the record
+    // count; the cursor and the end go to registers the program leaves).
     let directory = try temporaryDirectory("deep-stack")
     defer { try? FileManager.default.removeItem(at: directory) }
     let deep = Program(
       name: "deep", sectionName: "xdp",
       instructions: [
-        .store(.doubleWord, immediate: 0, to: .r10, offset: -496), .move(.r0, immediate: 2), .exit,
+        .store(.doubleWord, immediate: 0, to: .r10, offset: -512), .move(.r0, immediate: 2), .exit,
       ])
     let file = directory.appendingPathComponent("deep.o")
     try Data(ObjectWriter(program: deep, maps: []).bytes()).write(to: file)
     let stack = try BuiltXDPBatch.run(["rewrite", file.path, "--program", "deep"])
     #expect(stack.status == 1)
     #expect(stack.errors.contains("program deep"))
-    #expect(stack.errors.contains("496 bytes of stack"))
-    #expect(stack.errors.contains("instruction 0 reaches r10 -496"))
+    #expect(stack.errors.contains("512 bytes of stack; 8 more"))
+    #expect(stack.errors.contains("instruction 0 reaches r10 -512"))
     let usage = try BuiltXDPBatch.run([
       "rewrite", sample, "--program", "x", "--bound", "never",
     ])

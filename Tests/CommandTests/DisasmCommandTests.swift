@@ -46,6 +46,18 @@ struct DisasmCommandTests {
     }
   }
 
+  @Test("--jited --form batch prints the batch form's code, its loop registers saved")
+  func printsTheBatchFormsCode() throws {
+    let tx = try Command.run(["disasm", Command.sample("xdp_tx"), "--jited", "--form", "batch"])
+    #expect(tx.status == 0, "\(tx.errors)")
+    // push rbp, rbx, r12, r13; sub rsp, 8: the loop keeps its cursor in
+    // R6 (RBX) and its end in R7 (R13), which xdp_tx never names.
+    #expect(tx.output.contains("     0: 55 53 41 54 41 55 48 83 ec 08"), "\(tx.output.prefix(400))")
+    let plain = try Command.run(["disasm", Command.sample("xdp_tx"), "--form", "batch"])
+    #expect(plain.status == 2)
+    #expect(plain.errors.contains("--form batch shows the JIT's code: add --jited"))
+  }
+
   @Test("--program selects one program; every program of the object otherwise")
   func selectsPrograms() throws {
     let both = try Command.run(["disasm", Command.sample("xdp_tailcall")])

@@ -64,7 +64,8 @@ struct Variant: CustomTestStringConvertible, Sendable {
   func stackMovesOnlyUnderShift(_ variant: Variant) throws {
     for program in Fixtures.batchable {
       let batch = try rewrite(program, variant)
-      let reserved = variant.strategy == .shift ? variant.bound.slotCount(.engine) * 8 : 0
+      let onStack = batch.layout.slots.onStack.count * 8
+      let reserved = variant.strategy == .shift ? onStack : 0
       let before = StackFrameAnalysis(program)
       for access in before.accesses where access.isDirect {
         let moved = try #require(batch.originalLocations[access.index])
@@ -84,14 +85,14 @@ struct Variant: CustomTestStringConvertible, Sendable {
           })
       }
       let slots = batch.layout.slots
-      let lowest = Int(min(slots.cursor, slots.counter ?? 0, slots.end ?? 0, slots.total ?? 0))
+      let lowest = Int(slots.onStack.min() ?? 0)
       if variant.strategy == .reserve {
-        #expect(Int(slots.cursor) < -before.stackDepth)
+        #expect(slots.onStack.allSatisfy { Int($0) < -before.stackDepth })
       } else {
         #expect(lowest >= -reserved)
       }
       #expect(batch.summary.stackBytes <= 512)
-      #expect(batch.summary.stackBytes >= before.stackDepth + variant.bound.slotCount(.engine) * 8 - 7)
+      #expect(batch.summary.stackBytes >= before.stackDepth + onStack - 7)
     }
   }
 
@@ -114,20 +115,41 @@ struct Variant: CustomTestStringConvertible, Sendable {
 
   /// The README's "Per-packet overhead" table, pinned: instructions added
   /// per packet for a program without a redirect helper and for one with
-  /// it, and instructions added once per batch, for every variant.
+  /// it, and instructions added once per batch, for every variant: with
+  /// the cursor and the bound in callee-saved registers the programs leave
+  /// free, with only the cursor there, and with both on the stack (a
+  /// program naming R6 - R9).
   @Test(arguments: Variant.all)
   func overheadMatchesTheREADMETable(_ variant: Variant) throws {
-    let table: [BatchBound: (perPacket: Int, withRedirect: Int, once: Int)] = [
+    typealias Row = (perPacket: Int, withRedirect: Int, once: Int)
+    let registers: [BatchBound: Row] = [
+      .immediate: (7, 10, 4), .count: (5, 8, 6), .endPointer: (4, 7, 8),
+    ]
+    let cursorOnly: [BatchBound: Row] = [
+      .immediate: (9, 12, 4), .count: (7, 10, 6), .endPointer: (5, 8, 8),
+    ]
+    let stack: [BatchBound: Row] = [
       .immediate: (10, 13, 4), .count: (8, 11, 6), .endPointer: (6, 9, 8),
     ]
-    let expected = try #require(table[variant.bound])
-    let plain = try rewrite(Fixtures.classifier, variant).summary
-    let redirecting = try rewrite(Fixtures.redirecting, variant).summary
-    let thenPassing = try rewrite(Fixtures.redirectingThenPassing, variant).summary
-    #expect(plain.addedPerPacket == expected.perPacket)
-    #expect(redirecting.addedPerPacket == expected.withRedirect)
-    #expect(thenPassing.addedPerPacket == expected.withRedirect - 1)
-    #expect(plain.addedOnce == expected.once)
+    let forms: [(table: [BatchBound: Row], named: [Register])] = [
+      (registers, []), (cursorOnly, [.r6, .r7, .r8]), (stack, [.r6, .r7, .r8, .r9]),
+    ]
+    for (table, named) in forms {
+      let expected = try #require(table[variant.bound])
+      let plain = try rewrite(Fixtures.naming(named, Fixtures.classifier), variant)
+      let redirecting = try rewrite(Fixtures.naming(named, Fixtures.redirecting), variant)
+      let thenPassing = try rewrite(
+        Fixtures.naming(named, Fixtures.redirectingThenPassing), variant)
+      #expect(plain.summary.addedPerPacket == expected.perPacket, "\(named)")
+      #expect(redirecting.summary.addedPerPacket == expected.withRedirect, "\(named)")
+      #expect(thenPassing.summary.addedPerPacket == expected.withRedirect - 1, "\(named)")
+      #expect(plain.summary.addedOnce == expected.once, "\(named)")
+      // The loop's registers are ones the program never names.
+      let slots = plain.layout.slots
+      let held = [slots.cursorRegister, slots.boundRegister].compactMap { $0 }
+      #expect(held.count == 4 - max(named.count, 2), "\(named)")
+      #expect(held.allSatisfy { !named.contains($0) && $0 != .r6 && $0 != .r7 }, "\(named)")
+    }
   }
 
   @Test(arguments: Variant.all)
@@ -135,27 +157,45 @@ struct Variant: CustomTestStringConvertible, Sendable {
     var layout = XDPContextLayout.engine
     layout.action = 40
     layout.stride = 48
-    let batch = try rewrite(Fixtures.classifier, variant, layout: layout)
-    let epilogue = batch.program.instructions[batch.layout.epilogue]
-    #expect(epilogue.contains(.store(.word, .r0, to: .r1, offset: 40)))
-    #expect(epilogue.contains(.add(.r1, immediate: 48)))
-    #expect(!epilogue.contains { $0.offset == XDPContextLayout.engine.action && $0.dst == .r1 })
+    for program in [Fixtures.classifier, Fixtures.namingCalleeSaved(Fixtures.classifier)] {
+      let batch = try rewrite(program, variant, layout: layout)
+      let cursor = batch.layout.slots.cursorRegister ?? .r1
+      let epilogue = batch.program.instructions[batch.layout.epilogue]
+      #expect(epilogue.contains(.store(.word, .r0, to: cursor, offset: 40)))
+      #expect(epilogue.contains(.add(cursor, immediate: 48)))
+      #expect(
+        !epilogue.contains { $0.offset == XDPContextLayout.engine.action && $0.dst == cursor })
+    }
   }
 
   @Test(arguments: Variant.all)
   func redirectIsCommittedPerRecord(_ variant: Variant) throws {
-    let batch = try rewrite(Fixtures.redirecting, variant)
-    let epilogue = Array(batch.program.instructions[batch.layout.epilogue])
-    let commit = try #require(
-      epilogue.firstIndex(of: .call(helper: HelperFunction.commitRedirect.rawValue)))
-    let verdict = try #require(epilogue.firstIndex { $0.instructionClass == .stx && $0.src == .r0 })
-    #expect(verdict < commit)
-    #expect(
-      epilogue[commit + 1] == .load(.doubleWord, .r1, from: .r10, offset: batch.layout.slots.cursor)
-    )
-    // `return bpf_redirect(…)`: only an XDP_REDIRECT verdict can leave a
-    // target pending, so other verdicts skip the commit and the reload.
-    #expect(epilogue[commit - 1] == .jump(.jne, .r0, immediate: 4, offset: 2))
+    for named in [[], [Register.r6, .r7, .r8, .r9]] {
+      let batch = try rewrite(Fixtures.naming(named, Fixtures.redirecting), variant)
+      let epilogue = Array(batch.program.instructions[batch.layout.epilogue])
+      let commit = try #require(
+        epilogue.firstIndex(of: .call(helper: HelperFunction.commitRedirect.rawValue)))
+      let verdict = try #require(
+        epilogue.firstIndex { $0.instructionClass == .stx && $0.src == .r0 })
+      #expect(verdict < commit)
+      let test: Int
+      if let cursor = batch.layout.slots.cursorRegister {
+        // R1 = the record from the cursor's register, which the call keeps.
+        #expect(named.isEmpty)
+        #expect(epilogue[commit - 1] == .move(.r1, cursor))
+        #expect(epilogue[commit + 1] == .add(cursor, immediate: 32))
+        test = commit - 2
+      } else {
+        #expect(named.count == 4)
+        let reload = Instruction.load(
+          .doubleWord, .r1, from: .r10, offset: try #require(batch.layout.slots.cursor))
+        #expect(epilogue[commit + 1] == reload)
+        test = commit - 1
+      }
+      // `return bpf_redirect(…)`: only an XDP_REDIRECT verdict can leave a
+      // target pending, so other verdicts skip the commit (and the reload).
+      #expect(epilogue[test] == .jump(.jne, .r0, immediate: 4, offset: 2))
+    }
     // A target set before another verdict is still committed every time.
     let other = try rewrite(Fixtures.redirectingThenPassing, variant)
     let thenPassing = Array(other.program.instructions[other.layout.epilogue])
@@ -175,10 +215,21 @@ struct Variant: CustomTestStringConvertible, Sendable {
 
   @Test(arguments: Variant.all)
   func refusesStacksThatNoLongerFit(_ variant: Variant) throws {
-    let reserved = variant.bound.slotCount(.engine) * 8
-    _ = try rewrite(Fixtures.deepStack(Int16(512 - reserved)), variant)
-    #expect(throws: RewriteError.stackTooLarge(used: 512 - reserved + 8, reserved: reserved)) {
-      try rewrite(Fixtures.deepStack(Int16(512 - reserved + 8)), variant)
+    // The loop's slots: the total (count, end-pointer) with the cursor and
+    // the bound in registers; all of them when the program names R6 - R9.
+    let slots: [BatchBound: (registers: Int, stack: Int)] = [
+      .immediate: (0, 2), .count: (1, 3), .endPointer: (1, 3),
+    ]
+    for named in [[], [Register.r6, .r7, .r8, .r9]] {
+      let expected = try #require(slots[variant.bound])
+      let reserved = 8 * (named.isEmpty ? expected.registers : expected.stack)
+      let fits = try rewrite(
+        Fixtures.naming(named, Fixtures.deepStack(Int16(512 - reserved))), variant)
+      #expect(fits.layout.slots.onStack.count * 8 == reserved)
+      guard reserved > 0 else { continue }  // 520 bytes is no stack the analysis accepts
+      #expect(throws: RewriteError.stackTooLarge(used: 512 - reserved + 8, reserved: reserved)) {
+        try rewrite(Fixtures.naming(named, Fixtures.deepStack(Int16(512 - reserved + 8))), variant)
+      }
     }
   }
 
@@ -207,12 +258,15 @@ struct Variant: CustomTestStringConvertible, Sendable {
       let batch = try rewrite(program, variant)
       let depth = StackFrameAnalysis(program).alignedStackDepth
       let slots = batch.layout.slots
+      // The highest slot in use (none under `immediate` with the cursor
+      // and the counter in registers).
+      let top = slots.onStack.max().map(Int.init)
       if variant.strategy == .reserve {
-        #expect(Int(slots.cursor) == -depth - 8, "\(program.name)")
+        #expect(top == (slots.onStack.isEmpty ? nil : -depth - 8), "\(program.name)")
       } else {
-        #expect(slots.cursor == -8, "\(program.name)")
+        #expect(top == (slots.onStack.isEmpty ? nil : -8), "\(program.name)")
         let moved = StackFrameAnalysis(batch.program, entryRegisters: [.r1, .r2])
-        let reserved = variant.bound == .immediate ? 16 : 24
+        let reserved = 8 * slots.onStack.count
         // The original frame moved down by the reserved slots.
         #expect(
           moved.stackDepth == StackFrameAnalysis(program).stackDepth + reserved, "\(program.name)")
@@ -223,7 +277,11 @@ struct Variant: CustomTestStringConvertible, Sendable {
 
   @Test func rewritesPointersPassedToSubprograms() throws {
     let batch = try BatchTrampoline().rewrite(Fixtures.pointerToSubprogram)
-    #expect(batch.summary.stackBytes == 8 + 24)
+    // The cursor and the end in registers, the total's slot below the frame.
+    #expect(batch.summary.stackBytes == 8 + 8)
+    let stack = try BatchTrampoline().rewrite(
+      Fixtures.namingCalleeSaved(Fixtures.pointerToSubprogram))
+    #expect(stack.summary.stackBytes == 8 + 24)
   }
 
   @Test func refusesBadParameters() {
@@ -238,8 +296,11 @@ struct Variant: CustomTestStringConvertible, Sendable {
   }
 
   @Test func shiftAdjustsFramePointerCopiesWithoutNewInstructionsWhenItCanFold() throws {
-    let batch = try rewrite(Fixtures.classifier, Variant(strategy: .shift, bound: .immediate))
-    let add = try #require(batch.originalLocations[12])
+    // Naming R6 - R9 (four instructions first) puts the loop's two slots
+    // on the stack, so the frame moves by 16.
+    let batch = try rewrite(
+      Fixtures.namingCalleeSaved(Fixtures.classifier), Variant(strategy: .shift, bound: .immediate))
+    let add = try #require(batch.originalLocations[4 + 12])
     #expect(batch.program.instructions[add] == .add(.r2, immediate: -4 - 16))
     #expect(
       batch.summary.addedPerPacket == batch.layout.head.count + batch.layout.epilogue.count)
@@ -260,7 +321,8 @@ struct Variant: CustomTestStringConvertible, Sendable {
     // The skip lands on the step to the next record, past the verdict store.
     let target = try #require(batch.program.instructions[test].referenceTarget(at: test))
     #expect(batch.layout.epilogue.contains(target))
-    #expect(batch.program.instructions[target] == .add(.r1, immediate: 32))
+    let cursor = batch.layout.slots.cursorRegister ?? .r1
+    #expect(batch.program.instructions[target] == .add(cursor, immediate: 32))
   }
 
   @Test(arguments: BatchStrategy.allCases)

@@ -196,6 +196,24 @@ enum Fixtures {
       ])
   }
 
+  /// `program` with `r = 0` first for each of `registers`
+  /// it does not name yet: the trampoline then has only the callee-saved
+  /// registers outside `registers` for its cursor and bound.
+  static func naming(_ registers: [Register], _ program: Program) -> Program {
+    Program(
+      name: program.name, sectionName: program.sectionName,
+      instructions: registers.map { .move($0, immediate: 0) } + program.instructions,
+      mainLength: program.mainLength + registers.count,
+      subprograms: program.subprograms.map {
+        .init(name: $0.name, start: $0.start + registers.count, length: $0.length)
+      })
+  }
+
+  /// `program` naming all of R6 - R9: the loop keeps its values on the stack.
+  static func namingCalleeSaved(_ program: Program) -> Program {
+    naming([.r6, .r7, .r8, .r9], program)
+  }
+
   /// Every program above that the trampoline accepts.
   static let batchable = [
     classifier, withSubprogram, spillAndFill, redirecting, redirectingThenPassing,

@@ -21,23 +21,41 @@ import Testing
   }
 
   @Test func loopsOverTheKernelsRecordsUpToTheEndItPasses() throws {
-    let batch = try Self.trampoline().rewrite(Fixtures.classifier)
-    let code = batch.program.instructions
-    let slots = batch.layout.slots
-    let end = try #require(slots.end)
-    #expect(slots.total == nil)
-    #expect(
-      Array(code[batch.layout.prologue]) == [
-        .store(.doubleWord, .r1, to: .r10, offset: slots.cursor),
-        .store(.doubleWord, .r2, to: .r10, offset: end),
-      ])
-    let epilogue = Array(code[batch.layout.epilogue])
-    #expect(epilogue.contains(.store(.word, .r0, to: .r1, offset: 24)))
-    #expect(epilogue.contains(.add(.r1, immediate: 64)))
-    #expect(epilogue.last?.jumpOperation == .jlt)
-    #expect(Array(code[batch.layout.tail]) == [.move(.r0, immediate: 0), .exit])
-    #expect(!code.contains { $0.isHelperCall && $0.immediate == HelperFunction.commitRedirect.rawValue })
-    #expect(batch.summary.addedPerPacket == 6)
+    // The classifier names R6 and R7: the cursor and the end go to R8 and
+    // R9; naming all four puts them on the stack.
+    for (program, registers) in [
+      (Fixtures.classifier, true), (Fixtures.namingCalleeSaved(Fixtures.classifier), false),
+    ] {
+      let batch = try Self.trampoline().rewrite(program)
+      let code = batch.program.instructions
+      let slots = batch.layout.slots
+      #expect(slots.total == nil)
+      let cursor: Register
+      if registers {
+        #expect(slots.cursorRegister == .r8 && slots.boundRegister == .r9)
+        cursor = .r8
+        #expect(Array(code[batch.layout.prologue]) == [.move(.r8, .r1), .move(.r9, .r2)])
+      } else {
+        #expect(slots.cursorRegister == nil && slots.boundRegister == nil)
+        cursor = .r1
+        let (slot, end) = (try #require(slots.cursor), try #require(slots.end))
+        #expect(
+          Array(code[batch.layout.prologue]) == [
+            .store(.doubleWord, .r1, to: .r10, offset: slot),
+            .store(.doubleWord, .r2, to: .r10, offset: end),
+          ])
+      }
+      let epilogue = Array(code[batch.layout.epilogue])
+      #expect(epilogue.contains(.store(.word, .r0, to: cursor, offset: 24)))
+      #expect(epilogue.contains(.add(cursor, immediate: 64)))
+      #expect(epilogue.last?.jumpOperation == .jlt)
+      #expect(epilogue.last?.dst == cursor)
+      #expect(Array(code[batch.layout.tail]) == [.move(.r0, immediate: 0), .exit])
+      #expect(
+        !code.contains { $0.isHelperCall && $0.immediate == HelperFunction.commitRedirect.rawValue }
+      )
+      #expect(batch.summary.addedPerPacket == (registers ? 4 : 6))
+    }
   }
 
   @Test func keepsEachRedirectWithTheKernelFunction() throws {
