@@ -59,8 +59,8 @@ private func right(_ text: String, _ width: Int) -> String {
 
 extension SampleFigures {
   /// The rows as a table; `engine` names the engine of the engine columns.
-  /// KERNEL is the test run's raw figure, NET the same less the test-run
-  /// loop's own cost.
+  /// KERNEL is the test run's raw figure (the median of its rounds), NET
+  /// the median of the rounds' differences from the empty program.
   static func table(_ rows: [SampleFigures], engine: String) -> String {
     let engineColumn = engine.uppercased()
     var lines = [
@@ -101,8 +101,9 @@ extension EngineComparison {
       } ?? "checked over unchecked: not measured",
       testRunLoopNanoseconds.map {
         String(
-          format: "kernel test-run loop: %.1f ns per packet (a program that only returns); "
-            + "NET = KERNEL less it", $0)
+          format: "kernel test-run loop: %.1f ns per packet (a program that only returns, "
+            + "test-run beside each program); NET = the median of the rounds' KERNEL less it, "
+            + "JIT NET likewise", $0)
       } ?? "kernel test-run loop: not measured",
       "JIT EMPTY: a program that only returns, called like the program in the same "
         + "driver loop; JIT NET = JIT less it; NET/NET = JIT NET over NET, GROSS/NET = JIT over NET",

@@ -14,7 +14,8 @@ struct GoalFiguresTests {
     kernelNetNanosecondsPerPacket: ["a.o:a": 10, "b.o:b": 0], testRunLoopNanoseconds: 20,
     jitNanosecondsPerPacket: ["a.o:a": 14, "b.o:b": 5, "c.o:c": 3],
     jitCheckedOverUncheckedRounds: RoundRatios([1.08, 1.12, 1.5]),
-    jitEmptyNanosecondsPerPacket: ["a.o:a": 2, "b.o:b": 2])
+    jitEmptyNanosecondsPerPacket: ["a.o:a": 2, "b.o:b": 2],
+    jitNetRounds: ["a.o:a": RoundSpread([11, 12, 13.5])!, "b.o:b": RoundSpread([3])!])
   let batching = [
     BatchingFigure(
       program: "a.o:a", call: "direct", perPacketNanoseconds: 10, batchNanoseconds: 8,
@@ -32,7 +33,8 @@ struct GoalFiguresTests {
 
   @Test func ratiosComeFromTheTables() throws {
     let goals = GoalFigures(engines: engines, batching: batching)
-    // Net over net: (14 - 2) / 10, not the gross 14 / 10; b's kernel net
+    // Net over net: the median of the JIT's per-round nets (12) over the
+    // kernel's net, not the gross 14 / 10; b's kernel net
     // figure is 0 and c has none: no ratio rather than infinity.
     #expect(goals.jitOverKernelNet == ["a.o:a": 1.2])
     #expect(goals.jitGrossOverKernelNet == ["a.o:a": 1.4])
@@ -68,7 +70,7 @@ struct GoalFiguresTests {
     let rows = [
       BatchingFigure(
         program: "a.o:a", call: "direct", perPacketNanoseconds: 14, batchNanoseconds: nil,
-        speedup: nil, emptyNanoseconds: 2.5),
+        speedup: nil, emptyNanoseconds: 2.5, netRounds: RoundSpread([11.4, 11, 11.2])),
       BatchingFigure(
         program: "a.o:a", call: "retpoline", perPacketNanoseconds: 30, batchNanoseconds: nil,
         speedup: nil, emptyNanoseconds: 20),
@@ -76,18 +78,27 @@ struct GoalFiguresTests {
     var comparison = engines
     comparison.jitNanosecondsPerPacket = [:]
     comparison.jitEmptyNanosecondsPerPacket = [:]
+    comparison.jitNetRounds = [:]
     comparison.take(samples: [SampleFigures(object: "a.o", program: "a")], batching: rows)
     #expect(comparison.jitNanosecondsPerPacket == ["a.o:a": 14])
     #expect(comparison.jitEmptyNanosecondsPerPacket == ["a.o:a": 2.5])
-    #expect(comparison.jitNetNanosecondsPerPacket == ["a.o:a": 11.5])
+    // The net is the median of the rounds' nets (11.2), not the fastest
+    // per-packet round less the fastest empty round (14 - 2.5 = 11.5),
+    // which may come from rounds at different CPU speeds.
+    #expect(comparison.jitNetNanosecondsPerPacket == ["a.o:a": 11.2])
+    #expect(comparison.jitNetRounds["a.o:a"]?.rounds == 3)
     let data = try JSONCoding.encoder().encode(comparison)
     let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     #expect(object["jit_empty_ns_per_packet"] as? [String: Double] == ["a.o:a": 2.5])
-    #expect(object["jit_net_ns_per_packet"] as? [String: Double] == ["a.o:a": 11.5])
+    #expect(object["jit_net_ns_per_packet"] as? [String: Double] == ["a.o:a": 11.2])
+    let netRounds = try #require(object["jit_net_rounds"] as? [String: [String: Any]])
+    #expect(netRounds["a.o:a"]?["median"] as? Double == 11.2)
+    #expect(netRounds["a.o:a"]?["low_quartile"] as? Double == 11.1)
     #expect(object["jit_ns_per_packet"] as? [String: Double] == ["a.o:a": 14])
     let row = try #require(
       try JSONSerialization.jsonObject(with: JSONCoding.encoder().encode(rows[0]))
         as? [String: Any])
     #expect(row["empty_ns"] as? Double == 2.5)
+    #expect((row["net_rounds"] as? [String: Any])?["rounds"] as? Int == 3)
   }
 }

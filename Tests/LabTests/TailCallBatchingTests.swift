@@ -46,7 +46,8 @@ import Testing
       interpreterNanosecondsPerInstruction: 2, jitNanosecondsPerInstruction: 0.1,
       jitCheckedNanosecondsPerInstruction: 0.15, kernelNanosecondsPerPacket: ["t.o:t": 30],
       kernelNetNanosecondsPerPacket: ["t.o:t": 4], testRunLoopNanoseconds: 26,
-      jitNanosecondsPerPacket: ["t.o:t": 6], jitEmptyNanosecondsPerPacket: ["t.o:t": 2])
+      jitNanosecondsPerPacket: ["t.o:t": 6], jitEmptyNanosecondsPerPacket: ["t.o:t": 2],
+      jitNetRounds: ["t.o:t": RoundSpread([3.5, 4, 4.5])!])
     let goals = GoalFigures(engines: engines, batching: [figure])
     #expect(goals.jitOverKernelNet == ["t.o:t": 1])
     #expect(goals.jitGrossOverKernelNet == ["t.o:t": 1.5])

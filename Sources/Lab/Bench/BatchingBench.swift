@@ -27,6 +27,10 @@ public enum BatchingBench {
     /// per-packet figure includes, as the kernel's empty program measures
     /// its test-run loop.
     public var emptyNanoseconds: Double? = nil
+    /// Per round, the per-packet form less the empty program (both timed
+    /// in that round): the JIT's net figure is its median, from rounds of
+    /// the same kind as the kernel's (``KernelNetFigure``).
+    public var netRounds: RoundSpread? = nil
     /// Per-packet over batch: the median of the rounds' ratios.
     public var speedup: Double? { speedupRounds?.median }
   }
@@ -91,7 +95,8 @@ public enum BatchingBench {
         call: style, perPacketNanoseconds: timings[index].min() ?? .infinity,
         batchNanoseconds: batch == nil ? nil : timings[styleCount].min(), batchRefusal: refusal,
         speedupRounds: batch == nil ? nil : RoundRatios(timings[index], over: timings[styleCount]),
-        emptyNanoseconds: timings[emptyStart + index].min())
+        emptyNanoseconds: timings[emptyStart + index].min(),
+        netRounds: RoundSpread(timings[index], minus: timings[emptyStart + index]))
     }
   }
 }

@@ -81,7 +81,8 @@ public struct BenchRun: Sendable {
       sources, frames: frames, batching: batching, progress: progress)
     progress.step("engines")
     let engines = try EngineComparison.measure(
-      samples: sampleRows, batching: batching, testRunLoop: testRunLoop)
+      samples: sampleRows, batching: batching, testRunLoop: testRunLoop,
+      kernelTestRun: testRunLoop.nanosecondsPerPacket == nil ? nil : kernelBench.testRunSettings)
     progress.step("rewriter")
     let rewriter = try RewriterBench.run()
     let datapathSection = datapath ? measureDatapath(progress: progress) : nil
@@ -99,11 +100,16 @@ public struct BenchRun: Sendable {
       pacedBatches: datapathBatches, progress: progress)
   }
 
+  /// The kernel's side: `repetitions` x 20 test runs per frame.
+  var kernelBench: KernelBench {
+    KernelBench(repetitions: repetitions * 20, liveDuration: liveSeconds)
+  }
+
   /// Every sample's figures in the engine, then in the kernel (as root).
   private func sampleFigures(_ sources: [ProgramSource], _ progress: BenchProgress)
     -> (rows: [SampleFigures], testRunLoop: KernelFigures)
   {
-    let bench = KernelBench(repetitions: repetitions * 20, liveDuration: liveSeconds)
+    let bench = kernelBench
     let frames = bench.frames.map(\.bytes)
     progress.step("samples in the engine (\(engine))")
     var rows = sources.map { SampleFigures.engine($0, frames: frames, engine: engine) }
@@ -112,18 +118,18 @@ public struct BenchRun: Sendable {
       for index in rows.indices { rows[index].notes.append("kernel: skipped (\(reason))") }
       return (rows, .skipped(reason))
     }
-    progress.step("the kernel's test-run loop (a program that only returns)")
-    let testRunLoop: KernelFigures
-    do {
-      testRunLoop = .measured(
-        nanosecondsPerPacket: try bench.testRunLoopNanoseconds(), repetitions: bench.repetitions)
-    } catch {
-      testRunLoop = .skipped("\(error)")
-    }
-    progress.step("samples in the kernel (test runs, then \(liveSeconds) s of live traffic each)")
-    SampleFigures.addKernel(
-      to: &rows, sources: sources, bench: bench, testRunLoop: testRunLoop.nanosecondsPerPacket,
-      live: liveSeconds > 0)
+    progress.step(
+      "samples in the kernel (test runs beside a program that only returns, "
+        + "then \(liveSeconds) s of live traffic each)")
+    SampleFigures.addKernel(to: &rows, sources: sources, bench: bench, live: liveSeconds > 0)
+    // The test-run loop: the empty program's median over every sample's
+    // rounds (each sample's net is taken against its own rounds' figure).
+    let loops = rows.compactMap { $0.kernelRounds?.empty.median }.sorted()
+    let testRunLoop: KernelFigures =
+      loops.isEmpty
+      ? .skipped("no sample was test-run")
+      : .measured(
+        nanosecondsPerPacket: RoundRatios.quantile(loops, 0.5), repetitions: bench.repetitions)
     return (rows, testRunLoop)
   }
 

@@ -7,13 +7,14 @@ import Kernel
 /// The kernel's side of `xdpbatch bench`: what a program costs in the
 /// kernel, measured two ways.
 ///
-/// - ``nanosecondsPerPacket(_:)``: `BPF_PROG_TEST_RUN` with `repeat` on
-///   each frame of the mix; the kernel's own average per run, averaged over
-///   the frames, the best of three passes. The program is loaded as compiled (no counting), like the
-///   engine runs it. That average includes the test-run loop itself (the
-///   frame's set-up, the dispatcher, `cond_resched` checks);
-///   ``testRunLoopNanoseconds()`` measures it on a program that only
-///   returns, so a figure can be given net of it.
+/// - ``netFigure(_:)``: `BPF_PROG_TEST_RUN` with `repeat` on the frames
+///   of the mix, the kernel's own average per run, for the program (loaded
+///   as compiled, no counting, like the engine runs it) and for a program
+///   that only returns (``emptyProgram``), test-run back to back in
+///   interleaved rounds. The program's average includes the test-run loop
+///   (the dispatcher's call and `bpf_test_run`'s step: its
+///   timer and reschedule checks); the empty program's is that loop alone, and the
+///   median of the rounds' differences is the program net of it.
 /// - ``liveRates(_:)``: frames generated for ``liveDuration`` seconds from
 ///   the far end of a veth pair whose host end runs the program (native
 ///   XDP, instrumented with counting); millions of packets per second the
@@ -21,8 +22,10 @@ import Kernel
 public struct KernelBench: Sendable {
   /// The frames each program sees.
   public var frames: [FrameTemplate]
-  /// Test runs per frame.
+  /// `BPF_PROG_TEST_RUN`'s `repeat`: runs per test run of one frame.
   public var repetitions: UInt32
+  /// Rounds of ``netFigure(_:)`` (after one that warms up).
+  public var netRounds: Int
   /// Seconds of live traffic per program.
   public var liveDuration: Double
   /// The veth pair and namespace for live traffic (made and removed by
@@ -32,67 +35,20 @@ public struct KernelBench: Sendable {
   /// Describes a bench.
   public init(
     frames: [FrameTemplate] = TrafficMix.classifier().frames, repetitions: UInt32 = 20_000,
-    liveDuration: Double = 2,
+    liveDuration: Double = 2, netRounds: Int = 8,
     network: Demo = Demo(namespace: "xdpbatch-bench", interface: "xdpbench0", peer: "xdpbench1")
   ) {
     self.frames = frames
     self.repetitions = max(1, repetitions)
     self.liveDuration = liveDuration
+    self.netRounds = max(1, netRounds)
     self.network = network
-  }
-
-  /// The kernel's average nanoseconds per packet for `source`'s program
-  /// over ``frames``.
-  public func nanosecondsPerPacket(_ source: ProgramSource) throws(KernelBenchError) -> Double {
-    let spec: ProgramSpec
-    do {
-      spec = try source.compiledSpec()
-    } catch {
-      throw .source(error)
-    }
-    return try nanosecondsPerPacket(spec)
-  }
-
-  /// The kernel's average nanoseconds per packet, over ``frames``, for a
-  /// program that returns `XDP_PASS` at once: the test-run loop's own cost,
-  /// measured the same way as every program's.
-  public func testRunLoopNanoseconds() throws(KernelBenchError) -> Double {
-    try nanosecondsPerPacket(ProgramSpec(program: Self.emptyProgram, maps: []))
   }
 
   /// `r0 = XDP_PASS; exit`.
   static let emptyProgram = Program(
     name: "xdpbatch_empty", sectionName: "xdp",
     instructions: [.move(.r0, immediate: Int32(XDPAction.pass.rawValue)), .exit])
-
-  private func nanosecondsPerPacket(_ spec: ProgramSpec) throws(KernelBenchError) -> Double {
-    let loaded: ProgramLoader.Loaded
-    do {
-      loaded = try spec.load()
-    } catch {
-      throw .load(error)
-    }
-    // The best of three passes over the frames: on a shared machine a
-    // pass can lose the CPU, and the loop's figure is subtracted from the
-    // programs', so both must be measured the same, least disturbed way.
-    var best = Double.infinity
-    for _ in 0..<Self.passes {
-      var total = 0.0
-      for frame in frames {
-        do {
-          let result = try TestRun(frame: frame.bytes, repetitions: repetitions).run(loaded.program)
-          total += Double(result.nanosecondsPerRun)
-        } catch {
-          throw .kernel(error)
-        }
-      }
-      best = min(best, total / Double(max(frames.count, 1)))
-    }
-    return frames.isEmpty ? 0 : best
-  }
-
-  /// Passes over the frames per figure (the best is kept).
-  static let passes = 3
 
   /// Millions of packets per second each program processed on the live
   /// veth, in `sources` order. The network is made first and removed

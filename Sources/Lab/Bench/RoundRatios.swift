@@ -24,12 +24,11 @@ public struct RoundRatios: Encodable, Sendable, Equatable {
   /// Summarises `ratios`, one per round; nil when there are none or one
   /// is not a finite positive number (a form that took no time).
   public init?(_ ratios: [Double]) {
-    guard !ratios.isEmpty, ratios.allSatisfy({ $0.isFinite && $0 > 0 }) else { return nil }
-    let sorted = ratios.sorted()
-    median = Self.quantile(sorted, 0.5)
-    lowQuartile = Self.quantile(sorted, 0.25)
-    highQuartile = Self.quantile(sorted, 0.75)
-    rounds = sorted.count
+    guard ratios.allSatisfy({ $0 > 0 }), let spread = RoundSpread(ratios) else { return nil }
+    median = spread.median
+    lowQuartile = spread.lowQuartile
+    highQuartile = spread.highQuartile
+    rounds = spread.rounds
   }
 
   /// Per round, `numerators[i] / denominators[i]`.

@@ -43,15 +43,22 @@ public struct EngineComparison: Encodable, Sendable {
   /// `empty_ns`); absent where that figure is the runner's.
   public var jitEmptyNanosecondsPerPacket: [String: Double] = [:]
 
-  /// ``jitNanosecondsPerPacket`` less ``jitEmptyNanosecondsPerPacket``
-  /// (at least 0), for every program with both: the figure that compares
-  /// with ``kernelNetNanosecondsPerPacket``.
+  /// Per round, the program less the empty program, both timed in that
+  /// round by the same driver: from the kernel's rounds
+  /// (``KernelNetFigure/jitNet``, timed between the same test runs as the
+  /// kernel's net) where the kernel was measured, else the `direct` row's
+  /// ``BatchingFigure/netRounds``.
+  public var jitNetRounds: [String: RoundSpread] = [:]
+
+  /// How the kernel's figures were test-run; nil when they were not.
+  public var kernelTestRun: KernelTestRunSettings? = nil
+
+  /// The median of ``jitNetRounds``, for every program with rounds: the
+  /// figure that compares with ``kernelNetNanosecondsPerPacket``, the
+  /// median of the kernel's rounds of the same kind. Neither is clamped
+  /// at 0.
   public var jitNetNanosecondsPerPacket: [String: Double] {
-    jitNanosecondsPerPacket.reduce(into: [:]) { result, entry in
-      if let empty = jitEmptyNanosecondsPerPacket[entry.key] {
-        result[entry.key] = max(entry.value - empty, 0)
-      }
-    }
+    jitNetRounds.mapValues(\.median)
   }
 
   private enum CodingKeys: String, CodingKey {
@@ -65,6 +72,7 @@ public struct EngineComparison: Encodable, Sendable {
     case jitNanosecondsPerPacket = "jitNsPerPacket"
     case jitEmptyNanosecondsPerPacket = "jitEmptyNsPerPacket"
     case jitNetNanosecondsPerPacket = "jitNetNsPerPacket"
+    case jitNetRounds, kernelTestRun
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -81,12 +89,15 @@ public struct EngineComparison: Encodable, Sendable {
     try container.encode(jitEmptyNanosecondsPerPacket, forKey: .jitEmptyNanosecondsPerPacket)
     try container.encode(jitNetNanosecondsPerPacket, forKey: .jitNetNanosecondsPerPacket)
     try container.encode(jitCheckedOverUncheckedRounds, forKey: .jitCheckedOverUncheckedRounds)
+    try container.encode(jitNetRounds, forKey: .jitNetRounds)
+    try container.encode(kernelTestRun, forKey: .kernelTestRun)
   }
 
   /// The loop in the interpreter (best of three), in the JIT unchecked
   /// and checked (interleaved rounds), and the sample rows' figures.
   public static func measure(
-    samples: [SampleFigures], batching: [BatchingFigure], testRunLoop: KernelFigures
+    samples: [SampleFigures], batching: [BatchingFigure], testRunLoop: KernelFigures,
+    kernelTestRun: KernelTestRunSettings? = nil
   ) throws -> EngineComparison {
     func best(_ kind: EngineKind) throws -> Double {
       _ = try InterpreterBench.run(iterations: 200_000, engine: kind)
@@ -101,6 +112,7 @@ public struct EngineComparison: Encodable, Sendable {
       kernelNanosecondsPerPacket: [:], kernelNetNanosecondsPerPacket: [:],
       testRunLoopNanoseconds: testRunLoop.nanosecondsPerPacket, jitNanosecondsPerPacket: [:],
       jitCheckedOverUncheckedRounds: jit.ratios)
+    comparison.kernelTestRun = kernelTestRun
     comparison.take(samples: samples, batching: batching)
     return comparison
   }
@@ -117,6 +129,9 @@ public struct EngineComparison: Encodable, Sendable {
       jitNanosecondsPerPacket[name] =
         direct?.perPacketNanoseconds ?? row.jitRunnerNanosecondsPerPacket
       jitEmptyNanosecondsPerPacket[name] = direct?.emptyNanoseconds
+      // The rounds that timed the kernel's net as well, when the kernel
+      // was measured; else the batching table's.
+      jitNetRounds[name] = row.kernelRounds?.jitNet ?? direct?.netRounds
     }
   }
 }
@@ -146,9 +161,12 @@ public struct BatchingFigure: Encodable, Sendable {
   /// same rounds (``BatchingBench/Row/emptyNanoseconds``); nil when not
   /// measured.
   public var emptyNanoseconds: Double? = nil
+  /// Per round, ``perPacketNanoseconds``' form less the empty program
+  /// (``BatchingBench/Row/netRounds``); nil when not measured.
+  public var netRounds: RoundSpread? = nil
 
   private enum CodingKeys: String, CodingKey {
-    case program, call, speedup, speedupRounds
+    case program, call, speedup, speedupRounds, netRounds
     case perPacketNanoseconds = "perPacketNs"
     case batchNanoseconds = "batchNs"
     case batchRefusal = "batchRefused"
@@ -167,6 +185,7 @@ public struct BatchingFigure: Encodable, Sendable {
     try container.encode(batchRefusal, forKey: .batchRefusal)
     try container.encode(batchLoss, forKey: .batchLoss)
     try container.encode(emptyNanoseconds, forKey: .emptyNanoseconds)
+    try container.encode(netRounds, forKey: .netRounds)
   }
 
   /// A program that only returns XDP_PASS: its per-packet row is what a
@@ -235,7 +254,7 @@ public struct BatchingFigure: Encodable, Sendable {
               perPacketNanoseconds: row.perPacketNanoseconds,
               batchNanoseconds: row.batchNanoseconds, speedup: row.speedup,
               batchRefusal: row.batchRefusal, speedupRounds: row.speedupRounds,
-              emptyNanoseconds: row.emptyNanoseconds))
+              emptyNanoseconds: row.emptyNanoseconds, netRounds: row.netRounds))
         }
       } catch {
         progress.note("batching: \(name): \(error)")

@@ -5,7 +5,9 @@
 /// - `jit_over_kernel_net`: per sample, the JIT's ns per packet net of an
 ///   empty program called the same way in the same driver loop, over the
 ///   kernel's net of its test-run loop (the same empty program's test run):
-///   both sides without their call, prologue and loop (goal: at most 1.5).
+///   both sides without their call, prologue and loop, each the median of
+///   per-round differences of the program and the empty program timed in
+///   the same round (``RoundSpread``; goal: at most 1.5).
 /// - `jit_gross_over_kernel_net`: the JIT's gross ns per packet (call,
 ///   prologue and epilogue included) over the kernel's net: the figure
 ///   `jit_over_kernel_net` was before both sides were taken net.

@@ -12,10 +12,18 @@ public struct SampleFigures: Encodable, Sendable {
   public var program: String
   public var engineNanosecondsPerPacket: Double?
   public var engineBatchNanosecondsPerPacket: Double?
+  /// The median of the program's per-round test-run averages
+  /// (``kernelRounds``' `gross`).
   public var kernelNanosecondsPerPacket: Double?
-  /// ``kernelNanosecondsPerPacket`` less the test-run loop's own cost
-  /// (``KernelBench/testRunLoopNanoseconds()``, same run), at least 0.
+  /// The median of the rounds' differences between the program and the
+  /// empty program test-run back to back (``kernelRounds``' `net`): what
+  /// the kernel's JIT spends in the program, without the test-run loop.
+  /// Not clamped: a program that costs less than the rounds' noise can
+  /// come out below 0.
   public var kernelNetNanosecondsPerPacket: Double?
+  /// The rounds the two figures above are the medians of
+  /// (``KernelBench/netFigure(_:)``), with their quartiles.
+  public var kernelRounds: KernelNetFigure?
   public var liveMpps: Double?
   public var notes: [String] = []
   /// The packet runner's figure in the JIT (for the engines table).
@@ -30,7 +38,7 @@ public struct SampleFigures: Encodable, Sendable {
   }
 
   private enum CodingKeys: String, CodingKey {
-    case object, program, notes, liveMpps
+    case object, program, notes, liveMpps, kernelRounds
     case engineNanosecondsPerPacket = "engineNsPerPacket"
     case engineBatchNanosecondsPerPacket = "engineBatchNsPerPacket"
     case kernelNanosecondsPerPacket = "kernelNsPerPacket"
@@ -69,19 +77,24 @@ public struct SampleFigures: Encodable, Sendable {
     return row
   }
 
+  /// The kernel's figures from `figure`'s rounds: the medians of the
+  /// program's averages and of the nets.
+  mutating func takeKernel(_ figure: KernelNetFigure) {
+    kernelRounds = figure
+    kernelNanosecondsPerPacket = figure.gross.median
+    kernelNetNanosecondsPerPacket = figure.net.median
+  }
+
   /// Fills in the kernel's figures (test-run ns per packet, raw and net of
-  /// `testRunLoop` when it was measured, and live Mpps when `live`); what
-  /// fails becomes a note on its row.
+  /// the empty program test-run in the same rounds, and live Mpps when
+  /// `live`); what fails becomes a note on its row.
   public static func addKernel(
-    to rows: inout [SampleFigures], sources: [ProgramSource], bench: KernelBench,
-    testRunLoop: Double?, live: Bool
+    to rows: inout [SampleFigures], sources: [ProgramSource], bench: KernelBench, live: Bool
   ) {
     var measurable: [Int] = []
     for (index, source) in sources.enumerated() {
       do {
-        let raw = try bench.nanosecondsPerPacket(source)
-        rows[index].kernelNanosecondsPerPacket = raw
-        rows[index].kernelNetNanosecondsPerPacket = testRunLoop.map { max(raw - $0, 0) }
+        if let figure = try bench.netFigure(source) { rows[index].takeKernel(figure) }
         _ = try source.instrumentedSpec()  // live runs need the counting pass
         measurable.append(index)
       } catch {

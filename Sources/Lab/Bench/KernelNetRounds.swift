@@ -1,0 +1,238 @@
+import BPF
+import Deployment
+import Engine
+import Kernel
+
+/// A figure measured once a round in interleaved rounds, summarised by its
+/// median and quartiles (`bench --json`: `median`, `low_quartile`,
+/// `high_quartile`, `rounds`). Unlike ``RoundRatios`` its values may be 0
+/// or negative: a net figure is a difference of two timings, and a
+/// program that costs less than the noise between them comes out near 0
+/// on either side.
+public struct RoundSpread: Encodable, Sendable, Equatable {
+  /// The median of the rounds' values.
+  public var median: Double
+  /// The value a quarter of the rounds are below.
+  public var lowQuartile: Double
+  /// The value a quarter of the rounds are above.
+  public var highQuartile: Double
+  /// Rounds measured.
+  public var rounds: Int
+
+  /// Summarises `values`, one per round; nil when there are none or one is
+  /// not finite.
+  public init?(_ values: [Double]) {
+    guard !values.isEmpty, values.allSatisfy(\.isFinite) else { return nil }
+    let sorted = values.sorted()
+    median = RoundRatios.quantile(sorted, 0.5)
+    lowQuartile = RoundRatios.quantile(sorted, 0.25)
+    highQuartile = RoundRatios.quantile(sorted, 0.75)
+    rounds = sorted.count
+  }
+
+  /// Per round, `minuends[i] - subtrahends[i]`: a net figure from two forms
+  /// timed in the same round; nil when the counts differ.
+  public init?(_ minuends: [Double], minus subtrahends: [Double]) {
+    guard minuends.count == subtrahends.count else { return nil }
+    self.init(zip(minuends, subtrahends).map { $0 - $1 })
+  }
+}
+
+/// The kernel's figures for one program from interleaved rounds of test
+/// runs (``KernelBench/netFigure(_:)``): the program and the empty program
+/// test-run back to back on the same frame, so each round's net pairs two
+/// timings taken at the same CPU speed.
+public struct KernelNetFigure: Encodable, Sendable, Equatable {
+  /// The program's ns per packet, its per-round averages over the round's
+  /// frames (test-run loop included).
+  public var gross: RoundSpread
+  /// The empty program's, in the same rounds: the test-run loop's cost.
+  public var empty: RoundSpread
+  /// Per round, the program's average less the empty program's: what the
+  /// kernel's JIT spends in the program. Its median is the net figure.
+  public var net: RoundSpread
+  /// Per round, the engine's JIT on the same program: its ns per packet
+  /// called directly by the machine-code driver (``DispatchLoop``) less
+  /// the empty program's called the same way, both timed in that round
+  /// between the kernel's test runs; nil when the JIT could not run it.
+  public var jitNet: RoundSpread?
+
+  /// The figures of rounds whose averages were `program[i]` and
+  /// `empty[i]`, and the JIT's `jitProgram[i]` and `jitEmpty[i]` when
+  /// given; nil when there are no rounds or the counts differ.
+  public init?(
+    program: [Double], empty: [Double], jitProgram: [Double]? = nil, jitEmpty: [Double]? = nil
+  ) {
+    guard let gross = RoundSpread(program), let loop = RoundSpread(empty),
+      let net = RoundSpread(program, minus: empty)
+    else { return nil }
+    self.gross = gross
+    self.empty = loop
+    self.net = net
+    if let jitProgram, let jitEmpty {
+      guard jitProgram.count == program.count else { return nil }
+      jitNet = RoundSpread(jitProgram, minus: jitEmpty)
+    }
+  }
+}
+
+/// How the kernel's net figures were test-run (`bench --json` key
+/// `engines.kernel_test_run`): the same for every program and the empty
+/// program it is measured against.
+public struct KernelTestRunSettings: Encodable, Sendable, Equatable {
+  /// `BPF_PROG_TEST_RUN`'s `repeat`: runs of the program on one frame in
+  /// one test run, the kernel's figure their average.
+  public var `repeat`: UInt32
+  /// Frames test-run in one round (a slice of the mix, the next slice the
+  /// next round).
+  public var framesPerRound: Int
+  /// Test runs of each program on each frame of a round (the fastest kept).
+  public var tries: Int
+  /// Rounds kept (one more warms up first).
+  public var rounds: Int
+  /// `BPF_F_TEST_XDP_LIVE_FRAMES`: never set; the kernel builds the frame
+  /// once per test run and runs the program `repeat` times on it, so
+  /// there is no batch size.
+  public var liveFrames: Bool = false
+}
+
+extension KernelBench {
+  /// The settings of ``netFigure(_:)``.
+  public var testRunSettings: KernelTestRunSettings {
+    KernelTestRunSettings(
+      repeat: repetitions, framesPerRound: min(Self.framesPerRound, max(frames.count, 1)),
+      tries: Self.tries, rounds: netRounds)
+  }
+
+  /// Frames per round: one of each of the classifier mix's five kinds.
+  static let framesPerRound = 5
+  /// Test runs of each program per frame and round.
+  static let tries = 2
+
+  /// `source`'s program and the empty program (``emptyProgram``), both
+  /// loaded as compiled, test-run in ``netRounds`` interleaved rounds
+  /// after one that warms up. A round takes the next slice of
+  /// ``framesPerRound`` frames of ``frames`` (the slices in turn); on each
+  /// frame the two programs run back to back, ``tries`` times each, the
+  /// order alternating, and each keeps its fastest test run (a test run
+  /// of a 20,000 `repeat` lasts about a millisecond; the RCU grace period
+  /// of the dispatcher swap around it some 30 ms, so a round of 20 test
+  /// runs stays well inside one of the CPU's speed periods, 0.2 s and
+  /// more). A round's figure per program is its average over the slice.
+  /// Both programs go through the same test-run path with the same
+  /// frame, `repeat` and flags. Each round also times the engine's JIT on
+  /// the same program and on the empty program (``JITPair``: before the
+  /// test runs in even rounds, after them in odd ones), so the JIT's net
+  /// and the kernel's come from the same rounds, at the same CPU speed.
+  public func netFigure(_ source: ProgramSource) throws(KernelBenchError) -> KernelNetFigure? {
+    let spec: ProgramSpec
+    do {
+      spec = try source.compiledSpec()
+    } catch {
+      throw .source(error)
+    }
+    return try netFigure(spec, source: source)
+  }
+
+  private func netFigure(_ spec: ProgramSpec, source: ProgramSource) throws(KernelBenchError)
+    -> KernelNetFigure?
+  {
+    guard !frames.isEmpty else { return nil }
+    let loaded: ProgramLoader.Loaded
+    let empty: ProgramLoader.Loaded
+    do {
+      loaded = try spec.load()
+      empty = try ProgramSpec(program: Self.emptyProgram, maps: []).load()
+    } catch {
+      throw .load(error)
+    }
+    let programs = [loaded.program, empty.program]
+    let jit = try? JITPair(source: source, frames: frames.map(\.bytes))
+    let settings = testRunSettings
+    let slices = stride(from: 0, to: frames.count, by: settings.framesPerRound).map {
+      Array(frames[$0..<min($0 + settings.framesPerRound, frames.count)])
+    }
+    var averages: [[Double]] = [[], []]
+    var jitBest: [[Double]] = [[], []]
+    for round in 0...settings.rounds {
+      // The JIT's pair first in even rounds, after the test runs in odd ones.
+      var jitRound: [Double]? = nil
+      if round % 2 == 0 { jitRound = jit?.time(tries: settings.tries) }
+      let slice = slices[(round + slices.count - 1) % slices.count]
+      var sums = [0.0, 0.0]
+      for (index, frame) in slice.enumerated() {
+        var best = [Double.infinity, .infinity]
+        for attempt in 0..<settings.tries {
+          let order = (round + index + attempt) % 2 == 0 ? [0, 1] : [1, 0]
+          for which in order {
+            do {
+              let result = try TestRun(frame: frame.bytes, repetitions: repetitions)
+                .run(programs[which])
+              best[which] = min(best[which], Double(result.nanosecondsPerRun))
+            } catch {
+              throw .kernel(error)
+            }
+          }
+        }
+        sums[0] += best[0]
+        sums[1] += best[1]
+      }
+      if round % 2 == 1 { jitRound = jit?.time(tries: settings.tries) }
+      guard round > 0 else { continue }  // round 0 warms up
+      for which in 0..<2 { averages[which].append(sums[which] / Double(slice.count)) }
+      if let jitRound { for which in 0..<2 { jitBest[which].append(jitRound[which]) } }
+    }
+    // The descriptors (and the sample's maps) close only after the rounds.
+    withExtendedLifetime((loaded, empty)) {}
+    let jitTimed = jitBest[0].count == averages[0].count
+    return KernelNetFigure(
+      program: averages[0], empty: averages[1], jitProgram: jitTimed ? jitBest[0] : nil,
+      jitEmpty: jitTimed ? jitBest[1] : nil)
+  }
+}
+
+/// The engine's JIT on a sample and on the empty program, each called
+/// directly by the machine-code driver (``DispatchLoop``, as the batching
+/// table's `direct` row) over 64 staged records of the mix, `repeats`
+/// times: what ``KernelBench/netFigure(_:)`` times in each of its rounds
+/// beside the kernel's test runs.
+struct JITPair {
+  private let runner: PacketRunner
+  private let packets: ArraySlice<[UInt8]>
+  private let loops: [DispatchLoop]
+  private let records: [UInt64]
+  private let calls: Double
+
+  init(source: ProgramSource, frames: [[UInt8]], repeats: Int = 1_000) throws {
+    let object = try BPFObject(contentsOf: source.objectPath)
+    let program = try object.program(named: source.programName)
+    let machine = try Machine(maps: object.maps, configuration: MachineConfiguration(engine: .jit))
+    let single = try machine.prepare(program)
+    let size = PacketRunner.maximumBatch
+    runner = try PacketRunner(machine: machine, program: single, form: .batch, batchSize: size)
+    packets = (0..<size).map { frames[$0 % frames.count] }[...]
+    let staged = runner.stage(packets)
+    records = Array([[UInt64]](repeating: staged, count: repeats).joined())
+    calls = Double(records.count)
+    let empty = try machine.prepare(KernelBench.emptyProgram)
+    loops = try [single, empty].map {
+      try DispatchLoop(machine: machine, program: $0, style: .direct)
+    }
+  }
+
+  /// Each form's fastest of `tries` tries, ns per call (the forms taking
+  /// turns); nil when a run stopped with an error.
+  func time(tries: Int) -> [Double]? {
+    var best = [Double.infinity, .infinity]
+    let clock = ContinuousClock()
+    for attempt in 0..<max(tries, 1) {
+      for which in attempt % 2 == 0 ? [0, 1] : [1, 0] {
+        _ = runner.stage(packets)
+        guard let elapsed = try? clock.measure({ try loops[which].run(records: records) })
+        else { return nil }
+        best[which] = min(best[which], elapsed.nanoseconds / calls)
+      }
+    }
+    return best
+  }
+}

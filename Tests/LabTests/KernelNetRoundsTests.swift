@@ -1,0 +1,99 @@
+import BPF
+import Foundation
+import Testing
+
+@testable import Lab
+
+/// Issue 22: the kernel's net figure is the median of per-round
+/// differences between the program and the empty program test-run back to
+/// back, not the difference of two figures kept apart, which can pair a
+/// fast CPU period with a slow one.
+struct KernelNetRoundsTests {
+  /// Rounds 2 and 4 ran at the slow speed throughout (both programs
+  /// 1.4x); in round 5 the empty program alone caught a fast moment. The
+  /// old formula, the program's fastest figure less the empty program's
+  /// (40 - 33), gives 7 ns; the rounds' median gives the 4 ns the program
+  /// costs at the fast speed.
+  @Test func theNetIsTheMedianOfTheRoundsDifferences() throws {
+    let program = [40.0, 56, 41, 57.5, 45]
+    let empty = [36.0, 50.4, 37, 53.5, 33]
+    let figure = try #require(KernelNetFigure(program: program, empty: empty))
+    #expect(program.min()! - empty.min()! == 7)
+    #expect(abs(figure.net.median - 4) < 1e-9)
+    #expect(abs(figure.net.lowQuartile - 4) < 1e-9)
+    #expect(abs(figure.net.highQuartile - 5.6) < 1e-9)
+    #expect(figure.net.rounds == 5)
+    #expect(figure.gross.median == 45 && figure.empty.median == 37)
+  }
+
+  /// A program that costs less than the noise between two test runs has
+  /// a net near 0 on either side; it is reported as measured.
+  @Test func netsMayBeZeroOrBelow() throws {
+    let spread = try #require(RoundSpread([0.3, -0.2, 0.1]))
+    #expect(spread.median == 0.1 && abs(spread.lowQuartile + 0.05) < 1e-12)
+    #expect(RoundSpread([]) == nil)
+    #expect(RoundSpread([1, .nan]) == nil)
+    #expect(RoundSpread([1, 2], minus: [1]) == nil)
+    #expect(KernelNetFigure(program: [], empty: []) == nil)
+  }
+
+  /// A sample row takes the medians of its rounds, and `--json` carries
+  /// the rounds under `kernel_rounds` with their quartiles.
+  @Test func aRowCarriesItsRounds() throws {
+    var row = SampleFigures(object: "a.o", program: "a")
+    row.takeKernel(try #require(KernelNetFigure(program: [40, 41, 60], empty: [36, 36.5, 54])))
+    #expect(row.kernelNanosecondsPerPacket == 41)
+    #expect(row.kernelNetNanosecondsPerPacket == 4.5)
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: JSONCoding.encoder().encode(row)) as? [String: Any])
+    let rounds = try #require(object["kernel_rounds"] as? [String: [String: Any]])
+    #expect(rounds["net"]?["median"] as? Double == 4.5)
+    #expect(rounds["net"]?["high_quartile"] as? Double == 5.25)
+    #expect(rounds["empty"]?["rounds"] as? Int == 3)
+    #expect(object["kernel_net_ns_per_packet"] as? Double == 4.5)
+  }
+
+  /// The settings `--json` states: the same `repeat` and frames for both
+  /// programs, no live frames.
+  @Test func theTestRunSettingsAreStated() throws {
+    let bench = KernelBench(repetitions: 2_000, netRounds: 3)
+    #expect(
+      bench.testRunSettings
+        == KernelTestRunSettings(repeat: 2_000, framesPerRound: 5, tries: 2, rounds: 3))
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: JSONCoding.encoder().encode(bench.testRunSettings))
+        as? [String: Any])
+    #expect(Set(object.keys) == ["repeat", "frames_per_round", "tries", "rounds", "live_frames"])
+    #expect(object["live_frames"] as? Bool == false)
+  }
+
+  /// The JIT's net timed in the same rounds as the kernel's is the one the
+  /// engines table and the goal take, over the batching table's.
+  @Test func theJITsNetComesFromTheKernelsRounds() throws {
+    let figure = try #require(
+      KernelNetFigure(
+        program: [40, 41, 60], empty: [36, 36.5, 54], jitProgram: [9, 9.5, 13],
+        jitEmpty: [2.5, 2.5, 3.5]))
+    #expect(figure.jitNet?.median == 7)
+    #expect(
+      KernelNetFigure(program: [40], empty: [36], jitProgram: [9, 9], jitEmpty: [2, 2]) == nil)
+    var row = SampleFigures(object: "a.o", program: "a")
+    row.takeKernel(figure)
+    var comparison = EngineComparison(
+      interpreterNanosecondsPerInstruction: 2, jitNanosecondsPerInstruction: 0.1,
+      jitCheckedNanosecondsPerInstruction: 0.15, kernelNanosecondsPerPacket: [:],
+      kernelNetNanosecondsPerPacket: [:], testRunLoopNanoseconds: nil,
+      jitNanosecondsPerPacket: [:])
+    let direct = BatchingFigure(
+      program: "a.o:a", call: "direct", perPacketNanoseconds: 9, batchNanoseconds: nil,
+      speedup: nil, emptyNanoseconds: 2.5, netRounds: RoundSpread([6.5, 8, 9]))
+    comparison.take(samples: [row], batching: [direct])
+    #expect(comparison.jitNetNanosecondsPerPacket == ["a.o:a": 7])
+    #expect(comparison.kernelNetNanosecondsPerPacket == ["a.o:a": 4.5])
+    let goals = GoalFigures(engines: comparison, batching: [direct])
+    #expect(goals.jitOverKernelNet["a.o:a"].map { abs($0 - 7 / 4.5) < 1e-12 } == true)
+    // Without the kernel's rounds, the batching table's.
+    comparison.take(samples: [SampleFigures(object: "a.o", program: "a")], batching: [direct])
+    #expect(comparison.jitNetNanosecondsPerPacket == ["a.o:a": 8])
+  }
+}
