@@ -27,6 +27,11 @@ struct NetworkNamespaceTests {
     return try runProcess(nsenter, ["--net=" + namespace.path, binary.path] + arguments)
   }
 
+  /// `attach` of the classifier to `interface` in generic mode.
+  static func attachClassifier(_ interface: String) -> [String] {
+    ["attach", interface, classifier, "--program", "xdp_classify_prog", "--mode", "skb"]
+  }
+
   /// Whether the kernel runs an XDP program on `interface` in `namespace`.
   static func runsXDP(_ interface: String, in namespace: NetworkNamespace) throws -> Bool {
     let shown = try runProcess(ip, ["-n", namespace.name, "link", "show", interface])
@@ -44,10 +49,7 @@ struct NetworkNamespaceTests {
     let binary = try #require(BuiltXDPBatch.url)
     let attach = try runProcess(
       Self.ip,
-      [
-        "netns", "exec", network.namespace.name, binary.path, "attach", peer, Self.classifier,
-        "--program", "xdp_classify_prog", "--mode", "skb",
-      ])
+      ["netns", "exec", network.namespace.name, binary.path] + Self.attachClassifier(peer))
     #expect(attach.status == 1, "\(attach.output)")
     #expect(attach.errors.contains("nsenter --net=/run/netns/NAME"), "\(attach.errors)")
     #expect(attach.errors.contains("a mount namespace of its own"), "\(attach.errors)")
@@ -65,9 +67,7 @@ struct NetworkNamespaceTests {
       _ = try? Self.runInside(network.namespace, ["detach", peer])
       network.tearDown()
     }
-    let attach = try Self.runInside(
-      network.namespace,
-      ["attach", peer, Self.classifier, "--program", "xdp_classify_prog", "--mode", "skb"])
+    let attach = try Self.runInside(network.namespace, Self.attachClassifier(peer))
     #expect(attach.status == 0, "\(attach.errors)")
     #expect(try Self.runsXDP(peer, in: network.namespace))
     var inode = stat()
@@ -104,9 +104,7 @@ struct NetworkNamespaceTests {
       _ = try? Self.runInside(network.namespace, ["detach", peer])
       network.tearDown()
     }
-    let attach = try Self.runInside(
-      network.namespace,
-      ["attach", peer, Self.classifier, "--program", "xdp_classify_prog", "--mode", "skb"])
+    let attach = try Self.runInside(network.namespace, Self.attachClassifier(peer))
     #expect(attach.status == 0, "\(attach.errors)")
     let record = try #require(StateDirectory().record(interface: peer))
     let files = Set(TestNetwork.stateFiles(of: peer))
@@ -116,8 +114,7 @@ struct NetworkNamespaceTests {
     try #require(twin.status == 0, "\(twin.errors)")
 
     let commands: [[String]] = [
-      ["attach", peer, Self.classifier, "--program", "xdp_classify_prog", "--mode", "skb"],
-      ["swap", peer], ["detach", peer], ["stats", peer, "--json"],
+      Self.attachClassifier(peer), ["swap", peer], ["detach", peer], ["stats", peer, "--json"],
     ]
     for command in commands {
       let result = try BuiltXDPBatch.run(command)
