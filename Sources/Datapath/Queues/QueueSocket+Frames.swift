@@ -55,9 +55,18 @@ extension QueueSocket {
   public func settleReceived(
     from index: UInt32, count: UInt32, dispositions: UnsafePointer<Disposition>
   ) -> Bool {
+    settle(from: index, count: count) { dispositions[Int($0)] }
+  }
+
+  /// The ring work of ``settleReceived(from:count:dispositions:)`` and
+  /// ``sendBackOrRecycle(from:count:sendsBack:)``, each frame's
+  /// `disposition` given its entry (0 to `count` - 1).
+  @inline(__always) func settle(
+    from index: UInt32, count: UInt32, disposition: (UInt32) -> Disposition
+  ) -> Bool {
     var (transmits, recycles): (UInt32, UInt32) = (0, 0)
-    for entry in 0..<Int(count) {
-      switch dispositions[entry] {
+    for entry in 0..<count {
+      switch disposition(entry) {
       case .sendBack: transmits += 1
       case .recycle: recycles += 1
       case .keep: break
@@ -72,9 +81,9 @@ extension QueueSocket {
     var fillSlot: UInt32 = 0
     if recycles > 0 { _ = socket.fill.reserve(recycles, at: &fillSlot) }
     var (sent, recycled): (UInt32, UInt32) = (0, 0)
-    for entry in 0..<Int(count) {
-      let descriptor = socket.receive.descriptor(at: index &+ UInt32(entry))
-      switch dispositions[entry] {
+    for entry in 0..<count {
+      let descriptor = socket.receive.descriptor(at: index &+ entry)
+      switch disposition(entry) {
       case .sendBack:
         socket.transmit.setDescriptor(descriptor, at: transmitSlot &+ sent)
         sent += 1

@@ -193,34 +193,7 @@ public final class QueueSocket {
   public func sendBackOrRecycle(
     from index: UInt32, count: UInt32, sendsBack: (UInt32) -> Bool
   ) -> Bool {
-    var transmits: UInt32 = 0
-    for entry in 0..<count where sendsBack(entry) { transmits += 1 }
-    var transmitSlot: UInt32 = 0
-    if transmits > 0, socket.transmit.reserve(transmits, at: &transmitSlot) != transmits {
-      socket.kickIfAsked()
-      return false
-    }
-    // The fill ring holds every frame of the UMEM: it always has room.
-    var fillSlot: UInt32 = 0
-    let recycles = count - transmits
-    if recycles > 0 { _ = socket.fill.reserve(recycles, at: &fillSlot) }
-    var (sent, recycled): (UInt32, UInt32) = (0, 0)
-    for entry in 0..<count {
-      let descriptor = socket.receive.descriptor(at: index &+ entry)
-      if sendsBack(entry) {
-        socket.transmit.setDescriptor(descriptor, at: transmitSlot &+ sent)
-        sent += 1
-      } else {
-        socket.fill.setAddress(Self.chunk(descriptor.address), at: fillSlot &+ recycled)
-        recycled += 1
-      }
-    }
-    if recycles > 0 { socket.fill.submit(recycles) }
-    if transmits > 0 {
-      socket.transmit.submit(transmits)
-      transmitted(Int(transmits))
-    }
-    return true
+    settle(from: index, count: count) { sendsBack($0) ? .sendBack : .recycle }
   }
 
   /// Sends the `count` received frames from RX slot `index` back out of
