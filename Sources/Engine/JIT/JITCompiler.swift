@@ -19,9 +19,13 @@ struct JITCompiler {
   let packetRanges: PacketRanges
   /// Pointers into array map values of known size (``MapValuePointers``).
   let mapValues: MapValuePointers
+  /// A batch form's cursor among the records the caller passed
+  /// (``RecordCursors``).
+  let records: RecordCursors
   /// Whether the body being emitted is the copy that leaves accesses in a
-  /// proven packet range unchecked (``PacketRanges``); the other copy,
-  /// entered where a proof's bytes are not in one region, checks them all.
+  /// proven packet range or record unchecked (``PacketRanges``,
+  /// ``RecordCursors``); the other copy, entered where a proof's bytes are
+  /// not in one region, checks them all.
   var provenBody = false
   /// The labels of the fully checked copy's slots.
   var checkedLabels: [CodeLabel] = []
@@ -63,11 +67,13 @@ struct JITCompiler {
     stackPointers = StackPointers(slots: slots, count: slotCount)
     packetRanges = PacketRanges(slots: slots, count: slotCount)
     mapValues = MapValuePointers(slots: slots, count: slotCount, storage: storage)
+    records = RecordCursors(slots: slots, count: slotCount)
     saved = CalleeSaved(
       slots: slots, count: slotCount, usesTailCalls: program.usesTailCalls)
     // A proof's check may leave for the checked copy's slot: both copies
     // count instructions from there.
     for index in packetRanges.proofSites.keys { leaders[index] = true }
+    for index in records.guardSites.keys { leaders[index] = true }
     for index in 0..<slotCount {
       let slot = slots[index]
       if slot.operation.isJump || slot.operation == .callLocal {
@@ -118,8 +124,9 @@ struct JITCompiler {
     a.store(immediate: 0, r.context, JITContext.tailCalls)
     let body = a.bytes.count
     // With proofs, two copies of the body: the first leaves proven packet
-    // accesses unchecked, the second (entered only from the first) checks.
-    let copies = packetRanges.proofSites.isEmpty ? 1 : 2
+    // and record accesses unchecked, the second (entered only from the
+    // first) checks.
+    let copies = packetRanges.proofSites.isEmpty && records.guardSites.isEmpty ? 1 : 2
     checkedLabels = copies == 2 ? (0..<slotCount).map { _ in a.makeLabel() } : slotLabels
     provenBody = copies == 2
     emitBody()
@@ -178,6 +185,10 @@ struct JITCompiler {
       let slot = slots[index]
       if provenBody, let site = packetRanges.proofSites[index] {
         emitPacketGuard(site, index)
+        arenaInAddress = false
+      }
+      if provenBody, let site = records.guardSites[index] {
+        emitRecordGuard(site, index)
         arenaInAddress = false
       }
       emit(slot, at: index)

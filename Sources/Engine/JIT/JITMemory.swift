@@ -5,8 +5,9 @@
 /// constant on every path (``StackPointers``), that lies inside the
 /// current 512-byte stack frame, which cannot leave it; and, in the copy
 /// of the body that follows proofs (``PacketRanges``), an access within
-/// the packet range the program proved and the code checked; an access
-/// within an array map's value the program looked up and checked for 0
+/// the packet range the program proved and the code checked, or within
+/// the record a batch form's cursor points at (``RecordCursors``); an
+/// access within an array map's value the program looked up and checked for 0
 /// (``MapValuePointers``); and an access
 /// within the bytes an earlier check in the same basic block allowed
 /// through the same, unchanged register (``CheckedSpans``).
@@ -150,6 +151,7 @@ extension JITCompiler {
       }
     }
     if (provenBody && packetRanges.proves(base, offset, size: size, at: index))
+      || (provenBody && records.proves(base, offset, size: size, at: index))
       || mapValues.proves(base, offset, size: size, at: index)
       || checkedSpans.holds(base, offset, size: size)
     {
