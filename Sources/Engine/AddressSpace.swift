@@ -74,12 +74,10 @@ public final class AddressSpace {
     budget.release(charged)
   }
 
-  /// Zeroed host memory that commits only the pages written.
+  /// Zeroed host memory that commits only the pages written, from a
+  /// 2 MiB boundary (``AlignedMapping``).
   private static func reserveHost(_ bytes: Int) -> UnsafeMutableRawPointer? {
-    let pointer = mmap(
-      nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-    guard let pointer, pointer != MAP_FAILED else { return nil }
-    return pointer
+    AlignedMapping.map(bytes: bytes, protection: PROT_READ | PROT_WRITE, flags: MAP_NORESERVE)
   }
 
   /// Maps a new zeroed region of `length` bytes at the next free page, and

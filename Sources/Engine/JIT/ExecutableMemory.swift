@@ -5,7 +5,8 @@ import Glibc
 /// pages are read+write, then `mprotect` turns them read+execute. The
 /// pages are unmapped when the last owner lets go. The JIT's own code
 /// lives in these, and so does machine code that calls it directly
-/// (``NativeCode``).
+/// (``NativeCode``). The pages start on a 2 MiB boundary
+/// (``AlignedMapping``).
 public final class ExecutableMemory {
   /// The first byte of the code.
   public let base: UnsafeRawPointer
@@ -19,8 +20,7 @@ public final class ExecutableMemory {
     let page = Int(sysconf(Int32(_SC_PAGESIZE)))
     let length = max(page, (code.count + page - 1) / page * page)
     guard
-      let mapped = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-      mapped != MAP_FAILED
+      let mapped = AlignedMapping.map(bytes: length, protection: PROT_READ | PROT_WRITE)
     else { throw .memory("mmap of \(length) bytes failed with errno \(errno)") }
     code.withUnsafeBytes { mapped.copyMemory(from: $0.baseAddress!, byteCount: code.count) }
     guard mprotect(mapped, length, PROT_READ | PROT_EXEC) == 0 else {
