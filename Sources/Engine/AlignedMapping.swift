@@ -6,12 +6,12 @@ import Glibc
 /// while the bits above stay as random as `mmap` makes them.
 ///
 /// Where a mapping starts changes the speed of the code that uses it:
-/// with address space randomisation, about one `bench` process in five
-/// ran xdp_stack_helper's batch form 1.3 ns a packet slower (24.0 against
+/// with address space randomisation, 7 of 39 `bench` processes ran
+/// xdp_stack_helper's batch form 1.3 ns a packet slower (24.0 against
 /// 22.6 ns), with the same code and data at the same offsets within their
 /// pages; with randomisation off (`setarch -R`) or with both the arena and
 /// the code placed at fixed hints, none of 22 processes did (README, "The
-/// batch loop's verdict store").
+/// batch loop's verdict store, and where the engine's memory starts").
 enum AlignedMapping {
   /// The start of every mapping made here is a multiple of this.
   static let boundary = 2 << 20
