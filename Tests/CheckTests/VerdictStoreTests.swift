@@ -132,14 +132,16 @@ struct VerdictStoreTests {
   /// range, and one record below the records (in the region before them,
   /// which the checked stores may write): each runs checked, and the
   /// engines agree on the fault or the result.
-  @Test(arguments: [
-    (Int64(8), true), (1 << 40, true), (Int64.min, true), (-32, nil),
-  ] as [(Int64, Bool?)])
+  @Test(
+    arguments: [
+      (Int64(8), true), (1 << 40, true), (Int64.min, true), (-32, nil),
+    ] as [(Int64, Bool?)])
   func aBogusFirstRecordRunsChecked(_ offset: Int64, faults: Bool?) throws {
     var outcomes: [EngineKind: Result<UInt64, ExecutionError>] = [:]
     for engine in EngineKind.allCases {
       let (machine, program, start) = try Self.setUp(engine, records: 128, verdict: .pass)
-      outcomes[engine] = Self.run(machine, program, r1: start &+ UInt64(bitPattern: offset), r2: 128)
+      outcomes[engine] = Self.run(
+        machine, program, r1: start &+ UInt64(bitPattern: offset), r2: 128)
     }
     #expect(outcomes[.jit] == outcomes[.interpreter])
     guard let faults else { return }  // whatever the region before allows

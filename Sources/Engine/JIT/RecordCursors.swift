@@ -180,7 +180,8 @@ struct RecordCursors {
         set(slot.dst, .scaledCount)
       case .add64X:
         let pair = [value(slot.dst), value(slot.src)]
-        set(slot.dst, pair == [.scaledCount, .first] || pair == [.first, .scaledCount] ? .end : nil)
+        set(
+          slot.dst, pair == [.scaledCount, .first] || pair == [.first, .scaledCount] ? .end : nil)
       case .add64K where value(slot.dst) == .record && slot.immediate == Self.stride:
         set(slot.dst, .stepped)
       default: set(slot.dst, nil)
