@@ -153,22 +153,43 @@ extension JITCompiler {
   private mutating func emitArrayLookup(_ index: Int, slow: CodeLabel, done: CodeLabel) {
     let r = JITRegisters.self
     let handle = r.bpf(1)
+    if let known = mapValues.handle(in: 1, at: index), mapValues.arrays.contains(known) {
+      // R1 is this array's handle on every path (``MapValuePointers``),
+      // whose descriptor the compiler read: no handle, table or kind
+      // check; the key first, then the descriptor once.
+      let displacement = checkedAddress(2, 0, size: 4, write: false, index)
+      a.memoryForm(
+        [0x8b], wide: false, reg: X86Register.rax.number, base: r.address,
+        displacement: displacement)
+      descriptor(of: handle)
+      emitArrayValue(done: done)
+      return
+    }
     mapDescriptor(of: handle, slow: slow)
     a.compare(memory: r.scratch, 0, immediate: Int32(MapDescriptor.inlineArray))
     a.jump(.notEqual, to: slow)
     // The key: 4 bytes at R2, checked (this clobbers R10 and R11).
     let displacement = checkedAddress(2, 0, size: 4, write: false, index)
     // The map's index is still in R1's low half.
-    a.memoryForm([0x8b], wide: false, reg: X86Register.rax.number, base: r.address,
+    a.memoryForm(
+      [0x8b], wide: false, reg: X86Register.rax.number, base: r.address,
       displacement: displacement)
     descriptor(of: handle)
+    emitArrayValue(done: done)
+  }
+
+  /// With the key in RAX and the array's descriptor in R10: RAX = the
+  /// value's address, or 0 past `max_entries`; then to `done`.
+  private mutating func emitArrayValue(done: CodeLabel) {
+    let r = JITRegisters.self
     let found = a.makeLabel()
     a.compare(.rax, memory: r.scratch, 8)
     a.jump(.below, to: found)
     a.move(.rax, immediate: 0)
     a.jump(to: done)
     a.bind(found)
-    a.memoryForm([0x0f, 0xaf], wide: true, reg: X86Register.rax.number, base: r.scratch,
+    a.memoryForm(
+      [0x0f, 0xaf], wide: true, reg: X86Register.rax.number, base: r.scratch,
       displacement: 16)
     a.add(.rax, memory: r.scratch, 24)
     a.jump(to: done)
