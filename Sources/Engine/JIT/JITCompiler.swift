@@ -15,10 +15,12 @@ struct JITCompiler {
   var leaders: [Bool]
   /// The slots a jump or a call may enter: where the proven copy starts a
   /// basic block (its other leaders are only where code may leave for
-  /// the checked copy, through a ``CopyExit`` that counts for it).
+  /// the checked copy, through a ``CountedExit`` that counts for it).
   var targets: [Bool]
-  /// The proven copy's exits to the checked copy (``copyExit(_:)``).
-  var copyExits: [CopyExit] = []
+  /// Out-of-line jumps that count for their target: the proven copy's
+  /// exits to the checked copy (``copyExit(_:)``) and taken forward
+  /// branches (``countedExit(to:pending:)``).
+  var copyExits: [CountedExit] = []
   /// Registers known to point into the current stack frame.
   let stackPointers: StackPointers
   /// Packet pointers and the ranges the program proves (``PacketRanges``).
@@ -250,29 +252,35 @@ struct JITCompiler {
     pending = 0
   }
 
-  /// A jump from the proven copy to the checked copy's slot `index`,
-  /// which counts from that slot on: the exit adds what the proven copy
-  /// ran since its last count before the slot.
-  struct CopyExit {
+  /// An out-of-line jump to code that counts instructions from there (a
+  /// leader): it adds what the code ran since its last count, which the
+  /// straight-line path keeps counting (``pending``) past the jump.
+  struct CountedExit {
     var label: CodeLabel
-    var index: Int
+    var target: CodeLabel
     var pending: Int
   }
 
   /// A label that leaves the proven copy, at slot `index` (whose own
   /// instruction is in ``pending``), for the checked copy's slot `index`.
   mutating func copyExit(_ index: Int) -> CodeLabel {
+    countedExit(to: checkedLabels[index], pending: pending - 1)
+  }
+
+  /// A label that adds `pending` instructions (all those not yet counted,
+  /// by default) and jumps to `target`.
+  mutating func countedExit(to target: CodeLabel, pending: Int? = nil) -> CodeLabel {
     let label = a.makeLabel()
-    copyExits.append(CopyExit(label: label, index: index, pending: pending - 1))
+    copyExits.append(CountedExit(label: label, target: target, pending: pending ?? self.pending))
     return label
   }
 
-  private mutating func emit(_ exit: CopyExit) {
+  private mutating func emit(_ exit: CountedExit) {
     a.bind(exit.label)
     if exit.pending > 0 {
       a.arithmetic(digit: 0, JITRegisters.counter, immediate: Int32(exit.pending), wide: true)
     }
-    a.jump(to: checkedLabels[exit.index])
+    a.jump(to: exit.target)
   }
 
   /// A label for an out-of-line exit with `status` at instruction `index`.
