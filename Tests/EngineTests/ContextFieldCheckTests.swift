@@ -5,7 +5,7 @@ import Testing
 
 /// The proven copy's one check of both context fields
 /// (``JITCompiler/contextFieldSites(slots:count:leaders:packetRanges:)``)
-/// and its exits to the checked copy (``JITCompiler/CountedExit``): which
+/// and its exits to the checked copy (``JITCompiler/CopyExit``): which
 /// loads it covers, and that a context that is not what it claims, or a
 /// packet guard that fails, runs as in the interpreter (verdict, fault,
 /// address, size and instruction count).

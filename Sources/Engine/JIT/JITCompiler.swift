@@ -15,12 +15,10 @@ struct JITCompiler {
   var leaders: [Bool]
   /// The slots a jump or a call may enter: where the proven copy starts a
   /// basic block (its other leaders are only where code may leave for
-  /// the checked copy, through a ``CountedExit`` that counts for it).
+  /// the checked copy, through a ``CopyExit`` that counts for it).
   var targets: [Bool]
-  /// Out-of-line jumps that count for their target: the proven copy's
-  /// exits to the checked copy (``copyExit(_:)``) and taken forward
-  /// branches (``countedExit(to:pending:)``).
-  var copyExits: [CountedExit] = []
+  /// The proven copy's exits to the checked copy (``copyExit(_:)``).
+  var copyExits: [CopyExit] = []
   /// Registers known to point into the current stack frame.
   let stackPointers: StackPointers
   /// Packet pointers and the ranges the program proves (``PacketRanges``).
@@ -252,35 +250,29 @@ struct JITCompiler {
     pending = 0
   }
 
-  /// An out-of-line jump to code that counts instructions from there (a
-  /// leader): it adds what the code ran since its last count, which the
-  /// straight-line path keeps counting (``pending``) past the jump.
-  struct CountedExit {
+  /// A jump from the proven copy to the checked copy's slot `index`,
+  /// which counts from that slot on: the exit adds what the proven copy
+  /// ran since its last count before the slot.
+  struct CopyExit {
     var label: CodeLabel
-    var target: CodeLabel
+    var index: Int
     var pending: Int
   }
 
   /// A label that leaves the proven copy, at slot `index` (whose own
   /// instruction is in ``pending``), for the checked copy's slot `index`.
   mutating func copyExit(_ index: Int) -> CodeLabel {
-    countedExit(to: checkedLabels[index], pending: pending - 1)
-  }
-
-  /// A label that adds `pending` instructions (all those not yet counted,
-  /// by default) and jumps to `target`.
-  mutating func countedExit(to target: CodeLabel, pending: Int? = nil) -> CodeLabel {
     let label = a.makeLabel()
-    copyExits.append(CountedExit(label: label, target: target, pending: pending ?? self.pending))
+    copyExits.append(CopyExit(label: label, index: index, pending: pending - 1))
     return label
   }
 
-  private mutating func emit(_ exit: CountedExit) {
+  private mutating func emit(_ exit: CopyExit) {
     a.bind(exit.label)
     if exit.pending > 0 {
       a.arithmetic(digit: 0, JITRegisters.counter, immediate: Int32(exit.pending), wide: true)
     }
-    a.jump(to: exit.target)
+    a.jump(to: checkedLabels[exit.index])
   }
 
   /// A label for an out-of-line exit with `status` at instruction `index`.

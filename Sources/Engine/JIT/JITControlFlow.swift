@@ -2,13 +2,6 @@
 extension JITCompiler {
   mutating func emitJump(_ s: Slot, at index: Int) {
     let target = Int(s.offset)
-    if s.operation != .ja, target > index {
-      // A forward branch counts only when taken, out of line
-      // (``countedExit(to:)``); the fall-through keeps counting.
-      let condition = compare(s)
-      a.jump(condition, to: pending > 0 ? countedExit(to: slotLabels[target]) : slotLabels[target])
-      return
-    }
     flush()
     guard s.operation != .ja else {
       if target <= index { checkBudget(index) }
@@ -16,6 +9,10 @@ extension JITCompiler {
       return
     }
     let condition = compare(s)
+    if target > index {
+      a.jump(condition, to: slotLabels[target])
+      return
+    }
     // A backward branch checks the budget only when taken.
     let skip = a.makeLabel()
     a.jump(condition.inverse, to: skip)
