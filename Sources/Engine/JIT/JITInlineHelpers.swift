@@ -153,21 +153,15 @@ extension JITCompiler {
   private mutating func emitArrayLookup(_ index: Int, slow: CodeLabel, done: CodeLabel) {
     let r = JITRegisters.self
     let handle = r.bpf(1)
-    if let known = mapValues.handle(in: 1, at: index), mapValues.arrays.contains(known) {
-      // R1 is this array's handle on every path (``MapValuePointers``),
-      // whose descriptor the compiler read: no handle, table or kind
-      // check; the key first, then the descriptor once.
-      let displacement = checkedAddress(2, 0, size: 4, write: false, index)
-      a.memoryForm(
-        [0x8b], wide: false, reg: X86Register.rax.number, base: r.address,
-        displacement: displacement)
-      descriptor(of: handle)
-      emitArrayValue(done: done)
-      return
+    // Where R1 is one array's handle on every path (``MapValuePointers``),
+    // whose descriptor the compiler read, the code checks no handle, table
+    // or kind.
+    let knownArray = mapValues.handle(in: 1, at: index).map(mapValues.arrays.contains) ?? false
+    if !knownArray {
+      mapDescriptor(of: handle, slow: slow)
+      a.compare(memory: r.scratch, 0, immediate: Int32(MapDescriptor.inlineArray))
+      a.jump(.notEqual, to: slow)
     }
-    mapDescriptor(of: handle, slow: slow)
-    a.compare(memory: r.scratch, 0, immediate: Int32(MapDescriptor.inlineArray))
-    a.jump(.notEqual, to: slow)
     // The key: 4 bytes at R2, checked (this clobbers R10 and R11).
     let displacement = checkedAddress(2, 0, size: 4, write: false, index)
     // The map's index is still in R1's low half.
@@ -175,13 +169,6 @@ extension JITCompiler {
       [0x8b], wide: false, reg: X86Register.rax.number, base: r.address,
       displacement: displacement)
     descriptor(of: handle)
-    emitArrayValue(done: done)
-  }
-
-  /// With the key in RAX and the array's descriptor in R10: RAX = the
-  /// value's address, or 0 past `max_entries`; then to `done`.
-  private mutating func emitArrayValue(done: CodeLabel) {
-    let r = JITRegisters.self
     let found = a.makeLabel()
     a.compare(.rax, memory: r.scratch, 8)
     a.jump(.below, to: found)
