@@ -193,7 +193,7 @@ struct RecordCursors {
 
 extension JITCompiler {
   /// At a ``RecordCursors/guardSites`` slot: continues in the fully checked
-  /// copy of the body at this slot unless `[first, end)` is not empty and
+  /// copy of the body at this slot (through a ``CopyExit``) unless `[first, end)` is not empty and
   /// lies in one region of the address space (the region of `first`'s
   /// page ends at or past `end`, as the walk of a checked access of those
   /// bytes would find). `first` may be any 64-bit value, so its page is
@@ -201,7 +201,7 @@ extension JITCompiler {
   mutating func emitRecordGuard(_ site: RecordCursors.Site, _ index: Int) {
     let r = JITRegisters.self
     let (first, end) = (r.bpf(site.first), r.bpf(site.end))
-    let checked = checkedLabels[index]
+    let checked = copyExit(index)
     a.move(r.address, first)
     a.shift(digit: 5, r.address, by: 12, wide: true)
     a.arithmetic(digit: 7, r.address, immediate: Int32(AddressSpace.tableEntries), wide: true)
