@@ -64,23 +64,53 @@ public final class InterfaceLock {
       throw .file(error)
     }
     let path = state.file(interface + ".lock")
-    if nestedHold(path) {
-      return InterfaceLock(interface: interface, path: path, file: nil, state: state)
-    }
-    let file: FileLock
-    do {
+    let lock = try hold(interface: interface, path: path, state: state) {
+      () throws(FileLock.Failure) in
       // The directory can go between create() and here (demo down).
-      file = try state.makingFile(
+      try state.makingFile(
         { () throws(FileLock.Failure) in
           try FileLock.acquire(path: path, mode: StateDirectory.fileMode, waiting: seconds)
         },
         errno: { if case .file(let call) = $0 { call.errno } else { nil } })
+    }
+    // Not nil: FileLock.acquire makes a missing file or fails.
+    guard let lock else { throw .file(SystemCallError("lock \(path)", errno: .notFound)) }
+    return lock
+  }
+
+  /// Takes the lock for `interface` only while its lock file exists (see
+  /// ``Kernel/FileLock/acquireIfPresent(path:waiting:)``): nil when there
+  /// is none, or when the holder it waited for removed it with everything
+  /// it guarded. For a cleanup, which must not leave a new lock file for
+  /// an interface another command has just cleaned up.
+  public static func acquireIfPresent(
+    interface: String, state: StateDirectory, waiting seconds: Double = defaultWait
+  ) throws(LockError) -> InterfaceLock? {
+    let path = state.file(interface + ".lock")
+    return try hold(interface: interface, path: path, state: state) { () throws(FileLock.Failure) in
+      try FileLock.acquireIfPresent(path: path, waiting: seconds)
+    }
+  }
+
+  /// A nested hold when this thread holds the lock at `path` already,
+  /// else the lock `take` takes (nil: none).
+  private static func hold(
+    interface: String, path: String, state: StateDirectory,
+    _ take: () throws(FileLock.Failure) -> FileLock?
+  ) throws(LockError) -> InterfaceLock? {
+    if nestedHold(path) {
+      return InterfaceLock(interface: interface, path: path, file: nil, state: state)
+    }
+    let taken: FileLock?
+    do {
+      taken = try take()
     } catch {
       switch error {
       case .busy(let pid): throw .busy(interface: interface, pid: pid)
       case .file(let call): throw .file(call)
       }
     }
+    guard let file = taken else { return nil }
     holds.withLock { $0[path] = (thread: pthread_self(), depth: 1) }
     return InterfaceLock(interface: interface, path: path, file: file, state: state)
   }

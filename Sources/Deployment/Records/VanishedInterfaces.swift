@@ -61,10 +61,7 @@ extension ProgramDeployment {
     let here = NetworkNamespace.currentIdentifier
     for interface in state.interfacesWithFiles()
     where NetworkInterface.index(of: interface) == nil && !isKeptElsewhere(interface, here: here) {
-      guard
-        let lock = try? InterfaceLock.acquire(
-          interface: interface, state: state, waiting: Self.vanishedLockWait)
-      else { continue }
+      guard let lock = lockForRemoval(interface) else { continue }
       defer { withExtendedLifetime(lock) {} }
       guard NetworkInterface.index(of: interface) == nil, !isKeptElsewhere(interface, here: here)
       else { continue }
@@ -84,6 +81,27 @@ extension ProgramDeployment {
       removed.append(interface)
     }
     return removed
+  }
+
+  /// `interface`'s lock for removing what is kept for it, waiting up to
+  /// ``vanishedLockWait`` seconds; nil when another command holds it
+  /// longer, or when nothing is left. A command that removed everything
+  /// meanwhile removed the lock file too: taking the lock then would make
+  /// a new one, seen in the directory until this command let it go.
+  private func lockForRemoval(_ interface: String) -> InterfaceLock? {
+    do {
+      if let lock = try InterfaceLock.acquireIfPresent(
+        interface: interface, state: state, waiting: Self.vanishedLockWait)
+      {
+        return lock
+      }
+      // No lock file; what a killed command left may still be there.
+      guard state.interfacesWithFiles().contains(interface) else { return nil }
+      return try InterfaceLock.acquire(
+        interface: interface, state: state, waiting: Self.vanishedLockWait)
+    } catch {
+      return nil
+    }
   }
 
   /// Whether what is kept for `interface` belongs to another network

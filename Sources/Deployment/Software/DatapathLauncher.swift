@@ -141,9 +141,7 @@ struct DatapathLauncher {
   /// still holds it (another datapath than the one stopped) keeps it.
   func removeProcessLock(_ interface: String) {
     let path = processLockPath(interface)
-    guard access(path, F_OK) == 0,
-      let lock = try? FileLock.acquire(path: path, mode: StateDirectory.fileMode, waiting: 0)
-    else { return }
+    guard let lock = try? FileLock.acquireIfPresent(path: path, waiting: 0) else { return }
     lock.release(removingFile: true)
   }
 

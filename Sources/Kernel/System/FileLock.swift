@@ -35,14 +35,42 @@ public final class FileLock {
   public static func acquire(path: String, mode: mode_t, waiting seconds: Double)
     throws(Failure) -> FileLock
   {
+    guard let lock = try take(path: path, creating: mode, waiting: seconds) else {
+      // Not reached: with `O_CREAT`, a missing file is made or open fails.
+      throw .file(SystemCallError("open the lock file \(path)", errno: .notFound))
+    }
+    return lock
+  }
+
+  /// Takes the lock on `path` only while the file exists, waiting up to
+  /// `seconds` for another holder to let go; nil when there is no file,
+  /// or when the holder waited for removed it (nothing it guarded is
+  /// left). Never makes the file: a cleanup that finds its work done by
+  /// another process leaves no new lock file behind.
+  public static func acquireIfPresent(path: String, waiting seconds: Double)
+    throws(Failure) -> FileLock?
+  {
+    try take(path: path, creating: nil, waiting: seconds)
+  }
+
+  /// The lock on `path`, the file made with mode `creating` if missing
+  /// (nil: not made, and nil returned).
+  private static func take(path: String, creating mode: mode_t?, waiting seconds: Double)
+    throws(Failure) -> FileLock?
+  {
     let deadline = Date().addingTimeInterval(seconds)
     while true {
       let fd: Int32
       do {
         fd = try SystemCall.check("open the lock file \(path)", retryingInterrupts: true) {
-          open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode)
+          if let mode {
+            open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode)
+          } else {
+            open(path, O_RDWR | O_CLOEXEC)
+          }
         }
       } catch {
+        if mode == nil, error.errno == .notFound { return nil }
         throw .file(error)
       }
       if flock(fd, LOCK_EX | LOCK_NB) == 0 {
