@@ -25,6 +25,23 @@ struct GroupedActionsTests {
       (0..<InterleavedMix.variants).map { (InterleavedMix.frame(variant: $0), occurrences[$0]) })
   }
 
+  /// Frames `datapath` counted: every action, and the redirects that
+  /// failed (ifindex 1 is loopback: every redirect of the mix fails,
+  /// visibly, as a redirect error; REDIRECT counts only frames that left).
+  static func counted(_ status: DatapathStatus) -> UInt64 {
+    status.counters.actions.totalPackets + (status.redirectErrors?.total ?? 0)
+  }
+
+  /// Sends the first `frames` frames of the mix through `datapath` and
+  /// waits until it counted them; whether it did is in the result.
+  static func sendMix(
+    _ frames: UInt64, through datapath: SoftwareDatapath, on network: DatapathNetwork
+  ) throws -> (settled: Bool, status: DatapathStatus) {
+    try network.sendInterleavedMix(count: frames)
+    let settled = eventually { counted(datapath.status()) >= frames }
+    return (settled, datapath.status())
+  }
+
   @Test(arguments: [Form.perPacket, .batch])
   func groupedAndInOrderCountTheSame(form: Form) throws {
     let expected = try Self.predicted()
@@ -46,15 +63,8 @@ struct GroupedActionsTests {
         datapath.wait()
       }
       #expect(datapath.status().groupActions == grouped)
-      try network.sendInterleavedMix(count: Self.frames)
-      // ifindex 1 is loopback: every redirect fails, visibly, as a
-      // redirect error (REDIRECT counts only frames that left).
-      func counted(_ status: DatapathStatus) -> UInt64 {
-        status.counters.actions.totalPackets + (status.redirectErrors?.total ?? 0)
-      }
-      let settled = eventually { counted(datapath.status()) >= Self.frames }
-      let status = datapath.status()
-      #expect(settled, "counted \(counted(status)) of \(Self.frames)")
+      let (settled, status) = try Self.sendMix(Self.frames, through: datapath, on: network)
+      #expect(settled, "counted \(Self.counted(status)) of \(Self.frames)")
       #expect(status.socket.fillRingEmpty == 0 && status.socket.rxRingFull == 0)
       var left = expected
       left[.redirect] = ActionCount(packets: 0, bytes: 0)
@@ -88,13 +98,8 @@ struct GroupedActionsTests {
       datapath.stop()
       datapath.wait()
     }
-    try network.sendInterleavedMix(count: Self.frames)
-    func counted(_ status: DatapathStatus) -> UInt64 {
-      status.counters.actions.totalPackets + (status.redirectErrors?.total ?? 0)
-    }
-    let settled = eventually { counted(datapath.status()) >= Self.frames }
-    let status = datapath.status()
-    #expect(settled, "counted \(counted(status)) of \(Self.frames)")
+    let (settled, status) = try Self.sendMix(Self.frames, through: datapath, on: network)
+    #expect(settled, "counted \(Self.counted(status)) of \(Self.frames)")
     var left = expected
     left[.redirect] = ActionCount(packets: 0, bytes: 0)
     #expect(status.counters.actions == left)
