@@ -13,12 +13,21 @@ struct JITCompiler {
   let slotCount: Int
   var slotLabels: [CodeLabel] = []
   var leaders: [Bool]
+  /// The slots a jump or a call may enter: where the proven copy starts a
+  /// basic block (its other leaders are only where code may leave for
+  /// the checked copy, through a ``CopyExit`` that counts for it).
+  var targets: [Bool]
+  /// The proven copy's exits to the checked copy (``copyExit(_:)``).
+  var copyExits: [CopyExit] = []
   /// Registers known to point into the current stack frame.
   let stackPointers: StackPointers
   /// Packet pointers and the ranges the program proves (``PacketRanges``).
   let packetRanges: PacketRanges
   /// Pointers into array map values of known size (``MapValuePointers``).
   let mapValues: MapValuePointers
+  /// Loads of `data` or `data_end` whose check, in the proven copy, covers
+  /// both fields at once (``contextFieldSites(slots:count:leaders:packetRanges:)``).
+  var contextFields: Set<Int> = []
   /// Whether the body being emitted is the copy that leaves accesses in a
   /// proven packet range unchecked (``PacketRanges``); the other copy,
   /// entered where a proof's bytes are not in one region, checks them all.
@@ -28,10 +37,27 @@ struct JITCompiler {
   /// Per register (R0-R10), the bytes relative to its value that a check
   /// in the current basic block allowed (``CheckedSpans``).
   var checkedSpans = CheckedSpans()
-  /// Whether R11 holds the arena here (``hostOperand``): set by the first
-  /// unchecked access of a basic block, cleared by anything that may
-  /// write R11 (a checked access, a call, an atomic, a packet guard).
-  var arenaInAddress = false
+  /// What R11 holds here (``hostOperand``): the arena from the first
+  /// unchecked access of a basic block, or the host address of a BPF
+  /// register's value from a check of both context fields; nothing known
+  /// after anything that may write R11 (a checked access, a call, an
+  /// atomic, a packet guard).
+  var address = AddressRegister.unknown
+  /// Whether R11 holds the arena here.
+  var arenaInAddress: Bool {
+    get { address == .arena }
+    set { address = newValue ? .arena : .unknown }
+  }
+
+  /// What R11 holds between accesses.
+  enum AddressRegister: Equatable {
+    case unknown
+    case arena
+    /// The arena plus the value of BPF register n (valid while the
+    /// register's ``CheckedSpans`` entry stands: it goes when the register
+    /// is written).
+    case host(of: UInt8)
+  }
   /// Instructions executed since the counter register was last updated.
   var pending = 0
   var stubs: [FaultStub] = []
@@ -60,6 +86,7 @@ struct JITCompiler {
     slots = program.slots
     slotCount = program.count + 1
     leaders = Array(repeating: false, count: slotCount)
+    targets = leaders
     stackPointers = StackPointers(slots: slots, count: slotCount)
     packetRanges = PacketRanges(slots: slots, count: slotCount)
     mapValues = MapValuePointers(slots: slots, count: slotCount, storage: storage)
@@ -72,8 +99,15 @@ struct JITCompiler {
       let slot = slots[index]
       if slot.operation.isJump || slot.operation == .callLocal {
         let target = Int(slot.offset)
-        if target >= 0 && target < slotCount { leaders[target] = true }
+        if target >= 0 && target < slotCount { (leaders[target], targets[target]) = (true, true) }
       }
+    }
+    // A check of both context fields may leave for the checked copy's
+    // slot too (only where there are two copies).
+    if !packetRanges.proofSites.isEmpty {
+      contextFields = Self.contextFieldSites(
+        slots: slots, count: slotCount, leaders: leaders, packetRanges: packetRanges)
+      for index in contextFields { leaders[index] = true }
     }
   }
 
@@ -147,6 +181,7 @@ struct JITCompiler {
     }
     emitWindowMisses()
     emitPacketRoutines()
+    for exit in copyExits { emit(exit) }
     for stub in stubs { emit(stub) }
     return body
   }
@@ -168,7 +203,7 @@ struct JITCompiler {
     checkedSpans = CheckedSpans()
     arenaInAddress = false
     while index < slotCount {
-      if leaders[index] {
+      if provenBody ? targets[index] : leaders[index] {
         flush()
         checkedSpans = CheckedSpans()
         arenaInAddress = false
@@ -213,6 +248,31 @@ struct JITCompiler {
       a.arithmetic(digit: 0, JITRegisters.counter, immediate: Int32(pending), wide: true)
     }
     pending = 0
+  }
+
+  /// A jump from the proven copy to the checked copy's slot `index`,
+  /// which counts from that slot on: the exit adds what the proven copy
+  /// ran since its last count before the slot.
+  struct CopyExit {
+    var label: CodeLabel
+    var index: Int
+    var pending: Int
+  }
+
+  /// A label that leaves the proven copy, at slot `index` (whose own
+  /// instruction is in ``pending``), for the checked copy's slot `index`.
+  mutating func copyExit(_ index: Int) -> CodeLabel {
+    let label = a.makeLabel()
+    copyExits.append(CopyExit(label: label, index: index, pending: pending - 1))
+    return label
+  }
+
+  private mutating func emit(_ exit: CopyExit) {
+    a.bind(exit.label)
+    if exit.pending > 0 {
+      a.arithmetic(digit: 0, JITRegisters.counter, immediate: Int32(exit.pending), wide: true)
+    }
+    a.jump(to: checkedLabels[exit.index])
   }
 
   /// A label for an out-of-line exit with `status` at instruction `index`.

@@ -153,13 +153,20 @@ extension JITCompiler {
   private mutating func emitArrayLookup(_ index: Int, slow: CodeLabel, done: CodeLabel) {
     let r = JITRegisters.self
     let handle = r.bpf(1)
-    mapDescriptor(of: handle, slow: slow)
-    a.compare(memory: r.scratch, 0, immediate: Int32(MapDescriptor.inlineArray))
-    a.jump(.notEqual, to: slow)
+    // Where R1 is one array's handle on every path (``MapValuePointers``),
+    // whose descriptor the compiler read, the code checks no handle, table
+    // or kind.
+    let knownArray = mapValues.handle(in: 1, at: index).map(mapValues.arrays.contains) ?? false
+    if !knownArray {
+      mapDescriptor(of: handle, slow: slow)
+      a.compare(memory: r.scratch, 0, immediate: Int32(MapDescriptor.inlineArray))
+      a.jump(.notEqual, to: slow)
+    }
     // The key: 4 bytes at R2, checked (this clobbers R10 and R11).
     let displacement = checkedAddress(2, 0, size: 4, write: false, index)
     // The map's index is still in R1's low half.
-    a.memoryForm([0x8b], wide: false, reg: X86Register.rax.number, base: r.address,
+    a.memoryForm(
+      [0x8b], wide: false, reg: X86Register.rax.number, base: r.address,
       displacement: displacement)
     descriptor(of: handle)
     let found = a.makeLabel()
@@ -168,7 +175,8 @@ extension JITCompiler {
     a.move(.rax, immediate: 0)
     a.jump(to: done)
     a.bind(found)
-    a.memoryForm([0x0f, 0xaf], wide: true, reg: X86Register.rax.number, base: r.scratch,
+    a.memoryForm(
+      [0x0f, 0xaf], wide: true, reg: X86Register.rax.number, base: r.scratch,
       displacement: 16)
     a.add(.rax, memory: r.scratch, 24)
     a.jump(to: done)

@@ -127,6 +127,8 @@ extension JITCompiler {
     if let register = operand.index {
       a.arithmetic(0x01, JITRegisters.address, register, wide: true)
       arenaInAddress = false
+    } else if operand.displacement != 0 {
+      address = .unknown  // the caller moves R11 by the displacement
     }
     return operand.displacement
   }
@@ -149,6 +151,9 @@ extension JITCompiler {
         return (.rbp, Int32(start))
       }
     }
+    if address == .host(of: base), checkedSpans.holds(base, offset, size: size) {
+      return (nil, offset)  // R11 holds the register's host address
+    }
     if (provenBody && packetRanges.proves(base, offset, size: size, at: index))
       || mapValues.proves(base, offset, size: size, at: index)
       || checkedSpans.holds(base, offset, size: size)
@@ -156,12 +161,69 @@ extension JITCompiler {
       loadArena()
       return (r.bpf(base), offset)
     }
+    if provenBody, !write, contextFields.contains(index) {
+      // `data` and `data_end` in one check (``contextFieldSites``); where
+      // the 8 bytes are not in one region, the checked copy checks this
+      // access alone and names its own fault.
+      a.loadAddress(r.address, r.bpf(base), 0)
+      emitWindowCheck(
+        size: Self.contextFieldBytes, fault: copyExit(index),
+        region: windowRegion(of: base, at: index))
+      address = .host(of: base)
+      checkedSpans.record(base, 0, size: Self.contextFieldBytes)
+      return (nil, offset)
+    }
     let fault = stub(.memoryFault, index, size: size, write: write)
     a.loadAddress(r.address, r.bpf(base), offset)
     emitWindowCheck(size: size, fault: fault, region: windowRegion(of: base, at: index))
     arenaInAddress = false
     checkedSpans.record(base, offset, size: size)
     return (nil, 0)
+  }
+
+  /// The context's `data` and `data_end` (``XDPContextLayout/engine``):
+  /// the first 8 bytes of the record.
+  static let contextFieldBytes = 8
+
+  /// The loads, in a program with proven packet ranges, that read 4 bytes
+  /// or fewer of the first ``contextFieldBytes`` of the context (R1 at the
+  /// entry, its copies and fills: ``PacketRanges``) and that no earlier
+  /// such check in their basic block covers: in the proven copy their
+  /// check covers all 8 bytes (``CheckedSpans``), so the other field's
+  /// load through the same register needs none. Each is a leader: where
+  /// the 8 bytes are not in one region (a context pointer that is not
+  /// what it claims), the code continues in the checked copy at that
+  /// slot, which checks the access alone, so the fault, its address and
+  /// size are the interpreter's.
+  static func contextFieldSites(
+    slots: UnsafeMutablePointer<Slot>, count: Int, leaders: [Bool], packetRanges: PacketRanges
+  ) -> Set<Int> {
+    var sites = Set<Int>()
+    var spans = CheckedSpans()
+    var index = 0
+    while index < count {
+      if leaders[index] { spans = CheckedSpans() }
+      let slot = slots[index]
+      let size: Int? =
+        switch slot.operation {
+        case .loadByte, .loadSignedByte: 1
+        case .loadHalf, .loadSignedHalf: 2
+        case .loadWord, .loadSignedWord: 4
+        default: nil
+        }
+      if let size, slot.src < 10, slot.offset >= 0,
+        Int(slot.offset) + size <= contextFieldBytes,
+        packetRanges.value(of: slot.src, at: index) == .context,
+        !spans.holds(slot.src, slot.offset, size: size)
+      {
+        sites.insert(index)
+        spans = CheckedSpans()
+        spans.record(slot.src, 0, size: contextFieldBytes)
+      }
+      spans.forget(after: slot)
+      index += slot.operation == .loadImmediate64 ? 2 : 1
+    }
+    return sites
   }
 
   /// R11 = the arena, unless it holds it already.
@@ -185,7 +247,7 @@ extension JITCompiler {
   mutating func emitPacketGuard(_ site: PacketRanges.Site, _ index: Int) {
     let r = JITRegisters.self
     let pointer = r.bpf(site.register)
-    let checked = checkedLabels[index]
+    let checked = copyExit(index)
     a.move(r.address, pointer)
     a.arithmetic(digit: 5, r.address, immediate: site.bytes, wide: true)
     a.shift(digit: 5, r.address, by: 12, wide: true)

@@ -43,6 +43,8 @@ struct MapValuePointers {
   /// The maps whose values lie in one region, by handle: `value_size`.
   struct Storage {
     var valueSizes: [UInt64: Int32] = [:]
+    /// The handles of those that are arrays (``MapDescriptor/inlineArray``).
+    var arrays: Set<UInt64> = []
 
     /// The array maps of `maps` whose every value for `processor` lies
     /// in the reachable part of the region holding the first value.
@@ -64,6 +66,7 @@ struct MapValuePointers {
           descriptor.base >= UInt64(region.start), descriptor.base + span + size <= end
         else { continue }
         valueSizes[Machine.mapHandle(index)] = Int32(size)
+        arrays.insert(Machine.mapHandle(index))
       }
     }
 
@@ -76,7 +79,11 @@ struct MapValuePointers {
   /// Value offsets past this size are not tracked.
   static let limit: Int64 = 1 << 20
 
+  /// ``Storage/arrays``.
+  let arrays: Set<UInt64>
+
   init(slots: UnsafeMutablePointer<Slot>, count: Int, storage: Storage) {
+    arrays = storage.arrays
     before = SlotFlow.solveRegisters(slots: slots, count: count) {
       _, slot, next, state, reach in
       var state = state
@@ -113,6 +120,14 @@ struct MapValuePointers {
         reach(next, state)
       }
     }
+  }
+
+  /// The handle `register` holds before slot `index`, when it is one
+  /// of the maps ``Storage`` knows on every path.
+  func handle(in register: UInt8, at index: Int) -> UInt64? {
+    guard register < 10, index < before.count, case .map(let handle) = before[index]?[Int(register)]
+    else { return nil }
+    return handle
   }
 
   /// Whether `size` bytes at `register` + `offset` lie in the map value
