@@ -68,9 +68,17 @@ public enum XDPAction: UInt32, Sendable, CaseIterable, Hashable {
   case redirect = 4
 
   /// The verdict a program's return value means: any value above 4 counts
-  /// as ``aborted``, as the kernel treats it.
-  public init(returnValue: UInt64) {
-    self = returnValue <= 4 ? XDPAction(rawValue: UInt32(returnValue))! : .aborted
+  /// as ``aborted``, as the kernel treats it. Inlinable: the software
+  /// datapath reads one a frame, and a call into this module per frame
+  /// cost more than the switch.
+  @inlinable public init(returnValue: UInt64) {
+    switch returnValue {
+    case 1: self = .drop
+    case 2: self = .pass
+    case 3: self = .tx
+    case 4: self = .redirect
+    default: self = .aborted
+    }
   }
 
   /// The lower-case name used in JSON (`"drop"`).

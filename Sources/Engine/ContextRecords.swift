@@ -89,6 +89,13 @@ struct ContextRecords {
     jit[JITContext.batchFrames] = UInt64(UInt(bitPattern: slots.bounds))
   }
 
+  /// Keeps the redirect a per-packet call on record `slot` recorded, as
+  /// the batch form's epilogue commits one into the slot (in the
+  /// runner's memory, which no program reaches).
+  @inline(__always) func commit(_ slot: Int, redirect: RedirectWords) {
+    slots.redirects[slot] = redirect
+  }
+
   /// The redirect the batch form committed into record `slot`, if any.
   @inline(__always) func committedRedirect(_ slot: Int) -> RedirectTarget? {
     slots.redirects[slot].target

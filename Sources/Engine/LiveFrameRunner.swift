@@ -67,6 +67,15 @@ public final class LiveFrameRunner {
   public var lastVerdicts: UnsafeBufferPointer<Verdict> {
     UnsafeBufferPointer(start: verdictBuffer, count: verdictCount)
   }
+  /// How many verdicts of the last run are `action`: counted as they were
+  /// read back, so that a datapath counts and groups a batch without
+  /// reading its verdicts again.
+  public func lastCount(_ action: XDPAction) -> Int { Int(counts[Int(action.rawValue)]) }
+  /// The packet bytes (after the program) of the last run's `action`
+  /// verdicts.
+  public func lastBytes(_ action: XDPAction) -> UInt64 {
+    counts[Self.actionCount + Int(action.rawValue)]
+  }
   /// Why the last run's frames (or some of them) count as ABORTED, if a
   /// run faulted.
   public var lastError: RunError? { failure }
@@ -89,6 +98,12 @@ public final class LiveFrameRunner {
   /// The verdicts, ``maximumBatch`` of them, allocated once.
   let verdictBuffer: UnsafeMutablePointer<Verdict>
   var verdictCount = 0
+  /// The per-packet form's return values (low 32 bits), one per frame.
+  let returned: UnsafeMutablePointer<UInt32>
+  /// The last run's verdicts per action, then their bytes per action.
+  let counts: UnsafeMutablePointer<UInt64>
+  static var actionCount: Int { Int(XDPAction.redirect.rawValue) + 1 }
+  static var countWords: Int { 2 * actionCount }
 
   private let records: ContextRecords
   private let padding: Region
@@ -101,6 +116,10 @@ public final class LiveFrameRunner {
     ingress = ingressInterface
     queue = receiveQueue
     verdictBuffer = .allocate(capacity: Self.maximumBatch)
+    counts = .allocate(capacity: Self.countWords)
+    counts.initialize(repeating: 0, count: Self.countWords)
+    returned = .allocate(capacity: Self.maximumBatch)
+    returned.initialize(repeating: 0, count: Self.maximumBatch)
     do {
       records = try ContextRecords(
         machine: machine, count: Self.maximumBatch, name: "live context records")
@@ -108,6 +127,8 @@ public final class LiveFrameRunner {
         length: AddressSpace.pageSize, name: "empty padding frame")
     } catch {
       verdictBuffer.deallocate()
+      counts.deallocate()
+      returned.deallocate()
       throw .addressSpace(error)
     }
   }
@@ -115,6 +136,8 @@ public final class LiveFrameRunner {
   deinit {
     verdictBuffer.deinitialize(count: verdictCount)
     verdictBuffer.deallocate()
+    counts.deallocate()
+    returned.deallocate()
   }
 
   /// Runs `program` over `frames` (at most ``maximumBatch``) and leaves one
@@ -131,79 +154,111 @@ public final class LiveFrameRunner {
   ) {
     verdictBuffer.deinitialize(count: verdictCount)
     verdictCount = 0
+    counts.update(repeating: 0, count: Self.countWords)
     failure = nil
     let count = min(frames.count, Self.maximumBatch)
     guard count > 0, let first = frames.baseAddress else { return }
+    // One pass over the batch's frames fills every record (the frames'
+    // bounds included); the program's calls then read them, and one pass
+    // reads every verdict back, in both forms alike.
     for slot in 0..<count { fill(slot, first[slot]) }
+    let processed: Int
     switch form {
     case .perPacket:
-      machine.refusesTailCalls = false
-      // Armed once for the frames: the JIT's packet helpers find each
-      // record's bounds there; and once for the batch's calls
-      // (docs/DESIGN.md, "The runner").
-      records.beginBatch(count, on: machine)
-      let series = machine.beginSeries(program)
-      for slot in 0..<count {
-        let frame = first[slot]
-        machine.pendingRedirect = nil
-        machine.legacyPacket = (UInt64(frame.data), UInt64(frame.data) &+ UInt64(frame.length))
-        if lends { lend(frame) }
-        defer { if lends { takeBack(frame) } }
-        do {
-          let value = try machine.runInSeries(series, program, r1: records.address(slot))
-          let action = XDPAction(returnValue: value & 0xffff_ffff)
-          append(verdict(slot, action, action == .redirect ? machine.pendingRedirect : nil))
-        } catch {
-          failure = .execution(packet: slot, error)
-          append(verdict(slot, .aborted, nil))
-        }
-      }
-      machine.pendingRedirect = nil
+      processed = runPerPacket(program, first, count)
     case .batch:
-      let total = max(count, min(padded ?? count, Self.maximumBatch))
-      let empty = UInt32(padding.start) + UInt32(PacketRunner.headroom)
-      for slot in count..<total {
-        fill(
-          slot,
-          Frame(hardStart: padding.start, data: empty, length: 0, hardEnd: padding.end))
-        // The immediate bound's head skips records marked as padding, so
-        // the program never runs on them (side effects once per packet).
-        records.markPadding(slot)
-      }
-      records.beginBatch(total, on: machine)
-      machine.refusesTailCalls = true
-      if lends { for slot in 0..<count { lend(first[slot]) } }
-      defer {
-        machine.refusesTailCalls = false
-        if lends { for slot in 0..<count { takeBack(first[slot]) } }
-      }
-      let processed: UInt64
-      do {
-        processed = try machine.runInSeries(
-          machine.beginSeries(program), program, r1: records.address(0), r2: UInt64(total))
-      } catch {
-        failure = .execution(packet: 0, error)
-        for slot in 0..<count { append(verdict(slot, .aborted, nil)) }
-        return
-      }
-      if processed != UInt64(total) {
-        failure = .batchIncomplete(packet: 0, processed: processed, expected: total)
-      }
-      for slot in 0..<count {
-        // Records the program did not reach keep act = 0: ABORTED.
-        let action =
-          UInt64(slot) < processed
-          ? XDPAction(returnValue: UInt64(records.action(slot))) : .aborted
-        append(
-          verdict(slot, action, action == .redirect ? records.committedRedirect(slot) : nil))
-      }
+      processed = runBatch(program, first, count, padded: padded)
+    }
+    for slot in 0..<count {
+      // Records the batch form did not reach keep act = 0: ABORTED.
+      let raw = form == .perPacket ? returned[slot] : records.action(slot)
+      let action = slot < processed ? XDPAction(returnValue: UInt64(raw)) : .aborted
+      append(verdict(slot, action, action == .redirect ? records.committedRedirect(slot) : nil))
     }
   }
 
-  /// Keeps the next verdict (at most ``maximumBatch`` a run).
+  /// Calls `program` once a frame, as a driver does, each call lent its
+  /// own frame; keeps each return value's low 32 bits (the kernel's `u32
+  /// act`) in ``returned`` and a REDIRECT's target in the record's
+  /// redirect slot, as the batch form's epilogue leaves them, both in the
+  /// runner's memory (a later call cannot change an earlier verdict).
+  /// Returns the records with a verdict: all of them.
+  @inline(__always) private func runPerPacket(
+    _ program: PreparedProgram, _ first: UnsafePointer<Frame>, _ count: Int
+  ) -> Int {
+    machine.refusesTailCalls = false
+    // Armed once for the frames: the JIT's packet helpers find each
+    // record's bounds there; and once for the batch's calls
+    // (docs/DESIGN.md, "The runner").
+    records.beginBatch(count, on: machine)
+    let series = machine.beginSeries(program)
+    for slot in 0..<count {
+      let frame = first[slot]
+      machine.pendingRedirect = nil
+      machine.legacyPacket = (UInt64(frame.data), UInt64(frame.data) &+ UInt64(frame.length))
+      if lends { lend(frame) }
+      do {
+        let value = UInt32(
+          truncatingIfNeeded: try machine.runInSeries(series, program, r1: records.address(slot)))
+        returned[slot] = value
+        if value == XDPAction.redirect.rawValue {
+          records.commit(slot, redirect: machine.pendingRedirectWords)
+        }
+      } catch {
+        failure = .execution(packet: slot, error)
+        returned[slot] = XDPAction.aborted.rawValue
+      }
+      if lends { takeBack(frame) }
+    }
+    machine.pendingRedirect = nil
+    return count
+  }
+
+  /// Calls the batch form once over the records (padded with empty frames
+  /// up to `padded`), with every frame of the batch lent for that call.
+  /// Returns the records the program reached (the rest are ABORTED).
+  @inline(__always) private func runBatch(
+    _ program: PreparedProgram, _ first: UnsafePointer<Frame>, _ count: Int, padded: Int?
+  ) -> Int {
+    let total = max(count, min(padded ?? count, Self.maximumBatch))
+    let empty = UInt32(padding.start) + UInt32(PacketRunner.headroom)
+    for slot in count..<total {
+      fill(
+        slot,
+        Frame(hardStart: padding.start, data: empty, length: 0, hardEnd: padding.end))
+      // The immediate bound's head skips records marked as padding, so
+      // the program never runs on them (side effects once per packet).
+      records.markPadding(slot)
+    }
+    records.beginBatch(total, on: machine)
+    machine.refusesTailCalls = true
+    if lends { for slot in 0..<count { lend(first[slot]) } }
+    defer {
+      machine.refusesTailCalls = false
+      if lends { for slot in 0..<count { takeBack(first[slot]) } }
+    }
+    let processed: UInt64
+    do {
+      processed = try machine.runInSeries(
+        machine.beginSeries(program), program, r1: records.address(0), r2: UInt64(total))
+    } catch {
+      failure = .execution(packet: 0, error)
+      return 0
+    }
+    if processed != UInt64(total) {
+      failure = .batchIncomplete(packet: 0, processed: processed, expected: total)
+    }
+    return Int(min(processed, UInt64(count)))
+  }
+
+  /// Keeps the next verdict (at most ``maximumBatch`` a run) and counts
+  /// it under its action (frames and bytes).
   @inline(__always) private func append(_ verdict: Verdict) {
     (verdictBuffer + verdictCount).initialize(to: verdict)
     verdictCount &+= 1
+    let index = Int(verdict.action.rawValue)
+    counts[index] &+= 1
+    counts[Self.actionCount + index] &+= UInt64(verdict.length)
   }
 
   /// Opens `frame`'s pages to the program for one call.

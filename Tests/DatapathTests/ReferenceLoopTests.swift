@@ -94,14 +94,10 @@ struct ReferenceLoopTests {
       datapath.stop()
       datapath.wait()
     }
-    try network.sendInterleavedMix(count: Self.frames)
-    func counted(_ status: DatapathStatus) -> UInt64 {
-      status.counters.actions.totalPackets + (status.redirectErrors?.total ?? 0)
-    }
-    #expect(eventually { counted(datapath.status()) >= Self.frames })
+    #expect(try GroupedActionsTests.sendMix(Self.frames, through: datapath, on: network).settled)
     usleep(100_000)
     let status = datapath.status()
-    let others = counted(status) - Self.frames
+    let others = GroupedActionsTests.counted(status) - Self.frames
     let actions = status.counters.actions
     #expect(actions[.drop].packets == loopCounts[.drop])
     #expect(actions[.tx].packets == loopCounts[.tx])

@@ -56,6 +56,13 @@ struct ActionTally {
       counts[index + 1] &+= bytes
     }
     guard outcome != .done else { return }
+    addFailure(outcome, bytes: bytes, errno: errno)
+  }
+
+  /// Counts one frame's failed `outcome` (neither done nor gathered).
+  @inline(__always) private mutating func addFailure(
+    _ outcome: Outcome, bytes: UInt64, errno: Int32
+  ) {
     failed = true
     let index = Self.slot(outcome)
     counts[index] &+= 1
@@ -67,6 +74,31 @@ struct ActionTally {
     case .redirectBroadcast: errors.add(1, reason: "broadcast")
     default: break
     }
+  }
+
+  /// Counts `packets` frames of `bytes` under `action`: a batch's verdicts
+  /// counted at once, per action (``LiveFrameRunner/lastCount(_:)``).
+  @inline(__always) mutating func add(_ action: XDPAction, packets: Int, bytes: UInt64) {
+    let index = Int(action.rawValue) * 2
+    counts[index] &+= UInt64(packets)
+    counts[index + 1] &+= bytes
+  }
+
+  /// Corrects the count of one frame already counted under its verdict's
+  /// `action` (by ``add(_:packets:bytes:)``) whose `outcome` is not
+  /// ``Outcome/done``: as ``add(_:bytes:outcome:errno:)`` would have
+  /// counted it (a gathered frame counts at its send, a failed REDIRECT
+  /// only as failed).
+  @inline(__always) mutating func settle(
+    _ action: XDPAction, bytes: UInt64, outcome: Outcome, errno: Int32 = 0
+  ) {
+    guard outcome != .done else { return }
+    if outcome == .gathered || action == .redirect {
+      let index = Int(action.rawValue) * 2
+      counts[index] &-= 1
+      counts[index + 1] &-= bytes
+    }
+    if outcome != .gathered { addFailure(outcome, bytes: bytes, errno: errno) }
   }
 
   /// Adds the tally to `report`'s totals, failures and redirect errors.

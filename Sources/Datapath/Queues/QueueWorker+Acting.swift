@@ -8,45 +8,73 @@ import Kernel
 extension QueueWorker {
   /// Carries out each verdict, in frame order or grouped by action (every
   /// drop, then TX and REDIRECT, then PASS); frames neither transmitted
-  /// nor gathered go back to the fill ring. Leaves what became of each in
-  /// ``outcomes`` (``ActionTally/Outcome/gathered`` for a frame counted at
-  /// its send). `form`, `measured` and `now` are the batch's, for the
-  /// gathered frames' timing.
-  func act(count: Int, form: Form, measured: Bool, now: UInt64) {
+  /// nor gathered go back to the fill ring. Counts the batch into `tally`
+  /// from the runner's per-action counts (``LiveFrameRunner/lastCount(_:)``)
+  /// and corrects only the frames that did not end done (gathered frames
+  /// count at their send, failures apart). A batch of DROP and ABORTED
+  /// verdicts alone (xdp1's) goes back to the fill ring whole, with no
+  /// verdict read again. `form`, `measured` and `now` are the batch's, for
+  /// the gathered frames' timing.
+  func act(count: Int, form: Form, measured: Bool, now: UInt64, tally: inout ActionTally) {
+    // By raw value: `allCases` would make an array per batch.
+    for raw in XDPAction.aborted.rawValue...XDPAction.redirect.rawValue {
+      guard let action = XDPAction(rawValue: raw) else { continue }
+      let frames = runner.lastCount(action)
+      if frames > 0 { tally.add(action, packets: frames, bytes: runner.lastBytes(action)) }
+    }
+    let (transmits, passes, redirects) = (
+      runner.lastCount(.tx), runner.lastCount(.pass), runner.lastCount(.redirect)
+    )
+    if transmits == 0 && passes == 0 && redirects == 0 {
+      socket.giveBack(chunks, count: count)
+      return
+    }
     // The runner's own buffer, read in place.
     let verdicts = runner.lastVerdicts
-    var transmits = 0
-    for slot in 0..<count {
-      outcomes[slot] = .done
-      let verdict = verdicts[slot]
-      if verdict.action == .tx,
-        socket.isInside(chunk: chunks[slot], address: verdict.data, length: verdict.length)
-      {
-        transmits += 1
-      }
-    }
     var transmitIndex: UInt32 = 0
     var transmitRoom = 0
     if transmits > 0 {
-      transmitRoom = Int(socket.socket.transmit.reserve(UInt32(transmits), at: &transmitIndex))
+      var inside = 0
+      for slot in 0..<count {
+        let verdict = verdicts[slot]
+        if verdict.action == .tx,
+          socket.isInside(chunk: chunks[slot], address: verdict.data, length: verdict.length)
+        {
+          inside += 1
+        }
+      }
+      if inside > 0 {
+        transmitRoom = Int(socket.socket.transmit.reserve(UInt32(inside), at: &transmitIndex))
+      }
     }
     var rings = BatchRings(
       transmitIndex: transmitIndex, transmitRoom: transmitRoom, form: form, measured: measured,
       now: now)
+    @inline(__always) func act(_ slot: Int) {
+      let verdict = verdicts[slot]
+      let outcome = self.act(slot, verdict, &rings)
+      if outcome != .done {
+        tally.settle(verdict.action, bytes: UInt64(verdict.length), outcome: outcome)
+      }
+    }
     if groupActions {
-      for slot in 0..<count {
-        let action = verdicts[slot].action
-        if action == .drop || action == .aborted { act(slot, verdicts[slot], &rings) }
+      if count - transmits - passes - redirects > 0 {
+        for slot in 0..<count {
+          let action = verdicts[slot].action
+          if action == .drop || action == .aborted { act(slot) }
+        }
       }
-      for slot in 0..<count {
-        let action = verdicts[slot].action
-        if action == .tx || action == .redirect { act(slot, verdicts[slot], &rings) }
+      if transmits > 0 || redirects > 0 {
+        for slot in 0..<count {
+          let action = verdicts[slot].action
+          if action == .tx || action == .redirect { act(slot) }
+        }
       }
-      for slot in 0..<count where verdicts[slot].action == .pass {
-        act(slot, verdicts[slot], &rings)
+      if passes > 0 {
+        for slot in 0..<count where verdicts[slot].action == .pass { act(slot) }
       }
     } else {
-      for slot in 0..<count { act(slot, verdicts[slot], &rings) }
+      for slot in 0..<count { act(slot) }
     }
     // Exactly the slots filled: a reserved slot left unwritten would be
     // handed to the kernel by the next submit.
@@ -128,10 +156,10 @@ extension QueueWorker {
     return machine.addressSpace.hostMemory(at: verdict.data)
   }
 
-  /// Carries out the verdict of `slot`.
+  /// Carries out the verdict of `slot`; returns what became of its frame.
   @inline(__always) private func act(
     _ slot: Int, _ verdict: LiveFrameRunner.Verdict, _ rings: inout BatchRings
-  ) {
+  ) -> ActionTally.Outcome {
     switch verdict.action {
     case .tx:
       if rings.transmitted < rings.transmitRoom,
@@ -142,12 +170,12 @@ extension QueueWorker {
             address: UInt64(verdict.data &- socket.region.start), length: verdict.length),
           at: rings.transmitIndex &+ UInt32(rings.transmitted))
         rings.transmitted += 1
-      } else {
-        outcomes[slot] = .transmitFailed
-        recycle(slot, &rings)
+        return .done
       }
+      recycle(slot, &rings)
+      return .transmitFailed
     case .redirect:
-      outcomes[slot] = .redirectUnsent
+      var outcome = ActionTally.Outcome.redirectUnsent
       if let target = verdict.redirect, let pointer = packet(slot, verdict) {
         switch target {
         case .interface(let index), .device(_, _, let index):
@@ -155,30 +183,30 @@ extension QueueWorker {
             pointer, length: verdict.length, toInterface: index, chunk: chunks[slot],
             form: rings.form, measured: rings.measured, now: rings.now)
           {
-            outcomes[slot] = .gathered
-            return
+            return .gathered
           }
         case .socket:
           // The user's AF_XDP socket: this datapath's own sockets own the queues.
-          outcomes[slot] = .redirectToSocket
-        case .processor: outcomes[slot] = .redirectToProcessor
-        case .broadcast: outcomes[slot] = .redirectBroadcast
+          outcome = .redirectToSocket
+        case .processor: outcome = .redirectToProcessor
+        case .broadcast: outcome = .redirectBroadcast
         }
       }
       recycle(slot, &rings)
+      return outcome
     case .pass:
       if let pointer = packet(slot, verdict),
         sends.gatherPass(
           pointer, length: verdict.length, chunk: chunks[slot], form: rings.form,
           measured: rings.measured, now: rings.now)
       {
-        outcomes[slot] = .gathered
-        return
+        return .gathered
       }
-      outcomes[slot] = .passFailed
       recycle(slot, &rings)
+      return .passFailed
     case .drop, .aborted:
       recycle(slot, &rings)
+      return .done
     }
   }
 }

@@ -32,9 +32,6 @@ final class QueueWorker: @unchecked Sendable {
   let sends: GatheredSends
   private let frames: UnsafeMutableBufferPointer<LiveFrameRunner.Frame>
   let chunks: UnsafeMutablePointer<UInt64>
-  /// What became of each frame of the batch (kept between batches: no
-  /// allocation per batch).
-  let outcomes: UnsafeMutablePointer<ActionTally.Outcome>
   /// The buffer of each batch's and each send's ``ActionTally``.
   let tallyBuffer = ActionTally.allocateBuffer()
   /// The UMEM frames a batch gives back to the fill ring.
@@ -70,15 +67,12 @@ final class QueueWorker: @unchecked Sendable {
     runner.lendsFrames = true
     frames = .allocate(capacity: LiveFrameRunner.maximumBatch)
     chunks = .allocate(capacity: LiveFrameRunner.maximumBatch)
-    outcomes = .allocate(capacity: LiveFrameRunner.maximumBatch)
-    outcomes.initialize(repeating: .done, count: LiveFrameRunner.maximumBatch)
     recycling = .allocate(capacity: LiveFrameRunner.maximumBatch)
   }
 
   deinit {
     frames.deallocate()
     chunks.deallocate()
-    outcomes.deallocate()
     recycling.deallocate()
     tallyBuffer.deallocate()
   }
@@ -87,10 +81,18 @@ final class QueueWorker: @unchecked Sendable {
   /// ring, sends what it gathered and hands the engine's last changes to
   /// the kernel's maps.
   func run() {
+    // The time for the exchange's due check: the last batch's end (read
+    // anyway), or read again after the ring was found empty; no clock
+    // reading of its own per batch.
+    var clock = Self.now()
     while !state.stopping.load(ordering: .relaxed) {
-      if let exchange, exchange.exchangeIfDue(now: Self.now()) { publish(exchange) }
+      if let exchange, exchange.exchangeIfDue(now: clock) { publish(exchange) }
       socket.recycleCompletions()
-      if receiveBatch() { continue }
+      if let end = receiveBatch() {
+        clock = end
+        continue
+      }
+      defer { clock = Self.now() }
       if sends.count > 0 {
         // The ring is empty: more frames may come before the gathered
         // ones are due; if none do, the ring is idle and they go now. A
@@ -134,8 +136,8 @@ final class QueueWorker: @unchecked Sendable {
       let now = Self.now()
       guard now &- start < Self.drainLimit, now &- quietSince < Self.drainQuiet else { return }
       socket.recycleCompletions()
-      if receiveBatch() {
-        quietSince = Self.now()
+      if let end = receiveBatch() {
+        quietSince = end
       } else {
         sendGathered()
         _ = socket.socket.waitReadable(milliseconds: 2)
@@ -163,11 +165,11 @@ final class QueueWorker: @unchecked Sendable {
     }
   }
 
-  /// One RX batch; false when the ring was empty.
-  private func receiveBatch() -> Bool {
+  /// One RX batch; returns when it was done (nil when the ring was empty).
+  private func receiveBatch() -> UInt64? {
     var index: UInt32 = 0
     let count = Int(socket.peekReceived(at: &index))
-    guard count > 0 else { return false }
+    guard count > 0 else { return nil }
     // Timed from here: an empty ring costs no clock reading.
     let start = Self.now()
     let base = socket.region.start
@@ -205,16 +207,11 @@ final class QueueWorker: @unchecked Sendable {
     if let error = runner.lastError { state.note(error) }
     // Before the batch is counted: a reader that saw the count sees its lines.
     if machine.tracePrinted != tracePrinted { collectTrace(form: ranForm) }
-    act(count: count, form: ranForm, measured: measured, now: start)
+    var tally = ActionTally(over: tallyBuffer)
+    act(count: count, form: ranForm, measured: measured, now: start, tally: &tally)
     let end = Self.now()
     let fallback = fallbackNoted ? nil : machine.engineFallback
     if fallback != nil { fallbackNoted = true }
-    var tally = ActionTally(over: tallyBuffer)
-    let verdicts = runner.lastVerdicts
-    for slot in 0..<count {
-      tally.add(
-        verdicts[slot].action, bytes: UInt64(verdicts[slot].length), outcome: outcomes[slot])
-    }
     published.withLock { report in
       if let fallback { report.engineFallback = fallback }
       tally.add(to: &report)
@@ -229,7 +226,7 @@ final class QueueWorker: @unchecked Sendable {
       }
     }
     if sends.isDue(now: end) { sendGathered() }
-    return true
+    return end
   }
 
   /// CLOCK_MONOTONIC in nanoseconds.

@@ -65,11 +65,14 @@ final class MapExchange {
   @discardableResult
   func exchangeIfDue(now: UInt64) -> Bool {
     guard now >= due else { return false }
+    // `now` may be the end of the last RX batch (the worker reads no clock
+    // of its own for this check): the exchange is timed from its start.
+    let start = QueueWorker.now()
     exchange()
     let end = QueueWorker.now()
     due = end &+ UInt64(MapSharing.periodMilliseconds) * 1_000_000
     count &+= 1
-    nanoseconds &+= end &- now
+    nanoseconds &+= end &- start
     return true
   }
 
