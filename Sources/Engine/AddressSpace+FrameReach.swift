@@ -13,7 +13,10 @@ extension AddressSpace {
   public func closePages(of region: Region) {
     let first = Int(region.start) / Self.pageSize
     let count = (region.length + Self.pageSize - 1) / Self.pageSize
-    for page in first..<(first + count) { limits[page] = 0 }
+    for page in first..<(first + count) {
+      limits[page] = 0
+      writeLimits[page] = 0
+    }
     generation.pointee &+= 1
   }
 
@@ -26,6 +29,7 @@ extension AddressSpace {
     var page = Int(start >> 12)
     while UInt64(page) << 12 < limit {
       limits[page] = UInt32(truncatingIfNeeded: limit)
+      writeLimits[page] = UInt32(truncatingIfNeeded: limit)
       page += 1
     }
     generation.pointee &+= 1
@@ -37,6 +41,7 @@ extension AddressSpace {
     var page = Int(start >> 12)
     while UInt64(page) << 12 < end {
       limits[page] = 0
+      writeLimits[page] = 0
       page += 1
     }
     generation.pointee &+= 1

@@ -31,6 +31,11 @@ public final class AddressSpace {
   /// Per page: the end address (exclusive) of the region owning it, 0 when
   /// unmapped (or not yet reachable in a reserved region).
   let limits: UnsafeMutablePointer<UInt32>
+  /// Per page: where programs may write, as ``limits`` says where they may
+  /// read (the same end for every page but the context records'), or
+  /// ``recordPage`` on a page of context records, whose `struct xdp_md`
+  /// programs may only read (``protectRecords(_:)``).
+  let writeLimits: UnsafeMutablePointer<UInt32>
   /// Bumped on every change of ``limits``: the JIT's access window
   /// (``AccessWindow``) keeps its page across runs only while this holds
   /// the value it was filled at. Allocated once, never moves.
@@ -56,12 +61,19 @@ public final class AddressSpace {
     guard let arena = Self.reserveHost(Self.maximumSize) else {
       throw .unreservable(bytes: Self.maximumSize)
     }
-    guard let table = Self.reserveHost(pages * MemoryLayout<UInt32>.stride) else {
+    let tableBytes = pages * MemoryLayout<UInt32>.stride
+    guard let table = Self.reserveHost(tableBytes) else {
       munmap(arena, Self.maximumSize)
-      throw .unreservable(bytes: pages * MemoryLayout<UInt32>.stride)
+      throw .unreservable(bytes: tableBytes)
+    }
+    guard let writeTable = Self.reserveHost(tableBytes) else {
+      munmap(arena, Self.maximumSize)
+      munmap(table, tableBytes)
+      throw .unreservable(bytes: tableBytes)
     }
     self.arena = arena
     limits = table.bindMemory(to: UInt32.self, capacity: pages)
+    writeLimits = writeTable.bindMemory(to: UInt32.self, capacity: pages)
     generation = .allocate(capacity: 1)
     generation.initialize(to: 0)
     pageCount = 1
@@ -70,6 +82,7 @@ public final class AddressSpace {
   deinit {
     munmap(arena, Self.maximumSize)
     munmap(limits, Self.tableEntries * MemoryLayout<UInt32>.stride)
+    munmap(writeLimits, Self.tableEntries * MemoryLayout<UInt32>.stride)
     generation.deallocate()
     budget.release(charged)
   }
@@ -118,6 +131,7 @@ public final class AddressSpace {
     let first = Int(region.start) / Self.pageSize
     guard region.length > 0 else {
       limits[first] = region.start  // an empty region: only empty accesses at its start
+      writeLimits[first] = region.start
       generation.pointee &+= 1
       return
     }
@@ -133,7 +147,10 @@ public final class AddressSpace {
     charged += cost
     reachable[region.start] = after
     let end = region.start + UInt32(after)
-    for page in first..<(first + pages(after)) { limits[page] = end }
+    for page in first..<(first + pages(after)) {
+      limits[page] = end
+      writeLimits[page] = end
+    }
     generation.pointee &+= 1
   }
 

@@ -5,7 +5,9 @@ import BPF
 /// region, filled and read through the region's host memory (mapped at
 /// init, never moved: no bounds check per field), with each slot's frame
 /// bounds and committed redirect registered with the machine's
-/// ``PacketFrameTable``. Both runners fill and read their records here;
+/// ``PacketFrameTable``. Programs may read the records and write only
+/// their `act` and redirect slot (``AddressSpace/protectRecords(_:)``):
+/// `data`, `data_end` and `data_meta` are the engine's. Both runners fill and read their records here;
 /// every member is a plain value or pointer, so the per-frame path
 /// retains nothing.
 struct ContextRecords {
@@ -25,6 +27,7 @@ struct ContextRecords {
     let region = try machine.addressSpace.map(length: count * stride, name: name)
     start = UInt64(region.start)
     bytes = machine.addressSpace.pointer(start, count: region.length)!
+    machine.addressSpace.protectRecords(region)
     slots = machine.packetFrames.register(records: start, stride: stride, count: count)
   }
 
@@ -126,7 +129,8 @@ struct ContextRecords {
   func outsideFrame(_ slot: Int, packet index: Int) -> RunError {
     let (data, end) = packet(slot)
     return .packetOutsideFrame(
-      packet: index, data: data, end: end, meta: UInt32(truncatingIfNeeded: slots.bounds[slot].meta))
+      packet: index, data: data, end: end, meta: UInt32(truncatingIfNeeded: slots.bounds[slot].meta)
+    )
   }
 
   /// Where record `slot`'s metadata is, `data_meta` and `data`, from the

@@ -1,28 +1,3 @@
-/// The interpreter's view of the address space for one run: three values
-/// copied out of ``AddressSpace`` so the hot loop touches no object.
-struct MemoryView {
-  let arena: UnsafeMutableRawPointer
-  let limits: UnsafeMutablePointer<UInt32>
-  let pages: UInt64
-
-  init(_ space: AddressSpace) {
-    arena = space.arena
-    limits = space.limits
-    pages = UInt64(space.pageCount)
-  }
-
-  /// The host pointer for `size` bytes at `address`, or nil unless they lie
-  /// inside one region.
-  @inline(__always)
-  func at(_ address: UInt64, _ size: UInt64) -> UnsafeMutableRawPointer? {
-    let page = address &>> 12
-    guard page < pages, address &+ size <= UInt64(limits[Int(truncatingIfNeeded: page)]) else {
-      return nil
-    }
-    return arena + Int(truncatingIfNeeded: address)
-  }
-}
-
 extension Machine {
   /// The interpreter loop: one switch over the prepared operation byte.
   func interpret(_ program: PreparedProgram) throws(ExecutionError) -> UInt64 {
@@ -275,49 +250,49 @@ extension Machine {
         r[d] = UInt64(bitPattern: Int64(p.loadUnaligned(as: Int32.self)))
       case .storeImmediateByte:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 1) else {
+        guard let p = memory.writable(a, 1) else {
           throw fail(.memoryFault(index: pc - 1, address: a, size: 1, write: true), executed)
         }
         p.storeBytes(of: UInt8(truncatingIfNeeded: k), as: UInt8.self)
       case .storeImmediateHalf:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 2) else {
+        guard let p = memory.writable(a, 2) else {
           throw fail(.memoryFault(index: pc - 1, address: a, size: 2, write: true), executed)
         }
         p.storeBytes(of: UInt16(truncatingIfNeeded: k), as: UInt16.self)
       case .storeImmediateWord:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 4) else {
+        guard let p = memory.writable(a, 4) else {
           throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: true), executed)
         }
         p.storeBytes(of: UInt32(truncatingIfNeeded: k), as: UInt32.self)
       case .storeImmediateDouble:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 8) else {
+        guard let p = memory.writable(a, 8) else {
           throw fail(.memoryFault(index: pc - 1, address: a, size: 8, write: true), executed)
         }
         p.storeBytes(of: k, as: UInt64.self)
       case .storeByte:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 1) else {
+        guard let p = memory.writable(a, 1) else {
           throw fail(.memoryFault(index: pc - 1, address: a, size: 1, write: true), executed)
         }
         p.storeBytes(of: UInt8(truncatingIfNeeded: r[Int(s.src)]), as: UInt8.self)
       case .storeHalf:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 2) else {
+        guard let p = memory.writable(a, 2) else {
           throw fail(.memoryFault(index: pc - 1, address: a, size: 2, write: true), executed)
         }
         p.storeBytes(of: UInt16(truncatingIfNeeded: r[Int(s.src)]), as: UInt16.self)
       case .storeWord:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 4) else {
+        guard let p = memory.writable(a, 4) else {
           throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: true), executed)
         }
         p.storeBytes(of: UInt32(truncatingIfNeeded: r[Int(s.src)]), as: UInt32.self)
       case .storeDouble:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 8) else {
+        guard let p = memory.writable(a, 8) else {
           throw fail(.memoryFault(index: pc - 1, address: a, size: 8, write: true), executed)
         }
         p.storeBytes(of: r[Int(s.src)], as: UInt64.self)
@@ -326,7 +301,7 @@ extension Machine {
         .atomicFetchOr32, .atomicFetchAnd32, .atomicFetchXor32, .atomicExchange32,
         .atomicCompareExchange32:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 4) else {
+        guard let p = memory.writable(a, 4) else {
           throw fail(.memoryFault(index: pc - 1, address: a, size: 4, write: true), executed)
         }
         Arithmetic.atomic(s.operation.atomicKind, UInt32.self, p, r, Int(s.src))
@@ -334,7 +309,7 @@ extension Machine {
         .atomicFetchOr64, .atomicFetchAnd64, .atomicFetchXor64, .atomicExchange64,
         .atomicCompareExchange64:
         let a = r[d] &+ UInt64(bitPattern: Int64(s.offset))
-        guard let p = memory.at(a, 8) else {
+        guard let p = memory.writable(a, 8) else {
           throw fail(.memoryFault(index: pc - 1, address: a, size: 8, write: true), executed)
         }
         Arithmetic.atomic(s.operation.atomicKind, UInt64.self, p, r, Int(s.src))

@@ -157,7 +157,9 @@ extension Machine {
     guard let from = addressSpace.pointer(source, count: Int(length)) else {
       throw .memoryFault(index: index, address: source, size: Int(length), write: false)
     }
-    guard let to = addressSpace.pointer(target, count: Int(length)) else {
+    // The program's buffer (load) is a store of the program's: never a
+    // context record's `struct xdp_md` (``AddressSpace/writablePointer``).
+    guard let to = addressSpace.writablePointer(target, count: Int(length)) else {
       throw .memoryFault(index: index, address: target, size: Int(length), write: true)
     }
     memmove(to, from, Int(length))

@@ -183,7 +183,8 @@ import Testing
     let planned = try Self.planned(instructions)
     #expect(planned.known == nil)
     #expect(planned.region == .context)
-    #expect(planned.used == [.other, .context])
+    // The stores' shared window is always planned.
+    #expect(planned.used == [.other, .otherStore, .context])
     // R1 moved by less than a record between the fill and the access, or
     // filled from a slot the context was never stored to, is not the
     // context.
@@ -201,10 +202,10 @@ import Testing
     let tailCall = Instruction.call(helper: HelperFunction.tailCall.rawValue)
     let machine = try Machine(configuration: MachineConfiguration(engine: .interpreter))
     for (instructions, used) in [
-      ([Instruction.move(.r0, immediate: 2), .exit], [AccessWindow.Region.other]),
+      ([Instruction.move(.r0, immediate: 2), .exit], [AccessWindow.Region.other, .otherStore]),
       (
         [.move(.r3, immediate: 0), tailCall, .move(.r0, immediate: 2), .exit],
-        [.other, .context, .packet]
+        Set(AccessWindow.Region.allCases)
       ),
     ] as [([Instruction], Set<AccessWindow.Region>)] {
       let program = try machine.prepare(instructions: instructions)

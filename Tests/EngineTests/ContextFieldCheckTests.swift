@@ -96,12 +96,13 @@ import Testing
     #expect(proven == ("R0 = 225", 8))
   }
 
-  @Test func aDataEndForgedThroughAMapValueFaultsAsInTheInterpreter() throws {
-    // The context pointer goes into an array value as a number and comes
-    // back to write data_end (the kernel's verifier would never let the
-    // number be dereferenced; the engine follows no such laundering),
-    // then the parser reads 40 bytes from data 57 bytes into the record's
-    // 96-byte region: byte 39 is past the region.
+  /// A context pointer laundered through an array value (the kernel's
+  /// verifier would never let the number be dereferenced; the engine's
+  /// static check follows no such laundering) writes `data_end`, then the
+  /// parser reads 40 bytes from data 57 bytes into the record's 96-byte
+  /// region. The outcome in both engines, which must agree, and the
+  /// region's start.
+  static func forgedDataEnd(records: Bool) throws -> (String, Int, launder: Int, start: Int64) {
     let array = MapDefinition(name: "a", type: .array, keySize: 4, valueSize: 8, maxEntries: 1)
     // Where the record's region starts: the first a machine with the map
     // maps after its own.
@@ -125,14 +126,33 @@ import Testing
         #expect(Int64(region.start) == start)
         #expect(machine.addressSpace.writeWord(region.start + 57, at: UInt64(region.start)))
         #expect(machine.addressSpace.writeWord(region.start + 96, at: UInt64(region.start) + 4))
+        if records { machine.addressSpace.protectRecords(region) }
         return UInt64(region.start)
       }
     }
     let (interpreted, compiled) = (try outcome(.interpreter), try outcome(.jit))
     #expect(compiled == interpreted)
-    let past = String(start + 96, radix: 16)
+    return (compiled.0, compiled.1, launder.count, start)
+  }
+
+  @Test func aDataEndForgedThroughAMapValueFaultsAtTheStore() throws {
+    // Context records are read-only to programs but for their tail
+    // (AddressSpace.protectRecords): the store of data_end is the fault.
+    let forged = try Self.forgedDataEnd(records: true)
+    let field = String(forged.start + 4, radix: 16)
     #expect(
-      compiled.0
-        == "instruction \(launder.count + 6): read of 1 bytes at 0x\(past) is out of bounds")
+      forged.0
+        == "instruction \(forged.launder - 2): write of 4 bytes at 0x\(field) is out of bounds")
+  }
+
+  @Test func aContextOutsideTheRecordsWithALyingDataEndFaultsAsInTheInterpreter() throws {
+    // A context in memory programs may write (a caller's own, not a
+    // runner's records): the store passes, and the packet guard sends
+    // the run to the checked copy, which faults at byte 39 of the parser.
+    let forged = try Self.forgedDataEnd(records: false)
+    let past = String(forged.start + 96, radix: 16)
+    #expect(
+      forged.0
+        == "instruction \(forged.launder + 6): read of 1 bytes at 0x\(past) is out of bounds")
   }
 }

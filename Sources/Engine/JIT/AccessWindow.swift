@@ -56,12 +56,38 @@ enum AccessWindow {
     case context
     /// The packet's `data` plus a known offset.
     case packet
+    /// Stores through anything else: filled from the write table
+    /// (``AddressSpace/writeLimits``), so a load's answer (a record's
+    /// `struct xdp_md` is readable) never passes a store.
+    case otherStore
+    /// Stores through a packet pointer, from the write table.
+    case packetStore
+
+    /// Whether the window caches the write table's answers.
+    var isStore: Bool { self == .otherStore || self == .packetStore }
+
+    /// The window a store through a register holding this uses. A store
+    /// through the context uses the context's (load) window behind a
+    /// check that it lies in a record's writable tail
+    /// (``AddressSpace/recordTailHolds(_:count:)``): where programs may
+    /// read, they may write, but for a record's `struct xdp_md`.
+    var forStores: Region {
+      switch self {
+      case .other, .otherStore: .otherStore
+      case .packet, .packetStore: .packetStore
+      case .context: .context
+      }
+    }
 
     /// The offset in the block of the window's page (`low`).
     var low: Int32 {
-      self == .other
-        ? JITContext.windowLow
-        : JITContext.regionWindows + AccessWindow.bytes * Int32(rawValue - 1)
+      switch self {
+      case .other: JITContext.windowLow
+      case .context, .packet:
+        JITContext.regionWindows + AccessWindow.bytes * Int32(rawValue - 1)
+      case .otherStore, .packetStore:
+        JITContext.storeWindows + AccessWindow.bytes * Int32(rawValue - 3)
+      }
     }
 
     /// The offset of `span` for an access of `size` bytes.
@@ -69,6 +95,9 @@ enum AccessWindow {
 
     /// The offset of the host address of ``low``.
     var host: Int32 { low + 40 }
+
+    /// The page table the window caches.
+    var table: Int32 { isStore ? JITContext.writeLimits : JITContext.limits }
   }
 
   /// Which window each checked access of a program uses. A base
@@ -84,7 +113,7 @@ enum AccessWindow {
   struct Plan {
     /// The windows the code uses: the shared one, and a region's own
     /// when some access's base register holds it.
-    private(set) var used: Set<Region> = [.other]
+    private(set) var used: Set<Region> = [.other, .otherStore]
     /// Per slot, the registers R0-R9 that hold the context (nil: no path
     /// reaches the slot).
     private var contexts: [[Bool]?] = []
@@ -98,11 +127,13 @@ enum AccessWindow {
         let bases: [UInt8] =
           switch slot.operation.family {
           case .load: [slot.src]
-          case .store, .atomic: [slot.dst]
           case .call where slot.operation != .exit: [1, 2, 3, 4, 5]  // the inline helpers' arguments
           default: []
           }
         for base in bases { used.insert(guess(base, at: index, packetRanges)) }
+        if [.store, .atomic].contains(slot.operation.family) {
+          used.insert(guess(slot.dst, at: index, packetRanges).forStores)
+        }
         // A native tail call enters its target's body past the target's
         // prologue, and the target may use any window: the entry empties
         // them all, or a target could pass an access on an answer left
@@ -111,10 +142,14 @@ enum AccessWindow {
       }
     }
 
-    /// The window of an access through `base` before slot `index`.
-    func region(of base: UInt8, at index: Int, _ packetRanges: PacketRanges) -> Region {
-      let region = guess(base, at: index, packetRanges)
-      return used.contains(region) ? region : .other
+    /// The window of an access (a store when `write`) through `base`
+    /// before slot `index`.
+    func region(
+      of base: UInt8, at index: Int, write: Bool = false, _ packetRanges: PacketRanges
+    ) -> Region {
+      let guessed = guess(base, at: index, packetRanges)
+      let region = write ? guessed.forStores : guessed
+      return used.contains(region) ? region : (write ? .otherStore : .other)
     }
 
     private func guess(_ base: UInt8, at index: Int, _ packetRanges: PacketRanges) -> Region {
@@ -203,138 +238,5 @@ enum AccessWindow {
           of: UInt64(0), toByteOffset: Int(region.span(size: size)), as: UInt64.self)
       }
     }
-  }
-}
-
-extension JITCompiler {
-  /// An access whose window check failed: the walk, then the refill.
-  struct WindowMiss {
-    var label: CodeLabel
-    var resume: CodeLabel
-    var fault: CodeLabel
-    var size: Int
-    var region: AccessWindow.Region
-  }
-
-  /// The window of an access through BPF register `base` before slot
-  /// `index` (``AccessWindow/Plan``).
-  func windowRegion(of base: UInt8, at index: Int) -> AccessWindow.Region {
-    windows.region(of: base, at: index, packetRanges)
-  }
-
-  /// Leaves in R11 the host address of `size` bytes at R11 (a BPF
-  /// address), or jumps to `fault` with the BPF address in R11: the
-  /// window's subtraction and compare inline, the walk out of line.
-  mutating func emitWindowCheck(
-    size: Int, fault: CodeLabel, region: AccessWindow.Region = .other
-  ) {
-    let r = JITRegisters.self
-    let region = windows.used.contains(region) ? region : .other
-    let (miss, resume) = (a.makeLabel(), a.makeLabel())
-    a.memoryForm(
-      [0x2b], wide: true, reg: r.address.number, base: r.context, displacement: region.low)
-    a.compare(r.address, memory: r.context, region.span(size: size))
-    a.jump(.aboveOrEqual, to: miss)
-    a.add(r.address, memory: r.context, region.host)
-    a.bind(resume)
-    windowMisses.append(
-      WindowMiss(label: miss, resume: resume, fault: fault, size: size, region: region))
-  }
-
-  /// Plans the windows and, unless the page table is as it was when they
-  /// were filled, empties every one of them (the prologue); clobbers R10.
-  mutating func emitWindowReset() {
-    windows = AccessWindow.Plan(slots: slots, count: slotCount, packetRanges: packetRanges)
-    let r = JITRegisters.self
-    let keep = a.makeLabel()
-    a.load(r.scratch, r.context, JITContext.spaceGeneration)
-    a.load(r.scratch, r.scratch, 0)
-    a.compare(r.scratch, memory: r.context, JITContext.windowGeneration)
-    a.jump(.equal, to: keep)
-    for region in AccessWindow.Region.allCases {
-      for size in [1, 2, 4, 8] {
-        a.store(immediate: 0, r.context, region.span(size: size))
-      }
-    }
-    a.bind(keep)
-  }
-
-  /// The out-of-line walks and the refill routines they share.
-  mutating func emitWindowMisses() {
-    guard !windowMisses.isEmpty else { return }
-    let r = JITRegisters.self
-    var refills: [AccessWindow.Region: CodeLabel] = [:]
-    for miss in windowMisses {
-      let refill = refills[miss.region] ?? a.makeLabel()
-      refills[miss.region] = refill
-      a.bind(miss.label)
-      a.add(r.address, memory: r.context, miss.region.low)
-      a.move(r.scratch, r.address)
-      a.shift(digit: 5, r.scratch, by: 12, wide: true)
-      a.compare(r.scratch, memory: r.context, JITContext.pages)
-      a.jump(.aboveOrEqual, to: miss.fault)
-      a.shift(digit: 4, r.scratch, by: 2, wide: true)
-      a.add(r.scratch, memory: r.context, JITContext.limits)
-      a.memoryForm(
-        [0x8b], wide: false, reg: r.scratch.number, base: r.scratch, displacement: 0)
-      a.arithmetic(digit: 5, r.scratch, immediate: Int32(miss.size), wide: true)
-      a.arithmetic(0x39, r.address, r.scratch, wide: true)
-      a.jump(.greater, to: miss.fault)
-      a.call(refill)
-      a.add(r.address, memory: r.context, JITContext.arena)
-      a.jump(to: miss.resume)
-    }
-    for region in AccessWindow.Region.allCases {
-      if let refill = refills[region] { emitWindowRefill(refill, region) }
-    }
-  }
-
-  /// Refills `region`'s window from the page of R11 (an allowed access's
-  /// address); clobbers R10 only.
-  private mutating func emitWindowRefill(_ refill: CodeLabel, _ region: AccessWindow.Region) {
-    let r = JITRegisters.self
-    let reach = JITContext.windowScratch
-    a.bind(refill)
-    a.load(r.scratch, r.context, JITContext.spaceGeneration)
-    a.load(r.scratch, r.scratch, 0)
-    a.store(r.scratch, r.context, JITContext.windowGeneration)
-    // reach = E - low, with E the page's range end (above R11, as the
-    // access was allowed) and low the page's first address.
-    a.move(r.scratch, r.address)
-    a.shift(digit: 5, r.scratch, by: 12, wide: true)
-    a.shift(digit: 4, r.scratch, by: 2, wide: true)
-    a.add(r.scratch, memory: r.context, JITContext.limits)
-    a.memoryForm([0x8b], wide: false, reg: r.scratch.number, base: r.scratch, displacement: 0)
-    a.store(r.scratch, r.context, reach)
-    a.move(r.scratch, r.address)
-    a.arithmetic(digit: 4, r.scratch, immediate: -4096, wide: true)
-    a.store(r.scratch, r.context, region.low)
-    a.memoryForm([0x29], wide: true, reg: r.scratch.number, base: r.context, displacement: reach)
-    a.add(r.scratch, memory: r.context, JITContext.arena)
-    a.store(r.scratch, r.context, region.host)
-    // A range that runs on past the page's last 8-byte start (the usual
-    // case): every span is the whole page.
-    let partial = a.makeLabel()
-    a.compare(memory: r.context, reach, immediate: 4096 + 7)
-    a.jump(.less, to: partial)
-    for size in [1, 2, 4, 8] { a.store(immediate: 4096, r.context, region.span(size: size)) }
-    a.ret()
-    // span[S] = max(0, min(reach - S + 1, 4096)).
-    a.bind(partial)
-    for size in [1, 2, 4, 8] {
-      let (capped, positive) = (a.makeLabel(), a.makeLabel())
-      a.load(r.scratch, r.context, reach)
-      a.arithmetic(digit: 5, r.scratch, immediate: Int32(size - 1), wide: true)
-      a.arithmetic(digit: 7, r.scratch, immediate: 4096, wide: true)
-      a.jump(.lessOrEqual, to: capped)
-      a.move(r.scratch, immediate: 4096)
-      a.bind(capped)
-      a.test(r.scratch, r.scratch, wide: true)
-      a.jump(.greater, to: positive)
-      a.move(r.scratch, immediate: 0)
-      a.bind(positive)
-      a.store(r.scratch, r.context, region.span(size: size))
-    }
-    a.ret()
   }
 }

@@ -64,8 +64,15 @@ enum JITContext {
   /// The generation the access windows were filled at: the prologue keeps
   /// them when the space still has it, and empties them all otherwise.
   static let windowGeneration: Int32 = spaceGeneration + 8
+  /// The address space's ``AddressSpace/writeLimits``: where programs
+  /// may write (the records' `struct xdp_md` excepted).
+  static let writeLimits: Int32 = windowGeneration + 8
+  /// The stores' own windows (``AccessWindow/Region/otherStore``,
+  /// ``AccessWindow/Region/packetStore``), laid out as the first window
+  /// at ``windowLow``, filled from ``writeLimits``.
+  static let storeWindows: Int32 = writeLimits + 8
   /// Bytes in the block.
-  static let size = Int(windowGeneration) + 8
+  static let size = Int(storeWindows + 2 * AccessWindow.bytes)
 
   /// Values of the status field.
   enum Status: Int32 {

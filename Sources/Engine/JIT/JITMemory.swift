@@ -152,13 +152,18 @@ extension JITCompiler {
         return (.rbp, Int32(start))
       }
     }
-    if address == .host(of: base), checkedSpans.holds(base, offset, size: size) {
+    if address == .host(of: base), checkedSpans.holds(base, offset, size: size, write: write) {
       return (nil, offset)  // R11 holds the register's host address
     }
+    // A record's `struct xdp_md` is read-only to programs: a store
+    // through the batch cursor is proven in the record's writable tail
+    // only (``AddressSpace/protectRecords(_:)``).
+    let recordBytes = write ? Int64(AddressSpace.recordWritableStart) : 0
     if (provenBody && packetRanges.proves(base, offset, size: size, at: index))
-      || (provenBody && records.proves(base, offset, size: size, at: index))
+      || (provenBody && Int64(offset) >= recordBytes
+        && records.proves(base, offset, size: size, at: index))
       || mapValues.proves(base, offset, size: size, at: index)
-      || checkedSpans.holds(base, offset, size: size)
+      || checkedSpans.holds(base, offset, size: size, write: write)
     {
       loadArena()
       return (r.bpf(base), offset)
@@ -172,14 +177,16 @@ extension JITCompiler {
         size: Self.contextFieldBytes, fault: copyExit(index),
         region: windowRegion(of: base, at: index))
       address = .host(of: base)
-      checkedSpans.record(base, 0, size: Self.contextFieldBytes)
+      checkedSpans.record(base, 0, size: Self.contextFieldBytes, write: false)
       return (nil, offset)
     }
     let fault = stub(.memoryFault, index, size: size, write: write)
     a.loadAddress(r.address, r.bpf(base), offset)
-    emitWindowCheck(size: size, fault: fault, region: windowRegion(of: base, at: index))
+    emitWindowCheck(
+      size: size, fault: fault, region: windowRegion(of: base, at: index, write: write),
+      write: write)
     arenaInAddress = false
-    checkedSpans.record(base, offset, size: size)
+    checkedSpans.record(base, offset, size: size, write: write)
     return (nil, 0)
   }
 
@@ -216,11 +223,11 @@ extension JITCompiler {
       if let size, slot.src < 10, slot.offset >= 0,
         Int(slot.offset) + size <= contextFieldBytes,
         packetRanges.value(of: slot.src, at: index) == .context,
-        !spans.holds(slot.src, slot.offset, size: size)
+        !spans.holds(slot.src, slot.offset, size: size, write: false)
       {
         sites.insert(index)
         spans = CheckedSpans()
-        spans.record(slot.src, 0, size: contextFieldBytes)
+        spans.record(slot.src, 0, size: contextFieldBytes, write: false)
       }
       spans.forget(after: slot)
       index += slot.operation == .loadImmediate64 ? 2 : 1
@@ -258,7 +265,9 @@ extension JITCompiler {
       a.arithmetic(digit: 7, r.address, immediate: Int32(AddressSpace.tableEntries), wide: true)
       a.jump(.aboveOrEqual, to: checked)
     }
-    a.load(r.scratch, r.context, JITContext.limits)
+    // The write table: a proven range is stored to too, and a packet
+    // pointer into a record's `struct xdp_md` (a lying `data`) is none.
+    a.load(r.scratch, r.context, JITContext.writeLimits)
     a.memoryForm(
       [0x8b], wide: false, reg: r.scratch.number, base: r.scratch, index: r.address, scale: 4,
       displacement: 0)
@@ -275,16 +284,21 @@ extension JITCompiler {
 /// Swift code, which a call or an atomic may run, changes the page
 /// table), so it needs no check of its own.
 struct CheckedSpans {
-  private var spans: [(low: Int64, high: Int64)?] = Array(repeating: nil, count: 11)
+  private var spans: [(low: Int64, high: Int64, write: Bool)?] = Array(repeating: nil, count: 11)
 
-  func holds(_ register: UInt8, _ offset: Int32, size: Int) -> Bool {
-    guard register <= 10, let span = spans[Int(register)] else { return false }
+  /// Whether the bytes lie in a span a check allowed: for a store
+  /// (`write`), a store's check (a load's allows what programs may read,
+  /// a record's `struct xdp_md` too).
+  func holds(_ register: UInt8, _ offset: Int32, size: Int, write: Bool) -> Bool {
+    guard register <= 10, let span = spans[Int(register)], span.write || !write else {
+      return false
+    }
     return Int64(offset) >= span.low && Int64(offset) + Int64(size) <= span.high
   }
 
-  mutating func record(_ register: UInt8, _ offset: Int32, size: Int) {
+  mutating func record(_ register: UInt8, _ offset: Int32, size: Int, write: Bool) {
     guard register <= 10 else { return }
-    spans[Int(register)] = (Int64(offset), Int64(offset) + Int64(size))
+    spans[Int(register)] = (Int64(offset), Int64(offset) + Int64(size), write)
   }
 
   /// Forgets what `slot` may change: its destination register, or

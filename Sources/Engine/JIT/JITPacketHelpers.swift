@@ -123,9 +123,11 @@ extension JITCompiler {
   /// Jumps to `fail` unless the address space allows `count` (> 0) bytes
   /// at `address` (BPF addresses), as ``AddressSpace/pointer(_:count:)``:
   /// the first byte's page is below the page count and the range ends by
-  /// that page's limit. Clobbers R11 and RAX.
+  /// that page's limit (for a store's target, `write`, the write table's:
+  /// a record's `struct xdp_md` fails, and Swift raises the fault).
+  /// Clobbers R11 and RAX.
   mutating func emitRangeCheck(
-    _ address: X86Register, count: X86Register, fail: CodeLabel
+    _ address: X86Register, count: X86Register, fail: CodeLabel, write: Bool = false
   ) {
     let r = JITRegisters.self
     a.move(r.address, address)
@@ -133,7 +135,7 @@ extension JITCompiler {
     a.compare(r.address, memory: r.context, JITContext.pages)
     a.jump(.aboveOrEqual, to: fail)
     a.shift(digit: 4, r.address, by: 2, wide: true)
-    a.add(r.address, memory: r.context, JITContext.limits)
+    a.add(r.address, memory: r.context, write ? JITContext.writeLimits : JITContext.limits)
     a.memoryForm([0x8b], wide: false, reg: r.address.number, base: r.address, displacement: 0)
     a.memoryForm(
       [0x8d], wide: true, reg: X86Register.rax.number, base: address, index: count,
@@ -197,7 +199,7 @@ extension JITCompiler {
     a.arithmetic(0x01, .r8, .rax, wide: true)
     let (source, target): (X86Register, X86Register) = store ? (.rdx, .r8) : (.r8, .rdx)
     emitRangeCheck(source, count: .rcx, fail: fail)
-    emitRangeCheck(target, count: .rcx, fail: fail)
+    emitRangeCheck(target, count: .rcx, fail: fail, write: true)
     a.move(r.address, .rcx)
     emitCharge(index)
     a.move(.rsi, source)

@@ -70,6 +70,7 @@ final class JITRuntime {
   func refresh(_ space: AddressSpace) {
     self[JITContext.arena] = UInt64(UInt(bitPattern: space.arena))
     self[JITContext.limits] = UInt64(UInt(bitPattern: space.limits))
+    self[JITContext.writeLimits] = UInt64(UInt(bitPattern: space.writeLimits))
     self[JITContext.pages] = UInt64(space.pageCount)
     self[JITContext.spaceGeneration] = UInt64(UInt(bitPattern: space.generation))
     AccessWindow.empty(context)
