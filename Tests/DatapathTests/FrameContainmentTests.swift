@@ -68,8 +68,10 @@ struct FrameContainmentTests {
   }
 
   /// Writes data (+8), data_end (+4000) and data_meta through the
-  /// laundered pointer and returns TX: the verdict keeps the frame as the
-  /// kernel delivered it, so TX sends the frame's own 60 bytes.
+  /// laundered pointer and returns TX: the records are read-only to
+  /// programs (the kernel's verifier refuses every write to `struct
+  /// xdp_md`), so the first store faults, each frame is ABORTED, and its
+  /// bounds are as the kernel delivered them.
   @Test func forgedBoundsDoNotReachTheVerdict() throws {
     let frames = try Frames()
     // The check does not follow a pointer through a map (the kernel turns
@@ -87,8 +89,17 @@ struct FrameContainmentTests {
           .move(.r0, immediate: Int32(XDPAction.tx.rawValue)), .exit,
         ])))
     frames.run(program, form: .perPacket, count: 4)
-    #expect(frames.runner.lastError == nil)
-    #expect(frames.runner.verdicts.map(\.action) == Array(repeating: .tx, count: 4))
+    // The store of data (the laundered body's first store) in the last
+    // frame's record, the fourth of 32 bytes.
+    let records = try #require(
+      frames.machine.addressSpace.regions.first { $0.name.contains("record") })
+    let store = Self.laundering([]).count + 3
+    #expect(
+      frames.runner.lastError
+        == .execution(
+          packet: 3,
+          .memoryFault(index: store, address: UInt64(records.start) + 96, size: 4, write: true)))
+    #expect(frames.runner.verdicts.map(\.action) == Array(repeating: .aborted, count: 4))
     #expect(frames.runner.verdicts.map(\.data) == frames.frames.map(\.data))
     #expect(frames.runner.verdicts.map(\.length) == [60, 60, 60, 60])
   }
