@@ -31,9 +31,11 @@ public final class AddressSpace {
   /// Per page: the end address (exclusive) of the region owning it, 0 when
   /// unmapped (or not yet reachable in a reserved region).
   let limits: UnsafeMutablePointer<UInt32>
-  /// Bumped on every change of ``limits``: the JIT's access window
-  /// (``AccessWindow``) keeps its page across runs only while this holds
-  /// the value it was filled at. Allocated once, never moves.
+  /// Bumped on every change of ``limits`` (but a frame's lending,
+  /// ``Machine/lendPages(from:to:)``, which empties the windows on the
+  /// frame's pages itself): the JIT's access window (``AccessWindow``)
+  /// keeps its page across runs only while this holds the value it was
+  /// filled at. Allocated once, never moves.
   let generation: UnsafeMutablePointer<UInt64>
   /// Pages handed out, page 0 included.
   private(set) var pageCount: Int
