@@ -235,7 +235,7 @@ public final class LiveFrameRunner {
     if lends { for slot in 0..<count { lend(first[slot]) } }
     defer {
       machine.refusesTailCalls = false
-      if lends { for slot in 0..<count { takeBack(first[slot]) } }
+      if lends { machine.takeBackPages(of: first, count: count) }
     }
     let processed: UInt64
     do {

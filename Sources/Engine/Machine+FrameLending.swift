@@ -22,50 +22,89 @@
 extension Machine {
   /// Opens the pages from `start` up to `end` (rounded up to a page) to
   /// programs as one reachable range, as
-  /// ``AddressSpace/openPages(from:to:)`` does.
+  /// ``AddressSpace/openPages(from:to:)`` does. A page that was closed has
+  /// no window (a window is filled only after its page allowed an access,
+  /// and a close empties the windows on its pages); the windows on a page
+  /// that was open with another range are emptied.
   @inline(__always)
   func lendPages(from start: UInt64, to end: UInt64) {
     let limit = (end &+ UInt64(AddressSpace.pageSize - 1)) & ~UInt64(AddressSpace.pageSize - 1)
-    addressSpace.setLimits(from: start, to: limit, UInt32(truncatingIfNeeded: limit))
-    forgetWindows(from: start, to: limit)
+    if addressSpace.setLimits(from: start, to: limit, UInt32(truncatingIfNeeded: limit)) {
+      forgetWindows(from: start, to: limit)
+    }
   }
 
   /// Closes the pages from `start` up to `end` again, as
   /// ``AddressSpace/closePages(from:to:)`` does.
   @inline(__always)
   func takeBackPages(from start: UInt64, to end: UInt64) {
-    addressSpace.setLimits(from: start, to: end, 0)
+    _ = addressSpace.setLimits(from: start, to: end, 0)
     forgetWindows(from: start, to: end)
   }
 
-  /// Empties every access window of the JIT block whose page lies from
-  /// `start`'s page up to `end`.
+  /// Closes the pages of every frame in `frames` again, and empties the
+  /// windows once for the range from the lowest frame to the highest (a
+  /// window there on a page no frame has is emptied too: a refill, never
+  /// an access let through).
   @inline(__always)
-  private func forgetWindows(from start: UInt64, to end: UInt64) {
-    let context = jit.context
-    let first = start & ~UInt64(AddressSpace.pageSize - 1)
-    for region in AccessWindow.Region.allCases {
-      let low = context.load(fromByteOffset: Int(region.low), as: UInt64.self)
-      guard low >= first, low < end else { continue }
-      context.storeBytes(of: 0, toByteOffset: Int(region.span(size: 1)), as: UInt64.self)
-      context.storeBytes(of: 0, toByteOffset: Int(region.span(size: 2)), as: UInt64.self)
-      context.storeBytes(of: 0, toByteOffset: Int(region.span(size: 4)), as: UInt64.self)
-      context.storeBytes(of: 0, toByteOffset: Int(region.span(size: 8)), as: UInt64.self)
+  func takeBackPages(of frames: UnsafePointer<LiveFrameRunner.Frame>, count: Int) {
+    guard count > 0 else { return }
+    var (low, high) = (UInt64.max, UInt64(0))
+    for index in 0..<count {
+      let (start, end) = (UInt64(frames[index].hardStart), UInt64(frames[index].hardEnd))
+      _ = addressSpace.setLimits(from: start, to: end, 0)
+      low = min(low, start)
+      high = max(high, end)
     }
+    forgetWindows(from: low, to: high)
+  }
+
+  /// Empties every access window of the JIT block whose page lies from
+  /// `start`'s page up to `end`: each region kind's by name, with no
+  /// array made per call (``covers(_:)`` makes a new kind a compile error
+  /// here).
+  @inline(__always)
+  func forgetWindows(from start: UInt64, to end: UInt64) {
+    let first = start & ~UInt64(AddressSpace.pageSize - 1)
+    forgetWindow(.other, first, end)
+    forgetWindow(.context, first, end)
+    forgetWindow(.packet, first, end)
+  }
+
+  /// Whether ``forgetWindows(from:to:)`` empties `region`'s window: every
+  /// region kind, as the switch must name them all.
+  static func covers(_ region: AccessWindow.Region) -> Bool {
+    switch region {
+    case .other, .context, .packet: true
+    }
+  }
+
+  @inline(__always)
+  private func forgetWindow(_ region: AccessWindow.Region, _ first: UInt64, _ end: UInt64) {
+    let context = jit.context
+    let low = context.load(fromByteOffset: Int(region.low), as: UInt64.self)
+    guard low >= first, low < end else { return }
+    context.storeBytes(of: 0, toByteOffset: Int(region.span(size: 1)), as: UInt64.self)
+    context.storeBytes(of: 0, toByteOffset: Int(region.span(size: 2)), as: UInt64.self)
+    context.storeBytes(of: 0, toByteOffset: Int(region.span(size: 4)), as: UInt64.self)
+    context.storeBytes(of: 0, toByteOffset: Int(region.span(size: 8)), as: UInt64.self)
   }
 }
 
 extension AddressSpace {
   /// Sets the page table's entry of every page from `start`'s page up to
-  /// `end` to `limit`, without bumping the generation: only for
-  /// ``Machine/lendPages(from:to:)`` and ``Machine/takeBackPages(from:to:)``,
-  /// which empty the windows on those pages themselves.
+  /// `end` to `limit`, without bumping the generation, and says whether
+  /// any of them was open before: only for ``Machine``'s lending, which
+  /// empties the windows on those pages itself.
   @inline(__always)
-  fileprivate func setLimits(from start: UInt64, to end: UInt64, _ limit: UInt32) {
+  func setLimits(from start: UInt64, to end: UInt64, _ limit: UInt32) -> Bool {
     var page = Int(start >> 12)
+    var wasOpen = false
     while UInt64(page) << 12 < end {
+      wasOpen = wasOpen || limits[page] != 0
       limits[page] = limit
       page += 1
     }
+    return wasOpen
   }
 }
