@@ -58,14 +58,16 @@ enum AccessWindow {
     case packet
 
     /// The offset in the block of the window's page (`low`).
-    var low: Int32 {
+    @inline(__always) var low: Int32 {
       self == .other
         ? JITContext.windowLow
         : JITContext.regionWindows + AccessWindow.bytes * Int32(rawValue - 1)
     }
 
     /// The offset of `span` for an access of `size` bytes.
-    func span(size: Int) -> Int32 { low + 8 + 8 * Int32(size.trailingZeroBitCount) }
+    @inline(__always) func span(size: Int) -> Int32 {
+      low + 8 + 8 * Int32(size.trailingZeroBitCount)
+    }
 
     /// The offset of the host address of ``low``.
     var host: Int32 { low + 40 }
