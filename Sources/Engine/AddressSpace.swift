@@ -36,9 +36,11 @@ public final class AddressSpace {
   /// ``recordPage`` on a page of context records, whose `struct xdp_md`
   /// programs may only read (``protectRecords(_:)``).
   let writeLimits: UnsafeMutablePointer<UInt32>
-  /// Bumped on every change of ``limits``: the JIT's access window
-  /// (``AccessWindow``) keeps its page across runs only while this holds
-  /// the value it was filled at. Allocated once, never moves.
+  /// Bumped on every change of ``limits`` and ``writeLimits`` (but a
+  /// frame's lending, ``Machine/lendPages(from:to:)``, which empties the
+  /// windows on the frame's pages itself): the JIT's access windows
+  /// (``AccessWindow``) keep their pages across runs only while this
+  /// holds the value they were filled at. Allocated once, never moves.
   let generation: UnsafeMutablePointer<UInt64>
   /// Pages handed out, page 0 included.
   private(set) var pageCount: Int

@@ -235,7 +235,7 @@ public final class LiveFrameRunner {
     if lends { for slot in 0..<count { lend(first[slot]) } }
     defer {
       machine.refusesTailCalls = false
-      if lends { for slot in 0..<count { takeBack(first[slot]) } }
+      if lends { machine.takeBackPages(of: first, count: count) }
     }
     let processed: UInt64
     do {
@@ -261,14 +261,17 @@ public final class LiveFrameRunner {
     counts[Self.actionCount + index] &+= UInt64(verdict.length)
   }
 
-  /// Opens `frame`'s pages to the program for one call.
+  /// Opens `frame`'s pages to the program for one call; the JIT's access
+  /// windows on other pages (the records', the stack's, map values') stay
+  /// filled (``Machine/lendPages(from:to:)``).
   @inline(__always) private func lend(_ frame: Frame) {
-    machine.addressSpace.openPages(from: UInt64(frame.hardStart), to: UInt64(frame.hardEnd))
+    machine.lendPages(from: UInt64(frame.hardStart), to: UInt64(frame.hardEnd))
   }
 
-  /// Closes `frame`'s pages again.
+  /// Closes `frame`'s pages again, and empties any access window filled
+  /// from them.
   @inline(__always) private func takeBack(_ frame: Frame) {
-    machine.addressSpace.closePages(from: UInt64(frame.hardStart), to: UInt64(frame.hardEnd))
+    machine.takeBackPages(from: UInt64(frame.hardStart), to: UInt64(frame.hardEnd))
   }
 
   /// Fills record `slot` for `frame` and sets the frame's bounds.

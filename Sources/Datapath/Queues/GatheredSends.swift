@@ -37,7 +37,12 @@ public final class GatheredSends {
   let outcomes: UnsafeMutablePointer<ActionTally.Outcome>
   let sendErrors: UnsafeMutablePointer<Int32>
   /// Frames gathered and not sent yet.
-  public private(set) var count = 0
+  public var count: Int { gathered }
+  /// The storage of ``count``: internal, so that the per-frame path's
+  /// reads and writes need no run-time exclusivity check (a public class
+  /// property costs a call into the runtime on each access, eight for a
+  /// gathered frame).
+  var gathered = 0
   /// When the oldest of them was taken off the RX ring.
   private(set) var since: UInt64 = 0
 
@@ -70,8 +75,8 @@ public final class GatheredSends {
   /// Whether the gathered frames must go now, after an RX batch taken at
   /// `now`: the oldest waited ``latency``, or the next batch might not fit.
   @inline(__always) public func isDue(now: UInt64) -> Bool {
-    count > 0
-      && (count > Self.capacity - LiveFrameRunner.maximumBatch || now &- since >= latency)
+    gathered > 0
+      && (gathered > Self.capacity - LiveFrameRunner.maximumBatch || now &- since >= latency)
   }
 
   /// Nanoseconds from `now` until the oldest frame is due (0 when it is).
@@ -87,7 +92,7 @@ public final class GatheredSends {
     _ frame: UnsafeMutableRawPointer, length: UInt32, chunk: UInt64, form: Form,
     measured: Bool, now: UInt64
   ) -> Bool {
-    guard passing.enqueue(slot: count, frame: frame, length: Int(length)) else { return false }
+    guard passing.enqueue(slot: gathered, frame: frame, length: Int(length)) else { return false }
     record(.pass, length: length, chunk: chunk, form: form, measured: measured, now: now)
     return true
   }
@@ -97,7 +102,7 @@ public final class GatheredSends {
     _ frame: UnsafeMutableRawPointer, length: UInt32, toInterface index: UInt32, chunk: UInt64,
     form: Form, measured: Bool, now: UInt64
   ) -> Bool {
-    guard ports.enqueue(slot: count, frame: frame, length: Int(length), toInterface: index)
+    guard ports.enqueue(slot: gathered, frame: frame, length: Int(length), toInterface: index)
     else { return false }
     record(.redirect, length: length, chunk: chunk, form: form, measured: measured, now: now)
     return true
@@ -107,15 +112,15 @@ public final class GatheredSends {
     _ action: XDPAction, length: UInt32, chunk: UInt64, form: Form, measured: Bool,
     now: UInt64
   ) {
-    if count == 0 { since = now }
-    chunks[count] = chunk
-    actions[count] = action
-    lengths[count] = length
-    forms[count] = form
-    self.measured[count] = measured
+    if gathered == 0 { since = now }
+    chunks[gathered] = chunk
+    actions[gathered] = action
+    lengths[gathered] = length
+    forms[gathered] = form
+    self.measured[gathered] = measured
     // A REDIRECT is done once its frame left.
-    outcomes[count] = action == .redirect ? .redirectUnsent : .done
-    count += 1
+    outcomes[gathered] = action == .redirect ? .redirectUnsent : .done
+    gathered += 1
   }
 
   /// Sends every gathered frame (the REDIRECT frames first, then PASS) and
@@ -132,7 +137,7 @@ public final class GatheredSends {
   }
 
   /// Forgets the sent frames.
-  public func clear() { count = 0 }
+  public func clear() { gathered = 0 }
 
   /// What the sends cost in system calls so far.
   public var slowPath: SlowPathCalls {

@@ -33,9 +33,9 @@ import BPF
 /// entered after the page table changed since they were filled: a refill
 /// records the space's ``AddressSpace/generation``, which every change of
 /// the table bumps, and the prologue keeps the windows only while it is
-/// unchanged (a runner opens and closes frames' pages between the runs of
-/// a series; a driver loop calling the same code over records keeps its
-/// pages). All of them, not only those the code uses: a window filled
+/// unchanged (a driver loop calling the same code over records keeps its
+/// pages; a runner that lends frames between the runs of a series empties
+/// only the windows on the frames' pages instead, ``Machine/lendPages(from:to:)``). All of them, not only those the code uses: a window filled
 /// before the change and left by code that does not use it would pass
 /// accesses on a stale answer once another refill records the new
 /// generation; and a native tail call's target, which starts past its
@@ -80,7 +80,7 @@ enum AccessWindow {
     }
 
     /// The offset in the block of the window's page (`low`).
-    var low: Int32 {
+    @inline(__always) var low: Int32 {
       switch self {
       case .other: JITContext.windowLow
       case .context, .packet:
@@ -91,7 +91,9 @@ enum AccessWindow {
     }
 
     /// The offset of `span` for an access of `size` bytes.
-    func span(size: Int) -> Int32 { low + 8 + 8 * Int32(size.trailingZeroBitCount) }
+    @inline(__always) func span(size: Int) -> Int32 {
+      low + 8 + 8 * Int32(size.trailingZeroBitCount)
+    }
 
     /// The offset of the host address of ``low``.
     var host: Int32 { low + 40 }
