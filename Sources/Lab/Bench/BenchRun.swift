@@ -82,7 +82,8 @@ public struct BenchRun: Sendable {
     progress.step("engines")
     let engines = try EngineComparison.measure(
       samples: sampleRows, batching: batching, testRunLoop: testRunLoop,
-      kernelTestRun: testRunLoop.nanosecondsPerPacket == nil ? nil : kernelBench.testRunSettings)
+      kernelTestRun: testRunLoop.nanosecondsPerPacket == nil
+        ? nil : kernelBench.testRunSettings(timedBy: sampleRows))
     progress.step("rewriter")
     let rewriter = try RewriterBench.run()
     let datapathSection = datapath ? measureDatapath(progress: progress) : nil
