@@ -18,11 +18,7 @@ struct KernelTimerTests {
       var row = SampleFigures(object: "t.o", program: "t")
       row.takeKernel(
         try #require(KernelNetFigure(program: [5, 5, 6], empty: [3, 3, 4], timer: timer)))
-      var comparison = EngineComparison(
-        interpreterNanosecondsPerInstruction: 2, jitNanosecondsPerInstruction: 0.1,
-        jitCheckedNanosecondsPerInstruction: 0.15, kernelNanosecondsPerPacket: [:],
-        kernelNetNanosecondsPerPacket: [:], testRunLoopNanoseconds: nil,
-        jitNanosecondsPerPacket: [:])
+      var comparison = KernelNetRoundsTests.noSamples
       let direct = BatchingFigure(
         program: "t.o:t", call: "direct", perPacketNanoseconds: 9, batchNanoseconds: nil,
         speedup: nil, emptyNanoseconds: 6, netRounds: RoundSpread([3, 3, 3]))
