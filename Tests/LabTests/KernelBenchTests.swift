@@ -12,7 +12,11 @@ import Testing
 /// loop, measured in the same run with the same frames and repeat count.
 @Suite(.serialized, .enabled(if: KernelAccess.available, KernelAccess.comment))
 struct KernelBenchTests {
-  let bench = KernelBench(repetitions: 2_000, netRounds: 3)
+  let bench = {
+    var bench = KernelBench(repetitions: 2_000, netRounds: 3)
+    bench.kernelStatistics = true
+    return bench
+  }()
 
   @Test func theTestRunLoopCostsLessThanAProgramThatDoesWork() throws {
     // xdp_stack_helper calls helpers and walks its stack per packet: the
@@ -117,6 +121,24 @@ struct KernelBenchTests {
     #expect(timed.duration == timed.duration.rounded())
   }
 
+  /// Without `kernelStatistics` (`bench`'s default) the rounds never ask
+  /// for statistics (the switch is machine-wide): the stand-in for
+  /// `BPF_ENABLE_STATS` is never called, and only `duration` times them.
+  @Test func statisticsAreAskedForOnlyWhenRequested() throws {
+    let asked = Counter()
+    let plain = KernelBench(repetitions: 2_000, netRounds: 3)
+    #expect(plain.kernelStatistics == false)
+    let figure = try RunStatistics.$enabling.withValue({
+      asked.increment()
+      return -EPERM
+    }) {
+      try #require(try plain.netFigure(Self.tx))
+    }
+    #expect(asked.value == 0)
+    #expect(figure.runTimeStatistics == nil && figure.statisticsRefusal == nil)
+    #expect(figure.timer == .testRunDuration && figure.net.rounds == 3)
+  }
+
   /// When the kernel refuses statistics (`EPERM` here, from a stand-in for
   /// `BPF_ENABLE_STATS`), the rounds keep their `duration` figures, with
   /// no statistics figures and the refusal stated.
@@ -130,4 +152,12 @@ struct KernelBenchTests {
     #expect(figure.net.rounds == 3)
     #expect(figure.belowResolution == (abs(figure.net.median) < 4))
   }
+}
+
+/// A count a `@Sendable` closure can bump.
+private final class Counter: @unchecked Sendable {
+  private let lock = NSLock()
+  private var count = 0
+  var value: Int { lock.withLock { count } }
+  func increment() { lock.withLock { count += 1 } }
 }

@@ -28,6 +28,12 @@ public struct KernelBench: Sendable {
   public var repetitions: UInt32
   /// Rounds of ``netFigure(_:)`` (after one that warms up).
   public var netRounds: Int
+  /// Also time each round a second time with the kernel's run statistics
+  /// on (``KernelNetFigure/runTimeStatistics``). Off by default: the
+  /// switch is machine-wide while held, so every BPF program on the
+  /// machine (an operator's XDP programs, other test runs) pays two clock
+  /// reads a run meanwhile (`bench --kernel-statistics`).
+  public var kernelStatistics = false
   /// Seconds of live traffic per program.
   public var liveDuration: Double
   /// The veth pair and namespace for live traffic (made and removed by

@@ -192,7 +192,8 @@ extension KernelBench {
   /// more). A round's figure per program is its average over the slice.
   /// Both programs go through the same test-run path with the same
   /// frame, `repeat` and flags, timed by the test run's `duration` with
-  /// the kernel's run statistics off (``KernelClock``). Each round then
+  /// the kernel's run statistics off (``KernelClock``). With
+  /// ``kernelStatistics``, each round then
   /// test-runs the slice a second time, the same way, with statistics on
   /// and timed by them (the passes' order alternating by round; statistics
   /// off again before the round goes on): a figure in steps of 1/`repeat`
@@ -265,7 +266,7 @@ extension KernelBench {
     func statisticsPass(_ slice: [FrameTemplate], round: Int) throws(KernelBenchError)
       -> [Double]?
     {
-      guard refusal == nil else { return nil }
+      guard kernelStatistics, refusal == nil else { return nil }
       let clock: KernelClock
       do {
         clock = try KernelClock.statistics(repetitions: repetitions)
