@@ -59,6 +59,17 @@ struct BenchCommand: ParsableCommand, LibraryMessageCommand {
   @Flag(help: "Measure only the datapath section.")
   var onlyDatapath = false
 
+  @Flag(
+    help: ArgumentHelp(
+      "Also time the kernel's rounds with its run statistics on (BPF_ENABLE_STATS).",
+      discussion: """
+        A figure in steps of 1/repeat ns beside the test run's whole-ns duration, of a \
+        program run between two clock reads (not the goal's figure). Statistics are \
+        machine-wide while held: every BPF program on the machine pays the clock reads \
+        meanwhile.
+        """))
+  var kernelStatistics = false
+
   @Flag(help: "Print one JSON document.")
   var json = false
 
@@ -85,6 +96,7 @@ struct BenchCommand: ParsableCommand, LibraryMessageCommand {
       seed: seed, repetitions: repetitions, liveSeconds: duration, datapathSeconds: datapathSeconds,
       datapathSenders: datapathSenders, engine: engineOption.engine)
     bench.datapathBatches = datapathBatches
+    bench.kernelStatistics = kernelStatistics
     if onlyDatapath {
       let section = bench.measureDatapath(progress: progress.reporter)
       progress.note("done")

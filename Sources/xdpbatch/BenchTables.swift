@@ -105,6 +105,7 @@ extension EngineComparison {
             + "test-run beside each program); NET = the median of the rounds' KERNEL less it, "
             + "JIT NET likewise", $0)
       } ?? "kernel test-run loop: not measured",
+      kernelTimerLine,
       "JIT EMPTY: a program that only returns, called like the program in the same "
         + "driver loop; JIT NET = JIT less it; NET/NET = JIT NET over NET, GROSS/NET = JIT over NET",
       "PROGRAM".padding(toLength: 44, withPad: " ", startingAt: 0)
@@ -115,7 +116,9 @@ extension EngineComparison {
       let jit = jitNanosecondsPerPacket[name] ?? 0
       let net = kernelNetNanosecondsPerPacket[name]
       func over(_ value: Double?) -> Double? {
-        guard let value, let net, net > 0 else { return nil }
+        guard let value, let net, net > 0, !kernelNetBelowResolution.contains(name) else {
+          return nil
+        }
         return value / net
       }
       lines.append(
@@ -298,5 +301,29 @@ extension MapCostRow {
           + cost.maps.joined(separator: "; "))
     }
     return lines.joined(separator: "\n")
+  }
+}
+
+extension EngineComparison {
+  /// The clock of the kernel's rounds, and what a ratio left out means.
+  fileprivate var kernelTimerLine: String {
+    guard let settings = kernelTestRun, let timer = settings.timer else {
+      return "kernel rounds' clock: not measured"
+    }
+    let clock =
+      timer.name == .testRunDuration
+      ? "NET timed by the test run's duration (whole ns, run statistics off)"
+      : String(
+        format: "NET timed by the kernel's run statistics (steps of %g ns)",
+        timer.resolutionNanoseconds)
+    let flagged =
+      kernelNetBelowResolution.isEmpty
+      ? ""
+      : "; NET under 4 steps, ratios left out: " + kernelNetBelowResolution.joined(separator: ", ")
+    let second =
+      settings.runTimeStatistics != nil
+      ? "; the same rounds with run statistics on: samples' kernel_rounds.run_time_statistics"
+      : settings.statisticsRefusal.map { "; run statistics refused: \($0)" } ?? ""
+    return clock + flagged + second
   }
 }

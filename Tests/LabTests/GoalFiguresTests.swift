@@ -59,7 +59,7 @@ struct GoalFiguresTests {
     #expect(
       Set(object.keys) == [
         "jit_over_kernel_net", "jit_gross_over_kernel_net", "batch_speedup_direct",
-        "batch_speedup_retpoline", "checked_over_unchecked",
+        "batch_speedup_retpoline", "checked_over_unchecked", "kernel_net_below_resolution",
       ])
   }
 

@@ -9,6 +9,12 @@ import Testing
 /// back, not the difference of two figures kept apart, which can pair a
 /// fast CPU period with a slow one.
 struct KernelNetRoundsTests {
+  /// An engines table before any sample's figures are taken.
+  static let noSamples = EngineComparison(
+    interpreterNanosecondsPerInstruction: 2, jitNanosecondsPerInstruction: 0.1,
+    jitCheckedNanosecondsPerInstruction: 0.15, kernelNanosecondsPerPacket: [:],
+    kernelNetNanosecondsPerPacket: [:], testRunLoopNanoseconds: nil, jitNanosecondsPerPacket: [:])
+
   /// Rounds 2 and 4 ran at the slow speed throughout (both programs
   /// 1.4x); in round 5 the empty program alone caught a fast moment. The
   /// old formula, the program's fastest figure less the empty program's
@@ -46,10 +52,12 @@ struct KernelNetRoundsTests {
     #expect(row.kernelNetNanosecondsPerPacket == 4.5)
     let object = try #require(
       try JSONSerialization.jsonObject(with: JSONCoding.encoder().encode(row)) as? [String: Any])
-    let rounds = try #require(object["kernel_rounds"] as? [String: [String: Any]])
-    #expect(rounds["net"]?["median"] as? Double == 4.5)
-    #expect(rounds["net"]?["high_quartile"] as? Double == 5.25)
-    #expect(rounds["empty"]?["rounds"] as? Int == 3)
+    let rounds = try #require(object["kernel_rounds"] as? [String: Any])
+    let net = try #require(rounds["net"] as? [String: Any])
+    #expect(net["median"] as? Double == 4.5)
+    #expect(net["high_quartile"] as? Double == 5.25)
+    #expect((rounds["empty"] as? [String: Any])?["rounds"] as? Int == 3)
+    #expect(rounds["duration_test_runs_counted"] as? Int == 0)
     #expect(object["kernel_net_ns_per_packet"] as? Double == 4.5)
   }
 
@@ -79,11 +87,7 @@ struct KernelNetRoundsTests {
       KernelNetFigure(program: [40], empty: [36], jitProgram: [9, 9], jitEmpty: [2, 2]) == nil)
     var row = SampleFigures(object: "a.o", program: "a")
     row.takeKernel(figure)
-    var comparison = EngineComparison(
-      interpreterNanosecondsPerInstruction: 2, jitNanosecondsPerInstruction: 0.1,
-      jitCheckedNanosecondsPerInstruction: 0.15, kernelNanosecondsPerPacket: [:],
-      kernelNetNanosecondsPerPacket: [:], testRunLoopNanoseconds: nil,
-      jitNanosecondsPerPacket: [:])
+    var comparison = Self.noSamples
     let direct = BatchingFigure(
       program: "a.o:a", call: "direct", perPacketNanoseconds: 9, batchNanoseconds: nil,
       speedup: nil, emptyNanoseconds: 2.5, netRounds: RoundSpread([6.5, 8, 9]))

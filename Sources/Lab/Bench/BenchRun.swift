@@ -44,6 +44,9 @@ public struct BenchRun: Sendable {
   /// Frames per RX batch of the datapath section's paced rows
   /// (``DatapathBench/pacedBatches``).
   public var datapathBatches = DatapathBench.defaultPacedBatches
+  /// Also time the kernel's rounds with its run statistics on
+  /// (``KernelBench/kernelStatistics``; machine-wide while held).
+  public var kernelStatistics = false
 
   /// Describes a run.
   public init(
@@ -82,7 +85,8 @@ public struct BenchRun: Sendable {
     progress.step("engines")
     let engines = try EngineComparison.measure(
       samples: sampleRows, batching: batching, testRunLoop: testRunLoop,
-      kernelTestRun: testRunLoop.nanosecondsPerPacket == nil ? nil : kernelBench.testRunSettings)
+      kernelTestRun: testRunLoop.nanosecondsPerPacket == nil
+        ? nil : kernelBench.testRunSettings(timedBy: sampleRows))
     progress.step("rewriter")
     let rewriter = try RewriterBench.run()
     let datapathSection = datapath ? measureDatapath(progress: progress) : nil
@@ -102,7 +106,9 @@ public struct BenchRun: Sendable {
 
   /// The kernel's side: `repetitions` x 20 test runs per frame.
   var kernelBench: KernelBench {
-    KernelBench(repetitions: repetitions * 20, liveDuration: liveSeconds)
+    var bench = KernelBench(repetitions: repetitions * 20, liveDuration: liveSeconds)
+    bench.kernelStatistics = kernelStatistics
+    return bench
   }
 
   /// Every sample's figures in the engine, then in the kernel (as root).

@@ -14,7 +14,9 @@ import Kernel
 ///   interleaved rounds. The program's average includes the test-run loop
 ///   (the dispatcher's call and `bpf_test_run`'s step: its
 ///   timer and reschedule checks); the empty program's is that loop alone, and the
-///   median of the rounds' differences is the program net of it.
+///   median of the rounds' differences is the program net of it. Each
+///   round also times both again by the kernel's run statistics
+///   (``KernelClock``), on for that pass alone.
 /// - ``liveRates(_:)``: frames generated for ``liveDuration`` seconds from
 ///   the far end of a veth pair whose host end runs the program (native
 ///   XDP, instrumented with counting); millions of packets per second the
@@ -26,6 +28,12 @@ public struct KernelBench: Sendable {
   public var repetitions: UInt32
   /// Rounds of ``netFigure(_:)`` (after one that warms up).
   public var netRounds: Int
+  /// Also time each round a second time with the kernel's run statistics
+  /// on (``KernelNetFigure/runTimeStatistics``). Off by default: the
+  /// switch is machine-wide while held, so every BPF program on the
+  /// machine (an operator's XDP programs, other test runs) pays two clock
+  /// reads a run meanwhile (`bench --kernel-statistics`).
+  public var kernelStatistics = false
   /// Seconds of live traffic per program.
   public var liveDuration: Double
   /// The veth pair and namespace for live traffic (made and removed by
@@ -116,6 +124,9 @@ public enum KernelBenchError: Error, Sendable, CustomStringConvertible {
   case deployment(DeploymentError)
   /// The traffic generator failed.
   case generator(TrafficGenerator.Failure)
+  /// With run statistics on, the kernel counted another number of runs
+  /// than the test run asked for: its run-time sum is not of those runs.
+  case miscounted(program: String, asked: UInt32, counted: UInt64)
 
   /// A message naming the step.
   public var description: String {
@@ -126,6 +137,8 @@ public enum KernelBenchError: Error, Sendable, CustomStringConvertible {
     case .plumbing(let error): "\(error)"
     case .deployment(let error): "\(error)"
     case .generator(let error): "\(error)"
+    case .miscounted(let program, let asked, let counted):
+      "run statistics of program \"\(program)\" counted \(counted) runs of a test run of \(asked)"
     }
   }
 }

@@ -1,6 +1,7 @@
 import BPF
 import Deployment
 import Engine
+import Frames
 import Kernel
 
 /// A figure measured once a round in interleaved rounds, summarised by its
@@ -43,6 +44,9 @@ public struct RoundSpread: Encodable, Sendable, Equatable {
 /// test-run back to back on the same frame, so each round's net pairs two
 /// timings taken at the same CPU speed.
 public struct KernelNetFigure: Encodable, Sendable, Equatable {
+  /// The clock of `gross`, `empty` and `net` (``KernelTimer``): the test
+  /// run's `duration`, statistics off.
+  public var timer: KernelTimer
   /// The program's ns per packet, its per-round averages over the round's
   /// frames (test-run loop included).
   public var gross: RoundSpread
@@ -51,29 +55,77 @@ public struct KernelNetFigure: Encodable, Sendable, Equatable {
   /// Per round, the program's average less the empty program's: what the
   /// kernel's JIT spends in the program. Its median is the net figure.
   public var net: RoundSpread
+  /// The same programs and frames test-run again in each round with the
+  /// kernel's run statistics on, timed by them; nil when the kernel
+  /// refused them (``statisticsRefusal``).
+  public var runTimeStatistics: ClockFigures?
+  /// The kernel's refusal of `BPF_ENABLE_STATS`, when it refused.
+  public var statisticsRefusal: String?
+  /// Test runs of the `duration` pass (warm-up round included) during
+  /// which the kernel counted runs: another holder (a console, an
+  /// exporter, a test, another bench) had its statistics on, so those
+  /// test runs ran inside the statistics' bracket and their `duration`
+  /// is not a statistics-off figure. 0 when none was.
+  public var durationTestRunsCounted = 0
   /// Per round, the engine's JIT on the same program: its ns per packet
   /// called directly by the machine-code driver (``DispatchLoop``) less
   /// the empty program's called the same way, both timed in that round
   /// between the kernel's test runs; nil when the JIT could not run it.
   public var jitNet: RoundSpread?
 
+  /// Figures by one clock: the program's, the empty program's and their
+  /// per-round difference.
+  public struct ClockFigures: Encodable, Sendable, Equatable {
+    public var timer: KernelTimer
+    public var gross: RoundSpread
+    public var empty: RoundSpread
+    public var net: RoundSpread
+
+    init?(timer: KernelTimer, program: [Double], empty: [Double]) {
+      guard let gross = RoundSpread(program), let loop = RoundSpread(empty),
+        let net = RoundSpread(program, minus: empty)
+      else { return nil }
+      self.timer = timer
+      self.gross = gross
+      self.empty = loop
+      self.net = net
+    }
+  }
+
   /// The figures of rounds whose averages were `program[i]` and
-  /// `empty[i]`, and the JIT's `jitProgram[i]` and `jitEmpty[i]` when
-  /// given; nil when there are no rounds or the counts differ.
+  /// `empty[i]` by `timer`, the statistics' `statisticsProgram[i]` and
+  /// `statisticsEmpty[i]` by `statisticsTimer` when given, and the JIT's
+  /// `jitProgram[i]` and `jitEmpty[i]` when given; nil when there are no
+  /// rounds or the counts differ.
   public init?(
-    program: [Double], empty: [Double], jitProgram: [Double]? = nil, jitEmpty: [Double]? = nil
+    program: [Double], empty: [Double], timer: KernelTimer = .testRunDuration,
+    statisticsProgram: [Double]? = nil, statisticsEmpty: [Double]? = nil,
+    statisticsTimer: KernelTimer = .runTimeStatistics(repeat: 20_000),
+    jitProgram: [Double]? = nil, jitEmpty: [Double]? = nil
   ) {
-    guard let gross = RoundSpread(program), let loop = RoundSpread(empty),
-      let net = RoundSpread(program, minus: empty)
-    else { return nil }
-    self.gross = gross
-    self.empty = loop
-    self.net = net
+    guard let figures = ClockFigures(timer: timer, program: program, empty: empty) else {
+      return nil
+    }
+    self.timer = timer
+    gross = figures.gross
+    self.empty = figures.empty
+    net = figures.net
+    if let statisticsProgram, let statisticsEmpty {
+      guard statisticsProgram.count == program.count,
+        let figures = ClockFigures(
+          timer: statisticsTimer, program: statisticsProgram, empty: statisticsEmpty)
+      else { return nil }
+      runTimeStatistics = figures
+    }
     if let jitProgram, let jitEmpty {
       guard jitProgram.count == program.count else { return nil }
       jitNet = RoundSpread(jitProgram, minus: jitEmpty)
     }
   }
+
+  /// Whether the net figure is too small for its clock to resolve
+  /// (``KernelTimer/cannotResolve(_:)``).
+  public var belowResolution: Bool { timer.cannotResolve(net.median) }
 }
 
 /// How the kernel's net figures were test-run (`bench --json` key
@@ -94,6 +146,14 @@ public struct KernelTestRunSettings: Encodable, Sendable, Equatable {
   /// once per test run and runs the program `repeat` times on it, so
   /// there is no batch size.
   public var liveFrames: Bool = false
+  /// The clock of the rounds' net figures (the samples' `kernel_rounds`
+  /// timer); nil before any was test-run.
+  public var timer: KernelTimer? = nil
+  /// The second clock of each round, the kernel's run statistics (on only
+  /// while a round's second pass runs); nil when refused or not measured.
+  public var runTimeStatistics: KernelTimer? = nil
+  /// The kernel's refusal of `BPF_ENABLE_STATS`, when it refused.
+  public var statisticsRefusal: String? = nil
 }
 
 extension KernelBench {
@@ -102,6 +162,17 @@ extension KernelBench {
     KernelTestRunSettings(
       repeat: repetitions, framesPerRound: min(Self.framesPerRound, max(frames.count, 1)),
       tries: Self.tries, rounds: netRounds)
+  }
+
+  /// The settings, with the clock the samples' rounds were timed by
+  /// (their first; every sample's rounds try the same clock).
+  public func testRunSettings(timedBy rows: [SampleFigures]) -> KernelTestRunSettings {
+    var settings = testRunSettings
+    guard let rounds = rows.lazy.compactMap(\.kernelRounds).first else { return settings }
+    settings.timer = rounds.timer
+    settings.runTimeStatistics = rounds.runTimeStatistics?.timer
+    settings.statisticsRefusal = rounds.statisticsRefusal
+    return settings
   }
 
   /// Frames per round: one of each of the classifier mix's five kinds.
@@ -120,7 +191,19 @@ extension KernelBench {
   /// runs stays well inside one of the CPU's speed periods, 0.2 s and
   /// more). A round's figure per program is its average over the slice.
   /// Both programs go through the same test-run path with the same
-  /// frame, `repeat` and flags. Each round also times the engine's JIT on
+  /// frame, `repeat` and flags, timed by the test run's `duration` with
+  /// the kernel's run statistics off (``KernelClock``). With
+  /// ``kernelStatistics``, each round then
+  /// test-runs the slice a second time, the same way, with statistics on
+  /// and timed by them (the passes' order alternating by round; statistics
+  /// off again before the round goes on): a figure in steps of 1/`repeat`
+  /// ns, but of the program run between two `sched_clock()` reads, which
+  /// moves what it costs (``KernelNetFigure/runTimeStatistics``; not the
+  /// goal's figure). The same estimator for both: each frame's faster
+  /// try, the round's average over its frames, the median of the rounds'
+  /// differences with quartiles; `duration`'s whole nanoseconds survive
+  /// the min and the median, so a net under a few of them is flagged
+  /// (``KernelNetFigure/belowResolution``). Each round also times the engine's JIT on
   /// the same program and on the empty program (``JITPair``: before the
   /// test runs in even rounds, after them in odd ones), so the JIT's net
   /// and the kernel's come from the same rounds, at the same CPU speed.
@@ -152,42 +235,85 @@ extension KernelBench {
     let slices = stride(from: 0, to: frames.count, by: settings.framesPerRound).map {
       Array(frames[$0..<min($0 + settings.framesPerRound, frames.count)])
     }
+    let plain = KernelClock.duration(repetitions: repetitions)
+    var refusal: String? = nil
+    var countedElsewhere = 0
     var averages: [[Double]] = [[], []]
+    var statistics: [[Double]] = [[], []]
     var jitBest: [[Double]] = [[], []]
-    for round in 0...settings.rounds {
-      // The JIT's pair first in even rounds, after the test runs in odd ones.
-      var jitRound: [Double]? = nil
-      if round % 2 == 0 { jitRound = jit?.time(tries: settings.tries) }
-      let slice = slices[(round + slices.count - 1) % slices.count]
+    /// One pass over `slice` by `clock`: each program's average over the
+    /// frames of its faster try per frame.
+    func pass(_ slice: [FrameTemplate], round: Int, clock: KernelClock) throws(KernelBenchError)
+      -> [Double]
+    {
       var sums = [0.0, 0.0]
       for (index, frame) in slice.enumerated() {
         var best = [Double.infinity, .infinity]
         for attempt in 0..<settings.tries {
           let order = (round + index + attempt) % 2 == 0 ? [0, 1] : [1, 0]
           for which in order {
-            do {
-              let result = try TestRun(frame: frame.bytes, repetitions: repetitions)
-                .run(programs[which])
-              best[which] = min(best[which], Double(result.nanosecondsPerRun))
-            } catch {
-              throw .kernel(error)
-            }
+            let timed = try clock.run(programs[which], frame: frame.bytes)
+            best[which] = min(best[which], timed.nanoseconds)
+            if clock.timer == .testRunDuration, timed.counted > 0 { countedElsewhere += 1 }
           }
         }
-        sums[0] += best[0]
-        sums[1] += best[1]
+        for which in 0..<2 { sums[which] += best[which] }
+      }
+      return sums.map { $0 / Double(slice.count) }
+    }
+    /// The pass with the kernel's statistics on, off again before it
+    /// returns; nil once the kernel refused them.
+    func statisticsPass(_ slice: [FrameTemplate], round: Int) throws(KernelBenchError)
+      -> [Double]?
+    {
+      guard kernelStatistics, refusal == nil else { return nil }
+      let clock: KernelClock
+      do {
+        clock = try KernelClock.statistics(repetitions: repetitions)
+      } catch {
+        refusal = "\(error)"
+        return nil
+      }
+      defer { clock.end() }
+      return try pass(slice, round: round, clock: clock)
+    }
+    for round in 0...settings.rounds {
+      // The JIT's pair first in even rounds, after the test runs in odd
+      // ones; statistics off for the first pass in even rounds, the
+      // second in odd ones.
+      var jitRound: [Double]? = nil
+      if round % 2 == 0 { jitRound = jit?.time(tries: settings.tries) }
+      let slice = slices[(round + slices.count - 1) % slices.count]
+      let timed: [Double]
+      let counted: [Double]?
+      if round % 2 == 0 {
+        timed = try pass(slice, round: round, clock: plain)
+        counted = try statisticsPass(slice, round: round)
+      } else {
+        counted = try statisticsPass(slice, round: round)
+        timed = try pass(slice, round: round, clock: plain)
       }
       if round % 2 == 1 { jitRound = jit?.time(tries: settings.tries) }
       guard round > 0 else { continue }  // round 0 warms up
-      for which in 0..<2 { averages[which].append(sums[which] / Double(slice.count)) }
+      for which in 0..<2 {
+        averages[which].append(timed[which])
+        if let counted { statistics[which].append(counted[which]) }
+      }
       if let jitRound { for which in 0..<2 { jitBest[which].append(jitRound[which]) } }
     }
     // The descriptors (and the sample's maps) close only after the rounds.
     withExtendedLifetime((loaded, empty)) {}
     let jitTimed = jitBest[0].count == averages[0].count
-    return KernelNetFigure(
-      program: averages[0], empty: averages[1], jitProgram: jitTimed ? jitBest[0] : nil,
-      jitEmpty: jitTimed ? jitBest[1] : nil)
+    let statisticsTimed = statistics[0].count == averages[0].count
+    var figure = KernelNetFigure(
+      program: averages[0], empty: averages[1],
+      statisticsProgram: statisticsTimed ? statistics[0] : nil,
+      statisticsEmpty: statisticsTimed ? statistics[1] : nil,
+      statisticsTimer: .runTimeStatistics(repeat: repetitions),
+      jitProgram: jitTimed ? jitBest[0] : nil, jitEmpty: jitTimed ? jitBest[1] : nil)
+    figure?.statisticsRefusal = refusal
+    figure?.durationTestRunsCounted = countedElsewhere
+    return figure
   }
 }
 

@@ -53,6 +53,11 @@ public struct EngineComparison: Encodable, Sendable {
   /// How the kernel's figures were test-run; nil when they were not.
   public var kernelTestRun: KernelTestRunSettings? = nil
 
+  /// The programs whose kernel net is too small for its clock to resolve
+  /// (``KernelNetFigure/belowResolution``: under a few steps of the
+  /// clock), sorted; `goals` leaves their `jit_over_kernel_net` out.
+  public var kernelNetBelowResolution: [String] = []
+
   /// The median of ``jitNetRounds``, for every program with rounds: the
   /// figure that compares with ``kernelNetNanosecondsPerPacket``, the
   /// median of the kernel's rounds of the same kind. Neither is clamped
@@ -72,7 +77,7 @@ public struct EngineComparison: Encodable, Sendable {
     case jitNanosecondsPerPacket = "jitNsPerPacket"
     case jitEmptyNanosecondsPerPacket = "jitEmptyNsPerPacket"
     case jitNetNanosecondsPerPacket = "jitNetNsPerPacket"
-    case jitNetRounds, kernelTestRun
+    case jitNetRounds, kernelTestRun, kernelNetBelowResolution
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -91,6 +96,7 @@ public struct EngineComparison: Encodable, Sendable {
     try container.encode(jitCheckedOverUncheckedRounds, forKey: .jitCheckedOverUncheckedRounds)
     try container.encode(jitNetRounds, forKey: .jitNetRounds)
     try container.encode(kernelTestRun, forKey: .kernelTestRun)
+    try container.encode(kernelNetBelowResolution, forKey: .kernelNetBelowResolution)
   }
 
   /// The loop in the interpreter (best of three), in the JIT unchecked
@@ -125,6 +131,9 @@ public struct EngineComparison: Encodable, Sendable {
       let name = "\(row.object):\(row.program)"
       kernelNanosecondsPerPacket[name] = row.kernelNanosecondsPerPacket
       kernelNetNanosecondsPerPacket[name] = row.kernelNetNanosecondsPerPacket
+      if row.kernelRounds?.belowResolution == true {
+        kernelNetBelowResolution = (kernelNetBelowResolution + [name]).sorted()
+      }
       let direct = batching.first { $0.program == name && $0.call == CallStyle.direct.rawValue }
       jitNanosecondsPerPacket[name] =
         direct?.perPacketNanoseconds ?? row.jitRunnerNanosecondsPerPacket

@@ -29,17 +29,25 @@ public struct GoalFigures: Encodable, Sendable, Equatable {
   public var batchSpeedupDirect: [String: Double]
   public var batchSpeedupRetpoline: [String: Double]
   public var checkedOverUnchecked: Double?
+  /// The programs whose kernel net its clock could not resolve
+  /// (`engines.kernel_net_below_resolution`): their `jit_over_kernel_net`
+  /// and `jit_gross_over_kernel_net` are left out, not read off a
+  /// quotient of the clock's rounding.
+  public var kernelNetBelowResolution: [String]
 
   /// The ratios of `engines` and `batching`; a ratio that was not
   /// measured (a divisor missing or zero, no batch form) is left out.
   public init(engines: EngineComparison, batching: [BatchingFigure]) {
     func overKernelNet(_ jit: [String: Double]) -> [String: Double] {
       jit.reduce(into: [:]) { result, entry in
-        if let net = engines.kernelNetNanosecondsPerPacket[entry.key], net > 0 {
+        if let net = engines.kernelNetNanosecondsPerPacket[entry.key], net > 0,
+          !engines.kernelNetBelowResolution.contains(entry.key)
+        {
           result[entry.key] = entry.value / net
         }
       }
     }
+    kernelNetBelowResolution = engines.kernelNetBelowResolution
     jitOverKernelNet = overKernelNet(engines.jitNetNanosecondsPerPacket)
     jitGrossOverKernelNet = overKernelNet(engines.jitNanosecondsPerPacket)
     func speedups(_ call: CallStyle) -> [String: Double] {
