@@ -198,9 +198,23 @@ struct BenchDatapathTests {
     try Self.checkMapCosts(section)
     let machine = try #require(section["machine"] as? [String: Any])
     #expect((machine["processors"] as? Int ?? 0) > 0)
-    // The veth pair and its namespace are gone.
-    let links = try runProcess(URL(fileURLWithPath: DatapathAccess.ip), ["-o", "link"])
-    #expect(!links.output.contains("xbb"), "left behind: \(links.output)")
+    // The section names its veth pair, namespace and state directory,
+    // and all are gone (other runs' pairs may be up at the same time).
+    let network = try #require(section["network"] as? [String: String])
+    let interface = try #require(network["interface"])
+    let namespace = try #require(network["namespace"])
+    let state = try #require(network["state_directory"])
+    #expect(interface.hasPrefix("xbb") && network["peer"]?.hasPrefix("xbb") == true, "\(network)")
+    #expect(
+      !FileManager.default.fileExists(atPath: "/sys/class/net/" + interface),
+      "left behind: \(interface)")
+    let namespaces = try runProcess(URL(fileURLWithPath: DatapathAccess.ip), ["netns", "list"])
+    #expect(
+      !namespaces.output.split(separator: "\n").contains {
+        $0.hasPrefix(namespace + " ") || $0 == namespace
+      },
+      "left behind: \(namespaces.output)")
+    #expect(!FileManager.default.fileExists(atPath: state), "left behind: \(state)")
   }
 
   /// The maps part: per sample, its maps and how they are shared, own

@@ -88,6 +88,35 @@ struct DatapathProcessLockTests {
     #expect(access(path, F_OK) != 0, "\(path) is left after its datapath stopped")
   }
 
+  /// A stopped child's first thread can read as gone while its other
+  /// threads still close its files: the lock, naming the child, is still
+  /// held. Modelled by a `sleep 0.3` holding the lock after the child it
+  /// names died: `stop` waits for the release and removes the file
+  /// (taking it with no wait, as before, left the file there).
+  @Test func aStoppedChildsLockIsAwaitedUntilItsLastThreadLetsGo() throws {
+    let state = try Self.scratchState()
+    defer { try? FileManager.default.removeItem(atPath: state.path) }
+    let interface = "xdpbt-last\(UInt16.random(in: 0..<9999))"
+    let launcher = DatapathLauncher(executable: "/bin/false", state: state)
+    let path = launcher.processLockPath(interface)
+    let child = try Processes.spawn(
+      "/bin/sleep", arguments: ["sleep", "30"], log: launcher.logPath(interface), inheriting: nil)
+    let record = DatapathProcessRecord(
+      pid: child, startTicks: Processes.startTicks(of: child) ?? 0, started: 0, log: "")
+    Processes.signal(child, SIGKILL)
+    Processes.reap(child, waiting: true)
+    let lock = try FileLock.acquire(path: path, mode: StateDirectory.fileMode, waiting: 0)
+    let lastThreads = try Processes.spawn(
+      "/bin/sleep", arguments: ["sleep", "0.3"], log: launcher.logPath(interface), inheriting: lock)
+    lock.recordHolder(child)
+    lock.release()
+    defer { Processes.reap(lastThreads, waiting: true) }
+    #expect(FileLock.holder(of: path) == (true, child))
+    launcher.stop(record, interface: interface)
+    #expect(FileLock.holder(of: path).held == false, "stop returned before the lock's release")
+    #expect(access(path, F_OK) != 0, "\(path) is left after its datapath's last thread let go")
+  }
+
   @Test func aLockAnotherChildHoldsStays() throws {
     let state = try Self.scratchState()
     defer { try? FileManager.default.removeItem(atPath: state.path) }

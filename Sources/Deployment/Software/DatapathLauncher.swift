@@ -118,7 +118,7 @@ struct DatapathLauncher {
   /// process lock with it (``removeProcessLock(_:)``). Called holding the
   /// interface's lock.
   func stop(_ process: DatapathProcessRecord, interface: String) {
-    defer { removeProcessLock(interface) }
+    defer { removeProcessLock(interface, after: process.pid) }
     guard process.isAlive else { return }
     let client = DatapathClient(interface: interface, state: state, timeout: 1)
     let answering = (try? client.status())?.pid == process.pid
@@ -139,11 +139,24 @@ struct DatapathLauncher {
   /// ``Kernel/FileLock`` removes its files: a launcher that opened the old
   /// file meanwhile finds the name gone and makes a new one; a child that
   /// still holds it (another datapath than the one stopped) keeps it.
-  func removeProcessLock(_ interface: String) {
+  ///
+  /// `stopped`: the pid of a child just stopped. A process's first thread
+  /// reads as gone (a zombie, then reaped) while its other threads still
+  /// close its files (an AF_XDP socket's teardown waits for RCU grace
+  /// periods), the lock among them; while the lock names `stopped` as its
+  /// holder, its release is awaited (up to ``lastThreadsWait``) instead.
+  func removeProcessLock(_ interface: String, after stopped: pid_t? = nil) {
     let path = processLockPath(interface)
-    guard let lock = try? FileLock.acquireIfPresent(path: path, waiting: 0) else { return }
+    let holder = FileLock.holder(of: path)
+    let waiting =
+      holder.held && holder.pid != nil && holder.pid == stopped ? Self.lastThreadsWait : 0
+    guard let lock = try? FileLock.acquireIfPresent(path: path, waiting: waiting) else { return }
     lock.release(removingFile: true)
   }
+
+  /// How long ``removeProcessLock(_:after:)`` waits for a stopped child's
+  /// last threads to close the lock, in seconds.
+  static let lastThreadsWait = 10.0
 
   /// The TAP device goes with the last descriptor of its process, but the
   /// kernel unregisters it after the process is gone: waits (up to 10 s)

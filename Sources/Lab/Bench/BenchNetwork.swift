@@ -4,22 +4,43 @@ import Foundation
 import Glibc
 import Kernel
 
-/// The datapath bench's veth pair: a namespace and names with a random
-/// suffix (other benches and tests run at the same time), addresses in
-/// 198.18.0.0/15, a state directory of its own; removed with everything
-/// attached and pinned by ``tearDown()``.
+/// The names of the datapath bench's veth pair, its namespace and its
+/// state directory (`"network"` in the section's JSON): a random suffix,
+/// as other benches and tests run at the same time, so a run can tell its
+/// own pair from theirs.
+public struct DatapathBenchNetwork: Encodable, Sendable, Equatable {
+  /// The host end, where the datapath attaches.
+  public var interface: String
+  /// The far end, in ``namespace``, where the generator sends from.
+  public var peer: String
+  /// The namespace holding ``peer``.
+  public var namespace: String
+  /// The state directory the bench's datapath processes use.
+  public var stateDirectory: String
+
+  /// Names with a new random suffix.
+  public static func random() -> DatapathBenchNetwork {
+    let suffix = String(UInt32.random(in: 0..<UInt32.max), radix: 36)
+    return DatapathBenchNetwork(
+      interface: "xbb\(suffix)h", peer: "xbb\(suffix)p", namespace: "xbb-\(suffix)",
+      stateDirectory: NSTemporaryDirectory() + "xdpbatch-bench-\(suffix)")
+  }
+}
+
+/// The datapath bench's veth pair, named by a ``DatapathBenchNetwork``:
+/// addresses in 198.18.0.0/15, a state directory of its own; removed with
+/// everything attached and pinned by ``tearDown()``.
 struct BenchNetwork {
   let namespace: NetworkNamespace
   let veth: VethPair
   let state: StateDirectory
 
-  init() throws(DatapathBenchError) {
-    let suffix = String(UInt32.random(in: 0..<UInt32.max), radix: 36)
-    namespace = NetworkNamespace(name: "xbb-\(suffix)")
+  init(_ names: DatapathBenchNetwork) throws(DatapathBenchError) {
+    namespace = NetworkNamespace(name: names.namespace)
     veth = VethPair(
-      name: "xbb\(suffix)h", peer: "xbb\(suffix)p", namespace: namespace,
+      name: names.interface, peer: names.peer, namespace: namespace,
       address: "198.18.0.1/30", peerAddress: "198.18.0.2/30")
-    state = StateDirectory(path: NSTemporaryDirectory() + "xdpbatch-bench-\(suffix)")
+    state = StateDirectory(path: names.stateDirectory)
     do {
       _ = try NetworkNamespace.create(namespace.name)
       try veth.create()

@@ -35,6 +35,9 @@ public struct DatapathBench: Sendable {
   /// least one), leaving the rest to the receiver: a generator on every
   /// CPU starves the AF_XDP loops of the CPU time they measure.
   public var senders: Int?
+  /// The veth pair, namespace and state directory the run makes and
+  /// removes.
+  public var network = DatapathBenchNetwork.random()
 
   /// Frames per RX batch of the paced rows: xdp1, xdp_tx and
   /// xdp_classify in both forms (``engine``), each beside its bare loop
@@ -83,7 +86,7 @@ public struct DatapathBench: Sendable {
   public func run(progress: (String) -> Void = { _ in }) throws(DatapathBenchError)
     -> (rows: [DatapathBenchRow], maps: [MapCostRow])
   {
-    let network = try BenchNetwork()
+    let network = try BenchNetwork(self.network)
     defer { network.tearDown() }
     var rows: [DatapathBenchRow] = []
     func source(_ sample: Sample) -> ProgramSource {

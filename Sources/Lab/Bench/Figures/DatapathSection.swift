@@ -15,6 +15,9 @@ public struct DatapathSection: Encodable, Sendable {
   public var machine = MachineDescription.current()
   /// Traffic generator threads (on CPUs 0 to senders - 1).
   public var senders: Int?
+  /// The veth pair, namespace and state directory the section made and
+  /// removed (nil when skipped before making them).
+  public var network: DatapathBenchNetwork?
   /// Issue 22's datapath figures from the rows (nil when skipped).
   public var goals: DatapathGoals?
 
@@ -32,7 +35,7 @@ public struct DatapathSection: Encodable, Sendable {
     progress.step(
       "datapath on a veth pair (\(seconds) s of full-speed traffic per row, "
         + "\(bench.sendingThreads) generator thread(s))")
-    var section = DatapathSection(senders: bench.sendingThreads)
+    var section = DatapathSection(senders: bench.sendingThreads, network: bench.network)
     do {
       (section.rows, section.maps) = try bench.run {
         progress.note("datapath: " + $0)
