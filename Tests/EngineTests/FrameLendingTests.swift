@@ -95,4 +95,39 @@ struct FrameLendingTests {
     #expect(index == 3)
     #expect(address == UInt64(frames[0].data))
   }
+
+  /// The same with a store: the first call writes its own frame (a lend
+  /// opens the frame to stores too) and fills a store window; the second
+  /// call's store through that very access to the first frame faults, as
+  /// a take-back empties the store windows on the frame's pages too.
+  @Test func aStoreWindowFilledFromTheLastFrameDoesNotReachIt() throws {
+    let (machine, region) = try Self.machineAndFrames(2)
+    let runner = try LiveFrameRunner(machine: machine)
+    runner.lendsFrames = true
+    let frames = (0..<2).map { index in
+      let start = region.start + UInt32(index * 4096)
+      return LiveFrameRunner.Frame(
+        hardStart: start, data: start + 256, length: 60, hardEnd: start + 4096 - 320)
+    }
+    let first = Int32(frames[0].data)
+    let program = try machine.prepare(instructions: [
+      .load(.word, .r2, from: .r1, offset: 0),
+      .jump(.jeq, .r2, immediate: first, offset: 1),
+      .add(.r2, immediate: -4096),
+      .store(.byte, immediate: 0x5a, to: .r2, offset: 0),
+      .move(.r0, immediate: 2), .exit,
+    ])
+    frames.withUnsafeBufferPointer { runner.run(program, frames: $0, form: .perPacket) }
+    #expect(runner.verdicts.map(\.action) == [.pass, .aborted])
+    #expect(machine.addressSpace.hostMemory(at: frames[0].data).load(as: UInt8.self) == 0x5a)
+    guard
+      case .execution(1, .memoryFault(let index, let address, let size, let write)) =
+        runner.lastError
+    else {
+      Issue.record("expected a memory fault, got \(String(describing: runner.lastError))")
+      return
+    }
+    #expect(index == 3 && size == 1 && write)
+    #expect(address == UInt64(frames[0].data))
+  }
 }
