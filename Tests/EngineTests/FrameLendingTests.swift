@@ -63,12 +63,15 @@ struct FrameLendingTests {
     #expect(machine.addressSpace.generation.pointee == generation)
   }
 
-  /// The live runner lends each call of a per-packet run its own frame
-  /// (one series: the windows outlive a call): the second frame's call
-  /// reads the first frame's byte through the very access (and so the
-  /// window) the first call filled from its own frame, and faults.
-  @Test func aWindowFilledFromTheLastFrameDoesNotReachIt() throws {
-    let (machine, region) = try Self.machineAndFrames(2)
+  /// A per-packet run of two lent frames (a byte 0x10 + N at each
+  /// frame's `data`) through a program whose `access` goes through R2:
+  /// the first frame's `data` in the first call, the second's less a
+  /// page, so the first frame's `data` again, in the second, by the very
+  /// instruction (and so window) the first call used.
+  static func secondFrameReachingTheFirst(_ access: Instruction) throws -> (
+    Machine, LiveFrameRunner, [LiveFrameRunner.Frame]
+  ) {
+    let (machine, region) = try machineAndFrames(2)
     let runner = try LiveFrameRunner(machine: machine)
     runner.lendsFrames = true
     let frames = (0..<2).map { index in
@@ -78,15 +81,24 @@ struct FrameLendingTests {
       return LiveFrameRunner.Frame(
         hardStart: start, data: start + 256, length: 60, hardEnd: start + 4096 - 320)
     }
-    let first = Int32(frames[0].data)
     let program = try machine.prepare(instructions: [
       .load(.word, .r2, from: .r1, offset: 0),
-      .jump(.jeq, .r2, immediate: first, offset: 1),
+      .jump(.jeq, .r2, immediate: Int32(frames[0].data), offset: 1),
       .add(.r2, immediate: -4096),
-      .load(.byte, .r0, from: .r2, offset: 0),
+      access,
       .move(.r0, immediate: 2), .exit,
     ])
     frames.withUnsafeBufferPointer { runner.run(program, frames: $0, form: .perPacket) }
+    return (machine, runner, frames)
+  }
+
+  /// The live runner lends each call of a per-packet run its own frame
+  /// (one series: the windows outlive a call): the second frame's call
+  /// reads the first frame's byte through the very access (and so the
+  /// window) the first call filled from its own frame, and faults.
+  @Test func aWindowFilledFromTheLastFrameDoesNotReachIt() throws {
+    let (_, runner, frames) = try Self.secondFrameReachingTheFirst(
+      .load(.byte, .r0, from: .r2, offset: 0))
     #expect(runner.verdicts.map(\.action) == [.pass, .aborted])
     guard case .execution(1, .memoryFault(let index, let address, _, _)) = runner.lastError else {
       Issue.record("expected a memory fault, got \(String(describing: runner.lastError))")
@@ -101,23 +113,8 @@ struct FrameLendingTests {
   /// call's store through that very access to the first frame faults, as
   /// a take-back empties the store windows on the frame's pages too.
   @Test func aStoreWindowFilledFromTheLastFrameDoesNotReachIt() throws {
-    let (machine, region) = try Self.machineAndFrames(2)
-    let runner = try LiveFrameRunner(machine: machine)
-    runner.lendsFrames = true
-    let frames = (0..<2).map { index in
-      let start = region.start + UInt32(index * 4096)
-      return LiveFrameRunner.Frame(
-        hardStart: start, data: start + 256, length: 60, hardEnd: start + 4096 - 320)
-    }
-    let first = Int32(frames[0].data)
-    let program = try machine.prepare(instructions: [
-      .load(.word, .r2, from: .r1, offset: 0),
-      .jump(.jeq, .r2, immediate: first, offset: 1),
-      .add(.r2, immediate: -4096),
-      .store(.byte, immediate: 0x5a, to: .r2, offset: 0),
-      .move(.r0, immediate: 2), .exit,
-    ])
-    frames.withUnsafeBufferPointer { runner.run(program, frames: $0, form: .perPacket) }
+    let (machine, runner, frames) = try Self.secondFrameReachingTheFirst(
+      .store(.byte, immediate: 0x5a, to: .r2, offset: 0))
     #expect(runner.verdicts.map(\.action) == [.pass, .aborted])
     #expect(machine.addressSpace.hostMemory(at: frames[0].data).load(as: UInt8.self) == 0x5a)
     guard
