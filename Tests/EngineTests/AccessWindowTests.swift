@@ -114,6 +114,38 @@ import Testing
     #expect(try machine.runInSeries(series, program, r1: address) == 2)
   }
 
+  /// The prologue empties the windows once after the space changed, and
+  /// records the generation it emptied them at: a program with no
+  /// checked access (which never refills one) does not empty them again
+  /// on every later call; a window filled before the change is still
+  /// emptied, and its page's closing still faults.
+  @Test func windowsEmptiedAfterAChangeAreOfTheNewGeneration() throws {
+    let machine = try Machine(configuration: MachineConfiguration(engine: .jit))
+    let frame = try machine.addressSpace.map(length: 4096, name: "frame")
+    let address = UInt64(frame.start)
+    let reads = try machine.prepare(instructions: [
+      .load(.word, .r0, from: .r1, offset: 8), .move(.r0, immediate: 2), .exit,
+    ])
+    let returns = try machine.prepare(instructions: [.move(.r0, immediate: 2), .exit])
+    func word(_ offset: Int32) -> UInt64 {
+      machine.jit.context.load(fromByteOffset: Int(offset), as: UInt64.self)
+    }
+    let window = AccessWindow.Region.context  // R1's loads
+    #expect(try machine.run(reads, r1: address) == 2)
+    #expect(word(window.low) == address && word(window.span(size: 4)) > 0)
+    machine.addressSpace.closePages(of: frame)
+    let changed = machine.addressSpace.generation.pointee
+    #expect(word(JITContext.windowGeneration) != changed)
+    #expect(try machine.run(returns, r1: 0) == 2)
+    #expect(word(JITContext.windowGeneration) == changed)
+    for size in [1, 2, 4, 8] { #expect(word(window.span(size: size)) == 0) }
+    #expect(
+      throws: ExecutionError.memoryFault(index: 0, address: address + 8, size: 4, write: false)
+    ) {
+      try machine.run(reads, r1: address)
+    }
+  }
+
   /// The outcome in `engine` with R1 at a record at the start of a region
   /// of `regionBytes` (``PacketRangeTests/outcome``), and the machine.
   static func run(_ instructions: [Instruction], engine: EngineKind, regionBytes: Int = 96)

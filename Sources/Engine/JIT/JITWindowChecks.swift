@@ -75,6 +75,12 @@ extension JITCompiler {
         a.store(immediate: 0, r.context, region.span(size: size))
       }
     }
+    // Empty windows are windows of this generation: the next call keeps
+    // them. Without this store a program that refills none (one with no
+    // checked access: an empty program, a tail call's target that only
+    // returns) emptied all of them again on every call after the space
+    // changed once.
+    a.store(r.scratch, r.context, JITContext.windowGeneration)
     a.bind(keep)
   }
 
