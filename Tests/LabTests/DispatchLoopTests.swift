@@ -1,7 +1,8 @@
 import BPF
 import Engine
-import Lab
 import Testing
+
+@testable import Lab
 
 /// The call-style driver the bench measures the talk's experiment with.
 @Suite struct DispatchLoopTests {
@@ -24,6 +25,16 @@ import Testing
 
   static let counts = MapDefinition(
     name: "c", type: .array, keySize: 4, valueSize: 8, maxEntries: 1)
+
+  /// The program's code starts a page after the driver's in every style,
+  /// as the engine's own copy of it starts a page: the bench times the
+  /// placement the runners run.
+  @Test(arguments: CallStyle.allCases)
+  func theProgramStartsAPage(_ style: CallStyle) {
+    let driver = DispatchLoop.driver(style: style, r2: 64)
+    #expect(driver.count == 4096, "\(style)")
+    #expect(driver.count < 200 || driver[200...].allSatisfy { $0 == 0xcc }, "int3 padding")
+  }
 
   /// The driver calls the program once per record, in every style (the
   /// retpoline thunk returns to the right place), with the R2 it was given.
