@@ -1,5 +1,8 @@
 import BPF
+import Deployment
+import Engine
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Lab
@@ -99,5 +102,40 @@ struct KernelNetRoundsTests {
     // Without the kernel's rounds, the batching table's.
     comparison.take(samples: [SampleFigures(object: "a.o", program: "a")], batching: [direct])
     #expect(comparison.jitNetNanosecondsPerPacket == ["a.o:a": 8])
+  }
+
+  /// The JIT is timed as the kernel's test run times a program: each frame
+  /// of the round on its own, one record called `repetitions` times in a
+  /// row (the kernel runs its program `repeat` times on one `xdp_buff`, so
+  /// the program's branches see one frame). A run's records are one
+  /// address repeated; and xdp1, which counts each packet under its IP
+  /// protocol in `rxcnt`, shows each frame given ran `repetitions` times
+  /// a try: the UDP frame (given twice) 600 under 17, the IPv6 TCP frame
+  /// 300 under 6, nothing else (the empty program counts nothing).
+  @Test func theJITRunsEachFrameRepeatedAsTheKernelsTestRunDoes() throws {
+    let source = ProgramSource(
+      objectPath: PackageLayout.sample("xdp1"), programName: "xdp_prog1")
+    let pair = try JITPair(source: source, repetitions: 300)
+    let mix = TrafficMix.classifier(variants: 1).frames
+    let (udp, tcp) = (mix[0].bytes, mix[3].bytes)
+    #expect(udp[23] == 17 && tcp[20] == 6)
+    let calls = pair.calls(of: tcp)
+    #expect(calls.count == 300 && Set(calls).count == 1)
+    let timed = try #require(pair.time([udp, udp, tcp], round: 0, tries: 1))
+    #expect(timed.count == 2 && timed.allSatisfy { $0 > 0 }, "\(timed)")
+    let map = try #require(pair.machine.maps.first { $0.definition.name == "rxcnt" })
+    func littleEndian(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+      bytes.reversed().reduce(0) { $0 << 8 | UInt64($1) }
+    }
+    /// Calls counted under `key`, summed over the CPUs' values.
+    func counted(_ key: [UInt8]) -> UInt64 {
+      let values = map.perProcessorValues(key: key) ?? []
+      return values.reduce(0) { $0 + littleEndian($1.prefix(8)) }
+    }
+    let byProtocol = [UInt64: UInt64](
+      uniqueKeysWithValues: map.keys.map { (littleEndian($0.prefix(4)), counted($0)) })
+    #expect(byProtocol[17] == 600)
+    #expect(byProtocol[6] == 300)
+    #expect(byProtocol.values.reduce(0, +) == 900, "\(byProtocol.filter { $0.value != 0 })")
   }
 }

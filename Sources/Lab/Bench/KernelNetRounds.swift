@@ -68,9 +68,11 @@ public struct KernelNetFigure: Encodable, Sendable, Equatable {
   /// is not a statistics-off figure. 0 when none was.
   public var durationTestRunsCounted = 0
   /// Per round, the engine's JIT on the same program: its ns per packet
-  /// called directly by the machine-code driver (``DispatchLoop``) less
-  /// the empty program's called the same way, both timed in that round
-  /// between the kernel's test runs; nil when the JIT could not run it.
+  /// called directly by the machine-code driver (``DispatchLoop``) on the
+  /// round's frames, each repeated as the kernel's test run repeats it,
+  /// less the empty program's called the same way, both timed in that
+  /// round between the kernel's test runs; nil when the JIT could not run
+  /// it.
   public var jitNet: RoundSpread?
 
   /// Figures by one clock: the program's, the empty program's and their
@@ -203,10 +205,13 @@ extension KernelBench {
   /// try, the round's average over its frames, the median of the rounds'
   /// differences with quartiles; `duration`'s whole nanoseconds survive
   /// the min and the median, so a net under a few of them is flagged
-  /// (``KernelNetFigure/belowResolution``). Each round also times the engine's JIT on
-  /// the same program and on the empty program (``JITPair``: before the
-  /// test runs in even rounds, after them in odd ones), so the JIT's net
-  /// and the kernel's come from the same rounds, at the same CPU speed.
+  /// (``KernelNetFigure/belowResolution``). Each round also times the
+  /// engine's JIT on the same program and on the empty program, on the
+  /// same slice, each frame's record called `repeat` times in a row and
+  /// by the same estimator (``JITPair``: before the test runs in even
+  /// rounds, after them in odd ones), so the JIT's net and the kernel's
+  /// come from the same rounds, at the same CPU speed, on the same frames
+  /// repeated the same way.
   public func netFigure(_ source: ProgramSource) throws(KernelBenchError) -> KernelNetFigure? {
     let spec: ProgramSpec
     do {
@@ -230,7 +235,7 @@ extension KernelBench {
       throw .load(error)
     }
     let programs = [loaded.program, empty.program]
-    let jit = try? JITPair(source: source, frames: frames.map(\.bytes))
+    let jit = try? JITPair(source: source, repetitions: repetitions)
     let settings = testRunSettings
     let slices = stride(from: 0, to: frames.count, by: settings.framesPerRound).map {
       Array(frames[$0..<min($0 + settings.framesPerRound, frames.count)])
@@ -282,8 +287,9 @@ extension KernelBench {
       // ones; statistics off for the first pass in even rounds, the
       // second in odd ones.
       var jitRound: [Double]? = nil
-      if round % 2 == 0 { jitRound = jit?.time(tries: settings.tries) }
       let slice = slices[(round + slices.count - 1) % slices.count]
+      let jitFrames = slice.map(\.bytes)
+      if round % 2 == 0 { jitRound = jit?.time(jitFrames, round: round, tries: settings.tries) }
       let timed: [Double]
       let counted: [Double]?
       if round % 2 == 0 {
@@ -293,7 +299,7 @@ extension KernelBench {
         counted = try statisticsPass(slice, round: round)
         timed = try pass(slice, round: round, clock: plain)
       }
-      if round % 2 == 1 { jitRound = jit?.time(tries: settings.tries) }
+      if round % 2 == 1 { jitRound = jit?.time(jitFrames, round: round, tries: settings.tries) }
       guard round > 0 else { continue }  // round 0 warms up
       for which in 0..<2 {
         averages[which].append(timed[which])
@@ -319,46 +325,64 @@ extension KernelBench {
 
 /// The engine's JIT on a sample and on the empty program, each called
 /// directly by the machine-code driver (``DispatchLoop``, as the batching
-/// table's `direct` row) over 64 staged records of the mix, `repeats`
-/// times: what ``KernelBench/netFigure(_:)`` times in each of its rounds
-/// beside the kernel's test runs.
+/// table's `direct` row), timed the way the kernel's test run times a
+/// program: on one frame at a time, one record called `repetitions` times
+/// in a row (the kernel runs its program `repeat` times on one `xdp_buff`,
+/// so the program's branches see the same frame every time). What
+/// ``KernelBench/netFigure(_:)`` times in each of its rounds beside the
+/// kernel's test runs, on the same slice of frames.
 struct JITPair {
+  /// The machine both programs run in (its maps hold what the sample's
+  /// program counted).
+  let machine: Machine
   private let runner: PacketRunner
-  private let packets: ArraySlice<[UInt8]>
   private let loops: [DispatchLoop]
-  private let records: [UInt64]
-  private let calls: Double
+  private let repetitions: Int
 
-  init(source: ProgramSource, frames: [[UInt8]], repeats: Int = 1_000) throws {
+  init(source: ProgramSource, repetitions: UInt32) throws {
     let object = try BPFObject(contentsOf: source.objectPath)
     let program = try object.program(named: source.programName)
-    let machine = try Machine(maps: object.maps, configuration: MachineConfiguration(engine: .jit))
+    let machine = try Machine(
+      maps: object.maps, configuration: MachineConfiguration(engine: .jit))
+    self.machine = machine
     let single = try machine.prepare(program)
-    let size = PacketRunner.maximumBatch
-    runner = try PacketRunner(machine: machine, program: single, form: .batch, batchSize: size)
-    packets = (0..<size).map { frames[$0 % frames.count] }[...]
-    let staged = runner.stage(packets)
-    records = Array([[UInt64]](repeating: staged, count: repeats).joined())
-    calls = Double(records.count)
+    runner = try PacketRunner(machine: machine, program: single, form: .batch, batchSize: 1)
+    self.repetitions = Int(max(repetitions, 1))
     let empty = try machine.prepare(KernelBench.emptyProgram)
     loops = try [single, empty].map {
       try DispatchLoop(machine: machine, program: $0, style: .direct)
     }
   }
 
-  /// Each form's fastest of `tries` tries, ns per call (the forms taking
-  /// turns); nil when a run stopped with an error.
-  func time(tries: Int) -> [Double]? {
-    var best = [Double.infinity, .infinity]
+  /// Each form's ns per call over `frames`: per frame the faster of
+  /// `tries` tries (the forms taking turns, the first alternating with
+  /// `round` and the frame as in the kernel's pass), the average over the
+  /// frames, as the kernel's figure of the round; nil when a run stopped
+  /// with an error.
+  func time(_ frames: [[UInt8]], round: Int, tries: Int) -> [Double]? {
+    guard !frames.isEmpty else { return nil }
+    var sums = [0.0, 0.0]
     let clock = ContinuousClock()
-    for attempt in 0..<max(tries, 1) {
-      for which in attempt % 2 == 0 ? [0, 1] : [1, 0] {
-        _ = runner.stage(packets)
-        guard let elapsed = try? clock.measure({ try loops[which].run(records: records) })
-        else { return nil }
-        best[which] = min(best[which], elapsed.nanoseconds / calls)
+    for (index, frame) in frames.enumerated() {
+      var best = [Double.infinity, .infinity]
+      for attempt in 0..<max(tries, 1) {
+        for which in (round + index + attempt) % 2 == 0 ? [0, 1] : [1, 0] {
+          let records = calls(of: frame)
+          guard let elapsed = try? clock.measure({ try loops[which].run(records: records) })
+          else { return nil }
+          best[which] = min(best[which], elapsed.nanoseconds / Double(repetitions))
+        }
       }
+      for which in 0..<2 { sums[which] += best[which] }
     }
-    return best
+    return sums.map { $0 / Double(frames.count) }
+  }
+
+  /// The records of one timed run on `frame`: the frame staged afresh
+  /// (a program that writes its frame, as xdp_tx's swap does, leaves it
+  /// changed, as the kernel's repeats do within one test run but not
+  /// across test runs) and its one record, `repetitions` times.
+  func calls(of frame: [UInt8]) -> [UInt64] {
+    [UInt64](repeating: runner.stage([frame][...])[0], count: repetitions)
   }
 }
