@@ -78,8 +78,9 @@ struct KernelNetRoundsTests {
     #expect(object["live_frames"] as? Bool == false)
   }
 
-  /// The JIT's net timed in the same rounds as the kernel's is the one the
-  /// engines table and the goal take, over the batching table's.
+  /// The JIT's figures timed in the same rounds as the kernel's (net,
+  /// gross and empty) are the ones the engines table and the goal take,
+  /// over the batching table's.
   @Test func theJITsNetComesFromTheKernelsRounds() throws {
     let figure = try #require(
       KernelNetFigure(
@@ -96,12 +97,17 @@ struct KernelNetRoundsTests {
       speedup: nil, emptyNanoseconds: 2.5, netRounds: RoundSpread([6.5, 8, 9]))
     comparison.take(samples: [row], batching: [direct])
     #expect(comparison.jitNetNanosecondsPerPacket == ["a.o:a": 7])
+    // Gross and empty from the same rounds (medians 9.5 and 2.5), not the
+    // batching table's 9 over the mix.
+    #expect(comparison.jitNanosecondsPerPacket == ["a.o:a": 9.5])
+    #expect(comparison.jitEmptyNanosecondsPerPacket == ["a.o:a": 2.5])
     #expect(comparison.kernelNetNanosecondsPerPacket == ["a.o:a": 4.5])
     let goals = GoalFigures(engines: comparison, batching: [direct])
     #expect(goals.jitOverKernelNet["a.o:a"].map { abs($0 - 7 / 4.5) < 1e-12 } == true)
     // Without the kernel's rounds, the batching table's.
     comparison.take(samples: [SampleFigures(object: "a.o", program: "a")], batching: [direct])
     #expect(comparison.jitNetNanosecondsPerPacket == ["a.o:a": 8])
+    #expect(comparison.jitNanosecondsPerPacket == ["a.o:a": 9])
   }
 
   /// The JIT is timed as the kernel's test run times a program: each frame

@@ -74,6 +74,11 @@ public struct KernelNetFigure: Encodable, Sendable, Equatable {
   /// round between the kernel's test runs; nil when the JIT could not run
   /// it.
   public var jitNet: RoundSpread?
+  /// The JIT's per-round figures of which ``jitNet`` is the difference:
+  /// the program's ns per packet called by the driver loop (call,
+  /// prologue and loop included) and the empty program's; nil with it.
+  public var jitGross: RoundSpread?
+  public var jitEmpty: RoundSpread?
 
   /// Figures by one clock: the program's, the empty program's and their
   /// per-round difference.
@@ -122,6 +127,8 @@ public struct KernelNetFigure: Encodable, Sendable, Equatable {
     if let jitProgram, let jitEmpty {
       guard jitProgram.count == program.count else { return nil }
       jitNet = RoundSpread(jitProgram, minus: jitEmpty)
+      self.jitGross = RoundSpread(jitProgram)
+      self.jitEmpty = RoundSpread(jitEmpty)
     }
   }
 

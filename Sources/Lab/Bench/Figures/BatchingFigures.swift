@@ -7,17 +7,19 @@ import Foundation
 /// instruction on the compute loop, and per sample the JIT's ns per packet
 /// next to the kernel's (`BPF_PROG_TEST_RUN`), all from one run. The JIT's
 /// per-packet figure is the program called directly by the machine-code
-/// driver (the batching table's `direct` row), like the kernel's test run
-/// calls it, programs with tail calls included (their per-packet row);
-/// a program with no batching row gets the packet runner's figure (which
-/// adds staging and copying out).
+/// driver, like the kernel's test run calls it: in the kernel's own rounds
+/// on the kernel's frames, each repeated as the test run repeats it
+/// (``KernelNetFigure/jitGross``), where the kernel was measured; else the
+/// batching table's `direct` row over the mix's records in turn, programs
+/// with tail calls included (their per-packet row); a program with no
+/// batching row gets the packet runner's figure (which adds staging and
+/// copying out).
 ///
 /// Both sides are compared net of their own loops: the kernel's figure less
 /// its test-run loop (an empty program's test run), the JIT's less the same
-/// empty program called by the same driver over the same records in the
-/// same rounds (the batching table's `empty_ns`). The gross JIT figure
-/// includes the driver's call, the prologue and the epilogue, which the
-/// kernel's net figure does not.
+/// empty program called by the same driver on the same records in the
+/// same rounds. The gross JIT figure includes the driver's call, the
+/// prologue and the epilogue, which the kernel's net figure does not.
 public struct EngineComparison: Encodable, Sendable {
   public var interpreterNanosecondsPerInstruction: Double
   public var jitNanosecondsPerInstruction: Double
@@ -123,9 +125,10 @@ public struct EngineComparison: Encodable, Sendable {
     return comparison
   }
 
-  /// Each sample's kernel figures from its row, and its JIT figures (gross
-  /// and empty) from its `direct` batching row, or the runner's gross
-  /// figure where it has none.
+  /// Each sample's kernel figures from its row, and its JIT figures
+  /// (gross, empty and net) from the same rounds as the kernel's when the
+  /// kernel was measured, else from its `direct` batching row, or the
+  /// runner's gross figure where it has none.
   mutating func take(samples: [SampleFigures], batching: [BatchingFigure]) {
     for row in samples {
       let name = "\(row.object):\(row.program)"
@@ -135,12 +138,22 @@ public struct EngineComparison: Encodable, Sendable {
         kernelNetBelowResolution = (kernelNetBelowResolution + [name]).sorted()
       }
       let direct = batching.first { $0.program == name && $0.call == CallStyle.direct.rawValue }
-      jitNanosecondsPerPacket[name] =
-        direct?.perPacketNanoseconds ?? row.jitRunnerNanosecondsPerPacket
-      jitEmptyNanosecondsPerPacket[name] = direct?.emptyNanoseconds
       // The rounds that timed the kernel's net as well, when the kernel
-      // was measured; else the batching table's.
-      jitNetRounds[name] = row.kernelRounds?.jitNet ?? direct?.netRounds
+      // was measured (the JIT on the kernel's frames, repeated as the
+      // kernel's test run repeats them); else the batching table's (the
+      // mix's records in turn).
+      if let rounds = row.kernelRounds, let net = rounds.jitNet, let gross = rounds.jitGross,
+        let empty = rounds.jitEmpty
+      {
+        jitNanosecondsPerPacket[name] = gross.median
+        jitEmptyNanosecondsPerPacket[name] = empty.median
+        jitNetRounds[name] = net
+      } else {
+        jitNanosecondsPerPacket[name] =
+          direct?.perPacketNanoseconds ?? row.jitRunnerNanosecondsPerPacket
+        jitEmptyNanosecondsPerPacket[name] = direct?.emptyNanoseconds
+        jitNetRounds[name] = direct?.netRounds
+      }
     }
   }
 }
