@@ -75,6 +75,9 @@ struct JITCompiler {
   var packetRoutines: PacketRoutines?
   /// The callee-saved registers the prologue pushes (``CalleeSaved``).
   let saved: CalleeSaved
+  /// What each bpf-to-bpf call site pushes, and the exits that only
+  /// return to one (``LocalCalls``).
+  let localCalls: LocalCalls
 
   /// An out-of-line exit that records an error and leaves.
   struct FaultStub {
@@ -97,6 +100,7 @@ struct JITCompiler {
     records = RecordCursors(slots: slots, count: slotCount)
     saved = CalleeSaved(
       slots: slots, count: slotCount, usesTailCalls: program.usesTailCalls)
+    localCalls = LocalCalls(slots: slots, count: slotCount)
     // A proof's check may leave for the checked copy's slot: both copies
     // count instructions from there.
     for index in packetRanges.proofSites.keys { leaders[index] = true }

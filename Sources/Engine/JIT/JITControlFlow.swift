@@ -59,8 +59,10 @@ extension JITCompiler {
     flush()
     switch s.operation {
     case .exit:
-      a.compare(memory: r.context, JITContext.depth, immediate: 0)
-      a.jump(.equal, to: epilogue)
+      if !localCalls.calleeExits.contains(index) {
+        a.compare(memory: r.context, JITContext.depth, immediate: 0)
+        a.jump(.equal, to: epilogue)
+      }
       a.ret()
     case .callHelper:
       let (slow, done) = (a.makeLabel(), a.makeLabel())
@@ -94,12 +96,13 @@ extension JITCompiler {
       a.arithmetic(digit: 7, r.scratch, immediate: Int32(Machine.frameLimit), wide: true)
       a.jump(.aboveOrEqual, to: stub(.callDepthExceeded, index))
       a.store(r.scratch, r.context, JITContext.depth)
-      for reg in [X86Register.rbx, .r13, .r14, .r15, .rbp] { a.push(reg) }
+      let saves = localCalls.registers(callee: Int(s.offset))
+      for reg in saves { a.push(reg) }
       a.memoryForm(
         [0x8b], wide: true, reg: X86Register.rbp.number, base: r.context, index: r.scratch,
         scale: 8, displacement: JITContext.stackTops)
       a.call(slotLabels[Int(s.offset)])
-      for reg in [X86Register.rbp, .r15, .r14, .r13, .rbx] { a.pop(reg) }
+      for reg in saves.reversed() { a.pop(reg) }
       a.memoryForm([0x83], wide: true, reg: 5, base: r.context, displacement: JITContext.depth)
       a.emit(1)
     default:
