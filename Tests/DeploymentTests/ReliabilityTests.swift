@@ -1,3 +1,4 @@
+import Datapath
 import Foundation
 import Glibc
 import Inspection
@@ -38,6 +39,25 @@ struct ReliabilityTests {
     process.standardError = errors ?? FileHandle.nullDevice
     try process.run()
     return process
+  }
+
+  /// A killed swap may leave its datapath child coming up: the child
+  /// installs its redirect program itself and finishes the move after its
+  /// parent died (it is then adopted). Waits, as the next command's
+  /// recovery does, until that child answers on its control socket or is
+  /// gone (at most 15 s, the launcher's own wait), so what the kernel runs
+  /// is read after the last change, not during it.
+  static func awaitStartingDatapath(_ interface: String) {
+    let state = StateDirectory()
+    let launcher = DatapathLauncher(executable: "", state: state)
+    let client = DatapathClient(interface: interface, state: state)
+    let deadline = Date().addingTimeInterval(15)
+    while launcher.launchedChild(interface).exists, Date() < deadline {
+      if case .success = Result(catching: { () throws(DatapathError) in try client.status() }) {
+        return
+      }
+      usleep(50_000)
+    }
   }
 
   /// The ids of the XDP programs the kernel runs on `interface`.
@@ -166,6 +186,7 @@ struct ReliabilityTests {
           : UInt32.random(in: whole / 2...whole, using: &random))
       kill(process.processIdentifier, SIGKILL)
       process.waitUntilExit()
+      Self.awaitStartingDatapath(interface)
       let context = "round \(round) (\(arguments[0]))"
       let pending = StateDirectory().pendingRecord(interface: interface)
       if let pending, try Self.kernelPrograms(interface).first == pending.programID {
