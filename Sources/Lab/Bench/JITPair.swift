@@ -39,22 +39,13 @@ struct JITPair {
   /// frames, as the kernel's figure of the round; nil when a run stopped
   /// with an error.
   func time(_ frames: [[UInt8]], round: Int, tries: Int) -> [Double]? {
-    guard !frames.isEmpty else { return nil }
-    var sums = [0.0, 0.0]
     let clock = ContinuousClock()
-    for (index, frame) in frames.enumerated() {
-      var best = [Double.infinity, .infinity]
-      for attempt in 0..<max(tries, 1) {
-        for which in (round + index + attempt) % 2 == 0 ? [0, 1] : [1, 0] {
-          let records = calls(of: frame)
-          guard let elapsed = try? clock.measure({ try loops[which].run(records: records) })
-          else { return nil }
-          best[which] = min(best[which], elapsed.nanoseconds / Double(repetitions))
-        }
-      }
-      for which in 0..<2 { sums[which] += best[which] }
+    return PairRound.averages(frames, round: round, tries: tries) { which, frame in
+      let records = calls(of: frame)
+      guard let elapsed = try? clock.measure({ try loops[which].run(records: records) })
+      else { return nil }
+      return elapsed.nanoseconds / Double(repetitions)
     }
-    return sums.map { $0 / Double(frames.count) }
   }
 
   /// The records of one timed run on `frame`: the frame staged afresh
@@ -63,5 +54,33 @@ struct JITPair {
   /// across test runs) and its one record, `repetitions` times.
   func calls(of frame: [UInt8]) -> [UInt64] {
     [UInt64](repeating: runner.stage([frame][...])[0], count: repetitions)
+  }
+}
+
+/// The estimator ``JITPair`` and ``KernelCodePair`` share with the
+/// kernel's pass: on each frame both forms timed `tries` times, taking
+/// turns (the first alternating with the round, the frame and the try),
+/// each keeping its fastest; the round's figure per form its average
+/// over the frames.
+enum PairRound {
+  /// `time(which, frame)` is one timed try of form `which` (0 the
+  /// program, 1 the empty program) on `frame`, in ns per call; nil stops
+  /// the round without a figure.
+  static func averages(
+    _ frames: [[UInt8]], round: Int, tries: Int, time: (Int, [UInt8]) -> Double?
+  ) -> [Double]? {
+    guard !frames.isEmpty else { return nil }
+    var sums = [0.0, 0.0]
+    for (index, frame) in frames.enumerated() {
+      var best = [Double.infinity, .infinity]
+      for attempt in 0..<max(tries, 1) {
+        for which in (round + index + attempt) % 2 == 0 ? [0, 1] : [1, 0] {
+          guard let nanoseconds = time(which, frame) else { return nil }
+          best[which] = min(best[which], nanoseconds)
+        }
+      }
+      for which in 0..<2 { sums[which] += best[which] }
+    }
+    return sums.map { $0 / Double(frames.count) }
   }
 }

@@ -26,26 +26,14 @@ struct KernelCodePair {
     self.repetitions = Int(max(repetitions, 1))
   }
 
-  /// Each copy's ns per call over `frames`: per frame the faster of
-  /// `tries` tries (the copies taking turns, the first alternating with
-  /// `round` and the frame, as in the kernel's pass), each try on the
-  /// frame staged afresh, the average over the frames.
+  /// Each copy's ns per call over `frames` (``PairRound``), each try on
+  /// the frame staged afresh.
   func time(_ frames: [[UInt8]], round: Int, tries: Int) -> [Double]? {
-    guard !frames.isEmpty else { return nil }
-    var sums = [0.0, 0.0]
     let clock = ContinuousClock()
-    for (index, frame) in frames.enumerated() {
-      var best = [Double.infinity, .infinity]
-      for attempt in 0..<max(tries, 1) {
-        for which in (round + index + attempt) % 2 == 0 ? [0, 1] : [1, 0] {
-          let copy = copies[which]
-          copy.stage(frame)
-          let elapsed = clock.measure { copy.call(times: repetitions) }
-          best[which] = min(best[which], elapsed.nanoseconds / Double(repetitions))
-        }
-      }
-      for which in 0..<2 { sums[which] += best[which] }
+    return PairRound.averages(frames, round: round, tries: tries) { which, frame in
+      let copy = copies[which]
+      copy.stage(frame)
+      return clock.measure { copy.call(times: repetitions) }.nanoseconds / Double(repetitions)
     }
-    return sums.map { $0 / Double(frames.count) }
   }
 }

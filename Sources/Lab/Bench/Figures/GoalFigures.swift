@@ -16,9 +16,11 @@
 ///   the net of the kernel's own JIT code called by the same kind of
 ///   driver on the same frames in the same rounds
 ///   (`engines.kernel_code_net_ns_per_packet`): like with like, without
-///   the test-run loop; left out where a quarter of the rounds or more
-///   found that net at or below 0 (its low quartile): a program that costs
-///   no more than the empty one (xdp_tailcall_target) has no ratio.
+///   the test-run loop; left out where that net is not resolved: a
+///   quarter of its rounds or more at or below 0 (its low quartile), or
+///   its median no larger than its rounds' interquartile range (a
+///   program that costs no more than the empty one, xdp_tailcall_target,
+///   has no ratio).
 /// - `batch_speedup_direct`, `batch_speedup_retpoline`: per sample the
 ///   batch form transforms, per-packet over batch with that call style,
 ///   the median of interleaved rounds' ratios (the batching rows'
@@ -60,7 +62,9 @@ public struct GoalFigures: Encodable, Sendable, Equatable {
     jitOverKernelNet = overKernelNet(engines.jitNetNanosecondsPerPacket)
     jitGrossOverKernelNet = overKernelNet(engines.jitNanosecondsPerPacket)
     jitOverKernelCode = engines.jitNetNanosecondsPerPacket.reduce(into: [:]) { result, entry in
-      if let code = engines.kernelCodeNetRounds[entry.key], code.lowQuartile > 0 {
+      if let code = engines.kernelCodeNetRounds[entry.key], code.lowQuartile > 0,
+        code.median > code.highQuartile - code.lowQuartile
+      {
         result[entry.key] = entry.value / code.median
       }
     }
