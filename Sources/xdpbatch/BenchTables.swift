@@ -108,8 +108,11 @@ extension EngineComparison {
       kernelTimerLine,
       "JIT EMPTY: a program that only returns, called like the program in the same "
         + "driver loop; JIT NET = JIT less it; NET/NET = JIT NET over NET, GROSS/NET = JIT over NET",
+      "KCODE NET: the kernel's own JIT code copied here and called like the JIT's, less the "
+        + "kernel's empty program's code, same rounds (- where it reaches into the kernel)",
       "PROGRAM".padding(toLength: 44, withPad: " ", startingAt: 0)
-        + "   JIT ns/pkt  JIT EMPTY  JIT NET  KERNEL ns/pkt  NET ns/pkt  NET/NET  GROSS/NET",
+        + "   JIT ns/pkt  JIT EMPTY  JIT NET  KERNEL ns/pkt  NET ns/pkt  NET/NET  GROSS/NET"
+        + "  KCODE NET",
     ]
     let jitNet = jitNetNanosecondsPerPacket
     for name in jitNanosecondsPerPacket.keys.sorted() {
@@ -128,7 +131,8 @@ extension EngineComparison {
           + cell(jitNet[name], "%.1f", width: 9)
           + cell(kernelNanosecondsPerPacket[name], "%.1f", width: 15)
           + cell(net, "%.1f", width: 12) + cell(over(jitNet[name]), "%.2fx", width: 9)
-          + cell(over(jit), "%.2fx", width: 11))
+          + cell(over(jit), "%.2fx", width: 11)
+          + cell(kernelCodeNetNanosecondsPerPacket[name], "%.1f", width: 11))
     }
     return lines.joined(separator: "\n")
   }

@@ -60,7 +60,25 @@ struct GoalFiguresTests {
       Set(object.keys) == [
         "jit_over_kernel_net", "jit_gross_over_kernel_net", "batch_speedup_direct",
         "batch_speedup_retpoline", "checked_over_unchecked", "kernel_net_below_resolution",
+        "jit_over_kernel_code",
       ])
+  }
+
+  /// `jit_over_kernel_code`: the JIT's net over the net of the kernel's
+  /// own code timed in the same rounds, only where that was measured and
+  /// resolved: b's net straddles 0, c's median (0.02) is within its
+  /// rounds' interquartile range (0.04): no ratio;
+  /// `jit_over_kernel_net` stays the test run's.
+  @Test func theJITOverTheKernelsCodeUsesTheCopysNet() throws {
+    var engines = engines
+    engines.kernelCodeNetRounds = [
+      "a.o:a": RoundSpread([7, 8, 9])!, "b.o:b": RoundSpread([-0.1, 0.01, 0.2])!,
+      "c.o:c": RoundSpread([0.01, 0.02, 0.09])!,
+    ]
+    engines.jitNetRounds["c.o:c"] = RoundSpread([0.1])!
+    let goals = GoalFigures(engines: engines, batching: batching)
+    #expect(goals.jitOverKernelCode == ["a.o:a": 1.5])
+    #expect(goals.jitOverKernelNet == ["a.o:a": 1.2])
   }
 
   /// The engines table carries the JIT's empty-program figure and the net

@@ -79,6 +79,19 @@ public struct KernelNetFigure: Encodable, Sendable, Equatable {
   /// prologue and loop included) and the empty program's; nil with it.
   public var jitGross: RoundSpread?
   public var jitEmpty: RoundSpread?
+  /// Per round, the kernel's own JIT code of the program, copied into this
+  /// process (``KernelCodeCopy``) and called by a driver as the JIT's is,
+  /// on the same frames repeated the same way, less the kernel's code of
+  /// the empty program called the same way, both timed in that round
+  /// (``KernelCodePair``): the like-with-like kernel figure for
+  /// ``jitNet``. Nil when the copy cannot run (``kernelCodeRefusal``).
+  public var kernelCodeNet: RoundSpread?
+  /// The per-round figures of which ``kernelCodeNet`` is the difference.
+  public var kernelCodeGross: RoundSpread?
+  public var kernelCodeEmpty: RoundSpread?
+  /// Why the kernel's code of the program could not be copied and run
+  /// (``KernelCodeRefusal``), when it could not.
+  public var kernelCodeRefusal: String?
 
   /// Figures by one clock: the program's, the empty program's and their
   /// per-round difference.
@@ -108,7 +121,8 @@ public struct KernelNetFigure: Encodable, Sendable, Equatable {
     program: [Double], empty: [Double], timer: KernelTimer = .testRunDuration,
     statisticsProgram: [Double]? = nil, statisticsEmpty: [Double]? = nil,
     statisticsTimer: KernelTimer = .runTimeStatistics(repeat: 20_000),
-    jitProgram: [Double]? = nil, jitEmpty: [Double]? = nil
+    jitProgram: [Double]? = nil, jitEmpty: [Double]? = nil,
+    kernelCodeProgram: [Double]? = nil, kernelCodeEmpty: [Double]? = nil
   ) {
     guard let figures = ClockFigures(timer: timer, program: program, empty: empty) else {
       return nil
@@ -129,6 +143,12 @@ public struct KernelNetFigure: Encodable, Sendable, Equatable {
       jitNet = RoundSpread(jitProgram, minus: jitEmpty)
       self.jitGross = RoundSpread(jitProgram)
       self.jitEmpty = RoundSpread(jitEmpty)
+    }
+    if let kernelCodeProgram, let kernelCodeEmpty {
+      guard kernelCodeProgram.count == program.count else { return nil }
+      kernelCodeNet = RoundSpread(kernelCodeProgram, minus: kernelCodeEmpty)
+      kernelCodeGross = RoundSpread(kernelCodeProgram)
+      self.kernelCodeEmpty = RoundSpread(kernelCodeEmpty)
     }
   }
 
@@ -218,7 +238,10 @@ extension KernelBench {
   /// by the same estimator (``JITPair``: before the test runs in even
   /// rounds, after them in odd ones), so the JIT's net and the kernel's
   /// come from the same rounds, at the same CPU speed, on the same frames
-  /// repeated the same way.
+  /// repeated the same way. Beside the JIT's pair, each round times the
+  /// kernel's own code of both programs copied into this process and
+  /// called the same way (``KernelCodePair``, ``KernelNetFigure/kernelCodeNet``),
+  /// when the sample's code can run here (else the figure says why).
   public func netFigure(_ source: ProgramSource) throws(KernelBenchError) -> KernelNetFigure? {
     let spec: ProgramSpec
     do {
@@ -243,6 +266,16 @@ extension KernelBench {
     }
     let programs = [loaded.program, empty.program]
     let jit = try? JITPair(source: source, repetitions: repetitions)
+    let kernelCode: KernelCodePair?
+    var kernelCodeRefusal: String? = nil
+    do {
+      kernelCode = try KernelCodePair(
+        program: loaded.program, instructions: spec.program.instructions, empty: empty.program,
+        repetitions: repetitions)
+    } catch {
+      kernelCode = nil
+      kernelCodeRefusal = error.description
+    }
     let settings = testRunSettings
     let slices = stride(from: 0, to: frames.count, by: settings.framesPerRound).map {
       Array(frames[$0..<min($0 + settings.framesPerRound, frames.count)])
@@ -253,6 +286,7 @@ extension KernelBench {
     var averages: [[Double]] = [[], []]
     var statistics: [[Double]] = [[], []]
     var jitBest: [[Double]] = [[], []]
+    var kernelCodeBest: [[Double]] = [[], []]
     /// One pass over `slice` by `clock`: each program's average over the
     /// frames of its faster try per frame.
     func pass(_ slice: [FrameTemplate], round: Int, clock: KernelClock) throws(KernelBenchError)
@@ -294,9 +328,13 @@ extension KernelBench {
       // ones; statistics off for the first pass in even rounds, the
       // second in odd ones.
       var jitRound: [Double]? = nil
+      var kernelCodeRound: [Double]? = nil
       let slice = slices[(round + slices.count - 1) % slices.count]
       let jitFrames = slice.map(\.bytes)
-      if round % 2 == 0 { jitRound = jit?.time(jitFrames, round: round, tries: settings.tries) }
+      if round % 2 == 0 {
+        jitRound = jit?.time(jitFrames, round: round, tries: settings.tries)
+        kernelCodeRound = kernelCode?.time(jitFrames, round: round, tries: settings.tries)
+      }
       let timed: [Double]
       let counted: [Double]?
       if round % 2 == 0 {
@@ -306,90 +344,36 @@ extension KernelBench {
         counted = try statisticsPass(slice, round: round)
         timed = try pass(slice, round: round, clock: plain)
       }
-      if round % 2 == 1 { jitRound = jit?.time(jitFrames, round: round, tries: settings.tries) }
+      if round % 2 == 1 {
+        kernelCodeRound = kernelCode?.time(jitFrames, round: round, tries: settings.tries)
+        jitRound = jit?.time(jitFrames, round: round, tries: settings.tries)
+      }
       guard round > 0 else { continue }  // round 0 warms up
       for which in 0..<2 {
         averages[which].append(timed[which])
         if let counted { statistics[which].append(counted[which]) }
       }
       if let jitRound { for which in 0..<2 { jitBest[which].append(jitRound[which]) } }
+      if let kernelCodeRound {
+        for which in 0..<2 { kernelCodeBest[which].append(kernelCodeRound[which]) }
+      }
     }
     // The descriptors (and the sample's maps) close only after the rounds.
     withExtendedLifetime((loaded, empty)) {}
     let jitTimed = jitBest[0].count == averages[0].count
+    let kernelCodeTimed = kernelCodeBest[0].count == averages[0].count
     let statisticsTimed = statistics[0].count == averages[0].count
     var figure = KernelNetFigure(
       program: averages[0], empty: averages[1],
       statisticsProgram: statisticsTimed ? statistics[0] : nil,
       statisticsEmpty: statisticsTimed ? statistics[1] : nil,
       statisticsTimer: .runTimeStatistics(repeat: repetitions),
-      jitProgram: jitTimed ? jitBest[0] : nil, jitEmpty: jitTimed ? jitBest[1] : nil)
+      jitProgram: jitTimed ? jitBest[0] : nil, jitEmpty: jitTimed ? jitBest[1] : nil,
+      kernelCodeProgram: kernelCodeTimed ? kernelCodeBest[0] : nil,
+      kernelCodeEmpty: kernelCodeTimed ? kernelCodeBest[1] : nil)
     figure?.statisticsRefusal = refusal
+    figure?.kernelCodeRefusal = kernelCodeRefusal
     figure?.durationTestRunsCounted = countedElsewhere
     return figure
-  }
-}
-
-/// The engine's JIT on a sample and on the empty program, each called
-/// directly by the machine-code driver (``DispatchLoop``, as the batching
-/// table's `direct` row), timed the way the kernel's test run times a
-/// program: on one frame at a time, one record called `repetitions` times
-/// in a row (the kernel runs its program `repeat` times on one `xdp_buff`,
-/// so the program's branches see the same frame every time). What
-/// ``KernelBench/netFigure(_:)`` times in each of its rounds beside the
-/// kernel's test runs, on the same slice of frames.
-struct JITPair {
-  /// The machine both programs run in (its maps hold what the sample's
-  /// program counted).
-  let machine: Machine
-  private let runner: PacketRunner
-  private let loops: [DispatchLoop]
-  private let repetitions: Int
-
-  init(source: ProgramSource, repetitions: UInt32) throws {
-    let object = try BPFObject(contentsOf: source.objectPath)
-    let program = try object.program(named: source.programName)
-    let machine = try Machine(
-      maps: object.maps, configuration: MachineConfiguration(engine: .jit))
-    self.machine = machine
-    let single = try machine.prepare(program)
-    runner = try PacketRunner(machine: machine, program: single, form: .batch, batchSize: 1)
-    self.repetitions = Int(max(repetitions, 1))
-    let empty = try machine.prepare(KernelBench.emptyProgram)
-    loops = try [single, empty].map {
-      try DispatchLoop(machine: machine, program: $0, style: .direct)
-    }
-  }
-
-  /// Each form's ns per call over `frames`: per frame the faster of
-  /// `tries` tries (the forms taking turns, the first alternating with
-  /// `round` and the frame as in the kernel's pass), the average over the
-  /// frames, as the kernel's figure of the round; nil when a run stopped
-  /// with an error.
-  func time(_ frames: [[UInt8]], round: Int, tries: Int) -> [Double]? {
-    guard !frames.isEmpty else { return nil }
-    var sums = [0.0, 0.0]
-    let clock = ContinuousClock()
-    for (index, frame) in frames.enumerated() {
-      var best = [Double.infinity, .infinity]
-      for attempt in 0..<max(tries, 1) {
-        for which in (round + index + attempt) % 2 == 0 ? [0, 1] : [1, 0] {
-          let records = calls(of: frame)
-          guard let elapsed = try? clock.measure({ try loops[which].run(records: records) })
-          else { return nil }
-          best[which] = min(best[which], elapsed.nanoseconds / Double(repetitions))
-        }
-      }
-      for which in 0..<2 { sums[which] += best[which] }
-    }
-    return sums.map { $0 / Double(frames.count) }
-  }
-
-  /// The records of one timed run on `frame`: the frame staged afresh
-  /// (a program that writes its frame, as xdp_tx's swap does, leaves it
-  /// changed, as the kernel's repeats do within one test run but not
-  /// across test runs) and its one record, `repetitions` times.
-  func calls(of frame: [UInt8]) -> [UInt64] {
-    [UInt64](repeating: runner.stage([frame][...])[0], count: repetitions)
   }
 }

@@ -68,6 +68,17 @@ public struct EngineComparison: Encodable, Sendable {
     jitNetRounds.mapValues(\.median)
   }
 
+  /// Each sample's ``KernelNetFigure/kernelCodeNet``: the kernel's own
+  /// JIT code called by a driver like the JIT's, net of the kernel's
+  /// empty program called the same way, in the same rounds as
+  /// ``jitNetRounds``; only samples whose code could be copied.
+  public var kernelCodeNetRounds: [String: RoundSpread] = [:]
+
+  /// The median of ``kernelCodeNetRounds``.
+  public var kernelCodeNetNanosecondsPerPacket: [String: Double] {
+    kernelCodeNetRounds.mapValues(\.median)
+  }
+
   private enum CodingKeys: String, CodingKey {
     case interpreterNanosecondsPerInstruction = "interpreterNsPerInstruction"
     case jitNanosecondsPerInstruction = "jitNsPerInstruction"
@@ -80,6 +91,7 @@ public struct EngineComparison: Encodable, Sendable {
     case jitEmptyNanosecondsPerPacket = "jitEmptyNsPerPacket"
     case jitNetNanosecondsPerPacket = "jitNetNsPerPacket"
     case jitNetRounds, kernelTestRun, kernelNetBelowResolution
+    case kernelCodeNetNanosecondsPerPacket = "kernelCodeNetNsPerPacket"
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -99,6 +111,8 @@ public struct EngineComparison: Encodable, Sendable {
     try container.encode(jitNetRounds, forKey: .jitNetRounds)
     try container.encode(kernelTestRun, forKey: .kernelTestRun)
     try container.encode(kernelNetBelowResolution, forKey: .kernelNetBelowResolution)
+    try container.encode(
+      kernelCodeNetNanosecondsPerPacket, forKey: .kernelCodeNetNanosecondsPerPacket)
   }
 
   /// The loop in the interpreter (best of three), in the JIT unchecked
@@ -134,6 +148,7 @@ public struct EngineComparison: Encodable, Sendable {
       let name = "\(row.object):\(row.program)"
       kernelNanosecondsPerPacket[name] = row.kernelNanosecondsPerPacket
       kernelNetNanosecondsPerPacket[name] = row.kernelNetNanosecondsPerPacket
+      kernelCodeNetRounds[name] = row.kernelRounds?.kernelCodeNet
       if row.kernelRounds?.belowResolution == true {
         kernelNetBelowResolution = (kernelNetBelowResolution + [name]).sorted()
       }

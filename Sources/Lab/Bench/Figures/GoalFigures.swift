@@ -11,6 +11,16 @@
 /// - `jit_gross_over_kernel_net`: the JIT's gross ns per packet (call,
 ///   prologue and epilogue included) over the kernel's net: the figure
 ///   `jit_over_kernel_net` was before both sides were taken net.
+/// - `jit_over_kernel_code` (informational, not a goal): per sample whose
+///   kernel code could be copied (``KernelCodeCopy``), the JIT's net over
+///   the net of the kernel's own JIT code called by the same kind of
+///   driver on the same frames in the same rounds
+///   (`engines.kernel_code_net_ns_per_packet`): like with like, without
+///   the test-run loop; left out where that net is not resolved: a
+///   quarter of its rounds or more at or below 0 (its low quartile), or
+///   its median no larger than its rounds' interquartile range (a
+///   program that costs no more than the empty one, xdp_tailcall_target,
+///   has no ratio).
 /// - `batch_speedup_direct`, `batch_speedup_retpoline`: per sample the
 ///   batch form transforms, per-packet over batch with that call style,
 ///   the median of interleaved rounds' ratios (the batching rows'
@@ -26,6 +36,7 @@
 public struct GoalFigures: Encodable, Sendable, Equatable {
   public var jitOverKernelNet: [String: Double]
   public var jitGrossOverKernelNet: [String: Double]
+  public var jitOverKernelCode: [String: Double]
   public var batchSpeedupDirect: [String: Double]
   public var batchSpeedupRetpoline: [String: Double]
   public var checkedOverUnchecked: Double?
@@ -50,6 +61,13 @@ public struct GoalFigures: Encodable, Sendable, Equatable {
     kernelNetBelowResolution = engines.kernelNetBelowResolution
     jitOverKernelNet = overKernelNet(engines.jitNetNanosecondsPerPacket)
     jitGrossOverKernelNet = overKernelNet(engines.jitNanosecondsPerPacket)
+    jitOverKernelCode = engines.jitNetNanosecondsPerPacket.reduce(into: [:]) { result, entry in
+      if let code = engines.kernelCodeNetRounds[entry.key], code.lowQuartile > 0,
+        code.median > code.highQuartile - code.lowQuartile
+      {
+        result[entry.key] = entry.value / code.median
+      }
+    }
     func speedups(_ call: CallStyle) -> [String: Double] {
       var result: [String: Double] = [:]
       for row in batching where row.call == call.rawValue {
