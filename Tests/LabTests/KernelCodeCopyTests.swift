@@ -169,6 +169,17 @@ struct KernelCodeRefusalTests {
 
   /// Calls to the program's own functions are relinked to the copy and
   /// jumps to a return thunk become `ret`; a jump elsewhere is refused.
+  /// A kernel that tracks call depth for retbleed emits per-CPU updates
+  /// through `%gs` into every program: its code is refused, by the line
+  /// the kernel states; the other mitigations' lines are not.
+  @Test func callDepthTrackingIsRefusedByTheKernelsStatedMitigation() {
+    #expect(KernelCodeRefusal.tracksCallDepth(retbleed: "Mitigation: Stuffing\n"))
+    for line in ["Vulnerable\n", "Mitigation: Enhanced IBRS\n", "Not affected\n"] {
+      #expect(!KernelCodeRefusal.tracksCallDepth(retbleed: line), "\(line)")
+    }
+    #expect(KernelCodeRefusal.callDepthTracking.description.contains("retbleed"))
+  }
+
   @Test func relinkingMovesCallsAndTurnsThunkJumpsIntoReturns() throws {
     let thunk: UInt64 = 0xffff_ffff_8225_45b0
     func jump(from address: UInt64, at offset: Int, to target: UInt64, _ opcode: UInt8) -> [UInt8] {

@@ -70,6 +70,12 @@ public final class KernelCodeCopy {
   public init(program: LoadedProgram, instructions: [Instruction]) throws(KernelCodeRefusal) {
     if let refusal = KernelCodeRefusal.first(in: instructions) { throw refusal }
     guard let layout = Layout.running else { throw .noContextLayout }
+    // A file the kernel does not have (no such mitigation) states nothing.
+    if let retbleed = try? String(contentsOfFile: KernelCodeRefusal.retbleedPath, encoding: .utf8),
+      KernelCodeRefusal.tracksCallDepth(retbleed: retbleed)
+    {
+      throw .callDepthTracking
+    }
     let functions: [KernelFunctionCode]
     do {
       functions = try program.machineFunctions()

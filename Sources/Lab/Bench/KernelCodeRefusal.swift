@@ -27,6 +27,10 @@ public enum KernelCodeRefusal: Error, Equatable, Sendable, CustomStringConvertib
   case noContextLayout
   /// Mapping the copy failed.
   case memory(String)
+  /// The kernel tracks call depth for retbleed (`retbleed=stuff`): every
+  /// JIT-compiled program's prologue and calls update a per-CPU counter
+  /// through `%gs`, which a user-space copy cannot reach.
+  case callDepthTracking
 
   public var description: String {
     switch self {
@@ -40,6 +44,9 @@ public enum KernelCodeRefusal: Error, Equatable, Sendable, CustomStringConvertib
     case .unlinked(let what): "its code could not be relinked: \(what)"
     case .noContextLayout: "the kernel's BTF has no struct xdp_buff with data, data_end, data_meta"
     case .memory(let what): "its copy could not be mapped: \(what)"
+    case .callDepthTracking:
+      "the kernel tracks call depth for retbleed (Mitigation: Stuffing): its code updates "
+        + "per-CPU data through %gs"
     }
   }
 
@@ -123,5 +130,17 @@ public enum KernelCodeRefusal: Error, Equatable, Sendable, CustomStringConvertib
       if let name = kernelPointerFields[instruction.offset] { return .contextField(name) }
     }
     return nil
+  }
+}
+
+extension KernelCodeRefusal {
+  /// Where the kernel states its retbleed mitigation.
+  static let retbleedPath = "/sys/devices/system/cpu/vulnerabilities/retbleed"
+
+  /// Whether the kernel's stated retbleed mitigation, `retbleed`, is call
+  /// depth tracking, whose accounting the x86 JIT emits into every
+  /// program's prologue and before its calls (`sarq $5, %gs:...`).
+  static func tracksCallDepth(retbleed: String) -> Bool {
+    retbleed.contains("Mitigation: Stuffing")
   }
 }
