@@ -1,5 +1,4 @@
 import CBPF
-import Foundation
 
 /// One function of a loaded program as the kernel's JIT compiled it: the
 /// address the kernel runs it at (`jited_ksyms`) and its machine code
@@ -73,19 +72,11 @@ public enum KernelReturnThunks {
   ]
 
   /// Their addresses on the running kernel, by address; empty when
-  /// `/proc/kallsyms` is unreadable or hides addresses.
+  /// `/proc/kallsyms` is unreadable or hides addresses (``KernelSymbols``).
   public static func addresses(path: String = "/proc/kallsyms") -> [UInt64: String] {
-    guard let handle = FileHandle(forReadingAtPath: path) else { return [:] }
-    defer { try? handle.close() }
-    let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
-    var found: [UInt64: String] = [:]
-    for line in text.split(separator: "\n") {
-      let fields = line.split(separator: " ", maxSplits: 3)
-      guard fields.count >= 3, names.contains(String(fields[2])),
-        let address = UInt64(fields[0], radix: 16), address != 0
-      else { continue }
-      found[address] = String(fields[2])
-    }
-    return found
+    guard let symbols = KernelSymbols.load(path: path) else { return [:] }
+    return Dictionary(
+      names.compactMap { name in symbols.address(of: name).map { ($0, name) } },
+      uniquingKeysWith: { first, _ in first })
   }
 }

@@ -9,6 +9,7 @@ import Foundation
 public struct KernelSymbols: Sendable {
   private let base: UInt64
   private let names: [UInt64: String]
+  private let addresses: [String: UInt64]
 
   /// Reads `/proc/kallsyms` (text symbols only); `nil` when it is
   /// unreadable or hides addresses.
@@ -18,6 +19,7 @@ public struct KernelSymbols: Sendable {
     defer { try? handle.close() }
     let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
     var names: [UInt64: String] = [:]
+    var addresses: [String: UInt64] = [:]
     var base: UInt64?
     for line in text.split(separator: "\n") {
       let fields = line.split(separator: " ", maxSplits: 3)
@@ -27,9 +29,16 @@ public struct KernelSymbols: Sendable {
       let name = String(fields[2])
       if name == "__bpf_call_base" { base = address }
       if names[address] == nil { names[address] = name }
+      if addresses[name] == nil { addresses[name] = address }
     }
     guard let base else { return nil }
-    return KernelSymbols(base: base, names: names)
+    return KernelSymbols(base: base, names: names, addresses: addresses)
+  }
+
+  /// The address of the function `name` (the first listed, for a name
+  /// given twice).
+  public func address(of name: String) -> UInt64? {
+    addresses[name]
   }
 
   /// The function a translated helper call reaches, from the call's immediate.
