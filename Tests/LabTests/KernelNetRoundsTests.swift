@@ -127,7 +127,7 @@ struct KernelNetRoundsTests {
     #expect(udp[23] == 17 && tcp[20] == 6)
     let calls = pair.calls(of: tcp)
     #expect(calls.count == 300 && Set(calls).count == 1)
-    let timed = try #require(pair.time([udp, udp, tcp], round: 0, tries: 1))
+    let timed = try #require(try pair.time([udp, udp, tcp], round: 0, tries: 1))
     #expect(timed.count == 2 && timed.allSatisfy { $0 > 0 }, "\(timed)")
     let map = try #require(pair.machine.maps.first { $0.definition.name == "rxcnt" })
     func littleEndian(_ bytes: ArraySlice<UInt8>) -> UInt64 {
@@ -143,5 +143,31 @@ struct KernelNetRoundsTests {
     #expect(byProtocol[17] == 600)
     #expect(byProtocol[6] == 300)
     #expect(byProtocol.values.reduce(0, +) == 900, "\(byProtocol.filter { $0.value != 0 })")
+  }
+  /// A JIT run that stops with an error ends the round without a figure,
+  /// and the error reaches `netFigure`, which keeps it under
+  /// `jit_refusal` (a `try?` once left `jit_net` null with no reason).
+  @Test func aJITRunThatStopsEndsTheRoundAndSaysWhy() throws {
+    struct Stopped: Error {}
+    var tries = 0
+    #expect(throws: Stopped.self) {
+      _ = try PairRound.averages([[1], [2]], round: 0, tries: 2) {
+        (_, frame) throws(Stopped) -> Double in
+        tries += 1
+        if frame == [2] { throw Stopped() }
+        return 1
+      }
+    }
+    // The first frame's four tries (two per form), then the second's first.
+    #expect(tries == 5)
+    var figure = try #require(KernelNetFigure(program: [40, 41], empty: [36, 36.5]))
+    figure.jitRefusal = "a run of the engine's JIT stopped: budget"
+    var row = SampleFigures(object: "a.o", program: "a")
+    row.takeKernel(figure)
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: JSONCoding.encoder().encode(row)) as? [String: Any])
+    let rounds = try #require(object["kernel_rounds"] as? [String: Any])
+    #expect(rounds["jit_refusal"] as? String == "a run of the engine's JIT stopped: budget")
+    #expect(rounds["jit_net"] == nil || rounds["jit_net"] is NSNull)
   }
 }

@@ -36,15 +36,17 @@ struct JITPair {
   /// Each form's ns per call over `frames`: per frame the faster of
   /// `tries` tries (the forms taking turns, the first alternating with
   /// `round` and the frame as in the kernel's pass), the average over the
-  /// frames, as the kernel's figure of the round; nil when a run stopped
-  /// with an error.
-  func time(_ frames: [[UInt8]], round: Int, tries: Int) -> [Double]? {
+  /// frames, as the kernel's figure of the round.
+  ///
+  /// - Throws: the error a run stopped with (the round has no figure).
+  func time(_ frames: [[UInt8]], round: Int, tries: Int) throws(ExecutionError) -> [Double]? {
     let clock = ContinuousClock()
-    return PairRound.averages(frames, round: round, tries: tries) { which, frame in
+    return try PairRound.averages(frames, round: round, tries: tries) {
+      (which, frame) throws(ExecutionError) -> Double in
       let records = calls(of: frame)
-      guard let elapsed = try? clock.measure({ try loops[which].run(records: records) })
-      else { return nil }
-      return elapsed.nanoseconds / Double(repetitions)
+      let start = clock.now
+      try loops[which].run(records: records)
+      return (clock.now - start).nanoseconds / Double(repetitions)
     }
   }
 
@@ -64,19 +66,19 @@ struct JITPair {
 /// over the frames.
 enum PairRound {
   /// `time(which, frame)` is one timed try of form `which` (0 the
-  /// program, 1 the empty program) on `frame`, in ns per call; nil stops
-  /// the round without a figure.
-  static func averages(
-    _ frames: [[UInt8]], round: Int, tries: Int, time: (Int, [UInt8]) -> Double?
-  ) -> [Double]? {
+  /// program, 1 the empty program) on `frame`, in ns per call; an error it
+  /// throws stops the round without a figure. Nil for no frames.
+  static func averages<Failure: Error>(
+    _ frames: [[UInt8]], round: Int, tries: Int,
+    time: (Int, [UInt8]) throws(Failure) -> Double
+  ) throws(Failure) -> [Double]? {
     guard !frames.isEmpty else { return nil }
     var sums = [0.0, 0.0]
     for (index, frame) in frames.enumerated() {
       var best = [Double.infinity, .infinity]
       for attempt in 0..<max(tries, 1) {
         for which in (round + index + attempt) % 2 == 0 ? [0, 1] : [1, 0] {
-          guard let nanoseconds = time(which, frame) else { return nil }
-          best[which] = min(best[which], nanoseconds)
+          best[which] = min(best[which], try time(which, frame))
         }
       }
       for which in 0..<2 { sums[which] += best[which] }

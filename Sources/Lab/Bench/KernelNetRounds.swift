@@ -79,6 +79,10 @@ public struct KernelNetFigure: Encodable, Sendable, Equatable {
   /// prologue and loop included) and the empty program's; nil with it.
   public var jitGross: RoundSpread?
   public var jitEmpty: RoundSpread?
+  /// Why the engine's JIT has no figure: it could not prepare or compile
+  /// the program, or a run stopped with an error (then the rounds before
+  /// it are dropped too: ``jitNet`` takes only whole series).
+  public var jitRefusal: String?
   /// Per round, the kernel's own JIT code of the program, copied into this
   /// process (``KernelCodeCopy``) and called by a driver as the JIT's is,
   /// on the same frames repeated the same way, less the kernel's code of
@@ -265,7 +269,6 @@ extension KernelBench {
       throw .load(error)
     }
     let programs = [loaded.program, empty.program]
-    let jit = try? JITPair(source: source, repetitions: repetitions)
     let kernelCode: KernelCodePair?
     var kernelCodeRefusal: String? = nil
     do {
@@ -277,6 +280,24 @@ extension KernelBench {
       kernelCodeRefusal = error.description
     }
     let settings = testRunSettings
+    var jit: JITPair?
+    var jitRefusal: String? = nil
+    do {
+      jit = try JITPair(source: source, repetitions: repetitions)
+    } catch {
+      jitRefusal = "the engine's JIT cannot run it: \(error)"
+    }
+    /// The JIT's figures of one round; a run that stops with an error
+    /// ends the JIT's timing with the error as its reason.
+    func timeJIT(_ frames: [[UInt8]], round: Int) -> [Double]? {
+      do {
+        return try jit?.time(frames, round: round, tries: settings.tries)
+      } catch {
+        jit = nil
+        jitRefusal = "a run of the engine's JIT stopped: \(error)"
+        return nil
+      }
+    }
     let slices = stride(from: 0, to: frames.count, by: settings.framesPerRound).map {
       Array(frames[$0..<min($0 + settings.framesPerRound, frames.count)])
     }
@@ -332,7 +353,7 @@ extension KernelBench {
       let slice = slices[(round + slices.count - 1) % slices.count]
       let jitFrames = slice.map(\.bytes)
       if round % 2 == 0 {
-        jitRound = jit?.time(jitFrames, round: round, tries: settings.tries)
+        jitRound = timeJIT(jitFrames, round: round)
         kernelCodeRound = kernelCode?.time(jitFrames, round: round, tries: settings.tries)
       }
       let timed: [Double]
@@ -346,7 +367,7 @@ extension KernelBench {
       }
       if round % 2 == 1 {
         kernelCodeRound = kernelCode?.time(jitFrames, round: round, tries: settings.tries)
-        jitRound = jit?.time(jitFrames, round: round, tries: settings.tries)
+        jitRound = timeJIT(jitFrames, round: round)
       }
       guard round > 0 else { continue }  // round 0 warms up
       for which in 0..<2 {
@@ -373,6 +394,7 @@ extension KernelBench {
       kernelCodeEmpty: kernelCodeTimed ? kernelCodeBest[1] : nil)
     figure?.statisticsRefusal = refusal
     figure?.kernelCodeRefusal = kernelCodeRefusal
+    figure?.jitRefusal = jitRefusal
     figure?.durationTestRunsCounted = countedElsewhere
     return figure
   }
