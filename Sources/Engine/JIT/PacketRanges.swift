@@ -29,11 +29,21 @@ import BPF
 ///   (`>`, `>=`, `<`, `<=`, either operand first), on the edge where the
 ///   pointer is at most `data_end`: then `[data, data + n)` lies before
 ///   `data_end`; `>=` and `<` give n, not n + 1;
-/// - every call, tail call, atomic and legacy packet load (anything the JIT
-///   may hand to Swift, which may move the packet) forgets all packet
-///   pointers, `data_end` and the range (as `clear_all_pkt_pointers` does
-///   for helpers that change packet data); joins keep what every path
-///   agrees on and the smaller range.
+/// - every helper call, tail call, `callx`, atomic and legacy packet load
+///   (anything the JIT may hand to Swift, which may move the packet)
+///   forgets all packet pointers, `data_end` and the range (as
+///   `clear_all_pkt_pointers` does for helpers that change packet data);
+///   joins keep what every path agrees on and the smaller range;
+/// - a bpf-to-bpf call hands its callee R1 - R5 as they are (the
+///   verifier's `set_callee_state`), each packet pointer `data + n` or
+///   `data + V + n` (n >= 0) as `data` plus a variable part named by the
+///   entry and the register (``entryVariable(_:_:)``), with the range
+///   left past it, so call sites that pass different n join; a
+///   subprogram's entry is reached from its call sites only. The caller's
+///   R6 - R9 keep their pointers, and the range stands, when the callee's
+///   code and its callees' hand nothing to Swift
+///   (``calleesKeepingThePacket(slots:count:)``; the verifier keeps them
+///   unless the callee changes packet data);
 ///
 /// - a helper that writes no memory through its arguments
 ///   (``leavesTheStack(_:)``: map lookups and updates, redirects, the
@@ -44,11 +54,19 @@ import BPF
 ///   packet pointers derive from the last `data` loaded.
 ///
 /// Nothing here is trusted by itself: the program's context may not be
-/// what it claims and `data_end` may lie. At each compare that raises the
-/// range (``proofSites``), the JIT's code checks that the n bytes from the
-/// pointer's `data` lie in one region of the address space, as the
-/// interpreter would check an access of them, and continues in a copy of
-/// the program whose accesses are all checked when they do not.
+/// what it claims and `data_end` may lie. At a compare that raises the
+/// range (``proofSites``), the JIT's code checks that the region of the
+/// start's page (`data`, or `data + V`) reaches the `data_end` compared
+/// with, as the interpreter would check an access of the bytes up to it,
+/// and continues in a copy of the program whose accesses are all checked
+/// when it does not. That guard covers every later compare with the same
+/// `data_end` from the same start (``coveredSites``, no guard): on the
+/// edge that proves n bytes, `start + n <= data_end <= region end`. A
+/// guard of `data` covers `data + V` too, V >= 0. The fact lives in the
+/// state (``State/guarded``, per variable part ``State/guardedVariables``,
+/// about the `data_end` of ``State/ends``): joins keep it where every path
+/// has it; a new load of `data` or `data_end`, and whatever forgets the
+/// pointers, forgets it.
 struct PacketRanges {
   /// Per slot, the state before it; nil for a slot no path reaches.
   private(set) var before: [State?]
