@@ -1,7 +1,5 @@
 import BPF
 import KernelTestSupport
-import Rewriter
-import TestSupport
 import Testing
 
 @testable import Engine
@@ -12,13 +10,8 @@ import Testing
 /// later compare with the same `data_end`, in the callees too.
 @Suite(.sample("xdp_calls")) struct SubprogramRangeTests {
   @Test func foldBytesReadsItsBytesUncheckedAfterOneGuardInBothForms() throws {
-    let object = try BPFObject(contentsOf: PackageLayout.sample("xdp_calls"))
-    let program = try object.program(named: "xdp_calls_prog")
-    let batch = try BatchTrampoline(batchSize: 64).rewrite(program).program
-    let machine = try Machine(
-      maps: object.maps, configuration: MachineConfiguration(engine: .interpreter))
-    for (form, source) in [(Form.perPacket, program), (Form.batch, batch)] {
-      let prepared = try machine.prepare(source, form: form)
+    try BatchFormProofTests.eachForm(of: "xdp_calls", program: "xdp_calls_prog") {
+      form, prepared in
       let slots = prepared.slots
       let ranges = PacketRanges(slots: slots, count: prepared.count + 1)
       // fold_bytes: the byte loads through R1, p[0] - p[7], one per
