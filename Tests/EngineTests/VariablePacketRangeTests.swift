@@ -44,7 +44,8 @@ import Testing
     #expect(!ranges.proves(2, -1, size: 1, at: 9))
     // Bytes from data itself are not proven by a compare of data + V.
     #expect(!ranges.proves(3, 0, size: 1, at: 9))
-    #expect(ranges.proofSites[8] == PacketRanges.Site(register: 4, bytes: 20, variable: true))
+    #expect(
+      ranges.proofSites[8] == PacketRanges.Site(register: 4, bytes: 20, variable: true, end: 3))
   }
 
   @Test func anUnboundedOrWideScalarGivesNoPointer() throws {

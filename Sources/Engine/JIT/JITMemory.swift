@@ -245,10 +245,14 @@ extension JITCompiler {
   /// At a compare that raises a proven range to `bytes` from its start
   /// (``PacketRanges/proofSites``: `data`, or `data` plus a variable part),
   /// with the site's register = start + `bytes`: continues in the fully
-  /// checked copy of the body at this slot unless `[start, start + bytes)`
-  /// lies in one region of the address space, as the page table says (the
-  /// walk a checked access of those bytes makes: the region of the start's
-  /// page ends at or past start + `bytes`). `data` is a 32-bit load's
+  /// checked copy of the body at this slot unless the region of the
+  /// start's page, as the page table says, reaches the `data_end` in the
+  /// site's `end` register (the walk a checked access makes: the region of
+  /// the start's page ends at or past the access's end). On the edge that
+  /// proves the bytes, start + `bytes` is at most that `data_end`, so they
+  /// lie in the region; so do those of every later compare with the same
+  /// `data_end` from the same start, which need no guard
+  /// (``PacketRanges/coveredSites``). `data` is a 32-bit load's
   /// value (``PacketRanges``), so its page always has an entry in the
   /// table (``AddressSpace/tableEntries``; 0 past the space's pages, which
   /// sends the run to the checked copy); a start with a variable part is
@@ -271,7 +275,10 @@ extension JITCompiler {
     a.memoryForm(
       [0x8b], wide: false, reg: r.scratch.number, base: r.scratch, index: r.address, scale: 4,
       displacement: 0)
-    a.arithmetic(0x39, r.scratch, pointer, wide: true)  // the region's end against data + bytes
+    // The region's end against data_end: the n bytes lie before it on the
+    // edge that proves them, and so do those of every later compare with
+    // the same data_end from the same start (``PacketRanges/State/covers(end:variable:)``).
+    a.arithmetic(0x39, r.scratch, r.bpf(site.end), wide: true)
     a.jump(.below, to: checked)
   }
 }

@@ -53,7 +53,7 @@ struct LocalCalls {
   private static let everything: [X86Register] = [.rbx, .r13, .r14, .r15, .rbp]
 
   /// The slots reachable from `entry` by jumps and fall-through.
-  private static func code(
+  static func code(
     from entry: Int, slots: UnsafeMutablePointer<Slot>, count: Int
   ) -> [Int] {
     let reached = SlotFlow.solve(

@@ -29,11 +29,21 @@ import BPF
 ///   (`>`, `>=`, `<`, `<=`, either operand first), on the edge where the
 ///   pointer is at most `data_end`: then `[data, data + n)` lies before
 ///   `data_end`; `>=` and `<` give n, not n + 1;
-/// - every call, tail call, atomic and legacy packet load (anything the JIT
-///   may hand to Swift, which may move the packet) forgets all packet
-///   pointers, `data_end` and the range (as `clear_all_pkt_pointers` does
-///   for helpers that change packet data); joins keep what every path
-///   agrees on and the smaller range.
+/// - every helper call, tail call, `callx`, atomic and legacy packet load
+///   (anything the JIT may hand to Swift, which may move the packet)
+///   forgets all packet pointers, `data_end` and the range (as
+///   `clear_all_pkt_pointers` does for helpers that change packet data);
+///   joins keep what every path agrees on and the smaller range;
+/// - a bpf-to-bpf call hands its callee R1 - R5 as they are (the
+///   verifier's `set_callee_state`), each packet pointer `data + n` or
+///   `data + V + n` (n >= 0) as `data` plus a variable part named by the
+///   entry and the register (``entryVariable(_:_:)``), with the range
+///   left past it, so call sites that pass different n join; a
+///   subprogram's entry is reached from its call sites only. The caller's
+///   R6 - R9 keep their pointers, and the range stands, when the callee's
+///   code and its callees' hand nothing to Swift
+///   (``calleesKeepingThePacket(slots:count:)``; the verifier keeps them
+///   unless the callee changes packet data);
 ///
 /// - a helper that writes no memory through its arguments
 ///   (``leavesTheStack(_:)``: map lookups and updates, redirects, the
@@ -44,85 +54,20 @@ import BPF
 ///   packet pointers derive from the last `data` loaded.
 ///
 /// Nothing here is trusted by itself: the program's context may not be
-/// what it claims and `data_end` may lie. At each compare that raises the
-/// range (``proofSites``), the JIT's code checks that the n bytes from the
-/// pointer's `data` lie in one region of the address space, as the
-/// interpreter would check an access of them, and continues in a copy of
-/// the program whose accesses are all checked when they do not.
+/// what it claims and `data_end` may lie. At a compare that raises the
+/// range (``proofSites``), the JIT's code checks that the region of the
+/// start's page (`data`, or `data + V`) reaches the `data_end` compared
+/// with, as the interpreter would check an access of the bytes up to it,
+/// and continues in a copy of the program whose accesses are all checked
+/// when it does not. That guard covers every later compare with the same
+/// `data_end` from the same start (``coveredSites``, no guard): on the
+/// edge that proves n bytes, `start + n <= data_end <= region end`. A
+/// guard of `data` covers `data + V` too, V >= 0. The fact lives in the
+/// state (``State/guarded``, per variable part ``State/guardedVariables``,
+/// about the `data_end` of ``State/ends``): joins keep it where every path
+/// has it; a new load of `data` or `data_end`, and whatever forgets the
+/// pointers, forgets it.
 struct PacketRanges {
-  /// What a register holds.
-  enum Value: Equatable {
-    case context
-    /// `data` plus the offset.
-    case packet(Int32)
-    /// `data` plus the variable part added at slot `variable`, plus `offset`.
-    case variablePacket(variable: Int, offset: Int32)
-    case packetEnd
-    /// A number in `low...high` (within `0...limit`).
-    case scalar(low: Int64, high: Int64)
-  }
-
-  struct State: Equatable {
-    var registers: [Value?] = Array(repeating: nil, count: 10)
-    /// Bytes from `data` proven to lie before `data_end`.
-    var range: Int32 = 0
-    /// Per variable part (the slot that added it), bytes from `data` plus
-    /// it proven to lie before `data_end`.
-    var variableRanges: [Int: Int32] = [:]
-    /// Offsets from R10 of 8-byte stack slots that hold the context.
-    var spilledContext: Set<Int32> = []
-
-    /// Forgets the packet pointers and the range (a new `data`).
-    mutating func forgetPointers() {
-      for n in 0..<10 {
-        switch registers[n] {
-        case .packet, .variablePacket: registers[n] = nil
-        default: break
-        }
-      }
-      range = 0
-      variableRanges = [:]
-    }
-
-    /// Forgets the pointers with the variable part added at `slot`.
-    mutating func forgetVariable(_ slot: Int) {
-      for n in 0..<10 {
-        if case .variablePacket(slot, _) = registers[n] { registers[n] = nil }
-      }
-      variableRanges[slot] = nil
-    }
-
-    mutating func forgetPacket() {
-      for n in 0..<10 where registers[n] != .context && registers[n] != nil {
-        registers[n] = nil
-      }
-      range = 0
-      variableRanges = [:]
-    }
-
-    func meet(_ other: State) -> State {
-      var result = State()
-      for n in 0..<10 {
-        if registers[n] == other.registers[n] {
-          result.registers[n] = registers[n]
-        } else if case .scalar(let low, let high) = registers[n],
-          case .scalar(let otherLow, let otherHigh) = other.registers[n],
-          max(high, otherHigh) - min(low, otherLow) <= PacketRanges.scalarWidth
-        {
-          result.registers[n] = .scalar(low: min(low, otherLow), high: max(high, otherHigh))
-        }
-      }
-      result.range = min(range, other.range)
-      for (variable, bytes) in variableRanges {
-        if let other = other.variableRanges[variable] {
-          result.variableRanges[variable] = min(bytes, other)
-        }
-      }
-      result.spilledContext = spilledContext.intersection(other.spilledContext)
-      return result
-    }
-  }
-
   /// Per slot, the state before it; nil for a slot no path reaches.
   private(set) var before: [State?]
   /// A compare that raises a range: the register holding the packet
@@ -134,10 +79,16 @@ struct PacketRanges {
     var register: UInt8
     var bytes: Int32
     var variable = false
+    /// The register holding `data_end`, which the guard checks the
+    /// start's region against.
+    var end: UInt8 = 0
   }
 
-  /// The compares that raise a range, per slot.
+  /// The compares that raise a range and need a guard, per slot.
   private(set) var proofSites: [Int: Site] = [:]
+  /// The compares that raise a range an earlier guard covers (no guard),
+  /// per slot.
+  private(set) var coveredSites: [Int: Site] = [:]
 
   /// Packet offsets past this size are not tracked (the kernel's
   /// MAX_PACKET_OFF is 0xffff).
@@ -149,12 +100,10 @@ struct PacketRanges {
   init(slots: UnsafeMutablePointer<Slot>, count: Int) {
     var entry = State()
     entry.registers[1] = .context
-    let entries =
-      [(slot: 0, state: entry)]
-      + (0..<count).filter { slots[$0].operation == .callLocal }.map {
-        (slot: Int(slots[$0].offset), state: State())
-      }
-    before = SlotFlow.solve(count: count, entries: entries, meet: { $0.meet($1) }) {
+    let keeping = Self.calleesKeepingThePacket(slots: slots, count: count)
+    // Subprogram entries are reached from their call sites only.
+    before = SlotFlow.solve(count: count, entries: [(slot: 0, state: entry)], meet: { $0.meet($1) })
+    {
       index, state in
       var state = state
       var successors: [(slot: Int, state: State)] = []
@@ -163,6 +112,12 @@ struct PacketRanges {
       let next = index + (slot.operation == .loadImmediate64 ? 2 : 1)
       switch slot.operation.family {
       case .jump:
+        if let proven = Self.proof(slot, state),
+          !state.covers(end: proven.site.end, variable: proven.variable)
+        {
+          // The guard's check holds on both edges.
+          state.recordGuard(end: proven.site.end, variable: proven.variable)
+        }
         var (taken, fallThrough) = (state, state)
         if let proven = Self.proof(slot, state) {
           func raise(_ state: inout State) {
@@ -179,9 +134,16 @@ struct PacketRanges {
         if slot.operation != .ja { reach(next, fallThrough) }
       case .call:
         guard slot.operation != .exit else { break }
-        state.forgetPacket()
+        let callee = Int(slot.offset)
+        if slot.operation == .callLocal { reach(callee, state.entry(callee)) }
+        // R6 - R9 come back as they were (the interpreter restores them);
+        // their packet pointers stand where the callee hands nothing to
+        // Swift, which may move the packet or change the page table (the
+        // verifier keeps them unless the callee changes packet data).
+        if slot.operation != .callLocal || !keeping.contains(callee) { state.forgetPacket() }
         if !Self.leavesTheStack(slot) { state.spilledContext = [] }
         for register in 0...5 { state.registers[register] = nil }
+        state.trimEnds()
         reach(next, state)
       case .trap:
         break
@@ -198,13 +160,18 @@ struct PacketRanges {
         reach(next, state)
       default:
         Self.apply(slot, at: index, to: &state)
+        state.trimEnds()
         reach(next, state)
       }
       return successors
     }
     for index in 0..<count where slots[index].operation.family == .jump {
       if let state = before[index], let proven = Self.proof(slots[index], state) {
-        proofSites[index] = proven.site
+        if state.covers(end: proven.site.end, variable: proven.variable) {
+          coveredSites[index] = proven.site
+        } else {
+          proofSites[index] = proven.site
+        }
       }
     }
   }
@@ -220,6 +187,40 @@ struct PacketRanges {
       .redirectMap, .xdpAdjustMeta, .xdpAdjustTail, .commitRedirect,
     ]
     return helpers.contains { Int64($0.rawValue) == slot.immediate }
+  }
+
+  /// The subprogram entries whose code, and the code of every subprogram
+  /// it calls, hands nothing to Swift: no helper call, tail call,
+  /// `callx`, atomic or legacy packet load (the verifier's
+  /// `changes_pkt_data`, wider: a helper may change the page table too).
+  static func calleesKeepingThePacket(
+    slots: UnsafeMutablePointer<Slot>, count: Int
+  ) -> Set<Int> {
+    let entries = Set(
+      (0..<count).filter { slots[$0].operation == .callLocal }.map { Int(slots[$0].offset) }
+        .filter { $0 >= 0 && $0 < count })
+    var callees: [Int: Set<Int>] = [:]
+    var keeping: Set<Int> = []
+    for entry in entries {
+      var calls: Set<Int> = []
+      var keeps = true
+      for index in LocalCalls.code(from: entry, slots: slots, count: count) {
+        let slot = slots[index]
+        switch slot.operation.family {
+        case .call where slot.operation == .callLocal: calls.insert(Int(slot.offset))
+        case .call where slot.operation == .exit: break
+        case .call, .atomic, .packetLoad: keeps = false
+        default: break
+        }
+      }
+      callees[entry] = calls
+      if keeps { keeping.insert(entry) }
+    }
+    // A callee that calls one that does not keep the packet does not.
+    while let entry = keeping.first(where: { !callees[$0, default: []].isSubset(of: keeping) }) {
+      keeping.remove(entry)
+    }
+    return keeping
   }
 
   /// What `register` holds before slot `index`.
@@ -272,7 +273,8 @@ struct PacketRanges {
     }
     guard n > 0 else { return nil }
     let site = Site(
-      register: pointerFirst ? slot.dst : slot.src, bytes: n, variable: variable != nil)
+      register: pointerFirst ? slot.dst : slot.src, bytes: n, variable: variable != nil,
+      end: pointerFirst ? slot.src : slot.dst)
     // The edge on which pointer <= data_end (or <) holds.
     switch (slot.operation, pointerFirst) {
     case (.jgtX, true), (.jgeX, true): return (n, false, variable, site)  // if p > end (p >= end) goto
@@ -311,6 +313,11 @@ struct PacketRanges {
     switch slot.operation {
     case .mov64X:
       state.registers[dst] = slot.src < 10 ? state.registers[Int(slot.src)] : nil
+      if state.ends.contains(slot.src) {
+        state.ends.insert(slot.dst)
+      } else {
+        state.ends.remove(slot.dst)
+      }
     case .mov32X:
       // A scalar within 0...limit keeps its value in 32 bits.
       let source = slot.src < 10 ? state.registers[Int(slot.src)] : nil
@@ -318,7 +325,8 @@ struct PacketRanges {
     case .mov64K, .mov32K:
       // mov32 zero-extends: a negative immediate is no small number.
       state.registers[dst] =
-        (0...limit).contains(slot.immediate) ? .scalar(low: slot.immediate, high: slot.immediate) : nil
+        (0...limit).contains(slot.immediate)
+        ? .scalar(low: slot.immediate, high: slot.immediate) : nil
     case .add64K, .sub64K:
       let step = slot.operation == .add64K ? slot.immediate : -slot.immediate
       switch state.registers[dst] {
@@ -351,7 +359,12 @@ struct PacketRanges {
       if fromContext && slot.offset == Int32(layout.data) { state.forgetPointers() }
       switch slot.offset {
       case Int32(layout.data) where fromContext: state.registers[dst] = .packet(0)
-      case Int32(layout.dataEnd) where fromContext: state.registers[dst] = .packetEnd
+      case Int32(layout.dataEnd) where fromContext:
+        // A new data_end: the guards' facts were about the old one.
+        state.registers[dst] = .packetEnd
+        state.ends = [slot.dst]
+        state.guarded = false
+        state.guardedVariables = []
       default: state.registers[dst] = nil
       }
     default:
