@@ -15,7 +15,7 @@ struct JITCompiler {
   var leaders: [Bool]
   /// The slots a jump or a call may enter: where the proven copy starts a
   /// basic block (its other leaders are only where code may leave for
-  /// the checked copy, through a ``CopyExit`` that counts for it).
+  /// the checked copy, through a ``copyExit(_:)`` that counts for it).
   var targets: [Bool]
   /// Where the count must be exact and which jumps are cold (``CountingPlan``).
   let counting: CountingPlan
