@@ -5,8 +5,8 @@
 /// calling convention, bpf-to-bpf calls are native calls. Unlike the
 /// kernel's JIT, nothing is trusted: every load and store not proven inside
 /// the current stack frame (``StackPointers``) is checked against the engine's address space, and
-/// instructions are counted per basic block so the instruction budget, the
-/// instruction count and every error match the interpreter's.
+/// instructions are counted (``CountingPlan``) so the instruction budget,
+/// the instruction count and every error match the interpreter's.
 struct JITCompiler {
   var a = X86Assembler()
   let slots: UnsafeMutablePointer<Slot>
@@ -15,10 +15,20 @@ struct JITCompiler {
   var leaders: [Bool]
   /// The slots a jump or a call may enter: where the proven copy starts a
   /// basic block (its other leaders are only where code may leave for
-  /// the checked copy, through a ``CopyExit`` that counts for it).
+  /// the checked copy, through a ``copyExit(_:)`` that counts for it).
   var targets: [Bool]
-  /// The proven copy's exits to the checked copy (``copyExit(_:)``).
-  var copyExits: [CopyExit] = []
+  /// Where the count must be exact and which jumps are cold (``CountingPlan``).
+  let counting: CountingPlan
+  /// Per basic block entry (a slot's label in one copy), the lag the
+  /// counter has there (``enter(_:at:)``).
+  var entryLags: [CodeLabel: Int] = [:]
+  /// Per entry no jump fixed yet, the lag of the first ``Edge`` to it.
+  var firstEdgeLags: [CodeLabel: Int] = [:]
+  /// Cold jumps' taken edges and the exits to the checked copy
+  /// (``emitEdges()``).
+  var edges: [Edge] = []
+  /// Whether the code emitted last may run on into the next slot.
+  var fallsThrough = true
   /// Registers known to point into the current stack frame.
   let stackPointers: StackPointers
   /// Packet pointers and the ranges the program proves (``PacketRanges``).
@@ -62,7 +72,8 @@ struct JITCompiler {
     /// is written).
     case host(of: UInt8)
   }
-  /// Instructions executed since the counter register was last updated.
+  /// Instructions executed that the counter register does not hold yet
+  /// (its lag, ``CountingPlan``).
   var pending = 0
   var stubs: [FaultStub] = []
   var epilogue = CodeLabel(id: 0)
@@ -101,6 +112,7 @@ struct JITCompiler {
     saved = CalleeSaved(
       slots: slots, count: slotCount, usesTailCalls: program.usesTailCalls)
     localCalls = LocalCalls(slots: slots, count: slotCount)
+    counting = CountingPlan(slots: slots, count: slotCount)
     // A proof's check may leave for the checked copy's slot: both copies
     // count instructions from there.
     for index in packetRanges.proofSites.keys { leaders[index] = true }
@@ -171,7 +183,7 @@ struct JITCompiler {
     if copies == 2 {
       slotLabels = checkedLabels
       provenBody = false
-      pending = 0
+      (pending, fallsThrough) = (0, false)
       emitBody()
     }
     // Epilogue: publish the count, restore the caller's registers: those
@@ -192,7 +204,7 @@ struct JITCompiler {
     }
     emitWindowMisses()
     emitPacketRoutines()
-    for exit in copyExits { emit(exit) }
+    emitEdges()
     for stub in stubs { emit(stub) }
     return body
   }
@@ -215,7 +227,7 @@ struct JITCompiler {
     arenaInAddress = false
     while index < slotCount {
       if provenBody ? targets[index] : leaders[index] {
-        flush()
+        enter(slotLabels[index], at: index)
         checkedSpans = CheckedSpans()
         arenaInAddress = false
       }
@@ -231,6 +243,7 @@ struct JITCompiler {
         arenaInAddress = false
       }
       emit(slot, at: index)
+      fallsThrough = slot.operation != .ja && slot.operation != .exit && slot.operation != .trap
       checkedSpans.forget(after: slot)
       if Self.mayWriteAddress(slot) { arenaInAddress = false }
       if slot.operation == .loadImmediate64, index + 1 < slotCount {
@@ -257,39 +270,6 @@ struct JITCompiler {
     }
   }
 
-  /// Adds the pending instruction count to the counter register.
-  mutating func flush() {
-    if pending > 0 {
-      a.arithmetic(digit: 0, JITRegisters.counter, immediate: Int32(pending), wide: true)
-    }
-    pending = 0
-  }
-
-  /// A jump from the proven copy to the checked copy's slot `index`,
-  /// which counts from that slot on: the exit adds what the proven copy
-  /// ran since its last count before the slot.
-  struct CopyExit {
-    var label: CodeLabel
-    var index: Int
-    var pending: Int
-  }
-
-  /// A label that leaves the proven copy, at slot `index` (whose own
-  /// instruction is in ``pending``), for the checked copy's slot `index`.
-  mutating func copyExit(_ index: Int) -> CodeLabel {
-    let label = a.makeLabel()
-    copyExits.append(CopyExit(label: label, index: index, pending: pending - 1))
-    return label
-  }
-
-  private mutating func emit(_ exit: CopyExit) {
-    a.bind(exit.label)
-    if exit.pending > 0 {
-      a.arithmetic(digit: 0, JITRegisters.counter, immediate: Int32(exit.pending), wide: true)
-    }
-    a.jump(to: checkedLabels[exit.index])
-  }
-
   /// A label for an out-of-line exit with `status` at instruction `index`.
   mutating func stub(
     _ status: JITContext.Status, _ index: Int, size: Int = 0, write: Bool = false
@@ -304,7 +284,7 @@ struct JITCompiler {
   private mutating func emit(_ stub: FaultStub) {
     let r = JITRegisters.self
     a.bind(stub.label)
-    if stub.pending > 0 {
+    if stub.pending != 0 {
       a.arithmetic(digit: 0, r.counter, immediate: Int32(stub.pending), wide: true)
     }
     a.store(immediate: Int32(stub.index), r.context, JITContext.faultIndex)

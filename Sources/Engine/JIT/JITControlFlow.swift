@@ -1,23 +1,36 @@
 /// Jumps, calls (helpers, `callx`, bpf-to-bpf, tail calls) and `exit`.
 extension JITCompiler {
+  /// A forward jump brings its target's lag (``enter(_:at:)``), a cold
+  /// one through an ``Edge`` (the fall-through keeps its lag); a backward
+  /// jump checks the budget, with the count exact, only when taken.
   mutating func emitJump(_ s: Slot, at index: Int) {
     let target = Int(s.offset)
+    let label = slotLabels[target]
+    if target > index {
+      if s.operation != .ja, counting.coldJumps.contains(index) {
+        let taken = edge(to: label, lag: pending)
+        a.jump(compare(s), to: taken)
+        return
+      }
+      flush(to: entryLag(label, at: target))
+      if s.operation == .ja {
+        a.jump(to: label)
+      } else {
+        a.jump(compare(s), to: label)
+      }
+      return
+    }
     flush()
     guard s.operation != .ja else {
-      if target <= index { checkBudget(index) }
-      a.jump(to: slotLabels[target])
+      checkBudget(index)
+      a.jump(to: label)
       return
     }
     let condition = compare(s)
-    if target > index {
-      a.jump(condition, to: slotLabels[target])
-      return
-    }
-    // A backward branch checks the budget only when taken.
     let skip = a.makeLabel()
     a.jump(condition.inverse, to: skip)
     checkBudget(index)
-    a.jump(to: slotLabels[target])
+    a.jump(to: label)
     a.bind(skip)
   }
 

@@ -193,7 +193,7 @@ struct RecordCursors {
 
 extension JITCompiler {
   /// At a ``RecordCursors/guardSites`` slot: continues in the fully checked
-  /// copy of the body at this slot (through a ``CopyExit``) unless `[first, end)` is not empty and
+  /// copy of the body at this slot (through a ``JITCompiler/copyExit(_:)``) unless `[first, end)` is not empty and
   /// lies in one region of the address space (the region of `first`'s
   /// page ends at or past `end`, as the walk of a checked access of those
   /// bytes would find). `first` may be any 64-bit value, so its page is

@@ -59,6 +59,14 @@ struct X86Assembler {
   /// Binds `label` to the current position.
   mutating func bind(_ label: CodeLabel) { labelPositions[label.id] = bytes.count }
 
+  /// Binds `label` to where `other` is bound.
+  mutating func bind(_ label: CodeLabel, to other: CodeLabel) {
+    guard let position = labelPositions[other.id] else {
+      preconditionFailure("label \(other.id) is not bound")
+    }
+    labelPositions[label.id] = position
+  }
+
   /// The bound position of `label`.
   func position(of label: CodeLabel) -> Int? { labelPositions[label.id] }
 
