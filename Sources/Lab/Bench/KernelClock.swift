@@ -12,7 +12,7 @@ import Kernel
 ///   `repeat` runs: the per-run figure steps by 1/`repeat` ns, and the
 ///   clock's phase against the nanosecond dithers each run's rounding.
 ///   The two clock reads around each run change what the program costs
-///   (the README's "kernel's own run-time statistics"): a second figure,
+///   (docs/MEASUREMENTS.md, "kernel's own run-time statistics"): a second figure,
 ///   not the goal's.
 /// - `test_run_duration`: `BPF_PROG_TEST_RUN`'s `duration`, the whole
 ///   test-run loop's time divided by `repeat` and truncated to whole
