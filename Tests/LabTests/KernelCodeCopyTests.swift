@@ -120,10 +120,7 @@ struct KernelCodeRefusalTests {
       try JSONSerialization.jsonObject(with: JSONCoding.encoder().encode(row)) as? [String: Any])
     let rounds = try #require(object["kernel_rounds"] as? [String: Any])
     #expect((rounds["kernel_code_net"] as? [String: Any])?["median"] as? Double == 8)
-    var engines = EngineComparison(
-      interpreterNanosecondsPerInstruction: 2, jitNanosecondsPerInstruction: 0.1,
-      jitCheckedNanosecondsPerInstruction: 0.15, kernelNanosecondsPerPacket: [:],
-      kernelNetNanosecondsPerPacket: [:], testRunLoopNanoseconds: nil, jitNanosecondsPerPacket: [:])
+    var engines = KernelNetRoundsTests.noSamples
     engines.take(samples: [row], batching: [])
     #expect(engines.kernelCodeNetNanosecondsPerPacket == ["a.o:a": 8])
     // Refused: no figure, the reason under `kernel_code_refusal`.
