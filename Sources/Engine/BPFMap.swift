@@ -36,6 +36,8 @@ public final class BPFMap {
   let programs: ProgramSlots
   /// The entries of an LPM_TRIE (BPFMap+PrefixTrie.swift).
   var trie: PrefixTrie?
+  /// Sparse arrays: what `redirect_map` reads, by key (``RedirectSlots``).
+  let redirects: RedirectSlots?
 
   enum Kind { case array, sparseArray, hash, programArray, prefixTrie }
 
@@ -95,6 +97,15 @@ public final class BPFMap {
       throw .addressSpace(error)
     }
     if kind == .prefixTrie { trie = PrefixTrie(keySize: Int(definition.keySize)) }
+    if kind == .sparseArray {
+      guard let slots = RedirectSlots(entries: entries) else {
+        throw .addressSpace(
+          .exhausted(requested: entries * RedirectSlots.keyBytes, name: "\(name) redirects"))
+      }
+      redirects = slots
+    } else {
+      redirects = nil
+    }
     keyTable =
       kind == .hash || kind == .sparseArray
       ? MapKeyTable(keySize: Int(definition.keySize), seed: .random(in: 0 ... .max)) : nil
@@ -161,8 +172,10 @@ public final class BPFMap {
       if command == 1 { return -Errno.exists }
       slot = index
     case .sparseArray:
-      guard Self.index(key) < Int(definition.maxEntries) else { return -Errno.tooBig }
+      let index = Self.index(key)
+      guard index < Int(definition.maxEntries) else { return -Errno.tooBig }
       if command == 1 { return -Errno.exists }
+      try commitRedirectSlot(index)
       if let existing = keyTable!.slot(of: key) {
         slot = existing
       } else {
@@ -194,7 +207,23 @@ public final class BPFMap {
     for cpu in 0..<processors where processor == nil || processor == cpu {
       space.write(value, at: valueAddress(slot: slot, processor: cpu))
     }
+    if let redirects {
+      let index = Self.index(key)
+      redirects.store(redirectWords(key: UInt32(index), value: value), at: index)
+    }
     return 0
+  }
+
+  /// Charges the page of ``redirects`` that holds `key`'s words, once.
+  private func commitRedirectSlot(_ key: Int) throws(AddressSpaceError) {
+    guard let redirects, !redirects.isCommitted(key) else { return }
+    do {
+      try space.budget.charge(AddressSpace.pageSize, for: "map \(definition.name)")
+    } catch {
+      throw .budget(error)
+    }
+    bookkeepingCharged += AddressSpace.pageSize
+    redirects.commit(key)
   }
 
   /// A free slot: a freed one, else a new one (growing the reachable
@@ -259,6 +288,7 @@ public final class BPFMap {
         return kind == .hash ? -Errno.notFound : 0
       }
       if isLRU { keyTable!.unlink(slot) }
+      redirects?.store(.none, at: Self.index(key))
       keyBySlot[slot] = nil
       freeSlots.append(slot)
       space.write(

@@ -232,22 +232,23 @@ extension Machine {
         index: index, helper: id, reason: "map \(map.definition.name) (\(type)) cannot redirect")
     }
     guard flags & ~(actionMask | flagMask) == 0 else { return 0 }
-    let slot = map.slot(for: BPFMap.key(key))
     if flags & broadcast != 0 {
       pendingRedirect = .broadcast(map: map.index, excludingIngress: flags & excludeIngress != 0)
       return Helpers.redirectVerdict
     }
-    guard let slot else {
+    // DEVMAP, CPUMAP, XSKMAP: the map's redirect table, as the JIT reads it.
+    if let redirects = map.redirects {
+      let words = redirects[key]
+      pendingRedirect = words.target
+      return words.kind == 0 ? flags & actionMask : Helpers.redirectVerdict
+    }
+    // DEVMAP_HASH: the entry's value holds the interface.
+    guard let slot = map.slot(for: BPFMap.key(key)) else {
       pendingRedirect = nil
       return flags & actionMask
     }
-    switch type {
-    case .cpumap: pendingRedirect = .processor(map: map.index, cpu: key)
-    case .xskmap: pendingRedirect = .socket(map: map.index, queue: key)
-    default:
-      let interface = addressSpace.readWord(map.valueAddress(slot: slot, processor: 0)) ?? 0
-      pendingRedirect = .device(map: map.index, key: key, interface: interface)
-    }
+    let interface = addressSpace.readWord(map.valueAddress(slot: slot, processor: 0)) ?? 0
+    pendingRedirect = .device(map: map.index, key: key, interface: interface)
     return Helpers.redirectVerdict
   }
 }

@@ -19,7 +19,8 @@ struct MapDescriptor {
   var redirectKind: UInt64 = 0
   /// Maps `redirect_map` takes: the flags it accepts.
   var redirectFlags: UInt64 = 0
-  var unused: UInt64 = 0
+  /// DEVMAP, CPUMAP, XSKMAP: the host address of their ``RedirectSlots``.
+  var redirects: UInt64 = 0
 
   /// An ARRAY or PERCPU_ARRAY (values at fixed addresses, also when they
   /// are the kernel's mmapped pages).
@@ -87,7 +88,7 @@ extension JITCompiler {
       emitKeyedLookup(slow: slow, done: done)
       return .withFallback
     case HelperFunction.redirectMap.rawValue:
-      emitRedirectMap(slow: slow, done: done)
+      emitRedirectMap(index, slow: slow, done: done)
       return .withFallback
     case HelperFunction.xdpLoadBytes.rawValue, HelperFunction.xdpStoreBytes.rawValue,
       HelperFunction.checksumDiff.rawValue, HelperFunction.xdpAdjustHead.rawValue,

@@ -25,6 +25,7 @@ extension MapDescriptor {
     entryBytes = UInt64(map.stride * map.processors)
     base = map.valueAddress(slot: 0, processor: processor)
     table = UInt64(UInt(bitPattern: keys.header))
+    redirects = map.redirects?.address ?? 0
     let actions: UInt64 = 3
     let broadcast: UInt64 = 1 << 3
     let excludeIngress: UInt64 = 1 << 4
@@ -238,11 +239,31 @@ extension JITCompiler {
   /// `redirect_map(map, key, flags)` as ``Machine`` does it
   /// (`__bpf_xdp_redirect_map`): flags outside the map's set return 0,
   /// a miss clears the pending redirect and returns the flags' low two
-  /// bits, a hit sets it (a DEVMAP entry's interface read from its
-  /// value) and returns XDP_REDIRECT. `BPF_F_BROADCAST` goes to Swift.
-  mutating func emitRedirectMap(slow: CodeLabel, done: CodeLabel) {
+  /// bits, a hit sets it and returns XDP_REDIRECT. `BPF_F_BROADCAST`
+  /// goes to Swift. DEVMAP, CPUMAP and XSKMAP are read as the kernel
+  /// reads them, a bound check and one load of the key's
+  /// ``RedirectSlots`` words; where R1 is one such map's handle on every
+  /// path (``MapValuePointers``), the flags it takes are known when
+  /// compiling and the code checks no handle, kind or flags word. A
+  /// DEVMAP_HASH entry is found by the key probe, its interface read from
+  /// its value.
+  mutating func emitRedirectMap(_ index: Int, slow: CodeLabel, done: CodeLabel) {
     let r = JITRegisters.self
-    let pending = JITContext.pendingRedirect
+    let broadcast: Int32 = 1 << 3
+    if let handle = mapValues.handle(in: 1, at: index),
+      let accepted = mapValues.redirectFlags[handle]
+    {
+      descriptor(of: r.bpf(1))
+      a.move(.rax, immediate: 0)
+      a.test(r.bpf(3), immediate: Int32(truncatingIfNeeded: ~accepted), wide: true)
+      a.jump(.notEqual, to: done)
+      if accepted & UInt64(broadcast) != 0 {
+        a.test(r.bpf(3), immediate: broadcast, wide: true)
+        a.jump(.notEqual, to: slow)
+      }
+      emitIndexedRedirect(done: done)
+      return
+    }
     mapDescriptor(of: r.bpf(1), slow: slow)
     a.compare(memory: r.scratch, 0, immediate: Int32(MapDescriptor.inlineKeyed))
     a.jump(.notEqual, to: slow)
@@ -254,10 +275,52 @@ extension JITCompiler {
     a.move(.rax, immediate: 0)
     a.test(r.address, r.bpf(3), wide: true)
     a.jump(.notEqual, to: done)
-    a.test(r.bpf(3), immediate: 1 << 3, wide: true)
+    a.test(r.bpf(3), immediate: broadcast, wide: true)
     a.jump(.notEqual, to: slow)
+    let keyed = a.makeLabel()
+    a.compare(memory: r.scratch, 56, immediate: 0)
+    a.jump(.equal, to: keyed)
+    emitIndexedRedirect(done: done)
+    a.bind(keyed)
+    emitProbedRedirect(done: done)
+  }
+
+  /// The redirect through the ``RedirectSlots`` of the map whose
+  /// descriptor is in R10: key (R2's low half) past `max_entries` or an
+  /// empty slot misses, else the slot's words become the pending redirect.
+  /// Keeps R1-R5; clobbers R11.
+  private mutating func emitIndexedRedirect(done: CodeLabel) {
+    let r = JITRegisters.self
+    let pending = JITContext.pendingRedirect
+    let miss = a.makeLabel()
+    a.move(.rax, r.bpf(2), wide: false)
+    a.compare(.rax, memory: r.scratch, 8)
+    a.jump(.aboveOrEqual, to: miss)
+    a.shift(digit: 4, .rax, by: 4, wide: true)
+    a.add(.rax, memory: r.scratch, 56)
+    a.load(r.address, .rax, 0)
+    a.test(r.address, r.address, wide: false)
+    a.jump(.equal, to: miss)
+    a.store(r.address, r.context, pending)
+    a.load(r.address, .rax, 8)
+    a.store(r.address, r.context, pending + 8)
+    a.move(.rax, immediate: Helpers.redirectVerdict)
+    a.jump(to: done)
+    a.bind(miss)
+    a.store(immediate: 0, r.context, pending)
+    a.store(immediate: 0, r.context, pending + 8)
+    a.move(.rax, r.bpf(3))
+    a.arithmetic(digit: 4, .rax, immediate: 3, wide: true)
+    a.jump(to: done)
+  }
+
+  /// The redirect through a DEVMAP_HASH whose descriptor is in R10, by
+  /// the key probe (``emitKeyProbe(hit:miss:)``).
+  private mutating func emitProbedRedirect(done: CodeLabel) {
+    let r = JITRegisters.self
+    let pending = JITContext.pendingRedirect
     // The key, 4 bytes on the native stack, where the probe reads it.
-    let (hit, miss, store, exit) = (a.makeLabel(), a.makeLabel(), a.makeLabel(), a.makeLabel())
+    let (hit, miss, exit) = (a.makeLabel(), a.makeLabel(), a.makeLabel())
     saveArguments()
     a.push(.rsi)
     a.move(.rdi, r.scratch)
@@ -268,11 +331,9 @@ extension JITCompiler {
     a.move(.rsi, .rsp)
     emitKeyProbe(hit: hit, miss: miss)
     a.bind(hit)
-    // Words: kind | map << 32, then key | value << 32.
-    let other = a.makeLabel()
+    // Words: kind | map << 32, then key | value << 32, the value the
+    // interface in the entry's value.
     a.load(.rdx, .rdi, 40)
-    a.compare(memory: .rdi, 40, immediate: Int32(RedirectWords.Kind.device.rawValue))
-    a.jump(.notEqual, to: other)
     a.memoryForm(
       [0x0f, 0xaf], wide: true, reg: X86Register.rax.number, base: .rdi,
       displacement: 16)
@@ -280,11 +341,6 @@ extension JITCompiler {
     a.add(.rax, memory: r.context, JITContext.arena)
     a.memoryForm([0x8b], wide: false, reg: X86Register.rcx.number, base: .rax, displacement: 0)
     a.memoryForm([0x8b], wide: false, reg: X86Register.rax.number, base: .rsp, displacement: 0)
-    a.jump(to: store)
-    a.bind(other)
-    a.memoryForm([0x8b], wide: false, reg: X86Register.rcx.number, base: .rsp, displacement: 0)
-    a.move(.rax, immediate: 0)
-    a.bind(store)
     a.shift(digit: 4, .rcx, by: 32, wide: true)
     a.arithmetic(0x09, .rcx, .rax, wide: true)
     a.store(.rcx, r.context, pending + 8)

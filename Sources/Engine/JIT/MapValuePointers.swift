@@ -1,14 +1,16 @@
 import BPF
 
-/// Which registers point into an array map's value, and at what offset in
-/// it, before each slot: the part of the kernel verifier's
+/// Which registers hold a map's handle, and which point into an array
+/// map's value, and at what offset in it, before each slot: the part of the kernel verifier's
 /// `PTR_TO_MAP_VALUE` tracking (`check_map_access` in
 /// kernel/bpf/verifier.c) that lets the JIT leave an access within the
 /// value unchecked, stricter than the verifier:
 ///
 /// - a map is known only by its handle loaded as a 64-bit immediate
-///   (`r1 = map ll`) and copied by `r = r'`, and only when its values lie
-///   in one region by construction (``Storage``: an ARRAY or
+///   (`r1 = map ll`) and copied by `r = r'`, and only when it is an
+///   array-indexed redirect map (DEVMAP, CPUMAP, XSKMAP: `redirect_map`
+///   on it reads its ``RedirectSlots``, and no value is tracked) or when
+///   its values lie in one region by construction (``Storage``: an ARRAY or
 ///   PERCPU_ARRAY whose every value, for the machine's processor, lies in
 ///   the reachable part of the one region that holds the first, checked
 ///   when compiling; a hash map of any flavour, whose slot's values are
@@ -45,6 +47,9 @@ struct MapValuePointers {
     var valueSizes: [UInt64: Int32] = [:]
     /// The handles of those that are arrays (``MapDescriptor/inlineArray``).
     var arrays: Set<UInt64> = []
+    /// DEVMAP, CPUMAP and XSKMAP by handle: the flags `redirect_map` on
+    /// them takes (their values are not tracked: a lookup's R0 is unknown).
+    var redirectFlags: [UInt64: UInt64] = [:]
 
     /// The array maps of `maps` whose every value for `processor` lies
     /// in the reachable part of the region holding the first value.
@@ -56,6 +61,10 @@ struct MapValuePointers {
           continue
         }
         let descriptor = MapDescriptor(map, processor: processor)
+        if descriptor.redirects != 0, descriptor.redirectKind != 0 {
+          redirectFlags[Machine.mapHandle(index)] = descriptor.redirectFlags
+          continue
+        }
         guard descriptor.kind == MapDescriptor.inlineArray, descriptor.entries > 0,
           let region = space.region(containing: descriptor.base)
         else { continue }
@@ -81,9 +90,12 @@ struct MapValuePointers {
 
   /// ``Storage/arrays``.
   let arrays: Set<UInt64>
+  /// ``Storage/redirectFlags``.
+  let redirectFlags: [UInt64: UInt64]
 
   init(slots: UnsafeMutablePointer<Slot>, count: Int, storage: Storage) {
     arrays = storage.arrays
+    redirectFlags = storage.redirectFlags
     before = SlotFlow.solveRegisters(slots: slots, count: count) {
       _, slot, next, state, reach in
       var state = state
@@ -146,7 +158,8 @@ struct MapValuePointers {
     case .loadImmediate64:
       guard dst < 10 else { return }
       let handle = UInt64(bitPattern: slot.immediate)
-      state[dst] = storage.valueSizes[handle] != nil ? .map(handle) : nil
+      let known = storage.valueSizes[handle] != nil || storage.redirectFlags[handle] != nil
+      state[dst] = known ? .map(handle) : nil
     case .mov64X:
       guard dst < 10 else { return }
       state[dst] = slot.src < 10 ? state[Int(slot.src)] : nil
