@@ -17,6 +17,9 @@ public final class PreparedProgram {
   let slots: UnsafeMutablePointer<Slot>
   /// The JIT's code for this program, compiled on its first JIT run.
   var compiled: CompiledProgram?
+  /// Its code without the frame proof, for tail calls taken deeper than
+  /// frame 0, compiled on the first such call (``FrameDepths``).
+  var compiledBelowFrameZero: CompiledProgram?
   /// The entry of ``compiled`` (a plain function pointer: reading it
   /// retains nothing).
   var entry: CompiledProgram.Entry?

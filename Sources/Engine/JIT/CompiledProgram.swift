@@ -9,13 +9,17 @@ final class CompiledProgram {
   /// The code's bytes (position-independent: internal jumps are relative,
   /// callbacks absolute), handed out as ``NativeCode``.
   let bytes: [UInt8]
+  /// Whether the code relies on the compile-time proof of call depth,
+  /// which holds only for runs of its body from frame 0 (``FrameDepths``).
+  let framesProven: Bool
 
   /// The C signature of the code: the context block, R1 and R2 in, R0
   /// out (R1 in a register, as the kernel's dispatcher hands over the
   /// context: no store and reload on the path to the first access).
   typealias Entry = @convention(c) (UnsafeMutableRawPointer, UInt64, UInt64) -> UInt64
 
-  init(memory: ExecutableMemory, bodyOffset: Int, bytes: [UInt8]) {
+  init(memory: ExecutableMemory, bodyOffset: Int, bytes: [UInt8], framesProven: Bool) {
+    self.framesProven = framesProven
     self.memory = memory
     self.bytes = bytes
     self.bodyOffset = bodyOffset

@@ -40,7 +40,16 @@ enum JITBridge {
       }
       // Later tail calls to it jump there without coming back here.
       machine.map(handle: machine.registers[2])?.programs.published(target)
-      return UInt64(UInt(bitPattern: code.body))
+      guard machine.jit[JITContext.depth] != 0 else { return UInt64(UInt(bitPattern: code.body)) }
+      // Deeper than frame 0: code that counts the depth (``FrameDepths``).
+      guard let deeper = machine.codeBelowFrameZero(for: target, code) else {
+        machine.jit.fail(
+          .helperFault(
+            index: Int(index), helper: HelperFunction.tailCall.rawValue,
+            reason: "target \(target.name) could not be compiled"))
+        return 0
+      }
+      return UInt64(UInt(bitPattern: deeper.body))
     } catch {
       machine.jit.fail(error)
       return 0

@@ -100,7 +100,10 @@ struct JITCompiler {
     var write = false
   }
 
-  init(_ program: PreparedProgram, storage: MapValuePointers.Storage = .init()) {
+  init(
+    _ program: PreparedProgram, storage: MapValuePointers.Storage = .init(),
+    provingFrames: Bool = true
+  ) {
     slots = program.slots
     slotCount = program.count + 1
     leaders = Array(repeating: false, count: slotCount)
@@ -111,7 +114,7 @@ struct JITCompiler {
     records = RecordCursors(slots: slots, count: slotCount)
     saved = CalleeSaved(
       slots: slots, count: slotCount, usesTailCalls: program.usesTailCalls)
-    localCalls = LocalCalls(slots: slots, count: slotCount)
+    localCalls = LocalCalls(slots: slots, count: slotCount, provingFrames: provingFrames)
     counting = CountingPlan(slots: slots, count: slotCount)
     // A proof's check may leave for the checked copy's slot: both copies
     // count instructions from there.
@@ -134,16 +137,21 @@ struct JITCompiler {
   }
 
   /// The code and the offset of the body (where tail calls enter).
+  /// `provingFrames: false` gives code that counts the call depth, for
+  /// tail calls taken deeper than frame 0 (``FrameDepths``).
   static func compile(
-    _ program: PreparedProgram, storage: MapValuePointers.Storage = .init()
+    _ program: PreparedProgram, storage: MapValuePointers.Storage = .init(),
+    provingFrames: Bool = true
   ) throws(JITError) -> CompiledProgram {
     #if arch(x86_64)
-      var compiler = JITCompiler(program, storage: storage)
+      var compiler = JITCompiler(program, storage: storage, provingFrames: provingFrames)
       let body = compiler.emitProgram()
       guard let code = compiler.a.finish() else {
         throw .unresolvedLabel(program: program.name)
       }
-      return CompiledProgram(memory: try ExecutableMemory(code), bodyOffset: body, bytes: code)
+      return CompiledProgram(
+        memory: try ExecutableMemory(code), bodyOffset: body, bytes: code,
+        framesProven: compiler.localCalls.frameDepths != nil)
     #else
       throw .unsupportedArchitecture
     #endif

@@ -72,6 +72,12 @@ extension JITCompiler {
     flush()
     switch s.operation {
     case .exit:
+      if let depth = localCalls.frameDepths?[index] {
+        // Proven (``FrameDepths``): frame 0 leaves the run, a deeper one
+        // returns to its call site.
+        if depth == 0 { a.jump(to: epilogue) } else { a.ret() }
+        return
+      }
       if !localCalls.calleeExits.contains(index) {
         a.compare(memory: r.context, JITContext.depth, immediate: 0)
         a.jump(.equal, to: epilogue)
@@ -102,6 +108,15 @@ extension JITCompiler {
     case .tailCall:
       checkBudget(index)
       emitTailCall(at: index)
+    case .callLocal where localCalls.frameDepths?[index] != nil:
+      // Proven (``FrameDepths``): the callee's frame is known, no count.
+      checkBudget(index)
+      let depth = localCalls.frameDepths![index]!
+      let saves = localCalls.registers(callee: Int(s.offset))
+      for reg in saves { a.push(reg) }
+      a.load(.rbp, r.context, JITContext.stackTops + Int32(8 * (depth + 1)))
+      a.call(slotLabels[Int(s.offset)])
+      for reg in saves.reversed() { a.pop(reg) }
     case .callLocal:
       checkBudget(index)
       a.load(r.scratch, r.context, JITContext.depth)
@@ -127,7 +142,9 @@ extension JITCompiler {
   /// (`emit_bpf_tail_call_indirect`): an index at or past `max_entries`
   /// falls through, so does the 34th tail call of a run; the count rises
   /// before an empty slot is found, which falls through too; else a jump
-  /// into the target's body with the registers as they are. The slot's
+  /// into the target's body with the registers as they are. Code without
+  /// the frame proof (``FrameDepths``) takes the Swift path deeper than
+  /// frame 0. The slot's
   /// word comes from the map's ``ProgramSlots`` table. A handle that is
   /// no PROG_ARRAY with a table, a refused tail call (batch runs) and a
   /// program not compiled yet go to the engine's Swift code, which
@@ -140,6 +157,12 @@ extension JITCompiler {
     a.jump(.notEqual, to: slow)
     a.compare(memory: r.context, JITContext.tailCallsRefused, immediate: 0)
     a.jump(.notEqual, to: slow)
+    if localCalls.frameDepths == nil {
+      // Maybe deeper than frame 0: the Swift code picks code that counts
+      // the depth (``FrameDepths``).
+      a.compare(memory: r.context, JITContext.depth, immediate: 0)
+      a.jump(.notEqual, to: slow)
+    }
     // The index: R3's low half, below max_entries.
     a.move(r.address, r.bpf(3), wide: false)
     a.compare(r.address, memory: r.scratch, 8)

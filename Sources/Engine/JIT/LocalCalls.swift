@@ -21,13 +21,21 @@
 /// its call site with no test of the depth. The program's entry is where
 /// every run and every tail call starts (a copy exit goes on at the same
 /// slot, in the same frame).
+///
+/// ``frameDepths`` is the compile-time proof of call depth
+/// (``FrameDepths``): where it holds, the code keeps no depth count.
 struct LocalCalls {
   /// Per callee entry slot, in push order (RBP last).
   private var pushes: [Int: [X86Register]] = [:]
   /// The exits only callees' code reaches.
   private(set) var calleeExits: Set<Int> = []
+  /// The frame each call, exit and tail call runs in, proven at compile
+  /// time (nil: not proven, or not asked for; the code counts the depth
+  /// at run time).
+  private(set) var frameDepths: FrameDepths?
 
-  init(slots: UnsafeMutablePointer<Slot>, count: Int) {
+  init(slots: UnsafeMutablePointer<Slot>, count: Int, provingFrames: Bool = true) {
+    if provingFrames { frameDepths = FrameDepths(slots: slots, count: count) }
     var calleeCode = [Bool](repeating: false, count: count)
     for index in 0..<count where slots[index].operation == .callLocal {
       let entry = Int(slots[index].offset)
