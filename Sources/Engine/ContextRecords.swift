@@ -69,6 +69,31 @@ struct ContextRecords {
     if let slot = layout.redirectTarget { set(slot, 0) }
   }
 
+  /// Record `slot`'s address when the JIT's code may trust it as R1 in a
+  /// call now, else 0: ``Machine/trustedRecord(_:)``'s test with the slot
+  /// known, and without comparing the fields with the bookkeeping, which
+  /// are equal by construction here (``fill(_:_:ingressInterface:receiveQueue:)``
+  /// writes both, programs cannot write them, the packet helpers move
+  /// both). The record open to loads, the packet inside its frame, and
+  /// the frame's pages open to loads and stores up to `data_hard_end`.
+  @inline(__always) func trusted(_ slot: Int, in space: AddressSpace) -> UInt64 {
+    let frame = slots.bounds[slot]
+    guard frame.hardStart <= frame.data, frame.data <= frame.end, frame.end <= frame.hardEnd,
+      frame.hardEnd <= UInt64(UInt32.max)
+    else { return 0 }
+    let record = address(slot)
+    let (limits, writeLimits) = (space.limits, space.writeLimits)
+    guard UInt64(limits[Int(record >> 12)]) >= record &+ UInt64(layout.stride) else { return 0 }
+    var page = Int(frame.hardStart >> 12)
+    let last = Int((max(frame.hardEnd, frame.hardStart &+ 1) &- 1) >> 12)
+    while page <= last {
+      guard UInt64(limits[page]) >= frame.hardEnd, UInt64(writeLimits[page]) >= frame.hardEnd
+      else { return 0 }
+      page &+= 1
+    }
+    return record
+  }
+
   /// Marks a filled record as padding (``XDPContextLayout/paddingAction``
   /// in `act`), which the `immediate` bound's head skips, so the program
   /// never runs on it.
