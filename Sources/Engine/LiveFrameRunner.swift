@@ -192,7 +192,6 @@ public final class LiveFrameRunner {
     // (docs/DESIGN.md, "The runner").
     records.beginBatch(count, on: machine)
     let series = machine.beginSeries(program)
-    let space = machine.addressSpace
     for slot in 0..<count {
       let frame = first[slot]
       machine.pendingRedirect = nil
@@ -202,7 +201,7 @@ public final class LiveFrameRunner {
         let value = UInt32(
           truncatingIfNeeded: try machine.runInSeries(
             series, program, r1: records.address(slot), r2: 0,
-            trusting: records.trusted(slot, in: space)))
+            trusting: records.trusted(slot)))
         returned[slot] = value
         if value == XDPAction.redirect.rawValue {
           records.commit(slot, redirect: machine.pendingRedirectWords)
@@ -244,7 +243,7 @@ public final class LiveFrameRunner {
     do {
       processed = try machine.runInSeries(
         machine.beginSeries(program), program, r1: records.address(0), r2: UInt64(total),
-        trusting: records.trusted(0, in: machine.addressSpace))
+        trusting: records.trusted(0))
     } catch {
       failure = .execution(packet: 0, error)
       return 0

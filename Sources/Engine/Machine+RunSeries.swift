@@ -51,7 +51,7 @@ extension Machine {
   /// ``runInSeries(_:_:r1:r2:)`` with the record the code may trust in
   /// this call found by the caller: `r1` only where
   /// ``trustedRecord(_:)`` would find it (a runner that knows the
-  /// record's slot, ``ContextRecords/trusted(_:in:)``), else 0.
+  /// record's slot, ``ContextRecords/trusted(_:)``), else 0.
   @inline(__always)
   func runInSeries(
     _ series: RunSeries, _ program: PreparedProgram, r1: UInt64, r2: UInt64, trusting: UInt64
