@@ -19,6 +19,11 @@ struct ContextRecords {
   private let slots: PacketFrameTable.Slots
   /// The region's host memory.
   private let bytes: UnsafeMutableRawPointer
+  /// The space's page tables (``AddressSpace/limits``,
+  /// ``AddressSpace/writeLimits``: allocated once, never moved), read by
+  /// ``trusted(_:)`` with nothing retained.
+  private let limits: UnsafeMutablePointer<UInt32>
+  private let writeLimits: UnsafeMutablePointer<UInt32>
 
   /// Maps `count` records as a region called `name` and registers their
   /// slots with `machine`.
@@ -27,6 +32,8 @@ struct ContextRecords {
     let region = try machine.addressSpace.map(length: count * stride, name: name)
     start = UInt64(region.start)
     bytes = machine.addressSpace.pointer(start, count: region.length)!
+    limits = machine.addressSpace.limits
+    writeLimits = machine.addressSpace.writeLimits
     machine.addressSpace.protectRecords(region)
     slots = machine.packetFrames.register(records: start, stride: stride, count: count)
   }
@@ -67,6 +74,30 @@ struct ContextRecords {
     set(layout.egressInterfaceIndex, 0)
     set(layout.action, 0)
     if let slot = layout.redirectTarget { set(slot, 0) }
+  }
+
+  /// Record `slot`'s address when the JIT's code may trust it as R1 in a
+  /// call now, else 0: ``Machine/trustedRecord(_:)``'s test with the slot
+  /// known, and without comparing the fields with the bookkeeping, which
+  /// are equal by construction here (``fill(_:_:ingressInterface:receiveQueue:)``
+  /// writes both, programs cannot write them, the packet helpers move
+  /// both). The record open to loads, the packet inside its frame, and
+  /// the frame's pages open to loads and stores up to `data_hard_end`.
+  @inline(__always) func trusted(_ slot: Int) -> UInt64 {
+    let frame = slots.bounds[slot]
+    guard frame.hardStart <= frame.data, frame.data <= frame.end, frame.end <= frame.hardEnd,
+      frame.hardEnd <= UInt64(UInt32.max)
+    else { return 0 }
+    let record = address(slot)
+    guard UInt64(limits[Int(record >> 12)]) >= record &+ UInt64(layout.stride) else { return 0 }
+    var page = Int(frame.hardStart >> 12)
+    let last = Int((max(frame.hardEnd, frame.hardStart &+ 1) &- 1) >> 12)
+    while page <= last {
+      guard UInt64(limits[page]) >= frame.hardEnd, UInt64(writeLimits[page]) >= frame.hardEnd
+      else { return 0 }
+      page &+= 1
+    }
+    return record
   }
 
   /// Marks a filled record as padding (``XDPContextLayout/paddingAction``

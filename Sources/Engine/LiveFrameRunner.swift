@@ -199,7 +199,9 @@ public final class LiveFrameRunner {
       if lends { lend(frame) }
       do {
         let value = UInt32(
-          truncatingIfNeeded: try machine.runInSeries(series, program, r1: records.address(slot)))
+          truncatingIfNeeded: try machine.runInSeries(
+            series, program, r1: records.address(slot), r2: 0,
+            trusting: records.trusted(slot)))
         returned[slot] = value
         if value == XDPAction.redirect.rawValue {
           records.commit(slot, redirect: machine.pendingRedirectWords)
@@ -240,7 +242,8 @@ public final class LiveFrameRunner {
     let processed: UInt64
     do {
       processed = try machine.runInSeries(
-        machine.beginSeries(program), program, r1: records.address(0), r2: UInt64(total))
+        machine.beginSeries(program), program, r1: records.address(0), r2: UInt64(total),
+        trusting: records.trusted(0))
     } catch {
       failure = .execution(packet: 0, error)
       return 0
@@ -250,6 +253,10 @@ public final class LiveFrameRunner {
     }
     return Int(min(processed, UInt64(count)))
   }
+
+  /// Record `slot`'s address in the machine's space (what R1 is in the
+  /// per-packet form's call on frame `slot`).
+  func recordAddress(_ slot: Int) -> UInt64 { records.address(slot) }
 
   /// Keeps the next verdict (at most ``maximumBatch`` a run) and counts
   /// it under its action (frames and bytes).

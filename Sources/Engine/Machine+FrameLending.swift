@@ -1,3 +1,5 @@
+import BPF
+
 /// Frames lent to one call at a time, without emptying the JIT's access
 /// windows on the pages the lending does not change.
 ///
@@ -110,5 +112,69 @@ extension AddressSpace {
       page += 1
     }
     return wasOpen
+  }
+}
+
+/// The record a call may trust (docs/DESIGN.md, "Trusted context
+/// records"): the JIT's proven copy loads `data` and `data_end` through
+/// it with no check and proves packet ranges against them with no packet
+/// guard, so every entry names it only after finding what every guard
+/// would find.
+extension Machine {
+  /// `r1` when the code may trust it as its context for one call, else 0:
+  /// a registered record slot (``PacketFrameTable``), open to loads,
+  /// whose `data` and
+  /// `data_end` fields are its frame's bookkeeping, inside the frame, and
+  /// whose frame, `data_hard_start` to `data_hard_end`, lies in pages open
+  /// to loads and stores up to at least `data_hard_end` in both page
+  /// tables. The packet helpers, Swift and inline, move the bounds only
+  /// inside the frame and write fields and bookkeeping together, and only
+  /// the runners change the page tables, between calls: so for the whole
+  /// call, whatever `data` and `data_end` the program reads through it,
+  /// the region of `data`'s page reaches `data_end` (the packet guard's
+  /// test), and the record itself stays mapped.
+  @inline(__always)
+  func trustedRecord(_ r1: UInt64) -> UInt64 {
+    guard let bookkeeping = packetFrames.frame(at: r1) else { return 0 }
+    let frame = bookkeeping.pointee
+    guard frame.hardStart <= frame.data, frame.data <= frame.end, frame.end <= frame.hardEnd,
+      frame.hardEnd <= UInt64(UInt32.max),
+      let fields = addressSpace.pointer(r1, count: Self.trustedFieldBytes)
+    else { return 0 }
+    let layout = XDPContextLayout.engine
+    guard
+      fields.loadUnaligned(fromByteOffset: Int(layout.data), as: UInt32.self)
+        == UInt32(truncatingIfNeeded: frame.data),
+      fields.loadUnaligned(fromByteOffset: Int(layout.dataEnd), as: UInt32.self)
+        == UInt32(truncatingIfNeeded: frame.end)
+    else { return 0 }
+    let space = addressSpace
+    // The record itself readable to programs (its loads go unchecked).
+    let recordEnd = r1 &+ UInt64(layout.stride)
+    guard r1 >> 12 < UInt64(AddressSpace.tableEntries),
+      UInt64(space.limits[Int(r1 >> 12)]) >= recordEnd
+    else { return 0 }
+    var page = Int(frame.hardStart >> 12)
+    let last = Int((max(frame.hardEnd, frame.hardStart + 1) - 1) >> 12)
+    guard last < AddressSpace.tableEntries else { return 0 }
+    while page <= last {
+      guard UInt64(space.limits[page]) >= frame.hardEnd,
+        UInt64(space.writeLimits[page]) >= frame.hardEnd
+      else { return 0 }
+      page += 1
+    }
+    return r1
+  }
+
+  /// The record bytes ``trustedRecord(_:)`` reads (`data`, `data_end`).
+  static let trustedFieldBytes = 8
+
+  /// Whether the code may trust `record` as R1 now (``trustedRecord(_:)``):
+  /// a driver of its own that calls native code (``withNativeRun(_:)``)
+  /// stores a record in ``NativeCode/trustedRecordField`` per call only
+  /// after this said yes for it, with nothing run in between that could
+  /// change the page tables.
+  public func trusts(record: UInt64) -> Bool {
+    trustedRecord(record) != 0
   }
 }

@@ -6,8 +6,8 @@
 /// Per series (``beginSeries(_:)``): the program's entry is looked up,
 /// the context block gets the address space's arena and page table, the
 /// instruction budget, and no callback error. Per call (``runInSeries(_:r1:r2:)``):
-/// R1 and R2, the helpers' work, and the block's executed count, call depth
-/// and status; the JIT's prologue zeroes the other registers, empties
+/// R1 and R2, the helpers' work, and the block's executed count, call depth,
+/// status and trusted record (``trustedRecord(_:)``); the JIT's prologue zeroes the other registers, empties
 /// the access window if the page table changed since it was filled
 /// (``AccessWindow``) and resets the tail-call count itself. Helpers that
 /// change the address space refresh the block when they return
@@ -45,6 +45,17 @@ extension Machine {
   public func runInSeries(
     _ series: RunSeries, _ program: PreparedProgram, r1: UInt64, r2: UInt64 = 0
   ) throws(ExecutionError) -> UInt64 {
+    try runInSeries(series, program, r1: r1, r2: r2, trusting: trustedRecord(r1))
+  }
+
+  /// ``runInSeries(_:_:r1:r2:)`` with the record the code may trust in
+  /// this call found by the caller: `r1` only where
+  /// ``trustedRecord(_:)`` would find it (a runner that knows the
+  /// record's slot, ``ContextRecords/trusted(_:)``), else 0.
+  @inline(__always)
+  func runInSeries(
+    _ series: RunSeries, _ program: PreparedProgram, r1: UInt64, r2: UInt64, trusting: UInt64
+  ) throws(ExecutionError) -> UInt64 {
     guard let entry = series.entry, let context = series.context else {
       return try run(program, r1: r1, r2: r2)
     }
@@ -54,6 +65,7 @@ extension Machine {
     context.storeBytes(of: 0, toByteOffset: Int(JITContext.executed), as: UInt64.self)
     context.storeBytes(of: 0, toByteOffset: Int(JITContext.depth), as: UInt64.self)
     context.storeBytes(of: 0, toByteOffset: Int(JITContext.status), as: UInt64.self)
+    context.storeBytes(of: trusting, toByteOffset: Int(JITContext.trustedRecord), as: UInt64.self)
     defer { if series.usesTailCalls { endTailCalls() } }
     let result = entry(context, r1, r2)
     if context.load(fromByteOffset: Int(JITContext.status), as: UInt64.self) == 0 {

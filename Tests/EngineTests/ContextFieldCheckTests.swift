@@ -16,14 +16,19 @@ import Testing
   }
 
   @Test func oneCheckCoversDataAndDataEndThroughTheSameRegister() throws {
-    // data (slot 0) is checked for 8 bytes, data_end (slot 1) rides on it.
-    #expect(try Self.sites(PacketRangeTests.reader) == [0])
-    // Through two registers, each is checked.
+    // Through the entry's R1 and its copies the fields are trusted loads
+    // (``PacketRanges/trustedLoads``): no site.
+    #expect(try Self.sites(PacketRangeTests.reader).isEmpty)
+    // A context moved by whole records and back is not the entry's record:
+    // data (slot 2) is checked for 8 bytes, data_end (slot 3) rides on it.
+    let moved: [Instruction] = [.add(.r1, immediate: 32), .add(.r1, immediate: -32)]
+    #expect(try Self.sites(moved + PacketRangeTests.reader) == [2])
+    // Through two such registers, each is checked.
     let twoRegisters: [Instruction] =
-      [.move(.r6, .r1)]
+      moved + [.move(.r6, .r1)]
       + PacketRangeTests.parser(bytes: 14, accesses: [.load(.byte, .r5, from: .r2, offset: 13)])
       .enumerated().map { $0.offset == 1 ? .load(.word, .r3, from: .r6, offset: 4) : $0.element }
-    #expect(try Self.sites(twoRegisters) == [1, 2])
+    #expect(try Self.sites(twoRegisters) == [3, 4])
     // Without a proof there is one copy and no site: every load checked alone.
     let unproven: [Instruction] = [
       .load(.word, .r2, from: .r1, offset: 0), .load(.word, .r3, from: .r1, offset: 4),

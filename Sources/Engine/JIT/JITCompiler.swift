@@ -118,8 +118,10 @@ struct JITCompiler {
     counting = CountingPlan(slots: slots, count: slotCount)
     // A proof's check may leave for the checked copy's slot: both copies
     // count instructions from there.
-    for index in packetRanges.proofSites.keys { leaders[index] = true }
+    for index in packetRanges.guardSites.keys { leaders[index] = true }
     for index in records.guardSites.keys { leaders[index] = true }
+    // The entry's check of R1 may leave for the checked copy's start.
+    if packetRanges.trusts { leaders[0] = true }
     for index in 0..<slotCount {
       let slot = slots[index]
       if slot.operation.isJump || slot.operation == .callLocal {
@@ -129,7 +131,7 @@ struct JITCompiler {
     }
     // A check of both context fields may leave for the checked copy's
     // slot too (only where there are two copies).
-    if !packetRanges.proofSites.isEmpty {
+    if !packetRanges.proofSites.isEmpty || packetRanges.trusts {
       contextFields = Self.contextFieldSites(
         slots: slots, count: slotCount, leaders: leaders, packetRanges: packetRanges)
       for index in contextFields { leaders[index] = true }
@@ -184,9 +186,12 @@ struct JITCompiler {
     // With proofs, two copies of the body: the first leaves proven packet
     // and record accesses unchecked, the second (entered only from the
     // first) checks.
-    let copies = packetRanges.proofSites.isEmpty && records.guardSites.isEmpty ? 1 : 2
+    let copies =
+      packetRanges.proofSites.isEmpty && records.guardSites.isEmpty && !packetRanges.trusts
+      ? 1 : 2
     checkedLabels = copies == 2 ? (0..<slotCount).map { _ in a.makeLabel() } : slotLabels
     provenBody = copies == 2
+    if packetRanges.trusts { emitTrustCheck() }
     emitBody()
     if copies == 2 {
       slotLabels = checkedLabels
@@ -242,7 +247,7 @@ struct JITCompiler {
       a.bind(slotLabels[index])
       pending += 1
       let slot = slots[index]
-      if provenBody, let site = packetRanges.proofSites[index] {
+      if provenBody, let site = packetRanges.guardSites[index] {
         emitPacketGuard(site, index)
         arenaInAddress = false
       }

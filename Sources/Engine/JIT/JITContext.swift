@@ -71,8 +71,14 @@ enum JITContext {
   /// ``AccessWindow/Region/packetStore``), laid out as the first window
   /// at ``windowLow``, filled from ``writeLimits``.
   static let storeWindows: Int32 = writeLimits + 8
+  /// The one context record the code may trust in this call (0: none):
+  /// set at every entry from Swift (``Machine/trustedRecord(_:)``) or by
+  /// a driver that the engine vouched for its records
+  /// (``Machine/trusts(record:)``); the body's start compares R1 with it
+  /// (``JITCompiler/emitTrustCheck()``).
+  static let trustedRecord: Int32 = storeWindows + 2 * AccessWindow.bytes
   /// Bytes in the block.
-  static let size = Int(storeWindows + 2 * AccessWindow.bytes)
+  static let size = Int(trustedRecord + 8)
 
   /// Values of the status field.
   enum Status: Int32 {

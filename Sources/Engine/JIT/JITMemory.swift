@@ -168,6 +168,12 @@ extension JITCompiler {
       loadArena()
       return (r.bpf(base), offset)
     }
+    if provenBody, !write, packetRanges.trustedLoads.contains(index) {
+      // The record the entry's check found R1 to name: mapped and
+      // readable for the whole call (``emitTrustCheck()``).
+      loadArena()
+      return (r.bpf(base), offset)
+    }
     if provenBody, !write, contextFields.contains(index) {
       // `data` and `data_end` in one check (``contextFieldSites``); where
       // the 8 bytes are not in one region, the checked copy checks this
@@ -223,6 +229,7 @@ extension JITCompiler {
       if let size, slot.src < 10, slot.offset >= 0,
         Int(slot.offset) + size <= contextFieldBytes,
         packetRanges.value(of: slot.src, at: index) == .context,
+        !packetRanges.trustedLoads.contains(index),
         !spans.holds(slot.src, slot.offset, size: size, write: false)
       {
         sites.insert(index)
@@ -240,6 +247,25 @@ extension JITCompiler {
     guard !arenaInAddress else { return }
     a.load(JITRegisters.address, JITRegisters.context, JITContext.arena)
     arenaInAddress = true
+  }
+
+  /// At the body's start, where native tail calls enter too: continues in
+  /// the checked copy unless R1 is the record the caller named for this
+  /// call (``JITContext/trustedRecord``), which ``Machine/trustedRecord(_:)``
+  /// names only when its frame's bounds, and every bound the packet
+  /// helpers can move them to, lie in pages open up to the frame's end:
+  /// what a packet guard would find at every compare of `data` with that
+  /// record's `data_end` (``PacketRanges/trustedSites``), and a record
+  /// that is mapped (``PacketRanges/trustedLoads``).
+  /// The block holds 0 when no record is named, and no record is at 0
+  /// (the space maps nothing there), so an R1 of 0 is never trusted.
+  mutating func emitTrustCheck() {
+    let r = JITRegisters.self
+    let checked = edge(to: checkedLabels[0], lag: 0)
+    a.compare(r.bpf(1), memory: r.context, JITContext.trustedRecord)
+    a.jump(.notEqual, to: checked)
+    a.test(r.bpf(1), r.bpf(1), wide: true)
+    a.jump(.equal, to: checked)
   }
 
   /// At a compare that raises a proven range to `bytes` from its start

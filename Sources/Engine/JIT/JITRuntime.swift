@@ -117,7 +117,9 @@ extension Machine {
 
   /// Runs compiled code with the registers ``run(_:r1:r2:)`` set up.
   func runCompiled(_ entry: CompiledProgram.Entry) throws(ExecutionError) -> UInt64 {
-    let result = entry(armContext(), registers[1], registers[2])
+    let context = armContext()
+    jit[JITContext.trustedRecord] = trustedRecord(registers[1])
+    let result = entry(context, registers[1], registers[2])
     return try finishCompiledRun(result)
   }
 
@@ -130,6 +132,8 @@ extension Machine {
     state[JITContext.executed] = 0
     state[JITContext.depth] = 0
     state[JITContext.status] = 0
+    // No record is trusted until the entry names one.
+    state[JITContext.trustedRecord] = 0
     if state.error != nil { state.error = nil }
     return state.context
   }

@@ -20,6 +20,12 @@ public struct NativeCode: Sendable {
   /// while the run goes on, non-zero once a call stopped with an error (a
   /// caller stops calling then; ``Machine/withNativeRun(_:)`` throws it).
   public static let statusField = Int(JITContext.status)
+  /// Where the context block holds the record the code may trust as R1 in
+  /// the call (0: none, as ``Machine/withNativeRun(_:)`` leaves it): a
+  /// driver stores there, per call, only a record
+  /// ``Machine/trusts(record:)`` vouched for, or 0; the code checks R1
+  /// against it at its start and runs fully checked on any other R1.
+  public static let trustedRecordField = Int(JITContext.trustedRecord)
 }
 
 extension Machine {

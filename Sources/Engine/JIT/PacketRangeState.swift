@@ -1,4 +1,55 @@
+import BPF
+
 extension PacketRanges {
+  /// ``applyValues(_:at:to:)``, and what the slot does to the trusted
+  /// context: a register written keeps it only as a 64-bit copy of a
+  /// register that holds it (a record moved, refilled from the stack or
+  /// loaded is not the one the entry checked); a load of `data` or
+  /// `data_end` is trusted when it reads through such a register.
+  static func apply(_ slot: Slot, at index: Int, to state: inout State) {
+    let fromTrusted = slot.src < 10 && state.trusted.contains(slot.src)
+    applyValues(slot, at: index, to: &state)
+    guard slot.operation.family != .store, slot.dst < 10 else { return }
+    state.trusted.remove(slot.dst)
+    if slot.operation == .mov64X, fromTrusted { state.trusted.insert(slot.dst) }
+    if slot.operation == .loadWord, fromTrusted {
+      switch state.registers[Int(slot.dst)] {
+      case .packet(0): state.trustedData = true
+      case .packetEnd: state.trustedEnd = true
+      default: break
+      }
+    }
+  }
+
+  /// The loads through a register that holds the entry's R1, of bytes
+  /// within one record (``trustedLoads``).
+  static func trustedLoads(
+    slots: UnsafeMutablePointer<Slot>, count: Int, before: [State?]
+  ) -> Set<Int> {
+    var loads = Set<Int>()
+    for index in 0..<count where slots[index].operation.family == .load {
+      let slot = slots[index]
+      if let state = before[index], slot.src < 10, state.trusted.contains(slot.src),
+        let size = loadSize(slot.operation), slot.offset >= 0,
+        Int64(slot.offset) + Int64(size) <= Int64(XDPContextLayout.engine.stride)
+      {
+        loads.insert(index)
+      }
+    }
+    return loads
+  }
+
+  /// The bytes a load reads.
+  static func loadSize(_ operation: Operation) -> Int? {
+    switch operation {
+    case .loadByte, .loadSignedByte: 1
+    case .loadHalf, .loadSignedHalf: 2
+    case .loadWord, .loadSignedWord: 4
+    case .loadDouble: 8
+    default: nil
+    }
+  }
+
   /// What a register holds.
   enum Value: Equatable {
     case context
@@ -32,6 +83,16 @@ extension PacketRanges {
     /// Variable parts whose start's (`data + V`) region a guard checked
     /// to reach the value of ``ends``.
     var guardedVariables: Set<Int> = []
+    /// The registers that hold R1 as the program's entry had it (and its
+    /// 64-bit copies): the record the code may trust once the entry's
+    /// check passed (``PacketRanges/trustedSites``).
+    var trusted: Set<UInt8> = []
+    /// Whether the latest `data`, the start of every packet pointer, was
+    /// loaded through a register in ``trusted``.
+    var trustedData = false
+    /// Whether the `data_end` of ``ends`` was loaded through a register in
+    /// ``trusted``.
+    var trustedEnd = false
 
     /// Forgets the packet pointers and the range (a new `data`).
     mutating func forgetPointers() {
@@ -45,6 +106,7 @@ extension PacketRanges {
       variableRanges = [:]
       guarded = false
       guardedVariables = []
+      trustedData = false
     }
 
     /// Forgets the pointers with the variable part added at `slot`.
@@ -65,11 +127,23 @@ extension PacketRanges {
       ends = []
       guarded = false
       guardedVariables = []
+      trustedData = false
+      trustedEnd = false
     }
 
-    /// Keeps in ``ends`` only registers that still hold `data_end`.
+    /// Keeps in ``ends`` only registers that still hold `data_end`, and in
+    /// ``trusted`` only registers that still hold the context.
     mutating func trimEnds() {
       ends = ends.filter { registers[Int($0)] == .packetEnd }
+      trusted = trusted.filter { registers[Int($0)] == .context }
+    }
+
+    /// Whether a compare with the `data_end` in `end` proves its bytes from
+    /// values the runner vouches for: `data` and that `data_end` both read
+    /// through the entry's R1 (``trusted``), so the entry's check covers it
+    /// as a guard would (``PacketRanges/trustedSites``).
+    func trusts(end: UInt8) -> Bool {
+      trustedData && trustedEnd && ends.contains(end)
     }
 
     /// Whether an earlier guard covers a compare of `pointer` (start plus
@@ -111,6 +185,9 @@ extension PacketRanges {
       result.ends = ends.intersection(other.ends)
       result.guarded = guarded && other.guarded
       result.guardedVariables = guardedVariables.intersection(other.guardedVariables)
+      result.trusted = trusted.intersection(other.trusted)
+      result.trustedData = trustedData && other.trustedData
+      result.trustedEnd = trustedEnd && other.trustedEnd
       result.trimEnds()
       return result
     }

@@ -55,7 +55,8 @@ import BPF
 ///
 /// Nothing here is trusted by itself: the program's context may not be
 /// what it claims and `data_end` may lie. At a compare that raises the
-/// range (``proofSites``), the JIT's code checks that the region of the
+/// range (``proofSites``) from fields not read through the record the
+/// entry vouched for (``trustedSites``), the JIT's code checks that the region of the
 /// start's page (`data`, or `data + V`) reaches the `data_end` compared
 /// with, as the interpreter would check an access of the bytes up to it,
 /// and continues in a copy of the program whose accesses are all checked
@@ -89,6 +90,18 @@ struct PacketRanges {
   /// The compares that raise a range an earlier guard covers (no guard),
   /// per slot.
   private(set) var coveredSites: [Int: Site] = [:]
+  /// The proof sites with `data` and `data_end` both read through the
+  /// entry's R1 (``State/trusts(end:)``): no guard, the entry's check of R1
+  /// stands for it, and the guard's fact holds after them as after one.
+  private(set) var trustedSites: [Int: Site] = [:]
+  /// The proof sites that are not trusted: each has a packet guard.
+  private(set) var guardSites: [Int: Site] = [:]
+  /// The loads through a register holding the entry's R1, within one
+  /// record: the record is mapped and readable whenever the entry's check
+  /// passed, so in the proven copy they need no check.
+  private(set) var trustedLoads: Set<Int> = []
+  /// Whether the proven copy relies on the entry's check of R1.
+  var trusts: Bool { !trustedSites.isEmpty || !trustedLoads.isEmpty }
 
   /// Packet offsets past this size are not tracked (the kernel's
   /// MAX_PACKET_OFF is 0xffff).
@@ -100,6 +113,7 @@ struct PacketRanges {
   init(slots: UnsafeMutablePointer<Slot>, count: Int) {
     var entry = State()
     entry.registers[1] = .context
+    entry.trusted = [1]
     let keeping = Self.calleesKeepingThePacket(slots: slots, count: count)
     // Subprogram entries are reached from their call sites only.
     before = SlotFlow.solve(count: count, entries: [(slot: 0, state: entry)], meet: { $0.meet($1) })
@@ -157,6 +171,7 @@ struct PacketRanges {
           state.registers[0] = nil
           if slot.src < 10 { state.registers[Int(slot.src)] = nil }
         }
+        state.trimEnds()
         reach(next, state)
       default:
         Self.apply(slot, at: index, to: &state)
@@ -165,12 +180,18 @@ struct PacketRanges {
       }
       return successors
     }
+    trustedLoads = Self.trustedLoads(slots: slots, count: count, before: before)
     for index in 0..<count where slots[index].operation.family == .jump {
       if let state = before[index], let proven = Self.proof(slots[index], state) {
         if state.covers(end: proven.site.end, variable: proven.variable) {
           coveredSites[index] = proven.site
         } else {
           proofSites[index] = proven.site
+          if state.trusts(end: proven.site.end) {
+            trustedSites[index] = proven.site
+          } else {
+            guardSites[index] = proven.site
+          }
         }
       }
     }
@@ -285,7 +306,7 @@ struct PacketRanges {
     }
   }
 
-  private static func apply(_ slot: Slot, at index: Int, to state: inout State) {
+  static func applyValues(_ slot: Slot, at index: Int, to state: inout State) {
     if slot.operation.family == .store {
       guard slot.dst == 10, let size = slot.operation.storeSize else { return }
       let start = Int64(slot.offset)
@@ -363,6 +384,7 @@ struct PacketRanges {
         // A new data_end: the guards' facts were about the old one.
         state.registers[dst] = .packetEnd
         state.ends = [slot.dst]
+        state.trustedEnd = false
         state.guarded = false
         state.guardedVariables = []
       default: state.registers[dst] = nil

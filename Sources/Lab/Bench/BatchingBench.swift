@@ -85,7 +85,8 @@ public enum BatchingBench {
     let clock = ContinuousClock()
     let timings = try InterleavedRounds.measure(forms: runs.count, rounds: rounds) { index in
       _ = runner.stage(packets)
-      let elapsed = try clock.measure { try runs[index].loop.run(records: runs[index].records) }
+      let calls = runs[index].loop.calls(runs[index].records)
+      let elapsed = try clock.measure { try runs[index].loop.run(calls) }
       return elapsed.nanoseconds / count
     }
     let styleCount = CallStyle.allCases.count

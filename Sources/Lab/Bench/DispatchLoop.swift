@@ -23,7 +23,18 @@ public final class DispatchLoop {
   private let machine: Machine
 
   private typealias Driver =
-    @convention(c) (UnsafeMutableRawPointer, UnsafePointer<UInt64>, Int) -> Void
+    @convention(c) (UnsafeMutableRawPointer, UnsafePointer<UInt64>, Int, UInt64) -> Void
+
+  /// Records to call the program on, each checked once for whether the
+  /// code may trust it (``Machine/trusts(record:)``): made before a timed
+  /// run, so the check is outside what is timed.
+  public struct Calls {
+    /// The records, one per call.
+    public let records: [UInt64]
+    /// All ones when the engine vouched for every record (the driver then
+    /// names each call's record as trusted), else 0 (none named).
+    let trust: UInt64
+  }
 
   /// Compiles `program` (if needed) and emits the driver for `style`,
   /// which passes `r2` in R2 on every call (the batch size for the batch
@@ -38,21 +49,45 @@ public final class DispatchLoop {
     memory = try ExecutableMemory(Self.driver(style: style, r2: r2) + code.bytes)
   }
 
+  /// `records` as calls of this loop's program: trusted when the machine
+  /// trusts every record now (checked once per distinct record).
+  public func calls(_ records: [UInt64]) -> Calls {
+    var vouched = Set<UInt64>()
+    for record in records where !vouched.contains(record) {
+      guard machine.trusts(record: record) else { return Calls(records: records, trust: 0) }
+      vouched.insert(record)
+    }
+    return Calls(records: records, trust: records.isEmpty ? 0 : ~0)
+  }
+
   /// Calls the program once per record (R1 = the record).
   ///
   /// - Throws: ``ExecutionError`` when a call stopped with an error.
   public func run(records: [UInt64]) throws(ExecutionError) {
+    try run(calls(records))
+  }
+
+  /// Calls the program once per record of `calls`, made by ``calls(_:)``
+  /// with nothing run since (a run may close the pages it vouched for).
+  ///
+  /// - Throws: ``ExecutionError`` when a call stopped with an error.
+  public func run(_ calls: Calls) throws(ExecutionError) {
     let driver = unsafeBitCast(memory.base, to: Driver.self)
     try machine.withNativeRun { context in
-      records.withUnsafeBufferPointer { driver(context, $0.baseAddress!, $0.count) }
+      calls.records.withUnsafeBufferPointer {
+        driver(context, $0.baseAddress!, $0.count, calls.trust)
+      }
     }
   }
 
-  /// The driver, `driver(context, records, count)`, for code placed right
-  /// after it (at ``codeAlignment``). RBX = i, R12 = context, R13 = records,
-  /// R14 = count; each call gets the context, the record and `r2` as its
-  /// three C arguments (``NativeCode``); after each call it stops if the
-  /// run's status is set.
+  /// The driver, `driver(context, records, count, trust)`, for code placed
+  /// right after it (at ``codeAlignment``). RBX = i, R12 = context, R13 =
+  /// records, R14 = count, R15 = trust (all ones or 0); each call gets the
+  /// context, the record and `r2` as its three C arguments
+  /// (``NativeCode``), and the record, masked by the trust, stored in
+  /// ``NativeCode/trustedRecordField`` (three instructions, in the empty
+  /// program's loop too, so that net figures compare like with like);
+  /// after each call it stops if the run's status is set.
   /// Where the program's code starts in the driver's pages: a page
   /// boundary, as in the engine's own ``ExecutableMemory``.
   static let codeAlignment = 4096
@@ -63,6 +98,7 @@ public final class DispatchLoop {
     a.emit(0x49, 0x89, 0xfc)  // mov r12, rdi
     a.emit(0x49, 0x89, 0xf5)  // mov r13, rsi
     a.emit(0x49, 0x89, 0xd6)  // mov r14, rdx
+    a.emit(0x49, 0x89, 0xcf)  // mov r15, rcx
     a.emit(0xbb)  // mov ebx, 0
     a.emit32(0)
     a.bind(.loop)
@@ -73,6 +109,10 @@ public final class DispatchLoop {
     a.emit32(0)
     a.emit(0x48, 0xc7, 0xc2)  // mov rdx, r2: R2
     a.emit32(r2)
+    a.emit(0x48, 0x89, 0xf0)  // mov rax, rsi
+    a.emit(0x4c, 0x21, 0xf8)  // and rax, r15
+    a.emit(0x49, 0x89, 0x84, 0x24)  // mov [r12 + trusted record], rax
+    a.emit32(Int32(NativeCode.trustedRecordField))
     a.emit(0x4c, 0x89, 0xe7)  // mov rdi, r12
     switch style {
     case .direct:

@@ -43,9 +43,9 @@ struct JITPair {
     let clock = ContinuousClock()
     return try PairRound.averages(frames, round: round, tries: tries) {
       (which, frame) throws(ExecutionError) -> Double in
-      let records = calls(of: frame)
+      let calls = loops[which].calls(calls(of: frame))
       let start = clock.now
-      try loops[which].run(records: records)
+      try loops[which].run(calls)
       return (clock.now - start).nanoseconds / Double(repetitions)
     }
   }
