@@ -84,19 +84,10 @@ struct ContextRecords {
   /// both). The record open to loads, the packet inside its frame, and
   /// the frame's pages open to loads and stores up to `data_hard_end`.
   @inline(__always) func trusted(_ slot: Int) -> UInt64 {
-    let frame = slots.bounds[slot]
-    guard frame.hardStart <= frame.data, frame.data <= frame.end, frame.end <= frame.hardEnd,
-      frame.hardEnd <= UInt64(UInt32.max)
+    guard slots.bounds[slot].isTrustworthy(limits: limits, writeLimits: writeLimits)
     else { return 0 }
     let record = address(slot)
     guard UInt64(limits[Int(record >> 12)]) >= record &+ UInt64(layout.stride) else { return 0 }
-    var page = Int(frame.hardStart >> 12)
-    let last = Int((max(frame.hardEnd, frame.hardStart &+ 1) &- 1) >> 12)
-    while page <= last {
-      guard UInt64(limits[page]) >= frame.hardEnd, UInt64(writeLimits[page]) >= frame.hardEnd
-      else { return 0 }
-      page &+= 1
-    }
     return record
   }
 

@@ -137,8 +137,8 @@ extension Machine {
   func trustedRecord(_ r1: UInt64) -> UInt64 {
     guard let bookkeeping = packetFrames.frame(at: r1) else { return 0 }
     let frame = bookkeeping.pointee
-    guard frame.hardStart <= frame.data, frame.data <= frame.end, frame.end <= frame.hardEnd,
-      frame.hardEnd <= UInt64(UInt32.max),
+    let space = addressSpace
+    guard frame.isTrustworthy(limits: space.limits, writeLimits: space.writeLimits),
       let fields = addressSpace.pointer(r1, count: Self.trustedFieldBytes)
     else { return 0 }
     let layout = XDPContextLayout.engine
@@ -148,21 +148,11 @@ extension Machine {
       fields.loadUnaligned(fromByteOffset: Int(layout.dataEnd), as: UInt32.self)
         == UInt32(truncatingIfNeeded: frame.end)
     else { return 0 }
-    let space = addressSpace
     // The record itself readable to programs (its loads go unchecked).
     let recordEnd = r1 &+ UInt64(layout.stride)
     guard r1 >> 12 < UInt64(AddressSpace.tableEntries),
       UInt64(space.limits[Int(r1 >> 12)]) >= recordEnd
     else { return 0 }
-    var page = Int(frame.hardStart >> 12)
-    let last = Int((max(frame.hardEnd, frame.hardStart + 1) - 1) >> 12)
-    guard last < AddressSpace.tableEntries else { return 0 }
-    while page <= last {
-      guard UInt64(space.limits[page]) >= frame.hardEnd,
-        UInt64(space.writeLimits[page]) >= frame.hardEnd
-      else { return 0 }
-      page += 1
-    }
     return r1
   }
 
@@ -176,5 +166,30 @@ extension Machine {
   /// change the page tables.
   public func trusts(record: UInt64) -> Bool {
     trustedRecord(record) != 0
+  }
+}
+
+extension PacketFrame {
+  /// Whether a record over this frame may be trusted, as far as the frame
+  /// goes (``Machine/trustedRecord(_:)``, ``ContextRecords/trusted(_:)``):
+  /// the packet inside the frame, the frame in the 32-bit space, and its
+  /// pages, `hardStart` to `hardEnd`, open to loads and stores up to at
+  /// least `hardEnd` in both page tables (what a packet guard would find at
+  /// any bounds the packet helpers can move the packet to).
+  @inline(__always)
+  func isTrustworthy(
+    limits: UnsafeMutablePointer<UInt32>, writeLimits: UnsafeMutablePointer<UInt32>
+  ) -> Bool {
+    guard hardStart <= data, data <= end, end <= hardEnd, hardEnd <= UInt64(UInt32.max)
+    else { return false }
+    // hardEnd fits 32 bits, so every page lies in the tables.
+    var page = Int(hardStart >> 12)
+    let last = Int((max(hardEnd, hardStart &+ 1) &- 1) >> 12)
+    while page <= last {
+      guard UInt64(limits[page]) >= hardEnd, UInt64(writeLimits[page]) >= hardEnd
+      else { return false }
+      page &+= 1
+    }
+    return true
   }
 }
