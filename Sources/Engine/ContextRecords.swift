@@ -91,6 +91,18 @@ struct ContextRecords {
     return record
   }
 
+  /// ``trusted(_:)`` for a slot whose frame the runner lent just now
+  /// (``LiveFrameRunner``'s per-packet calls): the frame's pages are open
+  /// by construction (``PacketFrame/isTrustworthyWhenLent``), so of the
+  /// frame only the bounds are tested, and of the page tables only the
+  /// record's entry is read.
+  @inline(__always) func trustedWhenLent(_ slot: Int) -> UInt64 {
+    guard slots.bounds[slot].isTrustworthyWhenLent else { return 0 }
+    let record = address(slot)
+    guard UInt64(limits[Int(record >> 12)]) >= record &+ UInt64(layout.stride) else { return 0 }
+    return record
+  }
+
   /// Marks a filled record as padding (``XDPContextLayout/paddingAction``
   /// in `act`), which the `immediate` bound's head skips, so the program
   /// never runs on it.

@@ -201,7 +201,7 @@ public final class LiveFrameRunner {
         let value = UInt32(
           truncatingIfNeeded: try machine.runInSeries(
             series, program, r1: records.address(slot), r2: 0,
-            trusting: records.trusted(slot)))
+            trusting: lends ? records.trustedWhenLent(slot) : records.trusted(slot)))
         returned[slot] = value
         if value == XDPAction.redirect.rawValue {
           records.commit(slot, redirect: machine.pendingRedirectWords)

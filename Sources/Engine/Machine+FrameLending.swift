@@ -170,6 +170,18 @@ extension Machine {
 }
 
 extension PacketFrame {
+  /// ``isTrustworthy(limits:writeLimits:)`` for a frame whose pages the
+  /// caller has just lent (``Machine/lendPages(from:to:)`` over
+  /// `hardStart` to `hardEnd`, nothing run since): those pages are open in
+  /// both page tables up to `hardEnd` rounded up to a page by
+  /// construction, so only the bounds are left to test, and that the
+  /// rounded end does not wrap the 32-bit limit the tables hold.
+  @inline(__always)
+  var isTrustworthyWhenLent: Bool {
+    hardStart <= data && data <= end && end <= hardEnd
+      && hardEnd <= UInt64(UInt32.max) &- UInt64(AddressSpace.pageSize - 1)
+  }
+
   /// Whether a record over this frame may be trusted, as far as the frame
   /// goes (``Machine/trustedRecord(_:)``, ``ContextRecords/trusted(_:)``):
   /// the packet inside the frame, the frame in the 32-bit space, and its

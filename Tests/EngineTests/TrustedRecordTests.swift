@@ -10,8 +10,9 @@ import Testing
 /// against them with no packet guard, only while R1 is the record the
 /// entry named, whose frame lies in open pages. A stale record, a record
 /// of another call, a forged `data_end`, an R1 other than the named
-/// record, a tail call entered with another R1 and bounds a helper moved
-/// past the open pages each run as in the interpreter: the same verdict,
+/// record, a tail call entered with another R1, bounds a helper moved
+/// past the open pages and a lent frame whose packet leaves it each run
+/// as in the interpreter: the same verdict,
 /// fault (instruction, address, size) and instruction count.
 @Suite struct TrustedRecordTests {
   /// Proves 40 bytes from `data` (slot 5) and reads byte 39 (slot 6).
@@ -215,6 +216,26 @@ import Testing
     let error = ExecutionError.memoryFault(
       index: 10, address: outcomes[1].1 + 256 + 4063, size: 1, write: false)
     #expect(outcomes[1].0 == ["aborted", "\(RunError.execution(packet: 0, error))"])
+  }
+
+  @Test func aLentFrameWhosePacketLeavesItRunsInTheCheckedCopy() throws {
+    // The runner's per-packet call tests a lent frame's bounds alone
+    // (``ContextRecords/trustedWhenLent(_:)``): here the caller's packet
+    // runs past `data_hard_end` and the lent page into the closed one,
+    // and the parser proves 4064 bytes and reads the last of them.
+    let program = PacketRangeTests.parser(
+      bytes: 4064, accesses: [.load(.byte, .r0, from: .r2, offset: 4063)], tail: [.exit])
+    let outcomes = try [EngineKind.interpreter, .jit].map { engine in
+      let live = try Live(engine, [program])
+      let verdicts = live.run([live.frame(0, length: 4064)])
+      return (verdicts, live.machine.lastInstructionCount)
+    }
+    // The load at slot 6 faults in both (7 instructions; a trusted copy
+    // would read the closed page and run all 8), and the runner then
+    // refuses the packet, which lies outside its frame.
+    #expect(outcomes[1].0 == outcomes[0].0)
+    #expect(outcomes[1].1 == outcomes[0].1 && outcomes[1].1 == 7)
+    #expect(outcomes[1].0.first == "aborted" && outcomes[1].0.last?.contains("outside its frame") == true)
   }
 
   @Test func xdpTxsCompareHasNoGuardAndItsFieldLoadsNoCheck() throws {
