@@ -15,6 +15,8 @@ struct ContextRecords {
   let layout = XDPContextLayout.engine
   /// The address of the first record.
   let start: UInt64
+  /// The records there are.
+  let count: Int
   /// The frame bounds and committed redirects of each slot.
   private let slots: PacketFrameTable.Slots
   /// The region's host memory.
@@ -31,6 +33,7 @@ struct ContextRecords {
     let stride = Int(layout.stride)
     let region = try machine.addressSpace.map(length: count * stride, name: name)
     start = UInt64(region.start)
+    self.count = count
     bytes = machine.addressSpace.pointer(start, count: region.length)!
     limits = machine.addressSpace.limits
     writeLimits = machine.addressSpace.writeLimits

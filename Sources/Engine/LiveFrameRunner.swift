@@ -241,9 +241,12 @@ public final class LiveFrameRunner {
     }
     let processed: UInt64
     do {
+      // Every record of the batch tested, padding too, with every frame
+      // lent: the code may trust the batch (first record and count).
+      let trusting = records.trusted(0)
       processed = try machine.runInSeries(
         machine.beginSeries(program), program, r1: records.address(0), r2: UInt64(total),
-        trusting: records.trusted(0))
+        trusting: trusting, count: trusting == 0 ? 0 : records.trustedCount(total))
     } catch {
       failure = .execution(packet: 0, error)
       return 0

@@ -102,6 +102,11 @@ struct PacketRanges {
   private(set) var trustedLoads: Set<Int> = []
   /// Whether the proven copy relies on the entry's check of R1.
   var trusts: Bool { !trustedSites.isEmpty || !trustedLoads.isEmpty }
+  /// Whether a trusted site's `data` and `data_end` were read through a
+  /// record of the batch (``Source/record(_:)``): the entry's check then
+  /// compares R2 with the count the entry named too
+  /// (``JITContext/trustedCount``).
+  private(set) var trustsBatch = false
 
   /// Packet offsets past this size are not tracked (the kernel's
   /// MAX_PACKET_OFF is 0xffff).
@@ -110,7 +115,7 @@ struct PacketRanges {
   /// fixed point in few passes); wider ones are forgotten.
   static let scalarWidth: Int64 = 0xff
 
-  init(slots: UnsafeMutablePointer<Slot>, count: Int) {
+  init(slots: UnsafeMutablePointer<Slot>, count: Int, records: RecordCursors? = nil) {
     var entry = State()
     entry.registers[1] = .context
     entry.trusted = [1]
@@ -157,6 +162,12 @@ struct PacketRanges {
         if slot.operation != .callLocal || !keeping.contains(callee) { state.forgetPacket() }
         if !Self.leavesTheStack(slot) { state.spilledContext = [] }
         for register in 0...5 { state.registers[register] = nil }
+        // A batch record named by R0 - R5 moves to a copy in R6 - R9.
+        for register: UInt8 in 0...5 {
+          let moved = records?.copy(of: register, at: index, among: 0x3c0).map { Source.record($0) }
+          if state.trustedData == .record(register) { state.trustedData = moved }
+          if state.trustedEnd == .record(register) { state.trustedEnd = moved }
+        }
         state.trimEnds()
         reach(next, state)
       case .trap:
@@ -174,7 +185,7 @@ struct PacketRanges {
         state.trimEnds()
         reach(next, state)
       default:
-        Self.apply(slot, at: index, to: &state)
+        Self.apply(slot, at: index, to: &state, records: records)
         state.trimEnds()
         reach(next, state)
       }
@@ -189,6 +200,7 @@ struct PacketRanges {
           proofSites[index] = proven.site
           if state.trusts(end: proven.site.end) {
             trustedSites[index] = proven.site
+            if state.trustedData != .entry { trustsBatch = true }
           } else {
             guardSites[index] = proven.site
           }
@@ -384,7 +396,7 @@ struct PacketRanges {
         // A new data_end: the guards' facts were about the old one.
         state.registers[dst] = .packetEnd
         state.ends = [slot.dst]
-        state.trustedEnd = false
+        state.trustedEnd = nil
         state.guarded = false
         state.guardedVariables = []
       default: state.registers[dst] = nil
