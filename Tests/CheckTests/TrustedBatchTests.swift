@@ -1,6 +1,7 @@
 import BPF
 import Foundation
 import Rewriter
+import TestSupport
 import Testing
 
 @testable import Engine
@@ -333,5 +334,42 @@ import Testing
     }
     #expect(outcomes[1] == outcomes[0])
     #expect(outcomes[1].result == Self.fault(14, address))
+  }
+}
+
+extension TrustedBatchTests {
+  /// Each sample's batch form (64 records, the bench's rewrite): its
+  /// proof sites, trusted and guarded.
+  static func sampleSites(_ name: String) throws -> (trusted: Int, guarded: Int, batch: Bool) {
+    let path = PackageLayout.sample(name)
+    let object = try BPFObject(contentsOf: path)
+    let program = try object.program(named: try object.onlyXDPProgramName(file: path))
+    let batch = try BatchTrampoline(batchSize: 64).rewrite(program)
+    let machine = try Machine(maps: object.maps, configuration: MachineConfiguration(engine: .jit))
+    let prepared = try machine.prepare(batch.program, form: .batch)
+    let count = prepared.count + 1
+    let ranges = PacketRanges(
+      slots: prepared.slots, count: count,
+      records: RecordCursors(slots: prepared.slots, count: count))
+    return (ranges.trustedSites.count, ranges.guardSites.count, ranges.trustsBatch)
+  }
+
+  /// The batch forms whose cursor and end live in loop registers read
+  /// `data` and `data_end` through the cursor and prove their packet
+  /// ranges with no guard, as their per-packet forms do since branch
+  /// `trust`.
+  @Test(arguments: ["xdp_tx", "xdp1", "xdp_classify", "xdp_redirect_map"])
+  func aSamplesBatchFormHasNoPacketGuard(_ name: String) throws {
+    let sites = try Self.sampleSites(name)
+    #expect(sites.trusted >= 1 && sites.guarded == 0 && sites.batch, "\(sites)")
+  }
+
+  /// xdp_stack keeps its cursor on the stack, xdp_calls its end (one
+  /// loop register left): no record is proven (``RecordCursors``), so
+  /// their guards stand.
+  @Test(arguments: ["xdp_stack", "xdp_calls"])
+  func aBatchFormWithoutLoopRegistersKeepsItsGuard(_ name: String) throws {
+    let sites = try Self.sampleSites(name)
+    #expect(sites.trusted == 0 && sites.guarded >= 1 && !sites.batch, "\(sites)")
   }
 }
