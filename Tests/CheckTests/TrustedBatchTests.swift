@@ -289,36 +289,46 @@ import Testing
   }
 
   /// A batch-like program that reads `data` from record 0 and `data_end`
-  /// from record 1 (both records of the named batch): no trusted site,
-  /// the packet guard stands.
-  static let mixed: [Instruction] = [
-    .move(.r6, .r1),
-    .arithmetic(.mul, .r2, immediate: 32),
-    .arithmetic(.add, .r2, .r1),
-    .move(.r7, .r2),
-    .move(.r5, .r1),
-    .add(.r5, immediate: 32),
-    .move(.r0, immediate: 9),
-    .jump(.jge, .r5, .r7, offset: 8),
-    .load(.word, .r2, from: .r1, offset: 0),
-    .load(.word, .r3, from: .r5, offset: 4),
-    .move(.r4, .r2),
-    .add(.r4, immediate: 40),
-    .move(.r0, immediate: 0),
-    .jump(.jgt, .r4, .r3, offset: 1),
-    .load(.byte, .r0, from: .r2, offset: 39),
-    .store(.word, .r0, to: .r1, offset: 24),
-    .exit,
-  ]
+  /// from record 1 (both records of the named batch), through R5 or, with
+  /// `oneRegister`, through R1 moved to record 1 in between: no trusted
+  /// site, the packet guard stands.
+  static func mixed(oneRegister: Bool) -> [Instruction] {
+    let end: [Instruction] =
+      oneRegister
+      ? [.move(.r1, .r5), .load(.word, .r3, from: .r1, offset: 4)]
+      : [.load(.word, .r3, from: .r5, offset: 4)]
+    return [
+      .move(.r6, .r1),
+      .arithmetic(.mul, .r2, immediate: 32),
+      .arithmetic(.add, .r2, .r1),
+      .move(.r7, .r2),
+      .move(.r5, .r1),
+      .add(.r5, immediate: 32),
+      .move(.r0, immediate: 9),
+      .jump(.jge, .r5, .r7, offset: Int16(7 + end.count)),
+      .load(.word, .r2, from: .r1, offset: 0),
+    ] + end + [
+      .move(.r4, .r2),
+      .add(.r4, immediate: 40),
+      .move(.r0, immediate: 0),
+      .jump(.jgt, .r4, .r3, offset: 1),
+      .load(.byte, .r0, from: .r2, offset: 39),
+      .store(.word, .r0, to: .r6, offset: 24),
+      .exit,
+    ]
+  }
 
-  @Test func dataAndDataEndFromTwoRecordsKeepTheirGuard() throws {
+  @Test(arguments: [false, true])
+  func dataAndDataEndFromTwoRecordsKeepTheirGuard(oneRegister: Bool) throws {
     let machine = try Machine(configuration: MachineConfiguration(engine: .jit))
-    let prepared = try machine.prepare(instructions: Self.mixed)
+    let instructions = Self.mixed(oneRegister: oneRegister)
+    let prepared = try machine.prepare(instructions: instructions)
     let records = RecordCursors(slots: prepared.slots, count: prepared.count + 1)
     let ranges = PacketRanges(slots: prepared.slots, count: prepared.count + 1, records: records)
-    #expect(records.holdsRecord(1, at: 9) && records.holdsRecord(5, at: 9))
-    #expect(ranges.trustedSites.isEmpty && ranges.guardSites.keys.sorted() == [13])
-    let program = Program(name: "mixed", sectionName: "xdp", instructions: Self.mixed)
+    let shift = oneRegister ? 1 : 0
+    #expect(records.holdsRecord(1, at: 8) && records.holdsRecord(5, at: 9 + shift))
+    #expect(ranges.trustedSites.isEmpty && ranges.guardSites.keys.sorted() == [13 + shift])
+    let program = Program(name: "mixed", sectionName: "xdp", instructions: instructions)
     var outcomes: [Outcome] = []
     var address: UInt64 = 0
     for engine in [EngineKind.interpreter, .jit] {
@@ -333,7 +343,7 @@ import Testing
       address = UInt64(frames[0].data) + 39
     }
     #expect(outcomes[1] == outcomes[0])
-    #expect(outcomes[1].result == Self.fault(14, address))
+    #expect(outcomes[1].result == Self.fault(14 + shift, address))
   }
 }
 
