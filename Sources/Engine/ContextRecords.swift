@@ -24,7 +24,7 @@ struct ContextRecords {
   /// The space's page tables (``AddressSpace/limits``,
   /// ``AddressSpace/writeLimits``: allocated once, never moved), read by
   /// ``trusted(_:)`` with nothing retained.
-  private let limits: UnsafeMutablePointer<UInt32>
+  let limits: UnsafeMutablePointer<UInt32>
   private let writeLimits: UnsafeMutablePointer<UInt32>
 
   /// Maps `count` records as a region called `name` and registers their

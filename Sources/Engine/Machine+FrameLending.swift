@@ -27,13 +27,16 @@ extension Machine {
   /// ``AddressSpace/openPages(from:to:)`` does. A page that was closed has
   /// no window (a window is filled only after its page allowed an access,
   /// and a close empties the windows on its pages); the windows on a page
-  /// that was open with another range are emptied.
-  @inline(__always)
-  func lendPages(from start: UInt64, to end: UInt64) {
+  /// that was open with another range are emptied. Returns whether every
+  /// page was closed before (then each holds this range's limit until
+  /// another lending or close writes it).
+  @inline(__always) @discardableResult
+  func lendPages(from start: UInt64, to end: UInt64) -> Bool {
     let limit = (end &+ UInt64(AddressSpace.pageSize - 1)) & ~UInt64(AddressSpace.pageSize - 1)
-    if addressSpace.setLimits(from: start, to: limit, UInt32(truncatingIfNeeded: limit)) {
-      forgetWindows(from: start, to: limit)
-    }
+    guard addressSpace.setLimits(from: start, to: limit, UInt32(truncatingIfNeeded: limit))
+    else { return true }
+    forgetWindows(from: start, to: limit)
+    return false
   }
 
   /// Closes the pages from `start` up to `end` again, as

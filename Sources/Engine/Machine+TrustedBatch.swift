@@ -46,9 +46,44 @@ extension ContextRecords {
   /// `count` when every one of the first `count` records passes
   /// ``trusted(_:)`` now (at least one, at most the records there are),
   /// else 0: the batch a runner's batch call names beside record 0.
-  @inline(__always) func trustedCount(_ count: Int) -> UInt64 {
+  ///
+  /// The first `lent` records' frames the runner has just lent from pages
+  /// that were all closed, each frame inside its pages
+  /// (``LiveFrameRunner/Frame/fitsItsPages``): no two of them share a
+  /// page (the later lending would have found it open), so each page
+  /// holds its frame's limit, rounded up past `data_hard_end`, in both
+  /// tables, which is what ``trusted(_:)`` would find; for them only the
+  /// records' page is tested, once.
+  @inline(__always) func trustedCount(_ count: Int, lent: Int = 0) -> UInt64 {
     guard count >= 1, count <= self.count else { return 0 }
-    for slot in 0..<count where trusted(slot) == 0 { return 0 }
+    let end = start &+ UInt64(count) &* UInt64(layout.stride)
+    // The records lie in one region: its first page's limit is its end.
+    guard UInt64(limits[Int(start >> 12)]) >= end else { return 0 }
+    for slot in min(lent, count)..<count where trusted(slot) == 0 { return 0 }
     return UInt64(count)
+  }
+}
+
+extension ContextRecords {
+  /// Record `slot`'s address when its frame was just lent from closed
+  /// pages and lies in them (``LiveFrameRunner/Frame/fitsItsPages``), so
+  /// that only the record's own page is left for ``trusted(_:)``'s test;
+  /// else 0.
+  @inline(__always) func trustedLent(_ slot: Int) -> UInt64 {
+    let record = address(slot)
+    guard UInt64(limits[Int(record >> 12)]) >= record &+ UInt64(layout.stride) else { return 0 }
+    return record
+  }
+}
+
+extension LiveFrameRunner.Frame {
+  /// Whether the packet lies in the frame and lending the frame opens
+  /// pages up to at least `data_hard_end` (the rounded-up limit fits the
+  /// 32-bit space): what ``PacketFrame/isTrustworthy(limits:writeLimits:)``
+  /// asks of the bounds.
+  @inline(__always) var fitsItsPages: Bool {
+    hardStart <= data && UInt64(data) &+ UInt64(length) <= UInt64(hardEnd)
+      && hardStart < hardEnd
+      && UInt64(hardEnd) <= UInt64(UInt32.max) - UInt64(AddressSpace.pageSize)
   }
 }

@@ -266,7 +266,10 @@ import Testing
     // data_end grown by 4000 bytes (into page 2, closed for frame 1), the
     // parser then proving 4064 bytes and reading the last.
     let body: [Instruction] =
-      [.move(.r9, .r1), .move(.r2, immediate: 4000), .call(helper: HelperFunction.xdpAdjustTail.rawValue), .move(.r1, .r9)]
+      [
+        .move(.r9, .r1), .move(.r2, immediate: 4000),
+        .call(helper: HelperFunction.xdpAdjustTail.rawValue), .move(.r1, .r9),
+      ]
       + Self.parser(bytes: 4064)
     let program = try Self.batch(body)
     let index = Self.byteLoad(program)
@@ -287,6 +290,40 @@ import Testing
     let error = ExecutionError.memoryFault(index: index, address: address, size: 1, write: false)
     #expect(outcomes[1].result == "\(RunError.execution(packet: 0, error))")
   }
+
+  /// The runner lends frame 0 (pages 0 - 1) and then frame 1, which
+  /// shares page 0 and leaves it open only to its own end: frame 0 is
+  /// no longer trustworthy, its lending notwithstanding (the runner finds
+  /// page 0 open at the second lending and tests every record), and its
+  /// word across the page's end faults as in the interpreter.
+  @Test func aPageALaterFrameOfTheBatchShrankRunsInTheCheckedCopy() throws {
+    let program = try Self.batch(
+      Array(Self.parser(bytes: 40).dropLast(2)) + [
+        .load(.word, .r0, from: .r2, offset: 28), .exit,
+      ])
+    var outcomes: [Outcome] = []
+    var address: UInt64 = 0
+    for engine in [EngineKind.interpreter, .jit] {
+      let live = try Live(engine, program)
+      live.runner.lendsFrames = true
+      let start = live.region.start
+      let frames = [
+        LiveFrameRunner.Frame(
+          hardStart: start + 2048, data: start + 4096 - 30, length: 60, hardEnd: start + 6144),
+        LiveFrameRunner.Frame(hardStart: start, data: start + 256, length: 64, hardEnd: start + 2048),
+      ]
+      outcomes.append(live.run(frames))
+      address = UInt64(frames[0].data) + 28
+    }
+    #expect(outcomes[1] == outcomes[0])
+    let index = Self.batchIndex(ofBody: 6)
+    let error = ExecutionError.memoryFault(index: index, address: address, size: 4, write: false)
+    #expect(outcomes[1].result == "\(RunError.execution(packet: 0, error))")
+  }
+
+  /// The batch form's index of body instruction `index` (the engine's
+  /// prologue, six instructions, before the body).
+  static func batchIndex(ofBody index: Int) -> Int { index + 6 }
 
   /// A batch-like program that reads `data` from record 0 and `data_end`
   /// from record 1 (both records of the named batch), through R5 or, with

@@ -138,6 +138,16 @@ extension PacketRanges {
       trustedData = nil
     }
 
+    /// At a call (slot `index`), which clobbers R0 - R5: a batch record
+    /// named by one of them moves to a copy in R6 - R9, or is forgotten.
+    mutating func keepRecordSources(acrossCallAt index: Int, _ records: RecordCursors?) {
+      for register: UInt8 in 0...5 {
+        let moved = records?.copy(of: register, at: index, among: 0x3c0).map { Source.record($0) }
+        if trustedData == .record(register) { trustedData = moved }
+        if trustedEnd == .record(register) { trustedEnd = moved }
+      }
+    }
+
     /// Forgets the pointers with the variable part added at `slot`.
     mutating func forgetVariable(_ slot: Int) {
       for n in 0..<10 {

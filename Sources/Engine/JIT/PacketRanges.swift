@@ -162,12 +162,7 @@ struct PacketRanges {
         if slot.operation != .callLocal || !keeping.contains(callee) { state.forgetPacket() }
         if !Self.leavesTheStack(slot) { state.spilledContext = [] }
         for register in 0...5 { state.registers[register] = nil }
-        // A batch record named by R0 - R5 moves to a copy in R6 - R9.
-        for register: UInt8 in 0...5 {
-          let moved = records?.copy(of: register, at: index, among: 0x3c0).map { Source.record($0) }
-          if state.trustedData == .record(register) { state.trustedData = moved }
-          if state.trustedEnd == .record(register) { state.trustedEnd = moved }
-        }
+        state.keepRecordSources(acrossCallAt: index, records)
         state.trimEnds()
         reach(next, state)
       case .trap:
