@@ -291,11 +291,12 @@ import Testing
     #expect(outcomes[1].result == "\(RunError.execution(packet: 0, error))")
   }
 
-  /// The runner lends frame 0 (pages 0 - 1) and then frame 1, which
-  /// shares page 0 and leaves it open only to its own end: frame 0 is
-  /// no longer trustworthy, its lending notwithstanding (the runner finds
-  /// page 0 open at the second lending and tests every record), and its
-  /// word across the page's end faults as in the interpreter.
+  /// The runner lends frame 0 (page 2), frame 1 (pages 0 - 1) and then
+  /// frame 2, which shares page 0 and leaves it open only to its own end:
+  /// frame 1 is no longer trustworthy, its lending notwithstanding (the
+  /// runner finds page 0 open at the third lending and tests every
+  /// record), and its word across the page's end faults as in the
+  /// interpreter.
   @Test func aPageALaterFrameOfTheBatchShrankRunsInTheCheckedCopy() throws {
     let program = try Self.batch(
       Array(Self.parser(bytes: 40).dropLast(2)) + [
@@ -308,12 +309,13 @@ import Testing
       live.runner.lendsFrames = true
       let start = live.region.start
       let frames = [
+        live.frame(2),
         LiveFrameRunner.Frame(
           hardStart: start + 2048, data: start + 4096 - 30, length: 60, hardEnd: start + 6144),
         LiveFrameRunner.Frame(hardStart: start, data: start + 256, length: 64, hardEnd: start + 2048),
       ]
       outcomes.append(live.run(frames))
-      address = UInt64(frames[0].data) + 28
+      address = UInt64(frames[1].data) + 28
     }
     #expect(outcomes[1] == outcomes[0])
     let index = Self.batchIndex(ofBody: 6)
