@@ -422,3 +422,38 @@ extension TrustedBatchTests {
     #expect(sites.trusted == 0 && sites.guarded >= 1 && !sites.batch, "\(sites)")
   }
 }
+
+extension TrustedBatchTests {
+  /// The runner bench's setup (``LiveFrameRunner`` lending 64 frames of
+  /// 4 KiB, one a page): the runner names the whole batch and its code
+  /// runs the proven copy (its verdicts those of the interpreter).
+  @Test func aFullLentBatchOfXdpClassifyIsNamed() throws {
+    let path = PackageLayout.sample("xdp_classify")
+    let object = try BPFObject(contentsOf: path)
+    let program = try object.program(named: try object.onlyXDPProgramName(file: path))
+    let batch = try BatchTrampoline().rewrite(program).program
+    var verdicts: [[String]] = []
+    for engine in [EngineKind.interpreter, .jit] {
+      let machine = try Machine(
+        maps: object.maps, configuration: MachineConfiguration(engine: engine))
+      let prepared = try machine.prepare(batch, form: .batch)
+      let runner = try LiveFrameRunner(machine: machine)
+      runner.lendsFrames = true
+      let size = LiveFrameRunner.maximumBatch
+      let region = try machine.addressSpace.map(length: 4096 * size, name: "umem")
+      let frames = (0..<size).map { slot in
+        let start = region.start + UInt32(slot * 4096)
+        return LiveFrameRunner.Frame(
+          hardStart: start, data: start + 256, length: 64, hardEnd: start + 4096 - 320)
+      }
+      machine.addressSpace.closePages(of: region)
+      frames.withUnsafeBufferPointer { runner.run(prepared, frames: $0, form: .batch) }
+      #expect(runner.lastError == nil)
+      verdicts.append(runner.verdicts.map { "\($0.action)" })
+      if engine == .jit {
+        #expect(machine.jit[JITContext.trustedCount] == UInt64(size))
+      }
+    }
+    #expect(verdicts[1] == verdicts[0])
+  }
+}
