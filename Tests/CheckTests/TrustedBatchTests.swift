@@ -457,3 +457,31 @@ extension TrustedBatchTests {
     #expect(verdicts[1] == verdicts[0])
   }
 }
+
+extension TrustedBatchTests {
+  /// A partial batch padded with empty frames: the padding records take
+  /// the full test (their frame is the runner's mapped page) and the
+  /// runner names the whole padded batch, which runs as in the
+  /// interpreter.
+  @Test func paddingRecordsPassTheSameTest() throws {
+    let program = try Self.batch(Self.parser(bytes: 40))
+    var outcomes: [Outcome] = []
+    for engine in [EngineKind.interpreter, .jit] {
+      let live = try Live(engine, program)
+      live.runner.lendsFrames = true
+      let frames = [live.frame(0), live.frame(1)]
+      frames.withUnsafeBufferPointer {
+        live.runner.run(live.program, frames: $0, form: .batch, padded: 4)
+      }
+      outcomes.append(
+        Outcome(
+          "\(live.runner.lastError.map { "\($0)" } ?? "ok")", live.machine.lastInstructionCount,
+          live.acts(4)))
+      if engine == .jit {
+        #expect(live.machine.jit[JITContext.trustedCount] == 4)
+      }
+    }
+    #expect(outcomes[1] == outcomes[0])
+    #expect(outcomes[1].acts == [0x40, 0x41, 0, 0] && outcomes[1].result == "ok")
+  }
+}
