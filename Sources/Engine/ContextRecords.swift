@@ -15,6 +15,8 @@ struct ContextRecords {
   let layout = XDPContextLayout.engine
   /// The address of the first record.
   let start: UInt64
+  /// The records there are.
+  let count: Int
   /// The frame bounds and committed redirects of each slot.
   private let slots: PacketFrameTable.Slots
   /// The region's host memory.
@@ -22,7 +24,7 @@ struct ContextRecords {
   /// The space's page tables (``AddressSpace/limits``,
   /// ``AddressSpace/writeLimits``: allocated once, never moved), read by
   /// ``trusted(_:)`` with nothing retained.
-  private let limits: UnsafeMutablePointer<UInt32>
+  let limits: UnsafeMutablePointer<UInt32>
   private let writeLimits: UnsafeMutablePointer<UInt32>
 
   /// Maps `count` records as a region called `name` and registers their
@@ -31,6 +33,7 @@ struct ContextRecords {
     let stride = Int(layout.stride)
     let region = try machine.addressSpace.map(length: count * stride, name: name)
     start = UInt64(region.start)
+    self.count = count
     bytes = machine.addressSpace.pointer(start, count: region.length)!
     limits = machine.addressSpace.limits
     writeLimits = machine.addressSpace.writeLimits
@@ -86,18 +89,6 @@ struct ContextRecords {
   @inline(__always) func trusted(_ slot: Int) -> UInt64 {
     guard slots.bounds[slot].isTrustworthy(limits: limits, writeLimits: writeLimits)
     else { return 0 }
-    let record = address(slot)
-    guard UInt64(limits[Int(record >> 12)]) >= record &+ UInt64(layout.stride) else { return 0 }
-    return record
-  }
-
-  /// ``trusted(_:)`` for a slot whose frame the runner lent just now
-  /// (``LiveFrameRunner``'s per-packet calls): the frame's pages are open
-  /// by construction (``PacketFrame/isTrustworthyWhenLent``), so of the
-  /// frame only the bounds are tested, and of the page tables only the
-  /// record's entry is read.
-  @inline(__always) func trustedWhenLent(_ slot: Int) -> UInt64 {
-    guard slots.bounds[slot].isTrustworthyWhenLent else { return 0 }
     let record = address(slot)
     guard UInt64(limits[Int(record >> 12)]) >= record &+ UInt64(layout.stride) else { return 0 }
     return record

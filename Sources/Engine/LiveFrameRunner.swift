@@ -196,12 +196,13 @@ public final class LiveFrameRunner {
       let frame = first[slot]
       machine.pendingRedirect = nil
       machine.legacyPacket = (UInt64(frame.data), UInt64(frame.data) &+ UInt64(frame.length))
-      if lends { lend(frame) }
+      // A frame lent from closed pages, inside its pages: trusted as lent.
+      let fresh = lends && lend(frame) && frame.fitsItsPages
       do {
         let value = UInt32(
           truncatingIfNeeded: try machine.runInSeries(
             series, program, r1: records.address(slot), r2: 0,
-            trusting: lends ? records.trustedWhenLent(slot) : records.trusted(slot)))
+            trusting: fresh ? records.trustedLent(slot) : records.trusted(slot)))
         returned[slot] = value
         if value == XDPAction.redirect.rawValue {
           records.commit(slot, redirect: machine.pendingRedirectWords)
@@ -234,16 +235,29 @@ public final class LiveFrameRunner {
     }
     records.beginBatch(total, on: machine)
     machine.refusesTailCalls = true
-    if lends { for slot in 0..<count { lend(first[slot]) } }
+    // Frames lent from closed pages, each inside its pages: trusted as
+    // lent (``ContextRecords/trustedCount(_:lent:)``).
+    var fresh = lends
+    if lends {
+      for slot in 0..<count {
+        let frame = first[slot]
+        let closed = lend(frame)
+        fresh = fresh && closed && frame.fitsItsPages
+      }
+    }
     defer {
       machine.refusesTailCalls = false
       if lends { machine.takeBackPages(of: first, count: count) }
     }
     let processed: UInt64
     do {
+      // Every record of the batch tested, padding too, with every frame
+      // lent: the code may trust the batch (first record and count).
+      let trusting = records.trusted(0)
+      let named = trusting == 0 ? 0 : records.trustedCount(total, lent: fresh ? count : 0)
       processed = try machine.runInSeries(
         machine.beginSeries(program), program, r1: records.address(0), r2: UInt64(total),
-        trusting: records.trusted(0))
+        trusting: trusting, count: named)
     } catch {
       failure = .execution(packet: 0, error)
       return 0
@@ -271,7 +285,8 @@ public final class LiveFrameRunner {
   /// Opens `frame`'s pages to the program for one call; the JIT's access
   /// windows on other pages (the records', the stack's, map values') stay
   /// filled (``Machine/lendPages(from:to:)``).
-  @inline(__always) private func lend(_ frame: Frame) {
+  /// Returns whether the frame's pages were all closed before.
+  @inline(__always) @discardableResult private func lend(_ frame: Frame) -> Bool {
     machine.lendPages(from: UInt64(frame.hardStart), to: UInt64(frame.hardEnd))
   }
 

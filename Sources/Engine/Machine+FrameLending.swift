@@ -27,13 +27,16 @@ extension Machine {
   /// ``AddressSpace/openPages(from:to:)`` does. A page that was closed has
   /// no window (a window is filled only after its page allowed an access,
   /// and a close empties the windows on its pages); the windows on a page
-  /// that was open with another range are emptied.
-  @inline(__always)
-  func lendPages(from start: UInt64, to end: UInt64) {
+  /// that was open with another range are emptied. Returns whether every
+  /// page was closed before (then each holds this range's limit until
+  /// another lending or close writes it).
+  @inline(__always) @discardableResult
+  func lendPages(from start: UInt64, to end: UInt64) -> Bool {
     let limit = (end &+ UInt64(AddressSpace.pageSize - 1)) & ~UInt64(AddressSpace.pageSize - 1)
-    if addressSpace.setLimits(from: start, to: limit, UInt32(truncatingIfNeeded: limit)) {
-      forgetWindows(from: start, to: limit)
-    }
+    guard addressSpace.setLimits(from: start, to: limit, UInt32(truncatingIfNeeded: limit))
+    else { return true }
+    forgetWindows(from: start, to: limit)
+    return false
   }
 
   /// Closes the pages from `start` up to `end` again, as
@@ -170,18 +173,6 @@ extension Machine {
 }
 
 extension PacketFrame {
-  /// ``isTrustworthy(limits:writeLimits:)`` for a frame whose pages the
-  /// caller has just lent (``Machine/lendPages(from:to:)`` over
-  /// `hardStart` to `hardEnd`, nothing run since): those pages are open in
-  /// both page tables up to `hardEnd` rounded up to a page by
-  /// construction, so only the bounds are left to test, and that the
-  /// rounded end does not wrap the 32-bit limit the tables hold.
-  @inline(__always)
-  var isTrustworthyWhenLent: Bool {
-    hardStart <= data && data <= end && end <= hardEnd
-      && hardEnd <= UInt64(UInt32.max) &- UInt64(AddressSpace.pageSize - 1)
-  }
-
   /// Whether a record over this frame may be trusted, as far as the frame
   /// goes (``Machine/trustedRecord(_:)``, ``ContextRecords/trusted(_:)``):
   /// the packet inside the frame, the frame in the 32-bit space, and its

@@ -7,7 +7,7 @@
 /// the context block gets the address space's arena and page table, the
 /// instruction budget, and no callback error. Per call (``runInSeries(_:r1:r2:)``):
 /// R1 and R2, the helpers' work, and the block's executed count, call depth,
-/// status and trusted record (``trustedRecord(_:)``); the JIT's prologue zeroes the other registers, empties
+/// status and trusted record and batch (``trustedRecord(_:)``, ``trustedCount(_:_:)``); the JIT's prologue zeroes the other registers, empties
 /// the access window if the page table changed since it was filled
 /// (``AccessWindow``) and resets the tail-call count itself. Helpers that
 /// change the address space refresh the block when they return
@@ -45,16 +45,22 @@ extension Machine {
   public func runInSeries(
     _ series: RunSeries, _ program: PreparedProgram, r1: UInt64, r2: UInt64 = 0
   ) throws(ExecutionError) -> UInt64 {
-    try runInSeries(series, program, r1: r1, r2: r2, trusting: trustedRecord(r1))
+    let trusting = trustedRecord(r1)
+    return try runInSeries(
+      series, program, r1: r1, r2: r2, trusting: trusting,
+      count: trusting == 0 ? 0 : trustedCount(r1, r2))
   }
 
   /// ``runInSeries(_:_:r1:r2:)`` with the record the code may trust in
   /// this call found by the caller: `r1` only where
   /// ``trustedRecord(_:)`` would find it (a runner that knows the
-  /// record's slot, ``ContextRecords/trusted(_:)``), else 0.
+  /// record's slot, ``ContextRecords/trusted(_:)``), else 0; and `count`
+  /// only where ``trustedCount(_:_:)`` would find it
+  /// (``ContextRecords/trustedCount(_:)``), else 0.
   @inline(__always)
   func runInSeries(
-    _ series: RunSeries, _ program: PreparedProgram, r1: UInt64, r2: UInt64, trusting: UInt64
+    _ series: RunSeries, _ program: PreparedProgram, r1: UInt64, r2: UInt64, trusting: UInt64,
+    count: UInt64 = 0
   ) throws(ExecutionError) -> UInt64 {
     guard let entry = series.entry, let context = series.context else {
       return try run(program, r1: r1, r2: r2)
@@ -66,6 +72,7 @@ extension Machine {
     context.storeBytes(of: 0, toByteOffset: Int(JITContext.depth), as: UInt64.self)
     context.storeBytes(of: 0, toByteOffset: Int(JITContext.status), as: UInt64.self)
     context.storeBytes(of: trusting, toByteOffset: Int(JITContext.trustedRecord), as: UInt64.self)
+    context.storeBytes(of: count, toByteOffset: Int(JITContext.trustedCount), as: UInt64.self)
     defer { if series.usesTailCalls { endTailCalls() } }
     let result = entry(context, r1, r2)
     if context.load(fromByteOffset: Int(JITContext.status), as: UInt64.self) == 0 {

@@ -219,10 +219,11 @@ import Testing
   }
 
   @Test func aLentFrameWhosePacketLeavesItRunsInTheCheckedCopy() throws {
-    // The runner's per-packet call tests a lent frame's bounds alone
-    // (``ContextRecords/trustedWhenLent(_:)``): here the caller's packet
-    // runs past `data_hard_end` and the lent page into the closed one,
-    // and the parser proves 4064 bytes and reads the last of them.
+    // The runner's per-packet call tests a frame it lent from closed
+    // pages by its bounds (``LiveFrameRunner/Frame/fitsItsPages``, then
+    // ``ContextRecords/trustedLent(_:)``): here the caller's packet runs
+    // past `data_hard_end` and the lent page into the closed one, and the
+    // parser proves 4064 bytes and reads the last of them.
     let program = PacketRangeTests.parser(
       bytes: 4064, accesses: [.load(.byte, .r0, from: .r2, offset: 4063)], tail: [.exit])
     let outcomes = try [EngineKind.interpreter, .jit].map { engine in

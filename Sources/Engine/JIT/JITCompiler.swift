@@ -109,9 +109,9 @@ struct JITCompiler {
     leaders = Array(repeating: false, count: slotCount)
     targets = leaders
     stackPointers = StackPointers(slots: slots, count: slotCount)
-    packetRanges = PacketRanges(slots: slots, count: slotCount)
-    mapValues = MapValuePointers(slots: slots, count: slotCount, storage: storage)
     records = RecordCursors(slots: slots, count: slotCount)
+    packetRanges = PacketRanges(slots: slots, count: slotCount, records: records)
+    mapValues = MapValuePointers(slots: slots, count: slotCount, storage: storage)
     saved = CalleeSaved(
       slots: slots, count: slotCount, usesTailCalls: program.usesTailCalls)
     localCalls = LocalCalls(slots: slots, count: slotCount, provingFrames: provingFrames)

@@ -77,8 +77,14 @@ enum JITContext {
   /// (``Machine/trusts(record:)``); the body's start compares R1 with it
   /// (``JITCompiler/emitTrustCheck()``).
   static let trustedRecord: Int32 = storeWindows + 2 * AccessWindow.bytes
+  /// The records from ``trustedRecord`` on the code may trust as one
+  /// batch in this call (0: no batch named; the record alone stands): set
+  /// with it (``Machine/trustedCount(_:_:)``); a batch form's body whose
+  /// proofs read through its cursor compares R2 with it at its start
+  /// (``JITCompiler/emitTrustCheck()``).
+  static let trustedCount: Int32 = trustedRecord + 8
   /// Bytes in the block.
-  static let size = Int(trustedRecord + 8)
+  static let size = Int(trustedCount + 8)
 
   /// Values of the status field.
   enum Status: Int32 {

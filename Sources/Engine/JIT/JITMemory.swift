@@ -259,6 +259,11 @@ extension JITCompiler {
   /// that is mapped (``PacketRanges/trustedLoads``).
   /// The block holds 0 when no record is named, and no record is at 0
   /// (the space maps nothing there), so an R1 of 0 is never trusted.
+  /// Where a proof reads through the batch form's cursor
+  /// (``PacketRanges/trustsBatch``), R2 must be the count the entry named
+  /// too (``JITContext/trustedCount``, which ``Machine/trustedCount(_:_:)``
+  /// names only when every record of `[R1, R1 + R2 × 32)` passes the test
+  /// of one): the cursor's records (``RecordCursors``) are then those.
   mutating func emitTrustCheck() {
     let r = JITRegisters.self
     let checked = edge(to: checkedLabels[0], lag: 0)
@@ -266,6 +271,10 @@ extension JITCompiler {
     a.jump(.notEqual, to: checked)
     a.test(r.bpf(1), r.bpf(1), wide: true)
     a.jump(.equal, to: checked)
+    if packetRanges.trustsBatch {
+      a.compare(r.bpf(2), memory: r.context, JITContext.trustedCount)
+      a.jump(.notEqual, to: checked)
+    }
   }
 
   /// At a compare that raises a proven range to `bytes` from its start

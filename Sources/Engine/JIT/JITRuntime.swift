@@ -118,7 +118,9 @@ extension Machine {
   /// Runs compiled code with the registers ``run(_:r1:r2:)`` set up.
   func runCompiled(_ entry: CompiledProgram.Entry) throws(ExecutionError) -> UInt64 {
     let context = armContext()
-    jit[JITContext.trustedRecord] = trustedRecord(registers[1])
+    let record = trustedRecord(registers[1])
+    jit[JITContext.trustedRecord] = record
+    jit[JITContext.trustedCount] = record == 0 ? 0 : trustedCount(record, registers[2])
     let result = entry(context, registers[1], registers[2])
     return try finishCompiledRun(result)
   }
@@ -134,6 +136,7 @@ extension Machine {
     state[JITContext.status] = 0
     // No record is trusted until the entry names one.
     state[JITContext.trustedRecord] = 0
+    state[JITContext.trustedCount] = 0
     if state.error != nil { state.error = nil }
     return state.context
   }

@@ -26,6 +26,12 @@ public struct NativeCode: Sendable {
   /// ``Machine/trusts(record:)`` vouched for, or 0; the code checks R1
   /// against it at its start and runs fully checked on any other R1.
   public static let trustedRecordField = Int(JITContext.trustedRecord)
+  /// Where the context block holds the number of records from the trusted
+  /// record on that the code may trust as one batch (0: none, the record
+  /// alone): a driver stores there only a count
+  /// ``Machine/trusts(record:count:)`` vouched for, or 0; a batch form's
+  /// code checks R2 against it at its start.
+  public static let trustedCountField = Int(JITContext.trustedCount)
 }
 
 extension Machine {

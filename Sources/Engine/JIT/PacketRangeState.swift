@@ -5,20 +5,49 @@ extension PacketRanges {
   /// context: a register written keeps it only as a 64-bit copy of a
   /// register that holds it (a record moved, refilled from the stack or
   /// loaded is not the one the entry checked); a load of `data` or
-  /// `data_end` is trusted when it reads through such a register.
-  static func apply(_ slot: Slot, at index: Int, to state: inout State) {
-    let fromTrusted = slot.src < 10 && state.trusted.contains(slot.src)
+  /// `data_end` is trusted when it reads through such a register
+  /// (``Source/entry``), or through one of the batch's records
+  /// (``RecordCursors/holdsRecord(_:at:)``: ``Source/record(_:)``, named
+  /// by the register that holds it, which a write to it hands to a copy
+  /// that holds the same record, or forgets).
+  static func apply(
+    _ slot: Slot, at index: Int, to state: inout State, records: RecordCursors? = nil
+  ) {
+    // A batch record first: what the cursors know holds on every path,
+    // so a load's source does not change as the pass learns more.
+    let fromRecord = slot.src < 10 && records?.holdsRecord(slot.src, at: index) == true
+    let fromEntry = slot.src < 10 && state.trusted.contains(slot.src)
     applyValues(slot, at: index, to: &state)
     guard slot.operation.family != .store, slot.dst < 10 else { return }
     state.trusted.remove(slot.dst)
-    if slot.operation == .mov64X, fromTrusted { state.trusted.insert(slot.dst) }
-    if slot.operation == .loadWord, fromTrusted {
-      switch state.registers[Int(slot.dst)] {
-      case .packet(0): state.trustedData = true
-      case .packetEnd: state.trustedEnd = true
-      default: break
+    // A source named by the register written moves to a copy, or is lost.
+    let moved = records?.copy(of: slot.dst, at: index).map { Source.record($0) }
+    if state.trustedData == .record(slot.dst) { state.trustedData = moved }
+    if state.trustedEnd == .record(slot.dst) { state.trustedEnd = moved }
+    if slot.operation == .mov64X, fromEntry { state.trusted.insert(slot.dst) }
+    guard slot.operation == .loadWord, fromEntry || fromRecord else { return }
+    let source: Source? =
+      if !fromRecord {
+        .entry
+      } else if slot.src != slot.dst {
+        .record(slot.src)
+      } else {
+        records?.copy(of: slot.src, at: index).map { .record($0) }
       }
+    switch state.registers[Int(slot.dst)] {
+    case .packet(0): state.trustedData = source
+    case .packetEnd: state.trustedEnd = source
+    default: break
     }
+  }
+
+  /// What a trusted `data` or `data_end` was read through.
+  enum Source: Equatable {
+    /// The entry's R1 (``State/trusted``): the record the entry named.
+    case entry
+    /// The batch record (``RecordCursors``) the register still holds:
+    /// trusted where the entry named the batch.
+    case record(UInt8)
   }
 
   /// The loads through a register that holds the entry's R1, of bytes
@@ -87,12 +116,12 @@ extension PacketRanges {
     /// 64-bit copies): the record the code may trust once the entry's
     /// check passed (``PacketRanges/trustedSites``).
     var trusted: Set<UInt8> = []
-    /// Whether the latest `data`, the start of every packet pointer, was
-    /// loaded through a register in ``trusted``.
-    var trustedData = false
-    /// Whether the `data_end` of ``ends`` was loaded through a register in
-    /// ``trusted``.
-    var trustedEnd = false
+    /// What the latest `data`, the start of every packet pointer, was
+    /// loaded through, if a register in ``trusted`` or a batch record.
+    var trustedData: Source?
+    /// What the `data_end` of ``ends`` was loaded through, if a register in
+    /// ``trusted`` or a batch record.
+    var trustedEnd: Source?
 
     /// Forgets the packet pointers and the range (a new `data`).
     mutating func forgetPointers() {
@@ -106,7 +135,17 @@ extension PacketRanges {
       variableRanges = [:]
       guarded = false
       guardedVariables = []
-      trustedData = false
+      trustedData = nil
+    }
+
+    /// At a call (slot `index`), which clobbers R0 - R5: a batch record
+    /// named by one of them moves to a copy in R6 - R9, or is forgotten.
+    mutating func keepRecordSources(acrossCallAt index: Int, _ records: RecordCursors?) {
+      for register: UInt8 in 0...5 {
+        let moved = records?.copy(of: register, at: index, among: 0x3c0).map { Source.record($0) }
+        if trustedData == .record(register) { trustedData = moved }
+        if trustedEnd == .record(register) { trustedEnd = moved }
+      }
     }
 
     /// Forgets the pointers with the variable part added at `slot`.
@@ -127,8 +166,8 @@ extension PacketRanges {
       ends = []
       guarded = false
       guardedVariables = []
-      trustedData = false
-      trustedEnd = false
+      trustedData = nil
+      trustedEnd = nil
     }
 
     /// Keeps in ``ends`` only registers that still hold `data_end`, and in
@@ -140,10 +179,11 @@ extension PacketRanges {
 
     /// Whether a compare with the `data_end` in `end` proves its bytes from
     /// values the runner vouches for: `data` and that `data_end` both read
-    /// through the entry's R1 (``trusted``), so the entry's check covers it
-    /// as a guard would (``PacketRanges/trustedSites``).
+    /// through the entry's R1 (``trusted``), or both through the same
+    /// record of the batch, so the entry's check covers it as a guard
+    /// would (``PacketRanges/trustedSites``).
     func trusts(end: UInt8) -> Bool {
-      trustedData && trustedEnd && ends.contains(end)
+      trustedData != nil && trustedData == trustedEnd && ends.contains(end)
     }
 
     /// Whether an earlier guard covers a compare of `pointer` (start plus
@@ -186,8 +226,8 @@ extension PacketRanges {
       result.guarded = guarded && other.guarded
       result.guardedVariables = guardedVariables.intersection(other.guardedVariables)
       result.trusted = trusted.intersection(other.trusted)
-      result.trustedData = trustedData && other.trustedData
-      result.trustedEnd = trustedEnd && other.trustedEnd
+      result.trustedData = trustedData == other.trustedData ? trustedData : nil
+      result.trustedEnd = trustedEnd == other.trustedEnd ? trustedEnd : nil
       result.trimEnds()
       return result
     }

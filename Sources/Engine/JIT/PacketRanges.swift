@@ -102,6 +102,11 @@ struct PacketRanges {
   private(set) var trustedLoads: Set<Int> = []
   /// Whether the proven copy relies on the entry's check of R1.
   var trusts: Bool { !trustedSites.isEmpty || !trustedLoads.isEmpty }
+  /// Whether a trusted site's `data` and `data_end` were read through a
+  /// record of the batch (``Source/record(_:)``): the entry's check then
+  /// compares R2 with the count the entry named too
+  /// (``JITContext/trustedCount``).
+  private(set) var trustsBatch = false
 
   /// Packet offsets past this size are not tracked (the kernel's
   /// MAX_PACKET_OFF is 0xffff).
@@ -110,7 +115,7 @@ struct PacketRanges {
   /// fixed point in few passes); wider ones are forgotten.
   static let scalarWidth: Int64 = 0xff
 
-  init(slots: UnsafeMutablePointer<Slot>, count: Int) {
+  init(slots: UnsafeMutablePointer<Slot>, count: Int, records: RecordCursors? = nil) {
     var entry = State()
     entry.registers[1] = .context
     entry.trusted = [1]
@@ -157,6 +162,7 @@ struct PacketRanges {
         if slot.operation != .callLocal || !keeping.contains(callee) { state.forgetPacket() }
         if !Self.leavesTheStack(slot) { state.spilledContext = [] }
         for register in 0...5 { state.registers[register] = nil }
+        state.keepRecordSources(acrossCallAt: index, records)
         state.trimEnds()
         reach(next, state)
       case .trap:
@@ -174,7 +180,7 @@ struct PacketRanges {
         state.trimEnds()
         reach(next, state)
       default:
-        Self.apply(slot, at: index, to: &state)
+        Self.apply(slot, at: index, to: &state, records: records)
         state.trimEnds()
         reach(next, state)
       }
@@ -189,6 +195,7 @@ struct PacketRanges {
           proofSites[index] = proven.site
           if state.trusts(end: proven.site.end) {
             trustedSites[index] = proven.site
+            if state.trustedData != .entry { trustsBatch = true }
           } else {
             guardSites[index] = proven.site
           }
@@ -384,7 +391,7 @@ struct PacketRanges {
         // A new data_end: the guards' facts were about the old one.
         state.registers[dst] = .packetEnd
         state.ends = [slot.dst]
-        state.trustedEnd = false
+        state.trustedEnd = nil
         state.guarded = false
         state.guardedVariables = []
       default: state.registers[dst] = nil

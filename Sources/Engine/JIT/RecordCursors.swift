@@ -23,7 +23,10 @@ import BPF
 /// - `record + stride` (`r6 += 32`) is `stepped`: at most `end`; a 64-bit
 ///   unsigned compare of a `stepped` or `record` register with `end`
 ///   (`if r6 < r7 goto loop`, in any of its four forms) makes it a
-///   `record` again on the edge where it is below `end`;
+///   `record` again on the edge where it is below `end`, and with it
+///   every register known to hold the same value (its 64-bit copies, the
+///   epilogue's `r1 = r6` before the compare: ``State/same``), as the
+///   verifier's `find_equal_scalars` refines registers of one `id`;
 /// - any other write to a register forgets its fact: calls and legacy
 ///   packet loads forget R0 - R5 (bpf-to-bpf calls keep R6 - R9, as the
 ///   JIT saves them), atomics R0 and their source (the engine's callback
@@ -66,28 +69,76 @@ struct RecordCursors {
     var end: UInt8
   }
 
+  /// What R0 - R9 hold before a slot, and which hold the same value.
+  struct State: Equatable {
+    var values: [Value?] = Array(repeating: nil, count: 10)
+    /// Per register, a bit per register known to hold the same 64-bit
+    /// value (its own bit always): copies made by `mov64` and not written
+    /// since; joins keep what both paths know.
+    var same: [UInt16] = (0..<10).map { 1 << $0 }
+
+    /// `register` written with `value` (nil: unknown), no longer equal to
+    /// any other register.
+    mutating func write(_ register: UInt8, _ value: Value?) {
+      guard register < 10 else { return }
+      let bit = UInt16(1) << register
+      for n in 0..<10 { same[n] &= ~bit }
+      same[Int(register)] = bit
+      values[Int(register)] = value
+    }
+
+    /// `destination` = `source` (64-bit): the same value as it and its
+    /// copies.
+    mutating func copy(_ destination: UInt8, from source: UInt8) {
+      guard destination < 10 else { return }
+      guard source < 10 else { return write(destination, nil) }
+      guard destination != source else { return }
+      write(destination, values[Int(source)])
+      let group = same[Int(source)] | (1 << destination)
+      for n in 0..<10 where group & (1 << n) != 0 { same[n] = group }
+    }
+
+    /// `register`, and every register holding the same value, made a
+    /// `record` (a compare found it below `end`).
+    mutating func refine(_ register: UInt8) {
+      for n in 0..<10 where same[Int(register)] & (1 << n) != 0 {
+        if values[n] == .record || values[n] == .stepped { values[n] = .record }
+      }
+    }
+
+    func meet(_ other: State) -> State {
+      var result = State()
+      for n in 0..<10 {
+        result.values[n] = values[n] == other.values[n] ? values[n] : nil
+        result.same[n] = same[n] & other.same[n]
+      }
+      return result
+    }
+  }
+
   /// Before each slot, what R0 - R9 hold (nil: no path reaches it).
   private let before: [[Value?]?]
+  /// Before each slot, which registers hold the same value (``State/same``).
+  private let equal: [[UInt16]?]
   /// Slots before which the JIT checks `[R1, end)` (``Site``).
   let guardSites: [Int: Site]
 
   init(slots: UnsafeMutablePointer<Slot>, count: Int) {
-    var entry = [Value?](repeating: nil, count: 10)
-    entry[1] = .first
-    entry[2] = .count
-    let unknown = [Value?](repeating: nil, count: 10)
+    var entry = State()
+    entry.values[1] = .first
+    entry.values[2] = .count
     let entries =
       [(slot: 0, state: entry)]
       + (0..<count).filter { slots[$0].operation == .callLocal }.map {
-        (slot: Int(slots[$0].offset), state: unknown)
+        (slot: Int(slots[$0].offset), state: State())
       }
-    let states = SlotFlow.solve(
-      count: count, entries: entries,
-      meet: { old, new in zip(old, new).map { $0 == $1 ? $0 : nil } }
-    ) { index, state in
+    let solved = SlotFlow.solve(count: count, entries: entries, meet: { $0.meet($1) }) {
+      index, state in
       Self.successors(of: slots[index], at: index, state)
     }
+    let states = solved.map { $0?.values }
     before = states
+    equal = solved.map { $0?.same }
     var sites: [Int: Site] = [:]
     for (index, state) in states.enumerated() {
       if let state, let site = Self.site(state) { sites[index] = site }
@@ -103,6 +154,25 @@ struct RecordCursors {
       }
     }
     guardSites = used ? sites : [:]
+  }
+
+  /// Whether `register` holds one of the records the guard checked before
+  /// slot `index` (in the copy where the guard ran): one of the batch
+  /// entry R1 and R2 name (``PacketRanges`` trusts what is read through
+  /// it where the entry named that batch, ``JITContext/trustedCount``).
+  func holdsRecord(_ register: UInt8, at index: Int) -> Bool {
+    !guardSites.isEmpty && Self.proves(before, register, 0, size: 1, at: index)
+  }
+
+  /// Another register than `register`, among the bits of `among`, that
+  /// holds the same value before slot `index` on every path, if any: the
+  /// lowest.
+  func copy(of register: UInt8, at index: Int, among: UInt16 = 0x3ff) -> UInt8? {
+    guard register < 10, index < equal.count, let same = equal[index]?[Int(register)] else {
+      return nil
+    }
+    let others = same & among & ~(UInt16(1) << register)
+    return others == 0 ? nil : UInt8(others.trailingZeroBitCount)
   }
 
   /// Whether `size` bytes at `register` + `offset` before slot `index`
@@ -128,20 +198,20 @@ struct RecordCursors {
     return Site(first: UInt8(first), end: UInt8(end))
   }
 
-  private static func successors(of slot: Slot, at index: Int, _ state: [Value?])
-    -> [(slot: Int, state: [Value?])]
+  private static func successors(of slot: Slot, at index: Int, _ state: State)
+    -> [(slot: Int, state: State)]
   {
     var state = state
     // Past a guard, entry R1 is a record (the guard ran in the copy that
     // uses these facts; the checked copy ignores them).
-    if site(state) != nil {
-      for register in 0..<10 where state[register] == .first { state[register] = .record }
+    if site(state.values) != nil {
+      for register in 0..<10 where state.values[register] == .first {
+        state.values[register] = .record
+      }
     }
     let next = index + (slot.operation == .loadImmediate64 ? 2 : 1)
-    func value(_ register: UInt8) -> Value? { register < 10 ? state[Int(register)] : nil }
-    func set(_ register: UInt8, _ value: Value?) {
-      if register < 10 { state[Int(register)] = value }
-    }
+    func value(_ register: UInt8) -> Value? { register < 10 ? state.values[Int(register)] : nil }
+    func set(_ register: UInt8, _ value: Value?) { state.write(register, value) }
     switch slot.operation.family {
     case .jump:
       guard slot.operation != .ja else { return [(Int(slot.offset), state)] }
@@ -152,29 +222,29 @@ struct RecordCursors {
       let (dst, src) = (value(slot.dst), value(slot.src))
       func cursor(_ value: Value?) -> Bool { value == .record || value == .stepped }
       switch slot.operation {
-      case .jltX where cursor(dst) && src == .end: taken[Int(slot.dst)] = .record
-      case .jgeX where cursor(dst) && src == .end: fallThrough[Int(slot.dst)] = .record
-      case .jgtX where dst == .end && cursor(src): taken[Int(slot.src)] = .record
-      case .jleX where dst == .end && cursor(src): fallThrough[Int(slot.src)] = .record
+      case .jltX where cursor(dst) && src == .end: taken.refine(slot.dst)
+      case .jgeX where cursor(dst) && src == .end: fallThrough.refine(slot.dst)
+      case .jgtX where dst == .end && cursor(src): taken.refine(slot.src)
+      case .jleX where dst == .end && cursor(src): fallThrough.refine(slot.src)
       default: break
       }
       return [(Int(slot.offset), taken), (next, fallThrough)]
     case .call:
       guard slot.operation != .exit else { return [] }
-      for register in 0...5 { state[register] = nil }
+      for register: UInt8 in 0...5 { set(register, nil) }
     case .trap:
       return []
     case .atomic:
       set(0, nil)
       set(slot.src, nil)
     case .packetLoad:
-      for register in 0...5 { state[register] = nil }
+      for register: UInt8 in 0...5 { set(register, nil) }
     case .store:
       break
     case .arithmetic, .byteOrder, .load, .loadImmediate64:
       let scale = Int64(Self.stride.trailingZeroBitCount)
       switch slot.operation {
-      case .mov64X: set(slot.dst, value(slot.src))
+      case .mov64X: state.copy(slot.dst, from: slot.src)
       case .mul64K where value(slot.dst) == .count && slot.immediate == Self.stride,
         .lsh64K where value(slot.dst) == .count && slot.immediate == scale:
         set(slot.dst, .scaledCount)

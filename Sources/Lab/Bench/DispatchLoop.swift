@@ -21,9 +21,11 @@ public enum CallStyle: String, CaseIterable, Sendable, Codable {
 public final class DispatchLoop {
   private let memory: ExecutableMemory
   private let machine: Machine
+  /// What every call passes in R2.
+  private let r2: Int32
 
   private typealias Driver =
-    @convention(c) (UnsafeMutableRawPointer, UnsafePointer<UInt64>, Int, UInt64) -> Void
+    @convention(c) (UnsafeMutableRawPointer, UnsafePointer<UInt64>, Int, UInt64, UInt64) -> Void
 
   /// Records to call the program on, each checked once for whether the
   /// code may trust it (``Machine/trusts(record:)``): made before a timed
@@ -34,6 +36,10 @@ public final class DispatchLoop {
     /// All ones when the engine vouched for every record (the driver then
     /// names each call's record as trusted), else 0 (none named).
     let trust: UInt64
+    /// R2 when the engine vouched for the batch of R2 records from every
+    /// record (``Machine/trusts(record:count:)``: the driver then names
+    /// each call's batch), else 0 (none named).
+    let count: UInt64
   }
 
   /// Compiles `program` (if needed) and emits the driver for `style`,
@@ -46,18 +52,27 @@ public final class DispatchLoop {
   {
     let code = try machine.nativeCode(for: program)
     self.machine = machine
+    self.r2 = r2
     memory = try ExecutableMemory(Self.driver(style: style, r2: r2) + code.bytes)
   }
 
   /// `records` as calls of this loop's program: trusted when the machine
-  /// trusts every record now (checked once per distinct record).
+  /// trusts every record now, and each call's batch (R2 records from its
+  /// record, when R2 is not 0) when it trusts every such batch (checked
+  /// once per distinct record).
   public func calls(_ records: [UInt64]) -> Calls {
     var vouched = Set<UInt64>()
+    var batches = r2 > 0
     for record in records where !vouched.contains(record) {
-      guard machine.trusts(record: record) else { return Calls(records: records, trust: 0) }
+      guard machine.trusts(record: record) else {
+        return Calls(records: records, trust: 0, count: 0)
+      }
+      batches = batches && machine.trusts(record: record, count: UInt64(r2))
       vouched.insert(record)
     }
-    return Calls(records: records, trust: records.isEmpty ? 0 : ~0)
+    return Calls(
+      records: records, trust: records.isEmpty ? 0 : ~0,
+      count: records.isEmpty || !batches ? 0 : UInt64(r2))
   }
 
   /// Calls the program once per record (R1 = the record).
@@ -75,14 +90,16 @@ public final class DispatchLoop {
     let driver = unsafeBitCast(memory.base, to: Driver.self)
     try machine.withNativeRun { context in
       calls.records.withUnsafeBufferPointer {
-        driver(context, $0.baseAddress!, $0.count, calls.trust)
+        driver(context, $0.baseAddress!, $0.count, calls.trust, calls.count)
       }
     }
   }
 
-  /// The driver, `driver(context, records, count, trust)`, for code placed
-  /// right after it (at ``codeAlignment``). RBX = i, R12 = context, R13 =
-  /// records, R14 = count, R15 = trust (all ones or 0); each call gets the
+  /// The driver, `driver(context, records, count, trust, batch)`, for code
+  /// placed right after it (at ``codeAlignment``). RBX = i, R12 = context,
+  /// R13 = records, R14 = count, R15 = trust (all ones or 0); `batch` (R2
+  /// or 0) is stored once in ``NativeCode/trustedCountField`` (every call
+  /// passes the same R2); each call gets the
   /// context, the record and `r2` as its three C arguments
   /// (``NativeCode``), and the record, masked by the trust, stored in
   /// ``NativeCode/trustedRecordField`` (three instructions, in the empty
@@ -99,6 +116,8 @@ public final class DispatchLoop {
     a.emit(0x49, 0x89, 0xf5)  // mov r13, rsi
     a.emit(0x49, 0x89, 0xd6)  // mov r14, rdx
     a.emit(0x49, 0x89, 0xcf)  // mov r15, rcx
+    a.emit(0x4d, 0x89, 0x84, 0x24)  // mov [r12 + trusted count], r8
+    a.emit32(Int32(NativeCode.trustedCountField))
     a.emit(0xbb)  // mov ebx, 0
     a.emit32(0)
     a.bind(.loop)
