@@ -64,87 +64,10 @@ public struct MapAccessRefusal: Error, Hashable, Sendable, CustomStringConvertib
   }
 }
 
-/// A few known offsets, or any.
-private enum Offsets: Hashable {
-  case known(Set<Int64>)
-  case any
-
-  func union(_ other: Offsets) -> Offsets {
-    guard case .known(let a) = self, case .known(let b) = other else { return .any }
-    let all = a.union(b)
-    return all.count > 8 ? .any : .known(all)
-  }
-
-  func moved(by delta: Int64?) -> Offsets {
-    guard let delta, case .known(let values) = self else { return .any }
-    return .known(Set(values.map { $0 &+ delta }))
-  }
-
-  /// The offset a message names: the smallest known one, else 0.
-  var first: Int64 {
-    guard case .known(let values) = self else { return 0 }
-    return values.min() ?? 0
-  }
-}
-
-/// What a register or stack slot may hold, over every path reaching it.
-private struct Facts: Hashable {
-  /// Maps (by index) whose handle it may be.
-  var handles: Set<Int> = []
-  /// Maps (by index) into whose value it may point, at these offsets.
-  var values: [Int: Offsets] = [:]
-  /// A pointer into this function's own frame, at these offsets from R10.
-  var stack: Offsets?
-  /// A constant it holds on every path (a helper's size argument).
-  var constant: Int64?
-
-  static let unknown = Facts()
-
-  var isPointer: Bool { !handles.isEmpty || !values.isEmpty || stack != nil }
-
-  func union(_ other: Facts) -> Facts {
-    var merged = Facts(handles: handles.union(other.handles))
-    merged.values = values.merging(other.values) { $0.union($1) }
-    merged.stack = stack.map { other.stack.map($0.union) ?? $0 } ?? other.stack
-    merged.constant = constant == other.constant ? constant : nil
-    return merged
-  }
-
-  /// The facts after adding `delta` (nil: an unknown number).
-  func moved(by delta: Int64?) -> Facts {
-    var moved = self
-    moved.values = values.mapValues { $0.moved(by: delta) }
-    moved.stack = stack?.moved(by: delta)
-    moved.constant = delta.flatMap { d in constant.map { $0 &+ d } }
-    return moved
-  }
-
-  /// The pointers it may be, at unknown offsets; no constant.
-  var scrambled: Facts {
-    Facts(handles: handles, values: values.mapValues { _ in .any }, stack: stack.map { _ in .any })
-  }
-}
-
-/// The abstract state before one instruction.
-private struct State: Hashable {
-  var registers = [Facts](repeating: .unknown, count: 11)
-  /// 8-byte stack slots by offset from R10.
-  var slots: [Int64: Facts] = [:]
-
-  func union(_ other: State) -> State {
-    var merged = State()
-    for index in 0..<11 { merged.registers[index] = registers[index].union(other.registers[index]) }
-    for key in Set(slots.keys).union(other.slots.keys) {
-      merged.slots[key] = (slots[key] ?? .unknown).union(other.slots[key] ?? .unknown)
-    }
-    return merged
-  }
-}
-
 private struct MapValueFlow {
   let instructions: [Instruction]
   let maps: [MapDefinition]
-  var states: [State?]
+  var states: [MapValueState?]
   var work: [Int] = []
 
   init(instructions: [Instruction], maps: [MapDefinition]) {
@@ -154,8 +77,8 @@ private struct MapValueFlow {
   }
 
   mutating func run() -> MapAccessRefusal? {
-    var entry = State()
-    entry.registers[10] = Facts(stack: .known([0]))
+    var entry = MapValueState()
+    entry.registers[10] = MapValueFacts(stack: .known([0]))
     merge(entry, into: 0)
     while let index = work.popLast() {
       guard let state = states[index] else { continue }
@@ -164,7 +87,7 @@ private struct MapValueFlow {
     return nil
   }
 
-  private mutating func merge(_ state: State, into index: Int) {
+  private mutating func merge(_ state: MapValueState, into index: Int) {
     guard index >= 0, index < instructions.count else { return }
     let merged = states[index].map { $0.union(state) } ?? state
     if merged != states[index] {
@@ -173,7 +96,7 @@ private struct MapValueFlow {
     }
   }
 
-  private mutating func step(_ index: Int, _ input: State) -> MapAccessRefusal? {
+  private mutating func step(_ index: Int, _ input: MapValueState) -> MapAccessRefusal? {
     let instruction = instructions[index]
     var state = input
     let dst = Int(instruction.dst.rawValue)
@@ -212,7 +135,8 @@ private struct MapValueFlow {
       let value = instruction.instructionClass == .st || atomic ? .unknown : state.registers[src]
       write(&state, base: base, value, offset: instruction.offset, size: size)
       if atomic, AtomicOperation(rawValue: instruction.immediate)?.fetches == true {
-        state.registers[instruction.immediate == AtomicOperation.compareExchange.rawValue ? 0 : src] =
+        state.registers[
+          instruction.immediate == AtomicOperation.compareExchange.rawValue ? 0 : src] =
           .unknown
       }
     case .jmp, .jmp32:
@@ -222,43 +146,44 @@ private struct MapValueFlow {
     return nil
   }
 
-  private func wideLoad(_ index: Int) -> Facts {
+  private func wideLoad(_ index: Int) -> MapValueFacts {
     let first = instructions[index]
     let map = Int(first.immediate)
     switch first.src.rawValue {
     case ImmediateLoadKind.mapByIndex.rawValue where maps.indices.contains(map):
-      return Facts(handles: [map])
+      return MapValueFacts(handles: [map])
     case ImmediateLoadKind.mapValueByIndex.rawValue where maps.indices.contains(map):
       let offset = index + 1 < instructions.count ? instructions[index + 1].immediate : 0
-      return Facts(values: [map: .known([Int64(UInt32(bitPattern: offset))])])
+      return MapValueFacts(values: [map: .known([Int64(UInt32(bitPattern: offset))])])
     case ImmediateLoadKind.value.rawValue where index + 1 < instructions.count:
       let high = UInt64(UInt32(bitPattern: instructions[index + 1].immediate)) << 32
-      return Facts(constant: Int64(bitPattern: high | UInt64(UInt32(bitPattern: first.immediate))))
+      return MapValueFacts(
+        constant: Int64(bitPattern: high | UInt64(UInt32(bitPattern: first.immediate))))
     default:
       return .unknown
     }
   }
 
-  private mutating func jump(_ index: Int, _ instruction: Instruction, _ input: State)
+  private mutating func jump(_ index: Int, _ instruction: Instruction, _ input: MapValueState)
     -> MapAccessRefusal?
   {
     var state = input
     if instruction.isExit { return nil }
     if instruction.isLocalCall {
-      var entry = State()
+      var entry = MapValueState()
       for register in 1...5 {
         var argument = state.registers[register]
         argument.stack = nil  // the caller's frame: not this function's slots
         entry.registers[register] = argument
       }
-      entry.registers[10] = Facts(stack: .known([0]))
+      entry.registers[10] = MapValueFacts(stack: .known([0]))
       merge(entry, into: index + 1 + Int(instruction.immediate))
       for register in 0...5 { state.registers[register] = .unknown }
       merge(state, into: index + 1)
       return nil
     }
     if instruction.isCall {
-      var result = Facts.unknown
+      var result = MapValueFacts.unknown
       if instruction.isHelperCall {
         switch helperCall(index, instruction.immediate, state) {
         case .refused(let refusal): return refusal
@@ -277,12 +202,14 @@ private struct MapValueFlow {
     return nil
   }
 
-  private func arithmetic(_ instruction: Instruction, _ dst: Facts, _ src: Facts) -> Facts {
+  private func arithmetic(_ instruction: Instruction, _ dst: MapValueFacts, _ src: MapValueFacts)
+    -> MapValueFacts
+  {
     let register = instruction.operandSource == .register
     let operand = register ? src.constant : Int64(instruction.immediate)
     switch instruction.arithmeticOperation {
     case .mov where instruction.offset == 0:
-      return register ? src : Facts(constant: Int64(instruction.immediate))
+      return register ? src : MapValueFacts(constant: Int64(instruction.immediate))
     case .mov:
       return register ? src.scrambled : .unknown
     case .add where !register || !src.isPointer:
@@ -299,7 +226,7 @@ private struct MapValueFlow {
 
   /// Checks an access of `size` bytes at `offset` through register `base`.
   private func check(
-    _ index: Int, base register: Int, _ base: Facts, offset: Int16, _ size: Int64,
+    _ index: Int, base register: Int, _ base: MapValueFacts, offset: Int16, _ size: Int64,
     _ access: Access
   ) -> MapAccessRefusal? {
     for (map, offsets) in base.values.sorted(by: { $0.key < $1.key }) {
@@ -340,11 +267,11 @@ private struct MapValueFlow {
 
   private enum HelperOutcome {
     case refused(MapAccessRefusal)
-    case returns(Facts)
+    case returns(MapValueFacts)
   }
 
   /// The map helpers' refusals, and their memory arguments'.
-  private func helperCall(_ index: Int, _ id: Int32, _ state: State) -> HelperOutcome {
+  private func helperCall(_ index: Int, _ id: Int32, _ state: MapValueState) -> HelperOutcome {
     let r = state.registers
     let helper = HelperFunction(rawValue: id)
     // (register, bytes, written) of each memory argument.
@@ -353,7 +280,9 @@ private struct MapValueFlow {
     switch helper {
     case .mapLookupElement, .mapDeleteElement: memory = [(2, keySize, false)]
     case .mapUpdateElement:
-      memory = [(2, keySize, false), (3, r[1].handles.first.map { Int64(maps[$0].valueSize) }, false)]
+      memory = [
+        (2, keySize, false), (3, r[1].handles.first.map { Int64(maps[$0].valueSize) }, false),
+      ]
     case .tracePrintk: memory = [(1, r[2].constant, false)]
     case .checksumDiff: memory = [(1, r[2].constant, false), (3, r[4].constant, false)]
     case .xdpLoadBytes: memory = [(3, r[4].constant, true)]
@@ -375,10 +304,11 @@ private struct MapValueFlow {
         }
       }
     }
-    guard helper == .mapLookupElement || helper == .mapUpdateElement
-      || helper == .mapDeleteElement
+    guard
+      helper == .mapLookupElement || helper == .mapUpdateElement
+        || helper == .mapDeleteElement
     else { return .returns(.unknown) }
-    var result = Facts.unknown
+    var result = MapValueFacts.unknown
     for map in r[1].handles.sorted() {
       let definition = maps[map]
       if helper != .mapLookupElement, definition.isReadOnlyForPrograms {
@@ -399,9 +329,11 @@ private struct MapValueFlow {
 
   /// What a load of `size` bytes at `base` + `offset` yields: a spilled
   /// value back from its 8-byte slot.
-  private func load(_ state: State, base: Facts, offset: Int16, size: Int64) -> Facts {
+  private func load(_ state: MapValueState, base: MapValueFacts, offset: Int16, size: Int64)
+    -> MapValueFacts
+  {
     guard case .known(let offsets)? = base.stack, size >= 4 else { return .unknown }
-    var value: Facts?
+    var value: MapValueFacts?
     for start in offsets {
       let address = start &+ Int64(offset)
       let slot = state.slots[address & ~7] ?? .unknown
@@ -413,7 +345,8 @@ private struct MapValueFlow {
 
   /// Writes `value` through `base`.
   private func write(
-    _ state: inout State, base: Facts, _ value: Facts, offset: Int16, size: Int64
+    _ state: inout MapValueState, base: MapValueFacts, _ value: MapValueFacts, offset: Int16,
+    size: Int64
   ) {
     guard case .known(let offsets)? = base.stack else { return }
     // Fewer than 4 bytes of a pointer are no pointer.

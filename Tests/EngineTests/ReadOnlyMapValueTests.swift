@@ -88,14 +88,16 @@ import Testing
         == "instruction 7: \(Self.prefix)write into map forbidden, value_size=4 off=0 size=4"
         + " (map hosts)")
     for map in [Self.ports, Self.hosts] {
-      #expect(try Self.refusal(Self.lookup(map, then: [.load(.word, .r3, from: .r0, offset: 0)])) == nil)
+      #expect(
+        try Self.refusal(Self.lookup(map, then: [.load(.word, .r3, from: .r0, offset: 0)])) == nil)
     }
   }
 
   @Test func aStoreIntoRodataIsRefusedAndReadsAreNot() throws {
-    let direct = Self.rodataValue(offset: 8) + [
-      .store(.doubleWord, immediate: 1, to: .r1, offset: 4), .move(.r0, immediate: 2), .exit,
-    ]
+    let direct =
+      Self.rodataValue(offset: 8) + [
+        .store(.doubleWord, immediate: 1, to: .r1, offset: 4), .move(.r0, immediate: 2), .exit,
+      ]
     #expect(
       try Self.refusal(direct)
         == "instruction 2: \(Self.prefix)write into map forbidden, value_size=16 off=12 size=8"
@@ -105,24 +107,31 @@ import Testing
       try Self.refusal(looked)
         == "instruction 7: \(Self.prefix)write into map forbidden, value_size=16 off=15 size=1"
         + " (map xdp_prog.rodata)")
-    let reads = Self.rodataValue() + [
-      .load(.doubleWord, .r0, from: .r1, offset: 8), .arithmetic(.and, .r0, immediate: 3), .exit,
-    ]
+    let reads =
+      Self.rodataValue() + [
+        .load(.doubleWord, .r0, from: .r1, offset: 8), .arithmetic(.and, .r0, immediate: 3), .exit,
+      ]
     #expect(try Self.refusal(reads) == nil)
     // An ordinary array's value stays writable, a write-only one's unreadable.
-    #expect(try Self.refusal(Self.lookup(Self.values, then: [.store(.doubleWord, .r1, to: .r0, offset: 0)])) == nil)
+    #expect(
+      try Self.refusal(
+        Self.lookup(Self.values, then: [.store(.doubleWord, .r1, to: .r0, offset: 0)])) == nil)
     #expect(
       try Self.refusal(Self.lookup(Self.sink, then: [.load(.word, .r3, from: .r0, offset: 4)]))
         == "instruction 7: \(Self.prefix)read from map forbidden, value_size=8 off=4 size=4"
         + " (map sink)")
-    #expect(try Self.refusal(Self.lookup(Self.sink, then: [.store(.word, .r1, to: .r0, offset: 4)])) == nil)
+    #expect(
+      try Self.refusal(Self.lookup(Self.sink, then: [.store(.word, .r1, to: .r0, offset: 4)]))
+        == nil)
   }
 
   @Test func anXskmapLookupIsAReadOnlySocket() throws {
     #expect(
       try Self.refusal(Self.lookup(Self.sockets, then: [.store(.word, .r2, to: .r0, offset: 0)]))
         == "instruction 7: \(Self.prefix)R0 cannot write into xdp_sock (map sockets)")
-    #expect(try Self.refusal(Self.lookup(Self.sockets, then: [.load(.word, .r2, from: .r0, offset: 0)])) == nil)
+    #expect(
+      try Self.refusal(Self.lookup(Self.sockets, then: [.load(.word, .r2, from: .r0, offset: 0)]))
+        == nil)
   }
 
   @Test func mapHelpersTheVerifierRefuses() throws {
@@ -137,10 +146,12 @@ import Testing
     for helper in [HelperFunction.mapUpdateElement, .mapDeleteElement] {
       #expect(try Self.refusal(call(helper, on: Self.ports)) == "\(forbidden) (map ports)")
       #expect(try Self.refusal(call(helper, on: Self.hosts)) == "\(forbidden) (map hosts)")
-      #expect(try Self.refusal(call(helper, on: Self.rodata)) == "\(forbidden) (map xdp_prog.rodata)")
+      #expect(
+        try Self.refusal(call(helper, on: Self.rodata)) == "\(forbidden) (map xdp_prog.rodata)")
       #expect(
         try Self.refusal(call(helper, on: Self.sockets))
-          == "instruction 8: \(Self.prefix)cannot pass map_type 17 into func \(helper) (map sockets)")
+          == "instruction 8: \(Self.prefix)cannot pass map_type 17 into func \(helper) (map sockets)"
+      )
       #expect(try Self.refusal(call(helper, on: Self.values)) == nil)
     }
     for helper in [HelperFunction.mapLookupElement, .mapUpdateElement, .mapDeleteElement] {
@@ -149,22 +160,26 @@ import Testing
           == "instruction 8: \(Self.prefix)cannot pass map_type 16 into func \(helper) (map cpus)")
     }
     // bpf_xdp_load_bytes(ctx, 0, buffer, 8) fills its buffer: not .rodata.
-    let load = Self.rodataValue(.r3, offset: 4) + [
-      .move(.r2, immediate: 0), .move(.r4, immediate: 8), .helper(.xdpLoadBytes),
-      .move(.r0, immediate: 2), .exit,
-    ]
+    let load =
+      Self.rodataValue(.r3, offset: 4) + [
+        .move(.r2, immediate: 0), .move(.r4, immediate: 8), .helper(.xdpLoadBytes),
+        .move(.r0, immediate: 2), .exit,
+      ]
     #expect(
       try Self.refusal(load)
         == "instruction 4: \(Self.prefix)write into map forbidden, value_size=16 off=4 size=8"
         + " (map xdp_prog.rodata)")
     // .rodata as what a helper reads: allowed (an update's value, a store's bytes).
-    let update = Instruction.map(.r1, Self.values) + [
-      .store(.word, immediate: 0, to: .r10, offset: -4), .move(.r2, .r10), .add(.r2, immediate: -4),
-    ] + Self.rodataValue(.r3) + [.move(.r4, immediate: 0), .helper(.mapUpdateElement), .exit]
+    let update =
+      Instruction.map(.r1, Self.values) + [
+        .store(.word, immediate: 0, to: .r10, offset: -4), .move(.r2, .r10),
+        .add(.r2, immediate: -4),
+      ] + Self.rodataValue(.r3) + [.move(.r4, immediate: 0), .helper(.mapUpdateElement), .exit]
     #expect(try Self.refusal(update) == nil)
-    let store = Self.rodataValue(.r3) + [
-      .move(.r2, immediate: 0), .move(.r4, immediate: 8), .helper(.xdpStoreBytes), .exit,
-    ]
+    let store =
+      Self.rodataValue(.r3) + [
+        .move(.r2, immediate: 0), .move(.r4, immediate: 8), .helper(.xdpStoreBytes), .exit,
+      ]
     #expect(try Self.refusal(store) == nil)
   }
 
