@@ -66,13 +66,18 @@ struct MapValueFacts: Hashable {
 
 /// The abstract state before one instruction.
 struct MapValueState: Hashable {
-  var registers = [MapValueFacts](repeating: .unknown, count: 11)
+  /// R0 - R10, and R11 - R15, which the instruction's 4-bit fields can
+  /// name in input not yet validated (`rewrite` checks the maps first):
+  /// they hold nothing, and nothing traps.
+  var registers = [MapValueFacts](repeating: .unknown, count: 16)
   /// 8-byte stack slots by offset from R10.
   var slots: [Int64: MapValueFacts] = [:]
 
   func union(_ other: MapValueState) -> MapValueState {
     var merged = MapValueState()
-    for index in 0..<11 { merged.registers[index] = registers[index].union(other.registers[index]) }
+    for index in registers.indices {
+      merged.registers[index] = registers[index].union(other.registers[index])
+    }
     for key in Set(slots.keys).union(other.slots.keys) {
       merged.slots[key] = (slots[key] ?? .unknown).union(other.slots[key] ?? .unknown)
     }

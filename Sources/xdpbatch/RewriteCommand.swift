@@ -111,15 +111,15 @@ struct RewriteCommand: ParsableCommand {
     }
     let rewritten: BatchProgram
     let trampoline = try trampoline()
-    // What the kernel's verifier refuses of its maps' use, no form of it loads.
-    if let refusal = MapAccessRules.firstRefusal(in: original.instructions, maps: file.maps) {
-      throw ProgramCommandError("\(object): program \(original.name): cannot rewrite: \(refusal)")
-    }
     do {
       rewritten = try trampoline.rewrite(original)
     } catch {
       throw ProgramCommandError(
         "\(object): program \(original.name): cannot rewrite: \(Self.reason(error, in: original))")
+    }
+    // What the kernel's verifier refuses of the maps' use, no form of it loads.
+    if let refusal = MapAccessRules.firstRefusal(in: original.instructions, maps: file.maps) {
+      throw ProgramCommandError("\(object): program \(original.name): cannot rewrite: \(refusal)")
     }
     if let output {
       let bytes: [UInt8]
