@@ -76,3 +76,32 @@ extension MapType: CustomStringConvertible {
   /// The name `bpftool` uses (`percpu_array`), or `type N` when unknown.
   public var description: String { name ?? "type \(rawValue)" }
 }
+
+extension MapDefinition {
+  /// `BPF_F_RDONLY_PROG`: programs may read the map's values, not write them.
+  public static let readOnlyForPrograms: UInt32 = 1 << 7
+  /// `BPF_F_WRONLY_PROG`: programs may write the map's values, not read them.
+  public static let writeOnlyForPrograms: UInt32 = 1 << 8
+
+  /// Whether a program may store into a value it reached through this
+  /// map: not when the map was created `BPF_F_RDONLY_PROG` (libbpf's
+  /// `.rodata`), which DEVMAP and DEVMAP_HASH always are (`dev_map_init_map`
+  /// in kernel/bpf/devmap.c sets it: a lookup hands the program the
+  /// kernel's own entry), nor on XSKMAP, whose lookup gives a read-only
+  /// `struct bpf_xdp_sock`, nor on CPUMAP, which a program cannot look up.
+  public var programsMayWrite: Bool {
+    flags & Self.readOnlyForPrograms == 0 && type != .devmap && type != .devmapHash
+      && type != .xskmap && type != .cpumap
+  }
+
+  /// Whether a program may load from a value it reached through this map:
+  /// not when the map was created `BPF_F_WRONLY_PROG`.
+  public var programsMayRead: Bool { flags & Self.writeOnlyForPrograms == 0 }
+
+  /// Whether the map's creation flags forbid programs to change it: the
+  /// verifier's test in `record_func_map` (`BPF_F_RDONLY_PROG`, which
+  /// DEVMAP and DEVMAP_HASH always have).
+  public var isReadOnlyForPrograms: Bool {
+    flags & Self.readOnlyForPrograms != 0 || type == .devmap || type == .devmapHash
+  }
+}

@@ -1,7 +1,8 @@
 import BPF
 
 /// Where programs may write: everywhere they may read, except the
-/// `struct xdp_md` part of the context records.
+/// `struct xdp_md` part of the context records and the values of maps
+/// programs may not write.
 ///
 /// The kernel's verifier refuses every write to an XDP program's context
 /// (`xdp_is_valid_access` in net/core/filter.c allows reads only); the
@@ -13,6 +14,19 @@ import BPF
 /// the bounds). What a record has past `struct xdp_md`, the batch form's
 /// `act` and redirect slot (``XDPContextLayout/engine``, offsets 24 - 31),
 /// stays writable: the batch form's epilogue stores each verdict there.
+///
+/// The kernel's verifier also refuses every store into a map value the
+/// map's kind or flags make read-only to programs
+/// (``MapDefinition/programsMayWrite``: `BPF_F_RDONLY_PROG`, so `.rodata`,
+/// DEVMAP and DEVMAP_HASH; XSKMAP's read-only socket; CPUMAP, which no
+/// program looks up). ``MapAccessRules`` refuses the stores it can follow
+/// when the program is prepared; the engine holds every other store (a
+/// value pointer laundered through a map, a callee's return) to it at run
+/// time: such a map's values region holds 0 in the write table
+/// (``protectValues(_:)``), so a store there faults as a store out of
+/// bounds does, with its address and size, in both engines, and the
+/// redirect a DEVMAP entry names (``RedirectSlots``) never disagrees with
+/// its value.
 ///
 /// ``AddressSpace/writeLimits`` has an entry per page as
 /// ``AddressSpace/limits`` does, the same end for every page but a
@@ -39,6 +53,18 @@ extension AddressSpace {
     let first = Int(region.start) / Self.pageSize
     let count = (reachableBytes(of: region) + Self.pageSize - 1) / Self.pageSize
     for page in first..<(first + count) { writeLimits[page] = Self.recordPage }
+    generation.pointee &+= 1
+  }
+
+  /// Makes `region` (a map's values) read-only to programs, now and as
+  /// more of it becomes reachable: its pages hold 0 in ``writeLimits``.
+  /// The engine's own writes (``write(_:at:)``: the user side's updates,
+  /// global data's initial value) go on as before.
+  func protectValues(_ region: Region) {
+    readOnlyRegions.insert(region.start)
+    let first = Int(region.start) / Self.pageSize
+    let count = (reachableBytes(of: region) + Self.pageSize - 1) / Self.pageSize
+    for page in first..<(first + count) { writeLimits[page] = 0 }
     generation.pointee &+= 1
   }
 

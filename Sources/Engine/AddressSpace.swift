@@ -52,6 +52,10 @@ public final class AddressSpace {
   public private(set) var charged = 0
   /// Reachable bytes of each reserved region, by start address.
   private var reachable: [UInt32: Int] = [:]
+  /// Regions whose values programs may read but not write, by start
+  /// address (``protectValues(_:)``): their pages hold 0 in
+  /// ``writeLimits`` as they become reachable.
+  var readOnlyRegions: Set<UInt32> = []
 
   /// Makes an empty space (only the unmapped page 0) charging `budget`.
   ///
@@ -133,7 +137,7 @@ public final class AddressSpace {
     let first = Int(region.start) / Self.pageSize
     guard region.length > 0 else {
       limits[first] = region.start  // an empty region: only empty accesses at its start
-      writeLimits[first] = region.start
+      writeLimits[first] = readOnlyRegions.contains(region.start) ? 0 : region.start
       generation.pointee &+= 1
       return
     }
@@ -149,9 +153,10 @@ public final class AddressSpace {
     charged += cost
     reachable[region.start] = after
     let end = region.start + UInt32(after)
+    let writeEnd = readOnlyRegions.contains(region.start) ? 0 : end
     for page in first..<(first + pages(after)) {
       limits[page] = end
-      writeLimits[page] = end
+      writeLimits[page] = writeEnd
     }
     generation.pointee &+= 1
   }

@@ -17,8 +17,9 @@ import Glibc
 /// interface is read from its value when the entry is stored, as the
 /// kernel resolves the device at update time (`__dev_map_alloc_node`);
 /// programs cannot write it (the kernel makes these maps
-/// `BPF_F_RDONLY_PROG`), and where the engine's lookup lets one, the
-/// redirect still names the device the entry was stored with.
+/// `BPF_F_RDONLY_PROG`; the engine refuses such a store when it prepares
+/// the program, ``MapAccessRules``, and its write table at run time), so
+/// the redirect and the value never disagree.
 ///
 /// The table is host memory outside the machine's address space (no
 /// program can reach it), mapped once for the map's life at 16 bytes a

@@ -112,6 +112,9 @@ public final class BPFMap {
     if let initial = definition.initialValue, kind == .array, let values {
       space.write(Array(initial.prefix(Int(definition.valueSize))), at: UInt64(values.start))
     }
+    // The verifier refuses programs' stores into these values; the
+    // engine refuses them at run time too (AddressSpace+Writes.swift).
+    if !definition.programsMayWrite, let values { space.protectValues(values) }
   }
 
   deinit { space.budget.release(bookkeepingCharged) }

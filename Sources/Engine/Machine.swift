@@ -191,7 +191,10 @@ public final class Machine {
   /// bad jumps and missing maps, each naming the instruction index; and so
   /// is every access to the context the verifier refuses
   /// (``ContextAccessCheck``: a write to `struct xdp_md`, a dereference of
-  /// a moved context pointer).
+  /// a moved context pointer), and every use of a map's values or of a
+  /// map helper the verifier refuses by the maps' kinds and flags
+  /// (``MapAccessRules``: a store into a DEVMAP or `.rodata` value, an
+  /// update of a read-only map, a CPUMAP lookup).
   ///
   /// - Parameter form: `.batch` for a batch form from the rewriter, whose
   ///   context pointer steps from record to record, whose epilogue stores
@@ -206,6 +209,11 @@ public final class Machine {
       refusal: { XDPInstructionRules.firstRefusal(in: $0, engineHelpers: engineHelpers) })
     if let refusal = ContextAccessCheck.firstRefusal(in: program.instructions, form: form) {
       throw .contextAccess(refusal)
+    }
+    if let refusal = MapAccessRules.firstRefusal(
+      in: program.instructions, maps: mapTable.map(\.definition))
+    {
+      throw .mapAccess(refusal)
     }
     return prepared
   }

@@ -25,6 +25,10 @@ public enum PreparationError: Error, Equatable, Sendable {
   /// An access to the XDP context the kernel's verifier refuses
   /// (``ContextAccessCheck``).
   case contextAccess(ContextAccessRefusal)
+  /// A use of a map's values or of a map helper the kernel's verifier
+  /// refuses (``MapAccessRules``: a store into a DEVMAP or `.rodata`
+  /// value, an update of a read-only map, ...), naming the map.
+  case mapAccess(MapAccessRefusal)
 }
 
 extension PreparationError: CustomStringConvertible {
@@ -47,6 +51,7 @@ extension PreparationError: CustomStringConvertible {
     case .frameRegisterWrite(let index):
       "instruction \(index): r10 (frame pointer) is read-only"
     case .contextAccess(let refusal): refusal.description
+    case .mapAccess(let refusal): refusal.description
     }
   }
 }

@@ -117,6 +117,10 @@ struct RewriteCommand: ParsableCommand {
       throw ProgramCommandError(
         "\(object): program \(original.name): cannot rewrite: \(Self.reason(error, in: original))")
     }
+    // What the kernel's verifier refuses of the maps' use, no form of it loads.
+    if let refusal = MapAccessRules.firstRefusal(in: original.instructions, maps: file.maps) {
+      throw ProgramCommandError("\(object): program \(original.name): cannot rewrite: \(refusal)")
+    }
     if let output {
       let bytes: [UInt8]
       do {

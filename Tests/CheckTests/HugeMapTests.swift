@@ -5,7 +5,8 @@ import Testing
 
 /// Objects of a few kilobytes declaring maps of 67 M entries (the corpus
 /// the fuzzing of issue 16 found): `check` and `run` finish with memory
-/// proportional to the entries used, or refuse naming the map.
+/// proportional to the entries used, or refuse naming the map (past the
+/// budget, or a device map a program may not update).
 @Suite(.enabled(if: BuiltXDPBatch.url != nil, BuiltXDPBatch.missingReason))
 struct HugeMapTests {
   static let entries: UInt32 = 1 << 26
@@ -40,8 +41,15 @@ struct HugeMapTests {
 
   /// The corpus: one object per map type, each declaring 67 M entries.
   static let corpus: [MapType] = [
-    .hash, .lruHash, .perCPUHash, .lruPerCPUHash, .devmap, .devmapHash, .cpumap, .array,
-    .perCPUArray,
+    .hash, .lruHash, .perCPUHash, .lruPerCPUHash, .array, .perCPUArray,
+  ]
+  /// Device maps, which a program may not update (the kernel's verifier
+  /// refuses it: DEVMAP and DEVMAP_HASH are `BPF_F_RDONLY_PROG`, CPUMAP
+  /// takes only `redirect_map`): the same objects are refused, naming the
+  /// map, before any of it is used.
+  static let deviceMaps: [(MapType, String)] = [
+    (.devmap, "write into map forbidden"), (.devmapHash, "write into map forbidden"),
+    (.cpumap, "cannot pass map_type 16 into func bpf_map_update_elem#2"),
   ]
 
   static func object(_ type: MapType, in directory: URL) throws -> String {
@@ -88,6 +96,24 @@ struct HugeMapTests {
       #expect(maps["huge"]?["omittedZeroEntries"] as? Int == Int(Self.entries) - entries.count)
     }
     #expect(Self.largestChildResident() < 512 << 20, "a child held 512 MiB or more")
+  }
+
+  @Test(arguments: deviceMaps)
+  func aDeviceMapsUpdateIsRefusedNamingTheMap(type: MapType, reason: String) throws {
+    let directory = try temporaryDirectory("huge")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let object = try Self.object(type, in: directory)
+    let refusal =
+      "instruction 14: the kernel refuses this in an XDP program: \(reason) (map huge)"
+    for command in [
+      ["check", object, "--packets", "10", "--memory", "64M"],
+      ["run", object, "--program", "count", "--form", "per-packet", "--memory", "64M"],
+      ["rewrite", object],
+    ] {
+      let result = try BuiltXDPBatch.run(command)
+      #expect(result.status == 1, "\(command[0]) \(type): \(result.output)")
+      #expect(result.errors.contains(refusal), "\(command[0]) \(type): \(result.errors)")
+    }
   }
 
   @Test func arrayPastTheBudgetIsRefusedNamingTheMap() throws {

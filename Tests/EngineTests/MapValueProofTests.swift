@@ -51,7 +51,7 @@ import Testing
     let pointers = MapValuePointers(
       slots: program.slots, count: program.count + 1,
       storage: .init(maps: machine.maps, processor: 0, space: machine.addressSpace))
-    return pointers.proves(register, offset, size: size, at: slot)
+    return pointers.proves(register, offset, size: size, write: true, at: slot)
   }
 
   @Test func accessesWithinTheValueAreProvenAndAgree() throws {
@@ -145,7 +145,7 @@ import Testing
       let pointers = MapValuePointers(
         slots: prepared.slots, count: prepared.count + 1,
         storage: .init(maps: machine.maps, processor: 0, space: machine.addressSpace))
-      #expect(pointers.proves(0, offset, size: size, at: bodyStart) == proven)
+      #expect(pointers.proves(0, offset, size: size, write: true, at: bodyStart) == proven)
     }
     // An atomic add to the value, as a counter does, then its read.
     try alike(

@@ -199,9 +199,11 @@ import Testing
   }
 
   /// A DEVMAP entry names the device it was stored with, as the kernel's
-  /// entry holds the device `dev_get_by_index` found at update time: a
-  /// program that writes the value through its lookup (which the kernel's
-  /// verifier refuses, `BPF_F_RDONLY_PROG`) does not move the redirect.
+  /// entry holds the device `dev_get_by_index` found at update time; a
+  /// program cannot write the value through its lookup (the kernel's
+  /// verifier refuses it, `BPF_F_RDONLY_PROG`; the engine's write table
+  /// too, where the static check does not look): the store faults, in
+  /// both engines alike, and the value and the redirect stay.
   @Test func aDeviceEntryKeepsTheInterfaceItWasStoredWith() throws {
     let program =
       [
@@ -213,8 +215,16 @@ import Testing
         .jump(.jeq, .r0, immediate: 0, offset: 1),
         .store(.word, immediate: 99, to: .r0, offset: 0),
       ] + Self.pinned(map: 0, key: 1, flags: 0)
-    let result = try Self.run([(program, 0)])
-    #expect(result[.jit]!.outcomes == ["R0 = 4 device(map: 0, key: 1, interface: 11)"])
+    let result = try Self.run([(program, 0), (Self.pinned(map: 0, key: 1, flags: 0), 0)])
+    let machine = result[.jit]!.machine
+    let values = try #require(machine.addressSpace.regions.first { $0.name == "map ports" })
+    let fault = ExecutionError.memoryFault(
+      index: 7, address: UInt64(values.start), size: 4, write: true)
+    #expect(
+      result[.jit]!.outcomes == [
+        "\(fault)", "R0 = 4 device(map: 0, key: 1, interface: 11)",
+      ])
+    #expect(machine.maps[0].lookup(key: BPFMap.key(1)) == BPFMap.key(11) + [7, 7, 7, 7])
   }
 
   /// The table costs a page of the memory budget per page a key is stored

@@ -162,7 +162,7 @@ extension JITCompiler {
     if (provenBody && packetRanges.proves(base, offset, size: size, at: index))
       || (provenBody && Int64(offset) >= recordBytes
         && records.proves(base, offset, size: size, at: index))
-      || mapValues.proves(base, offset, size: size, at: index)
+      || mapValues.proves(base, offset, size: size, write: write, at: index)
       || checkedSpans.holds(base, offset, size: size, write: write)
     {
       loadArena()

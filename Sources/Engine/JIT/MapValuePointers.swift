@@ -27,7 +27,10 @@ import BPF
 ///   legacy packet load R0-R5; joins keep what every path agrees on.
 ///
 /// An access of `size` bytes at a value pointer plus `offset` is proven
-/// when it lies in `[0, value_size)` of the value. The value's address
+/// when it lies in `[0, value_size)` of the value, and a store only when
+/// programs may store into the map's values (a DEVMAP_HASH's or `.rodata`
+/// array's are read-only: the store stays checked and the write table
+/// refuses it, as the interpreter does). The value's address
 /// is what the lookup returned: the JIT's inline lookup and the engine's
 /// helper both give `base + key * entryBytes` for `key < max_entries`
 /// (``MapDescriptor``), inside the region ``Storage`` checked.
@@ -36,10 +39,12 @@ struct MapValuePointers {
   enum Value: Equatable {
     /// A map's handle.
     case map(UInt64)
-    /// `map_lookup_elem`'s result on that map: a value of `size` bytes, or 0.
-    case valueOrNull(size: Int32)
+    /// `map_lookup_elem`'s result on that map: a value of `size` bytes, or
+    /// 0; `writable` unless programs may not store into it
+    /// (``MapDefinition/programsMayWrite``).
+    case valueOrNull(size: Int32, writable: Bool)
     /// A value of `size` bytes, plus `offset`.
-    case value(offset: Int32, size: Int32)
+    case value(offset: Int32, size: Int32, writable: Bool)
   }
 
   /// The maps whose values lie in one region, by handle: `value_size`.
@@ -50,12 +55,17 @@ struct MapValuePointers {
     /// DEVMAP, CPUMAP and XSKMAP by handle: the flags `redirect_map` on
     /// them takes (their values are not tracked: a lookup's R0 is unknown).
     var redirectFlags: [UInt64: UInt64] = [:]
+    /// Those of ``valueSizes`` whose values programs may not store into:
+    /// a store through their values is checked (against the write table,
+    /// which refuses it).
+    var readOnly: Set<UInt64> = []
 
     /// The array maps of `maps` whose every value for `processor` lies
     /// in the reachable part of the region holding the first value.
     init(maps: [BPFMap], processor: Int, space: AddressSpace) {
       for (index, map) in maps.enumerated() {
         let size = UInt64(map.definition.valueSize)
+        if !map.definition.programsMayWrite { readOnly.insert(Machine.mapHandle(index)) }
         if map.kind == .hash, map.values != nil, size > 0, size <= UInt64(map.stride) {
           valueSizes[Machine.mapHandle(index)] = Int32(size)
           continue
@@ -103,11 +113,12 @@ struct MapValuePointers {
       case .jump:
         var (taken, fallThrough) = (state, state)
         if slot.immediate == 0, slot.dst < 10,
-          case .valueOrNull(let size) = state[Int(slot.dst)]
+          case .valueOrNull(let size, let writable) = state[Int(slot.dst)]
         {
+          let value = Value.value(offset: 0, size: size, writable: writable)
           switch slot.operation {
-          case .jeqK: fallThrough[Int(slot.dst)] = .value(offset: 0, size: size)
-          case .jneK: taken[Int(slot.dst)] = .value(offset: 0, size: size)
+          case .jeqK: fallThrough[Int(slot.dst)] = value
+          case .jneK: taken[Int(slot.dst)] = value
           default: break
           }
         }
@@ -120,7 +131,7 @@ struct MapValuePointers {
           slot.immediate == Int64(HelperFunction.mapLookupElement.rawValue),
           case .map(let handle) = state[1], let size = storage.valueSizes[handle]
         {
-          result = .valueOrNull(size: size)
+          result = .valueOrNull(size: size, writable: !storage.readOnly.contains(handle))
         }
         state = [Value?](repeating: nil, count: 10)
         state[0] = result
@@ -143,10 +154,12 @@ struct MapValuePointers {
   }
 
   /// Whether `size` bytes at `register` + `offset` lie in the map value
-  /// `register` points into before slot `index`.
-  func proves(_ register: UInt8, _ offset: Int32, size: Int, at index: Int) -> Bool {
+  /// `register` points into before slot `index`, and, for a store
+  /// (`write`), programs may store into it.
+  func proves(_ register: UInt8, _ offset: Int32, size: Int, write: Bool, at index: Int) -> Bool {
     guard register < 10, index < before.count,
-      case .value(let base, let valueSize) = before[index]?[Int(register)]
+      case .value(let base, let valueSize, let writable) = before[index]?[Int(register)],
+      writable || !write
     else { return false }
     let start = Int64(base) + Int64(offset)
     return start >= 0 && start + Int64(size) <= Int64(valueSize)
@@ -165,12 +178,13 @@ struct MapValuePointers {
       state[dst] = slot.src < 10 ? state[Int(slot.src)] : nil
     case .add64K, .sub64K:
       guard dst < 10 else { return }
-      guard case .value(let offset, let size) = state[dst] else {
+      guard case .value(let offset, let size, let writable) = state[dst] else {
         state[dst] = nil
         return
       }
       let moved = Int64(offset) + (slot.operation == .add64K ? slot.immediate : -slot.immediate)
-      state[dst] = abs(moved) <= limit ? .value(offset: Int32(moved), size: size) : nil
+      state[dst] =
+        abs(moved) <= limit ? .value(offset: Int32(moved), size: size, writable: writable) : nil
     default:
       switch slot.operation.family {
       case .arithmetic, .byteOrder, .load:

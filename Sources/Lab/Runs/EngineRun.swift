@@ -97,6 +97,9 @@ public struct EngineRun {
     if let refusal = ContextAccessCheck.firstRefusal(in: program.instructions) {
       throw .preparation(.contextAccess(refusal))
     }
+    if let refusal = MapAccessRules.firstRefusal(in: program.instructions, maps: maps) {
+      throw .preparation(.mapAccess(refusal))
+    }
     let batch = try batchProgram()
     let machine: Machine
     let runner: PacketRunner
