@@ -103,7 +103,7 @@ let package = Package(
     .plugin(name: "BuildInfo", capability: .buildTool()),
 
     // Shared by the test targets: package layout, the built executable, seeded randomness.
-    .target(name: "TestSupport", path: "Tests/TestSupport"),
+    .target(name: "TestSupport", dependencies: ["BPF"], path: "Tests/TestSupport"),
     // Kernel fixtures for the suites that reach the kernel: whether BPF can
     // be used here, a veth pair in a namespace of its own.
     .target(

@@ -95,6 +95,14 @@ public struct Instruction: Hashable, Sendable {
     if opcode == Opcode.longJump { return Int(immediate) }
     return Int(offset)
   }
+
+  /// The slots a branch at `index` goes on to: its target, then the next
+  /// slot unless it always jumps (`ja`, `gotol`); none when it is no branch.
+  public func branchTargets(at index: Int) -> [Int] {
+    guard let distance = branchDistance else { return [] }
+    let target = index + 1 + distance
+    return jumpOperation == .ja ? [target] : [target, index + 1]
+  }
 }
 
 /// Opcode bytes that the rest of the project names directly.

@@ -195,10 +195,7 @@ private struct MapValueFlow {
       merge(state, into: index + 1)
       return nil
     }
-    if let distance = instruction.branchDistance {
-      merge(state, into: index + 1 + distance)
-      if instruction.jumpOperation != .ja { merge(state, into: index + 1) }
-    }
+    for target in instruction.branchTargets(at: index) { merge(state, into: target) }
     return nil
   }
 

@@ -1,4 +1,5 @@
 import BPF
+import TestSupport
 import Testing
 
 @testable import Engine
@@ -10,28 +11,7 @@ import Testing
 /// is prepared (``MapAccessRules``), with the verifier's words and the
 /// map's name; a store the static check does not follow faults at run
 /// time, alike in both engines.
-@Suite struct ReadOnlyMapValueTests {
-  static let maps = [
-    MapDefinition(name: "ports", type: .devmap, keySize: 4, valueSize: 4, maxEntries: 4),
-    MapDefinition(
-      name: "xdp_prog.rodata", type: .array, keySize: 4, valueSize: 16, maxEntries: 1,
-      flags: MapDefinition.readOnlyForPrograms, initialValue: Array(1...16)),
-    MapDefinition(name: "cpus", type: .cpumap, keySize: 4, valueSize: 4, maxEntries: 4),
-    MapDefinition(name: "sockets", type: .xskmap, keySize: 4, valueSize: 4, maxEntries: 4),
-    MapDefinition(name: "hosts", type: .devmapHash, keySize: 4, valueSize: 4, maxEntries: 4),
-    MapDefinition(name: "values", type: .array, keySize: 4, valueSize: 8, maxEntries: 1),
-    MapDefinition(
-      name: "sink", type: .array, keySize: 4, valueSize: 8, maxEntries: 1,
-      flags: MapDefinition.writeOnlyForPrograms),
-  ]
-  static let ports = 0
-  static let rodata = 1
-  static let cpus = 2
-  static let sockets = 3
-  static let hosts = 4
-  static let values = 5
-  static let sink = 6
-
+@Suite struct ReadOnlyMapValueTests: ReadOnlyMapSuite {
   static let prefix = "the kernel refuses this in an XDP program: "
 
   /// R0 = lookup(map, key 0) (slots 0 - 5), then `body` on the non-null

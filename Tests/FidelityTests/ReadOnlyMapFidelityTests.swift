@@ -1,6 +1,7 @@
 import BPF
 import Engine
 import Kernel
+import TestSupport
 import Testing
 
 /// The engine refuses the uses of read-only (and write-only) map values and
@@ -9,28 +10,7 @@ import Testing
 /// and prepared by the engine; both refuse it or both accept it, and a
 /// refusal names the same instruction, in the verifier's words.
 @Suite(.serialized, .enabled(if: KernelAccess.available, KernelAccess.comment))
-struct ReadOnlyMapFidelityTests {
-  static let maps = [
-    MapDefinition(name: "ports", type: .devmap, keySize: 4, valueSize: 4, maxEntries: 4),
-    MapDefinition(
-      name: "xdp_prog.rodata", type: .array, keySize: 4, valueSize: 16, maxEntries: 1,
-      flags: MapDefinition.readOnlyForPrograms, initialValue: Array(1...16)),
-    MapDefinition(name: "cpus", type: .cpumap, keySize: 4, valueSize: 4, maxEntries: 2),
-    MapDefinition(name: "sockets", type: .xskmap, keySize: 4, valueSize: 4, maxEntries: 4),
-    MapDefinition(name: "hosts", type: .devmapHash, keySize: 4, valueSize: 4, maxEntries: 4),
-    MapDefinition(name: "values", type: .array, keySize: 4, valueSize: 8, maxEntries: 1),
-    MapDefinition(
-      name: "sink", type: .array, keySize: 4, valueSize: 8, maxEntries: 1,
-      flags: MapDefinition.writeOnlyForPrograms),
-  ]
-  static let ports = 0
-  static let rodata = 1
-  static let cpus = 2
-  static let sockets = 3
-  static let hosts = 4
-  static let values = 5
-  static let sink = 6
-
+struct ReadOnlyMapFidelityTests: ReadOnlyMapSuite {
   struct Case: CustomTestStringConvertible, Sendable {
     var name: String
     var instructions: [Instruction]
