@@ -85,6 +85,11 @@ public struct BatchTrampoline: Sendable {
     try Self.checkRewritable(frame, strategy: strategy)
 
     let depth = frame.alignedStackDepth
+    // The slots go below the program's own stack; no slot of a frame
+    // deeper than the kernel's has an offset to go at.
+    guard depth <= Self.stackLimit else {
+      throw .stackTooLarge(used: frame.stackDepth, reserved: 0)
+    }
     let slots = TrampolineSlots(
       bound: bound, top: strategy == .shift ? -8 : -depth - 8, convention: convention,
       registers: TrampolineSlots.unnamedCalleeSaved(in: program.instructions))

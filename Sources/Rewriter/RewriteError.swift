@@ -48,6 +48,8 @@ extension RewriteError: CustomStringConvertible {
         + "run this program per packet"
     case .noMainExit: "the main program has no exit instruction"
     case .unprovableStack(let hazard): "cannot prove the stack rewrite safe: \(hazard)"
+    case .stackTooLarge(let used, let reserved) where reserved == 0:
+      "the program uses \(used) bytes of stack, more than the kernel's 512"
     case .stackTooLarge(let used, let reserved):
       "the program uses \(used) bytes of stack; \(reserved) more for the batch loop exceed 512"
     case .invalidBatchSize(let size): "batch size \(size) is not between 1 and \(Int32.max)"

@@ -231,6 +231,10 @@ extension StackFrameAnalysis {
       for register in RegisterEffects.callerSaved {
         switch state[register] {
         case .frame(let offset):
+          if offset < -512 {
+            facts.hazards.append(
+              .argumentOutsideFrame(index: index, register: register, offset: offset))
+          }
           facts.helperArguments.append(
             HelperArgument(index: index, register: register, offset: offset))
         case .variableFrame(let lower, let upper):
@@ -239,6 +243,10 @@ extension StackFrameAnalysis {
           guard lower >= -FrameValue.offsetLimit, upper <= FrameValue.offsetLimit else {
             facts.hazards.append(.variableOffset(index: index, lower: lower, upper: upper))
             break
+          }
+          if lower < -512 {
+            facts.hazards.append(
+              .argumentOutsideFrame(index: index, register: register, offset: lower))
           }
           facts.helperArguments.append(
             HelperArgument(index: index, register: register, offset: lower))

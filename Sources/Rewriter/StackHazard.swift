@@ -23,6 +23,10 @@ public enum StackHazard: Hashable, Sendable {
   case framePointerWritten(index: Int)
   /// A frame access falls outside `[-512, 0)`.
   case outsideFrame(index: Int, offset: Int, size: Int)
+  /// A helper's argument points into the stack below `-512` (the
+  /// verifier's "invalid indirect access to stack"): its reach, and the
+  /// frame's depth, have no bound a batch loop's slots could go under.
+  case argumentOutsideFrame(index: Int, register: Register, offset: Int)
 
   /// Ways a frame pointer escapes.
   public enum Escape: String, Hashable, Sendable {
@@ -40,7 +44,8 @@ public enum StackHazard: Hashable, Sendable {
     switch self {
     case .variableOffset(let index, _, _), .ambiguousPointer(let index, _),
       .passedToSubprogram(let index, _), .escapes(let index, _), .framePointerRead(let index),
-      .framePointerWritten(let index), .outsideFrame(let index, _, _):
+      .framePointerWritten(let index), .outsideFrame(let index, _, _),
+      .argumentOutsideFrame(let index, _, _):
       index
     }
   }
@@ -68,6 +73,9 @@ extension StackHazard: CustomStringConvertible {
     case .outsideFrame(let index, let offset, let size):
       "instruction \(index): \(size)-byte stack access at r10\(offset >= 0 ? "+" : "")\(offset) "
         + "is outside [-512, 0)"
+    case .argumentOutsideFrame(let index, let register, let offset):
+      "instruction \(index): the helper's argument \(register) points at r10\(offset), "
+        + "below the 512-byte stack"
     }
   }
 

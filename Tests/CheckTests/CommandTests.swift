@@ -32,6 +32,36 @@ struct CommandTests {
         == "xdpbatch: error: \(sample): nothing compared: the rewriter refused every variant\n")
   }
 
+  /// A helper's argument 40000 bytes down the stack (the fuzzing of
+  /// `make fuzz` found `rewrite` and `check` trapping on it): refused
+  /// naming the file, the program, the instruction and the register; exit
+  /// 1, and `-o` leaves no file.
+  @Test func aHelperArgumentBelowTheStackIsRefusedNotTrappedOn() throws {
+    let directory = try temporaryDirectory("below")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let program = Program(
+      name: "below", sectionName: "xdp",
+      instructions: [
+        .move(.r1, .r10), .add(.r1, immediate: -40000), .move(.r2, immediate: 4),
+        .move(.r3, immediate: 0), .move(.r4, immediate: 0), .move(.r5, immediate: 0),
+        .call(helper: HelperFunction.checksumDiff.rawValue), .move(.r0, immediate: 2), .exit,
+      ])
+    let object = directory.appendingPathComponent("below.o").path
+    try Data(try ObjectWriter(program: program, maps: []).bytes()).write(to: URL(fileURLWithPath: object))
+    let reason = "instruction 6: the helper's argument r1 points at r10-40000, below the 512-byte stack"
+    let output = directory.appendingPathComponent("out.o").path
+    let rewrite = try BuiltXDPBatch.run(["rewrite", object, "-o", output])
+    #expect(rewrite.status == 1, "\(rewrite.errors)")
+    #expect(
+      rewrite.errors
+        == "xdpbatch: error: \(object): program below: cannot rewrite: cannot prove the stack "
+        + "rewrite safe: \(reason)\n")
+    #expect(!FileManager.default.fileExists(atPath: output))
+    let check = try BuiltXDPBatch.run(["check", object])
+    #expect(check.status == 1, "\(check.errors)")
+    #expect(check.output.contains("below: refused by the rewriter: cannot prove the stack rewrite safe: \(reason)"))
+  }
+
   @Test func checkJSONCountsEveryVariant() throws {
     let result = try BuiltXDPBatch.run([
       "check", Samples.named("xdp_classify.o").path, "--packets", "700", "--seed", "9", "--json",

@@ -233,6 +233,19 @@ struct Variant: CustomTestStringConvertible, Sendable {
     }
   }
 
+  /// Refused with the argument named, in every strategy and bound, where
+  /// the loop's slots were once placed under the 40000-byte "frame" and
+  /// their offset trapped.
+  @Test(arguments: Variant.all)
+  func refusesHelperArgumentsBelowTheFrame(_ variant: Variant) {
+    #expect(
+      throws: RewriteError.unprovableStack(
+        .argumentOutsideFrame(index: 6, register: .r1, offset: -40000))
+    ) {
+      try rewrite(Fixtures.argumentBelowTheFrame, variant)
+    }
+  }
+
   @Test func refusesUnboundedVariableOffsets() {
     for strategy in BatchStrategy.allCases {
       #expect(throws: RewriteError.self) {

@@ -186,6 +186,19 @@ enum Fixtures {
     ])
 
   /// Uses `bytes` of stack (one store at the deepest byte).
+  /// `csum_diff(r10 - 40000, 4, 0, 0, 0)`: a helper's argument 40000
+  /// bytes down the stack, which no access of the program makes (the
+  /// fuzzing of this session's `make fuzz` found `rewrite` trapping on it).
+  static let argumentBelowTheFrame = Program(
+    name: "below", sectionName: "xdp",
+    instructions: [
+      .move(.r1, .r10), .add(.r1, immediate: -40000),  // 0, 1
+      .move(.r2, immediate: 4), .move(.r3, immediate: 0),  // 2, 3
+      .move(.r4, immediate: 0), .move(.r5, immediate: 0),  // 4, 5
+      .call(helper: HelperFunction.checksumDiff.rawValue),  // 6
+      .move(.r0, immediate: 2), .exit,
+    ])
+
   static func deepStack(_ bytes: Int16) -> Program {
     Program(
       name: "deep", sectionName: "xdp",

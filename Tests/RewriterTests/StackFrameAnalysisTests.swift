@@ -109,6 +109,22 @@ import Testing
     #expect(frame.hazards == [.outsideFrame(index: 0, offset: -520, size: 8)])
   }
 
+  /// A helper's argument below the 512-byte stack is a hazard, as an
+  /// access there is; one at the frame's bottom is not.
+  @Test func helperArgumentsBelowTheFrameAreHazards() {
+    let below = StackFrameAnalysis(Fixtures.argumentBelowTheFrame)
+    #expect(below.hazards == [.argumentOutsideFrame(index: 6, register: .r1, offset: -40000)])
+    #expect(
+      below.hazards.first?.description
+        == "instruction 6: the helper's argument r1 points at r10-40000, below the 512-byte stack")
+    var instructions = Fixtures.argumentBelowTheFrame.instructions
+    instructions[1] = .add(.r1, immediate: -512)
+    let bottom = StackFrameAnalysis(
+      Program(name: "bottom", sectionName: "xdp", instructions: instructions))
+    #expect(bottom.hazards.isEmpty)
+    #expect(bottom.stackDepth == 512)
+  }
+
   @Test func controlFlowGraphHasBlocksAndLoops() {
     let loop: [Instruction] = [
       .move(.r0, immediate: 0), .add(.r0, immediate: 1),
