@@ -89,6 +89,33 @@ import Testing
       ]), outcome: "instruction 6: read of 4 bytes at 0x1200 is out of bounds")
   }
 
+  /// A checked access leaves R11 at the host address of its own bytes
+  /// (register plus offset): a later access in its span through the same
+  /// register is addressed from there, by its offset less the checked
+  /// one's, with no arena load between them. Bytes read at the wrong
+  /// displacement (its offset from the register alone) differ from the
+  /// interpreter's.
+  @Test func aReusedCheckAddressesFromTheCheckedBytes() throws {
+    try JITTests.expectAlike(
+      [
+        .move(.r5, .r10), .arithmetic(.or, .r5, immediate: 0),
+        // r2 = 0x0807060504030201, stored at [r5 - 8, r5): checked.
+        .move(.r2, immediate: 0x0807_0605), .arithmetic(.lsh, .r2, immediate: 32),
+        .move(.r3, immediate: 0x0403_0201), .arithmetic(.or, .r2, .r3),
+        .store(.doubleWord, .r2, to: .r5, offset: -8),
+        // Inside the store's span: r0 = 0x03, r3 = 0x0605.
+        .load(.byte, .r0, from: .r5, offset: -6),
+        .load(.halfWord, .r3, from: .r5, offset: -4),
+        .arithmetic(.lsh, .r0, immediate: 16), .arithmetic(.or, .r0, .r3),
+        // A check at another offset, then its span again from there.
+        .load(.word, .r3, from: .r5, offset: -16),
+        .store(.word, .r0, to: .r5, offset: -16),
+        .load(.halfWord, .r3, from: .r5, offset: -14),
+        .arithmetic(.add, .r0, .r3),
+        .exit,
+      ], outcome: "R0 = 198152")
+  }
+
   /// The window outlives a run only while the page table is unchanged: a
   /// runner that closes a frame's pages between two runs of a series
   /// (``AddressSpace/closePages(of:)``) leaves a window that the first run

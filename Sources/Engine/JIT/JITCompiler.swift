@@ -53,9 +53,10 @@ struct JITCompiler {
   var checkedSpans = CheckedSpans()
   /// What R11 holds here (``hostOperand``): the arena from the first
   /// unchecked access of a basic block, or the host address of a BPF
-  /// register's value from a check of both context fields; nothing known
-  /// after anything that may write R11 (a checked access, a call, an
-  /// atomic, a packet guard).
+  /// register's value plus a constant from the last checked access (or
+  /// check of both context fields) through it; nothing known after
+  /// anything else that may write R11 (a call, an atomic, a packet
+  /// guard).
   var address = AddressRegister.unknown
   /// Whether R11 holds the arena here.
   var arenaInAddress: Bool {
@@ -67,10 +68,10 @@ struct JITCompiler {
   enum AddressRegister: Equatable {
     case unknown
     case arena
-    /// The arena plus the value of BPF register n (valid while the
-    /// register's ``CheckedSpans`` entry stands: it goes when the register
-    /// is written).
-    case host(of: UInt8)
+    /// The arena plus the value of BPF register `of` plus `plus` (valid
+    /// while the register's ``CheckedSpans`` entry stands: it goes when the
+    /// register is written).
+    case host(of: UInt8, plus: Int32)
   }
   /// Instructions executed that the counter register does not hold yet
   /// (its lag, ``CountingPlan``).

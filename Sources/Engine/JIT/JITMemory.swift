@@ -152,8 +152,13 @@ extension JITCompiler {
         return (.rbp, Int32(start))
       }
     }
-    if address == .host(of: base), checkedSpans.holds(base, offset, size: size, write: write) {
-      return (nil, offset)  // R11 holds the register's host address
+    if case .host(of: base, let plus) = address,
+      checkedSpans.holds(base, offset, size: size, write: write)
+    {
+      // R11 holds the host address of the register plus `plus`: the same
+      // base as the check's access, so a store and a load of one slot
+      // address their bytes alike, with no arena load between them.
+      return (nil, offset &- plus)
     }
     // A record's `struct xdp_md` is read-only to programs: a store
     // through the batch cursor is proven in the record's writable tail
@@ -182,7 +187,7 @@ extension JITCompiler {
       emitWindowCheck(
         size: Self.contextFieldBytes, fault: copyExit(index),
         region: windowRegion(of: base, at: index))
-      address = .host(of: base)
+      address = .host(of: base, plus: 0)
       checkedSpans.record(base, 0, size: Self.contextFieldBytes, write: false)
       return (nil, offset)
     }
@@ -191,7 +196,7 @@ extension JITCompiler {
     emitWindowCheck(
       size: size, fault: fault, region: windowRegion(of: base, at: index, write: write),
       write: write)
-    arenaInAddress = false
+    address = .host(of: base, plus: offset)
     checkedSpans.record(base, offset, size: size, write: write)
     return (nil, 0)
   }
