@@ -64,7 +64,7 @@ public struct MapAccessRefusal: Error, Hashable, Sendable, CustomStringConvertib
   }
 }
 
-private struct MapValueFlow {
+struct MapValueFlow {
   let instructions: [Instruction]
   let maps: [MapDefinition]
   var states: [MapValueState?]
@@ -104,6 +104,7 @@ private struct MapValueFlow {
     let size = Int64(instruction.accessSize?.bytes ?? 8)
     switch instruction.instructionClass {
     case .alu, .alu64:
+      if let refused = uncheckedArithmetic(index, instruction, state) { return refused }
       var result = arithmetic(instruction, state.registers[dst], state.registers[src])
       if instruction.instructionClass == .alu {
         let constant = result.constant.map { Int64(UInt32(truncatingIfNeeded: $0)) }
@@ -195,7 +196,15 @@ private struct MapValueFlow {
       merge(state, into: index + 1)
       return nil
     }
-    for target in instruction.branchTargets(at: index) { merge(state, into: target) }
+    let targets = instruction.branchTargets(at: index)
+    if let results = nullCheck(instruction, state), targets.count == 2 {
+      // `jeq r, 0` jumps where the value is null, `jne r, 0` where it is not.
+      let jumpsOnNull = instruction.jumpOperation == .jeq
+      merge(state.checked(results, null: jumpsOnNull), into: targets[0])
+      merge(state.checked(results, null: !jumpsOnNull), into: targets[1])
+      return nil
+    }
+    for target in targets { merge(state, into: target) }
     return nil
   }
 
@@ -226,6 +235,11 @@ private struct MapValueFlow {
     _ index: Int, base register: Int, _ base: MapValueFacts, offset: Int16, _ size: Int64,
     _ access: Access
   ) -> MapAccessRefusal? {
+    // Not yet checked for null: not a map value to the verifier
+    // (`check_mem_access`), whatever its map's flags.
+    if !base.unchecked.isEmpty, let map = base.values.keys.min() {
+      return refusal(index, map, "R\(register) invalid mem access '\(nullableName(map))'")
+    }
     for (map, offsets) in base.values.sorted(by: { $0.key < $1.key }) {
       let definition = maps[map]
       if definition.type == .xskmap {
@@ -258,7 +272,7 @@ private struct MapValueFlow {
         + " off=\(offset)\(size)")
   }
 
-  private func refusal(_ index: Int, _ map: Int, _ reason: String) -> MapAccessRefusal {
+  func refusal(_ index: Int, _ map: Int, _ reason: String) -> MapAccessRefusal {
     MapAccessRefusal(index: index, map: maps[map].name, reason: reason)
   }
 
@@ -287,6 +301,9 @@ private struct MapValueFlow {
     default: break
     }
     for (register, size, written) in memory {
+      // A lookup's result not checked for null is refused for its type,
+      // in words this check does not keep: left to the run-time checks.
+      if !r[register].unchecked.isEmpty { continue }
       for (map, offsets) in r[register].values.sorted(by: { $0.key < $1.key }) {
         let definition = maps[map]
         if definition.type == .xskmap {
@@ -320,6 +337,7 @@ private struct MapValueFlow {
             index, map, "cannot pass map_type \(definition.type.rawValue) into func \(helper)"))
       }
       result.values[map] = .known([0])
+      if Self.nullableLookups.contains(definition.type) { result.unchecked = [index] }
     }
     return .returns(helper == .mapLookupElement ? result : .unknown)
   }

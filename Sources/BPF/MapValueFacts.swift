@@ -35,6 +35,10 @@ struct MapValueFacts: Hashable {
   var stack: ValueOffsets?
   /// A constant it holds on every path (a helper's size argument).
   var constant: Int64?
+  /// The `map_lookup_elem` calls (by instruction) whose result it may be
+  /// on some path before a null check (the verifier's
+  /// `map_value_or_null`): no access or arithmetic through it loads.
+  var unchecked: Set<Int> = []
 
   static let unknown = MapValueFacts()
 
@@ -45,6 +49,7 @@ struct MapValueFacts: Hashable {
     merged.values = values.merging(other.values) { $0.union($1) }
     merged.stack = stack.map { other.stack.map($0.union) ?? $0 } ?? other.stack
     merged.constant = constant == other.constant ? constant : nil
+    merged.unchecked = unchecked.union(other.unchecked)
     return merged
   }
 
@@ -57,7 +62,8 @@ struct MapValueFacts: Hashable {
     return moved
   }
 
-  /// The pointers it may be, at unknown offsets; no constant.
+  /// The pointers it may be, at unknown offsets; no constant, and not
+  /// `map_value_or_null` (part of a pointer is a number to the verifier).
   var scrambled: MapValueFacts {
     MapValueFacts(
       handles: handles, values: values.mapValues { _ in .any }, stack: stack.map { _ in .any })
@@ -82,5 +88,23 @@ struct MapValueState: Hashable {
       merged.slots[key] = (slots[key] ?? .unknown).union(other.slots[key] ?? .unknown)
     }
     return merged
+  }
+
+  /// The state on one side of a null check of the lookups `results`:
+  /// every register and spill holding one of them (the verifier's
+  /// `mark_ptr_or_null_regs`, by the pointer's id) is the value itself
+  /// (`null` false) or, where it is null, a number.
+  func checked(_ results: Set<Int>, null: Bool) -> MapValueState {
+    func mark(_ facts: MapValueFacts) -> MapValueFacts {
+      guard !facts.unchecked.isDisjoint(with: results) else { return facts }
+      if null { return .unknown }
+      var marked = facts
+      marked.unchecked.subtract(results)
+      return marked
+    }
+    var state = self
+    state.registers = registers.map(mark)
+    state.slots = slots.mapValues(mark)
+    return state
   }
 }

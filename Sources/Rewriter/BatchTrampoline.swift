@@ -61,6 +61,21 @@ public struct BatchTrampoline: Sendable {
       convention: BatchConvention(kernel: interface))
   }
 
+  /// The batch form of `program`, whose map table is `maps`: refused as
+  /// ``rewrite(_:)`` refuses, then, as ``RewriteError/mapAccess(_:)``,
+  /// for a use of the maps the kernel's verifier refuses
+  /// (``BPF/MapAccessRules``; after the rewriter's own checks, so input
+  /// that is no valid eBPF is named as such).
+  public func rewrite(_ program: Program, maps: [MapDefinition]) throws(RewriteError)
+    -> BatchProgram
+  {
+    let batch = try rewrite(program)
+    if let refusal = MapAccessRules.firstRefusal(in: program.instructions, maps: maps) {
+      throw .mapAccess(refusal)
+    }
+    return batch
+  }
+
   /// The batch form of `program`.
   public func rewrite(_ program: Program) throws(RewriteError) -> BatchProgram {
     guard let size = Int32(exactly: batchSize), size > 0 else {

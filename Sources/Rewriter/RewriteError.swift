@@ -33,6 +33,9 @@ public enum RewriteError: Error, Equatable, Sendable {
   /// The program redirects, and the kernel has no `bpf_xdp_batch_commit`
   /// to keep each record's target.
   case noCommitFunction
+  /// The kernel's verifier refuses the program's use of its maps
+  /// (``BPF/MapAccessRules``), so no form of it loads.
+  case mapAccess(MapAccessRefusal)
 }
 
 extension RewriteError: CustomStringConvertible {
@@ -64,6 +67,7 @@ extension RewriteError: CustomStringConvertible {
     case .noCommitFunction:
       "the program redirects, and the kernel's BTF has no bpf_xdp_batch_commit to keep "
         + "each record's redirect target"
+    case .mapAccess(let refusal): "\(refusal)"
     }
   }
 }

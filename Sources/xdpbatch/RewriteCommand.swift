@@ -112,14 +112,10 @@ struct RewriteCommand: ParsableCommand {
     let rewritten: BatchProgram
     let trampoline = try trampoline()
     do {
-      rewritten = try trampoline.rewrite(original)
+      rewritten = try trampoline.rewrite(original, maps: file.maps)
     } catch {
       throw ProgramCommandError(
         "\(object): program \(original.name): cannot rewrite: \(Self.reason(error, in: original))")
-    }
-    // What the kernel's verifier refuses of the maps' use, no form of it loads.
-    if let refusal = MapAccessRules.firstRefusal(in: original.instructions, maps: file.maps) {
-      throw ProgramCommandError("\(object): program \(original.name): cannot rewrite: \(refusal)")
     }
     if let output {
       let bytes: [UInt8]
@@ -154,7 +150,7 @@ struct RewriteCommand: ParsableCommand {
   /// applied, the counters map appended, BTF-defined maps.
   private func writePerPacket(_ program: String, to output: String) throws {
     let path = URL(fileURLWithPath: object).standardizedFileURL.path
-    let request = try ProgramSource(objectPath: path, programName: program).instrumentedSpec()
+    let request = try ProgramSource(objectPath: path, programName: program).perPacketForm()
     let bytes: [UInt8]
     do {
       bytes = try ObjectWriter(

@@ -105,14 +105,25 @@ struct HugeMapTests {
     let object = try Self.object(type, in: directory)
     let refusal =
       "instruction 14: the kernel refuses this in an XDP program: \(reason) (map huge)"
+    // What -o would have written over: left as it was, not truncated.
+    let outputs = ["batch", "per-packet"].map { directory.appendingPathComponent("\($0).o").path }
+    for output in outputs { try Data("kept".utf8).write(to: URL(fileURLWithPath: output)) }
     for command in [
       ["check", object, "--packets", "10", "--memory", "64M"],
       ["run", object, "--program", "count", "--form", "per-packet", "--memory", "64M"],
-      ["rewrite", object],
+      ["rewrite", object], ["rewrite", object, "-o", outputs[0]],
+      ["rewrite", object, "--form", "per-packet", "-o", outputs[1]],
     ] {
       let result = try BuiltXDPBatch.run(command)
-      #expect(result.status == 1, "\(command[0]) \(type): \(result.output)")
+      #expect(result.status == 1, "\(command.joined(separator: " ")) \(type): \(result.output)")
+      #expect(
+        result.errors.contains("program count: cannot rewrite: \(refusal)")
+          || command[0] != "rewrite",
+        "\(command.joined(separator: " ")) \(type): \(result.errors)")
       #expect(result.errors.contains(refusal), "\(command[0]) \(type): \(result.errors)")
+    }
+    for output in outputs {
+      #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == Data("kept".utf8), "\(output)")
     }
   }
 

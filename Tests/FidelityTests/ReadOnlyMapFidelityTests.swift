@@ -28,6 +28,112 @@ struct ReadOnlyMapFidelityTests: ReadOnlyMapSuite {
       ] + body + [.move(.r0, immediate: 2), .exit]
   }
 
+  /// R0 = lookup(map, key 0) (slots 0 - 5), then `body` (from slot 6),
+  /// with no null check of its own.
+  static func unchecked(_ map: Int, then body: [Instruction]) -> [Instruction] {
+    [.store(.word, immediate: 0, to: .r10, offset: -4), .move(.r2, .r10), .add(.r2, immediate: -4)]
+      + Instruction.loadImmediate64(.r1, UInt64(map), kind: .mapByIndex) + [
+        .call(helper: HelperFunction.mapLookupElement.rawValue)
+      ] + body + [.move(.r0, immediate: 2), .exit]
+  }
+
+  /// Uses of a lookup's result before (or without) a null check: the
+  /// verifier's `map_value_or_null`, refused before any map's flags.
+  static let uncheckedCases = [
+    Case(
+      name: "unchecked devmap store",
+      instructions: unchecked(ports, then: [.store(.word, immediate: 7, to: .r0, offset: 0)]),
+      refused: true),
+    Case(
+      name: "unchecked devmap_hash load",
+      instructions: unchecked(hosts, then: [.load(.word, .r3, from: .r0, offset: 0)]),
+      refused: true),
+    Case(
+      name: "unchecked devmap_hash load through a copy",
+      instructions: unchecked(
+        hosts, then: [.move(.r6, .r0), .load(.byte, .r2, from: .r6, offset: 1)]),
+      refused: true),
+    Case(
+      name: "unchecked xskmap load",
+      instructions: unchecked(sockets, then: [.load(.word, .r3, from: .r0, offset: 0)]),
+      refused: true),
+    Case(
+      name: "unchecked devmap atomic",
+      instructions: unchecked(ports, then: [.move(.r3, immediate: 1), atomicAdd]), refused: true),
+    Case(
+      name: "unchecked devmap arithmetic",
+      instructions: unchecked(
+        ports, then: [.add(.r0, immediate: 2), .load(.byte, .r3, from: .r0, offset: 0)]),
+      refused: true),
+    Case(
+      name: "unchecked xskmap arithmetic",
+      instructions: unchecked(sockets, then: [.add(.r0, immediate: 2)]), refused: true),
+    Case(
+      name: "unchecked devmap spilled and filled",
+      instructions: unchecked(
+        ports,
+        then: [
+          .store(.doubleWord, .r0, to: .r10, offset: -16),
+          .load(.doubleWord, .r4, from: .r10, offset: -16),
+          .load(.word, .r3, from: .r4, offset: 0),
+        ]), refused: true),
+    Case(
+      name: "devmap checked through a spilled copy",
+      instructions: unchecked(
+        ports,
+        then: [
+          .store(.doubleWord, .r0, to: .r10, offset: -16),
+          .jump(.jeq, .r0, immediate: 0, offset: 2),
+          .load(.doubleWord, .r4, from: .r10, offset: -16), .load(.word, .r3, from: .r4, offset: 0),
+        ]), refused: false),
+    Case(
+      name: "devmap checked through a copy",
+      instructions: unchecked(
+        ports,
+        then: [
+          .move(.r6, .r0), .jump(.jeq, .r6, immediate: 0, offset: 1),
+          .load(.word, .r3, from: .r0, offset: 0),
+        ]), refused: false),
+    Case(
+      name: "devmap checked by jne",
+      instructions: unchecked(
+        ports,
+        then: [
+          .jump(.jne, .r0, immediate: 0, offset: 2), .move(.r0, immediate: 1), .exit,
+          .load(.word, .r3, from: .r0, offset: 0),
+        ]), refused: false),
+    Case(
+      name: "devmap checked against a zero register",
+      instructions: unchecked(
+        ports,
+        then: [
+          .move(.r5, immediate: 0), .jump(.jeq, .r0, .r5, offset: 1),
+          .load(.word, .r3, from: .r0, offset: 0),
+        ]), refused: true),
+    Case(
+      name: "devmap checked with jmp32",
+      instructions: unchecked(
+        ports,
+        then: [
+          .jump(.jeq, .r0, immediate: 0, offset: 1, wide: false),
+          .load(.word, .r3, from: .r0, offset: 0),
+        ]), refused: true),
+    // An array's lookup of a constant key in bounds is the value to 6.18's
+    // verifier (`can_elide_value_nullness`): its flags speak, or nothing.
+    Case(
+      name: "array lookup of key 0 unchecked",
+      instructions: unchecked(
+        values, then: [.store(.doubleWord, immediate: 1, to: .r0, offset: 0)]),
+      refused: false),
+    Case(
+      name: "write-only lookup of key 0 unchecked",
+      instructions: unchecked(sink, then: [.load(.word, .r3, from: .r0, offset: 4)]), refused: true),
+    Case(
+      name: "rodata lookup of key 0 unchecked",
+      instructions: unchecked(rodata, then: [.store(.byte, immediate: 1, to: .r0, offset: 1)]),
+      refused: true),
+  ]
+
   /// `helper(map, key, value, 0)` with 16 zero bytes on the stack as key and value.
   static func call(_ helper: HelperFunction, on map: Int) -> [Instruction] {
     [
@@ -134,7 +240,7 @@ struct ReadOnlyMapFidelityTests: ReadOnlyMapSuite {
       cases.append(
         Case(name: "\(helper) on cpus", instructions: call(helper, on: cpus), refused: true))
     }
-    return cases
+    return cases + uncheckedCases
   }()
 
   @Test(arguments: cases)

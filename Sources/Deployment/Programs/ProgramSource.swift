@@ -110,6 +110,20 @@ public struct ProgramSource: Hashable, Sendable {
     return ProgramSource(objectPath: objectPath, programName: entry.name)
   }
 
+  /// The per-packet form `rewrite --form per-packet` writes
+  /// (``instrumentedSpec()``), refused as the batch form is
+  /// (``Rewriter/BatchTrampoline/rewrite(_:maps:)``) when the kernel's
+  /// verifier refuses the program's use of its maps
+  /// (``BPF/MapAccessRules``, naming the compiled program's instruction).
+  public func perPacketForm() throws(ProgramSourceError) -> ProgramSpec {
+    let spec = try instrumentedSpec()
+    let (object, program) = try read()
+    if let refusal = MapAccessRules.firstRefusal(in: program.instructions, maps: object.maps) {
+      throw .mapAccess(file: objectPath, program: programName, refusal)
+    }
+    return spec
+  }
+
   /// Reads, links and instruments the program with the action-counting
   /// pass: what the kernel runs for xdpbatch (attached, or as the
   /// software datapath's fallback).
@@ -150,6 +164,8 @@ public enum ProgramSourceError: Error, Sendable, CustomStringConvertible {
   /// has no per-packet form, and only a kernel that runs batch programs
   /// runs it.
   case batchAsWritten(file: String, program: String)
+  /// The kernel's verifier refuses the program's use of its maps.
+  case mapAccess(file: String, program: String, MapAccessRefusal)
 
   /// A message naming the file and program.
   public var description: String {
@@ -166,6 +182,8 @@ public enum ProgramSourceError: Error, Sendable, CustomStringConvertible {
       "\(file): program \"\(program)\" is already a batch form (written by `xdpbatch rewrite -o`)"
     case .batchAsWritten(let file, let program):
       "\(file): program \"\(program)\" is a batch program as written (section xdp.batch): it has no per-packet form; attach it with --form batch where the kernel runs batch programs"
+    case .mapAccess(let file, let program, let refusal):
+      "\(file): program \(program): cannot rewrite: \(refusal)"
     case .noXDPProgram(let file, let programs):
       "\(file) has no program in an XDP section"
         + (programs.isEmpty ? "" : " (programs: \(programs.joined(separator: ", ")))")
