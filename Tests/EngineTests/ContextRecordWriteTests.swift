@@ -38,13 +38,7 @@ import Testing
     let runner = try PacketRunner(
       machine: machine, program: machine.prepare(instructions: instructions), form: .perPacket)
     let records = try #require(machine.addressSpace.regions.first { $0.name == "context records" })
-    let result: String
-    do {
-      let outcome = try runner.run([[UInt8](repeating: 0xab, count: 60)]).outcomes[0]
-      result = "\(outcome.action) \(outcome.returnValue)"
-    } catch {
-      result = "\(error)"
-    }
+    let result = runner.oneFrameOutcome()
     if engine == .jit { #expect(machine.engineFallback == nil) }
     return (result, UInt64(records.start))
   }

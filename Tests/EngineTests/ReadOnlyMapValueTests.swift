@@ -180,13 +180,7 @@ import Testing
     let runner = try PacketRunner(machine: machine, program: program, form: .perPacket)
     let region = try #require(
       machine.addressSpace.regions.first { $0.name == "map \(maps[map].name)" })
-    let result: String
-    do {
-      let outcome = try runner.run([[UInt8](repeating: 0xab, count: 60)]).outcomes[0]
-      result = "\(outcome.action) \(outcome.returnValue)"
-    } catch {
-      result = "\(error)"
-    }
+    let result = runner.oneFrameOutcome()
     if engine == .jit { #expect(machine.engineFallback == nil) }
     #expect(machine.maps[ports].lookup(key: [1, 0, 0, 0]) == [7, 0, 0, 0])
     #expect(machine.maps[hosts].lookup(key: [1, 0, 0, 0]) == [7, 0, 0, 0])

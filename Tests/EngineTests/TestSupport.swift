@@ -22,3 +22,16 @@ func run(
 }
 
 func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+
+extension PacketRunner {
+  /// One 60-byte frame of 0xab through the runner: its verdict and return
+  /// value (`"pass 2"`), or the error the run raised, as text.
+  func oneFrameOutcome() -> String {
+    do {
+      let outcome = try run([[UInt8](repeating: 0xab, count: 60)]).outcomes[0]
+      return "\(outcome.action) \(outcome.returnValue)"
+    } catch {
+      return "\(error)"
+    }
+  }
+}
