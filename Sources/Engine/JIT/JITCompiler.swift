@@ -17,6 +17,9 @@ struct JITCompiler {
   /// basic block (its other leaders are only where code may leave for
   /// the checked copy, through a ``copyExit(_:)`` that counts for it).
   var targets: [Bool]
+  /// Slots a jump at or after them leads back to: loop heads, placed at a
+  /// 32-byte boundary (``X86Assembler/align(to:)``).
+  var loopHeads: Set<Int> = []
   /// Where the count must be exact and which jumps are cold (``CountingPlan``).
   let counting: CountingPlan
   /// Per basic block entry (a slot's label in one copy), the lag the
@@ -78,6 +81,9 @@ struct JITCompiler {
   var pending = 0
   var stubs: [FaultStub] = []
   var epilogue = CodeLabel(id: 0)
+  /// Where an `exit` proven to be frame 0's leaves: the epilogue without
+  /// the reload of RSP (the stack is as the prologue left it).
+  var frameExit = CodeLabel(id: 0)
   var callbackFailed = CodeLabel(id: 0)
   /// Checked accesses whose window compares failed (``AccessWindow``).
   var windowMisses: [WindowMiss] = []
@@ -128,6 +134,7 @@ struct JITCompiler {
       if slot.operation.isJump || slot.operation == .callLocal {
         let target = Int(slot.offset)
         if target >= 0 && target < slotCount { (leaders[target], targets[target]) = (true, true) }
+        if slot.operation.isJump, target >= 0, target <= index { loopHeads.insert(target) }
       }
     }
     // A check of both context fields may leave for the checked copy's
@@ -164,6 +171,7 @@ struct JITCompiler {
     let r = JITRegisters.self
     slotLabels = (0..<slotCount).map { _ in a.makeLabel() }
     epilogue = a.makeLabel()
+    frameExit = a.makeLabel()
     callbackFailed = a.makeLabel()
     // Prologue: save the callee-saved registers the code writes, align
     // the stack, take R1 and R2 from the C arguments (RSI, RDX: the
@@ -203,10 +211,23 @@ struct JITCompiler {
     // Epilogue: publish the count, restore the caller's registers: those
     // of the entry's frame, which after a tail call is a program that
     // saved all six (``CalleeSaved``).
+    let entryFrame = a.makeLabel()
+    if saved != .all {
+      // An exit of frame 0 (``frameExit``) leaves RSP where the prologue
+      // did, so no reload of it from memory: the reload makes RSP, and
+      // the caller's registers popped after it, wait for the store the
+      // prologue made, and a caller that calls again and again (a
+      // driver's loop) waits for that chain on every call.
+      a.bind(frameExit)
+      a.store(r.counter, r.context, JITContext.executed)
+      a.compare(memory: r.context, JITContext.tailCalls, immediate: 0)
+      a.jump(.notEqual, to: entryFrame)
+      emitRestore(saved, reloading: false)
+    }
     a.bind(callbackFailed)
     a.bind(epilogue)
+    if saved == .all { a.bind(frameExit) }
     a.store(r.counter, r.context, JITContext.executed)
-    let entryFrame = a.makeLabel()
     if saved != .all {
       a.compare(memory: r.context, JITContext.tailCalls, immediate: 0)
       a.jump(.notEqual, to: entryFrame)
@@ -225,8 +246,8 @@ struct JITCompiler {
 
   /// Back to the frame `frame` describes (from the stack pointer saved by
   /// its prologue), and return.
-  private mutating func emitRestore(_ frame: CalleeSaved) {
-    a.load(.rsp, JITRegisters.context, JITContext.savedStack)
+  private mutating func emitRestore(_ frame: CalleeSaved, reloading: Bool = true) {
+    if reloading { a.load(.rsp, JITRegisters.context, JITContext.savedStack) }
     if frame.padding > 0 {
       a.arithmetic(digit: 0, .rsp, immediate: frame.padding, wide: true)
     }
@@ -245,6 +266,7 @@ struct JITCompiler {
         checkedSpans = CheckedSpans()
         arenaInAddress = false
       }
+      if loopHeads.contains(index) { a.align(to: 32) }
       a.bind(slotLabels[index])
       pending += 1
       let slot = slots[index]

@@ -75,7 +75,7 @@ extension JITCompiler {
       if let depth = localCalls.frameDepths?[index] {
         // Proven (``FrameDepths``): frame 0 leaves the run, a deeper one
         // returns to its call site.
-        if depth == 0 { a.jump(to: epilogue) } else { a.ret() }
+        if depth == 0 { a.jump(to: frameExit) } else { a.ret() }
         return
       }
       if !localCalls.calleeExits.contains(index) {

@@ -72,6 +72,34 @@ struct X86Assembler {
 
   mutating func emit(_ values: UInt8...) { bytes += values }
 
+  /// Pads with no-ops (the multi-byte forms, at most 9 bytes each) up to
+  /// a multiple of `boundary` bytes from the code's start, which is a page
+  /// (``ExecutableMemory``): where a loop's head falls within the
+  /// front end's 32-byte fetch blocks otherwise changes its time per
+  /// iteration with the code before it.
+  mutating func align(to boundary: Int) {
+    var missing = (boundary - bytes.count % boundary) % boundary
+    while missing > 0 {
+      let size = min(missing, 9)
+      bytes += Self.noOperations[size - 1]
+      missing -= size
+    }
+  }
+
+  /// The recommended no-op of each size from 1 to 9 bytes (`nop`, `xchg
+  /// ax, ax`, then `nop` with a memory operand of growing length).
+  private static let noOperations: [[UInt8]] = [
+    [0x90],
+    [0x66, 0x90],
+    [0x0f, 0x1f, 0x00],
+    [0x0f, 0x1f, 0x40, 0x00],
+    [0x0f, 0x1f, 0x44, 0x00, 0x00],
+    [0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00],
+    [0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00],
+    [0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+    [0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+  ]
+
   mutating func emit32(_ value: Int32) {
     withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
   }
@@ -110,14 +138,22 @@ struct X86Assembler {
       wide: wide, reg: reg, index: index?.number ?? 0, base: base.number, force: byteRegisters)
     bytes += opcode
     let scaleBits: UInt8 = scale == 8 ? 3 : scale == 4 ? 2 : scale == 2 ? 1 : 0
+    // mod 01 (disp8) where the displacement fits a signed byte, else mod
+    // 10 (disp32): the kernel's JIT does the same.
+    let short = Int32(Int8(truncatingIfNeeded: displacement)) == displacement
+    let mod: UInt8 = short ? 0x40 : 0x80
     if let index {
-      emit(0x84 | (reg & 7) << 3, scaleBits << 6 | index.low << 3 | base.low)
+      emit(mod | 0x04 | (reg & 7) << 3, scaleBits << 6 | index.low << 3 | base.low)
     } else if base.low == 4 {
-      emit(0x84 | (reg & 7) << 3, 0x24)
+      emit(mod | 0x04 | (reg & 7) << 3, 0x24)
     } else {
-      emit(0x80 | (reg & 7) << 3 | base.low)
+      emit(mod | (reg & 7) << 3 | base.low)
     }
-    emit32(displacement)
+    if short {
+      emit(UInt8(bitPattern: Int8(truncatingIfNeeded: displacement)))
+    } else {
+      emit32(displacement)
+    }
   }
 
   /// `Jcc label` (rel32).
