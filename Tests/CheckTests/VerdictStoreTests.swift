@@ -63,6 +63,74 @@ struct VerdictStoreTests {
     }
   }
 
+  /// A body that names three of R6 - R9 leaves the rewriter one loop
+  /// register, the cursor, and keeps the end on the stack: the guard
+  /// still runs, and the back-edge compares the cursor with the end it
+  /// checked, so the verdict store stays proven.
+  @Test func aBoundOnTheStackIsCheckedAtTheBackEdge() throws {
+    let batch = try BatchTrampoline().rewrite(
+      BatchLoopRegisterTests.program(verdict: .r8, scratch: [.r6, .r7]))
+    let cursor = try #require(batch.layout.slots.cursorRegister)
+    #expect(cursor == .r9)
+    let cursors = try Self.cursors(batch)
+    #expect(!cursors.guardSites.isEmpty)
+    let backEdge = batch.layout.epilogue.upperBound - 1
+    #expect(cursors.endChecks == [backEdge: cursor.rawValue])
+    let action = Int32(XDPContextLayout.engine.action)
+    #expect(cursors.proves(cursor.rawValue, action, size: 4, at: batch.layout.epilogue.lowerBound))
+  }
+
+  /// The rewriter's loop with its bound on the stack, which the body
+  /// raises by two records each time round: the cursor walks past the
+  /// records, and the first store past them faults in the JIT as in the
+  /// interpreter, with nothing written there. Without the back-edge's
+  /// compare with the checked end, the proven store would write past the
+  /// records.
+  @Test func aBoundOnTheStackThatTheBodyRaisesFaultsPastTheRecords() throws {
+    let action = Int16(XDPContextLayout.engine.action)
+    let stride = Int32(XDPContextLayout.engine.stride)
+    let program = Program(
+      name: "raised_bound", sectionName: "xdp",
+      instructions: [
+        .move(.r9, .r1), .store(.doubleWord, .r2, to: .r10, offset: -16),
+        .jump(.jeq, .r2, immediate: 0, offset: 12),
+        .arithmetic(.mul, .r2, immediate: stride), .arithmetic(.add, .r2, .r1),
+        .store(.doubleWord, .r2, to: .r10, offset: -8),
+        // loop: raise the bound, store the verdict, step.
+        .load(.doubleWord, .r3, from: .r10, offset: -8), .add(.r3, immediate: 2 * stride),
+        .store(.doubleWord, .r3, to: .r10, offset: -8),
+        .move(.r0, immediate: Int32(XDPAction.drop.rawValue)),
+        .store(.word, .r0, to: .r9, offset: action),
+        .add(.r9, immediate: stride), .move(.r1, .r9),
+        .load(.doubleWord, .r2, from: .r10, offset: -8),
+        .jump(.jlt, .r9, .r2, offset: -9),
+        .load(.doubleWord, .r0, from: .r10, offset: -16), .exit,
+      ])
+    let capacity = 128
+    var outcomes: [EngineKind: Result<UInt64, ExecutionError>] = [:]
+    for engine in EngineKind.allCases {
+      let machine = try Machine(configuration: MachineConfiguration(engine: engine))
+      let prepared = try machine.prepare(program, form: .batch)
+      if engine == .jit {
+        let cursors = RecordCursors(slots: prepared.slots, count: prepared.count + 1)
+        #expect(cursors.endChecks == [14: 9])
+      }
+      let region = try machine.addressSpace.map(length: capacity * Int(stride), name: "records")
+      _ = try machine.addressSpace.reserve(length: 4096, name: "past the records")
+      let start = UInt64(region.start)
+      let past = start + UInt64(capacity) * UInt64(stride) + UInt64(action)
+      let outcome = Self.run(machine, prepared, r1: start, r2: 4)
+      outcomes[engine] = outcome
+      guard case .failure(.memoryFault(_, let address, 4, true)) = outcome else {
+        Issue.record("\(engine): \(outcome)")
+        continue
+      }
+      #expect(address == past, "\(engine)")
+      #expect(Self.verdict(machine, at: past - UInt64(stride)) == XDPAction.drop.rawValue)
+    }
+    #expect(outcomes[.jit] == outcomes[.interpreter])
+  }
+
   /// A machine in `engine` with `records` records mapped and the page
   /// after them reserved but unreachable; the batch form of `verdict`.
   static func setUp(_ engine: EngineKind, records: Int, verdict: XDPAction) throws

@@ -83,8 +83,13 @@ enum JITContext {
   /// proofs read through its cursor compares R2 with it at its start
   /// (``JITCompiler/emitTrustCheck()``).
   static let trustedCount: Int32 = trustedRecord + 8
+  /// The end of the records a record guard checked in this call
+  /// (``JITCompiler/emitRecordGuard(_:_:)``): what a loop's back-edge
+  /// compares its cursor with where the program keeps its own bound on
+  /// the stack (``RecordCursors/endChecks``).
+  static let recordsEnd: Int32 = trustedCount + 8
   /// Bytes in the block.
-  static let size = Int(trustedCount + 8)
+  static let size = Int(recordsEnd + 8)
 
   /// Values of the status field.
   enum Status: Int32 {

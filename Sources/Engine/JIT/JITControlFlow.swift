@@ -30,6 +30,9 @@ extension JITCompiler {
     let skip = a.makeLabel()
     a.jump(condition.inverse, to: skip)
     checkBudget(index)
+    if provenBody, let cursor = records.endChecks[index] {
+      emitRecordsEndCheck(cursor, target: target)
+    }
     a.jump(to: label)
     a.bind(skip)
   }

@@ -27,6 +27,13 @@ import BPF
 ///   every register known to hold the same value (its 64-bit copies, the
 ///   epilogue's `r1 = r6` before the compare: ``State/same``), as the
 ///   verifier's `find_equal_scalars` refines registers of one `id`;
+/// - a backward jump on a 64-bit unsigned compare of a `stepped` or
+///   `record` register with any other value (`if r9 < r2 goto loop`, `r2`
+///   filled from the stack: the rewriter's bound where the program names
+///   three of R6 - R9 and leaves it one loop register) makes the cursor
+///   a `record` on the taken edge too (``endChecks``): there the JIT
+///   compares it with the end the guard checked, kept in the context
+///   block, and continues in the checked copy when it is not below;
 /// - any other write to a register forgets its fact: calls and legacy
 ///   packet loads forget R0 - R5 (bpf-to-bpf calls keep R6 - R9, as the
 ///   JIT saves them), atomics R0 and their source (the engine's callback
@@ -122,6 +129,11 @@ struct RecordCursors {
   private let equal: [[UInt16]?]
   /// Slots before which the JIT checks `[R1, end)` (``Site``).
   let guardSites: [Int: Site]
+  /// Backward jumps, with the cursor register, whose taken edge holds
+  /// the cursor a `record` only once the JIT's code found it below the
+  /// end the guard checked (``JITContext/recordsEnd``): empty where no
+  /// guard is emitted.
+  let endChecks: [Int: UInt8]
 
   init(slots: UnsafeMutablePointer<Slot>, count: Int) {
     var entry = State()
@@ -154,6 +166,28 @@ struct RecordCursors {
       }
     }
     guardSites = used ? sites : [:]
+    var checks: [Int: UInt8] = [:]
+    for (index, state) in states.enumerated() {
+      if used, let state, let cursor = Self.endCheck(slots[index], at: index, state) {
+        checks[index] = cursor
+      }
+    }
+    endChecks = checks
+  }
+
+  /// The cursor of a backward `jlt`/`jgt` (64-bit, registers) that
+  /// compares a `stepped` or `record` register with a value not known to
+  /// be `end`, jumping when the cursor is below it.
+  private static func endCheck(_ slot: Slot, at index: Int, _ state: [Value?]) -> UInt8? {
+    guard Int(slot.offset) <= index, slot.dst < 10, slot.src < 10 else { return nil }
+    func cursor(_ register: UInt8) -> Bool {
+      state[Int(register)] == .record || state[Int(register)] == .stepped
+    }
+    switch slot.operation {
+    case .jltX where cursor(slot.dst) && state[Int(slot.src)] != .end: return slot.dst
+    case .jgtX where cursor(slot.src) && state[Int(slot.dst)] != .end: return slot.src
+    default: return nil
+    }
   }
 
   /// Whether `register` holds one of the records the guard checked before
@@ -221,6 +255,7 @@ struct RecordCursors {
       // edge where the cursor is below it.
       let (dst, src) = (value(slot.dst), value(slot.src))
       func cursor(_ value: Value?) -> Bool { value == .record || value == .stepped }
+      if let cursor = Self.endCheck(slot, at: index, state.values) { taken.refine(cursor) }
       switch slot.operation {
       case .jltX where cursor(dst) && src == .end: taken.refine(slot.dst)
       case .jgeX where cursor(dst) && src == .end: fallThrough.refine(slot.dst)
@@ -284,5 +319,16 @@ extension JITCompiler {
       displacement: 0)
     a.arithmetic(0x39, r.scratch, end, wide: true)  // the region's end against end
     a.jump(.below, to: checked)
+    if !records.endChecks.isEmpty { a.store(end, r.context, JITContext.recordsEnd) }
+  }
+
+  /// At a ``RecordCursors/endChecks`` back-edge, taken (the count exact,
+  /// the budget checked): on to the loop's head in this copy only with
+  /// `cursor` below the end the guard checked, else to the head in the
+  /// checked copy.
+  mutating func emitRecordsEndCheck(_ cursor: UInt8, target: Int) {
+    let checked = edge(to: checkedLabels[target], lag: 0)
+    a.compare(JITRegisters.bpf(cursor), memory: JITRegisters.context, JITContext.recordsEnd)
+    a.jump(.aboveOrEqual, to: checked)
   }
 }
