@@ -53,6 +53,14 @@ struct BenchCommand: ParsableCommand, LibraryMessageCommand {
       """)
   var datapathBatches: [Int] = DatapathBench.defaultPacedBatches
 
+  @Option(
+    help: """
+      Rounds per row of the datapath section's software datapath: the row's seconds split \
+      into N alternations of its bare loop and the datapath; the row is the round with the \
+      median capacity ratio.
+      """)
+  var datapathRounds = DatapathBench.defaultRounds
+
   @Flag(help: "Leave out the datapath section (software datapath on a veth pair).")
   var skipDatapath = false
 
@@ -82,6 +90,9 @@ struct BenchCommand: ParsableCommand, LibraryMessageCommand {
     guard !datapathBatches.isEmpty, datapathBatches.allSatisfy({ (1...64).contains($0) }) else {
       throw ValidationError("--datapath-batches takes frames per RX batch from 1 to 64")
     }
+    guard (1...15).contains(datapathRounds) else {
+      throw ValidationError("--datapath-rounds takes 1 to 15 rounds")
+    }
     guard !(skipDatapath && onlyDatapath) else {
       throw ValidationError("--skip-datapath and --only-datapath exclude each other")
     }
@@ -96,6 +107,7 @@ struct BenchCommand: ParsableCommand, LibraryMessageCommand {
       seed: seed, repetitions: repetitions, liveSeconds: duration, datapathSeconds: datapathSeconds,
       datapathSenders: datapathSenders, engine: engineOption.engine)
     bench.datapathBatches = datapathBatches
+    bench.datapathRounds = datapathRounds
     bench.kernelStatistics = kernelStatistics
     if onlyDatapath {
       let section = bench.measureDatapath(progress: progress.reporter)

@@ -273,6 +273,11 @@ extension DatapathBenchRow {
           + (matched.isEmpty
             ? ratio : ratio.padding(toLength: 18, withPad: " ", startingAt: 0) + matched))
     }
+    if let rounds = rows.lazy.compactMap(\.capacityRatioRounds).first?.count, rounds > 1 {
+      lines.append(
+        "capacity of a datapath row: the median of \(rounds) rounds, each its bare loop then"
+          + " the datapath (every round's ratio: capacity_ratio_rounds in --json)")
+    }
     if rows.contains(where: \.generatorBound) {
       lines.append(
         "* the veth ring dropped nothing: the receiver kept up, the generator may be the limit;"

@@ -22,8 +22,8 @@ struct BenchDatapathTests {
 
   @Test func measuresEveryRowOnAVethPair() throws {
     let result = try BuiltXDPBatch.run([
-      "bench", "--only-datapath", "--datapath-seconds", "0.2", "--datapath-batches", "8", "--json",
-      "--samples", Self.samples,
+      "bench", "--only-datapath", "--datapath-seconds", "0.3", "--datapath-batches", "8",
+      "--datapath-rounds", "3", "--json", "--samples", Self.samples,
     ])
     try #require(result.status == 0, "\(result.errors)")
     let section = try Self.section(result)
@@ -76,6 +76,25 @@ struct BenchDatapathTests {
       #expect(row["reference"] as? String == expected, "\(row)")
       #expect((number(row, "frames_per_batch") ?? 0) >= 1, "\(row)")
       #expect((number(row, "reference_frames_per_batch") ?? 0) >= 1, "\(row)")
+      // Three rounds of 0.1 s, each its bare loop then the datapath; the
+      // row is the round at the median ratio, and its matched ratio is
+      // that round's.
+      let rounds = try #require(row["capacity_ratio_rounds"] as? [Double], "\(row)")
+      #expect(rounds.count == 3, "\(row)")
+      let capacity = try #require(number(row, "capacity_ratio"), "\(row)")
+      #expect(capacity == rounds.sorted()[1], "\(row)")
+      #expect((number(row, "seconds") ?? 0) < 0.25, "\(row)")
+      if let matched = row["matched_capacity_ratio_rounds"] as? [Double] {
+        let round = try #require(rounds.firstIndex(of: capacity))
+        #expect(number(row, "matched_capacity_ratio") == matched[round], "\(row)")
+      } else {
+        #expect(row["program"] as? String == "xdp_tx", "\(row)")
+      }
+    }
+    // The bare rows of the section's start are one window each.
+    for row in rows where row["kind"] as? String != "software" {
+      #expect(row["capacity_ratio_rounds"] == nil, "\(row)")
+      #expect((number(row, "seconds") ?? 0) >= 0.3, "\(row)")
     }
     let goals = try #require(section["goals"] as? [String: Any])
     let capacities = try #require(goals["unpaced_capacity_over_bare"] as? [String: Double])
@@ -282,5 +301,13 @@ struct BenchDatapathTests {
   @Test func skipAndOnlyExcludeEachOther() throws {
     let result = try BuiltXDPBatch.run(["bench", "--skip-datapath", "--only-datapath"])
     #expect(result.status == 2, "\(result.errors)")
+  }
+
+  @Test func roundsOutsideOneToFifteenAreRefused() throws {
+    for rounds in ["0", "16"] {
+      let result = try BuiltXDPBatch.run(["bench", "--only-datapath", "--datapath-rounds", rounds])
+      #expect(result.status == 2, "\(result.errors)")
+      #expect(result.errors.contains("--datapath-rounds takes 1 to 15 rounds"), "\(result.errors)")
+    }
   }
 }

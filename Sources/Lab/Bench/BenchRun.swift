@@ -44,6 +44,9 @@ public struct BenchRun: Sendable {
   /// Frames per RX batch of the datapath section's paced rows
   /// (``DatapathBench/pacedBatches``).
   public var datapathBatches = DatapathBench.defaultPacedBatches
+  /// Rounds per software row of the datapath section
+  /// (``DatapathBench/rounds``).
+  public var datapathRounds = DatapathBench.defaultRounds
   /// Also time the kernel's rounds with its run statistics on
   /// (``KernelBench/kernelStatistics``; machine-wide while held).
   public var kernelStatistics = false
@@ -101,7 +104,7 @@ public struct BenchRun: Sendable {
   public func measureDatapath(progress: BenchProgress = .silent) -> DatapathSection {
     DatapathSection.measure(
       samples: samples.path, seconds: datapathSeconds, engine: engine, senders: datapathSenders,
-      pacedBatches: datapathBatches, progress: progress)
+      pacedBatches: datapathBatches, rounds: datapathRounds, progress: progress)
   }
 
   /// The kernel's side: `repetitions` x 20 test runs per frame.

@@ -46,6 +46,18 @@ public struct DatapathBench: Sendable {
   /// One frame a batch to NAPI's budget of 64.
   public static let defaultPacedBatches = [1, 8, 32, 64]
 
+  /// Rounds per software row: its ``seconds`` split into this many
+  /// alternations of its bare loop (and matched loop) and the datapath,
+  /// each timed over its share; the row is the round whose capacity ratio
+  /// is the median (``DatapathBenchRow/median(of:)``). The kernel's own
+  /// work in a row (the TX path's copy and the peer's receive, 0.9 to 1.7
+  /// µs a frame on the AMD VM for xdp_tx) drifts by tenths between
+  /// windows seconds apart, where the program adds tens of nanoseconds: a
+  /// ratio of one pair of windows held that drift.
+  public var rounds = Self.defaultRounds
+  /// Three rounds: a median that one slow window cannot move.
+  public static let defaultRounds = 3
+
   /// The generator threads a run uses.
   public var sendingThreads: Int {
     senders ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) / 2)
@@ -124,27 +136,35 @@ public struct DatapathBench: Sendable {
           + (pacing.map { ", \($0.frames) frames an RX batch" } ?? "")
           + " (and the bare \(work.rawValue)"
           + (matchedWork.map { " and \($0.rawValue) loops" } ?? " loop") + " next to it)")
-      // The bare loop again right before the row, paced alike: the
-      // machine's load drifts within a run, and a ratio to a reference
-      // measured seconds apart holds that drift.
-      let reference = try bareRow(work, fallback: source(Self.drop), network, pacing: pacing)
-      let matched = try matchedWork.map { work throws(DatapathBenchError) in
-        try bareRow(work, fallback: source(Self.drop), network, pacing: pacing)
+      // The bare loop again right before the datapath in every round,
+      // paced alike: the machine's load and the kernel's share drift
+      // within a run, and a ratio to a reference measured seconds apart
+      // holds that drift.
+      let share = seconds / Double(max(rounds, 1))
+      var measured: [DatapathBenchRow] = []
+      for _ in 0..<max(rounds, 1) {
+        let reference = try bareRow(
+          work, fallback: source(Self.drop), network, pacing: pacing, seconds: share)
+        let matched = try matchedWork.map { work throws(DatapathBenchError) in
+          try bareRow(work, fallback: source(Self.drop), network, pacing: pacing, seconds: share)
+        }
+        var row = try softwareRow(
+          source(sample), form: form, engine: engine, grouped: grouped,
+          mixed: sample.program == Self.classify.program, network, pacing: pacing,
+          seconds: share)
+        row.pacedFrames = pacing?.frames
+        row.referenceActedMpps = reference.actedMpps
+        row.referenceNanosecondsPerPacket = reference.datapathNanosecondsPerPacket
+        row.referenceFramesPerBatch = reference.framesPerBatch
+        if let matched, let matchedWork {
+          row.matchedReference = matchedWork.rawValue
+          row.matchedReferenceActedMpps = matched.actedMpps
+          row.matchedReferenceNanosecondsPerPacket = matched.datapathNanosecondsPerPacket
+          row.matchedReferenceFramesPerBatch = matched.framesPerBatch
+        }
+        measured.append(row)
       }
-      var row = try softwareRow(
-        source(sample), form: form, engine: engine, grouped: grouped,
-        mixed: sample.program == Self.classify.program, network, pacing: pacing)
-      row.pacedFrames = pacing?.frames
-      row.referenceActedMpps = reference.actedMpps
-      row.referenceNanosecondsPerPacket = reference.datapathNanosecondsPerPacket
-      row.referenceFramesPerBatch = reference.framesPerBatch
-      if let matched, let matchedWork {
-        row.matchedReference = matchedWork.rawValue
-        row.matchedReferenceActedMpps = matched.actedMpps
-        row.matchedReferenceNanosecondsPerPacket = matched.datapathNanosecondsPerPacket
-        row.matchedReferenceFramesPerBatch = matched.framesPerBatch
-      }
-      rows.append(row)
+      rows.append(DatapathBenchRow.median(of: measured))
     }
     DatapathBenchRow.addRatios(&rows)
     return (rows, try mapCosts(network, progress: progress))
@@ -173,7 +193,7 @@ public struct DatapathBench: Sendable {
 
   private func bareRow(
     _ work: BareSocketLoop.Work, fallback: ProgramSource, _ network: BenchNetwork,
-    pacing: RXPacing? = nil
+    pacing: RXPacing? = nil, seconds: Double? = nil
   ) throws(DatapathBenchError) -> DatapathBenchRow {
     let loop: BareSocketLoop
     do {
@@ -190,7 +210,8 @@ public struct DatapathBench: Sendable {
     // The mix loop gets the traffic its software rows get.
     let mixed = work == .mix || work == .mixSends
     var row = try measure(
-      network, frames: mixed ? InterleavedMix.frames : [InterleavedMix.template], mixed: mixed
+      network, frames: mixed ? InterleavedMix.frames : [InterleavedMix.template], mixed: mixed,
+      seconds: seconds
     ) {
       loop.framesHandled
     }
@@ -207,6 +228,7 @@ public struct DatapathBench: Sendable {
   func softwareRow(
     _ source: ProgramSource, form: Form, engine: EngineKind, grouped: Bool, mixed: Bool,
     _ network: BenchNetwork, sharedMaps: Bool = true, pacing: RXPacing? = nil,
+    seconds: Double? = nil,
     prepare: (SoftwareDatapath) throws(DatapathBenchError) -> Void = { _ in }
   ) throws(DatapathBenchError) -> DatapathBenchRow {
     let datapath: SoftwareDatapath
@@ -229,7 +251,8 @@ public struct DatapathBench: Sendable {
     try prepare(datapath)
     let base = datapath.status()
     var row = try measure(
-      network, frames: mixed ? InterleavedMix.frames : [InterleavedMix.template], mixed: mixed
+      network, frames: mixed ? InterleavedMix.frames : [InterleavedMix.template], mixed: mixed,
+      seconds: seconds
     ) {
       // Frames whose REDIRECT did not leave were acted on too.
       let now = datapath.status()
@@ -286,9 +309,10 @@ public struct DatapathBench: Sendable {
     }
   }
 
-  /// Full-speed traffic for ``seconds``; `acted` reads the frames acted on so far.
+  /// Full-speed traffic for `seconds` (nil: ``seconds``); `acted` reads
+  /// the frames acted on so far.
   func measure(
-    _ network: BenchNetwork, frames: [FrameTemplate], mixed: Bool,
+    _ network: BenchNetwork, frames: [FrameTemplate], mixed: Bool, seconds: Double? = nil,
     acted: () -> UInt64
   ) throws(DatapathBenchError) -> DatapathBenchRow {
     let interface = network.veth.name
@@ -300,7 +324,7 @@ public struct DatapathBench: Sendable {
       .init(
         frames: frames, interface: network.veth.peer, namespace: network.namespace,
         fullSpeed: true, order: mixed ? InterleavedMix.order : nil, senders: sendingThreads))
-    Thread.sleep(forTimeInterval: seconds)
+    Thread.sleep(forTimeInterval: seconds ?? self.seconds)
     if let failure = generator.stop() { throw .step("send traffic", "\(failure)") }
     let elapsed = Date().timeIntervalSince(start)
     // Frames still in the rings are taken shortly after the generator stops.

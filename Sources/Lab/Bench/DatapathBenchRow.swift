@@ -79,6 +79,12 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
   /// engine and the datapath's own work around it keep of the capacity
   /// of the same work done natively.
   public var matchedCapacityRatio: Double?
+  /// For a software row: the capacity ratio of each round, in the order
+  /// measured (``DatapathBench/rounds``); the row's figures are those of
+  /// the round at their median.
+  public var capacityRatioRounds: [Double]?
+  /// The matched reference's ratio in each round, in the same order.
+  public var matchedCapacityRatioRounds: [Double]?
 
   /// Whether the program's maps were the kernel's (software rows).
   public var sharedMaps: Bool?
@@ -106,7 +112,7 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
     case kind, program, form, engine, groupActions, seconds, offeredMpps, receivedMpps
     case actedMpps, socketDrops, actions, reference, ratio, referenceActedMpps, generatorBound
     case matchedReference, matchedReferenceActedMpps, matchedCapacityRatio
-    case matchedReferenceFramesPerBatch
+    case matchedReferenceFramesPerBatch, capacityRatioRounds, matchedCapacityRatioRounds
     case matchedReferenceNanosecondsPerPacket = "matchedReferenceNsPerPacket"
     case capacityRatio, framesPerBatch, referenceFramesPerBatch, pacedFrames
     case datapathNanosecondsPerBatch = "datapathNsPerBatch"
@@ -140,6 +146,33 @@ public struct DatapathBenchRow: Hashable, Encodable, Sendable {
     case "xdp_classify_prog": .mixSends
     default: nil
     }
+  }
+
+  /// The round of `rounds` (one software row each, its references
+  /// filled in) whose capacity ratio, its reference's ns per frame over
+  /// its own, is the median (the higher middle one of an even count; the
+  /// last round when a round has no ratio), with every round's ratios
+  /// beside it. Its other figures are that round's own, so that each
+  /// row's figures come from one window and its reference's.
+  static func median(of rounds: [DatapathBenchRow]) -> DatapathBenchRow {
+    func ratio(_ row: DatapathBenchRow, _ reference: Double?) -> Double? {
+      guard let own = row.datapathNanosecondsPerPacket, own > 0, let reference else { return nil }
+      return reference / own
+    }
+    let ratios = rounds.map { ratio($0, $0.referenceNanosecondsPerPacket) }
+    let matched = rounds.map { ratio($0, $0.matchedReferenceNanosecondsPerPacket) }
+    guard var row = rounds.last else {
+      preconditionFailure("a software row has at least one round")
+    }
+    let known = ratios.compactMap { $0 }
+    if known.count == rounds.count {
+      let order = ratios.indices.sorted { ratios[$0]! < ratios[$1]! }
+      row = rounds[order[order.count / 2]]
+    }
+    row.capacityRatioRounds = known.count == rounds.count ? known : nil
+    let knownMatched = matched.compactMap { $0 }
+    row.matchedCapacityRatioRounds = knownMatched.count == rounds.count ? knownMatched : nil
+    return row
   }
 
   /// Compares every software and kernel row with the bare loop: a

@@ -24,7 +24,8 @@ public struct DatapathSection: Encodable, Sendable {
   /// Runs the section, or says why not.
   public static func measure(
     samples: String, seconds: Double, engine: EngineKind, senders: Int?,
-    pacedBatches: [Int] = DatapathBench.defaultPacedBatches, progress: BenchProgress = .silent
+    pacedBatches: [Int] = DatapathBench.defaultPacedBatches,
+    rounds: Int = DatapathBench.defaultRounds, progress: BenchProgress = .silent
   ) -> DatapathSection {
     if let reason = DatapathBench.unavailableReason {
       progress.note("datapath: skipped (\(reason))")
@@ -32,8 +33,10 @@ public struct DatapathSection: Encodable, Sendable {
     }
     var bench = DatapathBench(samples: samples, seconds: seconds, engine: engine, senders: senders)
     bench.pacedBatches = pacedBatches
+    bench.rounds = rounds
     progress.step(
       "datapath on a veth pair (\(seconds) s of full-speed traffic per row, "
+        + "in \(rounds) round(s) for the datapath's rows, "
         + "\(bench.sendingThreads) generator thread(s))")
     var section = DatapathSection(senders: bench.sendingThreads, network: bench.network)
     do {
