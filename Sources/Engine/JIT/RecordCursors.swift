@@ -235,6 +235,9 @@ struct RecordCursors {
   private static func successors(of slot: Slot, at index: Int, _ state: State)
     -> [(slot: Int, state: State)]
   {
+    // Read from the state before the slot, as ``endChecks`` is: the JIT
+    // compares the cursor at exactly these jumps.
+    let endCheck = Self.endCheck(slot, at: index, state.values)
     var state = state
     // Past a guard, entry R1 is a record (the guard ran in the copy that
     // uses these facts; the checked copy ignores them).
@@ -255,7 +258,7 @@ struct RecordCursors {
       // edge where the cursor is below it.
       let (dst, src) = (value(slot.dst), value(slot.src))
       func cursor(_ value: Value?) -> Bool { value == .record || value == .stepped }
-      if let cursor = Self.endCheck(slot, at: index, state.values) { taken.refine(cursor) }
+      if let endCheck { taken.refine(endCheck) }
       switch slot.operation {
       case .jltX where cursor(dst) && src == .end: taken.refine(slot.dst)
       case .jgeX where cursor(dst) && src == .end: fallThrough.refine(slot.dst)
