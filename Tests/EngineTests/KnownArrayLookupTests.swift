@@ -16,8 +16,7 @@ import Testing
       maps: InlineHelperTests.maps,
       configuration: MachineConfiguration(processorID: 1, processorCount: 2, engine: .jit))
     let bytes = try machine.nativeCode(for: try machine.prepare(instructions: instructions)).bytes
-    let n = handleCheck.count
-    return (0...(bytes.count - n)).filter { Array(bytes[$0..<($0 + n)]) == handleCheck }.count
+    return bytes.starts(of: handleCheck).count
   }
 
   @Test func aKnownArraysLookupChecksNoHandle() throws {

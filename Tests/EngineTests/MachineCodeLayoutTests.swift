@@ -89,16 +89,9 @@ import Testing
   /// budget check (`cmp r9, [r12 + budget]; jae rel32`).
   static func backEdgeTargets(_ code: [UInt8]) -> [Int] {
     let check: [UInt8] = [0x4d, 0x3b, 0x4c, 0x24, UInt8(JITContext.budget), 0x0f, 0x83]
-    var targets: [Int] = []
-    for start in 0..<max(0, code.count - check.count - 9)
-    where Array(code[start..<(start + check.count)]) == check && code[start + 11] == 0xe9 {
-      let field = start + 12
-      let distance = code[field..<(field + 4)].enumerated().reduce(0) { sum, byte in
-        sum | Int(byte.element) << (8 * byte.offset)
-      }
-      targets.append(field + 4 + Int(Int32(truncatingIfNeeded: distance)))
+    return code.starts(of: check).filter { $0 + 16 <= code.count && code[$0 + 11] == 0xe9 }.map {
+      code.relativeTarget(field: $0 + 12)
     }
-    return targets
   }
 
   @Test func aLoopsHeadStartsA32ByteBlock() throws {
@@ -118,17 +111,10 @@ import Testing
   /// `mov rsp, [r12 + savedStack]`: the epilogue's reload of RSP.
   static let stackReload: [UInt8] = [0x49, 0x8b, 0x64, 0x24, UInt8(JITContext.savedStack)]
 
-  /// Where `pattern` starts in `code`.
-  static func occurrences(of pattern: [UInt8], in code: [UInt8]) -> [Int] {
-    (0...max(0, code.count - pattern.count)).filter {
-      Array(code[$0..<($0 + pattern.count)]) == pattern
-    }
-  }
-
   /// A program whose frame-0 exit follows `ret` at once: the bytes from
-  /// the exit's jump target to the first `ret` hold no reload of RSP. A
-  /// fault (here, deep in callees) still leaves through the reload and
-  /// the next run on the machine is unharmed.
+  /// the exit's jump target to the first `ret` hold no reload of RSP; the
+  /// reloading epilogue is still in the code, for faults and tail calls
+  /// (which `FrameDepthTests` and `NativeTailCallTests` run).
   @Test func frameZerosExitLeavesWithoutReloadingTheStackPointer() throws {
     let machine = try Machine(configuration: MachineConfiguration(engine: .jit))
     let code = try machine.nativeCode(
@@ -136,16 +122,13 @@ import Testing
     ).bytes
     // mov eax, 2, then the exit: jmp rel32 to the frame's exit.
     let move: [UInt8] = [0xb8, 0x02, 0x00, 0x00, 0x00]
-    let start = try #require(Self.occurrences(of: move, in: code).first)
+    let start = try #require(code.starts(of: move).first)
     let jump = try #require(code[(start + 5)...].firstIndex(of: 0xe9))
-    let distance = code[(jump + 1)..<(jump + 5)].enumerated().reduce(0) { sum, byte in
-      sum | Int(byte.element) << (8 * byte.offset)
-    }
-    let exit = jump + 5 + Int(Int32(truncatingIfNeeded: distance))
+    let exit = code.relativeTarget(field: jump + 1)
     let ret = try #require(code[exit...].firstIndex(of: 0xc3))
-    #expect(Self.occurrences(of: Self.stackReload, in: Array(code[exit..<ret])).isEmpty)
+    #expect(Array(code[exit..<ret]).starts(of: Self.stackReload).isEmpty)
     // The reloading epilogues are still there, for faults and tail calls.
-    #expect(!Self.occurrences(of: Self.stackReload, in: code).isEmpty)
+    #expect(!code.starts(of: Self.stackReload).isEmpty)
     try JITTests.expectAlike([.move(.r0, immediate: 2), .exit], outcome: "R0 = 2")
   }
 }

@@ -35,3 +35,23 @@ extension PacketRunner {
     }
   }
 }
+
+extension Array where Element == UInt8 {
+  /// Where `pattern` starts in these bytes (compiled code searched for an
+  /// instruction's encoding).
+  func starts(of pattern: [UInt8]) -> [Int] {
+    guard !pattern.isEmpty, pattern.count <= count else { return [] }
+    return (0...(count - pattern.count)).filter {
+      self[$0..<($0 + pattern.count)].elementsEqual(pattern)
+    }
+  }
+
+  /// Where the `rel32` jump or call whose four-byte field starts at
+  /// `field` goes.
+  func relativeTarget(field: Int) -> Int {
+    let distance = self[field..<(field + 4)].enumerated().reduce(UInt32(0)) { sum, byte in
+      sum | UInt32(byte.element) << (8 * byte.offset)
+    }
+    return field + 4 + Int(Int32(bitPattern: distance))
+  }
+}

@@ -211,28 +211,25 @@ struct JITCompiler {
     // Epilogue: publish the count, restore the caller's registers: those
     // of the entry's frame, which after a tail call is a program that
     // saved all six (``CalleeSaved``).
+    // Exits that may come from deeper (faults, budget stops, an `exit`
+    // whose depth is counted) put RSP back first. An exit of frame 0
+    // (``frameExit``) leaves RSP where the prologue did and skips the
+    // reload: the reload makes RSP, and the caller's registers popped
+    // after it, wait for the store the prologue made, and a caller that
+    // calls again and again (a driver's loop) waits for that chain on
+    // every call. Code that saves all six keeps the reload on every exit.
     let entryFrame = a.makeLabel()
-    if saved != .all {
-      // An exit of frame 0 (``frameExit``) leaves RSP where the prologue
-      // did, so no reload of it from memory: the reload makes RSP, and
-      // the caller's registers popped after it, wait for the store the
-      // prologue made, and a caller that calls again and again (a
-      // driver's loop) waits for that chain on every call.
-      a.bind(frameExit)
-      a.store(r.counter, r.context, JITContext.executed)
-      a.compare(memory: r.context, JITContext.tailCalls, immediate: 0)
-      a.jump(.notEqual, to: entryFrame)
-      emitRestore(saved, reloading: false)
-    }
     a.bind(callbackFailed)
     a.bind(epilogue)
     if saved == .all { a.bind(frameExit) }
+    a.load(.rsp, r.context, JITContext.savedStack)
+    if saved != .all { a.bind(frameExit) }
     a.store(r.counter, r.context, JITContext.executed)
     if saved != .all {
       a.compare(memory: r.context, JITContext.tailCalls, immediate: 0)
       a.jump(.notEqual, to: entryFrame)
     }
-    emitRestore(saved)
+    emitRestore(saved, reloading: false)
     if saved != .all {
       a.bind(entryFrame)
       emitRestore(.all)

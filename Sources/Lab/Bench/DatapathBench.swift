@@ -140,9 +140,10 @@ public struct DatapathBench: Sendable {
       // paced alike: the machine's load and the kernel's share drift
       // within a run, and a ratio to a reference measured seconds apart
       // holds that drift.
-      let share = seconds / Double(max(rounds, 1))
+      let rounds = max(self.rounds, 1)
+      let share = seconds / Double(rounds)
       var measured: [DatapathBenchRow] = []
-      for _ in 0..<max(rounds, 1) {
+      for _ in 0..<rounds {
         let reference = try bareRow(
           work, fallback: source(Self.drop), network, pacing: pacing, seconds: share)
         let matched = try matchedWork.map { work throws(DatapathBenchError) in
